@@ -1,0 +1,99 @@
+#include "core/bytes.h"
+
+#include <sodium.h>
+
+namespace countersign {
+
+const char* errc_name(Errc code) {
+  switch (code) {
+    case Errc::kInvalidArgument: return "invalid-argument";
+    case Errc::kMalformed: return "malformed";
+    case Errc::kInvalidDocument: return "invalid-document";
+    case Errc::kUnknownSchema: return "unknown-schema";
+    case Errc::kCrypto: return "crypto";
+    case Errc::kIo: return "io";
+    case Errc::kNotFound: return "not-found";
+    case Errc::kWrongPassphrase: return "wrong-passphrase";
+    case Errc::kWrongPin: return "wrong-pin";
+    case Errc::kPinLocked: return "pin-locked";
+    case Errc::kNoDevice: return "no-device";
+    case Errc::kTimeout: return "timeout";
+    case Errc::kHashMismatch: return "hash-mismatch";
+    case Errc::kRejected: return "rejected";
+    case Errc::kUnsupported: return "unsupported";
+    case Errc::kInternal: return "internal";
+  }
+  return "internal";
+}
+
+std::string hex_encode(ByteView data) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(data.size() * 2);
+  for (std::uint8_t b : data) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 0x0f]);
+  }
+  return out;
+}
+
+static int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Result<Bytes> hex_decode(std::string_view text) {
+  if (text.size() % 2 != 0) return make_error(Errc::kMalformed, "hex string has an odd number of digits");
+  Bytes out;
+  out.reserve(text.size() / 2);
+  for (std::size_t i = 0; i < text.size(); i += 2) {
+    int hi = hex_value(text[i]);
+    int lo = hex_value(text[i + 1]);
+    if (hi < 0 || lo < 0) {
+      return make_error(Errc::kMalformed, "not a hex digit at offset " + std::to_string(hi < 0 ? i : i + 1));
+    }
+    out.push_back(static_cast<std::uint8_t>(hi << 4 | lo));
+  }
+  return out;
+}
+
+bool is_lower_hex(std::string_view text, std::size_t n) {
+  if (text.size() != n) return false;
+  for (char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+std::string base64_encode(ByteView data) {
+  const std::size_t len = sodium_base64_encoded_len(data.size(), sodium_base64_VARIANT_ORIGINAL);
+  std::string out(len, '\0');
+  sodium_bin2base64(out.data(), len, data.data(), data.size(), sodium_base64_VARIANT_ORIGINAL);
+  out.resize(len - 1);  // drop the terminating NUL
+  return out;
+}
+
+Result<Bytes> base64_decode(std::string_view text) {
+  Bytes out(text.size() / 4 * 3 + 3);
+  std::size_t out_len = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(out.data(), out.size(), text.data(), text.size(), nullptr, &out_len, &end,
+                        sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      end != text.data() + text.size()) {
+    return make_error(Errc::kMalformed, "not standard padded base64");
+  }
+  out.resize(out_len);
+  // libsodium accepts non-zero padding bits; a canonical encoding must round-trip.
+  if (base64_encode(out) != text) return make_error(Errc::kMalformed, "non-canonical base64");
+  return out;
+}
+
+bool constant_time_equal(ByteView a, ByteView b) {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace countersign

@@ -1,0 +1,81 @@
+// Public keys, signature algorithms and signature verification (DESIGN.md "What exactly
+// is signed").
+//
+// The signing input is the 56 bytes "countersign/proposal/v1" || 0x00 || SHA-256(JCS(proposal)).
+// PublicKey::verify checks one signature over such an input for its algorithm:
+//   ed25519       Ed25519 (libsodium) over the input
+//   ecdsa-p256    ECDSA over SHA-256(input), DER signature (OpenSSL)
+//   ecdsa-p384    ECDSA over SHA-384(input), DER signature
+//   fido2-es256   ECDSA P-256/SHA-256 over authenticatorData || SHA-256(input)
+//   fido2-eddsa   Ed25519 over authenticatorData || SHA-256(input)
+// For FIDO2, authenticatorData must carry rpIdHash = SHA-256("countersign") and the UP
+// flag, and the UV flag when require_uv.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/bytes.h"
+#include "core/result.h"
+#include "core/sha256.h"
+
+namespace countersign {
+
+enum class Alg { kEd25519, kEcdsaP256, kEcdsaP384, kFido2Es256, kFido2EdDsa };
+
+// "ed25519", "ecdsa-p256", "ecdsa-p384", "fido2-es256", "fido2-eddsa".
+std::string_view alg_name(Alg alg);
+Result<Alg> alg_from_name(std::string_view name);
+bool is_fido2(Alg alg);
+
+inline constexpr std::string_view kSigningContext = "countersign/proposal/v1";
+inline constexpr std::string_view kFido2RpId = "countersign";
+using SigningInput = std::array<std::uint8_t, 56>;
+
+// DESIGN.md: context || 0x00 || raw 32-byte proposal id.
+SigningInput signing_input(const Digest& proposal_id);
+
+class PublicKey {
+ public:
+  // Parses SubjectPublicKeyInfo DER and checks that the key type and curve fit `alg`
+  // (Ed25519 for ed25519 and fido2-eddsa, P-256 for ecdsa-p256 and fido2-es256, P-384 for
+  // ecdsa-p384). Rejects trailing bytes and points not on the curve.
+  static Result<PublicKey> parse(Alg alg, ByteView spki_der);
+
+  Alg alg() const { return alg_; }
+  const Bytes& spki() const { return spki_; }
+  // Key id: hex SHA-256 of the SPKI DER (64 lowercase hex).
+  const std::string& id() const { return id_; }
+
+  // Verifies `signature` over `signing_input` (see the header comment). For non-FIDO2
+  // algorithms `authenticator_data` must be empty. Returns kCrypto with a reason on failure.
+  Result<void> verify(ByteView signing_input, ByteView signature, ByteView authenticator_data = {},
+                      bool require_uv = false) const;
+
+ private:
+  PublicKey() = default;
+  Alg alg_ = Alg::kEd25519;
+  Bytes spki_;
+  std::string id_;
+};
+
+// What a signer produces: the signature and, for FIDO2, the authenticator data.
+struct SignatureValue {
+  Bytes signature;
+  Bytes authenticator_data;
+};
+
+// One job: sign a signing input. Where the key lives (file, PIV card, FIDO2 authenticator)
+// is behind this seam.
+class Signer {
+ public:
+  virtual ~Signer() = default;
+  virtual const PublicKey& public_key() const = 0;
+  virtual Result<SignatureValue> sign(ByteView signing_input) = 0;
+};
+
+}  // namespace countersign

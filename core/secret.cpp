@@ -1,0 +1,148 @@
+#include "core/secret.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace countersign {
+
+namespace {
+struct SodiumInit {
+  SodiumInit() {
+    if (sodium_init() < 0) std::abort();
+  }
+};
+void ensure_sodium() { static SodiumInit init; }
+}  // namespace
+
+SecretBytes::SecretBytes(std::size_t size) : size_(size) {
+  ensure_sodium();
+  if (size == 0) return;
+  data_ = static_cast<std::uint8_t*>(sodium_malloc(size));
+  if (data_ == nullptr) std::abort();
+  sodium_memzero(data_, size);
+}
+
+SecretBytes SecretBytes::copy_of(std::span<const std::uint8_t> data) {
+  SecretBytes s(data.size());
+  if (!data.empty()) std::memcpy(s.data_, data.data(), data.size());
+  return s;
+}
+
+SecretBytes::~SecretBytes() { clear(); }
+
+SecretBytes::SecretBytes(SecretBytes&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
+  if (this != &other) {
+    clear();
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+void SecretBytes::truncate(std::size_t n) {
+  if (n > size_) std::abort();
+  if (data_ != nullptr) sodium_memzero(data_ + n, size_ - n);
+  size_ = n;
+}
+
+void SecretBytes::clear() {
+  if (data_ != nullptr) sodium_free(data_);  // sodium_free wipes before freeing
+  data_ = nullptr;
+  size_ = 0;
+}
+
+namespace {
+// Strips one trailing "\n" or "\r\n".
+void strip_newline(SecretBytes& s) {
+  std::size_t n = s.size();
+  if (n > 0 && s.data()[n - 1] == '\n') {
+    --n;
+    if (n > 0 && s.data()[n - 1] == '\r') --n;
+  }
+  s.truncate(n);
+}
+}  // namespace
+
+Result<SecretBytes> read_secret_file(const std::string& path, std::size_t max_size) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(Errc::kIo, "cannot open " + path + ": " + std::strerror(errno));
+  SecretBytes buf(max_size + 1);
+  std::size_t len = 0;
+  while (len < buf.size()) {
+    ssize_t n = ::read(fd, buf.data() + len, buf.size() - len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      return make_error(Errc::kIo, "cannot read " + path + ": " + std::strerror(e));
+    }
+    if (n == 0) break;
+    len += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  if (len > max_size) return make_error(Errc::kInvalidArgument, path + " is too large for a secret");
+  buf.truncate(len);
+  strip_newline(buf);
+  return buf;
+}
+
+Result<SecretBytes> read_secret_line(std::istream& in, std::size_t max_size) {
+  SecretBytes buf(max_size);
+  std::size_t len = 0;
+  int c = 0;
+  while ((c = in.get()) != std::char_traits<char>::eof() && c != '\n') {
+    if (len == max_size) return make_error(Errc::kInvalidArgument, "secret is too long");
+    buf.data()[len++] = static_cast<std::uint8_t>(c);
+  }
+  if (len > 0 && buf.data()[len - 1] == '\r') --len;
+  buf.truncate(len);
+  return buf;
+}
+
+Result<SecretBytes> prompt_secret(const std::string& prompt) {
+  int fd = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    return make_error(Errc::kNoDevice,
+                      "no terminal to ask for a secret on; use a file or environment variable instead");
+  }
+  termios old_attr{};
+  bool restore = false;
+  if (tcgetattr(fd, &old_attr) == 0) {
+    termios no_echo = old_attr;
+    no_echo.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    no_echo.c_lflag |= ECHONL;
+    restore = tcsetattr(fd, TCSAFLUSH, &no_echo) == 0;
+  }
+  (void)!::write(fd, prompt.data(), prompt.size());
+  SecretBytes buf(4096);
+  std::size_t len = 0;
+  bool too_long = false;
+  for (;;) {
+    char c = 0;
+    ssize_t n = ::read(fd, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || c == '\n') break;
+    if (len == buf.size()) {
+      too_long = true;
+      continue;
+    }
+    buf.data()[len++] = static_cast<std::uint8_t>(c);
+  }
+  if (restore) tcsetattr(fd, TCSAFLUSH, &old_attr);
+  ::close(fd);
+  if (too_long) return make_error(Errc::kInvalidArgument, "secret is too long");
+  if (len > 0 && buf.data()[len - 1] == '\r') --len;
+  buf.truncate(len);
+  return buf;
+}
+
+}  // namespace countersign

@@ -1,0 +1,62 @@
+// SecretBytes: the one home for secrets (private keys, passphrases, PINs, Shamir shares).
+//
+// Backed by sodium_malloc (guard pages, canary, mlock where allowed) and wiped with
+// sodium_memzero when freed or cleared. Never logged, never formatted. To find every read
+// of a secret, grep for `SecretBytes`. Move-only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <istream>
+#include <span>
+#include <string>
+
+#include "core/bytes.h"
+#include "core/result.h"
+
+namespace countersign {
+
+class SecretBytes {
+ public:
+  SecretBytes() = default;
+  // Allocates `size` zeroed bytes in guarded memory. Aborts if the allocation fails
+  // (sodium_malloc failing means the process cannot keep secrets safely).
+  explicit SecretBytes(std::size_t size);
+  // Copies `data` into guarded memory. The caller remains responsible for wiping `data`.
+  static SecretBytes copy_of(std::span<const std::uint8_t> data);
+  ~SecretBytes();
+  SecretBytes(SecretBytes&& other) noexcept;
+  SecretBytes& operator=(SecretBytes&& other) noexcept;
+  SecretBytes(const SecretBytes&) = delete;
+  SecretBytes& operator=(const SecretBytes&) = delete;
+
+  std::uint8_t* data() { return data_; }
+  const std::uint8_t* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::span<const std::uint8_t> view() const { return {data_, size_}; }
+  std::span<std::uint8_t> span() { return {data_, size_}; }
+
+  // Shrinks the logical size (the tail is wiped). Precondition: n <= size().
+  void truncate(std::size_t n);
+  // Wipes and frees now.
+  void clear();
+
+ private:
+  std::uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// Reads a secret from a file: the whole content, less one trailing "\n" (or "\r\n"), which
+// is not part of the secret. Used for --passphrase-file / --pin-file. Refuses files larger
+// than `max_size`.
+Result<SecretBytes> read_secret_file(const std::string& path, std::size_t max_size = 4096);
+
+// Reads one line (without its newline) from a stream into guarded memory.
+Result<SecretBytes> read_secret_line(std::istream& in, std::size_t max_size = 4096);
+
+// Prompts on the controlling terminal (/dev/tty) with echo turned off and reads one line.
+// Fails with kNoDevice when there is no terminal (scripts must use a file or variable).
+Result<SecretBytes> prompt_secret(const std::string& prompt);
+
+}  // namespace countersign

@@ -1,0 +1,58 @@
+// Software signing keys for CI and air-gapped laptops (Ed25519, ECDSA P-256), kept in a
+// passphrase-encrypted file:
+//
+//   {"schema": "countersign/secret-key/v1", "alg": "ed25519", "public_key": "<SPKI b64>",
+//    "kdf": {"name": "argon2id13", "opslimit": N, "memlimit": N, "salt": "<b64>"},
+//    "encryption": {"name": "xchacha20poly1305-ietf", "nonce": "<b64>", "ciphertext": "<b64>"}}
+//
+// The key for XChaCha20-Poly1305 comes from Argon2id (libsodium crypto_pwhash) over the
+// passphrase; the additional data is the JCS of the document without "encryption", so the
+// algorithm and public key cannot be swapped. The plaintext is the 32-byte Ed25519 seed or
+// the 32-byte P-256 private scalar. Files are written 0600 via temp file, fsync, rename.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/keys.h"
+#include "core/secret.h"
+
+namespace countersign {
+
+class SoftwareKey final : public Signer {
+ public:
+  // Fresh random key (ed25519 or ecdsa-p256 only).
+  static Result<SoftwareKey> generate(Alg alg);
+  // Decrypts a key file. Wrong passphrase -> kWrongPassphrase; damaged file -> kMalformed.
+  static Result<SoftwareKey> load(const std::string& path, const SecretBytes& passphrase);
+  // Raw private key material (seed or scalar) for Shamir backup / restore.
+  static Result<SoftwareKey> from_secret(Alg alg, const SecretBytes& secret);
+
+  ~SoftwareKey() override;
+  SoftwareKey(SoftwareKey&&) noexcept;
+  SoftwareKey& operator=(SoftwareKey&&) noexcept;
+
+  // Encrypts with `passphrase` and writes atomically with mode 0600. Refuses to overwrite
+  // an existing file unless `overwrite`.
+  Result<void> save(const std::string& path, const SecretBytes& passphrase, bool overwrite = false) const;
+  // Interactive-strength Argon2id limits are used unless tests lower them.
+  static void set_kdf_limits_for_tests(unsigned long long opslimit, std::size_t memlimit);
+
+  const PublicKey& public_key() const override;
+  Result<SignatureValue> sign(ByteView signing_input) override;
+  // The private key material (32 bytes), for `key backup`.
+  const SecretBytes& secret() const;
+
+ private:
+  struct State;
+  explicit SoftwareKey(std::unique_ptr<State> s);
+  std::unique_ptr<State> s_;
+};
+
+// Reads a passphrase the way every command does: from `file` when given (one trailing
+// newline stripped), else from the environment variable `env_var` when set, else from a
+// no-echo prompt on the terminal (asked twice when `confirm`).
+Result<SecretBytes> obtain_passphrase(const std::string& file, const char* env_var, const std::string& prompt,
+                                      bool confirm);
+
+}  // namespace countersign
