@@ -1,0 +1,67 @@
+// The countersign command line: shared plumbing for the command files (cmd_*.cpp).
+//
+// Exit codes (documented in `countersign --help` and README):
+//   0  success; for checks: approved / valid
+//   1  rejected or failed check (bundle not approved, signature invalid, wrong passphrase)
+//   2  usage error or malformed input (bad option, unreadable file, invalid document)
+#pragma once
+
+#include <functional>
+#include <iosfwd>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/result.h"
+#include "core/timeutil.h"
+
+namespace countersign::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;
+inline constexpr int kExitUsage = 2;
+
+// Everything a command touches outside itself, injected so commands run in tests.
+struct Io {
+  std::istream& in;
+  std::ostream& out;
+  std::ostream& err;
+  Clock now = system_now;
+  bool err_is_tty = false;  // draw progress bars on stderr
+  std::function<const char*(const char*)> getenv;
+};
+
+// Environment variable holding a key passphrase for unattended (CI) signing.
+inline constexpr const char* kPassphraseEnv = "COUNTERSIGN_PASSPHRASE";
+
+int exit_code_for(const Error& e);
+
+// Prints an error ("countersign: error: ...") on stderr and, with --json, {"error": ...}
+// on stdout. Returns the exit code for it.
+int report_error(Io& io, const Error& e, bool json);
+
+// Prints `value` as pretty JSON on stdout.
+void print_json(Io& io, const nlohmann::json& value);
+
+// Writes `text` to `path`, or to stdout when path is empty or "-".
+Result<void> write_output(Io& io, const std::string& path, const std::string& text, bool exclusive = false);
+
+// Each command group registers its subcommands; a callback stores its exit code in `rc`.
+struct Registry {
+  CLI::App& app;
+  Io& io;
+  int& rc;
+};
+void add_canon_commands(Registry& r);
+void add_manifest_commands(Registry& r);
+void add_key_commands(Registry& r);
+void add_proposal_commands(Registry& r);
+void add_sign_commands(Registry& r);
+void add_bundle_commands(Registry& r);
+void add_policy_commands(Registry& r);
+
+// Runs the command line in-process; returns the exit code.
+int run(int argc, const char* const* argv, Io& io);
+
+}  // namespace countersign::cli

@@ -1,0 +1,183 @@
+// countersign manifest create / show / diff.
+#include <chrono>
+#include <cstdio>
+#include <iomanip>
+#include <sstream>
+#include <thread>
+
+#include "cli/cli.h"
+#include "cli/load.h"
+#include "core/manifest.h"
+#include "core/manifest_diff.h"
+#include "core/tree_hash.h"
+
+namespace countersign::cli {
+
+namespace {
+
+struct CreateArgs {
+  std::string name, version, license, license_url, description, dir, out;
+  std::vector<std::string> sources;
+  unsigned threads = 0;
+};
+
+void draw_progress(Io& io, const TreeHashProgress& p, bool final_line) {
+  std::uint64_t done = p.bytes_done.load();
+  double frac = p.bytes_total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(p.bytes_total);
+  int width = 30;
+  int filled = static_cast<int>(frac * width);
+  std::ostringstream o;
+  o << "\rhashing [" << std::string(static_cast<std::size_t>(filled), '#')
+    << std::string(static_cast<std::size_t>(width - filled), ' ') << "] " << std::setw(3)
+    << static_cast<int>(frac * 100) << "%  " << p.files_done.load() << "/" << p.files_total << " files  "
+    << human_size(done) << " / " << human_size(p.bytes_total) << "   ";
+  io.err << o.str();
+  if (final_line) io.err << "\n";
+  io.err.flush();
+}
+
+int create(Io& io, const CreateArgs& a) {
+  Manifest::Fields f;
+  f.name = a.name;
+  f.version = a.version;
+  f.license.spdx = a.license;
+  if (!a.license_url.empty()) f.license.url = a.license_url;
+  if (!a.description.empty()) f.description = a.description;
+  for (const auto& spec : a.sources) {
+    auto s = Source::from_spec(spec);
+    if (!s.ok()) return report_error(io, s.error(), false);
+    f.sources.push_back(std::move(s).value());
+  }
+  TreeHashProgress progress;
+  Result<std::vector<ManifestFile>> files = Error();
+  {
+    std::atomic<bool> finished{false};
+    std::thread bar;
+    if (io.err_is_tty) {
+      bar = std::thread([&] {
+        while (!finished.load()) {
+          if (progress.files_total > 0) draw_progress(io, progress, false);
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+      });
+    }
+    files = hash_tree(a.dir, a.threads, &progress);
+    finished = true;
+    if (bar.joinable()) {
+      bar.join();
+      if (files.ok()) draw_progress(io, progress, true);
+    }
+  }
+  if (!files.ok()) return report_error(io, files.error(), false);
+  f.files = std::move(files).value();
+  auto m = Manifest::create(std::move(f));
+  if (!m.ok()) return report_error(io, m.error(), false);
+  auto written = write_output(io, a.out, to_pretty_json(m->to_json()));
+  if (!written.ok()) return report_error(io, written.error(), false);
+  io.err << "manifest " << digest_to_string(m->hash()) << ": " << m->files().size() << " files, "
+         << human_size(m->total_size()) << "\n";
+  return kExitOk;
+}
+
+int show(Io& io, const std::string& path, bool json) {
+  auto m = load_document<Manifest>(io, path);
+  if (!m.ok()) return report_error(io, m.error(), json);
+  if (json) {
+    print_json(io, {{"hash", digest_to_string(m->hash())}, {"manifest", m->to_json()}});
+    return kExitOk;
+  }
+  std::ostringstream o;
+  o << "Manifest  " << digest_to_string(m->hash()) << "\n";
+  o << "Installs  models/" << hex_encode(m->hash()) << "/\n";
+  o << "Model     " << m->name() << " " << m->version() << " (" << m->kind() << ")\n";
+  if (m->description()) o << "About     " << *m->description() << "\n";
+  o << "License   " << m->license().spdx << (m->license().url ? "  " + *m->license().url : "") << "\n";
+  o << "Size      " << human_size(m->total_size()) << " (" << m->total_size() << " bytes) in " << m->files().size()
+    << " files\n";
+  o << "Sources   (tried in this order)\n";
+  if (m->sources().empty()) o << "  none: the box must have a mirror of its own\n";
+  for (std::size_t i = 0; i < m->sources().size(); ++i) {
+    const auto& s = m->sources()[i];
+    o << "  " << i + 1 << ". " << s.describe() << "\n     e.g. " << s.location_of(m->files().front().path) << "\n";
+  }
+  o << "Files\n";
+  for (const auto& f : m->files()) {
+    o << "  " << hex_encode(f.sha256) << "  " << std::setw(10) << human_size(f.size) << "  " << std::setw(14)
+      << f.size << "  " << f.path << "\n";
+  }
+  io.out << o.str();
+  return kExitOk;
+}
+
+int diff(Io& io, const std::string& old_path, const std::string& new_path, bool json) {
+  auto a = load_document<Manifest>(io, old_path);
+  if (!a.ok()) return report_error(io, a.error(), json);
+  auto b = load_document<Manifest>(io, new_path);
+  if (!b.ok()) return report_error(io, b.error(), json);
+  ManifestDiff d = diff_manifests(*a, *b);
+  if (json) {
+    auto j = d.to_json();
+    j["old"] = digest_to_string(a->hash());
+    j["new"] = digest_to_string(b->hash());
+    print_json(io, j);
+  } else {
+    io.out << "old " << digest_to_string(a->hash()) << "  " << a->name() << " " << a->version() << "\n"
+           << "new " << digest_to_string(b->hash()) << "  " << b->name() << " " << b->version() << "\n"
+           << d.to_text();
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_manifest_commands(Registry& r) {
+  auto* manifest = r.app.add_subcommand("manifest", "Create, inspect and compare model manifests");
+  manifest->require_subcommand(1);
+
+  auto c = std::make_shared<CreateArgs>();
+  auto* create_cmd = manifest->add_subcommand("create", "Hash every file of a model directory into a manifest");
+  create_cmd->footer(
+      "Walks DIR, hashes every file with SHA-256 in parallel (a progress bar on a terminal) and prints the\n"
+      "manifest with files sorted by path. Symbolic links and special files are refused.\n\n"
+      "Source specs, tried by the box in the order given:\n"
+      "  hf:ORG/REPO@COMMIT                 Hugging Face, pinned to a 40-hex commit\n"
+      "  https://mirror.example/models/x/   any HTTP(S) base URL; file URL = base + path\n"
+      "  s3://BUCKET/PREFIX?region=REGION   S3 bucket\n"
+      "  file:///mnt/usb/x/                 a directory on the box (USB stick)\n\n"
+      "Example:\n"
+      "  countersign manifest create --name gemma-4-12b-it --version 2026-06-01 --license Apache-2.0 \\\n"
+      "      --source hf:google/gemma-4-12b-it@0123...cdef ./gemma -o manifest.json");
+  create_cmd->add_option("--name", c->name, "Model name, e.g. gemma-4-12b-it")->required();
+  create_cmd->add_option("--version", c->version, "Model version, e.g. 2026-06-01")->required();
+  create_cmd->add_option("--license", c->license, "SPDX license id, e.g. Apache-2.0")->required();
+  create_cmd->add_option("--license-url", c->license_url, "URL of the license text");
+  create_cmd->add_option("--description", c->description, "Free text shown to reviewers");
+  create_cmd->add_option("--source", c->sources, "Download source (repeatable, in order); see below");
+  create_cmd->add_option("--threads", c->threads, "Hashing threads (default: one per core)");
+  create_cmd->add_option("-o,--out", c->out, "Write the manifest here instead of standard output");
+  create_cmd->add_option("DIR", c->dir, "Model directory")->required();
+  create_cmd->callback([&io = r.io, &rc = r.rc, c] { rc = create(io, *c); });
+
+  auto show_path = std::make_shared<std::string>();
+  auto show_json = std::make_shared<bool>(false);
+  auto* show_cmd = manifest->add_subcommand("show", "Validate a manifest and show it for review");
+  show_cmd->footer("A malformed manifest is refused with what is wrong and where (exit 2).");
+  show_cmd->add_option("FILE", *show_path, "Manifest file, or - for standard input")->required();
+  show_cmd->add_flag("--json", *show_json, "Print {\"hash\", \"manifest\"} as JSON");
+  show_cmd->callback([&io = r.io, &rc = r.rc, show_path, show_json] { rc = show(io, *show_path, *show_json); });
+
+  auto old_path = std::make_shared<std::string>();
+  auto new_path = std::make_shared<std::string>();
+  auto diff_json = std::make_shared<bool>(false);
+  auto* diff_cmd = manifest->add_subcommand("diff", "Show what changes from one manifest to another");
+  diff_cmd->footer(
+      "Lists files added, removed and changed in size or hash, source changes and license changes, with the\n"
+      "counts first. Exit 0 whenever both manifests are valid, whether or not they differ.");
+  diff_cmd->add_option("OLD", *old_path, "The installed (previous) manifest")->required();
+  diff_cmd->add_option("NEW", *new_path, "The proposed manifest")->required();
+  diff_cmd->add_flag("--json", *diff_json, "Machine-readable output");
+  diff_cmd->callback(
+      [&io = r.io, &rc = r.rc, old_path, new_path, diff_json] { rc = diff(io, *old_path, *new_path, *diff_json); });
+}
+
+}  // namespace countersign::cli

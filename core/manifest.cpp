@@ -1,0 +1,325 @@
+#include "core/manifest.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "core/jcs.h"
+#include "core/json_reader.h"
+
+namespace countersign {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kDoc = "manifest";
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+std::string percent_encode_path(std::string_view path) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char ch : path) {
+    auto c = static_cast<unsigned char>(ch);
+    bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                c == '.' || c == '_' || c == '~' || c == '/';
+    if (keep) {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0x0f];
+    }
+  }
+  return out;
+}
+
+std::string join(std::string_view base, std::string_view rest) {
+  std::string out(base);
+  if (out.empty() || out.back() != '/') out += '/';
+  out += rest;
+  return out;
+}
+
+Result<Source> parse_source(const json& v, const std::string& pointer) {
+  CS_TRY(auto r, ObjectReader::open(v, kDoc, pointer));
+  CS_TRY(std::string type, r.string("type"));
+  Source s;
+  if (type == "huggingface") {
+    s.type = Source::Type::kHuggingFace;
+    CS_TRY(s.repo, r.non_empty_string("repo"));
+    CS_TRY(s.revision, r.string("revision"));
+    auto slash = s.repo.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == s.repo.size() ||
+        s.repo.find('/', slash + 1) != std::string::npos || check_manifest_path(s.repo).has_value()) {
+      return r.error("repo", "\"" + s.repo + "\" is not an \"organisation/name\" repository");
+    }
+    if (!is_lower_hex(s.revision, 40)) {
+      return r.error("revision", "must be a full 40-hex-digit commit, so the source cannot move");
+    }
+  } else if (type == "s3") {
+    s.type = Source::Type::kS3;
+    CS_TRY(s.bucket, r.non_empty_string("bucket"));
+    CS_TRY(auto prefix, r.optional_string("prefix"));
+    CS_TRY(auto region, r.optional_string("region"));
+    s.prefix = prefix.value_or("");
+    s.region = region.value_or("");
+    for (char c : s.bucket) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) {
+        return r.error("bucket", "\"" + s.bucket + "\" is not an S3 bucket name");
+      }
+    }
+  } else if (type == "https") {
+    s.type = Source::Type::kHttps;
+    CS_TRY(s.base, r.non_empty_string("base"));
+    // Plain http is accepted: integrity comes from the manifest's hashes, not from TLS.
+    if (!(starts_with(s.base, "https://") || starts_with(s.base, "http://")) || s.base.find_first_of(" \t\r\n") != std::string::npos) {
+      return r.error("base", "\"" + s.base + "\" is not an http(s) URL");
+    }
+  } else if (type == "file") {
+    s.type = Source::Type::kFile;
+    CS_TRY(s.base, r.non_empty_string("base"));
+    if (s.base.front() != '/' || s.base.find(std::string_view("\0", 1)) != std::string::npos) {
+      return r.error("base", "\"" + s.base + "\" is not an absolute path");
+    }
+  } else {
+    return r.error("type", "unknown source type \"" + type + "\" (expected huggingface, s3, https or file)");
+  }
+  CS_TRY_VOID(r.finish());
+  return s;
+}
+
+}  // namespace
+
+std::optional<std::string> check_manifest_path(std::string_view path) {
+  if (path.empty()) return "path is empty";
+  if (path.front() == '/') return "path must be relative, not start with '/'";
+  for (char c : path) {
+    if (c == '\\') return "path contains a backslash";
+    if (c == '\0') return "path contains a NUL byte";
+  }
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view seg = path.substr(start, end - start);
+    if (seg.empty()) return "path has an empty segment";
+    if (seg == ".") return "path has a \".\" segment";
+    if (seg == "..") return "path has a \"..\" segment";
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+Result<Source> Source::from_spec(std::string_view spec) {
+  auto bad = [&](const std::string& why) {
+    return make_error(Errc::kInvalidArgument, "source \"" + std::string(spec) + "\": " + why);
+  };
+  Source s;
+  if (starts_with(spec, "hf:")) {
+    auto rest = spec.substr(3);
+    auto at = rest.rfind('@');
+    if (at == std::string_view::npos) return bad("expected hf:ORG/REPO@COMMIT");
+    s.type = Type::kHuggingFace;
+    s.repo = std::string(rest.substr(0, at));
+    s.revision = std::string(rest.substr(at + 1));
+  } else if (starts_with(spec, "s3://")) {
+    auto rest = spec.substr(5);
+    std::string_view query;
+    if (auto q = rest.find('?'); q != std::string_view::npos) {
+      query = rest.substr(q + 1);
+      rest = rest.substr(0, q);
+    }
+    auto slash = rest.find('/');
+    s.type = Type::kS3;
+    s.bucket = std::string(rest.substr(0, slash));
+    if (slash != std::string_view::npos) s.prefix = std::string(rest.substr(slash + 1));
+    if (!query.empty()) {
+      if (!starts_with(query, "region=")) return bad("the only query parameter is region=");
+      s.region = std::string(query.substr(7));
+    }
+  } else if (starts_with(spec, "https://") || starts_with(spec, "http://")) {
+    s.type = Type::kHttps;
+    s.base = join(spec, "");
+  } else if (starts_with(spec, "file://")) {
+    s.type = Type::kFile;
+    s.base = join(spec.substr(7), "");
+  } else {
+    return bad("expected hf:ORG/REPO@COMMIT, https://..., s3://BUCKET/PREFIX?region=R or file:///PATH");
+  }
+  // Validate through the same code that reads documents.
+  auto parsed = parse_source(s.to_json(), "/sources/0");
+  if (!parsed.ok()) return bad(parsed.error().message);
+  return s;
+}
+
+std::string Source::location_of(std::string_view path) const {
+  switch (type) {
+    case Type::kHuggingFace:
+      return "https://huggingface.co/" + repo + "/resolve/" + revision + "/" + percent_encode_path(path);
+    case Type::kS3: {
+      std::string host = region.empty() ? bucket + ".s3.amazonaws.com" : bucket + ".s3." + region + ".amazonaws.com";
+      return "https://" + host + "/" + percent_encode_path(prefix) + percent_encode_path(path);
+    }
+    case Type::kHttps:
+      return join(base, percent_encode_path(path));
+    case Type::kFile:
+      return join(base, path);
+  }
+  return {};
+}
+
+std::string_view Source::type_name() const {
+  switch (type) {
+    case Type::kHuggingFace: return "huggingface";
+    case Type::kS3: return "s3";
+    case Type::kHttps: return "https";
+    case Type::kFile: return "file";
+  }
+  return "";
+}
+
+std::string Source::describe() const {
+  switch (type) {
+    case Type::kHuggingFace: return "huggingface " + repo + " @ " + revision;
+    case Type::kS3:
+      return "s3 " + bucket + "/" + prefix + (region.empty() ? "" : " (" + region + ")");
+    case Type::kHttps:
+    case Type::kFile: return std::string(type_name()) + " " + base;
+  }
+  return {};
+}
+
+json Source::to_json() const {
+  json j;
+  j["type"] = type_name();
+  switch (type) {
+    case Type::kHuggingFace:
+      j["repo"] = repo;
+      j["revision"] = revision;
+      break;
+    case Type::kS3:
+      j["bucket"] = bucket;
+      if (!prefix.empty()) j["prefix"] = prefix;
+      if (!region.empty()) j["region"] = region;
+      break;
+    case Type::kHttps:
+    case Type::kFile:
+      j["base"] = base;
+      break;
+  }
+  return j;
+}
+
+Result<Manifest> Manifest::parse(const json& doc) {
+  CS_TRY(auto r, ObjectReader::open(doc, kDoc, ""));
+  CS_TRY_VOID(r.expect_schema(kManifestSchema));
+  Manifest m;
+  CS_TRY(m.f_.kind, r.string("kind"));
+  if (m.f_.kind != "model") {
+    return r.error("kind", m.f_.kind == "packages"
+                               ? "\"packages\" manifests are not supported by this version yet"
+                               : "unknown kind \"" + m.f_.kind + "\" (expected \"model\")");
+  }
+  CS_TRY(m.f_.name, r.non_empty_string("name"));
+  CS_TRY(m.f_.version, r.non_empty_string("version"));
+  CS_TRY(m.f_.description, r.optional_string("description"));
+
+  CS_TRY(const json* lic, r.object("license"));
+  CS_TRY(auto lr, ObjectReader::open(*lic, kDoc, "/license"));
+  CS_TRY(m.f_.license.spdx, lr.non_empty_string("spdx"));
+  CS_TRY(m.f_.license.url, lr.optional_string("url"));
+  CS_TRY_VOID(lr.finish());
+
+  CS_TRY(const json::array_t* files, r.array("files"));
+  if (files->empty()) return r.error("files", "must list at least one file");
+  m.f_.files.reserve(files->size());
+  std::unordered_set<std::string_view> paths;
+  paths.reserve(files->size());
+  for (std::size_t i = 0; i < files->size(); ++i) {
+    std::string p = pointer_append("/files", i);
+    CS_TRY(auto fr, ObjectReader::open((*files)[i], kDoc, p));
+    ManifestFile f;
+    CS_TRY(f.path, fr.string("path"));
+    if (auto why = check_manifest_path(f.path)) return fr.error("path", "\"" + f.path + "\": " + *why);
+    CS_TRY(f.size, fr.integer("size"));
+    CS_TRY(std::string hex, fr.string("sha256"));
+    if (!is_lower_hex(hex, 64)) return fr.error("sha256", "must be 64 lowercase hex digits");
+    auto raw = hex_decode(hex);
+    std::copy(raw->begin(), raw->end(), f.sha256.begin());
+    CS_TRY_VOID(fr.finish());
+    if (!m.f_.files.empty()) {
+      const std::string& prev = m.f_.files.back().path;
+      if (prev == f.path) return fr.error("path", "\"" + f.path + "\" is listed twice");
+      if (prev > f.path) {
+        return fr.error("path", "\"" + f.path + "\" comes after \"" + prev +
+                                    "\": files must be sorted by path in byte order");
+      }
+    }
+    m.f_.files.push_back(std::move(f));
+  }
+  for (const auto& f : m.f_.files) paths.insert(f.path);
+  for (std::size_t i = 0; i < m.f_.files.size(); ++i) {
+    std::string_view path = m.f_.files[i].path;
+    for (std::size_t pos = path.find('/'); pos != std::string_view::npos; pos = path.find('/', pos + 1)) {
+      if (paths.contains(path.substr(0, pos))) {
+        return document_error(kDoc, pointer_append(pointer_append("/files", i), "path"),
+                              "\"" + std::string(path) + "\" is inside \"" + std::string(path.substr(0, pos)) +
+                                  "\", which is listed as a file");
+      }
+    }
+  }
+
+  CS_TRY(const json::array_t* sources, r.array("sources"));
+  for (std::size_t i = 0; i < sources->size(); ++i) {
+    CS_TRY(Source s, parse_source((*sources)[i], pointer_append("/sources", i)));
+    m.f_.sources.push_back(std::move(s));
+  }
+  CS_TRY_VOID(r.finish());
+  CS_TRY(m.hash_, jcs::hash(doc));
+  return m;
+}
+
+Result<Manifest> Manifest::parse_text(std::string_view text) {
+  auto doc = jcs::parse(text);
+  if (!doc.ok()) return doc.error().with_context("manifest");
+  return parse(*doc);
+}
+
+Result<Manifest> Manifest::create(Fields fields) {
+  std::sort(fields.files.begin(), fields.files.end(),
+            [](const ManifestFile& a, const ManifestFile& b) { return a.path < b.path; });
+  Manifest m;
+  m.f_ = std::move(fields);
+  return parse(m.to_json());
+}
+
+std::uint64_t Manifest::total_size() const {
+  std::uint64_t n = 0;
+  for (const auto& f : f_.files) n += f.size;
+  return n;
+}
+
+json Manifest::to_json() const {
+  json j;
+  j["schema"] = kManifestSchema;
+  j["kind"] = f_.kind;
+  j["name"] = f_.name;
+  j["version"] = f_.version;
+  if (f_.description) j["description"] = *f_.description;
+  json lic;
+  lic["spdx"] = f_.license.spdx;
+  if (f_.license.url) lic["url"] = *f_.license.url;
+  j["license"] = std::move(lic);
+  json files = json::array();
+  for (const auto& f : f_.files) {
+    files.push_back(json{{"path", f.path}, {"size", f.size}, {"sha256", hex_encode(f.sha256)}});
+  }
+  j["files"] = std::move(files);
+  json sources = json::array();
+  for (const auto& s : f_.sources) sources.push_back(s.to_json());
+  j["sources"] = std::move(sources);
+  return j;
+}
+
+}  // namespace countersign

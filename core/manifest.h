@@ -1,0 +1,92 @@
+// Manifest: what is to be installed (DESIGN.md "Manifest"). A Manifest value is always
+// valid: schema, fields, file path rules, sort order and sources have been checked.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.h"
+#include "core/sha256.h"
+
+namespace countersign {
+
+inline constexpr std::string_view kManifestSchema = "countersign/manifest/v1";
+
+struct ManifestFile {
+  std::string path;  // relative, '/'-separated, validated
+  std::uint64_t size = 0;
+  Digest sha256{};
+};
+
+// One download source. Fields used depend on the type:
+//   huggingface: repo, revision (40 hex)   s3: bucket, prefix?, region?
+//   https: base (http:// or https:// URL)   file: base (absolute path)
+struct Source {
+  enum class Type { kHuggingFace, kS3, kHttps, kFile };
+  Type type = Type::kHttps;
+  std::string repo, revision, bucket, prefix, region, base;
+
+  // Parses a CLI source spec: "hf:org/repo@<40 hex>", "https://host/dir/", "http://...",
+  // "s3://bucket/prefix?region=eu-west-1", "file:///mnt/usb/dir/".
+  static Result<Source> from_spec(std::string_view spec);
+  // The URL (or, for file sources, the absolute path) of one file: base joined with path,
+  // each path segment percent-encoded (RFC 3986) for URLs.
+  std::string location_of(std::string_view path) const;
+  // "huggingface google/gemma@abc123…", "https https://mirror/…": for people.
+  std::string describe() const;
+  std::string_view type_name() const;
+  nlohmann::json to_json() const;
+};
+
+struct License {
+  std::string spdx;
+  std::optional<std::string> url;
+};
+
+// Checks one manifest path against DESIGN's rules; returns the reason it is not allowed.
+std::optional<std::string> check_manifest_path(std::string_view path);
+
+class Manifest {
+ public:
+  struct Fields {
+    std::string kind = "model";
+    std::string name;
+    std::string version;
+    std::optional<std::string> description;
+    License license;
+    std::vector<ManifestFile> files;  // any order; create() sorts them
+    std::vector<Source> sources;
+  };
+
+  // Validates a parsed JSON document.
+  static Result<Manifest> parse(const nlohmann::json& doc);
+  // jcs::parse + parse.
+  static Result<Manifest> parse_text(std::string_view text);
+  // Builds a manifest from fields (sorting files by path) and validates it.
+  static Result<Manifest> create(Fields fields);
+
+  const std::string& kind() const { return f_.kind; }
+  const std::string& name() const { return f_.name; }
+  const std::string& version() const { return f_.version; }
+  const std::optional<std::string>& description() const { return f_.description; }
+  const License& license() const { return f_.license; }
+  const std::vector<ManifestFile>& files() const { return f_.files; }
+  const std::vector<Source>& sources() const { return f_.sources; }
+  std::uint64_t total_size() const;
+  // Document hash: SHA-256 of the JCS form; names the install directory models/<hex>/.
+  const Digest& hash() const { return hash_; }
+
+  nlohmann::json to_json() const;
+
+ private:
+  Manifest() = default;
+  Fields f_;
+  Digest hash_{};
+};
+
+}  // namespace countersign

@@ -1,0 +1,145 @@
+#include "core/manifest_diff.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+
+namespace countersign {
+
+using nlohmann::json;
+
+namespace {
+
+bool same_source(const Source& a, const Source& b) { return a.to_json() == b.to_json(); }
+
+json file_json(const ManifestFile& f) {
+  return json{{"path", f.path}, {"size", f.size}, {"sha256", hex_encode(f.sha256)}};
+}
+
+json license_json(const License& l) {
+  json j{{"spdx", l.spdx}};
+  if (l.url) j["url"] = *l.url;
+  return j;
+}
+
+std::string license_text(const License& l) { return l.spdx + (l.url ? " <" + *l.url + ">" : ""); }
+
+}  // namespace
+
+std::string human_size(std::uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  double v = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (v >= 1024 && unit + 1 < std::size(kUnits)) {
+    v /= 1024;
+    ++unit;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", v, kUnits[unit]);
+  return buf;
+}
+
+bool ManifestDiff::empty() const {
+  return added.empty() && removed.empty() && changed.empty() && sources_added.empty() && sources_removed.empty() &&
+         !sources_reordered && !license_changed && !name_changed && !version_changed;
+}
+
+ManifestDiff diff_manifests(const Manifest& before, const Manifest& after) {
+  ManifestDiff d;
+  const auto& a = before.files();
+  const auto& b = after.files();
+  std::size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    if (j == b.size() || (i < a.size() && a[i].path < b[j].path)) {
+      d.removed.push_back(a[i++]);
+    } else if (i == a.size() || b[j].path < a[i].path) {
+      d.added.push_back(b[j++]);
+    } else {
+      if (a[i].size != b[j].size || a[i].sha256 != b[j].sha256) {
+        d.changed.push_back({a[i], b[j]});
+      } else {
+        ++d.unchanged;
+      }
+      ++i;
+      ++j;
+    }
+  }
+  for (const auto& s : after.sources()) {
+    if (std::none_of(before.sources().begin(), before.sources().end(), [&](const Source& o) { return same_source(s, o); })) {
+      d.sources_added.push_back(s);
+    }
+  }
+  for (const auto& s : before.sources()) {
+    if (std::none_of(after.sources().begin(), after.sources().end(), [&](const Source& o) { return same_source(s, o); })) {
+      d.sources_removed.push_back(s);
+    }
+  }
+  if (d.sources_added.empty() && d.sources_removed.empty()) {
+    for (std::size_t k = 0; k < before.sources().size(); ++k) {
+      if (!same_source(before.sources()[k], after.sources()[k])) d.sources_reordered = true;
+    }
+  }
+  if (before.license().spdx != after.license().spdx || before.license().url != after.license().url) {
+    d.license_changed = std::make_pair(before.license(), after.license());
+  }
+  if (before.name() != after.name()) d.name_changed = std::make_pair(before.name(), after.name());
+  if (before.version() != after.version()) d.version_changed = std::make_pair(before.version(), after.version());
+  return d;
+}
+
+json ManifestDiff::to_json() const {
+  json j;
+  j["summary"] = {{"added", added.size()},
+                  {"removed", removed.size()},
+                  {"changed", changed.size()},
+                  {"unchanged", unchanged}};
+  json ja = json::array(), jr = json::array(), jc = json::array();
+  for (const auto& f : added) ja.push_back(file_json(f));
+  for (const auto& f : removed) jr.push_back(file_json(f));
+  for (const auto& c : changed) {
+    jc.push_back({{"path", c.after.path}, {"before", file_json(c.before)}, {"after", file_json(c.after)},
+                  {"size_changed", c.size_changed()}, {"hash_changed", c.hash_changed()}});
+  }
+  j["added"] = std::move(ja);
+  j["removed"] = std::move(jr);
+  j["changed"] = std::move(jc);
+  json sa = json::array(), sr = json::array();
+  for (const auto& s : sources_added) sa.push_back(s.to_json());
+  for (const auto& s : sources_removed) sr.push_back(s.to_json());
+  j["sources"] = {{"added", std::move(sa)}, {"removed", std::move(sr)}, {"reordered", sources_reordered}};
+  j["license"] = license_changed ? json{{"before", license_json(license_changed->first)},
+                                       {"after", license_json(license_changed->second)}}
+                                 : json(nullptr);
+  j["name"] = name_changed ? json{{"before", name_changed->first}, {"after", name_changed->second}} : json(nullptr);
+  j["version"] =
+      version_changed ? json{{"before", version_changed->first}, {"after", version_changed->second}} : json(nullptr);
+  return j;
+}
+
+std::string ManifestDiff::to_text() const {
+  std::ostringstream o;
+  o << added.size() << " added, " << removed.size() << " removed, " << changed.size() << " changed, " << unchanged
+    << " unchanged\n";
+  if (name_changed) o << "name:    " << name_changed->first << " -> " << name_changed->second << "\n";
+  if (version_changed) o << "version: " << version_changed->first << " -> " << version_changed->second << "\n";
+  if (license_changed) {
+    o << "LICENSE CHANGED: " << license_text(license_changed->first) << " -> "
+      << license_text(license_changed->second) << "\n";
+  }
+  for (const auto& f : added) o << "+ added    " << f.path << "  " << human_size(f.size) << "\n";
+  for (const auto& f : removed) o << "- removed  " << f.path << "  " << human_size(f.size) << "\n";
+  for (const auto& c : changed) {
+    o << "~ changed  " << c.after.path;
+    if (c.size_changed()) o << "  size " << human_size(c.before.size) << " -> " << human_size(c.after.size);
+    if (c.hash_changed()) o << "  sha256 " << hex_encode(c.before.sha256).substr(0, 12) << "... -> "
+                             << hex_encode(c.after.sha256).substr(0, 12) << "...";
+    o << "\n";
+  }
+  for (const auto& s : sources_added) o << "+ source   " << s.describe() << "\n";
+  for (const auto& s : sources_removed) o << "- source   " << s.describe() << "\n";
+  if (sources_reordered) o << "~ sources  same sources, new order\n";
+  return o.str();
+}
+
+}  // namespace countersign

@@ -1,0 +1,43 @@
+// Differences between two manifests: what a reviewer must see before approving an upgrade.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/manifest.h"
+
+namespace countersign {
+
+struct ManifestDiff {
+  std::vector<ManifestFile> added;
+  std::vector<ManifestFile> removed;
+  struct Changed {
+    ManifestFile before;
+    ManifestFile after;
+    bool size_changed() const { return before.size != after.size; }
+    bool hash_changed() const { return before.sha256 != after.sha256; }
+  };
+  std::vector<Changed> changed;
+  std::size_t unchanged = 0;
+  std::vector<Source> sources_added;
+  std::vector<Source> sources_removed;
+  bool sources_reordered = false;
+  std::optional<std::pair<License, License>> license_changed;
+  std::optional<std::pair<std::string, std::string>> name_changed;
+  std::optional<std::pair<std::string, std::string>> version_changed;
+
+  bool empty() const;
+  nlohmann::json to_json() const;
+  std::string to_text() const;
+};
+
+// O(n) merge over the two sorted file lists.
+ManifestDiff diff_manifests(const Manifest& before, const Manifest& after);
+
+// "4.6 GiB", "512 B": binary units for people.
+std::string human_size(std::uint64_t bytes);
+
+}  // namespace countersign

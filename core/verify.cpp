@@ -1,0 +1,278 @@
+#include "core/verify.h"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+namespace countersign {
+
+using nlohmann::json;
+
+std::string_view verdict_name(SignatureVerdict::Status s) {
+  switch (s) {
+    case SignatureVerdict::Status::kCounted: return "counted";
+    case SignatureVerdict::Status::kInvalid: return "invalid";
+    case SignatureVerdict::Status::kDuplicate: return "duplicate";
+    case SignatureVerdict::Status::kNotAllowed: return "not-allowed";
+    case SignatureVerdict::Status::kNotAttested: return "not-attested";
+  }
+  return "invalid";
+}
+
+namespace {
+
+std::string short_id(const std::string& key_id) { return key_id.substr(0, 16); }
+
+std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
+  std::string out;
+  for (const auto& s : v) {
+    if (!out.empty()) out += sep;
+    out += s;
+  }
+  return out;
+}
+
+bool is_attested(const VerifyOptions& o, const PolicyKey& k) {
+  return k.attestation.has_value() && o.attestation_verified && o.attestation_verified(k);
+}
+
+// Whether approver `a` could count under `rule` at all.
+bool eligible(const Rule* rule, const Approver& a, const VerifyOptions& o) {
+  if (rule == nullptr) return true;
+  if (!rule->allows(a.id)) return false;
+  if (rule->require_attestation) {
+    return std::any_of(a.keys.begin(), a.keys.end(), [&](const PolicyKey& k) { return is_attested(o, k); });
+  }
+  return true;
+}
+
+}  // namespace
+
+VerifyReport verify_approval(const Proposal& proposal, const Digest* subject_hash,
+                             std::span<const SignatureFile> signatures, const Policy& policy,
+                             const VerifyOptions& options) {
+  VerifyReport r;
+  r.proposal_id = proposal.id();
+  r.action = proposal.action();
+  r.policy_domain = policy.domain();
+  r.policy_version = policy.version();
+  auto fail = [&](std::string check, std::string message) {
+    r.failures.push_back({std::move(check), std::move(message)});
+  };
+
+  if (subject_hash != nullptr && *subject_hash != proposal.manifest()) {
+    fail("manifest-hash", "the bundle's manifest hashes to " + digest_to_string(*subject_hash) +
+                              ", but the proposal approves " + digest_to_string(proposal.manifest()));
+  }
+  if (proposal.domain() != policy.domain()) {
+    fail("domain", "the proposal is for domain \"" + proposal.domain() + "\", but this policy governs \"" +
+                       policy.domain() + "\"");
+  }
+  if (options.box_id && !proposal.allows_box(*options.box_id)) {
+    fail("box", "the proposal is for boxes " + join(*proposal.boxes()) + ", not \"" + *options.box_id + "\"");
+  }
+  if (options.now >= proposal.expires()) {
+    fail("expired", "the proposal expired at " + format_rfc3339(proposal.expires()) + " (" +
+                        format_duration(options.now - proposal.expires()) + " before " +
+                        format_rfc3339(options.now) + ")");
+  }
+  if (proposal.created() > options.now + options.skew_seconds) {
+    fail("not-yet-valid", "the proposal was created at " + format_rfc3339(proposal.created()) +
+                              ", in the future of " + format_rfc3339(options.now) + " beyond the allowed " +
+                              std::to_string(options.skew_seconds) + " s of clock skew");
+  }
+  if (options.already_executed && options.already_executed(proposal.id())) {
+    fail("replayed", "proposal " + digest_to_string(proposal.id()) + " has already been executed on this box");
+  }
+  const Rule* rule = policy.rule_for(proposal.action());
+  if (rule == nullptr) {
+    fail("no-rule", "policy version " + std::to_string(policy.version()) + " has no rule for \"" +
+                        std::string(action_name(proposal.action())) + "\": nobody can approve it");
+  } else {
+    r.rule = *rule;
+  }
+
+  const SigningInput input = signing_input(proposal.id());
+  std::set<std::string> counted;
+  for (std::size_t i = 0; i < signatures.size(); ++i) {
+    const SignatureFile& sig = signatures[i];
+    SignatureVerdict v;
+    v.index = i;
+    v.key_id = sig.key();
+    auto mark = [&](SignatureVerdict::Status s, std::string reason) {
+      v.status = s;
+      v.reason = std::move(reason);
+      r.signatures.push_back(v);
+    };
+    auto ref = policy.find_key(sig.key());
+    if (ref) v.approver_id = ref->approver->id;
+    if (sig.proposal() != proposal.id()) {
+      mark(SignatureVerdict::Status::kInvalid,
+           "signature is for proposal " + digest_to_string(sig.proposal()) + ", not this one");
+      continue;
+    }
+    if (!ref) {
+      mark(SignatureVerdict::Status::kInvalid, "key " + short_id(sig.key()) + " is not in policy version " +
+                                                   std::to_string(policy.version()));
+      continue;
+    }
+    if (sig.alg() != ref->key->key.alg()) {
+      mark(SignatureVerdict::Status::kInvalid, "signature says " + std::string(alg_name(sig.alg())) +
+                                                   " but the policy key is " +
+                                                   std::string(alg_name(ref->key->key.alg())));
+      continue;
+    }
+    auto ok = ref->key->key.verify(input, sig.fields().signature, sig.fields().authenticator_data, ref->key->uv);
+    if (!ok.ok()) {
+      mark(SignatureVerdict::Status::kInvalid, ok.error().message);
+      continue;
+    }
+    const Approver& a = *ref->approver;
+    if (rule != nullptr && !rule->allows(a.id)) {
+      mark(SignatureVerdict::Status::kNotAllowed, "approver \"" + a.id + "\" is not among those who may approve " +
+                                                      std::string(action_name(proposal.action())));
+      continue;
+    }
+    if (rule != nullptr && rule->require_attestation && !is_attested(options, *ref->key)) {
+      mark(SignatureVerdict::Status::kNotAttested,
+           "the rule counts only keys with verified hardware attestation, and key " + short_id(sig.key()) +
+               (ref->key->attestation ? "'s attestation does not verify against the pinned vendor roots"
+                                      : " carries no attestation"));
+      continue;
+    }
+    if (counted.contains(a.id)) {
+      mark(SignatureVerdict::Status::kDuplicate,
+           "approver \"" + a.id + "\" is already counted (one vote per approver)");
+      continue;
+    }
+    counted.insert(a.id);
+    r.counted.push_back(a.id);
+    mark(SignatureVerdict::Status::kCounted, "");
+  }
+
+  for (const auto& a : policy.approvers()) {
+    if (!counted.contains(a.id) && eligible(rule, a, options)) r.missing.push_back(a.id);
+  }
+  if (rule != nullptr) {
+    for (const auto& role : rule->require_roles) {
+      bool held = std::any_of(r.counted.begin(), r.counted.end(), [&](const std::string& id) {
+        const Approver* a = policy.find_approver(id);
+        return a != nullptr && a->has_role(role);
+      });
+      if (!held) r.missing_roles.push_back(role);
+    }
+    if (r.counted.size() < rule->threshold) {
+      fail("threshold", std::to_string(r.counted.size()) + " of " + std::to_string(rule->threshold) +
+                            " required approvals for " + std::string(action_name(proposal.action())));
+    }
+    if (!r.missing_roles.empty()) {
+      fail("roles", "still needs a signer with role " + join(r.missing_roles, " and a signer with role "));
+    }
+  }
+  r.approved = r.failures.empty();
+  return r;
+}
+
+VerifyReport verify_bundle(const Bundle& bundle, const Policy& policy, const VerifyOptions& options) {
+  VerifyReport r = verify_approval(bundle.proposal(), &bundle.subject_hash(), bundle.signatures(), policy, options);
+  if (bundle.proposal().action() == Action::kRotatePolicy && bundle.new_policy()) {
+    const Policy& next = *bundle.new_policy();
+    if (next.domain() != policy.domain()) {
+      r.failures.push_back({"rotation-domain", "the new policy governs \"" + next.domain() +
+                                                   "\", but the policy in force governs \"" + policy.domain() + "\""});
+    }
+    if (next.version() != policy.version() + 1) {
+      r.failures.push_back(
+          {"rotation-version", "the new policy has version " + std::to_string(next.version()) +
+                                   "; only version " + std::to_string(policy.version() + 1) +
+                                   " can follow version " + std::to_string(policy.version()) +
+                                   (next.version() <= policy.version() ? " (older or equal versions are refused)" : "")});
+    }
+    VerifyReport sub = verify_approval(bundle.proposal(), &bundle.subject_hash(), bundle.signatures(), next, options);
+    if (!sub.approved) {
+      std::string why;
+      for (const auto& f : sub.failures) why += (why.empty() ? "" : "; ") + f.message;
+      r.failures.push_back({"rotation-new-policy", "not also approved under the new policy's own rule: " + why});
+    }
+    r.under_new_policy.push_back(std::move(sub));
+  }
+  r.approved = r.failures.empty();
+  return r;
+}
+
+json VerifyReport::to_json() const {
+  json j;
+  j["approved"] = approved;
+  j["proposal"] = digest_to_string(proposal_id);
+  j["action"] = action_name(action);
+  j["policy"] = {{"domain", policy_domain}, {"version", policy_version}};
+  if (rule) {
+    json rj{{"threshold", rule->threshold}, {"require_attestation", rule->require_attestation},
+            {"require_roles", rule->require_roles}};
+    if (rule->of) rj["of"] = *rule->of;
+    j["rule"] = std::move(rj);
+  } else {
+    j["rule"] = nullptr;
+  }
+  json f = json::array();
+  for (const auto& c : failures) f.push_back({{"check", c.check}, {"message", c.message}});
+  j["failures"] = std::move(f);
+  json s = json::array();
+  for (const auto& v : signatures) {
+    json e{{"index", v.index}, {"key", v.key_id}, {"status", verdict_name(v.status)}};
+    e["approver"] = v.approver_id.empty() ? json(nullptr) : json(v.approver_id);
+    if (!v.reason.empty()) e["reason"] = v.reason;
+    s.push_back(std::move(e));
+  }
+  j["signatures"] = std::move(s);
+  j["counted"] = counted;
+  j["missing"] = missing;
+  j["missing_roles"] = missing_roles;
+  if (!under_new_policy.empty()) j["under_new_policy"] = under_new_policy.front().to_json();
+  return j;
+}
+
+std::string VerifyReport::to_text(const Policy& policy) const {
+  std::ostringstream o;
+  o << "Proposal " << digest_to_string(proposal_id) << "\n";
+  o << "Action   " << action_name(action) << " (" << action_description(action) << ")\n";
+  o << "Policy   " << policy_domain << " version " << policy_version << "\n";
+  if (rule) {
+    o << "Rule     " << rule->threshold << " approver" << (rule->threshold == 1 ? "" : "s");
+    if (rule->of) o << " from {" << join(*rule->of) << "}";
+    if (!rule->require_roles.empty()) o << ", including role(s) " << join(rule->require_roles);
+    if (rule->require_attestation) o << ", hardware-attested keys only";
+    o << "\n";
+  }
+  o << "\n" << (approved ? "APPROVED" : "NOT APPROVED") << ": " << counted.size() << " of "
+    << (rule ? std::to_string(rule->threshold) : std::string("?")) << " approvals counted\n";
+  auto describe = [&](const std::string& id) {
+    const Approver* a = policy.find_approver(id);
+    std::string s = id;
+    if (a != nullptr && a->name != a->id) s += " (" + a->name + ")";
+    if (a != nullptr && !a->roles.empty()) s += " [" + join(a->roles) + "]";
+    return s;
+  };
+  for (const auto& v : signatures) {
+    if (v.status == SignatureVerdict::Status::kCounted) {
+      o << "  counted      " << describe(v.approver_id) << ", key " << short_id(v.key_id) << "\n";
+    }
+  }
+  for (const auto& v : signatures) {
+    if (v.status == SignatureVerdict::Status::kCounted) continue;
+    o << "  " << verdict_name(v.status) << std::string(13 - std::min<std::size_t>(12, verdict_name(v.status).size()), ' ')
+      << "signature #" << v.index + 1;
+    if (!v.approver_id.empty()) o << " by " << v.approver_id;
+    o << ": " << v.reason << "\n";
+  }
+  if (!approved) {
+    o << "Still missing: " << (missing.empty() ? std::string("nobody else can sign") : join(missing)) << "\n";
+  }
+  if (!failures.empty()) {
+    o << "\nFailed checks:\n";
+    for (const auto& f : failures) o << "  - " << f.check << ": " << f.message << "\n";
+  }
+  return o.str();
+}
+
+}  // namespace countersign
