@@ -23,6 +23,9 @@
 #include "core/result.h"
 #include "core/sha256.h"
 
+// OpenSSL's EVP_PKEY, forward-declared so that users of this header need not include OpenSSL.
+struct evp_pkey_st;
+
 namespace countersign {
 
 enum class Alg { kEd25519, kEcdsaP256, kEcdsaP384, kFido2Es256, kFido2EdDsa };
@@ -39,12 +42,31 @@ using SigningInput = std::array<std::uint8_t, 56>;
 // DESIGN.md: context || 0x00 || raw 32-byte proposal id.
 SigningInput signing_input(const Digest& proposal_id);
 
+class PublicKey;
+namespace detail {
+// The bare signature primitive of `key`'s algorithm over `message`, with none of the
+// countersign framing: Ed25519 over message, or ECDSA (SHA-256 for P-256, SHA-384 for
+// P-384) with a DER signature. For FIDO2 keys `message` is authenticatorData ||
+// clientDataHash and the rpIdHash/flag checks are NOT done. Only for PublicKey::verify and
+// for tests against foreign vectors; never accept a signature on this alone.
+Result<void> verify_primitive(const PublicKey& key, ByteView message, ByteView signature);
+}  // namespace detail
+
 class PublicKey {
  public:
   // Parses SubjectPublicKeyInfo DER and checks that the key type and curve fit `alg`
   // (Ed25519 for ed25519 and fido2-eddsa, P-256 for ecdsa-p256 and fido2-es256, P-384 for
-  // ecdsa-p384). Rejects trailing bytes and points not on the curve.
+  // ecdsa-p384). Rejects trailing bytes and points not on the curve (for Ed25519: not a
+  // canonical point of the prime-order subgroup). Only the one canonical encoding is
+  // accepted (named curve, uncompressed point), so that one key has exactly one key id.
+  // Errors: kMalformed for bytes that are not such DER, kInvalidArgument for a key of the
+  // wrong type or curve for `alg`, kCrypto for an invalid point.
   static Result<PublicKey> parse(Alg alg, ByteView spki_der);
+
+  // Builds the key from its raw form, as PIV cards and FIDO2 (COSE) report it: for
+  // ed25519/fido2-eddsa the 32-byte Ed25519 public key, for the ECDSA algorithms the
+  // uncompressed SEC1 point 0x04 || X || Y. Same checks as parse().
+  static Result<PublicKey> from_raw(Alg alg, ByteView raw);
 
   Alg alg() const { return alg_; }
   const Bytes& spki() const { return spki_; }
@@ -57,10 +79,15 @@ class PublicKey {
                       bool require_uv = false) const;
 
  private:
+  friend Result<void> detail::verify_primitive(const PublicKey& key, ByteView message, ByteView signature);
   PublicKey() = default;
   Alg alg_ = Alg::kEd25519;
   Bytes spki_;
   std::string id_;
+  // The parsed key, shared between copies (immutable after parse) so verify never
+  // re-parses. Used for ECDSA; Ed25519 verification uses ed25519_raw_ with libsodium.
+  std::shared_ptr<evp_pkey_st> pkey_;
+  std::array<std::uint8_t, 32> ed25519_raw_{};
 };
 
 // What a signer produces: the signature and, for FIDO2, the authenticator data.

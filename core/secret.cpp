@@ -20,6 +20,8 @@ struct SodiumInit {
 void ensure_sodium() { static SodiumInit init; }
 }  // namespace
 
+void ensure_sodium_initialized() { ensure_sodium(); }
+
 SecretBytes::SecretBytes(std::size_t size) : size_(size) {
   ensure_sodium();
   if (size == 0) return;

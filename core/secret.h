@@ -16,6 +16,10 @@
 
 namespace countersign {
 
+// Runs sodium_init() once per process (thread-safe; aborts if libsodium cannot start).
+// Call before any other libsodium function; SecretBytes calls it itself.
+void ensure_sodium_initialized();
+
 class SecretBytes {
  public:
   SecretBytes() = default;

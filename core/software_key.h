@@ -23,17 +23,23 @@ class SoftwareKey final : public Signer {
  public:
   // Fresh random key (ed25519 or ecdsa-p256 only).
   static Result<SoftwareKey> generate(Alg alg);
-  // Decrypts a key file. Wrong passphrase -> kWrongPassphrase; damaged file -> kMalformed.
+  // Decrypts a key file. Wrong passphrase, or authenticated parts (alg, public_key, kdf,
+  // nonce, ciphertext) changed to other well-formed values -> kWrongPassphrase; unknown,
+  // missing or ill-formed fields -> kMalformed naming the field; another document's schema
+  // -> kUnknownSchema; missing file -> kNotFound.
   static Result<SoftwareKey> load(const std::string& path, const SecretBytes& passphrase);
   // Raw private key material (seed or scalar) for Shamir backup / restore.
   static Result<SoftwareKey> from_secret(Alg alg, const SecretBytes& secret);
+  // Reads only the public key of a key file (no passphrase needed): for `key public`.
+  static Result<PublicKey> read_public(const std::string& path);
 
   ~SoftwareKey() override;
   SoftwareKey(SoftwareKey&&) noexcept;
   SoftwareKey& operator=(SoftwareKey&&) noexcept;
 
-  // Encrypts with `passphrase` and writes atomically with mode 0600. Refuses to overwrite
-  // an existing file unless `overwrite`.
+  // Encrypts with `passphrase` (must not be empty) and writes atomically with mode 0600.
+  // Refuses to overwrite an existing file unless `overwrite` (kInvalidArgument "... already
+  // exists"); the refusal holds even against a file created while we derive the key.
   Result<void> save(const std::string& path, const SecretBytes& passphrase, bool overwrite = false) const;
   // Interactive-strength Argon2id limits are used unless tests lower them.
   static void set_kdf_limits_for_tests(unsigned long long opslimit, std::size_t memlimit);
@@ -50,8 +56,12 @@ class SoftwareKey final : public Signer {
 };
 
 // Reads a passphrase the way every command does: from `file` when given (one trailing
-// newline stripped), else from the environment variable `env_var` when set, else from a
-// no-echo prompt on the terminal (asked twice when `confirm`).
+// newline stripped), else from the environment variable `env_var` when set (may be null),
+// else from a no-echo prompt on the terminal (asked twice when `confirm`; a mismatch is an
+// error). An empty passphrase is always refused (kInvalidArgument).
+// The environment variable is for CI only: the environment of a process is readable by the
+// same user (and root) through /proc/<pid>/environ, is inherited by child processes, and the
+// variable's copy in the environment cannot be wiped. Prefer the file on a tmpfs, or the prompt.
 Result<SecretBytes> obtain_passphrase(const std::string& file, const char* env_var, const std::string& prompt,
                                       bool confirm);
 

@@ -1,0 +1,572 @@
+#include "core/software_key.h"
+
+#include <fcntl.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+#include <openssl/param_build.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "core/jcs.h"
+
+namespace countersign {
+
+namespace {
+
+constexpr std::string_view kSchema = "countersign/secret-key/v1";
+constexpr std::string_view kKdfName = "argon2id13";
+constexpr std::string_view kCipherName = "xchacha20poly1305-ietf";
+constexpr std::size_t kSecretLen = 32;  // Ed25519 seed or P-256 scalar
+constexpr std::size_t kMaxKeyFileSize = 64 * 1024;
+
+// Argon2id cost bounds accepted when loading. The upper bounds (libsodium's "sensitive"
+// memory, a generous number of passes) keep a crafted key file from making us allocate
+// gigabytes or spin for minutes before the passphrase is even checked.
+constexpr unsigned long long kMinOpslimit = crypto_pwhash_argon2id_OPSLIMIT_MIN;
+constexpr unsigned long long kMaxOpslimit = 32;
+constexpr std::size_t kMinMemlimit = crypto_pwhash_argon2id_MEMLIMIT_MIN;
+constexpr std::size_t kMaxMemlimit = crypto_pwhash_argon2id_MEMLIMIT_SENSITIVE;
+
+std::atomic<unsigned long long> g_opslimit{crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE};
+std::atomic<std::size_t> g_memlimit{crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE};
+
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+struct PkeyCtxDeleter {
+  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
+};
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+struct BnClearFree {
+  void operator()(BIGNUM* b) const { BN_clear_free(b); }
+};
+struct BnCtxDeleter {
+  void operator()(BN_CTX* c) const { BN_CTX_free(c); }
+};
+struct EcGroupDeleter {
+  void operator()(EC_GROUP* g) const { EC_GROUP_free(g); }
+};
+struct EcPointDeleter {
+  void operator()(EC_POINT* p) const { EC_POINT_free(p); }
+};
+struct ParamBldDeleter {
+  void operator()(OSSL_PARAM_BLD* b) const { OSSL_PARAM_BLD_free(b); }
+};
+struct ParamDeleter {
+  // OSSL_PARAM_free wipes the "secure" block where OSSL_PARAM_BLD put the private key
+  // (it goes there because the BIGNUM carries BN_FLG_SECURE, see make_p256_key).
+  void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
+
+Error openssl_failure(const char* what) {
+  ERR_clear_error();
+  return make_error(Errc::kInternal, std::string(what) + " failed");
+}
+
+Bytes random_bytes(std::size_t n) {
+  Bytes out(n);
+  randombytes_buf(out.data(), out.size());
+  return out;
+}
+
+// Builds OpenSSL's P-256 key pair from the 32-byte big-endian scalar and returns it with
+// the uncompressed public point. Refuses scalars outside [1, n-1].
+Result<std::pair<PkeyPtr, Bytes>> make_p256_key(const SecretBytes& scalar) {
+  std::unique_ptr<EC_GROUP, EcGroupDeleter> group(EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1));
+  std::unique_ptr<BN_CTX, BnCtxDeleter> bn_ctx(BN_CTX_secure_new());
+  // BN_secure_new: secure heap where configured, and marks the number secret so copies
+  // made by OSSL_PARAM_BLD are wiped too; BN_clear_free wipes it here.
+  std::unique_ptr<BIGNUM, BnClearFree> d(BN_secure_new());
+  if (!group || !bn_ctx || !d) return openssl_failure("P-256 key setup");
+  BN_set_flags(d.get(), BN_FLG_CONSTTIME);
+  if (BN_bin2bn(scalar.data(), static_cast<int>(scalar.size()), d.get()) == nullptr) {
+    return openssl_failure("BN_bin2bn");
+  }
+  // A comparison with the (public) group order; only rejection-sampling candidates and
+  // damaged backups ever fail it.
+  if (BN_is_zero(d.get()) || BN_cmp(d.get(), EC_GROUP_get0_order(group.get())) >= 0) {
+    return make_error(Errc::kInvalidArgument, "not a P-256 private key: the scalar must be in 1..n-1");
+  }
+  std::unique_ptr<EC_POINT, EcPointDeleter> q(EC_POINT_new(group.get()));
+  if (!q || EC_POINT_mul(group.get(), q.get(), d.get(), nullptr, nullptr, bn_ctx.get()) != 1) {
+    return openssl_failure("EC_POINT_mul");
+  }
+  Bytes point(65);
+  if (EC_POINT_point2oct(group.get(), q.get(), POINT_CONVERSION_UNCOMPRESSED, point.data(), point.size(),
+                         bn_ctx.get()) != point.size()) {
+    return openssl_failure("EC_POINT_point2oct");
+  }
+
+  std::unique_ptr<OSSL_PARAM_BLD, ParamBldDeleter> bld(OSSL_PARAM_BLD_new());
+  if (!bld || OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) != 1 ||
+      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, d.get()) != 1 ||
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1) {
+    return openssl_failure("OSSL_PARAM_BLD_push");
+  }
+  std::unique_ptr<OSSL_PARAM, ParamDeleter> params(OSSL_PARAM_BLD_to_param(bld.get()));
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1)
+    return openssl_failure("EVP_PKEY_fromdata_init");
+  EVP_PKEY* raw = nullptr;
+  if (EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_KEYPAIR, params.get()) != 1) {
+    return openssl_failure("EVP_PKEY_fromdata");
+  }
+  return std::make_pair(PkeyPtr(raw), std::move(point));
+}
+
+// ---------------------------------------------------------------------------------------
+// Key file I/O.
+
+Result<std::string> read_key_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int e = errno;
+    return make_error(e == ENOENT ? Errc::kNotFound : Errc::kIo,
+                      "cannot open " + path + ": " + std::strerror(e));
+  }
+  std::string text(kMaxKeyFileSize + 1, '\0');
+  std::size_t len = 0;
+  while (len < text.size()) {
+    const ssize_t n = ::read(fd, text.data() + len, text.size() - len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int e = errno;
+      ::close(fd);
+      return make_error(Errc::kIo, "cannot read " + path + ": " + std::strerror(e));
+    }
+    if (n == 0) break;
+    len += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  if (len > kMaxKeyFileSize) return make_error(Errc::kMalformed, path + " is too large to be a key file");
+  text.resize(len);
+  return text;
+}
+
+Error io_error(const std::string& what, const std::string& path, int e) {
+  return make_error(Errc::kIo, what + " " + path + ": " + std::strerror(e));
+}
+
+Result<void> write_all(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("cannot write", path, errno);
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+// Moves `tmp` to `path`. Without `overwrite` the move itself refuses an existing `path`
+// (RENAME_NOREPLACE, or link() where the file system lacks it), so a file created between
+// our first check and now is not clobbered either.
+Result<void> move_into_place(const std::string& tmp, const std::string& path, bool overwrite) {
+  if (overwrite) {
+    if (::rename(tmp.c_str(), path.c_str()) != 0)
+      return io_error("cannot rename a temporary file to", path, errno);
+    return {};
+  }
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) == 0) return {};
+  int e = errno;
+  if (e == EINVAL || e == ENOSYS) {
+    if (::link(tmp.c_str(), path.c_str()) == 0) {
+      ::unlink(tmp.c_str());
+      return {};
+    }
+    e = errno;
+  }
+  if (e == EEXIST) {
+    return make_error(Errc::kInvalidArgument, path + " already exists; not overwriting it");
+  }
+  return io_error("cannot rename a temporary file to", path, e);
+}
+
+// Temp file in the same directory (so rename is atomic), created 0600 with O_EXCL, written,
+// fsync'd, moved into place, then the directory fsync'd so the new name is durable.
+Result<void> write_private_file(const std::string& path, std::string_view data, bool overwrite) {
+  std::filesystem::path p(path);
+  const std::string dir = p.has_parent_path() ? p.parent_path().string() : std::string(".");
+  const std::string tmp = dir + "/." + p.filename().string() + ".tmp-" + hex_encode(random_bytes(8));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return io_error("cannot create", tmp, errno);
+  // The umask may have taken bits away; we want exactly owner read/write.
+  Result<void> r = ::fchmod(fd, 0600) == 0 ? Result<void>() : io_error("cannot chmod", tmp, errno);
+  if (r.ok()) r = write_all(fd, data, tmp);
+  if (r.ok() && ::fsync(fd) != 0) r = io_error("cannot fsync", tmp, errno);
+  if (::close(fd) != 0 && r.ok()) r = io_error("cannot close", tmp, errno);
+  if (r.ok()) r = move_into_place(tmp, path, overwrite);
+  if (!r.ok()) {
+    ::unlink(tmp.c_str());
+    return r;
+  }
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return io_error("cannot open directory", dir, errno);
+  const bool synced = ::fsync(dfd) == 0;
+  const int e = errno;
+  ::close(dfd);
+  if (!synced) return io_error("cannot fsync directory", dir, e);
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------
+// Key file parsing. The file is not a signed document, but it is read as strictly: every
+// member known, typed and in range before the (slow) key derivation runs.
+
+Error field_error(const std::string& field, const std::string& message) {
+  return make_error(Errc::kMalformed, field + ": " + message);
+}
+
+Result<void> only_known_fields(const nlohmann::json& obj, const std::string& where,
+                               std::initializer_list<std::string_view> known) {
+  for (const auto& [name, value] : obj.items()) {
+    bool ok = false;
+    for (std::string_view k : known) ok = ok || name == k;
+    if (!ok) return field_error(where.empty() ? name : where + "." + name, "unknown field");
+  }
+  for (std::string_view k : known) {
+    if (!obj.contains(k)) {
+      return field_error(where.empty() ? std::string(k) : where + "." + std::string(k), "missing");
+    }
+  }
+  return {};
+}
+
+Result<std::string> string_field(const nlohmann::json& obj, std::string_view key, const std::string& name) {
+  const auto& v = obj.at(key);
+  if (!v.is_string()) return field_error(name, "expected a string");
+  return v.get<std::string>();
+}
+
+Result<Bytes> base64_field(const nlohmann::json& obj, std::string_view key, const std::string& name,
+                           std::size_t want_len) {
+  CS_TRY(std::string text, string_field(obj, key, name));
+  auto bytes = base64_decode(text);
+  if (!bytes.ok()) return field_error(name, "not base64: " + bytes.error().message);
+  if (bytes->size() != want_len) {
+    return field_error(
+        name, "expected " + std::to_string(want_len) + " bytes, got " + std::to_string(bytes->size()));
+  }
+  return std::move(bytes).value();
+}
+
+Result<std::uint64_t> integer_field(const nlohmann::json& obj, std::string_view key, const std::string& name,
+                                    std::uint64_t min, std::uint64_t max) {
+  const auto& v = obj.at(key);
+  if (!v.is_number()) return field_error(name, "expected a number");
+  // jcs::parse keeps every number as a double; all our bounds are far below 2^53.
+  const double d = v.get<double>();
+  if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || std::floor(d) != d) {
+    return field_error(name,
+                       "expected an integer from " + std::to_string(min) + " to " + std::to_string(max));
+  }
+  return static_cast<std::uint64_t>(d);
+}
+
+struct KdfParams {
+  unsigned long long opslimit = 0;
+  std::size_t memlimit = 0;
+  Bytes salt;
+};
+
+Result<SecretBytes> derive_key(const SecretBytes& passphrase, const KdfParams& kdf) {
+  SecretBytes key(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+  if (crypto_pwhash(key.data(), key.size(), reinterpret_cast<const char*>(passphrase.data()),
+                    passphrase.size(), kdf.salt.data(), kdf.opslimit, kdf.memlimit,
+                    crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    return make_error(Errc::kInternal,
+                      "cannot derive the key from the passphrase: out of memory (Argon2id needs " +
+                          std::to_string(kdf.memlimit / (1024 * 1024)) + " MiB)");
+  }
+  return key;
+}
+
+nlohmann::json kdf_json(const KdfParams& kdf) {
+  return {{"name", kKdfName},
+          {"opslimit", static_cast<std::uint64_t>(kdf.opslimit)},
+          {"memlimit", static_cast<std::uint64_t>(kdf.memlimit)},
+          {"salt", base64_encode(kdf.salt)}};
+}
+
+// The additional data: the JCS bytes of the document without "encryption".
+Result<std::string> additional_data(const nlohmann::json& doc) {
+  nlohmann::json header = doc;
+  header.erase("encryption");
+  auto aad = jcs::serialize(header);
+  if (!aad.ok()) return std::move(aad).error().with_context("key file");
+  return std::move(aad).value();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+
+struct SoftwareKey::State {
+  Alg alg = Alg::kEd25519;
+  SecretBytes secret;      // the 32-byte seed or scalar: what backups and the file hold
+  SecretBytes ed25519_sk;  // libsodium's 64-byte form (seed || public key), Ed25519 only
+  PkeyPtr ec;              // OpenSSL's copy of the P-256 key; EVP_PKEY_free clears it
+  std::optional<PublicKey> pub;
+};
+
+SoftwareKey::SoftwareKey(std::unique_ptr<State> s) : s_(std::move(s)) {}
+SoftwareKey::~SoftwareKey() = default;
+SoftwareKey::SoftwareKey(SoftwareKey&&) noexcept = default;
+SoftwareKey& SoftwareKey::operator=(SoftwareKey&&) noexcept = default;
+
+void SoftwareKey::set_kdf_limits_for_tests(unsigned long long opslimit, std::size_t memlimit) {
+  g_opslimit = opslimit;
+  g_memlimit = memlimit;
+}
+
+const PublicKey& SoftwareKey::public_key() const { return *s_->pub; }
+const SecretBytes& SoftwareKey::secret() const { return s_->secret; }
+
+Result<SoftwareKey> SoftwareKey::from_secret(Alg alg, const SecretBytes& secret) {
+  ensure_sodium_initialized();
+  if (alg != Alg::kEd25519 && alg != Alg::kEcdsaP256) {
+    return make_error(Errc::kUnsupported,
+                      "software keys are ed25519 or ecdsa-p256, not " + std::string(alg_name(alg)));
+  }
+  if (secret.size() != kSecretLen) {
+    return make_error(
+        Errc::kInvalidArgument,
+        "a " + std::string(alg_name(alg)) + " private key is 32 bytes, not " + std::to_string(secret.size()));
+  }
+  auto s = std::make_unique<State>();
+  s->alg = alg;
+  s->secret = SecretBytes::copy_of(secret.view());
+  if (alg == Alg::kEd25519) {
+    std::array<std::uint8_t, crypto_sign_PUBLICKEYBYTES> pk{};
+    s->ed25519_sk = SecretBytes(crypto_sign_SECRETKEYBYTES);
+    if (crypto_sign_seed_keypair(pk.data(), s->ed25519_sk.data(), s->secret.data()) != 0) {
+      return make_error(Errc::kInternal, "crypto_sign_seed_keypair failed");
+    }
+    CS_TRY(PublicKey pub, PublicKey::from_raw(alg, pk));
+    s->pub.emplace(std::move(pub));
+  } else {
+    CS_TRY(auto key_and_point, make_p256_key(s->secret));
+    s->ec = std::move(key_and_point.first);
+    CS_TRY(PublicKey pub, PublicKey::from_raw(alg, key_and_point.second));
+    s->pub.emplace(std::move(pub));
+  }
+  return SoftwareKey(std::move(s));
+}
+
+Result<SoftwareKey> SoftwareKey::generate(Alg alg) {
+  ensure_sodium_initialized();
+  if (alg != Alg::kEd25519 && alg != Alg::kEcdsaP256) {
+    return make_error(Errc::kUnsupported, "software keys are ed25519 or ecdsa-p256; " +
+                                              std::string(alg_name(alg)) + " keys live on hardware");
+  }
+  // Ed25519 takes any 32-byte seed. A P-256 scalar must be below the group order; a random
+  // 32 bytes is not about once in 2^32 tries, so draw again (rejection sampling keeps the
+  // scalar uniform).
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    SecretBytes secret(kSecretLen);
+    randombytes_buf(secret.data(), secret.size());
+    auto key = from_secret(alg, secret);
+    if (key.ok() || key.error().code != Errc::kInvalidArgument) return key;
+  }
+  return make_error(Errc::kInternal, "the random number generator keeps producing invalid P-256 scalars");
+}
+
+Result<SignatureValue> SoftwareKey::sign(ByteView signing_input) {
+  SignatureValue out;
+  if (s_->alg == Alg::kEd25519) {
+    out.signature.resize(crypto_sign_BYTES);
+    if (crypto_sign_detached(out.signature.data(), nullptr, signing_input.data(), signing_input.size(),
+                             s_->ed25519_sk.data()) != 0) {
+      return make_error(Errc::kInternal, "crypto_sign_detached failed");
+    }
+  } else {
+    std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+    if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, s_->ec.get()) != 1) {
+      return openssl_failure("EVP_DigestSignInit");
+    }
+    std::size_t len = 0;
+    if (EVP_DigestSign(ctx.get(), nullptr, &len, signing_input.data(), signing_input.size()) != 1) {
+      return openssl_failure("EVP_DigestSign");
+    }
+    out.signature.resize(len);
+    if (EVP_DigestSign(ctx.get(), out.signature.data(), &len, signing_input.data(), signing_input.size()) !=
+        1) {
+      return openssl_failure("EVP_DigestSign");
+    }
+    out.signature.resize(len);  // DER length varies with the values of r and s
+  }
+  // Check before releasing: a fault or bug that yields a bad signature must not pass as a
+  // vote (and a faulty ECDSA signature can leak the key to whoever sees it).
+  auto check = s_->pub->verify(signing_input, out.signature);
+  if (!check.ok())
+    return make_error(Errc::kInternal, "the signature just made does not verify; not using it");
+  return out;
+}
+
+Result<void> SoftwareKey::save(const std::string& path, const SecretBytes& passphrase, bool overwrite) const {
+  if (passphrase.empty()) {
+    return make_error(Errc::kInvalidArgument, "refusing to encrypt a key file with an empty passphrase");
+  }
+  struct stat st {};
+  if (!overwrite && ::lstat(path.c_str(), &st) == 0) {
+    // Checked here too so that the user hears it before the slow key derivation.
+    return make_error(Errc::kInvalidArgument, path + " already exists; not overwriting it");
+  }
+  KdfParams kdf{g_opslimit.load(), g_memlimit.load(), random_bytes(crypto_pwhash_SALTBYTES)};
+  nlohmann::json doc = {{"schema", kSchema},
+                        {"alg", alg_name(s_->alg)},
+                        {"public_key", base64_encode(s_->pub->spki())},
+                        {"kdf", kdf_json(kdf)}};
+  CS_TRY(std::string aad, additional_data(doc));
+  CS_TRY(SecretBytes key, derive_key(passphrase, kdf));
+  const Bytes nonce = random_bytes(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  Bytes ciphertext(s_->secret.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+  unsigned long long clen = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(ciphertext.data(), &clen, s_->secret.data(), s_->secret.size(),
+                                             as_bytes(aad).data(), aad.size(), nullptr, nonce.data(),
+                                             key.data());
+  ciphertext.resize(static_cast<std::size_t>(clen));
+  doc["encryption"] = {
+      {"name", kCipherName}, {"nonce", base64_encode(nonce)}, {"ciphertext", base64_encode(ciphertext)}};
+  return write_private_file(path, doc.dump(2) + "\n", overwrite);
+}
+
+Result<SoftwareKey> SoftwareKey::load(const std::string& path, const SecretBytes& passphrase) {
+  ensure_sodium_initialized();
+  CS_TRY(std::string text, read_key_file(path));
+  auto parsed = jcs::parse(text);
+  if (!parsed.ok()) return make_error(Errc::kMalformed, path + ": " + parsed.error().message);
+  const nlohmann::json& doc = *parsed;
+  auto in_file = [&path](Error e) { return e.with_context(path); };
+
+  if (!doc.is_object()) return in_file(make_error(Errc::kMalformed, "a key file is a JSON object"));
+  // Schema first, so that some other document given by mistake is named as such.
+  if (!doc.contains("schema") || !doc["schema"].is_string() || doc["schema"].get<std::string>() != kSchema) {
+    return in_file(make_error(Errc::kUnknownSchema, "schema: expected \"" + std::string(kSchema) + "\""));
+  }
+  auto fields = only_known_fields(doc, "", {"schema", "alg", "public_key", "kdf", "encryption"});
+  if (!fields.ok()) return in_file(std::move(fields).error());
+
+  auto alg_text = string_field(doc, "alg", "alg");
+  if (!alg_text.ok()) return in_file(std::move(alg_text).error());
+  auto alg = alg_from_name(*alg_text);
+  if (!alg.ok()) return in_file(field_error("alg", alg.error().message));
+  if (*alg != Alg::kEd25519 && *alg != Alg::kEcdsaP256) {
+    return in_file(field_error("alg", "software keys are ed25519 or ecdsa-p256, not " + *alg_text));
+  }
+  auto spki_text = string_field(doc, "public_key", "public_key");
+  if (!spki_text.ok()) return in_file(std::move(spki_text).error());
+  auto spki_der = base64_decode(*spki_text);
+  if (!spki_der.ok()) return in_file(field_error("public_key", "not base64: " + spki_der.error().message));
+  auto file_pub = PublicKey::parse(*alg, *spki_der);
+  if (!file_pub.ok()) return in_file(field_error("public_key", file_pub.error().message));
+
+  const nlohmann::json& kdf_doc = doc["kdf"];
+  if (!kdf_doc.is_object()) return in_file(field_error("kdf", "expected an object"));
+  auto kdf_fields = only_known_fields(kdf_doc, "kdf", {"name", "opslimit", "memlimit", "salt"});
+  if (!kdf_fields.ok()) return in_file(std::move(kdf_fields).error());
+  auto kdf_name = string_field(kdf_doc, "name", "kdf.name");
+  if (!kdf_name.ok()) return in_file(std::move(kdf_name).error());
+  if (*kdf_name != kKdfName) {
+    return in_file(
+        field_error("kdf.name", "unknown key derivation \"" + *kdf_name + "\" (expected argon2id13)"));
+  }
+  auto ops = integer_field(kdf_doc, "opslimit", "kdf.opslimit", kMinOpslimit, kMaxOpslimit);
+  if (!ops.ok()) return in_file(std::move(ops).error());
+  auto mem = integer_field(kdf_doc, "memlimit", "kdf.memlimit", kMinMemlimit, kMaxMemlimit);
+  if (!mem.ok()) return in_file(std::move(mem).error());
+  auto salt = base64_field(kdf_doc, "salt", "kdf.salt", crypto_pwhash_SALTBYTES);
+  if (!salt.ok()) return in_file(std::move(salt).error());
+
+  const nlohmann::json& enc = doc["encryption"];
+  if (!enc.is_object()) return in_file(field_error("encryption", "expected an object"));
+  auto enc_fields = only_known_fields(enc, "encryption", {"name", "nonce", "ciphertext"});
+  if (!enc_fields.ok()) return in_file(std::move(enc_fields).error());
+  auto enc_name = string_field(enc, "name", "encryption.name");
+  if (!enc_name.ok()) return in_file(std::move(enc_name).error());
+  if (*enc_name != kCipherName) {
+    return in_file(field_error("encryption.name",
+                               "unknown cipher \"" + *enc_name + "\" (expected xchacha20poly1305-ietf)"));
+  }
+  auto nonce = base64_field(enc, "nonce", "encryption.nonce", crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  if (!nonce.ok()) return in_file(std::move(nonce).error());
+  auto ciphertext = base64_field(enc, "ciphertext", "encryption.ciphertext",
+                                 kSecretLen + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+  if (!ciphertext.ok()) return in_file(std::move(ciphertext).error());
+
+  CS_TRY(std::string aad, additional_data(doc));
+  const KdfParams kdf{static_cast<unsigned long long>(*ops), static_cast<std::size_t>(*mem),
+                      std::move(*salt)};
+  CS_TRY(SecretBytes key, derive_key(passphrase, kdf));
+  SecretBytes secret(kSecretLen);
+  unsigned long long mlen = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(secret.data(), &mlen, nullptr, ciphertext->data(),
+                                                 ciphertext->size(), as_bytes(aad).data(), aad.size(),
+                                                 nonce->data(), key.data()) != 0 ||
+      mlen != kSecretLen) {
+    return make_error(Errc::kWrongPassphrase, path + ": wrong passphrase (or the key file was modified)");
+  }
+  CS_TRY(SoftwareKey loaded, from_secret(*alg, secret));
+  // Authenticated, so this only fails for a file written inconsistently by someone who had
+  // the passphrase; still, never sign under a key other than the one the file names.
+  if (loaded.public_key().spki() != file_pub->spki()) {
+    return in_file(field_error("public_key", "does not match the private key"));
+  }
+  return loaded;
+}
+
+Result<SecretBytes> obtain_passphrase(const std::string& file, const char* env_var, const std::string& prompt,
+                                      bool confirm) {
+  if (!file.empty()) {
+    CS_TRY(SecretBytes s, read_secret_file(file));
+    if (s.empty()) return make_error(Errc::kInvalidArgument, "the passphrase file " + file + " is empty");
+    return s;
+  }
+  if (env_var != nullptr) {
+    // getenv's string stays in the process environment; we cannot wipe it, only avoid
+    // making more copies of it outside guarded memory.
+    if (const char* value = std::getenv(env_var); value != nullptr) {
+      SecretBytes s = SecretBytes::copy_of(as_bytes(value));
+      if (s.empty()) {
+        return make_error(Errc::kInvalidArgument,
+                          "the environment variable " + std::string(env_var) + " is empty");
+      }
+      return s;
+    }
+  }
+  CS_TRY(SecretBytes first, prompt_secret(prompt));
+  if (first.empty())
+    return make_error(Errc::kInvalidArgument, "the passphrase is empty; a key needs a passphrase");
+  if (confirm) {
+    CS_TRY(SecretBytes second, prompt_secret("Repeat to confirm: "));
+    if (!constant_time_equal(first.view(), second.view())) {
+      return make_error(Errc::kInvalidArgument, "the two passphrases do not match");
+    }
+  }
+  return first;
+}
+
+}  // namespace countersign
