@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Benchmarks with ratios against the peer tools named in the issues. Not part of the tests:
+# timings depend on the machine. Usage: scripts/bench.sh [DATA_MIB]   (default 1024)
+#
+#   manifest create   vs sequential `openssl dgst -sha256` (target >= 1.6x on 2 cores)
+#                     and `sha256sum` (target >= 5x) over the same files, page cache warm
+#   JCS canon         100,000-file manifest vs node + the canonicalize npm package (>= 3x)
+#   bundle verify     5-of-9 in process (< 1 ms)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build="$here/build-bench"
+mib=${1:-1024}
+"$here/scripts/setup.sh" "$build" -DCMAKE_BUILD_TYPE=Release -DCOUNTERSIGN_BUILD_BENCH=ON
+cs="$build/cli/countersign"
+work=$(mktemp -d /tmp/countersign-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# best_of N CMD...: prints the best wall time in seconds over N runs.
+best_of() {
+  local n=$1; shift
+  local best=""
+  for _ in $(seq "$n"); do
+    local t0 t1
+    t0=$(date +%s.%N); "$@" >/dev/null 2>&1; t1=$(date +%s.%N)
+    best=$(python3 -c "t=$t1-$t0; b='$best'; print(t if b=='' or t<float(b) else b)")
+  done
+  echo "$best"
+}
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+
+echo "== bundle verify"
+"$build/tests/bench/verify_bench"
+
+echo "== JCS: 100,000-file manifest"
+"$build/tests/bench/make_big_manifest" 100000 > "$work/big.json"
+ours=$(best_of 5 "$cs" canon "$work/big.json")
+cat > "$work/canon.js" <<'JS'
+const fs = require('fs');
+const canonicalize = require('canonicalize');
+const text = fs.readFileSync(process.argv[2], 'utf8');
+let best = Infinity;
+for (let i = 0; i < 5; i++) {
+  const t0 = process.hrtime.bigint();
+  const out = canonicalize(JSON.parse(text));
+  const t = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (out.length === 0) throw new Error('empty');
+  best = Math.min(best, t);
+}
+console.log(best);
+JS
+node_t=$(NODE_PATH="$build/npm/node_modules" node "$work/canon.js" "$work/big.json")
+echo "countersign canon (whole process): ${ours}s; node canonicalize (parse+canonicalize, in process): ${node_t}s"
+echo "ratio node/countersign: $(ratio "$node_t" "$ours")x (target >= 3x)"
+
+echo "== manifest create: ${mib} MiB in 32 large files + 2000 small files"
+mkdir -p "$work/model/small"
+per=$((mib / 32))
+for i in $(seq -w 1 32); do head -c "$((per * 1024 * 1024))" /dev/urandom > "$work/model/shard-$i.bin"; done
+for i in $(seq 1 2000); do head -c 4096 /dev/urandom > "$work/model/small/f$i"; done
+find "$work/model" -type f -exec cat {} + > /dev/null
+mapfile -t files < <(cd "$work/model" && find . -type f | sort)
+cd "$work/model"
+ours=$(best_of 3 "$cs" manifest create --name b --version 1 --license MIT .)
+openssl_t=$(best_of 3 openssl dgst -sha256 "${files[@]}")
+sha256sum_t=$(best_of 3 sha256sum "${files[@]}")
+echo "countersign: ${ours}s  openssl dgst: ${openssl_t}s  sha256sum: ${sha256sum_t}s  ($(nproc) cores)"
+echo "ratio vs sequential openssl: $(ratio "$openssl_t" "$ours")x (target >= 1.6x on 2 cores)"
+echo "ratio vs sha256sum:          $(ratio "$sha256sum_t" "$ours")x (target >= 5x)"

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs everything Countersign needs to build and test on Debian 12, then configures and
+# builds it. Safe to run again. Usage: scripts/setup.sh [BUILD_DIR] [extra cmake args...]
+#
+#   BUILD_DIR defaults to ./build. Set COUNTERSIGN_SKIP_APT=1 to skip the package step
+#   (when you manage packages yourself).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-"$here/build"}
+shift || true
+
+# Debian packages: compiler and build tools; the libraries we link (OpenSSL 3, libsodium,
+# nlohmann/json, CLI11); GoogleTest; node + npm for the reference implementations the
+# integration tests compare against (canonicalize, slip39); openssl/coreutils for benchmarks.
+packages=(
+  build-essential cmake pkg-config git ca-certificates python3
+  libssl-dev openssl libsodium-dev nlohmann-json3-dev libcli11-dev
+  libgtest-dev libgmock-dev
+)
+node_packages=(nodejs npm)
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+
+if [ "${COUNTERSIGN_SKIP_APT:-0}" != 1 ]; then
+  missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  # node and npm may come from another source (nodesource); only ask apt when absent.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then missing+=("${node_packages[@]}"); fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing Debian packages: ${missing[*]}"
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+# Reference implementations used by integration tests, pinned, installed into the build
+# tree (nothing global).
+npm_dir="$build/npm"
+if [ ! -d "$npm_dir/node_modules/canonicalize" ] || [ ! -d "$npm_dir/node_modules/slip39" ]; then
+  echo "== installing npm reference packages into $npm_dir"
+  mkdir -p "$npm_dir"
+  npm install --silent --no-audit --no-fund --no-save --prefix "$npm_dir" canonicalize@2.0.0 slip39@0.1.9 >/dev/null
+fi
+
+echo "== configuring $build"
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOUNTERSIGN_WERROR=ON "$@" >/dev/null
+echo "== building"
+cmake --build "$build" -j"$(nproc)"
