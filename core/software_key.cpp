@@ -454,86 +454,104 @@ Result<void> SoftwareKey::save(const std::string& path, const SecretBytes& passp
   return write_private_file(path, doc.dump(2) + "\n", overwrite);
 }
 
+namespace {
+
+// A key file's contents, checked but not yet decrypted.
+struct KeyFile {
+  Alg alg = Alg::kEd25519;
+  std::optional<PublicKey> public_key;  // as the file claims it; authenticated only by decryption
+  KdfParams kdf;
+  Bytes nonce;
+  Bytes ciphertext;
+  std::string aad;
+};
+
+// Errors name the field but not the file; callers add the path.
+Result<KeyFile> parse_key_file(const std::string& text) {
+  auto parsed = jcs::parse(text);
+  if (!parsed.ok()) return make_error(Errc::kMalformed, parsed.error().message);
+  const nlohmann::json& doc = *parsed;
+  if (!doc.is_object()) return make_error(Errc::kMalformed, "a key file is a JSON object");
+  // Schema first, so that some other document given by mistake is named as such.
+  if (!doc.contains("schema") || !doc["schema"].is_string() || doc["schema"].get<std::string>() != kSchema) {
+    return make_error(Errc::kUnknownSchema, "schema: expected \"" + std::string(kSchema) + "\"");
+  }
+  CS_TRY_VOID(only_known_fields(doc, "", {"schema", "alg", "public_key", "kdf", "encryption"}));
+
+  KeyFile out;
+  CS_TRY(std::string alg_text, string_field(doc, "alg", "alg"));
+  auto alg = alg_from_name(alg_text);
+  if (!alg.ok()) return field_error("alg", alg.error().message);
+  if (*alg != Alg::kEd25519 && *alg != Alg::kEcdsaP256) {
+    return field_error("alg", "software keys are ed25519 or ecdsa-p256, not " + alg_text);
+  }
+  out.alg = *alg;
+  CS_TRY(std::string spki_text, string_field(doc, "public_key", "public_key"));
+  auto spki_der = base64_decode(spki_text);
+  if (!spki_der.ok()) return field_error("public_key", "not base64: " + spki_der.error().message);
+  auto pub = PublicKey::parse(out.alg, *spki_der);
+  if (!pub.ok()) return field_error("public_key", pub.error().message);
+  out.public_key.emplace(std::move(pub).value());
+
+  const nlohmann::json& kdf_doc = doc["kdf"];
+  if (!kdf_doc.is_object()) return field_error("kdf", "expected an object");
+  CS_TRY_VOID(only_known_fields(kdf_doc, "kdf", {"name", "opslimit", "memlimit", "salt"}));
+  CS_TRY(std::string kdf_name, string_field(kdf_doc, "name", "kdf.name"));
+  if (kdf_name != kKdfName) {
+    return field_error("kdf.name", "unknown key derivation \"" + kdf_name + "\" (expected argon2id13)");
+  }
+  CS_TRY(std::uint64_t ops, integer_field(kdf_doc, "opslimit", "kdf.opslimit", kMinOpslimit, kMaxOpslimit));
+  CS_TRY(std::uint64_t mem, integer_field(kdf_doc, "memlimit", "kdf.memlimit", kMinMemlimit, kMaxMemlimit));
+  CS_TRY(out.kdf.salt, base64_field(kdf_doc, "salt", "kdf.salt", crypto_pwhash_SALTBYTES));
+  out.kdf.opslimit = static_cast<unsigned long long>(ops);
+  out.kdf.memlimit = static_cast<std::size_t>(mem);
+
+  const nlohmann::json& enc = doc["encryption"];
+  if (!enc.is_object()) return field_error("encryption", "expected an object");
+  CS_TRY_VOID(only_known_fields(enc, "encryption", {"name", "nonce", "ciphertext"}));
+  CS_TRY(std::string enc_name, string_field(enc, "name", "encryption.name"));
+  if (enc_name != kCipherName) {
+    return field_error("encryption.name",
+                       "unknown cipher \"" + enc_name + "\" (expected xchacha20poly1305-ietf)");
+  }
+  CS_TRY(out.nonce,
+         base64_field(enc, "nonce", "encryption.nonce", crypto_aead_xchacha20poly1305_ietf_NPUBBYTES));
+  CS_TRY(out.ciphertext, base64_field(enc, "ciphertext", "encryption.ciphertext",
+                                      kSecretLen + crypto_aead_xchacha20poly1305_ietf_ABYTES));
+  CS_TRY(out.aad, additional_data(doc));
+  return out;
+}
+
+}  // namespace
+
+Result<PublicKey> SoftwareKey::read_public(const std::string& path) {
+  CS_TRY(std::string text, read_key_file(path));
+  CS_TRY(KeyFile file, parse_key_file(text));
+  return std::move(*file.public_key);
+}
+
 Result<SoftwareKey> SoftwareKey::load(const std::string& path, const SecretBytes& passphrase) {
   ensure_sodium_initialized();
   CS_TRY(std::string text, read_key_file(path));
-  auto parsed = jcs::parse(text);
-  if (!parsed.ok()) return make_error(Errc::kMalformed, path + ": " + parsed.error().message);
-  const nlohmann::json& doc = *parsed;
-  auto in_file = [&path](Error e) { return e.with_context(path); };
+  auto parsed = parse_key_file(text);
+  if (!parsed.ok()) return parsed.error().with_context(path);
+  const KeyFile& file = *parsed;
 
-  if (!doc.is_object()) return in_file(make_error(Errc::kMalformed, "a key file is a JSON object"));
-  // Schema first, so that some other document given by mistake is named as such.
-  if (!doc.contains("schema") || !doc["schema"].is_string() || doc["schema"].get<std::string>() != kSchema) {
-    return in_file(make_error(Errc::kUnknownSchema, "schema: expected \"" + std::string(kSchema) + "\""));
-  }
-  auto fields = only_known_fields(doc, "", {"schema", "alg", "public_key", "kdf", "encryption"});
-  if (!fields.ok()) return in_file(std::move(fields).error());
-
-  auto alg_text = string_field(doc, "alg", "alg");
-  if (!alg_text.ok()) return in_file(std::move(alg_text).error());
-  auto alg = alg_from_name(*alg_text);
-  if (!alg.ok()) return in_file(field_error("alg", alg.error().message));
-  if (*alg != Alg::kEd25519 && *alg != Alg::kEcdsaP256) {
-    return in_file(field_error("alg", "software keys are ed25519 or ecdsa-p256, not " + *alg_text));
-  }
-  auto spki_text = string_field(doc, "public_key", "public_key");
-  if (!spki_text.ok()) return in_file(std::move(spki_text).error());
-  auto spki_der = base64_decode(*spki_text);
-  if (!spki_der.ok()) return in_file(field_error("public_key", "not base64: " + spki_der.error().message));
-  auto file_pub = PublicKey::parse(*alg, *spki_der);
-  if (!file_pub.ok()) return in_file(field_error("public_key", file_pub.error().message));
-
-  const nlohmann::json& kdf_doc = doc["kdf"];
-  if (!kdf_doc.is_object()) return in_file(field_error("kdf", "expected an object"));
-  auto kdf_fields = only_known_fields(kdf_doc, "kdf", {"name", "opslimit", "memlimit", "salt"});
-  if (!kdf_fields.ok()) return in_file(std::move(kdf_fields).error());
-  auto kdf_name = string_field(kdf_doc, "name", "kdf.name");
-  if (!kdf_name.ok()) return in_file(std::move(kdf_name).error());
-  if (*kdf_name != kKdfName) {
-    return in_file(
-        field_error("kdf.name", "unknown key derivation \"" + *kdf_name + "\" (expected argon2id13)"));
-  }
-  auto ops = integer_field(kdf_doc, "opslimit", "kdf.opslimit", kMinOpslimit, kMaxOpslimit);
-  if (!ops.ok()) return in_file(std::move(ops).error());
-  auto mem = integer_field(kdf_doc, "memlimit", "kdf.memlimit", kMinMemlimit, kMaxMemlimit);
-  if (!mem.ok()) return in_file(std::move(mem).error());
-  auto salt = base64_field(kdf_doc, "salt", "kdf.salt", crypto_pwhash_SALTBYTES);
-  if (!salt.ok()) return in_file(std::move(salt).error());
-
-  const nlohmann::json& enc = doc["encryption"];
-  if (!enc.is_object()) return in_file(field_error("encryption", "expected an object"));
-  auto enc_fields = only_known_fields(enc, "encryption", {"name", "nonce", "ciphertext"});
-  if (!enc_fields.ok()) return in_file(std::move(enc_fields).error());
-  auto enc_name = string_field(enc, "name", "encryption.name");
-  if (!enc_name.ok()) return in_file(std::move(enc_name).error());
-  if (*enc_name != kCipherName) {
-    return in_file(field_error("encryption.name",
-                               "unknown cipher \"" + *enc_name + "\" (expected xchacha20poly1305-ietf)"));
-  }
-  auto nonce = base64_field(enc, "nonce", "encryption.nonce", crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-  if (!nonce.ok()) return in_file(std::move(nonce).error());
-  auto ciphertext = base64_field(enc, "ciphertext", "encryption.ciphertext",
-                                 kSecretLen + crypto_aead_xchacha20poly1305_ietf_ABYTES);
-  if (!ciphertext.ok()) return in_file(std::move(ciphertext).error());
-
-  CS_TRY(std::string aad, additional_data(doc));
-  const KdfParams kdf{static_cast<unsigned long long>(*ops), static_cast<std::size_t>(*mem),
-                      std::move(*salt)};
-  CS_TRY(SecretBytes key, derive_key(passphrase, kdf));
+  // Every field is checked before the deliberately slow key derivation.
+  CS_TRY(SecretBytes key, derive_key(passphrase, file.kdf));
   SecretBytes secret(kSecretLen);
   unsigned long long mlen = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(secret.data(), &mlen, nullptr, ciphertext->data(),
-                                                 ciphertext->size(), as_bytes(aad).data(), aad.size(),
-                                                 nonce->data(), key.data()) != 0 ||
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(secret.data(), &mlen, nullptr, file.ciphertext.data(),
+                                                 file.ciphertext.size(), as_bytes(file.aad).data(),
+                                                 file.aad.size(), file.nonce.data(), key.data()) != 0 ||
       mlen != kSecretLen) {
     return make_error(Errc::kWrongPassphrase, path + ": wrong passphrase (or the key file was modified)");
   }
-  CS_TRY(SoftwareKey loaded, from_secret(*alg, secret));
+  CS_TRY(SoftwareKey loaded, from_secret(file.alg, secret));
   // Authenticated, so this only fails for a file written inconsistently by someone who had
   // the passphrase; still, never sign under a key other than the one the file names.
-  if (loaded.public_key().spki() != file_pub->spki()) {
-    return in_file(field_error("public_key", "does not match the private key"));
+  if (loaded.public_key().spki() != file.public_key->spki()) {
+    return field_error("public_key", "does not match the private key").with_context(path);
   }
   return loaded;
 }

@@ -28,10 +28,13 @@ class SoftwareKey final : public Signer {
   // missing or ill-formed fields -> kMalformed naming the field; another document's schema
   // -> kUnknownSchema; missing file -> kNotFound.
   static Result<SoftwareKey> load(const std::string& path, const SecretBytes& passphrase);
+  // The public key a key file names, without the passphrase (for `key public` and policy
+  // building). The file is checked as load() checks it, but the public key is only
+  // authenticated by decryption: whoever can write the file can change what this returns
+  // (load() would then fail). Errors as load(), except that messages do not name `path`.
+  static Result<PublicKey> read_public(const std::string& path);
   // Raw private key material (seed or scalar) for Shamir backup / restore.
   static Result<SoftwareKey> from_secret(Alg alg, const SecretBytes& secret);
-  // Reads only the public key of a key file (no passphrase needed): for `key public`.
-  static Result<PublicKey> read_public(const std::string& path);
 
   ~SoftwareKey() override;
   SoftwareKey(SoftwareKey&&) noexcept;

@@ -144,6 +144,23 @@ TEST_P(SoftwareKeyTest, SaveLoadRoundTripWithMode0600) {
   EXPECT_TRUE(k.public_key().verify(in, sig->signature).ok());
 }
 
+TEST_P(SoftwareKeyTest, ReadPublicNeedsNoPassphrase) {
+  SoftwareKey k = make_key();
+  ASSERT_TRUE(k.save(path("key.json"), pass("correct horse")).ok());
+  auto pk = SoftwareKey::read_public(path("key.json"));
+  ASSERT_TRUE(pk.ok()) << pk.error().message;
+  EXPECT_EQ(pk->id(), k.public_key().id());
+  EXPECT_EQ(pk->alg(), GetParam());
+
+  auto doc = nlohmann::json::parse(slurp(path("key.json")));
+  doc["kdf"]["extra"] = 1;
+  spit(path("key.json"), doc.dump());
+  auto bad = SoftwareKey::read_public(path("key.json"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, Errc::kMalformed);
+  EXPECT_NE(bad.error().message.find("kdf.extra"), std::string::npos);
+}
+
 TEST_P(SoftwareKeyTest, WrongPassphrase) {
   saved_doc("key.json");
   auto r = SoftwareKey::load(path("key.json"), pass("correct horsE"));
