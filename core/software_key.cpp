@@ -459,7 +459,7 @@ namespace {
 // A key file's contents, checked but not yet decrypted.
 struct KeyFile {
   Alg alg = Alg::kEd25519;
-  std::optional<PublicKey> public_key;  // as the file claims it; authenticated only by decryption
+  Bytes spki;  // public key as the file claims it (validated); authenticated only by decryption
   KdfParams kdf;
   Bytes nonce;
   Bytes ciphertext;
@@ -491,7 +491,7 @@ Result<KeyFile> parse_key_file(const std::string& text) {
   if (!spki_der.ok()) return field_error("public_key", "not base64: " + spki_der.error().message);
   auto pub = PublicKey::parse(out.alg, *spki_der);
   if (!pub.ok()) return field_error("public_key", pub.error().message);
-  out.public_key.emplace(std::move(pub).value());
+  out.spki = std::move(spki_der).value();
 
   const nlohmann::json& kdf_doc = doc["kdf"];
   if (!kdf_doc.is_object()) return field_error("kdf", "expected an object");
@@ -527,7 +527,7 @@ Result<KeyFile> parse_key_file(const std::string& text) {
 Result<PublicKey> SoftwareKey::read_public(const std::string& path) {
   CS_TRY(std::string text, read_key_file(path));
   CS_TRY(KeyFile file, parse_key_file(text));
-  return std::move(*file.public_key);
+  return PublicKey::parse(file.alg, file.spki);
 }
 
 Result<SoftwareKey> SoftwareKey::load(const std::string& path, const SecretBytes& passphrase) {
@@ -550,7 +550,7 @@ Result<SoftwareKey> SoftwareKey::load(const std::string& path, const SecretBytes
   CS_TRY(SoftwareKey loaded, from_secret(file.alg, secret));
   // Authenticated, so this only fails for a file written inconsistently by someone who had
   // the passphrase; still, never sign under a key other than the one the file names.
-  if (loaded.public_key().spki() != file.public_key->spki()) {
+  if (loaded.public_key().spki() != file.spki) {
     return field_error("public_key", "does not match the private key").with_context(path);
   }
   return loaded;
