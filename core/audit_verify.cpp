@@ -1,0 +1,198 @@
+#include "core/audit_verify.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+#include "core/audit_entry.h"
+#include "core/bytes.h"
+#include "core/merkle.h"
+
+namespace countersign::audit {
+
+namespace {
+
+struct Held {
+  Checkpoint cp;
+  std::string where;  // "checkpoint 3 in <dir>/checkpoints", "checkpoint file 1"
+  bool extra = false;
+};
+
+// The tree recomputed from the entries, every level kept in memory (2n hashes) so that
+// roots at any checkpoint size and consistency proofs come from what was recomputed.
+class Recomputed {
+ public:
+  void add(const Digest& leaf) {
+    range_.append(leaf, [this](unsigned k, std::uint64_t, const Digest& h) {
+      if (levels_.size() <= k) levels_.resize(k + 1);
+      levels_[k].push_back(h);
+    });
+  }
+  std::uint64_t size() const { return range_.size(); }
+  merkle::SubtreeSource source() const {
+    return [this](unsigned k, std::uint64_t j) -> Result<Digest> {
+      if (k >= levels_.size() || j >= levels_[k].size()) return Error(Errc::kInternal, "subtree not computed");
+      return levels_[k][j];
+    };
+  }
+  Result<Digest> root_at(std::uint64_t n) const {
+    if (n == 0) return merkle::empty_root();
+    return merkle::range_hash(source(), 0, n);
+  }
+
+ private:
+  merkle::CompactRange range_;
+  std::vector<std::vector<Digest>> levels_;
+};
+
+std::string range_text(std::uint64_t a, std::uint64_t b) {
+  return b - a == 1 ? "entry " + std::to_string(a) : "entries " + std::to_string(a) + ".." + std::to_string(b - 1);
+}
+
+Result<VerifyReport> finish(Recomputed& tree, std::vector<Held> held, std::optional<TornTail> torn) {
+  if (held.empty()) {
+    return Error(Errc::kRejected, "no signed checkpoint: nothing vouches for the " + std::to_string(tree.size()) +
+                                      " entries (give one with --checkpoint)");
+  }
+  // Check roots from the smallest size up, so the first mismatch bounds the first bad entry.
+  std::stable_sort(held.begin(), held.end(), [](const Held& a, const Held& b) { return a.cp.size < b.cp.size; });
+  std::uint64_t good = 0;  // entries [0, good) are vouched for by a matching checkpoint
+  for (const Held& h : held) {
+    if (h.cp.size > tree.size()) {
+      return Error(Errc::kHashMismatch, h.where + " covers " + std::to_string(h.cp.size) + " entries but the log has " +
+                                            std::to_string(tree.size()) + ": " +
+                                            range_text(tree.size(), h.cp.size) + " dropped or truncated");
+    }
+    CS_TRY(Digest root, tree.root_at(h.cp.size));
+    if (root != h.cp.root) {
+      return Error(Errc::kHashMismatch,
+                   h.where + " (size " + std::to_string(h.cp.size) + ") does not match the entries: " +
+                       (good < h.cp.size ? range_text(good, h.cp.size) : std::string("the history")) +
+                       " changed, dropped, reordered or inserted after it was signed" +
+                       (good > 0 ? " (entries before " + std::to_string(good) + " match an earlier checkpoint)" : ""));
+    }
+    good = h.cp.size;
+  }
+  VerifyReport r;
+  r.entries = tree.size();
+  CS_TRY(r.root, tree.root_at(tree.size()));
+  r.checkpoints_checked = held.size();
+  r.newest = held.back().cp;
+  r.unsigned_entries = tree.size() - r.newest.size;
+  r.torn = torn;
+  // RFC 9162 section 2.1.4: each checkpoint the auditor brought is consistent with the newest.
+  for (const Held& h : held) {
+    if (!h.extra) continue;
+    if (h.cp.size > 0 && h.cp.size < r.newest.size) {
+      CS_TRY(auto proof, merkle::consistency_proof(tree.source(), h.cp.size, r.newest.size));
+      auto ok = merkle::verify_consistency(h.cp.size, r.newest.size, proof, h.cp.root, r.newest.root);
+      if (!ok.ok()) return ok.error().with_context(h.where + " is not consistent with the newest checkpoint");
+    }
+    r.consistent.push_back(h.cp);
+  }
+  return r;
+}
+
+Result<std::vector<Held>> open_extras(const std::vector<std::string>& notes, const note::Verifier& key) {
+  std::vector<Held> out;
+  for (std::size_t i = 0; i < notes.size(); ++i) {
+    std::string where = "given checkpoint " + std::to_string(i + 1);
+    auto cp = open_checkpoint(notes[i], key);
+    if (!cp.ok()) return cp.error().with_context(where);
+    out.push_back({*cp, where, true});
+  }
+  return out;
+}
+
+Result<void> add_entry(Recomputed& tree, std::uint64_t index, std::string_view bytes, const std::string& where) {
+  auto e = check_entry(bytes, index);
+  if (!e.ok()) return e.error().with_context(where);
+  tree.add(merkle::leaf_hash(as_bytes(bytes)));
+  return {};
+}
+
+}  // namespace
+
+Result<Checkpoint> open_checkpoint(std::string_view note_text, const note::Verifier& key) {
+  CS_TRY(note::Note n, note::Note::parse(note_text));
+  CS_TRY_VOID(note::verify(n, key));
+  CS_TRY(Checkpoint cp, Checkpoint::parse(n.text()));
+  // tlog-checkpoint "Signatures": the log's key name should match the origin; ours always do.
+  if (cp.origin != key.name()) {
+    return Error(Errc::kCrypto, "checkpoint origin \"" + cp.origin + "\" is not the log key's name \"" + key.name() + "\"");
+  }
+  return cp;
+}
+
+Result<VerifyReport> verify_log_dir(const std::string& dir, const note::Verifier& key,
+                                    const std::vector<std::string>& extra_checkpoints) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(dir)) return Error(Errc::kNotFound, dir + " is not a log directory");
+  const std::string cp_path = (fs::path(dir) / "checkpoints").string();
+  std::vector<Held> held;
+  std::uint64_t cp_index = 0;
+  CS_TRY(auto torn_cp,
+         scan_record_file(cp_path, kCheckpointsHeader, note::kMaxNoteSize, "checkpoints",
+                          [&](const Record& r) -> Result<void> {
+                            std::string where = "checkpoint " + std::to_string(cp_index++) + " in " + cp_path;
+                            auto cp = open_checkpoint(r.payload, key);
+                            if (!cp.ok()) return cp.error().with_context(where);
+                            if (!held.empty() && cp->size < held.back().cp.size) {
+                              return Error(Errc::kInvalidDocument,
+                                           where + ": size " + std::to_string(cp->size) + " is smaller than the " +
+                                               std::to_string(held.back().cp.size) + " of the checkpoint before it");
+                            }
+                            held.push_back({*cp, where, false});
+                            return {};
+                          }));
+  (void)torn_cp;  // a checkpoint torn mid-write was never handed out; nothing to check
+  CS_TRY(auto extras, open_extras(extra_checkpoints, key));
+  held.insert(held.end(), extras.begin(), extras.end());
+
+  // The leaf hashes the writer stored, to name a rewritten entry exactly.
+  std::ifstream leaves((fs::path(dir) / "tree-00").string(), std::ios::binary);
+  Recomputed tree;
+  const std::string entries_path = (fs::path(dir) / "entries").string();
+  CS_TRY(auto torn, scan_record_file(entries_path, kEntriesHeader, kMaxEntrySize, "entries",
+                                     [&](const Record& r) -> Result<void> {
+                                       std::uint64_t i = tree.size();
+                                       std::string where = "entry " + std::to_string(i) + " (byte " +
+                                                           std::to_string(r.offset) + " of " + entries_path + ")";
+                                       Digest stored{};
+                                       if (leaves && leaves.read(reinterpret_cast<char*>(stored.data()), 32) &&
+                                           stored != r.checksum) {
+                                         return Error(Errc::kHashMismatch,
+                                                      where + ": leaf hash differs from the one recorded in tree-00 "
+                                                              "when it was appended (entry rewritten)");
+                                       }
+                                       return add_entry(tree, i, r.payload, where);
+                                     }));
+  return finish(tree, std::move(held), torn);
+}
+
+Result<VerifyReport> verify_export(const std::string& jsonl_path, const note::Verifier& key,
+                                   const std::vector<std::string>& extra_checkpoints) {
+  std::ifstream in(jsonl_path, std::ios::binary);
+  if (!in) return Error(Errc::kNotFound, "cannot open " + jsonl_path);
+  CS_TRY(auto held, open_extras(extra_checkpoints, key));
+  Recomputed tree;
+  std::string line;
+  std::uint64_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    std::string where = jsonl_path + " line " + std::to_string(line_no);
+    auto parsed = parse_export_line(line);
+    if (!parsed.ok()) return parsed.error().with_context(where);
+    if (parsed->index != tree.size()) {
+      return Error(Errc::kInvalidDocument, where + ": index " + std::to_string(parsed->index) + ", expected " +
+                                               std::to_string(tree.size()) +
+                                               " (the export must hold the whole log from entry 0, in order)");
+    }
+    CS_TRY_VOID(add_entry(tree, parsed->index, parsed->entry, where + " (entry " + std::to_string(parsed->index) + ")"));
+  }
+  if (in.bad()) return Error(Errc::kIo, "cannot read " + jsonl_path);
+  return finish(tree, std::move(held), std::nullopt);
+}
+
+}  // namespace countersign::audit

@@ -1,0 +1,53 @@
+// Offline verification of an audit log (DESIGN.md "Audit log"): what an auditor runs on a
+// copy of the log directory or of a JSON-lines export, trusting nothing but the log's
+// verifier key.
+//
+// Checks, in order, stopping at the first failure with a message naming what is wrong:
+//  1. every checkpoint (in the directory's `checkpoints`, plus those handed in) is a C2SP
+//     signed note with a verifying signature by `key`, its origin is the key's name, and
+//     checkpoints in the file never shrink;
+//  2. every entry: record checksum, JCS form, "seq" equal to its index, "time", "event"
+//     (and, for a directory, that its leaf hash equals the one in tree-00);
+//  3. the RFC 9162 tree recomputed from the entries has, at each checkpoint's size, that
+//     checkpoint's root hash; a mismatch names the range of entries between the last
+//     checkpoint that matched and the first that did not;
+//  4. every handed-in checkpoint is consistent with the newest one: a consistency proof
+//     (RFC 9162 section 2.1.4) is generated from the recomputed tree and verified.
+// A torn final record (crash during an append) is reported, not an error.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/audit_log.h"
+#include "core/checkpoint.h"
+#include "core/result.h"
+#include "core/signed_note.h"
+
+namespace countersign::audit {
+
+struct VerifyReport {
+  std::uint64_t entries = 0;
+  Digest root{};
+  std::uint64_t checkpoints_checked = 0;
+  Checkpoint newest;                      // the newest signed checkpoint
+  std::uint64_t unsigned_entries = 0;     // entries after the newest checkpoint
+  std::vector<Checkpoint> consistent;     // handed-in checkpoints proven consistent
+  std::optional<TornTail> torn;
+};
+
+// `extra_checkpoints`: signed notes the auditor holds (saved earlier, or shipped with an
+// export). Errors: kCrypto for signatures, kHashMismatch for entries or roots that do not
+// match, kInvalidDocument for malformed or out-of-order entries, kRejected when no
+// checkpoint covers the log at all.
+Result<VerifyReport> verify_log_dir(const std::string& dir, const note::Verifier& key,
+                                    const std::vector<std::string>& extra_checkpoints);
+Result<VerifyReport> verify_export(const std::string& jsonl_path, const note::Verifier& key,
+                                   const std::vector<std::string>& extra_checkpoints);
+
+// Parses a signed checkpoint note and verifies it with `key` (signature, origin == name).
+Result<Checkpoint> open_checkpoint(std::string_view note_text, const note::Verifier& key);
+
+}  // namespace countersign::audit
