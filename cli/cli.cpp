@@ -70,10 +70,12 @@ int run(int argc, const char* const* argv, Io& io) {
   add_canon_commands(reg);
   add_manifest_commands(reg);
   add_key_commands(reg);
+  add_shamir_commands(reg);
   add_proposal_commands(reg);
   add_sign_commands(reg);
   add_bundle_commands(reg);
   add_policy_commands(reg);
+  add_log_commands(reg);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

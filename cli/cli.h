@@ -56,10 +56,12 @@ struct Registry {
 void add_canon_commands(Registry& r);
 void add_manifest_commands(Registry& r);
 void add_key_commands(Registry& r);
+void add_shamir_commands(Registry& r);  // shamir split/combine/check, key backup/restore
 void add_proposal_commands(Registry& r);
 void add_sign_commands(Registry& r);
 void add_bundle_commands(Registry& r);
 void add_policy_commands(Registry& r);
+void add_log_commands(Registry& r);
 
 // Runs the command line in-process; returns the exit code.
 int run(int argc, const char* const* argv, Io& io);

@@ -101,6 +101,16 @@ void for_each_subset(unsigned n, unsigned k, F&& f) {
 
 }  // namespace
 
+Result<SecretBytes> generate_master_secret(unsigned bits) {
+  if (bits < kMinSecretBytes * 8 || bits > kMaxSecretBytes * 8 || bits % 16 != 0) {
+    return make_error(Errc::kInvalidArgument, "a secret has 128 to 256 bits, a multiple of 16");
+  }
+  SecretBytes secret(bits / 8);
+  ensure_sodium_initialized();
+  randombytes_buf(secret.data(), secret.size());
+  return secret;
+}
+
 Result<ShareSet> generate_mnemonics(const SecretBytes& master_secret, const SecretBytes& passphrase,
                                     const SplitParams& params) {
   if (master_secret.size() < kMinSecretBytes || master_secret.size() > kMaxSecretBytes ||

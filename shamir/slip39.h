@@ -49,6 +49,9 @@ struct ShareSet {
 Result<ShareSet> generate_mnemonics(const SecretBytes& master_secret, const SecretBytes& passphrase,
                                     const SplitParams& params);
 
+// A fresh random master secret of `bits` bits (128..256, a multiple of 16) from libsodium.
+Result<SecretBytes> generate_master_secret(unsigned bits);
+
 // One mnemonic as the custodian gave it, with its 1-based line number for messages.
 struct MnemonicInput {
   std::size_t line = 0;
