@@ -76,7 +76,9 @@ ManifestDiff diff_manifests(const Manifest& before, const Manifest& after) {
     }
   }
   if (d.sources_added.empty() && d.sources_removed.empty()) {
-    for (std::size_t k = 0; k < before.sources().size(); ++k) {
+    // Same set of sources; a repeated source dropped or added changes the list's length.
+    if (before.sources().size() != after.sources().size()) d.sources_reordered = true;
+    for (std::size_t k = 0; k < std::min(before.sources().size(), after.sources().size()); ++k) {
       if (!same_source(before.sources()[k], after.sources()[k])) d.sources_reordered = true;
     }
   }

@@ -22,7 +22,8 @@ Result<std::vector<ManifestFile>> hash_tree(const std::string& dir, unsigned thr
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) return make_error(Errc::kIo, "cannot list " + dir + ": " + ec.message());
     const fs::directory_entry& e = *it;
-    std::string rel = fs::relative(e.path(), dir, ec).generic_string();
+    // Lexically: fs::relative resolves symlinks and would name a link by its target.
+    std::string rel = e.path().lexically_relative(dir).generic_string();
     if (e.is_symlink(ec)) return make_error(Errc::kInvalidArgument, rel + " is a symbolic link; copy the file instead");
     if (e.is_directory(ec)) continue;
     if (!e.is_regular_file(ec)) return make_error(Errc::kInvalidArgument, rel + " is not a regular file");
