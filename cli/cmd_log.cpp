@@ -1,0 +1,523 @@
+// countersign log keygen / append / show / verify / prove / check-proof / export: the audit
+// log (DESIGN.md "Audit log", docs/audit-log.md), checked offline with core's code.
+//
+// Proof files (JSON, for handing over on removable media):
+//   {"schema": "countersign/log-inclusion-proof/v1", "index": N, "tree_size": S,
+//    "entry": {...}, "leaf_hash": "<hex>", "proof": ["<b64>", ...], "checkpoint": "<note>"}
+//   {"schema": "countersign/log-consistency-proof/v1", "old_checkpoint": "<note>",
+//    "new_checkpoint": "<note>", "proof": ["<b64>", ...]}
+// The checkpoints are the log's signed notes, so check-proof needs only the log's key.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cli/cli.h"
+#include "core/audit_entry.h"
+#include "core/audit_log.h"
+#include "core/audit_verify.h"
+#include "core/fileio.h"
+#include "core/jcs.h"
+#include "core/merkle.h"
+#include "core/secret.h"
+#include "core/signed_note.h"
+
+namespace countersign::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kInclusionSchema = "countersign/log-inclusion-proof/v1";
+constexpr const char* kConsistencySchema = "countersign/log-consistency-proof/v1";
+
+// A verification outcome is exit 1 whatever its code; only unreadable input is exit 2.
+int report_check_failure(Io& io, const Error& e, bool json) {
+  int rc = report_error(io, e, json);
+  return e.code == Errc::kNotFound || e.code == Errc::kIo || e.code == Errc::kInvalidArgument ? rc : kExitFailed;
+}
+
+// --key: a file holding a vkey, or the vkey text itself.
+Result<note::Verifier> load_verifier(const std::string& arg) {
+  if (fs::exists(arg)) {
+    CS_TRY(std::string text, read_file(arg, 4096));
+    auto v = note::Verifier::parse(text);
+    if (!v.ok()) return v.error().with_context(arg);
+    return v;
+  }
+  if (arg.find('+') != std::string::npos) return note::Verifier::parse(arg);
+  return Error(Errc::kNotFound, "log key " + arg + " not found (give a .pub file or NAME+ID+KEY)");
+}
+
+Result<note::Signer> load_signer(const std::string& path) {
+  CS_TRY(SecretBytes skey, read_secret_file(path));
+  auto s = note::Signer::parse(skey);
+  if (!s.ok()) return s.error().with_context(path);
+  return s;
+}
+
+void proof_b64(const std::vector<Digest>& proof, nlohmann::json& out) {
+  out = nlohmann::json::array();
+  for (const auto& h : proof) out.push_back(base64_encode(h));
+}
+
+Result<std::vector<Bytes>> proof_from_json(const nlohmann::json& j) {
+  if (!j.is_array()) return Error(Errc::kInvalidDocument, "\"proof\" is not an array");
+  std::vector<Bytes> out;
+  for (const auto& h : j) {
+    if (!h.is_string()) return Error(Errc::kInvalidDocument, "\"proof\" holds a non-string");
+    auto b = base64_decode(h.get<std::string>());
+    if (!b.ok()) return Error(Errc::kInvalidDocument, "\"proof\" holds something that is not base64");
+    out.push_back(*b);
+  }
+  return out;
+}
+
+// Calls `each(index, entry_bytes, leaf_hash)` for every entry of a log directory or export.
+Result<std::optional<audit::TornTail>> for_each_entry(
+    const std::string& source, const std::function<Result<void>(std::uint64_t, const std::string&, const Digest&)>& each) {
+  if (fs::is_directory(source)) {
+    std::uint64_t i = 0;
+    return audit::scan_record_file((fs::path(source) / "entries").string(), audit::kEntriesHeader,
+                                   audit::kMaxEntrySize, "entries",
+                                   [&](const audit::Record& r) { return each(i++, r.payload, r.checksum); });
+  }
+  std::ifstream in(source, std::ios::binary);
+  if (!in) return Error(Errc::kNotFound, "cannot open " + source + " (a log directory or a .jsonl export)");
+  std::string line;
+  std::uint64_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    auto l = audit::parse_export_line(line);
+    if (!l.ok()) return l.error().with_context(source + " line " + std::to_string(n));
+    CS_TRY_VOID(each(l->index, l->entry, l->leaf_hash));
+  }
+  return std::optional<audit::TornTail>();
+}
+
+std::string describe(const nlohmann::json& e) {
+  std::string extra;
+  for (const auto& [k, v] : e.items()) {
+    if (k == "seq" || k == "time" || k == "event" || k == "proposal") continue;
+    std::string shown = v.is_string() ? v.get<std::string>()
+                        : v.is_number() ? jcs::format_number(v.get<double>())
+                                        : jcs::serialize(v).ok() ? *jcs::serialize(v) : v.dump();
+    extra += "  " + k + "=" + shown;
+  }
+  return extra;
+}
+
+// --- commands --------------------------------------------------------------------------
+
+struct KeygenArgs {
+  std::string name, out;
+  bool cosigner = false;
+};
+
+int keygen(Io& io, const KeygenArgs& a) {
+  auto signer = note::Signer::generate(a.name, a.cosigner ? note::kTypeCosignatureV1 : note::kTypeEd25519);
+  if (!signer.ok()) return report_error(io, signer.error(), false);
+  SecretBytes skey = signer->skey();
+  auto w = write_file_atomic(a.out, std::string_view(reinterpret_cast<const char*>(skey.data()), skey.size()), 0600,
+                             true);
+  if (!w.ok()) return report_error(io, w.error(), false);
+  std::string vkey = signer->verifier().vkey();
+  auto p = write_file_atomic(a.out + ".pub", vkey + "\n", 0644, true);
+  if (!p.ok()) return report_error(io, p.error(), false);
+  io.out << vkey << "\n";
+  io.err << "private key written to " << a.out << " (mode 0600); verifier key to " << a.out << ".pub\n";
+  return kExitOk;
+}
+
+struct AppendArgs {
+  std::string dir, key, event, proposal, fields;
+  bool no_checkpoint = false;
+};
+
+int append(Io& io, const AppendArgs& a) {
+  nlohmann::json fields = nlohmann::json::object();
+  if (!a.fields.empty()) {
+    auto f = jcs::parse(a.fields);
+    if (!f.ok() || !f->is_object()) return report_error(io, Error(Errc::kInvalidArgument, "--fields must be a JSON object"), false);
+    fields = *f;
+  }
+  if (!a.proposal.empty()) fields["proposal"] = a.proposal;
+  std::optional<note::Signer> signer;
+  if (!a.no_checkpoint) {
+    auto s = load_signer(a.key);
+    if (!s.ok()) return report_error(io, s.error(), false);
+    signer.emplace(std::move(s).value());
+  }
+  auto log = audit::AuditLog::open(a.dir, audit::AuditLog::Mode::kWrite, io.now);
+  if (!log.ok()) return report_error(io, log.error(), false);
+  for (const auto& t : log->torn_tail()) {
+    io.err << "repaired: cut " << t.bytes << " torn bytes at byte " << t.offset << " of " << t.file << "\n";
+  }
+  auto seq = log->append(a.event, fields);
+  if (!seq.ok()) return report_error(io, seq.error(), false);
+  io.out << "appended entry " << *seq << " (" << a.event << ")\n";
+  if (signer) {
+    auto cp = log->sign_checkpoint(*signer);
+    if (!cp.ok()) return report_error(io, cp.error(), false);
+    io.out << "checkpoint: size " << log->size() << ", root " << base64_encode(log->root()) << "\n";
+  }
+  return kExitOk;
+}
+
+int show(Io& io, const std::string& source, std::uint64_t from, bool json) {
+  nlohmann::json rows = nlohmann::json::array();
+  std::ostringstream text;
+  auto torn = for_each_entry(source, [&](std::uint64_t i, const std::string& bytes, const Digest& leaf) -> Result<void> {
+    if (i < from) return {};
+    auto e = jcs::parse(bytes);
+    if (!e.ok()) return Error(Errc::kMalformed, "entry " + std::to_string(i) + ": " + e.error().message);
+    if (json) {
+      rows.push_back({{"index", i}, {"leaf_hash", hex_encode(leaf)}, {"entry", *e}});
+    } else {
+      auto get = [&](const char* k) { return e->contains(k) && (*e)[k].is_string() ? (*e)[k].get<std::string>() : "-"; };
+      text << "#" << i << "  " << get("time") << "  " << get("event");
+      if (e->contains("proposal")) text << "  proposal " << get("proposal").substr(0, 19) << "…";
+      text << describe(*e) << "\n";
+    }
+    return {};
+  });
+  if (!torn.ok()) return report_error(io, torn.error(), json);
+  if (json) {
+    nlohmann::json out = {{"entries", rows}};
+    if (*torn) out["torn_tail"] = {{"file", (*torn)->file}, {"offset", (*torn)->offset}, {"bytes", (*torn)->bytes}};
+    print_json(io, out);
+  } else {
+    io.out << text.str();
+    if (*torn) io.out << "(torn final record: " << (*torn)->bytes << " bytes at byte " << (*torn)->offset << ", not shown)\n";
+  }
+  return kExitOk;
+}
+
+int verify(Io& io, const std::string& source, const std::string& key_arg, const std::vector<std::string>& cps,
+           bool json) {
+  auto key = load_verifier(key_arg);
+  if (!key.ok()) return report_error(io, key.error(), json);
+  std::vector<std::string> notes;
+  for (const auto& p : cps) {
+    auto t = read_file(p, note::kMaxNoteSize);
+    if (!t.ok()) return report_error(io, t.error(), json);
+    notes.push_back(*t);
+  }
+  auto r = fs::is_directory(source) ? audit::verify_log_dir(source, *key, notes)
+                                    : audit::verify_export(source, *key, notes);
+  if (!r.ok()) return report_check_failure(io, r.error().with_context("log verify " + source), json);
+  if (json) {
+    nlohmann::json j = {{"valid", true},
+                        {"entries", r->entries},
+                        {"root", base64_encode(r->root)},
+                        {"checkpoints_checked", r->checkpoints_checked},
+                        {"newest_checkpoint", {{"size", r->newest.size}, {"root", base64_encode(r->newest.root)}}},
+                        {"unsigned_entries", r->unsigned_entries},
+                        {"consistent_checkpoints", r->consistent.size()}};
+    if (r->torn) j["torn_tail"] = {{"file", r->torn->file}, {"offset", r->torn->offset}, {"bytes", r->torn->bytes}};
+    print_json(io, j);
+    return kExitOk;
+  }
+  io.out << "OK: " << r->entries << " entries, root " << base64_encode(r->root) << "\n";
+  io.out << "    " << r->checkpoints_checked << " checkpoint(s) signed by " << key->label()
+         << " match; newest covers " << r->newest.size << " entries\n";
+  if (r->unsigned_entries > 0) {
+    io.out << "    note: " << r->unsigned_entries << " newest entries are not yet covered by a signed checkpoint\n";
+  }
+  for (const auto& c : r->consistent) {
+    if (c.size < r->newest.size) {
+      io.out << "    your checkpoint of size " << c.size << " is consistent with it: no history rewritten\n";
+    } else {
+      io.out << "    your checkpoint of size " << c.size << " is the newest\n";
+    }
+  }
+  if (r->torn) {
+    io.out << "    torn final record (" << r->torn->bytes << " bytes at byte " << r->torn->offset << " of " << r->torn->file
+           << "): a crash during an append; the writer cuts it off on its next start\n";
+  }
+  return kExitOk;
+}
+
+struct ProveArgs {
+  std::string dir, out;
+  std::uint64_t entry = 0;
+  std::uint64_t size = 0;
+  std::vector<std::uint64_t> consistency;
+};
+
+// The newest signed checkpoint of exactly `size` entries (or the newest of all when 0).
+Result<std::pair<std::string, Checkpoint>> find_checkpoint(const audit::AuditLog& log, std::uint64_t size) {
+  CS_TRY(auto notes, log.checkpoints());
+  for (auto it = notes.rbegin(); it != notes.rend(); ++it) {
+    CS_TRY(note::Note n, note::Note::parse(*it));
+    CS_TRY(Checkpoint c, Checkpoint::parse(n.text()));
+    if (size == 0 || c.size == size) return std::make_pair(*it, c);
+  }
+  return Error(Errc::kNotFound, size == 0 ? "the log has no signed checkpoint"
+                                          : "the log has no signed checkpoint of size " + std::to_string(size));
+}
+
+int prove(Io& io, const ProveArgs& a, bool entry_given) {
+  auto log = audit::AuditLog::open(a.dir, audit::AuditLog::Mode::kReadOnly);
+  if (!log.ok()) return report_error(io, log.error(), false);
+  nlohmann::json doc;
+  if (entry_given) {
+    auto cp = find_checkpoint(*log, a.size);
+    if (!cp.ok()) return report_error(io, cp.error(), false);
+    const Checkpoint& c = cp->second;
+    if (a.entry >= c.size) {
+      return report_error(io, Error(Errc::kInvalidArgument, "entry " + std::to_string(a.entry) +
+                                                                " is not covered by the checkpoint of size " +
+                                                                std::to_string(c.size)), false);
+    }
+    auto bytes = log->entry(a.entry);
+    auto leaf = log->leaf_hash(a.entry);
+    auto proof = log->inclusion_proof(a.entry, c.size);
+    if (!bytes.ok() || !leaf.ok() || !proof.ok()) {
+      return report_error(io, !bytes.ok() ? bytes.error() : !leaf.ok() ? leaf.error() : proof.error(), false);
+    }
+    doc = {{"schema", kInclusionSchema}, {"index", a.entry},   {"tree_size", c.size},
+           {"entry", *jcs::parse(*bytes)}, {"leaf_hash", hex_encode(*leaf)}, {"checkpoint", cp->first}};
+    proof_b64(*proof, doc["proof"]);
+  } else {
+    auto old_cp = find_checkpoint(*log, a.consistency[0]);
+    auto new_cp = find_checkpoint(*log, a.consistency[1]);
+    if (!old_cp.ok()) return report_error(io, old_cp.error(), false);
+    if (!new_cp.ok()) return report_error(io, new_cp.error(), false);
+    auto proof = log->consistency_proof(a.consistency[0], a.consistency[1]);
+    if (!proof.ok()) return report_error(io, proof.error(), false);
+    doc = {{"schema", kConsistencySchema}, {"old_checkpoint", old_cp->first}, {"new_checkpoint", new_cp->first}};
+    proof_b64(*proof, doc["proof"]);
+  }
+  auto w = write_output(io, a.out, to_pretty_json(doc));
+  if (!w.ok()) return report_error(io, w.error(), false);
+  if (!a.out.empty() && a.out != "-") io.err << "proof written to " << a.out << "\n";
+  return kExitOk;
+}
+
+Result<std::string> check_proof_doc(const nlohmann::json& d, const note::Verifier& key) {
+  if (!d.is_object() || !d.contains("schema") || !d["schema"].is_string()) {
+    return Error(Errc::kUnknownSchema, "not a countersign log proof (no \"schema\")");
+  }
+  const std::string schema = d["schema"];
+  auto str = [&](const char* k) -> Result<std::string> {
+    if (!d.contains(k) || !d[k].is_string()) return Error(Errc::kInvalidDocument, std::string("\"") + k + "\" missing");
+    return d[k].get<std::string>();
+  };
+  auto num = [&](const char* k) -> Result<std::uint64_t> {
+    // jcs::parse keeps every number as a double; accept exact non-negative integers.
+    double v = d.contains(k) && d[k].is_number() ? d[k].get<double>() : -1;
+    if (v < 0 || v > 9007199254740991.0 || v != static_cast<double>(static_cast<std::uint64_t>(v))) {
+      return Error(Errc::kInvalidDocument, std::string("\"") + k + "\" missing or not a non-negative integer");
+    }
+    return static_cast<std::uint64_t>(v);
+  };
+  if (!d.contains("proof")) return Error(Errc::kInvalidDocument, "\"proof\" missing");
+  CS_TRY(std::vector<Bytes> proof, proof_from_json(d["proof"]));
+  if (schema == kInclusionSchema) {
+    CS_TRY(std::string note_text, str("checkpoint"));
+    auto cp = audit::open_checkpoint(note_text, key);
+    if (!cp.ok()) return cp.error().with_context("checkpoint");
+    CS_TRY(std::uint64_t index, num("index"));
+    CS_TRY(std::uint64_t tree_size, num("tree_size"));
+    if (tree_size != cp->size) return Error(Errc::kInvalidDocument, "\"tree_size\" differs from the checkpoint's size");
+    if (!d.contains("entry") || !d["entry"].is_object()) return Error(Errc::kInvalidDocument, "\"entry\" missing");
+    CS_TRY(std::string bytes, jcs::serialize(d["entry"]));
+    auto e = audit::check_entry(bytes, index);
+    if (!e.ok()) return e.error().with_context("entry");
+    Digest leaf = merkle::leaf_hash(as_bytes(bytes));
+    CS_TRY(std::string leaf_hex, str("leaf_hash"));
+    if (leaf_hex != hex_encode(leaf)) return Error(Errc::kHashMismatch, "\"leaf_hash\" is not the leaf hash of \"entry\"");
+    auto r = merkle::verify_inclusion(index, cp->size, ByteView(leaf), proof, ByteView(cp->root));
+    if (!r.ok()) return r.error().with_context("inclusion of entry " + std::to_string(index));
+    return "entry " + std::to_string(index) + " is in the log: inclusion proof to the checkpoint of size " +
+           std::to_string(cp->size) + " signed by " + key.label() + " verifies\n  " + bytes + "\n";
+  }
+  if (schema == kConsistencySchema) {
+    CS_TRY(std::string old_text, str("old_checkpoint"));
+    CS_TRY(std::string new_text, str("new_checkpoint"));
+    auto a = audit::open_checkpoint(old_text, key);
+    if (!a.ok()) return a.error().with_context("old checkpoint");
+    auto b = audit::open_checkpoint(new_text, key);
+    if (!b.ok()) return b.error().with_context("new checkpoint");
+    auto r = merkle::verify_consistency(a->size, b->size, proof, ByteView(a->root), ByteView(b->root));
+    if (!r.ok()) {
+      return r.error().with_context("checkpoints of size " + std::to_string(a->size) + " and " + std::to_string(b->size) +
+                                    " are not consistent (history rewritten?)");
+    }
+    return "consistent: the log of " + std::to_string(b->size) + " entries extends the one of " +
+           std::to_string(a->size) + " entries (both signed by " + key.label() + "); no history rewritten\n";
+  }
+  return Error(Errc::kUnknownSchema, "unknown proof schema \"" + schema + "\"");
+}
+
+int check_proof(Io& io, const std::string& path, const std::string& key_arg, bool json) {
+  auto key = load_verifier(key_arg);
+  if (!key.ok()) return report_error(io, key.error(), json);
+  auto text = read_file_or_stdin(path, io.in, 1 << 20);
+  if (!text.ok()) return report_error(io, text.error(), json);
+  auto d = jcs::parse(*text);
+  if (!d.ok()) return report_error(io, d.error().with_context(path), json);
+  auto r = check_proof_doc(*d, *key);
+  if (!r.ok()) return report_check_failure(io, r.error().with_context(path), json);
+  if (json) {
+    print_json(io, {{"valid", true}, {"schema", (*d)["schema"]}});
+  } else {
+    io.out << "OK: " << *r;
+  }
+  return kExitOk;
+}
+
+int export_log(Io& io, const std::string& dir, const std::string& out, const std::string& cp_out, std::uint64_t from) {
+  if (!fs::is_directory(dir)) return report_error(io, Error(Errc::kNotFound, dir + " is not a log directory"), false);
+  std::string lines;
+  std::ostream* sink = &io.out;
+  std::ofstream file;
+  std::string tmp;
+  if (!out.empty() && out != "-") {
+    tmp = out + ".partial";
+    file.open(tmp, std::ios::binary | std::ios::trunc);
+    if (!file) return report_error(io, Error(Errc::kIo, "cannot write " + tmp), false);
+    sink = &file;
+  }
+  std::uint64_t n = 0;
+  auto torn = for_each_entry(dir, [&](std::uint64_t i, const std::string& bytes, const Digest& leaf) -> Result<void> {
+    if (i >= from) {
+      *sink << audit::export_line(i, bytes, leaf) << "\n";
+      ++n;
+    }
+    return {};
+  });
+  if (!torn.ok()) return report_error(io, torn.error(), false);
+  if (file.is_open()) {
+    file.close();
+    if (!file) return report_error(io, Error(Errc::kIo, "cannot write " + tmp), false);
+    std::error_code ec;
+    fs::rename(tmp, out, ec);
+    if (ec) return report_error(io, Error(Errc::kIo, "cannot rename " + tmp + ": " + ec.message()), false);
+  }
+  if (!cp_out.empty()) {
+    auto log = audit::AuditLog::open(dir, audit::AuditLog::Mode::kReadOnly);
+    if (!log.ok()) return report_error(io, log.error(), false);
+    auto cp = find_checkpoint(*log, 0);
+    if (!cp.ok()) return report_error(io, cp.error(), false);
+    auto w = write_file_atomic(cp_out, cp->first);
+    if (!w.ok()) return report_error(io, w.error(), false);
+  }
+  io.err << "exported " << n << " entries\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_log_commands(Registry& r) {
+  auto* log = r.app.add_subcommand("log", "The box's tamper-evident audit log: show, verify, prove, export");
+  log->require_subcommand(1);
+  log->footer(
+      "The log is an RFC 9162 Merkle tree over JSON entries with C2SP checkpoints signed by the box's\n"
+      "Ed25519 log key. An auditor needs only a copy of the log (or an export) and LOGKEY.pub:\n"
+      "  countersign log verify /var/lib/countersign/log --key box-log.pub --checkpoint saved.checkpoint\n"
+      "Format and threat model: docs/audit-log.md.");
+
+  auto kg = std::make_shared<KeygenArgs>();
+  auto* kg_cmd = log->add_subcommand("keygen", "Make a log (or auditor cosigner) Ed25519 key");
+  kg_cmd->footer("Writes the private key (C2SP/sumdb note skey form) with mode 0600 and FILE.pub with the\n"
+                 "verifier key, which is also printed. Refuses to overwrite.");
+  kg_cmd->add_option("--name", kg->name, "Key name = checkpoint origin, e.g. box17.example.org/audit")->required();
+  kg_cmd->add_option("--out", kg->out, "Private key file")->required();
+  kg_cmd->add_flag("--cosigner", kg->cosigner, "A tlog-cosignature (type 0x04) key for an auditor");
+  kg_cmd->callback([&io = r.io, &rc = r.rc, kg] { rc = keygen(io, *kg); });
+
+  auto ap = std::make_shared<AppendArgs>();
+  auto* ap_cmd = log->add_subcommand("append", "Append one entry and sign a checkpoint (tests, demos)");
+  ap_cmd->footer("The daemon is the real writer; this is for tests and demonstrations.");
+  ap_cmd->add_option("LOGDIR", ap->dir, "Log directory (created if missing)")->required();
+  ap_cmd->add_option("--key", ap->key, "Log private key file (from log keygen)");
+  ap_cmd->add_option("--event", ap->event, "Event name, e.g. bundle-received")->required();
+  ap_cmd->add_option("--proposal", ap->proposal, "Proposal id sha256:<hex>");
+  ap_cmd->add_option("--fields", ap->fields, "More members as a JSON object");
+  ap_cmd->add_flag("--no-checkpoint", ap->no_checkpoint, "Do not sign a checkpoint");
+  ap_cmd->callback([&io = r.io, &rc = r.rc, ap] {
+    if (ap->key.empty() && !ap->no_checkpoint) {
+      rc = report_error(io, Error(Errc::kInvalidArgument, "--key is required unless --no-checkpoint"), false);
+      return;
+    }
+    rc = append(io, *ap);
+  });
+
+  auto sh_src = std::make_shared<std::string>();
+  auto sh_from = std::make_shared<std::uint64_t>(0);
+  auto sh_json = std::make_shared<bool>(false);
+  auto* sh_cmd = log->add_subcommand("show", "List the entries of a log directory or export");
+  sh_cmd->add_option("SOURCE", *sh_src, "Log directory or JSON-lines export")->required();
+  sh_cmd->add_option("--from", *sh_from, "First entry to show");
+  sh_cmd->add_flag("--json", *sh_json, "Machine-readable output");
+  sh_cmd->callback([&io = r.io, &rc = r.rc, sh_src, sh_from, sh_json] { rc = show(io, *sh_src, *sh_from, *sh_json); });
+
+  auto vf_src = std::make_shared<std::string>();
+  auto vf_key = std::make_shared<std::string>();
+  auto vf_cps = std::make_shared<std::vector<std::string>>();
+  auto vf_json = std::make_shared<bool>(false);
+  auto* vf_cmd = log->add_subcommand("verify", "Recompute the tree and check it against signed checkpoints");
+  vf_cmd->footer(
+      "Checks every entry, every checkpoint's signature by --key, that the recomputed tree has each\n"
+      "checkpoint's root, and that each --checkpoint you saved earlier is consistent with the newest\n"
+      "(RFC 9162 consistency proof: no history rewritten). For an export, --checkpoint gives the\n"
+      "signed checkpoint(s) to check against. Exit 1 naming the first bad entry or checkpoint.");
+  vf_cmd->add_option("SOURCE", *vf_src, "Log directory or JSON-lines export")->required();
+  vf_cmd->add_option("--key", *vf_key, "Log verifier key (.pub file or NAME+ID+KEY)")->required();
+  vf_cmd->add_option("--checkpoint", *vf_cps, "A signed checkpoint you hold (repeatable)");
+  vf_cmd->add_flag("--json", *vf_json, "Machine-readable output");
+  vf_cmd->callback([&io = r.io, &rc = r.rc, vf_src, vf_key, vf_cps, vf_json] {
+    rc = verify(io, *vf_src, *vf_key, *vf_cps, *vf_json);
+  });
+
+  auto pv = std::make_shared<ProveArgs>();
+  auto* pv_cmd = log->add_subcommand("prove", "Write an inclusion or consistency proof file");
+  pv_cmd->footer(
+      "--entry N: inclusion of entry N in the newest signed checkpoint (or the one of --size S).\n"
+      "--consistency OLD NEW: consistency between the signed checkpoints of sizes OLD and NEW.\n"
+      "Check the file on another machine with: countersign log check-proof FILE --key LOGKEY.pub");
+  pv_cmd->add_option("LOGDIR", pv->dir, "Log directory")->required();
+  auto* pv_entry = pv_cmd->add_option("--entry", pv->entry, "Entry index");
+  pv_cmd->add_option("--size", pv->size, "Checkpoint size for --entry (default: newest)");
+  auto* pv_cons = pv_cmd->add_option("--consistency", pv->consistency, "OLD NEW tree sizes")->expected(2);
+  pv_entry->excludes(pv_cons);
+  pv_cmd->add_option("-o,--out", pv->out, "Proof file (default: standard output)");
+  pv_cmd->callback([&io = r.io, &rc = r.rc, pv, pv_entry, pv_cons] {
+    if (pv_entry->count() == 0 && pv_cons->count() == 0) {
+      rc = report_error(io, Error(Errc::kInvalidArgument, "give --entry N or --consistency OLD NEW"), false);
+      return;
+    }
+    rc = prove(io, *pv, pv_entry->count() > 0);
+  });
+
+  auto cp_path = std::make_shared<std::string>();
+  auto cp_key = std::make_shared<std::string>();
+  auto cp_json = std::make_shared<bool>(false);
+  auto* cp_cmd = log->add_subcommand("check-proof", "Verify a proof file from log prove, offline");
+  cp_cmd->add_option("PROOF", *cp_path, "Proof file, or - for standard input")->required();
+  cp_cmd->add_option("--key", *cp_key, "Log verifier key (.pub file or NAME+ID+KEY)")->required();
+  cp_cmd->add_flag("--json", *cp_json, "Machine-readable output");
+  cp_cmd->callback([&io = r.io, &rc = r.rc, cp_path, cp_key, cp_json] {
+    rc = check_proof(io, *cp_path, *cp_key, *cp_json);
+  });
+
+  auto ex_dir = std::make_shared<std::string>();
+  auto ex_out = std::make_shared<std::string>();
+  auto ex_cp = std::make_shared<std::string>();
+  auto ex_from = std::make_shared<std::uint64_t>(0);
+  auto ex_jsonl = std::make_shared<bool>(false);
+  auto* ex_cmd = log->add_subcommand("export", "Export entries as JSON lines for a SIEM");
+  ex_cmd->footer("Each line: {\"entry\":{...},\"index\":N,\"leaf_hash\":\"<hex>\"} (JCS). An export from entry 0\n"
+                 "with --checkpoint-out can be checked by log verify EXPORT --checkpoint FILE.");
+  ex_cmd->add_option("LOGDIR", *ex_dir, "Log directory")->required();
+  ex_cmd->add_flag("--jsonl", *ex_jsonl, "JSON lines (the only format)")->required();
+  ex_cmd->add_option("-o,--out", *ex_out, "Output file (default: standard output)");
+  ex_cmd->add_option("--checkpoint-out", *ex_cp, "Also write the newest signed checkpoint here");
+  ex_cmd->add_option("--from", *ex_from, "First entry to export");
+  ex_cmd->callback([&io = r.io, &rc = r.rc, ex_dir, ex_out, ex_cp, ex_from] {
+    rc = export_log(io, *ex_dir, *ex_out, *ex_cp, *ex_from);
+  });
+}
+
+}  // namespace countersign::cli

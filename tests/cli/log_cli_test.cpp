@@ -1,0 +1,199 @@
+// countersign log ..., run in process with injected streams and clock: what an operator and
+// an auditor type, the files they get, the messages and exit codes they see.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+
+namespace countersign::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliRun {
+  int rc = -1;
+  std::string out, err;
+};
+std::ostream& operator<<(std::ostream& o, const CliRun& r) {
+  return o << "exit " << r.rc << "\n--- stdout ---\n" << r.out << "--- stderr ---\n" << r.err;
+}
+bool has(const std::string& s, const std::string& needle) { return s.find(needle) != std::string::npos; }
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+void spit(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary | std::ios::trunc) << s; }
+
+class LogCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::path(::testing::TempDir()) / ("logcli-" + std::to_string(::getpid()) + "-" + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  CliRun run(std::vector<std::string> args) {
+    args.insert(args.begin(), "countersign");
+    std::vector<const char*> argv;
+    for (const auto& a : args) argv.push_back(a.c_str());
+    std::istringstream in;
+    std::ostringstream out, err;
+    Io io{in, out, err, [this] { return now_++; }, false, [](const char*) -> const char* { return nullptr; }};
+    CliRun r;
+    r.rc = cli::run(static_cast<int>(argv.size()), argv.data(), io);
+    r.out = out.str();
+    r.err = err.str();
+    return r;
+  }
+  std::string p(const std::string& name) const { return (dir_ / name).string(); }
+
+  // A key and a log of `n` entries, each followed by a checkpoint.
+  void make_log(int n) {
+    ASSERT_EQ(run({"log", "keygen", "--name", "box17.example.org/audit", "--out", p("box.key")}).rc, 0);
+    const char* events[] = {"daemon-started", "bundle-received", "bundle-verified", "signature-accepted",
+                            "fetch-started",  "file-verified",   "install-complete"};
+    for (int i = 0; i < n; ++i) {
+      auto r = run({"log", "append", p("log"), "--key", p("box.key"), "--event", events[i % 7], "--proposal",
+                    "sha256:" + std::string(64, 'c'), "--fields", "{\"step\":" + std::to_string(i) + "}"});
+      ASSERT_EQ(r.rc, 0) << r;
+    }
+  }
+
+  fs::path dir_;
+  UnixTime now_ = 1795341600;  // 2026-11-22T10:00:00Z
+};
+
+TEST_F(LogCliTest, KeygenWritesPrivateKey0600AndPrintsVkey) {
+  auto r = run({"log", "keygen", "--name", "box17.example.org/audit", "--out", p("box.key")});
+  ASSERT_EQ(r.rc, 0) << r;
+  EXPECT_TRUE(r.out.rfind("box17.example.org/audit+", 0) == 0) << r.out;
+  EXPECT_EQ(slurp(p("box.key.pub")), r.out);
+  struct stat st {};
+  ASSERT_EQ(::stat(p("box.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(slurp(p("box.key")).rfind("PRIVATE+KEY+box17.example.org/audit+", 0) == 0);
+  EXPECT_FALSE(has(r.out + r.err, "PRIVATE"));  // the secret is never printed
+  auto again = run({"log", "keygen", "--name", "x", "--out", p("box.key")});
+  EXPECT_EQ(again.rc, 2);
+  EXPECT_TRUE(has(again.err, "already exists")) << again;
+}
+
+TEST_F(LogCliTest, ShowVerifyProveCheckExport) {
+  make_log(7);
+  auto show = run({"log", "show", p("log")});
+  ASSERT_EQ(show.rc, 0) << show;
+  EXPECT_TRUE(has(show.out, "#0  2026-11-22T10:00:")) << show.out;
+  EXPECT_TRUE(has(show.out, "install-complete")) << show.out;
+  EXPECT_TRUE(has(show.out, "step=6")) << show.out;
+  auto from = run({"log", "show", p("log"), "--from", "5", "--json"});
+  ASSERT_EQ(from.rc, 0) << from;
+  auto j = nlohmann::json::parse(from.out);
+  ASSERT_EQ(j["entries"].size(), 2u);
+  EXPECT_EQ(j["entries"][0]["index"], 5);
+  EXPECT_EQ(j["entries"][1]["entry"]["event"], "install-complete");
+
+  auto v = run({"log", "verify", p("log"), "--key", p("box.key.pub")});
+  ASSERT_EQ(v.rc, 0) << v;
+  EXPECT_TRUE(has(v.out, "OK: 7 entries")) << v.out;
+  EXPECT_TRUE(has(v.out, "7 checkpoint(s) signed by box17.example.org/audit+")) << v.out;
+
+  ASSERT_EQ(run({"log", "prove", p("log"), "--entry", "3", "-o", p("inc.json")}).rc, 0);
+  auto ok = run({"log", "check-proof", p("inc.json"), "--key", p("box.key.pub")});
+  ASSERT_EQ(ok.rc, 0) << ok;
+  EXPECT_TRUE(has(ok.out, "entry 3 is in the log")) << ok.out;
+  EXPECT_TRUE(has(ok.out, "signature-accepted")) << ok.out;
+
+  ASSERT_EQ(run({"log", "prove", p("log"), "--consistency", "3", "7", "-o", p("cons.json")}).rc, 0);
+  auto cons = run({"log", "check-proof", p("cons.json"), "--key", p("box.key.pub")});
+  ASSERT_EQ(cons.rc, 0) << cons;
+  EXPECT_TRUE(has(cons.out, "extends the one of 3 entries")) << cons.out;
+  auto nosize = run({"log", "prove", p("log"), "--consistency", "3", "9"});
+  EXPECT_EQ(nosize.rc, 2) << nosize;
+
+  auto ex = run({"log", "export", p("log"), "--jsonl", "-o", p("log.jsonl"), "--checkpoint-out", p("cp.txt")});
+  ASSERT_EQ(ex.rc, 0) << ex;
+  std::string lines = slurp(p("log.jsonl"));
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 7);
+  auto vx = run({"log", "verify", p("log.jsonl"), "--key", p("box.key.pub"), "--checkpoint", p("cp.txt")});
+  ASSERT_EQ(vx.rc, 0) << vx;
+  EXPECT_TRUE(has(vx.out, "OK: 7 entries")) << vx.out;
+  auto sx = run({"log", "show", p("log.jsonl"), "--from", "6"});
+  ASSERT_EQ(sx.rc, 0) << sx;
+  EXPECT_TRUE(has(sx.out, "#6  ")) << sx.out;
+  EXPECT_FALSE(has(sx.out, "#5  ")) << sx.out;
+  auto stdout_export = run({"log", "export", p("log"), "--jsonl"});
+  EXPECT_EQ(stdout_export.out, lines);
+}
+
+TEST_F(LogCliTest, TamperedProofsFailWithExit1) {
+  make_log(5);
+  ASSERT_EQ(run({"log", "prove", p("log"), "--entry", "1", "-o", p("inc.json")}).rc, 0);
+  std::string proof = slurp(p("inc.json"));
+  std::string changed = proof;
+  changed.replace(changed.find("bundle-received"), 15, "bundle-rejected");
+  spit(p("bad.json"), changed);
+  auto r = run({"log", "check-proof", p("bad.json"), "--key", p("box.key.pub")});
+  EXPECT_EQ(r.rc, 1) << r;
+  EXPECT_TRUE(has(r.err, "leaf_hash")) << r;
+
+  // Another key cannot vouch for the checkpoint.
+  ASSERT_EQ(run({"log", "keygen", "--name", "box17.example.org/audit", "--out", p("other.key")}).rc, 0);
+  auto wrong = run({"log", "check-proof", p("inc.json"), "--key", p("other.key.pub")});
+  EXPECT_EQ(wrong.rc, 1) << wrong;
+  EXPECT_TRUE(has(wrong.err, "no signature by box17.example.org/audit+")) << wrong;
+}
+
+TEST_F(LogCliTest, VerifyNamesTheFirstBadEntryAndRewrittenHistory) {
+  make_log(6);
+  std::string saved = p("saved.checkpoint");
+  ASSERT_EQ(run({"log", "export", p("log"), "--jsonl", "-o", p("x.jsonl"), "--checkpoint-out", saved}).rc, 0);
+  ASSERT_EQ(run({"log", "verify", p("log"), "--key", p("box.key.pub"), "--checkpoint", saved}).rc, 0);
+
+  // Change one byte of entry 2 in the directory: the record checksum names it.
+  std::string entries = slurp(dir_ / "log" / "entries");
+  std::size_t at = entries.find("bundle-verified");
+  ASSERT_NE(at, std::string::npos);
+  entries[at] = 'B';
+  spit(dir_ / "log" / "entries", entries);
+  auto r = run({"log", "verify", p("log"), "--key", p("box.key.pub")});
+  EXPECT_EQ(r.rc, 1) << r;
+  EXPECT_TRUE(has(r.err, "entries record 2")) << r;
+  auto js = run({"log", "verify", p("log"), "--key", p("box.key.pub"), "--json"});
+  EXPECT_EQ(js.rc, 1);
+  EXPECT_EQ(nlohmann::json::parse(js.out)["error"]["code"], "hash-mismatch");
+
+  // The box rebuilds its log with the same key but another history: a saved checkpoint shows it.
+  fs::remove_all(dir_ / "log");
+  now_ += 3600;
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_EQ(run({"log", "append", p("log"), "--key", p("box.key"), "--event", "model-removed"}).rc, 0);
+  }
+  EXPECT_EQ(run({"log", "verify", p("log"), "--key", p("box.key.pub")}).rc, 0);
+  auto rewritten = run({"log", "verify", p("log"), "--key", p("box.key.pub"), "--checkpoint", saved});
+  EXPECT_EQ(rewritten.rc, 1) << rewritten;
+  EXPECT_TRUE(has(rewritten.err, "given checkpoint 1 (size 6) does not match the entries")) << rewritten;
+}
+
+TEST_F(LogCliTest, UsageErrorsExit2) {
+  EXPECT_EQ(run({"log", "verify", p("nope"), "--key", p("nope.pub")}).rc, 2);
+  EXPECT_EQ(run({"log", "append", p("log"), "--event", "made-up", "--no-checkpoint"}).rc, 2);
+  EXPECT_EQ(run({"log", "prove", p("log")}).rc, 2);
+  EXPECT_EQ(run({"log", "export", p("log")}).rc, 2);  // --jsonl is required
+}
+
+}  // namespace
+}  // namespace countersign::cli
