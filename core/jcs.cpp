@@ -1,0 +1,861 @@
+// Strict JSON parser and RFC 8785 (JCS) serializer. See core/jcs.h for the contract.
+//
+// Both directions are iterative (an explicit stack, no recursion), so neither a hostile
+// input nor a deeply nested value built in code can exhaust the call stack.
+#include "core/jcs.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace countersign::jcs {
+namespace {
+
+using json = nlohmann::json;
+
+inline unsigned char byte_at(const char* p) { return static_cast<unsigned char>(*p); }
+
+// ---------------------------------------------------------------------------------------
+// UTF-8
+
+enum class Utf8Error { kNone, kContinuation, kOverlong, kSurrogate, kTooLarge, kInvalidByte, kTruncated };
+
+const char* utf8_error_text(Utf8Error e) {
+  switch (e) {
+    case Utf8Error::kNone:
+      break;
+    case Utf8Error::kContinuation:
+      return "invalid UTF-8: continuation byte without a lead byte";
+    case Utf8Error::kOverlong:
+      return "invalid UTF-8: overlong encoding";
+    case Utf8Error::kSurrogate:
+      return "invalid UTF-8: encodes a surrogate code point (U+D800..U+DFFF)";
+    case Utf8Error::kTooLarge:
+      return "invalid UTF-8: code point above U+10FFFF";
+    case Utf8Error::kInvalidByte:
+      return "invalid UTF-8: byte that never occurs in UTF-8";
+    case Utf8Error::kTruncated:
+      return "invalid UTF-8: incomplete multi-byte sequence";
+  }
+  return "invalid UTF-8";
+}
+
+struct Utf8Sequence {
+  std::size_t length;  // 0 when invalid
+  Utf8Error error;
+};
+
+// Checks the sequence that starts at p (p < end, *p >= 0x80) against the table of
+// well-formed byte sequences in Unicode 15 section 3.9 (Table 3-7), the same grammar as
+// RFC 3629 section 4. That table excludes overlongs, surrogates and values above U+10FFFF
+// by narrowing the range of the second byte.
+inline Utf8Sequence check_utf8(const char* p, const char* end) {
+  const unsigned char lead = byte_at(p);
+  std::size_t length = 0;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xBF;
+  Utf8Error narrow_low = Utf8Error::kOverlong;
+  Utf8Error narrow_high = Utf8Error::kTooLarge;
+  if (lead < 0xC0) return {0, Utf8Error::kContinuation};
+  if (lead < 0xC2) return {0, Utf8Error::kOverlong};
+  if (lead < 0xE0) {
+    length = 2;
+  } else if (lead < 0xF0) {
+    length = 3;
+    if (lead == 0xE0) lo = 0xA0;
+    if (lead == 0xED) {
+      hi = 0x9F;
+      narrow_high = Utf8Error::kSurrogate;
+    }
+  } else if (lead < 0xF5) {
+    length = 4;
+    if (lead == 0xF0) lo = 0x90;
+    if (lead == 0xF4) hi = 0x8F;
+  } else {
+    // F5..F7 would start sequences above U+10FFFF; F8..FF are not UTF-8 at all.
+    return {0, lead < 0xF8 ? Utf8Error::kTooLarge : Utf8Error::kInvalidByte};
+  }
+  const auto available = static_cast<std::size_t>(end - p);
+  if (available < 2 || (byte_at(p + 1) & 0xC0) != 0x80) return {0, Utf8Error::kTruncated};
+  if (byte_at(p + 1) < lo) return {0, narrow_low};
+  if (byte_at(p + 1) > hi) return {0, narrow_high};
+  for (std::size_t i = 2; i < length; ++i) {
+    if (available <= i || (byte_at(p + i) & 0xC0) != 0x80) return {0, Utf8Error::kTruncated};
+  }
+  return {length, Utf8Error::kNone};
+}
+
+void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// A bounded, printable rendering of arbitrary bytes for error messages: valid UTF-8 text is
+// kept, control characters and invalid bytes become \xNN, and long text is cut at 60 bytes.
+std::string printable(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  static constexpr std::size_t kMax = 60;
+  std::string out;
+  const char* p = s.data();
+  const char* end = p + s.size();
+  while (p < end) {
+    if (out.size() >= kMax) {
+      out += "...";
+      break;
+    }
+    const unsigned char c = byte_at(p);
+    if (c >= 0x20 && c < 0x7F) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+      ++p;
+      continue;
+    }
+    if (c >= 0x80) {
+      Utf8Sequence seq = check_utf8(p, end);
+      if (seq.length != 0) {
+        out.append(p, seq.length);
+        p += seq.length;
+        continue;
+      }
+    }
+    out += "\\x";
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 0xF]);
+    ++p;
+  }
+  return out;
+}
+
+std::string describe_byte(const char* p) {
+  const unsigned char c = byte_at(p);
+  if (c > 0x20 && c < 0x7F) return std::string("'") + static_cast<char>(c) + "'";
+  static constexpr char kHex[] = "0123456789abcdef";
+  return std::string("byte 0x") + kHex[c >> 4] + kHex[c & 0xF];
+}
+
+// Bytes that a string can contain literally and that need no further look in either
+// direction: printable ASCII other than '"' and '\\'. Everything else takes the slow path.
+constexpr std::array<bool, 256> make_plain_table() {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x80; ++c) t[static_cast<std::size_t>(c)] = true;
+  t['"'] = false;
+  t['\\'] = false;
+  t[0x7F] = true;  // DEL is not a JSON control character (RFC 8259 section 7)
+  return t;
+}
+constexpr std::array<bool, 256> kPlain = make_plain_table();
+
+inline bool is_plain(const char* p) { return kPlain[byte_at(p)]; }
+
+// ---------------------------------------------------------------------------------------
+// Parsing
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+class Parser {
+ public:
+  explicit Parser(std::string_view text) : begin_(text.data()), p_(text.data()), end_(p_ + text.size()) {}
+
+  Result<json> run();
+
+ private:
+  // Records an error located at `at`. Line and column are computed only here, by rescanning
+  // the prefix, so the success path pays nothing for them. Columns count code points, not
+  // bytes, so they match what an editor shows; everything before `at` has been validated.
+  bool fail(const char* at, std::string_view what) {
+    std::size_t line = 1;
+    const char* line_start = begin_;
+    for (const char* q = begin_; q < at; ++q) {
+      if (*q == '\n') {
+        ++line;
+        line_start = q + 1;
+      }
+    }
+    std::size_t column = 1;
+    for (const char* q = line_start; q < at; ++q) {
+      if ((byte_at(q) & 0xC0) != 0x80) ++column;
+    }
+    error_ = Error(Errc::kMalformed, "line " + std::to_string(line) + ", column " + std::to_string(column) +
+                                         " (byte " + std::to_string(at - begin_) + "): " + std::string(what));
+    return false;
+  }
+
+  // RFC 8259 section 2: ws = *( %x20 / %x09 / %x0A / %x0D ).
+  void skip_ws() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+
+  bool parse_value_start(json*& slot, std::vector<json*>& stack);
+  bool parse_member_key(json& object, json*& slot);
+  bool parse_string(std::string& out);
+  bool parse_escape(std::string& out);
+  bool parse_number(double& out);
+  bool parse_literal(std::string_view word);
+
+  const char* begin_;
+  const char* p_;
+  const char* end_;
+  Error error_;
+};
+
+Result<json> Parser::run() {
+  skip_ws();
+  if (p_ == end_) {
+    fail(p_, begin_ == end_ ? "empty input" : "no JSON value, only whitespace");
+    return error_;
+  }
+  json root;
+  // Open arrays and objects, innermost last. Elements are only ever added to the innermost
+  // container, so pointers to the outer ones stay valid while it grows.
+  std::vector<json*> stack;
+  stack.reserve(16);
+  json* slot = &root;  // where the next value goes
+  for (;;) {
+    // p_ is at the first byte of a value (whitespace already skipped). A value that opens
+    // a non-empty container leaves `slot` at its first element and loops again.
+    if (!parse_value_start(slot, stack)) return error_;
+    if (slot == nullptr) {
+      // A complete value was stored. Close finished containers, move to the next element.
+      for (;;) {
+        skip_ws();
+        if (stack.empty()) {
+          // RFC 8259 section 2: JSON-text = ws value ws. Anything else is trailing data.
+          if (p_ != end_) {
+            fail(p_, "unexpected " + describe_byte(p_) + " after the JSON value");
+            return error_;
+          }
+          return root;
+        }
+        json& top = *stack.back();
+        const bool is_array = top.is_array();
+        if (p_ == end_) {
+          fail(p_, is_array ? "unexpected end of input, expected ',' or ']'"
+                            : "unexpected end of input, expected ',' or '}'");
+          return error_;
+        }
+        if (*p_ == ',') {
+          ++p_;
+          skip_ws();
+          if (is_array) {
+            slot = &top.get_ref<json::array_t&>().emplace_back();
+          } else if (!parse_member_key(top, slot)) {
+            return error_;
+          }
+          break;
+        }
+        if (*p_ == (is_array ? ']' : '}')) {
+          ++p_;
+          stack.pop_back();
+          continue;
+        }
+        fail(p_, "expected ',' or '" + std::string(is_array ? "]" : "}") + "', found " + describe_byte(p_));
+        return error_;
+      }
+    }
+  }
+}
+
+// Parses the value at p_ into *slot. On return, slot is null when the value is complete,
+// or points at the slot for the first member of the container that was just opened.
+bool Parser::parse_value_start(json*& slot, std::vector<json*>& stack) {
+  if (p_ == end_) return fail(p_, "unexpected end of input, expected a value");
+  const char c = *p_;
+  switch (c) {
+    case '{':
+    case '[': {
+      if (stack.size() >= static_cast<std::size_t>(kMaxDepth)) {
+        return fail(p_, "nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+      }
+      const bool is_array = c == '[';
+      *slot = json(is_array ? json::value_t::array : json::value_t::object);
+      ++p_;
+      skip_ws();
+      if (p_ < end_ && *p_ == (is_array ? ']' : '}')) {
+        ++p_;
+        slot = nullptr;
+        return true;
+      }
+      stack.push_back(slot);
+      if (is_array) {
+        slot = &slot->get_ref<json::array_t&>().emplace_back();
+        return true;
+      }
+      return parse_member_key(*slot, slot);
+    }
+    case '"': {
+      *slot = json::string_t();
+      if (!parse_string(slot->get_ref<json::string_t&>())) return false;
+      slot = nullptr;
+      return true;
+    }
+    case 't':
+      if (!parse_literal("true")) return false;
+      *slot = true;
+      slot = nullptr;
+      return true;
+    case 'f':
+      if (!parse_literal("false")) return false;
+      *slot = false;
+      slot = nullptr;
+      return true;
+    case 'n':
+      if (!parse_literal("null")) return false;
+      *slot = nullptr;
+      slot = nullptr;
+      return true;
+    default:
+      break;
+  }
+  if (c == '-' || is_digit(c)) {
+    double number = 0;
+    if (!parse_number(number)) return false;
+    *slot = number;
+    slot = nullptr;
+    return true;
+  }
+  if (byte_at(p_) == 0xEF && end_ - p_ >= 3 && byte_at(p_ + 1) == 0xBB && byte_at(p_ + 2) == 0xBF) {
+    return fail(p_, "byte order mark is not allowed (RFC 8259 section 8.1)");
+  }
+  return fail(p_, "expected a JSON value, found " + describe_byte(p_));
+}
+
+bool Parser::parse_literal(std::string_view word) {
+  if (static_cast<std::size_t>(end_ - p_) < word.size() || std::memcmp(p_, word.data(), word.size()) != 0) {
+    return fail(p_, "invalid literal, expected '" + std::string(word) + "'");
+  }
+  p_ += word.size();
+  return true;
+}
+
+// Reads `"key" ws : ws` into a new member of `object`; `slot` becomes that member's value.
+bool Parser::parse_member_key(json& object, json*& slot) {
+  if (p_ == end_) return fail(p_, "unexpected end of input, expected a string key");
+  if (*p_ != '"') return fail(p_, "expected a string key, found " + describe_byte(p_));
+  const char* key_start = p_;
+  std::string key;
+  if (!parse_string(key)) return false;
+  // RFC 8785 section 3.1 requires I-JSON input (RFC 7493 section 2.3: member names MUST be
+  // unique). Names are compared after unescaping, so "a" and "\u0061" are duplicates.
+  auto [it, inserted] = object.get_ref<json::object_t&>().try_emplace(std::move(key));
+  if (!inserted) return fail(key_start, "duplicate key \"" + printable(key) + "\"");
+  skip_ws();
+  if (p_ == end_) return fail(p_, "unexpected end of input, expected ':'");
+  if (*p_ != ':') return fail(p_, "expected ':' after object key, found " + describe_byte(p_));
+  ++p_;
+  skip_ws();
+  slot = &it->second;
+  return true;
+}
+
+// p_ is at the opening quote. Appends the decoded string to `out`.
+bool Parser::parse_string(std::string& out) {
+  const char* open = p_;
+  ++p_;
+  for (;;) {
+    // Copy the longest run that needs no decoding: plain ASCII and valid UTF-8 sequences.
+    const char* run = p_;
+    while (p_ < end_) {
+      if (is_plain(p_)) {
+        ++p_;
+      } else if (byte_at(p_) >= 0x80) {
+        Utf8Sequence seq = check_utf8(p_, end_);
+        if (seq.length == 0) return fail(p_, utf8_error_text(seq.error));
+        p_ += seq.length;
+      } else {
+        break;
+      }
+    }
+    out.append(run, p_);
+    if (p_ == end_) return fail(open, "unterminated string");
+    const char c = *p_;
+    if (c == '"') {
+      ++p_;
+      return true;
+    }
+    if (c == '\\') {
+      if (!parse_escape(out)) return false;
+      continue;
+    }
+    // RFC 8259 section 7: U+0000..U+001F must be escaped.
+    static constexpr char kHex[] = "0123456789abcdef";
+    const unsigned char u = byte_at(p_);
+    return fail(
+        p_, std::string("unescaped control character U+00") + kHex[u >> 4] + kHex[u & 0xF] + " in string");
+  }
+}
+
+// p_ is at a backslash inside a string (RFC 8259 section 7).
+bool Parser::parse_escape(std::string& out) {
+  const char* esc = p_;
+  if (end_ - p_ < 2) return fail(esc, "unterminated escape sequence");
+  char simple = 0;
+  switch (p_[1]) {
+    case '"':
+      simple = '"';
+      break;
+    case '\\':
+      simple = '\\';
+      break;
+    case '/':
+      simple = '/';
+      break;
+    case 'b':
+      simple = '\b';
+      break;
+    case 'f':
+      simple = '\f';
+      break;
+    case 'n':
+      simple = '\n';
+      break;
+    case 'r':
+      simple = '\r';
+      break;
+    case 't':
+      simple = '\t';
+      break;
+    case 'u':
+      break;
+    default:
+      return fail(esc, "invalid escape sequence '\\" + printable(std::string_view(p_ + 1, 1)) + "'");
+  }
+  if (simple != 0) {
+    out.push_back(simple);
+    p_ += 2;
+    return true;
+  }
+  auto read_hex4 = [this](const char* at, std::uint32_t& value) {
+    if (end_ - at < 4) return false;
+    value = 0;
+    for (int i = 0; i < 4; ++i) {
+      const int d = hex_digit(at[i]);
+      if (d < 0) return false;
+      value = value << 4 | static_cast<std::uint32_t>(d);
+    }
+    return true;
+  };
+  std::uint32_t unit = 0;
+  if (!read_hex4(p_ + 2, unit)) return fail(esc, "invalid \\u escape, expected four hex digits");
+  p_ += 6;
+  std::uint32_t cp = unit;
+  if (unit >= 0xD800 && unit <= 0xDBFF) {
+    // A high surrogate is only a character together with an escaped low surrogate right
+    // after it. Lone surrogates cannot be written as UTF-8, so RFC 8785 section 3.1 (via
+    // I-JSON, RFC 7493 section 2.1) requires rejecting them.
+    std::uint32_t low = 0;
+    if (end_ - p_ >= 2 && p_[0] == '\\' && p_[1] == 'u' && read_hex4(p_ + 2, low) && low >= 0xDC00 &&
+        low <= 0xDFFF) {
+      cp = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+      p_ += 6;
+    } else {
+      return fail(esc, "lone surrogate '" + std::string(esc, 6) +
+                           "': a high surrogate escape must be followed by "
+                           "a low surrogate escape");
+    }
+  } else if (unit >= 0xDC00 && unit <= 0xDFFF) {
+    return fail(esc, "lone surrogate '" + std::string(esc, 6) + "': low surrogate without a high surrogate");
+  }
+  append_utf8(out, cp);
+  return true;
+}
+
+// p_ is at '-' or a digit. RFC 8259 section 6:
+//   number = [ minus ] int [ frac ] [ exp ]; int = zero / ( digit1-9 *DIGIT )
+bool Parser::parse_number(double& out) {
+  const char* start = p_;
+  if (*p_ == '-') ++p_;
+  if (p_ == end_ || !is_digit(*p_)) return fail(start, "invalid number, expected a digit after '-'");
+  const char* int_begin = p_;
+  if (*p_ == '0') {
+    ++p_;
+    if (p_ < end_ && is_digit(*p_)) return fail(start, "invalid number, leading zeros are not allowed");
+  } else {
+    while (p_ < end_ && is_digit(*p_)) ++p_;
+  }
+  const char* int_end = p_;
+  const char* frac_begin = p_;
+  const char* frac_end = p_;
+  if (p_ < end_ && *p_ == '.') {
+    ++p_;
+    frac_begin = p_;
+    while (p_ < end_ && is_digit(*p_)) ++p_;
+    frac_end = p_;
+    if (frac_begin == frac_end) return fail(start, "invalid number, expected a digit after '.'");
+  }
+  bool exp_negative = false;
+  std::int64_t exponent = 0;  // saturated; only used to classify out-of-range values
+  if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+    ++p_;
+    if (p_ < end_ && (*p_ == '+' || *p_ == '-')) {
+      exp_negative = *p_ == '-';
+      ++p_;
+    }
+    const char* exp_begin = p_;
+    while (p_ < end_ && is_digit(*p_)) {
+      if (exponent < 1'000'000'000) exponent = exponent * 10 + (*p_ - '0');
+      ++p_;
+    }
+    if (exp_begin == p_) return fail(start, "invalid number, expected a digit in the exponent");
+  }
+  // The text is now known to be RFC 8259 grammar, which from_chars (general format) parses
+  // with correct rounding and without looking at the locale.
+  double value = 0;
+  auto [ptr, ec] = std::from_chars(start, p_, value);
+  if (ec == std::errc() && ptr == p_) {
+    out = value;
+    return true;
+  }
+  if (ec != std::errc::result_out_of_range || ptr != p_) {
+    return fail(start, "invalid number");  // not reachable for grammar-checked text
+  }
+  // Out of range: overflow (|x| rounds to infinity) is an error, since JCS can only carry
+  // finite doubles (RFC 8785 section 3.2.2.3). Underflow rounds to zero, exactly as
+  // ECMAScript JSON.parse does, so 1e-400 is the number 0 (and -1e-400 is -0, printed "0").
+  // The two are told apart by the decimal exponent of the first significant digit.
+  std::int64_t magnitude = 0;
+  bool found = false;
+  for (const char* q = int_begin; q < int_end && !found; ++q) {
+    if (*q != '0') {
+      magnitude = int_end - q - 1;
+      found = true;
+    }
+  }
+  for (const char* q = frac_begin; q < frac_end && !found; ++q) {
+    if (*q != '0') {
+      magnitude = -(q - frac_begin + 1);
+      found = true;
+    }
+  }
+  magnitude += exp_negative ? -exponent : exponent;
+  if (!found || magnitude >= 0) {
+    return fail(start, "number " + printable(std::string_view(start, static_cast<std::size_t>(p_ - start))) +
+                           " is outside the range of IEEE-754 doubles");
+  }
+  out = *start == '-' ? -0.0 : 0.0;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// Serialization
+
+// Order of object member names by UTF-16 code units (RFC 8785 section 3.2.3), computed on
+// the UTF-8 bytes without transcoding. UTF-8 byte order equals code point order, and code
+// point order equals UTF-16 order except for one case: characters above U+FFFF are encoded
+// in UTF-16 as surrogates (0xD800..0xDFFF), so they sort before U+E000..U+FFFF, while in
+// UTF-8 their lead bytes (F0..F4) sort after those of U+E000..U+FFFF (EE, EF). At the first
+// differing byte of two valid strings, both bytes are lead bytes or both are continuation
+// bytes of the same lead, so moving F0..F4 below EE..EF fixes the order. The mapping is a
+// bijection on bytes, so the comparison stays a strict weak order even for invalid input
+// (which serialize() rejects anyway).
+inline unsigned utf16_rank(unsigned char b) {
+  if (b >= 0xF0 && b <= 0xF4) return b - 0xF0u + 0xEEu;  // to EE..F2
+  if (b == 0xEE || b == 0xEF) return b + 5u;             // to F3..F4
+  return b;
+}
+
+bool utf16_less(const std::string& a, const std::string& b) {
+  const std::size_t n = std::min(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) {
+      return utf16_rank(static_cast<unsigned char>(a[i])) < utf16_rank(static_cast<unsigned char>(b[i]));
+    }
+  }
+  return a.size() < b.size();
+}
+
+// Writes a string as ECMAScript JSON.stringify does (RFC 8785 section 3.2.2.2): '"' and
+// '\\' and the controls with short forms (\b \f \n \r \t) are escaped, other controls below
+// U+0020 as \u00xx with lowercase hex, everything else literally as UTF-8 (section 3.2.4).
+// Returns false if `s` is not valid UTF-8.
+bool append_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const char* p = s.data();
+  const char* end = p + s.size();
+  out.push_back('"');
+  for (;;) {
+    const char* run = p;
+    while (p < end) {
+      if (is_plain(p)) {
+        ++p;
+      } else if (byte_at(p) >= 0x80) {
+        Utf8Sequence seq = check_utf8(p, end);
+        if (seq.length == 0) return false;
+        p += seq.length;
+      } else {
+        break;
+      }
+    }
+    out.append(run, p);
+    if (p == end) break;
+    const unsigned char c = byte_at(p++);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default: {
+        const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+        out.append(esc, sizeof esc);
+      }
+    }
+  }
+  out.push_back('"');
+  return true;
+}
+
+// ECMAScript Number::toString(x) for finite x (ECMA-262 section 6.1.6.1.20), into buf.
+// Returns the length written; buf needs 32 bytes (the longest output is 25 bytes, e.g.
+// "-1.2345678901234567e-308" or "-0.0000012345678901234567").
+std::size_t format_number_into(double value, char* buf) {
+  char* out = buf;
+  if (value == 0) {  // +0 and -0 both print as "0" (step 2)
+    *out = '0';
+    return 1;
+  }
+  if (std::signbit(value)) {
+    *out++ = '-';
+    value = -value;
+  }
+  // Fast path for the common case (sizes, counts): an integer below 2^53. Its neighbours
+  // are at most 1 apart, so no other digit string round-trips to it, the shortest digits
+  // are its own, and steps 5-6 print it as a plain integer.
+  if (value < 9007199254740992.0 && value == std::floor(value)) {
+    out = std::to_chars(out, buf + 32, static_cast<std::uint64_t>(value)).ptr;
+    return static_cast<std::size_t>(out - buf);
+  }
+  // Step 5 wants the shortest digit string s (k digits) and exponent n with
+  // value = s * 10^(n-k), choosing the closest one on ties. std::to_chars without a
+  // precision gives exactly that shortest round-trip representation; in scientific form
+  // it reads d[.ddd]e±XX.
+  char sci[32];
+  const auto res = std::to_chars(sci, sci + sizeof sci, value, std::chars_format::scientific);
+  char digits[20];
+  int k = 0;
+  const char* q = sci;
+  for (; q < res.ptr && *q != 'e'; ++q) {
+    if (*q != '.') digits[k++] = *q;
+  }
+  int exp10 = 0;
+  std::from_chars(q + (q[1] == '+' ? 2 : 1), res.ptr, exp10);
+  const int n = exp10 + 1;  // the decimal point sits after n digits
+  auto put_digits = [&out, &digits](int from, int to) {
+    for (int i = from; i < to; ++i) *out++ = digits[i];
+  };
+  if (k <= n && n <= 21) {  // step 6: integer, padded with zeros
+    put_digits(0, k);
+    for (int i = k; i < n; ++i) *out++ = '0';
+  } else if (0 < n && n <= 21) {  // step 7: point inside the digits
+    put_digits(0, n);
+    *out++ = '.';
+    put_digits(n, k);
+  } else if (-6 < n && n <= 0) {  // step 8: 0.000ddd
+    *out++ = '0';
+    *out++ = '.';
+    for (int i = 0; i < -n; ++i) *out++ = '0';
+    put_digits(0, k);
+  } else {  // steps 9-10: exponent form, always signed
+    *out++ = digits[0];
+    if (k > 1) {
+      *out++ = '.';
+      put_digits(1, k);
+    }
+    *out++ = 'e';
+    *out++ = n - 1 < 0 ? '-' : '+';
+    const int e = n - 1 < 0 ? 1 - n : n - 1;
+    out = std::to_chars(out, buf + 32, e).ptr;
+  }
+  return static_cast<std::size_t>(out - buf);
+}
+
+// JSON Pointer (RFC 6901) of the value being written, for error messages.
+struct Frame {
+  const json* node;
+  std::size_t next = 0;           // index of the next element / member to write
+  std::size_t members_begin = 0;  // objects: this frame's range in the member list
+  std::size_t members_end = 0;
+};
+
+using Member = const json::object_t::value_type*;
+
+std::string pointer_of(const std::vector<Frame>& stack, const std::vector<Member>& members) {
+  std::string path;
+  for (const Frame& f : stack) {
+    if (f.next == 0) break;
+    path.push_back('/');
+    if (f.node->is_array()) {
+      path += std::to_string(f.next - 1);
+    } else {
+      for (char c : members[f.members_begin + f.next - 1]->first) {
+        if (c == '~') {
+          path += "~0";
+        } else if (c == '/') {
+          path += "~1";
+        } else {
+          path.push_back(c);
+        }
+      }
+    }
+  }
+  return path.empty() ? "the top-level value" : "\"" + printable(path) + "\"";
+}
+
+}  // namespace
+
+Result<json> parse(std::string_view text) { return Parser(text).run(); }
+
+std::string format_number(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value < 0 ? "-Infinity" : "Infinity";
+  char buf[32];
+  return std::string(buf, format_number_into(value, buf));
+}
+
+Result<std::string> serialize(const json& value) {
+  std::string out;
+  std::vector<Frame> stack;
+  std::vector<Member> members;  // sorted member lists of all open objects, innermost last
+  auto fail = [&](const std::string& what) {
+    return make_error(Errc::kInvalidArgument,
+                      "cannot canonicalize " + pointer_of(stack, members) + ": " + what);
+  };
+  // Writes a scalar, or opens a container by pushing a frame.
+  auto begin_value = [&](const json& v) -> bool {
+    switch (v.type()) {
+      case json::value_t::null:
+        out += "null";
+        return true;
+      case json::value_t::boolean:
+        out += v.get_ref<const json::boolean_t&>() ? "true" : "false";
+        return true;
+      case json::value_t::string:
+        return append_string(out, v.get_ref<const json::string_t&>());
+      case json::value_t::number_float:
+      case json::value_t::number_integer:
+      case json::value_t::number_unsigned: {
+        // JCS numbers are IEEE-754 doubles (RFC 8785 section 3.2.2.3). Integers are
+        // converted, which is exact for |x| <= 2^53 and rounds to nearest beyond.
+        double d = 0;
+        if (v.is_number_float()) {
+          d = v.get_ref<const json::number_float_t&>();
+        } else if (v.is_number_integer() && !v.is_number_unsigned()) {
+          d = static_cast<double>(v.get_ref<const json::number_integer_t&>());
+        } else {
+          d = static_cast<double>(v.get_ref<const json::number_unsigned_t&>());
+        }
+        if (!std::isfinite(d)) return false;
+        char buf[32];
+        out.append(buf, format_number_into(d, buf));
+        return true;
+      }
+      case json::value_t::array:
+        out.push_back('[');
+        stack.push_back(Frame{&v});
+        return true;
+      case json::value_t::object: {
+        out.push_back('{');
+        Frame f{&v};
+        f.members_begin = members.size();
+        for (const auto& m : v.get_ref<const json::object_t&>()) members.push_back(&m);
+        f.members_end = members.size();
+        // The map is in byte order, which is already UTF-16 order unless names mix
+        // characters above U+FFFF with U+E000..U+FFFF; then re-sort.
+        auto first = members.begin() + static_cast<std::ptrdiff_t>(f.members_begin);
+        auto cmp = [](Member a, Member b) { return utf16_less(a->first, b->first); };
+        if (!std::is_sorted(first, members.end(), cmp)) std::sort(first, members.end(), cmp);
+        stack.push_back(f);
+        return true;
+      }
+      case json::value_t::binary:
+      case json::value_t::discarded:
+        return false;
+    }
+    return false;
+  };
+  auto why = [](const json& v) -> std::string {
+    if (v.is_string()) return "string is not valid UTF-8";
+    if (v.is_number()) return "number is not finite (NaN and Infinity have no JSON form)";
+    if (v.is_binary()) return "binary values have no JSON form";
+    return "value of type " + std::string(v.type_name()) + " has no JSON form";
+  };
+
+  if (!begin_value(value)) return fail(why(value));
+  while (!stack.empty()) {
+    Frame& f = stack.back();
+    if (f.node->is_array()) {
+      const auto& arr = f.node->get_ref<const json::array_t&>();
+      if (f.next == arr.size()) {
+        out.push_back(']');
+        stack.pop_back();
+        continue;
+      }
+      if (f.next != 0) out.push_back(',');
+      const json& element = arr[f.next++];
+      if (!begin_value(element)) return fail(why(element));
+    } else {
+      if (f.next == f.members_end - f.members_begin) {
+        out.push_back('}');
+        members.resize(f.members_begin);
+        stack.pop_back();
+        continue;
+      }
+      if (f.next != 0) out.push_back(',');
+      Member m = members[f.members_begin + f.next++];
+      if (!append_string(out, m->first)) return fail("member name is not valid UTF-8");
+      out.push_back(':');
+      if (!begin_value(m->second)) return fail(why(m->second));
+    }
+  }
+  return out;
+}
+
+Result<Digest> hash(const json& value) {
+  CS_TRY(std::string canonical, serialize(value));
+  return sha256(std::string_view(canonical));
+}
+
+}  // namespace countersign::jcs
