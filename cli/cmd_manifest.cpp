@@ -152,7 +152,7 @@ void add_manifest_commands(Registry& r) {
   create_cmd->add_option("--license", c->license, "SPDX license id, e.g. Apache-2.0")->required();
   create_cmd->add_option("--license-url", c->license_url, "URL of the license text");
   create_cmd->add_option("--description", c->description, "Free text shown to reviewers");
-  create_cmd->add_option("--source", c->sources, "Download source (repeatable, in order); see below");
+  create_cmd->add_option("--source", c->sources, "Download source (repeatable, in order); see below")->allow_extra_args(false);
   create_cmd->add_option("--threads", c->threads, "Hashing threads (default: one per core)");
   create_cmd->add_option("-o,--out", c->out, "Write the manifest here instead of standard output");
   create_cmd->add_option("DIR", c->dir, "Model directory")->required();

@@ -208,10 +208,10 @@ void add_policy_commands(Registry& r) {
       "`key public` / `key enroll`. Join several keys of one approver with '+'.");
   create_cmd->add_option("--domain", c->domain, "The organisation or fleet this policy governs")->required();
   create_cmd->add_option("--version", c->version, "Policy version (starts at 1)")->capture_default_str();
-  create_cmd->add_option("--approver", c->approvers, "ID:KEYFILE[+KEYFILE...][:ROLE,ROLE...] (repeatable)")->required();
-  create_cmd->add_option("--name", c->names, "ID=\"Full name, title\" (repeatable)");
-  create_cmd->add_option("--rule", c->rules, "ACTION=THRESHOLD (repeatable)")->required();
-  create_cmd->add_option("--require-role", c->roles, "ACTION=ROLE: a counted signer must hold ROLE (repeatable)");
+  create_cmd->add_option("--approver", c->approvers, "ID:KEYFILE[+KEYFILE...][:ROLE,ROLE...] (repeatable)")->allow_extra_args(false)->required();
+  create_cmd->add_option("--name", c->names, "ID=\"Full name, title\" (repeatable)")->allow_extra_args(false);
+  create_cmd->add_option("--rule", c->rules, "ACTION=THRESHOLD (repeatable)")->allow_extra_args(false)->required();
+  create_cmd->add_option("--require-role", c->roles, "ACTION=ROLE: a counted signer must hold ROLE (repeatable)")->allow_extra_args(false);
   create_cmd->add_option("-o,--out", c->out, "Write here instead of standard output");
   create_cmd->callback([&io = r.io, &rc = r.rc, c] { rc = create(io, *c); });
 }

@@ -99,7 +99,7 @@ void add_proposal_commands(Registry& r) {
   create_cmd->add_option("--action", c->action, "install-model, remove-model or rotate-policy")->required();
   create_cmd->add_option("--manifest", c->manifest, "Manifest (or new policy) file")->required();
   create_cmd->add_option("--previous", c->previous, "sha256:<hash> of the manifest this one replaces");
-  create_cmd->add_option("--box", c->boxes, "Limit to this box id (repeatable)");
+  create_cmd->add_option("--box", c->boxes, "Limit to this box id (repeatable)")->allow_extra_args(false);
   create_cmd->add_option("--expires", c->expires, "Duration (7d, 36h) or time (2026-12-31T23:59:59Z)")->required();
   create_cmd->add_option("--note", c->note, "Why: shown to every approver");
   create_cmd->add_option("-o,--out", c->out, "Write here instead of standard output");

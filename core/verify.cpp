@@ -244,8 +244,9 @@ std::string VerifyReport::to_text(const Policy& policy) const {
     if (rule->require_attestation) o << ", hardware-attested keys only";
     o << "\n";
   }
-  o << "\n" << (approved ? "APPROVED" : "NOT APPROVED") << ": " << counted.size() << " of "
-    << (rule ? std::to_string(rule->threshold) : std::string("?")) << " approvals counted\n";
+  o << "\n" << (approved ? "APPROVED" : "NOT APPROVED") << ": " << counted.size() << " approval"
+    << (counted.size() == 1 ? "" : "s") << " counted, " << (rule ? std::to_string(rule->threshold) : std::string("no rule:"))
+    << " required\n";
   auto describe = [&](const std::string& id) {
     const Approver* a = policy.find_approver(id);
     std::string s = id;
@@ -265,7 +266,7 @@ std::string VerifyReport::to_text(const Policy& policy) const {
     if (!v.approver_id.empty()) o << " by " << v.approver_id;
     o << ": " << v.reason << "\n";
   }
-  if (!approved) {
+  if (rule && counted.size() < rule->threshold) {
     o << "Still missing: " << (missing.empty() ? std::string("nobody else can sign") : join(missing)) << "\n";
   }
   if (!failures.empty()) {

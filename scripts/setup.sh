@@ -42,7 +42,7 @@ npm_dir="$build/npm"
 if [ ! -d "$npm_dir/node_modules/canonicalize" ] || [ ! -d "$npm_dir/node_modules/slip39" ]; then
   echo "== installing npm reference packages into $npm_dir"
   mkdir -p "$npm_dir"
-  npm install --silent --no-audit --no-fund --no-save --prefix "$npm_dir" canonicalize@2.0.0 slip39@0.1.9 >/dev/null
+  npm install --silent --no-audit --no-fund --no-save --prefix "$npm_dir" canonicalize@4.0.0 slip39@0.1.9 >/dev/null
 fi
 
 echo "== configuring $build"
