@@ -248,19 +248,18 @@ struct RecordFile {
     return std::optional<TornTail>();
   }
 
-  // Appends one record durably: data first (synced), then its index entry.
-  Result<void> append(std::string_view payload, const Digest& checksum) {
+  // Appends one record: data first (fdatasync'd when durable), then its index entry.
+  Result<void> append(std::string_view payload, const Digest& checksum, bool durable) {
     std::string rec(kRecordOverhead + payload.size(), '\0');
     auto* p = reinterpret_cast<std::uint8_t*>(rec.data());
     put_u32(p, static_cast<std::uint32_t>(payload.size()));
     std::memcpy(p + 4, payload.data(), payload.size());
     std::memcpy(p + 4 + payload.size(), checksum.data(), 32);
     CS_TRY_VOID(data.write_at(end, p, rec.size()));
-    CS_TRY_VOID(data.sync());
+    if (durable) CS_TRY_VOID(data.sync());
     std::uint8_t b[8];
     put_u64(b, end);
-    CS_TRY_VOID(index.write_at(count * 8, b, 8));
-    CS_TRY_VOID(index.sync());
+    CS_TRY_VOID(index.write_at(count * 8, b, 8));  // derived: synced by sync_derived()
     ++count;
     end += rec.size();
     return {};
@@ -327,6 +326,22 @@ struct AuditLog::State {
   merkle::CompactRange range;
   std::vector<TornTail> torn;
   bool broken = false;  // an append failed half-way: reopen to repair
+  bool durable = true;
+  std::vector<bool> dirty;  // derived files written since the last sync_derived()
+
+  // Derived files are rebuilt from `entries` on open if a crash loses them, so they are
+  // synced only before a checkpoint is signed and on close, not on every append.
+  Result<void> sync_derived() {
+    if (mode != Mode::kWrite) return {};
+    CS_TRY_VOID(entries.index.sync());
+    CS_TRY_VOID(checkpoints.index.sync());
+    for (std::size_t k = 0; k < dirty.size() && k < levels.size(); ++k) {
+      if (dirty[k]) CS_TRY_VOID(levels[k].sync());
+      dirty[k] = false;
+    }
+    return {};
+  }
+  ~State() { (void)sync_derived(); }
 
   std::string path(const std::string& name) const { return (std::filesystem::path(dir) / name).string(); }
 
@@ -372,7 +387,10 @@ struct AuditLog::State {
       touched.push_back(k);
     });
     CS_TRY_VOID(status);
-    for (unsigned k : touched) CS_TRY_VOID(levels[k].sync());
+    for (unsigned k : touched) {
+      if (dirty.size() <= k) dirty.resize(k + 1, false);
+      dirty[k] = true;
+    }
     return {};
   }
 };
@@ -382,8 +400,9 @@ AuditLog::~AuditLog() = default;
 AuditLog::AuditLog(AuditLog&&) noexcept = default;
 AuditLog& AuditLog::operator=(AuditLog&&) noexcept = default;
 
-Result<AuditLog> AuditLog::open(const std::string& dir, Mode mode, Clock clock) {
+Result<AuditLog> AuditLog::open(const std::string& dir, Mode mode, Clock clock, Durability durability) {
   auto s = std::make_unique<State>();
+  s->durable = durability == Durability::kSyncEachAppend;
   s->dir = dir;
   s->mode = mode;
   s->clock = clock ? clock : system_now;
@@ -446,6 +465,7 @@ Result<AuditLog> AuditLog::open(const std::string& dir, Mode mode, Clock clock) 
     return st->add_leaf(r.checksum);
   }));
   if (torn_entries) s->torn.push_back(*torn_entries);
+  CS_TRY_VOID(s->sync_derived());
 
   CS_TRY_VOID(s->checkpoints.load_prefix(~std::uint64_t{0}, [](std::uint64_t, const Record&) { return true; }));
   CS_TRY(auto torn_cp, s->checkpoints.scan_tail(write, [](std::uint64_t, const Record&) { return Result<void>(); }));
@@ -471,7 +491,7 @@ Result<std::uint64_t> AuditLog::append(std::string_view event_name, const nlohma
   CS_TRY(std::string bytes, make_entry(seq, s_->clock(), event_name, fields));
   Digest leaf = merkle::leaf_hash(as_bytes(bytes));
   s_->broken = true;
-  CS_TRY_VOID(s_->entries.append(bytes, leaf));
+  CS_TRY_VOID(s_->entries.append(bytes, leaf, s_->durable));
   CS_TRY_VOID(s_->add_leaf(leaf));
   s_->broken = false;
   return seq;
@@ -489,7 +509,9 @@ Result<std::string> AuditLog::sign_checkpoint(const note::Signer& signer) {
   n.add_signature(std::move(sig));
   std::string text = n.serialize();
   s_->broken = true;
-  CS_TRY_VOID(s_->checkpoints.append(text, merkle::leaf_hash(as_bytes(text))));
+  CS_TRY_VOID(s_->sync_derived());
+  CS_TRY_VOID(s_->checkpoints.append(text, merkle::leaf_hash(as_bytes(text)), true));
+  CS_TRY_VOID(s_->checkpoints.index.sync());
   s_->broken = false;
   return text;
 }
