@@ -158,7 +158,7 @@ Result<Share> parse_share(std::string_view mnemonic) {
   unsigned padding = 0;
   for (std::size_t bit = 0; bit < kRadixBits * value_words; ++bit) {
     const std::uint16_t w = words.get(4 + bit / kRadixBits);
-    const unsigned b = (w >> (kRadixBits - 1 - bit % kRadixBits)) & 1u;
+    const unsigned b = (static_cast<unsigned>(w) >> (kRadixBits - 1 - bit % kRadixBits)) & 1u;
     if (bit < padding_bits) {
       padding |= b;
       continue;
@@ -189,7 +189,7 @@ SecretBytes encode_share(const Share& share) {
   words[2] = static_cast<std::uint16_t>(params >> 10);
   words[3] = static_cast<std::uint16_t>(params & 1023u);
   for (std::size_t vbit = 0; vbit < value_bits; ++vbit) {
-    const unsigned b = (share.value.data()[vbit / 8] >> (7 - vbit % 8)) & 1u;
+    const unsigned b = (static_cast<unsigned>(share.value.data()[vbit / 8]) >> (7 - vbit % 8)) & 1u;
     const std::size_t bit = vbit + padding_bits;
     words[4 + bit / kRadixBits] =
         static_cast<std::uint16_t>(words[4 + bit / kRadixBits] | (b << (kRadixBits - 1 - bit % kRadixBits)));
