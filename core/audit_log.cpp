@@ -333,6 +333,7 @@ struct AuditLog::State {
   // synced only before a checkpoint is signed and on close, not on every append.
   Result<void> sync_derived() {
     if (mode != Mode::kWrite) return {};
+    CS_TRY_VOID(entries.data.sync());  // a no-op unless opened with kNoSync
     CS_TRY_VOID(entries.index.sync());
     CS_TRY_VOID(checkpoints.index.sync());
     for (std::size_t k = 0; k < dirty.size() && k < levels.size(); ++k) {
@@ -445,7 +446,12 @@ Result<AuditLog> AuditLog::open(const std::string& dir, Mode mode, Clock clock, 
   }));
   m = s->entries.count;
   if (write) {
-    for (unsigned k = 0; k < s->levels.size(); ++k) CS_TRY_VOID(s->levels[k].truncate((m >> k) * 32));
+    // Stale hashes past the trusted size, at any level, go; they are recomputed on rescan.
+    for (unsigned k = 0; k < kMaxLevels; ++k) {
+      if (k >= s->levels.size() && !std::filesystem::exists(s->path(level_name(k)))) continue;
+      CS_TRY(const File* f, s->level(k, true));
+      CS_TRY_VOID(f->truncate((m >> k) * 32));
+    }
   }
   // The frontier: one perfect subtree per set bit of m, largest first.
   std::vector<Digest> frontier;
