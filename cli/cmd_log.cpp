@@ -1,4 +1,5 @@
-// countersign log keygen / append / show / verify / prove / check-proof / export: the audit
+// countersign log keygen / append / show / verify / prove / check-proof / export / cosign /
+// check-cosignature: the audit
 // log (DESIGN.md "Audit log", docs/audit-log.md), checked offline with core's code.
 //
 // Proof files (JSON, for handing over on removable media):
@@ -407,6 +408,48 @@ int export_log(Io& io, const std::string& dir, const std::string& out, const std
   return kExitOk;
 }
 
+struct CosignArgs {
+  std::string checkpoint, key, log_key, out;
+};
+
+// tlog-cosignature: an auditor who has checked the log (log verify) adds a timestamped
+// cosignature to its checkpoint. The checkpoint must verify with the log key first.
+int cosign(Io& io, const CosignArgs& a) {
+  auto log_key = load_verifier(a.log_key);
+  if (!log_key.ok()) return report_error(io, log_key.error(), false);
+  auto signer = load_signer(a.key);
+  if (!signer.ok()) return report_error(io, signer.error(), false);
+  auto text = read_file_or_stdin(a.checkpoint, io.in, note::kMaxNoteSize);
+  if (!text.ok()) return report_error(io, text.error(), false);
+  auto cp = audit::open_checkpoint(*text, *log_key);
+  if (!cp.ok()) return report_check_failure(io, cp.error().with_context(a.checkpoint), false);
+  auto n = note::Note::parse(*text);
+  UnixTime now = io.now();
+  auto sig = signer->cosign(n->text(), static_cast<std::uint64_t>(now < 0 ? 0 : now));
+  if (!sig.ok()) return report_error(io, sig.error(), false);
+  n->add_signature(*sig);
+  auto w = write_output(io, a.out, n->serialize());
+  if (!w.ok()) return report_error(io, w.error(), false);
+  io.err << "cosigned checkpoint of size " << cp->size << " as " << signer->verifier().label() << "\n";
+  return kExitOk;
+}
+
+int check_cosignature(Io& io, const std::string& path, const std::string& log_key_arg, const std::string& cosigner_arg) {
+  auto log_key = load_verifier(log_key_arg);
+  if (!log_key.ok()) return report_error(io, log_key.error(), false);
+  auto cosigner = load_verifier(cosigner_arg);
+  if (!cosigner.ok()) return report_error(io, cosigner.error(), false);
+  auto text = read_file_or_stdin(path, io.in, note::kMaxNoteSize);
+  if (!text.ok()) return report_error(io, text.error(), false);
+  auto cp = audit::open_checkpoint(*text, *log_key);
+  if (!cp.ok()) return report_check_failure(io, cp.error().with_context(path), false);
+  auto ts = note::verify_cosignature(*note::Note::parse(*text), *cosigner);
+  if (!ts.ok()) return report_check_failure(io, ts.error().with_context(path), false);
+  io.out << "OK: checkpoint of size " << cp->size << " cosigned by " << cosigner->label() << " at "
+         << format_rfc3339(static_cast<UnixTime>(*ts)) << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 void add_log_commands(Registry& r) {
@@ -500,6 +543,27 @@ void add_log_commands(Registry& r) {
   cp_cmd->add_flag("--json", *cp_json, "Machine-readable output");
   cp_cmd->callback([&io = r.io, &rc = r.rc, cp_path, cp_key, cp_json] {
     rc = check_proof(io, *cp_path, *cp_key, *cp_json);
+  });
+
+  auto cs = std::make_shared<CosignArgs>();
+  auto* cs_cmd = log->add_subcommand("cosign", "Add an auditor's tlog-cosignature to a checkpoint");
+  cs_cmd->footer("Run after log verify succeeded. The checkpoint must verify with --log-key; the cosigner key\n"
+                 "comes from log keygen --cosigner. Check with: log check-cosignature.");
+  cs_cmd->add_option("CHECKPOINT", cs->checkpoint, "Signed checkpoint file, or - for standard input")->required();
+  cs_cmd->add_option("--key", cs->key, "Cosigner private key file")->required();
+  cs_cmd->add_option("--log-key", cs->log_key, "Log verifier key")->required();
+  cs_cmd->add_option("-o,--out", cs->out, "Cosigned checkpoint (default: standard output)");
+  cs_cmd->callback([&io = r.io, &rc = r.rc, cs] { rc = cosign(io, *cs); });
+
+  auto cc_path = std::make_shared<std::string>();
+  auto cc_key = std::make_shared<std::string>();
+  auto cc_cosigner = std::make_shared<std::string>();
+  auto* cc_cmd = log->add_subcommand("check-cosignature", "Check an auditor's cosignature on a checkpoint");
+  cc_cmd->add_option("CHECKPOINT", *cc_path, "Cosigned checkpoint file")->required();
+  cc_cmd->add_option("--key", *cc_key, "Log verifier key")->required();
+  cc_cmd->add_option("--cosigner", *cc_cosigner, "Cosigner verifier key (type 0x04)")->required();
+  cc_cmd->callback([&io = r.io, &rc = r.rc, cc_path, cc_key, cc_cosigner] {
+    rc = check_cosignature(io, *cc_path, *cc_key, *cc_cosigner);
   });
 
   auto ex_dir = std::make_shared<std::string>();

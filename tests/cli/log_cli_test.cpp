@@ -188,6 +188,28 @@ TEST_F(LogCliTest, VerifyNamesTheFirstBadEntryAndRewrittenHistory) {
   EXPECT_TRUE(has(rewritten.err, "given checkpoint 1 (size 6) does not match the entries")) << rewritten;
 }
 
+TEST_F(LogCliTest, AuditorCosignsACheckpoint) {
+  make_log(3);
+  ASSERT_EQ(run({"log", "export", p("log"), "--jsonl", "-o", p("x.jsonl"), "--checkpoint-out", p("cp.txt")}).rc, 0);
+  ASSERT_EQ(run({"log", "keygen", "--cosigner", "--name", "auditor.example/w1", "--out", p("w1.key")}).rc, 0);
+  auto c = run({"log", "cosign", p("cp.txt"), "--key", p("w1.key"), "--log-key", p("box.key.pub"), "-o", p("cp2.txt")});
+  ASSERT_EQ(c.rc, 0) << c;
+  std::string cosigned = slurp(p("cp2.txt"));
+  EXPECT_TRUE(has(cosigned, "\xe2\x80\x94 auditor.example/w1 ")) << cosigned;
+  auto ok = run({"log", "check-cosignature", p("cp2.txt"), "--key", p("box.key.pub"), "--cosigner", p("w1.key.pub")});
+  ASSERT_EQ(ok.rc, 0) << ok;
+  EXPECT_TRUE(has(ok.out, "cosigned by auditor.example/w1+")) << ok.out;
+  // The log still verifies against the cosigned checkpoint (other signatures are ignored).
+  EXPECT_EQ(run({"log", "verify", p("x.jsonl"), "--key", p("box.key.pub"), "--checkpoint", p("cp2.txt")}).rc, 0);
+  // Not cosigned by this auditor: exit 1.
+  auto none = run({"log", "check-cosignature", p("cp.txt"), "--key", p("box.key.pub"), "--cosigner", p("w1.key.pub")});
+  EXPECT_EQ(none.rc, 1) << none;
+  // A cosigner refuses a checkpoint the log key did not sign.
+  ASSERT_EQ(run({"log", "keygen", "--name", "box17.example.org/audit", "--out", p("evil.key")}).rc, 0);
+  auto refused = run({"log", "cosign", p("cp.txt"), "--key", p("w1.key"), "--log-key", p("evil.key.pub")});
+  EXPECT_EQ(refused.rc, 1) << refused;
+}
+
 TEST_F(LogCliTest, UsageErrorsExit2) {
   EXPECT_EQ(run({"log", "verify", p("nope"), "--key", p("nope.pub")}).rc, 2);
   EXPECT_EQ(run({"log", "append", p("log"), "--event", "made-up", "--no-checkpoint"}).rc, 2);
