@@ -203,7 +203,7 @@ TEST_F(CliTest, ThreeOfFiveFlowIsApproved) {
 
   CliRun v = verify("bundle.json");
   EXPECT_EQ(v.rc, 0) << v;
-  EXPECT_TRUE(contains(v.out, "APPROVED: 3 of 3 approvals counted")) << v;
+  EXPECT_TRUE(contains(v.out, "APPROVED: 3 approvals counted, 3 required")) << v;
   EXPECT_FALSE(contains(v.out, "NOT APPROVED")) << v;
   EXPECT_TRUE(contains(v.out, "counted      alice (Alice Chen, CTO) [engineering], key " +
                                   key_ids_["alice"].substr(0, 16)))
@@ -269,7 +269,7 @@ TEST_F(CliTest, SignatureForAnotherProposal) {
   write("bundle-other.json", b.dump(2));
   CliRun v = verify("bundle-other.json");
   EXPECT_EQ(v.rc, 1) << v;
-  EXPECT_TRUE(contains(v.out, "NOT APPROVED: 2 of 3")) << v;
+  EXPECT_TRUE(contains(v.out, "NOT APPROVED: 2 approvals counted, 3 required")) << v;
   EXPECT_TRUE(contains(v.out, "signature #3 by carol: signature is for proposal")) << v;
   EXPECT_TRUE(contains(v.out, "not this one")) << v;
   EXPECT_TRUE(contains(v.out, "Still missing: carol, dave, erin")) << v;
@@ -291,7 +291,7 @@ TEST_F(CliTest, TwoSignaturesBySameApproverCountOnce) {
   EXPECT_TRUE(contains(a.err, "3 signature(s)")) << a;
   CliRun v = verify("bundle.json");
   EXPECT_EQ(v.rc, 1) << v;
-  EXPECT_TRUE(contains(v.out, "NOT APPROVED: 2 of 3")) << v;
+  EXPECT_TRUE(contains(v.out, "NOT APPROVED: 2 approvals counted, 3 required")) << v;
   EXPECT_TRUE(contains(v.out, "duplicate    signature #2 by alice")) << v;
   EXPECT_TRUE(contains(v.out, "one vote per approver")) << v;
 
@@ -363,6 +363,75 @@ TEST_F(CliTest, WrongPassphraseIsRefused) {
   EXPECT_TRUE(contains(s.err, p("dave.key"))) << s;
   EXPECT_FALSE(contains(s.out + s.err, "not the passphrase")) << s;
   EXPECT_FALSE(fs::exists(p("dave.sig")));
+}
+
+TEST_F(CliTest, BoxListIsCheckedWithBox) {
+  ASSERT_NO_FATAL_FAILURE(setup_flow());
+  CliRun r = run({"proposal", "create", "--domain", "acme-prod", "--action", "install-model", "--manifest",
+                  p("manifest.json"), "--box", "box-7f3a", "--box", "box-91c2", "--expires", "2026-11-30T00:00:00Z",
+                  "-o", p("boxed.json")});
+  ASSERT_EQ(r.rc, 0) << r;
+  for (const char* who : {"alice", "bob", "carol"}) sign(who, "boxed.json", std::string(who) + "-boxed.sig");
+  ASSERT_EQ(assemble("boxed.json", {"alice-boxed.sig", "bob-boxed.sig", "carol-boxed.sig"}, "bundle.json").rc, 0);
+  CliRun other = verify("bundle.json", {"--box", "box-0000"});
+  EXPECT_EQ(other.rc, 1) << other;
+  EXPECT_TRUE(contains(other.out, "- box: ")) << other;
+  EXPECT_TRUE(contains(other.out, "box-0000")) << other;
+  CliRun listed = verify("bundle.json", {"--box", "box-91c2"});
+  EXPECT_EQ(listed.rc, 0) << listed;
+  CliRun unchecked = verify("bundle.json");
+  EXPECT_EQ(unchecked.rc, 0) << unchecked;
+  EXPECT_TRUE(contains(unchecked.out, "pass --box ID")) << unchecked;
+}
+
+TEST_F(CliTest, AssembleRefusesAManifestTheProposalDoesNotApprove) {
+  ASSERT_NO_FATAL_FAILURE(setup_flow());
+  make_model("other");
+  write("other/extra.bin", "x");
+  ASSERT_EQ(run({"manifest", "create", "--name", "tiny", "--version", "1", "--license", "MIT", "-o",
+                 p("other.json"), p("other")})
+                .rc,
+            0);
+  CliRun a = run({"bundle", "assemble", "--proposal", p("proposal.json"), "--manifest", p("other.json"), "-o",
+                  p("bundle.json"), p("alice.sig"), p("bob.sig"), p("carol.sig")});
+  EXPECT_EQ(a.rc, 2) << a;
+  EXPECT_TRUE(contains(a.err, p("other.json") + " hashes to sha256:")) << a;
+  EXPECT_FALSE(fs::exists(p("bundle.json")));
+}
+
+TEST_F(CliTest, ProposalExpiryMustBeSensible) {
+  ASSERT_NO_FATAL_FAILURE(setup_flow());
+  for (const char* bad : {"2020-01-01T00:00:00Z", "0d", "soon", "999999999w"}) {
+    CliRun r = run({"proposal", "create", "--domain", "acme-prod", "--action", "install-model", "--manifest",
+                    p("manifest.json"), "--expires", bad, "-o", p("late.json")});
+    EXPECT_EQ(r.rc, 2) << bad << "\n" << r;
+    EXPECT_FALSE(fs::exists(p("late.json"))) << bad;
+    fs::remove(p("late.json"));
+  }
+}
+
+TEST_F(CliTest, EmptyPassphraseIsRefused) {
+  write("empty.txt", "\n");
+  CliRun r = run({"key", "generate", "-o", p("k.key"), "--passphrase-file", p("empty.txt")});
+  EXPECT_EQ(r.rc, 2) << r;
+  EXPECT_FALSE(fs::exists(p("k.key")));
+}
+
+TEST_F(CliTest, PolicyCreateRefusesUnreachableThreshold) {
+  ASSERT_EQ(run({"key", "generate", "-o", p("a.key"), "--passphrase-file", p("pass.txt")}).rc, 0);
+  CliRun r = run({"policy", "create", "--domain", "d", "--approver", "a:" + p("a.key"), "--rule", "install-model=2",
+                  "-o", p("policy.json")});
+  EXPECT_EQ(r.rc, 2) << r;
+  EXPECT_TRUE(contains(r.err, "/rules/install-model/threshold")) << r;
+  EXPECT_FALSE(fs::exists(p("policy.json")));
+}
+
+TEST_F(CliTest, JsonErrorForMissingPolicy) {
+  CliRun r = run({"bundle", "verify", "--json", "--policy", p("none.json"), p("bundle.json")});
+  EXPECT_EQ(r.rc, 2) << r;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["error"]["code"], "io");
+  EXPECT_TRUE(contains(j["error"]["message"].get<std::string>(), p("none.json"))) << r;
 }
 
 // ---- exit 2: usage and malformed input --------------------------------------------------

@@ -247,7 +247,7 @@ TEST_F(VerifyTest, ApprovedWithThreeValidSignaturesOfMixedAlgorithms) {
   EXPECT_EQ(r.signatures[1].key_id, keys_["bob"][0].public_key().id());
 
   const std::string text = r.to_text(policy);
-  EXPECT_TRUE(Contains(text, "APPROVED: 3 of 3 approvals counted")) << text;
+  EXPECT_TRUE(Contains(text, "APPROVED: 3 approvals counted, 3 required")) << text;
   EXPECT_FALSE(Contains(text, "NOT APPROVED")) << text;
   EXPECT_TRUE(Contains(text, "counted      alice")) << text;
   EXPECT_TRUE(Contains(text, digest_to_string(p.id()))) << text;
@@ -262,7 +262,7 @@ TEST_F(VerifyTest, TwoSignaturesAreNotEnoughForThree) {
   EXPECT_TRUE(Contains(r.failures[0].message, "2 of 3")) << r.failures[0].message;
   EXPECT_EQ(r.missing, (Ids{"alice", "bob", "carol"}));
   const std::string text = r.to_text(policy);
-  EXPECT_TRUE(Contains(text, "NOT APPROVED: 2 of 3")) << text;
+  EXPECT_TRUE(Contains(text, "NOT APPROVED: 2 approvals counted, 3 required")) << text;
   EXPECT_TRUE(Contains(text, "Still missing: alice, bob, carol")) << text;
 }
 
@@ -333,7 +333,7 @@ TEST_F(VerifyTest, InvalidSignaturesAreReportedWithReasons) {
   EXPECT_TRUE(Contains(mismatch.reason, "ed25519")) << mismatch.reason;
 
   const std::string text = r.to_text(policy);
-  EXPECT_TRUE(Contains(text, "NOT APPROVED: 2 of 3")) << text;
+  EXPECT_TRUE(Contains(text, "NOT APPROVED: 2 approvals counted, 3 required")) << text;
   EXPECT_TRUE(Contains(text, "signature #3 by carol: signature is for proposal")) << text;
   EXPECT_TRUE(Contains(text, "signature #4: key ")) << text;
   EXPECT_TRUE(Contains(text, "signature #5 by dave")) << text;
@@ -703,7 +703,7 @@ TEST_F(VerifyTest, BundleSubjectMustFitTheAction) {
   EXPECT_TRUE(FailsWith(Bundle::create(rotate, manifest_.to_json(), {}), Errc::kInvalidDocument,
                         {"/manifest", "countersign/policy/v1"}));
   Proposal install = proposal();
-  EXPECT_TRUE(FailsWith(Bundle::create(install, policy.document(), {}), Errc::kUnknownSchema, {"manifest"}));
+  EXPECT_TRUE(FailsWith(Bundle::create(install, policy.to_json(), {}), Errc::kUnknownSchema, {"manifest"}));
 }
 
 // ---- rotation -------------------------------------------------------------------------------
