@@ -92,7 +92,7 @@ TEST_F(PolicyTest, HashIsJcsHashAndStable) {
   auto pretty = Policy::parse_text(doc().dump(4));
   ASSERT_TRUE(pretty.ok()) << pretty.error().message;
   EXPECT_EQ(pretty->hash(), p->hash());
-  auto again = Policy::parse(p->document());
+  auto again = Policy::parse(p->to_json());
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->hash(), p->hash());
 }
