@@ -579,7 +579,9 @@ void add_log_commands(Registry& r) {
   ex_cmd->add_option("-o,--out", *ex_out, "Output file (default: standard output)");
   ex_cmd->add_option("--checkpoint-out", *ex_cp, "Also write the newest signed checkpoint here");
   ex_cmd->add_option("--from", *ex_from, "First entry to export");
-  ex_cmd->callback([&io = r.io, &rc = r.rc, ex_dir, ex_out, ex_cp, ex_from] {
+  ex_cmd->callback([&io = r.io, &rc = r.rc, ex_dir, ex_out, ex_cp, ex_from, ex_jsonl] {
+    // CLI11 binds the flag by reference: the lambda owns ex_jsonl so that it outlives parsing.
+    if (!*ex_jsonl) return;  // unreachable: --jsonl is required
     rc = export_log(io, *ex_dir, *ex_out, *ex_cp, *ex_from);
   });
 }
