@@ -273,6 +273,11 @@ Result<Manifest> Manifest::parse(const json& doc) {
   CS_TRY(const json::array_t* sources, r.array("sources"));
   for (std::size_t i = 0; i < sources->size(); ++i) {
     CS_TRY(Source s, parse_source((*sources)[i], pointer_append("/sources", i)));
+    for (const auto& earlier : m.f_.sources) {
+      if (earlier.to_json() == s.to_json()) {
+        return document_error(kDoc, pointer_append("/sources", i), "the same source is listed twice");
+      }
+    }
     m.f_.sources.push_back(std::move(s));
   }
   CS_TRY_VOID(r.finish());

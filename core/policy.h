@@ -80,7 +80,8 @@ class Policy {
   std::optional<KeyRef> find_key(std::string_view key_id) const;
 
   const Digest& hash() const { return hash_; }
-  const nlohmann::json& document() const { return doc_; }
+  // The document as parsed (a policy is kept verbatim: it is the box's root of trust).
+  const nlohmann::json& to_json() const { return doc_; }
 
  private:
   Policy() = default;

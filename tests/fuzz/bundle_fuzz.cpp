@@ -1,0 +1,7 @@
+// Fuzz target: Bundle::parse_text (see document_fuzz.h for the property checked).
+#include "core/bundle.h"
+#include "tests/fuzz/document_fuzz.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  return fuzz_document<countersign::Bundle>(data, size);
+}

@@ -1,0 +1,7 @@
+// Fuzz target: Policy::parse_text (see document_fuzz.h for the property checked).
+#include "core/policy.h"
+#include "tests/fuzz/document_fuzz.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  return fuzz_document<countersign::Policy>(data, size);
+}
