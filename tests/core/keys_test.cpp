@@ -600,8 +600,9 @@ TEST_P(Fido2Test, TamperedAuthenticatorDataIsRefused) {
   const Bytes ad = make_auth_data("countersign", kUp, 41);
   const Bytes sig = cred_.sign(ad, in_);
   // Counter changed, or the UV flag added after signing (to pass a UV policy).
+  ASSERT_EQ(ad.size(), 37u);
   Bytes counter = ad;
-  counter.back() ^= 0x01;
+  counter[36] ^= 0x01;  // last byte of the signature counter
   Bytes uv = ad;
   uv[32] |= kUv;
   for (const Bytes& bad : {counter, uv}) {
