@@ -13,7 +13,7 @@ work=${1:-$(mktemp -d /tmp/countersign-demo.XXXXXX)}
 mkdir -p "$work"
 cd "$work"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+run() { printf '$ %s\n' "$*" >&2; "$@"; }
 # Runs a command that must fail with exit code 1 (the box refuses).
 refuse() {
   printf '$ %s\n' "$*"
