@@ -156,9 +156,18 @@ Result<std::vector<shamir::MnemonicInput>> read_mnemonics(Io& io) {
   while (io.in.peek() != std::char_traits<char>::eof()) {
     ++line;
     CS_TRY(SecretBytes text, read_secret_line(io.in, 1024));
+    // Accept lines as `split` prints them ("  2. word word ..."): drop the numbering.
+    std::size_t i = 0;
+    while (i < text.size() && (text.data()[i] == ' ' || text.data()[i] == '\t')) ++i;
+    std::size_t digits = i;
+    while (digits < text.size() && text.data()[digits] >= '0' && text.data()[digits] <= '9') ++digits;
+    if (digits > i && digits + 1 < text.size() && text.data()[digits] == '.' && text.data()[digits + 1] == ' ') {
+      std::memmove(text.data(), text.data() + digits + 2, text.size() - digits - 2);
+      text.truncate(text.size() - digits - 2);
+    }
     bool blank = true;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      if (text.data()[i] != ' ' && text.data()[i] != '\t') blank = false;
+    for (std::size_t k = 0; k < text.size(); ++k) {
+      if (text.data()[k] != ' ' && text.data()[k] != '\t') blank = false;
     }
     if (!blank) out.push_back({line, std::move(text)});
     if (out.size() > 256) return make_error(Errc::kInvalidArgument, "more than 256 shares on standard input");

@@ -103,4 +103,34 @@ refuse "$cs" bundle verify --policy policy.json --box box-91c2 bundle.json
 echo "-- after the proposal expired:"
 refuse "$cs" bundle verify --policy policy.json --box box-7f3a --at 2099-01-01T00:00:00Z bundle.json
 
+step "8. Key custody: alice splits her key into SLIP-39 shares (any 2 of 3), then restores it"
+run "$cs" key backup alice.key --passphrase-file passphrase.txt --group-threshold 1 --group 2/3 > alice-shares.txt
+cat alice-shares.txt
+key_id=$(grep -o 'expect-key-id [0-9a-f]*' alice-shares.txt | cut -d' ' -f2)
+# Two custodians bring their shares (lines as printed, numbering included).
+grep -E '^  [13]\. ' alice-shares.txt > two-custodians.txt
+rm -f alice-restored.key
+run "$cs" key restore --alg ed25519 --expect-key-id "$key_id" --passphrase-file passphrase.txt \
+  --out alice-restored.key < two-custodians.txt
+run "$cs" shamir check < <(grep -E '^  [0-9]+\. ' alice-shares.txt)
+
+step "9. The box's audit log (countersignd will write it; here the entries are appended by hand)"
+run "$cs" log keygen --name box-7f3a.acme-prod/audit --out box-log.key
+proposal_id=$("$cs" hash proposal.json)
+for event in bundle-received bundle-verified install-complete; do
+  run "$cs" log append audit-log --key box-log.key --event "$event" --proposal "$proposal_id"
+done
+run "$cs" log show audit-log
+run "$cs" log verify audit-log --key box-log.key.pub
+echo "-- one byte of the log changed on disk:"
+python3 - "$work/audit-log" <<'PY'
+import pathlib, sys
+p = pathlib.Path(sys.argv[1]) / "entries"
+b = bytearray(p.read_bytes())
+i = b.find(b"bundle-verified")
+b[i] ^= 0x20
+p.write_bytes(bytes(b))
+PY
+refuse "$cs" log verify audit-log --key box-log.key.pub
+
 step "Done. Files are in $work"
