@@ -1,6 +1,5 @@
 #include "core/keys.h"
 
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <sodium.h>
@@ -8,28 +7,18 @@
 #include <algorithm>
 #include <string>
 
+#include "core/openssl_util.h"
 #include "core/secret.h"
 
 namespace countersign {
 
 namespace {
 
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct PkeyCtxDeleter {
-  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
-};
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
-
-// OpenSSL reports failures on a per-thread error queue. We turn every failure into a
-// Result, so drop what it queued; otherwise it would surface in an unrelated later call.
-void clear_openssl_errors() { ERR_clear_error(); }
+using detail::clear_openssl_errors;
+using detail::MdCtxPtr;
+using detail::openssl_failure;
+using detail::PkeyCtxPtr;
+using detail::PkeyPtr;
 
 // The one DER encoding of a SubjectPublicKeyInfo we accept for each key type: everything
 // before the key bytes is fixed (AlgorithmIdentifier with a named curve, BIT STRING header
@@ -129,8 +118,7 @@ Result<void> verify_ecdsa(EVP_PKEY* key, KeyType t, ByteView message, ByteView s
   if (!ctx) return make_error(Errc::kInternal, "out of memory (EVP_MD_CTX_new)");
   const EVP_MD* md = t == KeyType::kP384 ? EVP_sha384() : EVP_sha256();
   if (EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key) != 1) {
-    clear_openssl_errors();
-    return make_error(Errc::kInternal, "verify_ecdsa: EVP_DigestVerifyInit failed");
+    return openssl_failure("verify_ecdsa: EVP_DigestVerifyInit");
   }
   const int rc =
       EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), message.data(), message.size());
@@ -224,8 +212,7 @@ Result<PublicKey> PublicKey::parse(Alg alg, ByteView spki_der) {
     std::size_t len = out.ed25519_raw_.size();
     if (EVP_PKEY_get_raw_public_key(key.get(), out.ed25519_raw_.data(), &len) != 1 ||
         len != out.ed25519_raw_.size()) {
-      clear_openssl_errors();
-      return make_error(Errc::kInternal, "PublicKey::parse: EVP_PKEY_get_raw_public_key failed");
+      return openssl_failure("PublicKey::parse: EVP_PKEY_get_raw_public_key");
     }
     ensure_sodium_initialized();
     // OpenSSL takes any 32 bytes as an Ed25519 key. Honest key generation only yields
@@ -250,7 +237,7 @@ Result<PublicKey> PublicKey::parse(Alg alg, ByteView spki_der) {
   out.alg_ = alg;
   out.spki_.assign(spki_der.begin(), spki_der.end());
   out.id_ = hex_encode(sha256(ByteView(out.spki_)));
-  out.pkey_ = std::shared_ptr<EVP_PKEY>(key.release(), PkeyDeleter());
+  out.pkey_ = std::shared_ptr<EVP_PKEY>(std::move(key));
   return out;
 }
 

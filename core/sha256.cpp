@@ -8,30 +8,31 @@
 #include <cstring>
 #include <vector>
 
+#include "core/openssl_util.h"
+
 namespace countersign {
 
 struct Sha256::Ctx {
-  EVP_MD_CTX* md = nullptr;
-  ~Ctx() { EVP_MD_CTX_free(md); }
+  detail::MdCtxPtr md;
 };
 
 Sha256::Sha256() : ctx_(std::make_unique<Ctx>()) {
-  ctx_->md = EVP_MD_CTX_new();
-  if (ctx_->md == nullptr || EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr) != 1) std::abort();
+  ctx_->md.reset(EVP_MD_CTX_new());
+  if (!ctx_->md || EVP_DigestInit_ex(ctx_->md.get(), EVP_sha256(), nullptr) != 1) std::abort();
 }
 Sha256::~Sha256() = default;
 Sha256::Sha256(Sha256&&) noexcept = default;
 Sha256& Sha256::operator=(Sha256&&) noexcept = default;
 
 void Sha256::update(ByteView data) {
-  if (EVP_DigestUpdate(ctx_->md, data.data(), data.size()) != 1) std::abort();
+  if (EVP_DigestUpdate(ctx_->md.get(), data.data(), data.size()) != 1) std::abort();
 }
 
 Digest Sha256::finish() {
   Digest d{};
   unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx_->md, d.data(), &len) != 1 || len != d.size()) std::abort();
-  if (EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr) != 1) std::abort();
+  if (EVP_DigestFinal_ex(ctx_->md.get(), d.data(), &len) != 1 || len != d.size()) std::abort();
+  if (EVP_DigestInit_ex(ctx_->md.get(), EVP_sha256(), nullptr) != 1) std::abort();
   return d;
 }
 

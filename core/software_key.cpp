@@ -4,7 +4,6 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
@@ -27,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/jcs.h"
+#include "core/openssl_util.h"
 
 namespace countersign {
 
@@ -49,41 +49,16 @@ constexpr std::size_t kMaxMemlimit = crypto_pwhash_argon2id_MEMLIMIT_SENSITIVE;
 std::atomic<unsigned long long> g_opslimit{crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE};
 std::atomic<std::size_t> g_memlimit{crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE};
 
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct PkeyCtxDeleter {
-  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
-};
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-struct BnClearFree {
-  void operator()(BIGNUM* b) const { BN_clear_free(b); }
-};
-struct BnCtxDeleter {
-  void operator()(BN_CTX* c) const { BN_CTX_free(c); }
-};
-struct EcGroupDeleter {
-  void operator()(EC_GROUP* g) const { EC_GROUP_free(g); }
-};
-struct EcPointDeleter {
-  void operator()(EC_POINT* p) const { EC_POINT_free(p); }
-};
-struct ParamBldDeleter {
-  void operator()(OSSL_PARAM_BLD* b) const { OSSL_PARAM_BLD_free(b); }
-};
-struct ParamDeleter {
-  // OSSL_PARAM_free wipes the "secure" block where OSSL_PARAM_BLD put the private key
-  // (it goes there because the BIGNUM carries BN_FLG_SECURE, see make_p256_key).
-  void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
-
-Error openssl_failure(const char* what) {
-  ERR_clear_error();
-  return make_error(Errc::kInternal, std::string(what) + " failed");
-}
+using detail::BnCtxPtr;
+using detail::EcGroupPtr;
+using detail::EcPointPtr;
+using detail::MdCtxPtr;
+using detail::openssl_failure;
+using detail::ParamBldPtr;
+using detail::ParamPtr;
+using detail::PkeyCtxPtr;
+using detail::PkeyPtr;
+using detail::SecretBnPtr;
 
 Bytes random_bytes(std::size_t n) {
   Bytes out(n);
@@ -94,11 +69,11 @@ Bytes random_bytes(std::size_t n) {
 // Builds OpenSSL's P-256 key pair from the 32-byte big-endian scalar and returns it with
 // the uncompressed public point. Refuses scalars outside [1, n-1].
 Result<std::pair<PkeyPtr, Bytes>> make_p256_key(const SecretBytes& scalar) {
-  std::unique_ptr<EC_GROUP, EcGroupDeleter> group(EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1));
-  std::unique_ptr<BN_CTX, BnCtxDeleter> bn_ctx(BN_CTX_secure_new());
+  EcGroupPtr group(EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1));
+  BnCtxPtr bn_ctx(BN_CTX_secure_new());
   // BN_secure_new: secure heap where configured, and marks the number secret so copies
   // made by OSSL_PARAM_BLD are wiped too; BN_clear_free wipes it here.
-  std::unique_ptr<BIGNUM, BnClearFree> d(BN_secure_new());
+  SecretBnPtr d(BN_secure_new());
   if (!group || !bn_ctx || !d) return openssl_failure("P-256 key setup");
   BN_set_flags(d.get(), BN_FLG_CONSTTIME);
   if (BN_bin2bn(scalar.data(), static_cast<int>(scalar.size()), d.get()) == nullptr) {
@@ -109,7 +84,7 @@ Result<std::pair<PkeyPtr, Bytes>> make_p256_key(const SecretBytes& scalar) {
   if (BN_is_zero(d.get()) || BN_cmp(d.get(), EC_GROUP_get0_order(group.get())) >= 0) {
     return make_error(Errc::kInvalidArgument, "not a P-256 private key: the scalar must be in 1..n-1");
   }
-  std::unique_ptr<EC_POINT, EcPointDeleter> q(EC_POINT_new(group.get()));
+  EcPointPtr q(EC_POINT_new(group.get()));
   if (!q || EC_POINT_mul(group.get(), q.get(), d.get(), nullptr, nullptr, bn_ctx.get()) != 1) {
     return openssl_failure("EC_POINT_mul");
   }
@@ -119,14 +94,14 @@ Result<std::pair<PkeyPtr, Bytes>> make_p256_key(const SecretBytes& scalar) {
     return openssl_failure("EC_POINT_point2oct");
   }
 
-  std::unique_ptr<OSSL_PARAM_BLD, ParamBldDeleter> bld(OSSL_PARAM_BLD_new());
+  ParamBldPtr bld(OSSL_PARAM_BLD_new());
   if (!bld || OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) != 1 ||
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, d.get()) != 1 ||
       OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1) {
     return openssl_failure("OSSL_PARAM_BLD_push");
   }
-  std::unique_ptr<OSSL_PARAM, ParamDeleter> params(OSSL_PARAM_BLD_to_param(bld.get()));
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  ParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
   if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1)
     return openssl_failure("EVP_PKEY_fromdata_init");
   EVP_PKEY* raw = nullptr;
@@ -403,7 +378,7 @@ Result<SignatureValue> SoftwareKey::sign(ByteView signing_input) {
       return make_error(Errc::kInternal, "crypto_sign_detached failed");
     }
   } else {
-    std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+    MdCtxPtr ctx(EVP_MD_CTX_new());
     if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, s_->ec.get()) != 1) {
       return openssl_failure("EVP_DigestSignInit");
     }

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <string>
 
+#include "core/openssl_util.h"
+
 namespace countersign::shamir {
 
 namespace {
@@ -47,7 +49,7 @@ Result<SecretBytes> feistel(const SecretBytes& input, const SecretBytes& passphr
     if (PKCS5_PBKDF2_HMAC(reinterpret_cast<const char*>(password.data()), static_cast<int>(password.size()),
                           salt.data(), static_cast<int>(salt.size()), iterations, EVP_sha256(),
                           static_cast<int>(half), f.data()) != 1) {
-      return make_error(Errc::kInternal, "PBKDF2-HMAC-SHA256 failed (OpenSSL)");
+      return detail::openssl_failure("PBKDF2-HMAC-SHA256 (OpenSSL)");
     }
     // (L, R) <- (R, L xor F(R))
     for (std::size_t k = 0; k < half; ++k) left.data()[k] = static_cast<std::uint8_t>(left.data()[k] ^ f.data()[k]);

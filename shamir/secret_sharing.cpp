@@ -6,6 +6,8 @@
 
 #include <cstring>
 
+#include "core/openssl_util.h"
+
 namespace countersign::shamir {
 
 namespace {
@@ -17,7 +19,7 @@ Result<SecretBytes> create_digest(ByteView random_part, ByteView secret) {
   if (HMAC(EVP_sha256(), random_part.data(), static_cast<int>(random_part.size()), secret.data(), secret.size(),
            mac.data(), &mac_len) == nullptr ||
       mac_len < kDigestBytes) {
-    return make_error(Errc::kInternal, "HMAC-SHA256 failed (OpenSSL)");
+    return detail::openssl_failure("HMAC-SHA256 (OpenSSL)");
   }
   mac.truncate(kDigestBytes);
   return mac;
