@@ -370,16 +370,11 @@ int check_proof(Io& io, const std::string& path, const std::string& key_arg, boo
 
 int export_log(Io& io, const std::string& dir, const std::string& out, const std::string& cp_out, std::uint64_t from) {
   if (!fs::is_directory(dir)) return report_error(io, Error(Errc::kNotFound, dir + " is not a log directory"), false);
-  std::string lines;
-  std::ostream* sink = &io.out;
-  std::ofstream file;
-  std::string tmp;
-  if (!out.empty() && out != "-") {
-    tmp = out + ".partial";
-    file.open(tmp, std::ios::binary | std::ios::trunc);
-    if (!file) return report_error(io, Error(Errc::kIo, "cannot write " + tmp), false);
-    sink = &file;
-  }
+  // To a file: collected, then written with write_file_atomic, so a failed or interrupted
+  // export never leaves a partial file under the requested name.
+  const bool to_file = !out.empty() && out != "-";
+  std::ostringstream collected;
+  std::ostream* sink = to_file ? static_cast<std::ostream*>(&collected) : &io.out;
   std::uint64_t n = 0;
   auto torn = for_each_entry(dir, [&](std::uint64_t i, const std::string& bytes, const Digest& leaf) -> Result<void> {
     if (i >= from) {
@@ -389,12 +384,9 @@ int export_log(Io& io, const std::string& dir, const std::string& out, const std
     return {};
   });
   if (!torn.ok()) return report_error(io, torn.error(), false);
-  if (file.is_open()) {
-    file.close();
-    if (!file) return report_error(io, Error(Errc::kIo, "cannot write " + tmp), false);
-    std::error_code ec;
-    fs::rename(tmp, out, ec);
-    if (ec) return report_error(io, Error(Errc::kIo, "cannot rename " + tmp + ": " + ec.message()), false);
+  if (to_file) {
+    auto w = write_file_atomic(out, collected.str());
+    if (!w.ok()) return report_error(io, w.error(), false);
   }
   if (!cp_out.empty()) {
     auto log = audit::AuditLog::open(dir, audit::AuditLog::Mode::kReadOnly);

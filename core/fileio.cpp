@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>  // renameat2, RENAME_NOREPLACE
 #include <cstring>
 #include <filesystem>
 #include <iterator>
@@ -17,8 +18,45 @@ using nlohmann::json;
 
 namespace {
 
-Error io_error(const std::string& what, const std::string& path) {
-  return Error(Errc::kIo, what + " " + path + ": " + std::strerror(errno));
+Error io_error(const std::string& what, const std::string& path, int e = errno) {
+  return Error(Errc::kIo, what + " " + path + ": " + std::strerror(e));
+}
+
+Error already_exists(const std::string& path) {
+  return Error(Errc::kInvalidArgument, path + " already exists; refusing to overwrite it");
+}
+
+Result<void> write_all(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("cannot write", path);
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+// Moves `tmp` to `path`. With `exclusive` the move itself refuses an existing `path`
+// (renameat2 RENAME_NOREPLACE, or link() where the file system lacks it), so a file created
+// after the caller's check is not clobbered either.
+Result<void> move_into_place(const std::string& tmp, const std::string& path, bool exclusive) {
+  if (!exclusive) {
+    if (::rename(tmp.c_str(), path.c_str()) != 0) return io_error("cannot rename a temporary file to", path);
+    return {};
+  }
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) == 0) return {};
+  int e = errno;
+  if (e == EINVAL || e == ENOSYS) {
+    if (::link(tmp.c_str(), path.c_str()) == 0) {
+      ::unlink(tmp.c_str());
+      return {};
+    }
+    e = errno;
+  }
+  if (e == EEXIST) return already_exists(path);
+  return io_error("cannot rename a temporary file to", path, e);
 }
 
 // Integral doubles within 2^53 become integers, so dump() prints 42 rather than 42.0.
@@ -83,62 +121,37 @@ Result<std::string> read_file_or_stdin(const std::string& path, std::istream& in
 
 Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode, bool exclusive) {
   namespace fs = std::filesystem;
-  fs::path target(path);
-  fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  if (exclusive && ::access(path.c_str(), F_OK) == 0) {
-    return Error(Errc::kInvalidArgument, path + " already exists; refusing to overwrite it");
-  }
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  if (exclusive && ::access(path.c_str(), F_OK) == 0) return already_exists(path);
+  // The temp file is created 0600 with O_EXCL (never someone else's file, never readable by
+  // others while being written) and only then given `mode`.
   std::random_device rd;
   std::string tmp;
   int fd = -1;
   for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {
     tmp = (dir / ("." + target.filename().string() + ".tmp-" + std::to_string(rd()))).string();
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0 && errno != EEXIST) return io_error("cannot create a temporary file next to", path);
   }
   if (fd < 0) return Error(Errc::kIo, "cannot create a temporary file next to " + path);
-  auto fail = [&](const char* what) {
-    Error e = io_error(what, path);
-    ::close(fd);
+  // fchmod rather than open's mode: the umask may have taken bits away.
+  Result<void> r = ::fchmod(fd, mode) == 0 ? Result<void>() : io_error("cannot set the mode of", tmp);
+  if (r.ok()) r = write_all(fd, data, tmp);
+  if (r.ok() && ::fsync(fd) != 0) r = io_error("cannot fsync", tmp);
+  if (::close(fd) != 0 && r.ok()) r = io_error("cannot close", tmp);
+  if (r.ok()) r = move_into_place(tmp, path, exclusive);
+  if (!r.ok()) {
     ::unlink(tmp.c_str());
-    return e;
-  };
-  if (::fchmod(fd, mode) != 0) return fail("cannot set the mode of");
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail("cannot write");
-    }
-    done += static_cast<std::size_t>(n);
+    return r;
   }
-  if (::fsync(fd) != 0) return fail("cannot fsync");
-  if (::close(fd) != 0) {
-    Error e = io_error("cannot close", path);
-    ::unlink(tmp.c_str());
-    return e;
-  }
-  if (exclusive) {
-    // link() fails if the target appeared meanwhile, so we never replace a file we were
-    // told not to.
-    if (::link(tmp.c_str(), path.c_str()) != 0) {
-      Error e = errno == EEXIST ? Error(Errc::kInvalidArgument, path + " already exists; refusing to overwrite it")
-                                : io_error("cannot create", path);
-      ::unlink(tmp.c_str());
-      return e;
-    }
-    ::unlink(tmp.c_str());
-  } else if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    Error e = io_error("cannot rename into", path);
-    ::unlink(tmp.c_str());
-    return e;
-  }
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
+  // The new name is durable only once the directory is.
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return io_error("cannot open directory", dir.string());
+  const bool synced = ::fsync(dfd) == 0;
+  const int e = errno;
+  ::close(dfd);
+  if (!synced) return io_error("cannot fsync directory", dir.string(), e);
   return {};
 }
 

@@ -17,7 +17,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <optional>
 #include <set>
 #include <string_view>
@@ -25,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/fileio.h"
 #include "core/jcs.h"
 #include "core/openssl_util.h"
 
@@ -138,73 +138,6 @@ Result<std::string> read_key_file(const std::string& path) {
   if (len > kMaxKeyFileSize) return make_error(Errc::kMalformed, path + " is too large to be a key file");
   text.resize(len);
   return text;
-}
-
-Error io_error(const std::string& what, const std::string& path, int e) {
-  return make_error(Errc::kIo, what + " " + path + ": " + std::strerror(e));
-}
-
-Result<void> write_all(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error("cannot write", path, errno);
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return {};
-}
-
-// Moves `tmp` to `path`. Without `overwrite` the move itself refuses an existing `path`
-// (RENAME_NOREPLACE, or link() where the file system lacks it), so a file created between
-// our first check and now is not clobbered either.
-Result<void> move_into_place(const std::string& tmp, const std::string& path, bool overwrite) {
-  if (overwrite) {
-    if (::rename(tmp.c_str(), path.c_str()) != 0)
-      return io_error("cannot rename a temporary file to", path, errno);
-    return {};
-  }
-  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) == 0) return {};
-  int e = errno;
-  if (e == EINVAL || e == ENOSYS) {
-    if (::link(tmp.c_str(), path.c_str()) == 0) {
-      ::unlink(tmp.c_str());
-      return {};
-    }
-    e = errno;
-  }
-  if (e == EEXIST) {
-    return make_error(Errc::kInvalidArgument, path + " already exists; not overwriting it");
-  }
-  return io_error("cannot rename a temporary file to", path, e);
-}
-
-// Temp file in the same directory (so rename is atomic), created 0600 with O_EXCL, written,
-// fsync'd, moved into place, then the directory fsync'd so the new name is durable.
-Result<void> write_private_file(const std::string& path, std::string_view data, bool overwrite) {
-  std::filesystem::path p(path);
-  const std::string dir = p.has_parent_path() ? p.parent_path().string() : std::string(".");
-  const std::string tmp = dir + "/." + p.filename().string() + ".tmp-" + hex_encode(random_bytes(8));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return io_error("cannot create", tmp, errno);
-  // The umask may have taken bits away; we want exactly owner read/write.
-  Result<void> r = ::fchmod(fd, 0600) == 0 ? Result<void>() : io_error("cannot chmod", tmp, errno);
-  if (r.ok()) r = write_all(fd, data, tmp);
-  if (r.ok() && ::fsync(fd) != 0) r = io_error("cannot fsync", tmp, errno);
-  if (::close(fd) != 0 && r.ok()) r = io_error("cannot close", tmp, errno);
-  if (r.ok()) r = move_into_place(tmp, path, overwrite);
-  if (!r.ok()) {
-    ::unlink(tmp.c_str());
-    return r;
-  }
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return io_error("cannot open directory", dir, errno);
-  const bool synced = ::fsync(dfd) == 0;
-  const int e = errno;
-  ::close(dfd);
-  if (!synced) return io_error("cannot fsync directory", dir, e);
-  return {};
 }
 
 // ---------------------------------------------------------------------------------------
@@ -426,7 +359,7 @@ Result<void> SoftwareKey::save(const std::string& path, const SecretBytes& passp
   ciphertext.resize(static_cast<std::size_t>(clen));
   doc["encryption"] = {
       {"name", kCipherName}, {"nonce", base64_encode(nonce)}, {"ciphertext", base64_encode(ciphertext)}};
-  return write_private_file(path, doc.dump(2) + "\n", overwrite);
+  return write_file_atomic(path, doc.dump(2) + "\n", 0600, /*exclusive=*/!overwrite);
 }
 
 namespace {
