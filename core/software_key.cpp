@@ -11,14 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
-#include <set>
 #include <string_view>
 #include <utility>
 
@@ -26,6 +25,7 @@
 
 #include "core/fileio.h"
 #include "core/jcs.h"
+#include "core/json_reader.h"
 #include "core/openssl_util.h"
 
 namespace countersign {
@@ -144,54 +144,25 @@ Result<std::string> read_key_file(const std::string& path) {
 // Key file parsing. The file is not a signed document, but it is read as strictly: every
 // member known, typed and in range before the (slow) key derivation runs.
 
-Error field_error(const std::string& field, const std::string& message) {
-  return make_error(Errc::kMalformed, field + ": " + message);
-}
+// Key files predate ObjectReader: their errors have always been kMalformed and name fields
+// the way the file's documentation does ("kdf.salt: ..."). ObjectReader reports
+// kInvalidDocument with a JSON pointer ("key file /kdf/salt: ..."); this is the one place
+// that turns the one into the other.
+constexpr std::string_view kDocName = "key file";
 
-Result<void> only_known_fields(const nlohmann::json& obj, const std::string& where,
-                               std::initializer_list<std::string_view> known) {
-  for (const auto& [name, value] : obj.items()) {
-    bool ok = false;
-    for (std::string_view k : known) ok = ok || name == k;
-    if (!ok) return field_error(where.empty() ? name : where + "." + name, "unknown field");
+Error key_file_error(Error e) {
+  if (e.code != Errc::kInvalidDocument) return e;
+  e.code = Errc::kMalformed;
+  // document_error wrote "<doc> <pointer>: <message>"; keep "<a.b>: <message>".
+  const std::string prefix = std::string(kDocName) + " /";
+  if (e.message.rfind(prefix, 0) == 0) {
+    const std::size_t end = e.message.find(": ", prefix.size());
+    std::string field =
+        e.message.substr(prefix.size(), end == std::string::npos ? std::string::npos : end - prefix.size());
+    std::replace(field.begin(), field.end(), '/', '.');
+    e.message = field + (end == std::string::npos ? std::string() : e.message.substr(end));
   }
-  for (std::string_view k : known) {
-    if (!obj.contains(k)) {
-      return field_error(where.empty() ? std::string(k) : where + "." + std::string(k), "missing");
-    }
-  }
-  return {};
-}
-
-Result<std::string> string_field(const nlohmann::json& obj, std::string_view key, const std::string& name) {
-  const auto& v = obj.at(key);
-  if (!v.is_string()) return field_error(name, "expected a string");
-  return v.get<std::string>();
-}
-
-Result<Bytes> base64_field(const nlohmann::json& obj, std::string_view key, const std::string& name,
-                           std::size_t want_len) {
-  CS_TRY(std::string text, string_field(obj, key, name));
-  auto bytes = base64_decode(text);
-  if (!bytes.ok()) return field_error(name, "not base64: " + bytes.error().message);
-  if (bytes->size() != want_len) {
-    return field_error(
-        name, "expected " + std::to_string(want_len) + " bytes, got " + std::to_string(bytes->size()));
-  }
-  return std::move(bytes).value();
-}
-
-Result<std::uint64_t> integer_field(const nlohmann::json& obj, std::string_view key, const std::string& name,
-                                    std::uint64_t min, std::uint64_t max) {
-  const auto& v = obj.at(key);
-  if (!v.is_number()) return field_error(name, "expected a number");
-  // jcs::parse keeps every number as a double; all our bounds are far below 2^53.
-  const double d = v.get<double>();
-  if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || std::floor(d) != d) {
-    return field_error(name,
-                       "expected an integer from " + std::to_string(min) + " to " + std::to_string(max));
-  }
-  return static_cast<std::uint64_t>(d);
+  return e;
 }
 
 struct KdfParams {
@@ -374,60 +345,69 @@ struct KeyFile {
   std::string aad;
 };
 
+// Base64 member of an exact decoded length.
+Result<Bytes> sized_base64(ObjectReader& obj, std::string_view key, std::size_t want_len) {
+  CS_TRY(Bytes bytes, obj.base64(key));
+  if (bytes.size() != want_len) {
+    return obj.error(key,
+                     "expected " + std::to_string(want_len) + " bytes, got " + std::to_string(bytes.size()));
+  }
+  return bytes;
+}
+
+// The key file's members, read with ObjectReader.
+Result<KeyFile> read_key_fields(const nlohmann::json& doc) {
+  CS_TRY(ObjectReader top, ObjectReader::open(doc, kDocName, ""));
+  // Schema first, so that some other document given by mistake is named as such.
+  CS_TRY_VOID(top.expect_schema(kSchema));
+
+  KeyFile out;
+  CS_TRY(std::string alg_text, top.string("alg"));
+  auto alg = alg_from_name(alg_text);
+  if (!alg.ok()) return top.error("alg", alg.error().message);
+  if (*alg != Alg::kEd25519 && *alg != Alg::kEcdsaP256) {
+    return top.error("alg", "software keys are ed25519 or ecdsa-p256, not " + alg_text);
+  }
+  out.alg = *alg;
+  CS_TRY(out.spki, top.base64("public_key"));
+  auto pub = PublicKey::parse(out.alg, out.spki);
+  if (!pub.ok()) return top.error("public_key", pub.error().message);
+
+  CS_TRY(const nlohmann::json* kdf_doc, top.object("kdf"));
+  CS_TRY(ObjectReader kdf, ObjectReader::open(*kdf_doc, kDocName, top.child("kdf")));
+  CS_TRY(std::string kdf_name, kdf.string("name"));
+  if (kdf_name != kKdfName) {
+    return kdf.error("name", "unknown key derivation \"" + kdf_name + "\" (expected argon2id13)");
+  }
+  CS_TRY(std::uint64_t ops, kdf.integer("opslimit", kMinOpslimit, kMaxOpslimit));
+  CS_TRY(std::uint64_t mem, kdf.integer("memlimit", kMinMemlimit, kMaxMemlimit));
+  CS_TRY(out.kdf.salt, sized_base64(kdf, "salt", crypto_pwhash_SALTBYTES));
+  CS_TRY_VOID(kdf.finish());
+  out.kdf.opslimit = static_cast<unsigned long long>(ops);
+  out.kdf.memlimit = static_cast<std::size_t>(mem);
+
+  CS_TRY(const nlohmann::json* enc_doc, top.object("encryption"));
+  CS_TRY(ObjectReader enc, ObjectReader::open(*enc_doc, kDocName, top.child("encryption")));
+  CS_TRY(std::string enc_name, enc.string("name"));
+  if (enc_name != kCipherName) {
+    return enc.error("name", "unknown cipher \"" + enc_name + "\" (expected xchacha20poly1305-ietf)");
+  }
+  CS_TRY(out.nonce, sized_base64(enc, "nonce", crypto_aead_xchacha20poly1305_ietf_NPUBBYTES));
+  CS_TRY(out.ciphertext,
+         sized_base64(enc, "ciphertext", kSecretLen + crypto_aead_xchacha20poly1305_ietf_ABYTES));
+  CS_TRY_VOID(enc.finish());
+  CS_TRY_VOID(top.finish());
+  CS_TRY(out.aad, additional_data(doc));
+  return out;
+}
+
 // Errors name the field but not the file; callers add the path.
 Result<KeyFile> parse_key_file(const std::string& text) {
   auto parsed = jcs::parse(text);
   if (!parsed.ok()) return make_error(Errc::kMalformed, parsed.error().message);
-  const nlohmann::json& doc = *parsed;
-  if (!doc.is_object()) return make_error(Errc::kMalformed, "a key file is a JSON object");
-  // Schema first, so that some other document given by mistake is named as such.
-  if (!doc.contains("schema") || !doc["schema"].is_string() || doc["schema"].get<std::string>() != kSchema) {
-    return make_error(Errc::kUnknownSchema, "schema: expected \"" + std::string(kSchema) + "\"");
-  }
-  CS_TRY_VOID(only_known_fields(doc, "", {"schema", "alg", "public_key", "kdf", "encryption"}));
-
-  KeyFile out;
-  CS_TRY(std::string alg_text, string_field(doc, "alg", "alg"));
-  auto alg = alg_from_name(alg_text);
-  if (!alg.ok()) return field_error("alg", alg.error().message);
-  if (*alg != Alg::kEd25519 && *alg != Alg::kEcdsaP256) {
-    return field_error("alg", "software keys are ed25519 or ecdsa-p256, not " + alg_text);
-  }
-  out.alg = *alg;
-  CS_TRY(std::string spki_text, string_field(doc, "public_key", "public_key"));
-  auto spki_der = base64_decode(spki_text);
-  if (!spki_der.ok()) return field_error("public_key", "not base64: " + spki_der.error().message);
-  auto pub = PublicKey::parse(out.alg, *spki_der);
-  if (!pub.ok()) return field_error("public_key", pub.error().message);
-  out.spki = std::move(spki_der).value();
-
-  const nlohmann::json& kdf_doc = doc["kdf"];
-  if (!kdf_doc.is_object()) return field_error("kdf", "expected an object");
-  CS_TRY_VOID(only_known_fields(kdf_doc, "kdf", {"name", "opslimit", "memlimit", "salt"}));
-  CS_TRY(std::string kdf_name, string_field(kdf_doc, "name", "kdf.name"));
-  if (kdf_name != kKdfName) {
-    return field_error("kdf.name", "unknown key derivation \"" + kdf_name + "\" (expected argon2id13)");
-  }
-  CS_TRY(std::uint64_t ops, integer_field(kdf_doc, "opslimit", "kdf.opslimit", kMinOpslimit, kMaxOpslimit));
-  CS_TRY(std::uint64_t mem, integer_field(kdf_doc, "memlimit", "kdf.memlimit", kMinMemlimit, kMaxMemlimit));
-  CS_TRY(out.kdf.salt, base64_field(kdf_doc, "salt", "kdf.salt", crypto_pwhash_SALTBYTES));
-  out.kdf.opslimit = static_cast<unsigned long long>(ops);
-  out.kdf.memlimit = static_cast<std::size_t>(mem);
-
-  const nlohmann::json& enc = doc["encryption"];
-  if (!enc.is_object()) return field_error("encryption", "expected an object");
-  CS_TRY_VOID(only_known_fields(enc, "encryption", {"name", "nonce", "ciphertext"}));
-  CS_TRY(std::string enc_name, string_field(enc, "name", "encryption.name"));
-  if (enc_name != kCipherName) {
-    return field_error("encryption.name",
-                       "unknown cipher \"" + enc_name + "\" (expected xchacha20poly1305-ietf)");
-  }
-  CS_TRY(out.nonce,
-         base64_field(enc, "nonce", "encryption.nonce", crypto_aead_xchacha20poly1305_ietf_NPUBBYTES));
-  CS_TRY(out.ciphertext, base64_field(enc, "ciphertext", "encryption.ciphertext",
-                                      kSecretLen + crypto_aead_xchacha20poly1305_ietf_ABYTES));
-  CS_TRY(out.aad, additional_data(doc));
-  return out;
+  auto file = read_key_fields(*parsed);
+  if (!file.ok()) return key_file_error(std::move(file).error());
+  return file;
 }
 
 }  // namespace
@@ -459,7 +439,7 @@ Result<SoftwareKey> SoftwareKey::load(const std::string& path, const SecretBytes
   // Authenticated, so this only fails for a file written inconsistently by someone who had
   // the passphrase; still, never sign under a key other than the one the file names.
   if (loaded.public_key().spki() != file.spki) {
-    return field_error("public_key", "does not match the private key").with_context(path);
+    return make_error(Errc::kMalformed, "public_key: does not match the private key").with_context(path);
   }
   return loaded;
 }
