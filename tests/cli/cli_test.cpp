@@ -19,6 +19,8 @@
 
 #include "core/bytes.h"
 #include "core/software_key.h"
+#include "tests/cli/cli_test_util.h"
+#include "tests/test_util.h"
 
 namespace countersign::cli {
 namespace {
@@ -30,9 +32,8 @@ const UnixTime kNow = 1795341600;  // 2026-11-22T10:00:00Z
 const std::string kPass = "correct horse battery staple 7f3a";
 const std::string kRevision = "0123456789abcdef0123456789abcdef01234567";
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using test_util::CliRun;
+using test_util::contains;
 
 // SHA-256 with OpenSSL directly, independent of core's hashing.
 std::string openssl_sha256_hex(const std::string& data) {
@@ -42,28 +43,13 @@ std::string openssl_sha256_hex(const std::string& data) {
   return hex_encode(ByteView(md, len));
 }
 
-struct CliRun {
-  int rc = -1;
-  std::string out, err;
-};
-
-std::ostream& operator<<(std::ostream& o, const CliRun& r) {
-  return o << "exit " << r.rc << "\n--- stdout ---\n" << r.out << "--- stderr ---\n" << r.err;
-}
-
 class CliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     SoftwareKey::set_kdf_limits_for_tests(crypto_pwhash_argon2id_OPSLIMIT_MIN, crypto_pwhash_argon2id_MEMLIMIT_MIN);
   }
 
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::path(::testing::TempDir()) / ("cli-" + std::to_string(::getpid()) + "-" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    write("pass.txt", kPass + "\n");
-  }
+  void SetUp() override { write("pass.txt", kPass + "\n"); }
 
   void TearDown() override {
     // A passphrase must never be echoed, logged or written anywhere but its own file.
@@ -72,7 +58,6 @@ class CliTest : public ::testing::Test {
       if (!e.is_regular_file() || e.path().filename() == "pass.txt") continue;
       EXPECT_FALSE(contains(read(e.path().string()), kPass)) << "the passphrase appeared in " << e.path();
     }
-    fs::remove_all(dir_);
   }
 
   std::string p(const std::string& name) const { return (dir_ / name).string(); }
@@ -80,31 +65,16 @@ class CliTest : public ::testing::Test {
   void write(const std::string& name, const std::string& data) const {
     fs::path path = dir_ / name;
     fs::create_directories(path.parent_path());
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+    test_util::spit(path, data);
   }
 
-  static std::string read(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-  }
+  static std::string read(const std::string& path) { return test_util::slurp(path); }
 
-  CliRun run(std::vector<std::string> args, UnixTime now = kNow, const std::string& input = "") {
-    std::istringstream in(input);
-    std::ostringstream out, err;
-    Io io{in, out, err, [now] { return now; }, false, [](const char*) -> const char* { return nullptr; }};
-    std::vector<const char*> argv{"countersign"};
-    for (const auto& a : args) argv.push_back(a.c_str());
-    CliRun r;
-    r.rc = run_cli(static_cast<int>(argv.size()), argv.data(), io);
-    r.out = out.str();
-    r.err = err.str();
+  CliRun run(const std::vector<std::string>& args, UnixTime now = kNow, const std::string& input = "") {
+    CliRun r = test_util::run_cli(args, [now] { return now; }, input);
     all_output_ += r.out + r.err;
     return r;
   }
-
-  static int run_cli(int argc, const char* const* argv, Io& io) { return countersign::cli::run(argc, argv, io); }
 
   // A small model: nested directories, a few files.
   void make_model(const std::string& name) const {
@@ -188,7 +158,8 @@ class CliTest : public ::testing::Test {
     return run(args);
   }
 
-  fs::path dir_;
+  test_util::TempDir tmp_{"cli"};
+  fs::path dir_ = tmp_.path();
   std::string all_output_;
   std::map<std::string, std::string> key_ids_;
 };

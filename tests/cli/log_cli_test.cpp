@@ -13,51 +13,23 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
+#include "tests/cli/cli_test_util.h"
+#include "tests/test_util.h"
 
 namespace countersign::cli {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int rc = -1;
-  std::string out, err;
-};
-std::ostream& operator<<(std::ostream& o, const CliRun& r) {
-  return o << "exit " << r.rc << "\n--- stdout ---\n" << r.out << "--- stderr ---\n" << r.err;
-}
-bool has(const std::string& s, const std::string& needle) { return s.find(needle) != std::string::npos; }
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-void spit(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary | std::ios::trunc) << s; }
+using test_util::CliRun;
+using test_util::contains;
+using test_util::slurp;
+using test_util::spit;
 
 class LogCliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::path(::testing::TempDir()) / ("logcli-" + std::to_string(::getpid()) + "-" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  CliRun run(std::vector<std::string> args) {
-    args.insert(args.begin(), "countersign");
-    std::vector<const char*> argv;
-    for (const auto& a : args) argv.push_back(a.c_str());
-    std::istringstream in;
-    std::ostringstream out, err;
-    Io io{in, out, err, [this] { return now_++; }, false, [](const char*) -> const char* { return nullptr; }};
-    CliRun r;
-    r.rc = cli::run(static_cast<int>(argv.size()), argv.data(), io);
-    r.out = out.str();
-    r.err = err.str();
-    return r;
+  CliRun run(const std::vector<std::string>& args) {
+    return test_util::run_cli(args, [this] { return now_++; });
   }
   std::string p(const std::string& name) const { return (dir_ / name).string(); }
 
@@ -73,7 +45,8 @@ class LogCliTest : public ::testing::Test {
     }
   }
 
-  fs::path dir_;
+  test_util::TempDir tmp_{"logcli"};
+  fs::path dir_ = tmp_.path();
   UnixTime now_ = 1795341600;  // 2026-11-22T10:00:00Z
 };
 
@@ -86,19 +59,19 @@ TEST_F(LogCliTest, KeygenWritesPrivateKey0600AndPrintsVkey) {
   ASSERT_EQ(::stat(p("box.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_TRUE(slurp(p("box.key")).rfind("PRIVATE+KEY+box17.example.org/audit+", 0) == 0);
-  EXPECT_FALSE(has(r.out + r.err, "PRIVATE"));  // the secret is never printed
+  EXPECT_FALSE(contains(r.out + r.err, "PRIVATE"));  // the secret is never printed
   auto again = run({"log", "keygen", "--name", "x", "--out", p("box.key")});
   EXPECT_EQ(again.rc, 2);
-  EXPECT_TRUE(has(again.err, "already exists")) << again;
+  EXPECT_TRUE(contains(again.err, "already exists")) << again;
 }
 
 TEST_F(LogCliTest, ShowVerifyProveCheckExport) {
   make_log(7);
   auto show = run({"log", "show", p("log")});
   ASSERT_EQ(show.rc, 0) << show;
-  EXPECT_TRUE(has(show.out, "#0  2026-11-22T10:00:")) << show.out;
-  EXPECT_TRUE(has(show.out, "install-complete")) << show.out;
-  EXPECT_TRUE(has(show.out, "step=6")) << show.out;
+  EXPECT_TRUE(contains(show.out, "#0  2026-11-22T10:00:")) << show.out;
+  EXPECT_TRUE(contains(show.out, "install-complete")) << show.out;
+  EXPECT_TRUE(contains(show.out, "step=6")) << show.out;
   auto from = run({"log", "show", p("log"), "--from", "5", "--json"});
   ASSERT_EQ(from.rc, 0) << from;
   auto j = nlohmann::json::parse(from.out);
@@ -108,19 +81,19 @@ TEST_F(LogCliTest, ShowVerifyProveCheckExport) {
 
   auto v = run({"log", "verify", p("log"), "--key", p("box.key.pub")});
   ASSERT_EQ(v.rc, 0) << v;
-  EXPECT_TRUE(has(v.out, "OK: 7 entries")) << v.out;
-  EXPECT_TRUE(has(v.out, "7 checkpoint(s) signed by box17.example.org/audit+")) << v.out;
+  EXPECT_TRUE(contains(v.out, "OK: 7 entries")) << v.out;
+  EXPECT_TRUE(contains(v.out, "7 checkpoint(s) signed by box17.example.org/audit+")) << v.out;
 
   ASSERT_EQ(run({"log", "prove", p("log"), "--entry", "3", "-o", p("inc.json")}).rc, 0);
   auto ok = run({"log", "check-proof", p("inc.json"), "--key", p("box.key.pub")});
   ASSERT_EQ(ok.rc, 0) << ok;
-  EXPECT_TRUE(has(ok.out, "entry 3 is in the log")) << ok.out;
-  EXPECT_TRUE(has(ok.out, "signature-accepted")) << ok.out;
+  EXPECT_TRUE(contains(ok.out, "entry 3 is in the log")) << ok.out;
+  EXPECT_TRUE(contains(ok.out, "signature-accepted")) << ok.out;
 
   ASSERT_EQ(run({"log", "prove", p("log"), "--consistency", "3", "7", "-o", p("cons.json")}).rc, 0);
   auto cons = run({"log", "check-proof", p("cons.json"), "--key", p("box.key.pub")});
   ASSERT_EQ(cons.rc, 0) << cons;
-  EXPECT_TRUE(has(cons.out, "extends the one of 3 entries")) << cons.out;
+  EXPECT_TRUE(contains(cons.out, "extends the one of 3 entries")) << cons.out;
   auto nosize = run({"log", "prove", p("log"), "--consistency", "3", "9"});
   EXPECT_EQ(nosize.rc, 2) << nosize;
 
@@ -130,11 +103,11 @@ TEST_F(LogCliTest, ShowVerifyProveCheckExport) {
   EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 7);
   auto vx = run({"log", "verify", p("log.jsonl"), "--key", p("box.key.pub"), "--checkpoint", p("cp.txt")});
   ASSERT_EQ(vx.rc, 0) << vx;
-  EXPECT_TRUE(has(vx.out, "OK: 7 entries")) << vx.out;
+  EXPECT_TRUE(contains(vx.out, "OK: 7 entries")) << vx.out;
   auto sx = run({"log", "show", p("log.jsonl"), "--from", "6"});
   ASSERT_EQ(sx.rc, 0) << sx;
-  EXPECT_TRUE(has(sx.out, "#6  ")) << sx.out;
-  EXPECT_FALSE(has(sx.out, "#5  ")) << sx.out;
+  EXPECT_TRUE(contains(sx.out, "#6  ")) << sx.out;
+  EXPECT_FALSE(contains(sx.out, "#5  ")) << sx.out;
   auto stdout_export = run({"log", "export", p("log"), "--jsonl"});
   EXPECT_EQ(stdout_export.out, lines);
 }
@@ -148,13 +121,13 @@ TEST_F(LogCliTest, TamperedProofsFailWithExit1) {
   spit(p("bad.json"), changed);
   auto r = run({"log", "check-proof", p("bad.json"), "--key", p("box.key.pub")});
   EXPECT_EQ(r.rc, 1) << r;
-  EXPECT_TRUE(has(r.err, "leaf_hash")) << r;
+  EXPECT_TRUE(contains(r.err, "leaf_hash")) << r;
 
   // Another key cannot vouch for the checkpoint.
   ASSERT_EQ(run({"log", "keygen", "--name", "box17.example.org/audit", "--out", p("other.key")}).rc, 0);
   auto wrong = run({"log", "check-proof", p("inc.json"), "--key", p("other.key.pub")});
   EXPECT_EQ(wrong.rc, 1) << wrong;
-  EXPECT_TRUE(has(wrong.err, "no signature by box17.example.org/audit+")) << wrong;
+  EXPECT_TRUE(contains(wrong.err, "no signature by box17.example.org/audit+")) << wrong;
 }
 
 TEST_F(LogCliTest, VerifyNamesTheFirstBadEntryAndRewrittenHistory) {
@@ -171,7 +144,7 @@ TEST_F(LogCliTest, VerifyNamesTheFirstBadEntryAndRewrittenHistory) {
   spit(dir_ / "log" / "entries", entries);
   auto r = run({"log", "verify", p("log"), "--key", p("box.key.pub")});
   EXPECT_EQ(r.rc, 1) << r;
-  EXPECT_TRUE(has(r.err, "entries record 2")) << r;
+  EXPECT_TRUE(contains(r.err, "entries record 2")) << r;
   auto js = run({"log", "verify", p("log"), "--key", p("box.key.pub"), "--json"});
   EXPECT_EQ(js.rc, 1);
   EXPECT_EQ(nlohmann::json::parse(js.out)["error"]["code"], "hash-mismatch");
@@ -185,7 +158,7 @@ TEST_F(LogCliTest, VerifyNamesTheFirstBadEntryAndRewrittenHistory) {
   EXPECT_EQ(run({"log", "verify", p("log"), "--key", p("box.key.pub")}).rc, 0);
   auto rewritten = run({"log", "verify", p("log"), "--key", p("box.key.pub"), "--checkpoint", saved});
   EXPECT_EQ(rewritten.rc, 1) << rewritten;
-  EXPECT_TRUE(has(rewritten.err, "given checkpoint 1 (size 6) does not match the entries")) << rewritten;
+  EXPECT_TRUE(contains(rewritten.err, "given checkpoint 1 (size 6) does not match the entries")) << rewritten;
 }
 
 TEST_F(LogCliTest, AuditorCosignsACheckpoint) {
@@ -195,10 +168,10 @@ TEST_F(LogCliTest, AuditorCosignsACheckpoint) {
   auto c = run({"log", "cosign", p("cp.txt"), "--key", p("w1.key"), "--log-key", p("box.key.pub"), "-o", p("cp2.txt")});
   ASSERT_EQ(c.rc, 0) << c;
   std::string cosigned = slurp(p("cp2.txt"));
-  EXPECT_TRUE(has(cosigned, "\xe2\x80\x94 auditor.example/w1 ")) << cosigned;
+  EXPECT_TRUE(contains(cosigned, "\xe2\x80\x94 auditor.example/w1 ")) << cosigned;
   auto ok = run({"log", "check-cosignature", p("cp2.txt"), "--key", p("box.key.pub"), "--cosigner", p("w1.key.pub")});
   ASSERT_EQ(ok.rc, 0) << ok;
-  EXPECT_TRUE(has(ok.out, "cosigned by auditor.example/w1+")) << ok.out;
+  EXPECT_TRUE(contains(ok.out, "cosigned by auditor.example/w1+")) << ok.out;
   // The log still verifies against the cosigned checkpoint (other signatures are ignored).
   EXPECT_EQ(run({"log", "verify", p("x.jsonl"), "--key", p("box.key.pub"), "--checkpoint", p("cp2.txt")}).rc, 0);
   // Not cosigned by this auditor: exit 1.

@@ -15,51 +15,30 @@
 #include "cli/cli.h"
 #include "core/keys.h"
 #include "core/software_key.h"
+#include "tests/cli/cli_test_util.h"
+#include "tests/test_util.h"
 
 namespace countersign::cli {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int rc = -1;
-  std::string out, err;
-};
-std::ostream& operator<<(std::ostream& o, const CliRun& r) {
-  return o << "exit " << r.rc << "\n--- stdout ---\n" << r.out << "--- stderr ---\n" << r.err;
-}
-bool contains(const std::string& s, const std::string& needle) { return s.find(needle) != std::string::npos; }
+using test_util::CliRun;
+using test_util::contains;
 
 class ShamirCliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     SoftwareKey::set_kdf_limits_for_tests(crypto_pwhash_argon2id_OPSLIMIT_MIN, crypto_pwhash_argon2id_MEMLIMIT_MIN);
   }
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("cs-shamir-cli-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::string file(const std::string& name, const std::string& content) {
     const auto p = dir_ / name;
-    std::ofstream(p) << content;
+    test_util::spit(p, content);
     return p.string();
   }
 
-  CliRun run(std::vector<std::string> args, const std::string& stdin_text = "") {
-    std::istringstream in(stdin_text);
-    std::ostringstream out, err;
-    Io io{in, out, err, [] { return UnixTime{1795341600}; }, false, [](const char*) -> const char* { return nullptr; }};
-    std::vector<const char*> argv{"countersign"};
-    for (const auto& a : args) argv.push_back(a.c_str());
-    CliRun r;
-    r.rc = cli::run(static_cast<int>(argv.size()), argv.data(), io);
-    r.out = out.str();
-    r.err = err.str();
-    return r;
+  static CliRun run(const std::vector<std::string>& args, const std::string& stdin_text = "") {
+    return test_util::run_cli(args, [] { return UnixTime{1795341600}; }, stdin_text);
   }
 
   // The mnemonics of `split` text output, per group.
@@ -77,7 +56,8 @@ class ShamirCliTest : public ::testing::Test {
     return groups;
   }
 
-  fs::path dir_;
+  test_util::TempDir tmp_{"cs-shamir-cli"};
+  fs::path dir_ = tmp_.path();
 };
 
 TEST_F(ShamirCliTest, SplitCombineRoundTrip) {

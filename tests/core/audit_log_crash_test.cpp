@@ -16,18 +16,14 @@
 #include "core/audit_entry.h"
 #include "core/audit_log.h"
 #include "core/audit_verify.h"
+#include "tests/test_util.h"
 
 namespace countersign::audit {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using test_util::slurp;
 
 [[noreturn]] void child_appends(const std::string& dir, const note::Signer& key, unsigned seed) {
   auto log = AuditLog::open(dir, AuditLog::Mode::kWrite);
@@ -42,8 +38,8 @@ std::string slurp(const fs::path& p) {
 }
 
 TEST(AuditLogCrash, SigkillAtRandomMomentsNeverLosesOrRewritesHistory) {
-  const fs::path dir = fs::path(::testing::TempDir()) / ("auditlog-crash-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  const test_util::TempDir tmp("auditlog-crash");
+  const fs::path dir = tmp.path() / "log";
   auto key = *note::Signer::generate("box.example/crash");
   std::mt19937 rng(20261122);
   std::string before_entries;
@@ -102,7 +98,6 @@ TEST(AuditLogCrash, SigkillAtRandomMomentsNeverLosesOrRewritesHistory) {
   EXPECT_GT(before_size, 20u);
   std::printf("crash test: %d kills, %d torn records repaired, %llu entries\n", kills, repairs,
               static_cast<unsigned long long>(before_size));
-  fs::remove_all(dir);
 }
 
 }  // namespace

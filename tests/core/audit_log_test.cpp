@@ -13,22 +13,15 @@
 #include "core/audit_verify.h"
 #include "core/bytes.h"
 #include "core/merkle.h"
+#include "tests/test_util.h"
 
 namespace countersign::audit {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-void spit(const fs::path& p, const std::string& s) {
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f << s;
-}
+using test_util::slurp;
+using test_util::spit;
 
 // Records of a record file, as (payload, checksum) strings.
 std::vector<Record> records(const fs::path& p) {
@@ -68,13 +61,6 @@ Record fixed(std::string payload) {
 
 class AuditLogTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::path(::testing::TempDir()) / ("auditlog-" + std::to_string(::getpid()) + "-" + info->name());
-    fs::remove_all(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   Clock clock() {
     return [this] { return now_++; };
   }
@@ -106,7 +92,9 @@ class AuditLogTest : public ::testing::Test {
     for (const auto& s : must_contain) EXPECT_NE(r.error().message.find(s), std::string::npos) << r.error().message;
   }
 
-  fs::path dir_;
+  test_util::TempDir tmp_{"auditlog"};
+  // The log directory itself is made by AuditLog::open.
+  fs::path dir_ = tmp_.path() / "log";
   UnixTime now_ = 1767225600;  // 2026-01-01T00:00:00Z
   note::Signer key_ = *note::Signer::generate("box.example/audit");
 };

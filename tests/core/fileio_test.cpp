@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/jcs.h"
+#include "tests/test_util.h"
 
 namespace countersign {
 namespace {
@@ -19,26 +20,15 @@ using nlohmann::json;
 
 class FileIoTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::path(::testing::TempDir()) / ("fileio-" + std::to_string(::getpid()) + "-" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  static std::string slurp(const std::string& p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-  }
+  static std::string slurp(const std::string& p) { return test_util::slurp(p); }
   std::size_t entries() const {
     std::size_t n = 0;
     for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir_)) ++n;
     return n;
   }
-  fs::path dir_;
+  test_util::TempDir tmp_{"fileio"};
+  fs::path dir_ = tmp_.path();
 };
 
 TEST_F(FileIoTest, ReadsWholeFileIncludingNulBytes) {

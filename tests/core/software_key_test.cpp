@@ -18,23 +18,15 @@
 #include "core/keys.h"
 #include "core/secret.h"
 #include "core/sha256.h"
+#include "tests/test_util.h"
 
 namespace countersign {
 namespace {
 
 SecretBytes pass(std::string_view p) { return SecretBytes::copy_of(as_bytes(p)); }
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-void spit(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << text;
-}
+using test_util::slurp;
+using test_util::spit;
 
 // Each test gets its own directory and the minimum Argon2id cost.
 class SoftwareKeyTest : public ::testing::TestWithParam<Alg> {
@@ -42,15 +34,7 @@ class SoftwareKeyTest : public ::testing::TestWithParam<Alg> {
   void SetUp() override {
     SoftwareKey::set_kdf_limits_for_tests(crypto_pwhash_argon2id_OPSLIMIT_MIN,
                                           crypto_pwhash_argon2id_MEMLIMIT_MIN);
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name =
-        "swkey-" + std::to_string(::getpid()) + "-" + info->test_suite_name() + "-" + info->name();
-    for (char& c : name) c = c == '/' ? '_' : c;  // parameterised names contain '/'
-    dir_ = std::filesystem::path(::testing::TempDir()) / name;
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
@@ -68,7 +52,8 @@ class SoftwareKeyTest : public ::testing::TestWithParam<Alg> {
     return nlohmann::json::parse(slurp(path(file)));
   }
 
-  std::filesystem::path dir_;
+  test_util::TempDir tmp_{"swkey"};
+  std::filesystem::path dir_ = tmp_.path();
 };
 
 TEST_P(SoftwareKeyTest, SignaturesVerifyUnderThePublicKey) {

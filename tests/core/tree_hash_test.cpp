@@ -8,6 +8,8 @@
 #include <fstream>
 #include <string>
 
+#include "tests/test_util.h"
+
 namespace countersign {
 namespace {
 
@@ -20,13 +22,6 @@ const std::string kMillionA = "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e0
 
 class TreeHashTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::path(::testing::TempDir()) / ("treehash-" + std::to_string(::getpid()) + "-" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   void put(const std::string& rel, const std::string& data) {
     fs::path p = dir_ / rel;
     fs::create_directories(p.parent_path());
@@ -39,7 +34,8 @@ class TreeHashTest : public ::testing::Test {
     put("B.txt", "abc");
     fs::create_directories(dir_ / "empty" / "dir");
   }
-  fs::path dir_;
+  test_util::TempDir tmp_{"treehash"};
+  fs::path dir_ = tmp_.path();
 };
 
 TEST_F(TreeHashTest, ListsAndHashesEveryFileInByteOrder) {
