@@ -81,6 +81,15 @@ TEST_F(ShamirCliTest, SplitCombineRoundTrip) {
   ASSERT_EQ(combined.rc, 0) << combined;
   EXPECT_EQ(combined.out, secret + "\n");
 
+  // Lines pasted as `split` printed them, numbering and indentation included.
+  std::string printed;
+  for (const std::string& line : {groups[0][0], groups[0][1], groups[2][0]}) {
+    printed += "  " + std::to_string(printed.size() % 7 + 1) + ". " + line + "\n";
+  }
+  CliRun pasted = run({"shamir", "combine", "--passphrase-file", pass}, printed);
+  ASSERT_EQ(pasted.rc, 0) << pasted;
+  EXPECT_EQ(pasted.out, secret + "\n");
+
   // --out writes a new file with mode 0600.
   const auto out_path = (dir_ / "recovered.hex").string();
   CliRun to_file = run({"shamir", "combine", "--passphrase-file", pass, "--out", out_path}, input);
