@@ -59,8 +59,11 @@ console.log(best);
 })();
 JS
 node_t=$(NODE_MODULES_DIR="$build/npm/node_modules" node "$work/canon.js" "$work/big.json")
-echo "countersign canon (whole process): ${ours}s; node canonicalize (parse+canonicalize, in process): ${node_t}s"
-echo "ratio node/countersign: $(ratio "$node_t" "$ours")x (target >= 3x)"
+ours_inproc=$("$build/tests/bench/jcs_bench" "$work/big.json" 5)
+echo "in process, parse + canonicalize, file in memory: countersign ${ours_inproc}s, node ${node_t}s"
+echo "ratio node/countersign (in process): $(ratio "$node_t" "$ours_inproc")x (target >= 3x)"
+echo "countersign canon as a whole process (start, read 16 MB, parse, write): ${ours}s;" \
+  "ratio against node in process: $(ratio "$node_t" "$ours")x"
 
 echo "== manifest create: ${mib} MiB in 32 large files + 2000 small files"
 mkdir -p "$work/model/small"
