@@ -55,11 +55,7 @@ Result<Bundle> Bundle::parse(const json& doc) {
   return b;
 }
 
-Result<Bundle> Bundle::parse_text(std::string_view text) {
-  auto doc = jcs::parse(text);
-  if (!doc.ok()) return doc.error().with_context("bundle");
-  return parse(*doc);
-}
+Result<Bundle> Bundle::parse_text(std::string_view text) { return parse_document_text<Bundle>(text, "bundle"); }
 
 Result<Bundle> Bundle::create(const Proposal& proposal, const json& subject, std::vector<SignatureFile> signatures) {
   json j;

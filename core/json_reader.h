@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/bytes.h"
+#include "core/jcs.h"
 #include "core/result.h"
 #include "core/sha256.h"
 #include "core/timeutil.h"
@@ -67,6 +68,15 @@ class ObjectReader {
   std::string pointer_;
   std::set<std::string, std::less<>> seen_;
 };
+
+// The parse_text of every document type: strict JSON (core/jcs.h), errors prefixed with the
+// document's name, then Doc::parse.
+template <typename Doc>
+Result<Doc> parse_document_text(std::string_view text, std::string_view name) {
+  auto doc = jcs::parse(text);
+  if (!doc.ok()) return doc.error().with_context(std::string(name));
+  return Doc::parse(*doc);
+}
 
 // Reads a JSON number as an integer in [min, max]; `what` names it in errors.
 Result<std::uint64_t> json_integer(const nlohmann::json& v, std::uint64_t min, std::uint64_t max);

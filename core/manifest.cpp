@@ -285,11 +285,7 @@ Result<Manifest> Manifest::parse(const json& doc) {
   return m;
 }
 
-Result<Manifest> Manifest::parse_text(std::string_view text) {
-  auto doc = jcs::parse(text);
-  if (!doc.ok()) return doc.error().with_context("manifest");
-  return parse(*doc);
-}
+Result<Manifest> Manifest::parse_text(std::string_view text) { return parse_document_text<Manifest>(text, "manifest"); }
 
 Result<Manifest> Manifest::create(Fields fields) {
   std::sort(fields.files.begin(), fields.files.end(),

@@ -218,11 +218,7 @@ Result<Policy> Policy::parse(const json& doc) {
   return p;
 }
 
-Result<Policy> Policy::parse_text(std::string_view text) {
-  auto doc = jcs::parse(text);
-  if (!doc.ok()) return doc.error().with_context("policy");
-  return parse(*doc);
-}
+Result<Policy> Policy::parse_text(std::string_view text) { return parse_document_text<Policy>(text, "policy"); }
 
 const Rule* Policy::rule_for(Action a) const {
   auto it = rules_.find(a);

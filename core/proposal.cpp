@@ -84,11 +84,7 @@ Result<Proposal> Proposal::parse(const json& doc) {
   return p;
 }
 
-Result<Proposal> Proposal::parse_text(std::string_view text) {
-  auto doc = jcs::parse(text);
-  if (!doc.ok()) return doc.error().with_context("proposal");
-  return parse(*doc);
-}
+Result<Proposal> Proposal::parse_text(std::string_view text) { return parse_document_text<Proposal>(text, "proposal"); }
 
 Result<Proposal> Proposal::create(Fields fields) {
   if (fields.nonce.empty()) {

@@ -42,11 +42,7 @@ Result<SignatureFile> SignatureFile::parse(const json& doc) {
   return s;
 }
 
-Result<SignatureFile> SignatureFile::parse_text(std::string_view text) {
-  auto doc = jcs::parse(text);
-  if (!doc.ok()) return doc.error().with_context("signature");
-  return parse(*doc);
-}
+Result<SignatureFile> SignatureFile::parse_text(std::string_view text) { return parse_document_text<SignatureFile>(text, "signature"); }
 
 Result<SignatureFile> SignatureFile::create(Fields fields) {
   SignatureFile s;
