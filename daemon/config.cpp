@@ -1,0 +1,230 @@
+#include "daemon/config.h"
+
+#include <charconv>
+
+#include "core/fileio.h"
+#include "core/timeutil.h"
+
+namespace countersign::daemon {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  const auto* ws = " \t\r";
+  auto b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  auto e = s.find_last_not_of(ws);
+  return s.substr(b, e - b + 1);
+}
+
+Result<std::uint64_t> parse_uint(std::string_view key, std::string_view v, std::uint64_t lo, std::uint64_t hi) {
+  std::uint64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n < lo || n > hi) {
+    return Error(Errc::kInvalidArgument, std::string(key) + ": \"" + std::string(v) + "\" is not a whole number in " +
+                                             std::to_string(lo) + ".." + std::to_string(hi));
+  }
+  return n;
+}
+
+// "16MiB", "512KiB", "1GiB", "1048576".
+Result<std::uint64_t> parse_size(std::string_view key, std::string_view v) {
+  std::uint64_t mult = 1;
+  std::string_view num = v;
+  struct Unit { std::string_view suffix; std::uint64_t mult; };
+  static constexpr Unit kUnits[] = {{"KiB", 1u << 10}, {"MiB", 1u << 20}, {"GiB", 1u << 30}, {"B", 1}};
+  for (const auto& u : kUnits) {
+    if (v.size() > u.suffix.size() && v.ends_with(u.suffix)) {
+      mult = u.mult;
+      num = v.substr(0, v.size() - u.suffix.size());
+      break;
+    }
+  }
+  auto n = parse_uint(key, num, 1, (std::uint64_t{1} << 40) / mult);
+  if (!n.ok()) {
+    return Error(Errc::kInvalidArgument, std::string(key) + ": \"" + std::string(v) +
+                                             "\" is not a size (a number with optional KiB, MiB or GiB)");
+  }
+  return *n * mult;
+}
+
+Result<std::int64_t> parse_seconds(std::string_view key, std::string_view v) {
+  auto d = parse_duration(v);
+  if (!d.ok()) return Error(Errc::kInvalidArgument, std::string(key) + ": " + d.error().message);
+  return *d;
+}
+
+Result<std::string> absolute_path(std::string_view key, std::string_view v) {
+  if (v.empty() || v.front() != '/') {
+    return Error(Errc::kInvalidArgument, std::string(key) + ": \"" + std::string(v) + "\" is not an absolute path");
+  }
+  return std::string(v);
+}
+
+}  // namespace
+
+Result<SnapshotSpec> SnapshotSpec::parse(std::string_view text) {
+  SnapshotSpec s;
+  if (text == "none") return s;
+  if (text.starts_with("btrfs:")) {
+    s.kind = Kind::kBtrfs;
+    s.target = std::string(text.substr(6));
+    if (s.target.empty() || s.target.front() != '/') {
+      return Error(Errc::kInvalidArgument, "btrfs snapshots need an absolute subvolume path: btrfs:/var/lib/countersign/models");
+    }
+    return s;
+  }
+  if (text.starts_with("zfs:")) {
+    s.kind = Kind::kZfs;
+    s.target = std::string(text.substr(4));
+    // zfs dataset names: components of [A-Za-z0-9_.:-] separated by '/', no leading '/'.
+    bool ok = !s.target.empty() && s.target.front() != '/' && s.target.back() != '/' &&
+              s.target.find("//") == std::string::npos;
+    for (char c : s.target) {
+      bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                     c == '.' || c == ':' || c == '-' || c == '/';
+      ok = ok && allowed;
+    }
+    if (!ok || s.target.front() == '-') {
+      return Error(Errc::kInvalidArgument, "\"" + s.target + "\" is not a zfs dataset name (like tank/countersign/models)");
+    }
+    return s;
+  }
+  return Error(Errc::kInvalidArgument, "\"" + std::string(text) + "\" is not a snapshot backend: use none, btrfs:PATH or zfs:DATASET");
+}
+
+std::string SnapshotSpec::to_string() const {
+  switch (kind) {
+    case Kind::kNone: return "none";
+    case Kind::kBtrfs: return "btrfs:" + target;
+    case Kind::kZfs: return "zfs:" + target;
+  }
+  return "none";
+}
+
+const std::vector<std::string_view>& config_keys() {
+  static const std::vector<std::string_view> keys = {
+      "policy",   "state_dir", "box_id", "log_key",       "socket",          "listen",
+      "mirror",   "snapshot",  "helper", "parallel",      "skew",            "max_body",
+      "stall_timeout", "connect_timeout", "hf_token_file", "s3_credentials_file"};
+  return keys;
+}
+
+Result<void> Config::set(std::string_view key, std::string_view value) {
+  auto v = trim(value);
+  auto prefix = [&](const Error& e) { return Error(e.code, std::string(key) + ": " + e.message); };
+  if (key == "policy") {
+    CS_TRY(policy, absolute_path(key, v));
+  } else if (key == "state_dir") {
+    CS_TRY(std::string p, absolute_path(key, v));
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    state_dir = p;
+  } else if (key == "box_id") {
+    if (v.empty() || v.size() > 128) return Error(Errc::kInvalidArgument, "box_id: must be 1..128 characters");
+    for (char c : v) {
+      if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+        return Error(Errc::kInvalidArgument, "box_id: must not contain spaces or control characters");
+      }
+    }
+    box_id = std::string(v);
+  } else if (key == "log_key") {
+    CS_TRY(log_key, absolute_path(key, v));
+  } else if (key == "socket") {
+    CS_TRY(socket, absolute_path(key, v));
+    if (socket.size() >= 108) return Error(Errc::kInvalidArgument, "socket: path longer than a Unix socket allows (107 bytes)");
+  } else if (key == "listen") {
+    auto colon = v.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      return Error(Errc::kInvalidArgument, "listen: \"" + std::string(v) + "\" is not HOST:PORT (like 127.0.0.1:8441)");
+    }
+    CS_TRY_VOID(parse_uint(key, v.substr(colon + 1), 1, 65535));
+    listen = std::string(v);
+  } else if (key == "mirror") {
+    auto s = Source::from_spec(v);
+    if (!s.ok()) return prefix(s.error());
+    mirrors.push_back(*s);
+  } else if (key == "snapshot") {
+    auto s = SnapshotSpec::parse(v);
+    if (!s.ok()) return prefix(s.error());
+    snapshot = *s;
+  } else if (key == "helper") {
+    std::vector<std::string> words;
+    std::string cur;
+    for (char c : v) {
+      if (c == ' ' || c == '\t') {
+        if (!cur.empty()) words.push_back(std::move(cur)), cur.clear();
+      } else {
+        cur += c;
+      }
+    }
+    if (!cur.empty()) words.push_back(cur);
+    bool absolute = !words.empty() && words.front().front() == '/';
+    bool via_sudo = words.size() >= 2 && words.front() == "sudo" && words.back().front() == '/';
+    if (!absolute && !via_sudo) {
+      return Error(Errc::kInvalidArgument, "helper: must be an absolute path, or sudo [options] followed by one");
+    }
+    helper = std::move(words);
+  } else if (key == "parallel") {
+    CS_TRY(auto n, parse_uint(key, v, 1, 64));
+    parallel = static_cast<unsigned>(n);
+  } else if (key == "skew") {
+    CS_TRY(skew_seconds, parse_seconds(key, v));
+  } else if (key == "max_body") {
+    CS_TRY(max_body, parse_size(key, v));
+  } else if (key == "stall_timeout") {
+    CS_TRY(stall_timeout_seconds, parse_seconds(key, v));
+  } else if (key == "connect_timeout") {
+    CS_TRY(connect_timeout_seconds, parse_seconds(key, v));
+  } else if (key == "hf_token_file") {
+    CS_TRY(std::string p, absolute_path(key, v));
+    hf_token_file = p;
+  } else if (key == "s3_credentials_file") {
+    CS_TRY(std::string p, absolute_path(key, v));
+    s3_credentials_file = p;
+  } else {
+    return Error(Errc::kInvalidArgument, "unknown key \"" + std::string(key) + "\"");
+  }
+  return {};
+}
+
+Result<void> Config::validate() const {
+  std::string missing;
+  if (policy.empty()) missing += " policy";
+  if (state_dir.empty()) missing += " state_dir";
+  if (box_id.empty()) missing += " box_id";
+  if (log_key.empty()) missing += " log_key";
+  if (!missing.empty()) return Error(Errc::kInvalidArgument, "missing required setting(s):" + missing);
+  if (state_dir == "/") return Error(Errc::kInvalidArgument, "state_dir: must not be /");
+  return {};
+}
+
+Result<Config> parse_config(std::string_view text, const std::string& file_name) {
+  Config c;
+  std::size_t line_no = 0;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    auto line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    ++line_no;
+    auto where = file_name + ":" + std::to_string(line_no) + ": ";
+    auto t = trim(line);
+    if (t.empty() || t.front() == '#') continue;
+    auto eq = t.find('=');
+    if (eq == std::string_view::npos) {
+      return Error(Errc::kInvalidArgument, where + "expected \"key = value\", got \"" + std::string(t) + "\"");
+    }
+    auto key = trim(t.substr(0, eq));
+    auto value = trim(t.substr(eq + 1));
+    if (value.empty()) return Error(Errc::kInvalidArgument, where + std::string(key) + ": empty value");
+    auto r = c.set(key, value);
+    if (!r.ok()) return Error(r.error().code, where + r.error().message);
+  }
+  return c;
+}
+
+Result<Config> load_config(const std::string& path) {
+  auto text = read_file(path, 1 << 20);
+  if (!text.ok()) return Error(text.error().code, path + ": " + text.error().message);
+  return parse_config(*text, path);
+}
+
+}  // namespace countersign::daemon

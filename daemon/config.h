@@ -1,0 +1,81 @@
+// countersignd's configuration: one file of `key = value` lines, shared by the daemon and the
+// privileged helper (countersign-system), with every key also settable as a daemon flag.
+//
+//   # comment
+//   policy     = /etc/countersign/policy.json     the box's root of trust (required)
+//   state_dir  = /var/lib/countersign              executed ids, jobs, log, models/ (required)
+//   box_id     = box-7f3a                          this box's id (required)
+//   log_key    = /etc/countersign/log.key          Ed25519 log signing key, from `countersign log keygen`
+//   socket     = /run/countersign/countersignd.sock
+//   listen     = 127.0.0.1:8441                    optional TCP listener (same API)
+//   mirror     = https://mirror.internal/models/   box-local mirror, tried before the manifest's
+//                                                  sources; repeatable; a source spec like
+//                                                  `countersign manifest create --source`
+//   snapshot   = none | btrfs:PATH | zfs:DATASET
+//   helper     = sudo -n /usr/libexec/countersign/countersign-system
+//   parallel   = 4                                 files fetched at once
+//   skew       = 5m                                tolerated clock difference
+//   max_body   = 16MiB                             largest API request body
+//   stall_timeout   = 30s                          a source slower than 1 KiB/s this long is dropped
+//   connect_timeout = 15s
+//   hf_token_file   = /etc/countersign/hf-token    Hugging Face token (sent to huggingface.co only)
+//   s3_credentials_file = /etc/countersign/s3      two lines: access key id, secret key
+//
+// Paths must be absolute. Errors name the file, line and key.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/manifest.h"
+#include "core/result.h"
+
+namespace countersign::daemon {
+
+struct SnapshotSpec {
+  enum class Kind { kNone, kBtrfs, kZfs };
+  Kind kind = Kind::kNone;
+  std::string target;  // btrfs: subvolume path; zfs: dataset name
+  static Result<SnapshotSpec> parse(std::string_view text);
+  std::string to_string() const;
+};
+
+struct Config {
+  std::string policy;
+  std::string state_dir;
+  std::string box_id;
+  std::string log_key;
+  std::string socket = "/run/countersign/countersignd.sock";
+  std::optional<std::string> listen;  // "HOST:PORT"
+  std::vector<Source> mirrors;
+  SnapshotSpec snapshot;
+  std::vector<std::string> helper = {"sudo", "-n", "/usr/libexec/countersign/countersign-system"};
+  unsigned parallel = 4;
+  std::int64_t skew_seconds = 300;
+  std::uint64_t max_body = 16u << 20;
+  std::int64_t stall_timeout_seconds = 30;
+  std::int64_t connect_timeout_seconds = 15;
+  std::optional<std::string> hf_token_file;
+  std::optional<std::string> s3_credentials_file;
+
+  // Derived paths.
+  std::string models_dir() const { return state_dir + "/models"; }
+  std::string staging_dir() const { return state_dir + "/models/.staging"; }
+  std::string log_dir() const { return state_dir + "/log"; }
+
+  // Sets one key from text. Errors name the key ("parallel: must be 1..64").
+  Result<void> set(std::string_view key, std::string_view value);
+  // Checks required keys and consistency after all sets.
+  Result<void> validate() const;
+};
+
+// Parses config text; errors are "FILE:LINE: key: what is wrong".
+Result<Config> parse_config(std::string_view text, const std::string& file_name);
+Result<Config> load_config(const std::string& path);
+
+// The keys parse_config knows, in the order above (for --help and flags).
+const std::vector<std::string_view>& config_keys();
+
+}  // namespace countersign::daemon

@@ -1,0 +1,84 @@
+// Fetching a manifest's files into a staging directory (DESIGN.md "Box-side daemon",
+// Install): sources tried in order (box mirrors, then the manifest's), several files at once
+// through one libcurl multi handle, SHA-256 computed while the bytes stream in (no second
+// pass), a transfer cut the moment it exceeds the declared size, resumed with HTTP Range
+// after an interruption or a restart, slow or stalled sources dropped for the next one.
+//
+// Staging layout: <staging>/<path>.part while a file is being fetched; renamed to
+// <staging>/<path> once its size and hash verified. Every file is opened relative to the
+// staging directory with O_NOFOLLOW on every component: a symlink (or anything that is not
+// a regular file or directory) found there aborts the fetch (staging was tampered with).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/manifest.h"
+#include "core/result.h"
+#include "core/secret.h"
+
+namespace countersign::daemon {
+
+struct S3Credentials {
+  std::string access_key_id;
+  SecretBytes secret_access_key;
+};
+
+struct FetchSettings {
+  unsigned parallel = 4;                // files in flight at once
+  std::int64_t connect_timeout_seconds = 15;
+  std::int64_t stall_timeout_seconds = 30;  // below 1 KiB/s for this long: next source
+  long max_redirects = 5;
+  std::optional<SecretBytes> hf_token;  // Bearer token, sent only to huggingface sources
+  std::optional<S3Credentials> s3;      // SigV4 for s3 sources when set
+  std::string ca_file;                  // optional CA bundle for https (tests); empty = system
+};
+
+// What happened, for the audit log. Called on the fetching thread.
+struct FetchEvent {
+  enum class Kind {
+    kSourceFailed,   // could not get the file from this source (HTTP error, timeout, ...)
+    kHashMismatch,   // the source gave wrong bytes: too many, too few or a wrong SHA-256
+    kFileVerified,   // the file is complete and verified
+  };
+  Kind kind = Kind::kSourceFailed;
+  std::string path;    // manifest path
+  std::string source;  // Source::describe() of the source involved
+  std::string reason;  // for failures: what went wrong ("HTTP 404", "more bytes than the 1024 declared")
+};
+
+struct FileProgress {
+  std::size_t file = 0;       // index into manifest.files()
+  std::uint64_t done = 0;     // bytes verified-so-far (streamed and hashed)
+  std::uint64_t total = 0;    // declared size
+  std::string source;         // source currently used (describe()), empty when idle
+};
+
+struct FetchObserver {
+  std::function<void(const FetchEvent&)> on_event;
+  // Throttled by the fetcher (at most a few times a second per file).
+  std::function<void(const FileProgress&)> on_progress;
+  // Polled; returning true stops all transfers and fetch_manifest returns kInternal "cancelled".
+  std::function<bool()> cancelled;
+};
+
+// Fetches every file of `manifest` into `staging_dir` (an existing directory). `mirrors`
+// are tried before manifest.sources(), in order. Files already complete in staging are
+// re-hashed and kept when they match; "<path>.part" files are hashed and resumed with a
+// Range request (a source that ignores Range is read from the start again).
+// Returns when every file verified, or with an error naming the first file no source could
+// deliver (kNotFound "no source gave the right bytes for PATH: <last reason per source>"),
+// or the tampering found in staging (kInvalidArgument). It never deletes staging_dir itself.
+Result<void> fetch_manifest(const Manifest& manifest, std::span<const Source> mirrors,
+                            const std::string& staging_dir, const FetchSettings& settings,
+                            const FetchObserver& observer);
+
+// The URL libcurl fetches for one file of one source ("file://" URLs for file sources).
+std::string fetch_url(const Source& source, std::string_view path);
+
+}  // namespace countersign::daemon
