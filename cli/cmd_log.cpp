@@ -2,12 +2,8 @@
 // check-cosignature: the audit
 // log (DESIGN.md "Audit log", docs/audit-log.md), checked offline with core's code.
 //
-// Proof files (JSON, for handing over on removable media):
-//   {"schema": "countersign/log-inclusion-proof/v1", "index": N, "tree_size": S,
-//    "entry": {...}, "leaf_hash": "<hex>", "proof": ["<b64>", ...], "checkpoint": "<note>"}
-//   {"schema": "countersign/log-consistency-proof/v1", "old_checkpoint": "<note>",
-//    "new_checkpoint": "<note>", "proof": ["<b64>", ...]}
-// The checkpoints are the log's signed notes, so check-proof needs only the log's key.
+// Proof files (core/audit_proof.h) carry the log's signed checkpoints, so check-proof needs
+// only the log's key.
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -15,6 +11,7 @@
 #include "cli/cli.h"
 #include "core/audit_entry.h"
 #include "core/audit_log.h"
+#include "core/audit_proof.h"
 #include "core/audit_verify.h"
 #include "core/fileio.h"
 #include "core/jcs.h"
@@ -27,9 +24,6 @@ namespace countersign::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr const char* kInclusionSchema = "countersign/log-inclusion-proof/v1";
-constexpr const char* kConsistencySchema = "countersign/log-consistency-proof/v1";
 
 // A verification outcome is exit 1 whatever its code; only unreadable input is exit 2.
 int report_check_failure(Io& io, const Error& e, bool json) {
@@ -54,23 +48,6 @@ Result<note::Signer> load_signer(const std::string& path) {
   auto s = note::Signer::parse(skey);
   if (!s.ok()) return s.error().with_context(path);
   return s;
-}
-
-void proof_b64(const std::vector<Digest>& proof, nlohmann::json& out) {
-  out = nlohmann::json::array();
-  for (const auto& h : proof) out.push_back(base64_encode(h));
-}
-
-Result<std::vector<Bytes>> proof_from_json(const nlohmann::json& j) {
-  if (!j.is_array()) return Error(Errc::kInvalidDocument, "\"proof\" is not an array");
-  std::vector<Bytes> out;
-  for (const auto& h : j) {
-    if (!h.is_string()) return Error(Errc::kInvalidDocument, "\"proof\" holds a non-string");
-    auto b = base64_decode(h.get<std::string>());
-    if (!b.ok()) return Error(Errc::kInvalidDocument, "\"proof\" holds something that is not base64");
-    out.push_back(*b);
-  }
-  return out;
 }
 
 // Calls `each(index, entry_bytes, leaf_hash)` for every entry of a log directory or export.
@@ -245,110 +222,16 @@ struct ProveArgs {
   std::vector<std::uint64_t> consistency;
 };
 
-// The newest signed checkpoint of exactly `size` entries (or the newest of all when 0).
-Result<std::pair<std::string, Checkpoint>> find_checkpoint(const audit::AuditLog& log, std::uint64_t size) {
-  CS_TRY(auto notes, log.checkpoints());
-  for (auto it = notes.rbegin(); it != notes.rend(); ++it) {
-    CS_TRY(note::Note n, note::Note::parse(*it));
-    CS_TRY(Checkpoint c, Checkpoint::parse(n.text()));
-    if (size == 0 || c.size == size) return std::make_pair(*it, c);
-  }
-  return Error(Errc::kNotFound, size == 0 ? "the log has no signed checkpoint"
-                                          : "the log has no signed checkpoint of size " + std::to_string(size));
-}
-
 int prove(Io& io, const ProveArgs& a, bool entry_given) {
   auto log = audit::AuditLog::open(a.dir, audit::AuditLog::Mode::kReadOnly);
   if (!log.ok()) return report_error(io, log.error(), false);
-  nlohmann::json doc;
-  if (entry_given) {
-    auto cp = find_checkpoint(*log, a.size);
-    if (!cp.ok()) return report_error(io, cp.error(), false);
-    const Checkpoint& c = cp->second;
-    if (a.entry >= c.size) {
-      return report_error(io, Error(Errc::kInvalidArgument, "entry " + std::to_string(a.entry) +
-                                                                " is not covered by the checkpoint of size " +
-                                                                std::to_string(c.size)), false);
-    }
-    auto bytes = log->entry(a.entry);
-    auto leaf = log->leaf_hash(a.entry);
-    auto proof = log->inclusion_proof(a.entry, c.size);
-    if (!bytes.ok() || !leaf.ok() || !proof.ok()) {
-      return report_error(io, !bytes.ok() ? bytes.error() : !leaf.ok() ? leaf.error() : proof.error(), false);
-    }
-    doc = {{"schema", kInclusionSchema}, {"index", a.entry},   {"tree_size", c.size},
-           {"entry", *jcs::parse(*bytes)}, {"leaf_hash", hex_encode(*leaf)}, {"checkpoint", cp->first}};
-    proof_b64(*proof, doc["proof"]);
-  } else {
-    auto old_cp = find_checkpoint(*log, a.consistency[0]);
-    auto new_cp = find_checkpoint(*log, a.consistency[1]);
-    if (!old_cp.ok()) return report_error(io, old_cp.error(), false);
-    if (!new_cp.ok()) return report_error(io, new_cp.error(), false);
-    auto proof = log->consistency_proof(a.consistency[0], a.consistency[1]);
-    if (!proof.ok()) return report_error(io, proof.error(), false);
-    doc = {{"schema", kConsistencySchema}, {"old_checkpoint", old_cp->first}, {"new_checkpoint", new_cp->first}};
-    proof_b64(*proof, doc["proof"]);
-  }
-  auto w = write_output(io, a.out, to_pretty_json(doc));
+  auto doc = entry_given ? audit::inclusion_proof_doc(*log, a.entry, a.size)
+                         : audit::consistency_proof_doc(*log, a.consistency[0], a.consistency[1]);
+  if (!doc.ok()) return report_error(io, doc.error(), false);
+  auto w = write_output(io, a.out, to_pretty_json(*doc));
   if (!w.ok()) return report_error(io, w.error(), false);
   if (!a.out.empty() && a.out != "-") io.err << "proof written to " << a.out << "\n";
   return kExitOk;
-}
-
-Result<std::string> check_proof_doc(const nlohmann::json& d, const note::Verifier& key) {
-  if (!d.is_object() || !d.contains("schema") || !d["schema"].is_string()) {
-    return Error(Errc::kUnknownSchema, "not a countersign log proof (no \"schema\")");
-  }
-  const std::string schema = d["schema"];
-  auto str = [&](const char* k) -> Result<std::string> {
-    if (!d.contains(k) || !d[k].is_string()) return Error(Errc::kInvalidDocument, std::string("\"") + k + "\" missing");
-    return d[k].get<std::string>();
-  };
-  auto num = [&](const char* k) -> Result<std::uint64_t> {
-    // jcs::parse keeps every number as a double; accept exact non-negative integers.
-    double v = d.contains(k) && d[k].is_number() ? d[k].get<double>() : -1;
-    if (v < 0 || v > 9007199254740991.0 || v != static_cast<double>(static_cast<std::uint64_t>(v))) {
-      return Error(Errc::kInvalidDocument, std::string("\"") + k + "\" missing or not a non-negative integer");
-    }
-    return static_cast<std::uint64_t>(v);
-  };
-  if (!d.contains("proof")) return Error(Errc::kInvalidDocument, "\"proof\" missing");
-  CS_TRY(std::vector<Bytes> proof, proof_from_json(d["proof"]));
-  if (schema == kInclusionSchema) {
-    CS_TRY(std::string note_text, str("checkpoint"));
-    auto cp = audit::open_checkpoint(note_text, key);
-    if (!cp.ok()) return cp.error().with_context("checkpoint");
-    CS_TRY(std::uint64_t index, num("index"));
-    CS_TRY(std::uint64_t tree_size, num("tree_size"));
-    if (tree_size != cp->size) return Error(Errc::kInvalidDocument, "\"tree_size\" differs from the checkpoint's size");
-    if (!d.contains("entry") || !d["entry"].is_object()) return Error(Errc::kInvalidDocument, "\"entry\" missing");
-    CS_TRY(std::string bytes, jcs::serialize(d["entry"]));
-    auto e = audit::check_entry(bytes, index);
-    if (!e.ok()) return e.error().with_context("entry");
-    Digest leaf = merkle::leaf_hash(as_bytes(bytes));
-    CS_TRY(std::string leaf_hex, str("leaf_hash"));
-    if (leaf_hex != hex_encode(leaf)) return Error(Errc::kHashMismatch, "\"leaf_hash\" is not the leaf hash of \"entry\"");
-    auto r = merkle::verify_inclusion(index, cp->size, ByteView(leaf), proof, ByteView(cp->root));
-    if (!r.ok()) return r.error().with_context("inclusion of entry " + std::to_string(index));
-    return "entry " + std::to_string(index) + " is in the log: inclusion proof to the checkpoint of size " +
-           std::to_string(cp->size) + " signed by " + key.label() + " verifies\n  " + bytes + "\n";
-  }
-  if (schema == kConsistencySchema) {
-    CS_TRY(std::string old_text, str("old_checkpoint"));
-    CS_TRY(std::string new_text, str("new_checkpoint"));
-    auto a = audit::open_checkpoint(old_text, key);
-    if (!a.ok()) return a.error().with_context("old checkpoint");
-    auto b = audit::open_checkpoint(new_text, key);
-    if (!b.ok()) return b.error().with_context("new checkpoint");
-    auto r = merkle::verify_consistency(a->size, b->size, proof, ByteView(a->root), ByteView(b->root));
-    if (!r.ok()) {
-      return r.error().with_context("checkpoints of size " + std::to_string(a->size) + " and " + std::to_string(b->size) +
-                                    " are not consistent (history rewritten?)");
-    }
-    return "consistent: the log of " + std::to_string(b->size) + " entries extends the one of " +
-           std::to_string(a->size) + " entries (both signed by " + key.label() + "); no history rewritten\n";
-  }
-  return Error(Errc::kUnknownSchema, "unknown proof schema \"" + schema + "\"");
 }
 
 int check_proof(Io& io, const std::string& path, const std::string& key_arg, bool json) {
@@ -358,7 +241,7 @@ int check_proof(Io& io, const std::string& path, const std::string& key_arg, boo
   if (!text.ok()) return report_error(io, text.error(), json);
   auto d = jcs::parse(*text);
   if (!d.ok()) return report_error(io, d.error().with_context(path), json);
-  auto r = check_proof_doc(*d, *key);
+  auto r = audit::check_proof_doc(*d, *key);
   if (!r.ok()) return report_check_failure(io, r.error().with_context(path), json);
   if (json) {
     print_json(io, {{"valid", true}, {"schema", (*d)["schema"]}});
@@ -391,7 +274,7 @@ int export_log(Io& io, const std::string& dir, const std::string& out, const std
   if (!cp_out.empty()) {
     auto log = audit::AuditLog::open(dir, audit::AuditLog::Mode::kReadOnly);
     if (!log.ok()) return report_error(io, log.error(), false);
-    auto cp = find_checkpoint(*log, 0);
+    auto cp = audit::find_checkpoint(*log, 0);
     if (!cp.ok()) return report_error(io, cp.error(), false);
     auto w = write_file_atomic(cp_out, cp->first);
     if (!w.ok()) return report_error(io, w.error(), false);

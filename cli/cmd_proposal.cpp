@@ -6,6 +6,7 @@
 #include "core/manifest.h"
 #include "core/policy.h"
 #include "core/proposal.h"
+#include "core/snapshot_doc.h"
 
 namespace countersign::cli {
 
@@ -40,6 +41,10 @@ int create(Io& io, const CreateArgs& a) {
     auto m = load_document<Manifest>(io, a.manifest);
     if (!m.ok()) return report_error(io, m.error(), false);
     subject = m->hash();
+  } else if (*action == Action::kRestoreSnapshot) {
+    auto s = load_document<SnapshotDoc>(io, a.manifest);
+    if (!s.ok()) return report_error(io, s.error(), false);
+    subject = s->hash();
   } else {
     return report_error(io, Error(Errc::kUnsupported, "action " + a.action + " has no document format in this version"),
                         false);
@@ -97,7 +102,7 @@ void add_proposal_commands(Registry& r) {
       "      --box box-7f3a --expires 7d --note \"Upgrade the support bot\" -o proposal.json");
   create_cmd->add_option("--domain", c->domain, "The policy domain (organisation or fleet)")->required();
   create_cmd->add_option("--action", c->action, "install-model, remove-model or rotate-policy")->required();
-  create_cmd->add_option("--manifest", c->manifest, "Manifest (or new policy) file")->required();
+  create_cmd->add_option("--manifest", c->manifest, "Document approved: the manifest (install-model, remove-model), the new policy (rotate-policy) or the snapshot document from `countersign box snapshots` (restore-snapshot)")->required();
   create_cmd->add_option("--previous", c->previous, "sha256:<hash> of the manifest this one replaces");
   create_cmd->add_option("--box", c->boxes, "Limit to this box id (repeatable)")->allow_extra_args(false);
   create_cmd->add_option("--expires", c->expires, "Duration (7d, 36h) or time (2026-12-31T23:59:59Z)")->required();

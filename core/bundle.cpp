@@ -40,6 +40,10 @@ Result<Bundle> Bundle::parse(const json& doc) {
     auto m = Manifest::parse(*subject);
     if (!m.ok()) return nested(m.error(), "/manifest");
     b.manifest_ = std::move(m).value();
+  } else if (b.proposal_->action() == Action::kRestoreSnapshot) {
+    auto sd = SnapshotDoc::parse(*subject);
+    if (!sd.ok()) return nested(sd.error(), "/manifest");
+    b.snapshot_ = std::move(sd).value();
   } else {
     return r.error("proposal", "action \"" + std::string(action_name(b.proposal_->action())) +
                                    "\" has no document format in this version");

@@ -1,6 +1,7 @@
 // Bundle: what the box receives (DESIGN.md "Bundle"): a proposal, the document it approves
 // and the signatures. The "manifest" member holds a manifest (install-model, remove-model)
-// or, for rotate-policy, the new policy document. Parsing checks schema and shape only;
+// or, for rotate-policy, the new policy document, or, for restore-snapshot, the snapshot
+// document (core/snapshot_doc.h). Parsing checks schema and shape only;
 // whether the bundle is approved is verify_bundle's job (core/verify.h).
 #pragma once
 
@@ -15,6 +16,7 @@
 #include "core/proposal.h"
 #include "core/result.h"
 #include "core/signature_file.h"
+#include "core/snapshot_doc.h"
 
 namespace countersign {
 
@@ -35,6 +37,7 @@ class Bundle {
   // Set when the subject is a manifest / a policy.
   const std::optional<Manifest>& manifest() const { return manifest_; }
   const std::optional<Policy>& new_policy() const { return new_policy_; }
+  const std::optional<SnapshotDoc>& snapshot() const { return snapshot_; }
   const std::vector<SignatureFile>& signatures() const { return signatures_; }
 
   nlohmann::json to_json() const;
@@ -46,6 +49,7 @@ class Bundle {
   Digest subject_hash_{};
   std::optional<Manifest> manifest_;
   std::optional<Policy> new_policy_;
+  std::optional<SnapshotDoc> snapshot_;
   std::vector<SignatureFile> signatures_;
 };
 
