@@ -10,12 +10,13 @@ namespace countersign::audit {
 
 namespace {
 
-constexpr std::array<std::string_view, 17> kEvents = {
+constexpr std::array<std::string_view, 23> kEvents = {
     event::kBundleReceived,  event::kBundleVerified,    event::kBundleRejected, event::kSignatureAccepted,
     event::kSnapshotTaken,   event::kSnapshotRestored,  event::kFetchStarted,   event::kSourceFailed,
     event::kHashMismatchAlert, event::kFileVerified,    event::kInstallComplete, event::kInstallAborted,
     event::kPolicyRotated,   event::kModelRemoved,      event::kDaemonStarted,  event::kDaemonStopped,
-    event::kLogRepaired,
+    event::kLogRepaired,     event::kProposalPending,   event::kSignatureRejected, event::kSnapshotSkipped,
+    event::kSnapshotFailed,  event::kInstallResumed,    event::kStagingCleaned,
 };
 
 bool is_proposal_id(const nlohmann::json& v) {

@@ -44,6 +44,12 @@ inline constexpr std::string_view kModelRemoved = "model-removed";
 inline constexpr std::string_view kDaemonStarted = "daemon-started";
 inline constexpr std::string_view kDaemonStopped = "daemon-stopped";
 inline constexpr std::string_view kLogRepaired = "log-repaired";  // + "torn_bytes", "file", "offset"
+inline constexpr std::string_view kProposalPending = "proposal-pending";      // + "missing"
+inline constexpr std::string_view kSignatureRejected = "signature-rejected";  // + "key", "reason"
+inline constexpr std::string_view kSnapshotSkipped = "snapshot-skipped";      // + "reason"
+inline constexpr std::string_view kSnapshotFailed = "snapshot-failed";        // + "reason"
+inline constexpr std::string_view kInstallResumed = "install-resumed";
+inline constexpr std::string_view kStagingCleaned = "staging-cleaned";        // + "manifest"
 }  // namespace event
 
 // True for the names above.

@@ -1,0 +1,909 @@
+#include "daemon/engine.h"
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "core/audit_entry.h"
+#include "core/audit_log.h"
+#include "core/audit_proof.h"
+#include "core/bundle.h"
+#include "core/bytes.h"
+#include "core/fileio.h"
+#include "core/jcs.h"
+#include "core/secret.h"
+#include "core/signed_note.h"
+#include "core/snapshot_doc.h"
+#include "core/verify.h"
+#include "daemon/fetch.h"
+#include "daemon/privileged.h"
+#include "daemon/state.h"
+
+namespace countersign::daemon {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+Reply error_reply(int status, std::string_view code, const std::string& reason) {
+  return Reply{status, json{{"error", std::string(code)}, {"reason", reason}}, std::nullopt};
+}
+
+namespace {
+
+constexpr int kOk = 200, kCreated = 201, kAccepted = 202, kBadRequest = 400, kForbidden = 403, kNotFound = 404,
+              kConflict = 409, kUnprocessable = 422, kInternalError = 500, kUnavailable = 503;
+
+// HTTP status for an error from parsing a request body.
+int status_for(const Error& e) {
+  switch (e.code) {
+    case Errc::kNotFound: return kNotFound;
+    case Errc::kRejected: return kForbidden;
+    case Errc::kUnsupported: return kUnprocessable;
+    case Errc::kIo:
+    case Errc::kInternal: return kInternalError;
+    default: return kBadRequest;
+  }
+}
+
+Reply reply_for(const Error& e) { return error_reply(status_for(e), errc_name(e.code), e.message); }
+
+std::string human_bytes(std::uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) v /= 1024, ++u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+// Why a verification said no, one line per reason, for the log and the reply.
+std::vector<std::string> rejection_reasons(const VerifyReport& r) {
+  std::vector<std::string> out;
+  for (const auto& f : r.failures) out.push_back(f.check + ": " + f.message);
+  for (const auto& s : r.signatures) {
+    if (s.status == SignatureVerdict::Status::kCounted) continue;
+    std::string who = s.approver_id.empty() ? "key " + s.key_id.substr(0, 16) : s.approver_id;
+    out.push_back("signature " + std::to_string(s.index) + " (" + who + "): " + std::string(verdict_name(s.status)) +
+                  (s.reason.empty() ? "" : ": " + s.reason));
+  }
+  for (const auto& sub : r.under_new_policy) {
+    for (auto& line : rejection_reasons(sub)) out.push_back("under the new policy: " + line);
+  }
+  return out;
+}
+
+std::optional<Digest> parse_hex_id(std::string_view hex) {
+  if (!is_lower_hex(hex, 64)) return std::nullopt;
+  auto d = digest_from_string("sha256:" + std::string(hex));
+  if (!d.ok()) return std::nullopt;
+  return *d;
+}
+
+Result<Policy> load_policy_file(const std::string& path) {
+  auto text = read_file(path, 16u << 20);
+  if (!text.ok()) return text.error().with_context("policy " + path);
+  auto p = Policy::parse_text(*text);
+  if (!p.ok()) return p.error().with_context("policy " + path);
+  return p;
+}
+
+struct FileRow {
+  std::string path;
+  std::uint64_t total = 0, done = 0;
+  std::string source;
+  bool verified = false;
+};
+
+// In-memory view of a job: its record plus live progress.
+struct JobView {
+  JobRecord record;
+  std::vector<FileRow> files;  // install-model only, filled when the fetch starts
+  std::string phase;           // "verifying", "snapshot", "fetching", "installing", ...
+};
+
+}  // namespace
+
+struct Engine::Impl {
+  Config config;
+  Clock clock;
+  StateDir state;
+  Privileged helper;
+  std::optional<note::Signer> log_key;
+  FetchSettings fetch_settings;
+
+  std::mutex log_mu;  // the audit log: one writer, reads also under the lock
+  std::optional<audit::AuditLog> log;
+  std::uint64_t signed_size = 0;
+
+  std::mutex submit_mu;  // verification + acceptance of one proposal at a time
+
+  std::mutex mu;  // everything below
+  std::condition_variable cv;
+  Policy policy;
+  std::deque<Digest> queue;
+  std::map<Digest, JobView> jobs;
+  std::optional<Digest> running;
+  bool stopping = false;
+  bool stopped = false;
+  std::atomic<bool> cancel{false};
+  std::thread worker;
+
+  Impl(Config c, Clock clk, StateDir s, Policy p)
+      : config(std::move(c)), clock(std::move(clk)), state(std::move(s)), helper(config.helper), policy(std::move(p)) {}
+
+  // --- audit log ---------------------------------------------------------------------
+  Result<std::uint64_t> record(std::string_view event, json fields = json::object()) {
+    std::lock_guard lock(log_mu);
+    return log->append(event, fields);
+  }
+  Result<void> sign_checkpoint_if_grown() {
+    std::lock_guard lock(log_mu);
+    if (log->size() == signed_size && signed_size != 0) return {};
+    CS_TRY_VOID(log->sign_checkpoint(*log_key));
+    signed_size = log->size();
+    return {};
+  }
+
+  // --- acceptance ----------------------------------------------------------------------
+  Reply reject(const std::optional<Digest>& proposal, std::vector<std::string> reasons, int status,
+               const json& report = nullptr) {
+    json fields = {{"reasons", reasons}};
+    if (proposal) fields["proposal"] = digest_to_string(*proposal);
+    auto logged = record(audit::event::kBundleRejected, fields);
+    if (!logged.ok()) return error_reply(kInternalError, "log", "cannot write the audit log: " + logged.error().message);
+    json body = {{"error", "rejected"}, {"reasons", reasons}};
+    if (!report.is_null()) body["report"] = report;
+    return Reply{status, body, std::nullopt};
+  }
+
+  // Checks that only depend on this box (not on signatures).
+  std::optional<std::string> box_specific_refusal(const Bundle& b) const {
+    switch (b.proposal().action()) {
+      case Action::kInstallPackages:
+        return "install-packages is not supported by this version of countersignd";
+      case Action::kRestoreSnapshot: {
+        const auto& s = b.snapshot()->fields();
+        if (s.box != config.box_id) return "the snapshot belongs to box \"" + s.box + "\", this is \"" + config.box_id + "\"";
+        std::string backend = config.snapshot.kind == SnapshotSpec::Kind::kBtrfs ? "btrfs"
+                              : config.snapshot.kind == SnapshotSpec::Kind::kZfs ? "zfs" : "none";
+        if (s.backend != backend) return "the snapshot is a " + s.backend + " snapshot, this box uses " + backend;
+        return std::nullopt;
+      }
+      default: return std::nullopt;
+    }
+  }
+
+  VerifyOptions verify_options() {
+    VerifyOptions o;
+    o.now = clock();
+    o.skew_seconds = config.skew_seconds;
+    o.box_id = config.box_id;
+    o.already_executed = [this](const Digest& d) { return state.executed(d); };
+    // Hardware attestation is checked by the signing tools (issues 5 and 6); until the box
+    // checks it too, no key counts as attested and require_attestation rules fail closed.
+    return o;
+  }
+
+  Policy current_policy() {
+    std::lock_guard lock(mu);
+    return policy;
+  }
+
+  // Verifies and, when approved, queues. Caller holds submit_mu.
+  Reply accept(const Bundle& b, const json& raw) {
+    const Digest id = b.proposal().id();
+    auto rec = record(audit::event::kBundleReceived, {{"proposal", digest_to_string(id)},
+                                                     {"action", std::string(action_name(b.proposal().action()))},
+                                                     {"signatures", b.signatures().size()}});
+    if (!rec.ok()) return error_reply(kInternalError, "log", "cannot write the audit log: " + rec.error().message);
+    if (auto why = box_specific_refusal(b)) return reject(id, {*why}, kUnprocessable);
+    Policy p = current_policy();
+    VerifyReport report = verify_bundle(b, p, verify_options());
+    if (!report.approved) {
+      bool replay = false;
+      for (const auto& f : report.failures) replay = replay || f.check == "replayed";
+      return reject(id, rejection_reasons(report), replay ? kConflict : kForbidden, report.to_json());
+    }
+    JobRecord job;
+    job.proposal = id;
+    job.action = std::string(action_name(b.proposal().action()));
+    job.bundle = raw;
+    job.received = clock();
+    // Order matters for crash safety: the job exists before the id counts as executed, so a
+    // crash in between leaves a job that the next start runs, never an executed id without one.
+    auto saved = state.save_job(job);
+    if (!saved.ok()) return reply_for(saved.error());
+    auto marked = state.mark_executed(id);
+    if (!marked.ok()) return reply_for(marked.error());
+    auto logged = record(audit::event::kBundleVerified, {{"proposal", digest_to_string(id)},
+                                                        {"action", job.action},
+                                                        {"counted", report.counted},
+                                                        {"policy_version", p.version()}});
+    if (!logged.ok()) return error_reply(kInternalError, "log", "cannot write the audit log: " + logged.error().message);
+    (void)state.remove_pending(id);
+    {
+      std::lock_guard lock(mu);
+      jobs[id] = JobView{job, {}, "queued"};
+      queue.push_back(id);
+    }
+    cv.notify_all();
+    return Reply{kAccepted,
+                 json{{"job", hex_encode(id)}, {"state", "queued"}, {"action", job.action}, {"report", report.to_json()}},
+                 std::nullopt};
+  }
+
+  // --- jobs --------------------------------------------------------------------------
+  void set_phase(const Digest& id, std::string phase) {
+    std::lock_guard lock(mu);
+    jobs[id].phase = std::move(phase);
+  }
+
+  void finish(JobRecord& job, JobState st, std::optional<std::string> error) {
+    job.state = st;
+    job.finished = clock();
+    job.error = std::move(error);
+    auto saved = state.save_job(job);
+    (void)saved;  // the log entry below is the record of the outcome; the job file is a cache
+    std::lock_guard lock(mu);
+    auto& v = jobs[job.proposal];
+    v.record = job;
+    v.phase = job_state_name(st);
+  }
+
+  // Takes a snapshot (or logs why none); returns the id, or an error that aborts the job.
+  Result<std::optional<std::string>> take_snapshot(const Digest& id) {
+    if (config.snapshot.kind == SnapshotSpec::Kind::kNone) {
+      CS_TRY_VOID(record(audit::event::kSnapshotSkipped,
+                         {{"proposal", digest_to_string(id)}, {"reason", "no snapshot backend configured"}}));
+      return std::optional<std::string>{};
+    }
+    set_phase(id, "snapshot");
+    auto r = helper.run({"snapshot", "take"});
+    if (!r.ok() || !r->contains("id") || !(*r)["id"].is_string()) {
+      std::string why = r.ok() ? "the helper did not return a snapshot id" : r.error().message;
+      (void)record(audit::event::kSnapshotFailed, {{"proposal", digest_to_string(id)}, {"reason", why}});
+      return Error(Errc::kIo, "snapshot failed: " + why);
+    }
+    std::string snap = (*r)["id"];
+    CS_TRY_VOID(record(audit::event::kSnapshotTaken, {{"proposal", digest_to_string(id)},
+                                                     {"snapshot", snap},
+                                                     {"backend", config.snapshot.to_string()}}));
+    return std::optional<std::string>(snap);
+  }
+
+  std::uint64_t staged_bytes(const std::string& dir) {
+    std::uint64_t n = 0;
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      if (it->is_regular_file(ec) && !it->is_symlink(ec)) n += it->file_size(ec);
+    }
+    return n;
+  }
+
+  void abort_install(JobRecord& job, const std::string& hex, const std::string& reason) {
+    auto removed = helper.run({"staging", "remove", hex});
+    json fields = {{"proposal", digest_to_string(job.proposal)}, {"manifest", "sha256:" + hex}, {"reason", reason}};
+    if (!removed.ok()) fields["cleanup_error"] = removed.error().message;
+    (void)record(audit::event::kInstallAborted, fields);
+    finish(job, JobState::kFailed, reason);
+  }
+
+  void run_install(JobRecord& job, const Manifest& m, bool resumed) {
+    const std::string hex = hex_encode(m.hash());
+    const std::string target = config.models_dir() + "/" + hex;
+    const std::string staging = config.staging_dir() + "/" + hex;
+    std::error_code ec;
+    if (fs::exists(target, ec)) {
+      // Installed already (by an earlier proposal, or by this one just before a crash).
+      (void)state.save_installed(m.hash(), {{"manifest", m.to_json()},
+                                            {"proposal", digest_to_string(job.proposal)},
+                                            {"installed", format_rfc3339(clock())}});
+      job.result = {{"path", target}, {"already_installed", true}};
+      (void)record(audit::event::kInstallComplete, {{"proposal", digest_to_string(job.proposal)},
+                                                   {"manifest", "sha256:" + hex},
+                                                   {"path", target},
+                                                   {"already_installed", true}});
+      finish(job, JobState::kDone, std::nullopt);
+      return;
+    }
+    if (resumed) {
+      (void)record(audit::event::kInstallResumed, {{"proposal", digest_to_string(job.proposal)},
+                                                   {"manifest", "sha256:" + hex}});
+    }
+    // Free space for what is still to come.
+    struct statvfs sv{};
+    if (::statvfs(config.models_dir().c_str(), &sv) == 0) {
+      std::uint64_t have = static_cast<std::uint64_t>(sv.f_bavail) * sv.f_frsize;
+      std::uint64_t staged = staged_bytes(staging);
+      std::uint64_t need = m.total_size() > staged ? m.total_size() - staged : 0;
+      if (need > have) {
+        abort_install(job, hex, "not enough disk space in " + config.models_dir() + ": the model needs " +
+                                    human_bytes(need) + " more, " + human_bytes(have) + " free");
+        return;
+      }
+    }
+    if (!job.snapshot) {
+      auto snap = take_snapshot(job.proposal);
+      if (!snap.ok()) {
+        abort_install(job, hex, snap.error().message);
+        return;
+      }
+      job.snapshot = snap->value_or("none");
+      (void)state.save_job(job);
+    }
+    // Staging: the daemon's own directory inside models/ (same file system: one rename).
+    ::mkdir(config.staging_dir().c_str(), 0750);
+    if (::mkdir(staging.c_str(), 0750) != 0 && errno != EEXIST) {
+      abort_install(job, hex, "cannot create " + staging + ": " + std::strerror(errno));
+      return;
+    }
+    auto canonical = jcs::serialize(m.to_json());
+    auto wrote = canonical.ok() ? write_file_atomic(config.staging_dir() + "/" + hex + ".manifest.json", *canonical, 0640)
+                                : Result<void>(canonical.error());
+    if (!wrote.ok()) {
+      abort_install(job, hex, wrote.error().message);
+      return;
+    }
+    {
+      std::lock_guard lock(mu);
+      auto& v = jobs[job.proposal];
+      v.phase = "fetching";
+      v.files.clear();
+      for (const auto& f : m.files()) v.files.push_back(FileRow{f.path, f.size, 0, {}, false});
+    }
+    json sources = json::array();
+    for (const auto& s : config.mirrors) sources.push_back("mirror " + s.describe());
+    for (const auto& s : m.sources()) sources.push_back(s.describe());
+    (void)record(audit::event::kFetchStarted, {{"proposal", digest_to_string(job.proposal)},
+                                               {"manifest", "sha256:" + hex},
+                                               {"files", m.files().size()},
+                                               {"bytes", m.total_size()},
+                                               {"sources", sources}});
+    FetchObserver obs;
+    const Digest id = job.proposal;
+    obs.on_event = [this, id](const FetchEvent& e) {
+      if (e.kind == FetchEvent::Kind::kFileVerified) {
+        std::lock_guard lock(mu);
+        for (auto& row : jobs[id].files) {
+          if (row.path == e.path) row.verified = true, row.done = row.total, row.source = e.source;
+        }
+        return;
+      }
+      auto ev = e.kind == FetchEvent::Kind::kHashMismatch ? audit::event::kHashMismatchAlert : audit::event::kSourceFailed;
+      (void)record(ev, {{"proposal", digest_to_string(id)}, {"path", e.path}, {"source", e.source}, {"reason", e.reason}});
+    };
+    obs.on_progress = [this, id](const FileProgress& p) {
+      std::lock_guard lock(mu);
+      auto& files = jobs[id].files;
+      if (p.file < files.size()) {
+        files[p.file].done = p.done;
+        files[p.file].source = p.source;
+      }
+    };
+    obs.cancelled = [this] { return cancel.load(); };
+    auto fetched = fetch_manifest(m, config.mirrors, staging, fetch_settings, obs);
+    if (!fetched.ok()) {
+      if (cancel.load()) return;  // stopping: the job stays "running" and resumes at the next start
+      abort_install(job, hex, fetched.error().message);
+      return;
+    }
+    set_phase(job.proposal, "installing");
+    auto installed = helper.run({"model", "install", hex});
+    if (!installed.ok()) {
+      abort_install(job, hex, "the privileged helper refused the install: " + installed.error().message);
+      return;
+    }
+    (void)state.save_installed(m.hash(), {{"manifest", m.to_json()},
+                                          {"proposal", digest_to_string(job.proposal)},
+                                          {"installed", format_rfc3339(clock())}});
+    job.result = {{"path", target}, {"files", m.files().size()}, {"bytes", m.total_size()}};
+    auto logged = record(audit::event::kInstallComplete, {{"proposal", digest_to_string(job.proposal)},
+                                                         {"manifest", "sha256:" + hex},
+                                                         {"path", target},
+                                                         {"files", m.files().size()},
+                                                         {"bytes", m.total_size()},
+                                                         {"snapshot", *job.snapshot}});
+    finish(job, logged.ok() ? JobState::kDone : JobState::kFailed,
+           logged.ok() ? std::nullopt : std::optional<std::string>("installed, but the audit log failed: " +
+                                                                   logged.error().message));
+  }
+
+  void run_remove(JobRecord& job, const Manifest& m) {
+    const std::string hex = hex_encode(m.hash());
+    std::error_code ec;
+    if (!fs::exists(config.models_dir() + "/" + hex, ec)) {
+      (void)record(audit::event::kInstallAborted, {{"proposal", digest_to_string(job.proposal)},
+                                                   {"manifest", "sha256:" + hex},
+                                                   {"reason", "the model is not installed"}});
+      finish(job, JobState::kFailed, "model sha256:" + hex + " is not installed");
+      return;
+    }
+    auto snap = take_snapshot(job.proposal);
+    if (!snap.ok()) return finish(job, JobState::kFailed, snap.error().message);
+    job.snapshot = snap->value_or("none");
+    auto r = helper.run({"model", "remove", hex});
+    if (!r.ok()) return finish(job, JobState::kFailed, "the privileged helper failed: " + r.error().message);
+    job.result = {{"removed", "sha256:" + hex}};
+    (void)record(audit::event::kModelRemoved, {{"proposal", digest_to_string(job.proposal)},
+                                               {"manifest", "sha256:" + hex},
+                                               {"snapshot", *job.snapshot}});
+    finish(job, JobState::kDone, std::nullopt);
+  }
+
+  void run_restore(JobRecord& job, const SnapshotDoc& s) {
+    auto snap = take_snapshot(job.proposal);
+    if (!snap.ok()) return finish(job, JobState::kFailed, snap.error().message);
+    job.snapshot = snap->value_or("none");
+    set_phase(job.proposal, "restoring");
+    auto r = helper.run({"snapshot", "restore", s.fields().id});
+    if (!r.ok()) {
+      (void)record(audit::event::kSnapshotFailed, {{"proposal", digest_to_string(job.proposal)},
+                                                   {"snapshot", s.fields().id},
+                                                   {"reason", r.error().message}});
+      return finish(job, JobState::kFailed, "restore failed: " + r.error().message);
+    }
+    job.result = {{"restored", s.fields().id}, {"safety_snapshot", *job.snapshot}};
+    (void)record(audit::event::kSnapshotRestored, {{"proposal", digest_to_string(job.proposal)},
+                                                   {"snapshot", s.fields().id},
+                                                   {"safety_snapshot", *job.snapshot}});
+    finish(job, JobState::kDone, std::nullopt);
+  }
+
+  void run_rotate(JobRecord& job, const Policy& next) {
+    auto text = jcs::serialize(next.to_json());
+    auto w = text.ok() ? write_file_atomic(state.policy_path(), *text, 0640) : Result<void>(text.error());
+    if (!w.ok()) return finish(job, JobState::kFailed, "cannot write the new policy: " + w.error().message);
+    std::uint64_t from = 0;
+    {
+      std::lock_guard lock(mu);
+      from = policy.version();
+      policy = next;
+    }
+    job.result = {{"policy", digest_to_string(next.hash())}, {"version", next.version()}};
+    (void)record(audit::event::kPolicyRotated, {{"proposal", digest_to_string(job.proposal)},
+                                                {"from_version", from},
+                                                {"to_version", next.version()},
+                                                {"policy", digest_to_string(next.hash())}});
+    finish(job, JobState::kDone, std::nullopt);
+  }
+
+  void run_job(const Digest& id) {
+    JobRecord job;
+    bool resumed = false;
+    {
+      std::lock_guard lock(mu);
+      job = jobs[id].record;
+      resumed = job.state == JobState::kRunning;
+      jobs[id].phase = "starting";
+    }
+    job.state = JobState::kRunning;
+    (void)state.save_job(job);
+    {
+      std::lock_guard lock(mu);
+      jobs[id].record = job;
+    }
+    auto b = Bundle::parse(job.bundle);
+    if (!b.ok()) return finish(job, JobState::kFailed, "stored bundle unreadable: " + b.error().message);
+    switch (b->proposal().action()) {
+      case Action::kInstallModel: run_install(job, *b->manifest(), resumed); break;
+      case Action::kRemoveModel: run_remove(job, *b->manifest()); break;
+      case Action::kRestoreSnapshot: run_restore(job, *b->snapshot()); break;
+      case Action::kRotatePolicy: run_rotate(job, *b->new_policy()); break;
+      case Action::kInstallPackages: finish(job, JobState::kFailed, "install-packages is not supported"); break;
+    }
+    (void)sign_checkpoint_if_grown();
+  }
+
+  void worker_loop() {
+    for (;;) {
+      Digest id{};
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return stopping || !queue.empty(); });
+        if (stopping) return;
+        id = queue.front();
+        queue.pop_front();
+        running = id;
+      }
+      run_job(id);
+      {
+        std::lock_guard lock(mu);
+        running.reset();
+      }
+      cv.notify_all();
+    }
+  }
+
+  json job_json(const JobView& v) const {
+    json j = {{"job", hex_encode(v.record.proposal)},
+              {"action", v.record.action},
+              {"state", job_state_name(v.record.state)},
+              {"phase", v.phase},
+              {"received", format_rfc3339(v.record.received)}};
+    if (v.record.finished) j["finished"] = format_rfc3339(*v.record.finished);
+    if (v.record.error) j["error"] = *v.record.error;
+    if (v.record.snapshot) j["snapshot"] = *v.record.snapshot;
+    if (!v.record.result.is_null()) j["result"] = v.record.result;
+    if (!v.files.empty()) {
+      std::uint64_t total = 0, done = 0, verified = 0;
+      json active = json::array();
+      for (const auto& f : v.files) {
+        total += f.total;
+        done += f.done;
+        verified += f.verified ? 1 : 0;
+        if (!f.verified && f.done > 0 && active.size() < 64) {
+          active.push_back({{"path", f.path}, {"done", f.done}, {"total", f.total}, {"source", f.source}});
+        }
+      }
+      j["progress"] = {{"files_total", v.files.size()}, {"files_done", verified}, {"bytes_total", total},
+                       {"bytes_done", done}, {"active", active}};
+    }
+    return j;
+  }
+};
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() { stop(); }
+
+Result<std::unique_ptr<Engine>> Engine::open(const Config& config, Clock clock) {
+  CS_TRY_VOID(config.validate());
+  CS_TRY(Policy configured, load_policy_file(config.policy));
+  CS_TRY(StateDir state, StateDir::open(config.state_dir));
+  // The policy in force: the configured one, or a rotated one under the state dir when newer.
+  Policy in_force = configured;
+  std::error_code ec;
+  if (fs::exists(state.policy_path(), ec)) {
+    CS_TRY(Policy rotated, load_policy_file(state.policy_path()));
+    if (rotated.domain() != configured.domain()) {
+      return Error(Errc::kInvalidDocument, "the rotated policy " + state.policy_path() + " is for domain \"" +
+                                               rotated.domain() + "\", the configured one for \"" +
+                                               configured.domain() + "\"");
+    }
+    if (rotated.version() > configured.version()) in_force = rotated;
+  }
+  auto impl = std::make_unique<Impl>(config, clock, std::move(state), in_force);
+  {
+    auto skey = read_secret_file(config.log_key);
+    if (!skey.ok()) return skey.error().with_context("log_key " + config.log_key);
+    auto signer = note::Signer::parse(*skey);
+    if (!signer.ok()) return signer.error().with_context("log_key " + config.log_key);
+    impl->log_key.emplace(std::move(*signer));
+  }
+  auto log = audit::AuditLog::open(config.log_dir(), audit::AuditLog::Mode::kWrite, clock);
+  if (!log.ok()) return log.error().with_context("audit log " + config.log_dir());
+  impl->log.emplace(std::move(*log));
+
+  FetchSettings& fs_ = impl->fetch_settings;
+  fs_.parallel = config.parallel;
+  fs_.connect_timeout_seconds = config.connect_timeout_seconds;
+  fs_.stall_timeout_seconds = config.stall_timeout_seconds;
+  if (config.hf_token_file) {
+    CS_TRY(SecretBytes token, read_secret_file(*config.hf_token_file));
+    fs_.hf_token.emplace(std::move(token));
+  }
+  if (config.s3_credentials_file) {
+    CS_TRY(SecretBytes creds, read_secret_file(*config.s3_credentials_file));
+    std::string_view text(reinterpret_cast<const char*>(creds.data()), creds.size());
+    auto nl = text.find('\n');
+    if (nl == std::string_view::npos) {
+      return Error(Errc::kInvalidArgument, "s3_credentials_file: expected two lines, access key id then secret key");
+    }
+    auto secret = text.substr(nl + 1);
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.remove_suffix(1);
+    fs_.s3 = S3Credentials{std::string(text.substr(0, nl)), SecretBytes::copy_of(as_bytes(secret))};
+  }
+  CS_TRY_VOID(impl->record(audit::event::kDaemonStarted, {{"box", config.box_id},
+                                                          {"domain", in_force.domain()},
+                                                          {"policy_version", in_force.version()},
+                                                          {"policy", digest_to_string(in_force.hash())}}));
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+Result<void> Engine::start() {
+  Impl& s = *impl_;
+  CS_TRY(auto records, s.state.load_jobs());
+  std::set<std::string> keep;  // staging names that belong to an unfinished install
+  {
+    std::lock_guard lock(s.mu);
+    for (auto& r : records) {
+      bool unfinished = r.state == JobState::kQueued || r.state == JobState::kRunning;
+      if (unfinished && r.action == "install-model") {
+        auto b = Bundle::parse(r.bundle);
+        if (b.ok() && b->manifest()) keep.insert(hex_encode(b->manifest()->hash()));
+      }
+      if (unfinished) s.queue.push_back(r.proposal);
+      s.jobs[r.proposal] = JobView{r, {}, unfinished ? "queued" : std::string(job_state_name(r.state))};
+    }
+  }
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(s.config.staging_dir(), ec)) {
+    std::string name = e.path().filename().string();
+    std::string hex = name.substr(0, 64);
+    if (!is_lower_hex(hex, 64) || keep.count(hex)) continue;
+    auto r = s.helper.run({"staging", "remove", hex});
+    json fields = {{"manifest", "sha256:" + hex}};
+    if (!r.ok()) fields["error"] = r.error().message;
+    (void)s.record(audit::event::kStagingCleaned, fields);
+    keep.insert(hex);  // once per name (dir and .manifest.json)
+  }
+  CS_TRY_VOID(s.sign_checkpoint_if_grown());
+  s.worker = std::thread([&s] { s.worker_loop(); });
+  return {};
+}
+
+void Engine::stop() {
+  Impl& s = *impl_;
+  {
+    std::lock_guard lock(s.mu);
+    if (s.stopped) return;
+    s.stopped = true;
+    s.stopping = true;
+  }
+  s.cancel = true;
+  s.cv.notify_all();
+  if (s.worker.joinable()) s.worker.join();
+  (void)s.record(audit::event::kDaemonStopped, {{"box", s.config.box_id}});
+  (void)s.sign_checkpoint_if_grown();
+}
+
+Reply Engine::submit_bundle(std::string_view body) {
+  Impl& s = *impl_;
+  auto doc = jcs::parse(body);
+  if (!doc.ok()) return s.reject(std::nullopt, {"malformed bundle: " + doc.error().message}, kBadRequest);
+  auto b = Bundle::parse(*doc);
+  if (!b.ok()) return s.reject(std::nullopt, {"malformed bundle: " + b.error().message}, kBadRequest);
+  std::lock_guard lock(s.submit_mu);
+  return s.accept(*b, *doc);
+}
+
+Reply Engine::create_pending(std::string_view body) {
+  Impl& s = *impl_;
+  auto doc = jcs::parse(body);
+  if (!doc.ok()) return error_reply(kBadRequest, "malformed", doc.error().message);
+  if (!doc->is_object() || !doc->contains("proposal") || !doc->contains("manifest")) {
+    return error_reply(kBadRequest, "malformed", "expected {\"proposal\": {...}, \"manifest\": {...}}");
+  }
+  json as_bundle = {{"schema", kBundleSchema}, {"proposal", (*doc)["proposal"]}, {"manifest", (*doc)["manifest"]},
+                    {"signatures", json::array()}};
+  if (doc->size() != 2) return error_reply(kBadRequest, "malformed", "only \"proposal\" and \"manifest\" are allowed");
+  auto b = Bundle::parse(as_bundle);
+  if (!b.ok()) return reply_for(b.error());
+  std::lock_guard lock(s.submit_mu);
+  const Digest id = b->proposal().id();
+  if (auto why = s.box_specific_refusal(*b)) return error_reply(kUnprocessable, "rejected", *why);
+  VerifyReport report = verify_bundle(*b, s.current_policy(), s.verify_options());
+  // Everything but the signatures must already hold.
+  std::vector<std::string> blocking;
+  for (const auto& f : report.failures) {
+    if (f.check != "threshold" && f.check != "roles") blocking.push_back(f.check + ": " + f.message);
+  }
+  if (!blocking.empty()) return error_reply(kForbidden, "rejected", blocking.front());
+  auto existing = s.state.load_pending(id);
+  if (existing.ok() && *existing) return pending(hex_encode(id));
+  auto saved = s.state.save_pending(id, as_bundle);
+  if (!saved.ok()) return reply_for(saved.error());
+  auto logged = s.record(audit::event::kProposalPending, {{"proposal", digest_to_string(id)},
+                                                         {"action", std::string(action_name(b->proposal().action()))},
+                                                         {"missing", report.missing}});
+  if (!logged.ok()) return error_reply(kInternalError, "log", logged.error().message);
+  return Reply{kCreated, json{{"proposal", hex_encode(id)}, {"state", "pending"}, {"report", report.to_json()}},
+               std::nullopt};
+}
+
+Reply Engine::pending(std::string_view proposal_hex) {
+  Impl& s = *impl_;
+  auto id = parse_hex_id(proposal_hex);
+  if (!id) return error_reply(kBadRequest, "malformed", "a proposal id is 64 lowercase hex digits");
+  auto doc = s.state.load_pending(*id);
+  if (!doc.ok()) return reply_for(doc.error());
+  if (!*doc) {
+    std::lock_guard lock(s.mu);
+    if (s.jobs.count(*id)) return Reply{kOk, json{{"proposal", std::string(proposal_hex)}, {"state", "accepted"},
+                                                   {"job", std::string(proposal_hex)}}, std::nullopt};
+    return error_reply(kNotFound, "not-found", "no pending proposal " + std::string(proposal_hex));
+  }
+  auto b = Bundle::parse(**doc);
+  if (!b.ok()) return reply_for(b.error());
+  VerifyReport report = verify_bundle(*b, s.current_policy(), s.verify_options());
+  return Reply{kOk, json{{"proposal", std::string(proposal_hex)}, {"state", "pending"}, {"report", report.to_json()}},
+               std::nullopt};
+}
+
+Reply Engine::add_signature(std::string_view proposal_hex, std::string_view body) {
+  Impl& s = *impl_;
+  auto id = parse_hex_id(proposal_hex);
+  if (!id) return error_reply(kBadRequest, "malformed", "a proposal id is 64 lowercase hex digits");
+  auto sig = SignatureFile::parse_text(body);
+  if (!sig.ok()) return reply_for(sig.error());
+  std::lock_guard lock(s.submit_mu);
+  auto doc = s.state.load_pending(*id);
+  if (!doc.ok()) return reply_for(doc.error());
+  if (!*doc) return error_reply(kNotFound, "not-found", "no pending proposal " + std::string(proposal_hex));
+  json bundle = **doc;
+  json sig_json = sig->to_json();
+  for (const auto& existing : bundle["signatures"]) {
+    if (existing == sig_json) return pending(proposal_hex);  // the same file twice: nothing new
+  }
+  bundle["signatures"].push_back(sig_json);
+  auto b = Bundle::parse(bundle);
+  if (!b.ok()) return reply_for(b.error());
+  VerifyReport report = verify_bundle(*b, s.current_policy(), s.verify_options());
+  const auto& verdict = report.signatures.back();
+  if (verdict.status != SignatureVerdict::Status::kCounted) {
+    std::string reason = std::string(verdict_name(verdict.status)) + (verdict.reason.empty() ? "" : ": " + verdict.reason);
+    (void)s.record(audit::event::kSignatureRejected,
+                   {{"proposal", digest_to_string(*id)}, {"key", verdict.key_id}, {"reason", reason}});
+    return Reply{kUnprocessable, json{{"error", "signature-rejected"}, {"reason", reason}, {"report", report.to_json()}},
+                 std::nullopt};
+  }
+  (void)s.record(audit::event::kSignatureAccepted,
+                 {{"proposal", digest_to_string(*id)}, {"key", verdict.key_id}, {"approver", verdict.approver_id}});
+  if (report.approved) return s.accept(*b, bundle);
+  auto saved = s.state.save_pending(*id, bundle);
+  if (!saved.ok()) return reply_for(saved.error());
+  return Reply{kOk, json{{"proposal", std::string(proposal_hex)}, {"state", "pending"}, {"report", report.to_json()}},
+               std::nullopt};
+}
+
+Reply Engine::status() {
+  Impl& s = *impl_;
+  json j;
+  {
+    std::lock_guard lock(s.mu);
+    j = {{"box", s.config.box_id},
+         {"domain", s.policy.domain()},
+         {"policy_version", s.policy.version()},
+         {"policy", digest_to_string(s.policy.hash())},
+         {"queued", s.queue.size()},
+         {"snapshot_backend", s.config.snapshot.to_string()},
+         {"executed", s.state.executed_count()}};
+    if (s.running) j["running"] = s.job_json(s.jobs[*s.running]);
+  }
+  {
+    std::lock_guard lock(s.log_mu);
+    j["log_size"] = s.log->size();
+  }
+  return Reply{kOk, j, std::nullopt};
+}
+
+Reply Engine::job(std::string_view proposal_hex) {
+  Impl& s = *impl_;
+  auto id = parse_hex_id(proposal_hex);
+  if (!id) return error_reply(kBadRequest, "malformed", "a job id is the proposal id: 64 lowercase hex digits");
+  std::lock_guard lock(s.mu);
+  auto it = s.jobs.find(*id);
+  if (it == s.jobs.end()) return error_reply(kNotFound, "not-found", "no job for proposal " + std::string(proposal_hex));
+  return Reply{kOk, s.job_json(it->second), std::nullopt};
+}
+
+Reply Engine::jobs() {
+  Impl& s = *impl_;
+  std::lock_guard lock(s.mu);
+  std::vector<const JobView*> views;
+  for (const auto& [id, v] : s.jobs) views.push_back(&v);
+  std::sort(views.begin(), views.end(), [](const JobView* a, const JobView* b) {
+    return a->record.received < b->record.received;
+  });
+  json out = json::array();
+  for (const auto* v : views) {
+    json j = s.job_json(*v);
+    j.erase("progress");
+    out.push_back(std::move(j));
+  }
+  return Reply{kOk, json{{"jobs", out}}, std::nullopt};
+}
+
+Reply Engine::models() {
+  Impl& s = *impl_;
+  json out = json::array();
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(s.config.models_dir(), ec)) {
+    std::string name = e.path().filename().string();
+    if (is_lower_hex(name, 64) && e.is_directory(ec) && !e.is_symlink(ec)) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  for (const auto& hex : names) {
+    json m = {{"hash", "sha256:" + hex}, {"path", s.config.models_dir() + "/" + hex}};
+    auto rec = s.state.load_installed(*digest_from_string("sha256:" + hex));
+    if (rec.ok() && *rec) {
+      const json& r = **rec;
+      if (r.contains("manifest")) {
+        m["name"] = r["manifest"].value("name", "");
+        m["version"] = r["manifest"].value("version", "");
+        m["manifest"] = r["manifest"];
+      }
+      if (r.contains("proposal")) m["proposal"] = r["proposal"];
+      if (r.contains("installed")) m["installed"] = r["installed"];
+    }
+    out.push_back(std::move(m));
+  }
+  return Reply{kOk, json{{"models", out}}, std::nullopt};
+}
+
+Reply Engine::policy() {
+  Policy p = impl_->current_policy();
+  return Reply{kOk, json{{"version", p.version()}, {"hash", digest_to_string(p.hash())}, {"policy", p.to_json()}},
+               std::nullopt};
+}
+
+Reply Engine::snapshots() {
+  Impl& s = *impl_;
+  if (s.config.snapshot.kind == SnapshotSpec::Kind::kNone) {
+    return Reply{kOk, json{{"backend", "none"}, {"snapshots", json::array()}}, std::nullopt};
+  }
+  auto r = s.helper.run({"snapshot", "list"}, 60);
+  if (!r.ok()) return error_reply(kInternalError, "helper", r.error().message);
+  json out = json::array();
+  for (const auto& e : *r) {
+    if (!e.is_object() || !e.contains("id") || !e["id"].is_string() || !e.contains("taken")) continue;
+    auto taken = parse_rfc3339(e["taken"].get<std::string>());
+    auto doc = SnapshotDoc::create({s.config.box_id, e.value("backend", ""), e["id"].get<std::string>(),
+                                    taken.ok() ? *taken : 0});
+    if (doc.ok()) out.push_back({{"document", doc->to_json()}, {"hash", digest_to_string(doc->hash())}});
+  }
+  return Reply{kOk, json{{"backend", s.config.snapshot.to_string()}, {"snapshots", out}}, std::nullopt};
+}
+
+Reply Engine::log_checkpoint() {
+  Impl& s = *impl_;
+  auto signed_ = s.sign_checkpoint_if_grown();
+  if (!signed_.ok()) return reply_for(signed_.error());
+  std::lock_guard lock(s.log_mu);
+  auto cp = audit::find_checkpoint(*s.log, 0);
+  if (!cp.ok()) return reply_for(cp.error());
+  return Reply{kOk, nullptr, cp->first};
+}
+
+Reply Engine::log_entries(std::uint64_t start, std::optional<std::uint64_t> end) {
+  Impl& s = *impl_;
+  std::lock_guard lock(s.log_mu);
+  std::uint64_t size = s.log->size();
+  std::uint64_t stop = std::min(end.value_or(size), size);
+  if (start > stop) return error_reply(kBadRequest, "malformed", "start is past the end of the log");
+  constexpr std::uint64_t kMaxPage = 10000;
+  stop = std::min(stop, start + kMaxPage);
+  std::string out;
+  for (std::uint64_t i = start; i < stop; ++i) {
+    auto bytes = s.log->entry(i);
+    auto leaf = s.log->leaf_hash(i);
+    if (!bytes.ok() || !leaf.ok()) return reply_for(!bytes.ok() ? bytes.error() : leaf.error());
+    out += audit::export_line(i, *bytes, *leaf);
+    out += '\n';
+  }
+  return Reply{kOk, nullptr, out};
+}
+
+Reply Engine::log_inclusion(std::uint64_t index, std::uint64_t tree_size) {
+  Impl& s = *impl_;
+  (void)s.sign_checkpoint_if_grown();
+  std::lock_guard lock(s.log_mu);
+  auto doc = audit::inclusion_proof_doc(*s.log, index, tree_size);
+  if (!doc.ok()) return reply_for(doc.error());
+  return Reply{kOk, *doc, std::nullopt};
+}
+
+Reply Engine::log_consistency(std::uint64_t old_size, std::uint64_t new_size) {
+  Impl& s = *impl_;
+  std::lock_guard lock(s.log_mu);
+  auto doc = audit::consistency_proof_doc(*s.log, old_size, new_size);
+  if (!doc.ok()) return reply_for(doc.error());
+  return Reply{kOk, *doc, std::nullopt};
+}
+
+bool Engine::wait_idle(std::chrono::milliseconds timeout) {
+  Impl& s = *impl_;
+  std::unique_lock lock(s.mu);
+  return s.cv.wait_for(lock, timeout, [&] { return s.queue.empty() && !s.running; });
+}
+
+}  // namespace countersign::daemon
