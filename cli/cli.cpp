@@ -1,6 +1,9 @@
 #include "cli/cli.h"
 
+#include <algorithm>
+#include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include "core/fileio.h"
 
@@ -18,6 +21,20 @@ int exit_code_for(const Error& e) {
     default:
       return kExitFailed;
   }
+}
+
+void draw_progress_bar(Io& io, std::string_view label, std::uint64_t done, std::uint64_t total, std::string_view extra,
+                       bool final_line) {
+  double frac = total == 0 ? 1.0 : static_cast<double>(std::min(done, total)) / static_cast<double>(total);
+  constexpr int kWidth = 30;
+  int filled = static_cast<int>(frac * kWidth);
+  std::ostringstream o;
+  o << "\r" << label << " [" << std::string(static_cast<std::size_t>(filled), '#')
+    << std::string(static_cast<std::size_t>(kWidth - filled), ' ') << "] " << std::setw(3)
+    << static_cast<int>(frac * 100) << "%  " << extra << "   ";
+  io.err << o.str();
+  if (final_line) io.err << "\n";
+  io.err.flush();
 }
 
 int report_error(Io& io, const Error& e, bool json) {
@@ -76,6 +93,7 @@ int run(int argc, const char* const* argv, Io& io) {
   add_bundle_commands(reg);
   add_policy_commands(reg);
   add_log_commands(reg);
+  add_box_commands(reg);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -41,6 +41,11 @@ int exit_code_for(const Error& e);
 // on stdout. Returns the exit code for it.
 int report_error(Io& io, const Error& e, bool json);
 
+// Redraws a one-line progress bar on stderr: "LABEL [#####     ]  42%  EXTRA". Callers draw
+// only when io.err_is_tty; `final_line` ends the line.
+void draw_progress_bar(Io& io, std::string_view label, std::uint64_t done, std::uint64_t total, std::string_view extra,
+                       bool final_line);
+
 // Prints `value` as pretty JSON on stdout.
 void print_json(Io& io, const nlohmann::json& value);
 
@@ -62,6 +67,7 @@ void add_sign_commands(Registry& r);
 void add_bundle_commands(Registry& r);
 void add_policy_commands(Registry& r);
 void add_log_commands(Registry& r);
+void add_box_commands(Registry& r);
 
 // Runs the command line in-process; returns the exit code.
 int run(int argc, const char* const* argv, Io& io);

@@ -23,17 +23,10 @@ struct CreateArgs {
 
 void draw_progress(Io& io, const TreeHashProgress& p, bool final_line) {
   std::uint64_t done = p.bytes_done.load();
-  double frac = p.bytes_total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(p.bytes_total);
-  int width = 30;
-  int filled = static_cast<int>(frac * width);
-  std::ostringstream o;
-  o << "\rhashing [" << std::string(static_cast<std::size_t>(filled), '#')
-    << std::string(static_cast<std::size_t>(width - filled), ' ') << "] " << std::setw(3)
-    << static_cast<int>(frac * 100) << "%  " << p.files_done.load() << "/" << p.files_total << " files  "
-    << human_size(done) << " / " << human_size(p.bytes_total) << "   ";
-  io.err << o.str();
-  if (final_line) io.err << "\n";
-  io.err.flush();
+  draw_progress_bar(io, "hashing", done, p.bytes_total,
+                    std::to_string(p.files_done.load()) + "/" + std::to_string(p.files_total) + " files  " +
+                        human_size(done) + " / " + human_size(p.bytes_total),
+                    final_line);
 }
 
 int create(Io& io, const CreateArgs& a) {

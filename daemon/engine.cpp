@@ -18,6 +18,7 @@
 #include "core/bytes.h"
 #include "core/fileio.h"
 #include "core/jcs.h"
+#include "core/manifest_diff.h"
 #include "core/secret.h"
 #include "core/signed_note.h"
 #include "core/snapshot_doc.h"
@@ -53,16 +54,6 @@ int status_for(const Error& e) {
 }
 
 Reply reply_for(const Error& e) { return error_reply(status_for(e), errc_name(e.code), e.message); }
-
-std::string human_bytes(std::uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) v /= 1024, ++u;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
-}
 
 // Why a verification said no, one line per reason, for the log and the reply.
 std::vector<std::string> rejection_reasons(const VerifyReport& r) {
@@ -327,7 +318,7 @@ struct Engine::Impl {
       std::uint64_t need = m.total_size() > staged ? m.total_size() - staged : 0;
       if (need > have) {
         abort_install(job, hex, "not enough disk space in " + config.models_dir() + ": the model needs " +
-                                    human_bytes(need) + " more, " + human_bytes(have) + " free");
+                                    human_size(need) + " more, " + human_size(have) + " free");
         return;
       }
     }

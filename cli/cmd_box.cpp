@@ -1,0 +1,438 @@
+// countersign submit / box: talking to countersignd (daemon/api.h) over its Unix socket.
+//
+//   countersign submit BUNDLE [--wait]        hand a bundle to the box (and watch the install)
+//   countersign box status | jobs | job ID | models | policy | snapshots
+//   countersign box propose --proposal P --manifest M     collect signatures on the box
+//   countersign box add-signature ID SIG...
+//   countersign box log checkpoint | export | prove       fetch what `log verify` checks offline
+//
+// Exit status: 0 success (accepted, installed), 1 rejected / failed / box unreachable, 2 usage
+// error or malformed input.
+#include <chrono>
+#include <thread>
+
+#include "cli/box_client.h"
+#include "cli/cli.h"
+#include "core/fileio.h"
+#include "core/jcs.h"
+#include "core/manifest_diff.h"
+
+namespace countersign::cli {
+namespace {
+
+using nlohmann::json;
+
+struct Common {
+  std::string socket;
+  std::string url;
+  bool json = false;
+};
+
+BoxEndpoint endpoint(Io& io, const Common& c) {
+  BoxEndpoint b;
+  if (!c.url.empty()) b.url = c.url;
+  const char* env = io.getenv ? io.getenv(kSocketEnv) : nullptr;
+  b.socket = !c.socket.empty() ? c.socket : (env && *env ? env : kDefaultSocket);
+  return b;
+}
+
+void add_common(CLI::App* cmd, Common& c, bool json_flag = true) {
+  cmd->add_option("--socket", c.socket,
+                  std::string("countersignd's socket (default: $") + kSocketEnv + " or " + kDefaultSocket + ")");
+  cmd->add_option("--url", c.url, "Talk to the daemon's TCP listener instead, e.g. http://127.0.0.1:8441");
+  if (json_flag) cmd->add_flag("--json", c.json, "Print the daemon's JSON answer");
+}
+
+// Parses the daemon's answer; a 4xx/5xx becomes an error carrying the daemon's reason.
+Result<json> call(Io& io, const Common& c, std::string_view method, const std::string& path, std::string_view body = {},
+                  long timeout = 60) {
+  CS_TRY(HttpReply r, box_request(endpoint(io, c), method, path, body, timeout));
+  auto j = jcs::parse(r.body);
+  if (r.status >= 400) {
+    std::string reason = j.ok() && j->is_object() && j->contains("reason") ? (*j)["reason"].get<std::string>()
+                                                                         : "HTTP " + std::to_string(r.status);
+    Errc code = r.status == 400 || r.status == 413 ? Errc::kInvalidArgument
+                : r.status == 404                  ? Errc::kNotFound
+                : r.status >= 500                  ? Errc::kIo
+                                                   : Errc::kRejected;
+    return Error(code, "countersignd: " + reason);
+  }
+  if (!j.ok()) return Error(Errc::kIo, "countersignd answered something that is not JSON: " + j.error().message);
+  return std::move(*j);
+}
+
+std::uint64_t u64(const json& j, const char* k) {
+  return j.contains(k) && j[k].is_number() ? static_cast<std::uint64_t>(j[k].get<double>()) : 0;
+}
+
+void print_rejection(Io& io, const json& body) {
+  io.err << "countersign: the box rejected the bundle:\n";
+  if (body.contains("reasons")) {
+    for (const auto& r : body["reasons"]) io.err << "  - " << r.get<std::string>() << "\n";
+  }
+}
+
+// --- submit ------------------------------------------------------------------------------
+struct SubmitArgs {
+  Common c;
+  std::string bundle;
+  bool wait = false;
+  std::string timeout = "6h";
+};
+
+int watch_job(Io& io, const Common& c, const std::string& job, std::int64_t timeout_s) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  bool drew = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto j = call(io, c, "GET", "/v1/jobs/" + job);
+    if (!j.ok()) return report_error(io, j.error(), c.json);
+    std::string state = (*j)["state"];
+    if (io.err_is_tty && j->contains("progress")) {
+      const json& p = (*j)["progress"];
+      std::string extra = std::to_string(u64(p, "files_done")) + "/" + std::to_string(u64(p, "files_total")) +
+                          " files  " + human_size(u64(p, "bytes_done")) + " / " + human_size(u64(p, "bytes_total"));
+      if (!p["active"].empty()) extra += "  from " + p["active"][0].value("source", std::string());
+      draw_progress_bar(io, (*j).value("phase", std::string("installing")), u64(p, "bytes_done"), u64(p, "bytes_total"),
+                        extra.substr(0, 100), state == "done" || state == "failed");
+      drew = true;
+    }
+    if (state == "done" || state == "failed") {
+      if (drew && !(io.err_is_tty && j->contains("progress"))) io.err << "\n";
+      if (c.json) print_json(io, *j);
+      if (state == "failed") {
+        io.err << "countersign: the job failed: " << j->value("error", std::string("(no reason given)")) << "\n";
+        return kExitFailed;
+      }
+      if (!c.json) {
+        const json& res = (*j).contains("result") ? (*j)["result"] : json::object();
+        io.out << "done: " << (*j)["action"].get<std::string>();
+        if (res.contains("path")) io.out << ", installed in " << res["path"].get<std::string>();
+        io.out << "\n";
+      }
+      return kExitOk;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return report_error(io, Error(Errc::kTimeout, "gave up waiting for job " + job + " after " + format_duration(timeout_s)),
+                      c.json);
+}
+
+int submit(Io& io, const SubmitArgs& a) {
+  auto text = read_file_or_stdin(a.bundle, io.in, 64u << 20);
+  if (!text.ok()) return report_error(io, text.error(), a.c.json);
+  auto timeout = parse_duration(a.timeout);
+  if (!timeout.ok()) return report_error(io, timeout.error().with_context("--timeout"), a.c.json);
+  auto r = box_request(endpoint(io, a.c), "POST", "/v1/bundles", *text);
+  if (!r.ok()) return report_error(io, r.error(), a.c.json);
+  auto body = jcs::parse(r->body);
+  if (!body.ok()) return report_error(io, Error(Errc::kIo, "countersignd answered something that is not JSON"), a.c.json);
+  if (r->status != 202) {
+    if (a.c.json) print_json(io, *body);
+    if (r->status == 400) {
+      if (body->contains("reasons")) print_rejection(io, *body);
+      return kExitUsage;
+    }
+    if (body->contains("reasons")) {
+      print_rejection(io, *body);
+    } else {
+      io.err << "countersign: countersignd: " << body->value("reason", "HTTP " + std::to_string(r->status)) << "\n";
+    }
+    return kExitFailed;
+  }
+  std::string job = (*body)["job"];
+  if (!a.wait) {
+    if (a.c.json) {
+      print_json(io, *body);
+    } else {
+      io.out << "accepted: job " << job << " (" << (*body)["action"].get<std::string>() << ") queued\n"
+             << "watch it with: countersign box job " << job << "\n";
+    }
+    return kExitOk;
+  }
+  io.err << "accepted: job " << job << " (" << (*body)["action"].get<std::string>() << ")\n";
+  return watch_job(io, a.c, job, *timeout);
+}
+
+// --- box ---------------------------------------------------------------------------------
+int show(Io& io, const Common& c, const std::string& path, const std::function<void(const json&)>& human) {
+  auto j = call(io, c, "GET", path);
+  if (!j.ok()) return report_error(io, j.error(), c.json);
+  if (c.json) {
+    print_json(io, *j);
+  } else {
+    human(*j);
+  }
+  return kExitOk;
+}
+
+void human_status(Io& io, const json& j) {
+  io.out << "box:       " << j["box"].get<std::string>() << "\n"
+         << "domain:    " << j["domain"].get<std::string>() << " (policy version " << u64(j, "policy_version") << ", "
+         << j["policy"].get<std::string>() << ")\n"
+         << "snapshots: " << j["snapshot_backend"].get<std::string>() << "\n"
+         << "log:       " << u64(j, "log_size") << " entries\n"
+         << "executed:  " << u64(j, "executed") << " proposals, " << u64(j, "queued") << " queued\n";
+  if (j.contains("running")) {
+    const json& r = j["running"];
+    io.out << "running:   " << r["action"].get<std::string>() << " " << r["job"].get<std::string>() << " ("
+           << r["phase"].get<std::string>() << ")\n";
+  }
+}
+
+void human_job(Io& io, const json& j) {
+  io.out << j["job"].get<std::string>() << "  " << j["action"].get<std::string>() << "  "
+         << j["state"].get<std::string>();
+  if (j.contains("phase") && j["phase"] != j["state"]) io.out << " (" << j["phase"].get<std::string>() << ")";
+  io.out << "  received " << j["received"].get<std::string>() << "\n";
+  if (j.contains("error")) io.out << "  error: " << j["error"].get<std::string>() << "\n";
+  if (j.contains("progress")) {
+    const json& p = j["progress"];
+    io.out << "  " << u64(p, "files_done") << "/" << u64(p, "files_total") << " files, "
+           << human_size(u64(p, "bytes_done")) << " / " << human_size(u64(p, "bytes_total")) << "\n";
+    for (const auto& f : p["active"]) {
+      io.out << "    " << f["path"].get<std::string>() << "  " << human_size(u64(f, "done")) << " / "
+             << human_size(u64(f, "total")) << "  from " << f["source"].get<std::string>() << "\n";
+    }
+  }
+}
+
+struct LogArgs {
+  Common c;
+  std::string out, checkpoint_out;
+  std::uint64_t entry = 0, size = 0;
+  std::vector<std::uint64_t> consistency;
+};
+
+int log_checkpoint(Io& io, const LogArgs& a) {
+  auto r = box_request(endpoint(io, a.c), "GET", "/v1/log/checkpoint");
+  if (!r.ok()) return report_error(io, r.error(), false);
+  if (r->status != 200) return report_error(io, Error(Errc::kIo, "countersignd: HTTP " + std::to_string(r->status)), false);
+  auto w = write_output(io, a.out, r->body);
+  if (!w.ok()) return report_error(io, w.error(), false);
+  return kExitOk;
+}
+
+int log_export(Io& io, const LogArgs& a) {
+  // The checkpoint first: every entry it covers is then in the export that follows.
+  auto cp = box_request(endpoint(io, a.c), "GET", "/v1/log/checkpoint");
+  if (!cp.ok()) return report_error(io, cp.error(), false);
+  std::string lines;
+  std::uint64_t start = 0;
+  for (int page = 0; page < 100000; ++page) {
+    auto r = box_request(endpoint(io, a.c), "GET", "/v1/log/entries?start=" + std::to_string(start), {}, 300);
+    if (!r.ok()) return report_error(io, r.error(), false);
+    if (r->status != 200) return report_error(io, Error(Errc::kIo, "countersignd: HTTP " + std::to_string(r->status)), false);
+    if (r->body.empty()) break;
+    lines += r->body;
+    start += static_cast<std::uint64_t>(std::count(r->body.begin(), r->body.end(), '\n'));
+  }
+  auto w = write_output(io, a.out, lines);
+  if (!w.ok()) return report_error(io, w.error(), false);
+  if (!a.checkpoint_out.empty()) {
+    auto wc = write_file_atomic(a.checkpoint_out, cp->body);
+    if (!wc.ok()) return report_error(io, wc.error(), false);
+  }
+  io.err << "exported " << start << " entries\n";
+  return kExitOk;
+}
+
+int log_prove(Io& io, const LogArgs& a, bool entry_given) {
+  std::string path = entry_given ? "/v1/log/inclusion?index=" + std::to_string(a.entry) + "&size=" + std::to_string(a.size)
+                                 : "/v1/log/consistency?old=" + std::to_string(a.consistency[0]) +
+                                       "&new=" + std::to_string(a.consistency[1]);
+  auto j = call(io, a.c, "GET", path);
+  if (!j.ok()) return report_error(io, j.error(), false);
+  auto w = write_output(io, a.out, to_pretty_json(*j));
+  if (!w.ok()) return report_error(io, w.error(), false);
+  if (!a.out.empty() && a.out != "-") io.err << "proof written to " << a.out << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_box_commands(Registry& r) {
+  auto s = std::make_shared<SubmitArgs>();
+  auto* sub = r.app.add_subcommand("submit", "Hand an approved bundle to the box's countersignd");
+  sub->footer(
+      "The box verifies the bundle against its own policy, clock and box id, and queues it; with --wait\n"
+      "this command follows the job (a progress bar on a terminal) until it is done or failed.\n"
+      "Exit 0 accepted (and, with --wait, done); 1 rejected, failed or box unreachable; 2 malformed bundle.");
+  sub->add_option("BUNDLE", s->bundle, "Bundle file, or - for standard input")->required();
+  sub->add_flag("--wait", s->wait, "Follow the job until it finishes");
+  sub->add_option("--timeout", s->timeout, "With --wait: give up after this long (e.g. 30m)")->capture_default_str();
+  add_common(sub, s->c);
+  sub->callback([&io = r.io, &rc = r.rc, s] { rc = submit(io, *s); });
+
+  auto* box = r.app.add_subcommand("box", "Ask the box's countersignd: status, jobs, models, policy, snapshots, log");
+  box->require_subcommand(1);
+  auto c = std::make_shared<Common>();
+  auto simple = [&](const char* name, const char* help, std::string path, std::function<void(Io&, const json&)> human) {
+    auto* cmd = box->add_subcommand(name, help);
+    add_common(cmd, *c);
+    cmd->callback([&io = r.io, &rc = r.rc, c, path, human] {
+      rc = show(io, *c, path, [&](const json& j) { human(io, j); });
+    });
+  };
+  simple("status", "Box id, policy in force, queue and the running job", "/v1/status", human_status);
+  simple("jobs", "Every job the box accepted, oldest first", "/v1/jobs", [](Io& io, const json& j) {
+    if (j["jobs"].empty()) io.out << "no jobs\n";
+    for (const auto& job : j["jobs"]) human_job(io, job);
+  });
+  simple("models", "Installed models with their manifest and the proposal that installed them", "/v1/models",
+         [](Io& io, const json& j) {
+           if (j["models"].empty()) io.out << "no models installed\n";
+           for (const auto& m : j["models"]) {
+             io.out << m["hash"].get<std::string>() << "  " << m.value("name", std::string("?")) << " "
+                    << m.value("version", std::string("")) << "\n  " << m["path"].get<std::string>() << "\n";
+             if (m.contains("proposal")) {
+               io.out << "  installed " << m.value("installed", std::string("")) << " by proposal "
+                      << m["proposal"].get<std::string>() << "\n";
+             }
+           }
+         });
+  simple("policy", "The policy in force on the box (JSON)", "/v1/policy",
+         [](Io& io, const json& j) { io.out << to_pretty_json(j["policy"]); });
+
+  auto job_id = std::make_shared<std::string>();
+  auto* job = box->add_subcommand("job", "One job: state, phase, progress per file and source");
+  job->add_option("ID", *job_id, "Job id (the proposal id, 64 hex)")->required();
+  add_common(job, *c);
+  job->callback([&io = r.io, &rc = r.rc, c, job_id] {
+    std::string id = job_id->starts_with("sha256:") ? job_id->substr(7) : *job_id;
+    rc = show(io, *c, "/v1/jobs/" + id, [&](const json& j) { human_job(io, j); });
+  });
+
+  auto snap_dir = std::make_shared<std::string>();
+  auto* snaps = box->add_subcommand("snapshots", "The box's snapshots, as documents a restore-snapshot proposal approves");
+  snaps->footer("With -o DIR, writes each snapshot document to DIR/<id>.json for `countersign proposal create\n"
+                "--action restore-snapshot --manifest DIR/<id>.json`.");
+  snaps->add_option("-o,--out-dir", *snap_dir, "Write each snapshot document into this directory");
+  add_common(snaps, *c);
+  snaps->callback([&io = r.io, &rc = r.rc, c, snap_dir] {
+    auto j = call(io, *c, "GET", "/v1/snapshots");
+    if (!j.ok()) {
+      rc = report_error(io, j.error(), c->json);
+      return;
+    }
+    for (const auto& snap : (*j)["snapshots"]) {
+      const json& d = snap["document"];
+      if (!snap_dir->empty()) {
+        auto w = write_file_atomic(*snap_dir + "/" + d["id"].get<std::string>() + ".json", to_pretty_json(d));
+        if (!w.ok()) {
+          rc = report_error(io, w.error(), c->json);
+          return;
+        }
+      }
+      if (!c->json) io.out << d["id"].get<std::string>() << "  taken " << d["taken"].get<std::string>() << "  " << snap["hash"].get<std::string>() << "\n";
+    }
+    if (c->json) print_json(io, *j);
+    if (!c->json && (*j)["snapshots"].empty()) io.out << "no snapshots (backend " << (*j)["backend"].get<std::string>() << ")\n";
+    rc = kExitOk;
+  });
+
+  struct ProposeArgs {
+    std::string proposal, manifest;
+  };
+  auto pa = std::make_shared<ProposeArgs>();
+  auto* propose = box->add_subcommand("propose", "Leave a proposal on the box; approvers add signatures one at a time");
+  propose->add_option("--proposal", pa->proposal, "Proposal file")->required();
+  propose->add_option("--manifest", pa->manifest, "The document it approves")->required();
+  add_common(propose, *c);
+  propose->callback([&io = r.io, &rc = r.rc, c, pa] {
+    auto p = read_file(pa->proposal, 1u << 20);
+    auto m = p.ok() ? read_file(pa->manifest, 64u << 20) : Result<std::string>(p.error());
+    if (!m.ok()) {
+      rc = report_error(io, m.error(), c->json);
+      return;
+    }
+    auto pj = jcs::parse(*p);
+    auto mj = jcs::parse(*m);
+    if (!pj.ok() || !mj.ok()) {
+      rc = report_error(io, (!pj.ok() ? pj.error().with_context(pa->proposal) : mj.error().with_context(pa->manifest)),
+                        c->json);
+      return;
+    }
+    auto j = call(io, *c, "POST", "/v1/proposals", json{{"proposal", *pj}, {"manifest", *mj}}.dump());
+    if (!j.ok()) {
+      rc = report_error(io, j.error(), c->json);
+      return;
+    }
+    if (c->json) {
+      print_json(io, *j);
+    } else {
+      io.out << "pending on the box: " << (*j)["proposal"].get<std::string>() << "\n";
+      if ((*j)["report"].contains("missing")) {
+        io.out << "still missing: ";
+        for (const auto& m2 : (*j)["report"]["missing"]) io.out << m2.get<std::string>() << " ";
+        io.out << "\n";
+      }
+    }
+    rc = kExitOk;
+  });
+
+  struct AddSigArgs {
+    std::string id;
+    std::vector<std::string> sigs;
+  };
+  auto as = std::make_shared<AddSigArgs>();
+  auto* add_sig = box->add_subcommand("add-signature", "Add signatures to a proposal pending on the box");
+  add_sig->footer("The box acts as soon as the action's rule is met; until then it says who is still missing.");
+  add_sig->add_option("ID", as->id, "Proposal id (64 hex)")->required();
+  add_sig->add_option("SIGNATURE", as->sigs, "Signature files")->required();
+  add_common(add_sig, *c);
+  add_sig->callback([&io = r.io, &rc = r.rc, c, as] {
+    std::string id = as->id.starts_with("sha256:") ? as->id.substr(7) : as->id;
+    rc = kExitOk;
+    for (const auto& path : as->sigs) {
+      auto text = read_file(path, 1u << 20);
+      if (!text.ok()) {
+        rc = report_error(io, text.error(), c->json);
+        return;
+      }
+      auto j = call(io, *c, "POST", "/v1/proposals/" + id + "/signatures", *text);
+      if (!j.ok()) {
+        rc = report_error(io, j.error().with_context(path), c->json);
+        return;
+      }
+      if (c->json) print_json(io, *j);
+      if (!c->json && j->contains("job")) {
+        io.out << path << ": the rule is met; job " << (*j)["job"].get<std::string>() << " queued\n";
+      } else if (!c->json) {
+        io.out << path << ": counted; still missing: ";
+        for (const auto& m : (*j)["report"]["missing"]) io.out << m.get<std::string>() << " ";
+        io.out << "\n";
+      }
+    }
+  });
+
+  auto* log = box->add_subcommand("log", "Fetch the box's audit log, checkpoints and proofs for offline checks");
+  log->require_subcommand(1);
+  log->footer("Check what you fetched with `countersign log verify` / `countersign log check-proof` and the\n"
+              "box's log verifier key: the box cannot make them verify by lying.");
+  auto la = std::make_shared<LogArgs>();
+  auto* lc = log->add_subcommand("checkpoint", "The newest signed checkpoint");
+  lc->add_option("-o,--out", la->out, "Write it here (default: standard output)");
+  add_common(lc, la->c, false);
+  lc->callback([&io = r.io, &rc = r.rc, la] { rc = log_checkpoint(io, *la); });
+  auto* le = log->add_subcommand("export", "Every entry as JSON lines, plus the checkpoint");
+  le->add_option("-o,--out", la->out, "Export file")->required();
+  le->add_option("--checkpoint-out", la->checkpoint_out, "Also write the newest signed checkpoint here");
+  add_common(le, la->c, false);
+  le->callback([&io = r.io, &rc = r.rc, la] { rc = log_export(io, *la); });
+  auto* lp = log->add_subcommand("prove", "An inclusion or consistency proof file, as `log prove` writes");
+  auto* lp_entry = lp->add_option("--entry", la->entry, "Entry index");
+  lp->add_option("--size", la->size, "Checkpoint size for --entry (default: newest)");
+  auto* lp_cons = lp->add_option("--consistency", la->consistency, "OLD NEW tree sizes")->expected(2);
+  lp_entry->excludes(lp_cons);
+  lp->add_option("-o,--out", la->out, "Proof file (default: standard output)");
+  add_common(lp, la->c, false);
+  lp->callback([&io = r.io, &rc = r.rc, la, lp_entry, lp_cons] {
+    if (lp_entry->count() == 0 && lp_cons->count() == 0) {
+      rc = report_error(io, Error(Errc::kInvalidArgument, "give --entry N or --consistency OLD NEW"), false);
+      return;
+    }
+    rc = log_prove(io, *la, lp_entry->count() > 0);
+  });
+}
+
+}  // namespace countersign::cli
