@@ -1,0 +1,282 @@
+// countersignd as a process, the way a box runs it: the CLI talks to it over its Unix
+// socket (submit --wait, box status/models/log, log verify of what it fetched), it survives
+// kill -9 at random moments of an install without ever leaving a partial model, and it
+// answers 200 concurrent clients.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "cli/box_client.h"
+#include "core/jcs.h"
+#include "tests/cli/cli_test_util.h"
+#include "tests/daemon/box_fixture.h"
+#include "tests/daemon/integration.h"
+#include "tests/daemon/nginx_fixture.h"
+
+extern char** environ;
+
+namespace countersign {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using test_util::BoxFixture;
+using test_util::contains;
+
+// One countersignd process; killed (SIGKILL) if still running when destroyed.
+class DaemonProcess {
+ public:
+  explicit DaemonProcess(const std::string& config, const std::string& socket, const std::string& log_path)
+      : socket_(socket) {
+    std::vector<std::string> args = {COUNTERSIGN_DAEMON_BIN, "--config", config};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (::posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    // Ready when the socket answers (bounded).
+    for (int i = 0; i < 200 && pid_ > 0; ++i) {
+      auto r = cli::box_request({socket_, std::nullopt}, "GET", "/v1/status", {}, 2);
+      if (r.ok() && r->status == 200) {
+        ready_ = true;
+        break;
+      }
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ~DaemonProcess() { kill(SIGKILL); }
+  bool ready() const { return ready_; }
+  // Sends `sig` and reaps the process; returns its wait status.
+  int kill(int sig) {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, sig);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+
+ private:
+  std::string socket_;
+  pid_t pid_ = -1;
+  bool ready_ = false;
+};
+
+class DaemonProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CS_REQUIRE_OR_SKIP(nginx_.running(), nginx_.skip_reason());
+    CS_REQUIRE_OR_SKIP(fs::exists(COUNTERSIGN_DAEMON_BIN), "countersignd not built");
+    box_.config().socket = (dir_.path() / "cs.sock").string();
+    box_.write_config();
+  }
+  std::unique_ptr<DaemonProcess> start() {
+    auto d = std::make_unique<DaemonProcess>(box_.config_file(), box_.config().socket, dir_.file("countersignd.log"));
+    EXPECT_TRUE(d->ready()) << test_util::slurp(dir_.file("countersignd.log"));
+    return d;
+  }
+  test_util::CliRun cli(std::vector<std::string> args) {
+    args.push_back("--socket");
+    args.push_back(box_.config().socket);
+    return test_util::run_cli(args, system_now);
+  }
+  std::string write_json(const std::string& name, const json& j) {
+    test_util::spit(dir_.path() / name, j.dump());
+    return dir_.file(name);
+  }
+
+  test_util::NginxFixture nginx_;
+  test_util::TempDir dir_{"daemonproc"};
+  BoxFixture box_{dir_.path()};
+};
+
+TEST_F(DaemonProcessTest, SubmitWaitThenFetchTheLogAndVerifyItOffline) {
+  Manifest m = BoxFixture::make_manifest(nginx_.root(), "m", {{"a.bin", std::string(100000, 'a')}, {"b/c.txt", "c"}},
+                                         {BoxFixture::https_source(nginx_.base_url() + "m/")});
+  auto daemon = start();
+  ASSERT_TRUE(daemon->ready());
+  std::string bundle = write_json("bundle.json", box_.bundle(BoxFixture::make_proposal(m.hash()), m.to_json(),
+                                                             {"alice", "carol", "erin"}));
+  auto sub = cli({"submit", bundle, "--wait"});
+  ASSERT_EQ(sub.rc, 0) << sub;
+  const std::string dir = box_.models_dir() + "/" + hex_encode(m.hash());
+  EXPECT_TRUE(contains(sub.out, "installed in " + dir)) << sub;
+  EXPECT_EQ(test_util::slurp(dir + "/a.bin"), std::string(100000, 'a'));
+
+  auto status = cli({"box", "status"});
+  EXPECT_EQ(status.rc, 0) << status;
+  EXPECT_TRUE(contains(status.out, "box:       box-7f3a")) << status;
+  auto models = cli({"box", "models", "--json"});
+  ASSERT_EQ(models.rc, 0) << models;
+  EXPECT_EQ(jcs::parse(models.out)->at("models")[0]["hash"], digest_to_string(m.hash()));
+
+  // The same bundle again: refused as a replay, exit 1 with the reason.
+  auto again = cli({"submit", bundle});
+  EXPECT_EQ(again.rc, 1);
+  EXPECT_TRUE(contains(again.err, "replayed")) << again;
+
+  // Fetch the log and a proof from the box, check them offline with only the log's key.
+  test_util::spit(dir_.path() / "log.pub", box_.log_verifier());
+  auto exp = cli({"box", "log", "export", "-o", dir_.file("log.jsonl"), "--checkpoint-out", dir_.file("cp.txt")});
+  ASSERT_EQ(exp.rc, 0) << exp;
+  auto verify = test_util::run_cli({"log", "verify", dir_.file("log.jsonl"), "--key", dir_.file("log.pub"),
+                                    "--checkpoint", dir_.file("cp.txt")}, system_now);
+  EXPECT_EQ(verify.rc, 0) << verify;
+  auto prove = cli({"box", "log", "prove", "--entry", "2", "-o", dir_.file("proof.json")});
+  ASSERT_EQ(prove.rc, 0) << prove;
+  auto check = test_util::run_cli({"log", "check-proof", dir_.file("proof.json"), "--key", dir_.file("log.pub")},
+                                  system_now);
+  EXPECT_EQ(check.rc, 0) << check;
+  EXPECT_TRUE(contains(check.out, "bundle-verified")) << check;
+
+  // SIGTERM: a clean stop, exit 0.
+  int st = daemon->kill(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+}
+
+TEST_F(DaemonProcessTest, OversizedAndMalformedRequestsGetJsonErrors) {
+  box_.config().max_body = 1u << 20;
+  std::string text = test_util::slurp(box_.config_file()) + "max_body = 1MiB\n";
+  test_util::spit(box_.config_file(), text);
+  auto daemon = start();
+  ASSERT_TRUE(daemon->ready());
+  cli::BoxEndpoint ep{box_.config().socket, std::nullopt};
+  auto big = cli::box_request(ep, "POST", "/v1/bundles", std::string(2u << 20, ' '));
+  ASSERT_TRUE(big.ok()) << big.error().message;
+  EXPECT_EQ(big->status, 413);
+  EXPECT_TRUE(contains(big->body, "too-large")) << big->body;
+  auto bad = cli::box_request(ep, "POST", "/v1/bundles", "{\"schema\":");
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_TRUE(contains(bad->body, "malformed bundle")) << bad->body;
+  auto nowhere = cli::box_request(ep, "GET", "/v2/anything");
+  EXPECT_EQ(nowhere->status, 404);
+  auto method = cli::box_request(ep, "GET", "/v1/bundles");
+  EXPECT_EQ(method->status, 405);
+  // Still serving.
+  auto status = cli::box_request(ep, "GET", "/v1/status");
+  EXPECT_EQ(status->status, 200);
+}
+
+TEST_F(DaemonProcessTest, KillNineDuringAnInstallNeverLeavesAPartialModel) {
+  std::map<std::string, std::string> files;
+  for (int i = 0; i < 4; ++i) files["shard-" + std::to_string(i) + ".bin"] = std::string(384 * 1024, static_cast<char>('a' + i));
+  Manifest m = BoxFixture::make_manifest(nginx_.root(), "crash", files,
+                                         {BoxFixture::https_source(nginx_.slow_url() + "crash/")});
+  const std::string dir = box_.models_dir() + "/" + hex_encode(m.hash());
+  std::string bundle = write_json("bundle.json", box_.bundle(BoxFixture::make_proposal(m.hash()), m.to_json(),
+                                                             {"alice", "bob", "carol"}));
+  auto complete = [&] {
+    for (const auto& [path, data] : files) {
+      if (test_util::slurp(dir + "/" + path) != data) return false;
+    }
+    return true;
+  };
+  std::mt19937 rng(20261122);
+  std::uniform_int_distribution<int> delay_ms(100, 2500);
+  bool submitted = false;
+  constexpr int kRounds = 6;
+  for (int round = 0; round < kRounds; ++round) {
+    auto daemon = start();
+    ASSERT_TRUE(daemon->ready()) << "round " << round;
+    if (!submitted) {
+      auto sub = cli({"submit", bundle});
+      ASSERT_EQ(sub.rc, 0) << sub;
+      submitted = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+    daemon->kill(SIGKILL);
+    // Either no model directory, or the complete verified model: never anything between.
+    if (fs::exists(dir)) EXPECT_TRUE(complete()) << "partial model after kill -9 in round " << round;
+  }
+  auto daemon = start();
+  ASSERT_TRUE(daemon->ready());
+  auto jobs = cli({"box", "jobs", "--json"});
+  ASSERT_EQ(jobs.rc, 0) << jobs;
+  std::string job = jcs::parse(jobs.out)->at("jobs")[0]["job"];
+  bool finished = false;
+  for (int i = 0; i < 600 && !finished; ++i) {
+    auto j = cli({"box", "job", job, "--json"});
+    finished = j.rc == 0 && contains(j.out, "\"state\": \"done\"");
+    if (!finished) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(finished);
+  EXPECT_TRUE(complete());
+  daemon->kill(SIGTERM);
+  test_util::spit(dir_.path() / "log.pub", box_.log_verifier());
+  auto verify = test_util::run_cli({"log", "verify", box_.config().log_dir(), "--key", dir_.file("log.pub")}, system_now);
+  EXPECT_EQ(verify.rc, 0) << verify;
+}
+
+TEST_F(DaemonProcessTest, TwoHundredConcurrentClientsAllGetAnswers) {
+  Manifest m = BoxFixture::make_manifest(nginx_.root(), "load", {{"w.bin", std::string(4096, 'w')}},
+                                         {BoxFixture::https_source(nginx_.base_url() + "load/")});
+  constexpr int kClients = 200;
+  constexpr int kApproved = 20;
+  std::vector<std::string> bundles;
+  for (int i = 0; i < kClients; ++i) {
+    std::vector<std::string> signers = i < kApproved ? std::vector<std::string>{"alice", "bob", "carol"}
+                                                     : std::vector<std::string>{"dave"};
+    bundles.push_back(box_.bundle(BoxFixture::make_proposal(m.hash()), m.to_json(), signers).dump());
+  }
+  auto daemon = start();
+  ASSERT_TRUE(daemon->ready());
+  cli::BoxEndpoint ep{box_.config().socket, std::nullopt};
+  std::atomic<int> accepted{0}, rejected{0}, other{0}, transport_errors{0}, polls{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      auto r = cli::box_request(ep, "POST", "/v1/bundles", bundles[static_cast<std::size_t>(i)], 120);
+      if (!r.ok()) {
+        ++transport_errors;
+        return;
+      }
+      (r->status == 202 ? accepted : r->status == 403 ? rejected : other)++;
+      for (int k = 0; k < 5; ++k) {
+        auto s = cli::box_request(ep, "GET", "/v1/status", {}, 120);
+        if (s.ok() && s->status == 200) ++polls; else ++transport_errors;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(transport_errors.load(), 0);
+  EXPECT_EQ(accepted.load(), kApproved);
+  EXPECT_EQ(rejected.load(), kClients - kApproved);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(polls.load(), kClients * 5);
+  // No lost submission: every accepted proposal is a job, and each finishes.
+  bool all_done = false;
+  for (int i = 0; i < 300 && !all_done; ++i) {
+    auto jobs = cli::box_request(ep, "GET", "/v1/jobs");
+    ASSERT_TRUE(jobs.ok());
+    auto j = jcs::parse(jobs->body);
+    ASSERT_TRUE(j.ok());
+    int done = 0;
+    for (const auto& job : (*j)["jobs"]) done += job["state"] == "done" ? 1 : 0;
+    EXPECT_EQ((*j)["jobs"].size(), static_cast<std::size_t>(kApproved));
+    all_done = done == kApproved;
+    if (!all_done) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(all_done);
+  int st = daemon->kill(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+}  // namespace
+}  // namespace countersign

@@ -1,0 +1,407 @@
+// countersignd's engine end to end, in process: real bundles signed with real keys, the real
+// privileged helper binary, models fetched from a real nginx. The attack catalogue of issue 7:
+// each attack gets its rejection (HTTP status + reason) and its audit log entry, and nothing
+// is installed that should not be.
+#include "daemon/engine.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "core/audit_entry.h"
+#include "core/audit_verify.h"
+#include "core/bytes.h"
+#include "tests/daemon/box_fixture.h"
+#include "tests/daemon/integration.h"
+#include "tests/daemon/nginx_fixture.h"
+
+namespace countersign::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using test_util::BoxFixture;
+using test_util::contains;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CS_REQUIRE_OR_SKIP(nginx_.running(), nginx_.skip_reason());
+    CS_REQUIRE_OR_SKIP(fs::exists(COUNTERSIGN_SYSTEM_BIN), "countersign-system not built");
+    files_ = {{"config.json", R"({"layers": 2})"}, {"weights/model.bin", std::string(300000, 'w')},
+              {"tokenizer.json", std::string(5000, 't')}};
+    manifest_.emplace(BoxFixture::make_manifest(nginx_.root(), "good", files_,
+                                                {BoxFixture::https_source(nginx_.base_url() + "good/")}));
+  }
+  void TearDown() override {
+    if (engine_) engine_->stop();
+  }
+
+  Engine& engine() {
+    if (!engine_) {
+      box_.write_config();
+      engine_ = test_util::must(Engine::open(box_.config()), "engine");
+      auto s = engine_->start();
+      EXPECT_TRUE(s.ok()) << s.error().message;
+    }
+    return *engine_;
+  }
+  void restart() {
+    if (engine_) engine_->stop();
+    engine_.reset();
+    engine();
+  }
+
+  Reply submit(const json& bundle) { return engine().submit_bundle(bundle.dump()); }
+  json install_bundle(const Manifest& m, std::vector<std::string> signers = {"alice", "bob", "carol"},
+                      BoxFixture::ProposalOptions o = {}) {
+    return box_.bundle(BoxFixture::make_proposal(m.hash(), o), m.to_json(), signers);
+  }
+
+  json wait_job(const Reply& accepted) {
+    EXPECT_TRUE(engine().wait_idle(std::chrono::seconds(60)));
+    return engine().job(accepted.body["job"].get<std::string>()).body;
+  }
+
+  // Every audit log entry, parsed.
+  std::vector<json> log_entries() {
+    Reply r = engine().log_entries(0, std::nullopt);
+    std::vector<json> out;
+    std::string_view text = *r.text;
+    while (!text.empty()) {
+      auto nl = text.find('\n');
+      auto line = audit::parse_export_line(text.substr(0, nl));
+      EXPECT_TRUE(line.ok());
+      if (line.ok()) out.push_back(*jcs::parse(line->entry));
+      text.remove_prefix(nl + 1);
+    }
+    return out;
+  }
+  std::vector<json> events(std::string_view name) {
+    std::vector<json> out;
+    for (auto& e : log_entries()) {
+      if (e["event"] == name) out.push_back(e);
+    }
+    return out;
+  }
+  std::string model_dir(const Manifest& m) const { return box_.models_dir() + "/" + hex_encode(m.hash()); }
+  bool staging_empty() const {
+    std::error_code ec;
+    return fs::is_empty(box_.config().staging_dir(), ec);
+  }
+
+  // The rejection shape every attack must produce: status, a reason naming the check, a
+  // bundle-rejected log entry with that reason, no job and no model.
+  void expect_rejected(const json& bundle, int status, const std::string& reason_part) {
+    Reply r = submit(bundle);
+    EXPECT_EQ(r.status, status) << r.body.dump(2);
+    ASSERT_TRUE(r.body.contains("reasons")) << r.body.dump(2);
+    EXPECT_TRUE(contains(r.body["reasons"].dump(), reason_part)) << r.body["reasons"].dump(2);
+    auto rejected = events(audit::event::kBundleRejected);
+    ASSERT_FALSE(rejected.empty());
+    EXPECT_TRUE(contains(rejected.back()["reasons"].dump(), reason_part)) << rejected.back().dump();
+    EXPECT_FALSE(fs::exists(model_dir(*manifest_)));
+    EXPECT_TRUE(engine().jobs().body["jobs"].empty());
+  }
+
+  test_util::NginxFixture nginx_;
+  test_util::TempDir dir_{"engine"};
+  BoxFixture box_{dir_.path()};
+  std::map<std::string, std::string> files_;
+  std::optional<Manifest> manifest_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, ApprovedBundleIsFetchedVerifiedAndInstalledReadOnly) {
+  Reply r = submit(install_bundle(*manifest_));
+  ASSERT_EQ(r.status, 202) << r.body.dump(2);
+  json job = wait_job(r);
+  EXPECT_EQ(job["state"], "done") << job.dump(2);
+  const std::string dir = model_dir(*manifest_);
+  for (const auto& [path, data] : files_) {
+    EXPECT_EQ(test_util::slurp(dir + "/" + path), data) << path;
+    struct stat st{};
+    ASSERT_EQ(::lstat((dir + "/" + path).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0444u) << path;
+    if (::geteuid() == 0) EXPECT_EQ(st.st_uid, 0u);
+  }
+  struct stat st{};
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0555u);
+  EXPECT_TRUE(staging_empty());
+  // What the box says it has.
+  json models = engine().models().body["models"];
+  ASSERT_EQ(models.size(), 1u);
+  EXPECT_EQ(models[0]["hash"], digest_to_string(manifest_->hash()));
+  EXPECT_EQ(models[0]["name"], "demo-model");
+  EXPECT_EQ(models[0]["proposal"], "sha256:" + r.body["job"].get<std::string>());
+  // The story in the log, in order, and the log verifies offline against a fresh checkpoint.
+  std::vector<std::string> names;
+  for (const auto& e : log_entries()) names.push_back(e["event"]);
+  std::vector<std::string> expected = {"daemon-started", "bundle-received", "bundle-verified", "snapshot-skipped",
+                                       "fetch-started", "install-complete"};
+  EXPECT_EQ(names, expected);
+  Reply cp = engine().log_checkpoint();
+  ASSERT_TRUE(cp.text);
+  engine_->stop();
+  auto key = test_util::must(note::Verifier::parse(box_.log_verifier()), "verifier");
+  auto report = audit::verify_log_dir(box_.config().log_dir(), key, {*cp.text});
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->entries, names.size() + 1);  // + daemon-stopped
+}
+
+TEST_F(EngineTest, UnderThresholdIsRejected) {
+  expect_rejected(install_bundle(*manifest_, {"alice", "bob"}), 403, "threshold");
+}
+
+TEST_F(EngineTest, SignatureByUnknownKeyDoesNotCount) {
+  expect_rejected(install_bundle(*manifest_, {"alice", "bob", "outsider"}), 403, "unknown key");
+}
+
+TEST_F(EngineTest, OneApproverTwiceCountsOnce) {
+  expect_rejected(install_bundle(*manifest_, {"alice", "bob", "bob"}), 403, "duplicate");
+}
+
+TEST_F(EngineTest, BundleForAnotherDomainIsRejected) {
+  BoxFixture::ProposalOptions o;
+  o.domain = "acme-staging";
+  expect_rejected(install_bundle(*manifest_, {"alice", "bob", "carol"}, o), 403, "domain");
+}
+
+TEST_F(EngineTest, BundleForAnotherBoxIsRejected) {
+  BoxFixture::ProposalOptions o;
+  o.boxes = std::vector<std::string>{"box-91c2"};
+  expect_rejected(install_bundle(*manifest_, {"alice", "bob", "carol"}, o), 403, "box");
+}
+
+TEST_F(EngineTest, ExpiredBundleIsRejected) {
+  BoxFixture::ProposalOptions o;
+  o.created = system_now() - 10 * 86400;
+  o.expires = system_now() - 86400;
+  expect_rejected(install_bundle(*manifest_, {"alice", "bob", "carol"}, o), 403, "expired");
+}
+
+TEST_F(EngineTest, BundleCreatedInTheFutureIsRejected) {
+  BoxFixture::ProposalOptions o;
+  o.created = system_now() + 3600;
+  o.expires = system_now() + 7200;
+  expect_rejected(install_bundle(*manifest_, {"alice", "bob", "carol"}, o), 403, "not-yet-valid");
+}
+
+TEST_F(EngineTest, ReplayedProposalIsRefusedAlsoAfterRestart) {
+  json b = install_bundle(*manifest_);
+  Reply first = submit(b);
+  ASSERT_EQ(first.status, 202);
+  wait_job(first);
+  Reply again = submit(b);
+  EXPECT_EQ(again.status, 409) << again.body.dump(2);
+  EXPECT_TRUE(contains(again.body["reasons"].dump(), "replayed"));
+  restart();
+  Reply after_restart = submit(b);
+  EXPECT_EQ(after_restart.status, 409);
+  EXPECT_EQ(events(audit::event::kBundleRejected).size(), 2u);
+}
+
+TEST_F(EngineTest, ManifestNotMatchingTheProposalIsRejected) {
+  Manifest other = BoxFixture::make_manifest(nginx_.root(), "other", {{"x.bin", "other bytes"}}, {});
+  json b = box_.bundle(BoxFixture::make_proposal(other.hash()), manifest_->to_json(), {"alice", "bob", "carol"});
+  expect_rejected(b, 403, "manifest-hash");
+}
+
+TEST_F(EngineTest, PathTraversalInAManifestIsRefusedAsMalformed) {
+  json m = manifest_->to_json();
+  m["files"][0]["path"] = "../../etc/cron.d/evil";
+  Digest h = test_util::must(jcs::hash(m), "hash");
+  Proposal p = BoxFixture::make_proposal(h);
+  json b = {{"schema", "countersign/bundle/v1"}, {"proposal", p.to_json()}, {"manifest", m},
+            {"signatures", {box_.sign("alice", p).to_json(), box_.sign("bob", p).to_json(),
+                            box_.sign("carol", p).to_json()}}};
+  Reply r = submit(b);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(contains(r.body["reasons"].dump(), "/files/0/path")) << r.body.dump(2);
+  EXPECT_TRUE(contains(events(audit::event::kBundleRejected).back()["reasons"].dump(), "malformed bundle"));
+  EXPECT_FALSE(fs::exists(dir_.path() / "etc/cron.d"));
+}
+
+TEST_F(EngineTest, MaliciousFirstMirrorIsSkippedWithAnAlert) {
+  // The box's own mirror serves tampered bytes for one file; the manifest's source is good.
+  for (const auto& [path, data] : files_) {
+    fs::create_directories((nginx_.root() / "evil" / path).parent_path());
+    test_util::spit(nginx_.root() / "evil" / path, path == "weights/model.bin" ? std::string(300000, 'X') : data);
+  }
+  box_.config().mirrors = {BoxFixture::https_source(nginx_.base_url() + "evil/")};
+  Reply r = submit(install_bundle(*manifest_));
+  ASSERT_EQ(r.status, 202);
+  EXPECT_EQ(wait_job(r)["state"], "done");
+  EXPECT_EQ(test_util::slurp(model_dir(*manifest_) + "/weights/model.bin"), files_["weights/model.bin"]);
+  auto alerts = events(audit::event::kHashMismatchAlert);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0]["path"], "weights/model.bin");
+  EXPECT_TRUE(contains(alerts[0]["source"].get<std::string>(), "/evil/")) << alerts[0].dump();
+}
+
+TEST_F(EngineTest, EverySourceBadInstallsNothingAndRemovesStaging) {
+  test_util::spit(nginx_.root() / "good/weights/model.bin", std::string(300000, 'X'));
+  box_.config().mirrors = {BoxFixture::https_source(nginx_.base_url() + "missing/")};
+  Reply r = submit(install_bundle(*manifest_));
+  ASSERT_EQ(r.status, 202);
+  json job = wait_job(r);
+  EXPECT_EQ(job["state"], "failed");
+  EXPECT_TRUE(contains(job["error"].get<std::string>(), "weights/model.bin")) << job.dump(2);
+  EXPECT_FALSE(fs::exists(model_dir(*manifest_)));
+  EXPECT_TRUE(staging_empty());
+  EXPECT_FALSE(events(audit::event::kSourceFailed).empty());  // the 404s
+  EXPECT_FALSE(events(audit::event::kHashMismatchAlert).empty());
+  auto aborted = events(audit::event::kInstallAborted);
+  ASSERT_EQ(aborted.size(), 1u);
+  EXPECT_TRUE(contains(aborted[0]["reason"].get<std::string>(), "no source gave the right bytes")) << aborted[0].dump();
+}
+
+TEST_F(EngineTest, EndlessAndStalledSourcesAreCutAndSkipped) {
+  box_.config().mirrors = {BoxFixture::https_source(nginx_.endless_url() + "good/"),
+                           BoxFixture::https_source(nginx_.stall_url() + "good/")};
+  Reply r = submit(install_bundle(*manifest_));
+  ASSERT_EQ(r.status, 202);
+  EXPECT_EQ(wait_job(r)["state"], "done");
+  EXPECT_EQ(test_util::slurp(model_dir(*manifest_) + "/weights/model.bin"), files_["weights/model.bin"]);
+  bool cut = false, stalled = false;
+  for (const auto& e : events(audit::event::kHashMismatchAlert)) cut = cut || contains(e["reason"].get<std::string>(), "more bytes");
+  for (const auto& e : events(audit::event::kSourceFailed)) stalled = stalled || contains(e["source"].get<std::string>(), "/stall/");
+  EXPECT_TRUE(cut);
+  EXPECT_TRUE(stalled);
+}
+
+TEST_F(EngineTest, SymlinkPlantedInStagingAbortsTheInstall) {
+  // Someone with access to the staging dir plants a link where a model file will be written.
+  const std::string hex = hex_encode(manifest_->hash());
+  const std::string staging = box_.config().staging_dir() + "/" + hex;
+  fs::create_directories(staging);
+  test_util::spit(dir_.path() / "victim", "precious");
+  fs::create_symlink(dir_.path() / "victim", staging + "/config.json");
+  Reply r = submit(install_bundle(*manifest_));
+  ASSERT_EQ(r.status, 202);
+  json job = wait_job(r);
+  EXPECT_EQ(job["state"], "failed");
+  EXPECT_TRUE(contains(job["error"].get<std::string>(), "symlink")) << job.dump(2);
+  EXPECT_EQ(test_util::slurp(dir_.path() / "victim"), "precious");
+  EXPECT_FALSE(fs::exists(model_dir(*manifest_)));
+  EXPECT_FALSE(fs::exists(staging));
+  EXPECT_EQ(events(audit::event::kInstallAborted).size(), 1u);
+}
+
+TEST_F(EngineTest, SignaturesOneAtATimeActWhenTheRuleIsMet) {
+  Proposal p = BoxFixture::make_proposal(manifest_->hash());
+  json req = {{"proposal", p.to_json()}, {"manifest", manifest_->to_json()}};
+  Reply created = engine().create_pending(req.dump());
+  ASSERT_EQ(created.status, 201) << created.body.dump(2);
+  EXPECT_EQ(created.body["report"]["missing"].size(), 5u);
+  const std::string id = hex_encode(p.id());
+  Reply outsider = engine().add_signature(id, box_.sign("outsider", p).to_json().dump());
+  EXPECT_EQ(outsider.status, 422);
+  EXPECT_EQ(events(audit::event::kSignatureRejected).size(), 1u);
+  Reply one = engine().add_signature(id, box_.sign("alice", p).to_json().dump());
+  EXPECT_EQ(one.status, 200);
+  EXPECT_EQ(one.body["state"], "pending");
+  Reply two = engine().add_signature(id, box_.sign("dave", p).to_json().dump());
+  EXPECT_EQ(two.body["report"]["missing"], json({"bob", "carol", "erin"}));
+  EXPECT_FALSE(fs::exists(model_dir(*manifest_)));
+  Reply three = engine().add_signature(id, box_.sign("erin", p).to_json().dump());
+  ASSERT_EQ(three.status, 202) << three.body.dump(2);
+  EXPECT_EQ(wait_job(three)["state"], "done");
+  EXPECT_TRUE(fs::exists(model_dir(*manifest_)));
+  EXPECT_EQ(engine().pending(id).body["state"], "accepted");
+}
+
+TEST_F(EngineTest, PolicyRollbackIsRefused) {
+  json same_version = box_.make_policy_doc(1, box_.policy_doc()["rules"]);
+  Digest h = test_util::must(jcs::hash(same_version), "hash");
+  BoxFixture::ProposalOptions o;
+  o.action = Action::kRotatePolicy;
+  json b = box_.bundle(BoxFixture::make_proposal(h, o), same_version, {"alice", "bob", "carol"});
+  expect_rejected(b, 403, "rotation-version");
+}
+
+TEST_F(EngineTest, RotationNeedsTheNewPolicysThresholdToo) {
+  json rules = box_.policy_doc()["rules"];
+  rules["rotate-policy"] = {{"threshold", 4}};
+  json next = box_.make_policy_doc(2, rules);
+  Digest h = test_util::must(jcs::hash(next), "hash");
+  BoxFixture::ProposalOptions o;
+  o.action = Action::kRotatePolicy;
+  Proposal p = BoxFixture::make_proposal(h, o);
+  expect_rejected(box_.bundle(p, next, {"alice", "bob", "carol"}), 403, "under the new policy");
+  // With a fourth signature the box rotates, logs it, and keeps the new policy across restarts.
+  Reply r = submit(box_.bundle(BoxFixture::make_proposal(h, o), next, {"alice", "bob", "carol", "dave"}));
+  ASSERT_EQ(r.status, 202) << r.body.dump(2);
+  EXPECT_EQ(wait_job(r)["state"], "done");
+  EXPECT_EQ(engine().status().body["policy_version"], 2);
+  auto rotated = events(audit::event::kPolicyRotated);
+  ASSERT_EQ(rotated.size(), 1u);
+  EXPECT_EQ(rotated[0]["to_version"], 2);
+  restart();
+  EXPECT_EQ(engine().status().body["policy_version"], 2);
+  EXPECT_EQ(engine().policy().body["hash"], digest_to_string(h));
+}
+
+TEST_F(EngineTest, InterruptedInstallResumesAfterRestart) {
+  // A big file from a slow location: stop the daemon mid-transfer, start it again.
+  std::map<std::string, std::string> big = {{"big.bin", std::string(2 << 20, 'b')}};
+  Manifest m = BoxFixture::make_manifest(nginx_.root(), "big", big,
+                                         {BoxFixture::https_source(nginx_.slow_url() + "big/")});
+  Reply r = submit(install_bundle(m));
+  ASSERT_EQ(r.status, 202);
+  const std::string job = r.body["job"];
+  bool some_progress = false;
+  for (int i = 0; i < 200 && !some_progress; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    json j = engine().job(job).body;
+    some_progress = j.contains("progress") && j["progress"]["bytes_done"].get<double>() > 0;
+  }
+  ASSERT_TRUE(some_progress);
+  restart();
+  json done = wait_job(r);
+  EXPECT_EQ(done["state"], "done") << done.dump(2);
+  EXPECT_EQ(test_util::slurp(model_dir(m) + "/big.bin"), big["big.bin"]);
+  EXPECT_EQ(events(audit::event::kInstallResumed).size(), 1u);
+  bool ranged = false;
+  for (const auto& a : nginx_.access_log()) ranged = ranged || (contains(a.uri, "big.bin") && !a.range.empty());
+  EXPECT_TRUE(ranged) << "the second run did not resume with a Range request";
+}
+
+TEST_F(EngineTest, RemoveModelTakesItAway) {
+  Reply r = submit(install_bundle(*manifest_));
+  ASSERT_EQ(wait_job(r)["state"], "done");
+  BoxFixture::ProposalOptions o;
+  o.action = Action::kRemoveModel;
+  Reply rm = submit(box_.bundle(BoxFixture::make_proposal(manifest_->hash(), o), manifest_->to_json(), {"bob", "erin"}));
+  ASSERT_EQ(rm.status, 202) << rm.body.dump(2);
+  EXPECT_EQ(wait_job(rm)["state"], "done");
+  EXPECT_FALSE(fs::exists(model_dir(*manifest_)));
+  EXPECT_EQ(events(audit::event::kModelRemoved).size(), 1u);
+  EXPECT_TRUE(engine().models().body["models"].empty());
+}
+
+TEST_F(EngineTest, LeftoverStagingFromACrashIsCleanedAndLogged) {
+  fs::create_directories(box_.config().staging_dir() + "/" + std::string(64, 'a') + "/sub");
+  test_util::spit(box_.config().staging_dir() + "/" + std::string(64, 'a') + "/sub/part", "half");
+  engine();
+  EXPECT_TRUE(staging_empty());
+  EXPECT_EQ(events(audit::event::kStagingCleaned).size(), 1u);
+}
+
+TEST_F(EngineTest, MalformedRequestsGetAReasonAndChangeNothing) {
+  Reply garbage = engine().submit_bundle("{\"schema\": ");
+  EXPECT_EQ(garbage.status, 400);
+  EXPECT_FALSE(garbage.body["reasons"][0].get<std::string>().empty());
+  EXPECT_EQ(engine().job("nothex").status, 400);
+  EXPECT_EQ(engine().job(std::string(64, 'b')).status, 404);
+  EXPECT_EQ(engine().add_signature(std::string(64, 'c'), "{}").status, 400);
+  EXPECT_EQ(engine().create_pending("[]").status, 400);
+  EXPECT_TRUE(engine().jobs().body["jobs"].empty());
+}
+
+}  // namespace
+}  // namespace countersign::daemon
