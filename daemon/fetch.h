@@ -78,7 +78,19 @@ Result<void> fetch_manifest(const Manifest& manifest, std::span<const Source> mi
                             const std::string& staging_dir, const FetchSettings& settings,
                             const FetchObserver& observer);
 
-// The URL libcurl fetches for one file of one source ("file://" URLs for file sources).
+// The URL libcurl fetches for one file of one source ("file://" URLs for file sources,
+// every path segment percent-encoded).
 std::string fetch_url(const Source& source, std::string_view path);
+
+// What fetch_manifest asks libcurl to do for one file of one source, as plain data so tests
+// can check it. Holds no secret: only whether one is sent.
+struct RequestPlan {
+  std::string url;                // fetch_url()
+  std::string protocols;          // CURLOPT_PROTOCOLS_STR: "http,https", or "file" for file sources
+  bool follow_redirects = false;  // to http/https only, at most FetchSettings::max_redirects
+  bool bearer_token = false;      // hf_token as "Authorization: Bearer" (huggingface sources only)
+  std::string aws_sigv4;          // CURLOPT_AWS_SIGV4 "aws:amz:REGION:s3"; empty = not signed
+};
+RequestPlan plan_request(const Source& source, std::string_view path, const FetchSettings& settings);
 
 }  // namespace countersign::daemon
