@@ -628,6 +628,8 @@ std::string Fetcher::failure_reason(Job& job, CURLcode rc) const {
 Result<void> Fetcher::finish(Job& job, CURLcode rc) {
   std::string reason;
   if (rc != CURLE_OK && !job.verdict && !job.fatal) reason = failure_reason(job, rc);
+  long http_code = 0;
+  curl_easy_getinfo(job.easy.get(), CURLINFO_RESPONSE_CODE, &http_code);
   detach(job);
   if (job.fatal) return *job.fatal;
   if (job.verdict) {
@@ -637,6 +639,10 @@ Result<void> Fetcher::finish(Job& job, CURLcode rc) {
   }
   const ManifestFile& f = *job.file;
   if (rc == CURLE_OK) {
+    if (http_code != 0 && http_code != 200 && http_code != 206) {
+      // A response without a body never reached check_response (a redirect not followed).
+      return failed(job, "unexpected HTTP " + std::to_string(http_code));
+    }
     if (job.offset < f.size) {
       return gave_wrong_bytes(
           job, "fewer bytes than declared: " + std::to_string(job.offset) + " of " + std::to_string(f.size));

@@ -534,5 +534,20 @@ TEST_F(FetchTest, RedirectsAreFollowedOnlyToHttp) {
   EXPECT_EQ(verified[0].source, source(nginx_.redirect_url()).describe());
 }
 
+TEST_F(FetchTest, RedirectIsASourceFailureWhenRedirectsAreOff) {
+  std::string good = random_bytes(1024, 26);
+  put(nginx_.root() / "model.bin", good);
+  Manifest m = manifest({{"model.bin", good}});
+  FetchSettings settings;
+  settings.max_redirects = 0;
+  Outcome out = fetch(m, {source(nginx_.redirect_url())}, settings);
+
+  ASSERT_FALSE(out.result.ok());
+  EXPECT_EQ(out.result.error().message,
+            "no source gave the right bytes for model.bin: " + source(nginx_.redirect_url()).describe() +
+                ": unexpected HTTP 302");
+  EXPECT_FALSE(fs::exists(staging_ / "model.bin"));
+}
+
 }  // namespace
 }  // namespace countersign::daemon
