@@ -41,6 +41,10 @@ struct MultiDeleter {
 };
 using EasyPtr = std::unique_ptr<CURL, EasyDeleter>;
 using MultiPtr = std::unique_ptr<CURLM, MultiDeleter>;
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
 struct CurlFree {
   void operator()(char* p) const { curl_free(p); }
 };
@@ -286,7 +290,8 @@ class Fetcher {
 
  private:
   bool cancelled() const { return observer_.cancelled && observer_.cancelled(); }
-  void emit(FetchEvent::Kind kind, const Job& job, std::string reason) const;
+  // The event names the job's current source unless `no_source` (a file found in staging).
+  void emit(FetchEvent::Kind kind, const Job& job, std::string reason, bool no_source = false) const;
   void progress(Job& job, bool force);
   const Source& source_of(const Job& job) const { return *sources_[job.source]; }
 
@@ -310,17 +315,18 @@ class Fetcher {
   const FetchObserver& observer_;
   std::vector<const Source*> sources_;
   UniqueFd root_;
+  SlistPtr connect_to_;  // settings_.connect_to, shared by every request
   MultiPtr multi_;
   std::vector<std::unique_ptr<Job>> jobs_;
   std::vector<char> hash_buffer_;
 };
 
-void Fetcher::emit(FetchEvent::Kind kind, const Job& job, std::string reason) const {
+void Fetcher::emit(FetchEvent::Kind kind, const Job& job, std::string reason, bool no_source) const {
   if (!observer_.on_event) return;
   FetchEvent ev;
   ev.kind = kind;
   ev.path = job.file->path;
-  if (job.source < sources_.size()) ev.source = source_of(job).describe();
+  if (!no_source && job.source < sources_.size()) ev.source = source_of(job).describe();
   ev.reason = std::move(reason);
   observer_.on_event(ev);
 }
@@ -379,7 +385,7 @@ Result<void> Fetcher::prepare(Job& job) {
       }
       job.done = true;
       job.offset = n;
-      emit(FetchEvent::Kind::kFileVerified, job, "already in staging");
+      emit(FetchEvent::Kind::kFileVerified, job, "already in staging", true);
       progress(job, true);
       return {};
     }
@@ -470,6 +476,7 @@ Result<void> Fetcher::configure(Job& job) {
     set(curl_easy_setopt(h, CURLOPT_MAXREDIRS, settings_.max_redirects));
     set(curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"));
     if (!settings_.ca_file.empty()) set(curl_easy_setopt(h, CURLOPT_CAINFO, settings_.ca_file.c_str()));
+    if (connect_to_) set(curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to_.get()));
   }
   if (plan.bearer_token) {
     // libcurl copies the string; the NUL-terminated copy we hand it lives in guarded memory.
@@ -618,6 +625,8 @@ std::string Fetcher::failure_reason(Job& job, CURLcode rc) const {
       return "cannot read the file (" + detail + ")";
     case CURLE_TOO_MANY_REDIRECTS:
       return "more than " + std::to_string(settings_.max_redirects) + " redirects";
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return "TLS certificate not trusted (" + detail + ")";
     case CURLE_UNSUPPORTED_PROTOCOL:
       return "protocol not allowed (" + detail + ")";
     default:
@@ -647,7 +656,8 @@ Result<void> Fetcher::finish(Job& job, CURLcode rc) {
       return gave_wrong_bytes(
           job, "fewer bytes than declared: " + std::to_string(job.offset) + " of " + std::to_string(f.size));
     }
-    if (job.hash.finish() != f.sha256) {
+    Digest got = job.hash.finish();
+    if (got != f.sha256) {
       if (job.inherited > 0) {
         // The first bytes came from an earlier attempt; they may be what is wrong.
         emit(FetchEvent::Kind::kHashMismatch, job,
@@ -656,7 +666,8 @@ Result<void> Fetcher::finish(Job& job, CURLcode rc) {
         CS_TRY_VOID(restart_from_zero(job));
         return start(job);
       }
-      return gave_wrong_bytes(job, "wrong SHA-256 (the manifest says " + digest_to_string(f.sha256) + ")");
+      return gave_wrong_bytes(job, "wrong SHA-256: got " + digest_to_string(got) + ", the manifest says " +
+                                       digest_to_string(f.sha256));
     }
     return install(job);
   }
@@ -747,6 +758,12 @@ Result<void> Fetcher::run(const std::string& staging_dir) {
   }
   multi_.reset(curl_multi_init());
   if (!multi_) return make_error(Errc::kInternal, "curl_multi_init failed");
+  for (const std::string& entry : settings_.connect_to) {
+    curl_slist* l = curl_slist_append(connect_to_.get(), entry.c_str());
+    if (l == nullptr) return make_error(Errc::kInternal, "curl_slist_append failed");
+    (void)connect_to_.release();
+    connect_to_.reset(l);
+  }
 
   const auto& files = manifest_.files();
   for (std::size_t i = 0; i < files.size(); ++i) {

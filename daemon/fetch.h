@@ -37,6 +37,10 @@ struct FetchSettings {
   std::optional<SecretBytes> hf_token;  // Bearer token, sent only to huggingface sources
   std::optional<S3Credentials> s3;      // SigV4 for s3 sources when set
   std::string ca_file;                  // optional CA bundle for https (tests); empty = system
+  // libcurl CURLOPT_CONNECT_TO entries, "HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT": reach a
+  // source's host at another address (split-horizon networks; tests point huggingface.co at
+  // a local server). TLS still checks the certificate against the source's own host name.
+  std::vector<std::string> connect_to;
 };
 
 // What happened, for the audit log. Called on the fetching thread.

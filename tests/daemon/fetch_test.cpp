@@ -211,7 +211,8 @@ TEST_F(FetchTest, WrongHashOnTheFirstMirrorIsReportedAndTheSecondMirrorIsUsed) {
   ASSERT_EQ(mismatches.size(), 1u) << out.dump();
   EXPECT_EQ(mismatches[0].source, mirror("m1").describe());
   EXPECT_EQ(mismatches[0].path, "model.bin");
-  EXPECT_TRUE(contains(mismatches[0].reason, "wrong SHA-256")) << mismatches[0].reason;
+  EXPECT_EQ(mismatches[0].reason, "wrong SHA-256: got " + digest_to_string(sha256(bad)) +
+                                      ", the manifest says " + digest_to_string(sha256(good)));
   auto verified = out.of_kind(Kind::kFileVerified);
   ASSERT_EQ(verified.size(), 1u);
   EXPECT_EQ(verified[0].source, mirror("m2").describe());
@@ -356,8 +357,9 @@ TEST_F(FetchTest, NoSourceWithTheRightBytesIsAnErrorNamingTheFileAndEverySource)
   EXPECT_EQ(out.result.error().code, Errc::kNotFound);
   EXPECT_EQ(out.result.error().message,
             "no source gave the right bytes for sub/model.bin: " + mirror("m1").describe() +
-                ": wrong SHA-256 (the manifest says " + digest_to_string(sha256(good)) + "); " +
-                mirror("ok").describe() + ": HTTP 404; " + mirror("m2").describe() + ": HTTP 404");
+                ": wrong SHA-256: got " + digest_to_string(sha256(bad)) + ", the manifest says " +
+                digest_to_string(sha256(good)) + "; " + mirror("ok").describe() + ": HTTP 404; " +
+                mirror("m2").describe() + ": HTTP 404");
   EXPECT_FALSE(fs::exists(staging_ / "sub/model.bin"));
   EXPECT_FALSE(fs::exists(staging_ / "sub/model.bin.part"));
 }
@@ -437,7 +439,12 @@ TEST_F(FetchTest, CompleteFileInStagingIsKeptWhenItMatchesAndReplacedWhenNot) {
   ASSERT_TRUE(out.result.ok()) << out.dump();
   EXPECT_EQ(slurp(staging_ / "a.bin"), a);
   EXPECT_EQ(slurp(staging_ / "b.bin"), b);
-  EXPECT_EQ(out.of_kind(Kind::kFileVerified).size(), 2u);
+  auto verified = out.of_kind(Kind::kFileVerified);
+  ASSERT_EQ(verified.size(), 2u);
+  EXPECT_EQ(verified[0].path, "a.bin");
+  EXPECT_EQ(verified[0].source, "");  // found in staging, not fetched
+  EXPECT_EQ(verified[0].reason, "already in staging");
+  EXPECT_EQ(verified[1].source, source(nginx_.base_url()).describe());
   auto log = nginx_.access_log();
   ASSERT_EQ(log.size(), 1u);  // a.bin was not downloaded again
   EXPECT_EQ(log[0].uri, "/b.bin");
@@ -547,6 +554,100 @@ TEST_F(FetchTest, RedirectIsASourceFailureWhenRedirectsAreOff) {
             "no source gave the right bytes for model.bin: " + source(nginx_.redirect_url()).describe() +
                 ": unexpected HTTP 302");
   EXPECT_FALSE(fs::exists(staging_ / "model.bin"));
+}
+
+// Credentials on the wire: nginx over TLS stands in for huggingface.co, an S3 endpoint and
+// a plain mirror (CURLOPT_CONNECT_TO), and logs the Authorization header each one received.
+class FetchCredentialsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CS_REQUIRE_OR_SKIP(nginx_.running(), nginx_.skip_reason());
+    fs::create_directories(staging_);
+    settings_.ca_file = nginx_.ca_file();
+    for (const char* host : {"huggingface.co", "mirror.internal", "acme-models.s3.eu-west-1.amazonaws.com"}) {
+      settings_.connect_to.push_back(nginx_.connect_to(host));
+    }
+    settings_.hf_token = SecretBytes::copy_of(as_bytes(std::string_view("hf_secret_token")));
+    settings_.s3 =
+        S3Credentials{"AKIDEXAMPLE", SecretBytes::copy_of(as_bytes(std::string_view("s3-secret-key")))};
+  }
+
+  Manifest manifest_of(const std::string& bytes, std::vector<Source> sources) {
+    Manifest::Fields f;
+    f.name = "m";
+    f.version = "1";
+    f.license.spdx = "MIT";
+    f.files.push_back(ManifestFile{"model.bin", bytes.size(), sha256(bytes)});
+    f.sources = std::move(sources);
+    auto m = Manifest::create(std::move(f));
+    EXPECT_TRUE(m.ok()) << m.error().message;
+    return std::move(m).value();
+  }
+
+  test_util::NginxFixture nginx_{{.tls = true}};
+  test_util::TempDir tmp_{"fetch-creds"};
+  fs::path staging_ = tmp_.path() / "staging";
+  FetchSettings settings_;
+};
+
+TEST_F(FetchCredentialsTest, HuggingFaceTokenIsSentAsBearerToHuggingFaceAndNowhereElse) {
+  const std::string rev = "0123456789abcdef0123456789abcdef01234567";
+  std::string good = random_bytes(40 * 1024, 30);
+  std::string bad = good;
+  bad[5] ^= 1;
+  put(nginx_.root() / "m" / "model.bin", bad);  // the mirror is asked first and is wrong
+  put(nginx_.root() / "google/gemma/resolve" / rev / "model.bin", good);
+  Manifest m = manifest_of(good, {source("hf:google/gemma@" + rev)});
+  std::vector<FetchEvent> events;
+  FetchObserver obs;
+  obs.on_event = [&](const FetchEvent& e) { events.push_back(e); };
+  std::vector<Source> mirrors = {source("https://mirror.internal/m/")};
+  auto r = fetch_manifest(m, mirrors, staging_.string(), settings_, obs);
+
+  ASSERT_TRUE(r.ok()) << r.error().message << "\n" << nginx_.error_log();
+  EXPECT_EQ(slurp(staging_ / "model.bin"), good);
+  auto log = nginx_.access_log();
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].host, "mirror.internal");
+  EXPECT_EQ(log[0].authorization, "");
+  EXPECT_EQ(log[1].host, "huggingface.co");
+  EXPECT_EQ(log[1].uri, "/google/gemma/resolve/" + rev + "/model.bin");
+  EXPECT_EQ(log[1].authorization, "Bearer hf_secret_token");
+  for (const auto& e : events) EXPECT_FALSE(contains(e.reason + e.source, "hf_secret_token"));
+}
+
+TEST_F(FetchCredentialsTest, S3RequestsAreSignedWithSigV4) {
+  std::string good = random_bytes(10 * 1024, 31);
+  put(nginx_.root() / "gemma/model.bin", good);
+  Manifest m = manifest_of(good, {source("s3://acme-models/gemma/?region=eu-west-1")});
+  auto r = fetch_manifest(m, {}, staging_.string(), settings_, {});
+
+  ASSERT_TRUE(r.ok()) << r.error().message << "\n" << nginx_.error_log();
+  EXPECT_EQ(slurp(staging_ / "model.bin"), good);
+  auto log = nginx_.access_log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].host, "acme-models.s3.eu-west-1.amazonaws.com");
+  EXPECT_EQ(log[0].uri, "/gemma/model.bin");
+  // AWS SigV4: "AWS4-HMAC-SHA256 Credential=KEYID/DATE/REGION/SERVICE/aws4_request, ..."
+  EXPECT_EQ(log[0].authorization.rfind("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/", 0), 0u)
+      << log[0].authorization;
+  EXPECT_TRUE(contains(log[0].authorization, "/eu-west-1/s3/aws4_request")) << log[0].authorization;
+  EXPECT_TRUE(contains(log[0].authorization, "Signature=")) << log[0].authorization;
+  EXPECT_FALSE(contains(log[0].authorization, "s3-secret-key"));
+}
+
+TEST_F(FetchCredentialsTest, UntrustedCertificateIsASourceFailure) {
+  std::string good = random_bytes(1024, 32);
+  put(nginx_.root() / "m/model.bin", good);
+  Manifest m = manifest_of(good, {source("https://mirror.internal/m/")});
+  settings_.ca_file.clear();  // the system's CAs, which do not know the fixture's certificate
+  auto r = fetch_manifest(m, {}, staging_.string(), settings_, {});
+
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::kNotFound);
+  EXPECT_TRUE(contains(r.error().message, "https https://mirror.internal/m/: TLS certificate not trusted"))
+      << r.error().message;
+  EXPECT_TRUE(nginx_.access_log().empty());
 }
 
 }  // namespace

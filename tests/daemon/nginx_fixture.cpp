@@ -284,7 +284,7 @@ class NginxFixture::Backend {
   std::vector<BackendRequest> requests_;
 };
 
-NginxFixture::NginxFixture() {
+NginxFixture::NginxFixture(Options options) : tls_(options.tls) {
   const char* env = std::getenv("COUNTERSIGN_NGINX");
   const std::string nginx = env != nullptr && *env != '\0' ? env : "/usr/sbin/nginx";
   if (::access(nginx.c_str(), X_OK) != 0) {
@@ -306,6 +306,13 @@ NginxFixture::NginxFixture() {
                   fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                       fs::perms::others_read | fs::perms::others_exec,
                   ec);
+  if (tls_) {
+    std::string why;
+    if (!make_certificate(&why)) {
+      skip_reason_ = why;
+      return;
+    }
+  }
   backend_ = std::make_unique<Backend>(root_);
   if (!backend_->start()) {
     skip_reason_ = "cannot start the fixture's backend on 127.0.0.1";
@@ -322,7 +329,8 @@ NginxFixture::NginxFixture() {
 
 bool NginxFixture::start_once(std::string* why, bool* retry) {
   port_ = free_port();
-  if (port_ == 0) {
+  tls_port_ = tls_ ? free_port() : 0;
+  if (port_ == 0 || (tls_ && (tls_port_ == 0 || tls_port_ == port_))) {
     *why = "cannot find a free port on 127.0.0.1";
     return false;
   }
@@ -345,7 +353,8 @@ bool NginxFixture::start_once(std::string* why, bool* retry) {
   conf << "events { worker_connections 256; }\n"
        << "http {\n"
        << "  default_type application/octet-stream;\n"
-       << "  log_format cs '$request_uri\\t$status\\t$http_range\\t$body_bytes_sent';\n"
+       << "  log_format cs "
+          "'$request_uri\\t$status\\t$http_range\\t$body_bytes_sent\\t$host\\t$http_authorization';\n"
        << "  access_log " << d << "/access.log cs;\n"
        << "  client_body_temp_path " << d << "/tmp/body;\n"
        << "  proxy_temp_path " << d << "/tmp/proxy;\n"
@@ -368,8 +377,17 @@ bool NginxFixture::start_once(std::string* why, bool* retry) {
        << proxied << "    }\n"
        << "    location /stall/ {\n"
        << proxied << "    }\n"
-       << "  }\n"
-       << "}\n";
+       << "  }\n";
+  if (tls_) {
+    conf << "  server {\n"
+         << "    listen 127.0.0.1:" << tls_port_ << " ssl;\n"
+         << "    ssl_certificate " << d << "/tls.crt;\n"
+         << "    ssl_certificate_key " << d << "/tls.key;\n"
+         << "    root " << r << ";\n"
+         << "    location / { }\n"
+         << "  }\n";
+  }
+  conf << "}\n";
   const fs::path conf_path = dir_ / "nginx.conf";
   {
     std::ofstream f(conf_path, std::ios::trunc);
@@ -483,12 +501,14 @@ std::vector<AccessLogEntry> NginxFixture::access_log() const {
       start = tab + 1;
     }
     f.push_back(line.substr(start));
-    if (f.size() != 4) continue;
+    if (f.size() != 6) continue;
     AccessLogEntry e;
     e.uri = f[0];
     e.status = std::atoi(f[1].c_str());
     e.range = f[2] == "-" ? "" : f[2];
     e.body_bytes = std::strtoull(f[3].c_str(), nullptr, 10);
+    e.host = f[4];
+    e.authorization = f[5] == "-" ? "" : f[5];
     out.push_back(std::move(e));
   }
   return out;
@@ -496,6 +516,71 @@ std::vector<AccessLogEntry> NginxFixture::access_log() const {
 
 std::vector<BackendRequest> NginxFixture::backend_requests() const {
   return backend_ ? backend_->requests() : std::vector<BackendRequest>{};
+}
+
+std::uint16_t NginxFixture::tls_port() const { return tls_port_; }
+std::string NginxFixture::ca_file() const { return (dir_ / "tls.crt").string(); }
+
+const std::vector<std::string>& NginxFixture::tls_hosts() {
+  static const std::vector<std::string> hosts = {"huggingface.co", "mirror.internal", "*.s3.amazonaws.com",
+                                                 "*.s3.eu-west-1.amazonaws.com"};
+  return hosts;
+}
+
+std::string NginxFixture::connect_to(const std::string& host) const {
+  return host + ":443:127.0.0.1:" + std::to_string(tls_port_);
+}
+
+// A self-signed P-256 certificate for tls_hosts(), valid for a day, made by the openssl
+// command so the fixture needs no OpenSSL API code of its own.
+bool NginxFixture::make_certificate(std::string* why) {
+  std::string san = "subjectAltName=IP:127.0.0.1";
+  for (const auto& h : tls_hosts()) san += ",DNS:" + h;
+  const std::string crt = (dir_ / "tls.crt").string();
+  const std::string key = (dir_ / "tls.key").string();
+  const std::string log = (dir_ / "openssl.out").string();
+  std::vector<std::string> args = {"openssl",
+                                   "req",
+                                   "-x509",
+                                   "-newkey",
+                                   "ec",
+                                   "-pkeyopt",
+                                   "ec_paramgen_curve:prime256v1",
+                                   "-nodes",
+                                   "-days",
+                                   "1",
+                                   "-subj",
+                                   "/CN=countersign test mirror",
+                                   "-addext",
+                                   san,
+                                   "-keyout",
+                                   key,
+                                   "-out",
+                                   crt};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) {
+    *why = "cannot create " + log;
+    return false;
+  }
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int in = ::open("/dev/null", O_RDONLY);
+    if (in >= 0) ::dup2(in, STDIN_FILENO);  // never wait for a prompt
+    ::dup2(out, STDOUT_FILENO);
+    ::dup2(out, STDERR_FILENO);
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out);
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    *why = "cannot make a TLS certificate with the openssl command: " + read_all(log);
+    return false;
+  }
+  return true;
 }
 
 std::string NginxFixture::error_log() const { return read_all(dir_ / "error.log"); }

@@ -28,6 +28,8 @@ struct AccessLogEntry {
   int status = 0;                // $status
   std::string range;             // the Range request header, "" when none ("bytes=512-")
   std::uint64_t body_bytes = 0;  // $body_bytes_sent
+  std::string host;              // $host: the Host header the client sent
+  std::string authorization;     // the Authorization request header, "" when none
 };
 
 // One request that reached the fixture's own backend (drop, endless, stall locations).
@@ -39,9 +41,15 @@ struct BackendRequest {
 
 class NginxFixture {
  public:
+  struct Options {
+    // Also serve root() over TLS on tls_port(), with a fresh self-signed certificate
+    // (made with the openssl command) for tls_hosts(); ca_file() is its trust anchor.
+    bool tls = false;
+  };
   // Starts nginx and waits (bounded) until it accepts connections. Never throws: on failure
   // running() is false and skip_reason() says why.
-  NginxFixture();
+  NginxFixture() : NginxFixture(Options{}) {}
+  explicit NginxFixture(Options options);
   // Stops nginx (SIGTERM, then SIGKILL after a bounded wait), stops the backend, and
   // removes the temp directory with everything in it.
   ~NginxFixture();
@@ -68,6 +76,13 @@ class NginxFixture {
   std::string redirect_url() const;          // 302 to the same path under base_url()
   std::string redirect_to_file_url() const;  // 302 to file:///etc/hostname
 
+  // With Options::tls: the TLS port, the certificate to trust, the host names it is valid
+  // for, and the libcurl CONNECT_TO entry that sends "https://HOST/" to this server.
+  std::uint16_t tls_port() const;
+  std::string ca_file() const;
+  static const std::vector<std::string>& tls_hosts();
+  std::string connect_to(const std::string& host) const;
+
   // Requests nginx logged so far, oldest first.
   std::vector<AccessLogEntry> access_log() const;
   // Requests the backend received so far, oldest first.
@@ -77,6 +92,7 @@ class NginxFixture {
 
  private:
   class Backend;
+  bool make_certificate(std::string* why);
   bool start_once(std::string* why, bool* retry);
   void stop_nginx();
 
@@ -85,6 +101,8 @@ class NginxFixture {
   std::unique_ptr<Backend> backend_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
+  std::uint16_t tls_port_ = 0;
+  bool tls_ = false;
   std::string skip_reason_;
 };
 
