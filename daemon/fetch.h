@@ -78,6 +78,19 @@ struct FetchObserver {
 // Returns when every file verified, or with an error naming the first file no source could
 // deliver (kNotFound "no source gave the right bytes for PATH: <last reason per source>"),
 // or the tampering found in staging (kInvalidArgument). It never deletes staging_dir itself.
+//
+// In detail (what a caller and the audit log can rely on):
+// - A source giving too many bytes (cut before they reach the disk), too few, or a wrong
+//   SHA-256: kHashMismatch event, its .part is deleted, next source from byte 0. When the
+//   wrong file began with bytes from an earlier attempt (a .part from before a restart, or
+//   from the previous source), the same source is first asked again from byte 0.
+// - HTTP errors, refused or failed connections, TLS failures, a stall (below 1 KiB/s for
+//   stall_timeout_seconds): kSourceFailed event; the bytes so far are kept and the next
+//   source is asked for the rest with Range. A connection that drops mid-file is first
+//   resumed on the same source with Range, up to twice, without an event.
+// - kNotFound also when some file still needs bytes and there is no source at all.
+// - Other errors: kIo (staging cannot be written), kInternal "cancelled" (observer), which
+//   keep .part files for the next run. Transfers still running when it returns are stopped.
 Result<void> fetch_manifest(const Manifest& manifest, std::span<const Source> mirrors,
                             const std::string& staging_dir, const FetchSettings& settings,
                             const FetchObserver& observer);
