@@ -84,6 +84,12 @@ void init_curl_once() {
 
 std::string errno_text(int e) { return std::strerror(e); }
 
+// The staging-relative directory holding `path` ("." at the top), for messages.
+std::string parent_of(std::string_view path) {
+  auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? std::string(".") : std::string(path.substr(0, slash));
+}
+
 Error io_error(const std::string& what, const std::string& path, int e) {
   return make_error(Errc::kIo, what + " " + path + " in staging: " + errno_text(e));
 }
@@ -144,7 +150,7 @@ Result<UniqueFd> open_parent(int root, std::string_view path) {
     std::string name(path.substr(start, slash - start));
     std::string rel(path.substr(0, slash));
     if (::mkdirat(dir.get(), name.c_str(), 0755) == 0) {
-      CS_TRY_VOID(fsync_fd(dir.get(), rel + "/.."));
+      CS_TRY_VOID(fsync_fd(dir.get(), parent_of(rel)));  // the new entry is durable
     } else if (errno != EEXIST) {
       return io_error("cannot create directory", rel, errno);
     }
@@ -479,7 +485,8 @@ Result<void> Fetcher::configure(Job& job) {
     if (connect_to_) set(curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to_.get()));
   }
   if (plan.bearer_token) {
-    // libcurl copies the string; the NUL-terminated copy we hand it lives in guarded memory.
+    // libcurl keeps its own copy until the handle is cleaned up; the NUL-terminated copy we
+    // hand it lives in guarded memory and is wiped right after.
     const SecretBytes& token = *settings_.hf_token;
     SecretBytes z(token.size() + 1);
     if (!token.empty()) std::memcpy(z.data(), token.data(), token.size());
@@ -642,8 +649,9 @@ Result<void> Fetcher::finish(Job& job, CURLcode rc) {
   detach(job);
   if (job.fatal) return *job.fatal;
   if (job.verdict) {
-    if (job.verdict->kind == FetchEvent::Kind::kHashMismatch)
+    if (job.verdict->kind == FetchEvent::Kind::kHashMismatch) {
       return gave_wrong_bytes(job, job.verdict->reason);
+    }
     return failed(job, job.verdict->reason);
   }
   const ManifestFile& f = *job.file;
@@ -676,8 +684,9 @@ Result<void> Fetcher::finish(Job& job, CURLcode rc) {
     --job.resumes_left;
     return start(job);  // same source, Range from job.offset
   }
-  if (dropped && job.resumes_left == 0)
+  if (dropped && job.resumes_left == 0) {
     reason += " (resumed " + std::to_string(kResumesPerSource) + " times)";
+  }
   return failed(job, reason);
 }
 
@@ -688,7 +697,7 @@ Result<void> Fetcher::install(Job& job) {
   if (::renameat(job.dir.get(), job.part_name.c_str(), job.dir.get(), job.leaf.c_str()) != 0) {
     return io_error("cannot rename", job.part_rel, errno);
   }
-  CS_TRY_VOID(fsync_fd(job.dir.get(), f.path + "/.."));
+  CS_TRY_VOID(fsync_fd(job.dir.get(), parent_of(f.path)));  // the rename is durable
   job.dir.reset();
   job.done = true;
   job.offset = f.size;
