@@ -37,6 +37,10 @@ struct FetchSettings {
   std::optional<SecretBytes> hf_token;  // Bearer token, sent only to huggingface sources
   std::optional<S3Credentials> s3;      // SigV4 for s3 sources when set
   std::string ca_file;                  // optional CA bundle for https (tests); empty = system
+  // libcurl CURLOPT_CONNECT_TO entries, "HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT": reach a
+  // source's host at another address (split-horizon networks; tests point huggingface.co at
+  // a local server). TLS still checks the certificate against the source's own host name.
+  std::vector<std::string> connect_to;
 };
 
 // What happened, for the audit log. Called on the fetching thread.
@@ -74,11 +78,36 @@ struct FetchObserver {
 // Returns when every file verified, or with an error naming the first file no source could
 // deliver (kNotFound "no source gave the right bytes for PATH: <last reason per source>"),
 // or the tampering found in staging (kInvalidArgument). It never deletes staging_dir itself.
+//
+// In detail (what a caller and the audit log can rely on):
+// - A source giving too many bytes (cut before they reach the disk), too few, or a wrong
+//   SHA-256: kHashMismatch event, its .part is deleted, next source from byte 0. When the
+//   wrong file began with bytes from an earlier attempt (a .part from before a restart, or
+//   from the previous source), the same source is first asked again from byte 0.
+// - HTTP errors, refused or failed connections, TLS failures, a stall (below 1 KiB/s for
+//   stall_timeout_seconds): kSourceFailed event; the bytes so far are kept and the next
+//   source is asked for the rest with Range. A connection that drops mid-file is first
+//   resumed on the same source with Range, up to twice, without an event.
+// - kNotFound also when some file still needs bytes and there is no source at all.
+// - Other errors: kIo (staging cannot be written), kInternal "cancelled" (observer), which
+//   keep .part files for the next run. Transfers still running when it returns are stopped.
 Result<void> fetch_manifest(const Manifest& manifest, std::span<const Source> mirrors,
                             const std::string& staging_dir, const FetchSettings& settings,
                             const FetchObserver& observer);
 
-// The URL libcurl fetches for one file of one source ("file://" URLs for file sources).
+// The URL libcurl fetches for one file of one source ("file://" URLs for file sources,
+// every path segment percent-encoded).
 std::string fetch_url(const Source& source, std::string_view path);
+
+// What fetch_manifest asks libcurl to do for one file of one source, as plain data so tests
+// can check it. Holds no secret: only whether one is sent.
+struct RequestPlan {
+  std::string url;                // fetch_url()
+  std::string protocols;          // CURLOPT_PROTOCOLS_STR: "http,https", or "file" for file sources
+  bool follow_redirects = false;  // to http/https only, at most FetchSettings::max_redirects
+  bool bearer_token = false;      // hf_token as "Authorization: Bearer" (huggingface sources only)
+  std::string aws_sigv4;          // CURLOPT_AWS_SIGV4 "aws:amz:REGION:s3"; empty = not signed
+};
+RequestPlan plan_request(const Source& source, std::string_view path, const FetchSettings& settings);
 
 }  // namespace countersign::daemon
