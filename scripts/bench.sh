@@ -8,6 +8,8 @@
 #   bundle verify     5-of-9 in process (< 1 ms)
 #   audit log         appends/s with fsync, proof generation at 1 M entries
 #                     (COUNTERSIGN_LOG_BENCH_ENTRIES=N for a shorter run)
+#   install           countersignd installing 8 files from nginx vs aria2c and curl + sha256sum
+#                     (COUNTERSIGN_INSTALL_BENCH_MIB=N total, default 4096)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build="$here/build"  # RelWithDebInfo (-O2), the same binaries the tests use
@@ -79,3 +81,7 @@ sha256sum_t=$(best_of 3 sha256sum "${files[@]}")
 echo "countersign: ${ours}s  openssl dgst: ${openssl_t}s  sha256sum: ${sha256sum_t}s  ($(nproc) cores)"
 echo "ratio vs sequential openssl: $(ratio "$openssl_t" "$ours")x (target >= 1.6x on 2 cores)"
 echo "ratio vs sha256sum:          $(ratio "$sha256sum_t" "$ours")x (target >= 5x)"
+
+echo
+cd "$here"
+"$here/tests/bench/install_bench.sh" "$build" "${COUNTERSIGN_INSTALL_BENCH_MIB:-4096}"

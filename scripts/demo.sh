@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The main job: sets everything up, builds, and walks through the whole approval flow on a
-# demo model directory it generates: manifest, five approvers' keys, a 3-of-5 policy, a
-# proposal, three signatures, a bundle, and the verification a box performs, followed by
-# the refusals a box must make. Usage: scripts/demo.sh [WORK_DIR]
+# The main job: sets everything up, builds, and walks through the whole story on one machine:
+# a demo model (one file of a few hundred MB) served by a local web server (nginx on
+# 127.0.0.1), its manifest, five approvers' keys, a 3-of-5 policy, a proposal, three
+# signatures, a bundle and the refusals a box must make; then countersignd on a temp state
+# dir installs it (progress bar), the model directory named by its hash is listed, and the
+# box's audit log is fetched and verified offline. Usage: scripts/demo.sh [WORK_DIR]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build="$here/build"
@@ -22,18 +24,45 @@ refuse() {
   echo "(refused, exit $rc, as it must be)"
 }
 
-step "A demo model directory"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+step "A demo model directory, served by nginx on 127.0.0.1 (the model mirror)"
 rm -rf model && mkdir -p model/tokenizer
-head -c 3000000 /dev/urandom > model/model-00001-of-00002.safetensors
+head -c 300000000 /dev/urandom > model/model-00001-of-00002.safetensors
 head -c 2000000 /dev/urandom > model/model-00002-of-00002.safetensors
 echo '{"architectures": ["DemoForCausalLM"]}' > model/config.json
 echo '{"version": "1.0"}' > model/tokenizer/tokenizer.json
 ls -lR model | head -20
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p nginx/www nginx/tmp && ln -sfn "$work/model" nginx/www/demo-llm-1b
+cat > nginx/nginx.conf <<EOF
+daemon off;
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+$( [ "$(id -u)" -eq 0 ] && echo "user root;" )
+events { worker_connections 64; }
+http {
+  access_log $work/nginx/access.log;
+  client_body_temp_path $work/nginx/tmp/body; proxy_temp_path $work/nginx/tmp/proxy;
+  fastcgi_temp_path $work/nginx/tmp/fcgi; uwsgi_temp_path $work/nginx/tmp/uwsgi; scgi_temp_path $work/nginx/tmp/scgi;
+  server { listen 127.0.0.1:$port; root $work/nginx/www; }
+}
+EOF
+/usr/sbin/nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" & pids+=($!)
+mirror="http://127.0.0.1:$port/demo-llm-1b/"
+for _ in $(seq 50); do
+  python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1])" "${mirror}config.json" 2>/dev/null && break
+  sleep 0.1
+done
+echo "mirror: $mirror"
 
 step "1. Manifest: every file with its size and SHA-256"
 run "$cs" manifest create --name demo-llm-1b --version 2026-11-22 --license Apache-2.0 \
   --license-url https://www.apache.org/licenses/LICENSE-2.0 \
-  --source "file://$work/model/" --source https://mirror.example.internal/demo-llm-1b/ \
+  --source http://127.0.0.1:9/demo-llm-1b/ --source "$mirror" \
   -o manifest.json model
 run "$cs" manifest show manifest.json
 
@@ -114,23 +143,40 @@ run "$cs" key restore --alg ed25519 --expect-key-id "$key_id" --passphrase-file 
   --out alice-restored.key < two-custodians.txt
 run "$cs" shamir check < <(grep -E '^  [0-9]+\. ' alice-shares.txt)
 
-step "9. The box's audit log (countersignd will write it; here the entries are appended by hand)"
-run "$cs" log keygen --name box-7f3a.acme-prod/audit --out box-log.key
-proposal_id=$("$cs" hash proposal.json)
-for event in bundle-received bundle-verified install-complete; do
-  run "$cs" log append audit-log --key box-log.key --event "$event" --proposal "$proposal_id"
-done
-run "$cs" log show audit-log
-run "$cs" log verify audit-log --key box-log.key.pub
-echo "-- one byte of the log changed on disk:"
-python3 - "$work/audit-log" <<'PY'
-import pathlib, sys
-p = pathlib.Path(sys.argv[1]) / "entries"
-b = bytearray(p.read_bytes())
-i = b.find(b"bundle-verified")
-b[i] ^= 0x20
-p.write_bytes(bytes(b))
-PY
-refuse "$cs" log verify audit-log --key box-log.key.pub
+step "9. The box: countersignd on a temp state dir, its privileged helper run directly (no sudo here)"
+"$cs" log keygen --name box-7f3a.acme-prod/audit --out box-log.key
+rm -rf box && mkdir -p box/state/models/.staging
+cat > box/countersignd.conf <<EOF
+policy = $work/policy.json
+state_dir = $work/box/state
+box_id = box-7f3a
+log_key = $work/box-log.key
+socket = $work/box/countersignd.sock
+helper = $build/daemon/countersign-system
+snapshot = none
+parallel = 4
+EOF
+cat box/countersignd.conf
+# The helper reads the same config (in production: /etc/countersign/countersignd.conf via sudo).
+export COUNTERSIGN_SYSTEM_CONFIG="$work/box/countersignd.conf"
+"$build/daemon/countersignd" --config box/countersignd.conf 2> box/countersignd.log & pids+=($!)
+for _ in $(seq 100); do "$cs" box status --socket box/countersignd.sock >/dev/null 2>&1 && break; sleep 0.1; done
+run "$cs" box status --socket box/countersignd.sock
 
-step "Done. Files are in $work"
+step "10. Submit the bundle: the box verifies it, fetches from the mirrors in order (the first, an offline mirror, is refused), checks every byte, installs read-only"
+run "$cs" submit bundle.json --socket box/countersignd.sock --wait
+hash=$("$cs" hash manifest.json); hash=${hash#sha256:}
+run ls -l "box/state/models/$hash" "box/state/models/$hash/tokenizer"
+run "$cs" box models --socket box/countersignd.sock
+echo "-- the same bundle again (a replay):"
+refuse "$cs" submit bundle.json --socket box/countersignd.sock
+
+step "11. The audit log, fetched from the box and verified offline with only its public key"
+run "$cs" box log export --socket box/countersignd.sock -o box-log.jsonl --checkpoint-out box-checkpoint.txt
+run "$cs" log show box-log.jsonl
+run "$cs" log verify box-log.jsonl --key box-log.key.pub --checkpoint box-checkpoint.txt
+echo "-- one byte of the exported log changed:"
+sed 's/bundle-verified/bundle-verifieD/' box-log.jsonl > tampered-log.jsonl
+refuse "$cs" log verify tampered-log.jsonl --key box-log.key.pub --checkpoint box-checkpoint.txt
+
+step "Done. Files are in $work (the box's state in $work/box/state)"

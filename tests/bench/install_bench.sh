@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Benchmark: countersignd installing a model of 8 files from nginx on loopback, against
+# aria2c (per-file --checksum=sha-256, same parallelism) and against curl (parallel) followed
+# by sha256sum. Prints wall times, ratios (peer time / ours: >= 1 means we are faster) and the
+# daemon's peak RSS. Targets (issue 7): at least as fast as aria2c; peak RSS under 64 MiB.
+#
+# Usage: tests/bench/install_bench.sh BUILD_DIR [TOTAL_MIB]   (default 4096: 8 files of 512 MiB)
+# Needs nginx-light, aria2, curl (scripts/setup.sh installs the first two; curl is Debian's).
+set -euo pipefail
+build=$1
+total_mib=${2:-4096}
+cs="$build/cli/countersign"
+files=8
+parallel=4
+per_mib=$((total_mib / files))
+work=$(mktemp -d /tmp/countersign-install-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+cd "$work"
+
+echo "== install bench: $files files x $per_mib MiB from nginx on 127.0.0.1, $parallel at a time"
+mkdir -p www/model nginx/tmp
+for i in $(seq 1 $files); do
+  head -c $((per_mib * 1024 * 1024)) /dev/urandom > "www/model/shard-$i.bin"
+done
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > nginx/nginx.conf <<CONF
+daemon off;
+worker_processes 2;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+$( [ "$(id -u)" -eq 0 ] && echo "user root;" )
+events { worker_connections 256; }
+http {
+  access_log off;
+  sendfile on;
+  client_body_temp_path $work/nginx/tmp/body; proxy_temp_path $work/nginx/tmp/proxy;
+  fastcgi_temp_path $work/nginx/tmp/fcgi; uwsgi_temp_path $work/nginx/tmp/uwsgi; scgi_temp_path $work/nginx/tmp/scgi;
+  server { listen 127.0.0.1:$port; root $work/www; }
+}
+CONF
+/usr/sbin/nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" & pids+=($!)
+url="http://127.0.0.1:$port/model/"
+for _ in $(seq 50); do
+  python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1])" "${url}shard-1.bin" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+# Approval: a 1-of-1 policy is enough to measure the install.
+printf 'bench\n' > pw
+"$cs" manifest create --name bench --version 1 --license MIT --source "$url" -o manifest.json www/model 2>/dev/null
+"$cs" key generate --out a.key --passphrase-file pw > a.pub.json 2>/dev/null
+"$cs" policy create --domain bench --approver a:a.pub.json --rule install-model=1 -o policy.json >/dev/null
+"$cs" proposal create --domain bench --action install-model --manifest manifest.json --expires 1d -o p.json 2>/dev/null
+"$cs" sign --key a.key --passphrase-file pw p.json -o a.sig 2>/dev/null
+"$cs" bundle assemble --proposal p.json --manifest manifest.json a.sig -o bundle.json 2>/dev/null
+"$cs" log keygen --name bench/audit --out log.key >/dev/null 2>&1
+python3 - <<'PY' > checksums.txt
+import json
+m = json.load(open("manifest.json"))
+for f in m["files"]:
+    print(f["sha256"], f["path"])
+PY
+
+sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+# Page cache: the served files stay cached (as on a LAN mirror); every tool writes fresh files.
+cat www/model/* > /dev/null
+
+now() { date +%s.%N; }
+
+# --- countersignd ---
+mkdir -p box/state/models/.staging
+cat > box/countersignd.conf <<CONF
+policy = $work/policy.json
+state_dir = $work/box/state
+box_id = bench
+log_key = $work/log.key
+socket = $work/box/cs.sock
+helper = $build/daemon/countersign-system
+parallel = $parallel
+CONF
+export COUNTERSIGN_SYSTEM_CONFIG="$work/box/countersignd.conf"
+"$build/daemon/countersignd" --config box/countersignd.conf 2> box/log & dpid=$!; pids+=($dpid)
+for _ in $(seq 100); do "$cs" box status --socket box/cs.sock >/dev/null 2>&1 && break; sleep 0.1; done
+t0=$(now); "$cs" submit bundle.json --socket box/cs.sock --wait >/dev/null; t1=$(now)
+rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$dpid/status")
+ours=$(python3 -c "print($t1-$t0)")
+kill "$dpid"; wait "$dpid" 2>/dev/null || true
+rm -rf box
+
+# --- aria2c with per-file SHA-256 ---
+: > aria.txt
+while read -r sum path; do
+  printf '%s\n  out=%s\n  checksum=sha-256=%s\n' "$url$path" "$path" "$sum" >> aria.txt
+done < checksums.txt
+mkdir -p aria
+t0=$(now)
+aria2c -q -i aria.txt -d aria -j $parallel -x 1 --file-allocation=none --check-integrity=true --allow-overwrite=true
+t1=$(now)
+aria=$(python3 -c "print($t1-$t0)")
+rm -rf aria
+
+# --- curl (parallel), then sha256sum ---
+mkdir -p curl
+args=()
+while read -r _ path; do args+=(-o "curl/$path" "$url$path"); done < checksums.txt
+t0=$(now)
+curl -s --parallel --parallel-max $parallel "${args[@]}"
+(cd curl && sha256sum --quiet -c ../checksums.txt)
+t1=$(now)
+curlt=$(python3 -c "print($t1-$t0)")
+rm -rf curl
+
+python3 - "$ours" "$aria" "$curlt" "$rss_kib" "$total_mib" <<'PY'
+import sys
+ours, aria, curl, rss, mib = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+print(f"countersignd submit --wait : {ours:7.2f} s  ({mib/ours:7.1f} MiB/s, verified, installed read-only)")
+print(f"aria2c --checksum          : {aria:7.2f} s  ratio aria2c/ours = {aria/ours:.2f}  (target >= 1.0)")
+print(f"curl --parallel + sha256sum: {curl:7.2f} s  ratio curl+sha256sum/ours = {curl/ours:.2f}")
+print(f"countersignd peak RSS      : {rss/1024:7.1f} MiB  (target < 64 MiB)")
+PY
