@@ -13,13 +13,14 @@ shift || true
 # nlohmann/json, CLI11); GoogleTest; node + npm for the reference implementations the
 # integration tests compare against (canonicalize, slip39); openssl/coreutils for benchmarks;
 # libcurl and libmicrohttpd for the daemon; nginx-light (model mirror), btrfs-progs (snapshots)
-# and sudo (visudo checks the sudoers file) for its integration tests; aria2 for its benchmark.
+# and sudo (visudo checks the sudoers file) for its integration tests; aria2 and curl for its
+# benchmark.
 packages=(
   build-essential cmake pkg-config git ca-certificates python3
   libssl-dev openssl libsodium-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev
   libcurl4-openssl-dev libmicrohttpd-dev
-  nginx-light btrfs-progs sudo aria2
+  nginx-light btrfs-progs sudo aria2 curl
 )
 node_packages=(nodejs npm)
 
