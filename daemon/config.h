@@ -64,6 +64,9 @@ struct Config {
   std::string models_dir() const { return state_dir + "/models"; }
   std::string staging_dir() const { return state_dir + "/models/.staging"; }
   std::string log_dir() const { return state_dir + "/log"; }
+  // The daemon's own records (executed ids, jobs, pending proposals, rotated policy): owned
+  // by the daemon's user, while state_dir itself and models/ belong to root.
+  std::string daemon_dir() const { return state_dir + "/daemon"; }
 
   // Sets one key from text. Errors name the key ("parallel: must be 1..64").
   Result<void> set(std::string_view key, std::string_view value);

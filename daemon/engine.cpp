@@ -548,7 +548,7 @@ Engine::~Engine() { stop(); }
 Result<std::unique_ptr<Engine>> Engine::open(const Config& config, Clock clock) {
   CS_TRY_VOID(config.validate());
   CS_TRY(Policy configured, load_policy_file(config.policy));
-  CS_TRY(StateDir state, StateDir::open(config.state_dir));
+  CS_TRY(StateDir state, StateDir::open(config.daemon_dir()));
   // The policy in force: the configured one, or a rotated one under the state dir when newer.
   Policy in_force = configured;
   std::error_code ec;

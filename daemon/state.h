@@ -1,5 +1,6 @@
-// What countersignd keeps under its state directory, besides the audit log (log/) and the
-// models (models/, owned by the privileged helper):
+// What countersignd keeps in state_dir/daemon/ (Config::daemon_dir(), owned by the daemon's
+// user), besides the audit log (state_dir/log/) and the models (state_dir/models/, owned by
+// root through the privileged helper):
 //
 //   executed          proposal ids the box has accepted for execution, one "sha256:<hex>\n"
 //                     per line, appended and fsynced before the job starts. A proposal id is
