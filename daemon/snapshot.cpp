@@ -57,8 +57,7 @@ class NoneBackend final : public SnapshotBackend {
 //
 // The btrfs tool is handed paths of the form /proc/self/fd/N/NAME, where N is a directory
 // this helper opened without following symlinks and checked: the tool then reaches exactly
-// that directory, not whatever a path string resolves to by the time it runs (the state
-// directory itself may be writable by the daemon's user).
+// that directory, not whatever a path string resolves to by the time it runs.
 class BtrfsBackend final : public SnapshotBackend {
  public:
   explicit BtrfsBackend(const SnapshotContext& c) : c_(c) {}

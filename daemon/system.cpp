@@ -72,6 +72,9 @@ Result<StateDirs> open_state(const Config& c, bool need_staging) {
   CS_TRY(std::string state_real, real_path(c.state_dir));
   CS_TRY_VOID(check_resolves_to(c.models_dir(), state_real + "/models", c.state_dir));
   CS_TRY(d.state, open_directory(state_real));
+  // Its entries (models, snapshots, the restore's temporary name) are what the helper works
+  // on by name: nobody but root may rename or replace them.
+  CS_TRY_VOID(check_root_only(d.state.get(), "the state directory " + c.state_dir));
   CS_TRY(d.models, open_directory_at(d.state.get(), "models", c.models_dir()));
   CS_TRY_VOID(check_root_only(d.models.get(), "the models directory " + c.models_dir()));
   CS_TRY(auto staging, stat_at(d.models.get(), ".staging", c.staging_dir()));

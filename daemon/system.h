@@ -6,8 +6,9 @@
 // Trust: the arguments come from the daemon's user and are validated here to the character;
 // every path comes from the root-owned configuration (never from argv) and is walked with
 // openat/O_NOFOLLOW (daemon/fs_at.h); the models and staging directories must resolve to
-// exactly <state_dir>/models and <state_dir>/models/.staging. Running as root, the models
-// directory (and the snapshots directory) must be owned by root and writable only by root.
+// exactly <state_dir>/models and <state_dir>/models/.staging. Running as root, the state,
+// models and snapshots directories must be owned by root and writable only by root (the
+// daemon keeps its own files in subdirectories it owns; packaging/tmpfiles/countersign.conf).
 // One helper runs at a time (an flock on the state directory, waited for up to 120 s).
 #pragma once
 
