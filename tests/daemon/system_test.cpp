@@ -551,7 +551,8 @@ TEST_F(HelperTest, RefusesAStateDirectoryTheDaemonCanWrite) {
   const std::string hex = test::stage(staging_, kModel);
   auto run = helper({"model", "install", hex});
   EXPECT_EQ(run.status, 1);
-  EXPECT_TRUE(contains(run.err, "the state directory " + state_.string() + " must be owned by root")) << run.err;
+  EXPECT_TRUE(contains(run.err, "the state directory " + state_.string() + " must be owned by root"))
+      << run.err;
   EXPECT_FALSE(fs::exists(models_ / hex));
 }
 
