@@ -84,6 +84,7 @@ class BoxFixture {
   }
 
   daemon::Config& config() { return config_; }
+  const daemon::Config& config() const { return config_; }
   std::string config_file() const { return (dir_ / "etc/countersignd.conf").string(); }
   const std::string& log_verifier() const { return log_verifier_; }
   std::string models_dir() const { return config_.models_dir(); }
@@ -131,7 +132,8 @@ class BoxFixture {
     UnixTime created = 0;  // 0: now - 60 s
     UnixTime expires = 0;  // 0: now + 7 days
   };
-  static Proposal make_proposal(const Digest& subject, const ProposalOptions& o = {}) {
+  static Proposal make_proposal(const Digest& subject) { return make_proposal(subject, ProposalOptions{}); }
+  static Proposal make_proposal(const Digest& subject, const ProposalOptions& o) {
     UnixTime now = system_now();
     Proposal::Fields f;
     f.domain = o.domain;

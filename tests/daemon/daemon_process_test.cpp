@@ -203,7 +203,9 @@ TEST_F(DaemonProcessTest, KillNineDuringAnInstallNeverLeavesAPartialModel) {
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
     daemon->kill(SIGKILL);
     // Either no model directory, or the complete verified model: never anything between.
-    if (fs::exists(dir)) EXPECT_TRUE(complete()) << "partial model after kill -9 in round " << round;
+    if (fs::exists(dir)) {
+      EXPECT_TRUE(complete()) << "partial model after kill -9 in round " << round;
+    }
   }
   auto daemon = start();
   ASSERT_TRUE(daemon->ready());
