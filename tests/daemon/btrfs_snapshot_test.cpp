@@ -19,6 +19,7 @@
 #include "daemon/command.h"
 #include "daemon/snapshot.h"
 #include "tests/daemon/integration.h"
+#include "tests/daemon/loop_btrfs.h"
 #include "tests/daemon/system_test_util.h"
 #include "tests/test_util.h"
 
@@ -28,61 +29,6 @@ namespace {
 namespace fs = std::filesystem;
 using test::Files;
 using test_util::contains;
-
-// A btrfs image mounted through a loop device; unmounted and detached when destroyed.
-class LoopMount {
- public:
-  LoopMount(fs::path image, fs::path mount_point)
-      : image_(std::move(image)), mount_point_(std::move(mount_point)) {}
-  ~LoopMount() { release(); }
-  LoopMount(const LoopMount&) = delete;
-  LoopMount& operator=(const LoopMount&) = delete;
-
-  // "" on success, else why it could not be mounted.
-  std::string mount() {
-    auto r = test::run_tool({"mount", "-o", "loop", image_.string(), mount_point_.string()});
-    if (!r.ok()) return r.error().message;
-    if (r->status != 0) return "mount -o loop failed: " + first_line(r->err);
-    mounted_ = true;
-    return "";
-  }
-
-  void release() {
-    if (mounted_) {
-      // A just-finished btrfs command can hold the file system busy for a moment.
-      for (int attempt = 0; attempt < 20 && mounted_; ++attempt) {
-        auto r = test::run_tool({"umount", mount_point_.string()}, 60);
-        if (r.ok() && r->status == 0) {
-          mounted_ = false;
-        } else {
-          std::this_thread::sleep_for(std::chrono::milliseconds(250));
-        }
-      }
-      if (mounted_) {
-        ADD_FAILURE() << "could not unmount " << mount_point_ << "; detaching lazily";
-        (void)test::run_tool({"umount", "-l", mount_point_.string()}, 60);
-        mounted_ = false;
-      }
-    }
-    // mount -o loop sets autoclear, but detach explicitly whatever is still bound to the image.
-    auto loops = test::run_tool({"losetup", "-j", image_.string()}, 60);
-    if (!loops.ok()) return;
-    std::string text = loops->out;
-    for (std::size_t pos = 0; pos < text.size();) {
-      auto end = text.find('\n', pos);
-      std::string line = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-      pos = end == std::string::npos ? text.size() : end + 1;
-      auto colon = line.find(':');
-      if (colon != std::string::npos && line.starts_with("/dev/loop")) {
-        (void)test::run_tool({"losetup", "-d", line.substr(0, colon)}, 60);
-      }
-    }
-  }
-
- private:
-  fs::path image_, mount_point_;
-  bool mounted_ = false;
-};
 
 class BtrfsSnapshotTest : public ::testing::Test {
  protected:
@@ -101,7 +47,7 @@ class BtrfsSnapshotTest : public ::testing::Test {
     auto mkfs = test::run_tool({"mkfs.btrfs", "-q", "-f", image.string()});
     CS_REQUIRE_OR_SKIP(mkfs.ok() && mkfs->status == 0,
                        "mkfs.btrfs failed: " + (mkfs.ok() ? first_line(mkfs->err) : mkfs.error().message));
-    mount_ = std::make_unique<LoopMount>(image, mnt);
+    mount_ = std::make_unique<test::LoopMount>(image, mnt);
     const std::string why = mount_->mount();
     CS_REQUIRE_OR_SKIP(why.empty(), "cannot loop-mount a btrfs image here: " + why);
 
@@ -136,7 +82,7 @@ class BtrfsSnapshotTest : public ::testing::Test {
   }
 
   std::unique_ptr<test_util::TempDir> tmp_;
-  std::unique_ptr<LoopMount> mount_;
+  std::unique_ptr<test::LoopMount> mount_;
   fs::path state_, models_, staging_;
   std::string config_;
 };

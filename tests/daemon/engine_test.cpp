@@ -16,6 +16,7 @@
 #include "core/bytes.h"
 #include "tests/daemon/box_fixture.h"
 #include "tests/daemon/integration.h"
+#include "tests/daemon/loop_btrfs.h"
 #include "tests/daemon/nginx_fixture.h"
 
 namespace countersign::daemon {
@@ -405,6 +406,112 @@ TEST_F(EngineTest, MalformedRequestsGetAReasonAndChangeNothing) {
   EXPECT_EQ(engine().add_signature(std::string(64, 'c'), "{}").status, 400);
   EXPECT_EQ(engine().create_pending("[]").status, 400);
   EXPECT_TRUE(engine().jobs().body["jobs"].empty());
+}
+
+}  // namespace
+}  // namespace countersign::daemon
+
+namespace countersign::daemon {
+namespace {
+
+// The whole path for snapshots: installs on a loop-mounted btrfs whose models/ is a
+// subvolume, then a restore-snapshot bundle (approved like any other) brings the tree back.
+class EngineBtrfsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CS_REQUIRE_OR_SKIP(nginx_.running(), nginx_.skip_reason());
+    CS_REQUIRE_OR_SKIP(::geteuid() == 0, "loop-mounting a btrfs image needs root");
+    CS_REQUIRE_OR_SKIP(find_program("mkfs.btrfs").ok() && find_program("btrfs").ok(),
+                       "btrfs-progs (mkfs.btrfs, btrfs) is not installed");
+    const fs::path image = tmp_.path() / "btrfs.img";
+    const fs::path mnt = tmp_.path() / "mnt";
+    fs::create_directory(mnt);
+    test_util::spit(image, "");
+    fs::resize_file(image, std::uintmax_t{256} << 20);
+    auto mkfs = test::run_tool({"mkfs.btrfs", "-q", "-f", image.string()});
+    CS_REQUIRE_OR_SKIP(mkfs.ok() && mkfs->status == 0, "mkfs.btrfs failed");
+    mount_ = std::make_unique<test::LoopMount>(image, mnt);
+    const std::string why = mount_->mount();
+    CS_REQUIRE_OR_SKIP(why.empty(), "cannot loop-mount a btrfs image here: " + why);
+    box_ = std::make_unique<BoxFixture>(mnt);
+    // models/ as a subvolume (what packaging's tmpfiles `v` line makes on a btrfs /var/lib).
+    fs::remove_all(box_->models_dir());
+    auto sub = test::run_tool({"btrfs", "subvolume", "create", box_->models_dir()});
+    ASSERT_TRUE(sub.ok() && sub->status == 0);
+    fs::create_directory(box_->config().staging_dir());
+    box_->config().snapshot = *SnapshotSpec::parse("btrfs:" + box_->models_dir());
+    box_->write_config();
+    engine_ = test_util::must(Engine::open(box_->config()), "engine");
+    ASSERT_TRUE(engine_->start().ok());
+  }
+  void TearDown() override {
+    if (engine_) engine_->stop();
+    engine_.reset();
+    box_.reset();
+    mount_.reset();
+  }
+
+  json run(const json& bundle) {
+    Reply r = engine_->submit_bundle(bundle.dump());
+    EXPECT_EQ(r.status, 202) << r.body.dump(2);
+    EXPECT_TRUE(engine_->wait_idle(std::chrono::seconds(60)));
+    return engine_->job(r.body.value("job", std::string(64, '0'))).body;
+  }
+  struct Installed {
+    Manifest manifest;
+    json job;
+  };
+  Installed install(const std::string& sub, const std::map<std::string, std::string>& files) {
+    Manifest m = BoxFixture::make_manifest(nginx_.root(), sub, files,
+                                           {BoxFixture::https_source(nginx_.base_url() + sub + "/")}, sub);
+    json job = run(box_->bundle(BoxFixture::make_proposal(m.hash()), m.to_json(), {"alice", "bob", "carol"}));
+    return {m, job};
+  }
+
+  test_util::NginxFixture nginx_;
+  test_util::TempDir tmp_{"engine-btrfs"};
+  std::unique_ptr<test::LoopMount> mount_;
+  std::unique_ptr<BoxFixture> box_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineBtrfsTest, RestoreSnapshotBundleBringsTheModelsBack) {
+  const std::map<std::string, std::string> a = {{"a.bin", std::string(200000, 'a')}, {"cfg/a.json", "{}"}};
+  Installed first = install("model-a", a);
+  ASSERT_EQ(first.job["state"], "done") << first.job.dump(2);
+  Installed second = install("model-b", {{"b.bin", std::string(1000, 'b')}});
+  ASSERT_EQ(second.job["state"], "done");
+  const std::string dir_a = box_->models_dir() + "/" + hex_encode(first.manifest.hash());
+  const std::string dir_b = box_->models_dir() + "/" + hex_encode(second.manifest.hash());
+  ASSERT_TRUE(fs::exists(dir_a) && fs::exists(dir_b));
+  // The snapshot taken before model B went in: it holds model A only.
+  const std::string snap_before_b = second.job["snapshot"];
+  json listed = engine_->snapshots().body;
+  ASSERT_EQ(listed["snapshots"].size(), 2u) << listed.dump(2);
+  json doc;
+  for (const auto& s : listed["snapshots"]) {
+    if (s["document"]["id"] == snap_before_b) doc = s["document"];
+  }
+  ASSERT_FALSE(doc.is_null());
+  EXPECT_EQ(doc["box"], BoxFixture::kBox);
+  Digest h = test_util::must(jcs::hash(doc), "hash");
+  BoxFixture::ProposalOptions o;
+  o.action = Action::kRestoreSnapshot;
+  json restored = run(box_->bundle(BoxFixture::make_proposal(h, o), doc, {"alice", "bob", "carol"}));
+  ASSERT_EQ(restored["state"], "done") << restored.dump(2);
+  EXPECT_TRUE(fs::exists(dir_a));
+  EXPECT_FALSE(fs::exists(dir_b));
+  for (const auto& [path, data] : a) EXPECT_EQ(test_util::slurp(dir_a + "/" + path), data);
+  Reply entries = engine_->log_entries(0, std::nullopt);
+  EXPECT_TRUE(contains(*entries.text, "\"event\":\"snapshot-restored\"")) << *entries.text;
+  EXPECT_TRUE(contains(*entries.text, snap_before_b));
+  // A snapshot of another box is refused before anyone's signatures are even counted.
+  json foreign = doc;
+  foreign["box"] = "box-91c2";
+  Digest hf = test_util::must(jcs::hash(foreign), "hash");
+  Reply r = engine_->submit_bundle(box_->bundle(BoxFixture::make_proposal(hf, o), foreign, {"alice", "bob", "carol"}).dump());
+  EXPECT_EQ(r.status, 422);
+  EXPECT_TRUE(contains(r.body["reasons"].dump(), "belongs to box \\\"box-91c2\\\"")) << r.body.dump();
 }
 
 }  // namespace
