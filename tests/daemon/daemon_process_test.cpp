@@ -2,7 +2,10 @@
 // socket (submit --wait, box status/models/log, log verify of what it fetched), it survives
 // kill -9 at random moments of an install without ever leaving a partial model, and it
 // answers 200 concurrent clients.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -278,6 +281,81 @@ TEST_F(DaemonProcessTest, TwoHundredConcurrentClientsAllGetAnswers) {
   EXPECT_TRUE(all_done);
   int st = daemon->kill(SIGTERM);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+}  // namespace
+}  // namespace countersign
+
+namespace countersign {
+namespace {
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// Runs countersignd with `args` to completion (bounded); returns exit status and stderr.
+std::pair<int, std::string> run_daemon_once(const std::vector<std::string>& extra, const std::string& err_file) {
+  std::vector<std::string> args = {COUNTERSIGN_DAEMON_BIN};
+  args.insert(args.end(), extra.begin(), extra.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  int status = -1;
+  for (int i = 0; i < 200; ++i) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, test_util::slurp(err_file)};
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return {-1, "still running after 10 s"};
+}
+
+TEST_F(DaemonProcessTest, ConfigErrorsNameTheLineAndKeyAndNothingStarts) {
+  test_util::spit(dir_.path() / "bad.conf", test_util::slurp(box_.config_file()) + "parallel = lots\n");
+  auto [rc, err] = run_daemon_once({"--config", dir_.file("bad.conf")}, dir_.file("err.txt"));
+  EXPECT_EQ(rc, 2) << err;
+  EXPECT_TRUE(contains(err, "bad.conf:")) << err;
+  EXPECT_TRUE(contains(err, "parallel: \"lots\" is not a whole number")) << err;
+  // An invalid policy: refused, nothing listens.
+  test_util::spit(dir_.path() / "etc/policy.json", R"({"schema": "countersign/policy/v1", "domain": "x"})");
+  auto [rc2, err2] = run_daemon_once({"--config", box_.config_file()}, dir_.file("err2.txt"));
+  EXPECT_EQ(rc2, 2) << err2;
+  EXPECT_TRUE(contains(err2, "policy " + dir_.file("etc/policy.json"))) << err2;
+  EXPECT_FALSE(fs::exists(box_.config().socket));
+  // A flag overrides the file and is checked the same way.
+  auto [rc3, err3] = run_daemon_once({"--config", box_.config_file(), "--skew", "soon"}, dir_.file("err3.txt"));
+  EXPECT_EQ(rc3, 2);
+  EXPECT_TRUE(contains(err3, "--skew")) << err3;
+}
+
+TEST_F(DaemonProcessTest, OptionalTcpListenerServesTheSameApi) {
+  int port = free_port();
+  ASSERT_GT(port, 0);
+  test_util::spit(box_.config_file(), test_util::slurp(box_.config_file()) + "listen = 127.0.0.1:" + std::to_string(port) + "\n");
+  auto daemon = start();
+  ASSERT_TRUE(daemon->ready());
+  auto status = test_util::run_cli({"box", "status", "--json", "--url", "http://127.0.0.1:" + std::to_string(port)},
+                                   system_now);
+  EXPECT_EQ(status.rc, 0) << status;
+  EXPECT_TRUE(contains(status.out, "\"box\": \"box-7f3a\"")) << status;
 }
 
 }  // namespace
