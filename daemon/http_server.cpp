@@ -114,24 +114,21 @@ struct HttpServer::Impl {
     *con_cls = nullptr;
   }
 
+  // Serves on `listen_fd` (ours, already listening) or binds `addr`.
   MHD_Daemon* start_daemon(int listen_fd, const sockaddr* addr) {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-    if (listen_fd >= 0) {
-      return MHD_start_daemon(flags, 0, nullptr, nullptr, &Impl::on_request, this,
-                              MHD_OPTION_LISTEN_SOCKET, listen_fd,
-                              MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned>(options.threads),
-                              MHD_OPTION_CONNECTION_TIMEOUT, options.connection_timeout_seconds,
-                              MHD_OPTION_CONNECTION_LIMIT, 1024u,
-                              MHD_OPTION_NOTIFY_COMPLETED, &Impl::on_completed, this,
-                              MHD_OPTION_END);
-    }
+    MHD_OptionItem where = listen_fd >= 0 ? MHD_OptionItem{MHD_OPTION_LISTEN_SOCKET, listen_fd, nullptr}
+                                          : MHD_OptionItem{MHD_OPTION_SOCK_ADDR, 0, const_cast<sockaddr*>(addr)};
+    MHD_OptionItem options_array[] = {
+        where,
+        {MHD_OPTION_THREAD_POOL_SIZE, static_cast<intptr_t>(options.threads), nullptr},
+        {MHD_OPTION_CONNECTION_TIMEOUT, static_cast<intptr_t>(options.connection_timeout_seconds), nullptr},
+        {MHD_OPTION_CONNECTION_LIMIT, 1024, nullptr},
+        {MHD_OPTION_END, 0, nullptr},
+    };
     return MHD_start_daemon(flags, 0, nullptr, nullptr, &Impl::on_request, this,
-                            MHD_OPTION_SOCK_ADDR, addr,
-                            MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned>(options.threads),
-                            MHD_OPTION_CONNECTION_TIMEOUT, options.connection_timeout_seconds,
-                            MHD_OPTION_CONNECTION_LIMIT, 1024u,
                             MHD_OPTION_NOTIFY_COMPLETED, &Impl::on_completed, this,
-                            MHD_OPTION_END);
+                            MHD_OPTION_ARRAY, options_array, MHD_OPTION_END);
   }
 };
 

@@ -35,28 +35,10 @@ head -c 2000000 /dev/urandom > model/model-00002-of-00002.safetensors
 echo '{"architectures": ["DemoForCausalLM"]}' > model/config.json
 echo '{"version": "1.0"}' > model/tokenizer/tokenizer.json
 ls -lR model | head -20
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-mkdir -p nginx/www nginx/tmp && ln -sfn "$work/model" nginx/www/demo-llm-1b
-cat > nginx/nginx.conf <<EOF
-daemon off;
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-$( [ "$(id -u)" -eq 0 ] && echo "user root;" )
-events { worker_connections 64; }
-http {
-  access_log $work/nginx/access.log;
-  client_body_temp_path $work/nginx/tmp/body; proxy_temp_path $work/nginx/tmp/proxy;
-  fastcgi_temp_path $work/nginx/tmp/fcgi; uwsgi_temp_path $work/nginx/tmp/uwsgi; scgi_temp_path $work/nginx/tmp/scgi;
-  server { listen 127.0.0.1:$port; root $work/nginx/www; }
-}
-EOF
-/usr/sbin/nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" & pids+=($!)
-mirror="http://127.0.0.1:$port/demo-llm-1b/"
-for _ in $(seq 50); do
-  python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1])" "${mirror}config.json" 2>/dev/null && break
-  sleep 0.1
-done
+mkdir -p nginx/www && ln -sfn "$work/model" nginx/www/demo-llm-1b
+. "$here/scripts/lib/local-mirror.sh"
+start_local_mirror "$work/nginx" "$work/nginx/www"; pids+=("$mirror_pid")
+mirror="http://127.0.0.1:$mirror_port/demo-llm-1b/"
 echo "mirror: $mirror"
 
 step "1. Manifest: every file with its size and SHA-256"

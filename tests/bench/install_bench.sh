@@ -7,7 +7,8 @@
 # Usage: tests/bench/install_bench.sh BUILD_DIR [TOTAL_MIB]   (default 4096: 8 files of 512 MiB)
 # Needs nginx-light, aria2, curl (scripts/setup.sh installs the first two; curl is Debian's).
 set -euo pipefail
-build=$1
+bench_dir=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "$1" && pwd)
 total_mib=${2:-4096}
 cs="$build/cli/countersign"
 files=8
@@ -20,32 +21,13 @@ trap cleanup EXIT
 cd "$work"
 
 echo "== install bench: $files files x $per_mib MiB from nginx on 127.0.0.1, $parallel at a time"
-mkdir -p www/model nginx/tmp
+mkdir -p www/model
 for i in $(seq 1 $files); do
   head -c $((per_mib * 1024 * 1024)) /dev/urandom > "www/model/shard-$i.bin"
 done
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat > nginx/nginx.conf <<CONF
-daemon off;
-worker_processes 2;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-$( [ "$(id -u)" -eq 0 ] && echo "user root;" )
-events { worker_connections 256; }
-http {
-  access_log off;
-  sendfile on;
-  client_body_temp_path $work/nginx/tmp/body; proxy_temp_path $work/nginx/tmp/proxy;
-  fastcgi_temp_path $work/nginx/tmp/fcgi; uwsgi_temp_path $work/nginx/tmp/uwsgi; scgi_temp_path $work/nginx/tmp/scgi;
-  server { listen 127.0.0.1:$port; root $work/www; }
-}
-CONF
-/usr/sbin/nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" & pids+=($!)
-url="http://127.0.0.1:$port/model/"
-for _ in $(seq 50); do
-  python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1])" "${url}shard-1.bin" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+. "$bench_dir/../../scripts/lib/local-mirror.sh"
+start_local_mirror "$work/nginx" "$work/www"; pids+=("$mirror_pid")
+url="http://127.0.0.1:$mirror_port/model/"
 
 # Approval: a 1-of-1 policy is enough to measure the install.
 printf 'bench\n' > pw

@@ -1,9 +1,12 @@
 // Helpers shared by the document tests (manifest, proposal, signature, policy, verify):
-// asserting that a Result failed with a given code and a message that says what and where.
+// asserting that a Result failed with a given code and a message that says what and where,
+// and must() for setup steps that cannot fail.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -11,6 +14,16 @@
 #include "core/result.h"
 
 namespace countersign::testing {
+
+// Setup steps must not fail; when one does, say which and stop the test program.
+template <typename T>
+T must(Result<T> r, const char* what) {
+  if (!r.ok()) {
+    std::fprintf(stderr, "FAIL: test setup step \"%s\" failed: %s\n", what, r.error().message.c_str());
+    std::abort();
+  }
+  return std::move(r).value();
+}
 
 // Passes when `r` failed with `code` and its message contains every one of `parts` (for
 // example the JSON pointer "/files/1/path" and the word "sorted").

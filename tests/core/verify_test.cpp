@@ -26,15 +26,7 @@ using countersign::testing::Contains;
 using countersign::testing::FailsWith;
 using nlohmann::json;
 
-// Setup steps must not fail; when one does, say which and stop.
-template <typename T>
-T must(Result<T> r, const char* what) {
-  if (!r.ok()) {
-    std::fprintf(stderr, "FAIL: test setup step \"%s\" failed: %s\n", what, r.error().message.c_str());
-    std::abort();
-  }
-  return std::move(r).value();
-}
+using countersign::testing::must;
 
 const UnixTime kNow = 1795341600;  // 2026-11-22T10:00:00Z
 constexpr std::int64_t kDay = 86400;

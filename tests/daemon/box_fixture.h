@@ -23,19 +23,12 @@
 #include "core/signed_note.h"
 #include "core/software_key.h"
 #include "daemon/config.h"
+#include "tests/core/document_test_util.h"
 #include "tests/test_util.h"
 
 namespace countersign::test_util {
 
-// Setup steps must not fail; when one does, say which and stop the test program.
-template <typename T>
-T must(Result<T> r, const char* what) {
-  if (!r.ok()) {
-    std::fprintf(stderr, "FAIL: test setup step \"%s\" failed: %s\n", what, r.error().message.c_str());
-    std::abort();
-  }
-  return std::move(r).value();
-}
+using countersign::testing::must;
 
 class BoxFixture {
  public:

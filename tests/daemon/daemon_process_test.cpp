@@ -34,20 +34,30 @@ using nlohmann::json;
 using test_util::BoxFixture;
 using test_util::contains;
 
+// Starts countersignd with `args`, stderr to `err_file` (opened with O_CREAT | `mode_flag`:
+// O_APPEND or O_TRUNC), stdout to /dev/null. Returns the pid, -1 when it cannot start.
+pid_t spawn_daemon(const std::vector<std::string>& extra, const std::string& err_file, int mode_flag) {
+  std::vector<std::string> args = {COUNTERSIGN_DAEMON_BIN};
+  args.insert(args.end(), extra.begin(), extra.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 2, err_file.c_str(), O_WRONLY | O_CREAT | mode_flag, 0644);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  if (::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
 // One countersignd process; killed (SIGKILL) if still running when destroyed.
 class DaemonProcess {
  public:
   explicit DaemonProcess(const std::string& config, const std::string& socket, const std::string& log_path)
       : socket_(socket) {
-    std::vector<std::string> args = {COUNTERSIGN_DAEMON_BIN, "--config", config};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (::posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&fa);
+    pid_ = spawn_daemon({"--config", config}, log_path, O_APPEND);
     // Ready when the socket answers (bounded).
     for (int i = 0; i < 200 && pid_ > 0; ++i) {
       auto r = cli::box_request({socket_, std::nullopt}, "GET", "/v1/status", {}, 2);
@@ -306,18 +316,8 @@ int free_port() {
 
 // Runs countersignd with `args` to completion (bounded); returns exit status and stderr.
 std::pair<int, std::string> run_daemon_once(const std::vector<std::string>& extra, const std::string& err_file) {
-  std::vector<std::string> args = {COUNTERSIGN_DAEMON_BIN};
-  args.insert(args.end(), extra.begin(), extra.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
+  pid_t pid = spawn_daemon(extra, err_file, O_TRUNC);
+  if (pid < 0) return {-1, "cannot start countersignd"};
   int status = -1;
   for (int i = 0; i < 200; ++i) {
     if (::waitpid(pid, &status, WNOHANG) == pid) return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, test_util::slurp(err_file)};
