@@ -158,6 +158,22 @@ TEST_F(DaemonProcessTest, SubmitWaitThenFetchTheLogAndVerifyItOffline) {
   EXPECT_EQ(check.rc, 0) << check;
   EXPECT_TRUE(contains(check.out, "bundle-verified")) << check;
 
+  // A consistency proof between the checkpoint fetched above and a newer one.
+  auto size_of = [](const std::string& note) { return std::stoull(note.substr(note.find('\n') + 1)); };
+  const auto old_size = size_of(test_util::slurp(dir_.path() / "cp.txt"));
+  EXPECT_EQ(cli({"submit", bundle}).rc, 1);  // one more refusal: the log grows
+  auto newer = cli({"box", "log", "checkpoint", "-o", dir_.file("cp2.txt")});
+  ASSERT_EQ(newer.rc, 0) << newer;
+  const auto new_size = size_of(test_util::slurp(dir_.path() / "cp2.txt"));
+  ASSERT_GT(new_size, old_size);
+  auto cons = cli({"box", "log", "prove", "--consistency", std::to_string(old_size), std::to_string(new_size), "-o",
+                   dir_.file("cons.json")});
+  ASSERT_EQ(cons.rc, 0) << cons;
+  auto check_cons = test_util::run_cli({"log", "check-proof", dir_.file("cons.json"), "--key", dir_.file("log.pub")},
+                                       system_now);
+  EXPECT_EQ(check_cons.rc, 0) << check_cons;
+  EXPECT_TRUE(contains(check_cons.out, "no history rewritten")) << check_cons;
+
   // SIGTERM: a clean stop, exit 0.
   int st = daemon->kill(SIGTERM);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;

@@ -17,6 +17,7 @@
 #include "tests/daemon/box_fixture.h"
 #include "tests/daemon/integration.h"
 #include "tests/daemon/loop_btrfs.h"
+#include "tests/daemon/system_test_util.h"
 #include "tests/daemon/nginx_fixture.h"
 
 namespace countersign::daemon {
@@ -395,6 +396,29 @@ TEST_F(EngineTest, LeftoverStagingFromACrashIsCleanedAndLogged) {
   engine();
   EXPECT_TRUE(staging_empty());
   EXPECT_EQ(events(audit::event::kStagingCleaned).size(), 1u);
+}
+
+TEST_F(EngineTest, NotEnoughDiskSpaceIsRefusedBeforeAnyByteIsFetched) {
+  CS_REQUIRE_OR_SKIP(::geteuid() == 0, "mounting a small tmpfs for models/ needs root");
+  const std::string models = box_.models_dir();
+  auto mounted = test::run_tool({"mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", models});
+  CS_REQUIRE_OR_SKIP(mounted.ok() && mounted->status == 0, "cannot mount a tmpfs here");
+  struct Unmount {
+    std::string path;
+    ~Unmount() { (void)test::run_tool({"umount", path}); }
+  } unmount{models};
+  fs::create_directory(box_.config().staging_dir());
+  Manifest big = BoxFixture::make_manifest(nginx_.root(), "huge", {{"huge.bin", std::string(3 << 20, 'h')}},
+                                           {BoxFixture::https_source(nginx_.base_url() + "huge/")});
+  Reply r = submit(install_bundle(big));
+  ASSERT_EQ(r.status, 202);
+  json job = wait_job(r);
+  EXPECT_EQ(job["state"], "failed");
+  EXPECT_TRUE(contains(job["error"].get<std::string>(), "not enough disk space")) << job.dump(2);
+  for (const auto& a : nginx_.access_log()) EXPECT_FALSE(contains(a.uri, "huge.bin")) << a.uri;
+  EXPECT_EQ(events(audit::event::kInstallAborted).size(), 1u);
+  engine_->stop();
+  engine_.reset();  // nothing of ours may keep the mount busy
 }
 
 TEST_F(EngineTest, MalformedRequestsGetAReasonAndChangeNothing) {
