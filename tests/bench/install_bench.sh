@@ -33,7 +33,7 @@ url="http://127.0.0.1:$mirror_port/model/"
 printf 'bench\n' > pw
 "$cs" manifest create --name bench --version 1 --license MIT --source "$url" -o manifest.json www/model 2>/dev/null
 "$cs" key generate --out a.key --passphrase-file pw > a.pub.json 2>/dev/null
-"$cs" policy create --domain bench --approver a:a.pub.json --rule install-model=1 -o policy.json >/dev/null
+"$cs" policy create --domain bench --approver a:a.pub.json --rule install-model=1 -o policy.json >/dev/null 2>&1
 "$cs" proposal create --domain bench --action install-model --manifest manifest.json --expires 1d -o p.json 2>/dev/null
 "$cs" sign --key a.key --passphrase-file pw p.json -o a.sig 2>/dev/null
 "$cs" bundle assemble --proposal p.json --manifest manifest.json a.sig -o bundle.json 2>/dev/null
@@ -65,7 +65,7 @@ CONF
 export COUNTERSIGN_SYSTEM_CONFIG="$work/box/countersignd.conf"
 "$build/daemon/countersignd" --config box/countersignd.conf 2> box/log & dpid=$!; pids+=($dpid)
 for _ in $(seq 100); do "$cs" box status --socket box/cs.sock >/dev/null 2>&1 && break; sleep 0.1; done
-t0=$(now); "$cs" submit bundle.json --socket box/cs.sock --wait >/dev/null; t1=$(now)
+t0=$(now); "$cs" submit bundle.json --socket box/cs.sock --wait >/dev/null 2>&1; t1=$(now)
 rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$dpid/status")
 ours=$(python3 -c "print($t1-$t0)")
 kill "$dpid"; wait "$dpid" 2>/dev/null || true
@@ -88,7 +88,7 @@ mkdir -p curl
 args=()
 while read -r _ path; do args+=(-o "curl/$path" "$url$path"); done < checksums.txt
 t0=$(now)
-curl -s --parallel --parallel-max $parallel "${args[@]}"
+curl -s --no-progress-meter --parallel --parallel-max $parallel "${args[@]}"
 (cd curl && sha256sum --quiet -c ../checksums.txt)
 t1=$(now)
 curlt=$(python3 -c "print($t1-$t0)")
