@@ -28,6 +28,13 @@ struct Common {
   bool json = false;
 };
 
+// Like report_error, but a box that does not answer, or answers "no such job", is a failed
+// operation (exit 1), not a usage error: the command line was fine.
+int report_box_error(Io& io, const Error& e, bool as_json) {
+  int rc = report_error(io, e, as_json);
+  return e.code == Errc::kIo || e.code == Errc::kTimeout || e.code == Errc::kNotFound ? kExitFailed : rc;
+}
+
 BoxEndpoint endpoint(Io& io, const Common& c) {
   BoxEndpoint b;
   if (!c.url.empty()) b.url = c.url;
@@ -85,7 +92,7 @@ int watch_job(Io& io, const Common& c, const std::string& job, std::int64_t time
   bool drew = false;
   while (std::chrono::steady_clock::now() < deadline) {
     auto j = call(io, c, "GET", "/v1/jobs/" + job);
-    if (!j.ok()) return report_error(io, j.error(), c.json);
+    if (!j.ok()) return report_box_error(io, j.error(), c.json);
     std::string state = (*j)["state"];
     if (io.err_is_tty && j->contains("progress")) {
       const json& p = (*j)["progress"];
@@ -113,7 +120,7 @@ int watch_job(Io& io, const Common& c, const std::string& job, std::int64_t time
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
-  return report_error(io, Error(Errc::kTimeout, "gave up waiting for job " + job + " after " + format_duration(timeout_s)),
+  return report_box_error(io, Error(Errc::kTimeout, "gave up waiting for job " + job + " after " + format_duration(timeout_s)),
                       c.json);
 }
 
@@ -123,9 +130,9 @@ int submit(Io& io, const SubmitArgs& a) {
   auto timeout = parse_duration(a.timeout);
   if (!timeout.ok()) return report_error(io, timeout.error().with_context("--timeout"), a.c.json);
   auto r = box_request(endpoint(io, a.c), "POST", "/v1/bundles", *text);
-  if (!r.ok()) return report_error(io, r.error(), a.c.json);
+  if (!r.ok()) return report_box_error(io, r.error(), a.c.json);
   auto body = jcs::parse(r->body);
-  if (!body.ok()) return report_error(io, Error(Errc::kIo, "countersignd answered something that is not JSON"), a.c.json);
+  if (!body.ok()) return report_box_error(io, Error(Errc::kIo, "countersignd answered something that is not JSON"), a.c.json);
   if (r->status != 202) {
     if (a.c.json) print_json(io, *body);
     if (r->status == 400) {
@@ -156,7 +163,7 @@ int submit(Io& io, const SubmitArgs& a) {
 // --- box ---------------------------------------------------------------------------------
 int show(Io& io, const Common& c, const std::string& path, const std::function<void(const json&)>& human) {
   auto j = call(io, c, "GET", path);
-  if (!j.ok()) return report_error(io, j.error(), c.json);
+  if (!j.ok()) return report_box_error(io, j.error(), c.json);
   if (c.json) {
     print_json(io, *j);
   } else {
@@ -205,8 +212,8 @@ struct LogArgs {
 
 int log_checkpoint(Io& io, const LogArgs& a) {
   auto r = box_request(endpoint(io, a.c), "GET", "/v1/log/checkpoint");
-  if (!r.ok()) return report_error(io, r.error(), false);
-  if (r->status != 200) return report_error(io, Error(Errc::kIo, "countersignd: HTTP " + std::to_string(r->status)), false);
+  if (!r.ok()) return report_box_error(io, r.error(), false);
+  if (r->status != 200) return report_box_error(io, Error(Errc::kIo, "countersignd: HTTP " + std::to_string(r->status)), false);
   auto w = write_output(io, a.out, r->body);
   if (!w.ok()) return report_error(io, w.error(), false);
   return kExitOk;
@@ -215,13 +222,13 @@ int log_checkpoint(Io& io, const LogArgs& a) {
 int log_export(Io& io, const LogArgs& a) {
   // The checkpoint first: every entry it covers is then in the export that follows.
   auto cp = box_request(endpoint(io, a.c), "GET", "/v1/log/checkpoint");
-  if (!cp.ok()) return report_error(io, cp.error(), false);
+  if (!cp.ok()) return report_box_error(io, cp.error(), false);
   std::string lines;
   std::uint64_t start = 0;
   for (int page = 0; page < 100000; ++page) {
     auto r = box_request(endpoint(io, a.c), "GET", "/v1/log/entries?start=" + std::to_string(start), {}, 300);
-    if (!r.ok()) return report_error(io, r.error(), false);
-    if (r->status != 200) return report_error(io, Error(Errc::kIo, "countersignd: HTTP " + std::to_string(r->status)), false);
+    if (!r.ok()) return report_box_error(io, r.error(), false);
+    if (r->status != 200) return report_box_error(io, Error(Errc::kIo, "countersignd: HTTP " + std::to_string(r->status)), false);
     if (r->body.empty()) break;
     lines += r->body;
     start += static_cast<std::uint64_t>(std::count(r->body.begin(), r->body.end(), '\n'));
@@ -241,7 +248,7 @@ int log_prove(Io& io, const LogArgs& a, bool entry_given) {
                                  : "/v1/log/consistency?old=" + std::to_string(a.consistency[0]) +
                                        "&new=" + std::to_string(a.consistency[1]);
   auto j = call(io, a.c, "GET", path);
-  if (!j.ok()) return report_error(io, j.error(), false);
+  if (!j.ok()) return report_box_error(io, j.error(), false);
   auto w = write_output(io, a.out, to_pretty_json(*j));
   if (!w.ok()) return report_error(io, w.error(), false);
   if (!a.out.empty() && a.out != "-") io.err << "proof written to " << a.out << "\n";
@@ -311,7 +318,7 @@ void add_box_commands(Registry& r) {
   snaps->callback([&io = r.io, &rc = r.rc, c, snap_dir] {
     auto j = call(io, *c, "GET", "/v1/snapshots");
     if (!j.ok()) {
-      rc = report_error(io, j.error(), c->json);
+      rc = report_box_error(io, j.error(), c->json);
       return;
     }
     for (const auto& snap : (*j)["snapshots"]) {
@@ -354,7 +361,7 @@ void add_box_commands(Registry& r) {
     }
     auto j = call(io, *c, "POST", "/v1/proposals", json{{"proposal", *pj}, {"manifest", *mj}}.dump());
     if (!j.ok()) {
-      rc = report_error(io, j.error(), c->json);
+      rc = report_box_error(io, j.error(), c->json);
       return;
     }
     if (c->json) {
@@ -391,7 +398,7 @@ void add_box_commands(Registry& r) {
       }
       auto j = call(io, *c, "POST", "/v1/proposals/" + id + "/signatures", *text);
       if (!j.ok()) {
-        rc = report_error(io, j.error().with_context(path), c->json);
+        rc = report_box_error(io, j.error().with_context(path), c->json);
         return;
       }
       if (c->json) print_json(io, *j);

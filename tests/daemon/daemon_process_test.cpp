@@ -362,6 +362,19 @@ TEST_F(DaemonProcessTest, ConfigErrorsNameTheLineAndKeyAndNothingStarts) {
   EXPECT_TRUE(contains(err3, "--skew")) << err3;
 }
 
+TEST_F(DaemonProcessTest, NoDaemonListeningIsAFailureThatSaysWhere) {
+  auto status = cli({"box", "status"});
+  EXPECT_EQ(status.rc, 1) << status;
+  EXPECT_TRUE(contains(status.err, "cannot reach countersignd at " + box_.config().socket)) << status;
+  auto daemon = start();
+  ASSERT_TRUE(daemon->ready());
+  auto job = cli({"box", "job", std::string(64, 'e')});
+  EXPECT_EQ(job.rc, 1) << job;
+  EXPECT_TRUE(contains(job.err, "no job for proposal")) << job;
+  auto bad = cli({"box", "job", "xyz"});
+  EXPECT_EQ(bad.rc, 2) << bad;
+}
+
 TEST_F(DaemonProcessTest, OptionalTcpListenerServesTheSameApi) {
   int port = free_port();
   ASSERT_GT(port, 0);
