@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -167,6 +168,55 @@ constexpr std::array<bool, 256> make_plain_table() {
 constexpr std::array<bool, 256> kPlain = make_plain_table();
 
 inline bool is_plain(const char* p) { return kPlain[byte_at(p)]; }
+
+// Word-at-a-time scanning: the eight bytes of a 64-bit word are tested in parallel with
+// arithmetic that never carries out of a byte, so each byte's answer is exact and the
+// first flagged byte can be located. This is the hot loop of both directions: most bytes of
+// a manifest are plain ASCII inside strings (hashes, paths).
+constexpr std::uint64_t kEveryByte = 0x0101010101010101;
+constexpr std::uint64_t kTopBits = 0x8080808080808080;
+constexpr std::uint64_t kLowBits = 0x7F7F7F7F7F7F7F7F;
+
+constexpr std::uint64_t broadcast(unsigned char c) { return kEveryByte * std::uint64_t{c}; }
+
+// Top bit set in exactly those bytes of `w` that are not plain (kPlain): >= 0x80, < 0x20,
+// '"' or '\\'.
+constexpr std::uint64_t not_plain_bytes(std::uint64_t w) {
+  const std::uint64_t low = w & kLowBits;
+  // low + 0x60 has its top bit set exactly when low >= 0x20 (and stays below 0xE0).
+  const std::uint64_t control = ~(low + broadcast(0x80 - 0x20));
+  // x is zero in the bytes where w equals c; (x & 0x7F) + 0x7F has the top bit set exactly
+  // when the low seven bits of x are not all zero, and or-ing x adds its own top bit.
+  auto equal_to = [w](unsigned char c) {
+    const std::uint64_t x = w ^ broadcast(c);
+    return ~(((x & kLowBits) + kLowBits) | x);
+  };
+  return (w | control | equal_to('"') | equal_to('\\')) & kTopBits;
+}
+
+static_assert(not_plain_bytes(0x2020202020202020) == 0);                  // spaces
+static_assert(not_plain_bytes(0x7F7E5D5B23217A41) == 0);                  // DEL ~ ] [ # ! z A
+static_assert(not_plain_bytes(0x4141414141414122) == 0x0000000000000080);  // '"'
+static_assert(not_plain_bytes(0x5C4141414141411F) == 0x8000000000000080);  // '\\', U+001F
+static_assert(not_plain_bytes(0x4180414141414100) == 0x0080000000000080);  // 0x80, NUL
+
+// Returns the first byte in [p, end) that is not plain (end if there is none).
+inline const char* skip_plain(const char* p, const char* end) {
+  static_assert(std::endian::native == std::endian::little || std::endian::native == std::endian::big);
+  while (end - p >= 8) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p, sizeof w);  // p[0] is the lowest byte on little endian, the highest on big
+    const std::uint64_t flagged = not_plain_bytes(w);
+    if (flagged != 0) {
+      const int bit = std::endian::native == std::endian::little ? std::countr_zero(flagged)
+                                                                 : std::countl_zero(flagged);
+      return p + bit / 8;
+    }
+    p += 8;
+  }
+  while (p < end && is_plain(p)) ++p;
+  return p;
+}
 
 // ---------------------------------------------------------------------------------------
 // Parsing
@@ -364,8 +414,13 @@ bool Parser::parse_member_key(json& object, json*& slot) {
   if (!parse_string(key)) return false;
   // RFC 8785 section 3.1 requires I-JSON input (RFC 7493 section 2.3: member names MUST be
   // unique). Names are compared after unescaping, so "a" and "\u0061" are duplicates.
-  auto [it, inserted] = object.get_ref<json::object_t&>().try_emplace(std::move(key));
-  if (!inserted) return fail(key_start, "duplicate key \"" + printable(key) + "\"");
+  // Keys usually arrive in sorted order (canonical or generated documents), so hint the end
+  // of the map: appending is then constant time. try_emplace leaves `key` untouched when the
+  // name is already present, which the size tells.
+  auto& members = object.get_ref<json::object_t&>();
+  const std::size_t size_before = members.size();
+  auto it = members.try_emplace(members.end(), std::move(key));
+  if (members.size() == size_before) return fail(key_start, "duplicate key \"" + printable(key) + "\"");
   skip_ws();
   if (p_ == end_) return fail(p_, "unexpected end of input, expected ':'");
   if (*p_ != ':') return fail(p_, "expected ':' after object key, found " + describe_byte(p_));
@@ -382,18 +437,14 @@ bool Parser::parse_string(std::string& out) {
   for (;;) {
     // Copy the longest run that needs no decoding: plain ASCII and valid UTF-8 sequences.
     const char* run = p_;
-    while (p_ < end_) {
-      if (is_plain(p_)) {
-        ++p_;
-      } else if (byte_at(p_) >= 0x80) {
-        Utf8Sequence seq = check_utf8(p_, end_);
-        if (seq.length == 0) return fail(p_, utf8_error_text(seq.error));
-        p_ += seq.length;
-      } else {
-        break;
-      }
+    for (;;) {
+      p_ = skip_plain(p_, end_);
+      if (p_ == end_ || byte_at(p_) < 0x80) break;
+      Utf8Sequence seq = check_utf8(p_, end_);
+      if (seq.length == 0) return fail(p_, utf8_error_text(seq.error));
+      p_ += seq.length;
     }
-    out.append(run, p_);
+    out.append(run, static_cast<std::size_t>(p_ - run));
     if (p_ == end_) return fail(open, "unterminated string");
     const char c = *p_;
     if (c == '"') {
@@ -525,6 +576,15 @@ bool Parser::parse_number(double& out) {
     }
     if (exp_begin == p_) return fail(start, "invalid number, expected a digit in the exponent");
   }
+  // Fast path for the common case (sizes, counts): an integer of at most 15 digits is below
+  // 2^53, so the double holds it exactly and no rounding is involved; "-0" gives -0.
+  if (int_end == p_ && int_end - int_begin <= 15) {
+    std::uint64_t magnitude = 0;
+    for (const char* q = int_begin; q < int_end; ++q) magnitude = magnitude * 10 + static_cast<std::uint64_t>(*q - '0');
+    const double value = static_cast<double>(magnitude);
+    out = *start == '-' ? -value : value;
+    return true;
+  }
   // The text is now known to be RFC 8259 grammar, which from_chars (general format) parses
   // with correct rounding and without looking at the locale.
   double value = 0;
@@ -602,18 +662,14 @@ bool append_string(std::string& out, std::string_view s) {
   out.push_back('"');
   for (;;) {
     const char* run = p;
-    while (p < end) {
-      if (is_plain(p)) {
-        ++p;
-      } else if (byte_at(p) >= 0x80) {
-        Utf8Sequence seq = check_utf8(p, end);
-        if (seq.length == 0) return false;
-        p += seq.length;
-      } else {
-        break;
-      }
+    for (;;) {
+      p = skip_plain(p, end);
+      if (p == end || byte_at(p) < 0x80) break;
+      Utf8Sequence seq = check_utf8(p, end);
+      if (seq.length == 0) return false;
+      p += seq.length;
     }
-    out.append(run, p);
+    out.append(run, static_cast<std::size_t>(p - run));
     if (p == end) break;
     const unsigned char c = byte_at(p++);
     switch (c) {
