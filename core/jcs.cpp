@@ -194,11 +194,25 @@ constexpr std::uint64_t not_plain_bytes(std::uint64_t w) {
   return (w | control | equal_to('"') | equal_to('\\')) & kTopBits;
 }
 
-static_assert(not_plain_bytes(0x2020202020202020) == 0);                  // spaces
-static_assert(not_plain_bytes(0x7F7E5D5B23217A41) == 0);                  // DEL ~ ] [ # ! z A
+static_assert(not_plain_bytes(0x2020202020202020) == 0);                   // spaces
+static_assert(not_plain_bytes(0x7F7E5D5B23217A41) == 0);                   // DEL ~ ] [ # ! z A
 static_assert(not_plain_bytes(0x4141414141414122) == 0x0000000000000080);  // '"'
 static_assert(not_plain_bytes(0x5C4141414141411F) == 0x8000000000000080);  // '\\', U+001F
 static_assert(not_plain_bytes(0x4180414141414100) == 0x0080000000000080);  // 0x80, NUL
+
+// not_plain_bytes agrees with kPlain for every byte value at every position of a word (the
+// other bytes spaces), checked at compile time.
+constexpr bool not_plain_bytes_matches_table() {
+  for (unsigned b = 0; b < 256; ++b) {
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+      const std::uint64_t w = (broadcast(' ') & ~(std::uint64_t{0xFF} << shift)) | std::uint64_t{b} << shift;
+      const std::uint64_t want = kPlain[b] ? 0 : std::uint64_t{0x80} << shift;
+      if (not_plain_bytes(w) != want) return false;
+    }
+  }
+  return true;
+}
+static_assert(not_plain_bytes_matches_table());
 
 // Returns the first byte in [p, end) that is not plain (end if there is none).
 inline const char* skip_plain(const char* p, const char* end) {
@@ -208,8 +222,8 @@ inline const char* skip_plain(const char* p, const char* end) {
     std::memcpy(&w, p, sizeof w);  // p[0] is the lowest byte on little endian, the highest on big
     const std::uint64_t flagged = not_plain_bytes(w);
     if (flagged != 0) {
-      const int bit = std::endian::native == std::endian::little ? std::countr_zero(flagged)
-                                                                 : std::countl_zero(flagged);
+      const int bit =
+          std::endian::native == std::endian::little ? std::countr_zero(flagged) : std::countl_zero(flagged);
       return p + bit / 8;
     }
     p += 8;
@@ -580,7 +594,8 @@ bool Parser::parse_number(double& out) {
   // 2^53, so the double holds it exactly and no rounding is involved; "-0" gives -0.
   if (int_end == p_ && int_end - int_begin <= 15) {
     std::uint64_t magnitude = 0;
-    for (const char* q = int_begin; q < int_end; ++q) magnitude = magnitude * 10 + static_cast<std::uint64_t>(*q - '0');
+    for (const char* q = int_begin; q < int_end; ++q)
+      magnitude = magnitude * 10 + static_cast<std::uint64_t>(*q - '0');
     const double value = static_cast<double>(magnitude);
     out = *start == '-' ? -value : value;
     return true;
@@ -720,7 +735,8 @@ std::size_t format_number_into(double value, char* buf) {
   // Fast path for the common case (sizes, counts): an integer below 2^53. Its neighbours
   // are at most 1 apart, so no other digit string round-trips to it, the shortest digits
   // are its own, and steps 5-6 print it as a plain integer.
-  if (value < 9007199254740992.0 && value == std::floor(value)) {
+  // (Truncating to an integer and back is exact in that range, and cheaper than floor.)
+  if (value < 9007199254740992.0 && static_cast<double>(static_cast<std::uint64_t>(value)) == value) {
     out = std::to_chars(out, buf + 32, static_cast<std::uint64_t>(value)).ptr;
     return static_cast<std::size_t>(out - buf);
   }
