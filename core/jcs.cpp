@@ -678,15 +678,44 @@ bool utf16_less(const std::string& a, const std::string& b) {
   return a.size() < b.size();
 }
 
+// The canonical text being written. GCC does not inline std::string::push_back at -O2 and
+// serialize() writes several single bytes per value, so bytes go through a cursor into
+// zero-filled room instead; take() trims the string to what was written.
+class Output {
+ public:
+  void put(char c) {
+    *room(1) = c;
+    ++size_;
+  }
+  void put(std::string_view s) {
+    if (s.empty()) return;
+    std::memcpy(room(s.size()), s.data(), s.size());
+    size_ += s.size();
+  }
+  std::string take() && {
+    buf_.resize(size_);
+    return std::move(buf_);
+  }
+
+ private:
+  char* room(std::size_t n) {
+    if (buf_.size() - size_ < n) buf_.resize(std::max(2 * buf_.size(), size_ + n + 256));
+    return buf_.data() + size_;
+  }
+
+  std::string buf_;
+  std::size_t size_ = 0;  // bytes written; buf_.size() is the room
+};
+
 // Writes a string as ECMAScript JSON.stringify does (RFC 8785 section 3.2.2.2): '"' and
 // '\\' and the controls with short forms (\b \f \n \r \t) are escaped, other controls below
 // U+0020 as \u00xx with lowercase hex, everything else literally as UTF-8 (section 3.2.4).
 // Returns false if `s` is not valid UTF-8.
-bool append_string(std::string& out, std::string_view s) {
+bool append_string(Output& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   const char* p = s.data();
   const char* end = p + s.size();
-  out.push_back('"');
+  out.put('"');
   for (;;) {
     const char* run = p;
     for (;;) {
@@ -696,38 +725,38 @@ bool append_string(std::string& out, std::string_view s) {
       if (seq.length == 0) return false;
       p += seq.length;
     }
-    out.append(run, static_cast<std::size_t>(p - run));
+    out.put(std::string_view(run, static_cast<std::size_t>(p - run)));
     if (p == end) break;
     const unsigned char c = byte_at(p++);
     switch (c) {
       case '"':
-        out += "\\\"";
+        out.put("\\\"");
         break;
       case '\\':
-        out += "\\\\";
+        out.put("\\\\");
         break;
       case '\b':
-        out += "\\b";
+        out.put("\\b");
         break;
       case '\f':
-        out += "\\f";
+        out.put("\\f");
         break;
       case '\n':
-        out += "\\n";
+        out.put("\\n");
         break;
       case '\r':
-        out += "\\r";
+        out.put("\\r");
         break;
       case '\t':
-        out += "\\t";
+        out.put("\\t");
         break;
       default: {
         const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-        out.append(esc, sizeof esc);
+        out.put(std::string_view(esc, sizeof esc));
       }
     }
   }
-  out.push_back('"');
+  out.put('"');
   return true;
 }
 
@@ -840,7 +869,7 @@ std::string format_number(double value) {
 }
 
 Result<std::string> serialize(const json& value) {
-  std::string out;
+  Output out;
   std::vector<Frame> stack;
   std::vector<Member> members;  // sorted member lists of all open objects, innermost last
   auto fail = [&](const std::string& what) {
@@ -851,10 +880,10 @@ Result<std::string> serialize(const json& value) {
   auto begin_value = [&](const json& v) -> bool {
     switch (v.type()) {
       case json::value_t::null:
-        out += "null";
+        out.put("null");
         return true;
       case json::value_t::boolean:
-        out += v.get_ref<const json::boolean_t&>() ? "true" : "false";
+        out.put(v.get_ref<const json::boolean_t&>() ? "true" : "false");
         return true;
       case json::value_t::string:
         return append_string(out, v.get_ref<const json::string_t&>());
@@ -873,15 +902,15 @@ Result<std::string> serialize(const json& value) {
         }
         if (!std::isfinite(d)) return false;
         char buf[32];
-        out.append(buf, format_number_into(d, buf));
+        out.put(std::string_view(buf, format_number_into(d, buf)));
         return true;
       }
       case json::value_t::array:
-        out.push_back('[');
+        out.put('[');
         stack.push_back(Frame{&v});
         return true;
       case json::value_t::object: {
-        out.push_back('{');
+        out.put('{');
         Frame f{&v};
         f.members_begin = members.size();
         for (const auto& m : v.get_ref<const json::object_t&>()) members.push_back(&m);
@@ -913,28 +942,28 @@ Result<std::string> serialize(const json& value) {
     if (f.node->is_array()) {
       const auto& arr = f.node->get_ref<const json::array_t&>();
       if (f.next == arr.size()) {
-        out.push_back(']');
+        out.put(']');
         stack.pop_back();
         continue;
       }
-      if (f.next != 0) out.push_back(',');
+      if (f.next != 0) out.put(',');
       const json& element = arr[f.next++];
       if (!begin_value(element)) return fail(why(element));
     } else {
       if (f.next == f.members_end - f.members_begin) {
-        out.push_back('}');
+        out.put('}');
         members.resize(f.members_begin);
         stack.pop_back();
         continue;
       }
-      if (f.next != 0) out.push_back(',');
+      if (f.next != 0) out.put(',');
       Member m = members[f.members_begin + f.next++];
       if (!append_string(out, m->first)) return fail("member name is not valid UTF-8");
-      out.push_back(':');
+      out.put(':');
       if (!begin_value(m->second)) return fail(why(m->second));
     }
   }
-  return out;
+  return std::move(out).take();
 }
 
 Result<Digest> hash(const json& value) {
