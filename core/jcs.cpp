@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -167,6 +168,81 @@ constexpr std::array<bool, 256> make_plain_table() {
 constexpr std::array<bool, 256> kPlain = make_plain_table();
 
 inline bool is_plain(const char* p) { return kPlain[byte_at(p)]; }
+
+// Word-at-a-time scanning: the eight bytes of a 64-bit word are tested in parallel with
+// arithmetic that never carries out of a byte, so each byte's answer is exact and the
+// first flagged byte can be located. This is the hot loop of both directions: most bytes of
+// a manifest are plain ASCII inside strings (hashes, paths).
+constexpr std::uint64_t kEveryByte = 0x0101010101010101;
+constexpr std::uint64_t kTopBits = 0x8080808080808080;
+constexpr std::uint64_t kLowBits = 0x7F7F7F7F7F7F7F7F;
+
+constexpr std::uint64_t broadcast(unsigned char c) { return kEveryByte * std::uint64_t{c}; }
+
+// Top bit set in exactly those bytes of `w` that are not plain (kPlain): >= 0x80, < 0x20,
+// '"' or '\\'.
+constexpr std::uint64_t not_plain_bytes(std::uint64_t w) {
+  const std::uint64_t low = w & kLowBits;
+  // low + 0x60 has its top bit set exactly when low >= 0x20 (and stays below 0xE0).
+  const std::uint64_t control = ~(low + broadcast(0x80 - 0x20));
+  // x is zero in the bytes where w equals c; (x & 0x7F) + 0x7F has the top bit set exactly
+  // when the low seven bits of x are not all zero, and or-ing x adds its own top bit.
+  auto equal_to = [w](unsigned char c) {
+    const std::uint64_t x = w ^ broadcast(c);
+    return ~(((x & kLowBits) + kLowBits) | x);
+  };
+  return (w | control | equal_to('"') | equal_to('\\')) & kTopBits;
+}
+
+static_assert(not_plain_bytes(0x2020202020202020) == 0);                   // spaces
+static_assert(not_plain_bytes(0x7F7E5D5B23217A41) == 0);                   // DEL ~ ] [ # ! z A
+static_assert(not_plain_bytes(0x4141414141414122) == 0x0000000000000080);  // '"'
+static_assert(not_plain_bytes(0x5C4141414141411F) == 0x8000000000000080);  // '\\', U+001F
+static_assert(not_plain_bytes(0x4180414141414100) == 0x0080000000000080);  // 0x80, NUL
+
+// not_plain_bytes agrees with kPlain for every byte value at every position of a word (the
+// other bytes spaces), checked at compile time.
+constexpr bool not_plain_bytes_matches_table() {
+  for (unsigned b = 0; b < 256; ++b) {
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+      const std::uint64_t w = (broadcast(' ') & ~(std::uint64_t{0xFF} << shift)) | std::uint64_t{b} << shift;
+      const std::uint64_t want = kPlain[b] ? 0 : std::uint64_t{0x80} << shift;
+      if (not_plain_bytes(w) != want) return false;
+    }
+  }
+  return true;
+}
+static_assert(not_plain_bytes_matches_table());
+
+// Returns the first byte in [p, end) that is not plain (end if there is none).
+inline const char* skip_plain(const char* p, const char* end) {
+  static_assert(std::endian::native == std::endian::little || std::endian::native == std::endian::big);
+  // Sixteen bytes at a time with GCC/Clang vector extensions (SSE2 on x86-64, NEON on arm64).
+  // As signed bytes, 0x80..0xFF are negative, so `< 0x20` finds them and the controls.
+  using Bytes16 = signed char __attribute__((vector_size(16)));
+  while (end - p >= 16) {
+    Bytes16 v;
+    std::memcpy(&v, p, sizeof v);
+    const Bytes16 hit = (v < 0x20) | (v == '"') | (v == '\\');
+    std::uint64_t halves[2];
+    std::memcpy(halves, &hit, sizeof halves);
+    if ((halves[0] | halves[1]) != 0) break;  // the word loop below locates the byte
+    p += 16;
+  }
+  while (end - p >= 8) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p, sizeof w);  // p[0] is the lowest byte on little endian, the highest on big
+    const std::uint64_t flagged = not_plain_bytes(w);
+    if (flagged != 0) {
+      const int bit =
+          std::endian::native == std::endian::little ? std::countr_zero(flagged) : std::countl_zero(flagged);
+      return p + bit / 8;
+    }
+    p += 8;
+  }
+  while (p < end && is_plain(p)) ++p;
+  return p;
+}
 
 // ---------------------------------------------------------------------------------------
 // Parsing
@@ -364,8 +440,13 @@ bool Parser::parse_member_key(json& object, json*& slot) {
   if (!parse_string(key)) return false;
   // RFC 8785 section 3.1 requires I-JSON input (RFC 7493 section 2.3: member names MUST be
   // unique). Names are compared after unescaping, so "a" and "\u0061" are duplicates.
-  auto [it, inserted] = object.get_ref<json::object_t&>().try_emplace(std::move(key));
-  if (!inserted) return fail(key_start, "duplicate key \"" + printable(key) + "\"");
+  // Keys usually arrive in sorted order (canonical or generated documents), so hint the end
+  // of the map: appending is then constant time. try_emplace leaves `key` untouched when the
+  // name is already present, which the size tells.
+  auto& members = object.get_ref<json::object_t&>();
+  const std::size_t size_before = members.size();
+  auto it = members.try_emplace(members.end(), std::move(key));
+  if (members.size() == size_before) return fail(key_start, "duplicate key \"" + printable(key) + "\"");
   skip_ws();
   if (p_ == end_) return fail(p_, "unexpected end of input, expected ':'");
   if (*p_ != ':') return fail(p_, "expected ':' after object key, found " + describe_byte(p_));
@@ -382,18 +463,14 @@ bool Parser::parse_string(std::string& out) {
   for (;;) {
     // Copy the longest run that needs no decoding: plain ASCII and valid UTF-8 sequences.
     const char* run = p_;
-    while (p_ < end_) {
-      if (is_plain(p_)) {
-        ++p_;
-      } else if (byte_at(p_) >= 0x80) {
-        Utf8Sequence seq = check_utf8(p_, end_);
-        if (seq.length == 0) return fail(p_, utf8_error_text(seq.error));
-        p_ += seq.length;
-      } else {
-        break;
-      }
+    for (;;) {
+      p_ = skip_plain(p_, end_);
+      if (p_ == end_ || byte_at(p_) < 0x80) break;
+      Utf8Sequence seq = check_utf8(p_, end_);
+      if (seq.length == 0) return fail(p_, utf8_error_text(seq.error));
+      p_ += seq.length;
     }
-    out.append(run, p_);
+    out.append(run, static_cast<std::size_t>(p_ - run));
     if (p_ == end_) return fail(open, "unterminated string");
     const char c = *p_;
     if (c == '"') {
@@ -525,6 +602,16 @@ bool Parser::parse_number(double& out) {
     }
     if (exp_begin == p_) return fail(start, "invalid number, expected a digit in the exponent");
   }
+  // Fast path for the common case (sizes, counts): an integer of at most 15 digits is below
+  // 2^53, so the double holds it exactly and no rounding is involved; "-0" gives -0.
+  if (int_end == p_ && int_end - int_begin <= 15) {
+    std::uint64_t magnitude = 0;
+    for (const char* q = int_begin; q < int_end; ++q)
+      magnitude = magnitude * 10 + static_cast<std::uint64_t>(*q - '0');
+    const double value = static_cast<double>(magnitude);
+    out = *start == '-' ? -value : value;
+    return true;
+  }
   // The text is now known to be RFC 8259 grammar, which from_chars (general format) parses
   // with correct rounding and without looking at the locale.
   double value = 0;
@@ -591,60 +678,85 @@ bool utf16_less(const std::string& a, const std::string& b) {
   return a.size() < b.size();
 }
 
+// The canonical text being written. GCC does not inline std::string::push_back at -O2 and
+// serialize() writes several single bytes per value, so bytes go through a cursor into
+// zero-filled room instead; take() trims the string to what was written.
+class Output {
+ public:
+  void put(char c) {
+    *room(1) = c;
+    ++size_;
+  }
+  void put(std::string_view s) {
+    if (s.empty()) return;
+    std::memcpy(room(s.size()), s.data(), s.size());
+    size_ += s.size();
+  }
+  std::string take() && {
+    buf_.resize(size_);
+    return std::move(buf_);
+  }
+
+ private:
+  char* room(std::size_t n) {
+    if (buf_.size() - size_ < n) buf_.resize(std::max(2 * buf_.size(), size_ + n + 256));
+    return buf_.data() + size_;
+  }
+
+  std::string buf_;
+  std::size_t size_ = 0;  // bytes written; buf_.size() is the room
+};
+
 // Writes a string as ECMAScript JSON.stringify does (RFC 8785 section 3.2.2.2): '"' and
 // '\\' and the controls with short forms (\b \f \n \r \t) are escaped, other controls below
 // U+0020 as \u00xx with lowercase hex, everything else literally as UTF-8 (section 3.2.4).
 // Returns false if `s` is not valid UTF-8.
-bool append_string(std::string& out, std::string_view s) {
+bool append_string(Output& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   const char* p = s.data();
   const char* end = p + s.size();
-  out.push_back('"');
+  out.put('"');
   for (;;) {
     const char* run = p;
-    while (p < end) {
-      if (is_plain(p)) {
-        ++p;
-      } else if (byte_at(p) >= 0x80) {
-        Utf8Sequence seq = check_utf8(p, end);
-        if (seq.length == 0) return false;
-        p += seq.length;
-      } else {
-        break;
-      }
+    for (;;) {
+      p = skip_plain(p, end);
+      if (p == end || byte_at(p) < 0x80) break;
+      Utf8Sequence seq = check_utf8(p, end);
+      if (seq.length == 0) return false;
+      p += seq.length;
     }
-    out.append(run, p);
+    out.put(std::string_view(run, static_cast<std::size_t>(p - run)));
     if (p == end) break;
     const unsigned char c = byte_at(p++);
     switch (c) {
       case '"':
-        out += "\\\"";
+        out.put("\\\"");
         break;
       case '\\':
-        out += "\\\\";
+        out.put("\\\\");
         break;
       case '\b':
-        out += "\\b";
+        out.put("\\b");
         break;
       case '\f':
-        out += "\\f";
+        out.put("\\f");
         break;
       case '\n':
-        out += "\\n";
+        out.put("\\n");
         break;
       case '\r':
-        out += "\\r";
+        out.put("\\r");
         break;
       case '\t':
-        out += "\\t";
+        out.put("\\t");
         break;
       default: {
         const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-        out.append(esc, sizeof esc);
+        out.put(std::string_view(esc, sizeof esc));
       }
     }
   }
-  out.push_back('"');
+  out.put('"');
   return true;
 }
 
@@ -664,7 +776,8 @@ std::size_t format_number_into(double value, char* buf) {
   // Fast path for the common case (sizes, counts): an integer below 2^53. Its neighbours
   // are at most 1 apart, so no other digit string round-trips to it, the shortest digits
   // are its own, and steps 5-6 print it as a plain integer.
-  if (value < 9007199254740992.0 && value == std::floor(value)) {
+  // (Truncating to an integer and back is exact in that range, and cheaper than floor.)
+  if (value < 9007199254740992.0 && static_cast<double>(static_cast<std::uint64_t>(value)) == value) {
     out = std::to_chars(out, buf + 32, static_cast<std::uint64_t>(value)).ptr;
     return static_cast<std::size_t>(out - buf);
   }
@@ -756,7 +869,7 @@ std::string format_number(double value) {
 }
 
 Result<std::string> serialize(const json& value) {
-  std::string out;
+  Output out;
   std::vector<Frame> stack;
   std::vector<Member> members;  // sorted member lists of all open objects, innermost last
   auto fail = [&](const std::string& what) {
@@ -767,10 +880,10 @@ Result<std::string> serialize(const json& value) {
   auto begin_value = [&](const json& v) -> bool {
     switch (v.type()) {
       case json::value_t::null:
-        out += "null";
+        out.put("null");
         return true;
       case json::value_t::boolean:
-        out += v.get_ref<const json::boolean_t&>() ? "true" : "false";
+        out.put(v.get_ref<const json::boolean_t&>() ? "true" : "false");
         return true;
       case json::value_t::string:
         return append_string(out, v.get_ref<const json::string_t&>());
@@ -789,15 +902,15 @@ Result<std::string> serialize(const json& value) {
         }
         if (!std::isfinite(d)) return false;
         char buf[32];
-        out.append(buf, format_number_into(d, buf));
+        out.put(std::string_view(buf, format_number_into(d, buf)));
         return true;
       }
       case json::value_t::array:
-        out.push_back('[');
+        out.put('[');
         stack.push_back(Frame{&v});
         return true;
       case json::value_t::object: {
-        out.push_back('{');
+        out.put('{');
         Frame f{&v};
         f.members_begin = members.size();
         for (const auto& m : v.get_ref<const json::object_t&>()) members.push_back(&m);
@@ -829,28 +942,28 @@ Result<std::string> serialize(const json& value) {
     if (f.node->is_array()) {
       const auto& arr = f.node->get_ref<const json::array_t&>();
       if (f.next == arr.size()) {
-        out.push_back(']');
+        out.put(']');
         stack.pop_back();
         continue;
       }
-      if (f.next != 0) out.push_back(',');
+      if (f.next != 0) out.put(',');
       const json& element = arr[f.next++];
       if (!begin_value(element)) return fail(why(element));
     } else {
       if (f.next == f.members_end - f.members_begin) {
-        out.push_back('}');
+        out.put('}');
         members.resize(f.members_begin);
         stack.pop_back();
         continue;
       }
-      if (f.next != 0) out.push_back(',');
+      if (f.next != 0) out.put(',');
       Member m = members[f.members_begin + f.next++];
       if (!append_string(out, m->first)) return fail("member name is not valid UTF-8");
-      out.push_back(':');
+      out.put(':');
       if (!begin_value(m->second)) return fail(why(m->second));
     }
   }
-  return out;
+  return std::move(out).take();
 }
 
 Result<Digest> hash(const json& value) {
