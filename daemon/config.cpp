@@ -101,11 +101,25 @@ std::string SnapshotSpec::to_string() const {
   return "none";
 }
 
-const std::vector<std::string_view>& config_keys() {
-  static const std::vector<std::string_view> keys = {
-      "policy",   "state_dir", "box_id", "log_key",       "socket",          "listen",
-      "mirror",   "snapshot",  "helper", "parallel",      "skew",            "max_body",
-      "stall_timeout", "connect_timeout", "hf_token_file", "s3_credentials_file"};
+const std::vector<ConfigKey>& config_keys() {
+  static const std::vector<ConfigKey> keys = {
+      {"policy", "Policy file: the box's root of trust (required)"},
+      {"state_dir", "State directory: executed ids, jobs, audit log, models/ (required)"},
+      {"box_id", "This box's id; proposals that name boxes must list it (required)"},
+      {"log_key", "Ed25519 key that signs audit log checkpoints, from `countersign log keygen` (required)"},
+      {"socket", "API Unix socket (default /run/countersign/countersignd.sock)"},
+      {"listen", "Also serve the API on TCP HOST:PORT (numeric host)"},
+      {"mirror", "Box-local mirror tried before the manifest's sources, a source spec (repeatable)"},
+      {"snapshot", "Snapshot backend: none, btrfs:SUBVOLUME or zfs:DATASET"},
+      {"helper", "How to run the privileged helper (default: sudo -n /usr/libexec/countersign/countersign-system)"},
+      {"parallel", "Files fetched at once, 1..64 (default 4)"},
+      {"skew", "Tolerated clock difference for a proposal's creation time (default 5m)"},
+      {"max_body", "Largest API request body, e.g. 16MiB (the default)"},
+      {"stall_timeout", "Drop a source slower than 1 KiB/s for this long (default 30s)"},
+      {"connect_timeout", "Drop a source that does not connect within this (default 15s)"},
+      {"hf_token_file", "File holding a Hugging Face token (sent to huggingface sources only)"},
+      {"s3_credentials_file", "File with two lines, S3 access key id and secret key (SigV4 for s3 sources)"},
+  };
   return keys;
 }
 

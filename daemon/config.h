@@ -78,7 +78,12 @@ struct Config {
 Result<Config> parse_config(std::string_view text, const std::string& file_name);
 Result<Config> load_config(const std::string& path);
 
-// The keys parse_config knows, in the order above (for --help and flags).
-const std::vector<std::string_view>& config_keys();
+// The keys parse_config knows, in the order above, with a line of help each (countersignd
+// turns every key into a flag).
+struct ConfigKey {
+  std::string_view name;
+  std::string_view help;
+};
+const std::vector<ConfigKey>& config_keys();
 
 }  // namespace countersign::daemon

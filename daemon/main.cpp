@@ -34,12 +34,17 @@ int run(int argc, char** argv) {
   app.add_option("-c,--config", config_path, "Configuration file (key = value lines)");
   app.add_flag("--check-config", check_only, "Validate the configuration, policy and log key, then exit");
   app.set_version_flag("--version", std::string("countersignd ") + COUNTERSIGN_VERSION);
+  app.footer(
+      "Every configuration key is also a flag (--state-dir for state_dir); flags override the file.\n"
+      "Example: countersignd --config /etc/countersign/countersignd.conf\n"
+      "         countersignd --config FILE --check-config\n"
+      "See docs/daemon.md and packaging/countersignd.conf (the commented default).");
   std::map<std::string, std::vector<std::string>> flags;
-  for (auto key : config_keys()) {
-    std::string dashed(key);
+  for (const auto& key : config_keys()) {
+    std::string dashed(key.name);
     for (auto& c : dashed) c = c == '_' ? '-' : c;
-    auto* opt = app.add_option("--" + dashed, flags[std::string(key)], "Config key " + std::string(key));
-    if (key != "mirror") opt->expected(1);
+    auto* opt = app.add_option("--" + dashed, flags[std::string(key.name)], std::string(key.help));
+    if (key.name != "mirror") opt->expected(1);
     opt->allow_extra_args(false);
   }
   try {

@@ -247,8 +247,8 @@ TEST(DefaultConfig, ParsesDocumentsEveryKeyAndNeedsABoxId) {
   auto valid = c->validate();
   ASSERT_FALSE(valid.ok());
   EXPECT_EQ(valid.error().message, "missing required setting(s): box_id");
-  for (auto key : config_keys()) {
-    const std::string k(key);
+  for (const auto& key : config_keys()) {
+    const std::string k(key.name);
     EXPECT_TRUE(contains(text, "\n" + k + " = ") || contains(text, "\n#" + k + " = ")) << k;
   }
   // Uncommenting every example line gives a valid configuration matching the defaults.
