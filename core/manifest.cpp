@@ -184,8 +184,8 @@ std::string Source::describe() const {
     case Type::kHuggingFace: return "huggingface " + repo + " @ " + revision;
     case Type::kS3:
       return "s3 " + bucket + "/" + prefix + (region.empty() ? "" : " (" + region + ")");
-    case Type::kHttps:
-    case Type::kFile: return std::string(type_name()) + " " + base;
+    case Type::kHttps: return base;  // the URL says http or https
+    case Type::kFile: return "file " + base;
   }
   return {};
 }

@@ -37,7 +37,7 @@ struct Source {
   // The URL (or, for file sources, the absolute path) of one file: base joined with path,
   // each path segment percent-encoded (RFC 3986) for URLs.
   std::string location_of(std::string_view path) const;
-  // "huggingface google/gemma@abc123…", "https https://mirror/…": for people.
+  // "huggingface google/gemma @ abc123…", "https://mirror/…", "file /mnt/usb/…": for people.
   std::string describe() const;
   std::string_view type_name() const;
   nlohmann::json to_json() const;

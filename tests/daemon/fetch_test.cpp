@@ -645,7 +645,7 @@ TEST_F(FetchCredentialsTest, UntrustedCertificateIsASourceFailure) {
 
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::kNotFound);
-  EXPECT_TRUE(contains(r.error().message, "https https://mirror.internal/m/: TLS certificate not trusted"))
+  EXPECT_TRUE(contains(r.error().message, "https://mirror.internal/m/: TLS certificate not trusted"))
       << r.error().message;
   EXPECT_TRUE(nginx_.access_log().empty());
 }
