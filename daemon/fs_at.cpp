@@ -68,11 +68,6 @@ Result<bool> remove_tree_impl(int dirfd, const std::string& name, const std::str
 
 }  // namespace
 
-void UniqueFd::reset() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
-
 Result<UniqueFd> open_directory(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return io_error("cannot open directory", path, errno);
