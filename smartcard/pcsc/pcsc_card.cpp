@@ -157,4 +157,12 @@ Result<void> PcscCard::reconnect() {
   return {};
 }
 
+Result<void> PcscCard::reset_card() {
+  DWORD proto = 0;
+  const LONG rv = SCardReconnect(as_handle(handle_), SCARD_SHARE_SHARED, kProtocols, SCARD_RESET_CARD, &proto);
+  if (rv != SCARD_S_SUCCESS) return pcsc_error(rv, "SCardReconnect (reset)");
+  protocol_ = proto;
+  return {};
+}
+
 }  // namespace countersign::pcsc

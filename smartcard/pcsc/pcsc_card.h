@@ -60,6 +60,10 @@ class PcscCard final : public CardTransport {
   Result<CardEvent> begin_transaction() override;
   void end_transaction() override;
   Result<void> reconnect() override;
+  // Resets the card (SCardReconnect with SCARD_RESET_CARD): the card forgets its verified
+  // PIN and selected application, and every other connection to it sees SCARD_W_RESET_CARD
+  // on its next command.
+  Result<void> reset_card();
 
  private:
   friend class PcscContext;

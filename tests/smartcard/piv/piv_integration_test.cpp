@@ -224,6 +224,30 @@ TEST_F(PivIntegration, CardRemovedMidOperationIsNoDevice) {
   EXPECT_EQ(sig.error().code, Errc::kNoDevice) << sig.error().message;
 }
 
+TEST_F(PivIntegration, RecoversWhenAnotherApplicationResetsTheCard) {
+  // A second connection resets the card; our next command gets SCARD_W_RESET_CARD, and the
+  // session reconnects, selects PIV again and sends the command once more.
+  auto other = ctx_->connect(fixture_->reader());
+  ASSERT_TRUE(other) << other.error().message;
+  ASSERT_TRUE(other->reset_card());
+  auto v = piv_->yubikey_serial();
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(*v, 12345678u);
+  // The reset dropped nothing we needed: a signature still takes PIN and GA in one go.
+  ASSERT_TRUE(other->reset_card());
+  auto signer = PivSigner::create(*piv_, Slot::kSignature, secret(kPin));
+  ASSERT_TRUE(signer) << signer.error().message;
+  ASSERT_TRUE(other->reset_card());
+  auto sig = signer->sign(signing_input(sha256(std::string_view("p"))));
+  ASSERT_TRUE(sig) << sig.error().message;
+  // Without recovery the command after a reset fails: the card has forgotten the selection.
+  ASSERT_TRUE(other->reset_card());
+  pcsc::ApduSession bare(*other);
+  auto r = bare.transmit(pcsc::CommandApdu{0x00, 0xF8, 0x00, 0x00, {}, std::nullopt});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->sw, 0x6D00);  // not selected
+}
+
 TEST_F(PivIntegration, LongCommandsGoByCommandChaining) {
   // 600 bytes of PUT DATA need three chained APDUs. The card reassembles them, checks that
   // the 53 length matches the bytes that arrived (6A80 otherwise), then refuses the write
