@@ -71,9 +71,11 @@ class PivIntegration : public ::testing::Test {
     state_ = dir_.file("card.state");
     cert9c_ = make_key_and_cert("P-256", dir_.file("9c.pem"), dir_.file("9c.der"));
     cert9d_ = make_key_and_cert("P-384", dir_.file("9d.pem"), dir_.file("9d.der"));
+    certf9_ = make_key_and_cert("P-256", dir_.file("f9.pem"), dir_.file("f9.der"));
     std::ofstream(state_) << "pin " << kPin << "\npin_retries 3\npin_max 3\nserial 12345678\nversion 5 4 3\n"
                           << "slot 9c 11 " << dir_.file("9c.pem") << " " << dir_.file("9c.der") << "\n"
-                          << "slot 9d 14 " << dir_.file("9d.pem") << " " << dir_.file("9d.der") << "\n";
+                          << "slot 9d 14 " << dir_.file("9d.pem") << " " << dir_.file("9d.der") << "\n"
+                          << "attestation " << dir_.file("f9.pem") << " " << dir_.file("f9.der") << "\n";
     std::string reason;
     fixture_ = test_util::PcscFixture::start(dir_.path().string(), state_, reason);
     CS_REQUIRE_OR_SKIP(fixture_ != nullptr, reason);
@@ -91,7 +93,7 @@ class PivIntegration : public ::testing::Test {
 
   test_util::TempDir dir_{"piv"};
   std::string state_;
-  Bytes cert9c_, cert9d_;
+  Bytes cert9c_, cert9d_, certf9_;
   std::unique_ptr<test_util::PcscFixture> fixture_;
   std::optional<pcsc::PcscContext> ctx_;
   std::optional<pcsc::PcscCard> card_;
@@ -267,6 +269,29 @@ TEST_F(PivIntegration, YubiKeyExtensionsReportVersionAndSerial) {
   auto s = piv_->yubikey_serial();
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_EQ(*s, 12345678u);
+}
+
+TEST_F(PivIntegration, YubiKeyAttestationCertifiesTheSlotKey) {
+  auto att = piv_->yubikey_attest(Slot::kSignature);
+  ASSERT_TRUE(att) << att.error().message;
+  // The attested key is the slot's key...
+  auto attested = piv::public_key_from_certificate(*att);
+  auto slot_key = piv::public_key_from_certificate(cert9c_);
+  ASSERT_TRUE(attested) << attested.error().message;
+  ASSERT_TRUE(slot_key);
+  EXPECT_EQ(attested->id(), slot_key->id());
+  // ...and the certificate is signed by the f9 attestation key.
+  const unsigned char* p = att->data();
+  std::unique_ptr<X509, decltype(&X509_free)> leaf(d2i_X509(nullptr, &p, static_cast<long>(att->size())), &X509_free);
+  const unsigned char* q = certf9_.data();
+  std::unique_ptr<X509, decltype(&X509_free)> f9(d2i_X509(nullptr, &q, static_cast<long>(certf9_.size())), &X509_free);
+  ASSERT_TRUE(leaf && f9);
+  EXPECT_EQ(X509_verify(leaf.get(), X509_get0_pubkey(f9.get())), 1);
+  EXPECT_NE(X509_verify(leaf.get(), X509_get0_pubkey(leaf.get())), 1);
+  // An empty slot has nothing to attest.
+  auto none = piv_->yubikey_attest(Slot::kCardAuthentication);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, Errc::kNotFound);
 }
 
 TEST_F(PivIntegration, DiscoveryObjectNamesThePivApplication) {

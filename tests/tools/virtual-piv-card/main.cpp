@@ -25,6 +25,8 @@
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -126,6 +128,19 @@ class Card {
         s.key.reset(k2, EVP_PKEY_free);
         s.certificate = read_file(certfile);
         slots_[static_cast<std::uint8_t>(std::stoi(slot, nullptr, 16))] = s;
+      } else if (k == "attestation") {
+        std::string keyfile, certfile;
+        ls >> keyfile >> certfile;
+        FILE* f = std::fopen(keyfile.c_str(), "r");
+        if (f == nullptr) return false;
+        EVP_PKEY* k2 = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
+        std::fclose(f);
+        const Bytes der = read_file(certfile);
+        const unsigned char* p = der.data();
+        X509* c = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
+        if (k2 == nullptr || c == nullptr) return false;
+        attest_key_.reset(k2, EVP_PKEY_free);
+        attest_cert_.reset(c, X509_free);
       } else if (k == "chuid") {
         std::string hex;
         ls >> hex;
@@ -184,6 +199,7 @@ class Card {
         return respond(s);
       }
       case 0xDB: return put_data(p1, p2, data);
+      case 0xF9: return attest(p1);
       default: return sw(0x6D00);
     }
   }
@@ -370,7 +386,52 @@ class Card {
     return sw(0x6982);
   }
 
+  // YubiKey ATTEST (INS F9, P1 = slot): an X.509 certificate for the slot's public key,
+  // signed by the attestation key of slot f9, with Yubico's extensions (OIDs under
+  // 1.3.6.1.4.1.41482.3): .3 firmware version (3 raw bytes), .7 serial (DER INTEGER),
+  // .8 PIN and touch policy (2 raw bytes; here 03 = PIN always, 01 = touch never).
+  Bytes attest(std::uint8_t slot) {
+    auto it = slots_.find(slot);
+    if (it == slots_.end()) return sw(0x6A82);
+    if (!attest_key_ || !attest_cert_) return sw(0x6A82);
+    std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), &X509_free);
+    X509_set_version(cert.get(), 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1000 + slot);
+    X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
+    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
+    X509_NAME* subject = X509_get_subject_name(cert.get());
+    const std::string cn = "YubiKey PIV Attestation " + std::string(1, "0123456789abcdef"[slot >> 4]) +
+                           std::string(1, "0123456789abcdef"[slot & 0xF]);
+    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+    X509_set_issuer_name(cert.get(), X509_get_subject_name(attest_cert_.get()));
+    X509_set_pubkey(cert.get(), it->second.key.get());
+    auto add_ext = [&](const char* oid, const Bytes& value) {
+      ASN1_OBJECT* obj = OBJ_txt2obj(oid, 1);
+      ASN1_OCTET_STRING* os = ASN1_OCTET_STRING_new();
+      ASN1_OCTET_STRING_set(os, value.data(), static_cast<int>(value.size()));
+      X509_EXTENSION* ext = X509_EXTENSION_create_by_OBJ(nullptr, obj, 0, os);
+      X509_add_ext(cert.get(), ext, -1);
+      X509_EXTENSION_free(ext);
+      ASN1_OCTET_STRING_free(os);
+      ASN1_OBJECT_free(obj);
+    };
+    add_ext("1.3.6.1.4.1.41482.3.3", Bytes(version_.begin(), version_.end()));
+    Bytes serial{0x02, 0x04, static_cast<std::uint8_t>(serial_ >> 24), static_cast<std::uint8_t>(serial_ >> 16),
+                 static_cast<std::uint8_t>(serial_ >> 8), static_cast<std::uint8_t>(serial_)};
+    add_ext("1.3.6.1.4.1.41482.3.7", serial);
+    add_ext("1.3.6.1.4.1.41482.3.8", Bytes{0x03, 0x01});
+    if (X509_sign(cert.get(), attest_key_.get(), EVP_sha256()) <= 0) return sw(0x6F00);
+    unsigned char* der = nullptr;
+    const int n = i2d_X509(cert.get(), &der);
+    if (n <= 0) return sw(0x6F00);
+    Bytes out(der, der + n);
+    OPENSSL_free(der);
+    return respond(out);
+  }
+
   std::string state_path_;
+  std::shared_ptr<EVP_PKEY> attest_key_;
+  std::shared_ptr<X509> attest_cert_;
   std::string pin_;
   int retries_ = 3;
   int max_retries_ = 3;
