@@ -128,17 +128,22 @@ Result<void> PivCard::put_data(std::uint32_t object_tag, ByteView value) {
   return {};
 }
 
-Result<Bytes> PivCard::read_certificate(Slot slot) {
-  auto data = get_data(certificate_object(slot));
-  if (!data) return std::move(data).error().with_context("slot " + slot_name(slot) + " certificate");
-  CS_TRY(auto inner, parse_tlvs(*data));
+Result<Bytes> PivCard::read_certificate_object(std::uint32_t object_tag) {
+  CS_TRY(Bytes data, get_data(object_tag));
+  CS_TRY(auto inner, parse_tlvs(data));
   auto cert = find_tlv(inner, 0x70);
-  if (!cert || cert->empty()) return make_error(Errc::kNotFound, "slot " + slot_name(slot) + " holds no certificate");
+  if (!cert || cert->empty()) return make_error(Errc::kNotFound, "holds no certificate");
   auto info = find_tlv(inner, 0x71);
   if (info && !info->empty() && ((*info)[0] & 0x01) != 0) {
-    return make_error(Errc::kUnsupported, "slot " + slot_name(slot) + " certificate is gzip-compressed");
+    return make_error(Errc::kUnsupported, "the certificate is gzip-compressed");
   }
   return *cert;
+}
+
+Result<Bytes> PivCard::read_certificate(Slot slot) {
+  auto cert = read_certificate_object(certificate_object(slot));
+  if (!cert) return std::move(cert).error().with_context("slot " + slot_name(slot) + " certificate");
+  return cert;
 }
 
 Result<Bytes> PivCard::sign_digest(Slot slot, Alg alg, ByteView digest) {

@@ -48,6 +48,9 @@ class PivCard {
   // The X.509 certificate (DER) in `slot`, from GET DATA (tag 53 -> 70 certificate,
   // 71 CertInfo; a compressed certificate is kUnsupported). Errors: kNotFound for an empty slot.
   Result<Bytes> read_certificate(Slot slot);
+  // The same for a certificate in any data object (e.g. YubiKey's 5FFF01, the certificate
+  // of the attestation key in slot f9).
+  Result<Bytes> read_certificate_object(std::uint32_t object_tag);
   // Any data object by its tag (e.g. 5FC102 CHUID, 7E discovery): the value inside tag 53
   // (or the 7E object itself for discovery).
   Result<Bytes> get_data(std::uint32_t object_tag);

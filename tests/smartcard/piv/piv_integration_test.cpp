@@ -17,6 +17,7 @@
 #include "smartcard/piv/piv_card.h"
 #include "smartcard/piv/piv_signer.h"
 #include "tests/daemon/integration.h"
+#include "tests/smartcard/piv/card_state.h"
 #include "tests/smartcard/piv/pcsc_fixture.h"
 #include "tests/test_util.h"
 
@@ -31,33 +32,6 @@ constexpr const char* kPin = "123456";
 
 SecretBytes secret(const std::string& s) { return SecretBytes::copy_of(as_bytes(s)); }
 
-// A key on `curve` and a self-signed certificate for it, written as PEM key and DER cert.
-// Returns the certificate DER.
-Bytes make_key_and_cert(const std::string& curve, const std::string& key_path, const std::string& cert_path) {
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen(curve.c_str()), &EVP_PKEY_free);
-  EXPECT_TRUE(key);
-  std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), &X509_free);
-  X509_set_version(cert.get(), 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
-  X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("virtual PIV"), -1, -1, 0);
-  X509_set_issuer_name(cert.get(), name);
-  X509_set_pubkey(cert.get(), key.get());
-  EXPECT_GT(X509_sign(cert.get(), key.get(), EVP_sha256()), 0);
-  FILE* f = std::fopen(key_path.c_str(), "w");
-  PEM_write_PrivateKey(f, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
-  std::fclose(f);
-  unsigned char* der = nullptr;
-  const int n = i2d_X509(cert.get(), &der);
-  Bytes out(der, der + n);
-  OPENSSL_free(der);
-  std::ofstream(cert_path, std::ios::binary).write(reinterpret_cast<const char*>(out.data()),
-                                                   static_cast<std::streamsize>(out.size()));
-  return out;
-}
-
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -69,9 +43,9 @@ class PivIntegration : public ::testing::Test {
  protected:
   void SetUp() override {
     state_ = dir_.file("card.state");
-    cert9c_ = make_key_and_cert("P-256", dir_.file("9c.pem"), dir_.file("9c.der"));
-    cert9d_ = make_key_and_cert("P-384", dir_.file("9d.pem"), dir_.file("9d.der"));
-    certf9_ = make_key_and_cert("P-256", dir_.file("f9.pem"), dir_.file("f9.der"));
+    cert9c_ = test_util::make_key_and_cert("P-256", dir_.file("9c.pem"), dir_.file("9c.der"));
+    cert9d_ = test_util::make_key_and_cert("P-384", dir_.file("9d.pem"), dir_.file("9d.der"));
+    certf9_ = test_util::make_key_and_cert("P-256", dir_.file("f9.pem"), dir_.file("f9.der"));
     std::ofstream(state_) << "pin " << kPin << "\npin_retries 3\npin_max 3\nserial 12345678\nversion 5 4 3\n"
                           << "slot 9c 11 " << dir_.file("9c.pem") << " " << dir_.file("9c.der") << "\n"
                           << "slot 9d 14 " << dir_.file("9d.pem") << " " << dir_.file("9d.der") << "\n"

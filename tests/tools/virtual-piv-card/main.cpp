@@ -256,6 +256,19 @@ class Card {
       put_tlv(out, {0x7E}, inner);
       return respond(out);
     }
+    if (id == Bytes{0x5F, 0xFF, 0x01}) {  // YubiKey: certificate of the attestation key (f9)
+      if (!attest_cert_) return sw(0x6A82);
+      unsigned char* der = nullptr;
+      const int n = i2d_X509(attest_cert_.get(), &der);
+      if (n <= 0) return sw(0x6F00);
+      Bytes content;
+      put_tlv(content, {0x70}, Bytes(der, der + n));
+      OPENSSL_free(der);
+      put_tlv(content, {0x71}, {0x00});
+      Bytes out;
+      put_tlv(out, {0x53}, content);
+      return respond(out);
+    }
     if (id.size() != 3 || id[0] != 0x5F || id[1] != 0xC1) return sw(0x6A82);
     Bytes content;
     switch (id[2]) {
