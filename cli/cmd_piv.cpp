@@ -101,10 +101,11 @@ int enroll(Io& io, const EnrollArgs& a) {
   auto key = piv::public_key_from_certificate(*cert);
   if (!key) return report_error(io, key.error().with_context("slot " + a.slot), a.json);
   if (key->alg() != Alg::kEcdsaP256 && key->alg() != Alg::kEcdsaP384) {
-    return report_error(io, Error(Errc::kUnsupported, "slot " + a.slot + " holds an " +
-                                                          std::string(alg_name(key->alg())) +
-                                                          " key; PIV signing here is ecdsa-p256 or ecdsa-p384"),
-                        a.json);
+    return report_error(
+        io,
+        Error(Errc::kUnsupported, "slot " + a.slot + " holds an " + std::string(alg_name(key->alg())) +
+                                      " key; PIV signing here is ecdsa-p256 or ecdsa-p384"),
+        a.json);
   }
   PolicyKey pk{*key, {}, false, std::nullopt};
   // A YubiKey proves the key was made in it: the slot's attestation certificate, signed by
@@ -112,7 +113,8 @@ int enroll(Io& io, const EnrollArgs& a) {
   if (card.yubikey_version()) {
     auto att = card.yubikey_attest(*slot);
     if (!att) {
-      io.err << "note: no attestation (" << att.error().message << "); a key imported into the card cannot be attested\n";
+      io.err << "note: no attestation (" << att.error().message
+             << "); a key imported into the card cannot be attested\n";
     } else {
       auto f9 = card.read_certificate_object(kYubicoAttestationObject);
       if (!f9) return report_error(io, f9.error().with_context("attestation certificate (5FFF01)"), a.json);
@@ -132,7 +134,8 @@ int enroll(Io& io, const EnrollArgs& a) {
 
 class PivOpenedSigner final : public OpenedSigner {
  public:
-  PivOpenedSigner(std::unique_ptr<piv::PivDevice> dev, piv::PivSigner s) : dev_(std::move(dev)), signer_(std::move(s)) {}
+  PivOpenedSigner(std::unique_ptr<piv::PivDevice> dev, piv::PivSigner s)
+      : dev_(std::move(dev)), signer_(std::move(s)) {}
   Signer& signer() override { return signer_; }
   std::string describe() const override {
     return "slot " + piv::slot_name(signer_.slot()) + " of the card in " + dev_->reader();
@@ -160,14 +163,16 @@ Result<std::unique_ptr<OpenedSigner>> open_piv_signer(const PivOptions& o) {
 
 void add_piv_key_commands(CLI::App* key, Registry& r) {
   auto json = std::make_shared<bool>(false);
-  auto* ls = key->add_subcommand("list", "Smartcard readers and the PIV cards in them: type, serial, slots, PIN tries");
+  auto* ls = key->add_subcommand(
+      "list", "Smartcard readers and the PIV cards in them: type, serial, slots, PIN tries");
   ls->add_flag("--json", *json, "Print JSON");
   ls->callback([&io = r.io, &rc = r.rc, json] { rc = list(io, *json); });
 
   auto a = std::make_shared<EnrollArgs>();
   auto* en = key->add_subcommand("enroll", "Print the policy key entry of a key on a hardware device");
   en->footer(
-      "--piv reads the slot's certificate (no PIN needed) and prints the entry (alg ecdsa-p256 or ecdsa-p384,\n"
+      "--piv reads the slot's certificate (no PIN needed) and prints the entry (alg ecdsa-p256 or "
+      "ecdsa-p384,\n"
       "public_key); on a YubiKey it adds the attestation (format yubikey-piv: the slot's attestation\n"
       "certificate and the attestation key's certificate).");
   en->add_flag("--piv", a->piv, "The key is in a PIV smartcard or YubiKey PIV slot")->required();

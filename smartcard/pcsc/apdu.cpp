@@ -35,15 +35,17 @@ Error status_error(std::uint16_t sw, std::string_view operation) {
   const std::string op(operation);
   if ((sw & 0xFFF0) == 0x63C0) {
     const int retries = sw & 0x0F;
-    if (retries == 0) return Error(Errc::kPinLocked, op + ": wrong PIN, and the PIN is now blocked (no tries left)", 0);
+    if (retries == 0)
+      return Error(Errc::kPinLocked, op + ": wrong PIN, and the PIN is now blocked (no tries left)", 0);
     return Error(Errc::kWrongPin, op + ": wrong PIN, " + std::to_string(retries) + " tries left", retries);
   }
   switch (sw) {
     case 0x6983:
       return Error(Errc::kPinLocked, op + ": the PIN is blocked; unblock it with the PUK", 0);
     case 0x6982:
-      return Error(Errc::kRejected,
-                   op + ": security status not satisfied (PIN not verified, or touch required and not given)");
+      return Error(
+          Errc::kRejected,
+          op + ": security status not satisfied (PIN not verified, or touch required and not given)");
     case 0x6A82:
       return Error(Errc::kNotFound, op + ": not found on the card (empty slot or missing data object)");
     case 0x6A80:

@@ -20,8 +20,8 @@ struct CommandApdu {
   std::uint8_t ins = 0x00;
   std::uint8_t p1 = 0x00;
   std::uint8_t p2 = 0x00;
-  Bytes data;                    // at most 255 bytes when serialised (ApduSession chains)
-  std::optional<std::size_t> le; // expected length; 256 is encoded as 0x00
+  Bytes data;                     // at most 255 bytes when serialised (ApduSession chains)
+  std::optional<std::size_t> le;  // expected length; 256 is encoded as 0x00
 };
 
 // Serialises a short APDU: CLA INS P1 P2 [Lc data] [Le]. Errors: kInvalidArgument when data

@@ -123,7 +123,10 @@ PcscCard::~PcscCard() {
 }
 
 PcscCard::PcscCard(PcscCard&& other) noexcept
-    : handle_(other.handle_), protocol_(other.protocol_), reader_(std::move(other.reader_)), valid_(other.valid_) {
+    : handle_(other.handle_),
+      protocol_(other.protocol_),
+      reader_(std::move(other.reader_)),
+      valid_(other.valid_) {
   other.valid_ = false;
 }
 
@@ -132,8 +135,8 @@ Result<Transmitted> PcscCard::transmit(ByteView apdu) {
   // 256 data bytes + SW1SW2 is the most a short APDU can answer; extended answers are not used.
   Bytes buf(258 + 16);
   DWORD len = static_cast<DWORD>(buf.size());
-  const LONG rv = SCardTransmit(as_handle(handle_), pci, apdu.data(), static_cast<DWORD>(apdu.size()), nullptr,
-                                buf.data(), &len);
+  const LONG rv = SCardTransmit(as_handle(handle_), pci, apdu.data(), static_cast<DWORD>(apdu.size()),
+                                nullptr, buf.data(), &len);
   if (rv == SCARD_W_RESET_CARD) return Transmitted{CardEvent::kReset, {}};
   if (rv != SCARD_S_SUCCESS) return pcsc_error(rv, "SCardTransmit");
   buf.resize(len);
@@ -151,7 +154,8 @@ void PcscCard::end_transaction() { SCardEndTransaction(as_handle(handle_), SCARD
 
 Result<void> PcscCard::reconnect() {
   DWORD proto = 0;
-  const LONG rv = SCardReconnect(as_handle(handle_), SCARD_SHARE_SHARED, kProtocols, SCARD_LEAVE_CARD, &proto);
+  const LONG rv =
+      SCardReconnect(as_handle(handle_), SCARD_SHARE_SHARED, kProtocols, SCARD_LEAVE_CARD, &proto);
   if (rv != SCARD_S_SUCCESS) return pcsc_error(rv, "SCardReconnect");
   protocol_ = proto;
   return {};
@@ -159,7 +163,8 @@ Result<void> PcscCard::reconnect() {
 
 Result<void> PcscCard::reset_card() {
   DWORD proto = 0;
-  const LONG rv = SCardReconnect(as_handle(handle_), SCARD_SHARE_SHARED, kProtocols, SCARD_RESET_CARD, &proto);
+  const LONG rv =
+      SCardReconnect(as_handle(handle_), SCARD_SHARE_SHARED, kProtocols, SCARD_RESET_CARD, &proto);
   if (rv != SCARD_S_SUCCESS) return pcsc_error(rv, "SCardReconnect (reset)");
   protocol_ = proto;
   return {};

@@ -23,7 +23,8 @@ Result<void> ApduSession::begin_transaction() {
   if (ev == CardEvent::kNone) return {};
   CS_TRY_VOID(transport_.reconnect());
   CS_TRY(CardEvent again, transport_.begin_transaction());
-  if (again != CardEvent::kNone) return make_error(Errc::kIo, "begin_transaction: the card keeps being reset");
+  if (again != CardEvent::kNone)
+    return make_error(Errc::kIo, "begin_transaction: the card keeps being reset");
   if (restore_) {
     auto r = restore_();
     if (!r) {
@@ -58,7 +59,10 @@ Result<ResponseApdu> ApduSession::transmit_once(const CommandApdu& apdu, bool& r
   // Command chaining: every piece but the last carries CLA | 0x10 and must answer 9000.
   std::size_t off = 0;
   while (apdu.data.size() - off > kChunk) {
-    CommandApdu piece{static_cast<std::uint8_t>(apdu.cla | 0x10), apdu.ins, apdu.p1, apdu.p2,
+    CommandApdu piece{static_cast<std::uint8_t>(apdu.cla | 0x10),
+                      apdu.ins,
+                      apdu.p1,
+                      apdu.p2,
                       Bytes(apdu.data.begin() + static_cast<std::ptrdiff_t>(off),
                             apdu.data.begin() + static_cast<std::ptrdiff_t>(off + kChunk)),
                       std::nullopt};
@@ -76,7 +80,8 @@ Result<ResponseApdu> ApduSession::transmit_once(const CommandApdu& apdu, bool& r
     last.le = le;
     CS_TRY(ResponseApdu again, exchange(last, reset));
     if (reset) return again;
-    if ((again.sw & 0xFF00) == 0x6C00) return make_error(Errc::kIo, "card asked twice for a different Le (6Cxx)");
+    if ((again.sw & 0xFF00) == 0x6C00)
+      return make_error(Errc::kIo, "card asked twice for a different Le (6Cxx)");
     r = std::move(again);
   }
   // Response chaining.

@@ -29,10 +29,14 @@ constexpr std::uint8_t kPinReference = 0x80;
 
 std::uint32_t certificate_object(Slot slot) {
   switch (slot) {
-    case Slot::kAuthentication: return 0x5FC105;
-    case Slot::kSignature: return 0x5FC10A;
-    case Slot::kKeyManagement: return 0x5FC10B;
-    case Slot::kCardAuthentication: return 0x5FC101;
+    case Slot::kAuthentication:
+      return 0x5FC105;
+    case Slot::kSignature:
+      return 0x5FC10A;
+    case Slot::kKeyManagement:
+      return 0x5FC10B;
+    case Slot::kCardAuthentication:
+      return 0x5FC101;
   }
   return 0;
 }
@@ -54,7 +58,8 @@ Result<Slot> slot_from_name(std::string_view name) {
   if (name == "9c") return Slot::kSignature;
   if (name == "9d") return Slot::kKeyManagement;
   if (name == "9e") return Slot::kCardAuthentication;
-  return make_error(Errc::kInvalidArgument, "unknown PIV slot \"" + std::string(name) + "\" (use 9a, 9c, 9d or 9e)");
+  return make_error(Errc::kInvalidArgument,
+                    "unknown PIV slot \"" + std::string(name) + "\" (use 9a, 9c, 9d or 9e)");
 }
 
 std::string slot_name(Slot slot) {
@@ -65,11 +70,13 @@ std::string slot_name(Slot slot) {
 
 Result<std::uint8_t> piv_algorithm(Alg alg) {
   switch (alg) {
-    case Alg::kEcdsaP256: return std::uint8_t{0x11};
-    case Alg::kEcdsaP384: return std::uint8_t{0x14};
+    case Alg::kEcdsaP256:
+      return std::uint8_t{0x11};
+    case Alg::kEcdsaP384:
+      return std::uint8_t{0x14};
     default:
-      return make_error(Errc::kUnsupported, "PIV signing supports ecdsa-p256 and ecdsa-p384, not " +
-                                                std::string(alg_name(alg)));
+      return make_error(Errc::kUnsupported,
+                        "PIV signing supports ecdsa-p256 and ecdsa-p384, not " + std::string(alg_name(alg)));
   }
 }
 
@@ -123,7 +130,8 @@ Result<Bytes> PivCard::get_data(std::uint32_t object_tag) {
 Result<void> PivCard::put_data(std::uint32_t object_tag, ByteView value) {
   Bytes data = object_selector(object_tag);
   append_tlv(data, 0x53, value);
-  CS_TRY(ResponseApdu r, session_->transmit(CommandApdu{0x00, kInsPutData, 0x3F, 0xFF, std::move(data), std::nullopt}));
+  CS_TRY(ResponseApdu r,
+         session_->transmit(CommandApdu{0x00, kInsPutData, 0x3F, 0xFF, std::move(data), std::nullopt}));
   if (!r.ok()) return status_error(r.sw, "PUT DATA");
   return {};
 }
@@ -149,7 +157,8 @@ Result<Bytes> PivCard::read_certificate(Slot slot) {
 Result<Bytes> PivCard::sign_digest(Slot slot, Alg alg, ByteView digest) {
   CS_TRY(std::uint8_t algo, piv_algorithm(alg));
   const std::size_t want = alg == Alg::kEcdsaP256 ? 32 : 48;
-  if (digest.size() != want) return make_error(Errc::kInvalidArgument, "sign_digest: digest has the wrong length");
+  if (digest.size() != want)
+    return make_error(Errc::kInvalidArgument, "sign_digest: digest has the wrong length");
   // Dynamic authentication template (SP 800-73-4 part 2, 3.2.4): 82 empty asks for the
   // response, 81 carries the challenge (here the digest to sign).
   Bytes inner;
@@ -157,31 +166,36 @@ Result<Bytes> PivCard::sign_digest(Slot slot, Alg alg, ByteView digest) {
   append_tlv(inner, 0x81, digest);
   Bytes templ;
   append_tlv(templ, 0x7C, inner);
-  CommandApdu cmd{0x00, kInsGeneralAuthenticate, algo, static_cast<std::uint8_t>(slot), std::move(templ), 256};
+  CommandApdu cmd{0x00, kInsGeneralAuthenticate, algo, static_cast<std::uint8_t>(slot), std::move(templ),
+                  256};
   CS_TRY(ResponseApdu r, session_->transmit(cmd));
   if (!r.ok()) return status_error(r.sw, "GENERAL AUTHENTICATE (slot " + slot_name(slot) + ")");
   CS_TRY(auto outer, parse_tlvs(r.data));
   auto t = find_tlv(outer, 0x7C);
-  if (!t || outer.size() != 1) return make_error(Errc::kMalformed, "GENERAL AUTHENTICATE: answer has no 7C template");
+  if (!t || outer.size() != 1)
+    return make_error(Errc::kMalformed, "GENERAL AUTHENTICATE: answer has no 7C template");
   CS_TRY(auto fields, parse_tlvs(*t));
   auto sig = find_tlv(fields, 0x82);
-  if (!sig || sig->empty()) return make_error(Errc::kMalformed, "GENERAL AUTHENTICATE: answer has no signature (82)");
+  if (!sig || sig->empty())
+    return make_error(Errc::kMalformed, "GENERAL AUTHENTICATE: answer has no signature (82)");
   return *sig;
 }
 
 Result<std::array<std::uint8_t, 3>> PivCard::yubikey_version() {
-  CS_TRY(ResponseApdu r, session_->transmit(CommandApdu{0x00, kInsYkGetVersion, 0x00, 0x00, {}, std::nullopt}));
+  CS_TRY(ResponseApdu r,
+         session_->transmit(CommandApdu{0x00, kInsYkGetVersion, 0x00, 0x00, {}, std::nullopt}));
   if (!r.ok()) return status_error(r.sw, "GET VERSION (YubiKey)");
   if (r.data.size() != 3) return make_error(Errc::kMalformed, "GET VERSION: expected 3 bytes");
   return std::array<std::uint8_t, 3>{r.data[0], r.data[1], r.data[2]};
 }
 
 Result<std::uint32_t> PivCard::yubikey_serial() {
-  CS_TRY(ResponseApdu r, session_->transmit(CommandApdu{0x00, kInsYkGetSerial, 0x00, 0x00, {}, std::nullopt}));
+  CS_TRY(ResponseApdu r,
+         session_->transmit(CommandApdu{0x00, kInsYkGetSerial, 0x00, 0x00, {}, std::nullopt}));
   if (!r.ok()) return status_error(r.sw, "GET SERIAL (YubiKey)");
   if (r.data.size() != 4) return make_error(Errc::kMalformed, "GET SERIAL: expected 4 bytes");
-  return (std::uint32_t{r.data[0]} << 24) | (std::uint32_t{r.data[1]} << 16) | (std::uint32_t{r.data[2]} << 8) |
-         std::uint32_t{r.data[3]};
+  return (std::uint32_t{r.data[0]} << 24) | (std::uint32_t{r.data[1]} << 16) |
+         (std::uint32_t{r.data[2]} << 8) | std::uint32_t{r.data[3]};
 }
 
 Result<Bytes> PivCard::yubikey_attest(Slot slot) {
@@ -218,7 +232,8 @@ Result<PublicKey> public_key_from_certificate(ByteView certificate_der) {
       return make_error(Errc::kUnsupported, "certificate: curve " + g + " is not P-256 or P-384");
     }
   } else {
-    return make_error(Errc::kUnsupported, "certificate: key type is not EC or Ed25519 (RSA is not supported)");
+    return make_error(Errc::kUnsupported,
+                      "certificate: key type is not EC or Ed25519 (RSA is not supported)");
   }
   unsigned char* der = nullptr;
   const int n = i2d_PUBKEY(key, &der);

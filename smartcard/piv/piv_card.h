@@ -14,10 +14,10 @@ namespace countersign::piv {
 
 // Key slots (SP 800-73-4 part 1, table 4b) and the data object holding each one's certificate.
 enum class Slot : std::uint8_t {
-  kAuthentication = 0x9A,     // 5FC105
-  kSignature = 0x9C,          // 5FC10A
-  kKeyManagement = 0x9D,      // 5FC10B
-  kCardAuthentication = 0x9E, // 5FC101
+  kAuthentication = 0x9A,      // 5FC105
+  kSignature = 0x9C,           // 5FC10A
+  kKeyManagement = 0x9D,       // 5FC10B
+  kCardAuthentication = 0x9E,  // 5FC101
 };
 
 // "9a", "9c", "9d", "9e" and back. Errors: kInvalidArgument for any other name.

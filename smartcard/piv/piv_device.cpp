@@ -16,7 +16,8 @@ Result<std::unique_ptr<PivDevice>> PivDevice::open(const std::optional<std::stri
       if (s.card_present) with_card.push_back(s.name);
     }
     if (with_card.empty()) {
-      return make_error(Errc::kNoDevice, states.empty() ? "no smartcard reader found" : "no card in any reader");
+      return make_error(Errc::kNoDevice,
+                        states.empty() ? "no smartcard reader found" : "no card in any reader");
     }
     if (with_card.size() > 1) {
       std::string list;
@@ -51,7 +52,8 @@ Result<std::vector<ReaderInfo>> list_readers() {
         if (auto v = card.yubikey_version()) info.yubikey_version = *v;
         if (auto sn = card.yubikey_serial()) info.yubikey_serial = *sn;
         if (auto r = card.pin_retries()) info.pin_retries = *r;
-        for (Slot slot : {Slot::kAuthentication, Slot::kSignature, Slot::kKeyManagement, Slot::kCardAuthentication}) {
+        for (Slot slot :
+             {Slot::kAuthentication, Slot::kSignature, Slot::kKeyManagement, Slot::kCardAuthentication}) {
           SlotInfo si{slot, std::nullopt, {}};
           auto cert = card.read_certificate(slot);
           if (!cert) {

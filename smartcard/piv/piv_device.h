@@ -46,12 +46,12 @@ struct SlotInfo {
 struct ReaderInfo {
   std::string reader;
   bool card_present = false;
-  bool piv = false;                // the card answered SELECT PIV
-  std::string error;               // why the card could not be read, if it could not
+  bool piv = false;   // the card answered SELECT PIV
+  std::string error;  // why the card could not be read, if it could not
   std::optional<std::array<std::uint8_t, 3>> yubikey_version;
   std::optional<std::uint32_t> yubikey_serial;
-  int pin_retries = -1;            // -1 when unknown
-  std::vector<SlotInfo> slots;     // 9a, 9c, 9d, 9e
+  int pin_retries = -1;         // -1 when unknown
+  std::vector<SlotInfo> slots;  // 9a, 9c, 9d, 9e
 };
 
 // Every reader pcscd knows and what is in it. Reads certificates only; needs no PIN.

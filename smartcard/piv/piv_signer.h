@@ -32,7 +32,11 @@ class PivSigner final : public Signer {
 
  private:
   PivSigner(PivCard& card, Slot slot, PublicKey key, Bytes cert, SecretBytes pin)
-      : card_(&card), slot_(slot), key_(std::move(key)), certificate_(std::move(cert)), pin_(std::move(pin)) {}
+      : card_(&card),
+        slot_(slot),
+        key_(std::move(key)),
+        certificate_(std::move(cert)),
+        pin_(std::move(pin)) {}
   PivCard* card_;
   Slot slot_;
   PublicKey key_;

@@ -9,7 +9,8 @@ Result<std::vector<Tlv>> parse_tlvs(ByteView data) {
     std::uint32_t tag = data[i++];
     if ((tag & 0x1F) == 0x1F) {
       if (i >= data.size()) return make_error(Errc::kMalformed, "TLV: truncated two-byte tag");
-      if ((data[i] & 0x80) != 0) return make_error(Errc::kMalformed, "TLV: tags longer than two bytes are not expected here");
+      if ((data[i] & 0x80) != 0)
+        return make_error(Errc::kMalformed, "TLV: tags longer than two bytes are not expected here");
       tag = (tag << 8) | data[i++];
     }
     if (i >= data.size()) return make_error(Errc::kMalformed, "TLV: missing length");

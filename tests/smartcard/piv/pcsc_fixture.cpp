@@ -48,7 +48,8 @@ struct SocketPlan {
 const SocketPlan& socket_plan() {
   static const SocketPlan plan = [] {
     SocketPlan p;
-    if (::geteuid() == 0 && ::access("/usr/bin/unshare", X_OK) == 0 && std::filesystem::is_directory("/run/pcscd")) {
+    if (::geteuid() == 0 && ::access("/usr/bin/unshare", X_OK) == 0 &&
+        std::filesystem::is_directory("/run/pcscd")) {
       p.isolated = true;
       p.dir = "/tmp/cs-pcscd-" + std::to_string(::getpid());
       std::filesystem::create_directories(p.dir);
@@ -154,14 +155,17 @@ std::unique_ptr<PcscFixture> PcscFixture::start(const std::string& dir, const st
     reason = "the vpcd driver is not installed (Debian package vsmartcard-vpcd)";
     return nullptr;
   }
-  const std::string card_bin = std::string(COUNTERSIGN_BINARY_DIR) + "/tests/tools/virtual-piv-card/virtual-piv-card";
+  const std::string card_bin =
+      std::string(COUNTERSIGN_BINARY_DIR) + "/tests/tools/virtual-piv-card/virtual-piv-card";
   if (::access(card_bin.c_str(), X_OK) != 0) {
     reason = "virtual-piv-card is not built: " + card_bin;
     return nullptr;
   }
   const SocketPlan& plan = socket_plan();
   if (!plan.isolated && std::filesystem::exists("/run/pcscd/pcscd.comm")) {
-    reason = "another pcscd is running (/run/pcscd/pcscd.comm exists) and this user cannot isolate one (needs root and unshare)";
+    reason =
+        "another pcscd is running (/run/pcscd/pcscd.comm exists) and this user cannot isolate one (needs "
+        "root and unshare)";
     return nullptr;
   }
   std::unique_ptr<PcscFixture> f(new PcscFixture());

@@ -28,16 +28,18 @@ class PivCli : public ::testing::Test {
   void SetUp() override {
     test_util::make_key_and_cert("P-256", dir_.file("9c.pem"), dir_.file("9c.der"));
     test_util::make_key_and_cert("P-256", dir_.file("f9.pem"), dir_.file("f9.der"));
-    std::ofstream(dir_.file("card.state")) << "pin 123456\npin_retries 3\npin_max 3\nserial 7654321\nversion 5 7 1\n"
-                                           << "slot 9c 11 " << dir_.file("9c.pem") << " " << dir_.file("9c.der") << "\n"
-                                           << "attestation " << dir_.file("f9.pem") << " " << dir_.file("f9.der") << "\n";
+    std::ofstream(dir_.file("card.state"))
+        << "pin 123456\npin_retries 3\npin_max 3\nserial 7654321\nversion 5 7 1\n"
+        << "slot 9c 11 " << dir_.file("9c.pem") << " " << dir_.file("9c.der") << "\n"
+        << "attestation " << dir_.file("f9.pem") << " " << dir_.file("f9.der") << "\n";
     std::string reason;
     fixture_ = test_util::PcscFixture::start(dir_.path().string(), dir_.file("card.state"), reason);
     CS_REQUIRE_OR_SKIP(fixture_ != nullptr, reason);
     const nlohmann::json proposal = {
-        {"schema", "countersign/proposal/v1"}, {"domain", "acme-prod"}, {"action", "install-model"},
-        {"manifest", "sha256:" + std::string(64, 'a')}, {"nonce", "AAAAAAAAAAAAAAAAAAAAAA=="},
-        {"created", "2026-11-18T00:00:00Z"}, {"expires", "2026-11-29T00:00:00Z"}};
+        {"schema", "countersign/proposal/v1"}, {"domain", "acme-prod"},
+        {"action", "install-model"},           {"manifest", "sha256:" + std::string(64, 'a')},
+        {"nonce", "AAAAAAAAAAAAAAAAAAAAAA=="}, {"created", "2026-11-18T00:00:00Z"},
+        {"expires", "2026-11-29T00:00:00Z"}};
     std::ofstream(dir_.file("proposal.json")) << proposal.dump();
     std::ofstream(dir_.file("pin.txt")) << "123456\n";
     std::ofstream(dir_.file("wrong-pin.txt")) << "111111\n";
@@ -54,7 +56,8 @@ class PivCli : public ::testing::Test {
 TEST_F(PivCli, KeyListShowsTheYubiKeyItsSlotsAndPinTries) {
   CliRun r = run({"key", "list"});
   ASSERT_EQ(r.rc, 0) << r;
-  EXPECT_TRUE(contains(r.out, fixture_->reader() + ": YubiKey PIV, firmware 5.7.1, serial 7654321, PIN tries left 3"))
+  EXPECT_TRUE(
+      contains(r.out, fixture_->reader() + ": YubiKey PIV, firmware 5.7.1, serial 7654321, PIN tries left 3"))
       << r;
   EXPECT_TRUE(contains(r.out, "slot 9c: ecdsa-p256 key")) << r;
   EXPECT_TRUE(contains(r.out, "slot 9a: empty")) << r;
@@ -83,8 +86,8 @@ TEST_F(PivCli, EnrollPrintsAnAttestedPolicyKeyAndSignProducesASignatureItVerifie
   auto key = parse_policy_key(entry, e.out, "");
   ASSERT_TRUE(key) << key.error().message;
 
-  CliRun s = run({"sign", "--piv", "--pin-file", dir_.file("pin.txt"), "--signer", "alice", "-o", dir_.file("alice.sig"),
-                  dir_.file("proposal.json")});
+  CliRun s = run({"sign", "--piv", "--pin-file", dir_.file("pin.txt"), "--signer", "alice", "-o",
+                  dir_.file("alice.sig"), dir_.file("proposal.json")});
   ASSERT_EQ(s.rc, 0) << s;
   EXPECT_TRUE(contains(s.err, "slot 9c of the card in " + fixture_->reader())) << s;
   std::ifstream in(dir_.file("alice.sig"));
@@ -110,7 +113,8 @@ TEST_F(PivCli, SignWithAWrongPinSaysHowManyTriesAreLeft) {
 }
 
 TEST_F(PivCli, SignWithAnEmptySlotSaysSo) {
-  CliRun s = run({"sign", "--piv", "--slot", "9d", "--pin-file", dir_.file("pin.txt"), dir_.file("proposal.json")});
+  CliRun s =
+      run({"sign", "--piv", "--slot", "9d", "--pin-file", dir_.file("pin.txt"), dir_.file("proposal.json")});
   EXPECT_NE(s.rc, 0) << s;
   EXPECT_TRUE(contains(s.err, "slot 9d certificate")) << s;
 }

@@ -137,7 +137,8 @@ TEST_F(PivIntegration, SigningWithoutThePinIsSecurityStatusNotSatisfied) {
   auto sig = signer->sign(signing_input(sha256(std::string_view("p"))));
   ASSERT_FALSE(sig);
   EXPECT_EQ(sig.error().code, Errc::kRejected);
-  EXPECT_NE(sig.error().message.find("security status not satisfied"), std::string::npos) << sig.error().message;
+  EXPECT_NE(sig.error().message.find("security status not satisfied"), std::string::npos)
+      << sig.error().message;
 }
 
 TEST_F(PivIntegration, WrongPinReportsTriesLeftAndTheCardKeepsCount) {
@@ -256,9 +257,11 @@ TEST_F(PivIntegration, YubiKeyAttestationCertifiesTheSlotKey) {
   EXPECT_EQ(attested->id(), slot_key->id());
   // ...and the certificate is signed by the f9 attestation key.
   const unsigned char* p = att->data();
-  std::unique_ptr<X509, decltype(&X509_free)> leaf(d2i_X509(nullptr, &p, static_cast<long>(att->size())), &X509_free);
+  std::unique_ptr<X509, decltype(&X509_free)> leaf(d2i_X509(nullptr, &p, static_cast<long>(att->size())),
+                                                   &X509_free);
   const unsigned char* q = certf9_.data();
-  std::unique_ptr<X509, decltype(&X509_free)> f9(d2i_X509(nullptr, &q, static_cast<long>(certf9_.size())), &X509_free);
+  std::unique_ptr<X509, decltype(&X509_free)> f9(d2i_X509(nullptr, &q, static_cast<long>(certf9_.size())),
+                                                 &X509_free);
   ASSERT_TRUE(leaf && f9);
   EXPECT_EQ(X509_verify(leaf.get(), X509_get0_pubkey(f9.get())), 1);
   EXPECT_NE(X509_verify(leaf.get(), X509_get0_pubkey(leaf.get())), 1);

@@ -43,8 +43,9 @@ class OpenSc : public ::testing::Test {
     CS_REQUIRE_OR_SKIP(::access("/usr/bin/pkcs11-tool", X_OK) == 0 && ::access(kModule, R_OK) == 0,
                        "OpenSC is not installed (Debian packages opensc, opensc-pkcs11)");
     cert_ = test_util::make_key_and_cert("P-256", dir_.file("9c.pem"), dir_.file("9c.der"));
-    std::ofstream(dir_.file("card.state")) << "pin 123456\npin_retries 3\npin_max 3\nserial 1\nversion 5 4 3\n"
-                                           << "slot 9c 11 " << dir_.file("9c.pem") << " " << dir_.file("9c.der") << "\n";
+    std::ofstream(dir_.file("card.state"))
+        << "pin 123456\npin_retries 3\npin_max 3\nserial 1\nversion 5 4 3\n"
+        << "slot 9c 11 " << dir_.file("9c.pem") << " " << dir_.file("9c.der") << "\n";
     std::string reason;
     fixture_ = test_util::PcscFixture::start(dir_.path().string(), dir_.file("card.state"), reason);
     CS_REQUIRE_OR_SKIP(fixture_ != nullptr, reason);
@@ -65,9 +66,10 @@ TEST_F(OpenSc, Pkcs11ToolListsTheCertificateAndSignsWhatCoreVerifies) {
   const SigningInput input = signing_input(sha256(std::string_view("a proposal")));
   std::ofstream(dir_.file("input.bin"), std::ios::binary)
       .write(reinterpret_cast<const char*>(input.data()), static_cast<std::streamsize>(input.size()));
-  std::string out = run(base + " --login --pin 123456 --sign --id 02 -m ECDSA-SHA256 --signature-format openssl" +
-                            " --input-file " + dir_.file("input.bin") + " --output-file " + dir_.file("sig.der"),
-                        st);
+  std::string out =
+      run(base + " --login --pin 123456 --sign --id 02 -m ECDSA-SHA256 --signature-format openssl" +
+              " --input-file " + dir_.file("input.bin") + " --output-file " + dir_.file("sig.der"),
+          st);
   ASSERT_EQ(st, 0) << out;
   std::ifstream in(dir_.file("sig.der"), std::ios::binary);
   const Bytes sig((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -82,9 +82,7 @@ TEST(ApduSession, StopsTheChainWhenAPieceIsRefused) {
 
 TEST(ApduSession, CollectsA61xxResponseWithGetResponse) {
   ScriptedTransport t;
-  t.script = {{"00cb3fff035c017e00", "0102036100"},
-              {"00c0000000", "04056103"},
-              {"00c0000003", "0607089000"}};
+  t.script = {{"00cb3fff035c017e00", "0102036100"}, {"00c0000000", "04056103"}, {"00c0000003", "0607089000"}};
   ApduSession s(t);
   auto r = s.transmit(CommandApdu{0x00, 0xCB, 0x3F, 0xFF, h("5c017e"), 256});
   ASSERT_TRUE(r) << r.error().message;
@@ -161,8 +159,7 @@ TEST(StatusError, MapsPinAndSecurityStatusWords) {
 
 TEST(PivCardScripted, VerifySendsThePinPaddedWithFFAndReportsRetries) {
   ScriptedTransport t;
-  t.script = {{"00a4040005a00000030800", "9000"},
-              {"002000800831323334353637ff", "63c1"}};
+  t.script = {{"00a4040005a00000030800", "9000"}, {"002000800831323334353637ff", "63c1"}};
   ApduSession s(t);
   auto card = piv::PivCard::select(s);
   ASSERT_TRUE(card) << card.error().message;

@@ -68,7 +68,8 @@ Bytes read_file(const std::string& path) {
 
 Bytes from_hex(const std::string& s) {
   Bytes out;
-  for (std::size_t i = 0; i + 1 < s.size(); i += 2) out.push_back(static_cast<std::uint8_t>(std::stoi(s.substr(i, 2), nullptr, 16)));
+  for (std::size_t i = 0; i + 1 < s.size(); i += 2)
+    out.push_back(static_cast<std::uint8_t>(std::stoi(s.substr(i, 2), nullptr, 16)));
   return out;
 }
 
@@ -189,23 +190,32 @@ class Card {
     if (ins == 0xA4) return select(p1, data);
     if (!selected_) return sw(0x6D00);
     switch (ins) {
-      case 0xCB: return get_data(p1, p2, data);
-      case 0x20: return verify(p1, p2, data);
-      case 0x87: return general_authenticate(p1, p2, data);
-      case 0xFD: return respond(Bytes(version_.begin(), version_.end()));
+      case 0xCB:
+        return get_data(p1, p2, data);
+      case 0x20:
+        return verify(p1, p2, data);
+      case 0x87:
+        return general_authenticate(p1, p2, data);
+      case 0xFD:
+        return respond(Bytes(version_.begin(), version_.end()));
       case 0xF8: {
         Bytes s{static_cast<std::uint8_t>(serial_ >> 24), static_cast<std::uint8_t>(serial_ >> 16),
                 static_cast<std::uint8_t>(serial_ >> 8), static_cast<std::uint8_t>(serial_)};
         return respond(s);
       }
-      case 0xDB: return put_data(p1, p2, data);
-      case 0xF9: return attest(p1);
-      default: return sw(0x6D00);
+      case 0xDB:
+        return put_data(p1, p2, data);
+      case 0xF9:
+        return attest(p1);
+      default:
+        return sw(0x6D00);
     }
   }
 
  private:
-  static Bytes sw(std::uint16_t s) { return {static_cast<std::uint8_t>(s >> 8), static_cast<std::uint8_t>(s & 0xFF)}; }
+  static Bytes sw(std::uint16_t s) {
+    return {static_cast<std::uint8_t>(s >> 8), static_cast<std::uint8_t>(s & 0xFF)};
+  }
 
   Bytes respond(Bytes data) {
     pending_ = std::move(data);
@@ -276,7 +286,10 @@ class Card {
         if (chuid_.empty()) return sw(0x6A82);
         content = chuid_;
         break;
-      case 0x05: case 0x0A: case 0x0B: case 0x01: {
+      case 0x05:
+      case 0x0A:
+      case 0x0B:
+      case 0x01: {
         const std::uint8_t slot = id[2] == 0x05 ? 0x9A : id[2] == 0x0A ? 0x9C : id[2] == 0x0B ? 0x9D : 0x9E;
         auto it = slots_.find(slot);
         if (it == slots_.end() || it->second.certificate.empty()) return sw(0x6A82);
@@ -350,8 +363,9 @@ class Card {
       }
       if (i + hdr + len > data.size()) return sw(0x6A80);
       if (t == 0x82 && len == 0) want_response = true;
-      if (t == 0x81) digest.assign(data.begin() + static_cast<std::ptrdiff_t>(i + hdr),
-                                   data.begin() + static_cast<std::ptrdiff_t>(i + hdr + len));
+      if (t == 0x81)
+        digest.assign(data.begin() + static_cast<std::ptrdiff_t>(i + hdr),
+                      data.begin() + static_cast<std::ptrdiff_t>(i + hdr + len));
       i += hdr + len;
     }
     if (!want_response || digest.empty()) return sw(0x6A80);
@@ -360,8 +374,8 @@ class Card {
     if (!pin_verified_) return sw(0x6982);
     // Slot 9c: PIN always (SP 800-73-4 part 1, 3.2.2): one signature per VERIFY.
     if (slot == 0x9C) pin_verified_ = false;
-    std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(EVP_PKEY_CTX_new(it->second.key.get(), nullptr),
-                                                                    &EVP_PKEY_CTX_free);
+    std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+        EVP_PKEY_CTX_new(it->second.key.get(), nullptr), &EVP_PKEY_CTX_free);
     size_t siglen = 0;
     if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1 ||
         EVP_PKEY_sign(ctx.get(), nullptr, &siglen, digest.data(), digest.size()) != 1) {
@@ -415,7 +429,8 @@ class Card {
     X509_NAME* subject = X509_get_subject_name(cert.get());
     const std::string cn = "YubiKey PIV Attestation " + std::string(1, "0123456789abcdef"[slot >> 4]) +
                            std::string(1, "0123456789abcdef"[slot & 0xF]);
-    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
     X509_set_issuer_name(cert.get(), X509_get_subject_name(attest_cert_.get()));
     X509_set_pubkey(cert.get(), it->second.key.get());
     auto add_ext = [&](const char* oid, const Bytes& value) {
@@ -429,8 +444,12 @@ class Card {
       ASN1_OBJECT_free(obj);
     };
     add_ext("1.3.6.1.4.1.41482.3.3", Bytes(version_.begin(), version_.end()));
-    Bytes serial{0x02, 0x04, static_cast<std::uint8_t>(serial_ >> 24), static_cast<std::uint8_t>(serial_ >> 16),
-                 static_cast<std::uint8_t>(serial_ >> 8), static_cast<std::uint8_t>(serial_)};
+    Bytes serial{0x02,
+                 0x04,
+                 static_cast<std::uint8_t>(serial_ >> 24),
+                 static_cast<std::uint8_t>(serial_ >> 16),
+                 static_cast<std::uint8_t>(serial_ >> 8),
+                 static_cast<std::uint8_t>(serial_)};
     add_ext("1.3.6.1.4.1.41482.3.7", serial);
     add_ext("1.3.6.1.4.1.41482.3.8", Bytes{0x03, 0x01});
     if (X509_sign(cert.get(), attest_key_.get(), EVP_sha256()) <= 0) return sw(0x6F00);
@@ -482,8 +501,10 @@ int main(int argc, char** argv) {
   std::string state;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--port") port = std::stoi(argv[i + 1]);
-    else if (a == "--state") state = argv[i + 1];
+    if (a == "--port")
+      port = std::stoi(argv[i + 1]);
+    else if (a == "--state")
+      state = argv[i + 1];
   }
   if (port <= 0 || port > 65535 || state.empty()) {
     std::fprintf(stderr, "usage: virtual-piv-card --port PORT --state FILE\n");
@@ -522,13 +543,19 @@ int main(int argc, char** argv) {
     if (len > 0 && !read_exact(fd, msg.data(), len)) break;
     if (len == 1) {
       switch (msg[0]) {
-        case 0x00: card.power_off(); break;
-        case 0x01: break;
-        case 0x02: card.power_off(); break;
+        case 0x00:
+          card.power_off();
+          break;
+        case 0x01:
+          break;
+        case 0x02:
+          card.power_off();
+          break;
         case 0x04:
           if (!send_msg(fd, kAtr)) return 1;
           break;
-        default: break;
+        default:
+          break;
       }
       continue;
     }
