@@ -1,5 +1,7 @@
 // countersign key generate / public: software signing keys for CI and air-gapped laptops.
+// (key list / enroll, for smartcards, are in cmd_piv.cpp.)
 #include "cli/cli.h"
+#include "cli/cmd_piv.h"
 #include "core/fileio.h"
 #include "core/policy.h"
 #include "core/software_key.h"
@@ -45,8 +47,9 @@ int show_public(Io& io, const std::string& path) {
 }  // namespace
 
 void add_key_commands(Registry& r) {
-  auto* key = r.app.add_subcommand("key", "Generate and inspect software signing keys");
+  auto* key = r.app.add_subcommand("key", "Generate and inspect signing keys: software keys and smartcards");
   key->require_subcommand(1);
+  add_piv_key_commands(key, r);
 
   auto g = std::make_shared<GenerateArgs>();
   auto* gen = key->add_subcommand("generate", "Generate a passphrase-protected software signing key");

@@ -14,13 +14,15 @@ shift || true
 # integration tests compare against (canonicalize, slip39); openssl/coreutils for benchmarks;
 # libcurl and libmicrohttpd for the daemon; nginx-light (model mirror), btrfs-progs (snapshots)
 # and sudo (visudo checks the sudoers file) for its integration tests; aria2 and curl for its
-# benchmark.
+# benchmark; pcscd, vsmartcard-vpcd and libpcsclite-dev for the PIV smartcard signer and its
+# integration tests (a virtual card behind the real pcscd; OpenSC cross-checks that card).
 packages=(
   build-essential cmake pkg-config git ca-certificates python3
   libssl-dev openssl libsodium-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev
   libcurl4-openssl-dev libmicrohttpd-dev
   nginx-light btrfs-progs sudo aria2 curl
+  libpcsclite-dev pcscd vsmartcard-vpcd opensc opensc-pkcs11
 )
 node_packages=(nodejs npm)
 
