@@ -16,7 +16,7 @@ namespace countersign::fido2 {
 //   TX, RX (the device stopped answering: removed) -> kNoDevice
 //   RX_NOT_CBOR, RX_INVALID_CBOR, INVALID_CBOR -> kMalformed
 //   PIN_REQUIRED, PIN_NOT_SET        -> kInvalidArgument
-//   UNSUPPORTED_ALGORITHM/OPTION     -> kUnsupported
+//   UNSUPPORTED_ALGORITHM/OPTION, INVALID_OPTION -> kUnsupported
 //   anything else                    -> kIo, with libfido2's fido_strerr text
 Error map_error(int rc, std::string_view what, int retries = -1);
 
