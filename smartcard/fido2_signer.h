@@ -22,6 +22,8 @@ class Fido2Signer : public Signer {
   static Result<Fido2Signer> create(Device device, PolicyKey key, PinSource pin_source);
 
   const PublicKey& public_key() const override { return key_.key; }
+  // True when sign() will ask the PinSource (the key entry says "uv": true).
+  bool requires_pin() const { return key_.uv; }
 
   // Asserts over clientDataHash = SHA-256(signing_input) with the key's credential id as the
   // allow list, user presence required, user verification (PIN) when the key says uv.
