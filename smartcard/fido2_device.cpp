@@ -1,15 +1,11 @@
 #include "smartcard/fido2_device.h"
 
-#include <cbor.h>
-#include <fido/eddsa.h>
-#include <fido/es256.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/x509.h>
 
 #include <cstring>
 #include <mutex>
 
+#include "smartcard/fido2_convert.h"
 #include "smartcard/fido2_error.h"
 
 namespace countersign::fido2 {
@@ -32,12 +28,6 @@ struct FidoFree {
 using CredPtr = std::unique_ptr<fido_cred_t, FidoFree<fido_cred_free>>;
 using AssertPtr = std::unique_ptr<fido_assert_t, FidoFree<fido_assert_free>>;
 using InfoPtr = std::unique_ptr<fido_cbor_info_t, FidoFree<fido_cbor_info_free>>;
-using Es256Ptr = std::unique_ptr<es256_pk_t, FidoFree<es256_pk_free>>;
-using EddsaPtr = std::unique_ptr<eddsa_pk_t, FidoFree<eddsa_pk_free>>;
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
 Bytes copy_bytes(const unsigned char* p, std::size_t n) { return p == nullptr ? Bytes() : Bytes(p, p + n); }
 
@@ -53,43 +43,6 @@ Result<SecretBytes> pin_cstring(const SecretBytes& pin) {
 
 const char* pin_ptr(const std::optional<SecretBytes>& z) {
   return z ? reinterpret_cast<const char*>(z->data()) : nullptr;
-}
-
-// COSE public key as libfido2 decoded it (fido_cred_pubkey_ptr) -> SPKI DER -> PublicKey.
-Result<PublicKey> cose_to_public_key(Alg alg, const unsigned char* ptr, std::size_t len) {
-  PkeyPtr pkey;
-  if (alg == Alg::kFido2Es256) {
-    Es256Ptr pk(es256_pk_new());
-    if (!pk || es256_pk_from_ptr(pk.get(), ptr, len) != FIDO_OK)
-      return make_error(Errc::kMalformed, "make credential: the ES256 public key is not a P-256 point");
-    pkey.reset(es256_pk_to_EVP_PKEY(pk.get()));
-  } else {
-    EddsaPtr pk(eddsa_pk_new());
-    if (!pk || eddsa_pk_from_ptr(pk.get(), ptr, len) != FIDO_OK)
-      return make_error(Errc::kMalformed, "make credential: the EdDSA public key is not 32 bytes");
-    pkey.reset(eddsa_pk_to_EVP_PKEY(pk.get()));
-  }
-  if (!pkey) return make_error(Errc::kMalformed, "make credential: the public key could not be converted");
-  const int n = i2d_PUBKEY(pkey.get(), nullptr);
-  if (n <= 0) return make_error(Errc::kInternal, "i2d_PUBKEY failed");
-  Bytes der(static_cast<std::size_t>(n));
-  unsigned char* out = der.data();
-  if (i2d_PUBKEY(pkey.get(), &out) != n) return make_error(Errc::kInternal, "i2d_PUBKEY failed");
-  return PublicKey::parse(alg, der);
-}
-
-// fido_assert_authdata_ptr gives the authenticatorData as libfido2 received it: a CBOR
-// byte string (CTAP 2.1 section 6.2.2, member 0x02). Unwrap it with libcbor.
-Result<Bytes> unwrap_cbor_bytes(const unsigned char* ptr, std::size_t len) {
-  if (ptr == nullptr || len == 0) return make_error(Errc::kMalformed, "get assertion: no authenticatorData");
-  cbor_load_result res{};
-  cbor_item_t* item = cbor_load(ptr, len, &res);
-  if (item == nullptr) return make_error(Errc::kMalformed, "get assertion: authenticatorData is not CBOR");
-  Result<Bytes> out = make_error(Errc::kMalformed, "get assertion: authenticatorData is not a definite byte string");
-  if (res.read == len && cbor_isa_bytestring(item) && cbor_bytestring_is_definite(item))
-    out = copy_bytes(cbor_bytestring_handle(item), cbor_bytestring_length(item));
-  cbor_decref(&item);
-  return out;
 }
 
 }  // namespace
@@ -209,7 +162,7 @@ Result<PolicyKey> Device::make_credential(const MakeCredentialRequest& request, 
     return Error(Errc::kCrypto, std::string("make credential: the self attestation does not verify: ") + fido_strerr(v));
   }
 
-  CS_TRY(PublicKey key, cose_to_public_key(request.alg, fido_cred_pubkey_ptr(cred.get()), fido_cred_pubkey_len(cred.get())));
+  CS_TRY(PublicKey key, public_key_from_libfido2(request.alg, ByteView(fido_cred_pubkey_ptr(cred.get()), fido_cred_pubkey_len(cred.get()))));
   PolicyKey out{std::move(key), copy_bytes(fido_cred_id_ptr(cred.get()), fido_cred_id_len(cred.get())), request.uv,
                 std::nullopt};
   if (out.credential_id.empty()) return make_error(Errc::kMalformed, "make credential: no credential id");
@@ -248,7 +201,7 @@ Result<Device::Assertion> Device::get_assertion(ByteView client_data_hash, ByteV
   if (fido_assert_count(a.get()) != 1)
     return make_error(Errc::kMalformed, "get assertion: expected exactly one assertion");
   Assertion out;
-  CS_TRY(out.authenticator_data, unwrap_cbor_bytes(fido_assert_authdata_ptr(a.get(), 0), fido_assert_authdata_len(a.get(), 0)));
+  CS_TRY(out.authenticator_data, unwrap_authenticator_data(ByteView(fido_assert_authdata_ptr(a.get(), 0), fido_assert_authdata_len(a.get(), 0))));
   out.signature = copy_bytes(fido_assert_sig_ptr(a.get(), 0), fido_assert_sig_len(a.get(), 0));
   out.sign_count = fido_assert_sigcount(a.get(), 0);
   if (up && out.signature.empty()) return make_error(Errc::kMalformed, "get assertion: no signature");
