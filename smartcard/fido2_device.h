@@ -62,9 +62,11 @@ class Device {
   // Opens the authenticator at `path`. With `io` null, libfido2's own HID I/O opens the
   // hidraw path; otherwise `io` carries the reports (it is copied; the functions must stay
   // valid while the Device lives). `timeout_ms` bounds each operation, touch included
-  // (-1: wait as long as the authenticator does).
+  // (-1: no limit). The default is longer than authenticators' own touch timeout (about 30 s
+  // on a YubiKey), so that a missed touch is reported by the key as a timeout (kTimeout)
+  // rather than cut short by libfido2 as an I/O error (kNoDevice).
   // Errors: kNoDevice when nothing answers at `path`; kUnsupported for a U2F-only device.
-  static Result<Device> open(const std::string& path, const fido_dev_io_t* io = nullptr, int timeout_ms = 30000);
+  static Result<Device> open(const std::string& path, const fido_dev_io_t* io = nullptr, int timeout_ms = 60000);
 
   Result<AuthenticatorInfo> info();
 

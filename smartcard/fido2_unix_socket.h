@@ -23,6 +23,6 @@ inline constexpr std::string_view kUnixSocketPrefix = "unix:";
 const fido_dev_io_t* unix_socket_io();
 
 // Opens `spec` (see above). Errors as Device::open.
-Result<Device> open_device(const std::string& spec, int timeout_ms = 30000);
+Result<Device> open_device(const std::string& spec, int timeout_ms = 60000);
 
 }  // namespace countersign::fido2
