@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+
 #include "core/bytes.h"
 #include "tests/cli/cli_test_util.h"
 #include "tests/test_util.h"
@@ -111,9 +113,9 @@ class Fido2CliTest : public ::testing::Test {
   // alice (es256), bob (eddsa), carol (es256, PIN, uv) enrolled into a 2-of-3 policy, and a
   // proposal to sign.
   void setup() {
-    start("alice");
-    start("bob");
-    start("carol", {"--pin", "271828"});
+    start("alice", {"--ca-out", p("alice-ca.der")});
+    start("bob", {"--ca-out", p("bob-ca.der")});
+    start("carol", {"--pin", "271828", "--ca-out", p("carol-ca.der")});
     test_util::spit(p("carol.pin"), "271828\n");
     test_util::spit(p("wrong.pin"), "000000\n");
     enroll("alice");
@@ -216,6 +218,47 @@ TEST_F(Fido2CliTest, ClearErrorsForWrongPinAndForeignKey) {
   CliRun m = sign("mallory");
   EXPECT_NE(m.rc, 0) << m;
   EXPECT_TRUE(contains(m.err, "holds none of the policy's FIDO2 credentials")) << m;
+}
+
+TEST_F(Fido2CliTest, AttestationIsShownAndRequireAttestationCountsOnlyAttestedKeys) {
+  ASSERT_NO_FATAL_FAILURE(setup());
+  // Without the virtual authenticators' CA, only Yubico's root is pinned: nothing verifies.
+  CliRun plain = run({"policy", "check", p("policy.json")});
+  ASSERT_EQ(plain.rc, 0) << plain;
+  EXPECT_TRUE(contains(plain.out, "fido2-packed NOT verified")) << plain;
+  EXPECT_FALSE(contains(plain.out, "fido2-packed verified")) << plain;
+
+  // Trusting alice's and carol's CA (each virtual key has its own) verifies theirs, not bob's.
+  CliRun c = run({"policy", "check", "--json", "--attestation-root", p("alice-ca.der"), "--attestation-root",
+                  p("carol-ca.der"), p("policy.json")});
+  ASSERT_EQ(c.rc, 0) << c;
+  json j = json::parse(c.out);
+  std::map<std::string, bool> verified;
+  for (const auto& a : j["approvers"]) verified[a["id"]] = a["keys"][0]["attestation_verified"];
+  EXPECT_EQ(verified, (std::map<std::string, bool>{{"alice", true}, {"bob", false}, {"carol", true}}));
+  for (const auto& a : j["approvers"]) {
+    if (a["id"] == "alice") {
+      EXPECT_EQ(a["keys"][0]["aaguid"].get<std::string>().size(), 32u);
+    }
+  }
+
+  // A policy whose install-model rule counts attested keys only.
+  json pol = json::parse(test_util::slurp(p("policy.json")));
+  pol["rules"]["install-model"]["require_attestation"] = true;
+  test_util::spit(p("policy.json"), pol.dump());
+  ASSERT_EQ(sign("alice").rc, 0);
+  ASSERT_EQ(sign("bob").rc, 0);
+  const std::vector<std::string> args{"bundle", "verify", "--attestation-root", p("alice-ca.der"),
+                                      "--attestation-root", p("carol-ca.der"), "--policy", p("policy.json"),
+                                      p("bundle.json")};
+  EXPECT_EQ(assemble_and_verify({"alice.sig", "bob.sig"}).rc, 1);
+  CliRun v = run(args);
+  EXPECT_EQ(v.rc, 1) << v;
+  EXPECT_TRUE(contains(v.out, "attestation does not verify against the pinned vendor roots")) << v;
+  ASSERT_EQ(sign("carol", {"--pin-file", p("carol.pin")}).rc, 0);
+  EXPECT_EQ(assemble_and_verify({"alice.sig", "carol.sig"}).rc, 1) << "the CA is not trusted without the option";
+  CliRun ok = run(args);
+  EXPECT_EQ(ok.rc, 0) << ok;
 }
 
 }  // namespace

@@ -285,7 +285,15 @@ struct VirtualFido2::Keys {
 };
 
 VirtualFido2::VirtualFido2() : keys_(std::make_unique<Keys>()), aaguid_(random_bytes(16)), pin_token_(random_bytes(32)) {
-  auto ca = make_cert(keys_->ca.get(), "Countersign Test FIDO CA", "Test CA", keys_->ca.get(), nullptr, 1);
+  // Each device its own CA name: certificate stores find issuers by name, and two test CAs
+  // with one name would shadow each other.
+  static const char* kHex = "0123456789abcdef";
+  std::string ca_name = "Countersign Test FIDO CA ";
+  for (std::size_t i = 0; i < 4; ++i) {
+    ca_name += kHex[aaguid_[i] >> 4];
+    ca_name += kHex[aaguid_[i] & 0xf];
+  }
+  auto ca = make_cert(keys_->ca.get(), ca_name.c_str(), "Test CA", keys_->ca.get(), nullptr, 1);
   auto att = make_cert(keys_->attestation.get(), "Countersign Virtual FIDO2", "Authenticator Attestation",
                        keys_->ca.get(), ca.get(), 2);
   ca_der_ = der_of(ca.get());

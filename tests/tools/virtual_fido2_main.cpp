@@ -3,8 +3,10 @@
 // `--device unix:PATH` (smartcard/fido2_unix_socket.h) and no hardware. For tests and demos
 // only: its keys live in memory and die with the process.
 //
-//   virtual-fido2 --socket PATH [--pin PIN] [--no-touch] [--idle-exit SECONDS]
+//   virtual-fido2 --socket PATH [--pin PIN] [--no-touch] [--idle-exit SECONDS] [--ca-out FILE]
 //
+// --ca-out writes the DER certificate of the test CA that issued its attestation certificate
+// (made at start), to pass to `--attestation-root`.
 // Prints "ready" on stdout once it listens. Serves one connection at a time (libfido2 opens
 // the device for each operation). Exits after --idle-exit seconds (default 600) without a
 // connection, or on SIGTERM/SIGINT.
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <fstream>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
@@ -27,7 +30,7 @@ volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
 
 int usage() {
-  std::cerr << "usage: virtual-fido2 --socket PATH [--pin PIN] [--no-touch] [--idle-exit SECONDS]\n";
+  std::cerr << "usage: virtual-fido2 --socket PATH [--pin PIN] [--no-touch] [--idle-exit SECONDS] [--ca-out FILE]\n";
   return 2;
 }
 
@@ -56,7 +59,7 @@ void serve(countersign::testing::VirtualFido2& dev, int fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string socket_path, pin;
+  std::string socket_path, pin, ca_out;
   bool no_touch = false;
   int idle_exit = 600;
   for (int i = 1; i < argc; ++i) {
@@ -64,6 +67,7 @@ int main(int argc, char** argv) {
     if (a == "--socket" && i + 1 < argc) socket_path = argv[++i];
     else if (a == "--pin" && i + 1 < argc) pin = argv[++i];
     else if (a == "--no-touch") no_touch = true;
+    else if (a == "--ca-out" && i + 1 < argc) ca_out = argv[++i];
     else if (a == "--idle-exit" && i + 1 < argc) idle_exit = std::stoi(argv[++i]);
     else return usage();
   }
@@ -74,6 +78,15 @@ int main(int argc, char** argv) {
   countersign::testing::VirtualFido2 dev;
   if (!pin.empty()) dev.set_pin(pin);
   dev.no_touch = no_touch;
+  if (!ca_out.empty()) {
+    std::ofstream f(ca_out, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(dev.ca_certificate().data()),
+            static_cast<std::streamsize>(dev.ca_certificate().size()));
+    if (!f) {
+      std::cerr << "virtual-fido2: cannot write " << ca_out << "\n";
+      return 1;
+    }
+  }
 
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
