@@ -13,7 +13,8 @@ Result<fido2::Device> open_fido2(const std::string& device) {
   if (found.size() > 1) {
     std::string names;
     for (const auto& d : found) names += "\n  " + d.path + " (" + d.product + ")";
-    return make_error(Errc::kInvalidArgument, "several FIDO2 security keys are connected; choose one with --device:" + names);
+    return make_error(Errc::kInvalidArgument,
+                      "several FIDO2 security keys are connected; choose one with --device:" + names);
   }
   return fido2::open_device(found[0].path);
 }

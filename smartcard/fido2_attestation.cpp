@@ -25,7 +25,7 @@ struct StoreCtxFree {
   void operator()(X509_STORE_CTX* p) const { X509_STORE_CTX_free(p); }
 };
 struct StackFree {
-  void operator()(STACK_OF(X509)* p) const { sk_X509_pop_free(p, X509_free); }
+  void operator()(STACK_OF(X509) * p) const { sk_X509_pop_free(p, X509_free); }
 };
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 
@@ -60,24 +60,30 @@ Result<AttestationInfo> verify_attestation(const PolicyKey& key, std::string_vie
   if (rc == FIDO_OK) rc = fido_cred_set_rp(cred.get(), rp.c_str(), nullptr);
   if (rc == FIDO_OK)
     rc = fido_cred_set_clientdata_hash(cred.get(), att.client_data_hash.data(), att.client_data_hash.size());
-  if (rc == FIDO_OK) rc = fido_cred_set_authdata_raw(cred.get(), att.authenticator_data.data(), att.authenticator_data.size());
+  if (rc == FIDO_OK)
+    rc = fido_cred_set_authdata_raw(cred.get(), att.authenticator_data.data(), att.authenticator_data.size());
   if (rc != FIDO_OK)
-    return Error(Errc::kInvalidDocument, std::string("attestation authenticatorData does not parse: ") + fido_strerr(rc));
-  if (rc = fido_cred_set_x509(cred.get(), att.certificates[0].data(), att.certificates[0].size()); rc == FIDO_OK)
+    return Error(Errc::kInvalidDocument,
+                 std::string("attestation authenticatorData does not parse: ") + fido_strerr(rc));
+  if (rc = fido_cred_set_x509(cred.get(), att.certificates[0].data(), att.certificates[0].size());
+      rc == FIDO_OK)
     rc = fido_cred_set_sig(cred.get(), att.signature.data(), att.signature.size());
   if (rc != FIDO_OK) return map_error(rc, "attestation");
 
-  const Bytes cred_id(fido_cred_id_ptr(cred.get()), fido_cred_id_ptr(cred.get()) + fido_cred_id_len(cred.get()));
+  const Bytes cred_id(fido_cred_id_ptr(cred.get()),
+                      fido_cred_id_ptr(cred.get()) + fido_cred_id_len(cred.get()));
   if (cred_id != key.credential_id)
     return make_error(Errc::kInvalidDocument, "the attestation is for another credential id");
-  CS_TRY(PublicKey attested, public_key_from_libfido2(key.key.alg(), ByteView(fido_cred_pubkey_ptr(cred.get()),
-                                                                              fido_cred_pubkey_len(cred.get()))));
+  CS_TRY(PublicKey attested,
+         public_key_from_libfido2(
+             key.key.alg(), ByteView(fido_cred_pubkey_ptr(cred.get()), fido_cred_pubkey_len(cred.get()))));
   if (attested.id() != key.key.id())
-    return make_error(Errc::kInvalidDocument, "the attestation is for another public key (" + attested.id() + ")");
+    return make_error(Errc::kInvalidDocument,
+                      "the attestation is for another public key (" + attested.id() + ")");
   if (rc = fido_cred_verify(cred.get()); rc != FIDO_OK) {
     if (rc == FIDO_ERR_INVALID_PARAM)  // rpIdHash, flags or clientDataHash do not match
-      return make_error(Errc::kInvalidDocument, "the attestation is not for relying party " + rp +
-                                                    " with user presence");
+      return make_error(Errc::kInvalidDocument,
+                        "the attestation is not for relying party " + rp + " with user presence");
     return Error(Errc::kCrypto, std::string("the attestation signature does not verify: ") + fido_strerr(rc));
   }
 
@@ -95,7 +101,9 @@ Result<AttestationInfo> verify_attestation(const PolicyKey& key, std::string_vie
   }
   for (std::size_t i = 1; i < att.certificates.size(); ++i) {
     X509Ptr c = parse_cert(att.certificates[i]);
-    if (!c) return make_error(Errc::kMalformed, "attestation certificate " + std::to_string(i) + " is not DER X.509");
+    if (!c)
+      return make_error(Errc::kMalformed,
+                        "attestation certificate " + std::to_string(i) + " is not DER X.509");
     if (sk_X509_push(chain.get(), c.get()) == 0) return make_error(Errc::kInternal, "sk_X509_push failed");
     c.release();
   }
@@ -103,12 +111,14 @@ Result<AttestationInfo> verify_attestation(const PolicyKey& key, std::string_vie
     return make_error(Errc::kInternal, "X509_STORE_CTX_init failed");
   if (X509_verify_cert(ctx.get()) != 1) {
     const int err = X509_STORE_CTX_get_error(ctx.get());
-    return make_error(Errc::kRejected, std::string("the attestation certificate does not chain to a pinned root: ") +
-                                           X509_verify_cert_error_string(err));
+    return make_error(Errc::kRejected,
+                      std::string("the attestation certificate does not chain to a pinned root: ") +
+                          X509_verify_cert_error_string(err));
   }
 
   AttestationInfo info;
-  info.aaguid.assign(fido_cred_aaguid_ptr(cred.get()), fido_cred_aaguid_ptr(cred.get()) + fido_cred_aaguid_len(cred.get()));
+  info.aaguid.assign(fido_cred_aaguid_ptr(cred.get()),
+                     fido_cred_aaguid_ptr(cred.get()) + fido_cred_aaguid_len(cred.get()));
   char buf[256] = {};
   X509_NAME_oneline(X509_get_subject_name(leaf.get()), buf, sizeof buf);
   info.subject = buf;

@@ -14,8 +14,8 @@
 namespace countersign::fido2 {
 
 struct AttestationInfo {
-  Bytes aaguid;           // 16 bytes, names the authenticator model
-  std::string subject;    // the attestation certificate's subject, one line
+  Bytes aaguid;         // 16 bytes, names the authenticator model
+  std::string subject;  // the attestation certificate's subject, one line
 };
 
 // Verifies `key.attestation` (format "fido2-packed"), in this order:

@@ -59,8 +59,10 @@ Result<Bytes> unwrap_authenticator_data(ByteView cbor) {
   if (cbor.empty()) return make_error(Errc::kMalformed, "authenticatorData: empty");
   cbor_load_result res{};
   std::unique_ptr<cbor_item_t, CborFree> item(cbor_load(cbor.data(), cbor.size(), &res));
-  if (!item || res.error.code != CBOR_ERR_NONE) return make_error(Errc::kMalformed, "authenticatorData: not CBOR");
-  if (res.read != cbor.size()) return make_error(Errc::kMalformed, "authenticatorData: trailing bytes after the CBOR item");
+  if (!item || res.error.code != CBOR_ERR_NONE)
+    return make_error(Errc::kMalformed, "authenticatorData: not CBOR");
+  if (res.read != cbor.size())
+    return make_error(Errc::kMalformed, "authenticatorData: trailing bytes after the CBOR item");
   if (!cbor_isa_bytestring(item.get()) || !cbor_bytestring_is_definite(item.get()))
     return make_error(Errc::kMalformed, "authenticatorData: not a definite CBOR byte string");
   const unsigned char* p = cbor_bytestring_handle(item.get());

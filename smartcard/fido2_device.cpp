@@ -64,7 +64,8 @@ Result<std::vector<DeviceListing>> list_devices() {
       const fido_dev_info_t* di = fido_dev_info_ptr(list, i);
       auto str = [](const char* s) { return s ? std::string(s) : std::string(); };
       out.push_back({str(fido_dev_info_path(di)), str(fido_dev_info_manufacturer_string(di)),
-                     str(fido_dev_info_product_string(di)), static_cast<std::uint16_t>(fido_dev_info_vendor(di)),
+                     str(fido_dev_info_product_string(di)),
+                     static_cast<std::uint16_t>(fido_dev_info_vendor(di)),
                      static_cast<std::uint16_t>(fido_dev_info_product(di))});
     }
   }
@@ -78,9 +79,11 @@ Result<Device> Device::open(const std::string& path, const fido_dev_io_t* io, in
   std::unique_ptr<fido_dev_t, Close> dev(fido_dev_new());
   if (!dev) return make_error(Errc::kInternal, "fido_dev_new failed");
   if (io != nullptr) {
-    if (int rc = fido_dev_set_io_functions(dev.get(), io); rc != FIDO_OK) return map_error(rc, "open " + path);
+    if (int rc = fido_dev_set_io_functions(dev.get(), io); rc != FIDO_OK)
+      return map_error(rc, "open " + path);
   }
-  if (int rc = fido_dev_set_timeout(dev.get(), timeout_ms); rc != FIDO_OK) return map_error(rc, "open " + path);
+  if (int rc = fido_dev_set_timeout(dev.get(), timeout_ms); rc != FIDO_OK)
+    return map_error(rc, "open " + path);
   if (int rc = fido_dev_open(dev.get(), path.c_str()); rc != FIDO_OK) {
     // FIDO_ERR_INTERNAL here is libfido2's "could not open the path".
     if (rc == FIDO_ERR_INTERNAL || rc == FIDO_ERR_TX || rc == FIDO_ERR_RX)
@@ -88,7 +91,8 @@ Result<Device> Device::open(const std::string& path, const fido_dev_io_t* io, in
     return map_error(rc, "open " + path);
   }
   if (!fido_dev_is_fido2(dev.get()))
-    return make_error(Errc::kUnsupported, "open " + path + ": a U2F-only key; countersign needs FIDO2 (CTAP2)");
+    return make_error(Errc::kUnsupported,
+                      "open " + path + ": a U2F-only key; countersign needs FIDO2 (CTAP2)");
   return Device(std::move(dev), path);
 }
 
@@ -105,7 +109,8 @@ Result<AuthenticatorInfo> Device::info() {
   AuthenticatorInfo info;
   info.aaguid = copy_bytes(fido_cbor_info_aaguid_ptr(ci.get()), fido_cbor_info_aaguid_len(ci.get()));
   char** versions = fido_cbor_info_versions_ptr(ci.get());
-  for (std::size_t i = 0; i < fido_cbor_info_versions_len(ci.get()); ++i) info.versions.emplace_back(versions[i]);
+  for (std::size_t i = 0; i < fido_cbor_info_versions_len(ci.get()); ++i)
+    info.versions.emplace_back(versions[i]);
   for (std::size_t i = 0; i < fido_cbor_info_algorithm_count(ci.get()); ++i)
     info.algorithms.push_back(fido_cbor_info_algorithm_cose(ci.get(), i));
   char** names = fido_cbor_info_options_name_ptr(ci.get());
@@ -121,7 +126,8 @@ Result<AuthenticatorInfo> Device::info() {
 
 Result<PolicyKey> Device::make_credential(const MakeCredentialRequest& request, const SecretBytes* pin) {
   if (request.alg != Alg::kFido2Es256 && request.alg != Alg::kFido2EdDsa)
-    return make_error(Errc::kInvalidArgument, "make credential: the algorithm must be fido2-es256 or fido2-eddsa");
+    return make_error(Errc::kInvalidArgument,
+                      "make credential: the algorithm must be fido2-es256 or fido2-eddsa");
   std::optional<SecretBytes> zpin;
   if (pin != nullptr) {
     CS_TRY(auto z, pin_cstring(*pin));
@@ -148,7 +154,8 @@ Result<PolicyKey> Device::make_credential(const MakeCredentialRequest& request, 
   if (rc == FIDO_OK && request.uv && pin == nullptr) rc = fido_cred_set_uv(cred.get(), FIDO_OPT_TRUE);
   if (rc != FIDO_OK) return map_error(rc, "make credential");
   rc = fido_dev_make_cred(dev_.get(), cred.get(), pin_ptr(zpin));
-  if (rc != FIDO_OK) return map_error(rc, "make credential", rc == FIDO_ERR_PIN_INVALID ? retries_left() : -1);
+  if (rc != FIDO_OK)
+    return map_error(rc, "make credential", rc == FIDO_ERR_PIN_INVALID ? retries_left() : -1);
 
   // libfido2 checks the packed attestation signature over authData || clientDataHash with
   // the x5c leaf (or the credential key for self attestation), the rpIdHash and the flags.
@@ -157,21 +164,25 @@ Result<PolicyKey> Device::make_credential(const MakeCredentialRequest& request, 
     return make_error(Errc::kUnsupported, "make credential: only packed attestation is supported");
   if (fido_cred_x5c_ptr(cred.get()) != nullptr) {
     if (int v = fido_cred_verify(cred.get()); v != FIDO_OK)
-      return Error(Errc::kCrypto, std::string("make credential: the attestation does not verify: ") + fido_strerr(v));
+      return Error(Errc::kCrypto,
+                   std::string("make credential: the attestation does not verify: ") + fido_strerr(v));
   } else if (int v = fido_cred_verify_self(cred.get()); v != FIDO_OK) {
-    return Error(Errc::kCrypto, std::string("make credential: the self attestation does not verify: ") + fido_strerr(v));
+    return Error(Errc::kCrypto,
+                 std::string("make credential: the self attestation does not verify: ") + fido_strerr(v));
   }
 
-  CS_TRY(PublicKey key, public_key_from_libfido2(request.alg, ByteView(fido_cred_pubkey_ptr(cred.get()), fido_cred_pubkey_len(cred.get()))));
-  PolicyKey out{std::move(key), copy_bytes(fido_cred_id_ptr(cred.get()), fido_cred_id_len(cred.get())), request.uv,
-                std::nullopt};
+  CS_TRY(PublicKey key, public_key_from_libfido2(request.alg, ByteView(fido_cred_pubkey_ptr(cred.get()),
+                                                                       fido_cred_pubkey_len(cred.get()))));
+  PolicyKey out{std::move(key), copy_bytes(fido_cred_id_ptr(cred.get()), fido_cred_id_len(cred.get())),
+                request.uv, std::nullopt};
   if (out.credential_id.empty()) return make_error(Errc::kMalformed, "make credential: no credential id");
   Attestation att;
   att.format = "fido2-packed";
   if (fido_cred_x5c_ptr(cred.get()) != nullptr)
     att.certificates.push_back(copy_bytes(fido_cred_x5c_ptr(cred.get()), fido_cred_x5c_len(cred.get())));
   att.signature = copy_bytes(fido_cred_sig_ptr(cred.get()), fido_cred_sig_len(cred.get()));
-  att.authenticator_data = copy_bytes(fido_cred_authdata_raw_ptr(cred.get()), fido_cred_authdata_raw_len(cred.get()));
+  att.authenticator_data =
+      copy_bytes(fido_cred_authdata_raw_ptr(cred.get()), fido_cred_authdata_raw_len(cred.get()));
   att.client_data_hash = cdh;
   out.attestation = std::move(att);
   return out;
@@ -191,7 +202,8 @@ Result<Device::Assertion> Device::get_assertion(ByteView client_data_hash, ByteV
   if (!a) return make_error(Errc::kInternal, "fido_assert_new failed");
   const std::string rp(kFido2RpId);
   int rc = fido_assert_set_rp(a.get(), rp.c_str());
-  if (rc == FIDO_OK) rc = fido_assert_set_clientdata_hash(a.get(), client_data_hash.data(), client_data_hash.size());
+  if (rc == FIDO_OK)
+    rc = fido_assert_set_clientdata_hash(a.get(), client_data_hash.data(), client_data_hash.size());
   if (rc == FIDO_OK) rc = fido_assert_allow_cred(a.get(), credential_id.data(), credential_id.size());
   if (rc == FIDO_OK) rc = fido_assert_set_up(a.get(), up ? FIDO_OPT_TRUE : FIDO_OPT_FALSE);
   if (rc == FIDO_OK && uv && pin == nullptr) rc = fido_assert_set_uv(a.get(), FIDO_OPT_TRUE);
@@ -201,7 +213,8 @@ Result<Device::Assertion> Device::get_assertion(ByteView client_data_hash, ByteV
   if (fido_assert_count(a.get()) != 1)
     return make_error(Errc::kMalformed, "get assertion: expected exactly one assertion");
   Assertion out;
-  CS_TRY(out.authenticator_data, unwrap_authenticator_data(ByteView(fido_assert_authdata_ptr(a.get(), 0), fido_assert_authdata_len(a.get(), 0))));
+  CS_TRY(out.authenticator_data, unwrap_authenticator_data(ByteView(fido_assert_authdata_ptr(a.get(), 0),
+                                                                    fido_assert_authdata_len(a.get(), 0))));
   out.signature = copy_bytes(fido_assert_sig_ptr(a.get(), 0), fido_assert_sig_len(a.get(), 0));
   out.sign_count = fido_assert_sigcount(a.get(), 0);
   if (up && out.signature.empty()) return make_error(Errc::kMalformed, "get assertion: no signature");

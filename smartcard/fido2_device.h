@@ -66,7 +66,8 @@ class Device {
   // on a YubiKey), so that a missed touch is reported by the key as a timeout (kTimeout)
   // rather than cut short by libfido2 as an I/O error (kNoDevice).
   // Errors: kNoDevice when nothing answers at `path`; kUnsupported for a U2F-only device.
-  static Result<Device> open(const std::string& path, const fido_dev_io_t* io = nullptr, int timeout_ms = 60000);
+  static Result<Device> open(const std::string& path, const fido_dev_io_t* io = nullptr,
+                             int timeout_ms = 60000);
 
   Result<AuthenticatorInfo> info();
 
@@ -100,7 +101,8 @@ class Device {
   struct Close {
     void operator()(fido_dev_t* d) const;
   };
-  Device(std::unique_ptr<fido_dev_t, Close> dev, std::string path) : dev_(std::move(dev)), path_(std::move(path)) {}
+  Device(std::unique_ptr<fido_dev_t, Close> dev, std::string path)
+      : dev_(std::move(dev)), path_(std::move(path)) {}
   int retries_left();
   std::unique_ptr<fido_dev_t, Close> dev_;
   std::string path_;

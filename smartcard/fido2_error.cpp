@@ -33,7 +33,8 @@ Error map_error(int rc, std::string_view what, int retries) {
     case FIDO_ERR_PIN_REQUIRED:
       return Error(Errc::kInvalidArgument, w + ": the security key requires its PIN");
     case FIDO_ERR_PIN_NOT_SET:
-      return Error(Errc::kInvalidArgument, w + ": user verification requested but the security key has no PIN set");
+      return Error(Errc::kInvalidArgument,
+                   w + ": user verification requested but the security key has no PIN set");
     case FIDO_ERR_INVALID_OPTION:
       return Error(Errc::kUnsupported,
                    w + ": the security key refused an option (user verification without a PIN needs "

@@ -85,7 +85,8 @@ class Fido2CliTest : public ::testing::Test {
   }
 
   void enroll(const std::string& who, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"key", "enroll", "--fido2", "--device", dev(who), "--name", who, "-o", p(who + ".json")};
+    std::vector<std::string> args{"key",    "enroll", "--fido2", "--device",      dev(who),
+                                  "--name", who,      "-o",      p(who + ".json")};
     args.insert(args.end(), extra.begin(), extra.end());
     CliRun r = run(args);
     ASSERT_EQ(r.rc, 0) << r;
@@ -93,16 +94,16 @@ class Fido2CliTest : public ::testing::Test {
   }
 
   CliRun sign(const std::string& who, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"sign", "--fido2", "--device", dev(who), "--policy", p("policy.json"),
-                                  "--signer", who, "-o", p(who + ".sig")};
+    std::vector<std::string> args{"sign",           "--fido2",  "--device", dev(who), "--policy",
+                                  p("policy.json"), "--signer", who,        "-o",     p(who + ".sig")};
     args.insert(args.end(), extra.begin(), extra.end());
     args.push_back(p("proposal.json"));
     return run(args);
   }
 
   CliRun assemble_and_verify(const std::vector<std::string>& sigs) {
-    std::vector<std::string> args{"bundle", "assemble", "--proposal", p("proposal.json"), "--manifest",
-                                  p("manifest.json"), "-o", p("bundle.json")};
+    std::vector<std::string> args{"bundle",     "assemble",         "--proposal", p("proposal.json"),
+                                  "--manifest", p("manifest.json"), "-o",         p("bundle.json")};
     for (const auto& s : sigs) args.push_back(p(s));
     std::filesystem::remove(p("bundle.json"));
     CliRun a = run(args);
@@ -128,11 +129,11 @@ class Fido2CliTest : public ::testing::Test {
                     "hf:org/tiny@" + kRevision, "-o", p("manifest.json"), p("model")});
     ASSERT_EQ(m.rc, 0) << m;
     CliRun pol = run({"policy", "create", "--domain", "acme-prod", "--approver", "alice:" + p("alice.json"),
-                      "--approver", "bob:" + p("bob.json"), "--approver", "carol:" + p("carol.json"), "--rule",
-                      "install-model=2", "-o", p("policy.json")});
+                      "--approver", "bob:" + p("bob.json"), "--approver", "carol:" + p("carol.json"),
+                      "--rule", "install-model=2", "-o", p("policy.json")});
     ASSERT_EQ(pol.rc, 0) << pol;
-    CliRun prop = run({"proposal", "create", "--domain", "acme-prod", "--action", "install-model", "--manifest",
-                       p("manifest.json"), "--expires", "7d", "-o", p("proposal.json")});
+    CliRun prop = run({"proposal", "create", "--domain", "acme-prod", "--action", "install-model",
+                       "--manifest", p("manifest.json"), "--expires", "7d", "-o", p("proposal.json")});
     ASSERT_EQ(prop.rc, 0) << prop;
   }
 
@@ -193,8 +194,8 @@ TEST_F(Fido2CliTest, TwoOfThreeVirtualKeysApproveAndTamperingIsRefused) {
     std::uint8_t mask;
     const char* reason;
   };
-  for (const Tamper& t : {Tamper{32, 0x01, "user presence flag not set"}, Tamper{0, 0x80, "rpIdHash"},
-                          Tamper{36, 0x01, ""}}) {
+  for (const Tamper& t :
+       {Tamper{32, 0x01, "user presence flag not set"}, Tamper{0, 0x80, "rpIdHash"}, Tamper{36, 0x01, ""}}) {
     Bytes ad2 = bob_ad;
     ad2[t.at] ^= t.mask;
     json s = bob_sig;
@@ -248,15 +249,16 @@ TEST_F(Fido2CliTest, AttestationIsShownAndRequireAttestationCountsOnlyAttestedKe
   test_util::spit(p("policy.json"), pol.dump());
   ASSERT_EQ(sign("alice").rc, 0);
   ASSERT_EQ(sign("bob").rc, 0);
-  const std::vector<std::string> args{"bundle", "verify", "--attestation-root", p("alice-ca.der"),
-                                      "--attestation-root", p("carol-ca.der"), "--policy", p("policy.json"),
-                                      p("bundle.json")};
+  const std::vector<std::string> args{
+      "bundle",          "verify",   "--attestation-root", p("alice-ca.der"), "--attestation-root",
+      p("carol-ca.der"), "--policy", p("policy.json"),     p("bundle.json")};
   EXPECT_EQ(assemble_and_verify({"alice.sig", "bob.sig"}).rc, 1);
   CliRun v = run(args);
   EXPECT_EQ(v.rc, 1) << v;
   EXPECT_TRUE(contains(v.out, "attestation does not verify against the pinned vendor roots")) << v;
   ASSERT_EQ(sign("carol", {"--pin-file", p("carol.pin")}).rc, 0);
-  EXPECT_EQ(assemble_and_verify({"alice.sig", "carol.sig"}).rc, 1) << "the CA is not trusted without the option";
+  EXPECT_EQ(assemble_and_verify({"alice.sig", "carol.sig"}).rc, 1)
+      << "the CA is not trusted without the option";
   CliRun ok = run(args);
   EXPECT_EQ(ok.rc, 0) << ok;
 }

@@ -44,7 +44,8 @@ TEST_P(Fido2AttestationTest, VerifiesAgainstTheIssuingRootOnly) {
   EXPECT_EQ(info->aaguid, v.aaguid());
   EXPECT_NE(info->subject.find("Authenticator Attestation"), std::string::npos) << info->subject;
 
-  const Bytes yubico = pem_der(std::string(COUNTERSIGN_TEST_DATA) + "/yubico-attestation/yubico-u2f-root-ca-457200631.pem");
+  const Bytes yubico =
+      pem_der(std::string(COUNTERSIGN_TEST_DATA) + "/yubico-attestation/yubico-u2f-root-ca-457200631.pem");
   auto other = verify_attestation(key(), "countersign", {yubico});
   ASSERT_FALSE(other.ok());
   EXPECT_EQ(other.error().code, Errc::kRejected) << other.error().message;
@@ -58,21 +59,25 @@ TEST_P(Fido2AttestationTest, RefusesAttestationsThatDoNotBelongToTheKey) {
 
   PolicyKey other_id = key();
   other_id.credential_id[0] ^= 1;
-  EXPECT_EQ(verify_attestation(other_id, "countersign", {v.ca_certificate()}).error().code, Errc::kInvalidDocument);
+  EXPECT_EQ(verify_attestation(other_id, "countersign", {v.ca_certificate()}).error().code,
+            Errc::kInvalidDocument);
 
   PolicyKey bad_sig = key();
   bad_sig.attestation->client_data_hash[0] ^= 1;  // the signature no longer covers these bytes
   auto r = verify_attestation(bad_sig, "countersign", {v.ca_certificate()});
   ASSERT_FALSE(r.ok());
-  EXPECT_TRUE(r.error().code == Errc::kCrypto || r.error().code == Errc::kInvalidDocument) << r.error().message;
+  EXPECT_TRUE(r.error().code == Errc::kCrypto || r.error().code == Errc::kInvalidDocument)
+      << r.error().message;
 
   PolicyKey none = key();
   none.attestation.reset();
-  EXPECT_EQ(verify_attestation(none, "countersign", {v.ca_certificate()}).error().code, Errc::kInvalidArgument);
+  EXPECT_EQ(verify_attestation(none, "countersign", {v.ca_certificate()}).error().code,
+            Errc::kInvalidArgument);
 }
 
 TEST(Fido2Roots, TheBuiltInRootIsYubicosFidoRoot) {
-  const std::string pem = std::string(COUNTERSIGN_TEST_DATA) + "/yubico-attestation/yubico-u2f-root-ca-457200631.pem";
+  const std::string pem =
+      std::string(COUNTERSIGN_TEST_DATA) + "/yubico-attestation/yubico-u2f-root-ca-457200631.pem";
   EXPECT_EQ(pinned_fido2_roots(), std::vector<Bytes>{pem_der(pem)});
   auto read = read_certificates(pem);
   ASSERT_TRUE(read.ok()) << read.error().message;
@@ -82,7 +87,9 @@ TEST(Fido2Roots, TheBuiltInRootIsYubicosFidoRoot) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Algs, Fido2AttestationTest, ::testing::Values(Alg::kFido2Es256, Alg::kFido2EdDsa),
-                         [](const auto& p) { return std::string(p.param == Alg::kFido2Es256 ? "es256" : "eddsa"); });
+                         [](const auto& p) {
+                           return std::string(p.param == Alg::kFido2Es256 ? "es256" : "eddsa");
+                         });
 
 }  // namespace
 }  // namespace countersign::fido2

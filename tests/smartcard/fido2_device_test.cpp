@@ -88,17 +88,19 @@ TEST_P(EnrollTest, EnrolmentIsAPolicyKeyEntryCoreAccepts) {
   msg.insert(msg.end(), key->attestation->client_data_hash.begin(), key->attestation->client_data_hash.end());
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   ASSERT_EQ(EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pub), 1);
-  EXPECT_EQ(EVP_DigestVerify(ctx.get(), key->attestation->signature.data(), key->attestation->signature.size(),
-                             msg.data(), msg.size()),
+  EXPECT_EQ(EVP_DigestVerify(ctx.get(), key->attestation->signature.data(),
+                             key->attestation->signature.size(), msg.data(), msg.size()),
             1);
   msg[0] ^= 1;
-  EXPECT_NE(EVP_DigestVerify(ctx.get(), key->attestation->signature.data(), key->attestation->signature.size(),
-                             msg.data(), msg.size()),
+  EXPECT_NE(EVP_DigestVerify(ctx.get(), key->attestation->signature.data(),
+                             key->attestation->signature.size(), msg.data(), msg.size()),
             1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Algs, EnrollTest, ::testing::Values(Alg::kFido2Es256, Alg::kFido2EdDsa),
-                         [](const auto& p) { return std::string(p.param == Alg::kFido2Es256 ? "es256" : "eddsa"); });
+                         [](const auto& p) {
+                           return std::string(p.param == Alg::kFido2Es256 ? "es256" : "eddsa");
+                         });
 
 TEST(Fido2Device, EnrolmentNeedsThePinWhenOneIsSet) {
   VirtualFido2 v;

@@ -36,9 +36,8 @@ TEST(Fido2Hardware, EnrolAndSignWithARealKey) {
                                   pin ? &*pin : nullptr);
   ASSERT_TRUE(key.ok()) << key.error().message;
   const bool uv = key->uv;
-  auto signer = Fido2Signer::create(std::move(*dev), *key, [&]() -> Result<SecretBytes> {
-    return SecretBytes::copy_of(pin->view());
-  });
+  auto signer = Fido2Signer::create(
+      std::move(*dev), *key, [&]() -> Result<SecretBytes> { return SecretBytes::copy_of(pin->view()); });
   ASSERT_TRUE(signer.ok()) << signer.error().message;
   const SigningInput input = signing_input(sha256(std::string_view("hardware test proposal")));
   std::cerr << "Touch the security key (signature)\n";

@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include "core/signature_file.h"
 #include "core/sha256.h"
+#include "core/signature_file.h"
 #include "tests/smartcard/virtual_fido2.h"
 
 namespace countersign::fido2 {
@@ -106,7 +106,8 @@ TEST_F(Fido2SignerTest, NoPinIsAskedWhenTheKeyDoesNotDemandUv) {
   v.set_pin("246810");
   const SecretBytes pin = secret("246810");
   const PolicyKey key = enroll(Alg::kFido2Es256, false, &pin);
-  auto s = signer(key, []() -> Result<SecretBytes> { return make_error(Errc::kInternal, "must not be asked"); });
+  auto s =
+      signer(key, []() -> Result<SecretBytes> { return make_error(Errc::kInternal, "must not be asked"); });
   ASSERT_TRUE(s.ok());
   auto sig = s->sign(input);
   ASSERT_TRUE(sig.ok()) << sig.error().message;
@@ -124,7 +125,8 @@ TEST_F(Fido2SignerTest, WrongPinSaysHowManyTriesAreLeftThenBlocks) {
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, Errc::kWrongPin) << r.error().message;
     EXPECT_EQ(r.error().retries, left);
-    EXPECT_NE(r.error().message.find(std::to_string(left) + " tries left"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find(std::to_string(left) + " tries left"), std::string::npos)
+        << r.error().message;
   }
   EXPECT_EQ(v.pin_retries(), 1);
   auto last = s->sign(input);

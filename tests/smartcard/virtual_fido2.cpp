@@ -28,8 +28,9 @@ constexpr std::uint32_t kBroadcastCid = 0xffffffff;
 constexpr std::size_t kReport = 64;
 constexpr std::uint8_t kOk = 0x00, kInvalidCommand = 0x01, kInvalidCbor = 0x12, kMissingParameter = 0x14,
                        kUnsupportedAlgorithm = 0x26, kInvalidOption = 0x2c, kNoCredentials = 0x2e,
-                       kUserActionTimeout = 0x2f, kPinInvalid = 0x31, kPinBlocked = 0x32, kPinAuthInvalid = 0x33,
-                       kPinNotSet = 0x35, kPinRequired = 0x36, kPinPolicyViolation = 0x37;
+                       kUserActionTimeout = 0x2f, kPinInvalid = 0x31, kPinBlocked = 0x32,
+                       kPinAuthInvalid = 0x33, kPinNotSet = 0x35, kPinRequired = 0x36,
+                       kPinPolicyViolation = 0x37;
 constexpr int kCoseEs256 = -7, kCoseEdDsa = -8, kCoseEcdh = -25;
 constexpr std::uint8_t kFlagUp = 0x01, kFlagUv = 0x04, kFlagAt = 0x40;
 
@@ -48,7 +49,8 @@ void must(bool ok, const char* what) {
 }
 
 Pkey generate(const char* type, const char* group) {
-  EVP_PKEY* k = group ? EVP_PKEY_Q_keygen(nullptr, nullptr, type, group) : EVP_PKEY_Q_keygen(nullptr, nullptr, type);
+  EVP_PKEY* k =
+      group ? EVP_PKEY_Q_keygen(nullptr, nullptr, type, group) : EVP_PKEY_Q_keygen(nullptr, nullptr, type);
   must(k != nullptr, "keygen");
   return Pkey(k);
 }
@@ -90,12 +92,14 @@ Pkey p256_from_point(const Bytes& x, const Bytes& y) {
   Bytes point{0x04};
   point.insert(point.end(), x.begin(), x.end());
   point.insert(point.end(), y.begin(), y.end());
-  std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> bld(OSSL_PARAM_BLD_new(), OSSL_PARAM_BLD_free);
+  std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> bld(OSSL_PARAM_BLD_new(),
+                                                                      OSSL_PARAM_BLD_free);
   OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
   OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
-  std::unique_ptr<OSSL_PARAM, decltype(&OSSL_PARAM_free)> params(OSSL_PARAM_BLD_to_param(bld.get()), OSSL_PARAM_free);
-  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr),
-                                                                   EVP_PKEY_CTX_free);
+  std::unique_ptr<OSSL_PARAM, decltype(&OSSL_PARAM_free)> params(OSSL_PARAM_BLD_to_param(bld.get()),
+                                                                 OSSL_PARAM_free);
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), EVP_PKEY_CTX_free);
   EVP_PKEY* k = nullptr;
   if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
       EVP_PKEY_fromdata(ctx.get(), &k, EVP_PKEY_PUBLIC_KEY, params.get()) != 1)
@@ -105,7 +109,8 @@ Pkey p256_from_point(const Bytes& x, const Bytes& y) {
 
 Bytes aes256_cbc(const Bytes& key, const Bytes& in, bool encrypt) {
   if (in.empty() || in.size() % 16 != 0) throw Fail{kPinAuthInvalid};
-  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
+                                                                      EVP_CIPHER_CTX_free);
   const std::uint8_t iv[16] = {};
   Bytes out(in.size() + 16);
   int n = 0, m = 0;
@@ -121,7 +126,8 @@ Bytes aes256_cbc(const Bytes& key, const Bytes& in, bool encrypt) {
 Bytes hmac16(const Bytes& key, const Bytes& msg) {
   Bytes mac(32);
   unsigned int n = 0;
-  must(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), msg.data(), msg.size(), mac.data(), &n) != nullptr,
+  must(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), msg.data(), msg.size(), mac.data(), &n) !=
+           nullptr,
        "HMAC");
   mac.resize(16);
   return mac;
@@ -148,7 +154,8 @@ std::unique_ptr<X509, decltype(&X509_free)> make_cert(EVP_PKEY* subject_key, con
   X509_gmtime_adj(X509_getm_notAfter(c.get()), 3600L * 24 * 365);
   X509_NAME* name = X509_get_subject_name(c.get());
   auto add = [&](const char* field, const char* value) {
-    X509_NAME_add_entry_by_txt(name, field, MBSTRING_ASC, reinterpret_cast<const unsigned char*>(value), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, field, MBSTRING_ASC, reinterpret_cast<const unsigned char*>(value), -1,
+                               -1, 0);
   };
   add("C", "SE");
   add("O", "Countersign Test");
@@ -158,7 +165,8 @@ std::unique_ptr<X509, decltype(&X509_free)> make_cert(EVP_PKEY* subject_key, con
   X509_set_pubkey(c.get(), subject_key);
   X509V3_CTX v3;
   X509V3_set_ctx(&v3, issuer ? issuer : c.get(), c.get(), nullptr, nullptr, 0);
-  X509_EXTENSION* bc = X509V3_EXT_conf_nid(nullptr, &v3, NID_basic_constraints, issuer ? "critical,CA:FALSE" : "critical,CA:TRUE");
+  X509_EXTENSION* bc = X509V3_EXT_conf_nid(nullptr, &v3, NID_basic_constraints,
+                                           issuer ? "critical,CA:FALSE" : "critical,CA:TRUE");
   must(bc != nullptr, "basicConstraints");
   X509_add_ext(c.get(), bc, -1);
   X509_EXTENSION_free(bc);
@@ -178,11 +186,14 @@ Cbor cbor_int(std::int64_t v) {
   const bool neg = v < 0;
   const std::uint64_t u = neg ? static_cast<std::uint64_t>(-1 - v) : static_cast<std::uint64_t>(v);
   if (u <= 0xff)
-    return Cbor(neg ? cbor_build_negint8(static_cast<std::uint8_t>(u)) : cbor_build_uint8(static_cast<std::uint8_t>(u)));
+    return Cbor(neg ? cbor_build_negint8(static_cast<std::uint8_t>(u))
+                    : cbor_build_uint8(static_cast<std::uint8_t>(u)));
   if (u <= 0xffff)
-    return Cbor(neg ? cbor_build_negint16(static_cast<std::uint16_t>(u)) : cbor_build_uint16(static_cast<std::uint16_t>(u)));
+    return Cbor(neg ? cbor_build_negint16(static_cast<std::uint16_t>(u))
+                    : cbor_build_uint16(static_cast<std::uint16_t>(u)));
   if (u <= 0xffffffff)
-    return Cbor(neg ? cbor_build_negint32(static_cast<std::uint32_t>(u)) : cbor_build_uint32(static_cast<std::uint32_t>(u)));
+    return Cbor(neg ? cbor_build_negint32(static_cast<std::uint32_t>(u))
+                    : cbor_build_uint32(static_cast<std::uint32_t>(u)));
   return Cbor(neg ? cbor_build_negint64(u) : cbor_build_uint64(u));
 }
 Cbor cbor_bytes(const Bytes& b) { return Cbor(cbor_build_bytestring(b.data(), b.size())); }
@@ -284,7 +295,8 @@ struct VirtualFido2::Keys {
   Pkey key_agreement = generate("EC", "P-256");
 };
 
-VirtualFido2::VirtualFido2() : keys_(std::make_unique<Keys>()), aaguid_(random_bytes(16)), pin_token_(random_bytes(32)) {
+VirtualFido2::VirtualFido2()
+    : keys_(std::make_unique<Keys>()), aaguid_(random_bytes(16)), pin_token_(random_bytes(32)) {
   // Each device its own CA name: certificate stores find issuers by name, and two test CAs
   // with one name would shadow each other.
   static const char* kHex = "0123456789abcdef";
@@ -370,7 +382,8 @@ void VirtualFido2::queue_response(std::uint32_t cid, std::uint8_t cmd, const Byt
       hdr = 5;
     }
     const std::size_t n = std::min(kReport - hdr, payload.size() - off);
-    std::copy_n(payload.begin() + static_cast<std::ptrdiff_t>(off), n, r.begin() + static_cast<std::ptrdiff_t>(hdr));
+    std::copy_n(payload.begin() + static_cast<std::ptrdiff_t>(off), n,
+                r.begin() + static_cast<std::ptrdiff_t>(hdr));
     off += n;
     tx_.push_back(std::move(r));
   }
@@ -404,11 +417,20 @@ Bytes VirtualFido2::handle_cbor(const Bytes& request) {
   Bytes resp;
   try {
     switch (request[0]) {
-      case 0x01: resp = make_credential(request); break;
-      case 0x02: resp = get_assertion(request); break;
-      case 0x04: resp = get_info(); break;
-      case 0x06: resp = client_pin(request); break;
-      default: return {kInvalidCommand};
+      case 0x01:
+        resp = make_credential(request);
+        break;
+      case 0x02:
+        resp = get_assertion(request);
+        break;
+      case 0x04:
+        resp = get_info();
+        break;
+      case 0x06:
+        resp = client_pin(request);
+        break;
+      default:
+        return {kInvalidCommand};
     }
   } catch (const Fail& f) {
     return {f.status};
@@ -503,7 +525,8 @@ Bytes VirtualFido2::make_credential(const Bytes& request) {
   const Bytes nonce = random_bytes(12);
   Bytes cred_id(nonce);
   {
-    std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> c(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+    std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> c(EVP_CIPHER_CTX_new(),
+                                                                      EVP_CIPHER_CTX_free);
     Bytes ct(plain.size() + 16);
     int n = 0, m = 0;
     must(EVP_EncryptInit_ex(c.get(), EVP_aes_256_gcm(), nullptr, keys_->wrap_key.data(), nonce.data()) == 1 &&
@@ -571,12 +594,14 @@ Bytes VirtualFido2::get_assertion(const Bytes& request) {
   const cbor_item_t* allow = member(req.get(), 3);
   Pkey key;
   Bytes cred_id;
-  for (std::size_t i = 0; allow != nullptr && cbor_isa_array(allow) && i < cbor_array_size(allow) && !key; ++i) {
+  for (std::size_t i = 0; allow != nullptr && cbor_isa_array(allow) && i < cbor_array_size(allow) && !key;
+       ++i) {
     cbor_item_t* entry = cbor_array_get(allow, i);
     const Bytes id = bytes_of(member(entry, "id"));
     cbor_decref(&entry);
     if (id.size() < 12 + 16 + 1) continue;
-    std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> c(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+    std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> c(EVP_CIPHER_CTX_new(),
+                                                                      EVP_CIPHER_CTX_free);
     const std::size_t ct_len = id.size() - 28;
     Bytes plain(ct_len + 16);
     Bytes tag(id.end() - 16, id.end());
@@ -596,7 +621,8 @@ Bytes VirtualFido2::get_assertion(const Bytes& request) {
   const cbor_item_t* opts = member(req.get(), 5);
   if (bool_of(member(opts, "uv")).value_or(false)) throw Fail{kInvalidOption};  // no built-in UV
   const bool up = bool_of(member(opts, "up")).value_or(true);
-  const bool uv = check_pin_auth(req.get(), 6, 7, pin_token_, cdh, !pin_hash_.empty() && member(req.get(), 6));
+  const bool uv =
+      check_pin_auth(req.get(), 6, 7, pin_token_, cdh, !pin_hash_.empty() && member(req.get(), 6));
   if (up && unplug_on_assertion) {
     unplugged = true;
     return {};

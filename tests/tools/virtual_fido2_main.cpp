@@ -15,10 +15,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <csignal>
-#include <fstream>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -30,7 +30,8 @@ volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
 
 int usage() {
-  std::cerr << "usage: virtual-fido2 --socket PATH [--pin PIN] [--no-touch] [--idle-exit SECONDS] [--ca-out FILE]\n";
+  std::cerr << "usage: virtual-fido2 --socket PATH [--pin PIN] [--no-touch] [--idle-exit SECONDS] [--ca-out "
+               "FILE]\n";
   return 2;
 }
 
@@ -64,12 +65,18 @@ int main(int argc, char** argv) {
   int idle_exit = 600;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--socket" && i + 1 < argc) socket_path = argv[++i];
-    else if (a == "--pin" && i + 1 < argc) pin = argv[++i];
-    else if (a == "--no-touch") no_touch = true;
-    else if (a == "--ca-out" && i + 1 < argc) ca_out = argv[++i];
-    else if (a == "--idle-exit" && i + 1 < argc) idle_exit = std::stoi(argv[++i]);
-    else return usage();
+    if (a == "--socket" && i + 1 < argc)
+      socket_path = argv[++i];
+    else if (a == "--pin" && i + 1 < argc)
+      pin = argv[++i];
+    else if (a == "--no-touch")
+      no_touch = true;
+    else if (a == "--ca-out" && i + 1 < argc)
+      ca_out = argv[++i];
+    else if (a == "--idle-exit" && i + 1 < argc)
+      idle_exit = std::stoi(argv[++i]);
+    else
+      return usage();
   }
   if (socket_path.empty()) return usage();
   std::signal(SIGTERM, on_signal);
@@ -94,7 +101,8 @@ int main(int argc, char** argv) {
   std::strncpy(addr.sun_path, socket_path.c_str(), sizeof(addr.sun_path) - 1);
   const int ls = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   ::unlink(socket_path.c_str());
-  if (ls < 0 || ::bind(ls, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(ls, 4) != 0) {
+  if (ls < 0 || ::bind(ls, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::listen(ls, 4) != 0) {
     std::cerr << "virtual-fido2: cannot listen on " << socket_path << ": " << std::strerror(errno) << "\n";
     return 1;
   }
