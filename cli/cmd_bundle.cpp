@@ -1,9 +1,11 @@
 // countersign bundle assemble / verify.
 #include "cli/cli.h"
+#include "cli/fido2_cli.h"
 #include "cli/load.h"
 #include "core/bundle.h"
 #include "core/jcs.h"
 #include "core/verify.h"
+#include "smartcard/fido2_attestation.h"
 
 namespace countersign::cli {
 
@@ -49,6 +51,7 @@ int assemble(Io& io, const AssembleArgs& a) {
 }
 
 struct VerifyArgs {
+  std::vector<std::string> attestation_roots;
   std::string policy, box, at, bundle;
   std::int64_t skew = 300;
   bool json = false;
@@ -68,6 +71,11 @@ int verify(Io& io, const VerifyArgs& a) {
   }
   opt.skew_seconds = a.skew;
   if (!a.box.empty()) opt.box_id = a.box;
+  auto roots = attestation_roots(a.attestation_roots);
+  if (!roots.ok()) return report_error(io, roots.error(), a.json);
+  opt.attestation_verified = [r = std::move(*roots)](const PolicyKey& k) {
+    return fido2::verify_attestation(k, kFido2RpId, r).ok();
+  };
   VerifyReport report = verify_bundle(*bundle, *policy, opt);
   if (a.json) {
     print_json(io, report.to_json());
@@ -111,6 +119,9 @@ void add_bundle_commands(Registry& r) {
   ver->add_option("--at", v->at, "Judge as of this RFC 3339 time instead of now");
   ver->add_option("--skew", v->skew, "Seconds a proposal's creation time may lie in the future")->capture_default_str();
   ver->add_flag("--json", v->json, "Machine-readable report");
+  ver->add_option("--attestation-root", v->attestation_roots,
+                  "For require_attestation rules, also trust this root (PEM or DER; repeatable)")
+      ->allow_extra_args(false);
   ver->add_option("BUNDLE", v->bundle, "Bundle file, or - for standard input")->required();
   ver->callback([&io = r.io, &rc = r.rc, v] { rc = verify(io, *v); });
 }

@@ -20,11 +20,12 @@ std::string version_string(const std::array<std::uint8_t, 3>& v) {
   return std::to_string(v[0]) + "." + std::to_string(v[1]) + "." + std::to_string(v[2]);
 }
 
-int list(Io& io, bool json) {
-  auto readers = piv::list_readers();
-  if (!readers) return report_error(io, readers.error(), json);
+}  // namespace
+
+Result<nlohmann::json> list_piv(Io& io, bool print_text) {
+  CS_TRY(auto readers, piv::list_readers());
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& r : *readers) {
+  for (const auto& r : readers) {
     nlohmann::json j{{"reader", r.reader}, {"card", r.card_present}};
     if (r.card_present) {
       j["type"] = !r.piv ? "unknown" : r.yubikey_version ? "yubikey-piv" : "piv";
@@ -44,12 +45,9 @@ int list(Io& io, bool json) {
     }
     out.push_back(std::move(j));
   }
-  if (json) {
-    print_json(io, out);
-    return kExitOk;
-  }
-  if (readers->empty()) io.out << "no smartcard readers\n";
-  for (const auto& r : *readers) {
+  if (!print_text) return out;
+  if (readers.empty()) io.out << "no smartcard readers\n";
+  for (const auto& r : readers) {
     io.out << r.reader << ": ";
     if (!r.card_present) {
       io.out << "no card\n";
@@ -76,21 +74,17 @@ int list(Io& io, bool json) {
       }
     }
   }
-  return kExitOk;
+  return out;
 }
+
+namespace {
 
 // Where a YubiKey keeps the certificate of its attestation key (slot f9).
 constexpr std::uint32_t kYubicoAttestationObject = 0x5FFF01;
 
-struct EnrollArgs {
-  bool piv = false, json = false;
-  std::string reader, slot = "9c", name;
-};
+}  // namespace
 
-int enroll(Io& io, const EnrollArgs& a) {
-  if (!a.piv) {
-    return report_error(io, Error(Errc::kInvalidArgument, "key enroll needs a device: --piv"), a.json);
-  }
+int enroll_piv(Io& io, const PivEnrollArgs& a) {
   auto slot = piv::slot_from_name(a.slot);
   if (!slot) return report_error(io, slot.error(), a.json);
   auto dev = piv::PivDevice::open(reader_opt(a.reader));
@@ -132,6 +126,8 @@ int enroll(Io& io, const EnrollArgs& a) {
   return kExitOk;
 }
 
+namespace {
+
 class PivOpenedSigner final : public OpenedSigner {
  public:
   PivOpenedSigner(std::unique_ptr<piv::PivDevice> dev, piv::PivSigner s)
@@ -159,28 +155,6 @@ Result<std::unique_ptr<OpenedSigner>> open_piv_signer(const PivOptions& o) {
   }
   CS_TRY(piv::PivSigner s, piv::PivSigner::create(dev->card(), slot, std::move(pin)));
   return std::unique_ptr<OpenedSigner>(new PivOpenedSigner(std::move(dev), std::move(s)));
-}
-
-void add_piv_key_commands(CLI::App* key, Registry& r) {
-  auto json = std::make_shared<bool>(false);
-  auto* ls = key->add_subcommand(
-      "list", "Smartcard readers and the PIV cards in them: type, serial, slots, PIN tries");
-  ls->add_flag("--json", *json, "Print JSON");
-  ls->callback([&io = r.io, &rc = r.rc, json] { rc = list(io, *json); });
-
-  auto a = std::make_shared<EnrollArgs>();
-  auto* en = key->add_subcommand("enroll", "Print the policy key entry of a key on a hardware device");
-  en->footer(
-      "--piv reads the slot's certificate (no PIN needed) and prints the entry (alg ecdsa-p256 or "
-      "ecdsa-p384,\n"
-      "public_key); on a YubiKey it adds the attestation (format yubikey-piv: the slot's attestation\n"
-      "certificate and the attestation key's certificate).");
-  en->add_flag("--piv", a->piv, "The key is in a PIV smartcard or YubiKey PIV slot")->required();
-  en->add_option("--reader", a->reader, "PC/SC reader name (default: the only reader with a card)");
-  en->add_option("--slot", a->slot, "PIV slot: 9a, 9c (default), 9d or 9e");
-  en->add_option("--name", a->name, "Approver id the key is for (shown as a reminder)");
-  en->add_flag("--json", a->json, "Errors as JSON too");
-  en->callback([&io = r.io, &rc = r.rc, a] { rc = enroll(io, *a); });
 }
 
 }  // namespace countersign::cli

@@ -1,5 +1,5 @@
-// PIV smartcards in the CLI: `key list`, `key enroll --piv`, and the signer behind
-// `sign --piv`.
+// PIV smartcards in the CLI: the PIV parts of `key list` and `key enroll --piv`, and the
+// signer behind `sign --piv`.
 #pragma once
 
 #include <memory>
@@ -11,8 +11,18 @@
 
 namespace countersign::cli {
 
-// Registers `key list` and `key enroll` under `key`.
-void add_piv_key_commands(CLI::App* key, Registry& r);
+// `key list`, PIV part: every PC/SC reader and the card in it (type, YubiKey firmware and
+// serial, slots, PIN tries) as JSON entries; with print_text also as lines on io.out.
+// Fails when PC/SC is unavailable (no pcscd).
+Result<nlohmann::json> list_piv(Io& io, bool print_text);
+
+// `key enroll --piv`: prints the policy key entry of a slot's key (with the YubiKey
+// attestation where there is one).
+struct PivEnrollArgs {
+  std::string reader, slot = "9c", name;
+  bool json = false;
+};
+int enroll_piv(Io& io, const PivEnrollArgs& a);
 
 struct PivOptions {
   std::string reader;  // empty: the only reader with a card

@@ -3,10 +3,12 @@
 #include <sstream>
 
 #include "cli/cli.h"
+#include "cli/fido2_cli.h"
 #include "cli/load.h"
 #include "core/jcs.h"
 #include "core/policy.h"
 #include "core/software_key.h"
+#include "smartcard/fido2_attestation.h"
 
 namespace countersign::cli {
 
@@ -20,18 +22,41 @@ nlohmann::json rule_json(const Rule& rule) {
   return j;
 }
 
-int check(Io& io, const std::string& path, bool json) {
+// What `policy check` says about one key's attestation.
+struct AttestationStatus {
+  bool verified = false;
+  std::string text;  // "verified: <subject>, aaguid <hex>" or the reason it is not
+  std::string aaguid;
+};
+
+AttestationStatus attestation_status(const PolicyKey& k, const std::vector<Bytes>& roots) {
+  if (!k.attestation) return {false, "no hardware attestation", ""};
+  if (k.attestation->format != "fido2-packed")
+    return {false, k.attestation->format + " (not checked by this build)", ""};
+  auto r = fido2::verify_attestation(k, kFido2RpId, roots);
+  if (!r.ok()) return {false, "fido2-packed NOT verified: " + r.error().message, ""};
+  return {true, "fido2-packed verified: " + r->subject + ", aaguid " + hex_encode(r->aaguid), hex_encode(r->aaguid)};
+}
+
+int check(Io& io, const std::string& path, bool json, const std::vector<std::string>& root_files) {
   auto p = load_document<Policy>(io, path);
   if (!p.ok()) return report_error(io, p.error(), json);
+  auto roots = attestation_roots(root_files);
+  if (!roots.ok()) return report_error(io, roots.error(), json);
   if (json) {
     nlohmann::json approvers = nlohmann::json::array();
     for (const auto& a : p->approvers()) {
       nlohmann::json keys = nlohmann::json::array();
       for (const auto& k : a.keys) {
-        keys.push_back({{"id", k.key.id()},
-                        {"alg", alg_name(k.key.alg())},
-                        {"uv", k.uv},
-                        {"attestation", k.attestation ? nlohmann::json(k.attestation->format) : nlohmann::json()}});
+        const AttestationStatus st = attestation_status(k, *roots);
+        nlohmann::json kj{{"id", k.key.id()},
+                          {"alg", alg_name(k.key.alg())},
+                          {"uv", k.uv},
+                          {"attestation", k.attestation ? nlohmann::json(k.attestation->format) : nlohmann::json()},
+                          {"attestation_verified", st.verified},
+                          {"attestation_detail", st.text}};
+        if (!st.aaguid.empty()) kj["aaguid"] = st.aaguid;
+        keys.push_back(kj);
       }
       approvers.push_back({{"id", a.id}, {"name", a.name}, {"roles", a.roles}, {"keys", keys}});
     }
@@ -59,9 +84,7 @@ int check(Io& io, const std::string& path, bool json) {
     for (const auto& k : a.keys) {
       o << "    " << alg_name(k.key.alg()) << "  key " << k.key.id().substr(0, 16);
       if (is_fido2(k.key.alg())) o << (k.uv ? "  PIN required (uv)" : "  touch only");
-      o << (k.attestation ? "  attestation: " + k.attestation->format + " (not checked by this build)"
-                          : "  no hardware attestation")
-        << "\n";
+      o << "  " << attestation_status(k, *roots).text << "\n";
     }
   }
   o << "\nRules\n";
@@ -187,13 +210,19 @@ void add_policy_commands(Registry& r) {
 
   auto path = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
+  auto root_files = std::make_shared<std::vector<std::string>>();
   auto* check_cmd = policy->add_subcommand("check", "Validate a policy and show approvers, keys and rules");
   check_cmd->footer(
       "A policy is refused when a threshold is below 1 or could never be reached, when two approvers share a\n"
-      "key, when an approver id repeats, or when anything is malformed (exit 2, with where).");
+      "key, when an approver id repeats, or when anything is malformed (exit 2, with where).\n"
+      "For each FIDO2 key with a fido2-packed attestation it says whether the attestation verifies against\n"
+      "the pinned vendor roots (Yubico's FIDO root is built in; --attestation-root adds others), with the\n"
+      "authenticator's AAGUID.");
   check_cmd->add_option("POLICY", *path, "Policy file, or - for standard input")->required();
   check_cmd->add_flag("--json", *json, "Machine-readable output");
-  check_cmd->callback([&io = r.io, &rc = r.rc, path, json] { rc = check(io, *path, *json); });
+  check_cmd->add_option("--attestation-root", *root_files, "Also trust this attestation root (PEM or DER; repeatable)")
+      ->allow_extra_args(false);
+  check_cmd->callback([&io = r.io, &rc = r.rc, path, json, root_files] { rc = check(io, *path, *json, *root_files); });
 
   auto c = std::make_shared<CreateArgs>();
   auto* create_cmd = policy->add_subcommand("create", "Write a policy from approvers' public keys");

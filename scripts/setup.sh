@@ -12,7 +12,7 @@ shift || true
 # Debian packages: compiler and build tools; the libraries we link (OpenSSL 3, libsodium,
 # nlohmann/json, CLI11); GoogleTest; node + npm for the reference implementations the
 # integration tests compare against (canonicalize, slip39); openssl/coreutils for benchmarks;
-# libcurl and libmicrohttpd for the daemon; nginx-light (model mirror), btrfs-progs (snapshots)
+# libcurl and libmicrohttpd for the daemon; libfido2 and libcbor for FIDO2 authenticators; nginx-light (model mirror), btrfs-progs (snapshots)
 # and sudo (visudo checks the sudoers file) for its integration tests; aria2 and curl for its
 # benchmark; pcscd, vsmartcard-vpcd and libpcsclite-dev for the PIV smartcard signer and its
 # integration tests (a virtual card behind the real pcscd; OpenSC cross-checks that card).
@@ -21,6 +21,7 @@ packages=(
   libssl-dev openssl libsodium-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev
   libcurl4-openssl-dev libmicrohttpd-dev
+  libfido2-dev libcbor-dev
   nginx-light btrfs-progs sudo aria2 curl
   libpcsclite-dev pcscd vsmartcard-vpcd opensc opensc-pkcs11
 )

@@ -66,7 +66,7 @@ TEST_F(PivCli, KeyListShowsTheYubiKeyItsSlotsAndPinTries) {
   const auto doc = nlohmann::json::parse(j.out);
   bool found = false;
   for (const auto& e : doc) {
-    if (e["reader"] != fixture_->reader()) continue;
+    if (e.value("reader", std::string()) != fixture_->reader()) continue;
     found = true;
     EXPECT_EQ(e["type"], "yubikey-piv");
     EXPECT_EQ(e["serial"], 7654321);
