@@ -1,11 +1,10 @@
 // countersign bundle assemble / verify.
 #include "cli/cli.h"
-#include "cli/fido2_cli.h"
 #include "cli/load.h"
 #include "core/bundle.h"
 #include "core/jcs.h"
 #include "core/verify.h"
-#include "smartcard/fido2_attestation.h"
+#include "smartcard/attestation.h"
 
 namespace countersign::cli {
 
@@ -28,20 +27,22 @@ int assemble(Io& io, const AssembleArgs& a) {
     auto s = load_document<SignatureFile>(io, path);
     if (!s.ok()) return report_error(io, s.error(), false);
     if (s->proposal() != p->id()) {
-      return report_error(io, Error(Errc::kInvalidArgument, path + " signs proposal " + digest_to_string(s->proposal()) +
-                                                                ", not " + digest_to_string(p->id())),
-                          false);
+      return report_error(
+          io,
+          Error(Errc::kInvalidArgument, path + " signs proposal " + digest_to_string(s->proposal()) +
+                                            ", not " + digest_to_string(p->id())),
+          false);
     }
     sigs.push_back(std::move(s).value());
   }
   auto b = Bundle::create(*p, *subject, std::move(sigs));
   if (!b.ok()) return report_error(io, b.error(), false);
   if (b->subject_hash() != p->manifest()) {
-    return report_error(io, Error(Errc::kInvalidArgument, a.manifest + " hashes to " +
-                                                              digest_to_string(b->subject_hash()) +
-                                                              ", but the proposal approves " +
-                                                              digest_to_string(p->manifest())),
-                        false);
+    return report_error(
+        io,
+        Error(Errc::kInvalidArgument, a.manifest + " hashes to " + digest_to_string(b->subject_hash()) +
+                                          ", but the proposal approves " + digest_to_string(p->manifest())),
+        false);
   }
   auto written = write_output(io, a.out, to_pretty_json(b->to_json()));
   if (!written.ok()) return report_error(io, written.error(), false);
@@ -71,10 +72,10 @@ int verify(Io& io, const VerifyArgs& a) {
   }
   opt.skew_seconds = a.skew;
   if (!a.box.empty()) opt.box_id = a.box;
-  auto roots = attestation_roots(a.attestation_roots);
+  auto roots = attestation::Roots::pinned_plus(a.attestation_roots);
   if (!roots.ok()) return report_error(io, roots.error(), a.json);
   opt.attestation_verified = [r = std::move(*roots)](const PolicyKey& k) {
-    return fido2::verify_attestation(k, kFido2RpId, r).ok();
+    return attestation::check(k, r).verified;
   };
   VerifyReport report = verify_bundle(*bundle, *policy, opt);
   if (a.json) {
@@ -95,12 +96,14 @@ void add_bundle_commands(Registry& r) {
   bundle->require_subcommand(1);
 
   auto a = std::make_shared<AssembleArgs>();
-  auto* asm_cmd = bundle->add_subcommand("assemble", "Put a proposal, its manifest and signatures into one bundle");
+  auto* asm_cmd =
+      bundle->add_subcommand("assemble", "Put a proposal, its manifest and signatures into one bundle");
   asm_cmd->footer(
       "Refuses signatures made for another proposal and a manifest that does not hash to the proposal's.\n"
       "Whether the signatures meet the policy is checked by `bundle verify`.");
   asm_cmd->add_option("--proposal", a->proposal, "Proposal file")->required();
-  asm_cmd->add_option("--manifest", a->manifest, "Manifest (or new policy) the proposal approves")->required();
+  asm_cmd->add_option("--manifest", a->manifest, "Manifest (or new policy) the proposal approves")
+      ->required();
   asm_cmd->add_option("SIGNATURE", a->signatures, "Signature files")->required();
   asm_cmd->add_option("-o,--out", a->out, "Write the bundle here instead of standard output");
   asm_cmd->callback([&io = r.io, &rc = r.rc, a] { rc = assemble(io, *a); });
@@ -117,7 +120,8 @@ void add_bundle_commands(Registry& r) {
   ver->add_option("--policy", v->policy, "Policy file (the box's root of trust)")->required();
   ver->add_option("--box", v->box, "Check that the proposal allows this box id");
   ver->add_option("--at", v->at, "Judge as of this RFC 3339 time instead of now");
-  ver->add_option("--skew", v->skew, "Seconds a proposal's creation time may lie in the future")->capture_default_str();
+  ver->add_option("--skew", v->skew, "Seconds a proposal's creation time may lie in the future")
+      ->capture_default_str();
   ver->add_flag("--json", v->json, "Machine-readable report");
   ver->add_option("--attestation-root", v->attestation_roots,
                   "For require_attestation rules, also trust this root (PEM or DER; repeatable)")

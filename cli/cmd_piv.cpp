@@ -4,6 +4,7 @@
 
 #include "core/policy.h"
 #include "core/secret.h"
+#include "core/x509.h"
 #include "smartcard/piv/piv_device.h"
 #include "smartcard/piv/piv_signer.h"
 
@@ -92,7 +93,7 @@ int enroll_piv(Io& io, const PivEnrollArgs& a) {
   piv::PivCard& card = (*dev)->card();
   auto cert = card.read_certificate(*slot);
   if (!cert) return report_error(io, cert.error(), a.json);
-  auto key = piv::public_key_from_certificate(*cert);
+  auto key = x509::public_key_from_certificate(*cert);
   if (!key) return report_error(io, key.error().with_context("slot " + a.slot), a.json);
   if (key->alg() != Alg::kEcdsaP256 && key->alg() != Alg::kEcdsaP384) {
     return report_error(

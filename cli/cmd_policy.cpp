@@ -3,12 +3,11 @@
 #include <sstream>
 
 #include "cli/cli.h"
-#include "cli/fido2_cli.h"
 #include "cli/load.h"
 #include "core/jcs.h"
 #include "core/policy.h"
 #include "core/software_key.h"
-#include "smartcard/fido2_attestation.h"
+#include "smartcard/attestation.h"
 
 namespace countersign::cli {
 
@@ -22,39 +21,25 @@ nlohmann::json rule_json(const Rule& rule) {
   return j;
 }
 
-// What `policy check` says about one key's attestation.
-struct AttestationStatus {
-  bool verified = false;
-  std::string text;  // "verified: <subject>, aaguid <hex>" or the reason it is not
-  std::string aaguid;
-};
-
-AttestationStatus attestation_status(const PolicyKey& k, const std::vector<Bytes>& roots) {
-  if (!k.attestation) return {false, "no hardware attestation", ""};
-  if (k.attestation->format != "fido2-packed")
-    return {false, k.attestation->format + " (not checked by this build)", ""};
-  auto r = fido2::verify_attestation(k, kFido2RpId, roots);
-  if (!r.ok()) return {false, "fido2-packed NOT verified: " + r.error().message, ""};
-  return {true, "fido2-packed verified: " + r->subject + ", aaguid " + hex_encode(r->aaguid), hex_encode(r->aaguid)};
-}
-
 int check(Io& io, const std::string& path, bool json, const std::vector<std::string>& root_files) {
   auto p = load_document<Policy>(io, path);
   if (!p.ok()) return report_error(io, p.error(), json);
-  auto roots = attestation_roots(root_files);
+  auto roots = attestation::Roots::pinned_plus(root_files);
   if (!roots.ok()) return report_error(io, roots.error(), json);
   if (json) {
     nlohmann::json approvers = nlohmann::json::array();
     for (const auto& a : p->approvers()) {
       nlohmann::json keys = nlohmann::json::array();
       for (const auto& k : a.keys) {
-        const AttestationStatus st = attestation_status(k, *roots);
-        nlohmann::json kj{{"id", k.key.id()},
-                          {"alg", alg_name(k.key.alg())},
-                          {"uv", k.uv},
-                          {"attestation", k.attestation ? nlohmann::json(k.attestation->format) : nlohmann::json()},
-                          {"attestation_verified", st.verified},
-                          {"attestation_detail", st.text}};
+        const attestation::Check st = attestation::check(k, *roots);
+        nlohmann::json kj{
+            {"id", k.key.id()},
+            {"alg", alg_name(k.key.alg())},
+            {"uv", k.uv},
+            {"attestation", k.attestation ? nlohmann::json(k.attestation->format) : nlohmann::json()},
+            {"attestation_verified", st.verified},
+            {"attestation_detail", st.detail},
+            {"attestation_facts", st.to_json()}};
         if (!st.aaguid.empty()) kj["aaguid"] = st.aaguid;
         keys.push_back(kj);
       }
@@ -84,7 +69,7 @@ int check(Io& io, const std::string& path, bool json, const std::vector<std::str
     for (const auto& k : a.keys) {
       o << "    " << alg_name(k.key.alg()) << "  key " << k.key.id().substr(0, 16);
       if (is_fido2(k.key.alg())) o << (k.uv ? "  PIN required (uv)" : "  touch only");
-      o << "  " << attestation_status(k, *roots).text << "\n";
+      o << "  " << attestation::check(k, *roots).detail << "\n";
     }
   }
   o << "\nRules\n";
@@ -128,7 +113,8 @@ Result<nlohmann::json> key_entry_from_file(Io& io, const std::string& path) {
   return *doc;
 }
 
-Result<std::pair<std::string, std::string>> split_eq(const std::string& s, char sep, const std::string& option) {
+Result<std::pair<std::string, std::string>> split_eq(const std::string& s, char sep,
+                                                     const std::string& option) {
   auto pos = s.find(sep);
   if (pos == std::string::npos || pos == 0 || pos + 1 == s.size()) {
     return Error(Errc::kInvalidArgument, option + " \"" + s + "\": expected A" + sep + "B");
@@ -158,7 +144,11 @@ int create(Io& io, const CreateArgs& a) {
   for (const auto& spec : a.approvers) {
     auto parts = split(spec, ':');
     if (parts.size() < 2 || parts.size() > 3) {
-      return report_error(io, Error(Errc::kInvalidArgument, "--approver \"" + spec + "\": expected ID:KEYFILE[+KEYFILE...][:ROLE,ROLE...]"), false);
+      return report_error(
+          io,
+          Error(Errc::kInvalidArgument,
+                "--approver \"" + spec + "\": expected ID:KEYFILE[+KEYFILE...][:ROLE,ROLE...]"),
+          false);
     }
     json keys = json::array();
     for (const auto& file : split(parts[1], '+')) {
@@ -179,7 +169,8 @@ int create(Io& io, const CreateArgs& a) {
     try {
       threshold = std::stoull(kv->second);
     } catch (...) {
-      return report_error(io, Error(Errc::kInvalidArgument, "--rule \"" + spec + "\": threshold is not a number"), false);
+      return report_error(
+          io, Error(Errc::kInvalidArgument, "--rule \"" + spec + "\": threshold is not a number"), false);
     }
     rules[kv->first] = {{"threshold", threshold}};
   }
@@ -187,18 +178,23 @@ int create(Io& io, const CreateArgs& a) {
     auto kv = split_eq(spec, '=', "--require-role");
     if (!kv.ok()) return report_error(io, kv.error(), false);
     if (!rules.contains(kv->first)) {
-      return report_error(io, Error(Errc::kInvalidArgument, "--require-role " + spec + ": no --rule for " + kv->first), false);
+      return report_error(
+          io, Error(Errc::kInvalidArgument, "--require-role " + spec + ": no --rule for " + kv->first),
+          false);
     }
     rules[kv->first]["require_roles"].push_back(kv->second);
   }
-  json doc{{"schema", kPolicySchema}, {"domain", a.domain}, {"version", a.version}, {"approvers", approvers},
+  json doc{{"schema", kPolicySchema},
+           {"domain", a.domain},
+           {"version", a.version},
+           {"approvers", approvers},
            {"rules", rules}};
   auto p = Policy::parse(doc);
   if (!p.ok()) return report_error(io, p.error(), false);
   auto written = write_output(io, a.out, to_pretty_json(doc));
   if (!written.ok()) return report_error(io, written.error(), false);
-  io.err << "policy " << digest_to_string(p->hash()) << " (" << p->domain() << " version " << p->version() << ", "
-         << p->approvers().size() << " approvers)\n";
+  io.err << "policy " << digest_to_string(p->hash()) << " (" << p->domain() << " version " << p->version()
+         << ", " << p->approvers().size() << " approvers)\n";
   return kExitOk;
 }
 
@@ -213,16 +209,21 @@ void add_policy_commands(Registry& r) {
   auto root_files = std::make_shared<std::vector<std::string>>();
   auto* check_cmd = policy->add_subcommand("check", "Validate a policy and show approvers, keys and rules");
   check_cmd->footer(
-      "A policy is refused when a threshold is below 1 or could never be reached, when two approvers share a\n"
+      "A policy is refused when a threshold is below 1 or could never be reached, when two approvers share "
+      "a\n"
       "key, when an approver id repeats, or when anything is malformed (exit 2, with where).\n"
-      "For each FIDO2 key with a fido2-packed attestation it says whether the attestation verifies against\n"
-      "the pinned vendor roots (Yubico's FIDO root is built in; --attestation-root adds others), with the\n"
-      "authenticator's AAGUID.");
+      "For each key with a hardware attestation it says whether the attestation verifies against the pinned\n"
+      "vendor roots (Yubico's FIDO and PIV roots are built in; --attestation-root adds others): for FIDO2\n"
+      "(fido2-packed) the authenticator's AAGUID; for YubiKey PIV (yubikey-piv) the serial, firmware, PIN\n"
+      "policy and touch policy the YubiKey certified. Rules with require_attestation count only those keys.");
   check_cmd->add_option("POLICY", *path, "Policy file, or - for standard input")->required();
   check_cmd->add_flag("--json", *json, "Machine-readable output");
-  check_cmd->add_option("--attestation-root", *root_files, "Also trust this attestation root (PEM or DER; repeatable)")
+  check_cmd
+      ->add_option("--attestation-root", *root_files,
+                   "Also trust this attestation root (PEM or DER; repeatable)")
       ->allow_extra_args(false);
-  check_cmd->callback([&io = r.io, &rc = r.rc, path, json, root_files] { rc = check(io, *path, *json, *root_files); });
+  check_cmd->callback(
+      [&io = r.io, &rc = r.rc, path, json, root_files] { rc = check(io, *path, *json, *root_files); });
 
   auto c = std::make_shared<CreateArgs>();
   auto* create_cmd = policy->add_subcommand("create", "Write a policy from approvers' public keys");
@@ -237,10 +238,16 @@ void add_policy_commands(Registry& r) {
       "`key public` / `key enroll`. Join several keys of one approver with '+'.");
   create_cmd->add_option("--domain", c->domain, "The organisation or fleet this policy governs")->required();
   create_cmd->add_option("--version", c->version, "Policy version (starts at 1)")->capture_default_str();
-  create_cmd->add_option("--approver", c->approvers, "ID:KEYFILE[+KEYFILE...][:ROLE,ROLE...] (repeatable)")->allow_extra_args(false)->required();
+  create_cmd->add_option("--approver", c->approvers, "ID:KEYFILE[+KEYFILE...][:ROLE,ROLE...] (repeatable)")
+      ->allow_extra_args(false)
+      ->required();
   create_cmd->add_option("--name", c->names, "ID=\"Full name, title\" (repeatable)")->allow_extra_args(false);
-  create_cmd->add_option("--rule", c->rules, "ACTION=THRESHOLD (repeatable)")->allow_extra_args(false)->required();
-  create_cmd->add_option("--require-role", c->roles, "ACTION=ROLE: a counted signer must hold ROLE (repeatable)")->allow_extra_args(false);
+  create_cmd->add_option("--rule", c->rules, "ACTION=THRESHOLD (repeatable)")
+      ->allow_extra_args(false)
+      ->required();
+  create_cmd
+      ->add_option("--require-role", c->roles, "ACTION=ROLE: a counted signer must hold ROLE (repeatable)")
+      ->allow_extra_args(false);
   create_cmd->add_option("-o,--out", c->out, "Write here instead of standard output");
   create_cmd->callback([&io = r.io, &rc = r.rc, c] { rc = create(io, *c); });
 }

@@ -1,7 +1,6 @@
 #include "cli/fido2_cli.h"
 
 #include "core/software_key.h"
-#include "smartcard/fido2_roots.h"
 #include "smartcard/fido2_unix_socket.h"
 
 namespace countersign::cli {
@@ -17,15 +16,6 @@ Result<fido2::Device> open_fido2(const std::string& device) {
                       "several FIDO2 security keys are connected; choose one with --device:" + names);
   }
   return fido2::open_device(found[0].path);
-}
-
-Result<std::vector<Bytes>> attestation_roots(const std::vector<std::string>& extra_files) {
-  std::vector<Bytes> roots = fido2::pinned_fido2_roots();
-  for (const auto& f : extra_files) {
-    CS_TRY(auto certs, fido2::read_certificates(f));
-    roots.insert(roots.end(), certs.begin(), certs.end());
-  }
-  return roots;
 }
 
 Result<SecretBytes> obtain_pin(const std::string& pin_file) {

@@ -20,10 +20,6 @@ inline constexpr const char* kPinEnv = "COUNTERSIGN_PIN";
 // naming them when several).
 Result<fido2::Device> open_fido2(const std::string& device);
 
-// The pinned FIDO attestation roots (smartcard/fido2_roots.h) plus the certificates in
-// `extra_files` (--attestation-root: PEM or DER), for checking keys' attestation.
-Result<std::vector<Bytes>> attestation_roots(const std::vector<std::string>& extra_files);
-
 // The PIN from --pin-file, else kPinEnv, else a no-echo prompt on the terminal.
 Result<SecretBytes> obtain_pin(const std::string& pin_file);
 

@@ -16,12 +16,14 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, e - b + 1);
 }
 
-Result<std::uint64_t> parse_uint(std::string_view key, std::string_view v, std::uint64_t lo, std::uint64_t hi) {
+Result<std::uint64_t> parse_uint(std::string_view key, std::string_view v, std::uint64_t lo,
+                                 std::uint64_t hi) {
   std::uint64_t n = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (ec != std::errc() || p != v.data() + v.size() || n < lo || n > hi) {
-    return Error(Errc::kInvalidArgument, std::string(key) + ": \"" + std::string(v) + "\" is not a whole number in " +
-                                             std::to_string(lo) + ".." + std::to_string(hi));
+    return Error(Errc::kInvalidArgument, std::string(key) + ": \"" + std::string(v) +
+                                             "\" is not a whole number in " + std::to_string(lo) + ".." +
+                                             std::to_string(hi));
   }
   return n;
 }
@@ -30,7 +32,10 @@ Result<std::uint64_t> parse_uint(std::string_view key, std::string_view v, std::
 Result<std::uint64_t> parse_size(std::string_view key, std::string_view v) {
   std::uint64_t mult = 1;
   std::string_view num = v;
-  struct Unit { std::string_view suffix; std::uint64_t mult; };
+  struct Unit {
+    std::string_view suffix;
+    std::uint64_t mult;
+  };
   static constexpr Unit kUnits[] = {{"KiB", 1u << 10}, {"MiB", 1u << 20}, {"GiB", 1u << 30}, {"B", 1}};
   for (const auto& u : kUnits) {
     if (v.size() > u.suffix.size() && v.ends_with(u.suffix)) {
@@ -55,7 +60,8 @@ Result<std::int64_t> parse_seconds(std::string_view key, std::string_view v) {
 
 Result<std::string> absolute_path(std::string_view key, std::string_view v) {
   if (v.empty() || v.front() != '/') {
-    return Error(Errc::kInvalidArgument, std::string(key) + ": \"" + std::string(v) + "\" is not an absolute path");
+    return Error(Errc::kInvalidArgument,
+                 std::string(key) + ": \"" + std::string(v) + "\" is not an absolute path");
   }
   return std::string(v);
 }
@@ -69,7 +75,8 @@ Result<SnapshotSpec> SnapshotSpec::parse(std::string_view text) {
     s.kind = Kind::kBtrfs;
     s.target = std::string(text.substr(6));
     if (s.target.empty() || s.target.front() != '/') {
-      return Error(Errc::kInvalidArgument, "btrfs snapshots need an absolute subvolume path: btrfs:/var/lib/countersign/models");
+      return Error(Errc::kInvalidArgument,
+                   "btrfs snapshots need an absolute subvolume path: btrfs:/var/lib/countersign/models");
     }
     return s;
   }
@@ -85,18 +92,24 @@ Result<SnapshotSpec> SnapshotSpec::parse(std::string_view text) {
       ok = ok && allowed;
     }
     if (!ok || s.target.front() == '-') {
-      return Error(Errc::kInvalidArgument, "\"" + s.target + "\" is not a zfs dataset name (like tank/countersign/models)");
+      return Error(Errc::kInvalidArgument,
+                   "\"" + s.target + "\" is not a zfs dataset name (like tank/countersign/models)");
     }
     return s;
   }
-  return Error(Errc::kInvalidArgument, "\"" + std::string(text) + "\" is not a snapshot backend: use none, btrfs:PATH or zfs:DATASET");
+  return Error(
+      Errc::kInvalidArgument,
+      "\"" + std::string(text) + "\" is not a snapshot backend: use none, btrfs:PATH or zfs:DATASET");
 }
 
 std::string SnapshotSpec::to_string() const {
   switch (kind) {
-    case Kind::kNone: return "none";
-    case Kind::kBtrfs: return "btrfs:" + target;
-    case Kind::kZfs: return "zfs:" + target;
+    case Kind::kNone:
+      return "none";
+    case Kind::kBtrfs:
+      return "btrfs:" + target;
+    case Kind::kZfs:
+      return "zfs:" + target;
   }
   return "none";
 }
@@ -111,7 +124,8 @@ const std::vector<ConfigKey>& config_keys() {
       {"listen", "Also serve the API on TCP HOST:PORT (numeric host)"},
       {"mirror", "Box-local mirror tried before the manifest's sources, a source spec (repeatable)"},
       {"snapshot", "Snapshot backend: none, btrfs:SUBVOLUME or zfs:DATASET"},
-      {"helper", "How to run the privileged helper (default: sudo -n /usr/libexec/countersign/countersign-system)"},
+      {"helper",
+       "How to run the privileged helper (default: sudo -n /usr/libexec/countersign/countersign-system)"},
       {"parallel", "Files fetched at once, 1..64 (default 4)"},
       {"skew", "Tolerated clock difference for a proposal's creation time (default 5m)"},
       {"max_body", "Largest API request body, e.g. 16MiB (the default)"},
@@ -119,6 +133,9 @@ const std::vector<ConfigKey>& config_keys() {
       {"connect_timeout", "Drop a source that does not connect within this (default 15s)"},
       {"hf_token_file", "File holding a Hugging Face token (sent to huggingface sources only)"},
       {"s3_credentials_file", "File with two lines, S3 access key id and secret key (SigV4 for s3 sources)"},
+      {"attestation_root",
+       "Also trust this attestation root (PEM or DER) for require_attestation rules; Yubico's FIDO and PIV "
+       "roots are built in (repeatable)"},
   };
   return keys;
 }
@@ -133,7 +150,8 @@ Result<void> Config::set(std::string_view key, std::string_view value) {
     while (p.size() > 1 && p.back() == '/') p.pop_back();
     state_dir = p;
   } else if (key == "box_id") {
-    if (v.empty() || v.size() > 128) return Error(Errc::kInvalidArgument, "box_id: must be 1..128 characters");
+    if (v.empty() || v.size() > 128)
+      return Error(Errc::kInvalidArgument, "box_id: must be 1..128 characters");
     for (char c : v) {
       if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
         return Error(Errc::kInvalidArgument, "box_id: must not contain spaces or control characters");
@@ -144,11 +162,13 @@ Result<void> Config::set(std::string_view key, std::string_view value) {
     CS_TRY(log_key, absolute_path(key, v));
   } else if (key == "socket") {
     CS_TRY(socket, absolute_path(key, v));
-    if (socket.size() >= 108) return Error(Errc::kInvalidArgument, "socket: path longer than a Unix socket allows (107 bytes)");
+    if (socket.size() >= 108)
+      return Error(Errc::kInvalidArgument, "socket: path longer than a Unix socket allows (107 bytes)");
   } else if (key == "listen") {
     auto colon = v.rfind(':');
     if (colon == std::string_view::npos || colon == 0) {
-      return Error(Errc::kInvalidArgument, "listen: \"" + std::string(v) + "\" is not HOST:PORT (like 127.0.0.1:8441)");
+      return Error(Errc::kInvalidArgument,
+                   "listen: \"" + std::string(v) + "\" is not HOST:PORT (like 127.0.0.1:8441)");
     }
     CS_TRY_VOID(parse_uint(key, v.substr(colon + 1), 1, 65535));
     listen = std::string(v);
@@ -174,7 +194,8 @@ Result<void> Config::set(std::string_view key, std::string_view value) {
     bool absolute = !words.empty() && words.front().front() == '/';
     bool via_sudo = words.size() >= 2 && words.front() == "sudo" && words.back().front() == '/';
     if (!absolute && !via_sudo) {
-      return Error(Errc::kInvalidArgument, "helper: must be an absolute path, or sudo [options] followed by one");
+      return Error(Errc::kInvalidArgument,
+                   "helper: must be an absolute path, or sudo [options] followed by one");
     }
     helper = std::move(words);
   } else if (key == "parallel") {
@@ -194,6 +215,9 @@ Result<void> Config::set(std::string_view key, std::string_view value) {
   } else if (key == "s3_credentials_file") {
     CS_TRY(std::string p, absolute_path(key, v));
     s3_credentials_file = p;
+  } else if (key == "attestation_root") {
+    CS_TRY(std::string p, absolute_path(key, v));
+    attestation_roots.push_back(p);
   } else {
     return Error(Errc::kInvalidArgument, "unknown key \"" + std::string(key) + "\"");
   }
@@ -224,7 +248,8 @@ Result<Config> parse_config(std::string_view text, const std::string& file_name)
     if (t.empty() || t.front() == '#') continue;
     auto eq = t.find('=');
     if (eq == std::string_view::npos) {
-      return Error(Errc::kInvalidArgument, where + "expected \"key = value\", got \"" + std::string(t) + "\"");
+      return Error(Errc::kInvalidArgument,
+                   where + "expected \"key = value\", got \"" + std::string(t) + "\"");
     }
     auto key = trim(t.substr(0, eq));
     auto value = trim(t.substr(eq + 1));

@@ -20,6 +20,8 @@
 //   connect_timeout = 15s
 //   hf_token_file   = /etc/countersign/hf-token    Hugging Face token (sent to huggingface.co only)
 //   s3_credentials_file = /etc/countersign/s3      two lines: access key id, secret key
+//   attestation_root = /etc/countersign/vendor.pem extra attestation root for require_attestation
+//                                                  rules (repeatable; Yubico's are built in)
 //
 // Paths must be absolute. Errors name the file, line and key.
 #pragma once
@@ -59,6 +61,7 @@ struct Config {
   std::int64_t connect_timeout_seconds = 15;
   std::optional<std::string> hf_token_file;
   std::optional<std::string> s3_credentials_file;
+  std::vector<std::string> attestation_roots;
 
   // Derived paths.
   std::string models_dir() const { return state_dir + "/models"; }

@@ -26,6 +26,7 @@
 #include "daemon/fetch.h"
 #include "daemon/privileged.h"
 #include "daemon/state.h"
+#include "smartcard/attestation.h"
 
 namespace countersign::daemon {
 
@@ -38,18 +39,24 @@ Reply error_reply(int status, std::string_view code, const std::string& reason) 
 
 namespace {
 
-constexpr int kOk = 200, kCreated = 201, kAccepted = 202, kBadRequest = 400, kForbidden = 403, kNotFound = 404,
-              kConflict = 409, kUnprocessable = 422, kInternalError = 500, kUnavailable = 503;
+constexpr int kOk = 200, kCreated = 201, kAccepted = 202, kBadRequest = 400, kForbidden = 403,
+              kNotFound = 404, kConflict = 409, kUnprocessable = 422, kInternalError = 500,
+              kUnavailable = 503;
 
 // HTTP status for an error from parsing a request body.
 int status_for(const Error& e) {
   switch (e.code) {
-    case Errc::kNotFound: return kNotFound;
-    case Errc::kRejected: return kForbidden;
-    case Errc::kUnsupported: return kUnprocessable;
+    case Errc::kNotFound:
+      return kNotFound;
+    case Errc::kRejected:
+      return kForbidden;
+    case Errc::kUnsupported:
+      return kUnprocessable;
     case Errc::kIo:
-    case Errc::kInternal: return kInternalError;
-    default: return kBadRequest;
+    case Errc::kInternal:
+      return kInternalError;
+    default:
+      return kBadRequest;
   }
 }
 
@@ -62,8 +69,8 @@ std::vector<std::string> rejection_reasons(const VerifyReport& r) {
   for (const auto& s : r.signatures) {
     if (s.status == SignatureVerdict::Status::kCounted) continue;
     std::string who = s.approver_id.empty() ? "key " + s.key_id.substr(0, 16) : s.approver_id;
-    out.push_back("signature " + std::to_string(s.index) + " (" + who + "): " + std::string(verdict_name(s.status)) +
-                  (s.reason.empty() ? "" : ": " + s.reason));
+    out.push_back("signature " + std::to_string(s.index) + " (" + who +
+                  "): " + std::string(verdict_name(s.status)) + (s.reason.empty() ? "" : ": " + s.reason));
   }
   for (const auto& sub : r.under_new_policy) {
     for (auto& line : rejection_reasons(sub)) out.push_back("under the new policy: " + line);
@@ -109,6 +116,7 @@ struct Engine::Impl {
   Privileged helper;
   std::optional<note::Signer> log_key;
   FetchSettings fetch_settings;
+  attestation::Roots attestation_roots;  // for require_attestation rules
 
   std::mutex log_mu;  // the audit log: one writer, reads also under the lock
   std::optional<audit::AuditLog> log;
@@ -128,7 +136,11 @@ struct Engine::Impl {
   std::thread worker;
 
   Impl(Config c, Clock clk, StateDir s, Policy p)
-      : config(std::move(c)), clock(std::move(clk)), state(std::move(s)), helper(config.helper), policy(std::move(p)) {}
+      : config(std::move(c)),
+        clock(std::move(clk)),
+        state(std::move(s)),
+        helper(config.helper),
+        policy(std::move(p)) {}
 
   // --- audit log ---------------------------------------------------------------------
   Result<std::uint64_t> record(std::string_view event, json fields = json::object()) {
@@ -149,7 +161,8 @@ struct Engine::Impl {
     json fields = {{"reasons", reasons}};
     if (proposal) fields["proposal"] = digest_to_string(*proposal);
     auto logged = record(audit::event::kBundleRejected, fields);
-    if (!logged.ok()) return error_reply(kInternalError, "log", "cannot write the audit log: " + logged.error().message);
+    if (!logged.ok())
+      return error_reply(kInternalError, "log", "cannot write the audit log: " + logged.error().message);
     json body = {{"error", "rejected"}, {"reasons", reasons}};
     if (!report.is_null()) body["report"] = report;
     return Reply{status, body, std::nullopt};
@@ -162,13 +175,17 @@ struct Engine::Impl {
         return "install-packages is not supported by this version of countersignd";
       case Action::kRestoreSnapshot: {
         const auto& s = b.snapshot()->fields();
-        if (s.box != config.box_id) return "the snapshot belongs to box \"" + s.box + "\", this is \"" + config.box_id + "\"";
+        if (s.box != config.box_id)
+          return "the snapshot belongs to box \"" + s.box + "\", this is \"" + config.box_id + "\"";
         std::string backend = config.snapshot.kind == SnapshotSpec::Kind::kBtrfs ? "btrfs"
-                              : config.snapshot.kind == SnapshotSpec::Kind::kZfs ? "zfs" : "none";
-        if (s.backend != backend) return "the snapshot is a " + s.backend + " snapshot, this box uses " + backend;
+                              : config.snapshot.kind == SnapshotSpec::Kind::kZfs ? "zfs"
+                                                                                 : "none";
+        if (s.backend != backend)
+          return "the snapshot is a " + s.backend + " snapshot, this box uses " + backend;
         return std::nullopt;
       }
-      default: return std::nullopt;
+      default:
+        return std::nullopt;
     }
   }
 
@@ -178,8 +195,11 @@ struct Engine::Impl {
     o.skew_seconds = config.skew_seconds;
     o.box_id = config.box_id;
     o.already_executed = [this](const Digest& d) { return state.executed(d); };
-    // Hardware attestation is checked by the signing tools (issues 5 and 6); until the box
-    // checks it too, no key counts as attested and require_attestation rules fail closed.
+    // require_attestation rules count a key only when its vendor attestation verifies here,
+    // on the box, against the pinned roots (and the configured attestation_root files).
+    o.attestation_verified = [this](const PolicyKey& k) {
+      return attestation::check(k, attestation_roots).verified;
+    };
     return o;
   }
 
@@ -191,10 +211,12 @@ struct Engine::Impl {
   // Verifies and, when approved, queues. Caller holds submit_mu.
   Reply accept(const Bundle& b, const json& raw) {
     const Digest id = b.proposal().id();
-    auto rec = record(audit::event::kBundleReceived, {{"proposal", digest_to_string(id)},
-                                                     {"action", std::string(action_name(b.proposal().action()))},
-                                                     {"signatures", b.signatures().size()}});
-    if (!rec.ok()) return error_reply(kInternalError, "log", "cannot write the audit log: " + rec.error().message);
+    auto rec =
+        record(audit::event::kBundleReceived, {{"proposal", digest_to_string(id)},
+                                               {"action", std::string(action_name(b.proposal().action()))},
+                                               {"signatures", b.signatures().size()}});
+    if (!rec.ok())
+      return error_reply(kInternalError, "log", "cannot write the audit log: " + rec.error().message);
     if (auto why = box_specific_refusal(b)) return reject(id, {*why}, kUnprocessable);
     Policy p = current_policy();
     VerifyReport report = verify_bundle(b, p, verify_options());
@@ -215,10 +237,11 @@ struct Engine::Impl {
     auto marked = state.mark_executed(id);
     if (!marked.ok()) return reply_for(marked.error());
     auto logged = record(audit::event::kBundleVerified, {{"proposal", digest_to_string(id)},
-                                                        {"action", job.action},
-                                                        {"counted", report.counted},
-                                                        {"policy_version", p.version()}});
-    if (!logged.ok()) return error_reply(kInternalError, "log", "cannot write the audit log: " + logged.error().message);
+                                                         {"action", job.action},
+                                                         {"counted", report.counted},
+                                                         {"policy_version", p.version()}});
+    if (!logged.ok())
+      return error_reply(kInternalError, "log", "cannot write the audit log: " + logged.error().message);
     (void)state.remove_pending(id);
     {
       std::lock_guard lock(mu);
@@ -227,7 +250,10 @@ struct Engine::Impl {
     }
     cv.notify_all();
     return Reply{kAccepted,
-                 json{{"job", hex_encode(id)}, {"state", "queued"}, {"action", job.action}, {"report", report.to_json()}},
+                 json{{"job", hex_encode(id)},
+                      {"state", "queued"},
+                      {"action", job.action},
+                      {"report", report.to_json()}},
                  std::nullopt};
   }
 
@@ -264,9 +290,9 @@ struct Engine::Impl {
       return Error(Errc::kIo, "snapshot failed: " + why);
     }
     std::string snap = (*r)["id"];
-    CS_TRY_VOID(record(audit::event::kSnapshotTaken, {{"proposal", digest_to_string(id)},
-                                                     {"snapshot", snap},
-                                                     {"backend", config.snapshot.to_string()}}));
+    CS_TRY_VOID(record(
+        audit::event::kSnapshotTaken,
+        {{"proposal", digest_to_string(id)}, {"snapshot", snap}, {"backend", config.snapshot.to_string()}}));
     return std::optional<std::string>(snap);
   }
 
@@ -282,7 +308,8 @@ struct Engine::Impl {
 
   void abort_install(JobRecord& job, const std::string& hex, const std::string& reason) {
     auto removed = helper.run({"staging", "remove", hex});
-    json fields = {{"proposal", digest_to_string(job.proposal)}, {"manifest", "sha256:" + hex}, {"reason", reason}};
+    json fields = {
+        {"proposal", digest_to_string(job.proposal)}, {"manifest", "sha256:" + hex}, {"reason", reason}};
     if (!removed.ok()) fields["cleanup_error"] = removed.error().message;
     (void)record(audit::event::kInstallAborted, fields);
     finish(job, JobState::kFailed, reason);
@@ -300,25 +327,26 @@ struct Engine::Impl {
                                             {"installed", format_rfc3339(clock())}});
       job.result = {{"path", target}, {"already_installed", true}};
       (void)record(audit::event::kInstallComplete, {{"proposal", digest_to_string(job.proposal)},
-                                                   {"manifest", "sha256:" + hex},
-                                                   {"path", target},
-                                                   {"already_installed", true}});
+                                                    {"manifest", "sha256:" + hex},
+                                                    {"path", target},
+                                                    {"already_installed", true}});
       finish(job, JobState::kDone, std::nullopt);
       return;
     }
     if (resumed) {
-      (void)record(audit::event::kInstallResumed, {{"proposal", digest_to_string(job.proposal)},
-                                                   {"manifest", "sha256:" + hex}});
+      (void)record(audit::event::kInstallResumed,
+                   {{"proposal", digest_to_string(job.proposal)}, {"manifest", "sha256:" + hex}});
     }
     // Free space for what is still to come.
-    struct statvfs sv{};
+    struct statvfs sv {};
     if (::statvfs(config.models_dir().c_str(), &sv) == 0) {
       std::uint64_t have = static_cast<std::uint64_t>(sv.f_bavail) * sv.f_frsize;
       std::uint64_t staged = staged_bytes(staging);
       std::uint64_t need = m.total_size() > staged ? m.total_size() - staged : 0;
       if (need > have) {
-        abort_install(job, hex, "not enough disk space in " + config.models_dir() + ": the model needs " +
-                                    human_size(need) + " more, " + human_size(have) + " free");
+        abort_install(job, hex,
+                      "not enough disk space in " + config.models_dir() + ": the model needs " +
+                          human_size(need) + " more, " + human_size(have) + " free");
         return;
       }
     }
@@ -338,7 +366,8 @@ struct Engine::Impl {
       return;
     }
     auto canonical = jcs::serialize(m.to_json());
-    auto wrote = canonical.ok() ? write_file_atomic(config.staging_dir() + "/" + hex + ".manifest.json", *canonical, 0640)
+    auto wrote = canonical.ok() ? write_file_atomic(config.staging_dir() + "/" + hex + ".manifest.json",
+                                                    *canonical, 0640)
                                 : Result<void>(canonical.error());
     if (!wrote.ok()) {
       abort_install(job, hex, wrote.error().message);
@@ -369,8 +398,11 @@ struct Engine::Impl {
         }
         return;
       }
-      auto ev = e.kind == FetchEvent::Kind::kHashMismatch ? audit::event::kHashMismatchAlert : audit::event::kSourceFailed;
-      (void)record(ev, {{"proposal", digest_to_string(id)}, {"path", e.path}, {"source", e.source}, {"reason", e.reason}});
+      auto ev = e.kind == FetchEvent::Kind::kHashMismatch ? audit::event::kHashMismatchAlert
+                                                          : audit::event::kSourceFailed;
+      (void)record(
+          ev,
+          {{"proposal", digest_to_string(id)}, {"path", e.path}, {"source", e.source}, {"reason", e.reason}});
     };
     obs.on_progress = [this, id](const FileProgress& p) {
       std::lock_guard lock(mu);
@@ -398,14 +430,15 @@ struct Engine::Impl {
                                           {"installed", format_rfc3339(clock())}});
     job.result = {{"path", target}, {"files", m.files().size()}, {"bytes", m.total_size()}};
     auto logged = record(audit::event::kInstallComplete, {{"proposal", digest_to_string(job.proposal)},
-                                                         {"manifest", "sha256:" + hex},
-                                                         {"path", target},
-                                                         {"files", m.files().size()},
-                                                         {"bytes", m.total_size()},
-                                                         {"snapshot", *job.snapshot}});
+                                                          {"manifest", "sha256:" + hex},
+                                                          {"path", target},
+                                                          {"files", m.files().size()},
+                                                          {"bytes", m.total_size()},
+                                                          {"snapshot", *job.snapshot}});
     finish(job, logged.ok() ? JobState::kDone : JobState::kFailed,
-           logged.ok() ? std::nullopt : std::optional<std::string>("installed, but the audit log failed: " +
-                                                                   logged.error().message));
+           logged.ok() ? std::nullopt
+                       : std::optional<std::string>("installed, but the audit log failed: " +
+                                                    logged.error().message));
   }
 
   void run_remove(JobRecord& job, const Manifest& m) {
@@ -485,11 +518,21 @@ struct Engine::Impl {
     auto b = Bundle::parse(job.bundle);
     if (!b.ok()) return finish(job, JobState::kFailed, "stored bundle unreadable: " + b.error().message);
     switch (b->proposal().action()) {
-      case Action::kInstallModel: run_install(job, *b->manifest(), resumed); break;
-      case Action::kRemoveModel: run_remove(job, *b->manifest()); break;
-      case Action::kRestoreSnapshot: run_restore(job, *b->snapshot()); break;
-      case Action::kRotatePolicy: run_rotate(job, *b->new_policy()); break;
-      case Action::kInstallPackages: finish(job, JobState::kFailed, "install-packages is not supported"); break;
+      case Action::kInstallModel:
+        run_install(job, *b->manifest(), resumed);
+        break;
+      case Action::kRemoveModel:
+        run_remove(job, *b->manifest());
+        break;
+      case Action::kRestoreSnapshot:
+        run_restore(job, *b->snapshot());
+        break;
+      case Action::kRotatePolicy:
+        run_rotate(job, *b->new_policy());
+        break;
+      case Action::kInstallPackages:
+        finish(job, JobState::kFailed, "install-packages is not supported");
+        break;
     }
     (void)sign_checkpoint_if_grown();
   }
@@ -535,8 +578,11 @@ struct Engine::Impl {
           active.push_back({{"path", f.path}, {"done", f.done}, {"total", f.total}, {"source", f.source}});
         }
       }
-      j["progress"] = {{"files_total", v.files.size()}, {"files_done", verified}, {"bytes_total", total},
-                       {"bytes_done", done}, {"active", active}};
+      j["progress"] = {{"files_total", v.files.size()},
+                       {"files_done", verified},
+                       {"bytes_total", total},
+                       {"bytes_done", done},
+                       {"active", active}};
     }
     return j;
   }
@@ -573,6 +619,12 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, Clock clock) 
   if (!log.ok()) return log.error().with_context("audit log " + config.log_dir());
   impl->log.emplace(std::move(*log));
 
+  {
+    auto roots = attestation::Roots::pinned_plus(config.attestation_roots);
+    if (!roots.ok()) return roots.error().with_context("attestation_root");
+    impl->attestation_roots = std::move(*roots);
+  }
+
   FetchSettings& fs_ = impl->fetch_settings;
   fs_.parallel = config.parallel;
   fs_.connect_timeout_seconds = config.connect_timeout_seconds;
@@ -586,7 +638,8 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, Clock clock) 
     std::string_view text(reinterpret_cast<const char*>(creds.data()), creds.size());
     auto nl = text.find('\n');
     if (nl == std::string_view::npos) {
-      return Error(Errc::kInvalidArgument, "s3_credentials_file: expected two lines, access key id then secret key");
+      return Error(Errc::kInvalidArgument,
+                   "s3_credentials_file: expected two lines, access key id then secret key");
     }
     auto secret = text.substr(nl + 1);
     while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.remove_suffix(1);
@@ -663,9 +716,12 @@ Reply Engine::create_pending(std::string_view body) {
   if (!doc->is_object() || !doc->contains("proposal") || !doc->contains("manifest")) {
     return error_reply(kBadRequest, "malformed", "expected {\"proposal\": {...}, \"manifest\": {...}}");
   }
-  json as_bundle = {{"schema", kBundleSchema}, {"proposal", (*doc)["proposal"]}, {"manifest", (*doc)["manifest"]},
+  json as_bundle = {{"schema", kBundleSchema},
+                    {"proposal", (*doc)["proposal"]},
+                    {"manifest", (*doc)["manifest"]},
                     {"signatures", json::array()}};
-  if (doc->size() != 2) return error_reply(kBadRequest, "malformed", "only \"proposal\" and \"manifest\" are allowed");
+  if (doc->size() != 2)
+    return error_reply(kBadRequest, "malformed", "only \"proposal\" and \"manifest\" are allowed");
   auto b = Bundle::parse(as_bundle);
   if (!b.ok()) return reply_for(b.error());
   std::lock_guard lock(s.submit_mu);
@@ -682,11 +738,13 @@ Reply Engine::create_pending(std::string_view body) {
   if (existing.ok() && *existing) return pending(hex_encode(id));
   auto saved = s.state.save_pending(id, as_bundle);
   if (!saved.ok()) return reply_for(saved.error());
-  auto logged = s.record(audit::event::kProposalPending, {{"proposal", digest_to_string(id)},
-                                                         {"action", std::string(action_name(b->proposal().action()))},
-                                                         {"missing", report.missing}});
+  auto logged =
+      s.record(audit::event::kProposalPending, {{"proposal", digest_to_string(id)},
+                                                {"action", std::string(action_name(b->proposal().action()))},
+                                                {"missing", report.missing}});
   if (!logged.ok()) return error_reply(kInternalError, "log", logged.error().message);
-  return Reply{kCreated, json{{"proposal", hex_encode(id)}, {"state", "pending"}, {"report", report.to_json()}},
+  return Reply{kCreated,
+               json{{"proposal", hex_encode(id)}, {"state", "pending"}, {"report", report.to_json()}},
                std::nullopt};
 }
 
@@ -698,15 +756,20 @@ Reply Engine::pending(std::string_view proposal_hex) {
   if (!doc.ok()) return reply_for(doc.error());
   if (!*doc) {
     std::lock_guard lock(s.mu);
-    if (s.jobs.count(*id)) return Reply{kOk, json{{"proposal", std::string(proposal_hex)}, {"state", "accepted"},
-                                                   {"job", std::string(proposal_hex)}}, std::nullopt};
+    if (s.jobs.count(*id))
+      return Reply{kOk,
+                   json{{"proposal", std::string(proposal_hex)},
+                        {"state", "accepted"},
+                        {"job", std::string(proposal_hex)}},
+                   std::nullopt};
     return error_reply(kNotFound, "not-found", "no pending proposal " + std::string(proposal_hex));
   }
   auto b = Bundle::parse(**doc);
   if (!b.ok()) return reply_for(b.error());
   VerifyReport report = verify_bundle(*b, s.current_policy(), s.verify_options());
-  return Reply{kOk, json{{"proposal", std::string(proposal_hex)}, {"state", "pending"}, {"report", report.to_json()}},
-               std::nullopt};
+  return Reply{
+      kOk, json{{"proposal", std::string(proposal_hex)}, {"state", "pending"}, {"report", report.to_json()}},
+      std::nullopt};
 }
 
 Reply Engine::add_signature(std::string_view proposal_hex, std::string_view body) {
@@ -730,19 +793,23 @@ Reply Engine::add_signature(std::string_view proposal_hex, std::string_view body
   VerifyReport report = verify_bundle(*b, s.current_policy(), s.verify_options());
   const auto& verdict = report.signatures.back();
   if (verdict.status != SignatureVerdict::Status::kCounted) {
-    std::string reason = std::string(verdict_name(verdict.status)) + (verdict.reason.empty() ? "" : ": " + verdict.reason);
+    std::string reason =
+        std::string(verdict_name(verdict.status)) + (verdict.reason.empty() ? "" : ": " + verdict.reason);
     (void)s.record(audit::event::kSignatureRejected,
                    {{"proposal", digest_to_string(*id)}, {"key", verdict.key_id}, {"reason", reason}});
-    return Reply{kUnprocessable, json{{"error", "signature-rejected"}, {"reason", reason}, {"report", report.to_json()}},
+    return Reply{kUnprocessable,
+                 json{{"error", "signature-rejected"}, {"reason", reason}, {"report", report.to_json()}},
                  std::nullopt};
   }
-  (void)s.record(audit::event::kSignatureAccepted,
-                 {{"proposal", digest_to_string(*id)}, {"key", verdict.key_id}, {"approver", verdict.approver_id}});
+  (void)s.record(
+      audit::event::kSignatureAccepted,
+      {{"proposal", digest_to_string(*id)}, {"key", verdict.key_id}, {"approver", verdict.approver_id}});
   if (report.approved) return s.accept(*b, bundle);
   auto saved = s.state.save_pending(*id, bundle);
   if (!saved.ok()) return reply_for(saved.error());
-  return Reply{kOk, json{{"proposal", std::string(proposal_hex)}, {"state", "pending"}, {"report", report.to_json()}},
-               std::nullopt};
+  return Reply{
+      kOk, json{{"proposal", std::string(proposal_hex)}, {"state", "pending"}, {"report", report.to_json()}},
+      std::nullopt};
 }
 
 Reply Engine::status() {
@@ -769,10 +836,12 @@ Reply Engine::status() {
 Reply Engine::job(std::string_view proposal_hex) {
   Impl& s = *impl_;
   auto id = parse_hex_id(proposal_hex);
-  if (!id) return error_reply(kBadRequest, "malformed", "a job id is the proposal id: 64 lowercase hex digits");
+  if (!id)
+    return error_reply(kBadRequest, "malformed", "a job id is the proposal id: 64 lowercase hex digits");
   std::lock_guard lock(s.mu);
   auto it = s.jobs.find(*id);
-  if (it == s.jobs.end()) return error_reply(kNotFound, "not-found", "no job for proposal " + std::string(proposal_hex));
+  if (it == s.jobs.end())
+    return error_reply(kNotFound, "not-found", "no job for proposal " + std::string(proposal_hex));
   return Reply{kOk, s.job_json(it->second), std::nullopt};
 }
 
@@ -781,9 +850,8 @@ Reply Engine::jobs() {
   std::lock_guard lock(s.mu);
   std::vector<const JobView*> views;
   for (const auto& [id, v] : s.jobs) views.push_back(&v);
-  std::sort(views.begin(), views.end(), [](const JobView* a, const JobView* b) {
-    return a->record.received < b->record.received;
-  });
+  std::sort(views.begin(), views.end(),
+            [](const JobView* a, const JobView* b) { return a->record.received < b->record.received; });
   json out = json::array();
   for (const auto* v : views) {
     json j = s.job_json(*v);
@@ -823,7 +891,8 @@ Reply Engine::models() {
 
 Reply Engine::policy() {
   Policy p = impl_->current_policy();
-  return Reply{kOk, json{{"version", p.version()}, {"hash", digest_to_string(p.hash())}, {"policy", p.to_json()}},
+  return Reply{kOk,
+               json{{"version", p.version()}, {"hash", digest_to_string(p.hash())}, {"policy", p.to_json()}},
                std::nullopt};
 }
 
@@ -838,8 +907,8 @@ Reply Engine::snapshots() {
   for (const auto& e : *r) {
     if (!e.is_object() || !e.contains("id") || !e["id"].is_string() || !e.contains("taken")) continue;
     auto taken = parse_rfc3339(e["taken"].get<std::string>());
-    auto doc = SnapshotDoc::create({s.config.box_id, e.value("backend", ""), e["id"].get<std::string>(),
-                                    taken.ok() ? *taken : 0});
+    auto doc = SnapshotDoc::create(
+        {s.config.box_id, e.value("backend", ""), e["id"].get<std::string>(), taken.ok() ? *taken : 0});
     if (doc.ok()) out.push_back({{"document", doc->to_json()}, {"hash", digest_to_string(doc->hash())}});
   }
   return Reply{kOk, json{{"backend", s.config.snapshot.to_string()}, {"snapshots", out}}, std::nullopt};

@@ -205,42 +205,4 @@ Result<Bytes> PivCard::yubikey_attest(Slot slot) {
   return r.data;
 }
 
-Result<PublicKey> public_key_from_certificate(ByteView certificate_der) {
-  const unsigned char* p = certificate_der.data();
-  std::unique_ptr<X509, decltype(&X509_free)> cert(
-      d2i_X509(nullptr, &p, static_cast<long>(certificate_der.size())), &X509_free);
-  if (!cert || p != certificate_der.data() + certificate_der.size()) {
-    return make_error(Errc::kMalformed, "certificate: not one DER X.509 certificate");
-  }
-  EVP_PKEY* key = X509_get0_pubkey(cert.get());
-  if (key == nullptr) return make_error(Errc::kMalformed, "certificate: no readable public key");
-  Alg alg;
-  if (EVP_PKEY_is_a(key, "ED25519")) {
-    alg = Alg::kEd25519;
-  } else if (EVP_PKEY_is_a(key, "EC")) {
-    char group[64] = {};
-    size_t glen = 0;
-    if (EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof group, &glen) != 1) {
-      return make_error(Errc::kUnsupported, "certificate: EC key without a named curve");
-    }
-    const std::string g(group, glen);
-    if (g == "prime256v1" || g == "P-256") {
-      alg = Alg::kEcdsaP256;
-    } else if (g == "secp384r1" || g == "P-384") {
-      alg = Alg::kEcdsaP384;
-    } else {
-      return make_error(Errc::kUnsupported, "certificate: curve " + g + " is not P-256 or P-384");
-    }
-  } else {
-    return make_error(Errc::kUnsupported,
-                      "certificate: key type is not EC or Ed25519 (RSA is not supported)");
-  }
-  unsigned char* der = nullptr;
-  const int n = i2d_PUBKEY(key, &der);
-  if (n <= 0) return make_error(Errc::kCrypto, "certificate: cannot encode the public key");
-  Bytes spki(der, der + n);
-  OPENSSL_free(der);
-  return PublicKey::parse(alg, spki);
-}
-
 }  // namespace countersign::piv

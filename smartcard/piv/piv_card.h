@@ -80,9 +80,4 @@ class PivCard {
   pcsc::ApduSession* session_;
 };
 
-// The public key of an X.509 certificate (DER) as a core PublicKey: ecdsa-p256 for a P-256
-// key, ecdsa-p384 for P-384, ed25519 for Ed25519. Errors: kMalformed for bytes that are
-// not a certificate, kUnsupported for other key types.
-Result<PublicKey> public_key_from_certificate(ByteView certificate_der);
-
 }  // namespace countersign::piv

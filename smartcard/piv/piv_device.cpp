@@ -1,5 +1,7 @@
 #include "smartcard/piv/piv_device.h"
 
+#include "core/x509.h"
+
 namespace countersign::piv {
 
 Result<std::unique_ptr<PivDevice>> PivDevice::open(const std::optional<std::string>& reader) {
@@ -58,7 +60,7 @@ Result<std::vector<ReaderInfo>> list_readers() {
           auto cert = card.read_certificate(slot);
           if (!cert) {
             si.note = cert.error().code == Errc::kNotFound ? "empty" : cert.error().message;
-          } else if (auto key = public_key_from_certificate(*cert)) {
+          } else if (auto key = x509::public_key_from_certificate(*cert)) {
             si.key = *key;
           } else {
             si.note = key.error().message;

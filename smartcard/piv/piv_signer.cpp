@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include "core/x509.h"
+
 namespace countersign::piv {
 
 namespace {
@@ -18,7 +20,7 @@ Result<Bytes> digest_for(Alg alg, ByteView input) {
 
 Result<PivSigner> PivSigner::create(PivCard& card, Slot slot, SecretBytes pin) {
   CS_TRY(Bytes cert, card.read_certificate(slot));
-  CS_TRY(PublicKey key, public_key_from_certificate(cert));
+  CS_TRY(PublicKey key, x509::public_key_from_certificate(cert));
   // Only the algorithms GENERAL AUTHENTICATE is used for here (P-256, P-384).
   CS_TRY(std::uint8_t algorithm, piv_algorithm(key.alg()));
   (void)algorithm;

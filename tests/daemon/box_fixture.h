@@ -38,7 +38,8 @@ class BoxFixture {
 
   explicit BoxFixture(const std::filesystem::path& dir) : dir_(dir) {
     std::filesystem::create_directories(dir_ / "etc");
-    for (const auto& id : kApprovers) keys_.emplace(id, must(SoftwareKey::generate(Alg::kEd25519), "approver key"));
+    for (const auto& id : kApprovers)
+      keys_.emplace(id, must(SoftwareKey::generate(Alg::kEd25519), "approver key"));
     outsider_.emplace(must(SoftwareKey::generate(Alg::kEd25519), "outsider key"));
     policy_doc_ = make_policy_doc(1, {{"install-model", {{"threshold", 3}}},
                                       {"remove-model", {{"threshold", 2}}},
@@ -63,12 +64,15 @@ class BoxFixture {
 
   // Writes config() as a file and points the helper at it (COUNTERSIGN_SYSTEM_CONFIG).
   void write_config() {
-    std::string text = "policy = " + config_.policy + "\nstate_dir = " + config_.state_dir + "\nbox_id = " +
-                       config_.box_id + "\nlog_key = " + config_.log_key + "\nsocket = " + config_.socket +
-                       "\nsnapshot = " + config_.snapshot.to_string() + "\nhelper =";
+    std::string text = "policy = " + config_.policy + "\nstate_dir = " + config_.state_dir +
+                       "\nbox_id = " + config_.box_id + "\nlog_key = " + config_.log_key +
+                       "\nsocket = " + config_.socket + "\nsnapshot = " + config_.snapshot.to_string() +
+                       "\nhelper =";
     for (const auto& w : config_.helper) text += " " + w;
-    text += "\nstall_timeout = " + std::to_string(config_.stall_timeout_seconds) + "s\nconnect_timeout = " +
-            std::to_string(config_.connect_timeout_seconds) + "s\nparallel = " + std::to_string(config_.parallel) + "\n";
+    text += "\nstall_timeout = " + std::to_string(config_.stall_timeout_seconds) +
+            "s\nconnect_timeout = " + std::to_string(config_.connect_timeout_seconds) +
+            "s\nparallel = " + std::to_string(config_.parallel) + "\n";
+    for (const auto& r : config_.attestation_roots) text += "attestation_root = " + r + "\n";
     for (const auto& m : config_.mirrors) {
       text += "mirror = " + (m.type == Source::Type::kFile ? "file://" + m.base : m.base) + "\n";
     }
@@ -84,8 +88,8 @@ class BoxFixture {
 
   nlohmann::json approver_json(const std::string& id) const {
     const auto& k = keys_.at(id);
-    nlohmann::json a = {{"id", id},
-                        {"keys", {{{"alg", "ed25519"}, {"public_key", base64_encode(k.public_key().spki())}}}}};
+    nlohmann::json a = {
+        {"id", id}, {"keys", {{{"alg", "ed25519"}, {"public_key", base64_encode(k.public_key().spki())}}}}};
     if (id == "bob") a["roles"] = {"compliance"};
     return a;
   }
@@ -93,8 +97,11 @@ class BoxFixture {
                                  const std::vector<std::string>& ids = kApprovers) const {
     nlohmann::json approvers = nlohmann::json::array();
     for (const auto& id : ids) approvers.push_back(approver_json(id));
-    return {{"schema", "countersign/policy/v1"}, {"domain", kDomain}, {"version", version},
-            {"approvers", approvers}, {"rules", std::move(rules)}};
+    return {{"schema", "countersign/policy/v1"},
+            {"domain", kDomain},
+            {"version", version},
+            {"approvers", approvers},
+            {"rules", std::move(rules)}};
   }
   const nlohmann::json& policy_doc() const { return policy_doc_; }
 
@@ -144,7 +151,8 @@ class BoxFixture {
     return must(sign_proposal(k, p.id(), approver, system_now()), "signature");
   }
 
-  nlohmann::json bundle(const Proposal& p, const nlohmann::json& subject, const std::vector<std::string>& signers) {
+  nlohmann::json bundle(const Proposal& p, const nlohmann::json& subject,
+                        const std::vector<std::string>& signers) {
     std::vector<SignatureFile> sigs;
     for (const auto& s : signers) sigs.push_back(sign(s, p));
     return must(Bundle::create(p, subject, std::move(sigs)), "bundle").to_json();

@@ -14,11 +14,14 @@
 #include "core/audit_entry.h"
 #include "core/audit_verify.h"
 #include "core/bytes.h"
+#include "smartcard/fido2_device.h"
+#include "smartcard/fido2_signer.h"
 #include "tests/daemon/box_fixture.h"
 #include "tests/daemon/integration.h"
 #include "tests/daemon/loop_btrfs.h"
-#include "tests/daemon/system_test_util.h"
 #include "tests/daemon/nginx_fixture.h"
+#include "tests/daemon/system_test_util.h"
+#include "tests/smartcard/virtual_fido2.h"
 
 namespace countersign::daemon {
 namespace {
@@ -33,7 +36,8 @@ class EngineTest : public ::testing::Test {
   void SetUp() override {
     CS_REQUIRE_OR_SKIP(nginx_.running(), nginx_.skip_reason());
     CS_REQUIRE_OR_SKIP(fs::exists(COUNTERSIGN_SYSTEM_BIN), "countersign-system not built");
-    files_ = {{"config.json", R"({"layers": 2})"}, {"weights/model.bin", std::string(300000, 'w')},
+    files_ = {{"config.json", R"({"layers": 2})"},
+              {"weights/model.bin", std::string(300000, 'w')},
               {"tokenizer.json", std::string(5000, 't')}};
     manifest_.emplace(BoxFixture::make_manifest(nginx_.root(), "good", files_,
                                                 {BoxFixture::https_source(nginx_.base_url() + "good/")}));
@@ -125,14 +129,14 @@ TEST_F(EngineTest, ApprovedBundleIsFetchedVerifiedAndInstalledReadOnly) {
   const std::string dir = model_dir(*manifest_);
   for (const auto& [path, data] : files_) {
     EXPECT_EQ(test_util::slurp(dir + "/" + path), data) << path;
-    struct stat st{};
+    struct stat st {};
     ASSERT_EQ(::lstat((dir + "/" + path).c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 07777, 0444u) << path;
     if (::geteuid() == 0) {
       EXPECT_EQ(st.st_uid, 0u);
     }
   }
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(dir.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0555u);
   EXPECT_TRUE(staging_empty());
@@ -145,8 +149,8 @@ TEST_F(EngineTest, ApprovedBundleIsFetchedVerifiedAndInstalledReadOnly) {
   // The story in the log, in order, and the log verifies offline against a fresh checkpoint.
   std::vector<std::string> names;
   for (const auto& e : log_entries()) names.push_back(e["event"]);
-  std::vector<std::string> expected = {"daemon-started", "bundle-received", "bundle-verified", "snapshot-skipped",
-                                       "fetch-started", "install-complete"};
+  std::vector<std::string> expected = {"daemon-started",   "bundle-received", "bundle-verified",
+                                       "snapshot-skipped", "fetch-started",   "install-complete"};
   EXPECT_EQ(names, expected);
   Reply cp = engine().log_checkpoint();
   ASSERT_TRUE(cp.text);
@@ -161,8 +165,61 @@ TEST_F(EngineTest, UnderThresholdIsRejected) {
   expect_rejected(install_bundle(*manifest_, {"alice", "bob"}), 403, "threshold");
 }
 
+// require_attestation on the box: two approvers hold FIDO2 keys made in (virtual)
+// authenticators whose packed attestation chains to each one's test CA. The box counts a key
+// only when it can verify that chain itself, against Yubico's built-in roots and the CAs
+// named by attestation_root.
+TEST_F(EngineTest, RequireAttestationCountsOnlyKeysTheBoxCanVerify) {
+  testing::VirtualFido2 dev_a, dev_b;
+  auto enroll = [](testing::VirtualFido2& v, const std::string& name) {
+    auto d = test_util::must(fido2::Device::open(v.path(), testing::VirtualFido2::io(), 5000), "open");
+    return test_util::must(d.make_credential({Alg::kFido2Es256, false, false, name}, nullptr), "enroll");
+  };
+  const PolicyKey ka = enroll(dev_a, "alice"), kb = enroll(dev_b, "bob");
+  json policy = box_.policy_doc();
+  policy["approvers"][0]["keys"] = json::array({policy_key_to_json(ka)});
+  policy["approvers"][1]["keys"] = json::array({policy_key_to_json(kb)});
+  policy["rules"]["install-model"] = {{"threshold", 2}, {"require_attestation", true}};
+  test_util::spit(box_.config().policy, policy.dump());
+  test_util::spit(dir_.file("a-ca.der"),
+                  std::string(dev_a.ca_certificate().begin(), dev_a.ca_certificate().end()));
+  test_util::spit(dir_.file("b-ca.der"),
+                  std::string(dev_b.ca_certificate().begin(), dev_b.ca_certificate().end()));
+
+  const Proposal p = BoxFixture::make_proposal(manifest_->hash());
+  auto sign_with = [&](testing::VirtualFido2& v, const PolicyKey& k, const std::string& name) {
+    auto d = test_util::must(fido2::Device::open(v.path(), testing::VirtualFido2::io(), 5000), "open");
+    auto signer = test_util::must(fido2::Fido2Signer::create(std::move(d), k, nullptr), "signer");
+    return test_util::must(sign_proposal(signer, p.id(), name, system_now()), "sign");
+  };
+  std::vector<SignatureFile> sigs{sign_with(dev_a, ka, "alice"), sign_with(dev_b, kb, "bob")};
+  const json bundle = test_util::must(Bundle::create(p, manifest_->to_json(), sigs), "bundle").to_json();
+
+  // Only alice's CA is trusted: bob's key does not count, and the reason says why.
+  box_.config().attestation_roots = {dir_.file("a-ca.der")};
+  expect_rejected(bundle, 403, "attestation does not verify against the pinned vendor roots");
+
+  // Both CAs trusted: approved and installed.
+  box_.config().attestation_roots = {dir_.file("a-ca.der"), dir_.file("b-ca.der")};
+  restart();
+  Reply r = submit(bundle);
+  ASSERT_EQ(r.status, 202) << r.body.dump(2);
+  EXPECT_EQ(wait_job(r)["state"], "done");
+  EXPECT_TRUE(fs::exists(model_dir(*manifest_)));
+}
+
+TEST_F(EngineTest, AnUnreadableAttestationRootStopsTheDaemonFromStarting) {
+  box_.config().attestation_roots = {dir_.file("missing-ca.pem")};
+  box_.write_config();
+  auto e = Engine::open(box_.config());
+  ASSERT_FALSE(e.ok());
+  EXPECT_TRUE(contains(e.error().message, "attestation_root")) << e.error().message;
+  EXPECT_TRUE(contains(e.error().message, "missing-ca.pem")) << e.error().message;
+}
+
 TEST_F(EngineTest, SignatureByUnknownKeyDoesNotCount) {
-  expect_rejected(install_bundle(*manifest_, {"alice", "bob", "outsider"}), 403, "is not in policy version 1");
+  expect_rejected(install_bundle(*manifest_, {"alice", "bob", "outsider"}), 403,
+                  "is not in policy version 1");
 }
 
 TEST_F(EngineTest, OneApproverTwiceCountsOnce) {
@@ -211,7 +268,8 @@ TEST_F(EngineTest, ReplayedProposalIsRefusedAlsoAfterRestart) {
 
 TEST_F(EngineTest, ManifestNotMatchingTheProposalIsRejected) {
   Manifest other = BoxFixture::make_manifest(nginx_.root(), "other", {{"x.bin", "other bytes"}}, {});
-  json b = box_.bundle(BoxFixture::make_proposal(other.hash()), manifest_->to_json(), {"alice", "bob", "carol"});
+  json b =
+      box_.bundle(BoxFixture::make_proposal(other.hash()), manifest_->to_json(), {"alice", "bob", "carol"});
   expect_rejected(b, 403, "manifest-hash");
 }
 
@@ -220,9 +278,12 @@ TEST_F(EngineTest, PathTraversalInAManifestIsRefusedAsMalformed) {
   m["files"][0]["path"] = "../../etc/cron.d/evil";
   Digest h = test_util::must(jcs::hash(m), "hash");
   Proposal p = BoxFixture::make_proposal(h);
-  json b = {{"schema", "countersign/bundle/v1"}, {"proposal", p.to_json()}, {"manifest", m},
-            {"signatures", {box_.sign("alice", p).to_json(), box_.sign("bob", p).to_json(),
-                            box_.sign("carol", p).to_json()}}};
+  json b = {
+      {"schema", "countersign/bundle/v1"},
+      {"proposal", p.to_json()},
+      {"manifest", m},
+      {"signatures",
+       {box_.sign("alice", p).to_json(), box_.sign("bob", p).to_json(), box_.sign("carol", p).to_json()}}};
   Reply r = submit(b);
   EXPECT_EQ(r.status, 400);
   EXPECT_TRUE(contains(r.body["reasons"].dump(), "/files/0/path")) << r.body.dump(2);
@@ -234,7 +295,8 @@ TEST_F(EngineTest, MaliciousFirstMirrorIsSkippedWithAnAlert) {
   // The box's own mirror serves tampered bytes for one file; the manifest's source is good.
   for (const auto& [path, data] : files_) {
     fs::create_directories((nginx_.root() / "evil" / path).parent_path());
-    test_util::spit(nginx_.root() / "evil" / path, path == "weights/model.bin" ? std::string(300000, 'X') : data);
+    test_util::spit(nginx_.root() / "evil" / path,
+                    path == "weights/model.bin" ? std::string(300000, 'X') : data);
   }
   box_.config().mirrors = {BoxFixture::https_source(nginx_.base_url() + "evil/")};
   Reply r = submit(install_bundle(*manifest_));
@@ -261,7 +323,8 @@ TEST_F(EngineTest, EverySourceBadInstallsNothingAndRemovesStaging) {
   EXPECT_FALSE(events(audit::event::kHashMismatchAlert).empty());
   auto aborted = events(audit::event::kInstallAborted);
   ASSERT_EQ(aborted.size(), 1u);
-  EXPECT_TRUE(contains(aborted[0]["reason"].get<std::string>(), "no source gave the right bytes")) << aborted[0].dump();
+  EXPECT_TRUE(contains(aborted[0]["reason"].get<std::string>(), "no source gave the right bytes"))
+      << aborted[0].dump();
 }
 
 TEST_F(EngineTest, EndlessAndStalledSourcesAreCutAndSkipped) {
@@ -272,8 +335,10 @@ TEST_F(EngineTest, EndlessAndStalledSourcesAreCutAndSkipped) {
   EXPECT_EQ(wait_job(r)["state"], "done");
   EXPECT_EQ(test_util::slurp(model_dir(*manifest_) + "/weights/model.bin"), files_["weights/model.bin"]);
   bool cut = false, stalled = false;
-  for (const auto& e : events(audit::event::kHashMismatchAlert)) cut = cut || contains(e["reason"].get<std::string>(), "more bytes");
-  for (const auto& e : events(audit::event::kSourceFailed)) stalled = stalled || contains(e["source"].get<std::string>(), "/stall/");
+  for (const auto& e : events(audit::event::kHashMismatchAlert))
+    cut = cut || contains(e["reason"].get<std::string>(), "more bytes");
+  for (const auto& e : events(audit::event::kSourceFailed))
+    stalled = stalled || contains(e["source"].get<std::string>(), "/stall/");
   EXPECT_TRUE(cut);
   EXPECT_TRUE(stalled);
 }
@@ -373,7 +438,8 @@ TEST_F(EngineTest, InterruptedInstallResumesAfterRestart) {
   EXPECT_EQ(test_util::slurp(model_dir(m) + "/big.bin"), big["big.bin"]);
   EXPECT_EQ(events(audit::event::kInstallResumed).size(), 1u);
   bool ranged = false;
-  for (const auto& a : nginx_.access_log()) ranged = ranged || (contains(a.uri, "big.bin") && !a.range.empty());
+  for (const auto& a : nginx_.access_log())
+    ranged = ranged || (contains(a.uri, "big.bin") && !a.range.empty());
   EXPECT_TRUE(ranged) << "the second run did not resume with a Range request";
 }
 
@@ -382,7 +448,8 @@ TEST_F(EngineTest, RemoveModelTakesItAway) {
   ASSERT_EQ(wait_job(r)["state"], "done");
   BoxFixture::ProposalOptions o;
   o.action = Action::kRemoveModel;
-  Reply rm = submit(box_.bundle(BoxFixture::make_proposal(manifest_->hash(), o), manifest_->to_json(), {"bob", "erin"}));
+  Reply rm = submit(
+      box_.bundle(BoxFixture::make_proposal(manifest_->hash(), o), manifest_->to_json(), {"bob", "erin"}));
   ASSERT_EQ(rm.status, 202) << rm.body.dump(2);
   EXPECT_EQ(wait_job(rm)["state"], "done");
   EXPECT_FALSE(fs::exists(model_dir(*manifest_)));
@@ -533,7 +600,8 @@ TEST_F(EngineBtrfsTest, RestoreSnapshotBundleBringsTheModelsBack) {
   json foreign = doc;
   foreign["box"] = "box-91c2";
   Digest hf = test_util::must(jcs::hash(foreign), "hash");
-  Reply r = engine_->submit_bundle(box_->bundle(BoxFixture::make_proposal(hf, o), foreign, {"alice", "bob", "carol"}).dump());
+  Reply r = engine_->submit_bundle(
+      box_->bundle(BoxFixture::make_proposal(hf, o), foreign, {"alice", "bob", "carol"}).dump());
   EXPECT_EQ(r.status, 422);
   EXPECT_TRUE(contains(r.body["reasons"].dump(), "belongs to box \\\"box-91c2\\\"")) << r.body.dump();
 }

@@ -7,7 +7,6 @@
 #include <sstream>
 
 #include "smartcard/fido2_device.h"
-#include "smartcard/fido2_roots.h"
 #include "tests/smartcard/virtual_fido2.h"
 #include "tests/test_util.h"
 
@@ -73,17 +72,6 @@ TEST_P(Fido2AttestationTest, RefusesAttestationsThatDoNotBelongToTheKey) {
   none.attestation.reset();
   EXPECT_EQ(verify_attestation(none, "countersign", {v.ca_certificate()}).error().code,
             Errc::kInvalidArgument);
-}
-
-TEST(Fido2Roots, TheBuiltInRootIsYubicosFidoRoot) {
-  const std::string pem =
-      std::string(COUNTERSIGN_TEST_DATA) + "/yubico-attestation/yubico-u2f-root-ca-457200631.pem";
-  EXPECT_EQ(pinned_fido2_roots(), std::vector<Bytes>{pem_der(pem)});
-  auto read = read_certificates(pem);
-  ASSERT_TRUE(read.ok()) << read.error().message;
-  EXPECT_EQ(*read, std::vector<Bytes>{pem_der(pem)});
-  auto missing = read_certificates("/nonexistent/root.pem");
-  EXPECT_FALSE(missing.ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Algs, Fido2AttestationTest, ::testing::Values(Alg::kFido2Es256, Alg::kFido2EdDsa),

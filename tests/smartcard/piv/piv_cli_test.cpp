@@ -105,6 +105,40 @@ TEST_F(PivCli, EnrollPrintsAnAttestedPolicyKeyAndSignProducesASignatureItVerifie
   EXPECT_TRUE(key->key.verify(signing_input(proposal->id()), sig->fields().signature));
 }
 
+// policy check shows what the YubiKey certified about the key, once its attestation root is
+// trusted (the virtual card's attestation key is its own root; Yubico's is built in).
+TEST_F(PivCli, PolicyCheckVerifiesTheYubikeyAttestationAndShowsItsFacts) {
+  CliRun e = run({"key", "enroll", "--piv", "--slot", "9c", "--name", "alice"});
+  ASSERT_EQ(e.rc, 0) << e;
+  const nlohmann::json policy = {
+      {"schema", "countersign/policy/v1"},
+      {"domain", "acme-prod"},
+      {"version", 1},
+      {"approvers", {{{"id", "alice"}, {"keys", {nlohmann::json::parse(e.out)}}}}},
+      {"rules", {{"install-model", {{"threshold", 1}, {"require_attestation", true}}}}}};
+  std::ofstream(dir_.file("policy.json")) << policy.dump();
+
+  CliRun pinned = run({"policy", "check", dir_.file("policy.json")});
+  ASSERT_EQ(pinned.rc, 0) << pinned;
+  EXPECT_TRUE(contains(pinned.out, "yubikey-piv NOT verified")) << pinned;
+  EXPECT_TRUE(contains(pinned.out, "does not end at a pinned root")) << pinned;
+
+  CliRun c = run({"policy", "check", "--attestation-root", dir_.file("f9.der"), dir_.file("policy.json")});
+  ASSERT_EQ(c.rc, 0) << c;
+  EXPECT_TRUE(contains(
+      c.out, "yubikey-piv verified: YubiKey serial 7654321, firmware 5.7.1, PIN always, touch never"))
+      << c;
+  CliRun j =
+      run({"policy", "check", "--json", "--attestation-root", dir_.file("f9.der"), dir_.file("policy.json")});
+  ASSERT_EQ(j.rc, 0) << j;
+  const auto facts = nlohmann::json::parse(j.out)["approvers"][0]["keys"][0]["attestation_facts"];
+  EXPECT_EQ(facts["verified"], true);
+  EXPECT_EQ(facts["serial"], 7654321);
+  EXPECT_EQ(facts["firmware"], "5.7.1");
+  EXPECT_EQ(facts["pin_policy"], "always");
+  EXPECT_EQ(facts["touch_policy"], "never");
+}
+
 TEST_F(PivCli, SignWithAWrongPinSaysHowManyTriesAreLeft) {
   CliRun s = run({"sign", "--piv", "--pin-file", dir_.file("wrong-pin.txt"), dir_.file("proposal.json")});
   EXPECT_EQ(s.rc, 1) << s;

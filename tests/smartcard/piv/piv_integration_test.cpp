@@ -13,6 +13,7 @@
 #include "core/keys.h"
 #include "core/policy.h"
 #include "core/signature_file.h"
+#include "core/x509.h"
 #include "smartcard/pcsc/pcsc_card.h"
 #include "smartcard/piv/piv_card.h"
 #include "smartcard/piv/piv_signer.h"
@@ -96,7 +97,7 @@ TEST_F(PivIntegration, ReadsTheCertificateThroughResponseChainingAndBuildsThePol
   auto cert = piv_->read_certificate(Slot::kSignature);
   ASSERT_TRUE(cert) << cert.error().message;
   EXPECT_EQ(*cert, cert9c_);
-  auto key = piv::public_key_from_certificate(*cert);
+  auto key = x509::public_key_from_certificate(*cert);
   ASSERT_TRUE(key) << key.error().message;
   EXPECT_EQ(key->alg(), Alg::kEcdsaP256);
   PolicyKey pk{*key, {}, false, std::nullopt};
@@ -108,7 +109,7 @@ TEST_F(PivIntegration, ReadsTheCertificateThroughResponseChainingAndBuildsThePol
 
   auto cert384 = piv_->read_certificate(Slot::kKeyManagement);
   ASSERT_TRUE(cert384) << cert384.error().message;
-  auto key384 = piv::public_key_from_certificate(*cert384);
+  auto key384 = x509::public_key_from_certificate(*cert384);
   ASSERT_TRUE(key384) << key384.error().message;
   EXPECT_EQ(key384->alg(), Alg::kEcdsaP384);
 }
@@ -250,8 +251,8 @@ TEST_F(PivIntegration, YubiKeyAttestationCertifiesTheSlotKey) {
   auto att = piv_->yubikey_attest(Slot::kSignature);
   ASSERT_TRUE(att) << att.error().message;
   // The attested key is the slot's key...
-  auto attested = piv::public_key_from_certificate(*att);
-  auto slot_key = piv::public_key_from_certificate(cert9c_);
+  auto attested = x509::public_key_from_certificate(*att);
+  auto slot_key = x509::public_key_from_certificate(cert9c_);
   ASSERT_TRUE(attested) << attested.error().message;
   ASSERT_TRUE(slot_key);
   EXPECT_EQ(attested->id(), slot_key->id());

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/keys.h"
+#include "core/x509.h"
 #include "smartcard/piv/piv_card.h"
 #include "tests/daemon/integration.h"
 #include "tests/smartcard/piv/card_state.h"
@@ -73,7 +74,7 @@ TEST_F(OpenSc, Pkcs11ToolListsTheCertificateAndSignsWhatCoreVerifies) {
   ASSERT_EQ(st, 0) << out;
   std::ifstream in(dir_.file("sig.der"), std::ios::binary);
   const Bytes sig((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto key = piv::public_key_from_certificate(cert_);
+  auto key = x509::public_key_from_certificate(cert_);
   ASSERT_TRUE(key) << key.error().message;
   EXPECT_TRUE(key->verify(input, sig)) << "OpenSC's signature through the virtual card does not verify";
 }

@@ -444,12 +444,16 @@ class Card {
       ASN1_OBJECT_free(obj);
     };
     add_ext("1.3.6.1.4.1.41482.3.3", Bytes(version_.begin(), version_.end()));
-    Bytes serial{0x02,
-                 0x04,
-                 static_cast<std::uint8_t>(serial_ >> 24),
-                 static_cast<std::uint8_t>(serial_ >> 16),
-                 static_cast<std::uint8_t>(serial_ >> 8),
-                 static_cast<std::uint8_t>(serial_)};
+    // The serial as a DER INTEGER (minimal encoding, as a YubiKey writes it).
+    Bytes serial;
+    if (ASN1_INTEGER* n = ASN1_INTEGER_new(); n != nullptr) {
+      unsigned char* der_int = nullptr;
+      const int len = ASN1_INTEGER_set_uint64(n, serial_) == 1 ? i2d_ASN1_INTEGER(n, &der_int) : 0;
+      if (len > 0) serial.assign(der_int, der_int + len);
+      OPENSSL_free(der_int);
+      ASN1_INTEGER_free(n);
+    }
+    if (serial.empty()) return sw(0x6F00);
     add_ext("1.3.6.1.4.1.41482.3.7", serial);
     add_ext("1.3.6.1.4.1.41482.3.8", Bytes{0x03, 0x01});
     if (X509_sign(cert.get(), attest_key_.get(), EVP_sha256()) <= 0) return sw(0x6F00);
