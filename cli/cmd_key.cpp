@@ -131,18 +131,28 @@ int list_fido2(Io& io, const ListArgs& a, nlohmann::json& all) {
 }
 
 struct EnrollArgs {
-  std::string device, alg = "es256", name, pin_file, out;
+  std::string device, alg, name, pin_file, out;  // alg: empty means es256
   bool fido2 = false, uv = false, resident = false, json = false, piv = false;
   PivEnrollArgs piv_args;
 };
 
 int enroll(Io& io, const EnrollArgs& a) {
   if (a.fido2 == a.piv) {
-    return report_error(io, Error(Errc::kInvalidArgument, "say which kind of key to enroll: --fido2 or --piv"), a.json);
+    return report_error(
+        io, Error(Errc::kInvalidArgument, "say which kind of key to enroll: --fido2 or --piv"), a.json);
   }
   if (a.piv) {
+    if (!a.device.empty() || !a.alg.empty() || a.uv || a.resident || !a.pin_file.empty()) {
+      return report_error(
+          io,
+          Error(Errc::kInvalidArgument,
+                "--device, --alg, --uv, --resident and --pin-file are for --fido2; a PIV slot's "
+                "key is read from its certificate (no PIN needed)"),
+          a.json);
+    }
     PivEnrollArgs p = a.piv_args;
     p.name = a.name;
+    p.out = a.out;
     p.json = a.json;
     return enroll_piv(io, p);
   }
@@ -182,29 +192,36 @@ void add_key_commands(Registry& r) {
 
   auto g = std::make_shared<GenerateArgs>();
   auto* gen = key->add_subcommand("generate", "Generate a passphrase-protected software signing key");
-  gen->footer(std::string(
-      "The key file is encrypted with the passphrase (Argon2id + XChaCha20-Poly1305) and written with mode\n"
-      "0600; an existing file is never overwritten. Prints the policy key entry (alg, public_key) to paste\n"
-      "into a policy's approver.\n\n"
-      "The passphrase is asked twice on the terminal without echo. For CI use --passphrase-file FILE (one\n"
-      "trailing newline is ignored) or the environment variable ") + kPassphraseEnv + ". Never on the command line.");
+  gen->footer(std::string("The key file is encrypted with the passphrase (Argon2id + XChaCha20-Poly1305) and "
+                          "written with mode\n"
+                          "0600; an existing file is never overwritten. Prints the policy key entry (alg, "
+                          "public_key) to paste\n"
+                          "into a policy's approver.\n\n"
+                          "The passphrase is asked twice on the terminal without echo. For CI use "
+                          "--passphrase-file FILE (one\n"
+                          "trailing newline is ignored) or the environment variable ") +
+              kPassphraseEnv + ". Never on the command line.");
   gen->add_option("-o,--out", g->out, "Key file to create")->required();
-  gen->add_option("--alg", g->alg, "ed25519 (default) or ecdsa-p256")->check(CLI::IsMember({"ed25519", "ecdsa-p256"}));
+  gen->add_option("--alg", g->alg, "ed25519 (default) or ecdsa-p256")
+      ->check(CLI::IsMember({"ed25519", "ecdsa-p256"}));
   gen->add_option("--passphrase-file", g->passphrase_file, "Read the passphrase from this file");
   gen->add_flag("--json", g->json, "Errors as JSON too");
   gen->callback([&io = r.io, &rc = r.rc, g] { rc = generate(io, *g); });
 
   auto path = std::make_shared<std::string>();
-  auto* pub = key->add_subcommand("public", "Print the policy key entry of a key file (no passphrase needed)");
+  auto* pub =
+      key->add_subcommand("public", "Print the policy key entry of a key file (no passphrase needed)");
   pub->add_option("FILE", *path, "Key file")->required();
   pub->callback([&io = r.io, &rc = r.rc, path] { rc = show_public(io, *path); });
 
   auto l = std::make_shared<ListArgs>();
-  auto* list = key->add_subcommand("list", "List connected FIDO2 security keys and smartcard readers with PIV cards");
-  list->footer("Shows each authenticator's path, AAGUID, CTAP versions, algorithms and PIN state, then every PC/SC\n"
-               "reader and its card (PIV or YubiKey PIV: firmware, serial, slots with their keys, PIN tries).\n"
-               "With none connected it says so and exits 0. --device unix:PATH reaches an authenticator on a\n"
-               "Unix socket (a virtual one, tests/tools/virtual-fido2).");
+  auto* list =
+      key->add_subcommand("list", "List connected FIDO2 security keys and smartcard readers with PIV cards");
+  list->footer(
+      "Shows each authenticator's path, AAGUID, CTAP versions, algorithms and PIN state, then every PC/SC\n"
+      "reader and its card (PIV or YubiKey PIV: firmware, serial, slots with their keys, PIN tries).\n"
+      "With none connected it says so and exits 0. --device unix:PATH reaches an authenticator on a\n"
+      "Unix socket (a virtual one, tests/tools/virtual-fido2).");
   list->add_flag("--fido2", l->fido2, "Only FIDO2 security keys");
   list->add_flag("--piv", l->piv, "Only smartcard readers and PIV cards");
   list->add_option("--device", l->device, "Only this authenticator (hidraw path or unix:PATH)");
@@ -212,19 +229,24 @@ void add_key_commands(Registry& r) {
   list->callback([&io = r.io, &rc = r.rc, l] { rc = list_keys(io, *l); });
 
   auto e = std::make_shared<EnrollArgs>();
-  auto* en = key->add_subcommand("enroll", "Print the policy key entry of a FIDO2 security key or a PIV card slot");
-  en->footer(std::string(
-      "Makes a credential for the relying party \"countersign\" (non-resident unless --resident) and prints\n"
-      "the policy key entry: alg, public_key (SPKI), credential_id, uv and the packed attestation. The PIN\n"
-      "is asked when the key has one (or --pin-file FILE, or the environment variable ") + kPinEnv + ").\n"
-      "--uv makes the entry demand user verification (the PIN) for every signature.\n\n"
-      "--piv reads the slot's certificate (no PIN needed) and prints the entry (alg ecdsa-p256 or\n"
-      "ecdsa-p384, public_key); on a YubiKey it adds the attestation (format yubikey-piv: the slot's\n"
-      "attestation certificate and the attestation key's certificate).");
+  auto* en =
+      key->add_subcommand("enroll", "Print the policy key entry of a FIDO2 security key or a PIV card slot");
+  en->footer(std::string("Makes a credential for the relying party \"countersign\" (non-resident unless "
+                         "--resident) and prints\n"
+                         "the policy key entry: alg, public_key (SPKI), credential_id, uv and the packed "
+                         "attestation. The PIN\n"
+                         "is asked when the key has one (or --pin-file FILE, or the environment variable ") +
+             kPinEnv +
+             ").\n"
+             "--uv makes the entry demand user verification (the PIN) for every signature.\n\n"
+             "--piv reads the slot's certificate (no PIN needed) and prints the entry (alg ecdsa-p256 or\n"
+             "ecdsa-p384, public_key); on a YubiKey it adds the attestation (format yubikey-piv: the slot's\n"
+             "attestation certificate and the attestation key's certificate).");
   auto* en_fido2 = en->add_flag("--fido2", e->fido2, "Enroll a FIDO2 security key (makes a credential)");
   auto* en_piv = en->add_flag("--piv", e->piv, "Enroll the key in a PIV smartcard or YubiKey PIV slot");
   en_fido2->excludes(en_piv);
-  en->add_option("--reader", e->piv_args.reader, "PIV: PC/SC reader name (default: the only reader with a card)")
+  en->add_option("--reader", e->piv_args.reader,
+                 "PIV: PC/SC reader name (default: the only reader with a card)")
       ->needs(en_piv);
   en->add_option("--slot", e->piv_args.slot, "PIV: slot 9a, 9c (default), 9d or 9e")->needs(en_piv);
   en->add_option("--device", e->device, "hidraw path or unix:PATH (default: the only one connected)");

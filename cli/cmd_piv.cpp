@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "core/fileio.h"
 #include "core/policy.h"
 #include "core/secret.h"
 #include "core/x509.h"
@@ -119,7 +120,8 @@ int enroll_piv(Io& io, const PivEnrollArgs& a) {
       pk.attestation = std::move(at);
     }
   }
-  print_json(io, policy_key_to_json(pk));
+  auto written = write_output(io, a.out, to_pretty_json(policy_key_to_json(pk)), true);
+  if (!written.ok()) return report_error(io, written.error(), a.json);
   io.err << "slot " << a.slot << " of " << (*dev)->reader() << ": " << alg_name(key->alg()) << " key "
          << key->id().substr(0, 16);
   if (!a.name.empty()) io.err << "; add the entry to the keys of approver \"" << a.name << "\"";

@@ -20,6 +20,7 @@ Result<nlohmann::json> list_piv(Io& io, bool print_text);
 // attestation where there is one).
 struct PivEnrollArgs {
   std::string reader, slot = "9c", name;
+  std::string out;  // empty: standard output
   bool json = false;
 };
 int enroll_piv(Io& io, const PivEnrollArgs& a);

@@ -143,6 +143,10 @@ bool reader_with_card(const std::string& prefix, std::string& name, bool& presen
   return false;
 }
 
+std::string card_program() {
+  return std::string(COUNTERSIGN_BINARY_DIR) + "/tests/tools/virtual-piv-card/virtual-piv-card";
+}
+
 }  // namespace
 
 std::unique_ptr<PcscFixture> PcscFixture::start(const std::string& dir, const std::string& state_file,
@@ -155,8 +159,7 @@ std::unique_ptr<PcscFixture> PcscFixture::start(const std::string& dir, const st
     reason = "the vpcd driver is not installed (Debian package vsmartcard-vpcd)";
     return nullptr;
   }
-  const std::string card_bin =
-      std::string(COUNTERSIGN_BINARY_DIR) + "/tests/tools/virtual-piv-card/virtual-piv-card";
+  const std::string card_bin = card_program();
   if (::access(card_bin.c_str(), X_OK) != 0) {
     reason = "virtual-piv-card is not built: " + card_bin;
     return nullptr;
@@ -199,6 +202,7 @@ std::unique_ptr<PcscFixture> PcscFixture::start(const std::string& dir, const st
     reason = "cannot start pcscd";
     return nullptr;
   }
+  f->port_ = port;
   f->card_ = spawn({card_bin, "--port", std::to_string(port), "--state", state_file}, dir + "/card.log");
   if (f->card_ < 0) {
     reason = "cannot start virtual-piv-card";
@@ -223,7 +227,26 @@ std::unique_ptr<PcscFixture> PcscFixture::start(const std::string& dir, const st
   return nullptr;
 }
 
+std::string PcscFixture::insert_second_card(const std::string& state_file, std::string& reason) {
+  // vpcd's driver serves two readers: "... 00 00" on port_ and "... 00 01" on port_ + 1.
+  second_card_ = spawn({card_program(), "--port", std::to_string(port_ + 1), "--state", state_file},
+                       dir_ + "/card2.log");
+  if (second_card_ < 0) {
+    reason = "cannot start a second virtual-piv-card";
+    return "";
+  }
+  for (int i = 0; i < 150; ++i) {
+    std::string name;
+    bool present = false;
+    if (reader_with_card("Countersign Virtual PCD 00 01", name, present) && present) return name;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  reason = "the second virtual card did not appear in pcscd within 15 s; pcscd log: " + pcscd_log();
+  return "";
+}
+
 PcscFixture::~PcscFixture() {
+  stop(second_card_);
   stop(card_);
   stop(pcscd_);
 }

@@ -34,6 +34,9 @@ class PcscFixture {
   const std::string& reader() const { return reader_; }
   // Kills the virtual card (as if pulled out) and waits until pcscd sees it gone.
   bool remove_card();
+  // Puts a second virtual card, with the state in `state_file`, into vpcd's second reader
+  // and waits (bounded) until pcscd shows it. Returns that reader's name, or "" and `reason`.
+  std::string insert_second_card(const std::string& state_file, std::string& reason);
   // The pcscd log, for failure messages.
   std::string pcscd_log() const;
 
@@ -43,6 +46,8 @@ class PcscFixture {
   std::string reader_;
   pid_t pcscd_ = -1;
   pid_t card_ = -1;
+  pid_t second_card_ = -1;
+  int port_ = -1;
 };
 
 }  // namespace countersign::test_util

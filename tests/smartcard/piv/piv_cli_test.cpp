@@ -2,6 +2,7 @@
 // behind the real pcscd: what a user types and sees.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "core/policy.h"
@@ -137,6 +138,83 @@ TEST_F(PivCli, PolicyCheckVerifiesTheYubikeyAttestationAndShowsItsFacts) {
   EXPECT_EQ(facts["firmware"], "5.7.1");
   EXPECT_EQ(facts["pin_policy"], "always");
   EXPECT_EQ(facts["touch_policy"], "never");
+}
+
+// Issue 6's end to end: two PIV cards (in two readers of the same pcscd) and one software
+// key in a 3-of-3 policy. Each approver signs with their own, `bundle assemble` collects the
+// three signatures and `bundle verify` approves; two of three is not enough.
+TEST_F(PivCli, TwoCardsAndASoftwareKeyApproveThreeOfThree) {
+  test_util::make_key_and_cert("P-384", dir_.file("bob-9c.pem"), dir_.file("bob-9c.der"));
+  std::ofstream(dir_.file("bob-card.state"))
+      << "pin 654321\npin_retries 3\npin_max 3\nserial 1234567\nversion 5 4 3\n"
+      << "slot 9c 14 " << dir_.file("bob-9c.pem") << " " << dir_.file("bob-9c.der") << "\n";
+  std::ofstream(dir_.file("bob-pin.txt")) << "654321\n";
+  std::ofstream(dir_.file("pass.txt")) << "correct horse battery staple\n";
+  std::string reason;
+  const std::string bob_reader = fixture_->insert_second_card(dir_.file("bob-card.state"), reason);
+  ASSERT_FALSE(bob_reader.empty()) << reason;
+  ASSERT_NE(bob_reader, fixture_->reader());
+
+  CliRun list = run({"key", "list", "--piv"});
+  ASSERT_EQ(list.rc, 0) << list;
+  EXPECT_TRUE(contains(list.out, fixture_->reader() + ": YubiKey PIV, firmware 5.7.1, serial 7654321"))
+      << list;
+  EXPECT_TRUE(contains(list.out, bob_reader + ": YubiKey PIV, firmware 5.4.3, serial 1234567")) << list;
+
+  // Enrol: alice's card, bob's card (chosen by reader), carol's software key.
+  CliRun ea = run({"key", "enroll", "--piv", "--reader", fixture_->reader(), "--name", "alice", "-o",
+                   dir_.file("alice.json")});
+  ASSERT_EQ(ea.rc, 0) << ea;
+  CliRun eb =
+      run({"key", "enroll", "--piv", "--reader", bob_reader, "--name", "bob", "-o", dir_.file("bob.json")});
+  ASSERT_EQ(eb.rc, 0) << eb;
+  EXPECT_EQ(nlohmann::json::parse(test_util::slurp(dir_.file("bob.json")))["alg"], "ecdsa-p384");
+  CliRun ec =
+      run({"key", "generate", "-o", dir_.file("carol.key"), "--passphrase-file", dir_.file("pass.txt")});
+  ASSERT_EQ(ec.rc, 0) << ec;
+
+  std::filesystem::create_directories(dir_.file("model"));
+  std::ofstream(dir_.file("model/weights.bin")) << "weights";
+  ASSERT_EQ(run({"manifest", "create", "--name", "tiny", "--version", "1", "--license", "MIT", "--source",
+                 "https://mirror.example/tiny/", "-o", dir_.file("manifest.json"), dir_.file("model")})
+                .rc,
+            0);
+  CliRun pol =
+      run({"policy", "create", "--domain", "acme-prod", "--approver", "alice:" + dir_.file("alice.json"),
+           "--approver", "bob:" + dir_.file("bob.json"), "--approver", "carol:" + dir_.file("carol.key"),
+           "--rule", "install-model=3", "-o", dir_.file("policy.json")});
+  ASSERT_EQ(pol.rc, 0) << pol;
+  CliRun prop = run({"proposal", "create", "--domain", "acme-prod", "--action", "install-model", "--manifest",
+                     dir_.file("manifest.json"), "--expires", "7d", "-o", dir_.file("proposal3.json")});
+  ASSERT_EQ(prop.rc, 0) << prop;
+
+  CliRun sa = run({"sign", "--piv", "--reader", fixture_->reader(), "--pin-file", dir_.file("pin.txt"),
+                   "--signer", "alice", "-o", dir_.file("alice.sig"), dir_.file("proposal3.json")});
+  ASSERT_EQ(sa.rc, 0) << sa;
+  CliRun sb = run({"sign", "--piv", "--reader", bob_reader, "--pin-file", dir_.file("bob-pin.txt"),
+                   "--signer", "bob", "-o", dir_.file("bob.sig"), dir_.file("proposal3.json")});
+  ASSERT_EQ(sb.rc, 0) << sb;
+  CliRun sc = run({"sign", "--key", dir_.file("carol.key"), "--passphrase-file", dir_.file("pass.txt"),
+                   "--signer", "carol", "-o", dir_.file("carol.sig"), dir_.file("proposal3.json")});
+  ASSERT_EQ(sc.rc, 0) << sc;
+
+  auto assemble = [&](const std::vector<std::string>& sigs) {
+    std::vector<std::string> args{"bundle",     "assemble",
+                                  "--proposal", dir_.file("proposal3.json"),
+                                  "--manifest", dir_.file("manifest.json"),
+                                  "-o",         dir_.file("bundle.json")};
+    for (const auto& s : sigs) args.push_back(dir_.file(s));
+    std::filesystem::remove(dir_.file("bundle.json"));
+    CliRun a = run(args);
+    EXPECT_EQ(a.rc, 0) << a;
+    return run({"bundle", "verify", "--policy", dir_.file("policy.json"), dir_.file("bundle.json")});
+  };
+  CliRun two = assemble({"alice.sig", "bob.sig"});
+  EXPECT_EQ(two.rc, 1) << two;
+  EXPECT_TRUE(contains(two.out, "carol")) << two;
+  CliRun three = assemble({"alice.sig", "bob.sig", "carol.sig"});
+  EXPECT_EQ(three.rc, 0) << three;
+  EXPECT_TRUE(contains(three.out, "APPROVED")) << three;
 }
 
 TEST_F(PivCli, SignWithAWrongPinSaysHowManyTriesAreLeft) {
