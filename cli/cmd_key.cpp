@@ -142,19 +142,36 @@ int enroll(Io& io, const EnrollArgs& a) {
         io, Error(Errc::kInvalidArgument, "say which kind of key to enroll: --fido2 or --piv"), a.json);
   }
   if (a.piv) {
-    if (!a.device.empty() || !a.alg.empty() || a.uv || a.resident || !a.pin_file.empty()) {
+    if (!a.device.empty() || a.uv || a.resident) {
+      return report_error(io, Error(Errc::kInvalidArgument, "--device, --uv and --resident are for --fido2"),
+                          a.json);
+    }
+    PivEnrollArgs p = a.piv_args;
+    if (!p.generate && (!a.alg.empty() || !a.pin_file.empty())) {
       return report_error(
           io,
           Error(Errc::kInvalidArgument,
-                "--device, --alg, --uv, --resident and --pin-file are for --fido2; a PIV slot's "
-                "key is read from its certificate (no PIN needed)"),
+                "--alg and --pin-file go with --generate: an existing slot's key is read from its "
+                "certificate (no PIN needed)"),
           a.json);
     }
-    PivEnrollArgs p = a.piv_args;
+    if (!a.alg.empty()) {
+      if (a.alg != "ecdsa-p256" && a.alg != "ecdsa-p384") {
+        return report_error(
+            io, Error(Errc::kInvalidArgument, "--piv --generate makes ecdsa-p256 or ecdsa-p384 keys"),
+            a.json);
+      }
+      p.alg = a.alg;
+    }
     p.name = a.name;
     p.out = a.out;
     p.json = a.json;
+    p.pin_file = a.pin_file;
     return enroll_piv(io, p);
+  }
+  if (!a.alg.empty() && a.alg != "es256" && a.alg != "eddsa") {
+    return report_error(io, Error(Errc::kInvalidArgument, "--fido2 makes es256 or eddsa credentials"),
+                        a.json);
   }
   auto dev = open_fido2(a.device);
   if (!dev.ok()) return report_error(io, dev.error(), a.json);
@@ -231,17 +248,31 @@ void add_key_commands(Registry& r) {
   auto e = std::make_shared<EnrollArgs>();
   auto* en =
       key->add_subcommand("enroll", "Print the policy key entry of a FIDO2 security key or a PIV card slot");
-  en->footer(std::string("Makes a credential for the relying party \"countersign\" (non-resident unless "
-                         "--resident) and prints\n"
-                         "the policy key entry: alg, public_key (SPKI), credential_id, uv and the packed "
-                         "attestation. The PIN\n"
-                         "is asked when the key has one (or --pin-file FILE, or the environment variable ") +
-             kPinEnv +
-             ").\n"
-             "--uv makes the entry demand user verification (the PIN) for every signature.\n\n"
-             "--piv reads the slot's certificate (no PIN needed) and prints the entry (alg ecdsa-p256 or\n"
-             "ecdsa-p384, public_key); on a YubiKey it adds the attestation (format yubikey-piv: the slot's\n"
-             "attestation certificate and the attestation key's certificate).");
+  en->footer(
+      std::string("Makes a credential for the relying party \"countersign\" (non-resident unless "
+                  "--resident) and prints\n"
+                  "the policy key entry: alg, public_key (SPKI), credential_id, uv and the packed "
+                  "attestation. The PIN\n"
+                  "is asked when the key has one (or --pin-file FILE, or the environment variable ") +
+      kPinEnv +
+      ").\n"
+      "--uv makes the entry demand user verification (the PIN) for every signature.\n\n"
+      "--piv reads the slot's certificate (no PIN needed) and prints the entry (alg ecdsa-p256 or\n"
+      "ecdsa-p384, public_key); on a YubiKey it adds the attestation (format yubikey-piv: the slot's\n"
+      "attestation certificate and the attestation key's certificate).\n\n"
+      "--piv --generate makes a new key inside the card first: it authenticates with the card management\n"
+      "key (--management-key-file FILE holding it in hex, or the environment variable " +
+      std::string(kManagementKeyEnv) +
+      ";\n"
+      "otherwise the factory default, with a warning), generates the key (--alg ecdsa-p256 or ecdsa-p384,\n"
+      "--pin-policy and --touch-policy on a YubiKey), then asks the PIN (or --pin-file) so the card can "
+      "sign\n"
+      "a self-signed certificate for the key, stored in the slot. A slot that holds a key is refused\n"
+      "unless --overwrite. The attestation then proves the key was made in the YubiKey.\n\n"
+      "Examples:\n"
+      "  countersign key enroll --fido2 --uv --name alice -o alice.json\n"
+      "  countersign key enroll --piv --slot 9c --name bob -o bob.json\n"
+      "  countersign key enroll --piv --generate --pin-policy always --touch-policy always --name carol");
   auto* en_fido2 = en->add_flag("--fido2", e->fido2, "Enroll a FIDO2 security key (makes a credential)");
   auto* en_piv = en->add_flag("--piv", e->piv, "Enroll the key in a PIV smartcard or YubiKey PIV slot");
   en_fido2->excludes(en_piv);
@@ -250,7 +281,29 @@ void add_key_commands(Registry& r) {
       ->needs(en_piv);
   en->add_option("--slot", e->piv_args.slot, "PIV: slot 9a, 9c (default), 9d or 9e")->needs(en_piv);
   en->add_option("--device", e->device, "hidraw path or unix:PATH (default: the only one connected)");
-  en->add_option("--alg", e->alg, "es256 (default) or eddsa")->check(CLI::IsMember({"es256", "eddsa"}));
+  en->add_option("--alg", e->alg,
+                 "FIDO2: es256 (default) or eddsa; PIV --generate: ecdsa-p256 (default) or ecdsa-p384")
+      ->check(CLI::IsMember({"es256", "eddsa", "ecdsa-p256", "ecdsa-p384"}));
+  auto* en_gen =
+      en->add_flag("--generate", e->piv_args.generate, "PIV: make a new key in the card (see below)")
+          ->needs(en_piv);
+  en->add_flag("--overwrite", e->piv_args.overwrite, "PIV --generate: replace a key the slot holds")
+      ->needs(en_gen);
+  en->add_option("--pin-policy", e->piv_args.pin_policy, "YubiKey --generate: default, never, once or always")
+      ->check(CLI::IsMember({"default", "never", "once", "always"}))
+      ->needs(en_gen);
+  en->add_option("--touch-policy", e->piv_args.touch_policy,
+                 "YubiKey --generate: default, never, always or cached")
+      ->check(CLI::IsMember({"default", "never", "always", "cached"}))
+      ->needs(en_gen);
+  en->add_option("--management-key-file", e->piv_args.management_key_file,
+                 "PIV --generate: file with the card management key in hex")
+      ->needs(en_gen);
+  en->add_option(
+        "--management-key-alg", e->piv_args.management_key_alg,
+        "PIV --generate: 3des, aes128, aes192 or aes256 (default: aes192 on YubiKey 5.7+, else 3des)")
+      ->check(CLI::IsMember({"3des", "aes128", "aes192", "aes256"}))
+      ->needs(en_gen);
   en->add_flag("--uv", e->uv, "Signatures must carry user verification (PIN)");
   en->add_flag("--resident", e->resident, "Store the credential on the key (discoverable)");
   en->add_option("--name", e->name, "Your approver id (FIDO2: stored with the credential)")->required();

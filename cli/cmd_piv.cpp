@@ -1,6 +1,7 @@
 #include "cli/cmd_piv.h"
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "core/fileio.h"
 #include "core/policy.h"
@@ -86,12 +87,102 @@ constexpr std::uint32_t kYubicoAttestationObject = 0x5FFF01;
 
 }  // namespace
 
+namespace {
+
+// The management key: --management-key-file (hex), else kManagementKeyEnv (hex), else the
+// factory default (with a warning: a card still on it can be changed by anyone holding it).
+Result<SecretBytes> management_key(Io& io, const PivEnrollArgs& a, std::size_t want) {
+  SecretBytes hex;
+  if (!a.management_key_file.empty()) {
+    CS_TRY(hex, read_secret_file(a.management_key_file, 256));
+  } else if (const char* env = std::getenv(kManagementKeyEnv); env != nullptr && *env != '\0') {
+    hex = SecretBytes::copy_of(as_bytes(env));
+  } else {
+    io.err << "note: using the factory default management key; change it (e.g. `ykman piv access "
+              "change-management-key`) and pass --management-key-file\n";
+    return piv::default_management_key();
+  }
+  std::size_t n = hex.size();
+  while (n > 0 && (hex.data()[n - 1] == '\n' || hex.data()[n - 1] == '\r' || hex.data()[n - 1] == ' ')) --n;
+  auto nibble = [](std::uint8_t c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  if (n != 2 * want)
+    return make_error(Errc::kInvalidArgument, "the management key must be " + std::to_string(want) +
+                                                  " bytes (" + std::to_string(2 * want) + " hex digits)");
+  SecretBytes key = SecretBytes::copy_of(Bytes(want, 0));
+  for (std::size_t i = 0; i < want; ++i) {
+    const int hi = nibble(hex.data()[2 * i]), lo = nibble(hex.data()[2 * i + 1]);
+    if (hi < 0 || lo < 0) return make_error(Errc::kInvalidArgument, "the management key is not hex");
+    key.data()[i] = static_cast<std::uint8_t>(hi * 16 + lo);
+  }
+  return key;
+}
+
+// `key enroll --piv --generate`: management key authentication, GENERATE with the policies,
+// then (PIN verified) a self-signed certificate for the new key signed by the card and
+// stored in the slot, so that the card, `sign --piv` and other PIV software find the key.
+Result<void> generate_in_card(Io& io, piv::PivDevice& dev, piv::Slot slot, const PivEnrollArgs& a) {
+  piv::PivCard& card = dev.card();
+  CS_TRY(Alg alg, alg_from_name(a.alg));
+  CS_TRY(piv::PinPolicy pin_policy, piv::pin_policy_from_name(a.pin_policy));
+  CS_TRY(piv::TouchPolicy touch_policy, piv::touch_policy_from_name(a.touch_policy));
+  if (!a.overwrite && card.read_certificate(slot)) {
+    return make_error(Errc::kInvalidArgument,
+                      "slot " + a.slot +
+                          " already holds a key; --overwrite replaces it (the old key "
+                          "is destroyed)");
+  }
+  const auto version = card.yubikey_version();
+  if (!version && (pin_policy != piv::PinPolicy::kDefault || touch_policy != piv::TouchPolicy::kDefault))
+    return make_error(Errc::kUnsupported,
+                      "PIN and touch policies are YubiKey extensions; this card is not a YubiKey");
+  piv::ManagementKeyAlg mk_alg = piv::ManagementKeyAlg::k3Des;
+  if (!a.management_key_alg.empty()) {
+    CS_TRY(mk_alg, piv::management_key_alg_from_name(a.management_key_alg));
+  } else if (version && ((*version)[0] > 5 || ((*version)[0] == 5 && (*version)[1] >= 7))) {
+    mk_alg = piv::ManagementKeyAlg::kAes192;  // YubiKey 5.7 and later ship an AES-192 key
+  }
+  {
+    CS_TRY(SecretBytes mk, management_key(io, a, piv::management_key_length(mk_alg)));
+    auto auth = card.authenticate_management_key(mk_alg, mk);
+    mk.clear();
+    if (!auth) return std::move(auth).error();
+  }
+  if (touch_policy == piv::TouchPolicy::kAlways || touch_policy == piv::TouchPolicy::kCached)
+    io.err << "Touch your YubiKey when it blinks (certificate signing).\n";
+  CS_TRY(PublicKey key, card.generate_key(slot, alg, pin_policy, touch_policy));
+  io.err << "generated an " << alg_name(alg) << " key in slot " << a.slot << "\n";
+  SecretBytes pin;
+  if (!a.pin_file.empty()) {
+    CS_TRY(pin, read_secret_file(a.pin_file, 64));
+  } else {
+    CS_TRY(pin, prompt_secret("PIV PIN for " + dev.reader() + " (to certify the new key): "));
+  }
+  auto verified = card.verify_pin(pin);
+  pin.clear();
+  if (!verified) return std::move(verified).error();
+  CS_TRY(Bytes cert,
+         x509::self_signed_certificate(key, "countersign " + a.name, io.now(),
+                                       [&](ByteView digest) { return card.sign_digest(slot, alg, digest); }));
+  return card.put_certificate(slot, cert);
+}
+
+}  // namespace
+
 int enroll_piv(Io& io, const PivEnrollArgs& a) {
   auto slot = piv::slot_from_name(a.slot);
   if (!slot) return report_error(io, slot.error(), a.json);
   auto dev = piv::PivDevice::open(reader_opt(a.reader));
   if (!dev) return report_error(io, dev.error(), a.json);
   piv::PivCard& card = (*dev)->card();
+  if (a.generate) {
+    auto g = generate_in_card(io, **dev, *slot, a);
+    if (!g) return report_error(io, g.error(), a.json);
+  }
   auto cert = card.read_certificate(*slot);
   if (!cert) return report_error(io, cert.error(), a.json);
   auto key = x509::public_key_from_certificate(*cert);

@@ -22,7 +22,16 @@ struct PivEnrollArgs {
   std::string reader, slot = "9c", name;
   std::string out;  // empty: standard output
   bool json = false;
+  // --generate: a new key made in the card (management key authentication; the PIN to
+  // sign its self-signed certificate), then enrolled like an existing one.
+  bool generate = false, overwrite = false;
+  std::string alg = "ecdsa-p256", pin_policy = "default", touch_policy = "default";
+  std::string management_key_file, management_key_alg;  // alg empty: by firmware
+  std::string pin_file;                                 // empty: prompt
 };
+
+// Environment variable with the card management key (hex) for unattended --generate.
+inline constexpr const char* kManagementKeyEnv = "COUNTERSIGN_PIV_MANAGEMENT_KEY";
 int enroll_piv(Io& io, const PivEnrollArgs& a);
 
 struct PivOptions {

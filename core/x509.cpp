@@ -1,7 +1,9 @@
 #include "core/x509.h"
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include <memory>
@@ -104,6 +106,61 @@ std::string subject_line(ByteView certificate_der) {
   char buf[256] = {};
   X509_NAME_oneline(X509_get_subject_name(cert.get()), buf, sizeof buf);
   return buf;
+}
+
+Result<Bytes> self_signed_certificate(const PublicKey& key, std::string_view common_name, std::int64_t now,
+                                      const DigestSigner& sign_digest) {
+  if (key.alg() != Alg::kEcdsaP256 && key.alg() != Alg::kEcdsaP384)
+    return make_error(Errc::kUnsupported,
+                      "self-signed certificates are made for ecdsa-p256 and ecdsa-p384 keys");
+  const bool p256 = key.alg() == Alg::kEcdsaP256;
+  const EVP_MD* md = p256 ? EVP_sha256() : EVP_sha384();
+  const unsigned char* sp = key.spki().data();
+  detail::PkeyPtr pub(d2i_PUBKEY(nullptr, &sp, static_cast<long>(key.spki().size())));
+  if (!pub) return detail::openssl_failure("d2i_PUBKEY");
+  X509Ptr cert(X509_new());
+  if (!cert) return detail::openssl_failure("X509_new");
+  std::uint8_t serial[16];
+  if (RAND_bytes(serial, sizeof serial) != 1) return detail::openssl_failure("RAND_bytes");
+  serial[0] &= 0x7F;  // a positive INTEGER
+  std::unique_ptr<BIGNUM, detail::OpensslFree<BN_free>> bn(BN_bin2bn(serial, sizeof serial, nullptr));
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  const std::string cn(common_name);
+  if (!bn || X509_set_version(cert.get(), 2) != 1 ||
+      !BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get())) ||
+      !X509_time_adj_ex(X509_getm_notBefore(cert.get()), 0, 0, &now) ||
+      !X509_time_adj_ex(X509_getm_notAfter(cert.get()), 20 * 365, 0, &now) ||
+      X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0) != 1 ||
+      X509_set_issuer_name(cert.get(), name) != 1 || X509_set_pubkey(cert.get(), pub.get()) != 1) {
+    return detail::openssl_failure("building the certificate");
+  }
+  // Sign once with a throwaway key of the same curve: that sets both signature algorithm
+  // fields (ecdsa-with-SHA256 / -SHA384). Then the real signature over the same TBS
+  // replaces the throwaway one.
+  detail::PkeyPtr scratch(EVP_EC_gen(p256 ? "P-256" : "P-384"));
+  if (!scratch || X509_sign(cert.get(), scratch.get(), md) <= 0) return detail::openssl_failure("X509_sign");
+  unsigned char* tbs = nullptr;
+  const int tbs_len = i2d_re_X509_tbs(cert.get(), &tbs);
+  if (tbs_len <= 0) return detail::openssl_failure("i2d_re_X509_tbs");
+  Bytes digest(static_cast<std::size_t>(EVP_MD_get_size(md)));
+  unsigned int dlen = 0;
+  const int ok = EVP_Digest(tbs, static_cast<std::size_t>(tbs_len), digest.data(), &dlen, md, nullptr);
+  OPENSSL_free(tbs);
+  if (ok != 1) return detail::openssl_failure("EVP_Digest");
+  CS_TRY(Bytes sig, sign_digest(digest));
+  const ASN1_BIT_STRING* csig = nullptr;
+  X509_get0_signature(&csig, nullptr, cert.get());
+  // The signature BIT STRING is part of the certificate we own; OpenSSL offers no setter.
+  auto* bits = const_cast<ASN1_BIT_STRING*>(csig);
+  if (ASN1_BIT_STRING_set(bits, sig.data(), static_cast<int>(sig.size())) != 1)
+    return detail::openssl_failure("ASN1_BIT_STRING_set");
+  // Its flags (no unused bits) stay as X509_sign set them.
+  if (X509_verify(cert.get(), pub.get()) != 1) {
+    detail::clear_openssl_errors();
+    return make_error(Errc::kCrypto, "the card's signature does not verify with the generated key");
+  }
+  return to_der(cert.get());
 }
 
 }  // namespace countersign::x509

@@ -2,6 +2,7 @@
 // certificate carries, and certificates read from PEM or DER. All through OpenSSL.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,5 +28,14 @@ Result<std::vector<Bytes>> read_certificates(const std::string& path);
 // The subject of a DER certificate on one line ("/CN=Yubico PIV Attestation"), or "" when
 // the bytes do not parse.
 std::string subject_line(ByteView certificate_der);
+
+// A self-signed X.509 v3 certificate (CN = `common_name`, valid from `now` for 20 years,
+// random serial) for `key` (ecdsa-p256 or ecdsa-p384), signed by `sign_digest`, which gets
+// the SHA-256 (P-256) or SHA-384 (P-384) digest of the to-be-signed part and returns a DER
+// ECDSA signature: the private key stays where it is (a PIV card). The result is checked
+// against `key` before it is returned (kCrypto when the signer signed with another key).
+using DigestSigner = std::function<Result<Bytes>(ByteView digest)>;
+Result<Bytes> self_signed_certificate(const PublicKey& key, std::string_view common_name, std::int64_t now,
+                                      const DigestSigner& sign_digest);
 
 }  // namespace countersign::x509

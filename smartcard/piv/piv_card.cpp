@@ -4,6 +4,7 @@
 #include <openssl/x509.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
 #include <memory>
@@ -25,6 +26,8 @@ constexpr std::uint8_t kInsGeneralAuthenticate = 0x87;
 constexpr std::uint8_t kInsYkGetVersion = 0xFD;
 constexpr std::uint8_t kInsYkGetSerial = 0xF8;
 constexpr std::uint8_t kInsYkAttest = 0xF9;
+constexpr std::uint8_t kInsGenerate = 0x47;
+constexpr std::uint8_t kManagementKeyReference = 0x9B;
 constexpr std::uint8_t kPinReference = 0x80;
 
 std::uint32_t certificate_object(Slot slot) {
@@ -51,7 +54,97 @@ Bytes object_selector(std::uint32_t tag) {
   append_tlv(out, 0x5C, id);
   return out;
 }
+// One-block ECB encryption or decryption with the management key (no padding): what the
+// witness and challenge of management key authentication use.
+Result<Bytes> ecb_block(ManagementKeyAlg alg, const SecretBytes& key, ByteView block, bool encrypt) {
+  const EVP_CIPHER* cipher = nullptr;
+  switch (alg) {
+    case ManagementKeyAlg::k3Des:
+      cipher = EVP_des_ede3_ecb();
+      break;
+    case ManagementKeyAlg::kAes128:
+      cipher = EVP_aes_128_ecb();
+      break;
+    case ManagementKeyAlg::kAes192:
+      cipher = EVP_aes_192_ecb();
+      break;
+    case ManagementKeyAlg::kAes256:
+      cipher = EVP_aes_256_ecb();
+      break;
+  }
+  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
+                                                                      &EVP_CIPHER_CTX_free);
+  Bytes out(block.size() + 32);
+  int n = 0, fin = 0;
+  if (!ctx || cipher == nullptr ||
+      EVP_CipherInit_ex(ctx.get(), cipher, nullptr, key.data(), nullptr, encrypt ? 1 : 0) != 1 ||
+      EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1 ||
+      EVP_CipherUpdate(ctx.get(), out.data(), &n, block.data(), static_cast<int>(block.size())) != 1 ||
+      EVP_CipherFinal_ex(ctx.get(), out.data() + n, &fin) != 1) {
+    return make_error(Errc::kCrypto, "management key cipher failed");
+  }
+  out.resize(static_cast<std::size_t>(n + fin));
+  return out;
+}
+
+std::size_t block_size(ManagementKeyAlg alg) { return alg == ManagementKeyAlg::k3Des ? 8 : 16; }
+
+// The value of tag `inner` inside the 7C template of a GENERAL AUTHENTICATE answer.
+Result<Bytes> dynamic_auth_field(ByteView answer, std::uint32_t inner, const char* what) {
+  CS_TRY(auto outer, parse_tlvs(answer));
+  auto t = find_tlv(outer, 0x7C);
+  if (!t || outer.size() != 1)
+    return make_error(Errc::kMalformed, std::string(what) + ": answer has no 7C template");
+  CS_TRY(auto fields, parse_tlvs(*t));
+  auto v = find_tlv(fields, inner);
+  if (!v || v->empty()) return make_error(Errc::kMalformed, std::string(what) + ": answer lacks its value");
+  return *v;
+}
+
 }  // namespace
+
+Result<ManagementKeyAlg> management_key_alg_from_name(std::string_view name) {
+  if (name == "3des") return ManagementKeyAlg::k3Des;
+  if (name == "aes128") return ManagementKeyAlg::kAes128;
+  if (name == "aes192") return ManagementKeyAlg::kAes192;
+  if (name == "aes256") return ManagementKeyAlg::kAes256;
+  return make_error(Errc::kInvalidArgument, "unknown management key algorithm \"" + std::string(name) +
+                                                "\" (3des, aes128, aes192, aes256)");
+}
+
+std::size_t management_key_length(ManagementKeyAlg alg) {
+  switch (alg) {
+    case ManagementKeyAlg::kAes128:
+      return 16;
+    case ManagementKeyAlg::kAes256:
+      return 32;
+    default:
+      return 24;
+  }
+}
+
+SecretBytes default_management_key() {
+  const std::uint8_t k[24] = {1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8};
+  return SecretBytes::copy_of(ByteView(k, sizeof k));
+}
+
+Result<PinPolicy> pin_policy_from_name(std::string_view name) {
+  if (name == "default") return PinPolicy::kDefault;
+  if (name == "never") return PinPolicy::kNever;
+  if (name == "once") return PinPolicy::kOnce;
+  if (name == "always") return PinPolicy::kAlways;
+  return make_error(Errc::kInvalidArgument,
+                    "unknown PIN policy \"" + std::string(name) + "\" (default, never, once, always)");
+}
+
+Result<TouchPolicy> touch_policy_from_name(std::string_view name) {
+  if (name == "default") return TouchPolicy::kDefault;
+  if (name == "never") return TouchPolicy::kNever;
+  if (name == "always") return TouchPolicy::kAlways;
+  if (name == "cached") return TouchPolicy::kCached;
+  return make_error(Errc::kInvalidArgument,
+                    "unknown touch policy \"" + std::string(name) + "\" (default, never, always, cached)");
+}
 
 Result<Slot> slot_from_name(std::string_view name) {
   if (name == "9a") return Slot::kAuthentication;
@@ -152,6 +245,86 @@ Result<Bytes> PivCard::read_certificate(Slot slot) {
   auto cert = read_certificate_object(certificate_object(slot));
   if (!cert) return std::move(cert).error().with_context("slot " + slot_name(slot) + " certificate");
   return cert;
+}
+
+Result<void> PivCard::authenticate_management_key(ManagementKeyAlg alg, const SecretBytes& key) {
+  if (key.size() != management_key_length(alg)) {
+    return make_error(Errc::kInvalidArgument, "the management key must be " +
+                                                  std::to_string(management_key_length(alg)) +
+                                                  " bytes for this algorithm");
+  }
+  const auto algo = static_cast<std::uint8_t>(alg);
+  const std::size_t bs = block_size(alg);
+  // Step 1: ask for the witness (7C { 80 empty }).
+  Bytes ask;
+  append_tlv(ask, 0x80, {});
+  Bytes templ;
+  append_tlv(templ, 0x7C, ask);
+  CS_TRY(ResponseApdu r1, session_->transmit(CommandApdu{0x00, kInsGeneralAuthenticate, algo,
+                                                         kManagementKeyReference, std::move(templ), 256}));
+  if (!r1.ok()) return status_error(r1.sw, "management key authentication (witness)");
+  CS_TRY(Bytes witness, dynamic_auth_field(r1.data, 0x80, "management key authentication"));
+  if (witness.size() != bs)
+    return make_error(Errc::kMalformed, "management key authentication: witness size");
+  // Step 2: the decrypted witness and our challenge (7C { 80 witness, 81 challenge }).
+  CS_TRY(Bytes plain, ecb_block(alg, key, witness, false));
+  Bytes challenge(bs);
+  if (RAND_bytes(challenge.data(), static_cast<int>(bs)) != 1)
+    return make_error(Errc::kCrypto, "RAND_bytes failed");
+  Bytes both;
+  append_tlv(both, 0x80, plain);
+  append_tlv(both, 0x81, challenge);
+  OPENSSL_cleanse(plain.data(), plain.size());
+  Bytes templ2;
+  append_tlv(templ2, 0x7C, both);
+  OPENSSL_cleanse(both.data(), both.size());
+  CS_TRY(ResponseApdu r2, session_->transmit(CommandApdu{0x00, kInsGeneralAuthenticate, algo,
+                                                         kManagementKeyReference, std::move(templ2), 256}));
+  if (r2.sw == 0x6982) return make_error(Errc::kRejected, "the card refused the management key (wrong key?)");
+  if (!r2.ok()) return status_error(r2.sw, "management key authentication");
+  CS_TRY(Bytes answer, dynamic_auth_field(r2.data, 0x82, "management key authentication"));
+  CS_TRY(Bytes expected, ecb_block(alg, key, challenge, true));
+  if (answer != expected)
+    return make_error(Errc::kCrypto,
+                      "the card's answer to our challenge is wrong: it does not hold this management key");
+  return {};
+}
+
+Result<PublicKey> PivCard::generate_key(Slot slot, Alg alg, PinPolicy pin_policy, TouchPolicy touch_policy) {
+  CS_TRY(std::uint8_t algo, piv_algorithm(alg));
+  // Control reference template (SP 800-73-4 part 2, 3.3.2): AC { 80 algorithm }, and the
+  // YubiKey policy tags AA (PIN) and AB (touch).
+  Bytes crt;
+  append_tlv(crt, 0x80, Bytes{algo});
+  if (pin_policy != PinPolicy::kDefault) append_tlv(crt, 0xAA, Bytes{static_cast<std::uint8_t>(pin_policy)});
+  if (touch_policy != TouchPolicy::kDefault)
+    append_tlv(crt, 0xAB, Bytes{static_cast<std::uint8_t>(touch_policy)});
+  Bytes data;
+  append_tlv(data, 0xAC, crt);
+  CS_TRY(ResponseApdu r,
+         session_->transmit(
+             CommandApdu{0x00, kInsGenerate, 0x00, static_cast<std::uint8_t>(slot), std::move(data), 256}));
+  if (!r.ok()) return status_error(r.sw, "GENERATE (slot " + slot_name(slot) + ")");
+  // 7F49 { 86 uncompressed EC point }
+  CS_TRY(auto outer, parse_tlvs(r.data));
+  auto t = find_tlv(outer, 0x7F49);
+  if (!t || outer.size() != 1) return make_error(Errc::kMalformed, "GENERATE: answer has no 7F49 public key");
+  CS_TRY(auto fields, parse_tlvs(*t));
+  auto point = find_tlv(fields, 0x86);
+  if (!point) return make_error(Errc::kMalformed, "GENERATE: answer has no EC point (86)");
+  auto key = PublicKey::from_raw(alg, *point);
+  if (!key) return std::move(key).error().with_context("GENERATE: the card's public key");
+  return key;
+}
+
+Result<void> PivCard::put_certificate(Slot slot, ByteView certificate_der) {
+  Bytes value;
+  append_tlv(value, 0x70, certificate_der);
+  append_tlv(value, 0x71, Bytes{0x00});
+  append_tlv(value, 0xFE, {});
+  auto r = put_data(certificate_object(slot), value);
+  if (!r) return std::move(r).error().with_context("slot " + slot_name(slot) + " certificate");
+  return {};
 }
 
 Result<Bytes> PivCard::sign_digest(Slot slot, Alg alg, ByteView digest) {

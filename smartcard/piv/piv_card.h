@@ -30,6 +30,22 @@ Result<std::uint8_t> piv_algorithm(Alg alg);
 
 inline constexpr std::array<std::uint8_t, 5> kPivAid{0xA0, 0x00, 0x00, 0x03, 0x08};
 
+// The card management key (key reference 9B) and its algorithm (SP 800-78-4 table 6-2).
+enum class ManagementKeyAlg : std::uint8_t { k3Des = 0x03, kAes128 = 0x08, kAes192 = 0x0A, kAes256 = 0x0C };
+// "3des", "aes128", "aes192", "aes256" and back; key length in bytes (24, 16, 24, 32).
+Result<ManagementKeyAlg> management_key_alg_from_name(std::string_view name);
+std::size_t management_key_length(ManagementKeyAlg alg);
+// The factory default management key of PIV applets (YubiKey, most test cards):
+// 010203040506070801020304050607080102030405060708, 3DES before YubiKey 5.7, AES-192 since.
+SecretBytes default_management_key();
+
+// YubiKey PIN and touch policies for a generated key (Yubico "PIV extensions"); kDefault
+// leaves the card's default for the slot.
+enum class PinPolicy : std::uint8_t { kDefault = 0, kNever = 1, kOnce = 2, kAlways = 3 };
+enum class TouchPolicy : std::uint8_t { kDefault = 0, kNever = 1, kAlways = 2, kCached = 3 };
+Result<PinPolicy> pin_policy_from_name(std::string_view name);      // default|never|once|always
+Result<TouchPolicy> touch_policy_from_name(std::string_view name);  // default|never|always|cached
+
 class PivCard {
  public:
   // SELECTs the PIV application and registers the re-select with the session for recovery
@@ -59,6 +75,22 @@ class PivCard {
   // objects go by command chaining. Needs management key authentication first (kRejected
   // otherwise).
   Result<void> put_data(std::uint32_t object_tag, ByteView value);
+
+  // Mutual authentication with the card management key (GENERAL AUTHENTICATE, key 9B,
+  // SP 800-73-4 part 2, appendix A.1/A.2 as YubiKeys do it): the card's encrypted witness is
+  // decrypted and returned with a challenge of ours, which the card must answer encrypted.
+  // Needed before PUT DATA and GENERATE. Errors: kRejected for a wrong key (6982) and
+  // kCrypto when the card's answer to our challenge is wrong (not the card we think).
+  Result<void> authenticate_management_key(ManagementKeyAlg alg, const SecretBytes& key);
+
+  // GENERATE ASYMMETRIC KEY PAIR (INS 47) in `slot`: ecdsa-p256 or ecdsa-p384, with the
+  // YubiKey PIN and touch policies when not kDefault. Returns the new public key. Needs
+  // management key authentication (kRejected otherwise). The slot's old key is gone.
+  Result<PublicKey> generate_key(Slot slot, Alg alg, PinPolicy pin_policy, TouchPolicy touch_policy);
+
+  // Writes `certificate_der` as the certificate of `slot` (PUT DATA of its object: 70
+  // certificate, 71 00 uncompressed, FE LRC). Needs management key authentication.
+  Result<void> put_certificate(Slot slot, ByteView certificate_der);
 
   // GENERAL AUTHENTICATE (INS 87): the card signs `digest` with the key in `slot`; returns
   // its DER ECDSA signature. `digest` is SHA-256 (P-256) or SHA-384 (P-384) of the message.

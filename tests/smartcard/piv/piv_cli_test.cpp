@@ -32,7 +32,8 @@ class PivCli : public ::testing::Test {
     std::ofstream(dir_.file("card.state"))
         << "pin 123456\npin_retries 3\npin_max 3\nserial 7654321\nversion 5 7 1\n"
         << "slot 9c 11 " << dir_.file("9c.pem") << " " << dir_.file("9c.der") << "\n"
-        << "attestation " << dir_.file("f9.pem") << " " << dir_.file("f9.der") << "\n";
+        << "attestation " << dir_.file("f9.pem") << " " << dir_.file("f9.der") << "\n"
+        << "management_key 0A 00112233445566778899aabbccddeeff0011223344556677\n";
     std::string reason;
     fixture_ = test_util::PcscFixture::start(dir_.path().string(), dir_.file("card.state"), reason);
     CS_REQUIRE_OR_SKIP(fixture_ != nullptr, reason);
@@ -215,6 +216,82 @@ TEST_F(PivCli, TwoCardsAndASoftwareKeyApproveThreeOfThree) {
   CliRun three = assemble({"alice.sig", "bob.sig", "carol.sig"});
   EXPECT_EQ(three.rc, 0) << three;
   EXPECT_TRUE(contains(three.out, "APPROVED")) << three;
+}
+
+// key enroll --piv --generate: a key made inside the (virtual) YubiKey with the PIN and touch
+// policies asked for, certified by the card itself, attested, and usable by sign --piv.
+TEST_F(PivCli, GenerateMakesAnAttestedKeyInTheCardThatSigns) {
+  const std::string mk = "00112233445566778899aabbccddeeff0011223344556677";
+  std::ofstream(dir_.file("mgmt.key")) << mk << "\n";
+  std::ofstream(dir_.file("wrong-mgmt.key")) << "010203040506070801020304050607080102030405060708\n";
+
+  // This card (firmware 5.7.1) was given an AES-192 management key in its state file.
+  CliRun wrong =
+      run({"key", "enroll", "--piv", "--generate", "--slot", "9a", "--name", "alice", "--management-key-file",
+           dir_.file("wrong-mgmt.key"), "--pin-file", dir_.file("pin.txt")});
+  EXPECT_EQ(wrong.rc, 1) << wrong;
+  EXPECT_TRUE(contains(wrong.err, "refused the management key")) << wrong;
+
+  CliRun taken = run({"key", "enroll", "--piv", "--generate", "--slot", "9c", "--name", "alice",
+                      "--management-key-file", dir_.file("mgmt.key"), "--pin-file", dir_.file("pin.txt")});
+  EXPECT_NE(taken.rc, 0) << taken;
+  EXPECT_TRUE(contains(taken.err, "--overwrite")) << taken;
+
+  CliRun g = run({"key",
+                  "enroll",
+                  "--piv",
+                  "--generate",
+                  "--slot",
+                  "9a",
+                  "--alg",
+                  "ecdsa-p384",
+                  "--pin-policy",
+                  "once",
+                  "--touch-policy",
+                  "cached",
+                  "--name",
+                  "alice",
+                  "--management-key-file",
+                  dir_.file("mgmt.key"),
+                  "--pin-file",
+                  dir_.file("pin.txt"),
+                  "-o",
+                  dir_.file("alice.json")});
+  ASSERT_EQ(g.rc, 0) << g;
+  EXPECT_TRUE(contains(g.err, "generated an ecdsa-p384 key in slot 9a")) << g;
+  const auto entry = nlohmann::json::parse(test_util::slurp(dir_.file("alice.json")));
+  EXPECT_EQ(entry["alg"], "ecdsa-p384");
+  EXPECT_EQ(entry["attestation"]["format"], "yubikey-piv");
+
+  const nlohmann::json policy = {{"schema", "countersign/policy/v1"},
+                                 {"domain", "acme-prod"},
+                                 {"version", 1},
+                                 {"approvers", {{{"id", "alice"}, {"keys", {entry}}}}},
+                                 {"rules", {{"install-model", {{"threshold", 1}}}}}};
+  std::ofstream(dir_.file("policy.json")) << policy.dump();
+  CliRun c = run({"policy", "check", "--attestation-root", dir_.file("f9.der"), dir_.file("policy.json")});
+  ASSERT_EQ(c.rc, 0) << c;
+  EXPECT_TRUE(
+      contains(c.out, "yubikey-piv verified: YubiKey serial 7654321, firmware 5.7.1, PIN once, touch cached"))
+      << c;
+
+  // The key now in slot 9a signs, and its signature verifies with the enrolled entry.
+  CliRun s = run({"sign", "--piv", "--slot", "9a", "--pin-file", dir_.file("pin.txt"), "-o",
+                  dir_.file("alice.sig"), dir_.file("proposal.json")});
+  ASSERT_EQ(s.rc, 0) << s;
+  auto sig = SignatureFile::parse_text(test_util::slurp(dir_.file("alice.sig")));
+  ASSERT_TRUE(sig) << sig.error().message;
+  auto key = parse_policy_key(entry, "alice.json", "");
+  ASSERT_TRUE(key) << key.error().message;
+  auto proposal = Proposal::parse_text(test_util::slurp(dir_.file("proposal.json")));
+  ASSERT_TRUE(proposal) << proposal.error().message;
+  EXPECT_EQ(sig->key(), key->key.id());
+  EXPECT_TRUE(key->key.verify(signing_input(proposal->id()), sig->fields().signature));
+
+  // The slot's new certificate carries the generated key: enrolling it again finds the same.
+  CliRun again = run({"key", "enroll", "--piv", "--slot", "9a", "--name", "alice"});
+  ASSERT_EQ(again.rc, 0) << again;
+  EXPECT_EQ(nlohmann::json::parse(again.out)["public_key"], entry["public_key"]);
 }
 
 TEST_F(PivCli, SignWithAWrongPinSaysHowManyTriesAreLeft) {

@@ -18,6 +18,12 @@
 //   version 5 4 3
 //   slot 9c 11 /path/key.pem /path/cert.der     (algorithm 11 = P-256, 14 = P-384)
 //   chuid <hex>                                  (optional)
+//   management_key 03 <hex>                      (optional: algorithm 03 3DES, 08/0A/0C AES-128/
+//                                                 192/256; default 3DES 0102..08 x3, the factory key)
+//
+// Management key authentication (GENERAL AUTHENTICATE, key 9B, mutual: witness, then
+// witness + challenge) unlocks PUT DATA of slot certificates and GENERATE (INS 47, with the
+// YubiKey PIN/touch policy tags AA/AB); both keep their results in memory only.
 //
 // Usage: virtual-piv-card --port PORT --state FILE
 #include <arpa/inet.h>
@@ -25,6 +31,7 @@
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
@@ -56,6 +63,8 @@ const Bytes kAtr = {0x3B, 0xFD, 0x13, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x15, 0x80, 
 constexpr std::size_t kChunk = 255;  // response bytes per APDU before 61xx
 
 struct KeySlot {
+  std::uint8_t pin_policy = 0x03;    // what ATTEST reports (YubiKey: 1 never, 2 once, 3 always)
+  std::uint8_t touch_policy = 0x01;  // 1 never, 2 always, 3 cached
   std::uint8_t algorithm = 0;
   std::shared_ptr<EVP_PKEY> key;
   Bytes certificate;
@@ -142,6 +151,11 @@ class Card {
         if (k2 == nullptr || c == nullptr) return false;
         attest_key_.reset(k2, EVP_PKEY_free);
         attest_cert_.reset(c, X509_free);
+      } else if (k == "management_key") {
+        std::string alg, hex;
+        ls >> alg >> hex;
+        mgmt_alg_ = static_cast<std::uint8_t>(std::stoi(alg, nullptr, 16));
+        mgmt_key_ = from_hex(hex);
       } else if (k == "chuid") {
         std::string hex;
         ls >> hex;
@@ -154,6 +168,8 @@ class Card {
   void power_off() {
     selected_ = false;
     pin_verified_ = false;
+    mgmt_authenticated_ = false;
+    witness_.clear();
     chain_.clear();
     pending_.clear();
   }
@@ -207,6 +223,8 @@ class Card {
         return put_data(p1, p2, data);
       case 0xF9:
         return attest(p1);
+      case 0x47:
+        return generate(p1, p2, data);
       default:
         return sw(0x6D00);
     }
@@ -242,6 +260,7 @@ class Card {
     }
     selected_ = true;
     pin_verified_ = false;
+    mgmt_authenticated_ = false;
     // Application property template (SP 800-73-4 part 2, 3.1.1).
     Bytes inner;
     put_tlv(inner, {0x4F}, {0x00, 0x00, 0x10, 0x00, 0x01, 0x00});
@@ -343,7 +362,108 @@ class Card {
     return sw(static_cast<std::uint16_t>(0x63C0 | retries_));
   }
 
+  // ECB, no padding, one or two blocks, with the management key.
+  Bytes mgmt_cipher(const Bytes& in, bool encrypt) const {
+    const EVP_CIPHER* c = mgmt_alg_ == 0x03   ? EVP_des_ede3_ecb()
+                          : mgmt_alg_ == 0x08 ? EVP_aes_128_ecb()
+                          : mgmt_alg_ == 0x0A ? EVP_aes_192_ecb()
+                                              : EVP_aes_256_ecb();
+    std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
+                                                                        &EVP_CIPHER_CTX_free);
+    Bytes out(in.size() + 32);
+    int n = 0, fin = 0;
+    if (!ctx || EVP_CipherInit_ex(ctx.get(), c, nullptr, mgmt_key_.data(), nullptr, encrypt ? 1 : 0) != 1 ||
+        EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1 ||
+        EVP_CipherUpdate(ctx.get(), out.data(), &n, in.data(), static_cast<int>(in.size())) != 1 ||
+        EVP_CipherFinal_ex(ctx.get(), out.data() + n, &fin) != 1)
+      return {};
+    out.resize(static_cast<std::size_t>(n + fin));
+    return out;
+  }
+
+  // The TLVs inside a 7C template (short lengths only: management key messages are small).
+  static std::map<std::uint8_t, Bytes> template_fields(const Bytes& data) {
+    std::map<std::uint8_t, Bytes> out;
+    if (data.size() < 2 || data[0] != 0x7C || data[1] != data.size() - 2) return out;
+    for (std::size_t i = 2; i + 1 < data.size();) {
+      const std::size_t len = data[i + 1];
+      if (i + 2 + len > data.size()) return {};
+      out[data[i]] = Bytes(data.begin() + static_cast<std::ptrdiff_t>(i + 2),
+                           data.begin() + static_cast<std::ptrdiff_t>(i + 2 + len));
+      i += 2 + len;
+    }
+    return out;
+  }
+
+  // Mutual authentication with the management key (key reference 9B).
+  Bytes management_authenticate(std::uint8_t alg, const Bytes& data) {
+    if (alg != mgmt_alg_) return sw(0x6A80);
+    const std::size_t bs = mgmt_alg_ == 0x03 ? 8 : 16;
+    auto f = template_fields(data);
+    if (f.count(0x80) != 0 && f[0x80].empty() && f.count(0x81) == 0) {  // step 1: witness
+      witness_.resize(bs);
+      if (RAND_bytes(witness_.data(), static_cast<int>(bs)) != 1) return sw(0x6F00);
+      Bytes inner;
+      put_tlv(inner, {0x80}, mgmt_cipher(witness_, true));
+      Bytes out;
+      put_tlv(out, {0x7C}, inner);
+      return respond(out);
+    }
+    if (f.count(0x80) != 0 && f.count(0x81) != 0) {  // step 2: witness back, host challenge
+      const bool ok = !witness_.empty() && f[0x80] == witness_ && f[0x81].size() == bs;
+      witness_.clear();
+      if (!ok) {
+        mgmt_authenticated_ = false;
+        return sw(0x6982);
+      }
+      mgmt_authenticated_ = true;
+      Bytes inner;
+      put_tlv(inner, {0x82}, mgmt_cipher(f[0x81], true));
+      Bytes out;
+      put_tlv(out, {0x7C}, inner);
+      return respond(out);
+    }
+    return sw(0x6A80);
+  }
+
+  // GENERATE ASYMMETRIC KEY PAIR: AC { 80 alg, [AA pin policy], [AB touch policy] }.
+  Bytes generate(std::uint8_t p1, std::uint8_t slot, const Bytes& data) {
+    if (p1 != 0x00) return sw(0x6A86);
+    if (slot != 0x9A && slot != 0x9C && slot != 0x9D && slot != 0x9E) return sw(0x6A86);
+    if (!mgmt_authenticated_) return sw(0x6982);
+    if (data.size() < 2 || data[0] != 0xAC || data[1] != data.size() - 2) return sw(0x6A80);
+    std::uint8_t alg = 0, pin_policy = 0x03, touch_policy = 0x01;
+    for (std::size_t i = 2; i < data.size();) {
+      if (i + 3 > data.size() || data[i + 1] != 1) return sw(0x6A80);  // every field is one byte
+      const std::uint8_t t = data[i];
+      if (t == 0x80) alg = data[i + 2];
+      if (t == 0xAA) pin_policy = data[i + 2];
+      if (t == 0xAB) touch_policy = data[i + 2];
+      i += 3;
+    }
+    if (alg != 0x11 && alg != 0x14) return sw(0x6A80);
+    KeySlot s;
+    s.algorithm = alg;
+    s.pin_policy = pin_policy;
+    s.touch_policy = touch_policy;
+    s.key.reset(EVP_EC_gen(alg == 0x11 ? "P-256" : "P-384"), EVP_PKEY_free);
+    if (!s.key) return sw(0x6F00);
+    std::size_t plen = 0;
+    if (EVP_PKEY_get_octet_string_param(s.key.get(), "encoded-pub-key", nullptr, 0, &plen) != 1)
+      return sw(0x6F00);
+    Bytes point(plen);
+    if (EVP_PKEY_get_octet_string_param(s.key.get(), "encoded-pub-key", point.data(), plen, &plen) != 1)
+      return sw(0x6F00);
+    slots_[slot] = s;  // the old key and its certificate are gone
+    Bytes inner;
+    put_tlv(inner, {0x86}, point);
+    Bytes out;
+    put_tlv(out, {0x7F, 0x49}, inner);
+    return respond(out);
+  }
+
   Bytes general_authenticate(std::uint8_t alg, std::uint8_t slot, const Bytes& data) {
+    if (slot == 0x9B) return management_authenticate(alg, data);
     auto it = slots_.find(slot);
     if (it == slots_.end()) return sw(0x6A82);
     if (it->second.algorithm != alg) return sw(0x6A80);
@@ -391,12 +511,11 @@ class Card {
     return respond(out);
   }
 
-  // PUT DATA (SP 800-73-4 part 2, 3.3.2) needs management key authentication, which this
-  // card does not implement yet, so it always ends in 6982, as a real card answers without
-  // it. It first checks the shape of the whole (reassembled) command, 5C tag 53 value, with
-  // the 53 length matching the bytes received: a chain that lost or reordered a piece
-  // answers 6A80 instead.
-  static Bytes put_data(std::uint8_t p1, std::uint8_t p2, const Bytes& data) {
+  // PUT DATA (SP 800-73-4 part 2, 3.3.2): needs management key authentication (6982
+  // without). It first checks the shape of the whole (reassembled) command, 5C tag 53 value,
+  // with the 53 length matching the bytes received: a chain that lost or reordered a piece
+  // answers 6A80. A slot's certificate object (70 certificate inside) is kept for GET DATA.
+  Bytes put_data(std::uint8_t p1, std::uint8_t p2, const Bytes& data) {
     if (p1 != 0x3F || p2 != 0xFF || data.size() < 2 || data[0] != 0x5C) return sw(0x6A80);
     std::size_t i = 2 + std::size_t{data[1]};
     if (i + 2 > data.size() || data[i] != 0x53) return sw(0x6A80);
@@ -410,7 +529,31 @@ class Card {
       hdr += n;
     }
     if (i + hdr + len != data.size()) return sw(0x6A80);
-    return sw(0x6982);
+    if (!mgmt_authenticated_) return sw(0x6982);
+    const Bytes id(data.begin() + 2, data.begin() + 2 + data[1]);
+    if (id.size() == 3 && id[0] == 0x5F && id[1] == 0xC1) {
+      const std::uint8_t slot = id[2] == 0x05   ? 0x9A
+                                : id[2] == 0x0A ? 0x9C
+                                : id[2] == 0x0B ? 0x9D
+                                : id[2] == 0x01 ? 0x9E
+                                                : 0;
+      auto it = slots_.find(slot);
+      const Bytes value(data.begin() + static_cast<std::ptrdiff_t>(i + hdr), data.end());
+      // 70 L certificate (lengths up to 82 xx xx)
+      if (it != slots_.end() && value.size() > 2 && value[0] == 0x70) {
+        std::size_t clen = value[1], ch = 2;
+        if (clen == 0x81 || clen == 0x82) {
+          const std::size_t n = clen == 0x81 ? 1 : 2;
+          clen = 0;
+          for (std::size_t k = 0; k < n && 2 + k < value.size(); ++k) clen = (clen << 8) | value[2 + k];
+          ch += n;
+        }
+        if (ch + clen > value.size()) return sw(0x6A80);
+        it->second.certificate.assign(value.begin() + static_cast<std::ptrdiff_t>(ch),
+                                      value.begin() + static_cast<std::ptrdiff_t>(ch + clen));
+      }
+    }
+    return sw(0x9000);
   }
 
   // YubiKey ATTEST (INS F9, P1 = slot): an X.509 certificate for the slot's public key,
@@ -455,7 +598,7 @@ class Card {
     }
     if (serial.empty()) return sw(0x6F00);
     add_ext("1.3.6.1.4.1.41482.3.7", serial);
-    add_ext("1.3.6.1.4.1.41482.3.8", Bytes{0x03, 0x01});
+    add_ext("1.3.6.1.4.1.41482.3.8", Bytes{it->second.pin_policy, it->second.touch_policy});
     if (X509_sign(cert.get(), attest_key_.get(), EVP_sha256()) <= 0) return sw(0x6F00);
     unsigned char* der = nullptr;
     const int n = i2d_X509(cert.get(), &der);
@@ -477,6 +620,10 @@ class Card {
   Bytes chuid_;
   bool selected_ = false;
   bool pin_verified_ = false;
+  std::uint8_t mgmt_alg_ = 0x03;
+  Bytes mgmt_key_{1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8};
+  bool mgmt_authenticated_ = false;
+  Bytes witness_;
   Bytes chain_;
   std::uint8_t chain_ins_ = 0;
   Bytes pending_;
