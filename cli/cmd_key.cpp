@@ -7,6 +7,7 @@
 #include "core/fileio.h"
 #include "core/policy.h"
 #include "core/software_key.h"
+#include "smartcard/attestation.h"
 
 namespace countersign::cli {
 
@@ -94,6 +95,7 @@ int list_fido2(Io& io, const ListArgs& a, nlohmann::json& all) {
       entry["error"] = info.error().message;
     } else {
       entry["aaguid"] = hex_encode(info->aaguid);
+      if (auto model = attestation::fido2_model(info->aaguid); !model.empty()) entry["model"] = model;
       entry["versions"] = info->versions;
       nlohmann::json algs = nlohmann::json::array();
       for (int cose : info->algorithms)
@@ -117,7 +119,9 @@ int list_fido2(Io& io, const ListArgs& a, nlohmann::json& all) {
       io.out << "  error: " << e["error"].get<std::string>() << "\n";
       continue;
     }
-    io.out << "  aaguid:     " << e["aaguid"].get<std::string>() << "\n";
+    io.out << "  aaguid:     " << e["aaguid"].get<std::string>();
+    if (e.contains("model")) io.out << " (" << e["model"].get<std::string>() << ")";
+    io.out << "\n";
     io.out << "  versions:  ";
     for (const auto& v : e["versions"]) io.out << " " << v.get<std::string>();
     io.out << "\n  algorithms:";

@@ -112,6 +112,24 @@ std::string describe(const PivFacts& f) {
 
 }  // namespace
 
+std::string fido2_model(ByteView aaguid) {
+  // Yubico, "YubiKey Hardware FIDO2 AAGUIDs" (one AAGUID covers several form factors).
+  static const std::pair<const char*, const char*> kYubico[] = {
+      {"cb69481e8ff7403993ec0a2729a154a8", "YubiKey 5 / 5 Nano / 5C / 5C Nano (firmware 5.1)"},
+      {"ee882879721c491397753dfcce97072a", "YubiKey 5 / 5 Nano / 5C / 5C Nano (firmware 5.2, 5.4)"},
+      {"fa2b99dc9e3942578f924a30d23c4118", "YubiKey 5 NFC (firmware 5.1)"},
+      {"2fc0579f811347eab116bb5a8db9202a", "YubiKey 5 NFC / 5C NFC (firmware 5.2, 5.4)"},
+      {"c1f9a0bc1dd2404ab27f8e29047a43fd", "YubiKey 5 NFC FIPS / 5C NFC FIPS (firmware 5.4)"},
+      {"73bb0cd4e50249b89c6fb59445bf720b", "YubiKey 5 Nano FIPS / 5C FIPS / 5C Nano FIPS (firmware 5.4)"},
+      {"c5ef55ffad9a4b9fb580adebafe026d0", "YubiKey 5Ci (firmware 5.2, 5.4)"},
+  };
+  const std::string hex = hex_encode(aaguid);
+  for (const auto& [id, name] : kYubico) {
+    if (hex == id) return name;
+  }
+  return "";
+}
+
 Roots Roots::pinned() { return Roots{pinned_fido2_roots(), pinned_piv_roots()}; }
 
 Result<void> Roots::add_files(const std::vector<std::string>& paths) {
@@ -180,6 +198,7 @@ nlohmann::json Check::to_json() const {
                    {"format", format.empty() ? nlohmann::json() : nlohmann::json(format)},
                    {"detail", detail}};
   if (!aaguid.empty()) j["aaguid"] = aaguid;
+  if (!model.empty()) j["model"] = model;
   if (!subject.empty()) j["subject"] = subject;
   if (!piv.firmware.empty()) j["firmware"] = piv.firmware;
   if (piv.serial) j["serial"] = *piv.serial;
@@ -203,8 +222,9 @@ Check check(const PolicyKey& key, const Roots& roots) {
     }
     c.verified = true;
     c.aaguid = hex_encode(r->aaguid);
+    c.model = fido2_model(r->aaguid);
     c.subject = r->subject;
-    c.detail = "fido2-packed verified: " + r->subject + ", aaguid " + c.aaguid;
+    c.detail = "fido2-packed verified: " + (c.model.empty() ? r->subject : c.model) + ", aaguid " + c.aaguid;
   } else if (c.format == "yubikey-piv") {
     auto r = verify_yubikey_piv(key, roots.piv);
     if (!r.ok()) {

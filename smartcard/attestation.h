@@ -68,10 +68,15 @@ struct Check {
   std::string detail;  // "yubikey-piv verified: YubiKey serial 1234567, firmware 5.4.3, ..."
                        // or why it is not verified
   std::string aaguid;  // fido2-packed: the authenticator model (hex)
+  std::string model;   // fido2-packed: its name where known (fido2_model)
   std::string subject;
   PivFacts piv;  // yubikey-piv
   nlohmann::json to_json() const;
 };
+
+// The authenticator model a FIDO2 AAGUID (16 bytes) names, for the YubiKeys Yubico lists in
+// "YubiKey Hardware FIDO2 AAGUIDs" (developers.yubico.com); "" for any other.
+std::string fido2_model(ByteView aaguid);
 
 // Checks `key`'s attestation of any format against `roots`. Never fails: an unverified
 // attestation is a Check with verified = false and the reason in detail.

@@ -104,6 +104,15 @@ TEST(AttestationCheck, SaysForEachFormatWhetherTheKeyIsProvenToBeInHardware) {
   EXPECT_NE(check(unknown, roots).detail.find("\"tpm\""), std::string::npos);
 }
 
+TEST(Fido2Model, NamesTheYubikeysYubicoListsAndNothingElse) {
+  auto aaguid = [](const std::string& hex) { return hex_decode(hex).value(); };
+  EXPECT_EQ(fido2_model(aaguid("2fc0579f811347eab116bb5a8db9202a")),
+            "YubiKey 5 NFC / 5C NFC (firmware 5.2, 5.4)");
+  EXPECT_EQ(fido2_model(aaguid("c5ef55ffad9a4b9fb580adebafe026d0")), "YubiKey 5Ci (firmware 5.2, 5.4)");
+  EXPECT_EQ(fido2_model(aaguid("00000000000000000000000000000000")), "");
+  EXPECT_EQ(fido2_model(Bytes{}), "");
+}
+
 TEST(AttestationRoots, ThePinnedRootsAreYubicosPublishedCertificates) {
   const Bytes u2f = cert("yubico-u2f-root-ca-457200631.pem");
   const Bytes piv = cert("yubico-piv-root-ca-263751.pem");
