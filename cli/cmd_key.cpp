@@ -78,17 +78,22 @@ int list_keys(Io& io, const ListArgs& a) {
 }
 
 int list_fido2(Io& io, const ListArgs& a, nlohmann::json& all) {
-  std::vector<std::string> paths;
+  std::vector<std::pair<std::string, std::string>> paths;  // path, "manufacturer product"
   if (!a.device.empty()) {
-    paths.push_back(a.device);
+    paths.emplace_back(a.device, "");
   } else {
     auto found = fido2::list_devices();
     if (!found.ok()) return report_error(io, found.error(), a.json);
-    for (const auto& d : *found) paths.push_back(d.path);
+    for (const auto& d : *found) {
+      std::string product = d.manufacturer;
+      if (!d.product.empty()) product += (product.empty() ? "" : " ") + d.product;
+      paths.emplace_back(d.path, product);
+    }
   }
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& path : paths) {
+  for (const auto& [path, product] : paths) {
     nlohmann::json entry{{"type", "fido2"}, {"path", path}};
+    if (!product.empty()) entry["product"] = product;
     auto dev = open_fido2(path);
     auto info = dev.ok() ? dev->info() : Result<fido2::AuthenticatorInfo>(dev.error());
     if (!info.ok()) {
@@ -114,7 +119,9 @@ int list_fido2(Io& io, const ListArgs& a, nlohmann::json& all) {
     return kExitOk;
   }
   for (const auto& e : out) {
-    io.out << "FIDO2 " << e["path"].get<std::string>() << "\n";
+    io.out << "FIDO2 " << e["path"].get<std::string>();
+    if (e.contains("product")) io.out << ": " << e["product"].get<std::string>();
+    io.out << "\n";
     if (e.contains("error")) {
       io.out << "  error: " << e["error"].get<std::string>() << "\n";
       continue;
@@ -126,6 +133,15 @@ int list_fido2(Io& io, const ListArgs& a, nlohmann::json& all) {
     for (const auto& v : e["versions"]) io.out << " " << v.get<std::string>();
     io.out << "\n  algorithms:";
     for (const auto& v : e["algorithms"]) io.out << " " << v.get<std::string>();
+    if (e.contains("firmware")) {
+      // CTAP firmwareVersion; YubiKeys encode major.minor.patch as bytes (5.4.3 = 0x050403).
+      const auto fw = e["firmware"].get<std::uint64_t>();
+      io.out << "\n  firmware:   ";
+      if (fw > 0xFFFF && fw <= 0xFFFFFF)
+        io.out << (fw >> 16) << "." << ((fw >> 8) & 0xFF) << "." << (fw & 0xFF);
+      else
+        io.out << fw;
+    }
     io.out << "\n  PIN:        "
            << (e["pin_set"].get<bool>() ? "set, " + std::to_string(e.value("pin_retries", -1)) + " tries left"
                                         : std::string("not set"))

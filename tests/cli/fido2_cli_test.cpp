@@ -148,6 +148,7 @@ TEST_F(Fido2CliTest, KeyListShowsTheAuthenticatorAndItsPinState) {
   ASSERT_EQ(a.rc, 0) << a;
   EXPECT_TRUE(contains(a.out, "algorithms: es256 eddsa")) << a;
   EXPECT_TRUE(contains(a.out, "PIN:        not set")) << a;
+  EXPECT_TRUE(contains(a.out, "firmware:   5.4.3")) << a;
   CliRun c = run({"key", "list", "--device", dev("carol"), "--json"});
   ASSERT_EQ(c.rc, 0) << c;
   json j = json::parse(c.out);

@@ -445,7 +445,7 @@ Bytes VirtualFido2::handle_cbor(const Bytes& request) {
 }
 
 Bytes VirtualFido2::get_info() {
-  Cbor m(cbor_new_definite_map(6));
+  Cbor m(cbor_new_definite_map(7));
   Cbor versions(cbor_new_definite_array(1));
   cbor_array_push(versions.get(), cbor_move(cbor_build_string("FIDO_2_0")));
   map_put(m.get(), cbor_int(1), std::move(versions));
@@ -468,6 +468,7 @@ Bytes VirtualFido2::get_info() {
     cbor_array_push(algs.get(), cbor_move(a.release()));
   }
   map_put(m.get(), cbor_int(10), std::move(algs));
+  map_put(m.get(), cbor_int(14), cbor_int(0x050403));  // firmwareVersion, as a YubiKey 5.4.3 says it
   return ok_response(m.get());
 }
 
