@@ -301,6 +301,20 @@ TEST_F(PivCli, SignWithAWrongPinSaysHowManyTriesAreLeft) {
   EXPECT_TRUE(s.out.empty()) << s;
 }
 
+// A key whose touch policy is "always" on a YubiKey nobody touches: the card refuses, and the
+// error says that touch (or the PIN) was missing rather than something vague.
+TEST_F(PivCli, SignWithoutTheRequiredTouchSaysSo) {
+  fixture_.reset();
+  std::ofstream(dir_.file("card.state"), std::ios::app) << "slot_policy 9c 03 02\ntouch absent\n";
+  std::string reason;
+  fixture_ = test_util::PcscFixture::start(dir_.path().string(), dir_.file("card.state"), reason);
+  ASSERT_NE(fixture_, nullptr) << reason;
+  CliRun s = run({"sign", "--piv", "--pin-file", dir_.file("pin.txt"), dir_.file("proposal.json")});
+  EXPECT_EQ(s.rc, 1) << s;
+  EXPECT_TRUE(contains(s.err, "touch required and not given")) << s;
+  EXPECT_TRUE(s.out.empty()) << s;
+}
+
 TEST_F(PivCli, SignWithAnEmptySlotSaysSo) {
   CliRun s =
       run({"sign", "--piv", "--slot", "9d", "--pin-file", dir_.file("pin.txt"), dir_.file("proposal.json")});

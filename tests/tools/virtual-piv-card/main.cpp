@@ -18,6 +18,9 @@
 //   version 5 4 3
 //   slot 9c 11 /path/key.pem /path/cert.der     (algorithm 11 = P-256, 14 = P-384)
 //   chuid <hex>                                  (optional)
+//   slot_policy 9c 03 02                         (optional: PIN and touch policy of a slot's key)
+//   touch absent                                 (optional: nobody touches; keys with touch policy
+//                                                 always or cached then answer 6982 to signing)
 //   management_key 03 <hex>                      (optional: algorithm 03 3DES, 08/0A/0C AES-128/
 //                                                 192/256; default 3DES 0102..08 x3, the factory key)
 //
@@ -151,6 +154,17 @@ class Card {
         if (k2 == nullptr || c == nullptr) return false;
         attest_key_.reset(k2, EVP_PKEY_free);
         attest_cert_.reset(c, X509_free);
+      } else if (k == "slot_policy") {
+        std::string slot, pin, touch;
+        ls >> slot >> pin >> touch;
+        auto it = slots_.find(static_cast<std::uint8_t>(std::stoi(slot, nullptr, 16)));
+        if (it == slots_.end()) return false;
+        it->second.pin_policy = static_cast<std::uint8_t>(std::stoi(pin, nullptr, 16));
+        it->second.touch_policy = static_cast<std::uint8_t>(std::stoi(touch, nullptr, 16));
+      } else if (k == "touch") {
+        std::string v;
+        ls >> v;
+        touch_absent_ = v == "absent";
       } else if (k == "management_key") {
         std::string alg, hex;
         ls >> alg >> hex;
@@ -492,6 +506,9 @@ class Card {
     const std::size_t want = alg == 0x11 ? 32 : 48;
     if (digest.size() != want) return sw(0x6A80);
     if (!pin_verified_) return sw(0x6982);
+    // A YubiKey waits for a touch (policy always / cached) and, without one, refuses.
+    if (touch_absent_ && (it->second.touch_policy == 0x02 || it->second.touch_policy == 0x03))
+      return sw(0x6982);
     // Slot 9c: PIN always (SP 800-73-4 part 1, 3.2.2): one signature per VERIFY.
     if (slot == 0x9C) pin_verified_ = false;
     std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
@@ -623,6 +640,7 @@ class Card {
   std::uint8_t mgmt_alg_ = 0x03;
   Bytes mgmt_key_{1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8};
   bool mgmt_authenticated_ = false;
+  bool touch_absent_ = false;
   Bytes witness_;
   Bytes chain_;
   std::uint8_t chain_ins_ = 0;
