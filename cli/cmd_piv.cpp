@@ -102,23 +102,11 @@ Result<SecretBytes> management_key(Io& io, const PivEnrollArgs& a, std::size_t w
               "change-management-key`) and pass --management-key-file\n";
     return piv::default_management_key();
   }
-  std::size_t n = hex.size();
-  while (n > 0 && (hex.data()[n - 1] == '\n' || hex.data()[n - 1] == '\r' || hex.data()[n - 1] == ' ')) --n;
-  auto nibble = [](std::uint8_t c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  if (n != 2 * want)
+  CS_TRY(SecretBytes key, secret_from_hex(hex.view()));
+  if (key.size() != want)
     return make_error(Errc::kInvalidArgument, "the management key must be " + std::to_string(want) +
-                                                  " bytes (" + std::to_string(2 * want) + " hex digits)");
-  SecretBytes key = SecretBytes::copy_of(Bytes(want, 0));
-  for (std::size_t i = 0; i < want; ++i) {
-    const int hi = nibble(hex.data()[2 * i]), lo = nibble(hex.data()[2 * i + 1]);
-    if (hi < 0 || lo < 0) return make_error(Errc::kInvalidArgument, "the management key is not hex");
-    key.data()[i] = static_cast<std::uint8_t>(hi * 16 + lo);
-  }
+                                                  " bytes (" + std::to_string(2 * want) +
+                                                  " hex digits) for this algorithm");
   return key;
 }
 

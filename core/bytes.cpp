@@ -6,22 +6,38 @@ namespace countersign {
 
 const char* errc_name(Errc code) {
   switch (code) {
-    case Errc::kInvalidArgument: return "invalid-argument";
-    case Errc::kMalformed: return "malformed";
-    case Errc::kInvalidDocument: return "invalid-document";
-    case Errc::kUnknownSchema: return "unknown-schema";
-    case Errc::kCrypto: return "crypto";
-    case Errc::kIo: return "io";
-    case Errc::kNotFound: return "not-found";
-    case Errc::kWrongPassphrase: return "wrong-passphrase";
-    case Errc::kWrongPin: return "wrong-pin";
-    case Errc::kPinLocked: return "pin-locked";
-    case Errc::kNoDevice: return "no-device";
-    case Errc::kTimeout: return "timeout";
-    case Errc::kHashMismatch: return "hash-mismatch";
-    case Errc::kRejected: return "rejected";
-    case Errc::kUnsupported: return "unsupported";
-    case Errc::kInternal: return "internal";
+    case Errc::kInvalidArgument:
+      return "invalid-argument";
+    case Errc::kMalformed:
+      return "malformed";
+    case Errc::kInvalidDocument:
+      return "invalid-document";
+    case Errc::kUnknownSchema:
+      return "unknown-schema";
+    case Errc::kCrypto:
+      return "crypto";
+    case Errc::kIo:
+      return "io";
+    case Errc::kNotFound:
+      return "not-found";
+    case Errc::kWrongPassphrase:
+      return "wrong-passphrase";
+    case Errc::kWrongPin:
+      return "wrong-pin";
+    case Errc::kPinLocked:
+      return "pin-locked";
+    case Errc::kNoDevice:
+      return "no-device";
+    case Errc::kTimeout:
+      return "timeout";
+    case Errc::kHashMismatch:
+      return "hash-mismatch";
+    case Errc::kRejected:
+      return "rejected";
+    case Errc::kUnsupported:
+      return "unsupported";
+    case Errc::kInternal:
+      return "internal";
   }
   return "internal";
 }
@@ -37,7 +53,7 @@ std::string hex_encode(ByteView data) {
   return out;
 }
 
-static int hex_value(char c) {
+int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;

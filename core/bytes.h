@@ -18,15 +18,15 @@ using ByteView = std::span<const std::uint8_t>;
 inline ByteView as_bytes(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
-inline std::string_view as_chars(ByteView b) {
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
+inline std::string_view as_chars(ByteView b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 inline Bytes to_bytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
 // Lowercase hex.
 std::string hex_encode(ByteView data);
 // Accepts upper and lower case; rejects odd length and non-hex characters.
 Result<Bytes> hex_decode(std::string_view text);
+// 0..15 for a hex digit (either case), -1 for anything else.
+int hex_value(char c);
 // True when `text` is exactly `n` lowercase hex digits.
 bool is_lower_hex(std::string_view text, std::size_t n);
 

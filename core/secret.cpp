@@ -9,6 +9,8 @@
 #include <cstring>
 #include <utility>
 
+#include "core/bytes.h"
+
 namespace countersign {
 
 namespace {
@@ -95,6 +97,25 @@ Result<SecretBytes> read_secret_file(const std::string& path, std::size_t max_si
   buf.truncate(len);
   strip_newline(buf);
   return buf;
+}
+
+Result<SecretBytes> secret_from_hex(std::span<const std::uint8_t> hex) {
+  auto space = [](std::uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  std::size_t b = 0, e = hex.size();
+  while (b < e && space(hex[b])) ++b;
+  while (e > b && space(hex[e - 1])) --e;
+  if ((e - b) % 2 != 0) return make_error(Errc::kMalformed, "hex secret has an odd number of digits");
+  SecretBytes out((e - b) / 2);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const int hi = hex_value(static_cast<char>(hex[b + 2 * i]));
+    const int lo = hex_value(static_cast<char>(hex[b + 2 * i + 1]));
+    if (hi < 0 || lo < 0) {
+      return make_error(Errc::kMalformed, "hex secret: not a hex digit at offset " +
+                                              std::to_string(b + 2 * i + (hi < 0 ? 0 : 1)));
+    }
+    out.data()[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return out;
 }
 
 Result<SecretBytes> read_secret_line(std::istream& in, std::size_t max_size) {

@@ -56,6 +56,11 @@ class SecretBytes {
 // than `max_size`.
 Result<SecretBytes> read_secret_file(const std::string& path, std::size_t max_size = 4096);
 
+// Decodes a secret written in hex (a card management key in a file), into guarded memory.
+// Surrounding whitespace is ignored. Errors: kMalformed naming the offset of a bad digit,
+// never quoting the secret.
+Result<SecretBytes> secret_from_hex(std::span<const std::uint8_t> hex);
+
 // Reads one line (without its newline) from a stream into guarded memory.
 Result<SecretBytes> read_secret_line(std::istream& in, std::size_t max_size = 4096);
 

@@ -46,3 +46,22 @@ TEST(SecretBytes, MoveLeavesSourceEmpty) {
 
 }  // namespace
 }  // namespace countersign
+
+namespace countersign {
+namespace {
+
+TEST(SecretHex, DecodesIntoGuardedMemoryAndNamesTheBadDigitNotTheSecret) {
+  auto k = secret_from_hex(as_bytes(" 0102aAfF\n"));
+  ASSERT_TRUE(k.ok()) << k.error().message;
+  EXPECT_EQ(Bytes(k->view().begin(), k->view().end()), (Bytes{0x01, 0x02, 0xAA, 0xFF}));
+  auto bad = secret_from_hex(as_bytes("01x2"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, Errc::kMalformed);
+  EXPECT_NE(bad.error().message.find("offset 2"), std::string::npos) << bad.error().message;
+  EXPECT_EQ(bad.error().message.find("01x2"), std::string::npos) << "the secret must not be quoted";
+  EXPECT_FALSE(secret_from_hex(as_bytes("012")).ok());
+  EXPECT_TRUE(secret_from_hex(as_bytes("")).ok());
+}
+
+}  // namespace
+}  // namespace countersign
