@@ -1,8 +1,8 @@
-#include "cli/review.h"
+#include "core/review.h"
 
 #include <sstream>
 
-namespace countersign::cli {
+namespace countersign {
 
 std::string grouped_hex(const Digest& d) {
   std::string hex = hex_encode(d);
@@ -12,6 +12,12 @@ std::string grouped_hex(const Digest& d) {
     out += hex.substr(i, 4);
   }
   return out;
+}
+
+std::string expiry_text(UnixTime expires, UnixTime now) {
+  std::string out = format_rfc3339(expires);
+  if (now < expires) return out + " (in " + format_duration(expires - now) + ")";
+  return out + " (EXPIRED " + format_duration(now - expires) + " ago)";
 }
 
 std::string describe_proposal(const Proposal& p, UnixTime now) {
@@ -30,15 +36,9 @@ std::string describe_proposal(const Proposal& p, UnixTime now) {
   }
   o << "\n";
   o << "Created       " << format_rfc3339(p.created()) << "\n";
-  o << "Expires       " << format_rfc3339(p.expires());
-  if (now < p.expires()) {
-    o << " (in " << format_duration(p.expires() - now) << ")";
-  } else {
-    o << " (EXPIRED " << format_duration(now - p.expires()) << " ago)";
-  }
-  o << "\n";
+  o << "Expires       " << expiry_text(p.expires(), now) << "\n";
   if (p.note()) o << "Note          " << *p.note() << "\n";
   return o.str();
 }
 
-}  // namespace countersign::cli
+}  // namespace countersign
