@@ -25,8 +25,8 @@ std::string describe_proposal(const Proposal& p, UnixTime now) {
   o << "Proposal id   " << grouped_hex(p.id()) << "\n";
   o << "Action        " << action_name(p.action()) << ": " << action_description(p.action()) << "\n";
   o << "Domain        " << p.domain() << "\n";
-  o << (p.action() == Action::kRotatePolicy ? "New policy    " : "Manifest      ") << digest_to_string(p.manifest())
-    << "\n";
+  o << (p.action() == Action::kRotatePolicy ? "New policy    " : "Manifest      ")
+    << digest_to_string(p.manifest()) << "\n";
   if (p.previous()) o << "Replaces      " << digest_to_string(*p.previous()) << "\n";
   o << "Boxes         ";
   if (p.boxes()) {
