@@ -73,6 +73,9 @@ DiffView::DiffView(Session& session, QWidget* parent)
 
 void DiffView::refresh() {
   const Workspace& ws = session_.ws();
+  if (ws.manifest && ws.previous && shown_ == std::make_pair(ws.previous->hash(), ws.manifest->hash()))
+    return;
+  shown_.reset();
   auto d = ws.diff();
   if (!ws.manifest) {
     counts_->setText(tr("No manifest open."));
@@ -113,6 +116,7 @@ void DiffView::refresh() {
   if (meta.isEmpty()) meta << tr("Name, version, license and sources unchanged.");
   metadata_->setText(meta.join(QStringLiteral("\n")));
   model_->set_diff(std::move(*d));
+  shown_ = std::make_pair(ws.previous->hash(), ws.manifest->hash());
 }
 
 }  // namespace countersign::app

@@ -6,6 +6,8 @@
 #include <QLineEdit>
 #include <QSortFilterProxyModel>
 #include <QTableView>
+#include <optional>
+#include <utility>
 
 #include "app/model/diff_model.h"
 #include "app/view.h"
@@ -36,6 +38,8 @@ class DiffView : public View {
   DiffModel* model_;
   QSortFilterProxyModel* proxy_;
   QTableView* table_;
+  // (previous, current) manifest hashes of the diff shown; recomputed only when they change.
+  std::optional<std::pair<Digest, Digest>> shown_;
 };
 
 }  // namespace countersign::app

@@ -133,10 +133,14 @@ void ReviewView::refresh() {
       field("name")->setText(field("name")->text() +
                              tr("\n⚠ This is NOT the manifest the proposal approves."));
     }
-    files_->set_files(m.files());
+    if (shown_manifest_ != m.hash()) {
+      files_->set_files(m.files());
+      shown_manifest_ = m.hash();
+    }
   } else {
     field("name")->setText(tr("No manifest open."));
     files_->set_files({});
+    shown_manifest_.reset();
   }
 }
 

@@ -8,6 +8,7 @@
 #include <QTableView>
 #include <QTimer>
 #include <map>
+#include <optional>
 
 #include "app/model/manifest_files_model.h"
 #include "app/view.h"
@@ -34,6 +35,7 @@ class ReviewView : public View {
   QLineEdit* filter_;
   QTableView* table_;
   QTimer filter_timer_;
+  std::optional<Digest> shown_manifest_;  // the file table is refilled only when this changes
 };
 
 }  // namespace countersign::app

@@ -137,11 +137,14 @@ QVariant DiffModel::data(const QModelIndex& index, int role) const {
                QString::fromStdString(hex_encode((after ? after : before)->sha256).substr(0, 16));
       }
       const auto& c = diff_.changed[r.index];
-      QString what = c.size_changed() && c.hash_changed() ? tr("size and hash changed")
-                     : c.size_changed()                   ? tr("size changed")
-                                                          : tr("hash changed, same size");
-      return what + QStringLiteral(": ") + QString::fromStdString(hex_encode(c.before.sha256).substr(0, 16)) +
-             QStringLiteral(" → ") + QString::fromStdString(hex_encode(c.after.sha256).substr(0, 16));
+      if (!c.hash_changed()) {
+        return tr("size changed, same hash: %1 → %2 bytes")
+            .arg(grouped(c.before.size), grouped(c.after.size));
+      }
+      const QString hashes = QString::fromStdString(hex_encode(c.before.sha256).substr(0, 16)) +
+                             QStringLiteral(" → ") +
+                             QString::fromStdString(hex_encode(c.after.sha256).substr(0, 16));
+      return (c.size_changed() ? tr("size and hash changed: ") : tr("hash changed, same size: ")) + hashes;
     }
     default:
       return {};

@@ -25,8 +25,10 @@
 #include "app/verify_view.h"
 #include "core/jcs.h"
 #include "core/review.h"
+#include "smartcard/fido2_unix_socket.h"
 #include "tests/app/app_fixture.h"
 #include "tests/test_util.h"
+#include "tests/tools/virtual_key_process.h"
 
 namespace countersign::app {
 namespace {
@@ -158,7 +160,8 @@ TEST_F(AppTest, DiffFindsThePreviousManifestInTheKnownFolder) {
   EXPECT_EQ(s(d->model()->index(0, DiffModel::kChange).data().toString()), "Δ changed");
   EXPECT_EQ(s(d->model()->index(0, DiffModel::kDetail).data().toString()).substr(0, 25),
             "hash changed, same size: ");
-  EXPECT_EQ(s(d->model()->index(1, DiffModel::kDetail).data().toString()).substr(0, 14), "size changed: ");
+  EXPECT_EQ(s(d->model()->index(1, DiffModel::kDetail).data().toString()).substr(0, 25),
+            "size changed, same hash: ");
   EXPECT_EQ(s(d->model()->index(2, DiffModel::kChange).data().toString()), "+ added");
   EXPECT_EQ(s(d->model()->index(2, DiffModel::kPath).data().toString()), "tokenizer.json");
   EXPECT_EQ(s(d->model()->index(3, DiffModel::kChange).data().toString()), "− removed");
@@ -248,6 +251,46 @@ TEST_F(AppTest, SignWithASoftwareKeyWritesAVerifyingSignatureAndShowsAQrCode) {
   ASSERT_EQ(errors_.size(), 1);
   EXPECT_TRUE(contains(s(errors_[0]), "Could not sign")) << s(errors_[0]);
   EXPECT_FALSE(std::filesystem::exists(out2));
+}
+
+TEST_F(AppTest, SignWithAVirtualFido2KeyAsksThePinShowsTouchAndCounts) {
+  // erin's key becomes a FIDO2 credential (PIN required) on a virtual authenticator.
+  const std::string socket = dir_.file("erin.sock");
+  test_util::VirtualKeyProcess erin_key(socket, {"--pin", "123456"});
+  ASSERT_TRUE(erin_key.ready());
+  const SecretBytes right = SecretBytes::copy_of(as_bytes(std::string_view("123456")));
+  fido2::MakeCredentialRequest req;
+  req.uv = true;
+  req.user_name = "erin";
+  auto dev = must(fido2::open_device("unix:" + socket), "open virtual key");
+  const PolicyKey key = must(dev.make_credential(req, &right), "enrol");
+  nlohmann::json policy = must(jcs::parse(test_util::slurp(fx_.policy)), "policy json");
+  policy["approvers"][4]["keys"] = nlohmann::json::array({policy_key_to_json(key)});
+  const std::string policy_path = dir_.file("policy-fido2.json");
+  app_fixture::must_ok(write_file_atomic(policy_path, to_pretty_json(policy)), "write policy");
+  ASSERT_EQ(open({fx_.proposal, fx_.manifest, policy_path}), 3) << s(errors_.join("\n"));
+
+  SignView* v = window_->sign();
+  ASSERT_EQ(v->find_fido2(QString::fromStdString("unix:" + socket)), 1) << s(errors_.join("\n"));
+  std::vector<int> retries_shown;
+  v->pin_source = [&retries_shown](const QString&, int retries) -> std::optional<SecretBytes> {
+    retries_shown.push_back(retries);
+    return SecretBytes::copy_of(as_bytes(std::string_view(retries_shown.size() == 1 ? "000000" : "123456")));
+  };
+  const std::string out = dir_.file("erin.sig.json");
+  ASSERT_TRUE(v->sign_with_fido2(0, QString::fromStdString(out))) << s(errors_.join("\n"));
+  // First the PIN with tries unknown, then again after the wrong one, with the tries left.
+  ASSERT_EQ(retries_shown.size(), 2u);
+  EXPECT_EQ(retries_shown[0], -1);
+  EXPECT_GT(retries_shown[1], 0);
+  EXPECT_TRUE(v->touch_prompt_shown());
+  const SignatureFile sig = must(SignatureFile::parse_text(test_util::slurp(out)), "signature");
+  EXPECT_EQ(sig.alg(), Alg::kFido2Es256);
+  EXPECT_TRUE(key.key
+                  .verify(signing_input(fx_.proposal_id), sig.fields().signature,
+                          sig.fields().authenticator_data, true)
+                  .ok());
+  EXPECT_EQ(window_->collect()->approvers()->state_at(4), ApproversModel::State::kCounted);
 }
 
 TEST_F(AppTest, VerifyShowsTheSameReportAsTheCli) {
