@@ -127,8 +127,12 @@ void MainWindow::refresh_all() {
 int MainWindow::open_files(const QStringList& paths) {
   int opened = 0;
   std::optional<DocKind> last;
-  for (const QString& path : paths) {
-    auto doc = load_document(path.toStdString());
+  std::vector<std::string> files;
+  for (const QString& path : paths) files.push_back(path.toStdString());
+  std::vector<Result<Document>> docs = load_documents(files);
+  for (std::size_t i = 0; i < docs.size(); ++i) {
+    const QString& path = paths[static_cast<qsizetype>(i)];
+    auto& doc = docs[i];
     if (!doc.ok()) {
       show_error(this, tr("Could not open %1").arg(QFileInfo(path).fileName()), doc.error());
       continue;

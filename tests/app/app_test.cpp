@@ -262,8 +262,11 @@ TEST_F(AppTest, SignWithAVirtualFido2KeyAsksThePinShowsTouchAndCounts) {
   fido2::MakeCredentialRequest req;
   req.uv = true;
   req.user_name = "erin";
-  auto dev = must(fido2::open_device("unix:" + socket), "open virtual key");
-  const PolicyKey key = must(dev.make_credential(req, &right), "enrol");
+  // The virtual key serves one connection at a time: close the enrolment's before the app's.
+  const PolicyKey key = [&] {
+    auto dev = must(fido2::open_device("unix:" + socket), "open virtual key");
+    return must(dev.make_credential(req, &right), "enrol");
+  }();
   nlohmann::json policy = must(jcs::parse(test_util::slurp(fx_.policy)), "policy json");
   policy["approvers"][4]["keys"] = nlohmann::json::array({policy_key_to_json(key)});
   const std::string policy_path = dir_.file("policy-fido2.json");
