@@ -22,21 +22,8 @@ nlohmann::json rule_json(const Rule& rule) {
   return j;
 }
 
-// What `policy check` says about one key's attestation.
-struct AttestationStatus {
-  bool verified = false;
-  std::string text;  // "verified: <subject>, aaguid <hex>" or the reason it is not
-  std::string aaguid;
-};
-
-AttestationStatus attestation_status(const PolicyKey& k, const std::vector<Bytes>& roots) {
-  if (!k.attestation) return {false, "no hardware attestation", ""};
-  if (k.attestation->format != "fido2-packed")
-    return {false, k.attestation->format + " (not checked by this build)", ""};
-  auto r = fido2::verify_attestation(k, kFido2RpId, roots);
-  if (!r.ok()) return {false, "fido2-packed NOT verified: " + r.error().message, ""};
-  return {true, "fido2-packed verified: " + r->subject + ", aaguid " + hex_encode(r->aaguid), hex_encode(r->aaguid)};
-}
+using fido2::attestation_status;
+using fido2::AttestationStatus;
 
 int check(Io& io, const std::string& path, bool json, const std::vector<std::string>& root_files) {
   auto p = load_document<Policy>(io, path);

@@ -125,4 +125,14 @@ Result<AttestationInfo> verify_attestation(const PolicyKey& key, std::string_vie
   return info;
 }
 
+AttestationStatus attestation_status(const PolicyKey& k, const std::vector<Bytes>& roots_der) {
+  if (!k.attestation) return {false, "no hardware attestation", ""};
+  if (k.attestation->format != "fido2-packed")
+    return {false, k.attestation->format + " (not checked by this build)", ""};
+  auto r = verify_attestation(k, kFido2RpId, roots_der);
+  if (!r.ok()) return {false, "fido2-packed NOT verified: " + r.error().message, ""};
+  return {true, "fido2-packed verified: " + r->subject + ", aaguid " + hex_encode(r->aaguid),
+          hex_encode(r->aaguid)};
+}
+
 }  // namespace countersign::fido2

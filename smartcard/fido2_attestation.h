@@ -30,4 +30,14 @@ struct AttestationInfo {
 Result<AttestationInfo> verify_attestation(const PolicyKey& key, std::string_view rp_id,
                                            const std::vector<Bytes>& roots_der);
 
+// What `policy check` and the app's Policy view say about one key's attestation, for RP
+// kFido2RpId: "no hardware attestation", "<format> (not checked by this build)",
+// "fido2-packed NOT verified: <reason>" or "fido2-packed verified: <subject>, aaguid <hex>".
+struct AttestationStatus {
+  bool verified = false;
+  std::string text;
+  std::string aaguid;  // hex, when verified
+};
+AttestationStatus attestation_status(const PolicyKey& key, const std::vector<Bytes>& roots_der);
+
 }  // namespace countersign::fido2
