@@ -296,6 +296,48 @@ TEST_F(AppTest, SignWithAVirtualFido2KeyAsksThePinShowsTouchAndCounts) {
   EXPECT_EQ(window_->collect()->approvers()->state_at(4), ApproversModel::State::kCounted);
 }
 
+TEST_F(AppTest, ASecurityKeyHoldingNoPolicyCredentialIsSaidPlainly) {
+  // erin's credential is on one virtual key; another key is plugged in.
+  test_util::VirtualKeyProcess erin_key(dir_.file("erin.sock"), {});
+  test_util::VirtualKeyProcess other_key(dir_.file("other.sock"), {});
+  ASSERT_TRUE(erin_key.ready() && other_key.ready());
+  fido2::MakeCredentialRequest req;
+  req.user_name = "erin";
+  const PolicyKey key = [&] {
+    auto dev = must(fido2::open_device("unix:" + dir_.file("erin.sock")), "open virtual key");
+    return must(dev.make_credential(req, nullptr), "enrol");
+  }();
+  nlohmann::json policy = must(jcs::parse(test_util::slurp(fx_.policy)), "policy json");
+  policy["approvers"][4]["keys"] = nlohmann::json::array({policy_key_to_json(key)});
+  const std::string policy_path = dir_.file("policy-fido2.json");
+  app_fixture::must_ok(write_file_atomic(policy_path, to_pretty_json(policy)), "write policy");
+  ASSERT_EQ(open({fx_.proposal, policy_path}), 2) << s(errors_.join("\n"));
+  SignView* v = window_->sign();
+  EXPECT_EQ(v->find_fido2(QString::fromStdString("unix:" + dir_.file("other.sock"))), 0);
+  EXPECT_TRUE(contains(s(v->status()->text()), "No connected security key holds a key of this policy"));
+  EXPECT_FALSE(v->sign_with_fido2(0, QString::fromStdString(dir_.file("erin.sig.json"))));
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("erin.sig.json")));
+  // The right key is found, touch only (no "uv").
+  ASSERT_EQ(v->find_fido2(QString::fromStdString("unix:" + dir_.file("erin.sock"))), 1);
+  v->pin_source = [](const QString&, int) -> std::optional<SecretBytes> {
+    ADD_FAILURE() << "no PIN may be asked for a touch-only key";
+    return std::nullopt;
+  };
+  EXPECT_TRUE(v->sign_with_fido2(0, QString::fromStdString(dir_.file("erin.sig.json"))))
+      << s(errors_.join("\n"));
+  EXPECT_TRUE(std::filesystem::exists(dir_.file("erin.sig.json")));
+}
+
+TEST_F(AppTest, AnUnknownDocumentIsRefusedNamingTheFileAndSchema) {
+  const std::string path = dir_.file("other.json");
+  test_util::spit(path, R"({"schema":"acme/invoice/v2","total":3})");
+  EXPECT_EQ(open({path}), 0);
+  ASSERT_EQ(errors_.size(), 1);
+  EXPECT_TRUE(contains(s(errors_[0]), "other.json")) << s(errors_[0]);
+  EXPECT_TRUE(contains(s(errors_[0]), "unknown schema \"acme/invoice/v2\"")) << s(errors_[0]);
+  EXPECT_TRUE(window_->recent_files().isEmpty());
+}
+
 TEST_F(AppTest, VerifyShowsTheSameReportAsTheCli) {
   ASSERT_EQ(open({fx_.bundle, fx_.policy}), 2) << s(errors_.join("\n"));
   VerifyView* v = window_->verify();
