@@ -31,7 +31,13 @@ SecretBytes SecretDialog::take() {
   SecretBytes secret = SecretBytes::copy_of(std::span<const std::uint8_t>(
       reinterpret_cast<const std::uint8_t*>(utf8.constData()), static_cast<std::size_t>(utf8.size())));
   sodium_memzero(utf8.data(), static_cast<std::size_t>(utf8.size()));
-  sodium_memzero(text.data(), static_cast<std::size_t>(text.size()) * sizeof(QChar));
+  // `text` shares its buffer with the line edit's own (implicit sharing): wipe it in place
+  // through constData() so the line edit's copy is wiped too (data() would detach first and
+  // wipe only a fresh copy). Only a heap buffer may be written: text set from a literal
+  // (tests) or an empty text points at read-only static data.
+  if (text.data_ptr().isMutable()) {
+    sodium_memzero(const_cast<QChar*>(text.constData()), static_cast<std::size_t>(text.size()) * sizeof(QChar));
+  }
   edit_->clear();
   return secret;
 }

@@ -1,12 +1,15 @@
 // countersign-app: what a person sees after opening fixture files, signing with a software
 // key, dropping signatures and exporting a bundle, verifying, and diffing 100,000 files.
+#include <QApplication>
 #include <QCoreApplication>
 #include <QDir>
 #include <QDropEvent>
 #include <QElapsedTimer>
+#include <QLineEdit>
 #include <QMimeData>
 #include <QSettings>
 #include <QThread>
+#include <QTimer>
 #include <QUrl>
 #include <chrono>
 #include <filesystem>
@@ -20,6 +23,7 @@
 #include "app/model/fingerprint.h"
 #include "app/policy_view.h"
 #include "app/review_view.h"
+#include "app/secret_dialog.h"
 #include "app/sign_view.h"
 #include "app/ui_util.h"
 #include "app/verify_view.h"
@@ -94,6 +98,56 @@ TEST(Fingerprint, GroupsTheHexAndAddsSixWords) {
   other[0] ^= 0x80;
   EXPECT_NE(fingerprint(other).words[0], f.words[0]);
   EXPECT_EQ(fingerprint(other).words[1], f.words[1]);
+}
+
+// Types into the SecretDialog that ask() opens, then presses OK (accept) or Cancel.
+std::optional<SecretBytes> answer_secret_dialog(const QString& typed, bool accept, QLineEdit::EchoMode* mode,
+                                                QString* kept = nullptr) {
+  // Polls until the dialog is up (exec() shows it, then runs its own event loop).
+  auto* poll = new QTimer();
+  QObject::connect(poll, &QTimer::timeout, poll, [poll, typed, accept, mode, kept] {
+    SecretDialog* dialog = nullptr;
+    for (QWidget* w : QApplication::topLevelWidgets()) {
+      if (auto* d = qobject_cast<SecretDialog*>(w); d != nullptr && d->isVisible()) dialog = d;
+    }
+    if (dialog == nullptr) return;
+    poll->stop();
+    poll->deleteLater();
+    auto* edit = dialog->findChild<QLineEdit*>();
+    if (edit == nullptr) {
+      ADD_FAILURE() << "no line edit in the dialog";
+      dialog->reject();
+      return;
+    }
+    *mode = edit->echoMode();
+    QString heap = typed;
+    heap.detach();  // a heap buffer, as typing makes, not the literal's static data
+    edit->setText(heap);
+    if (kept != nullptr) *kept = edit->text();  // shares the line edit's buffer
+    if (accept) {
+      dialog->accept();
+    } else {
+      dialog->reject();
+    }
+  });
+  poll->start(10);
+  return SecretDialog::ask(nullptr, QStringLiteral("Passphrase"), QStringLiteral("Passphrase for alice.key"),
+                           3);
+}
+
+TEST(SecretDialogTest, MasksTheEntryAndHandsOverTheSecretOnlyOnOk) {
+  QLineEdit::EchoMode mode = QLineEdit::Normal;
+  auto ok = answer_secret_dialog(QStringLiteral("correct horse ✓"), true, &mode);
+  EXPECT_EQ(mode, QLineEdit::Password);
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(ok->data()), ok->size()), "correct horse ✓");
+  EXPECT_FALSE(answer_secret_dialog(QStringLiteral("typed then cancelled"), false, &mode).has_value());
+  EXPECT_FALSE(answer_secret_dialog(QString(), true, &mode).has_value());  // empty is no answer
+  // The line edit's buffer is wiped in place once the secret is taken.
+  QString kept;
+  ASSERT_TRUE(answer_secret_dialog(QStringLiteral("hunter2"), true, &mode, &kept).has_value());
+  ASSERT_EQ(kept.size(), 7);
+  EXPECT_EQ(kept, QString(7, QChar(0))) << s(kept);
 }
 
 TEST_F(AppTest, RecognisesEachKindFromTheSchemaOrShape) {
