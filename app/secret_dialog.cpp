@@ -36,7 +36,8 @@ SecretBytes SecretDialog::take() {
   // wipe only a fresh copy). Only a heap buffer may be written: text set from a literal
   // (tests) or an empty text points at read-only static data.
   if (text.data_ptr().isMutable()) {
-    sodium_memzero(const_cast<QChar*>(text.constData()), static_cast<std::size_t>(text.size()) * sizeof(QChar));
+    sodium_memzero(const_cast<QChar*>(text.constData()),
+                   static_cast<std::size_t>(text.size()) * sizeof(QChar));
   }
   edit_->clear();
   return secret;

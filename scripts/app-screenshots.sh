@@ -29,6 +29,8 @@ n=0
 for v in review diff sign collect verify policy log; do
   f=$(ls "$out"/*-"$v".png 2>/dev/null || true)
   if [ -z "$f" ] || [ ! -s "$f" ]; then echo "no screenshot of the $v view" >&2; exit 1; fi
+  # A view with text and tables compresses to tens of kilobytes; a blank window to a few.
+  if [ "$(stat -c %s "$f")" -lt 20000 ]; then echo "$f looks blank ($(stat -c %s "$f") bytes)" >&2; exit 1; fi
   n=$((n + 1))
 done
 echo "$n screenshots in $out"
