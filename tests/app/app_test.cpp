@@ -259,6 +259,34 @@ TEST_F(AppTest, DroppingThreeSignaturesMeetsTheRuleAndTheExportedBundleVerifies)
   EXPECT_EQ(report.counted, (std::vector<std::string>{"alice", "carol", "bob"}));
 }
 
+TEST_F(AppTest, AOneLineSignatureCanBePasted) {
+  ASSERT_EQ(open({fx_.proposal, fx_.manifest, fx_.policy}), 3);
+  const SignatureFile bob = must(SignatureFile::parse_text(test_util::slurp(fx_.signatures[1])), "bob");
+  const std::string line = signature_one_line(bob);
+  ASSERT_EQ(line.find('\n'), std::string::npos);
+  auto r = window_->session().ws().add_signature_text(line);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  window_->session().notify();
+  EXPECT_EQ(window_->collect()->approvers()->state_at(1), ApproversModel::State::kCounted);
+  EXPECT_EQ(s(window_->collect()->progress()->text()).substr(0, 16), "1 of 3 approvals");
+  // Pasting a proposal instead says what it is.
+  auto wrong = window_->session().ws().add_signature_text(test_util::slurp(fx_.proposal));
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_TRUE(contains(wrong.error().message, "is a proposal, not a signature")) << wrong.error().message;
+}
+
+TEST_F(AppTest, RecentFilesAndTheKnownFolderOutliveTheWindow) {
+  window_->set_known_manifests_dir(QString::fromStdString(dir_.file("known")));
+  ASSERT_EQ(open({fx_.proposal, fx_.manifest}), 2);
+  window_->close();
+  window_ = std::make_unique<MainWindow>();
+  const QStringList recent = window_->recent_files();
+  ASSERT_EQ(recent.size(), 2);
+  EXPECT_EQ(s(recent[0]), fx_.manifest);  // newest first
+  EXPECT_EQ(s(recent[1]), fx_.proposal);
+  EXPECT_EQ(window_->session().ws().known_manifests_dir, dir_.file("known"));
+}
+
 TEST_F(AppTest, ASignatureForAnotherProposalIsRefusedWithTheReason) {
   ASSERT_EQ(open({fx_.proposal, fx_.policy}), 2);
   test_util::TempDir other_dir("app-other");
