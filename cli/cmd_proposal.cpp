@@ -1,7 +1,7 @@
 // countersign proposal create / show.
 #include "cli/cli.h"
 #include "cli/load.h"
-#include "cli/review.h"
+#include "core/review.h"
 #include "core/jcs.h"
 #include "core/manifest.h"
 #include "core/policy.h"

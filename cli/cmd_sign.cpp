@@ -4,7 +4,7 @@
 #include "cli/cmd_piv.h"
 #include "cli/fido2_cli.h"
 #include "cli/load.h"
-#include "cli/review.h"
+#include "core/review.h"
 #include "core/policy.h"
 #include "core/proposal.h"
 #include "core/signature_file.h"

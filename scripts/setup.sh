@@ -24,6 +24,9 @@ packages=(
   libfido2-dev libcbor-dev
   nginx-light btrfs-progs sudo aria2 curl
   libpcsclite-dev pcscd vsmartcard-vpcd opensc opensc-pkcs11
+  # countersign-app (issue 8): Qt 6 Widgets, QR codes of signatures, and a virtual X
+  # server (xvfb-run needs xauth) with a font for scripts/app-screenshots.sh.
+  qt6-base-dev libqrencode-dev xvfb xauth fonts-dejavu-core
 )
 node_packages=(nodejs npm)
 

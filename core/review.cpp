@@ -1,8 +1,8 @@
-#include "cli/review.h"
+#include "core/review.h"
 
 #include <sstream>
 
-namespace countersign::cli {
+namespace countersign {
 
 std::string grouped_hex(const Digest& d) {
   std::string hex = hex_encode(d);
@@ -14,13 +14,19 @@ std::string grouped_hex(const Digest& d) {
   return out;
 }
 
+std::string expiry_text(UnixTime expires, UnixTime now) {
+  std::string out = format_rfc3339(expires);
+  if (now < expires) return out + " (in " + format_duration(expires - now) + ")";
+  return out + " (EXPIRED " + format_duration(now - expires) + " ago)";
+}
+
 std::string describe_proposal(const Proposal& p, UnixTime now) {
   std::ostringstream o;
   o << "Proposal id   " << grouped_hex(p.id()) << "\n";
   o << "Action        " << action_name(p.action()) << ": " << action_description(p.action()) << "\n";
   o << "Domain        " << p.domain() << "\n";
-  o << (p.action() == Action::kRotatePolicy ? "New policy    " : "Manifest      ") << digest_to_string(p.manifest())
-    << "\n";
+  o << (p.action() == Action::kRotatePolicy ? "New policy    " : "Manifest      ")
+    << digest_to_string(p.manifest()) << "\n";
   if (p.previous()) o << "Replaces      " << digest_to_string(*p.previous()) << "\n";
   o << "Boxes         ";
   if (p.boxes()) {
@@ -30,15 +36,9 @@ std::string describe_proposal(const Proposal& p, UnixTime now) {
   }
   o << "\n";
   o << "Created       " << format_rfc3339(p.created()) << "\n";
-  o << "Expires       " << format_rfc3339(p.expires());
-  if (now < p.expires()) {
-    o << " (in " << format_duration(p.expires() - now) << ")";
-  } else {
-    o << " (EXPIRED " << format_duration(now - p.expires()) << " ago)";
-  }
-  o << "\n";
+  o << "Expires       " << expiry_text(p.expires(), now) << "\n";
   if (p.note()) o << "Note          " << *p.note() << "\n";
   return o.str();
 }
 
-}  // namespace countersign::cli
+}  // namespace countersign

@@ -1,0 +1,54 @@
+// countersign-app: review, diff, sign, collect and verify approvals (docs/app.md).
+//   countersign-app [FILE...] [--known-manifests DIR] [--screenshot-dir DIR]
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QTimer>
+
+#include "app/main_window.h"
+
+int main(int argc, char** argv) {
+  QApplication app(argc, argv);
+  QApplication::setOrganizationName(QStringLiteral("Countersign"));
+  QApplication::setApplicationName(QStringLiteral("countersign-app"));
+  QApplication::setApplicationVersion(QStringLiteral(COUNTERSIGN_VERSION));
+
+  QCommandLineParser parser;
+  parser.setApplicationDescription(
+      QStringLiteral("Review, diff, sign, collect and verify Countersign approvals."));
+  parser.addHelpOption();
+  parser.addVersionOption();
+  QCommandLineOption known(QStringLiteral("known-manifests"),
+                           QStringLiteral("Folder searched for the manifest a proposal replaces."),
+                           QStringLiteral("DIR"));
+  QCommandLineOption shots(
+      QStringLiteral("screenshot-dir"),
+      QStringLiteral("Save a PNG of each view into DIR and exit (1 if a file cannot be written)."),
+      QStringLiteral("DIR"));
+  parser.addOption(known);
+  parser.addOption(shots);
+  parser.addPositionalArgument(
+      QStringLiteral("FILE"),
+      QStringLiteral("Proposal, manifest, bundle, signature, policy, audit log or checkpoint."),
+      QStringLiteral("[FILE...]"));
+  parser.process(app);
+
+  countersign::app::MainWindow window;
+  if (parser.isSet(known)) window.set_known_manifests_dir(parser.value(known));
+  const QStringList files = parser.positionalArguments();
+  if (parser.isSet(shots)) {
+    window.resize(1180, 800);
+    window.show();
+    const int opened = window.open_files(files);
+    if (opened != files.size()) return 1;
+    int rc = 0;
+    QTimer::singleShot(0, &window, [&] {
+      rc = window.save_screenshots(parser.value(shots)) ? 0 : 1;
+      app.quit();
+    });
+    app.exec();
+    return rc;
+  }
+  window.show();
+  if (!files.isEmpty()) window.open_files(files);
+  return app.exec();
+}

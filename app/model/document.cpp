@@ -1,0 +1,154 @@
+#include "app/model/document.h"
+
+#include <algorithm>
+#include <atomic>
+#include <optional>
+#include <thread>
+
+#include "core/checkpoint.h"
+#include "core/fileio.h"
+#include "core/jcs.h"
+#include "core/signed_note.h"
+
+namespace countersign::app {
+
+namespace {
+
+std::string_view first_line(std::string_view text) { return text.substr(0, text.find('\n')); }
+
+bool looks_like_export(std::string_view text) {
+  auto j = jcs::parse(first_line(text));
+  return j.ok() && j->is_object() && j->contains("entry") && j->contains("leaf_hash");
+}
+
+Result<AuditExport> parse_export(std::string_view text) {
+  AuditExport out;
+  std::size_t line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    const std::size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (line.empty()) continue;
+    auto parsed = audit::parse_export_line(line);
+    if (!parsed.ok()) return parsed.error().with_context("line " + std::to_string(line_no));
+    out.lines.push_back(std::move(parsed).value());
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view kind_name(DocKind kind) {
+  switch (kind) {
+    case DocKind::kProposal:
+      return "proposal";
+    case DocKind::kManifest:
+      return "manifest";
+    case DocKind::kBundle:
+      return "bundle";
+    case DocKind::kSignature:
+      return "signature";
+    case DocKind::kPolicy:
+      return "policy";
+    case DocKind::kAuditExport:
+      return "audit log export";
+    case DocKind::kCheckpoint:
+      return "checkpoint";
+  }
+  return "document";
+}
+
+namespace {
+
+// The kind of a parsed JSON document, from its "schema" (or, for an export line, its shape).
+Result<DocKind> kind_of_json(const nlohmann::json& doc) {
+  if (!doc.is_object() || !doc.contains("schema") || !doc["schema"].is_string()) {
+    if (doc.is_object() && doc.contains("entry") && doc.contains("leaf_hash")) return DocKind::kAuditExport;
+    return Error(Errc::kUnknownSchema, "not a Countersign document: it has no \"schema\" member");
+  }
+  const std::string schema = doc["schema"].get<std::string>();
+  if (schema == kProposalSchema) return DocKind::kProposal;
+  if (schema == kManifestSchema) return DocKind::kManifest;
+  if (schema == kBundleSchema) return DocKind::kBundle;
+  if (schema == kSignatureSchema) return DocKind::kSignature;
+  if (schema == kPolicySchema) return DocKind::kPolicy;
+  return Error(Errc::kUnknownSchema,
+               "unknown schema \"" + schema +
+                   "\" (this app reads proposals, manifests, bundles, signatures, policies and "
+                   "exported audit logs)");
+}
+
+// Kind detection for text that is not one JSON document: a JSON-lines export or a note.
+Result<DocKind> kind_of_other(std::string_view text, const Error& json_error) {
+  if (looks_like_export(text)) return DocKind::kAuditExport;
+  if (note::Note::parse(text).ok()) return DocKind::kCheckpoint;
+  return json_error;
+}
+
+}  // namespace
+
+Result<DocKind> detect_kind(std::string_view text) {
+  auto doc = jcs::parse(text);
+  if (!doc.ok()) return kind_of_other(text, doc.error());
+  return kind_of_json(*doc);
+}
+
+Result<Document> parse_document(std::string_view text, const std::string& path) {
+  // One JSON parse, shared by kind detection and the document's own validation (a
+  // 100,000-file manifest is tens of megabytes).
+  auto json = jcs::parse(text);
+  auto kind = json.ok() ? kind_of_json(*json) : kind_of_other(text, json.error());
+  if (!kind.ok()) return kind.error().with_context(path);
+  auto wrap = [&](auto parsed) -> Result<Document> {
+    if (!parsed.ok()) return parsed.error().with_context(path);
+    return Document{*kind, path, std::move(parsed).value()};
+  };
+  switch (*kind) {
+    case DocKind::kProposal:
+      return wrap(Proposal::parse(*json));
+    case DocKind::kManifest:
+      return wrap(Manifest::parse(*json));
+    case DocKind::kBundle:
+      return wrap(Bundle::parse(*json));
+    case DocKind::kSignature:
+      return wrap(SignatureFile::parse(*json));
+    case DocKind::kPolicy:
+      return wrap(Policy::parse(*json));
+    case DocKind::kAuditExport:
+      return wrap(parse_export(text));
+    case DocKind::kCheckpoint: {
+      auto note = note::Note::parse(text);
+      if (!note.ok()) return note.error().with_context(path);
+      auto cp = Checkpoint::parse(note->text());
+      if (!cp.ok()) return cp.error().with_context(path);
+      return Document{*kind, path, CheckpointNote{std::string(text)}};
+    }
+  }
+  return Error(Errc::kInternal, "unhandled document kind");
+}
+
+Result<Document> load_document(const std::string& path) {
+  CS_TRY(std::string text, read_file(path));
+  return parse_document(text, path);
+}
+
+std::vector<Result<Document>> load_documents(const std::vector<std::string>& paths) {
+  std::vector<std::optional<Result<Document>>> slots(paths.size());
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i = next++; i < paths.size(); i = next++) slots[i] = load_document(paths[i]);
+  };
+  const std::size_t threads =
+      std::min<std::size_t>(paths.size(), std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  std::vector<Result<Document>> out;
+  out.reserve(paths.size());
+  for (auto& s : slots) out.push_back(std::move(*s));
+  return out;
+}
+
+}  // namespace countersign::app

@@ -1,0 +1,147 @@
+#include "app/review_view.h"
+#include "app/model/format.h"
+
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHeaderView>
+#include <QScrollArea>
+#include <QVBoxLayout>
+
+#include "app/model/fingerprint.h"
+#include "app/ui_util.h"
+#include "core/manifest_diff.h"
+#include "core/review.h"
+
+namespace countersign::app {
+
+ReviewView::ReviewView(Session& session, QWidget* parent)
+    : View(session, parent), files_(new ManifestFilesModel(this)), proxy_(new QSortFilterProxyModel(this)) {
+  auto* layout = new QVBoxLayout(this);
+
+  auto* proposal_box = new QGroupBox(tr("Proposal"), this);
+  auto* pform = new QFormLayout(proposal_box);
+  add_field(pform, "action", tr("Action"));
+  add_field(pform, "domain", tr("Domain"));
+  add_field(pform, "boxes", tr("Boxes"));
+  add_field(pform, "note", tr("Why (note)"));
+  add_field(pform, "created", tr("Proposed at"));
+  add_field(pform, "expires", tr("Expires"));
+  add_field(pform, "id", tr("Proposal id"))->setFont(fixed_font());
+  QLabel* words = add_field(pform, "words", tr("Say aloud"));
+  QFont big = words->font();
+  big.setPointSizeF(big.pointSizeF() * 1.4);
+  big.setBold(true);
+  words->setFont(big);
+  add_field(pform, "approves", tr("Approves"))->setFont(fixed_font());
+  layout->addWidget(proposal_box);
+
+  auto* manifest_box = new QGroupBox(tr("Manifest"), this);
+  auto* mlayout = new QVBoxLayout(manifest_box);
+  auto* mform = new QFormLayout();
+  add_field(mform, "name", tr("Name"));
+  add_field(mform, "version", tr("Version"));
+  add_field(mform, "license", tr("License"));
+  add_field(mform, "sources", tr("Sources (in order)"));
+  add_field(mform, "size", tr("Files"));
+  mlayout->addLayout(mform);
+
+  filter_ = new QLineEdit(manifest_box);
+  filter_->setPlaceholderText(tr("Filter files by path (Ctrl+F)"));
+  filter_->setClearButtonEnabled(true);
+  mlayout->addWidget(filter_);
+  proxy_->setSourceModel(files_);
+  proxy_->setFilterKeyColumn(ManifestFilesModel::kPath);
+  proxy_->setFilterCaseSensitivity(Qt::CaseInsensitive);
+  proxy_->setSortRole(ManifestFilesModel::kSortRole);
+  table_ = new QTableView(manifest_box);
+  table_->setModel(proxy_);
+  table_->verticalHeader()->hide();
+  table_->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
+  table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 6);
+  table_->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
+  table_->setSortingEnabled(true);
+  table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  table_->setAlternatingRowColors(true);
+  table_->setWordWrap(false);
+  table_->horizontalHeader()->setSectionResizeMode(ManifestFilesModel::kPath, QHeaderView::Stretch);
+  table_->horizontalHeader()->setSectionResizeMode(ManifestFilesModel::kSha256, QHeaderView::Interactive);
+  table_->setColumnWidth(ManifestFilesModel::kSha256, 260);
+  mlayout->addWidget(table_, 1);
+  layout->addWidget(manifest_box, 1);
+
+  // Filtering 100,000 rows on each key press would lag; wait until typing pauses.
+  filter_timer_.setSingleShot(true);
+  filter_timer_.setInterval(150);
+  connect(filter_, &QLineEdit::textChanged, this, [this] { filter_timer_.start(); });
+  connect(&filter_timer_, &QTimer::timeout, this, [this] { proxy_->setFilterFixedString(filter_->text()); });
+}
+
+QLabel* ReviewView::add_field(QFormLayout* form, const QString& name, const QString& label) {
+  QLabel* l = value_label(this);
+  form->addRow(label + QStringLiteral(":"), l);
+  fields_[name] = l;
+  return l;
+}
+
+QLabel* ReviewView::field(const QString& name) const {
+  auto it = fields_.find(name);
+  return it == fields_.end() ? nullptr : it->second;
+}
+
+void ReviewView::refresh() {
+  const Workspace& ws = session_.ws();
+  for (auto& [name, label] : fields_) label->clear();
+  if (ws.proposal) {
+    const Proposal& p = *ws.proposal;
+    field("action")->setText(q(std::string(action_name(p.action()))) + QStringLiteral(" — ") +
+                             q(std::string(action_description(p.action()))));
+    field("domain")->setText(q(p.domain()));
+    QStringList boxes;
+    if (p.boxes()) {
+      for (const auto& b : *p.boxes()) boxes << q(b);
+    }
+    field("boxes")->setText(p.boxes() ? boxes.join(QStringLiteral(", ")) : tr("any box of the domain"));
+    field("note")->setText(p.note() ? q(*p.note()) : tr("(no note: ask the proposer why)"));
+    field("created")->setText(q(format_rfc3339(p.created())));
+    field("expires")->setText(q(expiry_text(p.expires(), session_.now())));
+    const Fingerprint f = fingerprint(p.id());
+    field("id")->setText(q(f.hex_groups));
+    field("words")->setText(q(f.words_text()));
+    field("approves")
+        ->setText(
+            q(digest_to_string(p.manifest())) +
+            (p.previous() ? QStringLiteral("\nreplaces ") + q(digest_to_string(*p.previous())) : QString()));
+  } else {
+    field("action")->setText(tr("No proposal open. Open one with File ▸ Open (Ctrl+O) or drop it here."));
+  }
+  if (ws.manifest) {
+    const Manifest& m = *ws.manifest;
+    field("name")->setText(q(m.name()) +
+                           (m.description() ? QStringLiteral(" — ") + q(*m.description()) : QString()));
+    field("version")->setText(q(m.version()));
+    field("license")->setText(q(m.license().spdx) +
+                              (m.license().url ? QStringLiteral("  ") + q(*m.license().url) : QString()));
+    QStringList sources;
+    int n = 1;
+    for (const auto& s : m.sources()) sources << QStringLiteral("%1. ").arg(n++) + q(s.describe());
+    field("sources")->setText(sources.join(QStringLiteral("\n")));
+    field("size")->setText(tr("%1 files, %2 (%3 bytes)")
+                               .arg(grouped(m.files().size()))
+                               .arg(q(human_size(m.total_size())))
+                               .arg(grouped(m.total_size())));
+    if (ws.proposal && m.hash() != ws.proposal->manifest()) {
+      field("name")->setText(field("name")->text() +
+                             tr("\n⚠ This is NOT the manifest the proposal approves."));
+    }
+    if (shown_manifest_ != m.hash()) {
+      files_->set_files(m.files());
+      shown_manifest_ = m.hash();
+    }
+  } else {
+    field("name")->setText(tr("No manifest open."));
+    files_->set_files({});
+    shown_manifest_.reset();
+  }
+}
+
+}  // namespace countersign::app

@@ -1,0 +1,23 @@
+// Small helpers the views share: error dialogs that say what to do next, fonts, labels.
+#pragma once
+
+#include <QFont>
+#include <QLabel>
+#include <QString>
+#include <functional>
+
+#include "core/result.h"
+
+namespace countersign::app {
+
+// Shows `error` in a dialog titled `what` ("Could not open the file"), with advice on what
+// to do next for its code. Tests install a sink instead (no modal dialogs offscreen).
+void show_error(QWidget* parent, const QString& what, const Error& error);
+void set_error_sink(std::function<void(const QString&)> sink);
+
+QFont fixed_font();
+// A label for a value: selectable, word-wrapped, plain text.
+QLabel* value_label(QWidget* parent = nullptr);
+QString q(const std::string& s);
+
+}  // namespace countersign::app

@@ -1,0 +1,504 @@
+// countersign-app: what a person sees after opening fixture files, signing with a software
+// key, dropping signatures and exporting a bundle, verifying, and diffing 100,000 files.
+#include <QApplication>
+#include <QCoreApplication>
+#include <QDir>
+#include <QDropEvent>
+#include <QElapsedTimer>
+#include <QLineEdit>
+#include <QMimeData>
+#include <QSettings>
+#include <QThread>
+#include <QTimer>
+#include <QUrl>
+#include <chrono>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "app/collect_view.h"
+#include "app/diff_view.h"
+#include "app/log_view.h"
+#include "app/main_window.h"
+#include "app/model/fingerprint.h"
+#include "app/policy_view.h"
+#include "app/review_view.h"
+#include "app/secret_dialog.h"
+#include "app/sign_view.h"
+#include "app/ui_util.h"
+#include "app/verify_view.h"
+#include "core/jcs.h"
+#include "core/review.h"
+#include "smartcard/fido2_unix_socket.h"
+#include "tests/app/app_fixture.h"
+#include "tests/test_util.h"
+#include "tests/tools/virtual_key_process.h"
+
+namespace countersign::app {
+namespace {
+
+using app_fixture::must;
+using test_util::contains;
+
+// 2026-11-22T10:00:00Z: the fixture's proposal is made an hour before and expires in 7 days.
+constexpr UnixTime kNow = 1795341600;
+
+std::string s(const QString& text) { return text.toStdString(); }
+
+class AppTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    QSettings().clear();
+    errors_.clear();
+    set_error_sink([this](const QString& e) { errors_ << e; });
+    fx_ = app_fixture::make(dir_.path().string(), kNow - 3600 + 3600);
+    window_ = std::make_unique<MainWindow>();
+    window_->session().set_clock([] { return kNow; });
+  }
+  void TearDown() override { set_error_sink(nullptr); }
+
+  int open(std::initializer_list<std::string> paths) {
+    QStringList list;
+    for (const auto& p : paths) list << QString::fromStdString(p);
+    return window_->open_files(list);
+  }
+
+  // Sends a drop of `paths` onto the main window, as a file manager would.
+  void drop(const std::vector<std::string>& paths) {
+    QMimeData mime;
+    QList<QUrl> urls;
+    for (const auto& p : paths) urls << QUrl::fromLocalFile(QString::fromStdString(p));
+    mime.setUrls(urls);
+    // Qt delivers a drop only to the widget that accepted the drag's enter event.
+    QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QCoreApplication::sendEvent(window_.get(), &enter);
+    ASSERT_TRUE(enter.isAccepted());
+    QDropEvent event(QPointF(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QCoreApplication::sendEvent(window_.get(), &event);
+  }
+
+  test_util::TempDir dir_{"app"};
+  app_fixture::Fixture fx_;
+  std::unique_ptr<MainWindow> window_;
+  QStringList errors_;
+};
+
+TEST(Fingerprint, GroupsTheHexAndAddsSixWords) {
+  Digest d{};
+  for (std::size_t i = 0; i < d.size(); ++i) d[i] = static_cast<std::uint8_t>(i);
+  const Fingerprint f = fingerprint(d);
+  EXPECT_EQ(f.hex_groups.substr(0, 20), "0001 0203 0405 0607 ");
+  EXPECT_EQ(f.hex_groups.size(), 64u + 15u);
+  ASSERT_EQ(f.words.size(), 6u);
+  // Bits 0-9 of 00 01 02 ... are 0000000000 -> word 0 of SLIP-0039; bits 10-19 are
+  // 000001 0000 -> word 16.
+  EXPECT_EQ(f.words[0], "academic");
+  EXPECT_EQ(f.words[1], "again");
+  Digest other = d;
+  other[0] ^= 0x80;
+  EXPECT_NE(fingerprint(other).words[0], f.words[0]);
+  EXPECT_EQ(fingerprint(other).words[1], f.words[1]);
+}
+
+// Types into the SecretDialog that ask() opens, then presses OK (accept) or Cancel.
+std::optional<SecretBytes> answer_secret_dialog(const QString& typed, bool accept, QLineEdit::EchoMode* mode,
+                                                QString* kept = nullptr) {
+  // Polls until the dialog is up (exec() shows it, then runs its own event loop).
+  auto* poll = new QTimer();
+  QObject::connect(poll, &QTimer::timeout, poll, [poll, typed, accept, mode, kept] {
+    SecretDialog* dialog = nullptr;
+    for (QWidget* w : QApplication::topLevelWidgets()) {
+      if (auto* d = qobject_cast<SecretDialog*>(w); d != nullptr && d->isVisible()) dialog = d;
+    }
+    if (dialog == nullptr) return;
+    poll->stop();
+    poll->deleteLater();
+    auto* edit = dialog->findChild<QLineEdit*>();
+    if (edit == nullptr) {
+      ADD_FAILURE() << "no line edit in the dialog";
+      dialog->reject();
+      return;
+    }
+    *mode = edit->echoMode();
+    QString heap = typed;
+    heap.detach();  // a heap buffer, as typing makes, not the literal's static data
+    edit->setText(heap);
+    if (kept != nullptr) *kept = edit->text();  // shares the line edit's buffer
+    if (accept) {
+      dialog->accept();
+    } else {
+      dialog->reject();
+    }
+  });
+  poll->start(10);
+  return SecretDialog::ask(nullptr, QStringLiteral("Passphrase"), QStringLiteral("Passphrase for alice.key"),
+                           3);
+}
+
+TEST(SecretDialogTest, MasksTheEntryAndHandsOverTheSecretOnlyOnOk) {
+  QLineEdit::EchoMode mode = QLineEdit::Normal;
+  auto ok = answer_secret_dialog(QStringLiteral("correct horse ✓"), true, &mode);
+  EXPECT_EQ(mode, QLineEdit::Password);
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(ok->data()), ok->size()), "correct horse ✓");
+  EXPECT_FALSE(answer_secret_dialog(QStringLiteral("typed then cancelled"), false, &mode).has_value());
+  EXPECT_FALSE(answer_secret_dialog(QString(), true, &mode).has_value());  // empty is no answer
+  // The line edit's buffer is wiped in place once the secret is taken.
+  QString kept;
+  ASSERT_TRUE(answer_secret_dialog(QStringLiteral("hunter2"), true, &mode, &kept).has_value());
+  ASSERT_EQ(kept.size(), 7);
+  EXPECT_EQ(kept, QString(7, QChar(0))) << s(kept);
+}
+
+TEST_F(AppTest, RecognisesEachKindFromTheSchemaOrShape) {
+  const std::vector<std::pair<std::string, DocKind>> cases = {
+      {fx_.proposal, DocKind::kProposal},    {fx_.manifest, DocKind::kManifest},
+      {fx_.bundle, DocKind::kBundle},        {fx_.signatures[0], DocKind::kSignature},
+      {fx_.policy, DocKind::kPolicy},        {fx_.log, DocKind::kAuditExport},
+      {fx_.checkpoint, DocKind::kCheckpoint}};
+  for (const auto& [path, kind] : cases) {
+    auto doc = load_document(path);
+    ASSERT_TRUE(doc.ok()) << path << ": " << doc.error().message;
+    EXPECT_EQ(doc->kind, kind) << path;
+  }
+  auto unknown = detect_kind(R"({"schema":"countersign/other/v9"})");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, Errc::kUnknownSchema);
+  EXPECT_TRUE(contains(unknown.error().message, "countersign/other/v9"));
+  EXPECT_FALSE(detect_kind("not json at all").ok());
+}
+
+TEST_F(AppTest, ReviewShowsTheProposalInPlainWordsAndTheFileTable) {
+  ASSERT_EQ(open({fx_.proposal, fx_.manifest}), 2) << s(errors_.join("\n"));
+  ReviewView* r = window_->review();
+  EXPECT_TRUE(contains(s(r->field("action")->text()), "install-model"));
+  EXPECT_EQ(s(r->field("domain")->text()), "acme-prod");
+  EXPECT_EQ(s(r->field("boxes")->text()), "box-7f3a, box-91c2");
+  EXPECT_EQ(s(r->field("note")->text()), "Upgrade the support bot to Gemma 4 12B");
+  EXPECT_TRUE(contains(s(r->field("expires")->text()), "(in 7d 0h)"));
+  const Fingerprint f = fingerprint(fx_.proposal_id);
+  EXPECT_EQ(s(r->field("id")->text()), f.hex_groups);
+  EXPECT_EQ(s(r->field("words")->text()), f.words_text());
+  EXPECT_EQ(s(r->field("version")->text()), "2026-06-01");
+  EXPECT_TRUE(
+      contains(s(r->field("license")->text()), "Apache-2.0  https://www.apache.org/licenses/LICENSE-2.0"));
+  EXPECT_TRUE(contains(s(r->field("sources")->text()), "1. huggingface google/gemma-4-12b-it"));
+  // 40 files, one removed and one added by the fixture's variant.
+  ASSERT_EQ(r->files_proxy()->rowCount(), 40);
+  // Byte order of paths: "tokenizer.json" sorts before "weights/...".
+  EXPECT_EQ(s(r->files_proxy()->index(0, ManifestFilesModel::kPath).data().toString()), "tokenizer.json");
+  EXPECT_EQ(s(r->files_proxy()->index(0, ManifestFilesModel::kBytes).data().toString()), "4,242");
+  EXPECT_EQ(s(r->files_proxy()->index(0, ManifestFilesModel::kSize).data().toString()), "4.1 KiB");
+  EXPECT_EQ(s(r->files_proxy()->index(1, ManifestFilesModel::kSize).data().toString()), "1000 B");
+  r->filter()->setText(QStringLiteral("PART-000007"));
+  QElapsedTimer t;
+  t.start();
+  while (r->files_proxy()->rowCount() != 1 && t.elapsed() < 3000) {
+    QCoreApplication::processEvents();
+    QThread::msleep(10);
+  }
+  ASSERT_EQ(r->files_proxy()->rowCount(), 1);
+  EXPECT_EQ(s(r->files_proxy()->index(0, 0).data().toString()), "weights/part-000007.bin");
+  EXPECT_TRUE(window_->recent_files().contains(QDir(QString::fromStdString(fx_.proposal)).absolutePath()));
+}
+
+TEST_F(AppTest, DiffFindsThePreviousManifestInTheKnownFolder) {
+  window_->set_known_manifests_dir(QString::fromStdString(dir_.file("known")));
+  ASSERT_EQ(open({fx_.proposal, fx_.manifest}), 2) << s(errors_.join("\n"));
+  DiffView* d = window_->diff();
+  EXPECT_EQ(s(d->counts()->text()), "Δ 2 changed   + 1 added   − 1 removed   = 37 unchanged");
+  EXPECT_TRUE(contains(s(d->metadata()->text()), "Version: 2026-05-01 → 2026-06-01"));
+  EXPECT_TRUE(contains(s(d->metadata()->text()), "+ Sources added: huggingface"));
+  ASSERT_EQ(d->model()->rowCount(), 4);
+  EXPECT_EQ(d->model()->kind_at(0), DiffModel::Kind::kChanged);
+  EXPECT_EQ(s(d->model()->index(0, DiffModel::kChange).data().toString()), "Δ changed");
+  EXPECT_EQ(s(d->model()->index(0, DiffModel::kDetail).data().toString()).substr(0, 25),
+            "hash changed, same size: ");
+  EXPECT_EQ(s(d->model()->index(1, DiffModel::kDetail).data().toString()).substr(0, 25),
+            "size changed, same hash: ");
+  EXPECT_EQ(s(d->model()->index(2, DiffModel::kChange).data().toString()), "+ added");
+  EXPECT_EQ(s(d->model()->index(2, DiffModel::kPath).data().toString()), "tokenizer.json");
+  EXPECT_EQ(s(d->model()->index(3, DiffModel::kChange).data().toString()), "− removed");
+  EXPECT_FALSE(d->model()->index(3, DiffModel::kChange).data(Qt::DecorationRole).value<QImage>().isNull());
+}
+
+TEST_F(AppTest, DroppingThreeSignaturesMeetsTheRuleAndTheExportedBundleVerifies) {
+  ASSERT_EQ(open({fx_.proposal, fx_.manifest, fx_.policy}), 3) << s(errors_.join("\n"));
+  CollectView* c = window_->collect();
+  EXPECT_EQ(s(c->progress()->text()),
+            "0 of 3 approvals — still needs 3 more including someone from compliance");
+  EXPECT_FALSE(c->export_button()->isEnabled());
+
+  drop({fx_.signatures[0], fx_.signatures[2]});  // alice and carol: engineering
+  EXPECT_EQ(window_->tabs()->currentWidget(), c);
+  EXPECT_EQ(s(c->progress()->text()),
+            "2 of 3 approvals — still needs 1 more including someone from compliance");
+  EXPECT_FALSE(c->export_button()->isEnabled());
+
+  drop({fx_.signatures[1]});  // bob: compliance
+  EXPECT_EQ(s(c->progress()->text()), "3 of 3 approvals — the rule is met; the bundle can be exported");
+  EXPECT_TRUE(c->export_button()->isEnabled());
+  ApproversModel* m = c->approvers();
+  ASSERT_EQ(m->rowCount(), 5);
+  EXPECT_EQ(m->state_at(0), ApproversModel::State::kCounted);  // alice
+  EXPECT_EQ(m->state_at(1), ApproversModel::State::kCounted);  // bob
+  EXPECT_EQ(m->state_at(2), ApproversModel::State::kCounted);  // carol
+  EXPECT_EQ(m->state_at(3), ApproversModel::State::kMissing);  // dave
+  EXPECT_EQ(s(m->text(3, ApproversModel::kState)), "missing");
+  EXPECT_EQ(s(m->text(1, ApproversModel::kApprover)), "Bob Osei (bob)");
+
+  const std::string out = dir_.file("exported-bundle.json");
+  ASSERT_TRUE(c->export_to(QString::fromStdString(out))) << s(errors_.join("\n"));
+  // The exported bundle verifies with core alone.
+  const Bundle b = must(Bundle::parse_text(test_util::slurp(out)), "exported bundle");
+  const Policy p = must(Policy::parse_text(test_util::slurp(fx_.policy)), "policy");
+  VerifyOptions opt;
+  opt.now = kNow;
+  const VerifyReport report = verify_bundle(b, p, opt);
+  EXPECT_TRUE(report.approved) << report.to_text(p);
+  EXPECT_EQ(report.counted, (std::vector<std::string>{"alice", "carol", "bob"}));
+}
+
+TEST_F(AppTest, AOneLineSignatureCanBePasted) {
+  ASSERT_EQ(open({fx_.proposal, fx_.manifest, fx_.policy}), 3);
+  const SignatureFile bob = must(SignatureFile::parse_text(test_util::slurp(fx_.signatures[1])), "bob");
+  const std::string line = signature_one_line(bob);
+  ASSERT_EQ(line.find('\n'), std::string::npos);
+  auto r = window_->session().ws().add_signature_text(line);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  window_->session().notify();
+  EXPECT_EQ(window_->collect()->approvers()->state_at(1), ApproversModel::State::kCounted);
+  EXPECT_EQ(s(window_->collect()->progress()->text()).substr(0, 16), "1 of 3 approvals");
+  // Pasting a proposal instead says what it is.
+  auto wrong = window_->session().ws().add_signature_text(test_util::slurp(fx_.proposal));
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_TRUE(contains(wrong.error().message, "is a proposal, not a signature")) << wrong.error().message;
+}
+
+TEST_F(AppTest, RecentFilesAndTheKnownFolderOutliveTheWindow) {
+  window_->set_known_manifests_dir(QString::fromStdString(dir_.file("known")));
+  ASSERT_EQ(open({fx_.proposal, fx_.manifest}), 2);
+  window_->close();
+  window_ = std::make_unique<MainWindow>();
+  const QStringList recent = window_->recent_files();
+  ASSERT_EQ(recent.size(), 2);
+  EXPECT_EQ(s(recent[0]), fx_.manifest);  // newest first
+  EXPECT_EQ(s(recent[1]), fx_.proposal);
+  EXPECT_EQ(window_->session().ws().known_manifests_dir, dir_.file("known"));
+}
+
+TEST_F(AppTest, ASignatureForAnotherProposalIsRefusedWithTheReason) {
+  ASSERT_EQ(open({fx_.proposal, fx_.policy}), 2);
+  test_util::TempDir other_dir("app-other");
+  const auto other = app_fixture::make(other_dir.path().string(), kNow);
+  EXPECT_EQ(open({other.signatures[0]}), 0);
+  ASSERT_EQ(errors_.size(), 1);
+  EXPECT_TRUE(contains(s(errors_[0]), "not the open proposal")) << s(errors_[0]);
+  EXPECT_EQ(window_->session().ws().signatures.size(), 0u);
+}
+
+TEST_F(AppTest, SignWithASoftwareKeyWritesAVerifyingSignatureAndShowsAQrCode) {
+  ASSERT_EQ(open({fx_.proposal, fx_.policy}), 2);
+  SignView* v = window_->sign();
+  int asked = 0;
+  v->passphrase_source = [&asked](const QString& prompt) -> std::optional<SecretBytes> {
+    ++asked;
+    EXPECT_TRUE(contains(s(prompt), "belongs to dave")) << s(prompt);
+    return SecretBytes::copy_of(as_bytes(std::string_view("pass-dave")));
+  };
+  const std::string out = dir_.file("dave.sig.json");
+  ASSERT_TRUE(v->sign_with_key_file(QString::fromStdString(fx_.keys[3]), QString::fromStdString(out)))
+      << s(errors_.join("\n"));
+  EXPECT_EQ(asked, 1);
+  const SignatureFile sig = must(SignatureFile::parse_text(test_util::slurp(out)), "written signature");
+  const Policy p = must(Policy::parse_text(test_util::slurp(fx_.policy)), "policy");
+  auto key = p.find_key(sig.key());
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(key->approver->id, "dave");
+  const SigningInput input = signing_input(fx_.proposal_id);
+  EXPECT_TRUE(key->key->key.verify(input, sig.fields().signature).ok());
+  // One line, the same document, and a QR code of it.
+  EXPECT_EQ(v->one_line().count(QLatin1Char('\n')), 0);
+  EXPECT_EQ(must(SignatureFile::parse_text(s(v->one_line())), "one line").key(), sig.key());
+  EXPECT_FALSE(v->qr().isNull());
+  // The new signature counts in Collect at once.
+  EXPECT_EQ(s(window_->collect()->progress()->text()).substr(0, 16), "1 of 3 approvals");
+
+  // A wrong passphrase: an error that says so, and no file.
+  v->passphrase_source = [](const QString&) -> std::optional<SecretBytes> {
+    return SecretBytes::copy_of(as_bytes(std::string_view("wrong")));
+  };
+  const std::string out2 = dir_.file("erin.sig.json");
+  EXPECT_FALSE(v->sign_with_key_file(QString::fromStdString(fx_.keys[4]), QString::fromStdString(out2)));
+  ASSERT_EQ(errors_.size(), 1);
+  EXPECT_TRUE(contains(s(errors_[0]), "Could not sign")) << s(errors_[0]);
+  EXPECT_FALSE(std::filesystem::exists(out2));
+}
+
+TEST_F(AppTest, SignWithAVirtualFido2KeyAsksThePinShowsTouchAndCounts) {
+  // erin's key becomes a FIDO2 credential (PIN required) on a virtual authenticator.
+  const std::string socket = dir_.file("erin.sock");
+  test_util::VirtualKeyProcess erin_key(socket, {"--pin", "123456"});
+  ASSERT_TRUE(erin_key.ready());
+  const SecretBytes right = SecretBytes::copy_of(as_bytes(std::string_view("123456")));
+  fido2::MakeCredentialRequest req;
+  req.uv = true;
+  req.user_name = "erin";
+  // The virtual key serves one connection at a time: close the enrolment's before the app's.
+  const PolicyKey key = [&] {
+    auto dev = must(fido2::open_device("unix:" + socket), "open virtual key");
+    return must(dev.make_credential(req, &right), "enrol");
+  }();
+  nlohmann::json policy = must(jcs::parse(test_util::slurp(fx_.policy)), "policy json");
+  policy["approvers"][4]["keys"] = nlohmann::json::array({policy_key_to_json(key)});
+  const std::string policy_path = dir_.file("policy-fido2.json");
+  app_fixture::must_ok(write_file_atomic(policy_path, to_pretty_json(policy)), "write policy");
+  ASSERT_EQ(open({fx_.proposal, fx_.manifest, policy_path}), 3) << s(errors_.join("\n"));
+
+  SignView* v = window_->sign();
+  ASSERT_EQ(v->find_fido2(QString::fromStdString("unix:" + socket)), 1) << s(errors_.join("\n"));
+  std::vector<int> retries_shown;
+  v->pin_source = [&retries_shown](const QString&, int retries) -> std::optional<SecretBytes> {
+    retries_shown.push_back(retries);
+    return SecretBytes::copy_of(as_bytes(std::string_view(retries_shown.size() == 1 ? "000000" : "123456")));
+  };
+  const std::string out = dir_.file("erin.sig.json");
+  ASSERT_TRUE(v->sign_with_fido2(0, QString::fromStdString(out))) << s(errors_.join("\n"));
+  // First the PIN with tries unknown, then again after the wrong one, with the tries left.
+  ASSERT_EQ(retries_shown.size(), 2u);
+  EXPECT_EQ(retries_shown[0], -1);
+  EXPECT_GT(retries_shown[1], 0);
+  EXPECT_TRUE(v->touch_prompt_shown());
+  const SignatureFile sig = must(SignatureFile::parse_text(test_util::slurp(out)), "signature");
+  EXPECT_EQ(sig.alg(), Alg::kFido2Es256);
+  EXPECT_TRUE(key.key
+                  .verify(signing_input(fx_.proposal_id), sig.fields().signature,
+                          sig.fields().authenticator_data, true)
+                  .ok());
+  EXPECT_EQ(window_->collect()->approvers()->state_at(4), ApproversModel::State::kCounted);
+}
+
+TEST_F(AppTest, ASecurityKeyHoldingNoPolicyCredentialIsSaidPlainly) {
+  // erin's credential is on one virtual key; another key is plugged in.
+  test_util::VirtualKeyProcess erin_key(dir_.file("erin.sock"), {});
+  test_util::VirtualKeyProcess other_key(dir_.file("other.sock"), {});
+  ASSERT_TRUE(erin_key.ready() && other_key.ready());
+  fido2::MakeCredentialRequest req;
+  req.user_name = "erin";
+  const PolicyKey key = [&] {
+    auto dev = must(fido2::open_device("unix:" + dir_.file("erin.sock")), "open virtual key");
+    return must(dev.make_credential(req, nullptr), "enrol");
+  }();
+  nlohmann::json policy = must(jcs::parse(test_util::slurp(fx_.policy)), "policy json");
+  policy["approvers"][4]["keys"] = nlohmann::json::array({policy_key_to_json(key)});
+  const std::string policy_path = dir_.file("policy-fido2.json");
+  app_fixture::must_ok(write_file_atomic(policy_path, to_pretty_json(policy)), "write policy");
+  ASSERT_EQ(open({fx_.proposal, policy_path}), 2) << s(errors_.join("\n"));
+  SignView* v = window_->sign();
+  EXPECT_EQ(v->find_fido2(QString::fromStdString("unix:" + dir_.file("other.sock"))), 0);
+  EXPECT_TRUE(contains(s(v->status()->text()), "No connected security key holds a key of this policy"));
+  EXPECT_FALSE(v->sign_with_fido2(0, QString::fromStdString(dir_.file("erin.sig.json"))));
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("erin.sig.json")));
+  // The right key is found, touch only (no "uv").
+  ASSERT_EQ(v->find_fido2(QString::fromStdString("unix:" + dir_.file("erin.sock"))), 1);
+  v->pin_source = [](const QString&, int) -> std::optional<SecretBytes> {
+    ADD_FAILURE() << "no PIN may be asked for a touch-only key";
+    return std::nullopt;
+  };
+  EXPECT_TRUE(v->sign_with_fido2(0, QString::fromStdString(dir_.file("erin.sig.json"))))
+      << s(errors_.join("\n"));
+  EXPECT_TRUE(std::filesystem::exists(dir_.file("erin.sig.json")));
+}
+
+TEST_F(AppTest, AnUnknownDocumentIsRefusedNamingTheFileAndSchema) {
+  const std::string path = dir_.file("other.json");
+  test_util::spit(path, R"({"schema":"acme/invoice/v2","total":3})");
+  EXPECT_EQ(open({path}), 0);
+  ASSERT_EQ(errors_.size(), 1);
+  EXPECT_TRUE(contains(s(errors_[0]), "other.json")) << s(errors_[0]);
+  EXPECT_TRUE(contains(s(errors_[0]), "unknown schema \"acme/invoice/v2\"")) << s(errors_[0]);
+  EXPECT_TRUE(window_->recent_files().isEmpty());
+}
+
+TEST_F(AppTest, VerifyShowsTheSameReportAsTheCli) {
+  ASSERT_EQ(open({fx_.bundle, fx_.policy}), 2) << s(errors_.join("\n"));
+  VerifyView* v = window_->verify();
+  EXPECT_TRUE(contains(s(v->verdict()->text()), "APPROVED — the box would act")) << s(v->report_text());
+  // `countersign bundle verify` prints VerifyReport::to_text with the pinned roots.
+  const Bundle b = must(Bundle::parse_text(test_util::slurp(fx_.bundle)), "bundle");
+  const Policy p = must(Policy::parse_text(test_util::slurp(fx_.policy)), "policy");
+  VerifyOptions opt;
+  opt.now = kNow;
+  const std::string cli_text = verify_bundle(b, p, opt).to_text(p);
+  EXPECT_TRUE(contains(s(v->report_text()), cli_text)) << s(v->report_text());
+
+  // Past expiry the same bundle is refused, and the report says why.
+  window_->session().set_clock([] { return kNow + 8 * 86400; });
+  window_->session().notify();
+  EXPECT_TRUE(contains(s(v->verdict()->text()), "NOT APPROVED"));
+  EXPECT_TRUE(contains(s(v->report_text()), "expired"));
+}
+
+TEST_F(AppTest, PolicyViewListsKeysRulesAndAttestation) {
+  ASSERT_EQ(open({fx_.policy}), 1);
+  PolicyView* v = window_->policy();
+  EXPECT_EQ(window_->tabs()->currentWidget(), v);
+  EXPECT_TRUE(contains(s(v->header()->text()), "acme-prod, version 1 — 5 approvers"));
+  EXPECT_TRUE(contains(s(v->rules()->text()), "install-model: 3 of 5, needs someone from compliance"));
+  EXPECT_TRUE(contains(s(v->rules()->text()), "rotate-policy: not allowed (no rule)"));
+  ASSERT_EQ(v->keys()->rowCount(), 5);
+  EXPECT_EQ(s(v->keys()->text(0, PolicyKeysModel::kApprover)), "Alice Chen, CTO (alice)");
+  EXPECT_EQ(s(v->keys()->text(0, PolicyKeysModel::kAlg)), "ed25519");
+  EXPECT_EQ(s(v->keys()->text(0, PolicyKeysModel::kAttestation)), "no hardware attestation");
+}
+
+TEST_F(AppTest, LogViewBrowsesAndVerifiesAnExport) {
+  ASSERT_EQ(open({fx_.log, fx_.checkpoint}), 2) << s(errors_.join("\n"));
+  LogView* v = window_->log();
+  ASSERT_EQ(v->model()->rowCount(), 4);
+  EXPECT_EQ(s(v->model()->text(0, LogModel::kEvent)), "daemon-started");
+  EXPECT_EQ(s(v->model()->text(3, LogModel::kEvent)), "install-complete");
+  EXPECT_TRUE(contains(s(v->model()->text(3, LogModel::kDetails)), "\"manifest\":\"sha256:"));
+  ASSERT_TRUE(v->verify_with_key_file(QString::fromStdString(fx_.log_key))) << s(v->status()->text());
+  EXPECT_TRUE(contains(s(v->status()->text()), "4 entries"));
+
+  // Another log's key does not verify it.
+  test_util::TempDir other_dir("app-otherlog");
+  const auto other = app_fixture::make(other_dir.path().string(), kNow);
+  EXPECT_FALSE(v->verify_with_key_file(QString::fromStdString(other.log_key)));
+  EXPECT_TRUE(contains(s(v->status()->text()), "NOT VERIFIED"));
+}
+
+TEST(AppLarge, DiffOfTwo100000FileManifestsOpensAndShowsEveryChange) {
+  test_util::TempDir dir("app-large");
+  const Manifest before = app_fixture::make_manifest("2026-05-01", 100000, 0);
+  const Manifest after = app_fixture::make_manifest("2026-06-01", 100000, 1);
+  const std::string bp = dir.file("before.json"), ap = dir.file("after.json");
+  app_fixture::must_ok(write_file_atomic(bp, to_pretty_json(before.to_json())), "write");
+  app_fixture::must_ok(write_file_atomic(ap, to_pretty_json(after.to_json())), "write");
+  MainWindow w;
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(w.open_files({QString::fromStdString(ap)}), 1);
+  auto r = w.session().ws().open_previous(bp);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  w.session().notify();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("open + diff + models of 2 x 100,000 files: %.3f s\n", seconds);
+  EXPECT_EQ(s(w.diff()->counts()->text()), "Δ 200 changed   + 1 added   − 100 removed   = 99,700 unchanged");
+  EXPECT_EQ(w.diff()->model()->rowCount(), 301);
+  EXPECT_EQ(w.review()->files_proxy()->rowCount(), 99901);
+  EXPECT_LT(seconds,
+            20.0);  // generous for loaded CI machines; tests/bench/app_diff_bench holds the 1 s target
+}
+
+TEST_F(AppTest, ScreenshotsOfEveryView) {
+  ASSERT_EQ(open({fx_.bundle, fx_.policy}), 2);
+  const QString out = QString::fromStdString(dir_.file("shots"));
+  ASSERT_TRUE(window_->save_screenshots(out));
+  const QStringList files = QDir(out).entryList({QStringLiteral("*.png")}, QDir::Files, QDir::Name);
+  EXPECT_EQ(files, (QStringList{"01-review.png", "02-diff.png", "03-sign.png", "04-collect.png",
+                                "05-verify.png", "06-policy.png", "07-log.png"}));
+}
+
+}  // namespace
+}  // namespace countersign::app
