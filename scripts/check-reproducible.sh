@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Builds the Debian packages twice from one commit and checks that they are byte-identical.
+# Usage: scripts/check-reproducible.sh [OUTDIR [COMMIT]]
+#
+# The two builds differ in what must not matter: the directory (different names and depths),
+# the wall clock (one after the other), the time zone, the locale and the umask. Both take
+# SOURCE_DATE_EPOCH from the commit time, as scripts/build-debs.sh does. Prints the SHA-256 of
+# every package; exits 1 when any differs and says which files in it differ.
+#
+# OUTDIR (default build/debs-repro) receives the first build's packages; CI installs those
+# (tests/packaging/install_test.sh). COMMIT defaults to HEAD; the builds use `git archive` of
+# it, so uncommitted changes are not part of the check.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-"$here/build/debs-repro"}
+commit=$(git -C "$here" rev-parse --verify "${2:-HEAD}^{commit}")
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+start=$SECONDS
+
+epoch=$(git -C "$here" log -1 --format=%ct "$commit")
+base=$(mktemp -d "$out/../.countersign-repro.XXXXXX")
+trap 'rm -rf "$base"' EXIT
+echo "== commit $commit, SOURCE_DATE_EPOCH=$epoch"
+
+# build NAME SRCDIR OUTDIR [env...]: git archive of the commit into SRCDIR, then that tree's
+# own scripts/build-debs.sh.
+build() {
+  local name=$1 src=$2 dest=$3
+  shift 3
+  mkdir -p "$src" "$dest"
+  git -C "$here" archive "$commit" | tar -xf - -C "$src"
+  echo "== build $name in $src ($(date -u +%H:%M:%S) UTC)"
+  local t=$SECONDS
+  env SOURCE_DATE_EPOCH="$epoch" "$@" "$src/scripts/build-debs.sh" "$dest" >"$base/$name.log" 2>&1 || {
+    tail -n 40 "$base/$name.log" >&2
+    echo "check-reproducible: build $name failed" >&2
+    trap - EXIT
+    exit 1
+  }
+  echo "   done in $((SECONDS - t)) s"
+}
+
+# First build: lintian runs here (the packages CI installs). Second build: another, deeper
+# path, another time zone, locale and umask; no apt step and no lintian (same packages).
+build a "$base/a/src" "$base/a/out" TZ=UTC LC_ALL=C.UTF-8
+build b "$base/b/some/deeper/and/longer/path/src" "$base/b/out" \
+  TZ=Pacific/Kiritimati LC_ALL=C COUNTERSIGN_SKIP_APT=1 COUNTERSIGN_SKIP_LINTIAN=1 \
+  bash -c 'umask 0002 && exec "$@"' umask
+
+# show_diff A B: which members of the two .debs differ (control and data), file by file.
+show_diff() {
+  local a=$1 b=$2 x="$base/diff/$(basename "$1")"
+  mkdir -p "$x/a" "$x/b"
+  echo "   ar members:"
+  diff <(ar tv "$a") <(ar tv "$b") | sed 's/^/     /' || true
+  for side in a b; do
+    local deb=$a
+    [ $side = b ] && deb=$b
+    dpkg-deb -c "$deb" >"$x/$side.list"
+    dpkg-deb -R "$deb" "$x/$side/root"
+  done
+  echo "   dpkg-deb -c (owners, modes, sizes, times, order):"
+  diff "$x/a.list" "$x/b.list" | sed 's/^/     /' || true
+  echo "   files whose contents differ:"
+  (cd "$x/a/root" && find . -type f | LC_ALL=C sort) | while read -r f; do
+    if [ ! -f "$x/b/root/$f" ]; then
+      echo "     $f (only in the first build)"
+    elif ! cmp -s "$x/a/root/$f" "$x/b/root/$f"; then
+      echo "     $f: $(cmp "$x/a/root/$f" "$x/b/root/$f" 2>&1 | head -n 1)"
+    fi
+  done
+  echo "   for a full report: diffoscope $a $b (the two builds are kept in $base)"
+}
+
+status=0
+shopt -s nullglob
+names=()
+for f in "$base/a/out"/*.deb "$base/a/out"/*.ddeb; do names+=("$(basename "$f")"); done
+for f in "$base/b/out"/*.deb "$base/b/out"/*.ddeb; do
+  [ -e "$base/a/out/$(basename "$f")" ] || { echo "only in the second build: $(basename "$f")"; status=1; }
+done
+[ ${#names[@]} -gt 0 ] || { echo "check-reproducible: no packages" >&2; exit 1; }
+echo "== SHA-256 (first build | second build)"
+for n in "${names[@]}"; do
+  a="$base/a/out/$n" b="$base/b/out/$n"
+  sa=$(sha256sum "$a" | cut -d' ' -f1)
+  sb=$( [ -e "$b" ] && sha256sum "$b" | cut -d' ' -f1 || echo missing)
+  if [ "$sa" = "$sb" ]; then
+    echo "$sa  $n  identical"
+  else
+    echo "$sa  $n  DIFFERS (second build: $sb)"
+    status=1
+    [ -e "$b" ] && show_diff "$a" "$b"
+  fi
+done
+
+rm -f "$out"/*.deb "$out"/*.ddeb
+cp "$base/a/out"/* "$out/"
+if [ $status -ne 0 ]; then
+  trap - EXIT
+  echo "check-reproducible: the packages differ; both builds are kept in $base" >&2
+  exit 1
+fi
+echo "== reproducible: ${#names[@]} packages identical ($((SECONDS - start)) s); the first build's are in $out"
