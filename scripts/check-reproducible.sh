@@ -23,16 +23,16 @@ base=$(mktemp -d "$out/../.countersign-repro.XXXXXX")
 trap 'rm -rf "$base"' EXIT
 echo "== commit $commit, SOURCE_DATE_EPOCH=$epoch"
 
-# build NAME SRCDIR OUTDIR [env...]: git archive of the commit into SRCDIR, then that tree's
-# own scripts/build-debs.sh.
+# build NAME DIR [env...]: git archive of the commit into DIR/src, then that tree's own
+# scripts/build-debs.sh, building in DIR/work, packages in DIR/out.
 build() {
-  local name=$1 src=$2 dest=$3
-  shift 3
+  local name=$1 dir=$2 src=$2/src dest=$2/out
+  shift 2
   mkdir -p "$src" "$dest"
   git -C "$here" archive "$commit" | tar -xf - -C "$src"
   echo "== build $name in $src ($(date -u +%H:%M:%S) UTC)"
   local t=$SECONDS
-  env SOURCE_DATE_EPOCH="$epoch" "$@" "$src/scripts/build-debs.sh" "$dest" >"$base/$name.log" 2>&1 || {
+  env SOURCE_DATE_EPOCH="$epoch" COUNTERSIGN_DEB_WORKDIR="$dir/work" "$@" "$src/scripts/build-debs.sh" "$dest" >"$base/$name.log" 2>&1 || {
     tail -n 40 "$base/$name.log" >&2
     echo "check-reproducible: build $name failed" >&2
     trap - EXIT
@@ -41,10 +41,12 @@ build() {
   echo "   done in $((SECONDS - t)) s"
 }
 
+dir_a=$base/a
+dir_b=$base/b/some/deeper/and/longer/path
 # First build: lintian runs here (the packages CI installs). Second build: another, deeper
 # path, another time zone, locale and umask; no apt step and no lintian (same packages).
-build a "$base/a/src" "$base/a/out" TZ=UTC LC_ALL=C.UTF-8
-build b "$base/b/some/deeper/and/longer/path/src" "$base/b/out" \
+build a "$dir_a" TZ=UTC LC_ALL=C.UTF-8
+build b "$dir_b" \
   TZ=Pacific/Kiritimati LC_ALL=C COUNTERSIGN_SKIP_APT=1 COUNTERSIGN_SKIP_LINTIAN=1 \
   bash -c 'umask 0002 && exec "$@"' umask
 
@@ -76,14 +78,14 @@ show_diff() {
 status=0
 shopt -s nullglob
 names=()
-for f in "$base/a/out"/*.deb "$base/a/out"/*.ddeb; do names+=("$(basename "$f")"); done
-for f in "$base/b/out"/*.deb "$base/b/out"/*.ddeb; do
-  [ -e "$base/a/out/$(basename "$f")" ] || { echo "only in the second build: $(basename "$f")"; status=1; }
+for f in "$dir_a/out"/*.deb "$dir_a/out"/*.ddeb; do names+=("$(basename "$f")"); done
+for f in "$dir_b/out"/*.deb "$dir_b/out"/*.ddeb; do
+  [ -e "$dir_a/out/$(basename "$f")" ] || { echo "only in the second build: $(basename "$f")"; status=1; }
 done
 [ ${#names[@]} -gt 0 ] || { echo "check-reproducible: no packages" >&2; exit 1; }
 echo "== SHA-256 (first build | second build)"
 for n in "${names[@]}"; do
-  a="$base/a/out/$n" b="$base/b/out/$n"
+  a="$dir_a/out/$n" b="$dir_b/out/$n"
   sa=$(sha256sum "$a" | cut -d' ' -f1)
   sb=$( [ -e "$b" ] && sha256sum "$b" | cut -d' ' -f1 || echo missing)
   if [ "$sa" = "$sb" ]; then
@@ -96,7 +98,7 @@ for n in "${names[@]}"; do
 done
 
 rm -f "$out"/*.deb "$out"/*.ddeb
-cp "$base/a/out"/* "$out/"
+cp "$dir_a/out"/* "$out/"
 if [ $status -ne 0 ]; then
   trap - EXIT
   echo "check-reproducible: the packages differ; both builds are kept in $base" >&2

@@ -15,7 +15,10 @@ shift || true
 # libcurl and libmicrohttpd for the daemon; libfido2 and libcbor for FIDO2 authenticators; nginx-light (model mirror), btrfs-progs (snapshots)
 # and sudo (visudo checks the sudoers file) for its integration tests; aria2 and curl for its
 # benchmark; pcscd, vsmartcard-vpcd and libpcsclite-dev for the PIV smartcard signer and its
-# integration tests (a virtual card behind the real pcscd; OpenSC cross-checks that card).
+# integration tests (a virtual card behind the real pcscd; OpenSC cross-checks that card);
+# debhelper (dh_listpackages), desktop-file-utils and libxml2-utils for the packaging tests
+# (tests/packaging/app_slot_test.sh) and debootstrap for the package install test (a clean
+# Debian 12 root; scripts/build-debs.sh installs what building the packages needs itself).
 packages=(
   build-essential cmake pkg-config git ca-certificates python3
   libssl-dev openssl libsodium-dev nlohmann-json3-dev libcli11-dev
@@ -24,6 +27,7 @@ packages=(
   libfido2-dev libcbor-dev
   nginx-light btrfs-progs sudo aria2 curl
   libpcsclite-dev pcscd vsmartcard-vpcd opensc opensc-pkcs11
+  debhelper desktop-file-utils libxml2-utils debootstrap
 )
 node_packages=(nodejs npm)
 
