@@ -46,25 +46,37 @@ debs=("$debs_dir"/countersign_*.deb "$debs_dir"/countersignd_*.deb)
   skip "no countersign and countersignd packages in $debs_dir (scripts/build-debs.sh $debs_dir)"
 
 mkdir -p "$work"
-root=$(mktemp -d "$(cd "$work" && pwd)/bookworm.XXXXXX")
+# One directory a run: the root, its file lists and the logs.
+run=$(mktemp -d "$(cd "$work" && pwd)/run.XXXXXX")
+root=$run/root
+mkdir "$root"
 mounted=()
 cleanup() {
   local i
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount "${mounted[$i]}" || umount -l "${mounted[$i]}" || true; done
   # Delete the root only when nothing is mounted inside it any more.
   if ! findmnt -rn -o TARGET | grep -q "^$root"; then
-    if [ "$failures" -eq 0 ]; then rm -rf "$root"; else echo "the root is kept for inspection: $root"; fi
+    if [ "$failures" -eq 0 ]; then rm -rf "$run"; else echo "the root and logs are kept for inspection: $run"; fi
   fi
 }
 trap cleanup EXIT
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
   DEBIAN_FRONTEND=noninteractive HOME=/root "$@"; }
+# apt_in_root ARGS...: apt-get in the root, its output in $run/apt.log (shown when it fails).
+apt_in_root() {
+  if ! in_root apt-get -y -q "$@" >>"$run/apt.log" 2>&1; then
+    tail -n 30 "$run/apt.log" >&2
+    echo "FAIL: apt-get $*; log: $run/apt.log" >&2
+    failures=$((failures + 1))
+    exit 1
+  fi
+}
 
 echo "== debootstrap bookworm (minbase) from $mirror into $root"
 t=$SECONDS
-if ! debootstrap --variant=minbase bookworm "$root" "$mirror" >"$root.debootstrap.log" 2>&1; then
-  tail -n 20 "$root.debootstrap.log" >&2
-  skip "debootstrap failed (no access to $mirror?); log: $root.debootstrap.log"
+if ! debootstrap --variant=minbase bookworm "$root" "$mirror" >"$run/debootstrap.log" 2>&1; then
+  tail -n 20 "$run/debootstrap.log" >&2
+  skip "debootstrap failed (no access to $mirror?); log: $run/debootstrap.log"
 fi
 echo "   $((SECONDS - t)) s"
 
@@ -90,17 +102,17 @@ snapshot() {
 
 echo "== the packages' dependencies from the mirror"
 t=$SECONDS
-in_root apt-get update -qq
+apt_in_root update
 # Their Depends without our own packages: then the snapshot below holds everything else, and
 # what remove and purge leave behind can be compared with it.
 deps=$(for d in "${debs[@]}"; do dpkg-deb -f "$d" Depends; done | tr ',' '\n' |
   sed -E 's/^ +| +$//g' | grep -vE '^countersignd?( |$)' | paste -sd, -)
-in_root apt-get satisfy -y -qq "$deps" >/dev/null
-snapshot "$root.before"
+apt_in_root satisfy "$deps"
+snapshot "$run/before"
 echo "   $((SECONDS - t)) s"
 
 echo "== apt-get install ${names[*]}"
-in_root apt-get install -y -qq "${names[@]}" >/dev/null
+apt_in_root install "${names[@]}"
 
 # ---- what is installed ----------------------------------------------------------------------
 version=$(in_root countersign --version) || true
@@ -179,22 +191,24 @@ echo "record" >"$root/var/lib/countersign/log/entries"
 # additions must match ALLOWED_REGEX (anchored), removals are never allowed.
 diff_since() {
   local label=$1 allowed=$2 extra missing
-  snapshot "$root.$label"
-  extra=$(comm -13 "$root.before" "$root.$label" | grep -vE "^($allowed)$" || true)
-  missing=$(comm -23 "$root.before" "$root.$label")
+  snapshot "$run/$label"
+  extra=$(comm -13 "$run/before" "$run/$label" | grep -vE "^($allowed)$" || true)
+  missing=$(comm -23 "$run/before" "$run/$label")
   [ -z "$extra" ] && pass "after $label: nothing left beyond what is allowed" ||
     fail "after $label, left behind: $(echo $extra)"
   [ -z "$missing" ] || fail "after $label, gone from the base system: $(echo $missing)"
 }
 
 echo "== apt-get remove"
-in_root apt-get remove -y -qq countersign countersignd >/dev/null
-# Debian policy 10.7.3: conffiles stay until purge (dpkg state "rc").
-diff_since remove '\./var/lib/countersign(/.*)?|\./etc/countersign|\./etc/countersign/countersignd\.conf|\./etc/sudoers\.d/countersign'
+apt_in_root remove countersign countersignd
+# Debian policy 10.7.3: conffiles stay until purge (dpkg state "rc"). deb-systemd-helper keeps
+# its record of the unit's enablement (…/countersignd.service.dsh-also) until purge, so that a
+# reinstall restores what the administrator chose; it is state under /var/lib too.
+diff_since remove '\./var/lib/countersign(/.*)?|\./etc/countersign|\./etc/countersign/countersignd\.conf|\./etc/sudoers\.d/countersign|\./var/lib/systemd/deb-systemd-helper-enabled/countersignd\.service\.dsh-also'
 [ -f "$root/var/lib/countersign/log/entries" ] && pass "remove keeps the state" || fail "remove deleted the state"
 
 echo "== apt-get purge"
-in_root apt-get purge -y -qq countersign countersignd >/dev/null
+apt_in_root purge countersign countersignd
 diff_since purge ''
 [ -e "$root/var/lib/countersign" ] && fail "purge left /var/lib/countersign" || pass "purge removed the state"
 in_root getent passwd countersign >/dev/null && pass "the user stays after purge (its uid is not reused)" ||
