@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian packages twice from one commit and checks that they are byte-identical.
 # Usage: scripts/check-reproducible.sh [OUTDIR [COMMIT]]
+#        scripts/check-reproducible.sh --compare DIR_A DIR_B
 #
 # The two builds differ in what must not matter: the directory (different names and depths),
 # the wall clock (one after the other), the time zone, the locale and the umask. Both take
@@ -10,8 +11,75 @@
 # OUTDIR (default build/debs-repro) receives the first build's packages; CI installs those
 # (tests/packaging/install_test.sh). COMMIT defaults to HEAD; the builds use `git archive` of
 # it, so uncommitted changes are not part of the check.
+#
+# --compare only compares two directories of packages built elsewhere, the same way (an
+# auditor's own build against the packages a box runs, for instance).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+
+# show_diff A B: which members of the two .debs differ (control and data), file by file.
+show_diff() {
+  local a=$1 b=$2 x="$base/diff/$(basename "$1")"
+  mkdir -p "$x/a" "$x/b"
+  echo "   ar members:"
+  diff <(ar tv "$a") <(ar tv "$b") | sed 's/^/     /' || true
+  for side in a b; do
+    local deb=$a
+    [ $side = b ] && deb=$b
+    dpkg-deb -c "$deb" >"$x/$side.list"
+    dpkg-deb -R "$deb" "$x/$side/root"
+  done
+  echo "   dpkg-deb -c (owners, modes, sizes, times, order):"
+  diff "$x/a.list" "$x/b.list" | sed 's/^/     /' || true
+  echo "   files whose contents differ:"
+  (cd "$x/a/root" && find . -type f | LC_ALL=C sort) | while read -r f; do
+    if [ ! -f "$x/b/root/$f" ]; then
+      echo "     $f (only in the first build)"
+    elif ! cmp -s "$x/a/root/$f" "$x/b/root/$f"; then
+      echo "     $f: $(cd "$x" && cmp "a/root/$f" "b/root/$f" 2>&1 | head -n 1)"
+    fi
+  done
+  echo "   for a full report: diffoscope $a $b"
+}
+
+# compare DIR_A DIR_B: SHA-256 of each package, identical or not, and what differs; sets
+# `identical` to the number of identical packages and returns 1 on any difference.
+compare() {
+  local dir_a=$1 dir_b=$2 status=0 n a b sa sb f
+  local names=()
+  shopt -s nullglob
+  for f in "$dir_a"/*.deb "$dir_a"/*.ddeb; do names+=("$(basename "$f")"); done
+  for f in "$dir_b"/*.deb "$dir_b"/*.ddeb; do
+    [ -e "$dir_a/$(basename "$f")" ] || { echo "only in the second build: $(basename "$f")"; status=1; }
+  done
+  [ ${#names[@]} -gt 0 ] || { echo "check-reproducible: no packages in $dir_a" >&2; return 1; }
+  echo "== SHA-256 (first build | second build)"
+  identical=0
+  for n in "${names[@]}"; do
+    a="$dir_a/$n" b="$dir_b/$n"
+    sa=$(sha256sum "$a" | cut -d' ' -f1)
+    sb=$( [ -e "$b" ] && sha256sum "$b" | cut -d' ' -f1 || echo missing)
+    if [ "$sa" = "$sb" ]; then
+      echo "$sa  $n  identical"
+      identical=$((identical + 1))
+    else
+      echo "$sa  $n  DIFFERS (second build: $sb)"
+      status=1
+      [ -e "$b" ] && show_diff "$a" "$b"
+    fi
+  done
+  return $status
+}
+
+if [ "${1:-}" = --compare ]; then
+  [ $# -eq 3 ] || { echo "usage: $0 --compare DIR_A DIR_B" >&2; exit 2; }
+  base=$(mktemp -d)
+  trap 'rm -rf "$base"' EXIT
+  compare "$2" "$3" || { echo "check-reproducible: the packages differ" >&2; exit 1; }
+  echo "== identical: $identical packages"
+  exit 0
+fi
+
 out=${1:-"$here/build/debs-repro"}
 commit=$(git -C "$here" rev-parse --verify "${2:-HEAD}^{commit}")
 mkdir -p "$out"
@@ -50,52 +118,8 @@ build b "$dir_b" \
   TZ=Pacific/Kiritimati LC_ALL=C COUNTERSIGN_SKIP_APT=1 COUNTERSIGN_SKIP_LINTIAN=1 \
   bash -c 'umask 0002 && exec "$@"' umask
 
-# show_diff A B: which members of the two .debs differ (control and data), file by file.
-show_diff() {
-  local a=$1 b=$2 x="$base/diff/$(basename "$1")"
-  mkdir -p "$x/a" "$x/b"
-  echo "   ar members:"
-  diff <(ar tv "$a") <(ar tv "$b") | sed 's/^/     /' || true
-  for side in a b; do
-    local deb=$a
-    [ $side = b ] && deb=$b
-    dpkg-deb -c "$deb" >"$x/$side.list"
-    dpkg-deb -R "$deb" "$x/$side/root"
-  done
-  echo "   dpkg-deb -c (owners, modes, sizes, times, order):"
-  diff "$x/a.list" "$x/b.list" | sed 's/^/     /' || true
-  echo "   files whose contents differ:"
-  (cd "$x/a/root" && find . -type f | LC_ALL=C sort) | while read -r f; do
-    if [ ! -f "$x/b/root/$f" ]; then
-      echo "     $f (only in the first build)"
-    elif ! cmp -s "$x/a/root/$f" "$x/b/root/$f"; then
-      echo "     $f: $(cmp "$x/a/root/$f" "$x/b/root/$f" 2>&1 | head -n 1)"
-    fi
-  done
-  echo "   for a full report: diffoscope $a $b (the two builds are kept in $base)"
-}
-
 status=0
-shopt -s nullglob
-names=()
-for f in "$dir_a/out"/*.deb "$dir_a/out"/*.ddeb; do names+=("$(basename "$f")"); done
-for f in "$dir_b/out"/*.deb "$dir_b/out"/*.ddeb; do
-  [ -e "$dir_a/out/$(basename "$f")" ] || { echo "only in the second build: $(basename "$f")"; status=1; }
-done
-[ ${#names[@]} -gt 0 ] || { echo "check-reproducible: no packages" >&2; exit 1; }
-echo "== SHA-256 (first build | second build)"
-for n in "${names[@]}"; do
-  a="$dir_a/out/$n" b="$dir_b/out/$n"
-  sa=$(sha256sum "$a" | cut -d' ' -f1)
-  sb=$( [ -e "$b" ] && sha256sum "$b" | cut -d' ' -f1 || echo missing)
-  if [ "$sa" = "$sb" ]; then
-    echo "$sa  $n  identical"
-  else
-    echo "$sa  $n  DIFFERS (second build: $sb)"
-    status=1
-    [ -e "$b" ] && show_diff "$a" "$b"
-  fi
-done
+compare "$dir_a/out" "$dir_b/out" || status=1
 
 rm -f "$out"/*.deb "$out"/*.ddeb
 cp "$dir_a/out"/* "$out/"
@@ -104,4 +128,4 @@ if [ $status -ne 0 ]; then
   echo "check-reproducible: the packages differ; both builds are kept in $base" >&2
   exit 1
 fi
-echo "== reproducible: ${#names[@]} packages identical ($((SECONDS - start)) s); the first build's are in $out"
+echo "== reproducible: $identical packages identical ($((SECONDS - start)) s); the first build's are in $out"
