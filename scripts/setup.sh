@@ -15,7 +15,10 @@ shift || true
 # libcurl and libmicrohttpd for the daemon; libfido2 and libcbor for FIDO2 authenticators; nginx-light (model mirror), btrfs-progs (snapshots)
 # and sudo (visudo checks the sudoers file) for its integration tests; aria2 and curl for its
 # benchmark; pcscd, vsmartcard-vpcd and libpcsclite-dev for the PIV smartcard signer and its
-# integration tests (a virtual card behind the real pcscd; OpenSC cross-checks that card).
+# integration tests (a virtual card behind the real pcscd; OpenSC cross-checks that card);
+# debhelper (dh_listpackages), desktop-file-utils and libxml2-utils for the packaging tests
+# (tests/packaging/app_slot_test.sh) and debootstrap for the package install test (a clean
+# Debian 12 root; scripts/build-debs.sh installs what building the packages needs itself).
 packages=(
   build-essential cmake pkg-config git ca-certificates python3
   libssl-dev openssl libsodium-dev nlohmann-json3-dev libcli11-dev
@@ -27,6 +30,9 @@ packages=(
   # countersign-app (issue 8): Qt 6 Widgets, QR codes of signatures, and a virtual X
   # server (xvfb-run needs xauth) with a font for scripts/app-screenshots.sh.
   qt6-base-dev libqrencode-dev xvfb xauth fonts-dejavu-core
+  # Debian packages (issue 9): debhelper builds them; desktop-file-utils and libxml2-utils check
+  # the app's launcher and icon; debootstrap makes the clean root of the install test.
+  debhelper desktop-file-utils libxml2-utils debootstrap
 )
 node_packages=(nodejs npm)
 

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Installs the packages in a clean Debian 12 root and checks what an administrator would see.
+# Usage: tests/packaging/install_test.sh DEBS_DIR WORK_DIR
+#
+# debootstrap makes a fresh bookworm minbase root in WORK_DIR (nothing is cached: every run
+# starts from the mirror), the packages are installed in it with `apt-get install ./…deb`, then:
+#   countersign --version and countersignd --version run, and countersignd reads the default
+#   configuration and refuses it only for the missing box_id;
+#   systemd-analyze verify accepts the installed unit, which is installed but not enabled;
+#   visudo -cf accepts the installed sudoers file, sudo loads it and lists the helper's rules;
+#   the system user countersign exists (no login shell), and the state directories exist with
+#   the owners and modes of packaging/tmpfiles/countersign.conf;
+#   apt-get remove leaves nothing but the conffiles and the state under /var/lib/countersign;
+#   apt-get purge leaves nothing at all (the user stays: Debian does not reuse uids).
+#
+# Exit 77 (ctest SKIP_RETURN_CODE) with the reason when this machine cannot do it (not root,
+# no debootstrap, no packages, mirror unreachable); with COUNTERSIGN_REQUIRE_INTEGRATION=1
+# (CI) those are failures instead. COUNTERSIGN_DEBIAN_MIRROR overrides deb.debian.org.
+set -euo pipefail
+[ $# -eq 2 ] || { echo "usage: $0 DEBS_DIR WORK_DIR" >&2; exit 2; }
+debs_dir=$1
+work=$2
+mirror=${COUNTERSIGN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+start=$SECONDS
+
+skip() {
+  if [ "${COUNTERSIGN_REQUIRE_INTEGRATION:-0}" = 1 ]; then
+    echo "FAIL (COUNTERSIGN_REQUIRE_INTEGRATION=1): $*" >&2
+    exit 1
+  fi
+  echo "SKIP: $*"
+  exit 77
+}
+failures=0
+fail() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+}
+pass() { echo "ok: $*"; }
+
+[ "$(id -u)" -eq 0 ] || skip "debootstrap and chroot need root"
+command -v debootstrap >/dev/null || skip "debootstrap is not installed (apt-get install debootstrap)"
+shopt -s nullglob
+debs=("$debs_dir"/countersign_*.deb "$debs_dir"/countersignd_*.deb)
+[ ${#debs[@]} -eq 2 ] ||
+  skip "no countersign and countersignd packages in $debs_dir (scripts/build-debs.sh $debs_dir)"
+
+mkdir -p "$work"
+# One directory a run: the root, its file lists and the logs.
+run=$(mktemp -d "$(cd "$work" && pwd)/run.XXXXXX")
+root=$run/root
+mkdir "$root"
+mounted=()
+cleanup() {
+  local i
+  for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount "${mounted[$i]}" || umount -l "${mounted[$i]}" || true; done
+  # Delete the root only when nothing is mounted inside it any more.
+  if ! findmnt -rn -o TARGET | grep -q "^$root"; then
+    if [ "$failures" -eq 0 ]; then rm -rf "$run"; else echo "the root and logs are kept for inspection: $run"; fi
+  fi
+}
+trap cleanup EXIT
+in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
+  DEBIAN_FRONTEND=noninteractive HOME=/root "$@"; }
+# apt_in_root ARGS...: apt-get in the root, its output in $run/apt.log (shown when it fails).
+apt_in_root() {
+  if ! in_root apt-get -y -q "$@" >>"$run/apt.log" 2>&1; then
+    tail -n 30 "$run/apt.log" >&2
+    echo "FAIL: apt-get $*; log: $run/apt.log" >&2
+    failures=$((failures + 1))
+    exit 1
+  fi
+}
+
+echo "== debootstrap bookworm (minbase) from $mirror into $root"
+t=$SECONDS
+if ! debootstrap --variant=minbase bookworm "$root" "$mirror" >"$run/debootstrap.log" 2>&1; then
+  tail -n 20 "$run/debootstrap.log" >&2
+  skip "debootstrap failed (no access to $mirror?); log: $run/debootstrap.log"
+fi
+echo "   $((SECONDS - t)) s"
+
+# /proc for apt, dpkg and systemd's tools; nothing else is needed (debootstrap made /dev).
+mount -t proc proc "$root/proc"
+mounted+=("$root/proc")
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The usual guard in a chroot: no service is started by maintainer scripts.
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod 0755 "$root/usr/sbin/policy-rc.d"
+mkdir -p "$root/tmp/debs"
+cp "${debs[@]}" "$root/tmp/debs/"
+names=()
+for d in "${debs[@]}"; do names+=("/tmp/debs/$(basename "$d")"); done
+
+# Everything on the root's file system except what changes on its own (apt's lists and
+# caches, logs, dpkg's database of what is installed, temporary and API file systems).
+snapshot() {
+  (cd "$root" && find . -xdev \( -path ./proc -o -path ./sys -o -path ./dev -o -path ./run \
+    -o -path ./tmp -o -path ./var/tmp -o -path ./var/cache -o -path ./var/log \
+    -o -path ./var/lib/apt -o -path ./var/lib/dpkg \) -prune -o -print | LC_ALL=C sort) >"$1"
+}
+
+echo "== the packages' dependencies from the mirror"
+t=$SECONDS
+apt_in_root update
+# Their Depends without our own packages: then the snapshot below holds everything else, and
+# what remove and purge leave behind can be compared with it.
+deps=$(for d in "${debs[@]}"; do dpkg-deb -f "$d" Depends; done | tr ',' '\n' |
+  sed -E 's/^ +| +$//g' | grep -vE '^countersignd?( |$)' | paste -sd, -)
+apt_in_root satisfy "$deps"
+snapshot "$run/before"
+echo "   $((SECONDS - t)) s"
+
+echo "== apt-get install ${names[*]}"
+apt_in_root install "${names[@]}"
+
+# ---- what is installed ----------------------------------------------------------------------
+version=$(in_root countersign --version) || true
+[[ $version =~ ^countersign\ [0-9]+\.[0-9]+\.[0-9]+$ ]] && pass "countersign --version: $version" ||
+  fail "countersign --version printed '$version'"
+dversion=$(in_root countersignd --version) || true
+[[ $dversion =~ ^countersignd\ [0-9] ]] && pass "countersignd --version: $dversion" ||
+  fail "countersignd --version printed '$dversion'"
+set +e
+check=$(in_root countersignd --config /etc/countersign/countersignd.conf --check-config 2>&1)
+status=$?
+set -e
+[ $status -eq 2 ] && [[ $check == *"box_id"* ]] &&
+  pass "countersignd --check-config refuses the default configuration for box_id only" ||
+  fail "countersignd --check-config: exit $status: $check"
+
+unit=/lib/systemd/system/countersignd.service
+# In the root itself: the unit's ExecStart=, User= and targets are checked against what the
+# packages installed there. --man=no: minbase has no man (the page is checked below).
+if out=$(in_root systemd-analyze verify --man=no "$unit" 2>&1) && [[ $out != *countersignd.service:* ]]; then
+  pass "systemd-analyze verify $unit"
+else
+  fail "systemd-analyze verify $unit: $out"
+fi
+enabled=$(in_root systemctl is-enabled countersignd.service 2>&1 || true)
+[ "$enabled" = disabled ] && pass "countersignd.service is installed and not enabled" ||
+  fail "systemctl is-enabled countersignd.service: $enabled"
+[ -f "$root/usr/share/man/man8/countersignd.8.gz" ] && [ -f "$root/usr/share/man/man1/countersign.1.gz" ] &&
+  pass "man pages countersign(1), countersignd(8)" || fail "man pages missing"
+
+sudoers=/etc/sudoers.d/countersign
+out=$(in_root visudo -cf "$sudoers" 2>&1) && pass "visudo -cf $sudoers" || fail "visudo -cf $sudoers: $out"
+out=$(in_root visudo -c 2>&1) && pass "visudo -c (the whole configuration, with sudoers.d)" || fail "visudo -c: $out"
+rules=$(in_root sudo -l -U countersign 2>&1 || true)
+[[ $rules == *"NOPASSWD: /usr/libexec/countersign/countersign-system snapshot take"* ]] &&
+  pass "sudo -l -U countersign lists the helper's rules" || fail "sudo -l -U countersign: $rules"
+
+# expect_stat PATH MODE OWNER GROUP
+expect_stat() {
+  local got
+  got=$(in_root stat -c '%a %U %G' "$1" 2>&1 || true)
+  [ "$got" = "$2 $3 $4" ] && pass "$1 $got" || fail "$1: expected '$2 $3 $4', got '$got'"
+}
+expect_stat "$sudoers" 440 root root
+expect_stat /etc/countersign/countersignd.conf 644 root root
+expect_stat /usr/libexec/countersign/countersign-system 755 root root
+expect_stat /usr/bin/countersignd 755 root root
+
+user=$(in_root getent passwd countersign || true)
+IFS=: read -r _ _ uid gid _ home shell <<<"$user"
+if [ -n "$user" ] && [ "$uid" -lt 1000 ] && [ "$shell" = /usr/sbin/nologin ] && [ "$home" = /var/lib/countersign ]; then
+  pass "system user: $user"
+else
+  fail "user countersign: '$user'"
+fi
+group=$(in_root getent group countersign || true)
+[ -n "$group" ] && [ "$(cut -d: -f3 <<<"$group")" = "$gid" ] && pass "group: $group" || fail "group countersign: '$group'"
+
+# packaging/tmpfiles/countersign.conf
+expect_stat /var/lib/countersign 755 root root
+expect_stat /var/lib/countersign/models 755 root root
+expect_stat /var/lib/countersign/models/.staging 750 countersign countersign
+expect_stat /var/lib/countersign/snapshots 700 root root
+expect_stat /var/lib/countersign/log 750 countersign countersign
+expect_stat /var/lib/countersign/daemon 750 countersign countersign
+
+conffiles=$(in_root dpkg-query -W -f='${Conffiles}\n' countersign countersignd | awk 'NF {print $1}' | LC_ALL=C sort)
+[ "$conffiles" = $'/etc/countersign/countersignd.conf\n/etc/sudoers.d/countersign' ] &&
+  pass "conffiles: $(echo $conffiles)" || fail "conffiles: $conffiles"
+
+# State the daemon would have written, to see that remove keeps it and purge does not.
+echo "record" >"$root/var/lib/countersign/log/entries"
+
+# ---- remove and purge -----------------------------------------------------------------------
+# diff_since LABEL ALLOWED_REGEX: paths added or removed since the snapshot before install;
+# additions must match ALLOWED_REGEX (anchored), removals are never allowed.
+diff_since() {
+  local label=$1 allowed=$2 extra missing
+  snapshot "$run/$label"
+  extra=$(comm -13 "$run/before" "$run/$label" | grep -vE "^($allowed)$" || true)
+  missing=$(comm -23 "$run/before" "$run/$label")
+  [ -z "$extra" ] && pass "after $label: nothing left beyond what is allowed" ||
+    fail "after $label, left behind: $(echo $extra)"
+  [ -z "$missing" ] || fail "after $label, gone from the base system: $(echo $missing)"
+}
+
+echo "== apt-get remove"
+apt_in_root remove countersign countersignd
+# Debian policy 10.7.3: conffiles stay until purge (dpkg state "rc"). deb-systemd-helper keeps
+# its record of the unit's enablement (…/countersignd.service.dsh-also) until purge, so that a
+# reinstall restores what the administrator chose; it is state under /var/lib too.
+diff_since remove '\./var/lib/countersign(/.*)?|\./etc/countersign|\./etc/countersign/countersignd\.conf|\./etc/sudoers\.d/countersign|\./var/lib/systemd/deb-systemd-helper-enabled/countersignd\.service\.dsh-also'
+[ -f "$root/var/lib/countersign/log/entries" ] && pass "remove keeps the state" || fail "remove deleted the state"
+
+echo "== apt-get purge"
+apt_in_root purge countersign countersignd
+diff_since purge ''
+[ -e "$root/var/lib/countersign" ] && fail "purge left /var/lib/countersign" || pass "purge removed the state"
+in_root getent passwd countersign >/dev/null && pass "the user stays after purge (its uid is not reused)" ||
+  fail "the user was removed"
+
+echo "== $((SECONDS - start)) s, $failures failure(s)"
+[ "$failures" -eq 0 ]
