@@ -44,6 +44,13 @@ shopt -s nullglob
 debs=("$debs_dir"/countersign_*.deb "$debs_dir"/countersignd_*.deb)
 [ ${#debs[@]} -eq 2 ] ||
   skip "no countersign and countersignd packages in $debs_dir (scripts/build-debs.sh $debs_dir)"
+# countersign-app is built where Qt 6 is (CI installs it): then it is installed and checked too.
+app_debs=("$debs_dir"/countersign-app_*.deb)
+ours=(countersign countersignd)
+if [ ${#app_debs[@]} -eq 1 ]; then
+  debs+=("${app_debs[0]}")
+  ours+=(countersign-app)
+fi
 
 mkdir -p "$work"
 # One directory a run: the root, its file lists and the logs.
@@ -106,13 +113,14 @@ apt_in_root update
 # Their Depends without our own packages: then the snapshot below holds everything else, and
 # what remove and purge leave behind can be compared with it.
 deps=$(for d in "${debs[@]}"; do dpkg-deb -f "$d" Depends; done | tr ',' '\n' |
-  sed -E 's/^ +| +$//g' | grep -vE '^countersignd?( |$)' | paste -sd, -)
-apt_in_root satisfy "$deps"
+  sed -E 's/^ +| +$//g' | grep -vE '^countersign(d|-app)?( |$)' | paste -sd, -)
+# Without Recommends (Qt's would pull in GTK): the Depends are what must be enough.
+apt_in_root satisfy --no-install-recommends "$deps"
 snapshot "$run/before"
 echo "   $((SECONDS - t)) s"
 
 echo "== apt-get install ${names[*]}"
-apt_in_root install "${names[@]}"
+apt_in_root install --no-install-recommends "${names[@]}"
 
 # ---- what is installed ----------------------------------------------------------------------
 version=$(in_root countersign --version) || true
@@ -128,6 +136,15 @@ set -e
 [ $status -eq 2 ] && [[ $check == *"box_id"* ]] &&
   pass "countersignd --check-config refuses the default configuration for box_id only" ||
   fail "countersignd --check-config: exit $status: $check"
+
+if [ ${#app_debs[@]} -eq 1 ]; then
+  aversion=$(in_root env QT_QPA_PLATFORM=offscreen countersign-app --version 2>&1) || true
+  [[ $aversion =~ ^countersign-app\ [0-9]+\.[0-9]+\.[0-9]+$ ]] && pass "countersign-app --version: $aversion" ||
+    fail "countersign-app --version printed '$aversion'"
+  [ -f "$root/usr/share/applications/countersign-app.desktop" ] &&
+    [ -f "$root/usr/share/icons/hicolor/scalable/apps/countersign-app.svg" ] &&
+    pass "countersign-app launcher and icon" || fail "countersign-app launcher or icon missing"
+fi
 
 unit=/lib/systemd/system/countersignd.service
 # In the root itself: the unit's ExecStart=, User= and targets are checked against what the
@@ -200,7 +217,7 @@ diff_since() {
 }
 
 echo "== apt-get remove"
-apt_in_root remove countersign countersignd
+apt_in_root remove "${ours[@]}"
 # Debian policy 10.7.3: conffiles stay until purge (dpkg state "rc"). deb-systemd-helper keeps
 # its record of the unit's enablement (…/countersignd.service.dsh-also) until purge, so that a
 # reinstall restores what the administrator chose; it is state under /var/lib too.
@@ -208,7 +225,7 @@ diff_since remove '\./var/lib/countersign(/.*)?|\./etc/countersign|\./etc/counte
 [ -f "$root/var/lib/countersign/log/entries" ] && pass "remove keeps the state" || fail "remove deleted the state"
 
 echo "== apt-get purge"
-apt_in_root purge countersign countersignd
+apt_in_root purge "${ours[@]}"
 diff_since purge ''
 [ -e "$root/var/lib/countersign" ] && fail "purge left /var/lib/countersign" || pass "purge removed the state"
 in_root getent passwd countersign >/dev/null && pass "the user stays after purge (its uid is not reused)" ||
