@@ -47,20 +47,7 @@ DiffView::DiffView(Session& session, QWidget* parent)
   buttons->addWidget(folder);
   layout->addLayout(buttons);
 
-  proxy_->setSourceModel(model_);
-  proxy_->setFilterKeyColumn(-1);
-  proxy_->setFilterCaseSensitivity(Qt::CaseInsensitive);
-  proxy_->setSortRole(DiffModel::kSortRole);
-  table_ = new QTableView(this);
-  table_->setModel(proxy_);
-  table_->verticalHeader()->hide();
-  table_->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
-  table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 6);
-  table_->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
-  table_->setSortingEnabled(true);
-  table_->setSelectionBehavior(QAbstractItemView::SelectRows);
-  table_->setWordWrap(false);
-  table_->horizontalHeader()->setSectionResizeMode(DiffModel::kPath, QHeaderView::Stretch);
+  table_ = file_table(this, proxy_, model_, -1, DiffModel::kSortRole, DiffModel::kPath);
   table_->setColumnWidth(DiffModel::kChange, 120);
   table_->setColumnWidth(DiffModel::kDetail, 330);
   layout->addWidget(table_, 1);

@@ -49,21 +49,9 @@ ReviewView::ReviewView(Session& session, QWidget* parent)
   filter_->setPlaceholderText(tr("Filter files by path (Ctrl+F)"));
   filter_->setClearButtonEnabled(true);
   mlayout->addWidget(filter_);
-  proxy_->setSourceModel(files_);
-  proxy_->setFilterKeyColumn(ManifestFilesModel::kPath);
-  proxy_->setFilterCaseSensitivity(Qt::CaseInsensitive);
-  proxy_->setSortRole(ManifestFilesModel::kSortRole);
-  table_ = new QTableView(manifest_box);
-  table_->setModel(proxy_);
-  table_->verticalHeader()->hide();
-  table_->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
-  table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 6);
-  table_->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
-  table_->setSortingEnabled(true);
-  table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  table_ = file_table(manifest_box, proxy_, files_, ManifestFilesModel::kPath, ManifestFilesModel::kSortRole,
+                      ManifestFilesModel::kPath);
   table_->setAlternatingRowColors(true);
-  table_->setWordWrap(false);
-  table_->horizontalHeader()->setSectionResizeMode(ManifestFilesModel::kPath, QHeaderView::Stretch);
   table_->horizontalHeader()->setSectionResizeMode(ManifestFilesModel::kSha256, QHeaderView::Interactive);
   table_->setColumnWidth(ManifestFilesModel::kSha256, 260);
   mlayout->addWidget(table_, 1);

@@ -1,7 +1,10 @@
 #include "app/ui_util.h"
 
 #include <QFontDatabase>
+#include <QHeaderView>
 #include <QMessageBox>
+#include <QSortFilterProxyModel>
+#include <QTableView>
 
 namespace countersign::app {
 
@@ -63,5 +66,24 @@ QLabel* value_label(QWidget* parent) {
 }
 
 QString q(const std::string& s) { return QString::fromStdString(s); }
+
+QTableView* file_table(QWidget* parent, QSortFilterProxyModel* proxy, QAbstractItemModel* model,
+                       int filter_column, int sort_role, int stretch_column) {
+  proxy->setSourceModel(model);
+  proxy->setFilterKeyColumn(filter_column);
+  proxy->setFilterCaseSensitivity(Qt::CaseInsensitive);
+  proxy->setSortRole(sort_role);
+  auto* table = new QTableView(parent);
+  table->setModel(proxy);
+  table->verticalHeader()->hide();
+  table->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
+  table->verticalHeader()->setDefaultSectionSize(table->fontMetrics().height() + 6);
+  table->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
+  table->setSortingEnabled(true);
+  table->setSelectionBehavior(QAbstractItemView::SelectRows);
+  table->setWordWrap(false);
+  table->horizontalHeader()->setSectionResizeMode(stretch_column, QHeaderView::Stretch);
+  return table;
+}
 
 }  // namespace countersign::app

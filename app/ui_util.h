@@ -8,6 +8,10 @@
 
 #include "core/result.h"
 
+class QAbstractItemModel;
+class QSortFilterProxyModel;
+class QTableView;
+
 namespace countersign::app {
 
 // Shows `error` in a dialog titled `what` ("Could not open the file"), with advice on what
@@ -19,5 +23,12 @@ QFont fixed_font();
 // A label for a value: selectable, word-wrapped, plain text.
 QLabel* value_label(QWidget* parent = nullptr);
 QString q(const std::string& s);
+
+// The file tables' shared setup (Review's files, Diff's rows): `proxy` over `model` (case-
+// insensitive filter on `filter_column`, -1 for all; sorting by `sort_role`), and a table
+// over the proxy with fixed row heights, no per-row widgets, whole-row selection, sorting
+// by header click, `stretch_column` taking the free width.
+QTableView* file_table(QWidget* parent, QSortFilterProxyModel* proxy, QAbstractItemModel* model,
+                       int filter_column, int sort_role, int stretch_column);
 
 }  // namespace countersign::app

@@ -4,8 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include <sstream>
-
+#include "core/x509.h"
 #include "smartcard/fido2_device.h"
 #include "tests/smartcard/virtual_fido2.h"
 #include "tests/test_util.h"
@@ -14,14 +13,6 @@ namespace countersign::fido2 {
 namespace {
 
 using countersign::testing::VirtualFido2;
-
-Bytes pem_der(const std::string& path) {
-  std::istringstream in(test_util::slurp(path));
-  std::string line, body;
-  while (std::getline(in, line))
-    if (!line.starts_with("-----")) body += line;
-  return base64_decode(body).value();
-}
 
 class Fido2AttestationTest : public ::testing::TestWithParam<Alg> {
  protected:
@@ -43,8 +34,10 @@ TEST_P(Fido2AttestationTest, VerifiesAgainstTheIssuingRootOnly) {
   EXPECT_EQ(info->aaguid, v.aaguid());
   EXPECT_NE(info->subject.find("Authenticator Attestation"), std::string::npos) << info->subject;
 
-  const Bytes yubico =
-      pem_der(std::string(COUNTERSIGN_TEST_DATA) + "/yubico-attestation/yubico-u2f-root-ca-457200631.pem");
+  const Bytes yubico = x509::read_certificates(std::string(COUNTERSIGN_TEST_DATA) +
+                                               "/yubico-attestation/yubico-u2f-root-ca-457200631.pem")
+                           .value()
+                           .front();
   auto other = verify_attestation(key(), "countersign", {yubico});
   ASSERT_FALSE(other.ok());
   EXPECT_EQ(other.error().code, Errc::kRejected) << other.error().message;
