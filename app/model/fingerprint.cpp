@@ -23,7 +23,7 @@ Fingerprint fingerprint(const Digest& id) {
     unsigned value = 0;
     for (std::size_t b = 0; b < 10; ++b) {
       const std::size_t bit = k * 10 + b;
-      value = (value << 1) | ((id[bit / 8] >> (7 - bit % 8)) & 1u);
+      value = (value << 1) | ((static_cast<unsigned>(id[bit / 8]) >> (7 - bit % 8)) & 1u);
     }
     f.words.emplace_back(shamir::wordlist::word(static_cast<std::uint16_t>(value)));
   }
