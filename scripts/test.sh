@@ -51,6 +51,7 @@ if [ "${COUNTERSIGN_SKIP_SANITIZE:-0}" != 1 ]; then
     -DCOUNTERSIGN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
   echo "== tests under ASan+UBSan (build: $asan)"
   step "tests under ASan+UBSan" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    LSAN_OPTIONS="suppressions=$here/tests/lsan-suppressions.txt" \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$asan" --output-on-failure -j"$jobs" --timeout 1200 -LE package
 fi

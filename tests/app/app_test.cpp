@@ -11,7 +11,6 @@
 #include <QThread>
 #include <QTimer>
 #include <QUrl>
-#include <chrono>
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -476,19 +475,15 @@ TEST(AppLarge, DiffOfTwo100000FileManifestsOpensAndShowsEveryChange) {
   const std::string bp = dir.file("before.json"), ap = dir.file("after.json");
   app_fixture::must_ok(write_file_atomic(bp, to_pretty_json(before.to_json())), "write");
   app_fixture::must_ok(write_file_atomic(ap, to_pretty_json(after.to_json())), "write");
+  // What a reviewer sees; how fast is tests/bench/app_diff_bench's business (target < 1 s).
   MainWindow w;
-  const auto t0 = std::chrono::steady_clock::now();
   ASSERT_EQ(w.open_files({QString::fromStdString(ap)}), 1);
   auto r = w.session().ws().open_previous(bp);
   ASSERT_TRUE(r.ok()) << r.error().message;
   w.session().notify();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("open + diff + models of 2 x 100,000 files: %.3f s\n", seconds);
   EXPECT_EQ(s(w.diff()->counts()->text()), "Δ 200 changed   + 1 added   − 100 removed   = 99,700 unchanged");
   EXPECT_EQ(w.diff()->model()->rowCount(), 301);
   EXPECT_EQ(w.review()->files_proxy()->rowCount(), 99901);
-  EXPECT_LT(seconds,
-            20.0);  // generous for loaded CI machines; tests/bench/app_diff_bench holds the 1 s target
 }
 
 TEST_F(AppTest, ScreenshotsOfEveryView) {
