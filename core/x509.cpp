@@ -14,17 +14,8 @@
 namespace countersign::x509 {
 namespace {
 
-using X509Ptr = std::unique_ptr<X509, detail::OpensslFree<X509_free>>;
+using X509Ptr = CertificatePtr;
 using BioPtr = std::unique_ptr<BIO, detail::OpensslFree<BIO_free>>;
-
-// Exactly one DER certificate, no trailing bytes.
-X509Ptr parse(ByteView der) {
-  const unsigned char* p = der.data();
-  X509Ptr c(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-  if (c && p != der.data() + der.size()) c.reset();
-  if (!c) detail::clear_openssl_errors();
-  return c;
-}
 
 Result<Bytes> to_der(X509* c) {
   unsigned char* der = nullptr;
@@ -35,7 +26,19 @@ Result<Bytes> to_der(X509* c) {
   return out;
 }
 
+X509Ptr parse(ByteView der) { return parse_certificate(der); }
+
 }  // namespace
+
+void CertificateFree::operator()(x509_st* cert) const { X509_free(cert); }
+
+CertificatePtr parse_certificate(ByteView der) {
+  const unsigned char* p = der.data();
+  CertificatePtr c(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (c && p != der.data() + der.size()) c.reset();
+  detail::clear_openssl_errors();
+  return c;
+}
 
 Result<PublicKey> public_key_from_certificate(ByteView certificate_der) {
   X509Ptr cert = parse(certificate_der);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,7 +12,19 @@
 #include "core/keys.h"
 #include "core/result.h"
 
+// OpenSSL's X509, forward-declared so that users of this header need not include OpenSSL.
+struct x509_st;
+
 namespace countersign::x509 {
+
+struct CertificateFree {
+  void operator()(x509_st* cert) const;
+};
+using CertificatePtr = std::unique_ptr<x509_st, CertificateFree>;
+
+// Exactly one DER certificate (no trailing bytes), or null; OpenSSL's error queue is left
+// empty either way.
+CertificatePtr parse_certificate(ByteView der);
 
 // The public key of one DER certificate as a core PublicKey: ecdsa-p256 for a P-256 key,
 // ecdsa-p384 for P-384, ed25519 for Ed25519. Errors: kMalformed for bytes that are not

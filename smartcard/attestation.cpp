@@ -14,10 +14,7 @@
 namespace countersign::attestation {
 namespace {
 
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
+using X509Ptr = x509::CertificatePtr;
 struct ObjFree {
   void operator()(ASN1_OBJECT* p) const { ASN1_OBJECT_free(p); }
 };
@@ -25,13 +22,7 @@ struct IntFree {
   void operator()(ASN1_INTEGER* p) const { ASN1_INTEGER_free(p); }
 };
 
-X509Ptr parse_cert(const Bytes& der) {
-  const unsigned char* p = der.data();
-  X509Ptr c(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-  if (c && p != der.data() + der.size()) c.reset();
-  ERR_clear_error();
-  return c;
-}
+X509Ptr parse_cert(const Bytes& der) { return x509::parse_certificate(der); }
 
 // True when `child` names `parent` as its issuer and carries a signature by its key.
 bool signed_by(X509* child, X509* parent) {

@@ -6,18 +6,14 @@
 
 #include <memory>
 
+#include "core/x509.h"
 #include "smartcard/fido2_convert.h"
 #include "smartcard/fido2_error.h"
+#include "smartcard/fido2_handles.h"
 
 namespace countersign::fido2 {
 namespace {
 
-struct CredFree {
-  void operator()(fido_cred_t* p) const { fido_cred_free(&p); }
-};
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
 struct StoreFree {
   void operator()(X509_STORE* p) const { X509_STORE_free(p); }
 };
@@ -27,14 +23,9 @@ struct StoreCtxFree {
 struct StackFree {
   void operator()(STACK_OF(X509) * p) const { sk_X509_pop_free(p, X509_free); }
 };
-using X509Ptr = std::unique_ptr<X509, X509Free>;
+using X509Ptr = x509::CertificatePtr;
 
-X509Ptr parse_cert(const Bytes& der) {
-  const unsigned char* p = der.data();
-  X509Ptr c(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-  if (c && p != der.data() + der.size()) c.reset();  // trailing bytes
-  return c;
-}
+X509Ptr parse_cert(const Bytes& der) { return x509::parse_certificate(der); }
 
 }  // namespace
 
@@ -51,7 +42,7 @@ Result<AttestationInfo> verify_attestation(const PolicyKey& key, std::string_vie
                       "attestation lacks the certificate, signature, authenticatorData or clientDataHash");
 
   // 1 and 2 through libfido2's own packed-attestation check.
-  std::unique_ptr<fido_cred_t, CredFree> cred(fido_cred_new());
+  CredPtr cred(fido_cred_new());
   if (!cred) return make_error(Errc::kInternal, "fido_cred_new failed");
   const std::string rp(rp_id);
   const int type = key.key.alg() == Alg::kFido2Es256 ? COSE_ES256 : COSE_EDDSA;

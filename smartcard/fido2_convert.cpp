@@ -9,18 +9,11 @@
 
 #include <memory>
 
+#include "smartcard/fido2_handles.h"
+
 namespace countersign::fido2 {
 namespace {
 
-template <auto Free>
-struct FidoFree {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(&p);
-  }
-};
-using Es256Ptr = std::unique_ptr<es256_pk_t, FidoFree<es256_pk_free>>;
-using EddsaPtr = std::unique_ptr<eddsa_pk_t, FidoFree<eddsa_pk_free>>;
 struct PkeyFree {
   void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
 };

@@ -7,6 +7,7 @@
 
 #include "smartcard/fido2_convert.h"
 #include "smartcard/fido2_error.h"
+#include "smartcard/fido2_handles.h"
 
 namespace countersign::fido2 {
 namespace {
@@ -17,17 +18,6 @@ void init_once() {
   static std::once_flag once;
   std::call_once(once, [] { fido_init(0); });
 }
-
-template <auto Free>
-struct FidoFree {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(&p);
-  }
-};
-using CredPtr = std::unique_ptr<fido_cred_t, FidoFree<fido_cred_free>>;
-using AssertPtr = std::unique_ptr<fido_assert_t, FidoFree<fido_assert_free>>;
-using InfoPtr = std::unique_ptr<fido_cbor_info_t, FidoFree<fido_cbor_info_free>>;
 
 Bytes copy_bytes(const unsigned char* p, std::size_t n) { return p == nullptr ? Bytes() : Bytes(p, p + n); }
 
