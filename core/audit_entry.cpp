@@ -103,14 +103,12 @@ Result<ExportLine> parse_export_line(std::string_view line) {
   if (d < 0 || d > 9007199254740991.0 || d != static_cast<double>(static_cast<std::uint64_t>(d))) {
     return Error(Errc::kInvalidDocument, "\"index\" is not a non-negative integer");
   }
-  if (!j["leaf_hash"].is_string() || !is_lower_hex(j["leaf_hash"].get<std::string>(), 64)) {
+  ExportLine out;
+  if (!j["leaf_hash"].is_string() || !decode_lower_hex(j["leaf_hash"].get_ref<const std::string&>(), out.leaf_hash)) {
     return Error(Errc::kInvalidDocument, "\"leaf_hash\" is not 64 lowercase hex digits");
   }
-  ExportLine out;
   out.index = static_cast<std::uint64_t>(d);
   CS_TRY(out.entry, jcs::serialize(j["entry"]));
-  auto raw = hex_decode(j["leaf_hash"].get<std::string>());
-  std::copy(raw->begin(), raw->end(), out.leaf_hash.begin());
   if (merkle::leaf_hash(as_bytes(out.entry)) != out.leaf_hash) {
     return Error(Errc::kHashMismatch, "\"leaf_hash\" is not the leaf hash of \"entry\"");
   }

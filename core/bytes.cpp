@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <array>
+
 namespace countersign {
 
 const char* errc_name(Errc code) {
@@ -73,6 +75,31 @@ Result<Bytes> hex_decode(std::string_view text) {
     out.push_back(static_cast<std::uint8_t>(hi << 4 | lo));
   }
   return out;
+}
+
+namespace {
+
+// 0..15 for '0'..'9' and 'a'..'f', 0xff for every other byte.
+constexpr std::array<std::uint8_t, 256> kLowerHex = [] {
+  std::array<std::uint8_t, 256> t{};
+  t.fill(0xff);
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::uint8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::uint8_t>(c - 'a' + 10);
+  return t;
+}();
+
+}  // namespace
+
+bool decode_lower_hex(std::string_view text, std::span<std::uint8_t> out) {
+  if (text.size() != 2 * out.size()) return false;
+  unsigned bad = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const unsigned hi = kLowerHex[static_cast<unsigned char>(text[2 * i])];
+    const unsigned lo = kLowerHex[static_cast<unsigned char>(text[2 * i + 1])];
+    bad |= hi | lo;
+    out[i] = static_cast<std::uint8_t>(hi << 4 | (lo & 0x0f));
+  }
+  return bad <= 0x0f;
 }
 
 bool is_lower_hex(std::string_view text, std::size_t n) {

@@ -29,6 +29,9 @@ Result<Bytes> hex_decode(std::string_view text);
 int hex_value(char c);
 // True when `text` is exactly `n` lowercase hex digits.
 bool is_lower_hex(std::string_view text, std::size_t n);
+// Decodes exactly 2 * out.size() lowercase hex digits into `out` (no allocation: for the
+// hashes of a 100,000-file manifest). False, with `out` unspecified, for anything else.
+bool decode_lower_hex(std::string_view text, std::span<std::uint8_t> out);
 
 // Standard base64 alphabet with '=' padding (RFC 4648 section 4), no line breaks.
 std::string base64_encode(ByteView data);

@@ -680,9 +680,14 @@ bool utf16_less(const std::string& a, const std::string& b) {
 
 // The canonical text being written. GCC does not inline std::string::push_back at -O2 and
 // serialize() writes several single bytes per value, so bytes go through a cursor into
-// zero-filled room instead; take() trims the string to what was written.
+// zero-filled room instead; take() trims the string to what was written. With a hasher,
+// the text is not kept: every kChunk bytes go into the hash (hash() of a 100,000-file
+// manifest then needs 64 KiB, not a 16 MB string).
 class Output {
  public:
+  Output() = default;
+  explicit Output(Sha256& hasher) : hasher_(&hasher) { buf_.resize(kChunk + 256); }
+
   void put(char c) {
     *room(1) = c;
     ++size_;
@@ -696,13 +701,27 @@ class Output {
     buf_.resize(size_);
     return std::move(buf_);
   }
-
- private:
-  char* room(std::size_t n) {
-    if (buf_.size() - size_ < n) buf_.resize(std::max(2 * buf_.size(), size_ + n + 256));
-    return buf_.data() + size_;
+  Digest digest() && {
+    flush();
+    return hasher_->finish();
   }
 
+ private:
+  static constexpr std::size_t kChunk = 64 * 1024;
+
+  char* room(std::size_t n) {
+    if (buf_.size() - size_ < n) {
+      if (hasher_ != nullptr) flush();
+      if (buf_.size() - size_ < n) buf_.resize(std::max(2 * buf_.size(), size_ + n + 256));
+    }
+    return buf_.data() + size_;
+  }
+  void flush() {
+    hasher_->update(as_bytes(std::string_view(buf_.data(), size_)));
+    size_ = 0;
+  }
+
+  Sha256* hasher_ = nullptr;
   std::string buf_;
   std::size_t size_ = 0;  // bytes written; buf_.size() is the room
 };
@@ -868,8 +887,10 @@ std::string format_number(double value) {
   return std::string(buf, format_number_into(value, buf));
 }
 
-Result<std::string> serialize(const json& value) {
-  Output out;
+namespace {
+
+// Writes the canonical text of `value` to `out`; the error names what cannot be written.
+Result<void> write_canonical(const json& value, Output& out) {
   std::vector<Frame> stack;
   std::vector<Member> members;  // sorted member lists of all open objects, innermost last
   auto fail = [&](const std::string& what) {
@@ -963,12 +984,22 @@ Result<std::string> serialize(const json& value) {
       if (!begin_value(m->second)) return fail(why(m->second));
     }
   }
+  return {};
+}
+
+}  // namespace
+
+Result<std::string> serialize(const json& value) {
+  Output out;
+  CS_TRY_VOID(write_canonical(value, out));
   return std::move(out).take();
 }
 
 Result<Digest> hash(const json& value) {
-  CS_TRY(std::string canonical, serialize(value));
-  return sha256(std::string_view(canonical));
+  Sha256 hasher;
+  Output out(hasher);
+  CS_TRY_VOID(write_canonical(value, out));
+  return std::move(out).digest();
 }
 
 }  // namespace countersign::jcs

@@ -1,5 +1,7 @@
 #include "core/json_reader.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 
 namespace countersign {
@@ -26,7 +28,14 @@ std::string pointer_append(const std::string& pointer, std::string_view token) {
 }
 
 std::string pointer_append(const std::string& pointer, std::size_t index) {
-  return pointer + "/" + std::to_string(index);
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, index).ptr;
+  std::string out;
+  out.reserve(pointer.size() + 1 + static_cast<std::size_t>(end - digits));
+  out += pointer;
+  out += '/';
+  out.append(digits, end);
+  return out;
 }
 
 static const char* type_name(const json& v) {
@@ -83,17 +92,39 @@ Error ObjectReader::error(std::string_view key, const std::string& message) cons
   return document_error(doc_, child(key), message);
 }
 
+const json* ObjectReader::find(std::string_view key) {
+  const auto& object = value_->get_ref<const json::object_t&>();
+  auto it = object.find(key);
+  if (it == object.end()) return nullptr;
+  const std::string* name = &it->first;
+  const auto inline_end = read_.begin() + static_cast<std::ptrdiff_t>(std::min(read_count_, kInline));
+  if (std::find(read_.begin(), inline_end, name) == inline_end &&
+      std::find(read_more_.begin(), read_more_.end(), name) == read_more_.end()) {
+    if (read_count_ < kInline) {
+      read_[read_count_] = name;
+    } else {
+      read_more_.push_back(name);
+    }
+    ++read_count_;
+  }
+  return &it->second;
+}
+
 Result<const json*> ObjectReader::member(std::string_view key) {
-  seen_.emplace(key);
-  auto it = value_->find(key);
-  if (it == value_->end()) return document_error(doc_, child(key), "is missing");
-  return &*it;
+  const json* v = find(key);
+  if (v == nullptr) return document_error(doc_, child(key), "is missing");
+  return v;
+}
+
+Result<std::string_view> ObjectReader::string_view(std::string_view key) {
+  CS_TRY(const json* v, member(key));
+  if (!v->is_string()) return error(key, std::string("must be a string, not ") + type_name(*v));
+  return std::string_view(v->get_ref<const json::string_t&>());
 }
 
 Result<std::string> ObjectReader::string(std::string_view key) {
-  CS_TRY(const json* v, member(key));
-  if (!v->is_string()) return error(key, std::string("must be a string, not ") + type_name(*v));
-  return v->get<std::string>();
+  CS_TRY(std::string_view s, string_view(key));
+  return std::string(s);
 }
 
 Result<std::string> ObjectReader::non_empty_string(std::string_view key) {
@@ -103,10 +134,7 @@ Result<std::string> ObjectReader::non_empty_string(std::string_view key) {
 }
 
 Result<std::optional<std::string>> ObjectReader::optional_string(std::string_view key) {
-  if (!has(key)) {
-    seen_.emplace(key);
-    return std::optional<std::string>();
-  }
+  if (!has(key)) return std::optional<std::string>();
   CS_TRY(std::string s, string(key));
   return std::optional<std::string>(std::move(s));
 }
@@ -119,11 +147,10 @@ Result<std::uint64_t> ObjectReader::integer(std::string_view key, std::uint64_t 
 }
 
 Result<std::optional<bool>> ObjectReader::optional_bool(std::string_view key) {
-  seen_.emplace(key);
-  auto it = value_->find(key);
-  if (it == value_->end()) return std::optional<bool>();
-  if (!it->is_boolean()) return error(key, std::string("must be true or false, not ") + type_name(*it));
-  return std::optional<bool>(it->get<bool>());
+  const json* v = find(key);
+  if (v == nullptr) return std::optional<bool>();
+  if (!v->is_boolean()) return error(key, std::string("must be true or false, not ") + type_name(*v));
+  return std::optional<bool>(v->get<bool>());
 }
 
 Result<Bytes> ObjectReader::base64(std::string_view key) {
@@ -176,21 +203,26 @@ Result<std::vector<std::string>> ObjectReader::string_array(std::string_view key
 }
 
 Result<void> ObjectReader::expect_schema(std::string_view schema) {
-  seen_.emplace("schema");
-  auto it = value_->find("schema");
-  if (it == value_->end() || !it->is_string()) {
+  const json* v = find("schema");
+  if (v == nullptr || !v->is_string()) {
     return Error(Errc::kUnknownSchema, doc_ + ": \"schema\" is missing; expected \"" + std::string(schema) + "\"");
   }
-  if (it->get<std::string>() != schema) {
-    return Error(Errc::kUnknownSchema, doc_ + ": schema \"" + it->get<std::string>() + "\" is not \"" +
+  if (v->get_ref<const json::string_t&>() != schema) {
+    return Error(Errc::kUnknownSchema, doc_ + ": schema \"" + v->get<std::string>() + "\" is not \"" +
                                            std::string(schema) + "\"");
   }
   return {};
 }
 
 Result<void> ObjectReader::finish() const {
-  for (const auto& [key, value] : value_->items()) {
-    if (!seen_.contains(key)) return document_error(doc_, child(key), "unknown field");
+  const auto& object = value_->get_ref<const json::object_t&>();
+  if (read_count_ == object.size()) return {};  // every member was read
+  const auto inline_end = read_.begin() + static_cast<std::ptrdiff_t>(std::min(read_count_, kInline));
+  for (const auto& [key, value] : object) {
+    if (std::find(read_.begin(), inline_end, &key) == inline_end &&
+        std::find(read_more_.begin(), read_more_.end(), &key) == read_more_.end()) {
+      return document_error(doc_, child(key), "unknown field");
+    }
   }
   return {};
 }

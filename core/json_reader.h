@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <array>
 #include <set>
 #include <string>
 #include <string_view>
@@ -43,6 +44,8 @@ class ObjectReader {
 
   Result<const nlohmann::json*> member(std::string_view key);  // required, any type
   Result<std::string> string(std::string_view key);            // required string
+  // Required string, as a view into the document (valid while the document lives).
+  Result<std::string_view> string_view(std::string_view key);
   Result<std::string> non_empty_string(std::string_view key);
   Result<std::optional<std::string>> optional_string(std::string_view key);
   Result<std::uint64_t> integer(std::string_view key, std::uint64_t min = 0, std::uint64_t max = kMaxDocumentInteger);
@@ -63,10 +66,18 @@ class ObjectReader {
  private:
   ObjectReader(const nlohmann::json& value, std::string_view doc, std::string pointer)
       : value_(&value), doc_(doc), pointer_(std::move(pointer)) {}
+  // Looks `key` up and records the member as read.
+  const nlohmann::json* find(std::string_view key);
   const nlohmann::json* value_;
   std::string doc_;
   std::string pointer_;
-  std::set<std::string, std::less<>> seen_;
+  // The members read so far, each once, as pointers to the object's own names: finish()
+  // compares their count with the object's size. Documents' objects are small, so this
+  // costs no allocation unless an object has more than kInline members read.
+  static constexpr std::size_t kInline = 16;
+  std::array<const std::string*, kInline> read_{};
+  std::size_t read_count_ = 0;
+  std::vector<const std::string*> read_more_;
 };
 
 // The parse_text of every document type: strict JSON (core/jcs.h), errors prefixed with the

@@ -243,10 +243,8 @@ Result<Manifest> Manifest::parse(const json& doc) {
     CS_TRY(f.path, fr.string("path"));
     if (auto why = check_manifest_path(f.path)) return fr.error("path", "\"" + f.path + "\": " + *why);
     CS_TRY(f.size, fr.integer("size"));
-    CS_TRY(std::string hex, fr.string("sha256"));
-    if (!is_lower_hex(hex, 64)) return fr.error("sha256", "must be 64 lowercase hex digits");
-    auto raw = hex_decode(hex);
-    std::copy(raw->begin(), raw->end(), f.sha256.begin());
+    CS_TRY(std::string_view hex, fr.string_view("sha256"));
+    if (!decode_lower_hex(hex, f.sha256)) return fr.error("sha256", "must be 64 lowercase hex digits");
     CS_TRY_VOID(fr.finish());
     if (!m.f_.files.empty()) {
       const std::string& prev = m.f_.files.back().path;

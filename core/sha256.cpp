@@ -69,12 +69,10 @@ std::string digest_to_string(const Digest& d) { return "sha256:" + hex_encode(d)
 
 Result<Digest> digest_from_string(std::string_view text) {
   constexpr std::string_view kPrefix = "sha256:";
-  if (text.substr(0, kPrefix.size()) != kPrefix || !is_lower_hex(text.substr(kPrefix.size()), 64)) {
+  Digest d{};
+  if (text.substr(0, kPrefix.size()) != kPrefix || !decode_lower_hex(text.substr(kPrefix.size()), d)) {
     return make_error(Errc::kInvalidDocument, "expected \"sha256:\" followed by 64 lowercase hex digits");
   }
-  Digest d{};
-  auto bytes = hex_decode(text.substr(kPrefix.size()));
-  std::memcpy(d.data(), bytes->data(), d.size());
   return d;
 }
 

@@ -79,10 +79,9 @@ std::vector<std::string> rejection_reasons(const VerifyReport& r) {
 }
 
 std::optional<Digest> parse_hex_id(std::string_view hex) {
-  if (!is_lower_hex(hex, 64)) return std::nullopt;
-  auto d = digest_from_string("sha256:" + std::string(hex));
-  if (!d.ok()) return std::nullopt;
-  return *d;
+  Digest d{};
+  if (!decode_lower_hex(hex, d)) return std::nullopt;
+  return d;
 }
 
 Result<Policy> load_policy_file(const std::string& path) {

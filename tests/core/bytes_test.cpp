@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 namespace countersign {
 namespace {
 
@@ -15,6 +17,23 @@ TEST(Hex, RoundTripsAndRejectsBadDigits) {
   EXPECT_NE(bad.error().message.find("offset 0"), std::string::npos);
   EXPECT_TRUE(is_lower_hex("00ab", 4));
   EXPECT_FALSE(is_lower_hex("00AB", 4));
+}
+
+TEST(Hex, DecodesExactlyLowercaseIntoAFixedBuffer) {
+  std::array<std::uint8_t, 3> out{};
+  ASSERT_TRUE(decode_lower_hex("00abff", out));
+  EXPECT_EQ(out, (std::array<std::uint8_t, 3>{0x00, 0xab, 0xff}));
+  EXPECT_FALSE(decode_lower_hex("00ABff", out)) << "uppercase";
+  EXPECT_FALSE(decode_lower_hex("00abf", out)) << "too short";
+  EXPECT_FALSE(decode_lower_hex("00abff00", out)) << "too long";
+  EXPECT_FALSE(decode_lower_hex("00agff", out)) << "not a hex digit";
+  EXPECT_FALSE(decode_lower_hex(std::string_view("00a\0ff", 6), out)) << "NUL";
+  for (int c = 0; c < 256; ++c) {
+    std::string two = {static_cast<char>(c), '0'};
+    std::array<std::uint8_t, 1> one{};
+    const bool want = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    EXPECT_EQ(decode_lower_hex(two, one), want) << "byte " << c;
+  }
 }
 
 TEST(Base64, StrictStandardPadded) {
