@@ -299,6 +299,7 @@ class Parser {
   const char* begin_;
   const char* p_;
   const char* end_;
+  std::string scratch_;  // the string being decoded; keeps its capacity between strings
   Error error_;
 };
 
@@ -387,8 +388,11 @@ bool Parser::parse_value_start(json*& slot, std::vector<json*>& stack) {
       return parse_member_key(*slot, slot);
     }
     case '"': {
-      *slot = json::string_t();
-      if (!parse_string(slot->get_ref<json::string_t&>())) return false;
+      // Decoded into the scratch buffer first, so the value's own string is allocated
+      // once at its exact size (appending to it directly would reallocate as it grows).
+      scratch_.clear();
+      if (!parse_string(scratch_)) return false;
+      *slot = scratch_;
       slot = nullptr;
       return true;
     }
@@ -436,16 +440,17 @@ bool Parser::parse_member_key(json& object, json*& slot) {
   if (p_ == end_) return fail(p_, "unexpected end of input, expected a string key");
   if (*p_ != '"') return fail(p_, "expected a string key, found " + describe_byte(p_));
   const char* key_start = p_;
-  std::string key;
+  std::string& key = scratch_;
+  key.clear();
   if (!parse_string(key)) return false;
   // RFC 8785 section 3.1 requires I-JSON input (RFC 7493 section 2.3: member names MUST be
   // unique). Names are compared after unescaping, so "a" and "\u0061" are duplicates.
   // Keys usually arrive in sorted order (canonical or generated documents), so hint the end
-  // of the map: appending is then constant time. try_emplace leaves `key` untouched when the
-  // name is already present, which the size tells.
+  // of the map: appending is then constant time. try_emplace copies `key` (at its exact
+  // size) and adds nothing when the name is already present, which the size tells.
   auto& members = object.get_ref<json::object_t&>();
   const std::size_t size_before = members.size();
-  auto it = members.try_emplace(members.end(), std::move(key));
+  auto it = members.try_emplace(members.end(), key);
   if (members.size() == size_before) return fail(key_start, "duplicate key \"" + printable(key) + "\"");
   skip_ws();
   if (p_ == end_) return fail(p_, "unexpected end of input, expected ':'");
