@@ -49,7 +49,7 @@ inline constexpr std::string_view kSignatureRejected = "signature-rejected";  //
 inline constexpr std::string_view kSnapshotSkipped = "snapshot-skipped";      // + "reason"
 inline constexpr std::string_view kSnapshotFailed = "snapshot-failed";        // + "reason"
 inline constexpr std::string_view kInstallResumed = "install-resumed";
-inline constexpr std::string_view kStagingCleaned = "staging-cleaned";        // + "manifest"
+inline constexpr std::string_view kStagingCleaned = "staging-cleaned";        // + "manifest" [, "file"]
 }  // namespace event
 
 // True for the names above.

@@ -670,6 +670,22 @@ Result<void> Engine::start() {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(s.config.staging_dir(), ec)) {
     std::string name = e.path().filename().string();
+    if (name.starts_with('.')) {
+      // ".<hex>.manifest.json.tmp-N": the daemon's own write_file_atomic of the staged
+      // manifest, cut short by a crash before its rename. Never of use, even to an install
+      // that resumes (it writes the manifest again).
+      const std::string hex = name.substr(1, 64);
+      constexpr std::string_view kTmp = ".manifest.json.tmp-";
+      if (is_lower_hex(hex, 64) && name.size() > 65 + kTmp.size() &&
+          std::string_view(name).substr(65, kTmp.size()) == kTmp) {
+        std::error_code rm;
+        fs::remove(e.path(), rm);
+        json fields = {{"manifest", "sha256:" + hex}, {"file", name}};
+        if (rm) fields["error"] = rm.message();
+        (void)s.record(audit::event::kStagingCleaned, fields);
+      }
+      continue;
+    }
     std::string hex = name.substr(0, 64);
     if (!is_lower_hex(hex, 64) || keep.count(hex)) continue;
     auto r = s.helper.run({"staging", "remove", hex});

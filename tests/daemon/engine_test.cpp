@@ -465,6 +465,23 @@ TEST_F(EngineTest, LeftoverStagingFromACrashIsCleanedAndLogged) {
   EXPECT_EQ(events(audit::event::kStagingCleaned).size(), 1u);
 }
 
+TEST_F(EngineTest, TemporaryManifestLeftByACrashIsRemovedAndLogged) {
+  // write_file_atomic's temporary name for the staged manifest, as a crash before the
+  // rename leaves it; and a file the daemon did not write, which stays.
+  const std::string staging = box_.config().staging_dir();
+  fs::create_directories(staging);
+  const std::string tmp = "." + std::string(64, 'b') + ".manifest.json.tmp-12345";
+  test_util::spit(staging + "/" + tmp, "{\"schema\":");
+  test_util::spit(staging + "/.notes", "someone else's");
+  engine();
+  EXPECT_FALSE(fs::exists(staging + "/" + tmp));
+  EXPECT_TRUE(fs::exists(staging + "/.notes"));
+  auto cleaned = events(audit::event::kStagingCleaned);
+  ASSERT_EQ(cleaned.size(), 1u);
+  EXPECT_EQ(cleaned[0]["file"], tmp);
+  EXPECT_EQ(cleaned[0]["manifest"], "sha256:" + std::string(64, 'b'));
+}
+
 TEST_F(EngineTest, NotEnoughDiskSpaceIsRefusedBeforeAnyByteIsFetched) {
   CS_REQUIRE_OR_SKIP(::geteuid() == 0, "mounting a small tmpfs for models/ needs root");
   const std::string models = box_.models_dir();
