@@ -191,8 +191,8 @@ SignView::DeviceWait SignView::run_device_request(const QString& title, const QS
   dialog.setWindowTitle(title);
   dialog.setMinimumDuration(0);
   dialog.show();
-  // After Cancel: CANCEL again every 300 ms (a key ignores it until it waits for the user,
-  // smartcard/fido2_device.h Canceller), for at most 5 s.
+  // After Cancel: `cancel` again every 300 ms (a FIDO2 key ignores it until it waits for
+  // the user, smartcard/fido2_device.h Canceller), and the worker waited for at most 5 s.
   constexpr qint64 kResendMs = 300, kGraceMs = 5000;
   QElapsedTimer since_cancel;
   qint64 last_sent = -kResendMs;
@@ -206,7 +206,8 @@ SignView::DeviceWait SignView::run_device_request(const QString& title, const QS
       last_sent = since_cancel.elapsed();
       cancel();
     }
-    if (since_cancel.elapsed() > kGraceMs) loop.quit();
+    // Nothing to tell the device (a PIV card): stop waiting for it at once.
+    if (!cancel || since_cancel.elapsed() > kGraceMs) loop.quit();
   });
   poll.start(30);
   loop.exec();

@@ -67,9 +67,9 @@ class SignView : public View {
     bool cancelled = false;                       // the user pressed Cancel
   };
   // Runs `work` on a thread of its own while a dialog shows `text` with Cancel. On Cancel,
-  // calls `cancel` (may be empty) every few hundred milliseconds and waits a few seconds
-  // more for `work` to return; a worker still running then is left to finish on its own
-  // (it owns what it uses) and its result dropped.
+  // calls `cancel` every few hundred milliseconds and waits a few seconds more for `work`
+  // to return (without `cancel`: does not wait). A worker still running then is left to
+  // finish on its own (it owns what it uses) and its result dropped.
   DeviceWait run_device_request(const QString& title, const QString& text,
                                 std::function<Result<SignatureFile>()> work, std::function<void()> cancel);
   // One signing with a FIDO2 key or a PIV card: the PIN (when pin_prompt is set) from
