@@ -286,7 +286,8 @@ int SignView::find_piv(const QString& reader) {
   piv_list_->clear();
   const Workspace& ws = session_.ws();
   if (!ws.policy) {
-    show_error(this, tr("No policy open"), Error(Errc::kInvalidArgument, "open the policy: it names the keys"));
+    show_error(this, tr("No policy open"),
+               Error(Errc::kInvalidArgument, "open the policy: it names the keys"));
     return 0;
   }
   auto found = find_piv_signers(*ws.policy, reader.toStdString(), ws.attestation_roots);
@@ -307,7 +308,8 @@ int SignView::find_piv(const QString& reader) {
   } else {
     QStringList seen;
     for (const auto& c : found->other_cards) seen << q(c);
-    status_->setText(tr("No card holds a key of this policy. Cards seen:\n%1").arg(seen.join(QStringLiteral("\n"))));
+    status_->setText(
+        tr("No card holds a key of this policy. Cards seen:\n%1").arg(seen.join(QStringLiteral("\n"))));
   }
   return static_cast<int>(piv_.size());
 }

@@ -80,8 +80,8 @@ class SignView : public View {
     int retries = -1;      // tries left shown with the first prompt; -1 unknown
     int max_attempts = 3;  // PIN prompts at most
     QString title;
-    QString wait_text;     // shown while the device works, unless `touch`
-    bool touch = false;    // show "Touch your key now."
+    QString wait_text;         // shown while the device works, unless `touch`
+    bool touch = false;        // show "Touch your key now."
     bool cancellable = false;  // Cancel reaches the device (FIDO2: fido2::Canceller)
     std::function<Result<SignatureFile>(const SecretBytes* pin, std::shared_ptr<fido2::Canceller> cancel)>
         sign;

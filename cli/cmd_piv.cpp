@@ -197,10 +197,11 @@ int enroll_piv(Io& io, const PivEnrollArgs& a) {
 
 Result<std::unique_ptr<piv::CardSigner>> open_piv_signer(const PivOptions& o) {
   CS_TRY(piv::Slot slot, piv::slot_from_name(o.slot));
-  return piv::CardSigner::open(reader_opt(o.reader), slot, [&o](const std::string& reader) -> Result<SecretBytes> {
-    if (!o.pin_file.empty()) return read_secret_file(o.pin_file, 64);
-    return prompt_secret("PIV PIN for " + reader + ": ");
-  });
+  return piv::CardSigner::open(reader_opt(o.reader), slot,
+                               [&o](const std::string& reader) -> Result<SecretBytes> {
+                                 if (!o.pin_file.empty()) return read_secret_file(o.pin_file, 64);
+                                 return prompt_secret("PIV PIN for " + reader + ": ");
+                               });
 }
 
 }  // namespace countersign::cli

@@ -32,8 +32,8 @@ Result<std::vector<Fido2Match>> find_fido2_signers(const Policy& policy, const s
 }
 
 Result<SignatureFile> sign_with_fido2(const Proposal& proposal, const Fido2Match& match,
-                                      const SecretBytes* pin, std::optional<std::string> signer,
-                                      UnixTime now, std::shared_ptr<fido2::Canceller> cancel) {
+                                      const SecretBytes* pin, std::optional<std::string> signer, UnixTime now,
+                                      std::shared_ptr<fido2::Canceller> cancel) {
   CS_TRY_VOID(refuse_expired(proposal, now));
   if (match.needs_pin() && pin == nullptr) return Error(Errc::kInvalidArgument, "this key needs its PIN");
   CS_TRY(fido2::Device dev, fido2::open_device(match.device));
@@ -60,12 +60,13 @@ bool may_need_touch(const piv::ReaderInfo& card, const PolicyKey& key, const att
 Result<PivSearch> find_piv_signers(const Policy& policy, const std::string& reader,
                                    const attestation::Roots& roots) {
   CS_TRY(std::vector<piv::ReaderInfo> readers, piv::list_readers());
-  if (!reader.empty() &&
-      std::none_of(readers.begin(), readers.end(), [&](const piv::ReaderInfo& r) { return r.reader == reader; })) {
+  if (!reader.empty() && std::none_of(readers.begin(), readers.end(),
+                                      [&](const piv::ReaderInfo& r) { return r.reader == reader; })) {
     std::string names;
     for (const auto& r : readers) names += "\n  " + r.reader;
-    return Error(Errc::kNotFound, "no smartcard reader is called \"" + reader + "\"" +
-                                      (names.empty() ? "; pcscd sees no reader" : "; the readers are:" + names));
+    return Error(Errc::kNotFound,
+                 "no smartcard reader is called \"" + reader + "\"" +
+                     (names.empty() ? "; pcscd sees no reader" : "; the readers are:" + names));
   }
   PivSearch out;
   for (const auto& r : readers) {
@@ -79,7 +80,8 @@ Result<PivSearch> find_piv_signers(const Policy& policy, const std::string& read
       out.matches.push_back({r.reader, card, slot.slot, ref->approver->id, *ref->key, r.pin_retries,
                              may_need_touch(r, *ref->key, roots)});
     }
-    if (out.matches.size() == before) out.other_cards.push_back(r.reader + ": " + card + " — no key of this policy");
+    if (out.matches.size() == before)
+      out.other_cards.push_back(r.reader + ": " + card + " — no key of this policy");
   }
   return out;
 }
@@ -88,8 +90,9 @@ Result<SignatureFile> sign_with_piv(const Proposal& proposal, const PivMatch& ma
                                     std::optional<std::string> signer, UnixTime now) {
   CS_TRY_VOID(refuse_expired(proposal, now));
   CS_TRY(std::unique_ptr<piv::CardSigner> card,
-         piv::CardSigner::open(match.reader, match.slot,
-                               [&pin](const std::string&) -> Result<SecretBytes> { return SecretBytes::copy_of(pin.view()); }));
+         piv::CardSigner::open(match.reader, match.slot, [&pin](const std::string&) -> Result<SecretBytes> {
+           return SecretBytes::copy_of(pin.view());
+         }));
   if (card->public_key().id() != match.key.key.id()) {
     return Error(Errc::kNoDevice, card->describe() + " no longer holds " + match.approver +
                                       "'s key (another card?); insert that card and look for cards again");

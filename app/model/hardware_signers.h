@@ -41,8 +41,8 @@ Result<std::vector<Fido2Match>> find_fido2_signers(const Policy& policy, const s
 // it is then missing). Wrong PIN: kWrongPin with Error::retries. An expired proposal:
 // kRejected, before the key is touched. `cancel` may be null.
 Result<SignatureFile> sign_with_fido2(const Proposal& proposal, const Fido2Match& match,
-                                      const SecretBytes* pin, std::optional<std::string> signer,
-                                      UnixTime now, std::shared_ptr<fido2::Canceller> cancel = nullptr);
+                                      const SecretBytes* pin, std::optional<std::string> signer, UnixTime now,
+                                      std::shared_ptr<fido2::Canceller> cancel = nullptr);
 
 struct PivMatch {
   std::string reader;    // PC/SC reader name
@@ -74,7 +74,8 @@ Result<PivSearch> find_piv_signers(const Policy& policy, const std::string& read
 // Signs with the matched slot: opens the card in match.reader, checks that the slot still
 // holds the policy key, verifies `pin` and signs (may wait for a touch). Errors: kWrongPin
 // with Error::retries, kPinLocked, kRejected (touch not given, or the proposal expired),
-// kNoDevice (card removed, or another card put in its place). `pin` is copied into the signer and wiped with it.
+// kNoDevice (card removed, or another card put in its place). `pin` is copied into the signer and wiped with
+// it.
 Result<SignatureFile> sign_with_piv(const Proposal& proposal, const PivMatch& match, const SecretBytes& pin,
                                     std::optional<std::string> signer, UnixTime now);
 

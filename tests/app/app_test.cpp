@@ -32,8 +32,8 @@
 #include "app/verify_view.h"
 #include "core/jcs.h"
 #include "core/review.h"
-#include "smartcard/fido2_unix_socket.h"
 #include "core/x509.h"
+#include "smartcard/fido2_unix_socket.h"
 #include "tests/app/app_fixture.h"
 #include "tests/daemon/integration.h"
 #include "tests/smartcard/piv/card_state.h"
@@ -399,7 +399,8 @@ TEST_F(AppTest, ASecurityKeyHoldingNoPolicyCredentialIsSaidPlainly) {
   test_util::VirtualKeyProcess erin_key(dir_.file("erin.sock"), {});
   test_util::VirtualKeyProcess other_key(dir_.file("other.sock"), {});
   ASSERT_TRUE(erin_key.ready() && other_key.ready());
-  ASSERT_EQ(open({fx_.proposal, policy_with_erin_key(enrol_erin(dir_.file("erin.sock")))}), 2) << s(errors_.join("\n"));
+  ASSERT_EQ(open({fx_.proposal, policy_with_erin_key(enrol_erin(dir_.file("erin.sock")))}), 2)
+      << s(errors_.join("\n"));
   SignView* v = window_->sign();
   EXPECT_EQ(v->find_fido2(QString::fromStdString("unix:" + dir_.file("other.sock"))), 0);
   EXPECT_TRUE(contains(s(v->status()->text()), "No connected security key holds a key of this policy"));
@@ -443,7 +444,8 @@ TEST_F(AppTest, CancelStopsTheSecurityKeyWaitingForATouchAndWritesNothing) {
   press_cancel.stop();
   EXPECT_TRUE(std::filesystem::exists(waiting)) << "the key never waited for a touch";
   EXPECT_TRUE(v->touch_prompt_shown());
-  EXPECT_TRUE(contains(s(v->status()->text()), "Cancelled: the security key stopped waiting. Nothing was written."))
+  EXPECT_TRUE(
+      contains(s(v->status()->text()), "Cancelled: the security key stopped waiting. Nothing was written."))
       << s(v->status()->text());
   EXPECT_TRUE(errors_.isEmpty()) << s(errors_.join("\n"));
   EXPECT_FALSE(std::filesystem::exists(out));
@@ -501,7 +503,9 @@ class AppPivTest : public AppTest {
     return policy_with_erin_key(PolicyKey{key, {}, false, std::nullopt});
   }
 
-  static std::optional<SecretBytes> pin(std::string_view text) { return SecretBytes::copy_of(as_bytes(text)); }
+  static std::optional<SecretBytes> pin(std::string_view text) {
+    return SecretBytes::copy_of(as_bytes(text));
+  }
 
   Bytes card_cert_;
   std::unique_ptr<test_util::PcscFixture> card_;

@@ -97,7 +97,7 @@ class VirtualFido2 {
   std::size_t rx_need_ = 0;
   std::uint8_t rx_seq_ = 0;
   Bytes rx_buf_;
-  std::deque<Bytes> tx_;  // 64-byte reports waiting for the host to read
+  std::deque<Bytes> tx_;                      // 64-byte reports waiting for the host to read
   bool touch_pending_ = false;                // set by get_assertion: answer later
   std::optional<std::uint32_t> waiting_cid_;  // the channel of the assertion waiting for a touch
 };
