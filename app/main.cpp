@@ -1,8 +1,12 @@
 // countersign-app: review, diff, sign, collect and verify approvals (docs/app.md).
-//   countersign-app [FILE...] [--known-manifests DIR] [--screenshot-dir DIR]
+//   countersign-app [FILE...] [--known-manifests DIR] [--attestation-root FILE]... [--screenshot-dir DIR]
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QTimer>
+
+#include <cstdio>
+#include <string>
+#include <vector>
 
 #include "app/main_window.h"
 
@@ -24,7 +28,13 @@ int main(int argc, char** argv) {
       QStringLiteral("screenshot-dir"),
       QStringLiteral("Save a PNG of each view into DIR and exit (1 if a file cannot be written)."),
       QStringLiteral("DIR"));
+  QCommandLineOption roots(
+      QStringLiteral("attestation-root"),
+      QStringLiteral("Also trust this hardware attestation root (PEM or DER; repeatable), as the CLI's "
+                     "--attestation-root: Yubico's FIDO and PIV roots are built in."),
+      QStringLiteral("FILE"));
   parser.addOption(known);
+  parser.addOption(roots);
   parser.addOption(shots);
   parser.addPositionalArgument(
       QStringLiteral("FILE"),
@@ -34,6 +44,15 @@ int main(int argc, char** argv) {
 
   countersign::app::MainWindow window;
   if (parser.isSet(known)) window.set_known_manifests_dir(parser.value(known));
+  if (parser.isSet(roots)) {
+    std::vector<std::string> paths;
+    for (const QString& p : parser.values(roots)) paths.push_back(p.toStdString());
+    auto set = window.set_attestation_roots(paths);
+    if (!set.ok()) {
+      std::fprintf(stderr, "countersign-app: --attestation-root: %s\n", set.error().message.c_str());
+      return 2;
+    }
+  }
   const QStringList files = parser.positionalArguments();
   if (parser.isSet(shots)) {
     window.resize(1180, 800);

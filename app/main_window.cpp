@@ -194,6 +194,12 @@ void MainWindow::open_previous_dialog() {
   tabs_->setCurrentWidget(diff_);
 }
 
+Result<void> MainWindow::set_attestation_roots(const std::vector<std::string>& paths) {
+  CS_TRY(session_.ws().attestation_roots, attestation::Roots::pinned_plus(paths));
+  session_.notify();
+  return {};
+}
+
 void MainWindow::set_known_manifests_dir(const QString& dir) {
   session_.ws().known_manifests_dir = dir.toStdString();
   QSettings().setValue(QStringLiteral("known_manifests_dir"), dir);

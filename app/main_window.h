@@ -29,6 +29,11 @@ class MainWindow : public QMainWindow {
   int open_files(const QStringList& paths);
   // Sets the folder searched for the proposal's previous manifest (saved in settings).
   void set_known_manifests_dir(const QString& dir);
+  // Also trusts the certificates in `paths` (PEM or DER) as hardware attestation roots, on
+  // top of the pinned vendor roots, in every view (not saved: given per run, like the
+  // CLI's --attestation-root). Errors: a file's read or parse error, naming it; the roots
+  // are then unchanged.
+  Result<void> set_attestation_roots(const std::vector<std::string>& paths);
   // Grabs each view into DIR/NN-name.png. False when a file cannot be written.
   bool save_screenshots(const QString& dir);
 

@@ -32,7 +32,7 @@ void PolicyView::refresh() {
   if (!ws.policy) {
     header_->setText(tr("No policy open. Open the policy of the domain (Ctrl+O)."));
     rules_->clear();
-    model_->set_policy(nullptr);
+    model_->set_policy(nullptr, ws.attestation_roots);
     return;
   }
   const Policy& p = *ws.policy;
@@ -60,7 +60,7 @@ void PolicyView::refresh() {
     rules << line;
   }
   rules_->setText(tr("Rules\n") + rules.join(QStringLiteral("\n")));
-  model_->set_policy(&p);
+  model_->set_policy(&p, ws.attestation_roots);
 }
 
 }  // namespace countersign::app

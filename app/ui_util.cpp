@@ -47,7 +47,7 @@ void set_error_sink(std::function<void(const QString&)> s) { sink() = std::move(
 void show_error(QWidget* parent, const QString& what, const Error& error) {
   const QString text = what + QStringLiteral(":\n") + q(error.message);
   if (sink()) {
-    sink()(text);
+    sink()(text + QStringLiteral("\n") + advice(error.code));  // all the box would show
     return;
   }
   QMessageBox box(QMessageBox::Warning, what, text, QMessageBox::Ok, parent);

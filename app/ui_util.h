@@ -15,7 +15,8 @@ class QTableView;
 namespace countersign::app {
 
 // Shows `error` in a dialog titled `what` ("Could not open the file"), with advice on what
-// to do next for its code. Tests install a sink instead (no modal dialogs offscreen).
+// to do next for its code. Tests install a sink instead (no modal dialogs offscreen); it gets
+// the same text and advice.
 void show_error(QWidget* parent, const QString& what, const Error& error);
 void set_error_sink(std::function<void(const QString&)> sink);
 

@@ -19,10 +19,6 @@ std::optional<std::string> reader_opt(const std::string& r) {
   return r;
 }
 
-std::string version_string(const std::array<std::uint8_t, 3>& v) {
-  return std::to_string(v[0]) + "." + std::to_string(v[1]) + "." + std::to_string(v[2]);
-}
-
 }  // namespace
 
 Result<nlohmann::json> list_piv(Io& io, bool print_text) {
@@ -33,7 +29,7 @@ Result<nlohmann::json> list_piv(Io& io, bool print_text) {
     if (r.card_present) {
       j["type"] = !r.piv ? "unknown" : r.yubikey_version ? "yubikey-piv" : "piv";
       if (!r.error.empty()) j["error"] = r.error;
-      if (r.yubikey_version) j["firmware"] = version_string(*r.yubikey_version);
+      if (r.yubikey_version) j["firmware"] = piv::firmware_string(*r.yubikey_version);
       if (r.yubikey_serial) j["serial"] = *r.yubikey_serial;
       if (r.pin_retries >= 0) j["pin_retries"] = r.pin_retries;
       nlohmann::json slots = nlohmann::json::object();
@@ -52,19 +48,10 @@ Result<nlohmann::json> list_piv(Io& io, bool print_text) {
   if (readers.empty()) io.out << "no smartcard readers\n";
   for (const auto& r : readers) {
     io.out << r.reader << ": ";
-    if (!r.card_present) {
-      io.out << "no card\n";
+    io.out << piv::describe_card(r);
+    if (!r.card_present || !r.piv) {
+      io.out << "\n";
       continue;
-    }
-    if (!r.piv) {
-      io.out << "card without PIV (" << r.error << ")\n";
-      continue;
-    }
-    if (r.yubikey_version) {
-      io.out << "YubiKey PIV, firmware " << version_string(*r.yubikey_version);
-      if (r.yubikey_serial) io.out << ", serial " << *r.yubikey_serial;
-    } else {
-      io.out << "PIV card";
     }
     if (r.pin_retries >= 0) io.out << ", PIN tries left " << r.pin_retries;
     io.out << "\n";
@@ -208,35 +195,13 @@ int enroll_piv(Io& io, const PivEnrollArgs& a) {
   return kExitOk;
 }
 
-namespace {
-
-class PivOpenedSigner final : public OpenedSigner {
- public:
-  PivOpenedSigner(std::unique_ptr<piv::PivDevice> dev, piv::PivSigner s)
-      : dev_(std::move(dev)), signer_(std::move(s)) {}
-  Signer& signer() override { return signer_; }
-  std::string describe() const override {
-    return "slot " + piv::slot_name(signer_.slot()) + " of the card in " + dev_->reader();
-  }
-
- private:
-  std::unique_ptr<piv::PivDevice> dev_;
-  piv::PivSigner signer_;
-};
-
-}  // namespace
-
-Result<std::unique_ptr<OpenedSigner>> open_piv_signer(const PivOptions& o) {
+Result<std::unique_ptr<piv::CardSigner>> open_piv_signer(const PivOptions& o) {
   CS_TRY(piv::Slot slot, piv::slot_from_name(o.slot));
-  CS_TRY(auto dev, piv::PivDevice::open(reader_opt(o.reader)));
-  SecretBytes pin;
-  if (!o.pin_file.empty()) {
-    CS_TRY(pin, read_secret_file(o.pin_file, 64));
-  } else {
-    CS_TRY(pin, prompt_secret("PIV PIN for " + dev->reader() + ": "));
-  }
-  CS_TRY(piv::PivSigner s, piv::PivSigner::create(dev->card(), slot, std::move(pin)));
-  return std::unique_ptr<OpenedSigner>(new PivOpenedSigner(std::move(dev), std::move(s)));
+  return piv::CardSigner::open(reader_opt(o.reader), slot,
+                               [&o](const std::string& reader) -> Result<SecretBytes> {
+                                 if (!o.pin_file.empty()) return read_secret_file(o.pin_file, 64);
+                                 return prompt_secret("PIV PIN for " + reader + ": ");
+                               });
 }
 
 }  // namespace countersign::cli

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "core/keys.h"
+#include "smartcard/piv/piv_signer.h"
 
 namespace countersign::cli {
 
@@ -40,15 +41,7 @@ struct PivOptions {
   std::string pin_file;  // empty: prompt on the terminal
 };
 
-// A card signer with its open connection; destroyed when the signature is made.
-class OpenedSigner {
- public:
-  virtual ~OpenedSigner() = default;
-  virtual Signer& signer() = 0;
-  virtual std::string describe() const = 0;  // "slot 9c of the card in READER"
-};
-
-// Opens the card, reads the slot's key, and takes the PIN (file or terminal prompt).
-Result<std::unique_ptr<OpenedSigner>> open_piv_signer(const PivOptions& o);
+// Opens the card, takes the PIN (file or terminal prompt) and reads the slot's key.
+Result<std::unique_ptr<piv::CardSigner>> open_piv_signer(const PivOptions& o);
 
 }  // namespace countersign::cli

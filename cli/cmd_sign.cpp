@@ -77,7 +77,7 @@ int sign(Io& io, const SignArgs& a) {
     return kExitOk;
   }
   std::optional<SoftwareKey> soft;
-  std::unique_ptr<OpenedSigner> card;
+  std::unique_ptr<piv::CardSigner> card;
   Signer* key = nullptr;
   std::string key_label;
   if (a.piv) {
@@ -86,7 +86,7 @@ int sign(Io& io, const SignArgs& a) {
     auto opened = open_piv_signer(o);
     if (!opened.ok()) return report_error(io, opened.error(), a.json);
     card = std::move(*opened);
-    key = &card->signer();
+    key = card.get();
     key_label = card->describe();
   } else {
     auto pass = obtain_passphrase(a.passphrase_file, kPassphraseEnv, "Passphrase for " + a.key + ": ", false);

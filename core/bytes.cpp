@@ -32,6 +32,8 @@ const char* errc_name(Errc code) {
       return "no-device";
     case Errc::kTimeout:
       return "timeout";
+    case Errc::kCancelled:
+      return "cancelled";
     case Errc::kHashMismatch:
       return "hash-mismatch";
     case Errc::kRejected:

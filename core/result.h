@@ -26,6 +26,7 @@ enum class Errc {
   kPinLocked,         // no PIN tries left
   kNoDevice,          // no reader, card or authenticator
   kTimeout,           // waited too long (touch, network)
+  kCancelled,         // the user cancelled (a security key request stopped on request)
   kHashMismatch,      // bytes do not have the hash they were promised to have
   kRejected,          // a policy decision said no (threshold not met, expired, ...)
   kUnsupported,       // valid request we cannot do here

@@ -37,6 +37,42 @@ const char* pin_ptr(const std::optional<SecretBytes>& z) {
 
 }  // namespace
 
+void Canceller::cancel() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  cancelled_ = true;
+  // Under the lock: the request cannot end and close the device meanwhile. A failed send
+  // (the device is gone) needs no handling: the request fails on its own then.
+  if (dev_ != nullptr) (void)fido_dev_cancel(dev_);
+}
+
+bool Canceller::cancelled() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return cancelled_;
+}
+
+class Device::Cancellable {
+ public:
+  static Result<Cancellable> attach(const std::shared_ptr<Canceller>& c, fido_dev_t* dev) {
+    if (c) {
+      std::lock_guard<std::mutex> lock(c->mutex_);
+      if (c->cancelled_) return make_error(Errc::kCancelled, "cancelled before the security key was asked");
+      c->dev_ = dev;
+    }
+    return Cancellable(c);
+  }
+  Cancellable(Cancellable&& o) noexcept : c_(std::move(o.c_)) {}
+  Cancellable& operator=(Cancellable&&) = delete;
+  ~Cancellable() {
+    if (!c_) return;
+    std::lock_guard<std::mutex> lock(c_->mutex_);
+    c_->dev_ = nullptr;
+  }
+
+ private:
+  explicit Cancellable(std::shared_ptr<Canceller> c) : c_(std::move(c)) {}
+  std::shared_ptr<Canceller> c_;
+};
+
 void Device::Close::operator()(fido_dev_t* d) const {
   fido_dev_close(d);  // FIDO_ERR_INVALID_ARGUMENT when not open: nothing to do then
   fido_dev_free(&d);
@@ -143,6 +179,7 @@ Result<PolicyKey> Device::make_credential(const MakeCredentialRequest& request, 
   // option as well is refused by CTAP 2.0 authenticators.
   if (rc == FIDO_OK && request.uv && pin == nullptr) rc = fido_cred_set_uv(cred.get(), FIDO_OPT_TRUE);
   if (rc != FIDO_OK) return map_error(rc, "make credential");
+  CS_TRY(Cancellable cancellable, Cancellable::attach(canceller_, dev_.get()));
   rc = fido_dev_make_cred(dev_.get(), cred.get(), pin_ptr(zpin));
   if (rc != FIDO_OK)
     return map_error(rc, "make credential", rc == FIDO_ERR_PIN_INVALID ? retries_left() : -1);
@@ -198,6 +235,8 @@ Result<Device::Assertion> Device::get_assertion(ByteView client_data_hash, ByteV
   if (rc == FIDO_OK) rc = fido_assert_set_up(a.get(), up ? FIDO_OPT_TRUE : FIDO_OPT_FALSE);
   if (rc == FIDO_OK && uv && pin == nullptr) rc = fido_assert_set_uv(a.get(), FIDO_OPT_TRUE);
   if (rc != FIDO_OK) return map_error(rc, "get assertion");
+  // A silent probe (up false) waits for no one and is not cancelled.
+  CS_TRY(Cancellable cancellable, Cancellable::attach(up ? canceller_ : nullptr, dev_.get()));
   rc = fido_dev_get_assert(dev_.get(), a.get(), pin_ptr(zpin));
   if (rc != FIDO_OK) return map_error(rc, "get assertion", rc == FIDO_ERR_PIN_INVALID ? retries_left() : -1);
   if (fido_assert_count(a.get()) != 1)

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -57,6 +58,27 @@ struct MakeCredentialRequest {
   std::string user_name;       // shown by authenticators that store credentials
 };
 
+// Cancels, from another thread, the request a Device is waiting in (for a touch, say): the
+// "Cancel" of a "Touch your key now" dialog. Shared between the thread that asks and the
+// Device (Device::set_canceller). cancel() sends CTAPHID_CANCEL (CTAP 2.1 section 11.2.9.1.5,
+// libfido2 fido_dev_cancel) on the device's channel; the authenticator then answers the
+// waiting request with CTAP2_ERR_KEEPALIVE_CANCEL and the request returns kCancelled. A
+// request started after cancel() returns kCancelled without reaching the authenticator.
+// An authenticator ignores CTAPHID_CANCEL while it is not waiting for the user (for
+// example during the PIN exchange that precedes an assertion), so call cancel() again
+// while the request has not returned; every call is safe from any thread.
+class Canceller {
+ public:
+  void cancel();
+  bool cancelled() const;
+
+ private:
+  friend class Device;
+  mutable std::mutex mutex_;
+  fido_dev_t* dev_ = nullptr;  // the device while one of its requests runs, else null
+  bool cancelled_ = false;
+};
+
 class Device {
  public:
   // Opens the authenticator at `path`. With `io` null, libfido2's own HID I/O opens the
@@ -97,7 +119,14 @@ class Device {
 
   const std::string& path() const { return path_; }
 
+  // make_credential and get_assertion with up = true can be cancelled through `c` from then
+  // on (see Canceller).
+  void set_canceller(std::shared_ptr<Canceller> c) { canceller_ = std::move(c); }
+
  private:
+  // Ties the Canceller to this device for the length of one request; kCancelled when it
+  // was cancelled before the request began.
+  class Cancellable;
   struct Close {
     void operator()(fido_dev_t* d) const;
   };
@@ -106,6 +135,7 @@ class Device {
   int retries_left();
   std::unique_ptr<fido_dev_t, Close> dev_;
   std::string path_;
+  std::shared_ptr<Canceller> canceller_;
 };
 
 }  // namespace countersign::fido2

@@ -23,6 +23,10 @@ Error map_error(int rc, std::string_view what, int retries) {
     case FIDO_ERR_USER_ACTION_TIMEOUT:
     case FIDO_ERR_ACTION_TIMEOUT:
       return Error(Errc::kTimeout, w + ": timed out waiting for a touch of the security key");
+    case FIDO_ERR_KEEPALIVE_CANCEL:
+      return Error(Errc::kCancelled, w + ": cancelled; the security key stopped waiting and signed nothing");
+    case FIDO_ERR_OPERATION_DENIED:
+      return Error(Errc::kCancelled, w + ": declined on the security key; nothing was signed");
     case FIDO_ERR_TX:
     case FIDO_ERR_RX:
       return Error(Errc::kNoDevice, w + ": the security key stopped responding (was it removed?)");

@@ -13,6 +13,8 @@ namespace countersign::fido2 {
 //   PIN_BLOCKED, PIN_AUTH_BLOCKED    -> kPinLocked
 //   NO_CREDENTIALS                   -> kNotFound ("no matching credential on this key")
 //   USER_ACTION_TIMEOUT, ACTION_TIMEOUT -> kTimeout
+//   KEEPALIVE_CANCEL (CTAPHID_CANCEL honoured: Canceller), OPERATION_DENIED (the user
+//   declined on the authenticator) -> kCancelled
 //   TX, RX (the device stopped answering: removed) -> kNoDevice
 //   RX_NOT_CBOR, RX_INVALID_CBOR, INVALID_CBOR -> kMalformed
 //   PIN_REQUIRED, PIN_NOT_SET        -> kInvalidArgument

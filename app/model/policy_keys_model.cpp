@@ -9,7 +9,7 @@ PolicyKeysModel::PolicyKeysModel(QObject* parent)
                  tr("Hardware attestation")},
                 parent) {}
 
-void PolicyKeysModel::set_policy(const Policy* policy) {
+void PolicyKeysModel::set_policy(const Policy* policy, const attestation::Roots& roots) {
   std::vector<QStringList> rows;
   if (policy != nullptr) {
     for (const Approver& a : policy->approvers()) {
@@ -21,7 +21,7 @@ void PolicyKeysModel::set_policy(const Policy* policy) {
                         roles.join(QStringLiteral(", ")),
                         QString::fromStdString(std::string(alg_name(k.key.alg()))),
                         QString::fromStdString(k.key.id().substr(0, 16)), check,
-                        QString::fromStdString(key_attestation(k).text)});
+                        QString::fromStdString(key_attestation(k, roots).text)});
       }
     }
   }

@@ -17,13 +17,11 @@ namespace {
 
 std::string file_name(const std::string& path) { return fs::path(path).filename().string(); }
 
-VerifyOptions options_at(UnixTime now) {
+// As `countersign bundle verify`, with the app's --attestation-root files as its own.
+VerifyOptions options_at(UnixTime now, const attestation::Roots& roots) {
   VerifyOptions opt;
   opt.now = now;
-  // As `countersign bundle verify` without --attestation-root: the pinned roots only.
-  opt.attestation_verified = [roots = attestation::Roots::pinned()](const PolicyKey& k) {
-    return attestation::check(k, roots).verified;
-  };
+  opt.attestation_verified = [roots](const PolicyKey& k) { return attestation::check(k, roots).verified; };
   return opt;
 }
 
@@ -194,7 +192,7 @@ Result<Approval> approval(const Workspace& ws, UnixTime now) {
   }
   Approval a;
   a.report = verify_approval(*ws.proposal, subject_hash ? &*subject_hash : nullptr, sigs, *ws.policy,
-                             options_at(now));
+                             options_at(now, ws.attestation_roots));
   a.counted = a.report.counted.size();
   a.threshold = a.report.rule ? a.report.rule->threshold : 0;
   a.met = a.report.approved;
@@ -259,7 +257,7 @@ Result<BundleCheck> verify_open_bundle(const Workspace& ws, UnixTime now, const 
     assembled = std::move(made);
     b = &*assembled;
   }
-  VerifyOptions opt = options_at(now);
+  VerifyOptions opt = options_at(now, ws.attestation_roots);
   if (!box_id.empty()) opt.box_id = box_id;
   BundleCheck check{verify_bundle(*b, *ws.policy, opt), {}};
   check.text = check.report.to_text(*ws.policy);
@@ -268,18 +266,21 @@ Result<BundleCheck> verify_open_bundle(const Workspace& ws, UnixTime now, const 
   return check;
 }
 
-KeyAttestation key_attestation(const PolicyKey& k) {
-  const attestation::Check st = attestation::check(k, attestation::Roots::pinned());
+KeyAttestation key_attestation(const PolicyKey& k, const attestation::Roots& roots) {
+  const attestation::Check st = attestation::check(k, roots);
   return {st.verified, st.detail};
+}
+
+Result<void> refuse_expired(const Proposal& proposal, UnixTime now) {
+  if (now < proposal.expires()) return {};
+  return Error(Errc::kRejected, "the proposal expired at " + format_rfc3339(proposal.expires()) +
+                                    "; ask for a new one rather than signing this");
 }
 
 Result<SignatureFile> sign_with_key_file(const Proposal& proposal, const std::string& key_path,
                                          const SecretBytes& passphrase, std::optional<std::string> signer,
                                          UnixTime now) {
-  if (now >= proposal.expires()) {
-    return Error(Errc::kRejected, "the proposal expired at " + format_rfc3339(proposal.expires()) +
-                                      "; ask for a new one rather than signing this");
-  }
+  CS_TRY_VOID(refuse_expired(proposal, now));
   auto key = SoftwareKey::load(key_path, passphrase);
   if (!key.ok()) return key.error().with_context(file_name(key_path));
   return sign_proposal(*key, proposal.id(), std::move(signer), now);

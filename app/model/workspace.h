@@ -22,6 +22,7 @@
 #include "core/secret.h"
 #include "core/signature_file.h"
 #include "core/verify.h"
+#include "smartcard/attestation.h"
 
 namespace countersign::app {
 
@@ -48,6 +49,10 @@ struct Workspace {
   std::optional<CheckpointNote> checkpoint;
   std::string checkpoint_path;
   std::string known_manifests_dir;  // folder searched for the proposal's previous manifest
+  // What hardware attestations are checked against (Policy view, Collect, Verify, and
+  // whether a PIV card may wait for a touch): the pinned vendor roots, plus the app's
+  // --attestation-root files (attestation::Roots::pinned_plus).
+  attestation::Roots attestation_roots = attestation::Roots::pinned();
 
   // Loads a file and adds it. Returns what happened in one line ("opened proposal x.json").
   Result<std::string> open(const std::string& path);
@@ -68,7 +73,7 @@ struct Workspace {
 };
 
 // The approval state of the open proposal's signatures under the open policy, as the box
-// would judge it now (attestation checked against the pinned vendor roots).
+// would judge it now (attestation checked against ws.attestation_roots).
 struct Approval {
   VerifyReport report;
   std::size_t counted = 0;
@@ -93,12 +98,16 @@ struct BundleCheck {
 };
 Result<BundleCheck> verify_open_bundle(const Workspace& ws, UnixTime now, const std::string& box_id);
 
-// Whether a key's hardware attestation verifies against the pinned vendor roots, in words.
+// Whether a key's hardware attestation verifies against `roots`, in words.
 struct KeyAttestation {
   bool verified = false;
   std::string text;
 };
-KeyAttestation key_attestation(const PolicyKey& key);
+KeyAttestation key_attestation(const PolicyKey& key, const attestation::Roots& roots);
+
+// kRejected when `now` is at or past the proposal's expiry ("ask for a new one"): checked
+// before any key is used, by every signing path of the app.
+Result<void> refuse_expired(const Proposal& proposal, UnixTime now);
 
 // Signs the proposal with a software key file. Refuses an expired proposal. The passphrase
 // is only read; the caller wipes it.

@@ -74,4 +74,17 @@ Result<std::vector<ReaderInfo>> list_readers() {
   return out;
 }
 
+std::string firmware_string(const std::array<std::uint8_t, 3>& version) {
+  return std::to_string(version[0]) + "." + std::to_string(version[1]) + "." + std::to_string(version[2]);
+}
+
+std::string describe_card(const ReaderInfo& info) {
+  if (!info.card_present) return "no card";
+  if (!info.piv) return "card without PIV (" + info.error + ")";
+  if (!info.yubikey_version) return "PIV card";
+  std::string s = "YubiKey PIV, firmware " + firmware_string(*info.yubikey_version);
+  if (info.yubikey_serial) s += ", serial " + std::to_string(*info.yubikey_serial);
+  return s;
+}
+
 }  // namespace countersign::piv

@@ -58,4 +58,10 @@ struct ReaderInfo {
 // Errors: kNoDevice when pcscd is not running.
 Result<std::vector<ReaderInfo>> list_readers();
 
+// "5.7.1": a YubiKey firmware version as people and `key list --json` write it.
+std::string firmware_string(const std::array<std::uint8_t, 3>& version);
+// What the card in `info` is, for people: "YubiKey PIV, firmware 5.7.1, serial 7654321",
+// "PIV card", "card without PIV (why)" or "no card" (the CLI's `key list`, the app's Sign view).
+std::string describe_card(const ReaderInfo& info);
+
 }  // namespace countersign::piv

@@ -38,4 +38,18 @@ Result<SignatureValue> PivSigner::sign(ByteView signing_input) {
   return v;
 }
 
+Result<std::unique_ptr<CardSigner>> CardSigner::open(const std::optional<std::string>& reader, Slot slot,
+                                                     const PinSource& pin) {
+  std::unique_ptr<CardSigner> cs(new CardSigner());
+  CS_TRY(cs->device_, PivDevice::open(reader));
+  CS_TRY(SecretBytes p, pin(cs->device_->reader()));
+  CS_TRY(PivSigner s, PivSigner::create(cs->device_->card(), slot, std::move(p)));
+  cs->signer_.emplace(std::move(s));
+  return cs;
+}
+
+std::string CardSigner::describe() const {
+  return "slot " + slot_name(signer_->slot()) + " of the card in " + device_->reader();
+}
+
 }  // namespace countersign::piv

@@ -6,11 +6,15 @@
 // slot 9c has the "PIN always" policy (SP 800-73-4 part 1, 3.2.2).
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <optional>
+#include <string>
 
 #include "core/keys.h"
 #include "core/secret.h"
 #include "smartcard/piv/piv_card.h"
+#include "smartcard/piv/piv_device.h"
 
 namespace countersign::piv {
 
@@ -42,6 +46,40 @@ class PivSigner final : public Signer {
   PublicKey key_;
   Bytes certificate_;
   SecretBytes pin_;
+};
+
+// A PivSigner together with the card connection it signs through, for callers that open a
+// card only to sign with it (the CLI's `sign --piv`, the app's Sign view). Not movable: the
+// signer points into the device it owns.
+class CardSigner final : public Signer {
+ public:
+  // Asked for the PIN once the card is open; gets the reader's name
+  // (for the prompt). Its error (e.g. the user gave up) is open()'s error.
+  using PinSource = std::function<Result<SecretBytes>(const std::string& reader)>;
+
+  // Opens the card in `reader`, or the only reader with a card (PivDevice::open), takes the
+  // PIN from `pin` and reads the key in `slot` (PivSigner::create). Errors: those of
+  // PivDevice::open, `pin` and PivSigner::create.
+  static Result<std::unique_ptr<CardSigner>> open(const std::optional<std::string>& reader, Slot slot,
+                                                  const PinSource& pin);
+
+  const PublicKey& public_key() const override { return signer_->public_key(); }
+  // PivSigner::sign: kWrongPin (Error::retries), kPinLocked, kRejected (touch not given),
+  // kNoDevice (card removed).
+  Result<SignatureValue> sign(ByteView signing_input) override { return signer_->sign(signing_input); }
+
+  const std::string& reader() const { return device_->reader(); }
+  Slot slot() const { return signer_->slot(); }
+  // "slot 9c of the card in READER", for messages.
+  std::string describe() const;
+
+  CardSigner(const CardSigner&) = delete;
+  CardSigner& operator=(const CardSigner&) = delete;
+
+ private:
+  CardSigner() = default;
+  std::unique_ptr<PivDevice> device_;
+  std::optional<PivSigner> signer_;
 };
 
 }  // namespace countersign::piv

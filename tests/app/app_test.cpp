@@ -1,5 +1,6 @@
 // countersign-app: what a person sees after opening fixture files, signing with a software
-// key, dropping signatures and exporting a bundle, verifying, and diffing 100,000 files.
+// key, a FIDO2 key (virtual-fido2) or a PIV card (the virtual card behind the real pcscd),
+// dropping signatures and exporting a bundle, verifying, and diffing 100,000 files.
 #include <QApplication>
 #include <QCoreApplication>
 #include <QDir>
@@ -7,11 +8,14 @@
 #include <QElapsedTimer>
 #include <QLineEdit>
 #include <QMimeData>
+#include <QProgressDialog>
 #include <QSettings>
 #include <QThread>
 #include <QTimer>
 #include <QUrl>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 
 #include <gtest/gtest.h>
 
@@ -28,8 +32,12 @@
 #include "app/verify_view.h"
 #include "core/jcs.h"
 #include "core/review.h"
+#include "core/x509.h"
 #include "smartcard/fido2_unix_socket.h"
 #include "tests/app/app_fixture.h"
+#include "tests/daemon/integration.h"
+#include "tests/smartcard/piv/card_state.h"
+#include "tests/smartcard/piv/pcsc_fixture.h"
 #include "tests/test_util.h"
 #include "tests/tools/virtual_key_process.h"
 
@@ -74,6 +82,26 @@ class AppTest : public ::testing::Test {
     ASSERT_TRUE(enter.isAccepted());
     QDropEvent event(QPointF(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
     QCoreApplication::sendEvent(window_.get(), &event);
+  }
+
+  // The fixture policy with `key` as erin's only key, written to policy-erin.json. Returns
+  // its path.
+  std::string policy_with_erin_key(const PolicyKey& key) {
+    nlohmann::json policy = must(jcs::parse(test_util::slurp(fx_.policy)), "policy json");
+    policy["approvers"][4]["keys"] = nlohmann::json::array({policy_key_to_json(key)});
+    const std::string path = dir_.file("policy-erin.json");
+    app_fixture::must_ok(write_file_atomic(path, to_pretty_json(policy)), "write policy");
+    return path;
+  }
+
+  // Enrols a credential for erin on the virtual key listening on `socket`. The virtual key
+  // serves one connection at a time: the enrolment's is closed before the app's.
+  static PolicyKey enrol_erin(const std::string& socket, bool uv = false, const SecretBytes* pin = nullptr) {
+    fido2::MakeCredentialRequest req;
+    req.uv = uv;
+    req.user_name = "erin";
+    auto dev = must(fido2::open_device("unix:" + socket), "open virtual key");
+    return must(dev.make_credential(req, pin), "enrol");
   }
 
   test_util::TempDir dir_{"app"};
@@ -340,19 +368,8 @@ TEST_F(AppTest, SignWithAVirtualFido2KeyAsksThePinShowsTouchAndCounts) {
   test_util::VirtualKeyProcess erin_key(socket, {"--pin", "123456"});
   ASSERT_TRUE(erin_key.ready());
   const SecretBytes right = SecretBytes::copy_of(as_bytes(std::string_view("123456")));
-  fido2::MakeCredentialRequest req;
-  req.uv = true;
-  req.user_name = "erin";
-  // The virtual key serves one connection at a time: close the enrolment's before the app's.
-  const PolicyKey key = [&] {
-    auto dev = must(fido2::open_device("unix:" + socket), "open virtual key");
-    return must(dev.make_credential(req, &right), "enrol");
-  }();
-  nlohmann::json policy = must(jcs::parse(test_util::slurp(fx_.policy)), "policy json");
-  policy["approvers"][4]["keys"] = nlohmann::json::array({policy_key_to_json(key)});
-  const std::string policy_path = dir_.file("policy-fido2.json");
-  app_fixture::must_ok(write_file_atomic(policy_path, to_pretty_json(policy)), "write policy");
-  ASSERT_EQ(open({fx_.proposal, fx_.manifest, policy_path}), 3) << s(errors_.join("\n"));
+  const PolicyKey key = enrol_erin(socket, true, &right);
+  ASSERT_EQ(open({fx_.proposal, fx_.manifest, policy_with_erin_key(key)}), 3) << s(errors_.join("\n"));
 
   SignView* v = window_->sign();
   ASSERT_EQ(v->find_fido2(QString::fromStdString("unix:" + socket)), 1) << s(errors_.join("\n"));
@@ -382,17 +399,8 @@ TEST_F(AppTest, ASecurityKeyHoldingNoPolicyCredentialIsSaidPlainly) {
   test_util::VirtualKeyProcess erin_key(dir_.file("erin.sock"), {});
   test_util::VirtualKeyProcess other_key(dir_.file("other.sock"), {});
   ASSERT_TRUE(erin_key.ready() && other_key.ready());
-  fido2::MakeCredentialRequest req;
-  req.user_name = "erin";
-  const PolicyKey key = [&] {
-    auto dev = must(fido2::open_device("unix:" + dir_.file("erin.sock")), "open virtual key");
-    return must(dev.make_credential(req, nullptr), "enrol");
-  }();
-  nlohmann::json policy = must(jcs::parse(test_util::slurp(fx_.policy)), "policy json");
-  policy["approvers"][4]["keys"] = nlohmann::json::array({policy_key_to_json(key)});
-  const std::string policy_path = dir_.file("policy-fido2.json");
-  app_fixture::must_ok(write_file_atomic(policy_path, to_pretty_json(policy)), "write policy");
-  ASSERT_EQ(open({fx_.proposal, policy_path}), 2) << s(errors_.join("\n"));
+  ASSERT_EQ(open({fx_.proposal, policy_with_erin_key(enrol_erin(dir_.file("erin.sock")))}), 2)
+      << s(errors_.join("\n"));
   SignView* v = window_->sign();
   EXPECT_EQ(v->find_fido2(QString::fromStdString("unix:" + dir_.file("other.sock"))), 0);
   EXPECT_TRUE(contains(s(v->status()->text()), "No connected security key holds a key of this policy"));
@@ -407,6 +415,175 @@ TEST_F(AppTest, ASecurityKeyHoldingNoPolicyCredentialIsSaidPlainly) {
   EXPECT_TRUE(v->sign_with_fido2(0, QString::fromStdString(dir_.file("erin.sig.json"))))
       << s(errors_.join("\n"));
   EXPECT_TRUE(std::filesystem::exists(dir_.file("erin.sig.json")));
+}
+
+// Cancel during "Touch your key now" reaches the key (CTAPHID_CANCEL): it stops waiting, the
+// sign call returns at once, and nothing is written.
+TEST_F(AppTest, CancelStopsTheSecurityKeyWaitingForATouchAndWritesNothing) {
+  const std::string socket = dir_.file("erin.sock");
+  const std::string waiting = dir_.file("waiting-for-touch");
+  test_util::VirtualKeyProcess erin_key(socket, {"--wait-touch", waiting});
+  ASSERT_TRUE(erin_key.ready());
+  ASSERT_EQ(open({fx_.proposal, policy_with_erin_key(enrol_erin(socket))}), 2) << s(errors_.join("\n"));
+  SignView* v = window_->sign();
+  ASSERT_EQ(v->find_fido2(QString::fromStdString("unix:" + socket)), 1) << s(errors_.join("\n"));
+
+  // Press Cancel once the key waits for the touch (bounded: 500 polls of 20 ms at most).
+  int polls = 0;
+  QTimer press_cancel;
+  QObject::connect(&press_cancel, &QTimer::timeout, [&] {
+    if (!std::filesystem::exists(waiting) && ++polls < 500) return;
+    if (auto* dialog = v->findChild<QProgressDialog*>(); dialog != nullptr && dialog->isVisible()) {
+      dialog->cancel();
+      press_cancel.stop();
+    }
+  });
+  press_cancel.start(20);
+  const std::string out = dir_.file("erin.sig.json");
+  EXPECT_FALSE(v->sign_with_fido2(0, QString::fromStdString(out)));
+  press_cancel.stop();
+  EXPECT_TRUE(std::filesystem::exists(waiting)) << "the key never waited for a touch";
+  EXPECT_TRUE(v->touch_prompt_shown());
+  EXPECT_TRUE(
+      contains(s(v->status()->text()), "Cancelled: the security key stopped waiting. Nothing was written."))
+      << s(v->status()->text());
+  EXPECT_TRUE(errors_.isEmpty()) << s(errors_.join("\n"));
+  EXPECT_FALSE(std::filesystem::exists(out));
+  // The key is free again: it is found at once.
+  EXPECT_EQ(v->find_fido2(QString::fromStdString("unix:" + socket)), 1) << s(errors_.join("\n"));
+}
+
+// A FIDO2 key attested by a CA the app is told to trust (--attestation-root) shows as
+// verified in the Policy view; without it, as not verified.
+TEST_F(AppTest, AnAttestationRootGivenToTheAppVerifiesAFido2KeysAttestation) {
+  const std::string socket = dir_.file("erin.sock");
+  const std::string ca = dir_.file("virtual-ca.der");
+  test_util::VirtualKeyProcess erin_key(socket, {"--ca-out", ca});
+  ASSERT_TRUE(erin_key.ready());
+  const PolicyKey key = enrol_erin(socket);
+  ASSERT_TRUE(key.attestation.has_value());
+  ASSERT_EQ(open({policy_with_erin_key(key)}), 1) << s(errors_.join("\n"));
+  PolicyView* v = window_->policy();
+  ASSERT_EQ(v->keys()->rowCount(), 5);
+  EXPECT_TRUE(contains(s(v->keys()->text(4, PolicyKeysModel::kAttestation)), "fido2-packed NOT verified"))
+      << s(v->keys()->text(4, PolicyKeysModel::kAttestation));
+
+  ASSERT_TRUE(window_->set_attestation_roots({ca}).ok());
+  EXPECT_TRUE(contains(s(v->keys()->text(4, PolicyKeysModel::kAttestation)), "fido2-packed verified"))
+      << s(v->keys()->text(4, PolicyKeysModel::kAttestation));
+
+  // A root file that cannot be read is refused, naming it, and the roots stay as they were.
+  auto bad = window_->set_attestation_roots({dir_.file("missing.pem")});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(contains(bad.error().message, "missing.pem")) << bad.error().message;
+  EXPECT_TRUE(contains(s(v->keys()->text(4, PolicyKeysModel::kAttestation)), "fido2-packed verified"));
+}
+
+// PIV cards through the real pcscd + vpcd and tests/tools' virtual PIV card (a YubiKey 5.7
+// with PIN 123456, 3 tries). Skipped with the reason when they cannot start here, failed
+// when COUNTERSIGN_REQUIRE_INTEGRATION=1. CTest labels these tests "integration".
+class AppPivTest : public AppTest {
+ protected:
+  void SetUp() override {
+    AppTest::SetUp();
+    card_cert_ = test_util::make_key_and_cert("P-256", dir_.file("9c.pem"), dir_.file("9c.der"));
+    test_util::make_key_and_cert("P-256", dir_.file("f9.pem"), dir_.file("f9.der"));
+    std::ofstream(dir_.file("card.state"))
+        << "pin 123456\npin_retries 3\npin_max 3\nserial 7654321\nversion 5 7 1\n"
+        << "slot 9c 11 " << dir_.file("9c.pem") << " " << dir_.file("9c.der") << "\n"
+        << "attestation " << dir_.file("f9.pem") << " " << dir_.file("f9.der") << "\n";
+    std::string reason;
+    card_ = test_util::PcscFixture::start(dir_.path().string(), dir_.file("card.state"), reason);
+    CS_REQUIRE_OR_SKIP(card_ != nullptr, reason);
+  }
+
+  // The fixture policy with the key in the card's slot 9c as erin's.
+  std::string policy_with_card_key() {
+    const PublicKey key = must(x509::public_key_from_certificate(card_cert_), "card key");
+    return policy_with_erin_key(PolicyKey{key, {}, false, std::nullopt});
+  }
+
+  static std::optional<SecretBytes> pin(std::string_view text) {
+    return SecretBytes::copy_of(as_bytes(text));
+  }
+
+  Bytes card_cert_;
+  std::unique_ptr<test_util::PcscFixture> card_;
+};
+
+TEST_F(AppPivTest, FindsTheCardAsksThePinWithTriesLeftAndTheSignatureCounts) {
+  ASSERT_EQ(open({fx_.proposal, fx_.manifest, policy_with_card_key()}), 3) << s(errors_.join("\n"));
+  SignView* v = window_->sign();
+  ASSERT_EQ(v->find_piv(QString()), 1) << s(errors_.join("\n"));  // every reader
+  ASSERT_EQ(v->find_piv(QString::fromStdString(card_->reader())), 1) << s(errors_.join("\n"));
+  std::vector<int> retries_shown;
+  std::vector<std::string> prompts;
+  v->pin_source = [&](const QString& prompt, int retries) -> std::optional<SecretBytes> {
+    retries_shown.push_back(retries);
+    prompts.push_back(s(prompt));
+    return pin(retries_shown.size() == 1 ? "111111" : "123456");
+  };
+  const std::string out = dir_.file("erin.sig.json");
+  ASSERT_TRUE(v->sign_with_piv(0, QString::fromStdString(out))) << s(errors_.join("\n"));
+  // The card's tries first (read without the PIN), then again after the wrong one, one fewer.
+  ASSERT_EQ(retries_shown, (std::vector<int>{3, 2}));
+  EXPECT_TRUE(contains(prompts[0], "erin's key (YubiKey PIV, firmware 5.7.1, serial 7654321, slot 9c)"))
+      << prompts[0];
+  EXPECT_TRUE(errors_.isEmpty()) << s(errors_.join("\n"));
+  // A YubiKey key without a verified attestation saying "touch never" may wait for a touch.
+  EXPECT_TRUE(v->touch_prompt_shown());
+
+  const SignatureFile sig = must(SignatureFile::parse_text(test_util::slurp(out)), "signature");
+  EXPECT_EQ(sig.alg(), Alg::kEcdsaP256);
+  const Policy p = must(Policy::parse_text(test_util::slurp(dir_.file("policy-erin.json"))), "policy");
+  auto key = p.find_key(sig.key());
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(key->approver->id, "erin");
+  EXPECT_TRUE(key->key->key.verify(signing_input(fx_.proposal_id), sig.fields().signature).ok());
+  EXPECT_EQ(window_->collect()->approvers()->state_at(4), ApproversModel::State::kCounted);
+}
+
+TEST_F(AppPivTest, ACardHoldingNoPolicyKeyIsSaidPlainlyNamingTheCard) {
+  ASSERT_EQ(open({fx_.proposal, fx_.policy}), 2) << s(errors_.join("\n"));
+  SignView* v = window_->sign();
+  EXPECT_EQ(v->find_piv(QString()), 0);
+  const std::string status = s(v->status()->text());
+  EXPECT_TRUE(contains(status, "No card holds a key of this policy.")) << status;
+  EXPECT_TRUE(contains(status, card_->reader() + ": YubiKey PIV, firmware 5.7.1, serial 7654321")) << status;
+  EXPECT_TRUE(errors_.isEmpty()) << s(errors_.join("\n"));
+  EXPECT_FALSE(v->sign_with_piv(0, QString::fromStdString(dir_.file("erin.sig.json"))));
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("erin.sig.json")));
+  // A reader that does not exist is an error naming the readers there are.
+  EXPECT_EQ(v->find_piv(QStringLiteral("No Such Reader 00 00")), 0);
+  ASSERT_EQ(errors_.size(), 1);
+  EXPECT_TRUE(contains(s(errors_[0]), card_->reader())) << s(errors_[0]);
+}
+
+TEST_F(AppPivTest, ThreeWrongPinsLockThePinAndAPulledCardIsReported) {
+  ASSERT_EQ(open({fx_.proposal, policy_with_card_key()}), 2) << s(errors_.join("\n"));
+  SignView* v = window_->sign();
+  ASSERT_EQ(v->find_piv(QString()), 1) << s(errors_.join("\n"));
+  std::vector<int> retries_shown;
+  v->pin_source = [&](const QString&, int retries) -> std::optional<SecretBytes> {
+    retries_shown.push_back(retries);
+    return pin("111111");
+  };
+  const std::string out = dir_.file("erin.sig.json");
+  EXPECT_FALSE(v->sign_with_piv(0, QString::fromStdString(out)));
+  EXPECT_EQ(retries_shown, (std::vector<int>{3, 2, 1}));
+  ASSERT_EQ(errors_.size(), 1);
+  EXPECT_TRUE(contains(s(errors_[0]), "blocked")) << s(errors_[0]);
+  EXPECT_TRUE(contains(s(errors_[0]), "PUK")) << s(errors_[0]);
+  EXPECT_FALSE(std::filesystem::exists(out));
+
+  // The card is pulled out between finding and signing.
+  errors_.clear();
+  ASSERT_TRUE(card_->remove_card());
+  v->pin_source = [](const QString&, int) -> std::optional<SecretBytes> { return pin("123456"); };
+  EXPECT_FALSE(v->sign_with_piv(0, QString::fromStdString(out)));
+  ASSERT_EQ(errors_.size(), 1);
+  EXPECT_TRUE(contains(s(errors_[0]), "insert the card")) << s(errors_[0]);
+  EXPECT_FALSE(std::filesystem::exists(out));
 }
 
 TEST_F(AppTest, AnUnknownDocumentIsRefusedNamingTheFileAndSchema) {

@@ -23,7 +23,10 @@ namespace {
 using Bytes = VirtualFido2::Bytes;
 
 // CTAPHID (CTAP 2.1 section 11.2.4) and CTAP2 status codes (section 6.3).
-constexpr std::uint8_t kHidInit = 0x06, kHidCbor = 0x10, kHidCancel = 0x11, kHidError = 0x3f;
+constexpr std::uint8_t kHidInit = 0x06, kHidCbor = 0x10, kHidCancel = 0x11, kHidKeepalive = 0x3b,
+                       kHidError = 0x3f;
+// CTAPHID_KEEPALIVE status (CTAP 2.1 section 11.2.9.2.1) and CTAP2_ERR_KEEPALIVE_CANCEL.
+constexpr std::uint8_t kStatusUpNeeded = 0x02, kKeepaliveCancel = 0x2d;
 constexpr std::uint32_t kBroadcastCid = 0xffffffff;
 constexpr std::size_t kReport = 64;
 constexpr std::uint8_t kOk = 0x00, kInvalidCommand = 0x01, kInvalidCbor = 0x12, kMissingParameter = 0x14,
@@ -389,6 +392,23 @@ void VirtualFido2::queue_response(std::uint32_t cid, std::uint8_t cmd, const Byt
   }
 }
 
+void VirtualFido2::keepalive() {
+  if (!waiting_cid_) return;
+  Bytes r(kReport, 0);
+  for (std::size_t i = 0; i < 4; ++i) r[i] = static_cast<std::uint8_t>(*waiting_cid_ >> (24 - 8 * i));
+  r[4] = static_cast<std::uint8_t>(0x80 | kHidKeepalive);
+  r[6] = 1;  // BCNT 1
+  r[7] = kStatusUpNeeded;
+  tx_.push_back(std::move(r));
+}
+
+void VirtualFido2::stop_waiting() {
+  if (!waiting_cid_) return;
+  const std::uint32_t cid = *waiting_cid_;
+  waiting_cid_.reset();
+  queue_response(cid, kHidCbor, {kUserActionTimeout});
+}
+
 void VirtualFido2::handle_message(std::uint32_t cid, std::uint8_t cmd, const Bytes& payload) {
   switch (cmd) {
     case kHidInit: {
@@ -401,10 +421,22 @@ void VirtualFido2::handle_message(std::uint32_t cid, std::uint8_t cmd, const Byt
       return queue_response(cid, kHidInit, r);
     }
     case kHidCancel:
-      return;  // nothing is pending: every request completes before the response
+      // The request waiting for a touch ends with KEEPALIVE_CANCEL (CTAP 2.1 section
+      // 11.2.9.1.5); with nothing waiting (every other request completes before its
+      // response) a CANCEL is ignored, as the spec asks.
+      if (waiting_cid_ && *waiting_cid_ == cid) {
+        waiting_cid_.reset();
+        return queue_response(cid, kHidCbor, {kKeepaliveCancel});
+      }
+      return;
     case kHidCbor: {
+      touch_pending_ = false;
       Bytes resp = handle_cbor(payload);
       if (unplugged) return;
+      if (touch_pending_) {
+        waiting_cid_ = cid;  // answered later: keepalive(), CANCEL or stop_waiting()
+        return;
+      }
       return queue_response(cid, kHidCbor, resp);
     }
     default:
@@ -629,6 +661,10 @@ Bytes VirtualFido2::get_assertion(const Bytes& request) {
     return {};
   }
   if (up && no_touch) throw Fail{kUserActionTimeout};
+  if (up && wait_for_touch) {
+    touch_pending_ = true;
+    return {};
+  }
   ++counter_;
   Bytes auth(rp_hash);
   auth.push_back(static_cast<std::uint8_t>((up ? kFlagUp : 0) | (uv ? kFlagUv : 0)));

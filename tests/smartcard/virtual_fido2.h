@@ -4,7 +4,7 @@
 // request encoding and response parsing — is libfido2's own code, as with a YubiKey.
 //
 // What it implements (CTAP 2.0/2.1 section numbers):
-//   CTAPHID INIT, CBOR, CANCEL (11.2.9)
+//   CTAPHID INIT, CBOR, CANCEL (11.2.9), KEEPALIVE while an assertion waits for a touch
 //   authenticatorGetInfo (6.4): FIDO_2_0, AAGUID, options rk/up/plat/clientPin, PIN
 //     protocol 1, algorithms ES256 and EdDSA
 //   authenticatorMakeCredential (6.1): real P-256 / Ed25519 keys (OpenSSL); the credential
@@ -14,8 +14,9 @@
 //   authenticatorGetAssertion (6.2): allow list, UP and UV flags, a signature counter
 //   authenticatorClientPIN (6.5), PIN protocol one: getRetries, getKeyAgreement, setPIN,
 //     getPinToken and getPinUvAuthTokenUsingPinWithPermissions; 8 tries; blocked at 0
-// Scripted failures: no touch (CTAP2_ERR_USER_ACTION_TIMEOUT), unplugged during an
-// assertion (I/O errors from then on), a malformed CBOR response.
+// Scripted failures: no touch (CTAP2_ERR_USER_ACTION_TIMEOUT), a touch that never comes
+// (the assertion waits until CTAPHID_CANCEL), unplugged during an assertion (I/O errors
+// from then on), a malformed CBOR response.
 #pragma once
 
 #include <fido.h>
@@ -23,6 +24,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +58,15 @@ class VirtualFido2 {
   bool unplug_on_assertion = false;  // removed while an assertion waits for touch
   bool malformed_response = false;   // the next CBOR response is truncated CBOR
   bool unplugged = false;            // every read and write fails
+  // An assertion needing a touch waits for one: no response until CTAPHID_CANCEL (then
+  // CTAP2_ERR_KEEPALIVE_CANCEL) or stop_waiting(); meanwhile keepalive() queues
+  // KEEPALIVE(UPNEEDED) reports, as a real key sends every 100 ms or so. The one who feeds
+  // the reports (virtual-fido2's loop) drives the clock.
+  bool wait_for_touch = false;
+  bool waiting_for_touch() const { return waiting_cid_.has_value(); }
+  void keepalive();
+  // The waiting assertion ends with CTAP2_ERR_USER_ACTION_TIMEOUT.
+  void stop_waiting();
 
   // CTAPHID: one 64-byte report from the host. Public for the I/O shims.
   int write_report(const std::uint8_t* report, std::size_t len);
@@ -86,7 +97,9 @@ class VirtualFido2 {
   std::size_t rx_need_ = 0;
   std::uint8_t rx_seq_ = 0;
   Bytes rx_buf_;
-  std::deque<Bytes> tx_;  // 64-byte reports waiting for the host to read
+  std::deque<Bytes> tx_;                      // 64-byte reports waiting for the host to read
+  bool touch_pending_ = false;                // set by get_assertion: answer later
+  std::optional<std::uint32_t> waiting_cid_;  // the channel of the assertion waiting for a touch
 };
 
 }  // namespace countersign::testing
