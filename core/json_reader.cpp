@@ -97,9 +97,7 @@ const json* ObjectReader::find(std::string_view key) {
   auto it = object.find(key);
   if (it == object.end()) return nullptr;
   const std::string* name = &it->first;
-  const auto inline_end = read_.begin() + static_cast<std::ptrdiff_t>(std::min(read_count_, kInline));
-  if (std::find(read_.begin(), inline_end, name) == inline_end &&
-      std::find(read_more_.begin(), read_more_.end(), name) == read_more_.end()) {
+  if (!was_read(name)) {
     if (read_count_ < kInline) {
       read_[read_count_] = name;
     } else {
@@ -217,14 +215,16 @@ Result<void> ObjectReader::expect_schema(std::string_view schema) {
 Result<void> ObjectReader::finish() const {
   const auto& object = value_->get_ref<const json::object_t&>();
   if (read_count_ == object.size()) return {};  // every member was read
-  const auto inline_end = read_.begin() + static_cast<std::ptrdiff_t>(std::min(read_count_, kInline));
   for (const auto& [key, value] : object) {
-    if (std::find(read_.begin(), inline_end, &key) == inline_end &&
-        std::find(read_more_.begin(), read_more_.end(), &key) == read_more_.end()) {
-      return document_error(doc_, child(key), "unknown field");
-    }
+    if (!was_read(&key)) return document_error(doc_, child(key), "unknown field");
   }
   return {};
+}
+
+bool ObjectReader::was_read(const std::string* name) const {
+  const auto inline_end = read_.begin() + static_cast<std::ptrdiff_t>(std::min(read_count_, kInline));
+  return std::find(read_.begin(), inline_end, name) != inline_end ||
+         std::find(read_more_.begin(), read_more_.end(), name) != read_more_.end();
 }
 
 }  // namespace countersign

@@ -4,9 +4,9 @@
 // document is an error, never ignored).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
-#include <array>
 #include <set>
 #include <string>
 #include <string_view>
@@ -68,6 +68,7 @@ class ObjectReader {
       : value_(&value), doc_(doc), pointer_(std::move(pointer)) {}
   // Looks `key` up and records the member as read.
   const nlohmann::json* find(std::string_view key);
+  bool was_read(const std::string* name) const;
   const nlohmann::json* value_;
   std::string doc_;
   std::string pointer_;
