@@ -256,11 +256,25 @@ int hex_digit(char c) {
 
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
+// What the parser reads, in document order, goes to a builder:
+//   begin_array() / begin_object()  a container opens;
+//   element()                       an array element follows (not called for "[]");
+//   key(decoded, raw) -> bool       a member name: `decoded` is the name, `raw` its source text
+//                                   between the quotes; false means the object already has it;
+//   end()                           the innermost open container closes;
+//   string(decoded, raw), number(value), boolean(value), null()   a scalar.
+// DomBuilder builds the nlohmann::json that parse() returns; TapeBuilder (further down)
+// records the flat tape canonicalize() writes from. One parser serves both, so both accept
+// and reject exactly the same texts.
+template <class Builder>
 class Parser {
  public:
-  explicit Parser(std::string_view text) : begin_(text.data()), p_(text.data()), end_(p_ + text.size()) {}
+  Parser(std::string_view text, Builder& builder)
+      : begin_(text.data()), p_(text.data()), end_(p_ + text.size()), b_(builder) {}
 
-  Result<json> run();
+  // Parses the whole text into the builder; on failure error() says what and where.
+  bool run();
+  const Error& error() const { return error_; }
 
  private:
   // Records an error located at `at`. Line and column are computed only here, by rescanning
@@ -289,8 +303,8 @@ class Parser {
     while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
   }
 
-  bool parse_value_start(json*& slot, std::vector<json*>& stack);
-  bool parse_member_key(json& object, json*& slot);
+  bool parse_value_start(bool& opened);
+  bool parse_member_key();
   bool parse_string(std::string& out);
   bool parse_escape(std::string& out);
   bool parse_number(double& out);
@@ -299,117 +313,110 @@ class Parser {
   const char* begin_;
   const char* p_;
   const char* end_;
+  Builder& b_;
+  std::array<bool, kMaxDepth> in_array_{};  // open containers, outermost first
+  int depth_ = 0;
   std::string scratch_;  // the string being decoded; keeps its capacity between strings
   Error error_;
 };
 
-Result<json> Parser::run() {
+template <class Builder>
+bool Parser<Builder>::run() {
   skip_ws();
-  if (p_ == end_) {
-    fail(p_, begin_ == end_ ? "empty input" : "no JSON value, only whitespace");
-    return error_;
-  }
-  json root;
-  // Open arrays and objects, innermost last. Elements are only ever added to the innermost
-  // container, so pointers to the outer ones stay valid while it grows.
-  std::vector<json*> stack;
-  stack.reserve(16);
-  json* slot = &root;  // where the next value goes
+  if (p_ == end_) return fail(p_, begin_ == end_ ? "empty input" : "no JSON value, only whitespace");
   for (;;) {
     // p_ is at the first byte of a value (whitespace already skipped). A value that opens
-    // a non-empty container leaves `slot` at its first element and loops again.
-    if (!parse_value_start(slot, stack)) return error_;
-    if (slot == nullptr) {
-      // A complete value was stored. Close finished containers, move to the next element.
-      for (;;) {
-        skip_ws();
-        if (stack.empty()) {
-          // RFC 8259 section 2: JSON-text = ws value ws. Anything else is trailing data.
-          if (p_ != end_) {
-            fail(p_, "unexpected " + describe_byte(p_) + " after the JSON value");
-            return error_;
-          }
-          return root;
-        }
-        json& top = *stack.back();
-        const bool is_array = top.is_array();
-        if (p_ == end_) {
-          fail(p_, is_array ? "unexpected end of input, expected ',' or ']'"
-                            : "unexpected end of input, expected ',' or '}'");
-          return error_;
-        }
-        if (*p_ == ',') {
-          ++p_;
-          skip_ws();
-          if (is_array) {
-            slot = &top.get_ref<json::array_t&>().emplace_back();
-          } else if (!parse_member_key(top, slot)) {
-            return error_;
-          }
-          break;
-        }
-        if (*p_ == (is_array ? ']' : '}')) {
-          ++p_;
-          stack.pop_back();
-          continue;
-        }
-        fail(p_, "expected ',' or '" + std::string(is_array ? "]" : "}") + "', found " + describe_byte(p_));
-        return error_;
+    // a non-empty container leaves p_ at its first element's value and loops again.
+    bool opened = false;
+    if (!parse_value_start(opened)) return false;
+    if (opened) continue;
+    // A complete value was read. Close finished containers, move to the next element.
+    for (;;) {
+      skip_ws();
+      if (depth_ == 0) {
+        // RFC 8259 section 2: JSON-text = ws value ws. Anything else is trailing data.
+        if (p_ != end_) return fail(p_, "unexpected " + describe_byte(p_) + " after the JSON value");
+        return true;
       }
+      const bool is_array = in_array_[static_cast<std::size_t>(depth_ - 1)];
+      if (p_ == end_) {
+        return fail(p_, is_array ? "unexpected end of input, expected ',' or ']'"
+                                 : "unexpected end of input, expected ',' or '}'");
+      }
+      if (*p_ == ',') {
+        ++p_;
+        skip_ws();
+        if (is_array) {
+          b_.element();
+        } else if (!parse_member_key()) {
+          return false;
+        }
+        break;
+      }
+      if (*p_ == (is_array ? ']' : '}')) {
+        ++p_;
+        --depth_;
+        b_.end();
+        continue;
+      }
+      return fail(p_,
+                  "expected ',' or '" + std::string(is_array ? "]" : "}") + "', found " + describe_byte(p_));
     }
   }
 }
 
-// Parses the value at p_ into *slot. On return, slot is null when the value is complete,
-// or points at the slot for the first member of the container that was just opened.
-bool Parser::parse_value_start(json*& slot, std::vector<json*>& stack) {
+// Parses the value at p_. `opened` is set when the value opened a non-empty container;
+// p_ is then at its first element's value.
+template <class Builder>
+bool Parser<Builder>::parse_value_start(bool& opened) {
   if (p_ == end_) return fail(p_, "unexpected end of input, expected a value");
   const char c = *p_;
   switch (c) {
     case '{':
     case '[': {
-      if (stack.size() >= static_cast<std::size_t>(kMaxDepth)) {
+      if (depth_ >= kMaxDepth)
         return fail(p_, "nesting deeper than " + std::to_string(kMaxDepth) + " levels");
-      }
       const bool is_array = c == '[';
-      *slot = json(is_array ? json::value_t::array : json::value_t::object);
+      if (is_array) {
+        b_.begin_array();
+      } else {
+        b_.begin_object();
+      }
       ++p_;
       skip_ws();
       if (p_ < end_ && *p_ == (is_array ? ']' : '}')) {
         ++p_;
-        slot = nullptr;
+        b_.end();
         return true;
       }
-      stack.push_back(slot);
+      in_array_[static_cast<std::size_t>(depth_++)] = is_array;
+      opened = true;
       if (is_array) {
-        slot = &slot->get_ref<json::array_t&>().emplace_back();
+        b_.element();
         return true;
       }
-      return parse_member_key(*slot, slot);
+      return parse_member_key();
     }
     case '"': {
-      // Decoded into the scratch buffer first, so the value's own string is allocated
-      // once at its exact size (appending to it directly would reallocate as it grows).
+      // Decoded into the scratch buffer first, so a DOM string is allocated once at its
+      // exact size (appending to it directly would reallocate as it grows).
+      const char* open = p_;
       scratch_.clear();
       if (!parse_string(scratch_)) return false;
-      *slot = scratch_;
-      slot = nullptr;
+      b_.string(scratch_, std::string_view(open + 1, static_cast<std::size_t>(p_ - open - 2)));
       return true;
     }
     case 't':
       if (!parse_literal("true")) return false;
-      *slot = true;
-      slot = nullptr;
+      b_.boolean(true);
       return true;
     case 'f':
       if (!parse_literal("false")) return false;
-      *slot = false;
-      slot = nullptr;
+      b_.boolean(false);
       return true;
     case 'n':
       if (!parse_literal("null")) return false;
-      *slot = nullptr;
-      slot = nullptr;
+      b_.null();
       return true;
     default:
       break;
@@ -417,8 +424,7 @@ bool Parser::parse_value_start(json*& slot, std::vector<json*>& stack) {
   if (c == '-' || is_digit(c)) {
     double number = 0;
     if (!parse_number(number)) return false;
-    *slot = number;
-    slot = nullptr;
+    b_.number(number);
     return true;
   }
   if (byte_at(p_) == 0xEF && end_ - p_ >= 3 && byte_at(p_ + 1) == 0xBB && byte_at(p_ + 2) == 0xBF) {
@@ -427,7 +433,8 @@ bool Parser::parse_value_start(json*& slot, std::vector<json*>& stack) {
   return fail(p_, "expected a JSON value, found " + describe_byte(p_));
 }
 
-bool Parser::parse_literal(std::string_view word) {
+template <class Builder>
+bool Parser<Builder>::parse_literal(std::string_view word) {
   if (static_cast<std::size_t>(end_ - p_) < word.size() || std::memcmp(p_, word.data(), word.size()) != 0) {
     return fail(p_, "invalid literal, expected '" + std::string(word) + "'");
   }
@@ -435,8 +442,9 @@ bool Parser::parse_literal(std::string_view word) {
   return true;
 }
 
-// Reads `"key" ws : ws` into a new member of `object`; `slot` becomes that member's value.
-bool Parser::parse_member_key(json& object, json*& slot) {
+// Reads `"key" ws : ws` of the innermost open object; p_ is then at the member's value.
+template <class Builder>
+bool Parser<Builder>::parse_member_key() {
   if (p_ == end_) return fail(p_, "unexpected end of input, expected a string key");
   if (*p_ != '"') return fail(p_, "expected a string key, found " + describe_byte(p_));
   const char* key_start = p_;
@@ -445,24 +453,20 @@ bool Parser::parse_member_key(json& object, json*& slot) {
   if (!parse_string(key)) return false;
   // RFC 8785 section 3.1 requires I-JSON input (RFC 7493 section 2.3: member names MUST be
   // unique). Names are compared after unescaping, so "a" and "\u0061" are duplicates.
-  // Keys usually arrive in sorted order (canonical or generated documents), so hint the end
-  // of the map: appending is then constant time. try_emplace copies `key` (at its exact
-  // size) and adds nothing when the name is already present, which the size tells.
-  auto& members = object.get_ref<json::object_t&>();
-  const std::size_t size_before = members.size();
-  auto it = members.try_emplace(members.end(), key);
-  if (members.size() == size_before) return fail(key_start, "duplicate key \"" + printable(key) + "\"");
+  if (!b_.key(key, std::string_view(key_start + 1, static_cast<std::size_t>(p_ - key_start - 2)))) {
+    return fail(key_start, "duplicate key \"" + printable(key) + "\"");
+  }
   skip_ws();
   if (p_ == end_) return fail(p_, "unexpected end of input, expected ':'");
   if (*p_ != ':') return fail(p_, "expected ':' after object key, found " + describe_byte(p_));
   ++p_;
   skip_ws();
-  slot = &it->second;
   return true;
 }
 
 // p_ is at the opening quote. Appends the decoded string to `out`.
-bool Parser::parse_string(std::string& out) {
+template <class Builder>
+bool Parser<Builder>::parse_string(std::string& out) {
   const char* open = p_;
   ++p_;
   for (;;) {
@@ -495,7 +499,8 @@ bool Parser::parse_string(std::string& out) {
 }
 
 // p_ is at a backslash inside a string (RFC 8259 section 7).
-bool Parser::parse_escape(std::string& out) {
+template <class Builder>
+bool Parser<Builder>::parse_escape(std::string& out) {
   const char* esc = p_;
   if (end_ - p_ < 2) return fail(esc, "unterminated escape sequence");
   char simple = 0;
@@ -571,7 +576,8 @@ bool Parser::parse_escape(std::string& out) {
 
 // p_ is at '-' or a digit. RFC 8259 section 6:
 //   number = [ minus ] int [ frac ] [ exp ]; int = zero / ( digit1-9 *DIGIT )
-bool Parser::parse_number(double& out) {
+template <class Builder>
+bool Parser<Builder>::parse_number(double& out) {
   const char* start = p_;
   if (*p_ == '-') ++p_;
   if (p_ == end_ || !is_digit(*p_)) return fail(start, "invalid number, expected a digit after '-'");
@@ -655,6 +661,48 @@ bool Parser::parse_number(double& out) {
   return true;
 }
 
+// Builds the nlohmann::json value parse() returns.
+class DomBuilder {
+ public:
+  DomBuilder() { stack_.reserve(16); }
+  DomBuilder(const DomBuilder&) = delete;
+  DomBuilder& operator=(const DomBuilder&) = delete;
+
+  void begin_array() { open(json::value_t::array); }
+  void begin_object() { open(json::value_t::object); }
+  void element() { slot_ = &stack_.back()->get_ref<json::array_t&>().emplace_back(); }
+  bool key(const std::string& name, std::string_view /*raw*/) {
+    // Keys usually arrive in sorted order (canonical or generated documents), so hint the
+    // end of the map: appending is then constant time. try_emplace copies `name` (at its
+    // exact size) and adds nothing when the name is already present, which the size tells.
+    auto& members = stack_.back()->get_ref<json::object_t&>();
+    const std::size_t size_before = members.size();
+    auto it = members.try_emplace(members.end(), name);
+    if (members.size() == size_before) return false;
+    slot_ = &it->second;
+    return true;
+  }
+  void end() { stack_.pop_back(); }
+  void string(const std::string& decoded, std::string_view /*raw*/) { *slot_ = decoded; }
+  void number(double value) { *slot_ = value; }
+  void boolean(bool value) { *slot_ = value; }
+  void null() { *slot_ = nullptr; }
+
+  json take() { return std::move(root_); }
+
+ private:
+  void open(json::value_t type) {
+    *slot_ = json(type);
+    stack_.push_back(slot_);
+  }
+
+  json root_;
+  json* slot_ = &root_;  // where the next value goes
+  // Open arrays and objects, innermost last. Elements are only ever added to the innermost
+  // container, so pointers to the outer ones stay valid while it grows.
+  std::vector<json*> stack_;
+};
+
 // ---------------------------------------------------------------------------------------
 // Serialization
 
@@ -673,7 +721,7 @@ inline unsigned utf16_rank(unsigned char b) {
   return b;
 }
 
-bool utf16_less(const std::string& a, const std::string& b) {
+bool utf16_less(std::string_view a, std::string_view b) {
   const std::size_t n = std::min(a.size(), b.size());
   for (std::size_t i = 0; i < n; ++i) {
     if (a[i] != b[i]) {
@@ -883,7 +931,12 @@ std::string pointer_of(const std::vector<Frame>& stack, const std::vector<Member
 
 }  // namespace
 
-Result<json> parse(std::string_view text) { return Parser(text).run(); }
+Result<json> parse(std::string_view text) {
+  DomBuilder builder;
+  Parser<DomBuilder> parser(text, builder);
+  if (!parser.run()) return parser.error();
+  return builder.take();
+}
 
 std::string format_number(double value) {
   if (std::isnan(value)) return "NaN";
@@ -992,6 +1045,206 @@ Result<void> write_canonical(const json& value, Output& out) {
   return {};
 }
 
+// ---------------------------------------------------------------------------------------
+// Canonicalization without a DOM
+//
+// canonicalize() needs no value tree: the parser records one node per value on a flat
+// tape, in document order, and the writer walks the tape, visiting each object's members
+// in sorted order. Strings without escapes point into the input text; the tape and the
+// decoded escaped strings are two buffers, so nothing is allocated per value.
+
+struct TapeNode {
+  enum class Kind : std::uint8_t { kNull, kFalse, kTrue, kNumber, kString, kEscapedString, kArray, kObject };
+  Kind kind;
+  std::uint32_t size = 0;  // strings: bytes (canonicalize() takes texts below 4 GiB)
+  union {
+    const char* raw;     // kString: into the input text
+    std::size_t offset;  // kEscapedString: into the decoded-string arena
+    double number;       // kNumber
+    std::size_t end;     // kArray, kObject: the tape index after the last descendant
+  };
+};
+
+struct Tape {
+  std::vector<TapeNode> nodes;
+  std::string arena;  // decoded escaped strings, back to back
+
+  std::string_view text(const TapeNode& n) const {
+    return n.kind == TapeNode::Kind::kString ? std::string_view(n.raw, n.size)
+                                             : std::string_view(arena.data() + n.offset, n.size);
+  }
+  // The tape index after node i and its descendants.
+  std::size_t after(std::size_t i) const {
+    const TapeNode& n = nodes[i];
+    return n.kind == TapeNode::Kind::kArray || n.kind == TapeNode::Kind::kObject ? n.end : i + 1;
+  }
+};
+
+class TapeBuilder {
+ public:
+  explicit TapeBuilder(Tape& tape) : t_(tape) { open_.reserve(16); }
+
+  void begin_array() { open(TapeNode::Kind::kArray); }
+  void begin_object() { open(TapeNode::Kind::kObject); }
+  void element() {}
+  // Duplicate names are found by the writer, after sorting, where they are adjacent.
+  bool key(const std::string& decoded, std::string_view raw) {
+    string(decoded, raw);
+    return true;
+  }
+  void end() {
+    t_.nodes[open_.back()].end = t_.nodes.size();
+    open_.pop_back();
+  }
+  void string(const std::string& decoded, std::string_view raw) {
+    TapeNode& n = push(TapeNode::Kind::kString);
+    n.size = static_cast<std::uint32_t>(decoded.size());
+    // Every escape sequence is longer than what it decodes to, so a string as long as its
+    // source had none. Its source bytes are then its canonical form: valid UTF-8 (checked),
+    // with no '"', '\\' or control character, which are the only ones JCS escapes.
+    if (decoded.size() == raw.size()) {
+      n.raw = raw.data();
+    } else {
+      n.kind = TapeNode::Kind::kEscapedString;
+      n.offset = t_.arena.size();
+      t_.arena += decoded;
+    }
+  }
+  void number(double value) { push(TapeNode::Kind::kNumber).number = value; }
+  void boolean(bool value) { push(value ? TapeNode::Kind::kTrue : TapeNode::Kind::kFalse); }
+  void null() { push(TapeNode::Kind::kNull); }
+
+ private:
+  TapeNode& push(TapeNode::Kind kind) {
+    TapeNode& n = t_.nodes.emplace_back();
+    n.kind = kind;
+    return n;
+  }
+  void open(TapeNode::Kind kind) {
+    open_.push_back(t_.nodes.size());
+    push(kind);
+  }
+
+  Tape& t_;
+  std::vector<std::size_t> open_;  // tape indices of the open containers
+};
+
+// Writes the canonical text of a parsed tape. Returns false if an object has two members of
+// the same name (the parser's DOM builder names the first one; see canonical_text()).
+bool write_tape(const Tape& t, Output& out) {
+  using Kind = TapeNode::Kind;
+  struct Open {
+    std::size_t next;           // arrays: tape index of the next element; objects: next member
+    std::size_t end;            // arrays: the array's end; objects: members_end
+    std::size_t members_begin;  // objects: this frame's range in `members`
+    bool is_array;
+    bool started = false;  // an element or member has been written
+  };
+  std::vector<Open> stack;
+  std::vector<std::size_t> members;  // tape indices of member names, for all open objects
+  auto name_less = [&t](std::size_t a, std::size_t b) {
+    return utf16_less(t.text(t.nodes[a]), t.text(t.nodes[b]));
+  };
+  // Writes a scalar, or opens a container by pushing it.
+  auto begin_value = [&](std::size_t i) -> bool {
+    const TapeNode& n = t.nodes[i];
+    switch (n.kind) {
+      case Kind::kNull:
+        out.put("null");
+        return true;
+      case Kind::kFalse:
+        out.put("false");
+        return true;
+      case Kind::kTrue:
+        out.put("true");
+        return true;
+      case Kind::kNumber: {
+        char buf[32];
+        out.put(std::string_view(buf, format_number_into(n.number, buf)));
+        return true;
+      }
+      case Kind::kString:
+        out.put('"');
+        out.put(std::string_view(n.raw, n.size));
+        out.put('"');
+        return true;
+      case Kind::kEscapedString:
+        append_string(out, t.text(n));  // valid UTF-8: the parser checked it
+        return true;
+      case Kind::kArray:
+        out.put('[');
+        stack.push_back(Open{i + 1, n.end, 0, true});
+        return true;
+      case Kind::kObject: {
+        out.put('{');
+        const std::size_t first = members.size();
+        for (std::size_t k = i + 1; k < n.end; k = t.after(k + 1)) members.push_back(k);
+        // Usually already in order (canonical or generated documents); a strictly
+        // ascending list also has no duplicates. Otherwise sort, and then duplicates are
+        // neighbours.
+        auto begin = members.begin() + static_cast<std::ptrdiff_t>(first);
+        if (std::adjacent_find(begin, members.end(), [&](std::size_t a, std::size_t b) {
+              return !name_less(a, b);
+            }) != members.end()) {
+          std::sort(begin, members.end(), name_less);
+          if (std::adjacent_find(begin, members.end(), [&](std::size_t a, std::size_t b) {
+                return t.text(t.nodes[a]) == t.text(t.nodes[b]);
+              }) != members.end()) {
+            return false;
+          }
+        }
+        stack.push_back(Open{first, members.size(), first, false});
+        return true;
+      }
+    }
+    return false;
+  };
+
+  if (!begin_value(0)) return false;
+  while (!stack.empty()) {
+    Open& f = stack.back();
+    if (f.next == f.end) {
+      out.put(f.is_array ? ']' : '}');
+      if (!f.is_array) members.resize(f.members_begin);
+      stack.pop_back();
+      continue;
+    }
+    if (f.started) out.put(',');
+    f.started = true;
+    // begin_value may push, so f is not used after it.
+    if (f.is_array) {
+      const std::size_t element = f.next;
+      f.next = t.after(element);
+      if (!begin_value(element)) return false;
+    } else {
+      const std::size_t name = members[f.next++];
+      begin_value(name);
+      out.put(':');
+      if (!begin_value(name + 1)) return false;
+    }
+  }
+  return true;
+}
+
+// The canonical text of a JSON text, through the tape.
+Result<void> write_canonical_text(std::string_view text, Output& out) {
+  if (text.size() > std::numeric_limits<std::uint32_t>::max()) {  // TapeNode::size is 32 bits
+    CS_TRY(json value, parse(text));
+    return write_canonical(value, out);
+  }
+  Tape tape;
+  tape.nodes.reserve(text.size() / 16 + 1);
+  TapeBuilder builder(tape);
+  Parser<TapeBuilder> parser(text, builder);
+  if (parser.run() && write_tape(tape, out)) return {};
+  // A text the tape refused is reported by parse(): the tape finds duplicate names only when
+  // it writes their object, which can be after a later syntax error, while parse() names
+  // the first problem in document order, as it always has.
+  auto value = parse(text);
+  if (!value.ok()) return value.error();
+  return make_error(Errc::kInternal, "the canonical writer refused a JSON text the parser accepts");
+}
+
 }  // namespace
 
 Result<std::string> serialize(const json& value) {
@@ -1004,6 +1257,19 @@ Result<Digest> hash(const json& value) {
   Sha256 hasher;
   Output out(hasher);
   CS_TRY_VOID(write_canonical(value, out));
+  return std::move(out).digest();
+}
+
+Result<std::string> canonicalize(std::string_view text) {
+  Output out;
+  CS_TRY_VOID(write_canonical_text(text, out));
+  return std::move(out).take();
+}
+
+Result<Digest> hash_text(std::string_view text) {
+  Sha256 hasher;
+  Output out(hasher);
+  CS_TRY_VOID(write_canonical_text(text, out));
   return std::move(out).digest();
 }
 

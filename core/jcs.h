@@ -44,6 +44,15 @@ Result<std::string> serialize(const nlohmann::json& value);
 // SHA-256 of serialize(value): the document hash of DESIGN.md.
 Result<Digest> hash(const nlohmann::json& value);
 
+// The canonical bytes of a JSON text: exactly serialize(*parse(text)), and on bad input
+// exactly parse(text)'s error, but without building an nlohmann::json value (a flat tape of
+// the parsed values instead), which makes it several times faster on large documents.
+// For `countersign canon` and anything else that has text and wants canonical text.
+Result<std::string> canonicalize(std::string_view text);
+
+// SHA-256 of canonicalize(text), streamed: the document hash of a JSON text.
+Result<Digest> hash_text(std::string_view text);
+
 // ECMAScript Number.prototype.toString for a finite double (shortest round-trip digits;
 // RFC 8785 section 3.2.2.3): "0" for -0, plain decimal for 1e-7 <= |x| < 1e21, otherwise
 // exponent form ("1e+21", "1.5e-7"). Non-finite values give "NaN", "Infinity",
