@@ -32,7 +32,8 @@ std::string read_file(const std::string& path) {
 }
 
 // Expects parse(text) to fail with kMalformed and a message that starts with `expected`
-// (position and reason), e.g. "line 1, column 2 (byte 1): lone surrogate".
+// (position and reason), e.g. "line 1, column 2 (byte 1): lone surrogate". The DOM-free
+// path (canonicalize, hash_text) must refuse the same text with the very same error.
 ::testing::AssertionResult Rejects(std::string_view text, std::string_view expected) {
   auto r = parse(text);
   if (r.ok()) return ::testing::AssertionFailure() << "accepted: " << text;
@@ -44,16 +45,40 @@ std::string read_file(const std::string& path) {
     return ::testing::AssertionFailure()
            << "message \"" << r.error().message << "\" does not start with \"" << expected << "\"";
   }
+  auto c = canonicalize(text);
+  if (c.ok()) return ::testing::AssertionFailure() << "canonicalize accepted: " << text;
+  if (c.error().code != r.error().code || c.error().message != r.error().message) {
+    return ::testing::AssertionFailure()
+           << "canonicalize says \"" << c.error().message << "\", parse says \"" << r.error().message << "\"";
+  }
+  auto h = hash_text(text);
+  if (h.ok()) return ::testing::AssertionFailure() << "hash_text accepted: " << text;
+  if (h.error().message != r.error().message) {
+    return ::testing::AssertionFailure() << "hash_text says \"" << h.error().message << "\"";
+  }
   return ::testing::AssertionSuccess();
 }
 
+// The canonical form of `text` by both paths, which must agree: serialize(parse(text))
+// through the DOM, and canonicalize(text) without one; hash_text is its SHA-256.
 std::string canonical(std::string_view text) {
   auto v = parse(text);
   EXPECT_TRUE(v.ok()) << (v.ok() ? "" : v.error().message);
   if (!v.ok()) return "<parse error>";
   auto s = serialize(*v);
   EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
-  return s.ok() ? *s : "<serialize error>";
+  if (!s.ok()) return "<serialize error>";
+  auto direct = canonicalize(text);
+  EXPECT_TRUE(direct.ok()) << (direct.ok() ? "" : direct.error().message);
+  if (direct.ok()) {
+    EXPECT_EQ(*direct, *s) << "canonicalize differs from serialize(parse) for " << text;
+  }
+  auto digest = hash_text(text);
+  EXPECT_TRUE(digest.ok());
+  if (digest.ok()) {
+    EXPECT_EQ(*digest, sha256(std::string_view(*s)));
+  }
+  return *s;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -101,6 +126,8 @@ TEST_P(JcsVector, InputCanonicalizesToOutput) {
   auto digest = hash(*value);
   ASSERT_TRUE(digest.ok());
   EXPECT_EQ(*digest, sha256(std::string_view(expected)));
+  EXPECT_EQ(canonicalize(input).value(), expected);
+  EXPECT_EQ(hash_text(input).value(), sha256(std::string_view(expected)));
 
   // The canonical form is a fixed point and parses back to the same value.
   auto again = parse(expected);
@@ -500,6 +527,58 @@ TEST(JcsSerialize, DeepValuesBuiltInCodeDoNotRecurse) {
   EXPECT_EQ(s->size(), 2u * 100001u);
 }
 
+// ---------------------------------------------------------------------------------------
+// canonicalize(): text to canonical text without building a DOM. It finds duplicates and
+// orders members after reading a whole object, so these check that what it reports and
+// what it writes match the DOM path where the two could drift apart.
+
+TEST(JcsCanonicalize, DuplicatesReportedLikeTheDomParser) {
+  // The duplicate comes first in the text, so it is the error, not the syntax error after.
+  EXPECT_TRUE(Rejects("{\"a\":1,\"a\":2,", "line 1, column 8 (byte 7): duplicate key \"a\""));
+  // The outer duplicate precedes the inner one.
+  EXPECT_TRUE(Rejects("{\"a\":1,\"a\":{\"b\":1,\"b\":2}}", "line 1, column 8 (byte 7): duplicate key \"a\""));
+  // The inner duplicate precedes the outer one.
+  EXPECT_TRUE(
+      Rejects("{\"a\":{\"b\":1,\"b\":2},\"a\":1}", "line 1, column 13 (byte 12): duplicate key \"b\""));
+  // Members out of order: the duplicate is the third member, found after sorting.
+  EXPECT_TRUE(Rejects("{\"b\":1,\"a\":2,\"b\":3}", "line 1, column 14 (byte 13): duplicate key \"b\""));
+  // Two duplicates in one object: the first in the text wins.
+  EXPECT_TRUE(
+      Rejects("{\"c\":1,\"b\":1,\"c\":2,\"b\":2}", "line 1, column 14 (byte 13): duplicate key \"c\""));
+  // The same name spelled raw and escaped, in either order.
+  EXPECT_TRUE(Rejects("{\"\\u0061\":1,\"a\":2}", "line 1, column 13 (byte 12): duplicate key \"a\""));
+  EXPECT_TRUE(
+      Rejects("{\"\xF0\x9F\x98\x80\":1,\"\\ud83d\\ude00\":2}", "line 1, column 8 (byte 10): duplicate key"));
+}
+
+TEST(JcsCanonicalize, OrdersEscapedAndAstralNames) {
+  EXPECT_EQ(canonical("{\"\\u0062\":1,\"a\":2}"), "{\"a\":2,\"b\":1}");
+  EXPECT_EQ(canonical("{\"a\":2,\"\\u0062\":1}"), "{\"a\":2,\"b\":1}");
+  // U+E000 sorts after U+1F600 in UTF-16 although its UTF-8 sorts before.
+  EXPECT_EQ(canonical("{\"\xEE\x80\x80\":1,\"\xF0\x9F\x98\x80\":2}"),
+            "{\"\xF0\x9F\x98\x80\":2,\"\xEE\x80\x80\":1}");
+  // Already in order (the fast path) and reversed (the sorting path) give the same bytes.
+  EXPECT_EQ(canonical("{\"a\":[],\"b\":{},\"c\":\"\"}"), "{\"a\":[],\"b\":{},\"c\":\"\"}");
+  EXPECT_EQ(canonical("{\"c\":\"\",\"b\":{},\"a\":[]}"), "{\"a\":[],\"b\":{},\"c\":\"\"}");
+  // Nested objects are ordered independently; values move with their names.
+  EXPECT_EQ(canonical("{\"z\":{\"y\":[{\"q\":1,\"p\":2}],\"x\":\"\\n\"},\"a\":1e2}"),
+            "{\"a\":100,\"z\":{\"x\":\"\\n\",\"y\":[{\"p\":2,\"q\":1}]}}");
+  // A name that needs escaping in the output.
+  EXPECT_EQ(canonical("{\"\\u001f\":1,\"\\\"\":2}"), "{\"\\u001f\":1,\"\\\"\":2}");
+}
+
+TEST(JcsCanonicalize, ScalarsEmptyContainersAndDepth) {
+  EXPECT_EQ(canonical("[{},[],{\"a\":{}},[[]]]"), "[{},[],{\"a\":{}},[[]]]");
+  EXPECT_EQ(canonical("\"\""), "\"\"");
+  EXPECT_EQ(canonical("-0.0"), "0");
+  EXPECT_EQ(canonical("[1E21,1e-7,123456789012345680000]"), "[1e+21,1e-7,123456789012345680000]");
+  std::string deep;
+  for (int i = 0; i < kMaxDepth; ++i) deep += (i % 2 == 0) ? "{\"k\":" : "[";
+  std::string closing;
+  for (int i = kMaxDepth - 1; i >= 0; --i) closing += (i % 2 == 0) ? "}" : "]";
+  EXPECT_EQ(canonical(deep + "null" + closing), deep + "null" + closing);
+}
+
 TEST(JcsHash, IsSha256OfCanonicalForm) {
   EXPECT_EQ(hash(parse("{ \"b\": [1.0, \"x\"], \"a\": null }").value()).value(),
             sha256(std::string_view("{\"a\":null,\"b\":[1,\"x\"]}")));
@@ -522,6 +601,9 @@ TEST(JcsRoundTrip, RandomDocuments) {
     auto canon = serialize(value);
     ASSERT_TRUE(canon.ok()) << canon.error().message;
     EXPECT_EQ(serialize(*parsed).value(), *canon) << text;
+    auto direct = canonicalize(text);
+    ASSERT_TRUE(direct.ok()) << direct.error().message << "\n" << text;
+    EXPECT_EQ(*direct, *canon) << text;
     auto back = parse(*canon);
     ASSERT_TRUE(back.ok()) << back.error().message << "\n" << *canon;
     EXPECT_EQ(*back, value);

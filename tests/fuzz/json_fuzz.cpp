@@ -5,7 +5,9 @@
 //    position whose byte offset lies within the input;
 //  - whatever parse() accepts, serialize() can write (parsed values hold only finite
 //    doubles and valid UTF-8), the canonical text parses back to an equal value, and
-//    serializing that again gives the same bytes (canonical form is a fixed point).
+//    serializing that again gives the same bytes (canonical form is a fixed point);
+//  - canonicalize() and hash_text(), which never build a DOM, agree with the DOM path:
+//    the same canonical bytes and digest when parse() accepts, the same error otherwise.
 // Any violation calls abort() so libFuzzer records the input.
 #include <cstdint>
 #include <cstdio>
@@ -14,6 +16,7 @@
 #include <string_view>
 
 #include "core/jcs.h"
+#include "core/sha256.h"
 
 namespace {
 
@@ -42,8 +45,16 @@ void check_error_position(const countersign::Error& error, std::size_t size) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   auto value = countersign::jcs::parse(text);
+  auto direct = countersign::jcs::canonicalize(text);
+  auto digest = countersign::jcs::hash_text(text);
   if (!value.ok()) {
     check_error_position(value.error(), size);
+    if (direct.ok()) fail("canonicalize accepts what parse refuses", value.error().message);
+    if (direct.error().message != value.error().message || direct.error().code != value.error().code)
+      fail("canonicalize and parse disagree on the error",
+           direct.error().message + " / " + value.error().message);
+    if (digest.ok() || digest.error().message != value.error().message)
+      fail("hash_text and parse disagree on the error", value.error().message);
     return 0;
   }
   auto first = countersign::jcs::serialize(*value);
@@ -53,5 +64,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (*reparsed != *value) fail("canonical form parses to a different value", *first);
   auto second = countersign::jcs::serialize(*reparsed);
   if (!second.ok() || *second != *first) fail("canonical form is not a fixed point", *first);
+  if (!direct.ok()) fail("canonicalize refuses what parse accepts", direct.error().message);
+  if (*direct != *first) fail("canonicalize differs from serialize(parse)", *direct + "\n" + *first);
+  if (!digest.ok() || *digest != countersign::sha256(std::string_view(*first)))
+    fail("hash_text is not the SHA-256 of the canonical form", *first);
   return 0;
 }
