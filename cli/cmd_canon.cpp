@@ -7,11 +7,20 @@ namespace countersign::cli {
 
 namespace {
 
+std::string source_name(const std::string& path) { return path == "-" ? "standard input" : path; }
+
 Result<std::string> canonical(Io& io, const std::string& path) {
   CS_TRY(std::string text, read_file_or_stdin(path, io.in));
-  auto doc = jcs::parse(text);
-  if (!doc.ok()) return doc.error().with_context(path == "-" ? "standard input" : path);
-  return jcs::serialize(*doc);
+  auto c = jcs::canonicalize(text);
+  if (!c.ok()) return c.error().with_context(source_name(path));
+  return c;
+}
+
+Result<Digest> canonical_hash(Io& io, const std::string& path) {
+  CS_TRY(std::string text, read_file_or_stdin(path, io.in));
+  auto h = jcs::hash_text(text);
+  if (!h.ok()) return h.error().with_context(source_name(path));
+  return h;
 }
 
 }  // namespace
@@ -20,7 +29,8 @@ void add_canon_commands(Registry& r) {
   auto file = std::make_shared<std::string>("-");
   auto* canon = r.app.add_subcommand("canon", "Print the RFC 8785 canonical form (JCS) of a JSON document");
   canon->footer(
-      "Reads FILE (or standard input for -) strictly: duplicate keys, invalid UTF-8, lone surrogates, numbers\n"
+      "Reads FILE (or standard input for -) strictly: duplicate keys, invalid UTF-8, lone surrogates, "
+      "numbers\n"
       "outside double range and trailing data are refused with the line and column. Prints the canonical\n"
       "bytes with no trailing newline. Document hashes are SHA-256 over exactly these bytes.");
   canon->add_option("FILE", *file, "JSON file, or - for standard input")->capture_default_str();
@@ -41,12 +51,12 @@ void add_canon_commands(Registry& r) {
       "hash. Compare it with what a colleague or the box shows, over a second channel.");
   hash->add_option("FILE", *hash_file, "JSON file, or - for standard input")->capture_default_str();
   hash->callback([&io = r.io, &rc = r.rc, hash_file] {
-    auto c = canonical(io, *hash_file);
-    if (!c.ok()) {
-      rc = report_error(io, c.error(), false);
+    auto h = canonical_hash(io, *hash_file);
+    if (!h.ok()) {
+      rc = report_error(io, h.error(), false);
       return;
     }
-    io.out << digest_to_string(sha256(std::string_view(*c))) << "\n";
+    io.out << digest_to_string(*h) << "\n";
   });
 }
 
