@@ -1,5 +1,5 @@
-// Differential test of jcs::serialize against the reference implementation of RFC 8785:
-// node running the `canonicalize` npm package (github.com/erdtman/canonicalize, by one of
+// Differential test of jcs::serialize and jcs::canonicalize against the reference
+// implementation of RFC 8785: node running the `canonicalize` npm package (github.com/erdtman/canonicalize, by one of
 // the RFC's authors). Random documents (fixed seed) are written as non-canonical JSON
 // lines; one node process canonicalizes all of them, and each result must equal ours byte
 // for byte.
@@ -161,6 +161,13 @@ TEST(JcsReference, MatchesNodeCanonicalize) {
     if (*ours != expected[i] && ++mismatches <= 5) {
       ADD_FAILURE() << "line " << i + 1 << " differs\n input: " << lines[i] << "\n   ours: " << *ours
                     << "\n   node: " << expected[i];
+    }
+    // The DOM-free path (countersign canon, hash) must give node's bytes too.
+    auto direct = canonicalize(lines[i]);
+    ASSERT_TRUE(direct.ok()) << "line " << i + 1 << ": " << direct.error().message;
+    if (*direct != expected[i] && ++mismatches <= 5) {
+      ADD_FAILURE() << "line " << i + 1 << " differs (canonicalize)\n input: " << lines[i]
+                    << "\n   ours: " << *direct << "\n   node: " << expected[i];
     }
   }
   EXPECT_EQ(mismatches, 0);
