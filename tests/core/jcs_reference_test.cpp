@@ -1,8 +1,8 @@
 // Differential test of jcs::serialize and jcs::canonicalize against the reference
-// implementation of RFC 8785: node running the `canonicalize` npm package (github.com/erdtman/canonicalize, by one of
-// the RFC's authors). Random documents (fixed seed) are written as non-canonical JSON
-// lines; one node process canonicalizes all of them, and each result must equal ours byte
-// for byte.
+// implementation of RFC 8785: node running the `canonicalize` npm package
+// (github.com/erdtman/canonicalize, by one of the RFC's authors). Random documents (fixed
+// seed) are written as non-canonical JSON lines; one node process canonicalizes all of
+// them, and each result must equal ours byte for byte.
 //
 // Needs `node` on PATH and COUNTERSIGN_NODE_MODULES naming a node_modules directory that
 // holds canonicalize (scripts install it with
