@@ -1130,7 +1130,7 @@ class TapeBuilder {
 };
 
 // Writes the canonical text of a parsed tape. Returns false if an object has two members of
-// the same name (the parser's DOM builder names the first one; see canonical_text()).
+// the same name (the parser's DOM builder names the first one; see write_canonical_text()).
 bool write_tape(const Tape& t, Output& out) {
   using Kind = TapeNode::Kind;
   struct Open {
