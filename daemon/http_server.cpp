@@ -1,7 +1,7 @@
 #include "daemon/http_server.h"
 
-#include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -117,6 +117,8 @@ struct HttpServer::Impl {
   // Serves on `listen_fd` (ours, already listening) or binds `addr`.
   MHD_Daemon* start_daemon(int listen_fd, const sockaddr* addr) {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    // MHD_OPTION_SOCK_ADDR takes a sockaddr_in unless told the address is IPv6.
+    if (addr && addr->sa_family == AF_INET6) flags |= MHD_USE_IPv6;
     MHD_OptionItem where = listen_fd >= 0 ? MHD_OptionItem{MHD_OPTION_LISTEN_SOCKET, listen_fd, nullptr}
                                           : MHD_OptionItem{MHD_OPTION_SOCK_ADDR, 0, const_cast<sockaddr*>(addr)};
     MHD_OptionItem options_array[] = {
@@ -176,25 +178,18 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const Options& options, Ht
     auto colon = hp.rfind(':');
     std::string host = hp.substr(0, colon);
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    auto port = static_cast<std::uint16_t>(std::stoul(hp.substr(colon + 1)));
-    sockaddr_storage ss{};
-    if (host.find(':') != std::string::npos) {
-      auto* a6 = reinterpret_cast<sockaddr_in6*>(&ss);
-      a6->sin6_family = AF_INET6;
-      a6->sin6_port = htons(port);
-      if (::inet_pton(AF_INET6, host.c_str(), &a6->sin6_addr) != 1) {
-        return Error(Errc::kInvalidArgument, "listen: \"" + host + "\" is not a numeric IPv6 address");
-      }
-      impl->tcp_daemon = impl->start_daemon(-1, reinterpret_cast<sockaddr*>(&ss));
-    } else {
-      auto* a4 = reinterpret_cast<sockaddr_in*>(&ss);
-      a4->sin_family = AF_INET;
-      a4->sin_port = htons(port);
-      if (::inet_pton(AF_INET, host.c_str(), &a4->sin_addr) != 1) {
-        return Error(Errc::kInvalidArgument, "listen: \"" + host + "\" is not a numeric IPv4 address");
-      }
-      impl->tcp_daemon = impl->start_daemon(-1, reinterpret_cast<sockaddr*>(&ss));
+    const std::string port = hp.substr(colon + 1);
+    // Numeric only: the configuration names an address, never a name to look up.
+    addrinfo hints{};
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+      return Error(Errc::kInvalidArgument,
+                   "listen: \"" + hp + "\" is not a numeric IPv4 or IPv6 address and port: " + ::gai_strerror(rc));
     }
+    impl->tcp_daemon = impl->start_daemon(-1, found->ai_addr);
+    ::freeaddrinfo(found);
     if (!impl->tcp_daemon) return Error(Errc::kIo, "cannot listen on " + hp);
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));

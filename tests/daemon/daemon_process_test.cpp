@@ -315,18 +315,30 @@ TEST_F(DaemonProcessTest, TwoHundredConcurrentClientsAllGetAnswers) {
 namespace countersign {
 namespace {
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
+// A port free on the loopback address of `family` (AF_INET or AF_INET6), or 0 when
+// nothing can bind there (a machine without IPv6).
+int free_port(int family = AF_INET) {
+  int fd = ::socket(family, SOCK_STREAM, 0);
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_addr = in6addr_loopback;
+    len = sizeof *a;
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof *a;
   }
-  ::close(fd);
+  int port = 0;
+  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    port = ntohs(family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                                    : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  }
+  if (fd >= 0) ::close(fd);
   return port;
 }
 
@@ -385,6 +397,33 @@ TEST_F(DaemonProcessTest, OptionalTcpListenerServesTheSameApi) {
                                    system_now);
   EXPECT_EQ(status.rc, 0) << status;
   EXPECT_TRUE(contains(status.out, "\"box\": \"box-7f3a\"")) << status;
+}
+
+TEST_F(DaemonProcessTest, OptionalTcpListenerOnIpv6Loopback) {
+  const int free = free_port(AF_INET6);
+  // Without IPv6 nothing can bind ::1, whatever the port: then the daemon must refuse to
+  // start and name the listener, not run without it.
+  const std::string listen = "[::1]:" + std::to_string(free != 0 ? free : 18441);
+  test_util::spit(box_.config_file(), test_util::slurp(box_.config_file()) + "listen = " + listen + "\n");
+  if (free == 0) {
+    auto [rc, err] = run_daemon_once({"--config", box_.config_file()}, dir_.file("err.txt"));
+    EXPECT_EQ(rc, 1) << err;
+    EXPECT_TRUE(contains(err, "cannot listen on " + listen)) << err;
+    return;
+  }
+  auto daemon = start();
+  ASSERT_TRUE(daemon->ready());
+  auto status = test_util::run_cli({"box", "status", "--json", "--url", "http://" + listen}, system_now);
+  EXPECT_EQ(status.rc, 0) << status;
+  EXPECT_TRUE(contains(status.out, "\"box\": \"box-7f3a\"")) << status;
+}
+
+TEST_F(DaemonProcessTest, TcpListenerNeedsANumericAddress) {
+  test_util::spit(box_.config_file(), test_util::slurp(box_.config_file()) + "listen = box.internal:8441\n");
+  auto [rc, err] = run_daemon_once({"--config", box_.config_file()}, dir_.file("err.txt"));
+  EXPECT_EQ(rc, 1) << err;
+  EXPECT_TRUE(contains(err, "listen: \"box.internal:8441\" is not a numeric IPv4 or IPv6 address")) << err;
+  EXPECT_FALSE(fs::exists(box_.config().socket)) << "the Unix socket stays up without the TCP listener";
 }
 
 }  // namespace
