@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -66,6 +67,23 @@ struct Outcome {
     return s;
   }
 };
+
+// A fetch that got past one bad source: it succeeded and reported exactly one event of
+// `kind`, from `bad`. Returns that event, or nothing after recording why not.
+std::optional<FetchEvent> got_past(const Outcome& out, Kind kind, const Source& bad) {
+  if (!out.result.ok()) {
+    ADD_FAILURE() << "the fetch failed: " << out.dump();
+    return std::nullopt;
+  }
+  auto found = out.of_kind(kind);
+  if (found.size() != 1) {
+    ADD_FAILURE() << found.size() << " events of kind " << static_cast<int>(kind)
+                  << ", expected one: " << out.dump();
+    return std::nullopt;
+  }
+  EXPECT_EQ(found[0].source, bad.describe()) << out.dump();
+  return found[0];
+}
 
 class FetchTest : public ::testing::Test {
  protected:
@@ -205,14 +223,12 @@ TEST_F(FetchTest, WrongHashOnTheFirstMirrorIsReportedAndTheSecondMirrorIsUsed) {
   Manifest m = manifest({{"model.bin", good}});
   Outcome out = fetch(m, {mirror("m1"), mirror("m2")});
 
-  ASSERT_TRUE(out.result.ok()) << out.dump();
+  auto mismatch = got_past(out, Kind::kHashMismatch, mirror("m1"));
+  ASSERT_TRUE(mismatch);
   EXPECT_EQ(slurp(staging_ / "model.bin"), good);
-  auto mismatches = out.of_kind(Kind::kHashMismatch);
-  ASSERT_EQ(mismatches.size(), 1u) << out.dump();
-  EXPECT_EQ(mismatches[0].source, mirror("m1").describe());
-  EXPECT_EQ(mismatches[0].path, "model.bin");
-  EXPECT_EQ(mismatches[0].reason, "wrong SHA-256: got " + digest_to_string(sha256(bad)) +
-                                      ", the manifest says " + digest_to_string(sha256(good)));
+  EXPECT_EQ(mismatch->path, "model.bin");
+  EXPECT_EQ(mismatch->reason, "wrong SHA-256: got " + digest_to_string(sha256(bad)) + ", the manifest says " +
+                                  digest_to_string(sha256(good)));
   auto verified = out.of_kind(Kind::kFileVerified);
   ASSERT_EQ(verified.size(), 1u);
   EXPECT_EQ(verified[0].source, mirror("m2").describe());
@@ -226,12 +242,10 @@ TEST_F(FetchTest, TruncatedFileOnTheFirstSourceIsReportedAsTooFewBytes) {
   Manifest m = manifest({{"model.bin", good}});
   Outcome out = fetch(m, {mirror("m1"), mirror("m2")});
 
-  ASSERT_TRUE(out.result.ok()) << out.dump();
+  auto mismatch = got_past(out, Kind::kHashMismatch, mirror("m1"));
+  ASSERT_TRUE(mismatch);
   EXPECT_EQ(slurp(staging_ / "model.bin"), good);
-  auto mismatches = out.of_kind(Kind::kHashMismatch);
-  ASSERT_EQ(mismatches.size(), 1u) << out.dump();
-  EXPECT_EQ(mismatches[0].source, mirror("m1").describe());
-  EXPECT_EQ(mismatches[0].reason, "fewer bytes than declared: 61440 of 102400");
+  EXPECT_EQ(mismatch->reason, "fewer bytes than declared: 61440 of 102400");
 }
 
 TEST_F(FetchTest, LongerFileIsCutAtTheDeclaredSize) {
@@ -241,12 +255,10 @@ TEST_F(FetchTest, LongerFileIsCutAtTheDeclaredSize) {
   Manifest m = manifest({{"model.bin", good}});
   Outcome out = fetch(m, {mirror("m1"), mirror("m2")});
 
-  ASSERT_TRUE(out.result.ok()) << out.dump();
+  auto mismatch = got_past(out, Kind::kHashMismatch, mirror("m1"));
+  ASSERT_TRUE(mismatch);
   EXPECT_EQ(slurp(staging_ / "model.bin"), good);
-  auto mismatches = out.of_kind(Kind::kHashMismatch);
-  ASSERT_EQ(mismatches.size(), 1u) << out.dump();
-  EXPECT_EQ(mismatches[0].source, mirror("m1").describe());
-  EXPECT_TRUE(contains(mismatches[0].reason, "more bytes than the 65536 declared")) << mismatches[0].reason;
+  EXPECT_TRUE(contains(mismatch->reason, "more bytes than the 65536 declared")) << mismatch->reason;
   expect_sane_progress(out, m);
 }
 
@@ -256,12 +268,10 @@ TEST_F(FetchTest, EndlessSourceIsCutAtTheDeclaredSizeNotReadToTheEnd) {
   Manifest m = manifest({{"model.bin", good}});
   Outcome out = fetch(m, {source(nginx_.endless_url()), mirror("m2")});
 
-  ASSERT_TRUE(out.result.ok()) << out.dump();
+  auto mismatch = got_past(out, Kind::kHashMismatch, source(nginx_.endless_url()));
+  ASSERT_TRUE(mismatch);
   EXPECT_EQ(slurp(staging_ / "model.bin"), good);
-  auto mismatches = out.of_kind(Kind::kHashMismatch);
-  ASSERT_EQ(mismatches.size(), 1u) << out.dump();
-  EXPECT_EQ(mismatches[0].source, source(nginx_.endless_url()).describe());
-  EXPECT_EQ(mismatches[0].reason, "more bytes than the 204800 declared");
+  EXPECT_EQ(mismatch->reason, "more bytes than the 204800 declared");
   expect_sane_progress(out, m);  // the .part never grew past the declared size
   // The backend streams up to 1 GiB; the fetcher hung up long before (socket buffers only).
   auto reqs = nginx_.backend_requests();
@@ -276,12 +286,10 @@ TEST_F(FetchTest, MissingFileIsHttp404AndTheNextSourceIsTried) {
   Manifest m = manifest({{"model.bin", good}}, {mirror("m2")});
   Outcome out = fetch(m, {mirror("m1")});
 
-  ASSERT_TRUE(out.result.ok()) << out.dump();
+  auto failure = got_past(out, Kind::kSourceFailed, mirror("m1"));
+  ASSERT_TRUE(failure);
   EXPECT_EQ(slurp(staging_ / "model.bin"), good);
-  auto failed = out.of_kind(Kind::kSourceFailed);
-  ASSERT_EQ(failed.size(), 1u) << out.dump();
-  EXPECT_EQ(failed[0].source, mirror("m1").describe());
-  EXPECT_EQ(failed[0].reason, "HTTP 404");
+  EXPECT_EQ(failure->reason, "HTTP 404");
 }
 
 TEST_F(FetchTest, StalledSourceIsDroppedAfterTheStallTimeout) {
@@ -292,12 +300,10 @@ TEST_F(FetchTest, StalledSourceIsDroppedAfterTheStallTimeout) {
   settings.stall_timeout_seconds = 2;
   Outcome out = fetch(m, {source(nginx_.stall_url()), mirror("m2")}, settings);
 
-  ASSERT_TRUE(out.result.ok()) << out.dump();
+  auto failure = got_past(out, Kind::kSourceFailed, source(nginx_.stall_url()));
+  ASSERT_TRUE(failure);
   EXPECT_EQ(slurp(staging_ / "model.bin"), good);
-  auto failed = out.of_kind(Kind::kSourceFailed);
-  ASSERT_EQ(failed.size(), 1u) << out.dump();
-  EXPECT_EQ(failed[0].source, source(nginx_.stall_url()).describe());
-  EXPECT_TRUE(contains(failed[0].reason, "stalled: less than 1 KiB/s for 2 s")) << failed[0].reason;
+  EXPECT_TRUE(contains(failure->reason, "stalled: less than 1 KiB/s for 2 s")) << failure->reason;
   EXPECT_GE(out.seconds, 1.5);
   EXPECT_LT(out.seconds, 10.0);
 }
@@ -310,11 +316,10 @@ TEST_F(FetchTest, TricklingSourceIsDroppedAndTheNextSourceResumesAfterItsBytes) 
   settings.stall_timeout_seconds = 2;
   Outcome out = fetch(m, {source(nginx_.trickle_url()), source(nginx_.base_url())}, settings);
 
-  ASSERT_TRUE(out.result.ok()) << out.dump();
+  auto failure = got_past(out, Kind::kSourceFailed, source(nginx_.trickle_url()));
+  ASSERT_TRUE(failure);
   EXPECT_EQ(slurp(staging_ / "model.bin"), good);
-  auto failed = out.of_kind(Kind::kSourceFailed);
-  ASSERT_EQ(failed.size(), 1u) << out.dump();
-  EXPECT_TRUE(contains(failed[0].reason, "stalled")) << failed[0].reason;
+  EXPECT_TRUE(contains(failure->reason, "stalled")) << failure->reason;
   // The trickled bytes were kept: the second source was asked for the rest only.
   bool resumed = false;
   for (const auto& e : nginx_.access_log()) {
@@ -414,11 +419,10 @@ TEST_F(FetchTest, WrongPartFileIsCaughtByTheHashAndFetchedAgainFromTheStart) {
   Manifest m = manifest({{"model.bin", good}});
   Outcome out = fetch(m, {source(nginx_.base_url())});
 
-  ASSERT_TRUE(out.result.ok()) << out.dump();
+  auto mismatch = got_past(out, Kind::kHashMismatch, source(nginx_.base_url()));
+  ASSERT_TRUE(mismatch);
   EXPECT_EQ(slurp(staging_ / "model.bin"), good);
-  auto mismatches = out.of_kind(Kind::kHashMismatch);
-  ASSERT_EQ(mismatches.size(), 1u) << out.dump();
-  EXPECT_TRUE(contains(mismatches[0].reason, "after resuming at byte 102400")) << mismatches[0].reason;
+  EXPECT_TRUE(contains(mismatch->reason, "after resuming at byte 102400")) << mismatch->reason;
   auto log = nginx_.access_log();
   ASSERT_EQ(log.size(), 2u);
   EXPECT_EQ(log[0].range, "bytes=102400-");
@@ -515,13 +519,12 @@ TEST_F(FetchTest, FileSourceMissingAFileFailsOverToTheNext) {
   put(served("m2/missing.bin"), "m");
   Outcome out = fetch(m, {});
 
-  ASSERT_TRUE(out.result.ok()) << out.dump();
+  auto failure = got_past(out, Kind::kSourceFailed, source("file://" + usb.string() + "/"));
+  ASSERT_TRUE(failure);
   EXPECT_EQ(slurp(staging_ / "dir/model.bin"), good);
   EXPECT_EQ(slurp(staging_ / "missing.bin"), "m");
-  auto failed = out.of_kind(Kind::kSourceFailed);
-  ASSERT_EQ(failed.size(), 1u) << out.dump();
-  EXPECT_EQ(failed[0].path, "missing.bin");
-  EXPECT_TRUE(contains(failed[0].reason, "cannot read the file")) << failed[0].reason;
+  EXPECT_EQ(failure->path, "missing.bin");
+  EXPECT_TRUE(contains(failure->reason, "cannot read the file")) << failure->reason;
 }
 
 TEST_F(FetchTest, RedirectsAreFollowedOnlyToHttp) {
@@ -530,12 +533,10 @@ TEST_F(FetchTest, RedirectsAreFollowedOnlyToHttp) {
   Manifest m = manifest({{"model.bin", good}});
   Outcome out = fetch(m, {source(nginx_.redirect_to_file_url()), source(nginx_.redirect_url())});
 
-  ASSERT_TRUE(out.result.ok()) << out.dump();
+  auto failure = got_past(out, Kind::kSourceFailed, source(nginx_.redirect_to_file_url()));
+  ASSERT_TRUE(failure);
   EXPECT_EQ(slurp(staging_ / "model.bin"), good);
-  auto failed = out.of_kind(Kind::kSourceFailed);
-  ASSERT_EQ(failed.size(), 1u) << out.dump();
-  EXPECT_EQ(failed[0].source, source(nginx_.redirect_to_file_url()).describe());
-  EXPECT_TRUE(contains(failed[0].reason, "protocol not allowed")) << failed[0].reason;
+  EXPECT_TRUE(contains(failure->reason, "protocol not allowed")) << failure->reason;
   auto verified = out.of_kind(Kind::kFileVerified);
   ASSERT_EQ(verified.size(), 1u);
   EXPECT_EQ(verified[0].source, source(nginx_.redirect_url()).describe());
