@@ -51,11 +51,7 @@ int sign(Io& io, const SignArgs& a) {
   auto p = load_document<Proposal>(io, a.proposal);
   if (!p.ok()) return report_error(io, p.error(), a.json);
   UnixTime now = io.now();
-  if (now >= p->expires()) {
-    return report_error(io, Error(Errc::kRejected, "the proposal expired at " + format_rfc3339(p->expires()) +
-                                                       "; ask for a new one rather than signing this"),
-                        a.json);
-  }
+  if (auto fresh = p->refuse_if_expired(now); !fresh.ok()) return report_error(io, fresh.error(), a.json);
   // Show what is being signed before asking for the passphrase.
   io.err << "Signing:\n" << describe_proposal(*p, now);
   if (int(a.piv) + int(a.fido2) + int(!a.key.empty()) != 1) {

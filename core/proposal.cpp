@@ -46,6 +46,12 @@ Result<Action> action_from_name(std::string_view name) {
                         "rotate-policy)");
 }
 
+Result<void> Proposal::refuse_if_expired(UnixTime now) const {
+  if (now < f_.expires) return {};
+  return Error(Errc::kRejected, "the proposal expired at " + format_rfc3339(f_.expires) +
+                                    "; ask for a new one rather than signing this");
+}
+
 bool Proposal::allows_box(std::string_view box_id) const {
   if (!f_.boxes) return true;
   for (const auto& b : *f_.boxes) {

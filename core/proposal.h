@@ -57,6 +57,9 @@ class Proposal {
   const std::optional<std::string>& note() const { return f_.note; }
   // True when the proposal names no boxes or lists `box_id`.
   bool allows_box(std::string_view box_id) const;
+  // kRejected when `now` is at or past the expiry ("ask for a new one"). Every signing path
+  // (CLI and app, any key) checks this before it touches a key.
+  Result<void> refuse_if_expired(UnixTime now) const;
 
   // The proposal id: SHA-256 of the JCS form.
   const Digest& id() const { return id_; }

@@ -34,7 +34,7 @@ Result<std::vector<Fido2Match>> find_fido2_signers(const Policy& policy, const s
 Result<SignatureFile> sign_with_fido2(const Proposal& proposal, const Fido2Match& match,
                                       const SecretBytes* pin, std::optional<std::string> signer, UnixTime now,
                                       std::shared_ptr<fido2::Canceller> cancel) {
-  CS_TRY_VOID(refuse_expired(proposal, now));
+  CS_TRY_VOID(proposal.refuse_if_expired(now));
   if (match.needs_pin() && pin == nullptr) return Error(Errc::kInvalidArgument, "this key needs its PIN");
   CS_TRY(fido2::Device dev, fido2::open_device(match.device));
   if (cancel) dev.set_canceller(std::move(cancel));
@@ -88,7 +88,7 @@ Result<PivSearch> find_piv_signers(const Policy& policy, const std::string& read
 
 Result<SignatureFile> sign_with_piv(const Proposal& proposal, const PivMatch& match, const SecretBytes& pin,
                                     std::optional<std::string> signer, UnixTime now) {
-  CS_TRY_VOID(refuse_expired(proposal, now));
+  CS_TRY_VOID(proposal.refuse_if_expired(now));
   CS_TRY(std::unique_ptr<piv::CardSigner> card,
          piv::CardSigner::open(match.reader, match.slot, [&pin](const std::string&) -> Result<SecretBytes> {
            return SecretBytes::copy_of(pin.view());

@@ -271,16 +271,10 @@ KeyAttestation key_attestation(const PolicyKey& k, const attestation::Roots& roo
   return {st.verified, st.detail};
 }
 
-Result<void> refuse_expired(const Proposal& proposal, UnixTime now) {
-  if (now < proposal.expires()) return {};
-  return Error(Errc::kRejected, "the proposal expired at " + format_rfc3339(proposal.expires()) +
-                                    "; ask for a new one rather than signing this");
-}
-
 Result<SignatureFile> sign_with_key_file(const Proposal& proposal, const std::string& key_path,
                                          const SecretBytes& passphrase, std::optional<std::string> signer,
                                          UnixTime now) {
-  CS_TRY_VOID(refuse_expired(proposal, now));
+  CS_TRY_VOID(proposal.refuse_if_expired(now));
   auto key = SoftwareKey::load(key_path, passphrase);
   if (!key.ok()) return key.error().with_context(file_name(key_path));
   return sign_proposal(*key, proposal.id(), std::move(signer), now);

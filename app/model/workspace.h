@@ -105,9 +105,6 @@ struct KeyAttestation {
 };
 KeyAttestation key_attestation(const PolicyKey& key, const attestation::Roots& roots);
 
-// kRejected when `now` is at or past the proposal's expiry ("ask for a new one"): checked
-// before any key is used, by every signing path of the app.
-Result<void> refuse_expired(const Proposal& proposal, UnixTime now);
 
 // Signs the proposal with a software key file. Refuses an expired proposal. The passphrase
 // is only read; the caller wipes it.

@@ -67,6 +67,20 @@ TEST(Proposal, WithoutBoxesAllowsEveryBox) {
   EXPECT_TRUE(p->allows_box("anything"));
 }
 
+TEST(Proposal, SigningIsRefusedFromTheExpiryOn) {
+  auto p = Proposal::parse_text(kPretty);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  const UnixTime expires = *parse_rfc3339("2026-11-29T10:00:00Z");
+  EXPECT_TRUE(p->refuse_if_expired(expires - 1).ok());
+  for (UnixTime now : {expires, expires + 86400}) {
+    auto r = p->refuse_if_expired(now);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::kRejected);
+    EXPECT_EQ(r.error().message,
+              "the proposal expired at 2026-11-29T10:00:00Z; ask for a new one rather than signing this");
+  }
+}
+
 TEST(ProposalId, IsSha256OfHandWrittenCanonicalForm) {
   auto p = Proposal::parse_text(kPretty);
   ASSERT_TRUE(p.ok()) << p.error().message;
