@@ -1,6 +1,9 @@
 #include "daemon/config.h"
 
+#include <netdb.h>
+
 #include <charconv>
+#include <cstring>
 
 #include "core/fileio.h"
 #include "core/timeutil.h"
@@ -121,7 +124,7 @@ const std::vector<ConfigKey>& config_keys() {
       {"box_id", "This box's id; proposals that name boxes must list it (required)"},
       {"log_key", "Ed25519 key that signs audit log checkpoints, from `countersign log keygen` (required)"},
       {"socket", "API Unix socket (default /run/countersign/countersignd.sock)"},
-      {"listen", "Also serve the API on TCP HOST:PORT (numeric host)"},
+      {"listen", "Also serve the API on TCP HOST:PORT (numeric host, IPv6 in brackets: [::1]:8441)"},
       {"mirror", "Box-local mirror tried before the manifest's sources, a source spec (repeatable)"},
       {"snapshot", "Snapshot backend: none, btrfs:SUBVOLUME or zfs:DATASET"},
       {"helper",
@@ -165,12 +168,8 @@ Result<void> Config::set(std::string_view key, std::string_view value) {
     if (socket.size() >= 108)
       return Error(Errc::kInvalidArgument, "socket: path longer than a Unix socket allows (107 bytes)");
   } else if (key == "listen") {
-    auto colon = v.rfind(':');
-    if (colon == std::string_view::npos || colon == 0) {
-      return Error(Errc::kInvalidArgument,
-                   "listen: \"" + std::string(v) + "\" is not HOST:PORT (like 127.0.0.1:8441)");
-    }
-    CS_TRY_VOID(parse_uint(key, v.substr(colon + 1), 1, 65535));
+    CS_TRY_VOID(parse_listen_address(v));  // HOST:PORT with a numeric host
+    CS_TRY_VOID(parse_uint(key, v.substr(v.rfind(':') + 1), 1, 65535));
     listen = std::string(v);
   } else if (key == "mirror") {
     auto s = Source::from_spec(v);
@@ -258,6 +257,36 @@ Result<Config> parse_config(std::string_view text, const std::string& file_name)
     if (!r.ok()) return Error(r.error().code, where + r.error().message);
   }
   return c;
+}
+
+Result<ListenAddress> parse_listen_address(std::string_view host_port) {
+  const auto colon = host_port.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return Error(Errc::kInvalidArgument,
+                 "listen: \"" + std::string(host_port) + "\" is not HOST:PORT (like 127.0.0.1:8441)");
+  }
+  std::string host(host_port.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return Error(Errc::kInvalidArgument, "listen: \"" + std::string(host_port) +
+                                             "\": an IPv6 address goes in brackets, like [::1]:8441");
+  }
+  const std::string port(host_port.substr(colon + 1));
+  addrinfo hints{};
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    return Error(Errc::kInvalidArgument,
+                 "listen: \"" + std::string(host_port) +
+                     "\" is not a numeric IPv4 or IPv6 address and port: " + ::gai_strerror(rc));
+  }
+  ListenAddress a;
+  a.size = found->ai_addrlen;
+  std::memcpy(&a.storage, found->ai_addr, found->ai_addrlen);
+  ::freeaddrinfo(found);
+  return a;
 }
 
 Result<Config> load_config(const std::string& path) {

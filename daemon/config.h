@@ -26,6 +26,8 @@
 // Paths must be absolute. Errors name the file, line and key.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -80,6 +82,15 @@ struct Config {
 // Parses config text; errors are "FILE:LINE: key: what is wrong".
 Result<Config> parse_config(std::string_view text, const std::string& file_name);
 Result<Config> load_config(const std::string& path);
+
+// A numeric listen address: "HOST:PORT" with an IPv4 host or a bracketed IPv6 one
+// ("127.0.0.1:8441", "[::1]:8441"; port 0 asks for any free port). Never a name to look up.
+struct ListenAddress {
+  sockaddr_storage storage{};
+  socklen_t size = 0;
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+Result<ListenAddress> parse_listen_address(std::string_view host_port);
 
 // The keys parse_config knows, in the order above, with a line of help each (countersignd
 // turns every key into a flag).

@@ -1,7 +1,6 @@
 #include "daemon/http_server.h"
 
 #include <microhttpd.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -10,6 +9,8 @@
 
 #include <cerrno>
 #include <cstring>
+
+#include "daemon/config.h"
 
 namespace countersign::daemon {
 namespace {
@@ -175,21 +176,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const Options& options, Ht
 
   if (options.tcp) {
     const std::string& hp = *options.tcp;
-    auto colon = hp.rfind(':');
-    std::string host = hp.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    const std::string port = hp.substr(colon + 1);
-    // Numeric only: the configuration names an address, never a name to look up.
-    addrinfo hints{};
-    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-      return Error(Errc::kInvalidArgument,
-                   "listen: \"" + hp + "\" is not a numeric IPv4 or IPv6 address and port: " + ::gai_strerror(rc));
-    }
-    impl->tcp_daemon = impl->start_daemon(-1, found->ai_addr);
-    ::freeaddrinfo(found);
+    CS_TRY(ListenAddress address, parse_listen_address(hp));
+    impl->tcp_daemon = impl->start_daemon(-1, address.get());
     if (!impl->tcp_daemon) return Error(Errc::kIo, "cannot listen on " + hp);
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));

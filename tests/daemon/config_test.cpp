@@ -1,6 +1,7 @@
 #include "daemon/config.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 
 namespace countersign::daemon {
 namespace {
@@ -45,12 +46,31 @@ TEST(ConfigTest, EveryKeyParses) {
   EXPECT_EQ(c->max_body, 1u << 20);
   EXPECT_EQ(c->stall_timeout_seconds, 10);
   EXPECT_EQ(c->listen, "127.0.0.1:8441");
+  auto v6 = parse_config(std::string(kMinimal) + "listen = [::1]:8441\n", "f");
+  ASSERT_TRUE(v6.ok()) << v6.error().message;
+  EXPECT_EQ(v6->listen, "[::1]:8441");
+}
+
+TEST(ConfigTest, ListenAddressesAreNumeric) {
+  auto v4 = parse_listen_address("127.0.0.1:8441");
+  ASSERT_TRUE(v4.ok()) << v4.error().message;
+  EXPECT_EQ(v4->get()->sa_family, AF_INET);
+  auto v6 = parse_listen_address("[::1]:0");
+  ASSERT_TRUE(v6.ok()) << v6.error().message;
+  EXPECT_EQ(v6->get()->sa_family, AF_INET6);
+  EXPECT_EQ(v6->size, sizeof(sockaddr_in6));
+  EXPECT_FALSE(parse_listen_address("localhost:8441").ok());
+  EXPECT_FALSE(parse_listen_address("[::1]").ok());
+  EXPECT_FALSE(parse_listen_address("127.0.0.1:http").ok());
 }
 
 TEST(ConfigTest, ErrorsNameFileLineAndKey) {
-  struct Case { std::string text, expect; };
+  struct Case {
+    std::string text, expect;
+  };
   const Case cases[] = {
-      {"policy = relative/policy.json\n", "f.conf:1: policy: \"relative/policy.json\" is not an absolute path"},
+      {"policy = relative/policy.json\n",
+       "f.conf:1: policy: \"relative/policy.json\" is not an absolute path"},
       {"\n\nparallel = 0\n", "f.conf:3: parallel: \"0\" is not a whole number in 1..64"},
       {"colour = blue\n", "f.conf:1: unknown key \"colour\""},
       {"just words\n", "f.conf:1: expected \"key = value\""},
@@ -60,6 +80,10 @@ TEST(ConfigTest, ErrorsNameFileLineAndKey) {
       {"mirror = gopher://x/\n", "f.conf:1: mirror:"},
       {"skew = soon\n", "f.conf:1: skew:"},
       {"listen = 8441\n", "listen: \"8441\" is not HOST:PORT"},
+      {"listen = box.internal:8441\n",
+       "f.conf:1: listen: \"box.internal:8441\" is not a numeric IPv4 or IPv6 address and port"},
+      {"listen = ::1:8441\n", "f.conf:1: listen: \"::1:8441\": an IPv6 address goes in brackets"},
+      {"listen = [::1]:0\n", "f.conf:1: listen: \"0\" is not a whole number in 1..65535"},
       {"box_id = \n", "f.conf:1: box_id: empty value"},
   };
   for (const auto& c : cases) {

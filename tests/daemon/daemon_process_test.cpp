@@ -421,7 +421,7 @@ TEST_F(DaemonProcessTest, OptionalTcpListenerOnIpv6Loopback) {
 TEST_F(DaemonProcessTest, TcpListenerNeedsANumericAddress) {
   test_util::spit(box_.config_file(), test_util::slurp(box_.config_file()) + "listen = box.internal:8441\n");
   auto [rc, err] = run_daemon_once({"--config", box_.config_file()}, dir_.file("err.txt"));
-  EXPECT_EQ(rc, 1) << err;
+  EXPECT_EQ(rc, 2) << err;  // an invalid configuration
   EXPECT_TRUE(contains(err, "listen: \"box.internal:8441\" is not a numeric IPv4 or IPv6 address")) << err;
   EXPECT_FALSE(fs::exists(box_.config().socket)) << "the Unix socket stays up without the TCP listener";
 }
