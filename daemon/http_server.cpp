@@ -1,7 +1,6 @@
 #include "daemon/http_server.h"
 
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
