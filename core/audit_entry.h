@@ -50,7 +50,17 @@ inline constexpr std::string_view kSnapshotSkipped = "snapshot-skipped";      //
 inline constexpr std::string_view kSnapshotFailed = "snapshot-failed";        // + "reason"
 inline constexpr std::string_view kInstallResumed = "install-resumed";
 inline constexpr std::string_view kStagingCleaned = "staging-cleaned";        // + "manifest" [, "file"]
+// Written by the System component (countersign-system) from what it checked itself:
+inline constexpr std::string_view kInstallRefused = "install-refused";   // staged bytes not the manifest's
+inline constexpr std::string_view kModelDamaged = "model-damaged";       // an installed copy failed its re-hash
+inline constexpr std::string_view kActionRefused = "action-refused";     // a subcommand the helper said no to
+inline constexpr std::string_view kProposalAbandoned = "proposal-abandoned";  // the daemon gave a job up
+inline constexpr std::string_view kReportsSuppressed = "reports-suppressed";  // + "count": over the rate limit
 }  // namespace event
+
+// The member the System component adds to every entry whose content the daemon reported
+// ("reported_by": "daemon"): the helper vouches only that the daemon said it.
+inline constexpr std::string_view kReportedBy = "reported_by";
 
 // True for the names above.
 bool is_known_event(std::string_view name);

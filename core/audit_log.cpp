@@ -63,7 +63,9 @@ class File {
 
   static Result<File> open(const std::string& path, bool write, bool create) {
     int flags = (write ? O_RDWR : O_RDONLY) | O_CLOEXEC | (create ? O_CREAT : 0);
-    int fd = ::open(path.c_str(), flags, 0600);
+    // 0644 (less the umask): the log is public to whoever may read its directory (on a box
+    // the System component writes it and the daemon serves it); it holds no secret.
+    int fd = ::open(path.c_str(), flags, 0644);
     if (fd < 0) return sys_error("cannot open", path);
     File f;
     f.fd_ = fd;
@@ -269,7 +271,7 @@ struct RecordFile {
 Result<void> create_record_file(const std::string& path, std::string_view header) {
   if (::access(path.c_str(), F_OK) == 0) return {};
   // Atomic creation: a crash leaves no file or one with the whole header.
-  return write_file_atomic(path, header, 0600, true);
+  return write_file_atomic(path, header, 0644, true);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "core/fileio.h"
 #include "core/jcs.h"
 #include "core/manifest_diff.h"
+#include "core/policy_chain.h"
 #include "core/secret.h"
 #include "core/signed_note.h"
 #include "core/snapshot_doc.h"
@@ -27,6 +28,7 @@
 #include "daemon/privileged.h"
 #include "daemon/state.h"
 #include "smartcard/attestation.h"
+#include "system/records.h"
 
 namespace countersign::daemon {
 
@@ -84,14 +86,6 @@ std::optional<Digest> parse_hex_id(std::string_view hex) {
   return d;
 }
 
-Result<Policy> load_policy_file(const std::string& path) {
-  auto text = read_file(path, 16u << 20);
-  if (!text.ok()) return text.error().with_context("policy " + path);
-  auto p = Policy::parse_text(*text);
-  if (!p.ok()) return p.error().with_context("policy " + path);
-  return p;
-}
-
 struct FileRow {
   std::string path;
   std::uint64_t total = 0, done = 0;
@@ -112,14 +106,13 @@ struct Engine::Impl {
   Config config;
   Clock clock;
   StateDir state;
+  SystemPaths system;  // the helper's records, read only
   Privileged helper;
-  std::optional<note::Signer> log_key;
   FetchSettings fetch_settings;
   attestation::Roots attestation_roots;  // for require_attestation rules
 
-  std::mutex log_mu;  // the audit log: one writer, reads also under the lock
-  std::optional<audit::AuditLog> log;
-  std::uint64_t signed_size = 0;
+  std::mutex log_mu;            // reads of the audit log (the helper writes it)
+  std::atomic<std::uint64_t> report_failures{0};
 
   std::mutex submit_mu;  // verification + acceptance of one proposal at a time
 
@@ -138,20 +131,40 @@ struct Engine::Impl {
       : config(std::move(c)),
         clock(std::move(clk)),
         state(std::move(s)),
+        system(config),
         helper(config.helper),
         policy(std::move(p)) {}
 
   // --- audit log ---------------------------------------------------------------------
-  Result<std::uint64_t> record(std::string_view event, json fields = json::object()) {
-    std::lock_guard lock(log_mu);
-    return log->append(event, fields);
+  // The daemon's reports (DESIGN.md "Audit log"): the helper appends them marked
+  // "reported_by": "daemon". Policy when a report cannot be appended (the helper refused it,
+  // rate-limited it or could not run): it is written to stderr (the journal) and counted in
+  // /v1/status as "log_report_failures", and whatever the daemon was doing goes on. Nothing
+  // privileged depends on a report: the helper logs each privileged step itself and fails the
+  // step when it cannot.
+  void record(std::string_view event, json fields = json::object()) {
+    fields["event"] = std::string(event);
+    auto text = jcs::serialize(fields);
+    auto r = text.ok() ? helper.run({"log", "append"}, *text, 60) : Result<json>(text.error());
+    if (!r.ok()) {
+      ++report_failures;
+      std::fprintf(stderr, "countersignd: cannot log %s: %s\n", std::string(event).c_str(), r.error().message.c_str());
+    }
   }
+  // The helper signs a checkpoint when the log grew since the newest one.
   Result<void> sign_checkpoint_if_grown() {
-    std::lock_guard lock(log_mu);
-    if (log->size() == signed_size && signed_size != 0) return {};
-    CS_TRY_VOID(log->sign_checkpoint(*log_key));
-    signed_size = log->size();
+    CS_TRY(auto r, helper.run({"log", "checkpoint"}, {}, 60));
+    (void)r;
     return {};
+  }
+  Result<audit::AuditLog> read_log() const {
+    auto log = audit::AuditLog::open(config.log_dir(), audit::AuditLog::Mode::kReadOnly);
+    if (!log.ok()) return log.error().with_context("audit log " + config.log_dir());
+    return log;
+  }
+  bool executed(const Digest& id) const {
+    auto set = read_executed_set(system.executed());
+    return set.ok() && set->count(id) != 0;
   }
 
   // --- acceptance ----------------------------------------------------------------------
@@ -159,9 +172,7 @@ struct Engine::Impl {
                const json& report = nullptr) {
     json fields = {{"reasons", reasons}};
     if (proposal) fields["proposal"] = digest_to_string(*proposal);
-    auto logged = record(audit::event::kBundleRejected, fields);
-    if (!logged.ok())
-      return error_reply(kInternalError, "log", "cannot write the audit log: " + logged.error().message);
+    record(audit::event::kBundleRejected, fields);
     json body = {{"error", "rejected"}, {"reasons", reasons}};
     if (!report.is_null()) body["report"] = report;
     return Reply{status, body, std::nullopt};
@@ -193,7 +204,9 @@ struct Engine::Impl {
     o.now = clock();
     o.skew_seconds = config.skew_seconds;
     o.box_id = config.box_id;
-    o.already_executed = [this](const Digest& d) { return state.executed(d); };
+    auto set = read_executed_set(system.executed());
+    auto executed_ids = std::make_shared<std::set<Digest>>(set.ok() ? std::move(*set) : std::set<Digest>{});
+    o.already_executed = [executed_ids](const Digest& d) { return executed_ids->count(d) != 0; };
     // require_attestation rules count a key only when its vendor attestation verifies here,
     // on the box, against the pinned roots (and the configured attestation_root files).
     o.attestation_verified = [this](const PolicyKey& k) {
@@ -210,12 +223,9 @@ struct Engine::Impl {
   // Verifies and, when approved, queues. Caller holds submit_mu.
   Reply accept(const Bundle& b, const json& raw) {
     const Digest id = b.proposal().id();
-    auto rec =
-        record(audit::event::kBundleReceived, {{"proposal", digest_to_string(id)},
-                                               {"action", std::string(action_name(b.proposal().action()))},
-                                               {"signatures", b.signatures().size()}});
-    if (!rec.ok())
-      return error_reply(kInternalError, "log", "cannot write the audit log: " + rec.error().message);
+    record(audit::event::kBundleReceived, {{"proposal", digest_to_string(id)},
+                                           {"action", std::string(action_name(b.proposal().action()))},
+                                           {"signatures", b.signatures().size()}});
     if (auto why = box_specific_refusal(b)) return reject(id, {*why}, kUnprocessable);
     Policy p = current_policy();
     VerifyReport report = verify_bundle(b, p, verify_options());
@@ -224,23 +234,29 @@ struct Engine::Impl {
       for (const auto& f : report.failures) replay = replay || f.check == "replayed";
       return reject(id, rejection_reasons(report), replay ? kConflict : kForbidden, report.to_json());
     }
+    // The helper decides: it verifies the bundle itself, logs bundle-verified and marks the
+    // id executed in its own records (or refuses and logs why).
+    auto text = jcs::serialize(raw);
+    if (!text.ok()) return reply_for(text.error());
+    auto accepted = helper.run({"accept"}, *text);
+    if (!accepted.ok()) {
+      const Error& e = accepted.error();
+      const bool replay = e.message.find("replayed:") != std::string::npos;
+      if (e.code == Errc::kRejected) {
+        return Reply{replay ? kConflict : kForbidden,
+                     json{{"error", "rejected"}, {"reasons", {e.message}}, {"report", report.to_json()}}, std::nullopt};
+      }
+      return error_reply(kInternalError, "helper", e.message);
+    }
     JobRecord job;
     job.proposal = id;
     job.action = std::string(action_name(b.proposal().action()));
     job.bundle = raw;
     job.received = clock();
-    // Order matters for crash safety: the job exists before the id counts as executed, so a
-    // crash in between leaves a job that the next start runs, never an executed id without one.
+    // A crash before this job is saved leaves the helper's record of an accepted proposal
+    // without a job; Engine::start queues those.
     auto saved = state.save_job(job);
     if (!saved.ok()) return reply_for(saved.error());
-    auto marked = state.mark_executed(id);
-    if (!marked.ok()) return reply_for(marked.error());
-    auto logged = record(audit::event::kBundleVerified, {{"proposal", digest_to_string(id)},
-                                                         {"action", job.action},
-                                                         {"counted", report.counted},
-                                                         {"policy_version", p.version()}});
-    if (!logged.ok())
-      return error_reply(kInternalError, "log", "cannot write the audit log: " + logged.error().message);
     (void)state.remove_pending(id);
     {
       std::lock_guard lock(mu);
@@ -267,32 +283,24 @@ struct Engine::Impl {
     job.finished = clock();
     job.error = std::move(error);
     auto saved = state.save_job(job);
-    (void)saved;  // the log entry below is the record of the outcome; the job file is a cache
+    (void)saved;  // the helper's records and log entries are the record of the outcome; the job file is a cache
     std::lock_guard lock(mu);
     auto& v = jobs[job.proposal];
     v.record = job;
     v.phase = job_state_name(st);
   }
 
-  // Takes a snapshot (or logs why none); returns the id, or an error that aborts the job.
-  Result<std::optional<std::string>> take_snapshot(const Digest& id) {
-    if (config.snapshot.kind == SnapshotSpec::Kind::kNone) {
-      CS_TRY_VOID(record(audit::event::kSnapshotSkipped,
-                         {{"proposal", digest_to_string(id)}, {"reason", "no snapshot backend configured"}}));
-      return std::optional<std::string>{};
-    }
-    set_phase(id, "snapshot");
-    auto r = helper.run({"snapshot", "take"});
-    if (!r.ok() || !r->contains("id") || !(*r)["id"].is_string()) {
-      std::string why = r.ok() ? "the helper did not return a snapshot id" : r.error().message;
-      (void)record(audit::event::kSnapshotFailed, {{"proposal", digest_to_string(id)}, {"reason", why}});
-      return Error(Errc::kIo, "snapshot failed: " + why);
-    }
-    std::string snap = (*r)["id"];
-    CS_TRY_VOID(record(
-        audit::event::kSnapshotTaken,
-        {{"proposal", digest_to_string(id)}, {"snapshot", snap}, {"backend", config.snapshot.to_string()}}));
-    return std::optional<std::string>(snap);
+  std::string proposal_hex(const JobRecord& job) const { return hex_encode(job.proposal); }
+
+  // The helper's snapshot before this proposal's privileged step (it logs it; "none" when
+  // there is no backend). Asked once per job; the helper answers with the same one again.
+  Result<std::string> take_snapshot(JobRecord& job) {
+    if (job.snapshot) return *job.snapshot;
+    set_phase(job.proposal, "snapshot");
+    CS_TRY(json r, helper.run({"snapshot", "take", proposal_hex(job)}));
+    job.snapshot = r.contains("id") && r["id"].is_string() ? r["id"].get<std::string>() : std::string("none");
+    (void)state.save_job(job);
+    return *job.snapshot;
   }
 
   std::uint64_t staged_bytes(const std::string& dir) {
@@ -305,13 +313,25 @@ struct Engine::Impl {
     return n;
   }
 
-  void abort_install(JobRecord& job, const std::string& hex, const std::string& reason) {
-    auto removed = helper.run({"staging", "remove", hex});
-    json fields = {
-        {"proposal", digest_to_string(job.proposal)}, {"manifest", "sha256:" + hex}, {"reason", reason}};
-    if (!removed.ok()) fields["cleanup_error"] = removed.error().message;
-    (void)record(audit::event::kInstallAborted, fields);
+  // Gives the proposal up with the helper (which logs it with the daemon's reason) and fails
+  // the job. For installs the staging goes first.
+  void give_up(JobRecord& job, const std::string& reason, const std::optional<std::string>& staging_hex) {
+    std::string why = reason;
+    if (staging_hex) {
+      auto removed = helper.run({"staging", "remove", *staging_hex});
+      if (!removed.ok()) why += " (and the staging could not be removed: " + removed.error().message + ")";
+    }
+    auto abandoned = helper.run({"proposal", "abandon", proposal_hex(job)}, why + "\n");
+    if (!abandoned.ok()) {
+      std::fprintf(stderr, "countersignd: cannot abandon %s: %s\n", proposal_hex(job).c_str(),
+                   abandoned.error().message.c_str());
+    }
     finish(job, JobState::kFailed, reason);
+  }
+
+  void succeed(JobRecord& job, const json& helper_result) {
+    job.result = helper_result;
+    finish(job, JobState::kDone, std::nullopt);
   }
 
   void run_install(JobRecord& job, const Manifest& m, bool resumed) {
@@ -319,58 +339,34 @@ struct Engine::Impl {
     const std::string target = config.models_dir() + "/" + hex;
     const std::string staging = config.staging_dir() + "/" + hex;
     std::error_code ec;
-    if (fs::exists(target, ec)) {
-      // Installed already (by an earlier proposal, or by this one just before a crash).
-      (void)state.save_installed(m.hash(), {{"manifest", m.to_json()},
-                                            {"proposal", digest_to_string(job.proposal)},
-                                            {"installed", format_rfc3339(clock())}});
-      job.result = {{"path", target}, {"already_installed", true}};
-      (void)record(audit::event::kInstallComplete, {{"proposal", digest_to_string(job.proposal)},
-                                                    {"manifest", "sha256:" + hex},
-                                                    {"path", target},
-                                                    {"already_installed", true}});
-      finish(job, JobState::kDone, std::nullopt);
-      return;
+    if (fs::exists(fs::symlink_status(target, ec))) {
+      // Already there by name; the helper seals and re-hashes it before it counts. When it
+      // is damaged the helper removes it (model-damaged) and the model is fetched again.
+      set_phase(job.proposal, "installing");
+      auto installed = helper.run({"model", "install", proposal_hex(job)});
+      if (installed.ok()) return succeed(job, *installed);
     }
     if (resumed) {
-      (void)record(audit::event::kInstallResumed,
-                   {{"proposal", digest_to_string(job.proposal)}, {"manifest", "sha256:" + hex}});
+      record(audit::event::kInstallResumed, {{"proposal", digest_to_string(job.proposal)}, {"manifest", "sha256:" + hex}});
     }
     // Free space for what is still to come.
     struct statvfs sv {};
     if (::statvfs(config.models_dir().c_str(), &sv) == 0) {
       std::uint64_t have = static_cast<std::uint64_t>(sv.f_bavail) * sv.f_frsize;
-      std::uint64_t staged = staged_bytes(staging);
+      std::uint64_t staged = staged_bytes(staging) + staged_bytes(staging + ".parts");
       std::uint64_t need = m.total_size() > staged ? m.total_size() - staged : 0;
       if (need > have) {
-        abort_install(job, hex,
-                      "not enough disk space in " + config.models_dir() + ": the model needs " +
-                          human_size(need) + " more, " + human_size(have) + " free");
-        return;
+        return give_up(job,
+                       "not enough disk space in " + config.models_dir() + ": the model needs " + human_size(need) +
+                           " more, " + human_size(have) + " free",
+                       hex);
       }
     }
-    if (!job.snapshot) {
-      auto snap = take_snapshot(job.proposal);
-      if (!snap.ok()) {
-        abort_install(job, hex, snap.error().message);
-        return;
-      }
-      job.snapshot = snap->value_or("none");
-      (void)state.save_job(job);
-    }
+    if (auto snap = take_snapshot(job); !snap.ok()) return give_up(job, snap.error().message, hex);
     // Staging: the daemon's own directory inside models/ (same file system: one rename).
     ::mkdir(config.staging_dir().c_str(), 0750);
     if (::mkdir(staging.c_str(), 0750) != 0 && errno != EEXIST) {
-      abort_install(job, hex, "cannot create " + staging + ": " + std::strerror(errno));
-      return;
-    }
-    auto canonical = jcs::serialize(m.to_json());
-    auto wrote = canonical.ok() ? write_file_atomic(config.staging_dir() + "/" + hex + ".manifest.json",
-                                                    *canonical, 0640)
-                                : Result<void>(canonical.error());
-    if (!wrote.ok()) {
-      abort_install(job, hex, wrote.error().message);
-      return;
+      return give_up(job, "cannot create " + staging + ": " + std::strerror(errno), hex);
     }
     {
       std::lock_guard lock(mu);
@@ -382,11 +378,11 @@ struct Engine::Impl {
     json sources = json::array();
     for (const auto& s : config.mirrors) sources.push_back("mirror " + s.describe());
     for (const auto& s : m.sources()) sources.push_back(s.describe());
-    (void)record(audit::event::kFetchStarted, {{"proposal", digest_to_string(job.proposal)},
-                                               {"manifest", "sha256:" + hex},
-                                               {"files", m.files().size()},
-                                               {"bytes", m.total_size()},
-                                               {"sources", sources}});
+    record(audit::event::kFetchStarted, {{"proposal", digest_to_string(job.proposal)},
+                                         {"manifest", "sha256:" + hex},
+                                         {"files", m.files().size()},
+                                         {"bytes", m.total_size()},
+                                         {"sources", sources}});
     FetchObserver obs;
     const Digest id = job.proposal;
     obs.on_event = [this, id](const FetchEvent& e) {
@@ -399,9 +395,7 @@ struct Engine::Impl {
       }
       auto ev = e.kind == FetchEvent::Kind::kHashMismatch ? audit::event::kHashMismatchAlert
                                                           : audit::event::kSourceFailed;
-      (void)record(
-          ev,
-          {{"proposal", digest_to_string(id)}, {"path", e.path}, {"source", e.source}, {"reason", e.reason}});
+      record(ev, {{"proposal", digest_to_string(id)}, {"path", e.path}, {"source", e.source}, {"reason", e.reason}});
     };
     obs.on_progress = [this, id](const FileProgress& p) {
       std::lock_guard lock(mu);
@@ -415,88 +409,36 @@ struct Engine::Impl {
     auto fetched = fetch_manifest(m, config.mirrors, staging, fetch_settings, obs);
     if (!fetched.ok()) {
       if (cancel.load()) return;  // stopping: the job stays "running" and resumes at the next start
-      abort_install(job, hex, fetched.error().message);
-      return;
+      return give_up(job, fetched.error().message, hex);
     }
     set_phase(job.proposal, "installing");
-    auto installed = helper.run({"model", "install", hex});
-    if (!installed.ok()) {
-      abort_install(job, hex, "the privileged helper refused the install: " + installed.error().message);
-      return;
-    }
-    (void)state.save_installed(m.hash(), {{"manifest", m.to_json()},
-                                          {"proposal", digest_to_string(job.proposal)},
-                                          {"installed", format_rfc3339(clock())}});
-    job.result = {{"path", target}, {"files", m.files().size()}, {"bytes", m.total_size()}};
-    auto logged = record(audit::event::kInstallComplete, {{"proposal", digest_to_string(job.proposal)},
-                                                          {"manifest", "sha256:" + hex},
-                                                          {"path", target},
-                                                          {"files", m.files().size()},
-                                                          {"bytes", m.total_size()},
-                                                          {"snapshot", *job.snapshot}});
-    finish(job, logged.ok() ? JobState::kDone : JobState::kFailed,
-           logged.ok() ? std::nullopt
-                       : std::optional<std::string>("installed, but the audit log failed: " +
-                                                    logged.error().message));
+    auto installed = helper.run({"model", "install", proposal_hex(job)});
+    if (!installed.ok()) return give_up(job, "countersign-system refused the install: " + installed.error().message, hex);
+    succeed(job, *installed);
   }
 
-  void run_remove(JobRecord& job, const Manifest& m) {
-    const std::string hex = hex_encode(m.hash());
-    std::error_code ec;
-    if (!fs::exists(config.models_dir() + "/" + hex, ec)) {
-      (void)record(audit::event::kInstallAborted, {{"proposal", digest_to_string(job.proposal)},
-                                                   {"manifest", "sha256:" + hex},
-                                                   {"reason", "the model is not installed"}});
-      finish(job, JobState::kFailed, "model sha256:" + hex + " is not installed");
-      return;
-    }
-    auto snap = take_snapshot(job.proposal);
-    if (!snap.ok()) return finish(job, JobState::kFailed, snap.error().message);
-    job.snapshot = snap->value_or("none");
-    auto r = helper.run({"model", "remove", hex});
-    if (!r.ok()) return finish(job, JobState::kFailed, "the privileged helper failed: " + r.error().message);
-    job.result = {{"removed", "sha256:" + hex}};
-    (void)record(audit::event::kModelRemoved, {{"proposal", digest_to_string(job.proposal)},
-                                               {"manifest", "sha256:" + hex},
-                                               {"snapshot", *job.snapshot}});
-    finish(job, JobState::kDone, std::nullopt);
+  // remove-model, restore-snapshot, rotate-policy: one helper step each, which checks, acts
+  // and logs; the daemon only reports the outcome.
+  void run_helper_step(JobRecord& job, const std::vector<std::string>& args, std::string phase) {
+    set_phase(job.proposal, std::move(phase));
+    auto r = helper.run(args);
+    if (!r.ok()) return give_up(job, "countersign-system: " + r.error().message, std::nullopt);
+    succeed(job, *r);
   }
 
-  void run_restore(JobRecord& job, const SnapshotDoc& s) {
-    auto snap = take_snapshot(job.proposal);
-    if (!snap.ok()) return finish(job, JobState::kFailed, snap.error().message);
-    job.snapshot = snap->value_or("none");
-    set_phase(job.proposal, "restoring");
-    auto r = helper.run({"snapshot", "restore", s.fields().id});
-    if (!r.ok()) {
-      (void)record(audit::event::kSnapshotFailed, {{"proposal", digest_to_string(job.proposal)},
-                                                   {"snapshot", s.fields().id},
-                                                   {"reason", r.error().message}});
-      return finish(job, JobState::kFailed, "restore failed: " + r.error().message);
-    }
-    job.result = {{"restored", s.fields().id}, {"safety_snapshot", *job.snapshot}};
-    (void)record(audit::event::kSnapshotRestored, {{"proposal", digest_to_string(job.proposal)},
-                                                   {"snapshot", s.fields().id},
-                                                   {"safety_snapshot", *job.snapshot}});
-    finish(job, JobState::kDone, std::nullopt);
-  }
-
-  void run_rotate(JobRecord& job, const Policy& next) {
-    auto text = jcs::serialize(next.to_json());
-    auto w = text.ok() ? write_file_atomic(state.policy_path(), *text, 0640) : Result<void>(text.error());
-    if (!w.ok()) return finish(job, JobState::kFailed, "cannot write the new policy: " + w.error().message);
-    std::uint64_t from = 0;
-    {
+  void run_rotate(JobRecord& job) {
+    set_phase(job.proposal, "rotating");
+    auto r = helper.run({"policy", "rotate", proposal_hex(job)});
+    if (!r.ok()) return give_up(job, "countersign-system: " + r.error().message, std::nullopt);
+    // The daemon's copy of the policy in force: replayed from the helper's chain, as at start.
+    auto chain = read_policy_chain(config, [this](const PolicyKey& k) { return attestation::check(k, attestation_roots).verified; });
+    if (chain.ok()) {
       std::lock_guard lock(mu);
-      from = policy.version();
-      policy = next;
+      policy = chain->current;
+    } else {
+      std::fprintf(stderr, "countersignd: cannot read the policy chain: %s\n", chain.error().message.c_str());
     }
-    job.result = {{"policy", digest_to_string(next.hash())}, {"version", next.version()}};
-    (void)record(audit::event::kPolicyRotated, {{"proposal", digest_to_string(job.proposal)},
-                                                {"from_version", from},
-                                                {"to_version", next.version()},
-                                                {"policy", digest_to_string(next.hash())}});
-    finish(job, JobState::kDone, std::nullopt);
+    succeed(job, *r);
   }
 
   void run_job(const Digest& id) {
@@ -521,16 +463,16 @@ struct Engine::Impl {
         run_install(job, *b->manifest(), resumed);
         break;
       case Action::kRemoveModel:
-        run_remove(job, *b->manifest());
+        run_helper_step(job, {"model", "remove", proposal_hex(job)}, "removing");
         break;
       case Action::kRestoreSnapshot:
-        run_restore(job, *b->snapshot());
+        run_helper_step(job, {"snapshot", "restore", proposal_hex(job)}, "restoring");
         break;
       case Action::kRotatePolicy:
-        run_rotate(job, *b->new_policy());
+        run_rotate(job);
         break;
       case Action::kInstallPackages:
-        finish(job, JobState::kFailed, "install-packages is not supported");
+        give_up(job, "install-packages is not supported", std::nullopt);
         break;
     }
     (void)sign_checkpoint_if_grown();
@@ -592,37 +534,16 @@ Engine::~Engine() { stop(); }
 
 Result<std::unique_ptr<Engine>> Engine::open(const Config& config, Clock clock) {
   CS_TRY_VOID(config.validate());
-  CS_TRY(Policy configured, load_policy_file(config.policy));
+  auto roots = attestation::Roots::pinned_plus(config.attestation_roots);
+  if (!roots.ok()) return roots.error().with_context("attestation_root");
+  // The policy in force, as the helper keeps it: the configured root replayed through the
+  // accepted rotations. A broken chain stops the daemon too (the helper refuses to act on one).
+  auto chain = read_policy_chain(config, [&roots](const PolicyKey& k) { return attestation::check(k, *roots).verified; });
+  if (!chain.ok()) return chain.error();
   CS_TRY(StateDir state, StateDir::open(config.daemon_dir()));
-  // The policy in force: the configured one, or a rotated one under the state dir when newer.
-  Policy in_force = configured;
-  std::error_code ec;
-  if (fs::exists(state.policy_path(), ec)) {
-    CS_TRY(Policy rotated, load_policy_file(state.policy_path()));
-    if (rotated.domain() != configured.domain()) {
-      return Error(Errc::kInvalidDocument, "the rotated policy " + state.policy_path() + " is for domain \"" +
-                                               rotated.domain() + "\", the configured one for \"" +
-                                               configured.domain() + "\"");
-    }
-    if (rotated.version() > configured.version()) in_force = rotated;
-  }
+  const Policy in_force = chain->current;
   auto impl = std::make_unique<Impl>(config, clock, std::move(state), in_force);
-  {
-    auto skey = read_secret_file(config.log_key);
-    if (!skey.ok()) return skey.error().with_context("log_key " + config.log_key);
-    auto signer = note::Signer::parse(*skey);
-    if (!signer.ok()) return signer.error().with_context("log_key " + config.log_key);
-    impl->log_key.emplace(std::move(*signer));
-  }
-  auto log = audit::AuditLog::open(config.log_dir(), audit::AuditLog::Mode::kWrite, clock);
-  if (!log.ok()) return log.error().with_context("audit log " + config.log_dir());
-  impl->log.emplace(std::move(*log));
-
-  {
-    auto roots = attestation::Roots::pinned_plus(config.attestation_roots);
-    if (!roots.ok()) return roots.error().with_context("attestation_root");
-    impl->attestation_roots = std::move(*roots);
-  }
+  impl->attestation_roots = std::move(*roots);
 
   FetchSettings& fs_ = impl->fetch_settings;
   fs_.parallel = config.parallel;
@@ -644,15 +565,18 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, Clock clock) 
     while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.remove_suffix(1);
     fs_.s3 = S3Credentials{std::string(text.substr(0, nl)), SecretBytes::copy_of(as_bytes(secret))};
   }
-  CS_TRY_VOID(impl->record(audit::event::kDaemonStarted, {{"box", config.box_id},
-                                                          {"domain", in_force.domain()},
-                                                          {"policy_version", in_force.version()},
-                                                          {"policy", digest_to_string(in_force.hash())}}));
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
 Result<void> Engine::start() {
   Impl& s = *impl_;
+  {
+    Policy p = s.current_policy();
+    s.record(audit::event::kDaemonStarted, {{"box", s.config.box_id},
+                                            {"domain", p.domain()},
+                                            {"policy_version", p.version()},
+                                            {"policy", digest_to_string(p.hash())}});
+  }
   CS_TRY(auto records, s.state.load_jobs());
   std::set<std::string> keep;  // staging names that belong to an unfinished install
   {
@@ -667,32 +591,38 @@ Result<void> Engine::start() {
       s.jobs[r.proposal] = JobView{r, {}, unfinished ? "queued" : std::string(job_state_name(r.state))};
     }
   }
+  // Proposals the helper accepted but the daemon has no job for (a crash between the
+  // helper's answer and the job file): their jobs are made from the helper's own records.
+  auto accepted = read_proposal_records(s.system);
+  if (!accepted.ok()) return accepted.error();
+  for (const auto& r : *accepted) {
+    if (r.state != ProposalState::kAccepted) continue;
+    std::lock_guard lock(s.mu);
+    if (s.jobs.count(r.id)) continue;
+    auto b = Bundle::parse(r.bundle);
+    if (!b.ok()) continue;
+    JobRecord job;
+    job.proposal = r.id;
+    job.action = std::string(action_name(b->proposal().action()));
+    job.bundle = r.bundle;
+    job.received = r.accepted;
+    job.snapshot = r.snapshot;
+    (void)s.state.save_job(job);
+    if (b->manifest() && b->proposal().action() == Action::kInstallModel) keep.insert(hex_encode(b->manifest()->hash()));
+    s.queue.push_back(r.id);
+    s.jobs[r.id] = JobView{job, {}, "queued"};
+  }
+  // Staging left by anything else (<hex> and <hex>.parts, a legacy <hex>.manifest.json).
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(s.config.staging_dir(), ec)) {
     std::string name = e.path().filename().string();
-    if (name.starts_with('.')) {
-      // ".<hex>.manifest.json.tmp-N": the daemon's own write_file_atomic of the staged
-      // manifest, cut short by a crash before its rename. Never of use, even to an install
-      // that resumes (it writes the manifest again).
-      const std::string hex = name.substr(1, 64);
-      constexpr std::string_view kTmp = ".manifest.json.tmp-";
-      if (is_lower_hex(hex, 64) && name.size() > 65 + kTmp.size() &&
-          std::string_view(name).substr(65, kTmp.size()) == kTmp) {
-        std::error_code rm;
-        fs::remove(e.path(), rm);
-        json fields = {{"manifest", "sha256:" + hex}, {"file", name}};
-        if (rm) fields["error"] = rm.message();
-        (void)s.record(audit::event::kStagingCleaned, fields);
-      }
-      continue;
-    }
     std::string hex = name.substr(0, 64);
     if (!is_lower_hex(hex, 64) || keep.count(hex)) continue;
     auto r = s.helper.run({"staging", "remove", hex});
     json fields = {{"manifest", "sha256:" + hex}};
     if (!r.ok()) fields["error"] = r.error().message;
-    (void)s.record(audit::event::kStagingCleaned, fields);
-    keep.insert(hex);  // once per name (dir and .manifest.json)
+    s.record(audit::event::kStagingCleaned, fields);
+    keep.insert(hex);  // once per manifest (its directory and its parts)
   }
   CS_TRY_VOID(s.sign_checkpoint_if_grown());
   s.worker = std::thread([&s] { s.worker_loop(); });
@@ -710,7 +640,7 @@ void Engine::stop() {
   s.cancel = true;
   s.cv.notify_all();
   if (s.worker.joinable()) s.worker.join();
-  (void)s.record(audit::event::kDaemonStopped, {{"box", s.config.box_id}});
+  s.record(audit::event::kDaemonStopped, {{"box", s.config.box_id}});
   (void)s.sign_checkpoint_if_grown();
 }
 
@@ -753,11 +683,9 @@ Reply Engine::create_pending(std::string_view body) {
   if (existing.ok() && *existing) return pending(hex_encode(id));
   auto saved = s.state.save_pending(id, as_bundle);
   if (!saved.ok()) return reply_for(saved.error());
-  auto logged =
-      s.record(audit::event::kProposalPending, {{"proposal", digest_to_string(id)},
-                                                {"action", std::string(action_name(b->proposal().action()))},
-                                                {"missing", report.missing}});
-  if (!logged.ok()) return error_reply(kInternalError, "log", logged.error().message);
+  s.record(audit::event::kProposalPending, {{"proposal", digest_to_string(id)},
+                                            {"action", std::string(action_name(b->proposal().action()))},
+                                            {"missing", report.missing}});
   return Reply{kCreated,
                json{{"proposal", hex_encode(id)}, {"state", "pending"}, {"report", report.to_json()}},
                std::nullopt};
@@ -810,13 +738,13 @@ Reply Engine::add_signature(std::string_view proposal_hex, std::string_view body
   if (verdict.status != SignatureVerdict::Status::kCounted) {
     std::string reason =
         std::string(verdict_name(verdict.status)) + (verdict.reason.empty() ? "" : ": " + verdict.reason);
-    (void)s.record(audit::event::kSignatureRejected,
-                   {{"proposal", digest_to_string(*id)}, {"key", verdict.key_id}, {"reason", reason}});
+    s.record(audit::event::kSignatureRejected,
+             {{"proposal", digest_to_string(*id)}, {"key", verdict.key_id}, {"reason", reason}});
     return Reply{kUnprocessable,
                  json{{"error", "signature-rejected"}, {"reason", reason}, {"report", report.to_json()}},
                  std::nullopt};
   }
-  (void)s.record(
+  s.record(
       audit::event::kSignatureAccepted,
       {{"proposal", digest_to_string(*id)}, {"key", verdict.key_id}, {"approver", verdict.approver_id}});
   if (report.approved) return s.accept(*b, bundle);
@@ -838,12 +766,17 @@ Reply Engine::status() {
          {"policy", digest_to_string(s.policy.hash())},
          {"queued", s.queue.size()},
          {"snapshot_backend", s.config.snapshot.to_string()},
-         {"executed", s.state.executed_count()}};
+         {"executed", [&] {
+            auto set = read_executed_set(s.system.executed());
+            return set.ok() ? set->size() : std::size_t{0};
+          }()},
+         {"log_report_failures", s.report_failures.load()}};
     if (s.running) j["running"] = s.job_json(s.jobs[*s.running]);
   }
   {
     std::lock_guard lock(s.log_mu);
-    j["log_size"] = s.log->size();
+    auto log = s.read_log();
+    if (log.ok()) j["log_size"] = log->size();
   }
   return Reply{kOk, j, std::nullopt};
 }
@@ -888,7 +821,7 @@ Reply Engine::models() {
   std::sort(names.begin(), names.end());
   for (const auto& hex : names) {
     json m = {{"hash", "sha256:" + hex}, {"path", s.config.models_dir() + "/" + hex}};
-    auto rec = s.state.load_installed(*digest_from_string("sha256:" + hex));
+    auto rec = read_installed_record(s.system, hex);
     if (rec.ok() && *rec) {
       const json& r = **rec;
       if (r.contains("manifest")) {
@@ -916,7 +849,7 @@ Reply Engine::snapshots() {
   if (s.config.snapshot.kind == SnapshotSpec::Kind::kNone) {
     return Reply{kOk, json{{"backend", "none"}, {"snapshots", json::array()}}, std::nullopt};
   }
-  auto r = s.helper.run({"snapshot", "list"}, 60);
+  auto r = s.helper.run({"snapshot", "list"}, {}, 60);
   if (!r.ok()) return error_reply(kInternalError, "helper", r.error().message);
   json out = json::array();
   for (const auto& e : *r) {
@@ -934,7 +867,9 @@ Reply Engine::log_checkpoint() {
   auto signed_ = s.sign_checkpoint_if_grown();
   if (!signed_.ok()) return reply_for(signed_.error());
   std::lock_guard lock(s.log_mu);
-  auto cp = audit::find_checkpoint(*s.log, 0);
+  auto log = s.read_log();
+  if (!log.ok()) return reply_for(log.error());
+  auto cp = audit::find_checkpoint(*log, 0);
   if (!cp.ok()) return reply_for(cp.error());
   return Reply{kOk, nullptr, cp->first};
 }
@@ -942,15 +877,17 @@ Reply Engine::log_checkpoint() {
 Reply Engine::log_entries(std::uint64_t start, std::optional<std::uint64_t> end) {
   Impl& s = *impl_;
   std::lock_guard lock(s.log_mu);
-  std::uint64_t size = s.log->size();
+  auto log = s.read_log();
+  if (!log.ok()) return reply_for(log.error());
+  std::uint64_t size = log->size();
   std::uint64_t stop = std::min(end.value_or(size), size);
   if (start > stop) return error_reply(kBadRequest, "malformed", "start is past the end of the log");
   constexpr std::uint64_t kMaxPage = 10000;
   stop = std::min(stop, start + kMaxPage);
   std::string out;
   for (std::uint64_t i = start; i < stop; ++i) {
-    auto bytes = s.log->entry(i);
-    auto leaf = s.log->leaf_hash(i);
+    auto bytes = log->entry(i);
+    auto leaf = log->leaf_hash(i);
     if (!bytes.ok() || !leaf.ok()) return reply_for(!bytes.ok() ? bytes.error() : leaf.error());
     out += audit::export_line(i, *bytes, *leaf);
     out += '\n';
@@ -962,7 +899,9 @@ Reply Engine::log_inclusion(std::uint64_t index, std::uint64_t tree_size) {
   Impl& s = *impl_;
   (void)s.sign_checkpoint_if_grown();
   std::lock_guard lock(s.log_mu);
-  auto doc = audit::inclusion_proof_doc(*s.log, index, tree_size);
+  auto log = s.read_log();
+  if (!log.ok()) return reply_for(log.error());
+  auto doc = audit::inclusion_proof_doc(*log, index, tree_size);
   if (!doc.ok()) return reply_for(doc.error());
   return Reply{kOk, *doc, std::nullopt};
 }
@@ -970,7 +909,9 @@ Reply Engine::log_inclusion(std::uint64_t index, std::uint64_t tree_size) {
 Reply Engine::log_consistency(std::uint64_t old_size, std::uint64_t new_size) {
   Impl& s = *impl_;
   std::lock_guard lock(s.log_mu);
-  auto doc = audit::consistency_proof_doc(*s.log, old_size, new_size);
+  auto log = s.read_log();
+  if (!log.ok()) return reply_for(log.error());
+  auto doc = audit::consistency_proof_doc(*log, old_size, new_size);
   if (!doc.ok()) return reply_for(doc.error());
   return Reply{kOk, *doc, std::nullopt};
 }

@@ -1,14 +1,17 @@
-// The box-side engine of countersignd (DESIGN.md "Box-side daemon"): accepts bundles and
-// signatures, verifies them against the policy in force, runs one privileged action at a
-// time from a queue (install, remove, restore, rotate), and records everything in the audit
-// log. The HTTP API (api.h) is a thin layer over these calls; every call is thread-safe and
-// returns a Reply (HTTP status + JSON body) so it can be tested without a socket.
+// The box-side engine of countersignd (DESIGN.md "Box-side daemon"), the unprivileged,
+// network-facing side: accepts bundles and signatures, checks them against its copy of the
+// policy in force for a quick answer, hands each approved bundle to the System component
+// (countersign-system `accept`, which verifies it again itself and decides), runs one job at
+// a time from a queue, and reports what it sees to the audit log through the helper. The
+// HTTP API (api.h) is a thin layer over these calls; every call is thread-safe and returns a
+// Reply (HTTP status + JSON body) so it can be tested without a socket.
 //
-// Install pipeline (install-model): free-space check, snapshot through the backend, fetch
-// every file into models/.staging/<hash> (fetch.h), then the privileged helper moves it to
-// models/<hash> read-only in one rename. Failure at any step deletes the staging dir and
-// logs why; a stop or crash during the fetch leaves the job "running" and the next start
-// resumes it (HTTP Range), so models/ only ever holds complete verified models.
+// Install pipeline (install-model): free-space check, the helper's snapshot, fetch every
+// file into models/.staging/<hash> (fetch.h), then the helper seals the tree, re-hashes every
+// file against the manifest it accepted and moves it to models/<hash> read-only in one rename.
+// Failure at any step removes the staging and gives the proposal up (the helper logs why); a
+// stop or crash during the fetch leaves the job "running" and the next start resumes it
+// (HTTP Range), so models/ only ever holds complete verified models.
 #pragma once
 
 #include <chrono>
@@ -37,14 +40,15 @@ Reply error_reply(int status, std::string_view code, const std::string& reason);
 
 class Engine {
  public:
-  // Loads the policy (refuses an invalid one), the log key, the state dir and the audit
-  // log; logs daemon-started. Does not start the worker: call start().
+  // Replays the policy chain the System component keeps (refuses a broken one) and opens the
+  // daemon's state dir. Changes nothing: call start().
   static Result<std::unique_ptr<Engine>> open(const Config& config, Clock clock = system_now);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Cleans or resumes what a previous run left (jobs, staging), then starts the worker.
+  // Logs daemon-started, queues what a previous run left (its jobs, and proposals the helper
+  // accepted that have no job yet), cleans other staging, then starts the worker.
   Result<void> start();
   // Stops the worker (an install in progress is cancelled and resumes at the next start),
   // logs daemon-stopped and signs a final checkpoint. Idempotent.

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <utility>
 
-#include "daemon/unique_fd.h"
+#include "core/unique_fd.h"
 
 namespace countersign::daemon {
 

@@ -32,7 +32,7 @@ int run(int argc, char** argv) {
   std::string config_path;
   bool check_only = false;
   app.add_option("-c,--config", config_path, "Configuration file (key = value lines)");
-  app.add_flag("--check-config", check_only, "Validate the configuration, policy and log key, then exit");
+  app.add_flag("--check-config", check_only, "Validate the configuration and the policy chain, then exit");
   app.set_version_flag("--version", std::string("countersignd ") + COUNTERSIGN_VERSION);
   app.footer(
       "Every configuration key is also a flag (--state-dir for state_dir); flags override the file.\n"
@@ -90,7 +90,7 @@ int run(int argc, char** argv) {
     return 2;
   }
   if (check_only) {
-    std::cout << "configuration, policy and log key are valid\n";
+    std::cout << "configuration and policy chain are valid\n";
     return 0;
   }
   if (auto s = (*engine)->start(); !s.ok()) {

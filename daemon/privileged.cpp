@@ -26,7 +26,15 @@ std::string first_line(std::string s) {
 
 }  // namespace
 
-Result<nlohmann::json> Privileged::run(const std::vector<std::string>& args, int timeout_seconds) const {
+static Errc errc_from_name(std::string_view name) {
+  for (int i = 0; i <= static_cast<int>(Errc::kInternal); ++i) {
+    if (errc_name(static_cast<Errc>(i)) == name) return static_cast<Errc>(i);
+  }
+  return Errc::kIo;
+}
+
+Result<nlohmann::json> Privileged::run(const std::vector<std::string>& args, std::string_view input,
+                                       int timeout_seconds) const {
   std::vector<std::string> argv_s = command_;
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -38,25 +46,43 @@ Result<nlohmann::json> Privileged::run(const std::vector<std::string>& args, int
     return s;
   }();
 
-  int out[2], err[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return Error(Errc::kIo, what + ": pipe: " + std::strerror(errno));
+  int in[2], out[2], err[2];
+  if (::pipe2(in, O_CLOEXEC) != 0) return Error(Errc::kIo, what + ": pipe: " + std::strerror(errno));
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    ::close(in[0]), ::close(in[1]);
+    return Error(Errc::kIo, what + ": pipe: " + std::strerror(errno));
+  }
   if (::pipe2(err, O_CLOEXEC) != 0) {
-    ::close(out[0]), ::close(out[1]);
+    ::close(in[0]), ::close(in[1]), ::close(out[0]), ::close(out[1]);
     return Error(Errc::kIo, what + ": pipe: " + std::strerror(errno));
   }
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
   pid_t pid = 0;
   int rc = ::posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
+  ::close(in[0]);
   ::close(out[1]);
   ::close(err[1]);
   if (rc != 0) {
-    ::close(out[0]), ::close(err[0]);
+    ::close(in[1]), ::close(out[0]), ::close(err[0]);
     return Error(Errc::kIo, "cannot run " + command_.front() + ": " + std::strerror(rc));
+  }
+  // The input goes in first; the helper reads all of it before it writes anything, so the
+  // output pipes cannot fill up meanwhile. A helper that stops reading ends it (EPIPE).
+  {
+    ::signal(SIGPIPE, SIG_IGN);
+    std::size_t off = 0;
+    while (off < input.size()) {
+      ssize_t n = ::write(in[1], input.data() + off, input.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      off += static_cast<std::size_t>(n);
+    }
+    ::close(in[1]);
   }
   std::string stdout_s, stderr_s;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
@@ -99,7 +125,11 @@ Result<nlohmann::json> Privileged::run(const std::vector<std::string>& args, int
       msg = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
                               : "killed by signal " + std::to_string(WTERMSIG(status));
     }
-    return Error(Errc::kIo, what + ": " + msg);
+    Errc code = Errc::kIo;
+    if (auto j = jcs::parse(stdout_s); j.ok() && j->is_object() && j->contains("error") && (*j)["error"].is_string()) {
+      code = errc_from_name((*j)["error"].get<std::string>());
+    }
+    return Error(code, what + ": " + msg);
   }
   auto j = jcs::parse(stdout_s);
   if (!j.ok()) return Error(Errc::kInternal, what + ": output is not JSON: " + j.error().message);

@@ -20,7 +20,6 @@ namespace fs = std::filesystem;
 
 constexpr const char* kJobsDir = "jobs";
 constexpr const char* kPendingDir = "pending";
-constexpr const char* kInstalledDir = "installed";
 
 Error io_error(const std::string& what, const std::string& path) {
   return Error(Errc::kIo, what + " " + path + ": " + std::strerror(errno));
@@ -104,73 +103,11 @@ Result<JobRecord> JobRecord::from_json(const nlohmann::json& j) {
 Result<StateDir> StateDir::open(const std::string& dir) {
   StateDir s;
   s.dir_ = dir;
-  for (const char* sub : {"", kJobsDir, kPendingDir, kInstalledDir}) {
+  for (const char* sub : {"", kJobsDir, kPendingDir}) {
     std::string p = *sub ? dir + "/" + sub : dir;
     if (::mkdir(p.c_str(), 0750) != 0 && errno != EEXIST) return io_error("cannot create", p);
   }
-  std::string path = dir + "/executed";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-  if (fd < 0) return io_error("cannot open", path);
-  std::string data;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      ::close(fd);
-      return io_error("cannot read", path);
-    }
-    if (n == 0) break;
-    data.append(buf, static_cast<std::size_t>(n));
-  }
-  std::size_t good = 0;
-  std::size_t pos = 0;
-  std::size_t line_no = 0;
-  while (pos < data.size()) {
-    auto nl = data.find('\n', pos);
-    if (nl == std::string::npos) break;  // torn tail
-    ++line_no;
-    auto d = digest_from_string(std::string_view(data).substr(pos, nl - pos));
-    if (!d.ok()) {
-      ::close(fd);
-      return Error(Errc::kInvalidDocument, path + ":" + std::to_string(line_no) + ": not a proposal id");
-    }
-    s.executed_.insert(*d);
-    pos = nl + 1;
-    good = pos;
-  }
-  if (good != data.size()) {
-    if (::ftruncate(fd, static_cast<off_t>(good)) != 0 || ::fsync(fd) != 0) {
-      ::close(fd);
-      return io_error("cannot repair", path);
-    }
-  }
-  ::close(fd);
   return s;
-}
-
-bool StateDir::executed(const Digest& proposal) const {
-  std::lock_guard lock(*mu_);
-  return executed_.count(proposal) != 0;
-}
-
-std::size_t StateDir::executed_count() const {
-  std::lock_guard lock(*mu_);
-  return executed_.size();
-}
-
-Result<void> StateDir::mark_executed(const Digest& proposal) {
-  std::lock_guard lock(*mu_);
-  if (executed_.count(proposal)) return {};
-  std::string path = dir_ + "/executed";
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0) return io_error("cannot open", path);
-  std::string line = digest_to_string(proposal) + "\n";
-  ssize_t n = ::write(fd, line.data(), line.size());
-  bool ok = n == static_cast<ssize_t>(line.size()) && ::fdatasync(fd) == 0;
-  ::close(fd);
-  if (!ok) return io_error("cannot append to", path);
-  executed_.insert(proposal);
-  return {};
 }
 
 std::string StateDir::path(const char* sub, const Digest& d) const {
@@ -218,14 +155,6 @@ Result<void> StateDir::remove_pending(const Digest& proposal) {
   auto p = path(kPendingDir, proposal);
   if (::unlink(p.c_str()) != 0 && errno != ENOENT) return io_error("cannot remove", p);
   return {};
-}
-
-Result<void> StateDir::save_installed(const Digest& manifest, const nlohmann::json& record) {
-  return write_file_atomic(path(kInstalledDir, manifest), record.dump(), 0640);
-}
-
-Result<std::optional<nlohmann::json>> StateDir::load_installed(const Digest& manifest) const {
-  return load_json_file(path(kInstalledDir, manifest));
 }
 
 }  // namespace countersign::daemon

@@ -1,15 +1,11 @@
 // What countersignd keeps in state_dir/daemon/ (Config::daemon_dir(), owned by the daemon's
-// user), besides the audit log (state_dir/log/) and the models (state_dir/models/, owned by
-// root through the privileged helper):
+// user): its work queue and the proposals it collects signatures for. Nothing here decides
+// what the box does: the executed set, the accepted bundles, the policy chain, the installed
+// models' records and the audit log are the System component's (system/records.h), and the
+// daemon only reads them.
 //
-//   executed          proposal ids the box has accepted for execution, one "sha256:<hex>\n"
-//                     per line, appended and fsynced before the job starts. A proposal id is
-//                     executed at most once (DESIGN.md "Proposal"), also when its job fails.
-//   jobs/<hex>.json   one job per accepted proposal: the bundle, state and outcome.
+//   jobs/<hex>.json   one job per proposal the helper accepted: the bundle, state and outcome.
 //   pending/<hex>.json  proposals waiting for signatures (proposal + document + signatures).
-//   installed/<hex>.json  manifest and proposal of each model the box installed.
-//   policy.json       the policy in force after a rotation (the configured file is the
-//                     starting point; the higher version of the two is in force).
 //
 // Every file is replaced atomically (temp file, fsync, rename, fsync the directory).
 #pragma once
@@ -51,16 +47,10 @@ struct JobRecord {
 
 class StateDir {
  public:
-  // Creates the directories it needs under `dir` (0750) and loads the executed set. A torn
-  // last line of `executed` (crash during an append) is cut off.
+  // Creates the directories it needs under `dir` (0750).
   static Result<StateDir> open(const std::string& dir);
 
   const std::string& dir() const { return dir_; }
-
-  bool executed(const Digest& proposal) const;
-  // Appends and fsyncs. Idempotent.
-  Result<void> mark_executed(const Digest& proposal);
-  std::size_t executed_count() const;
 
   Result<void> save_job(const JobRecord& job);
   Result<std::optional<JobRecord>> load_job(const Digest& proposal) const;
@@ -71,16 +61,9 @@ class StateDir {
   Result<std::optional<nlohmann::json>> load_pending(const Digest& proposal) const;
   Result<void> remove_pending(const Digest& proposal);
 
-  Result<void> save_installed(const Digest& manifest, const nlohmann::json& record);
-  Result<std::optional<nlohmann::json>> load_installed(const Digest& manifest) const;
-
-  std::string policy_path() const { return dir_ + "/policy.json"; }
-
  private:
   std::string path(const char* sub, const Digest& d) const;
   std::string dir_;
-  mutable std::unique_ptr<std::mutex> mu_ = std::make_unique<std::mutex>();
-  std::set<Digest> executed_;
 };
 
 }  // namespace countersign::daemon

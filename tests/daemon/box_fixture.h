@@ -5,6 +5,8 @@
 // (tests/daemon/nginx_fixture.h).
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -49,6 +51,7 @@ class BoxFixture {
     auto signer = must(note::Signer::generate(std::string(kBox) + ".example/audit"), "log key");
     auto skey = signer.skey();
     spit(dir_ / "etc/log.key", std::string(reinterpret_cast<const char*>(skey.data()), skey.size()));
+    ::chmod((dir_ / "etc/log.key").c_str(), 0600);  // the helper refuses a key others can read
     log_verifier_ = signer.verifier().vkey();
     config_.policy = (dir_ / "etc/policy.json").string();
     config_.state_dir = (dir_ / "state").string();

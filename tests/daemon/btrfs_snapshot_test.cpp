@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -15,9 +16,13 @@
 #include <thread>
 #include <vector>
 
+#include "core/bundle.h"
+#include "core/bytes.h"
+#include "core/snapshot_doc.h"
 #include "core/timeutil.h"
-#include "daemon/command.h"
-#include "daemon/snapshot.h"
+#include "system/command.h"
+#include "system/snapshot.h"
+#include "tests/daemon/box_fixture.h"
 #include "tests/daemon/integration.h"
 #include "tests/daemon/loop_btrfs.h"
 #include "tests/daemon/system_test_util.h"
@@ -61,28 +66,63 @@ class BtrfsSnapshotTest : public ::testing::Test {
     ::chmod(models_.c_str(), 0755);
     fs::create_directory(staging_);
     ::chmod(staging_.c_str(), 0755);
-    config_ = tmp_->file("countersignd.conf");
-    test_util::spit(config_, test::config_text(state_, "btrfs:" + models_.string()));
-    ::chmod(config_.c_str(), 0644);
+    box_ = std::make_unique<test_util::BoxFixture>(tmp_->path() / "box");
+    box_->config().state_dir = state_.string();
+    box_->config().snapshot = *SnapshotSpec::parse("btrfs:" + models_.string());
+    box_->write_config();
+    config_ = box_->config_file();
   }
 
   // The mount goes before the directory holding the image.
   void TearDown() override {
+    box_.reset();
     mount_.reset();
     tmp_.reset();
   }
 
-  test::HelperRun helper(const std::vector<std::string>& args) { return test::run_helper(config_, args); }
-
-  std::string install(const Files& files, const std::string& name) {
-    const std::string hex = test::stage(staging_, files, name);
-    auto run = helper({"model", "install", hex});
+  test::HelperRun helper(const std::vector<std::string>& args, const std::string& input = "") {
+    return test::run_helper(config_, args, {}, input);
+  }
+  // Accepts an approved bundle for `subject` and returns the proposal id (hex).
+  std::string accept(Action action, const Digest& subject_hash, const nlohmann::json& subject) {
+    test_util::BoxFixture::ProposalOptions o;
+    o.action = action;
+    const auto bundle =
+        box_->bundle(test_util::BoxFixture::make_proposal(subject_hash, o), subject, {"alice", "bob", "carol"});
+    auto run = helper({"accept"}, bundle.dump());
     EXPECT_EQ(run.status, 0) << run.err;
-    return hex;
+    return hex_encode(Bundle::parse(bundle)->proposal().id());
+  }
+  struct Installed {
+    std::string hex;       // the manifest
+    std::string snapshot;  // taken by the helper before it
+  };
+  Installed install(const Files& files, const std::string& name) {
+    const Manifest m = test::manifest_for(files, name);
+    const std::string id = accept(Action::kInstallModel, m.hash(), m.to_json());
+    const std::string hex = test::stage(staging_, files, name);
+    auto run = helper({"model", "install", id});
+    EXPECT_EQ(run.status, 0) << run.err;
+    return {hex, run.json.value("snapshot", "")};
+  }
+  // An accepted restore-snapshot proposal for snapshot `id`.
+  std::string accept_restore(const std::string& id) {
+    auto taken = parse_snapshot_id(id);
+    auto doc = SnapshotDoc::create({test_util::BoxFixture::kBox, "btrfs", id, taken.ok() ? *taken : 0});
+    EXPECT_TRUE(doc.ok());
+    return accept(Action::kRestoreSnapshot, doc->hash(), doc->to_json());
+  }
+  std::vector<std::string> snapshot_ids() {
+    auto list = helper({"snapshot", "list"});
+    EXPECT_EQ(list.status, 0) << list.err;
+    std::vector<std::string> out;
+    for (const auto& s : list.json) out.push_back(s["id"]);
+    return out;
   }
 
   std::unique_ptr<test_util::TempDir> tmp_;
   std::unique_ptr<test::LoopMount> mount_;
+  std::unique_ptr<test_util::BoxFixture> box_;
   fs::path state_, models_, staging_;
   std::string config_;
 };
@@ -95,21 +135,20 @@ const Files kModelA = {
 const Files kModelB = {{"b.bin", std::string(5000, 'b')}};
 
 TEST_F(BtrfsSnapshotTest, RestoreBringsTheTreeBackExactly) {
-  const std::string a = install(kModelA, "model-a");
+  const std::string a = install(kModelA, "model-a").hex;
   const auto tree_a = test::read_tree(models_ / a);
   ASSERT_EQ(tree_a.size(), 5u);
 
-  // Take a snapshot: a read-only subvolume under <state>/snapshots.
+  // The snapshot before removing A: a read-only subvolume under <state>/snapshots.
+  const Manifest ma = test::manifest_for(kModelA, "model-a");
+  const std::string remove = accept(Action::kRemoveModel, ma.hash(), ma.to_json());
   const UnixTime before = system_now();
-  auto take = helper({"snapshot", "take"});
+  auto take = helper({"snapshot", "take", remove});
   ASSERT_EQ(take.status, 0) << take.err;
-  ASSERT_TRUE(take.json.is_object()) << take.out;
-  EXPECT_EQ(take.json.size(), 3u);
   EXPECT_EQ(take.json["backend"], "btrfs");
   const std::string id = take.json["id"];
   auto id_time = parse_snapshot_id(id);
   ASSERT_TRUE(id_time.ok()) << id;
-  EXPECT_EQ(take.json["taken"], format_rfc3339(*id_time));
   EXPECT_GE(*id_time, before);
   EXPECT_LE(*id_time, system_now());
   const fs::path snap = state_ / "snapshots" / id;
@@ -120,68 +159,59 @@ TEST_F(BtrfsSnapshotTest, RestoreBringsTheTreeBackExactly) {
   EXPECT_FALSE(fs::exists(snap / "written-into-a-snapshot"));  // read-only
   EXPECT_EQ(test::mode_of(state_ / "snapshots"), 0700u);
 
-  // Change the models: remove A, install B.
-  auto removed = helper({"model", "remove", a});
+  // Change the models: remove A (after the snapshot already taken for it), install B.
+  auto removed = helper({"model", "remove", remove});
   ASSERT_EQ(removed.status, 0) << removed.err;
-  const std::string b = install(kModelB, "model-b");
+  EXPECT_EQ(removed.json["snapshot"], id);
+  const std::string b = install(kModelB, "model-b").hex;
   EXPECT_EQ(test::list_names(models_), (std::vector<std::string>{".staging", b}));
-
-  auto list = helper({"snapshot", "list"});
-  ASSERT_EQ(list.status, 0) << list.err;
-  EXPECT_EQ(list.json, nlohmann::json::array({take.json}));
+  const auto ids = snapshot_ids();
+  EXPECT_NE(std::find(ids.begin(), ids.end(), id), ids.end());
 
   // Restore: A is back bit for bit with its modes, B is gone, nothing is left over.
-  auto restore = helper({"snapshot", "restore", id});
+  auto restore = helper({"snapshot", "restore", accept_restore(id)});
   ASSERT_EQ(restore.status, 0) << restore.err;
   EXPECT_TRUE(restore.err.empty()) << restore.err;
-  EXPECT_EQ(restore.json, (nlohmann::json{{"id", id}, {"restored", true}}));
+  EXPECT_EQ(restore.json["snapshot"], id);
+  EXPECT_EQ(restore.json["restored"], true);
   EXPECT_EQ(test::list_names(models_), (std::vector<std::string>{".staging", a}));
   EXPECT_EQ(test::read_tree(models_ / a), tree_a);
   for (const auto& [path, kind] : tree_a) {
     EXPECT_EQ(test::mode_of(models_ / a / path), kind == "<dir>" ? 0555u : 0444u) << path;
     EXPECT_EQ(test::owner_of(models_ / a / path), 0u) << path;
   }
-  EXPECT_EQ(test::list_names(state_), (std::vector<std::string>{"models", "snapshots"}));  // old tree deleted
+  // The old tree is deleted; the helper's records and the log are outside what is restored.
+  EXPECT_EQ(test::list_names(state_), (std::vector<std::string>{"log", "models", "snapshots", "system"}));
   ASSERT_EQ(::stat(models_.c_str(), &st), 0);
   EXPECT_EQ(st.st_ino, 256u);  // still a subvolume, so the next snapshot works
   EXPECT_EQ(test::mode_of(models_), 0755u);
   EXPECT_EQ(test::owner_of(models_), 0u);
 
-  // The restored models directory works as before: B installs again, a second snapshot
-  // lists after the first.
-  install(kModelB, "model-b");
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // ids carry whole seconds
-  auto second = helper({"snapshot", "take"});
-  ASSERT_EQ(second.status, 0) << second.err;
-  auto both = helper({"snapshot", "list"});
-  ASSERT_EQ(both.status, 0) << both.err;
-  EXPECT_EQ(both.json, nlohmann::json::array({take.json, second.json}));
+  // The restored models directory works as before: B installs again, with a snapshot first.
+  auto again = install(kModelB, "model-b-again");
+  EXPECT_FALSE(again.snapshot.empty());
+  EXPECT_EQ(snapshot_ids().size(), ids.size() + 2);  // the restore's safety snapshot, and this one
 }
 
 TEST_F(BtrfsSnapshotTest, RestoreOfAnUnknownSnapshotChangesNothing) {
-  const std::string a = install(kModelA, "model-a");
-  auto restore = helper({"snapshot", "restore", "cs-20260601T000000Z-00000000"});
+  const std::string a = install(kModelA, "model-a").hex;
+  auto restore = helper({"snapshot", "restore", accept_restore("cs-20260601T000000Z-00000000")});
   EXPECT_EQ(restore.status, 1);
-  EXPECT_TRUE(contains(restore.err, "there is no btrfs snapshot cs-20260601T000000Z-00000000"))
-      << restore.err;
+  EXPECT_TRUE(contains(restore.err, "there is no btrfs snapshot cs-20260601T000000Z-00000000")) << restore.err;
   EXPECT_EQ(test::list_names(models_), (std::vector<std::string>{".staging", a}));
-  auto list = helper({"snapshot", "list"});
-  ASSERT_EQ(list.status, 0) << list.err;
-  EXPECT_EQ(list.out, "[]\n");
 }
 
 TEST_F(BtrfsSnapshotTest, ALeftoverFromAnInterruptedRestoreIsCleanedUp) {
-  const std::string a = install(kModelA, "model-a");
-  auto take = helper({"snapshot", "take"});
-  ASSERT_EQ(take.status, 0) << take.err;
-  const std::string id = take.json["id"];
+  const auto a = install(kModelA, "model-a");
+  const std::string id = a.snapshot;  // models/ before A: empty
+  ASSERT_FALSE(id.empty());
   // A crash after the swap and before the delete leaves the old tree under the temporary name.
   auto leftover = test::run_tool({"btrfs", "subvolume", "create", (state_ / (".restore-" + id)).string()});
   ASSERT_TRUE(leftover.ok() && leftover->status == 0);
-  auto restore = helper({"snapshot", "restore", id});
+  auto restore = helper({"snapshot", "restore", accept_restore(id)});
   ASSERT_EQ(restore.status, 0) << restore.err;
-  EXPECT_EQ(test::list_names(state_), (std::vector<std::string>{"models", "snapshots"}));
-  EXPECT_EQ(test::read_tree(models_ / a).size(), 5u);
+  EXPECT_EQ(test::list_names(state_), (std::vector<std::string>{"log", "models", "snapshots", "system"}));
+  EXPECT_EQ(test::list_names(models_), (std::vector<std::string>{".staging"}));
 }
 
 }  // namespace

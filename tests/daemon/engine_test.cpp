@@ -13,6 +13,7 @@
 
 #include "core/audit_entry.h"
 #include "core/audit_verify.h"
+#include "core/bundle.h"
 #include "core/bytes.h"
 #include "smartcard/fido2_device.h"
 #include "smartcard/fido2_signer.h"
@@ -465,21 +466,51 @@ TEST_F(EngineTest, LeftoverStagingFromACrashIsCleanedAndLogged) {
   EXPECT_EQ(events(audit::event::kStagingCleaned).size(), 1u);
 }
 
-TEST_F(EngineTest, TemporaryManifestLeftByACrashIsRemovedAndLogged) {
-  // write_file_atomic's temporary name for the staged manifest, as a crash before the
-  // rename leaves it; and a file the daemon did not write, which stays.
-  const std::string staging = box_.config().staging_dir();
-  fs::create_directories(staging);
-  const std::string tmp = "." + std::string(64, 'b') + ".manifest.json.tmp-12345";
-  test_util::spit(staging + "/" + tmp, "{\"schema\":");
-  test_util::spit(staging + "/.notes", "someone else's");
-  engine();
-  EXPECT_FALSE(fs::exists(staging + "/" + tmp));
-  EXPECT_TRUE(fs::exists(staging + "/.notes"));
-  auto cleaned = events(audit::event::kStagingCleaned);
-  ASSERT_EQ(cleaned.size(), 1u);
-  EXPECT_EQ(cleaned[0]["file"], tmp);
-  EXPECT_EQ(cleaned[0]["manifest"], "sha256:" + std::string(64, 'b'));
+TEST_F(EngineTest, AProposalTheHelperAcceptedBeforeACrashIsInstalledAtStart) {
+  // The helper's answer came, the daemon died before it wrote its job: the helper's record
+  // of the accepted proposal is enough for the next start to run it.
+  const json b = install_bundle(*manifest_);
+  auto accepted = test::run_helper(box_.config_file(), {"accept"}, {}, b.dump());
+  ASSERT_EQ(accepted.status, 0) << accepted.err;
+  const std::string id = hex_encode(Bundle::parse(b)->proposal().id());
+  json done = [&] {
+    engine();
+    EXPECT_TRUE(engine().wait_idle(std::chrono::seconds(60)));
+    return engine().job(id).body;
+  }();
+  EXPECT_EQ(done["state"], "done") << done.dump(2);
+  EXPECT_EQ(test_util::slurp(model_dir(*manifest_) + "/config.json"), files_["config.json"]);
+  EXPECT_EQ(events(audit::event::kBundleVerified).size(), 1u);
+}
+
+TEST_F(EngineTest, EmptyingTheDaemonsRecordsDoesNotLetAReplayThrough) {
+  json b = install_bundle(*manifest_);
+  Reply first = submit(b);
+  ASSERT_EQ(first.status, 202);
+  wait_job(first);
+  engine_->stop();
+  engine_.reset();
+  fs::remove_all(box_.config().daemon_dir());
+  fs::remove_all(model_dir(*manifest_));  // as root could; the point is that nothing reinstalls it
+  Reply again = submit(b);
+  EXPECT_EQ(again.status, 409) << again.body.dump(2);
+  EXPECT_TRUE(contains(again.body["reasons"].dump(), "replayed")) << again.body.dump(2);
+  EXPECT_TRUE(engine().wait_idle(std::chrono::seconds(10)));
+  EXPECT_FALSE(fs::exists(model_dir(*manifest_)));
+  EXPECT_EQ(events(audit::event::kInstallComplete).size(), 1u);
+}
+
+TEST_F(EngineTest, TheDaemonsReportsAreMarkedAndItsPrivilegedStepsAreTheHelpers) {
+  Reply r = submit(install_bundle(*manifest_));
+  ASSERT_EQ(r.status, 202);
+  ASSERT_EQ(wait_job(r)["state"], "done");
+  for (const auto& e : log_entries()) {
+    const std::string ev = e["event"];
+    const bool privileged = ev == audit::event::kBundleVerified || ev == audit::event::kInstallComplete ||
+                            ev == audit::event::kSnapshotSkipped;
+    EXPECT_EQ(e.contains("reported_by"), !privileged) << e.dump();
+  }
+  EXPECT_EQ(engine().status().body["log_report_failures"], 0);
 }
 
 TEST_F(EngineTest, NotEnoughDiskSpaceIsRefusedBeforeAnyByteIsFetched) {

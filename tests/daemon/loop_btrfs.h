@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "daemon/command.h"
+#include "system/command.h"
 #include "tests/daemon/system_test_util.h"
 
 namespace countersign::daemon::test {

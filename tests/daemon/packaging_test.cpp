@@ -12,9 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "daemon/command.h"
+#include "core/bundle.h"
+#include "core/bytes.h"
 #include "daemon/config.h"
-#include "daemon/system.h"
+#include "system/command.h"
+#include "system/system.h"
+#include "tests/daemon/box_fixture.h"
 #include "tests/daemon/integration.h"
 #include "tests/daemon/system_test_util.h"
 #include "tests/test_util.h"
@@ -23,6 +26,7 @@ namespace countersign::daemon {
 namespace {
 
 namespace fs = std::filesystem;
+using test::Files;
 using test_util::contains;
 
 const fs::path kPackaging = COUNTERSIGN_PACKAGING_DIR;
@@ -101,26 +105,28 @@ std::vector<std::string> words(const std::string& s) {
 TEST(Sudoers, AllowsExactlyTheHelpersForms) {
   const std::string text = test_util::slurp(kPackaging / "sudoers" / "countersign");
   const auto rules = helper_rules(text);
-  ASSERT_EQ(rules.size(), 6u) << text;
+  ASSERT_EQ(rules.size(), 11u) << text;
   for (const auto& r : rules) {
     EXPECT_EQ(r.find_first_of("*?"), std::string::npos) << "no wildcards: " << r;
     EXPECT_NE(r, "\"\"");
   }
   const std::string hex(64, 'c');
-  const std::string id = "cs-20260601T123456Z-0123abcd";
-  for (const std::string& ok :
-       std::vector<std::string>{"snapshot take", "snapshot list", "snapshot restore " + id,
-                                "model install " + hex, "model remove " + hex, "staging remove " + hex}) {
+  for (const std::string& ok : std::vector<std::string>{
+           "accept", "snapshot list", "snapshot take " + hex, "snapshot restore " + hex, "model install " + hex,
+           "model remove " + hex, "policy rotate " + hex, "proposal abandon " + hex, "staging remove " + hex,
+           "log append", "log checkpoint"}) {
     EXPECT_TRUE(sudo_allows(rules, ok)) << ok;
     EXPECT_TRUE(parse_system_args(words(ok)).ok()) << ok;  // and the helper agrees
   }
   for (const std::string& bad : std::vector<std::string>{"",
                                                          "--help",
+                                                         "accept " + hex,
+                                                         "accept -",
+                                                         "snapshot take",
                                                          "snapshot take now",
                                                          "snapshot list -a",
                                                          "snapshot restore",
-                                                         "snapshot restore " + id + " x",
-                                                         "snapshot restore cs-20260601T123456Z-0123ABCD",
+                                                         "snapshot restore cs-20260601T123456Z-0123abcd",
                                                          "model install " + hex + " x",
                                                          "model install " + hex.substr(1),
                                                          "model install " + hex + "c",
@@ -130,10 +136,15 @@ TEST(Sudoers, AllowsExactlyTheHelpersForms) {
                                                          "model install ../../../etc/shadow",
                                                          "model install " + hex + "\n",
                                                          "model remove",
+                                                         "policy rotate",
+                                                         "proposal abandon " + hex + " reason",
                                                          "staging remove " + hex + "/",
                                                          "staging list",
+                                                         "log append install-complete",
+                                                         "log checkpoint now",
+                                                         "log truncate",
                                                          "model install " + hex.substr(0, 63) + "-",
-                                                         "snapshot delete " + id}) {
+                                                         "snapshot delete " + hex}) {
     EXPECT_FALSE(sudo_allows(rules, bad)) << "sudoers allows: " << bad;
   }
   EXPECT_TRUE(contains(text, "Defaults!COUNTERSIGN_SYSTEM env_reset"));
@@ -220,22 +231,33 @@ TEST(Tmpfiles, LayoutSatisfiesTheHelper) {
                                            {"models", 0755, 0},
                                            {"models/.staging", 0750, 64123},
                                            {"snapshots", 0700, 0},
-                                           {"log", 0750, 64123}}) {
+                                           {"log", 0755, 0},
+                                           {"system", 0755, 0},
+                                           {"daemon", 0750, 64123}}) {
     const fs::path p = e.path.empty() ? state : state / e.path;
     EXPECT_EQ(test::mode_of(p), e.mode) << p;
     EXPECT_EQ(test::owner_of(p), e.owner) << p;
   }
-  // The helper works in this layout, with a model the daemon's user staged.
-  const std::string config = root.file("countersignd.conf");
-  test_util::spit(config, test::config_text(state));
-  ::chmod(config.c_str(), 0644);
-  const std::string hex = test::stage(state / "models" / ".staging", {{"m.bin", "model"}});
+  // The helper works in this layout: it accepts a bundle, and installs a model the daemon's
+  // user staged, owned by root.
+  test_util::TempDir etc("tmpfiles-etc");
+  test_util::BoxFixture box(etc.path());
+  box.config().state_dir = state.string();
+  box.write_config();
+  const Files model = {{"m.bin", "model"}};
+  const Manifest m = test::manifest_for(model);
+  const auto bundle = box.bundle(test_util::BoxFixture::make_proposal(m.hash()), m.to_json(), {"alice", "bob", "carol"});
+  auto accepted = test::run_helper(box.config_file(), {"accept"}, {}, bundle.dump());
+  ASSERT_EQ(accepted.status, 0) << accepted.err;
+  const std::string hex = test::stage(state / "models" / ".staging", model);
   for (const auto& e : fs::recursive_directory_iterator(state / "models" / ".staging")) {
     ASSERT_EQ(::lchown(e.path().c_str(), 64123, 64123), 0) << e.path();
   }
-  auto run = test::run_helper(config, {"model", "install", hex});
+  auto run = test::run_helper(box.config_file(), {"model", "install", hex_encode(Bundle::parse(bundle)->proposal().id())});
   EXPECT_EQ(run.status, 0) << run.err;
   EXPECT_EQ(test::owner_of(state / "models" / hex / "m.bin"), 0u);
+  EXPECT_EQ(test::owner_of(state / "log" / "entries"), 0u);
+  EXPECT_EQ(test::mode_of(state / "log" / "entries"), 0644u);
 }
 
 // ---- default configuration -----------------------------------------------------------------

@@ -1,7 +1,8 @@
 // countersign-system: argument validation, the configuration path rule and the snapshot
-// command lines in process; install, remove and their refusals by running the helper binary
-// as the daemon does, against a temporary state directory.
-#include "daemon/system.h"
+// command lines in process; then the helper binary as the trust anchor, run as the daemon
+// runs it, against a temporary box: acceptance, installs, removals, the policy chain and the
+// audit log, and every refusal a compromised daemon could try.
+#include "system/system.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -14,9 +15,16 @@
 #include <string>
 #include <vector>
 
+#include "core/audit_entry.h"
+#include "core/audit_log.h"
+#include "core/bundle.h"
+#include "core/bytes.h"
 #include "core/timeutil.h"
-#include "daemon/command.h"
-#include "daemon/snapshot.h"
+#include "core/unique_fd.h"
+#include "system/command.h"
+#include "system/log_writer.h"
+#include "system/snapshot.h"
+#include "tests/daemon/box_fixture.h"
 #include "tests/daemon/system_test_util.h"
 #include "tests/test_util.h"
 
@@ -40,12 +48,17 @@ TEST(SystemArgs, AcceptsExactlyTheContractForms) {
   };
   const Case cases[] = {
       {{"--help"}, SystemAction::kHelp, ""},
-      {{"snapshot", "take"}, SystemAction::kSnapshotTake, ""},
+      {{"accept"}, SystemAction::kAccept, ""},
       {{"snapshot", "list"}, SystemAction::kSnapshotList, ""},
-      {{"snapshot", "restore", kId}, SystemAction::kSnapshotRestore, kId},
+      {{"snapshot", "take", kHex}, SystemAction::kSnapshotTake, kHex},
+      {{"snapshot", "restore", kHex}, SystemAction::kSnapshotRestore, kHex},
       {{"model", "install", kHex}, SystemAction::kModelInstall, kHex},
       {{"model", "remove", kHex}, SystemAction::kModelRemove, kHex},
+      {{"policy", "rotate", kHex}, SystemAction::kPolicyRotate, kHex},
+      {{"proposal", "abandon", kHex}, SystemAction::kProposalAbandon, kHex},
       {{"staging", "remove", kHex}, SystemAction::kStagingRemove, kHex},
+      {{"log", "append"}, SystemAction::kLogAppend, ""},
+      {{"log", "checkpoint"}, SystemAction::kLogCheckpoint, ""},
   };
   for (const auto& c : cases) {
     auto r = parse_system_args(c.args);
@@ -63,25 +76,26 @@ TEST(SystemArgs, RefusesEverythingElse) {
   const std::string upper(64, 'A');
   const Case cases[] = {
       {{}, "no subcommand"},
-      {{"model"}, "model takes install HEX or remove HEX"},
-      {{"model", "install"}, "takes exactly one manifest hash"},
-      {{"model", "install", kHex, "--force"}, "takes exactly one manifest hash"},
-      {{"model", "install", upper}, "is not a manifest hash"},
-      {{"model", "install", kHex.substr(1)}, "is not a manifest hash"},
-      {{"model", "install", kHex + "a"}, "is not a manifest hash"},
-      {{"model", "install", "sha256:" + kHex.substr(7)}, "is not a manifest hash"},
-      {{"model", "install", "../../../../etc/passwd"}, "is not a manifest hash"},
-      {{"model", "remove", std::string(63, 'a') + "g"}, "is not a manifest hash"},
+      {{"model"}, "model takes install PROPOSAL or remove PROPOSAL"},
+      {{"model", "install"}, "takes exactly one proposal id"},
+      {{"model", "install", kHex, "--force"}, "takes exactly one proposal id"},
+      {{"model", "install", upper}, "is not a proposal id"},
+      {{"model", "install", kHex.substr(1)}, "is not a proposal id"},
+      {{"model", "install", kHex + "a"}, "is not a proposal id"},
+      {{"model", "install", "sha256:" + kHex.substr(7)}, "is not a proposal id"},
+      {{"model", "install", "../../../../etc/passwd"}, "is not a proposal id"},
+      {{"model", "remove", std::string(63, 'a') + "g"}, "is not a proposal id"},
       {{"staging", "remove", kHex + "/"}, "is not a manifest hash"},
-      {{"staging", "list"}, "staging takes remove HEX"},
-      {{"snapshot", "take", "now"}, "snapshot take takes no arguments"},
+      {{"staging", "list"}, "staging takes remove MANIFEST"},
+      {{"accept", kHex}, "accept takes no arguments"},
+      {{"snapshot", "take"}, "takes exactly one proposal id"},
       {{"snapshot", "list", "-a"}, "snapshot list takes no arguments"},
-      {{"snapshot", "restore"}, "takes exactly one snapshot id"},
-      {{"snapshot", "restore", "cs-20261301T000000Z-deadbeef"}, "is not a snapshot id"},  // month 13
-      {{"snapshot", "restore", "cs-20260601T123456Z-DEADBEEF"}, "is not a snapshot id"},
-      {{"snapshot", "restore", "cs-20260601T123456Z-deadbee"}, "is not a snapshot id"},
-      {{"snapshot", "restore", "../snapshots/x"}, "is not a snapshot id"},
-      {{"snapshot", "delete", kId}, "snapshot takes take, list or restore ID"},
+      {{"snapshot", "restore", kId}, "is not a proposal id"},
+      {{"snapshot", "delete", kHex}, "snapshot takes list, take PROPOSAL or restore PROPOSAL"},
+      {{"policy", "rotate"}, "takes exactly one proposal id"},
+      {{"proposal", "approve", kHex}, "proposal takes abandon PROPOSAL"},
+      {{"log", "append", "install-complete"}, "log append takes no arguments"},
+      {{"log", "truncate"}, "log takes append or checkpoint"},
       {{"--config", "/tmp/x", "model", "install", kHex}, "unknown subcommand \"--config\""},
       {{"MODEL", "install", kHex}, "unknown subcommand"},
       {{"help", "me"}, "unknown subcommand"},
@@ -309,39 +323,92 @@ TEST(RunCommand, HandsDirectoriesAsFd3) {
   EXPECT_EQ(r->out, "marker\n");
 }
 
-// ---- the helper binary -----------------------------------------------------------------------
+// ---- the helper binary, as the trust anchor -----------------------------------------------
+//
+// These tests play a compromised daemon: they call the helper directly, with whatever the
+// daemon's user could hand it, and check what a person would see: the exit status and
+// message, what is (and is not) in models/, and what the audit log says the helper saw.
 
 class HelperTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    state_ = tmp_.path() / "state";
+    box_.emplace(tmp_.path());
+    state_ = box_->config().state_dir;
     models_ = state_ / "models";
     staging_ = models_ / ".staging";
-    fs::create_directories(staging_);
     for (const auto& d : {state_, models_, staging_}) ::chmod(d.c_str(), 0755);
-    config_ = tmp_.file("countersignd.conf");
-    write_config("none");
+    config_ = box_->config_file();
   }
   void TearDown() override { test::make_writable(tmp_.path()); }
 
-  void write_config(const std::string& snapshot) {
-    test_util::spit(config_, test::config_text(state_, snapshot));
-    ::chmod(config_.c_str(), 0644);
+  void set_snapshot(const std::string& spec) {
+    box_->config().snapshot = *SnapshotSpec::parse(spec);
+    box_->write_config();
   }
-  test::HelperRun helper(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-    return test::run_helper(config_, args, env);
+  test::HelperRun helper(const std::vector<std::string>& args, const std::string& input = "",
+                         const std::vector<std::string>& env = {}) {
+    return test::run_helper(config_, args, env, input);
   }
-  // A refusal: exit 1, one line on stderr containing `expect`, nothing on stdout, no model.
-  void expect_refused(const test::HelperRun& run, const std::string& hex, const std::string& expect) {
+
+  nlohmann::json install_bundle(const Files& files, const std::vector<std::string>& signers = {"alice", "bob", "carol"},
+                                const test_util::BoxFixture::ProposalOptions& o = {}) {
+    const Manifest m = test::manifest_for(files);
+    auto opts = o;
+    opts.action = Action::kInstallModel;
+    return box_->bundle(test_util::BoxFixture::make_proposal(m.hash(), opts), m.to_json(), signers);
+  }
+  static std::string proposal_hex(const nlohmann::json& bundle) {
+    return hex_encode(Bundle::parse(bundle)->proposal().id());
+  }
+  // Accepts `bundle` (it must be approved) and returns its proposal id as hex.
+  std::string accept(const nlohmann::json& bundle) {
+    auto run = helper({"accept"}, bundle.dump());
+    EXPECT_EQ(run.status, 0) << run.err;
+    return proposal_hex(bundle);
+  }
+  // A remove-model proposal for the manifest of `files`, accepted.
+  std::string accept_remove(const Files& files) {
+    const Manifest m = test::manifest_for(files);
+    test_util::BoxFixture::ProposalOptions o;
+    o.action = Action::kRemoveModel;
+    return accept(box_->bundle(test_util::BoxFixture::make_proposal(m.hash(), o), m.to_json(), {"alice", "bob"}));
+  }
+
+  // Every audit log entry, parsed.
+  std::vector<nlohmann::json> entries() const {
+    std::vector<nlohmann::json> out;
+    auto log = audit::AuditLog::open(state_ / "log", audit::AuditLog::Mode::kReadOnly);
+    if (!log.ok()) return out;
+    for (std::uint64_t i = 0; i < log->size(); ++i) out.push_back(nlohmann::json::parse(*log->entry(i)));
+    return out;
+  }
+  std::vector<nlohmann::json> entries_of(std::string_view event) const {
+    std::vector<nlohmann::json> out;
+    for (auto& e : entries()) {
+      if (e["event"] == event) out.push_back(e);
+    }
+    return out;
+  }
+  std::vector<std::string> installed() const {
+    std::vector<std::string> out;
+    for (const auto& n : test::list_names(models_)) {
+      if (n != ".staging") out.push_back(n);
+    }
+    return out;
+  }
+
+  // A refusal: exit 1, one line on stderr containing `expect`, the error as JSON on stdout,
+  // and nothing installed.
+  void expect_refused(const test::HelperRun& run, const std::string& expect) {
     EXPECT_EQ(run.status, 1) << run.err;
-    EXPECT_TRUE(run.out.empty()) << run.out;
     EXPECT_TRUE(contains(run.err, expect)) << run.err;
     EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << run.err;
-    EXPECT_FALSE(fs::exists(fs::symlink_status(models_ / hex)));
-    EXPECT_EQ(test::list_names(models_), (std::vector<std::string>{".staging"}));  // no .install- leftover
+    EXPECT_TRUE(run.json.is_object() && run.json.contains("error")) << run.out;
+    EXPECT_TRUE(installed().empty()) << test::list_names(models_).size();
   }
 
   test_util::TempDir tmp_{"system"};
+  std::optional<test_util::BoxFixture> box_;
   fs::path state_, models_, staging_;
   std::string config_;
 };
@@ -360,17 +427,85 @@ TEST_F(HelperTest, HelpAndUsageErrors) {
   auto bad = helper({"model", "install", "ABC"});
   EXPECT_EQ(bad.status, 2);
   EXPECT_TRUE(bad.out.empty());
-  EXPECT_TRUE(contains(bad.err, "countersign-system: \"ABC\" is not a manifest hash")) << bad.err;
+  EXPECT_TRUE(contains(bad.err, "countersign-system: \"ABC\" is not a proposal id")) << bad.err;
   EXPECT_EQ(helper({}).status, 2);
   EXPECT_EQ(helper({"model", "install", kHex, "extra"}).status, 2);
 }
 
-TEST_F(HelperTest, InstallsAStagedModelReadOnlyAndRootOwned) {
-  const std::string hex = test::stage(staging_, kModel);
-  auto run = helper({"model", "install", hex});
+TEST_F(HelperTest, AcceptsAnApprovedBundleAndLogsWhatItVerified) {
+  const auto bundle = install_bundle(kModel);
+  auto run = helper({"accept"}, bundle.dump());
   ASSERT_EQ(run.status, 0) << run.err;
-  EXPECT_TRUE(run.err.empty()) << run.err;
-  EXPECT_EQ(run.json, (nlohmann::json{{"hash", "sha256:" + hex}, {"path", models_.string() + "/" + hex}}));
+  const std::string id = "sha256:" + proposal_hex(bundle);
+  EXPECT_EQ(run.json["proposal"], id);
+  EXPECT_EQ(run.json["state"], "accepted");
+  EXPECT_EQ(run.json["counted"], (nlohmann::json{"alice", "bob", "carol"}));
+  auto verified = entries_of(audit::event::kBundleVerified);
+  ASSERT_EQ(verified.size(), 1u);
+  EXPECT_EQ(verified[0]["proposal"], id);
+  EXPECT_EQ(verified[0]["counted"], (nlohmann::json{"alice", "bob", "carol"}));
+  EXPECT_FALSE(verified[0].contains("reported_by"));  // the helper's own finding
+  EXPECT_EQ(test_util::slurp(state_ / "system" / "executed"), id + "\n");
+  // The log is signed by the helper: a checkpoint covers the approval.
+  auto log = audit::AuditLog::open(state_ / "log", audit::AuditLog::Mode::kReadOnly);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(log->checkpoints()->size(), 1u);
+}
+
+TEST_F(HelperTest, RefusesBundlesMofNDidNotApprove) {
+  struct Case {
+    std::string what;
+    nlohmann::json bundle;
+    std::string expect;
+  };
+  test_util::BoxFixture::ProposalOptions expired, other_box, other_domain;
+  expired.created = system_now() - 10 * 86400;
+  expired.expires = system_now() - 86400;
+  other_box.boxes = std::vector<std::string>{"box-other"};
+  other_domain.domain = "acme-staging";
+  const Case cases[] = {
+      {"unsigned", install_bundle(kModel, {}), "threshold"},
+      {"under threshold", install_bundle(kModel, {"alice", "bob"}), "threshold"},
+      {"an outsider's signature", install_bundle(kModel, {"alice", "bob", "outsider"}), "threshold"},
+      {"expired", install_bundle(kModel, {"alice", "bob", "carol"}, expired), "expired"},
+      {"another box", install_bundle(kModel, {"alice", "bob", "carol"}, other_box), "box"},
+      {"another domain", install_bundle(kModel, {"alice", "bob", "carol"}, other_domain), "domain"},
+  };
+  for (const auto& c : cases) {
+    auto run = helper({"accept"}, c.bundle.dump());
+    expect_refused(run, c.expect);
+    EXPECT_TRUE(contains(run.err, "refused")) << c.what << ": " << run.err;
+    const std::string id = "sha256:" + proposal_hex(c.bundle);
+    bool logged = false;
+    for (const auto& e : entries_of(audit::event::kBundleRejected)) {
+      logged = logged || (e["proposal"] == id && !e.contains("reported_by"));
+    }
+    EXPECT_TRUE(logged) << c.what;
+  }
+  auto garbage = helper({"accept"}, "{\"schema\": \"countersign/bundle/v1\"}");
+  expect_refused(garbage, "malformed bundle");
+  EXPECT_TRUE(entries_of(audit::event::kBundleVerified).empty());
+  EXPECT_FALSE(fs::exists(state_ / "system" / "executed") && !test_util::slurp(state_ / "system" / "executed").empty());
+}
+
+TEST_F(HelperTest, RefusesAReplayEvenWhenTheDaemonForgot) {
+  const auto bundle = install_bundle(kModel);
+  accept(bundle);
+  // The daemon's own records are the daemon's to lose; the helper keeps its own.
+  fs::remove_all(state_ / "daemon");
+  auto again = helper({"accept"}, bundle.dump());
+  expect_refused(again, "replayed: proposal sha256:" + proposal_hex(bundle) + " was executed already");
+  EXPECT_EQ(entries_of(audit::event::kBundleVerified).size(), 1u);
+}
+
+TEST_F(HelperTest, InstallsOnlyAnAcceptedProposalAfterReHashingEveryFile) {
+  const auto bundle = install_bundle(kModel);
+  const std::string id = accept(bundle);
+  const std::string hex = test::stage(staging_, kModel);
+  auto run = helper({"model", "install", id});
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(run.json["manifest"], "sha256:" + hex);
+  EXPECT_EQ(run.json["files"], kModel.size());
 
   const fs::path model = models_ / hex;
   auto tree = test::read_tree(model);
@@ -384,176 +519,346 @@ TEST_F(HelperTest, InstallsAStagedModelReadOnlyAndRootOwned) {
       EXPECT_EQ(test::owner_of(model / path), 0u) << path;
     }
   }
-  // Staging is empty again: the tree moved, the manifest copy is gone.
   EXPECT_TRUE(test::list_names(staging_).empty());
-  EXPECT_EQ(test::list_names(models_), (std::vector<std::string>{".staging", hex}));
-}
+  auto complete = entries_of(audit::event::kInstallComplete);
+  ASSERT_EQ(complete.size(), 1u);
+  EXPECT_EQ(complete[0]["proposal"], "sha256:" + id);
+  EXPECT_EQ(complete[0]["verified"], "every file re-hashed by countersign-system");
+  EXPECT_FALSE(complete[0].contains("reported_by"));
+  EXPECT_EQ(entries_of(audit::event::kSnapshotSkipped).size(), 1u);
+  // The helper's record of it, which the daemon lists.
+  auto record = nlohmann::json::parse(test_util::slurp(state_ / "system" / "installed" / (hex + ".json")));
+  EXPECT_EQ(record["proposal"], "sha256:" + id);
 
-TEST_F(HelperTest, RootOwnsTheModelEvenWhenTheDaemonStagedIt) {
-  if (::geteuid() != 0) GTEST_SKIP() << "chown to another user needs root";
-  const std::string hex = test::stage(staging_, kModel);
-  for (const auto& e : fs::recursive_directory_iterator(staging_)) {
-    ASSERT_EQ(::lchown(e.path().c_str(), 65534, 65534), 0) << e.path();
-  }
-  auto run = helper({"model", "install", hex});
-  ASSERT_EQ(run.status, 0) << run.err;
-  for (const auto& e : fs::recursive_directory_iterator(models_ / hex)) {
-    EXPECT_EQ(test::owner_of(e.path()), 0u) << e.path();
-  }
-  EXPECT_EQ(test::owner_of(models_ / hex), 0u);
-}
-
-TEST_F(HelperTest, RefusesAnExtraFile) {
-  const std::string hex = test::stage(staging_, kModel);
-  test_util::spit(staging_ / hex / "weights" / "extra.bin", "x");
-  auto run = helper({"model", "install", hex});
-  expect_refused(run, hex,
-                 staging_.string() + "/" + hex + "/weights/extra.bin: not in the manifest (unexpected file)");
-  // The refused tree is back where the daemon left it.
-  EXPECT_TRUE(fs::exists(staging_ / hex / "weights" / "extra.bin"));
-  EXPECT_TRUE(fs::exists(staging_ / (hex + ".manifest.json")));
-}
-
-TEST_F(HelperTest, RefusesAnExtraEmptyDirectory) {
-  const std::string hex = test::stage(staging_, kModel);
-  fs::create_directory(staging_ / hex / "empty");
-  expect_refused(helper({"model", "install", hex}), hex,
-                 "/empty: not in the manifest (unexpected directory)");
-}
-
-TEST_F(HelperTest, RefusesAMissingFile) {
-  const std::string hex = test::stage(staging_, kModel);
-  fs::remove(staging_ / hex / "tokenizer" / "vocab.txt");
-  expect_refused(helper({"model", "install", hex}), hex,
-                 "/tokenizer/vocab.txt: missing (the manifest lists it)");
-}
-
-TEST_F(HelperTest, RefusesAWrongSize) {
-  const std::string hex = test::stage(staging_, kModel);
-  test_util::spit(staging_ / hex / "config.json", "{\"layers\": 20}");
-  expect_refused(helper({"model", "install", hex}), hex, "/config.json: 14 bytes; the manifest says 13");
-}
-
-TEST_F(HelperTest, RefusesASymlinkAndLeavesItsTargetAlone) {
-  const std::string hex = test::stage(staging_, kModel);
-  const fs::path target = tmp_.path() / "secret";
-  test_util::spit(target, "{\"layers\": 2}");  // the declared size, to get past any size check
-  ::chmod(target.c_str(), 0600);
-  fs::remove(staging_ / hex / "config.json");
-  fs::create_symlink(target, staging_ / hex / "config.json");
-  expect_refused(helper({"model", "install", hex}), hex,
-                 "/config.json: is a symbolic link; only regular files and directories are allowed");
-  EXPECT_EQ(test::mode_of(target), 0600u);
-  EXPECT_EQ(test_util::slurp(target), "{\"layers\": 2}");
-}
-
-TEST_F(HelperTest, RefusesASymlinkedStagingTreeAndLeavesItsTargetAlone) {
-  const std::string hex = test::stage(staging_, kModel);
-  const fs::path elsewhere = tmp_.path() / "elsewhere";
-  fs::rename(staging_ / hex, elsewhere);
-  ::chmod(elsewhere.c_str(), 0750);
-  fs::create_directory_symlink(elsewhere, staging_ / hex);
-  expect_refused(helper({"model", "install", hex}), hex, "is a symbolic link, not a directory");
-  EXPECT_EQ(test::mode_of(elsewhere), 0750u);
-  EXPECT_EQ(test::mode_of(elsewhere / "config.json"), test::mode_of(elsewhere / "tokenizer" / "vocab.txt"));
-  EXPECT_NE(test::mode_of(elsewhere / "config.json"), 0444u);
-  EXPECT_TRUE(fs::is_symlink(staging_ / hex));
-}
-
-TEST_F(HelperTest, RefusesAFifoWithoutOpeningIt) {
-  const std::string hex = test::stage(staging_, kModel);
-  fs::remove(staging_ / hex / "weights" / "model-00002-of-00002.safetensors");
-  ASSERT_EQ(::mkfifo((staging_ / hex / "weights" / "model-00002-of-00002.safetensors").c_str(), 0644), 0);
-  // Opening the FIFO for reading would block the helper; the run would hit its timeout.
-  expect_refused(helper({"model", "install", hex}), hex,
-                 "/weights/model-00002-of-00002.safetensors: is a FIFO");
-}
-
-TEST_F(HelperTest, RefusesAHardLinkAndLeavesTheOtherNameAlone) {
-  const std::string hex = test::stage(staging_, kModel);
-  const fs::path other = tmp_.path() / "other-name";
-  fs::create_hard_link(staging_ / hex / "config.json", other);
-  ::chmod(other.c_str(), 0640);
-  expect_refused(helper({"model", "install", hex}), hex, "/config.json: has 2 hard links");
-  EXPECT_EQ(test::mode_of(other), 0640u);
-}
-
-TEST_F(HelperTest, RefusesAManifestWhoseHashIsNotTheArgument) {
-  const std::string hex = test::stage(staging_, kModel);
-  // Another manifest under this name: the helper must not install hex with its file list.
-  const Manifest other = test::manifest_for({{"config.json", "{\"layers\": 2}"}}, "other");
-  test_util::spit(staging_ / (hex + ".manifest.json"), other.to_json().dump());
-  expect_refused(helper({"model", "install", hex}), hex,
-                 "the manifest's hash is " + digest_to_string(other.hash()) + ", not sha256:" + hex);
-  EXPECT_TRUE(fs::exists(staging_ / hex / "config.json"));  // not even moved
-}
-
-TEST_F(HelperTest, RefusesASecondInstall) {
-  const std::string hex = test::stage(staging_, kModel);
-  ASSERT_EQ(helper({"model", "install", hex}).status, 0);
+  // Once: a second install of the same proposal is refused, and the model stays as it was.
   test::stage(staging_, kModel);
-  auto again = helper({"model", "install", hex});
+  auto again = helper({"model", "install", id});
   EXPECT_EQ(again.status, 1);
-  EXPECT_TRUE(contains(again.err, "model sha256:" + hex + " is already installed")) << again.err;
-  EXPECT_EQ(test::read_tree(models_ / hex).size(), 6u);
+  EXPECT_TRUE(contains(again.err, "is done already")) << again.err;
+  EXPECT_EQ(test::read_tree(model), expected);
+  EXPECT_EQ(entries_of(audit::event::kInstallComplete).size(), 1u);
 }
 
-TEST_F(HelperTest, RefusesWhenNothingIsStaged) {
+TEST_F(HelperTest, RefusesAnInstallNobodyApproved) {
+  const std::string hex = test::stage(staging_, kModel);
+  // With no bundle at all: the proposal id is unknown to the helper.
+  expect_refused(helper({"model", "install", hex}), "no accepted proposal sha256:" + hex);
+  // With a bundle the helper refused (two of three).
+  const auto weak = install_bundle(kModel, {"alice", "bob"});
+  EXPECT_EQ(helper({"accept"}, weak.dump()).status, 1);
+  expect_refused(helper({"model", "install", proposal_hex(weak)}), "no accepted proposal");
+  // Another box's bundle, approved there.
+  test_util::BoxFixture::ProposalOptions other;
+  other.boxes = std::vector<std::string>{"box-other"};
+  const auto theirs = install_bundle(kModel, {"alice", "bob", "carol"}, other);
+  EXPECT_EQ(helper({"accept"}, theirs.dump()).status, 1);
+  expect_refused(helper({"model", "install", proposal_hex(theirs)}), "no accepted proposal");
+  EXPECT_TRUE(fs::exists(staging_ / hex / "config.json"));  // not even touched
+  EXPECT_EQ(entries_of(audit::event::kActionRefused).size(), 3u);
+  EXPECT_TRUE(entries_of(audit::event::kInstallComplete).empty());
+}
+
+TEST_F(HelperTest, RefusesStagedBytesThatAreNotTheManifestsAndDeletesThem) {
+  const Files files = {{"hello.txt", "hello\n"}};
+  const std::string id = accept(install_bundle(files));
+  const std::string hex = test::hex_of(test::manifest_for(files));
+  test::write_tree(staging_ / hex, {{"hello.txt", "HELLO\n"}});  // the same size
+  auto run = helper({"model", "install", id});
+  expect_refused(run, "/hello.txt: SHA-256 is " + digest_to_string(sha256(std::string_view("HELLO\n"))));
+  EXPECT_FALSE(fs::exists(staging_ / hex));
+  EXPECT_EQ(test::list_names(models_), (std::vector<std::string>{".staging"}));  // no .install- left
+  auto refused = entries_of(audit::event::kInstallRefused);
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0]["proposal"], "sha256:" + id);
+  EXPECT_TRUE(contains(refused[0]["reason"].get<std::string>(), "the manifest says")) << refused[0];
+  EXPECT_TRUE(entries_of(audit::event::kInstallComplete).empty());
+  // The proposal is still accepted: correct bytes staged again install.
+  test::stage(staging_, files);
+  EXPECT_EQ(helper({"model", "install", id}).status, 0);
+}
+
+TEST_F(HelperTest, RefusesAFileTheDaemonStillHoldsOpen) {
+  const std::string id = accept(install_bundle(kModel));
+  const std::string hex = test::stage(staging_, kModel);
+  // A descriptor opened for writing before the seal would let the daemon change the bytes
+  // after the re-hash.
+  UniqueFd writer(::open((staging_ / hex / "config.json").c_str(), O_WRONLY | O_CLOEXEC));
+  ASSERT_TRUE(writer.valid());
+  auto run = helper({"model", "install", id});
+  expect_refused(run, "/config.json: is open in another process");
+  writer.reset();
+  EXPECT_EQ(entries_of(audit::event::kInstallRefused).size(), 1u);
+}
+
+TEST_F(HelperTest, RefusesTreesThatAreNotExactlyTheManifest) {
+  struct Case {
+    std::string what;
+    std::function<void(const fs::path&)> tamper;
+    std::string expect;
+  };
+  const fs::path outside = tmp_.path() / "outside";
+  test_util::spit(outside, "{\"layers\": 2}");  // the declared size of config.json
+  ::chmod(outside.c_str(), 0600);
+  const Case cases[] = {
+      {"an extra file", [](const fs::path& t) { test_util::spit(t / "weights" / "extra.bin", "x"); },
+       "/weights/extra.bin: not in the manifest (unexpected file)"},
+      {"an extra directory", [](const fs::path& t) { fs::create_directory(t / "empty"); },
+       "/empty: not in the manifest (unexpected directory)"},
+      {"a missing file", [](const fs::path& t) { fs::remove(t / "tokenizer" / "vocab.txt"); },
+       "/tokenizer/vocab.txt: missing (the manifest lists it)"},
+      {"a wrong size", [](const fs::path& t) { test_util::spit(t / "config.json", "{\"layers\": 20}"); },
+       "/config.json: 14 bytes; the manifest says 13"},
+      {"a symlink", [&](const fs::path& t) {
+         fs::remove(t / "config.json");
+         fs::create_symlink(outside, t / "config.json");
+       },
+       "/config.json: is a symbolic link; only regular files and directories are allowed"},
+      {"a hard link", [&](const fs::path& t) { fs::create_hard_link(t / "config.json", tmp_.path() / "other-name"); },
+       "/config.json: has 2 hard links"},
+      {"a FIFO", [](const fs::path& t) {
+         const auto f = t / "weights" / "model-00002-of-00002.safetensors";
+         fs::remove(f);
+         ASSERT_EQ(::mkfifo(f.c_str(), 0644), 0);
+       },
+       "/weights/model-00002-of-00002.safetensors: is a FIFO"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    const std::string id = accept(install_bundle(kModel, {"alice", "bob", "carol"}, {}));
+    const std::string hex = test::stage(staging_, kModel);
+    c.tamper(staging_ / hex);
+    expect_refused(helper({"model", "install", id}), c.expect);
+    EXPECT_FALSE(fs::exists(fs::symlink_status(staging_ / hex)));
+    EXPECT_EQ(test::list_names(models_), (std::vector<std::string>{".staging"}));
+    ASSERT_EQ(helper({"proposal", "abandon", id}, "test\n").status, 0);
+    fs::remove(tmp_.path() / "other-name");
+  }
+  // What the links pointed at is untouched.
+  EXPECT_EQ(test::mode_of(outside), 0600u);
+  EXPECT_EQ(test_util::slurp(outside), "{\"layers\": 2}");
+  EXPECT_EQ(entries_of(audit::event::kInstallRefused).size(), std::size(cases));
+}
+
+TEST_F(HelperTest, ReHashesAModelThatIsAlreadyThereBeforeCountingIt) {
+  // A models/<hash> that exists already (planted, restored from an old snapshot, or left by
+  // a crash) is not trusted by its name.
+  const std::string id = accept(install_bundle(kModel));
   const std::string hex = test::hex_of(test::manifest_for(kModel));
-  auto run = helper({"model", "install", hex});
-  expect_refused(run, hex, hex + ".manifest.json does not exist");
-  test_util::spit(staging_ / (hex + ".manifest.json"), test::manifest_for(kModel).to_json().dump());
-  expect_refused(helper({"model", "install", hex}), hex,
-                 "there is no staging directory " + staging_.string() + "/" + hex);
+  test::write_tree(models_ / hex, kModel);
+  test_util::spit(models_ / hex / "config.json", "{\"layers\": 9}");  // same size, other bytes
+  ::chmod((models_ / hex / "config.json").c_str(), 0666);
+  // No staging: the damaged copy is removed and the install waits for the bytes.
+  auto first = helper({"model", "install", id});
+  EXPECT_EQ(first.status, 1);
+  EXPECT_TRUE(contains(first.err, "there is no staging directory")) << first.err;
+  EXPECT_FALSE(fs::exists(models_ / hex));
+  auto damaged = entries_of(audit::event::kModelDamaged);
+  ASSERT_EQ(damaged.size(), 1u);
+  EXPECT_TRUE(contains(damaged[0]["reason"].get<std::string>(), "/config.json: SHA-256 is")) << damaged[0];
+  // Fetched again: installed, re-hashed.
+  test::stage(staging_, kModel);
+  ASSERT_EQ(helper({"model", "install", id}).status, 0);
+  EXPECT_EQ(test_util::slurp(models_ / hex / "config.json"), "{\"layers\": 2}");
+  EXPECT_EQ(test::mode_of(models_ / hex / "config.json"), 0444u);
+
+  // A correct copy already there counts after its re-hash, and is sealed.
+  const auto again = install_bundle(kModel, {"bob", "carol", "dave"});
+  const std::string id2 = accept(again);
+  auto run = helper({"model", "install", id2});
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(run.json["already_installed"], true);
+  EXPECT_EQ(entries_of(audit::event::kInstallComplete).size(), 2u);
+}
+
+TEST_F(HelperTest, RemovesOnlyWithAnAcceptedRemoveProposal) {
+  const std::string id = accept(install_bundle(kModel));
+  const std::string hex = test::stage(staging_, kModel);
+  ASSERT_EQ(helper({"model", "install", id}).status, 0);
+  // The install's own id, or a random one, is no licence to remove.
+  EXPECT_EQ(helper({"model", "remove", id}).status, 1);
+  EXPECT_EQ(helper({"model", "remove", kHex}).status, 1);
+  EXPECT_TRUE(fs::exists(models_ / hex));
+  const std::string rid = accept_remove(kModel);
+  auto run = helper({"model", "remove", rid});
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(run.json["removed"], true);
+  EXPECT_EQ(test::list_names(models_), (std::vector<std::string>{".staging"}));  // no .trash- left
+  EXPECT_EQ(entries_of(audit::event::kModelRemoved).size(), 1u);
+  EXPECT_FALSE(fs::exists(state_ / "system" / "installed" / (hex + ".json")));
+}
+
+TEST_F(HelperTest, RefusesAForgedLogEntry) {
+  // The daemon may report what it saw, marked as its report...
+  auto ok = helper({"log", "append"}, R"({"event": "source-failed", "path": "a", "source": "https://x/", "reason": "HTTP 404"})");
+  ASSERT_EQ(ok.status, 0) << ok.err;
+  auto reported = entries_of(audit::event::kSourceFailed);
+  ASSERT_EQ(reported.size(), 1u);
+  EXPECT_EQ(reported[0]["reported_by"], "daemon");
+  // ... but never claim a privileged action, nor pass itself off as the helper.
+  const std::string forged = R"({"event": "install-complete", "proposal": "sha256:)" + kHex +
+                             R"(", "manifest": "sha256:)" + kHex + R"("})";
+  auto run = helper({"log", "append"}, forged);
+  EXPECT_EQ(run.status, 1);
+  EXPECT_TRUE(contains(run.err, "the daemon may not report \"install-complete\"")) << run.err;
+  EXPECT_TRUE(entries_of(audit::event::kInstallComplete).empty());
+  EXPECT_EQ(entries_of(audit::event::kActionRefused).size(), 1u);
+  auto masked = helper({"log", "append"}, R"({"event": "bundle-received", "reported_by": "system", "seq": 0})");
+  ASSERT_EQ(masked.status, 0) << masked.err;
+  EXPECT_EQ(entries_of(audit::event::kBundleReceived)[0]["reported_by"], "daemon");
+  // Entries the daemon reports are bounded in size.
+  auto huge = helper({"log", "append"}, nlohmann::json{{"event", "bundle-rejected"},
+                                                       {"reasons", std::vector<std::string>(25, std::string(2000, 'r'))}}
+                                            .dump());
+  ASSERT_EQ(huge.status, 0) << huge.err;
+  const auto& e = entries_of(audit::event::kBundleRejected).back();
+  EXPECT_LE(e.dump().size(), kMaxReportedEntry + 200);
+  // The daemon cannot write the log or read its key at all when the box runs as packaged
+  // (tests/packaging/install_test.sh checks that as the daemon's user).
+}
+
+TEST_F(HelperTest, RateLimitsWhatTheDaemonReports) {
+  // An empty bucket that refilled for 10 s: five reports go in, the sixth is counted.
+  fs::create_directories(state_ / "system");
+  test_util::spit(state_ / "system" / "report-budget.json",
+                  nlohmann::json{{"tokens", 0}, {"updated", system_now() - 10}, {"suppressed", 0}}.dump());
+  const std::string report = R"({"event": "bundle-received"})";
+  int written = 0, suppressed = 0;
+  for (int i = 0; i < 7; ++i) {
+    auto run = helper({"log", "append"}, report);
+    ASSERT_EQ(run.status, 0) << run.err;
+    (run.json.contains("seq") ? written : suppressed)++;
+  }
+  EXPECT_GE(written, 5);
+  EXPECT_LE(written, 6);  // a second may pass during the loop
+  EXPECT_EQ(written + suppressed, 7);
+  // When reports flow again, the count of those dropped comes first.
+  test_util::spit(state_ / "system" / "report-budget.json",
+                  nlohmann::json{{"tokens", 0}, {"updated", system_now() - 4}, {"suppressed", suppressed},
+                                 {"suppressed_since", system_now() - 4}}
+                      .dump());
+  ASSERT_EQ(helper({"log", "append"}, report).status, 0);
+  auto dropped = entries_of(audit::event::kReportsSuppressed);
+  ASSERT_EQ(dropped.size(), 1u);
+  EXPECT_EQ(dropped[0]["count"], suppressed);
+}
+
+TEST_F(HelperTest, KeepsThePolicyChainAndRefusesToStartWhenItIsBroken) {
+  // Rotate to version 2 (without carol), signed under v1 and by v2's own rule.
+  nlohmann::json v2 = box_->make_policy_doc(2, box_->policy_doc()["rules"], {"alice", "bob", "dave", "erin"});
+  const Policy next = *Policy::parse(v2);
+  test_util::BoxFixture::ProposalOptions o;
+  o.action = Action::kRotatePolicy;
+  const auto rotation = box_->bundle(test_util::BoxFixture::make_proposal(next.hash(), o), v2, {"alice", "bob", "dave"});
+  const std::string rid = accept(rotation);
+  auto run = helper({"policy", "rotate", rid});
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(run.json["to_version"], 2);
+  ASSERT_TRUE(fs::exists(state_ / "system" / "policy" / "rotation-2.json"));
+  EXPECT_EQ(entries_of(audit::event::kPolicyRotated).size(), 1u);
+
+  // In force now: carol's signature no longer counts.
+  const auto with_carol = install_bundle(kModel, {"alice", "carol", "erin"});
+  expect_refused(helper({"accept"}, with_carol.dump()), "threshold");
+  accept(install_bundle(kModel, {"alice", "dave", "erin"}));
+
+  // Deleting the rotation (falling back to v1) or replacing it is refused, never used.
+  const fs::path chain = state_ / "system" / "policy";
+  const std::string kept = test_util::slurp(chain / "rotation-2.json");
+  fs::rename(chain / "rotation-2.json", tmp_.path() / "rotation-2.json");
+  expect_refused(helper({"accept"}, with_carol.dump()), "a rotation file is missing");
+  nlohmann::json forged = nlohmann::json::parse(kept);
+  forged["manifest"]["approvers"].erase(0);  // alice gone: not what was approved
+  test_util::spit(chain / "rotation-2.json", forged.dump());
+  expect_refused(helper({"accept"}, with_carol.dump()), "rotation-2.json");
+  fs::rename(tmp_.path() / "rotation-2.json", chain / "rotation-2.json");
+  test_util::spit(chain / "rotation-3.json", kept);
+  expect_refused(helper({"accept"}, with_carol.dump()), "rotation-3.json");
+  fs::remove(chain / "rotation-3.json");
+  EXPECT_EQ(helper({"accept"}, install_bundle(kModel, {"bob", "dave", "erin"}).dump()).status, 0);
+}
+
+TEST_F(HelperTest, ReVerifiesAQueuedInstallAfterARotationRevokedItsSigners) {
+  // Accepted under v1 with carol's vote; v2 drops carol before the install runs.
+  const std::string id = accept(install_bundle(kModel, {"alice", "bob", "carol"}));
+  nlohmann::json v2 = box_->make_policy_doc(2, box_->policy_doc()["rules"], {"alice", "bob", "dave", "erin"});
+  test_util::BoxFixture::ProposalOptions o;
+  o.action = Action::kRotatePolicy;
+  const std::string rid =
+      accept(box_->bundle(test_util::BoxFixture::make_proposal(Policy::parse(v2)->hash(), o), v2, {"alice", "bob", "dave"}));
+  ASSERT_EQ(helper({"policy", "rotate", rid}).status, 0);
+  test::stage(staging_, kModel);
+  expect_refused(helper({"model", "install", id}), "is no longer approved under policy version 2");
+}
+
+TEST_F(HelperTest, AbandonsOnlyWhatWaitsAndSaysWhoGaveTheReason) {
+  const auto bundle = install_bundle(kModel);
+  const std::string id = accept(bundle);
+  auto run = helper({"proposal", "abandon", id}, "no source gave the right bytes\n");
+  ASSERT_EQ(run.status, 0) << run.err;
+  auto aborted = entries_of(audit::event::kInstallAborted);
+  ASSERT_EQ(aborted.size(), 1u);
+  EXPECT_EQ(aborted[0]["reason"], "no source gave the right bytes");
+  EXPECT_EQ(aborted[0]["reported_by"], "daemon");
+  test::stage(staging_, kModel);
+  expect_refused(helper({"model", "install", id}), "is failed already");
+  EXPECT_EQ(helper({"proposal", "abandon", id}).status, 1);
 }
 
 TEST_F(HelperTest, RefusesAModelsDirectoryOutsideTheStateDirectory) {
+  const std::string id = accept(install_bundle(kModel));
   const fs::path real_models = tmp_.path() / "real-models";
   fs::rename(models_, real_models);
   fs::create_directory_symlink(real_models, models_);
   const std::string hex = test::stage(real_models / ".staging", kModel);
-  auto run = helper({"model", "install", hex});
+  auto run = helper({"model", "install", id});
   EXPECT_EQ(run.status, 1);
-  EXPECT_TRUE(contains(
-      run.err, models_.string() + " resolves to " + real_models.string() + ", not " + models_.string()))
+  EXPECT_TRUE(contains(run.err, models_.string() + " resolves to " + real_models.string() + ", not " + models_.string()))
       << run.err;
-  EXPECT_EQ(test::list_names(real_models / ".staging"),
-            (std::vector<std::string>{hex, hex + ".manifest.json"}));
+  EXPECT_EQ(test::list_names(real_models / ".staging"), (std::vector<std::string>{hex}));
   EXPECT_EQ(helper({"snapshot", "list"}).status, 1);
 }
 
 TEST_F(HelperTest, RefusesAStagingDirectoryOutsideTheStateDirectory) {
+  const std::string id = accept(install_bundle(kModel));
   const fs::path real_staging = tmp_.path() / "real-staging";
   fs::rename(staging_, real_staging);
   fs::create_directory_symlink(real_staging, staging_);
   const std::string hex = test::stage(real_staging, kModel);
-  auto run = helper({"model", "install", hex});
+  auto run = helper({"model", "install", id});
   EXPECT_EQ(run.status, 1);
   EXPECT_TRUE(contains(run.err, staging_.string() + " resolves to " + real_staging.string())) << run.err;
   EXPECT_FALSE(fs::exists(models_ / hex));
 }
 
-TEST_F(HelperTest, RefusesAModelsDirectoryOthersCanWrite) {
+TEST_F(HelperTest, RefusesStateTheDaemonCouldWrite) {
   if (::geteuid() != 0) GTEST_SKIP() << "the ownership checks apply when running as root";
-  ::chmod(models_.c_str(), 0775);
-  const std::string hex = test::stage(staging_, kModel);
-  auto run = helper({"model", "install", hex});
-  EXPECT_EQ(run.status, 1);
-  EXPECT_TRUE(contains(run.err, "must be owned by root and writable only by root (it is uid 0, mode 0775)"))
-      << run.err;
-  EXPECT_FALSE(fs::exists(models_ / hex));
+  const std::string id = accept(install_bundle(kModel));
+  test::stage(staging_, kModel);
+  struct Case {
+    fs::path path;
+    std::string expect;
+  };
+  for (const auto& c : std::vector<Case>{{models_, "the models directory"},
+                                         {state_, "the state directory " + state_.string()},
+                                         {state_ / "system", state_.string() + "/system"},
+                                         {state_ / "log", "the log directory"}}) {
+    ASSERT_EQ(::chown(c.path.c_str(), 65534, 65534), 0);
+    auto run = helper({"model", "install", id});
+    EXPECT_EQ(run.status, 1);
+    EXPECT_TRUE(contains(run.err, c.expect)) << run.err;
+    EXPECT_TRUE(contains(run.err, "must be owned by root")) << run.err;
+    EXPECT_TRUE(installed().empty());
+    ASSERT_EQ(::chown(c.path.c_str(), 0, 0), 0);
+  }
+  EXPECT_EQ(helper({"model", "install", id}).status, 0);
 }
 
-TEST_F(HelperTest, RefusesAStateDirectoryTheDaemonCanWrite) {
+TEST_F(HelperTest, RefusesALogKeyOthersCanRead) {
   if (::geteuid() != 0) GTEST_SKIP() << "the ownership checks apply when running as root";
-  // Whoever can write the state directory can swap models/ or snapshots/ for their own.
-  ASSERT_EQ(::chown(state_.c_str(), 65534, 65534), 0);
-  const std::string hex = test::stage(staging_, kModel);
-  auto run = helper({"model", "install", hex});
+  ::chmod(box_->config().log_key.c_str(), 0640);
+  auto run = helper({"log", "checkpoint"});
   EXPECT_EQ(run.status, 1);
-  EXPECT_TRUE(contains(run.err, "the state directory " + state_.string() + " must be owned by root"))
-      << run.err;
-  EXPECT_FALSE(fs::exists(models_ / hex));
+  EXPECT_TRUE(contains(run.err, "must be owned by root and readable only by root (it is uid 0, mode 0640)")) << run.err;
 }
 
 TEST_F(HelperTest, RefusesAConfigurationOthersCanWrite) {
@@ -565,56 +870,27 @@ TEST_F(HelperTest, RefusesAConfigurationOthersCanWrite) {
 }
 
 TEST_F(HelperTest, IgnoresTheConfigurationFromTheEnvironmentUnderSudo) {
+  const std::string id = accept(install_bundle(kModel));
   const std::string hex = test::stage(staging_, kModel);
   for (const char* var : {"SUDO_USER=countersign", "SUDO_UID=998"}) {
-    auto run = helper({"model", "install", hex}, {var});
+    auto run = helper({"model", "install", id}, "", {var});
     EXPECT_NE(run.status, 0) << var;
     if (!fs::exists("/etc/countersign/countersignd.conf")) {
       EXPECT_TRUE(contains(run.err, "/etc/countersign/countersignd.conf")) << run.err;
     }
     EXPECT_FALSE(fs::exists(models_ / hex)) << var;
-    EXPECT_TRUE(fs::exists(staging_ / hex / "config.json")) << var;
   }
-  EXPECT_EQ(helper({"model", "install", hex}).status, 0);  // the same call without sudo's variables
+  EXPECT_EQ(helper({"model", "install", id}).status, 0);  // the same call without sudo's variables
 }
 
 TEST_F(HelperTest, ResumesAnInstallInterruptedAfterTheFirstMove) {
+  const std::string id = accept(install_bundle(kModel));
   const std::string hex = test::stage(staging_, kModel);
   fs::rename(staging_ / hex, models_ / (".install-" + hex));  // where a crash would leave it
-  auto run = helper({"model", "install", hex});
+  auto run = helper({"model", "install", id});
   ASSERT_EQ(run.status, 0) << run.err;
   EXPECT_EQ(test::list_names(models_), (std::vector<std::string>{".staging", hex}));
   EXPECT_EQ(test::mode_of(models_ / hex / "config.json"), 0444u);
-}
-
-TEST_F(HelperTest, RemovesAModel) {
-  const std::string hex = test::stage(staging_, kModel);
-  ASSERT_EQ(helper({"model", "install", hex}).status, 0);
-  auto run = helper({"model", "remove", hex});
-  ASSERT_EQ(run.status, 0) << run.err;
-  EXPECT_EQ(run.json, (nlohmann::json{{"hash", "sha256:" + hex}, {"removed", true}}));
-  EXPECT_EQ(test::list_names(models_), (std::vector<std::string>{".staging"}));  // no .trash- left
-  auto again = helper({"model", "remove", hex});
-  EXPECT_EQ(again.status, 1);
-  EXPECT_TRUE(contains(again.err, "model sha256:" + hex + " is not installed")) << again.err;
-}
-
-TEST_F(HelperTest, RemovesStagingAlsoAfterARefusedInstall) {
-  const std::string hex = test::stage(staging_, kModel);
-  test_util::spit(staging_ / hex / "extra.bin", "x");
-  ASSERT_EQ(helper({"model", "install", hex}).status, 1);
-  if (::geteuid() == 0) {
-    // Locked down (root's, 0555) before the refusal: the daemon's user could not remove it.
-    EXPECT_EQ(test::owner_of(staging_ / hex), 0u);
-    EXPECT_EQ(test::mode_of(staging_ / hex), 0555u);
-  }
-  auto run = helper({"staging", "remove", hex});
-  ASSERT_EQ(run.status, 0) << run.err;
-  EXPECT_EQ(run.json, (nlohmann::json{{"hash", "sha256:" + hex}, {"removed", true}}));
-  EXPECT_TRUE(test::list_names(staging_).empty());
-  auto again = helper({"staging", "remove", hex});  // idempotent
-  EXPECT_EQ(again.status, 0) << again.err;
-  EXPECT_EQ(again.json, run.json);
 }
 
 TEST_F(HelperTest, StagingRemoveRemovesLinksNotTheirTargets) {
@@ -622,39 +898,47 @@ TEST_F(HelperTest, StagingRemoveRemovesLinksNotTheirTargets) {
   const fs::path elsewhere = tmp_.path() / "elsewhere";
   test::write_tree(elsewhere, kModel);
   fs::create_directory_symlink(elsewhere, staging_ / hex);
-  fs::create_directory(staging_ / (hex + ".manifest.json"));
-  fs::create_symlink(elsewhere / "config.json", staging_ / (hex + ".manifest.json") / "link");
-  ASSERT_EQ(helper({"staging", "remove", hex}).status, 0);
+  fs::create_directory(staging_ / (hex + ".parts"));
+  fs::create_symlink(elsewhere / "config.json", staging_ / (hex + ".parts") / "0");
+  auto run = helper({"staging", "remove", hex});
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(run.json, (nlohmann::json{{"hash", "sha256:" + hex}, {"removed", true}}));
   EXPECT_TRUE(test::list_names(staging_).empty());
   EXPECT_EQ(test::read_tree(elsewhere).size(), 6u);
+  EXPECT_EQ(helper({"staging", "remove", hex}).status, 0);  // idempotent
 }
 
 TEST_F(HelperTest, NoSnapshotBackend) {
-  auto take = helper({"snapshot", "take"});
+  const std::string id = accept(install_bundle(kModel));
+  auto take = helper({"snapshot", "take", id});
   ASSERT_EQ(take.status, 0) << take.err;
-  EXPECT_EQ(take.out, "{\"backend\":\"none\",\"id\":null,\"taken\":null}\n");
+  EXPECT_EQ(take.json["id"], nullptr);
+  EXPECT_EQ(take.json["backend"], "none");
+  EXPECT_EQ(helper({"snapshot", "take", id}).json, take.json);  // asked again: the same answer
+  EXPECT_EQ(entries_of(audit::event::kSnapshotSkipped).size(), 1u);
   auto list = helper({"snapshot", "list"});
   ASSERT_EQ(list.status, 0) << list.err;
   EXPECT_EQ(list.out, "[]\n");
-  auto restore = helper({"snapshot", "restore", kId});
-  EXPECT_EQ(restore.status, 1);
-  EXPECT_TRUE(contains(restore.err, "no snapshot backend configured")) << restore.err;
+  // A snapshot only for an accepted proposal waiting for its step.
+  expect_refused(helper({"snapshot", "take", kHex}), "no accepted proposal");
 }
 
 TEST_F(HelperTest, BtrfsBackendChecksWhatItProtects) {
-  write_config("btrfs:" + state_.string());  // the whole state directory: would roll back the log
-  auto wide = helper({"snapshot", "take"});
+  const std::string id = accept(install_bundle(kModel));
+  set_snapshot("btrfs:" + state_.string());  // the whole state directory: would roll back the log
+  auto wide = helper({"snapshot", "take", id});
   EXPECT_EQ(wide.status, 1);
   EXPECT_TRUE(contains(wide.err, "the subvolume must be the models directory")) << wide.err;
-  write_config("btrfs:" + models_.string() + "/");
-  auto plain = helper({"snapshot", "take"});  // a plain directory (the test's /tmp is not btrfs)
+  set_snapshot("btrfs:" + models_.string() + "/");
+  auto plain = helper({"snapshot", "take", id});  // a plain directory (the test's /tmp is not btrfs)
   EXPECT_EQ(plain.status, 1);
   EXPECT_TRUE(contains(plain.err, "is not a btrfs subvolume")) << plain.err;
   EXPECT_FALSE(fs::exists(state_ / "snapshots"));
+  EXPECT_EQ(entries_of(audit::event::kSnapshotFailed).size(), 2u);
 }
 
 TEST_F(HelperTest, ZfsBackendChecksTheMount) {
-  write_config("zfs:tank/countersign/models");
+  set_snapshot("zfs:tank/countersign/models");
   auto run = helper({"snapshot", "list"});
   EXPECT_EQ(run.status, 1);
   EXPECT_TRUE(contains(run.err, "snapshot = zfs:tank/countersign/models: ")) << run.err;

@@ -1,6 +1,7 @@
 // Helpers for the tests of countersign-system: a state directory laid out as on a box,
 // models staged the way the daemon leaves them, and the helper binary run as a subprocess
-// (COUNTERSIGN_SYSTEM_BIN) with its configuration passed through COUNTERSIGN_SYSTEM_CONFIG.
+// (COUNTERSIGN_SYSTEM_BIN) with its configuration passed through COUNTERSIGN_SYSTEM_CONFIG
+// and, for the subcommands that read one, its input on stdin.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -17,7 +18,7 @@
 
 #include "core/manifest.h"
 #include "core/sha256.h"
-#include "daemon/command.h"
+#include "system/command.h"
 #include "tests/test_util.h"
 
 namespace countersign::daemon::test {
@@ -49,14 +50,11 @@ inline void write_tree(const fs::path& dir, const Files& files) {
   }
 }
 
-// Leaves <staging>/HEX and <staging>/HEX.manifest.json as the daemon does after fetching;
-// returns HEX.
-inline std::string stage(const fs::path& staging, const Files& files,
-                         const std::string& name = "test-model") {
+// Leaves <staging>/HEX as the daemon does after fetching; returns HEX.
+inline std::string stage(const fs::path& staging, const Files& files, const std::string& name = "test-model") {
   Manifest m = manifest_for(files, name);
   const std::string hex = hex_of(m);
   write_tree(staging / hex, files);
-  test_util::spit(staging / (hex + ".manifest.json"), m.to_json().dump(2));
   return hex;
 }
 
@@ -129,12 +127,16 @@ struct HelperRun {
 };
 
 // Runs the helper binary with `args`, its configuration from `config` through the
-// environment, plus `extra_env` ("NAME=value").
+// environment, plus `extra_env` ("NAME=value"), and `input` on stdin (through a file next to
+// the configuration).
 inline HelperRun run_helper(const std::string& config, const std::vector<std::string>& args,
-                            const std::vector<std::string>& extra_env = {}) {
+                            const std::vector<std::string>& extra_env = {}, const std::string& input = "") {
   std::vector<std::string> argv = {COUNTERSIGN_SYSTEM_BIN};
   argv.insert(argv.end(), args.begin(), args.end());
   CommandOptions options;
+  const std::string stdin_file = config + ".stdin";
+  test_util::spit(stdin_file, input);
+  options.stdin_file = stdin_file;
   options.environment = std::vector<std::string>{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C",
                                                  "COUNTERSIGN_SYSTEM_CONFIG=" + config};
   options.environment->insert(options.environment->end(), extra_env.begin(), extra_env.end());

@@ -1,4 +1,4 @@
-#include "daemon/command.h"
+#include "system/command.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -11,7 +11,7 @@
 #include <chrono>
 #include <cstring>
 
-#include "daemon/fs_at.h"
+#include "system/fs_at.h"
 
 namespace countersign::daemon {
 namespace {
@@ -117,7 +117,8 @@ Result<CommandOutput> run_command(const std::vector<std::string>& argv, const Co
   setup.actions_ok = true;
   if (int e = posix_spawnattr_init(&setup.attr); e != 0) return spawn_error("posix_spawn", e);
   setup.attr_ok = true;
-  int e = posix_spawn_file_actions_addopen(&setup.actions, 0, "/dev/null", O_RDONLY, 0);
+  const std::string stdin_path = options.stdin_file.value_or("/dev/null");
+  int e = posix_spawn_file_actions_addopen(&setup.actions, 0, stdin_path.c_str(), O_RDONLY, 0);
   if (e == 0) e = posix_spawn_file_actions_adddup2(&setup.actions, out_write.get(), 1);
   if (e == 0) e = posix_spawn_file_actions_adddup2(&setup.actions, err_write.get(), 2);
   for (std::size_t i = 0; e == 0 && i < high.size(); ++i) {

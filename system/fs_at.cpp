@@ -1,4 +1,4 @@
-#include "daemon/fs_at.h"
+#include "system/fs_at.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "daemon/snapshot.h"
+#include "system/snapshot.h"
 
 #include <fcntl.h>
 #include <linux/magic.h>  // BTRFS_SUPER_MAGIC
@@ -17,7 +17,7 @@
 #include <random>
 
 #include "core/fileio.h"
-#include "daemon/fs_at.h"
+#include "system/fs_at.h"
 
 namespace countersign::daemon {
 namespace {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "core/result.h"
-#include "daemon/unique_fd.h"
+#include "core/unique_fd.h"
 
 namespace countersign::daemon {
 

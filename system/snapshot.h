@@ -28,7 +28,7 @@
 
 #include "core/result.h"
 #include "core/timeutil.h"
-#include "daemon/command.h"
+#include "system/command.h"
 #include "daemon/config.h"
 
 namespace countersign::daemon {

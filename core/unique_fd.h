@@ -4,7 +4,7 @@
 
 #include <unistd.h>
 
-namespace countersign::daemon {
+namespace countersign {
 
 // Owns one file descriptor and closes it when destroyed.
 class UniqueFd {
@@ -39,4 +39,4 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-}  // namespace countersign::daemon
+}  // namespace countersign

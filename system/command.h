@@ -21,6 +21,8 @@ struct CommandOptions {
   std::vector<int> inherit_fds;
   // The child's whole environment. Default: PATH=/usr/sbin:/usr/bin:/sbin:/bin and LC_ALL=C.
   std::optional<std::vector<std::string>> environment;
+  // A file the child reads as its stdin (default: /dev/null).
+  std::optional<std::string> stdin_file;
   int timeout_seconds = 300;
   std::size_t max_output = std::size_t{1} << 20;  // per stream; the rest is read and dropped
 };
@@ -31,7 +33,7 @@ struct CommandOutput {
   std::string err;
 };
 
-// Runs argv[0] with argv (stdin is /dev/null). A bare argv[0] is looked up with
+// Runs argv[0] with argv (stdin is /dev/null unless options.stdin_file names a file). A bare argv[0] is looked up with
 // find_program. Errors: kNotFound (no such program), kTimeout (killed after
 // timeout_seconds), kIo (spawn or pipe failures). A non-zero exit is not an error here:
 // callers read `status`.

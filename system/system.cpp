@@ -1,0 +1,955 @@
+#include "system/system.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "core/audit_entry.h"
+#include "core/bundle.h"
+#include "core/bytes.h"
+#include "core/fileio.h"
+#include "core/jcs.h"
+#include "core/manifest.h"
+#include "core/sha256.h"
+#include "core/verify.h"
+#include "smartcard/attestation.h"
+#include "system/fs_at.h"
+#include "system/log_writer.h"
+#include "system/snapshot.h"
+#include "system/state.h"
+
+namespace countersign::daemon {
+namespace {
+
+namespace ev = audit::event;
+using nlohmann::json;
+
+constexpr int kCommandTimeoutSeconds = 600;
+constexpr std::uint64_t kMaxBundleInput = std::uint64_t{64} << 20;
+constexpr std::uint64_t kMaxReasonInput = 4096;
+constexpr std::uint64_t kMaxReportInput = 64 * 1024;
+
+// At most 80 characters of an untrusted argument, control characters replaced, for messages.
+std::string printable(std::string_view s) {
+  std::string out(s.substr(0, 80));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  if (s.size() > 80) out += "…";
+  return out;
+}
+
+Error usage_error(const std::string& why) { return Error(Errc::kInvalidArgument, why + " (see --help)"); }
+
+Result<std::string> real_path(const std::string& path) {
+  char buf[PATH_MAX];
+  if (::realpath(path.c_str(), buf) == nullptr) {
+    const int e = errno;
+    return Error(e == ENOENT ? Errc::kNotFound : Errc::kIo, "cannot resolve " + path + ": " + std::strerror(e));
+  }
+  return std::string(buf);
+}
+
+// The configured `path` must resolve to exactly `expected` (inside the real state
+// directory): a symlink anywhere below the state directory is refused, whatever it points at.
+Result<void> check_resolves_to(const std::string& path, const std::string& expected, const std::string& state_dir) {
+  CS_TRY(std::string real, real_path(path));
+  if (real != expected) {
+    return Error(Errc::kRejected, path + " resolves to " + real + ", not " + expected + " inside the state directory " +
+                                      state_dir + " (symbolic links are refused)");
+  }
+  return {};
+}
+
+// The directories every subcommand works in, opened without following symlinks.
+struct StateDirs {
+  UniqueFd state;
+  UniqueFd models;
+  UniqueFd staging;  // not valid when <models>/.staging does not exist
+};
+
+Result<StateDirs> open_state(const Config& c) {
+  StateDirs d;
+  CS_TRY(std::string state_real, real_path(c.state_dir));
+  CS_TRY_VOID(check_resolves_to(c.models_dir(), state_real + "/models", c.state_dir));
+  CS_TRY(d.state, open_directory(state_real));
+  // Its entries (models, snapshots, system, log) are what the helper works on by name:
+  // nobody but root may rename or replace them.
+  CS_TRY_VOID(check_root_only(d.state.get(), "the state directory " + c.state_dir));
+  CS_TRY(d.models, open_directory_at(d.state.get(), "models", c.models_dir()));
+  CS_TRY_VOID(check_root_only(d.models.get(), "the models directory " + c.models_dir()));
+  CS_TRY(auto staging, stat_at(d.models.get(), ".staging", c.staging_dir()));
+  if (!staging) return d;
+  CS_TRY_VOID(check_resolves_to(c.staging_dir(), state_real + "/models/.staging", c.state_dir));
+  CS_TRY(d.staging, open_directory_at(d.models.get(), ".staging", c.staging_dir()));
+  return d;
+}
+
+bool running_as_root() { return ::geteuid() == 0; }
+
+// Root owns everything installed, read-only: chown only when running as root (tests may not).
+Result<void> make_root_read_only(int fd, mode_t mode, const std::string& shown) {
+  if (running_as_root() && ::fchown(fd, 0, 0) != 0) {
+    return Error(Errc::kIo, "cannot chown " + shown + " to root: " + std::strerror(errno));
+  }
+  if (::fchmod(fd, mode) != 0) return Error(Errc::kIo, "cannot chmod " + shown + ": " + std::strerror(errno));
+  return {};
+}
+
+// A file already owned by the helper's user and read-only was sealed earlier (an installed
+// model being checked again); the daemon's user cannot open it for writing.
+bool already_sealed(const struct stat& st) {
+  return st.st_uid == ::geteuid() && (st.st_mode & 07777) == 0444;
+}
+
+// No other process may hold the file open once it is sealed: a descriptor the daemon opened
+// for writing before the chown/chmod would still write. A write lease (fcntl(2) F_SETLEASE
+// F_WRLCK) is granted only when no other open file description refers to the file, so
+// taking and at once dropping one proves there is none; after the seal nobody but root can
+// open it for writing again.
+Result<void> check_not_open_elsewhere(int fd, const std::string& shown) {
+  if (::fcntl(fd, F_SETLEASE, F_WRLCK) != 0) {
+    if (errno == EAGAIN || errno == EBUSY) {
+      return Error(Errc::kRejected, shown + ": is open in another process (it could still be written)");
+    }
+    return Error(Errc::kIo, "cannot check whether " + shown + " is open elsewhere: " + std::strerror(errno));
+  }
+  ::fcntl(fd, F_SETLEASE, F_UNLCK);
+  return {};
+}
+
+// Seals a tree and checks it against a manifest: every directory is chowned to root and made
+// 0555 before its entries are read (nothing can be added, removed or renamed behind the
+// walk), every entry is looked at without following links and must be a directory some
+// manifest path needs or a regular file the manifest lists, with one link and the declared
+// size; files are chowned to root, made 0444, checked not to be open elsewhere and fsynced.
+// Then every file is hashed again (in parallel) and must have the manifest's SHA-256.
+// Messages name paths under `shown`.
+class TreeCheck {
+ public:
+  TreeCheck(const Manifest& manifest, std::string shown, unsigned threads)
+      : shown_(std::move(shown)), threads_(threads) {
+    for (const auto& f : manifest.files()) {
+      files_[f.path] = &f;
+      std::string p = f.path;
+      ++children_[parent_of(p)];
+      for (auto slash = p.rfind('/'); slash != std::string::npos; slash = p.rfind('/')) {
+        p.resize(slash);
+        if (dirs_.insert(p).second) ++children_[parent_of(p)];
+      }
+    }
+  }
+
+  Result<void> run(int parent_fd, const std::string& name) {
+    CS_TRY(UniqueFd top, open_directory_at(parent_fd, name, shown_));
+    struct stat st {};
+    if (::fstat(top.get(), &st) != 0) return Error(Errc::kIo, "cannot stat " + shown_ + ": " + std::strerror(errno));
+    dev_ = st.st_dev;
+    CS_TRY_VOID(walk(top.get(), "", 0));
+    for (const auto& [path, file] : files_) {
+      if (!seen_.count(path)) return Error(Errc::kIo, show(path) + ": missing (the manifest lists it)");
+    }
+    return hash_all(top.get());
+  }
+
+  std::uint64_t bytes() const { return bytes_; }
+
+ private:
+  struct Task {
+    std::string rel;
+    ino_t ino = 0;
+    const ManifestFile* file = nullptr;
+  };
+
+  static std::string parent_of(const std::string& p) {
+    auto slash = p.rfind('/');
+    return slash == std::string::npos ? "" : p.substr(0, slash);
+  }
+  std::string show(const std::string& rel) const { return rel.empty() ? shown_ : shown_ + "/" + rel; }
+
+  Result<void> walk(int fd, const std::string& rel, int depth) {
+    if (depth > kMaxTreeDepth) return Error(Errc::kIo, show(rel) + ": nested too deeply");
+    struct stat self {};
+    if (::fstat(fd, &self) != 0) return Error(Errc::kIo, "cannot stat " + show(rel) + ": " + std::strerror(errno));
+    if (self.st_dev != dev_) return Error(Errc::kIo, show(rel) + ": is another file system (a mount point or subvolume)");
+    CS_TRY_VOID(make_root_read_only(fd, 0555, show(rel)));
+    const auto expected = children_.count(rel) ? children_.at(rel) : 0;
+    // Room for a few extra entries so that one is reported by name below; a directory
+    // stuffed with more is refused without reading it all.
+    CS_TRY(auto names, list_directory(fd, expected + 64, show(rel)));
+    for (const auto& name : names) {
+      const std::string child = rel.empty() ? name : rel + "/" + name;
+      CS_TRY(auto st, stat_at(fd, name, show(child)));
+      if (!st) return Error(Errc::kIo, show(child) + ": vanished while being checked");
+      if (S_ISDIR(st->st_mode)) {
+        if (!dirs_.count(child)) return Error(Errc::kIo, show(child) + ": not in the manifest (unexpected directory)");
+        CS_TRY(UniqueFd sub, open_directory_at(fd, name, show(child)));
+        struct stat opened {};
+        if (::fstat(sub.get(), &opened) != 0 || opened.st_ino != st->st_ino || opened.st_dev != st->st_dev) {
+          return Error(Errc::kIo, show(child) + ": replaced while being checked");
+        }
+        CS_TRY_VOID(walk(sub.get(), child, depth + 1));
+      } else if (S_ISREG(st->st_mode)) {
+        CS_TRY_VOID(seal_file(fd, name, child, *st));
+      } else {
+        return Error(Errc::kIo, show(child) + ": is " + describe_file_type(st->st_mode) +
+                                    "; only regular files and directories are allowed");
+      }
+    }
+    return sync_fd(fd, show(rel));
+  }
+
+  Result<void> seal_file(int dirfd, const std::string& name, const std::string& rel, const struct stat& st) {
+    auto it = files_.find(rel);
+    if (it == files_.end()) return Error(Errc::kIo, show(rel) + ": not in the manifest (unexpected file)");
+    if (st.st_nlink != 1) {
+      return Error(Errc::kIo, show(rel) + ": has " + std::to_string(st.st_nlink) +
+                                  " hard links; a model file must have exactly one");
+    }
+    UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (!fd.valid()) return Error(Errc::kIo, "cannot open " + show(rel) + ": " + std::strerror(errno));
+    struct stat opened {};
+    if (::fstat(fd.get(), &opened) != 0 || opened.st_ino != st.st_ino || opened.st_dev != st.st_dev ||
+        !S_ISREG(opened.st_mode) || opened.st_nlink != 1) {
+      return Error(Errc::kIo, show(rel) + ": replaced while being checked");
+    }
+    const auto size = static_cast<std::uint64_t>(opened.st_size);
+    if (size != it->second->size) {
+      return Error(Errc::kIo,
+                   show(rel) + ": " + std::to_string(size) + " bytes; the manifest says " + std::to_string(it->second->size));
+    }
+    const bool sealed_before = already_sealed(opened);
+    CS_TRY_VOID(make_root_read_only(fd.get(), 0444, show(rel)));
+    if (!sealed_before) CS_TRY_VOID(check_not_open_elsewhere(fd.get(), show(rel)));
+    CS_TRY_VOID(sync_fd(fd.get(), show(rel)));
+    seen_.insert(rel);
+    tasks_.push_back(Task{rel, opened.st_ino, it->second});
+    bytes_ += size;
+    return {};
+  }
+
+  // Opens `rel` below `top` one component at a time, never following a link (the tree is
+  // sealed by now, so this finds what the walk saw; the inode is checked again anyway).
+  Result<UniqueFd> open_sealed(int top, const Task& t) const {
+    UniqueFd dir;
+    int at = top;
+    std::size_t pos = 0;
+    for (auto slash = t.rel.find('/'); slash != std::string::npos; slash = t.rel.find('/', pos)) {
+      CS_TRY(dir, open_directory_at(at, t.rel.substr(pos, slash - pos), show(t.rel.substr(0, slash))));
+      at = dir.get();
+      pos = slash + 1;
+    }
+    UniqueFd fd(::openat(at, t.rel.substr(pos).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (!fd.valid()) return Error(Errc::kIo, "cannot open " + show(t.rel) + ": " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || st.st_ino != t.ino || !S_ISREG(st.st_mode)) {
+      return Error(Errc::kIo, show(t.rel) + ": replaced while being checked");
+    }
+    return fd;
+  }
+
+  Result<void> hash_one(int top, const Task& t) const {
+    CS_TRY(UniqueFd fd, open_sealed(top, t));
+    ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    Sha256 h;
+    std::vector<std::uint8_t> buf(std::size_t{1} << 20);
+    std::uint64_t total = 0;
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Error(Errc::kIo, "cannot read " + show(t.rel) + ": " + std::strerror(errno));
+      if (n == 0) break;
+      h.update(ByteView(buf.data(), static_cast<std::size_t>(n)));
+      total += static_cast<std::uint64_t>(n);
+    }
+    const Digest got = h.finish();
+    if (total != t.file->size || got != t.file->sha256) {
+      return Error(Errc::kHashMismatch, show(t.rel) + ": SHA-256 is " + digest_to_string(got) +
+                                            ", the manifest says " + digest_to_string(t.file->sha256));
+    }
+    return {};
+  }
+
+  // Largest files first so that the last worker is not left with the biggest one.
+  Result<void> hash_all(int top) {
+    std::sort(tasks_.begin(), tasks_.end(),
+              [](const Task& a, const Task& b) { return a.file->size != b.file->size ? a.file->size > b.file->size
+                                                                                       : a.rel < b.rel; });
+    unsigned n = threads_ ? threads_ : std::max(1u, std::thread::hardware_concurrency());
+    n = static_cast<unsigned>(std::min<std::size_t>(n, std::max<std::size_t>(1, tasks_.size())));
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> failed{false};
+    std::mutex mu;
+    std::optional<Error> first;
+    auto work = [&] {
+      for (std::size_t i = next++; i < tasks_.size() && !failed; i = next++) {
+        auto r = hash_one(top, tasks_[i]);
+        if (!r.ok()) {
+          std::lock_guard lock(mu);
+          if (!first || tasks_[i].rel < first_rel_) first = r.error(), first_rel_ = tasks_[i].rel;
+          failed = true;
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < n; ++i) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+    if (first) return *first;
+    return {};
+  }
+
+  std::string shown_;
+  unsigned threads_ = 0;
+  std::map<std::string, const ManifestFile*> files_;
+  std::set<std::string> dirs_;
+  std::map<std::string, std::size_t> children_;  // expected entries per directory ("" = top)
+  std::set<std::string> seen_;
+  std::vector<Task> tasks_;
+  std::string first_rel_;
+  std::uint64_t bytes_ = 0;
+  dev_t dev_ = 0;
+};
+
+json hash_json(const std::string& hex) { return "sha256:" + hex; }
+
+std::string backend_name(const Config& c) {
+  switch (c.snapshot.kind) {
+    case SnapshotSpec::Kind::kBtrfs: return "btrfs";
+    case SnapshotSpec::Kind::kZfs: return "zfs";
+    case SnapshotSpec::Kind::kNone: break;
+  }
+  return "none";
+}
+
+// Why a verification said no, one line per reason.
+std::vector<std::string> rejection_reasons(const VerifyReport& r) {
+  std::vector<std::string> out;
+  for (const auto& f : r.failures) out.push_back(f.check + ": " + f.message);
+  for (const auto& s : r.signatures) {
+    if (s.status == SignatureVerdict::Status::kCounted) continue;
+    std::string who = s.approver_id.empty() ? "key " + s.key_id.substr(0, 16) : s.approver_id;
+    out.push_back("signature " + std::to_string(s.index) + " (" + who + "): " + std::string(verdict_name(s.status)) +
+                  (s.reason.empty() ? "" : ": " + s.reason));
+  }
+  for (const auto& sub : r.under_new_policy) {
+    for (auto& line : rejection_reasons(sub)) out.push_back("under the new policy: " + line);
+  }
+  return out;
+}
+
+// Everything one privileged invocation works with: its configuration and environment, the
+// state it keeps (locked), the log it writes and the attestation roots it trusts.
+class Helper {
+ public:
+  Helper(const Config& config, const SystemEnv& env, SystemState state, LogWriter log, attestation::Roots roots)
+      : config_(config), env_(env), state_(std::move(state)), log_(std::move(log)), roots_(std::move(roots)) {}
+
+  Result<json> accept(const std::string& text);
+  Result<json> snapshot_take(const std::string& hex);
+  Result<json> model_install(const std::string& hex);
+  Result<json> model_remove(const std::string& hex);
+  Result<json> snapshot_restore(const std::string& hex);
+  Result<json> policy_rotate(const std::string& hex);
+  Result<json> abandon(const std::string& hex, const std::string& reason);
+  Result<json> staging_remove(const std::string& hex);
+
+  LogWriter& log() { return log_; }
+
+ private:
+  struct Actionable {
+    ProposalRecord record;
+    Bundle bundle;
+  };
+
+  VerifyOptions verify_options(UnixTime now, std::function<bool(const Digest&)> executed) const {
+    VerifyOptions o;
+    o.now = now;
+    o.skew_seconds = config_.skew_seconds;
+    o.box_id = config_.box_id;
+    o.already_executed = std::move(executed);
+    o.attestation_verified = [this](const PolicyKey& k) { return attestation::check(k, roots_).verified; };
+    return o;
+  }
+
+  // A refusal of something the daemon asked for: logged (bounded, rate-limited) and returned.
+  Error refuse(const std::string& subcommand, const std::optional<Digest>& proposal, const Error& why) {
+    json fields = {{"subcommand", subcommand}, {"reason", why.message}};
+    if (proposal) fields["proposal"] = digest_to_string(*proposal);
+    auto logged = log_.append_limited(ev::kActionRefused, fields, false);
+    if (!logged.ok()) return logged.error().with_context("refused (" + why.message + "), and cannot log it");
+    return why;
+  }
+
+  Result<Actionable> actionable(const std::string& subcommand, const std::string& hex, Action action);
+  Result<std::string> ensure_snapshot(ProposalRecord& record, const StateDirs& d);
+  Result<void> finish(ProposalRecord& record, ProposalState state, json result, std::optional<std::string> error) {
+    record.state = state;
+    record.finished = env_.clock();
+    record.result = std::move(result);
+    record.error = std::move(error);
+    return state_.save(record);
+  }
+  Result<json> install_from(const StateDirs& d, ProposalRecord& record, const Manifest& m);
+
+  const Config& config_;
+  const SystemEnv& env_;
+  SystemState state_;
+  LogWriter log_;
+  attestation::Roots roots_;
+};
+
+// Checks that only depend on this box (not on signatures).
+std::optional<std::string> box_specific_refusal(const Bundle& b, const Config& config) {
+  switch (b.proposal().action()) {
+    case Action::kInstallPackages:
+      return "install-packages is not supported by this version of countersign-system";
+    case Action::kRestoreSnapshot: {
+      const auto& s = b.snapshot()->fields();
+      if (s.box != config.box_id)
+        return "the snapshot belongs to box \"" + s.box + "\", this is \"" + config.box_id + "\"";
+      if (s.backend != backend_name(config))
+        return "the snapshot is a " + s.backend + " snapshot, this box uses " + backend_name(config);
+      return std::nullopt;
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+Result<json> Helper::accept(const std::string& text) {
+  auto doc = jcs::parse(text);
+  Result<Bundle> parsed = doc.ok() ? Bundle::parse(*doc) : Result<Bundle>(doc.error());
+  if (!parsed.ok()) {
+    const std::string reason = "malformed bundle: " + parsed.error().message;
+    CS_TRY_VOID(log_.append_limited(ev::kBundleRejected, {{"reasons", {reason}}}, false));
+    return Error(Errc::kInvalidDocument, reason);
+  }
+  const Bundle& b = *parsed;
+  const Digest id = b.proposal().id();
+  std::vector<std::string> reasons;
+  if (auto why = box_specific_refusal(b, config_)) {
+    reasons.push_back(*why);
+  } else {
+    VerifyReport report =
+        verify_bundle(b, state_.policy(), verify_options(env_.clock(), [this](const Digest& d) { return state_.executed(d); }));
+    if (report.approved) {
+      // The approval is on record before anything acts on it: bundle-verified (durable),
+      // then the helper's own record, then the executed set. A crash in between leaves an
+      // approval logged twice at worst, never an action without one.
+      const std::string action(action_name(b.proposal().action()));
+      CS_TRY_VOID(log_.append(ev::kBundleVerified, {{"proposal", digest_to_string(id)},
+                                                    {"action", action},
+                                                    {"subject", digest_to_string(b.subject_hash())},
+                                                    {"counted", report.counted},
+                                                    {"policy_version", report.policy_version},
+                                                    {"policy", digest_to_string(state_.policy().hash())}}));
+      ProposalRecord r;
+      r.id = id;
+      r.bundle = *doc;
+      r.accepted = env_.clock();
+      CS_TRY_VOID(state_.save(r));
+      CS_TRY_VOID(state_.mark_executed(id));
+      CS_TRY_VOID(log_.checkpoint_if_grown());
+      return json{{"proposal", digest_to_string(id)},
+                  {"action", action},
+                  {"state", "accepted"},
+                  {"counted", report.counted},
+                  {"policy_version", report.policy_version}};
+    }
+    reasons = rejection_reasons(report);
+    bool replay = false;
+    for (const auto& f : report.failures) replay = replay || f.check == "replayed";
+    if (replay) reasons.insert(reasons.begin(), "replayed: proposal " + digest_to_string(id) + " was executed already");
+  }
+  CS_TRY_VOID(log_.append_limited(ev::kBundleRejected, {{"proposal", digest_to_string(id)}, {"reasons", reasons}}, false));
+  std::string line = reasons.empty() ? "not approved" : reasons.front();
+  if (reasons.size() > 1) line += " (and " + std::to_string(reasons.size() - 1) + " more reasons)";
+  return Error(Errc::kRejected, "bundle " + digest_to_string(id) + " refused: " + line);
+}
+
+Result<Helper::Actionable> Helper::actionable(const std::string& subcommand, const std::string& hex, Action action) {
+  Digest id{};
+  decode_lower_hex(hex, id);
+  auto refused = [&](Errc code, const std::string& why) { return refuse(subcommand, id, Error(code, why)); };
+  CS_TRY(auto record, state_.load(id));
+  if (!record) return refused(Errc::kNotFound, "no accepted proposal " + digest_to_string(id) + " (submit its bundle first)");
+  if (!state_.executed(id)) return refused(Errc::kRejected, "proposal " + digest_to_string(id) + " was never accepted");
+  if (record->state != ProposalState::kAccepted) {
+    return refused(Errc::kRejected, "proposal " + digest_to_string(id) + " is " +
+                                        std::string(proposal_state_name(record->state)) + " already");
+  }
+  auto bundle = Bundle::parse(record->bundle);
+  if (!bundle.ok()) return refused(Errc::kInvalidDocument, "the kept bundle does not parse: " + bundle.error().message);
+  if (bundle->proposal().id() != id) return refused(Errc::kInvalidDocument, "the kept bundle is of another proposal");
+  if (bundle->proposal().action() != action) {
+    return refused(Errc::kRejected, "proposal " + digest_to_string(id) + " is " +
+                                        std::string(action_name(bundle->proposal().action())) + ", not " +
+                                        std::string(action_name(action)));
+  }
+  // Again, now: under the policy in force (a rotation since may have revoked a key), as of
+  // the acceptance for expiry, never as a replay of itself.
+  VerifyReport report = verify_bundle(*bundle, state_.policy(), verify_options(record->accepted, [id, this](const Digest& d) {
+                                        return d != id && state_.executed(d);
+                                      }));
+  if (!report.approved) {
+    auto reasons = rejection_reasons(report);
+    return refused(Errc::kRejected, "proposal " + digest_to_string(id) + " is no longer approved under policy version " +
+                                        std::to_string(state_.policy().version()) + ": " +
+                                        (reasons.empty() ? "not approved" : reasons.front()));
+  }
+  return Actionable{std::move(*record), std::move(*bundle)};
+}
+
+Result<std::string> Helper::ensure_snapshot(ProposalRecord& record, const StateDirs& d) {
+  if (record.snapshot) return *record.snapshot;
+  const std::string proposal = digest_to_string(record.id);
+  if (config_.snapshot.kind == SnapshotSpec::Kind::kNone) {
+    CS_TRY_VOID(log_.append(ev::kSnapshotSkipped, {{"proposal", proposal}, {"reason", "no snapshot backend configured"}}));
+    record.snapshot = "none";
+  } else {
+    SnapshotContext context{&config_, d.state.get(), d.models.get(), env_.clock, env_.random, env_.run,
+                            env_.read_mountinfo};
+    auto taken = [&]() -> Result<std::optional<SnapshotInfo>> {
+      CS_TRY(auto backend, make_snapshot_backend(context));
+      return backend->take();
+    }();
+    if (!taken.ok() || !*taken) {
+      const std::string why = taken.ok() ? "the backend took no snapshot" : taken.error().message;
+      CS_TRY_VOID(log_.append(ev::kSnapshotFailed, {{"proposal", proposal}, {"reason", why}}));
+      return Error(Errc::kIo, "snapshot failed: " + why);
+    }
+    record.snapshot = (*taken)->id;
+    CS_TRY_VOID(log_.append(ev::kSnapshotTaken,
+                            {{"proposal", proposal}, {"snapshot", *record.snapshot}, {"backend", config_.snapshot.to_string()}}));
+  }
+  CS_TRY_VOID(state_.save(record));
+  return *record.snapshot;
+}
+
+Result<json> Helper::snapshot_take(const std::string& hex) {
+  Digest id{};
+  decode_lower_hex(hex, id);
+  CS_TRY(auto record, state_.load(id));
+  if (!record || record->state != ProposalState::kAccepted) {
+    return refuse("snapshot take", id, Error(Errc::kRejected, "no accepted proposal " + digest_to_string(id) +
+                                                                  " waits for its privileged step"));
+  }
+  CS_TRY(StateDirs d, open_state(config_));
+  CS_TRY(std::string snap, ensure_snapshot(*record, d));
+  return json{{"proposal", digest_to_string(id)},
+              {"id", snap == "none" ? json(nullptr) : json(snap)},
+              {"backend", backend_name(config_)}};
+}
+
+// Checks the tree at <models>/<work> against the manifest (TreeCheck); on success moves it
+// to <models>/<hex> in one rename. A tree that fails is deleted.
+Result<json> Helper::install_from(const StateDirs& d, ProposalRecord& record, const Manifest& m) {
+  const std::string hex = hex_encode(m.hash());
+  const std::string proposal = digest_to_string(record.id);
+  const std::string work = ".install-" + hex;
+  const std::string work_shown = config_.models_dir() + "/" + work;
+  const std::string shown = config_.staging_dir() + "/" + hex;
+  CS_TRY(auto staged, d.staging.valid() ? stat_at(d.staging.get(), hex, shown)
+                                        : Result<std::optional<struct stat>>(std::optional<struct stat>{}));
+  CS_TRY(auto interrupted, stat_at(d.models.get(), work, work_shown));
+  if (staged) {
+    // From this rename on the daemon's user can no longer rename or replace the top of the
+    // tree (<models> is root's); whatever was at <staging>/HEX is what gets checked.
+    if (interrupted) CS_TRY_VOID(remove_tree_at(d.models.get(), work, work_shown));
+    CS_TRY_VOID(rename_noreplace(d.staging.get(), hex, d.models.get(), work, work_shown));
+    CS_TRY_VOID(sync_fd(d.staging.get(), config_.staging_dir()));
+    CS_TRY_VOID(sync_fd(d.models.get(), config_.models_dir()));
+  } else if (!interrupted) {
+    return refuse("model install", record.id, Error(Errc::kNotFound, "there is no staging directory " + shown));
+  }
+  TreeCheck check(m, shown, env_.hash_threads);
+  if (auto checked = check.run(d.models.get(), work); !checked.ok()) {
+    auto removed = remove_tree_at(d.models.get(), work, work_shown);
+    (void)sync_fd(d.models.get(), config_.models_dir());
+    json fields = {{"proposal", proposal}, {"manifest", hash_json(hex)}, {"reason", checked.error().message},
+                   {"removed", removed.ok()}};
+    CS_TRY_VOID(log_.append(ev::kInstallRefused, fields));
+    return Error(checked.error().code, "the staged model was refused and deleted: " + checked.error().message);
+  }
+  CS_TRY_VOID(rename_noreplace(d.models.get(), work, d.models.get(), hex, config_.models_dir() + "/" + hex));
+  CS_TRY_VOID(sync_fd(d.models.get(), config_.models_dir()));
+  return json{{"files", m.files().size()}, {"bytes", check.bytes()}};
+}
+
+Result<json> Helper::model_install(const std::string& hex) {
+  CS_TRY(Actionable a, actionable("model install", hex, Action::kInstallModel));
+  const Manifest& m = *a.bundle.manifest();
+  const std::string mhex = hex_encode(m.hash());
+  const std::string proposal = digest_to_string(a.record.id);
+  const std::string target = config_.models_dir() + "/" + mhex;
+  CS_TRY(StateDirs d, open_state(config_));
+  CS_TRY(std::string snap, ensure_snapshot(a.record, d));
+
+  json done = {{"proposal", proposal}, {"manifest", hash_json(mhex)}, {"path", target}, {"snapshot", snap}};
+  CS_TRY(auto existing, stat_at(d.models.get(), mhex, target));
+  if (existing) {
+    // Nothing is trusted by its name: an existing copy is sealed and re-hashed like a staged one.
+    TreeCheck check(m, target, env_.hash_threads);
+    auto checked = check.run(d.models.get(), mhex);
+    if (checked.ok()) {
+      done["already_installed"] = true;
+      done["files"] = m.files().size();
+      done["bytes"] = check.bytes();
+    } else {
+      const std::string trash = ".trash-" + mhex;
+      CS_TRY_VOID(remove_tree_at(d.models.get(), trash, config_.models_dir() + "/" + trash));
+      CS_TRY_VOID(rename_noreplace(d.models.get(), mhex, d.models.get(), trash, config_.models_dir() + "/" + trash));
+      CS_TRY_VOID(sync_fd(d.models.get(), config_.models_dir()));
+      CS_TRY_VOID(remove_tree_at(d.models.get(), trash, config_.models_dir() + "/" + trash));
+      CS_TRY_VOID(state_.remove_installed(mhex));
+      CS_TRY_VOID(log_.append(ev::kModelDamaged, {{"proposal", proposal},
+                                                  {"manifest", hash_json(mhex)},
+                                                  {"reason", checked.error().message},
+                                                  {"action", "removed; installing from staging"}}));
+      existing.reset();
+    }
+  }
+  if (!existing) {
+    CS_TRY(json counts, install_from(d, a.record, m));
+    done.update(counts);
+  }
+  CS_TRY_VOID(state_.save_installed(mhex, {{"manifest", m.to_json()},
+                                           {"proposal", proposal},
+                                           {"installed", format_rfc3339(env_.clock())}}));
+  done["verified"] = "every file re-hashed by countersign-system";
+  CS_TRY_VOID(log_.append(ev::kInstallComplete, done));
+  CS_TRY_VOID(finish(a.record, ProposalState::kDone, done, std::nullopt));
+  CS_TRY_VOID(log_.checkpoint_if_grown());
+  return done;
+}
+
+Result<json> Helper::model_remove(const std::string& hex) {
+  CS_TRY(Actionable a, actionable("model remove", hex, Action::kRemoveModel));
+  const std::string mhex = hex_encode(a.bundle.manifest()->hash());
+  const std::string proposal = digest_to_string(a.record.id);
+  CS_TRY(StateDirs d, open_state(config_));
+  CS_TRY(auto installed, stat_at(d.models.get(), mhex, config_.models_dir() + "/" + mhex));
+  if (!installed) {
+    return refuse("model remove", a.record.id, Error(Errc::kNotFound, "model sha256:" + mhex + " is not installed"));
+  }
+  CS_TRY(std::string snap, ensure_snapshot(a.record, d));
+  // Renamed to <models>/.trash-HEX first, so the model disappears in one step.
+  const std::string trash = ".trash-" + mhex;
+  const std::string trash_shown = config_.models_dir() + "/" + trash;
+  CS_TRY_VOID(remove_tree_at(d.models.get(), trash, trash_shown));
+  CS_TRY_VOID(rename_noreplace(d.models.get(), mhex, d.models.get(), trash, trash_shown));
+  CS_TRY_VOID(sync_fd(d.models.get(), config_.models_dir()));
+  CS_TRY_VOID(remove_tree_at(d.models.get(), trash, trash_shown));
+  CS_TRY_VOID(sync_fd(d.models.get(), config_.models_dir()));
+  CS_TRY_VOID(state_.remove_installed(mhex));
+  json done = {{"proposal", proposal}, {"manifest", hash_json(mhex)}, {"removed", true}, {"snapshot", snap}};
+  CS_TRY_VOID(log_.append(ev::kModelRemoved, done));
+  CS_TRY_VOID(finish(a.record, ProposalState::kDone, done, std::nullopt));
+  CS_TRY_VOID(log_.checkpoint_if_grown());
+  return done;
+}
+
+Result<json> Helper::snapshot_restore(const std::string& hex) {
+  CS_TRY(Actionable a, actionable("snapshot restore", hex, Action::kRestoreSnapshot));
+  const auto& s = a.bundle.snapshot()->fields();
+  const std::string proposal = digest_to_string(a.record.id);
+  if (auto why = box_specific_refusal(a.bundle, config_)) {
+    return refuse("snapshot restore", a.record.id, Error(Errc::kRejected, *why));
+  }
+  CS_TRY(StateDirs d, open_state(config_));
+  CS_TRY(std::string safety, ensure_snapshot(a.record, d));
+  SnapshotContext context{&config_, d.state.get(), d.models.get(), env_.clock, env_.random, env_.run,
+                          env_.read_mountinfo};
+  auto restored = [&]() -> Result<std::vector<std::string>> {
+    CS_TRY(auto backend, make_snapshot_backend(context));
+    return backend->restore(s.id);
+  }();
+  if (!restored.ok()) {
+    CS_TRY_VOID(log_.append(ev::kSnapshotFailed, {{"proposal", proposal}, {"snapshot", s.id}, {"reason", restored.error().message}}));
+    return Error(restored.error().code, "restore failed: " + restored.error().message);
+  }
+  json done = {{"proposal", proposal}, {"snapshot", s.id}, {"safety_snapshot", safety}, {"restored", true}};
+  if (!restored->empty()) done["warnings"] = *restored;
+  CS_TRY_VOID(log_.append(ev::kSnapshotRestored, done));
+  CS_TRY_VOID(finish(a.record, ProposalState::kDone, done, std::nullopt));
+  CS_TRY_VOID(log_.checkpoint_if_grown());
+  return done;
+}
+
+Result<json> Helper::policy_rotate(const std::string& hex) {
+  CS_TRY(Actionable a, actionable("policy rotate", hex, Action::kRotatePolicy));
+  const std::uint64_t from = state_.policy().version();
+  if (auto added = state_.add_rotation(a.bundle); !added.ok()) return refuse("policy rotate", a.record.id, added.error());
+  const Policy& next = state_.policy();
+  json done = {{"proposal", digest_to_string(a.record.id)},
+               {"from_version", from},
+               {"to_version", next.version()},
+               {"policy", digest_to_string(next.hash())}};
+  CS_TRY_VOID(log_.append(ev::kPolicyRotated, done));
+  CS_TRY_VOID(finish(a.record, ProposalState::kDone, done, std::nullopt));
+  CS_TRY_VOID(log_.checkpoint_if_grown());
+  return done;
+}
+
+Result<json> Helper::abandon(const std::string& hex, const std::string& reason_input) {
+  Digest id{};
+  decode_lower_hex(hex, id);
+  std::string reason = reason_input;
+  while (!reason.empty() && (reason.back() == '\n' || reason.back() == '\r')) reason.pop_back();
+  if (reason.empty()) reason = "no reason given";
+  CS_TRY(auto record, state_.load(id));
+  if (!record || record->state != ProposalState::kAccepted) {
+    return refuse("proposal abandon", id,
+                  Error(Errc::kRejected, "no accepted proposal " + digest_to_string(id) + " waits for its privileged step"));
+  }
+  auto bundle = Bundle::parse(record->bundle);
+  const bool install = bundle.ok() && bundle->proposal().action() == Action::kInstallModel;
+  json fields = {{"proposal", digest_to_string(id)}, {"reason", reason}};
+  if (install) fields["manifest"] = digest_to_string(bundle->manifest()->hash());
+  CS_TRY_VOID(log_.append_limited(install ? ev::kInstallAborted : ev::kProposalAbandoned, fields, true));
+  CS_TRY_VOID(finish(*record, ProposalState::kFailed, nullptr, bound_reported_fields({{"r", reason}})["r"].get<std::string>()));
+  CS_TRY_VOID(log_.checkpoint_if_grown());
+  return json{{"proposal", digest_to_string(id)}, {"state", "failed"}};
+}
+
+// <staging>/HEX and <staging>/HEX.parts (the daemon's), a legacy <staging>/HEX.manifest.json
+// and an interrupted install's <models>/.install-HEX; missing ones are fine.
+Result<json> Helper::staging_remove(const std::string& hex) {
+  CS_TRY(StateDirs d, open_state(config_));
+  if (d.staging.valid()) {
+    for (const std::string& name : {hex, hex + ".parts", hex + ".manifest.json"}) {
+      CS_TRY_VOID(remove_tree_at(d.staging.get(), name, config_.staging_dir() + "/" + name));
+    }
+    CS_TRY_VOID(sync_fd(d.staging.get(), config_.staging_dir()));
+  }
+  const std::string work = ".install-" + hex;
+  CS_TRY_VOID(remove_tree_at(d.models.get(), work, config_.models_dir() + "/" + work));
+  CS_TRY_VOID(sync_fd(d.models.get(), config_.models_dir()));
+  return json{{"hash", hash_json(hex)}, {"removed", true}};
+}
+
+Result<json> log_append(LogWriter& log, const std::string& text) {
+  auto doc = jcs::parse(text);
+  if (!doc.ok()) return Error(Errc::kMalformed, "log append: " + doc.error().message);
+  if (!doc->is_object() || !doc->contains("event") || !(*doc)["event"].is_string()) {
+    return Error(Errc::kInvalidDocument, "log append: expected {\"event\": NAME, ...}");
+  }
+  const std::string event = (*doc)["event"].get<std::string>();
+  if (!daemon_may_report(event)) {
+    // The events of privileged actions are the helper's to write; an attempt is itself worth a line.
+    CS_TRY_VOID(log.append_limited(ev::kActionRefused,
+                                   {{"subcommand", "log append"},
+                                    {"reason", "the daemon may not report \"" + event + "\""}},
+                                   false));
+    return Error(Errc::kRejected, "log append: the daemon may not report \"" + printable(event) + "\"");
+  }
+  json fields = *doc;
+  fields.erase("event");
+  for (const char* reserved : {"seq", "time", "reported_by"}) fields.erase(reserved);
+  if (fields.contains("proposal") && !(fields["proposal"].is_string() &&
+                                       digest_from_string(fields["proposal"].get<std::string>()).ok())) {
+    return Error(Errc::kInvalidDocument, "log append: \"proposal\" must be sha256:<64 hex>");
+  }
+  CS_TRY(auto seq, log.append_limited(event, std::move(fields), true));
+  return seq ? json{{"seq", *seq}} : json{{"suppressed", true}};
+}
+
+}  // namespace
+
+bool is_manifest_hex(std::string_view text) {
+  if (text.size() != 64) return false;
+  for (char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+bool takes_input(SystemAction action) {
+  return action == SystemAction::kAccept || action == SystemAction::kProposalAbandon ||
+         action == SystemAction::kLogAppend;
+}
+
+std::uint64_t max_input(SystemAction action) {
+  switch (action) {
+    case SystemAction::kAccept: return kMaxBundleInput;
+    case SystemAction::kProposalAbandon: return kMaxReasonInput;
+    case SystemAction::kLogAppend: return kMaxReportInput;
+    default: return 0;
+  }
+}
+
+Result<SystemInvocation> parse_system_args(const std::vector<std::string>& args) {
+  if (args.empty()) return usage_error("no subcommand given");
+  const std::string& group = args[0];
+  if (args.size() == 1 && (group == "--help" || group == "-h" || group == "help")) {
+    return SystemInvocation{SystemAction::kHelp, "", ""};
+  }
+  const std::string verb = args.size() >= 2 ? args[1] : "";
+  const std::string form = group + (verb.empty() ? "" : " " + verb);
+  auto none = [&](SystemAction action, std::size_t words) -> Result<SystemInvocation> {
+    if (args.size() != words) return usage_error((words == 1 ? group : form) + " takes no arguments");
+    return SystemInvocation{action, "", ""};
+  };
+  auto hex_argument = [&](SystemAction action, const char* what) -> Result<SystemInvocation> {
+    if (args.size() != 3) return usage_error(form + " takes exactly one " + what);
+    if (!is_manifest_hex(args[2])) {
+      return usage_error("\"" + printable(args[2]) + "\" is not a " + what + " (64 lowercase hex digits, no sha256: prefix)");
+    }
+    return SystemInvocation{action, args[2], ""};
+  };
+  if (group == "accept") return none(SystemAction::kAccept, 1);
+  if (group == "snapshot") {
+    if (verb == "list") return none(SystemAction::kSnapshotList, 2);
+    if (verb == "take") return hex_argument(SystemAction::kSnapshotTake, "proposal id");
+    if (verb == "restore") return hex_argument(SystemAction::kSnapshotRestore, "proposal id");
+    return usage_error("snapshot takes list, take PROPOSAL or restore PROPOSAL");
+  }
+  if (group == "model") {
+    if (verb == "install") return hex_argument(SystemAction::kModelInstall, "proposal id");
+    if (verb == "remove") return hex_argument(SystemAction::kModelRemove, "proposal id");
+    return usage_error("model takes install PROPOSAL or remove PROPOSAL");
+  }
+  if (group == "policy") {
+    if (verb == "rotate") return hex_argument(SystemAction::kPolicyRotate, "proposal id");
+    return usage_error("policy takes rotate PROPOSAL");
+  }
+  if (group == "proposal") {
+    if (verb == "abandon") return hex_argument(SystemAction::kProposalAbandon, "proposal id");
+    return usage_error("proposal takes abandon PROPOSAL");
+  }
+  if (group == "staging") {
+    if (verb == "remove") return hex_argument(SystemAction::kStagingRemove, "manifest hash");
+    return usage_error("staging takes remove MANIFEST");
+  }
+  if (group == "log") {
+    if (verb == "append") return none(SystemAction::kLogAppend, 2);
+    if (verb == "checkpoint") return none(SystemAction::kLogCheckpoint, 2);
+    return usage_error("log takes append or checkpoint");
+  }
+  return usage_error("unknown subcommand \"" + printable(group) + "\"");
+}
+
+std::string system_usage() {
+  return "usage: countersign-system SUBCOMMAND\n"
+         "The System component of a Countersign box: the one program that acts as root. countersignd\n"
+         "runs it through sudo; it verifies every approval itself and writes the audit log. Paths\n"
+         "come from /etc/countersign/countersignd.conf; output is one JSON document.\n"
+         "\n"
+         "  accept                    verify the bundle on stdin against the policy chain, the box id,\n"
+         "                            the clock and the executed set; record it and log bundle-verified\n"
+         "  snapshot list             our snapshots, oldest first\n"
+         "  snapshot take PROPOSAL    the snapshot before an accepted proposal's privileged step\n"
+         "  snapshot restore PROPOSAL restore the snapshot an accepted restore-snapshot names\n"
+         "  model install PROPOSAL    seal models/.staging/<manifest>, re-hash every file against the\n"
+         "                            accepted manifest, move it to models/<manifest>, read-only\n"
+         "  model remove PROPOSAL     remove the model an accepted remove-model names\n"
+         "  policy rotate PROPOSAL    put the policy of an accepted rotate-policy in force\n"
+         "  proposal abandon PROPOSAL give an accepted proposal up (reason on stdin, one line)\n"
+         "  staging remove MANIFEST   remove the daemon's staging of a manifest\n"
+         "  log append                an entry the daemon reports (stdin: {\"event\": NAME, ...})\n"
+         "  log checkpoint            sign a checkpoint of the audit log if it grew\n"
+         "\n"
+         "PROPOSAL is a proposal id, MANIFEST a manifest hash: 64 lowercase hex digits. Every\n"
+         "privileged subcommand re-verifies the accepted bundle under the policy in force and acts\n"
+         "at most once per proposal.\n"
+         "Exit status: 0 done, 1 refused or failed (one line on stderr), 2 bad usage.\n";
+}
+
+std::string system_config_path(const std::function<const char*(const char*)>& getenv, bool elevated) {
+  const char* path = getenv(kSystemConfigEnv);
+  const bool via_sudo = getenv("SUDO_USER") != nullptr || getenv("SUDO_UID") != nullptr;
+  if (path != nullptr && *path != '\0' && !via_sudo && !elevated) return path;
+  return kSystemConfigPath;
+}
+
+Result<Config> load_system_config(const std::string& path) {
+  if (::geteuid() == 0) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      return Error(errno == ENOENT ? Errc::kNotFound : Errc::kIo, "cannot read " + path + ": " + std::strerror(errno));
+    }
+    if (st.st_uid != 0 || (st.st_mode & 022) != 0) {
+      return Error(Errc::kRejected, path + " must be owned by root and writable only by root (it is uid " +
+                                        std::to_string(st.st_uid) + ", mode " + mode_string(st.st_mode) + ")");
+    }
+  }
+  CS_TRY(Config config, load_config(path));
+  auto valid = config.validate();
+  if (!valid.ok()) return valid.error().with_context(path);
+  return config;
+}
+
+SystemEnv SystemEnv::real() {
+  SystemEnv env;
+  env.clock = system_now;
+  env.random = random_u32;
+  env.run = system_command_runner(kCommandTimeoutSeconds);
+  env.read_mountinfo = [] { return read_file("/proc/self/mountinfo", std::uint64_t{16} << 20); };
+  return env;
+}
+
+Result<SystemOutcome> run_system(const SystemInvocation& inv, const Config& config, const SystemEnv& env) {
+  SystemOutcome outcome;
+  if (inv.action == SystemAction::kHelp) return Error(Errc::kInvalidArgument, "--help has no JSON output");
+  // The state directory and models/ must be root's before anything else is looked at.
+  CS_TRY(StateDirs dirs, open_state(config));
+  if (inv.action == SystemAction::kSnapshotList) {
+    SnapshotContext context{&config, dirs.state.get(), dirs.models.get(), env.clock, env.random, env.run,
+                            env.read_mountinfo};
+    outcome.output = json::array();
+    if (config.snapshot.kind == SnapshotSpec::Kind::kNone) return outcome;
+    CS_TRY(auto backend, make_snapshot_backend(context));
+    CS_TRY(auto all, backend->list());
+    for (const auto& s : all) outcome.output.push_back(s.to_json());
+    return outcome;
+  }
+  if (inv.action == SystemAction::kLogAppend || inv.action == SystemAction::kLogCheckpoint) {
+    // The log alone (its own writer lock): reports do not wait for an install's re-hash.
+    CS_TRY(LogWriter log, LogWriter::open(config, env.clock));
+    if (inv.action == SystemAction::kLogAppend) {
+      CS_TRY(outcome.output, log_append(log, inv.input));
+    } else {
+      CS_TRY(std::uint64_t size, log.checkpoint_if_grown());
+      outcome.output = json{{"size", size}};
+    }
+    return outcome;
+  }
+  CS_TRY(auto roots, attestation::Roots::pinned_plus(config.attestation_roots));
+  auto attested = [&roots](const PolicyKey& k) { return attestation::check(k, roots).verified; };
+  CS_TRY(SystemState state, SystemState::open(config, attested));
+  CS_TRY(LogWriter log, LogWriter::open(config, env.clock));
+  Helper helper(config, env, std::move(state), std::move(log), std::move(roots));
+  auto run = [&]() -> Result<json> {
+    switch (inv.action) {
+      case SystemAction::kAccept: return helper.accept(inv.input);
+      case SystemAction::kSnapshotTake: return helper.snapshot_take(inv.argument);
+      case SystemAction::kSnapshotRestore: return helper.snapshot_restore(inv.argument);
+      case SystemAction::kModelInstall: return helper.model_install(inv.argument);
+      case SystemAction::kModelRemove: return helper.model_remove(inv.argument);
+      case SystemAction::kPolicyRotate: return helper.policy_rotate(inv.argument);
+      case SystemAction::kProposalAbandon: return helper.abandon(inv.argument, inv.input);
+      case SystemAction::kStagingRemove: return helper.staging_remove(inv.argument);
+      case SystemAction::kHelp:
+      case SystemAction::kSnapshotList:
+      case SystemAction::kLogAppend:
+      case SystemAction::kLogCheckpoint: break;
+    }
+    return Error(Errc::kInternal, "unhandled subcommand");
+  };
+  CS_TRY(outcome.output, run());
+  return outcome;
+}
+
+}  // namespace countersign::daemon
