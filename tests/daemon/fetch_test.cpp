@@ -1,5 +1,6 @@
 // fetch_manifest against a real nginx (tests/daemon/nginx_fixture.h) and file sources: what
-// lands in staging, the events the audit log would get, the requests the mirror saw.
+// lands in staging and in its parts directory, the events the audit log would get, the
+// requests the mirror saw.
 #include "daemon/fetch.h"
 
 #include <gtest/gtest.h>
@@ -123,7 +124,7 @@ class FetchTest : public ::testing::Test {
     return out;
   }
 
-  // Every regular file or link under staging, relative ("a.bin", "sub/b.bin.part").
+  // Every regular file or link under staging, relative ("a.bin", "sub/b.bin").
   std::set<std::string> staging_entries() const {
     std::set<std::string> out;
     for (const auto& e : fs::recursive_directory_iterator(staging_)) {
@@ -132,9 +133,18 @@ class FetchTest : public ::testing::Test {
     return out;
   }
 
+  // The names in the parts directory ("0", "2"); empty when it does not exist.
+  std::set<std::string> part_names() const {
+    std::set<std::string> out;
+    if (!fs::exists(fs::symlink_status(parts_))) return out;
+    for (const auto& e : fs::directory_iterator(parts_)) out.insert(e.path().filename().string());
+    return out;
+  }
+
   test_util::NginxFixture nginx_;
   test_util::TempDir tmp_{"fetch"};
   fs::path staging_ = tmp_.path() / "staging";
+  fs::path parts_ = tmp_.path() / "staging.parts";  // partial files, by index in the manifest
 };
 
 // Progress never reports more bytes than declared, and each verified file ends at its size.
@@ -176,7 +186,8 @@ TEST_F(FetchTest, EveryFileLandsVerifiedFromTheFirstSource) {
     EXPECT_EQ(slurp(staging_ / path), bytes) << path;
     expected.insert(path);
   }
-  EXPECT_EQ(staging_entries(), expected);  // nothing else: no .part left
+  EXPECT_EQ(staging_entries(), expected);  // nothing else
+  EXPECT_FALSE(fs::exists(parts_));
   EXPECT_EQ(out.of_kind(Kind::kFileVerified).size(), files.size()) << out.dump();
   EXPECT_EQ(out.events.size(), files.size()) << out.dump();
   for (const auto& e : out.events) EXPECT_EQ(e.source, mirror("m1").describe());
@@ -233,6 +244,7 @@ TEST_F(FetchTest, WrongHashOnTheFirstMirrorIsReportedAndTheSecondMirrorIsUsed) {
   ASSERT_EQ(verified.size(), 1u);
   EXPECT_EQ(verified[0].source, mirror("m2").describe());
   EXPECT_EQ(staging_entries(), std::set<std::string>{"model.bin"});
+  EXPECT_FALSE(fs::exists(parts_));
 }
 
 TEST_F(FetchTest, TruncatedFileOnTheFirstSourceIsReportedAsTooFewBytes) {
@@ -272,7 +284,7 @@ TEST_F(FetchTest, EndlessSourceIsCutAtTheDeclaredSizeNotReadToTheEnd) {
   ASSERT_TRUE(mismatch);
   EXPECT_EQ(slurp(staging_ / "model.bin"), good);
   EXPECT_EQ(mismatch->reason, "more bytes than the 204800 declared");
-  expect_sane_progress(out, m);  // the .part never grew past the declared size
+  expect_sane_progress(out, m);  // the partial file never grew past the declared size
   // The backend streams up to 1 GiB; the fetcher hung up long before (socket buffers only).
   auto reqs = nginx_.backend_requests();
   ASSERT_EQ(reqs.size(), 1u);
@@ -366,7 +378,7 @@ TEST_F(FetchTest, NoSourceWithTheRightBytesIsAnErrorNamingTheFileAndEverySource)
                 digest_to_string(sha256(good)) + "; " + mirror("ok").describe() + ": HTTP 404; " +
                 mirror("m2").describe() + ": HTTP 404");
   EXPECT_FALSE(fs::exists(staging_ / "sub/model.bin"));
-  EXPECT_FALSE(fs::exists(staging_ / "sub/model.bin.part"));
+  EXPECT_EQ(part_names(), std::set<std::string>{});  // the wrong bytes are gone
 }
 
 TEST_F(FetchTest, NoSourcesAtAllIsAnError) {
@@ -380,13 +392,14 @@ TEST_F(FetchTest, NoSourcesAtAllIsAnError) {
 TEST_F(FetchTest, PartFileFromAnEarlierRunIsResumedWithRange) {
   std::string good = random_bytes(1 << 20, 15);
   put(nginx_.root() / "model.bin", good);
-  spit(staging_ / "model.bin.part", good.substr(0, 300000));
+  put(parts_ / "0", good.substr(0, 300000));
   Manifest m = manifest({{"model.bin", good}});
   Outcome out = fetch(m, {source(nginx_.base_url())});
 
   ASSERT_TRUE(out.result.ok()) << out.dump();
   EXPECT_EQ(slurp(staging_ / "model.bin"), good);
   EXPECT_EQ(staging_entries(), std::set<std::string>{"model.bin"});
+  EXPECT_FALSE(fs::exists(parts_));
   auto log = nginx_.access_log();
   ASSERT_EQ(log.size(), 1u);
   EXPECT_EQ(log[0].range, "bytes=300000-");
@@ -399,7 +412,7 @@ TEST_F(FetchTest, PartFileFromAnEarlierRunIsResumedWithRange) {
 TEST_F(FetchTest, SourceIgnoringRangeIsReadFromTheStartAgain) {
   std::string good = random_bytes(200 * 1024, 16);
   put(nginx_.root() / "model.bin", good);
-  spit(staging_ / "model.bin.part", good.substr(0, 1000));
+  put(parts_ / "0", good.substr(0, 1000));
   Manifest m = manifest({{"model.bin", good}});
   Outcome out = fetch(m, {source(nginx_.no_range_url())});
 
@@ -415,7 +428,7 @@ TEST_F(FetchTest, SourceIgnoringRangeIsReadFromTheStartAgain) {
 TEST_F(FetchTest, WrongPartFileIsCaughtByTheHashAndFetchedAgainFromTheStart) {
   std::string good = random_bytes(300 * 1024, 17);
   put(nginx_.root() / "model.bin", good);
-  spit(staging_ / "model.bin.part", random_bytes(100 * 1024, 18));  // not a prefix of good
+  put(parts_ / "0", random_bytes(100 * 1024, 18));  // not a prefix of good
   Manifest m = manifest({{"model.bin", good}});
   Outcome out = fetch(m, {source(nginx_.base_url())});
 
@@ -459,15 +472,15 @@ TEST_F(FetchTest, SymlinkInStagingAbortsWithoutTouchingItsTarget) {
   put(nginx_.root() / "model.bin", good);
   fs::path victim = tmp_.path() / "victim.txt";
   spit(victim, "precious");
-  fs::create_symlink(victim, staging_ / "model.bin.part");
+  fs::create_symlink(victim, staging_ / "model.bin");
   Manifest m = manifest({{"model.bin", good}});
   Outcome out = fetch(m, {source(nginx_.base_url())});
 
   ASSERT_FALSE(out.result.ok());
   EXPECT_EQ(out.result.error().code, Errc::kInvalidArgument);
-  EXPECT_EQ(out.result.error().message, "staging was tampered with: model.bin.part is a symlink");
+  EXPECT_EQ(out.result.error().message, "staging was tampered with: model.bin is a symlink");
   EXPECT_EQ(slurp(victim), "precious");
-  EXPECT_TRUE(fs::is_symlink(staging_ / "model.bin.part"));
+  EXPECT_TRUE(fs::is_symlink(staging_ / "model.bin"));
   EXPECT_TRUE(nginx_.access_log().empty());
 }
 
@@ -502,9 +515,9 @@ TEST_F(FetchTest, CancelStopsAtOnceAndKeepsThePartFileForAResume) {
   EXPECT_EQ(out.result.error().code, Errc::kInternal);
   EXPECT_EQ(out.result.error().message, "cancelled");
   EXPECT_LT(out.seconds, 5.0);
-  EXPECT_FALSE(fs::exists(staging_ / "model.bin"));
-  ASSERT_TRUE(fs::exists(staging_ / "model.bin.part"));
-  std::string part = slurp(staging_ / "model.bin.part");
+  EXPECT_EQ(staging_entries(), std::set<std::string>{});
+  ASSERT_EQ(part_names(), std::set<std::string>{"0"});
+  std::string part = slurp(parts_ / "0");
   EXPECT_GT(part.size(), 0u);
   EXPECT_LT(part.size(), good.size());
   EXPECT_EQ(part, good.substr(0, part.size()));
