@@ -523,6 +523,164 @@ TEST_F(FetchTest, CancelStopsAtOnceAndKeepsThePartFileForAResume) {
   EXPECT_EQ(part, good.substr(0, part.size()));
 }
 
+TEST_F(FetchTest, PartialFileIsInThePartsDirectoryUnderItsIndexAndNeverInStaging) {
+  std::string config = "{\"layers\": 2}\n";
+  std::string model = random_bytes(1 << 20, 40);  // 16 s at /slow/'s 64 KiB/s
+  put(nginx_.root() / "config.json", config);
+  put(nginx_.root() / "sub/model.bin", model);
+  Manifest m = manifest({{"config.json", config}, {"sub/model.bin", model}});  // indexes 0 and 1
+  FetchSettings one_at_a_time;
+  one_at_a_time.parallel = 1;
+  std::set<std::string> seen;  // every file that was in staging while the fetch ran
+  Outcome out = fetch(m, {source(nginx_.slow_url())}, one_at_a_time, [&](const Outcome& so_far) {
+    for (const auto& e : staging_entries()) seen.insert(e);
+    for (const auto& p : so_far.progress) {
+      if (p.file == 1 && p.done > 0) return true;
+    }
+    return false;
+  });
+
+  ASSERT_FALSE(out.result.ok());
+  EXPECT_EQ(out.result.error().message, "cancelled");
+  EXPECT_EQ(seen, std::set<std::string>{"config.json"});  // complete and verified, nothing else
+  EXPECT_EQ(staging_entries(), std::set<std::string>{"config.json"});
+  ASSERT_EQ(part_names(), std::set<std::string>{"1"});
+  std::string part = slurp(parts_ / "1");
+  ASSERT_GT(part.size(), 0u);
+  ASSERT_LT(part.size(), model.size());
+  EXPECT_EQ(part, model.substr(0, part.size()));
+
+  Outcome resumed = fetch(m, {source(nginx_.base_url())});
+  ASSERT_TRUE(resumed.result.ok()) << resumed.dump();
+  EXPECT_EQ(slurp(staging_ / "config.json"), config);
+  EXPECT_EQ(slurp(staging_ / "sub/model.bin"), model);
+  EXPECT_EQ(staging_entries(), (std::set<std::string>{"config.json", "sub/model.bin"}));
+  EXPECT_FALSE(fs::exists(parts_));
+  std::vector<test_util::AccessLogEntry> fetched;
+  for (const auto& e : nginx_.access_log()) {
+    if (e.uri.rfind("/slow/", 0) != 0) fetched.push_back(e);
+  }
+  ASSERT_EQ(fetched.size(), 1u);  // config.json was kept
+  EXPECT_EQ(fetched[0].uri, "/sub/model.bin");
+  EXPECT_EQ(fetched[0].range, "bytes=" + std::to_string(part.size()) + "-");
+}
+
+// Issue 17: partial files once lived beside the files as "<path>.part", where a manifest
+// listing "x" and "x.part" had two files share one name, and a resume after a crash left
+// wrong bytes in "x".
+TEST_F(FetchTest, ManifestPathsThatLookLikePartialFilesSurviveACrashMidFetch) {
+  const std::vector<std::string> paths = {"x", "x.part", "x.part.part"};  // indexes 0, 1, 2
+  std::map<std::string, std::string> files;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    files[paths[i]] = random_bytes(256 * 1024 + i * 1000, 50u + static_cast<unsigned>(i));  // 4 s each
+    put(nginx_.root() / paths[i], files[paths[i]]);
+  }
+  Manifest m = manifest(files);
+  ASSERT_EQ(m.files()[1].path, "x.part");
+  FetchSettings all_at_once;
+  all_at_once.parallel = 3;
+  // The crash: every file has some bytes, none is complete.
+  Outcome crashed = fetch(m, {source(nginx_.slow_url())}, all_at_once, [](const Outcome& so_far) {
+    std::set<std::size_t> started;
+    for (const auto& p : so_far.progress) {
+      if (p.done > 0) started.insert(p.file);
+    }
+    return started.size() == 3;
+  });
+  ASSERT_FALSE(crashed.result.ok());
+  ASSERT_EQ(crashed.result.error().message, "cancelled");
+  EXPECT_EQ(staging_entries(), std::set<std::string>{});
+  ASSERT_EQ(part_names(), (std::set<std::string>{"0", "1", "2"}));
+  std::vector<std::size_t> kept;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    std::string part = slurp(parts_ / std::to_string(i));
+    const std::string& bytes = files[paths[i]];
+    EXPECT_GT(part.size(), 0u) << paths[i];
+    EXPECT_LT(part.size(), bytes.size()) << paths[i];
+    EXPECT_EQ(part, bytes.substr(0, part.size())) << paths[i];
+    kept.push_back(part.size());
+  }
+
+  Outcome resumed = fetch(m, {source(nginx_.base_url())});
+  ASSERT_TRUE(resumed.result.ok()) << resumed.dump();
+  for (const auto& [path, bytes] : files) EXPECT_EQ(slurp(staging_ / path), bytes) << path;
+  EXPECT_EQ(staging_entries(), (std::set<std::string>{"x", "x.part", "x.part.part"}));
+  EXPECT_FALSE(fs::exists(parts_));
+  EXPECT_TRUE(resumed.of_kind(Kind::kHashMismatch).empty()) << resumed.dump();
+  std::map<std::string, std::string> ranges;  // uri -> Range of the resumed run's request
+  for (const auto& e : nginx_.access_log()) {
+    if (e.uri.rfind("/slow/", 0) != 0) ranges[e.uri] = e.range;
+  }
+  EXPECT_EQ(ranges, (std::map<std::string, std::string>{
+                        {"/x", "bytes=" + std::to_string(kept[0]) + "-"},
+                        {"/x.part", "bytes=" + std::to_string(kept[1]) + "-"},
+                        {"/x.part.part", "bytes=" + std::to_string(kept[2]) + "-"},
+                    }));
+}
+
+TEST_F(FetchTest, WrongCompleteFileInStagingIsDeletedAndFetchedAgain) {
+  std::string good = random_bytes(64 * 1024, 41);
+  put(nginx_.root() / "sub/model.bin", good);
+  put(staging_ / "sub/model.bin", random_bytes(80 * 1024, 42));  // planted: other bytes, longer
+  Manifest m = manifest({{"sub/model.bin", good}});
+  Outcome out = fetch(m, {source(nginx_.base_url())});
+
+  ASSERT_TRUE(out.result.ok()) << out.dump();
+  EXPECT_EQ(slurp(staging_ / "sub/model.bin"), good);
+  EXPECT_EQ(staging_entries(), std::set<std::string>{"sub/model.bin"});
+  EXPECT_FALSE(fs::exists(parts_));
+  auto verified = out.of_kind(Kind::kFileVerified);
+  ASSERT_EQ(verified.size(), 1u);
+  EXPECT_EQ(verified[0].source, source(nginx_.base_url()).describe());  // fetched, not kept
+  auto log = nginx_.access_log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].uri, "/sub/model.bin");
+  EXPECT_EQ(log[0].range, "");
+}
+
+TEST_F(FetchTest, AnythingInThePartsDirectoryButPartialFilesOfThisManifestAborts) {
+  std::string good = random_bytes(4096, 43);
+  put(nginx_.root() / "model.bin", good);
+  Manifest m = manifest({{"model.bin", good}});  // one file: only "0" may be in the parts directory
+  fs::path victim = tmp_.path() / "victim.txt";
+  spit(victim, "precious");
+  const std::string not_an_index = "is not named by the index of a file of this manifest";
+  struct Planted {
+    std::string name;
+    std::function<void(const fs::path&)> plant;
+    std::string what;
+  };
+  auto file = [](const fs::path& p) { spit(p, "x"); };
+  const std::vector<Planted> cases = {
+      {"1", file, not_an_index},  // past the end of the manifest
+      {"00", file, not_an_index},
+      {"model.bin", file, not_an_index},
+      {"0.part", file, not_an_index},
+      {"0", [](const fs::path& p) { fs::create_directory(p); }, "is not a regular file"},
+      {"0", [&](const fs::path& p) { fs::create_symlink(victim, p); }, "is a symlink"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name + " " + c.what);
+    fs::remove_all(parts_);
+    fs::create_directories(parts_);
+    c.plant(parts_ / c.name);
+    Outcome out = fetch(m, {source(nginx_.base_url())});
+    ASSERT_FALSE(out.result.ok());
+    EXPECT_EQ(out.result.error().code, Errc::kInvalidArgument);
+    EXPECT_EQ(out.result.error().message,
+              "staging was tampered with: staging.parts/" + c.name + " " + c.what);
+    EXPECT_TRUE(fs::exists(fs::symlink_status(parts_ / c.name)));  // left for whoever looks
+    EXPECT_EQ(staging_entries(), std::set<std::string>{});
+  }
+  fs::remove_all(parts_);
+  fs::create_directory_symlink(tmp_.path(), parts_);
+  Outcome out = fetch(m, {source(nginx_.base_url())});
+  ASSERT_FALSE(out.result.ok());
+  EXPECT_EQ(out.result.error().message, "staging was tampered with: staging.parts is a symlink");
+  EXPECT_EQ(slurp(victim), "precious");
+  EXPECT_TRUE(nginx_.access_log().empty());
+}
+
 TEST_F(FetchTest, FileSourceMissingAFileFailsOverToTheNext) {
   std::string good = random_bytes(30 * 1024, 24);
   fs::path usb = tmp_.path() / "usb stick";
