@@ -1,11 +1,13 @@
 #include "daemon/fetch.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -50,7 +52,10 @@ using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
 struct CurlFree {
   void operator()(char* p) const { curl_free(p); }
 };
-
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+using DirPtr = std::unique_ptr<DIR, DirCloser>;
 
 void init_curl_once() {
   static std::once_flag once;
@@ -184,6 +189,15 @@ std::string percent_encode_segments(std::string_view path) {
 // A Sha256 we can reset without finishing into a named value.
 void reset_hash(Sha256& h) { (void)h.finish(); }
 
+// Whether `name` is the decimal index of one of `count` files, written as std::to_string
+// writes it ("7", never "07" or "+7"): the only names the parts directory may hold.
+bool is_file_index(std::string_view name, std::size_t count) {
+  std::size_t value = 0;
+  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), value);
+  return ec == std::errc() && end == name.data() + name.size() && value < count &&
+         std::to_string(value) == name;
+}
+
 }  // namespace
 
 std::string fetch_url(const Source& source, std::string_view path) {
@@ -227,11 +241,11 @@ struct Job {
   std::size_t index = 0;
   const ManifestFile* file = nullptr;
   std::string leaf;       // last path segment
-  std::string part_name;  // leaf + ".part"
-  std::string part_rel;   // path + ".part", for messages
+  std::string part_name;  // decimal index: the partial file's name in the parts directory
+  std::string part_rel;   // "<staging name>.parts/<index>", for messages
   bool done = false;
 
-  Sha256 hash;  // over bytes [0, offset) of the .part file
+  Sha256 hash;  // over bytes [0, offset) of the partial file
   std::uint64_t offset = 0;
   std::uint64_t inherited = 0;  // leading bytes not fetched from the current source
   std::size_t source = 0;
@@ -239,8 +253,8 @@ struct Job {
   std::vector<std::string> failures;  // "<source>: <reason>", one per source given up on
 
   // While a transfer runs.
-  UniqueFd dir;
-  UniqueFd part;
+  UniqueFd dir;   // the staging directory that will hold `path`
+  UniqueFd part;  // the partial file, in the parts directory
   EasyPtr easy;
   std::uint64_t request_start = 0;
   std::uint64_t received = 0;  // body bytes of this request
@@ -278,6 +292,10 @@ class Fetcher {
   void progress(Job& job, bool force);
   const Source& source_of(const Job& job) const { return *sources_[job.source]; }
 
+  Result<void> open_staging(const std::string& staging_dir);
+  Result<void> open_parts(bool create);
+  Result<void> check_parts();
+  Result<void> remove_parts();
   Result<void> prepare(Job& job);
   // Feeds the whole file to `h`; returns how many bytes it read.
   Result<std::uint64_t> hash_fd(int fd, const std::string& rel, Sha256& h);
@@ -297,8 +315,11 @@ class Fetcher {
   const FetchSettings& settings_;
   const FetchObserver& observer_;
   std::vector<const Source*> sources_;
-  UniqueFd root_;
-  SlistPtr connect_to_;  // settings_.connect_to, shared by every request
+  UniqueFd parent_;         // the directory holding the staging directory and its parts directory
+  UniqueFd root_;           // the staging directory: complete, verified files only
+  UniqueFd parts_;          // <staging>.parts, once it exists: partial files named by index
+  std::string parts_name_;  // "<staging name>.parts", its name in parent_ and in messages
+  SlistPtr connect_to_;     // settings_.connect_to, shared by every request
   MultiPtr multi_;
   std::vector<std::unique_ptr<Job>> jobs_;
   std::vector<char> hash_buffer_;
@@ -346,13 +367,113 @@ Result<std::uint64_t> Fetcher::hash_fd(int fd, const std::string& rel, Sha256& h
   return total;
 }
 
-// Looks at what a previous run left in staging: a complete file is re-hashed and kept when
-// it matches; a shorter "<path>.part" is hashed so the transfer resumes after it.
+// Opens the staging directory and the directory holding it (where the parts directory goes),
+// without following a symlink in place of the staging directory: both must be on one file
+// system for a partial file to be renamed into staging.
+Result<void> Fetcher::open_staging(const std::string& staging_dir) {
+  std::string path = staging_dir;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  const auto slash = path.rfind('/');
+  const std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (name.empty() || name == "." || name == "..") {
+    return make_error(Errc::kInvalidArgument, "the staging directory " + staging_dir +
+                                                  " has no name of its own for a parts directory beside it");
+  }
+  parent_ = UniqueFd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!parent_.valid()) {
+    return make_error(Errc::kIo,
+                      "cannot open " + parent + ", which holds the staging directory: " + errno_text(errno));
+  }
+  root_ = UniqueFd(::openat(parent_.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root_.valid()) {
+    return make_error(Errc::kIo, "cannot open staging directory " + staging_dir + ": " + errno_text(errno));
+  }
+  parts_name_ = name + ".parts";
+  return {};
+}
+
+// Opens <staging>.parts when it exists, or creates it (0750) first when `create`.
+Result<void> Fetcher::open_parts(bool create) {
+  if (parts_.valid()) return {};
+  if (create) {
+    if (::mkdirat(parent_.get(), parts_name_.c_str(), 0750) == 0) {
+      CS_TRY_VOID(fsync_fd(parent_.get(), parts_name_));  // the new entry is durable
+    } else if (errno != EEXIST) {
+      return io_error("cannot create directory", parts_name_, errno);
+    }
+  }
+  parts_ =
+      UniqueFd(::openat(parent_.get(), parts_name_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (parts_.valid()) return {};
+  const int e = errno;
+  if (e == ENOENT && !create) return {};
+  if (e == ELOOP || e == ENOTDIR) {
+    CS_TRY(Entry kind, probe(parent_.get(), parts_name_, parts_name_));
+    return not_expected(kind, parts_name_, true);
+  }
+  return io_error("cannot open directory", parts_name_, e);
+}
+
+// What a previous run left in the parts directory must be partial files of this manifest:
+// regular files named by a file's index. Anything else was put there by someone else.
+Result<void> Fetcher::check_parts() {
+  // fdopendir takes ownership of its descriptor, so it gets a duplicate (sharing the offset).
+  const int dup = ::fcntl(parts_.get(), F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return io_error("cannot read directory", parts_name_, errno);
+  DirPtr dir(::fdopendir(dup));
+  if (!dir) {
+    const int e = errno;
+    ::close(dup);
+    return io_error("cannot read directory", parts_name_, e);
+  }
+  ::rewinddir(dir.get());
+  for (;;) {
+    errno = 0;
+    const dirent* entry = ::readdir(dir.get());
+    if (entry == nullptr) {
+      if (errno != 0) return io_error("cannot read directory", parts_name_, errno);
+      return {};
+    }
+    const std::string name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    const std::string rel = parts_name_ + "/" + name;
+    if (!is_file_index(name, manifest_.files().size())) {
+      return tampered(rel, "is not named by the index of a file of this manifest");
+    }
+    CS_TRY(Entry kind, probe(parts_.get(), name, rel));
+    if (kind != Entry::kRegular && kind != Entry::kAbsent) return not_expected(kind, rel, false);
+  }
+}
+
+// Once every file verified the parts directory is empty (each partial file was renamed into
+// staging or removed) and goes.
+Result<void> Fetcher::remove_parts() {
+  parts_.reset();
+  if (::unlinkat(parent_.get(), parts_name_.c_str(), AT_REMOVEDIR) != 0) {
+    const int e = errno;
+    if (e == ENOENT) return {};
+    if (e == ENOTEMPTY || e == EEXIST) return tampered(parts_name_, "holds files after every file verified");
+    if (e == ENOTDIR) {
+      CS_TRY(Entry kind, probe(parent_.get(), parts_name_, parts_name_));
+      return not_expected(kind, parts_name_, true);
+    }
+    return io_error("cannot remove directory", parts_name_, e);
+  }
+  return fsync_fd(parent_.get(), parts_name_);  // the removal is durable
+}
+
+// Looks at what a previous run left: a complete file at <staging>/<path> is re-hashed and
+// kept when it matches, deleted otherwise; a shorter partial file <staging>.parts/<index> is
+// hashed so the transfer resumes after it.
 Result<void> Fetcher::prepare(Job& job) {
   const ManifestFile& f = *job.file;
   CS_TRY(UniqueFd dir, open_parent(root_.get(), f.path));
   CS_TRY(Entry final_kind, probe(dir.get(), job.leaf, f.path));
-  CS_TRY(Entry part_kind, probe(dir.get(), job.part_name, job.part_rel));
+  Entry part_kind = Entry::kAbsent;
+  if (parts_.valid()) {
+    CS_TRY(part_kind, probe(parts_.get(), job.part_name, job.part_rel));
+  }
   if (final_kind != Entry::kAbsent && final_kind != Entry::kRegular)
     return not_expected(final_kind, f.path, false);
   if (part_kind != Entry::kAbsent && part_kind != Entry::kRegular)
@@ -363,7 +484,7 @@ Result<void> Fetcher::prepare(Job& job) {
     Sha256 h;
     CS_TRY(std::uint64_t n, hash_fd(fd.get(), f.path, h));
     if (n == f.size && h.finish() == f.sha256) {
-      if (part_kind == Entry::kRegular && ::unlinkat(dir.get(), job.part_name.c_str(), 0) != 0) {
+      if (part_kind == Entry::kRegular && ::unlinkat(parts_.get(), job.part_name.c_str(), 0) != 0) {
         return io_error("cannot remove", job.part_rel, errno);
       }
       job.done = true;
@@ -376,14 +497,14 @@ Result<void> Fetcher::prepare(Job& job) {
   }
 
   if (part_kind == Entry::kRegular) {
-    CS_TRY(UniqueFd fd, open_regular(dir.get(), job.part_name, job.part_rel, O_RDONLY));
+    CS_TRY(UniqueFd fd, open_regular(parts_.get(), job.part_name, job.part_rel, O_RDONLY));
     CS_TRY(std::uint64_t n, hash_fd(fd.get(), job.part_rel, job.hash));
     job.offset = n;
     if (n > f.size || (n == f.size && job.hash.finish() != f.sha256)) {
       // Not a prefix of the right file: start again.
       reset_hash(job.hash);
       job.offset = 0;
-      if (::unlinkat(dir.get(), job.part_name.c_str(), 0) != 0)
+      if (::unlinkat(parts_.get(), job.part_name.c_str(), 0) != 0)
         return io_error("cannot remove", job.part_rel, errno);
     } else if (n == f.size) {
       job.dir = std::move(dir);
@@ -401,14 +522,24 @@ Result<void> Fetcher::start(Job& job) {
   job.response_checked = false;
   job.content_range_start = -1;
   job.received = 0;
-  job.request_start = job.offset;
   job.errbuf[0] = '\0';
   if (!job.dir.valid()) {
     CS_TRY(job.dir, open_parent(root_.get(), job.file->path));
   }
   if (!job.part.valid()) {
-    CS_TRY(job.part, open_regular(job.dir.get(), job.part_name, job.part_rel, O_WRONLY | O_CREAT));
+    CS_TRY(job.part, open_regular(parts_.get(), job.part_name, job.part_rel, O_WRONLY | O_CREAT));
   }
+  struct stat st {};
+  if (::fstat(job.part.get(), &st) != 0) return io_error("cannot inspect", job.part_rel, errno);
+  if (static_cast<std::uint64_t>(st.st_size) < job.offset) {
+    // Some of the bytes the running hash covers are no longer on disk (the partial file was
+    // removed or cut since they were hashed): extending it would put zeros under a hash of
+    // other bytes. Start again from byte 0 instead.
+    reset_hash(job.hash);
+    job.offset = 0;
+    job.inherited = 0;
+  }
+  job.request_start = job.offset;
   // Everything after `offset` is dropped: the next bytes go right after the hashed ones.
   if (::ftruncate(job.part.get(), static_cast<off_t>(job.offset)) != 0) {
     return io_error("cannot truncate", job.part_rel, errno);
@@ -671,8 +802,9 @@ Result<void> Fetcher::install(Job& job) {
   const ManifestFile& f = *job.file;
   CS_TRY_VOID(fsync_fd(job.part.get(), job.part_rel));
   job.part.reset();
-  if (::renameat(job.dir.get(), job.part_name.c_str(), job.dir.get(), job.leaf.c_str()) != 0) {
-    return io_error("cannot rename", job.part_rel, errno);
+  // Out of the parts directory into staging: only now does the file appear there.
+  if (::renameat(parts_.get(), job.part_name.c_str(), job.dir.get(), job.leaf.c_str()) != 0) {
+    return io_error("cannot rename", job.part_rel + " to " + f.path, errno);
   }
   CS_TRY_VOID(fsync_fd(job.dir.get(), parent_of(f.path)));  // the rename is durable
   job.dir.reset();
@@ -697,7 +829,7 @@ Result<void> Fetcher::gave_wrong_bytes(Job& job, const std::string& reason) {
   emit(FetchEvent::Kind::kHashMismatch, job, reason);
   job.failures.push_back(source_of(job).describe() + ": " + reason);
   job.part.reset();
-  if (::unlinkat(job.dir.get(), job.part_name.c_str(), 0) != 0 && errno != ENOENT) {
+  if (::unlinkat(parts_.get(), job.part_name.c_str(), 0) != 0 && errno != ENOENT) {
     return io_error("cannot remove", job.part_rel, errno);
   }
   reset_hash(job.hash);
@@ -708,7 +840,7 @@ Result<void> Fetcher::gave_wrong_bytes(Job& job, const std::string& reason) {
 Result<void> Fetcher::failed(Job& job, const std::string& reason) {
   emit(FetchEvent::Kind::kSourceFailed, job, reason);
   job.failures.push_back(source_of(job).describe() + ": " + reason);
-  return next_source(job);  // the .part is kept: the next source resumes after it
+  return next_source(job);  // the partial file is kept: the next source resumes after it
 }
 
 Result<void> Fetcher::next_source(Job& job) {
@@ -719,8 +851,8 @@ Result<void> Fetcher::next_source(Job& job) {
     std::string msg = "no source gave the right bytes for " + job.file->path + ": ";
     for (std::size_t i = 0; i < job.failures.size(); ++i) msg += (i == 0 ? "" : "; ") + job.failures[i];
     job.part.reset();
-    // Bytes that came in stay for a later resume; an empty .part is only clutter.
-    if (job.offset == 0 && ::unlinkat(job.dir.get(), job.part_name.c_str(), 0) != 0 && errno != ENOENT) {
+    // Bytes that came in stay for a later resume; an empty partial file is only clutter.
+    if (job.offset == 0 && ::unlinkat(parts_.get(), job.part_name.c_str(), 0) != 0 && errno != ENOENT) {
       return io_error("cannot remove", job.part_rel, errno);
     }
     job.dir.reset();
@@ -738,10 +870,7 @@ void Fetcher::detach(Job& job) {
 
 Result<void> Fetcher::run(const std::string& staging_dir) {
   init_curl_once();
-  root_ = UniqueFd(::open(staging_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root_.valid()) {
-    return make_error(Errc::kIo, "cannot open staging directory " + staging_dir + ": " + errno_text(errno));
-  }
+  CS_TRY_VOID(open_staging(staging_dir));
   multi_.reset(curl_multi_init());
   if (!multi_) return make_error(Errc::kInternal, "curl_multi_init failed");
   for (const std::string& entry : settings_.connect_to) {
@@ -759,22 +888,25 @@ Result<void> Fetcher::run(const std::string& staging_dir) {
     job->file = &files[i];
     auto slash = files[i].path.rfind('/');
     job->leaf = slash == std::string::npos ? files[i].path : files[i].path.substr(slash + 1);
-    job->part_name = job->leaf + ".part";
-    job->part_rel = files[i].path + ".part";
+    job->part_name = std::to_string(i);
+    job->part_rel = parts_name_ + "/" + job->part_name;
     jobs_.push_back(std::move(job));
   }
 
+  CS_TRY_VOID(open_parts(false));  // a previous run's partial files, if there are any
+  if (parts_.valid()) CS_TRY_VOID(check_parts());
   std::deque<Job*> waiting;
   for (auto& job : jobs_) {
     if (cancelled()) return make_error(Errc::kInternal, "cancelled");
     CS_TRY_VOID(prepare(*job));
     if (!job->done) waiting.push_back(job.get());
   }
-  if (waiting.empty()) return {};
+  if (waiting.empty()) return remove_parts();
   if (sources_.empty()) {
     return make_error(Errc::kNotFound, "no sources to fetch " + waiting.front()->file->path +
                                            " from: the manifest lists none and the box has no mirrors");
   }
+  CS_TRY_VOID(open_parts(true));
 
   const std::size_t parallel = settings_.parallel == 0 ? 1 : settings_.parallel;
   std::size_t active = 0;
@@ -797,7 +929,7 @@ Result<void> Fetcher::run(const std::string& staging_dir) {
       if (job == nullptr) return make_error(Errc::kInternal, "transfer without its file");
       CURLcode rc = msg->data.result;
       // finish() may start the next request for this file; a failure here ends everything
-      // (the destructor detaches the other transfers, their .part files stay for a resume).
+      // (the destructor detaches the other transfers, their partial files stay for a resume).
       CS_TRY_VOID(finish(*job, rc));
       if (job->done) --active;
     }
@@ -807,7 +939,7 @@ Result<void> Fetcher::run(const std::string& staging_dir) {
       return make_error(Errc::kInternal, "curl_multi_poll failed");
     }
   }
-  return {};
+  return remove_parts();
 }
 
 }  // namespace

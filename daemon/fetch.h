@@ -4,10 +4,19 @@
 // pass), a transfer cut the moment it exceeds the declared size, resumed with HTTP Range
 // after an interruption or a restart, slow or stalled sources dropped for the next one.
 //
-// Staging layout: <staging>/<path>.part while a file is being fetched; renamed to
-// <staging>/<path> once its size and hash verified. Every file is opened relative to the
-// staging directory with O_NOFOLLOW on every component: a symlink (or anything that is not
-// a regular file or directory) found there aborts the fetch (staging was tampered with).
+// Staging layout (the privileged helper relies on it), for staging directory <staging>
+// (<models>/.staging/<manifest hex>):
+// - <staging>/<path>: complete, verified files only, directories created as needed. Nothing
+//   else is ever written inside <staging>.
+// - <staging>.parts/<index>: the partial download of manifest.files()[index] (decimal, as
+//   std::to_string writes it), a sibling directory of <staging>, so no temporary name can be
+//   a manifest path. Created (0750) when a file needs fetching; renamed to <staging>/<path>
+//   once its size and SHA-256 verified; the directory is removed, empty, once every file
+//   verified, and kept with its files after an error or a cancel, for a resume.
+// Every file is opened relative to a directory descriptor with O_NOFOLLOW on every
+// component: a symlink (or anything that is not a regular file or directory) found in
+// staging, or anything in the parts directory that is not a regular file named by an index
+// of this manifest, aborts the fetch (staging was tampered with).
 #pragma once
 
 #include <atomic>
@@ -30,7 +39,7 @@ struct S3Credentials {
 };
 
 struct FetchSettings {
-  unsigned parallel = 4;                // files in flight at once
+  unsigned parallel = 4;  // files in flight at once
   std::int64_t connect_timeout_seconds = 15;
   std::int64_t stall_timeout_seconds = 30;  // below 1 KiB/s for this long: next source
   long max_redirects = 5;
@@ -46,9 +55,9 @@ struct FetchSettings {
 // What happened, for the audit log. Called on the fetching thread.
 struct FetchEvent {
   enum class Kind {
-    kSourceFailed,   // could not get the file from this source (HTTP error, timeout, ...)
-    kHashMismatch,   // the source gave wrong bytes: too many, too few or a wrong SHA-256
-    kFileVerified,   // the file is complete and verified
+    kSourceFailed,  // could not get the file from this source (HTTP error, timeout, ...)
+    kHashMismatch,  // the source gave wrong bytes: too many, too few or a wrong SHA-256
+    kFileVerified,  // the file is complete and verified
   };
   Kind kind = Kind::kSourceFailed;
   std::string path;    // manifest path
@@ -57,10 +66,10 @@ struct FetchEvent {
 };
 
 struct FileProgress {
-  std::size_t file = 0;       // index into manifest.files()
-  std::uint64_t done = 0;     // bytes verified-so-far (streamed and hashed)
-  std::uint64_t total = 0;    // declared size
-  std::string source;         // source currently used (describe()), empty when idle
+  std::size_t file = 0;     // index into manifest.files()
+  std::uint64_t done = 0;   // bytes verified-so-far (streamed and hashed)
+  std::uint64_t total = 0;  // declared size
+  std::string source;       // source currently used (describe()), empty when idle
 };
 
 struct FetchObserver {
@@ -71,26 +80,31 @@ struct FetchObserver {
   std::function<bool()> cancelled;
 };
 
-// Fetches every file of `manifest` into `staging_dir` (an existing directory). `mirrors`
-// are tried before manifest.sources(), in order. Files already complete in staging are
-// re-hashed and kept when they match; "<path>.part" files are hashed and resumed with a
-// Range request (a source that ignores Range is read from the start again).
-// Returns when every file verified, or with an error naming the first file no source could
-// deliver (kNotFound "no source gave the right bytes for PATH: <last reason per source>"),
-// or the tampering found in staging (kInvalidArgument). It never deletes staging_dir itself.
+// Fetches every file of `manifest` into `staging_dir` (an existing directory, not a symlink;
+// its parent must be writable for the parts directory). `mirrors` are tried before
+// manifest.sources(), in order. Files already complete at <staging>/<path> are re-hashed and
+// kept when they match, deleted and fetched again when not; partial files
+// <staging>.parts/<index> are hashed and resumed with a Range request (a source that ignores
+// Range is read from the start again).
+// Returns when every file verified (and <staging>.parts is gone), or with an error naming
+// the first file no source could deliver (kNotFound "no source gave the right bytes for
+// PATH: <last reason per source>"), or the tampering found in staging or its parts directory
+// (kInvalidArgument "staging was tampered with: NAME ..."). It never deletes staging_dir
+// itself.
 //
 // In detail (what a caller and the audit log can rely on):
 // - A source giving too many bytes (cut before they reach the disk), too few, or a wrong
-//   SHA-256: kHashMismatch event, its .part is deleted, next source from byte 0. When the
-//   wrong file began with bytes from an earlier attempt (a .part from before a restart, or
-//   from the previous source), the same source is first asked again from byte 0.
+//   SHA-256: kHashMismatch event, its partial file is deleted, next source from byte 0. When
+//   the wrong file began with bytes from an earlier attempt (a partial file from before a
+//   restart, or from the previous source), the same source is first asked again from byte 0.
 // - HTTP errors, refused or failed connections, TLS failures, a stall (below 1 KiB/s for
 //   stall_timeout_seconds): kSourceFailed event; the bytes so far are kept and the next
 //   source is asked for the rest with Range. A connection that drops mid-file is first
 //   resumed on the same source with Range, up to twice, without an event.
 // - kNotFound also when some file still needs bytes and there is no source at all.
 // - Other errors: kIo (staging cannot be written), kInternal "cancelled" (observer), which
-//   keep .part files for the next run. Transfers still running when it returns are stopped.
+//   keep the partial files for the next run. Transfers still running when it returns are
+//   stopped.
 Result<void> fetch_manifest(const Manifest& manifest, std::span<const Source> mirrors,
                             const std::string& staging_dir, const FetchSettings& settings,
                             const FetchObserver& observer);

@@ -1,5 +1,6 @@
 // fetch_manifest against a real nginx (tests/daemon/nginx_fixture.h) and file sources: what
-// lands in staging, the events the audit log would get, the requests the mirror saw.
+// lands in staging and in its parts directory, the events the audit log would get, the
+// requests the mirror saw.
 #include "daemon/fetch.h"
 
 #include <gtest/gtest.h>
@@ -123,7 +124,7 @@ class FetchTest : public ::testing::Test {
     return out;
   }
 
-  // Every regular file or link under staging, relative ("a.bin", "sub/b.bin.part").
+  // Every regular file or link under staging, relative ("a.bin", "sub/b.bin").
   std::set<std::string> staging_entries() const {
     std::set<std::string> out;
     for (const auto& e : fs::recursive_directory_iterator(staging_)) {
@@ -132,9 +133,18 @@ class FetchTest : public ::testing::Test {
     return out;
   }
 
+  // The names in the parts directory ("0", "2"); empty when it does not exist.
+  std::set<std::string> part_names() const {
+    std::set<std::string> out;
+    if (!fs::exists(fs::symlink_status(parts_))) return out;
+    for (const auto& e : fs::directory_iterator(parts_)) out.insert(e.path().filename().string());
+    return out;
+  }
+
   test_util::NginxFixture nginx_;
   test_util::TempDir tmp_{"fetch"};
   fs::path staging_ = tmp_.path() / "staging";
+  fs::path parts_ = tmp_.path() / "staging.parts";  // partial files, by index in the manifest
 };
 
 // Progress never reports more bytes than declared, and each verified file ends at its size.
@@ -176,7 +186,8 @@ TEST_F(FetchTest, EveryFileLandsVerifiedFromTheFirstSource) {
     EXPECT_EQ(slurp(staging_ / path), bytes) << path;
     expected.insert(path);
   }
-  EXPECT_EQ(staging_entries(), expected);  // nothing else: no .part left
+  EXPECT_EQ(staging_entries(), expected);  // nothing else
+  EXPECT_FALSE(fs::exists(parts_));
   EXPECT_EQ(out.of_kind(Kind::kFileVerified).size(), files.size()) << out.dump();
   EXPECT_EQ(out.events.size(), files.size()) << out.dump();
   for (const auto& e : out.events) EXPECT_EQ(e.source, mirror("m1").describe());
@@ -233,6 +244,7 @@ TEST_F(FetchTest, WrongHashOnTheFirstMirrorIsReportedAndTheSecondMirrorIsUsed) {
   ASSERT_EQ(verified.size(), 1u);
   EXPECT_EQ(verified[0].source, mirror("m2").describe());
   EXPECT_EQ(staging_entries(), std::set<std::string>{"model.bin"});
+  EXPECT_FALSE(fs::exists(parts_));
 }
 
 TEST_F(FetchTest, TruncatedFileOnTheFirstSourceIsReportedAsTooFewBytes) {
@@ -272,7 +284,7 @@ TEST_F(FetchTest, EndlessSourceIsCutAtTheDeclaredSizeNotReadToTheEnd) {
   ASSERT_TRUE(mismatch);
   EXPECT_EQ(slurp(staging_ / "model.bin"), good);
   EXPECT_EQ(mismatch->reason, "more bytes than the 204800 declared");
-  expect_sane_progress(out, m);  // the .part never grew past the declared size
+  expect_sane_progress(out, m);  // the partial file never grew past the declared size
   // The backend streams up to 1 GiB; the fetcher hung up long before (socket buffers only).
   auto reqs = nginx_.backend_requests();
   ASSERT_EQ(reqs.size(), 1u);
@@ -366,7 +378,7 @@ TEST_F(FetchTest, NoSourceWithTheRightBytesIsAnErrorNamingTheFileAndEverySource)
                 digest_to_string(sha256(good)) + "; " + mirror("ok").describe() + ": HTTP 404; " +
                 mirror("m2").describe() + ": HTTP 404");
   EXPECT_FALSE(fs::exists(staging_ / "sub/model.bin"));
-  EXPECT_FALSE(fs::exists(staging_ / "sub/model.bin.part"));
+  EXPECT_EQ(part_names(), std::set<std::string>{});  // the wrong bytes are gone
 }
 
 TEST_F(FetchTest, NoSourcesAtAllIsAnError) {
@@ -380,13 +392,14 @@ TEST_F(FetchTest, NoSourcesAtAllIsAnError) {
 TEST_F(FetchTest, PartFileFromAnEarlierRunIsResumedWithRange) {
   std::string good = random_bytes(1 << 20, 15);
   put(nginx_.root() / "model.bin", good);
-  spit(staging_ / "model.bin.part", good.substr(0, 300000));
+  put(parts_ / "0", good.substr(0, 300000));
   Manifest m = manifest({{"model.bin", good}});
   Outcome out = fetch(m, {source(nginx_.base_url())});
 
   ASSERT_TRUE(out.result.ok()) << out.dump();
   EXPECT_EQ(slurp(staging_ / "model.bin"), good);
   EXPECT_EQ(staging_entries(), std::set<std::string>{"model.bin"});
+  EXPECT_FALSE(fs::exists(parts_));
   auto log = nginx_.access_log();
   ASSERT_EQ(log.size(), 1u);
   EXPECT_EQ(log[0].range, "bytes=300000-");
@@ -399,7 +412,7 @@ TEST_F(FetchTest, PartFileFromAnEarlierRunIsResumedWithRange) {
 TEST_F(FetchTest, SourceIgnoringRangeIsReadFromTheStartAgain) {
   std::string good = random_bytes(200 * 1024, 16);
   put(nginx_.root() / "model.bin", good);
-  spit(staging_ / "model.bin.part", good.substr(0, 1000));
+  put(parts_ / "0", good.substr(0, 1000));
   Manifest m = manifest({{"model.bin", good}});
   Outcome out = fetch(m, {source(nginx_.no_range_url())});
 
@@ -415,7 +428,7 @@ TEST_F(FetchTest, SourceIgnoringRangeIsReadFromTheStartAgain) {
 TEST_F(FetchTest, WrongPartFileIsCaughtByTheHashAndFetchedAgainFromTheStart) {
   std::string good = random_bytes(300 * 1024, 17);
   put(nginx_.root() / "model.bin", good);
-  spit(staging_ / "model.bin.part", random_bytes(100 * 1024, 18));  // not a prefix of good
+  put(parts_ / "0", random_bytes(100 * 1024, 18));  // not a prefix of good
   Manifest m = manifest({{"model.bin", good}});
   Outcome out = fetch(m, {source(nginx_.base_url())});
 
@@ -459,15 +472,15 @@ TEST_F(FetchTest, SymlinkInStagingAbortsWithoutTouchingItsTarget) {
   put(nginx_.root() / "model.bin", good);
   fs::path victim = tmp_.path() / "victim.txt";
   spit(victim, "precious");
-  fs::create_symlink(victim, staging_ / "model.bin.part");
+  fs::create_symlink(victim, staging_ / "model.bin");
   Manifest m = manifest({{"model.bin", good}});
   Outcome out = fetch(m, {source(nginx_.base_url())});
 
   ASSERT_FALSE(out.result.ok());
   EXPECT_EQ(out.result.error().code, Errc::kInvalidArgument);
-  EXPECT_EQ(out.result.error().message, "staging was tampered with: model.bin.part is a symlink");
+  EXPECT_EQ(out.result.error().message, "staging was tampered with: model.bin is a symlink");
   EXPECT_EQ(slurp(victim), "precious");
-  EXPECT_TRUE(fs::is_symlink(staging_ / "model.bin.part"));
+  EXPECT_TRUE(fs::is_symlink(staging_ / "model.bin"));
   EXPECT_TRUE(nginx_.access_log().empty());
 }
 
@@ -502,12 +515,170 @@ TEST_F(FetchTest, CancelStopsAtOnceAndKeepsThePartFileForAResume) {
   EXPECT_EQ(out.result.error().code, Errc::kInternal);
   EXPECT_EQ(out.result.error().message, "cancelled");
   EXPECT_LT(out.seconds, 5.0);
-  EXPECT_FALSE(fs::exists(staging_ / "model.bin"));
-  ASSERT_TRUE(fs::exists(staging_ / "model.bin.part"));
-  std::string part = slurp(staging_ / "model.bin.part");
+  EXPECT_EQ(staging_entries(), std::set<std::string>{});
+  ASSERT_EQ(part_names(), std::set<std::string>{"0"});
+  std::string part = slurp(parts_ / "0");
   EXPECT_GT(part.size(), 0u);
   EXPECT_LT(part.size(), good.size());
   EXPECT_EQ(part, good.substr(0, part.size()));
+}
+
+TEST_F(FetchTest, PartialFileIsInThePartsDirectoryUnderItsIndexAndNeverInStaging) {
+  std::string config = "{\"layers\": 2}\n";
+  std::string model = random_bytes(1 << 20, 40);  // 16 s at /slow/'s 64 KiB/s
+  put(nginx_.root() / "config.json", config);
+  put(nginx_.root() / "sub/model.bin", model);
+  Manifest m = manifest({{"config.json", config}, {"sub/model.bin", model}});  // indexes 0 and 1
+  FetchSettings one_at_a_time;
+  one_at_a_time.parallel = 1;
+  std::set<std::string> seen;  // every file that was in staging while the fetch ran
+  Outcome out = fetch(m, {source(nginx_.slow_url())}, one_at_a_time, [&](const Outcome& so_far) {
+    for (const auto& e : staging_entries()) seen.insert(e);
+    for (const auto& p : so_far.progress) {
+      if (p.file == 1 && p.done > 0) return true;
+    }
+    return false;
+  });
+
+  ASSERT_FALSE(out.result.ok());
+  EXPECT_EQ(out.result.error().message, "cancelled");
+  EXPECT_EQ(seen, std::set<std::string>{"config.json"});  // complete and verified, nothing else
+  EXPECT_EQ(staging_entries(), std::set<std::string>{"config.json"});
+  ASSERT_EQ(part_names(), std::set<std::string>{"1"});
+  std::string part = slurp(parts_ / "1");
+  ASSERT_GT(part.size(), 0u);
+  ASSERT_LT(part.size(), model.size());
+  EXPECT_EQ(part, model.substr(0, part.size()));
+
+  Outcome resumed = fetch(m, {source(nginx_.base_url())});
+  ASSERT_TRUE(resumed.result.ok()) << resumed.dump();
+  EXPECT_EQ(slurp(staging_ / "config.json"), config);
+  EXPECT_EQ(slurp(staging_ / "sub/model.bin"), model);
+  EXPECT_EQ(staging_entries(), (std::set<std::string>{"config.json", "sub/model.bin"}));
+  EXPECT_FALSE(fs::exists(parts_));
+  std::vector<test_util::AccessLogEntry> fetched;
+  for (const auto& e : nginx_.access_log()) {
+    if (e.uri.rfind("/slow/", 0) != 0) fetched.push_back(e);
+  }
+  ASSERT_EQ(fetched.size(), 1u);  // config.json was kept
+  EXPECT_EQ(fetched[0].uri, "/sub/model.bin");
+  EXPECT_EQ(fetched[0].range, "bytes=" + std::to_string(part.size()) + "-");
+}
+
+// Issue 17: partial files once lived beside the files as "<path>.part", where a manifest
+// listing "x" and "x.part" had two files share one name, and a resume after a crash left
+// wrong bytes in "x".
+TEST_F(FetchTest, ManifestPathsThatLookLikePartialFilesSurviveACrashMidFetch) {
+  const std::vector<std::string> paths = {"x", "x.part", "x.part.part"};  // indexes 0, 1, 2
+  std::map<std::string, std::string> files;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    files[paths[i]] = random_bytes(256 * 1024 + i * 1000, 50u + static_cast<unsigned>(i));  // 4 s each
+    put(nginx_.root() / paths[i], files[paths[i]]);
+  }
+  Manifest m = manifest(files);
+  ASSERT_EQ(m.files()[1].path, "x.part");
+  FetchSettings all_at_once;
+  all_at_once.parallel = 3;
+  // The crash: every file has some bytes, none is complete.
+  Outcome crashed = fetch(m, {source(nginx_.slow_url())}, all_at_once, [](const Outcome& so_far) {
+    std::set<std::size_t> started;
+    for (const auto& p : so_far.progress) {
+      if (p.done > 0) started.insert(p.file);
+    }
+    return started.size() == 3;
+  });
+  ASSERT_FALSE(crashed.result.ok());
+  ASSERT_EQ(crashed.result.error().message, "cancelled");
+  EXPECT_EQ(staging_entries(), std::set<std::string>{});
+  ASSERT_EQ(part_names(), (std::set<std::string>{"0", "1", "2"}));
+  std::vector<std::size_t> kept;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    std::string part = slurp(parts_ / std::to_string(i));
+    const std::string& bytes = files[paths[i]];
+    EXPECT_GT(part.size(), 0u) << paths[i];
+    EXPECT_LT(part.size(), bytes.size()) << paths[i];
+    EXPECT_EQ(part, bytes.substr(0, part.size())) << paths[i];
+    kept.push_back(part.size());
+  }
+
+  Outcome resumed = fetch(m, {source(nginx_.base_url())});
+  ASSERT_TRUE(resumed.result.ok()) << resumed.dump();
+  for (const auto& [path, bytes] : files) EXPECT_EQ(slurp(staging_ / path), bytes) << path;
+  EXPECT_EQ(staging_entries(), (std::set<std::string>{"x", "x.part", "x.part.part"}));
+  EXPECT_FALSE(fs::exists(parts_));
+  EXPECT_TRUE(resumed.of_kind(Kind::kHashMismatch).empty()) << resumed.dump();
+  std::map<std::string, std::string> ranges;  // uri -> Range of the resumed run's request
+  for (const auto& e : nginx_.access_log()) {
+    if (e.uri.rfind("/slow/", 0) != 0) ranges[e.uri] = e.range;
+  }
+  EXPECT_EQ(ranges, (std::map<std::string, std::string>{
+                        {"/x", "bytes=" + std::to_string(kept[0]) + "-"},
+                        {"/x.part", "bytes=" + std::to_string(kept[1]) + "-"},
+                        {"/x.part.part", "bytes=" + std::to_string(kept[2]) + "-"},
+                    }));
+}
+
+TEST_F(FetchTest, WrongCompleteFileInStagingIsDeletedAndFetchedAgain) {
+  std::string good = random_bytes(64 * 1024, 41);
+  put(nginx_.root() / "sub/model.bin", good);
+  put(staging_ / "sub/model.bin", random_bytes(80 * 1024, 42));  // planted: other bytes, longer
+  Manifest m = manifest({{"sub/model.bin", good}});
+  Outcome out = fetch(m, {source(nginx_.base_url())});
+
+  ASSERT_TRUE(out.result.ok()) << out.dump();
+  EXPECT_EQ(slurp(staging_ / "sub/model.bin"), good);
+  EXPECT_EQ(staging_entries(), std::set<std::string>{"sub/model.bin"});
+  EXPECT_FALSE(fs::exists(parts_));
+  auto verified = out.of_kind(Kind::kFileVerified);
+  ASSERT_EQ(verified.size(), 1u);
+  EXPECT_EQ(verified[0].source, source(nginx_.base_url()).describe());  // fetched, not kept
+  auto log = nginx_.access_log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].uri, "/sub/model.bin");
+  EXPECT_EQ(log[0].range, "");
+}
+
+TEST_F(FetchTest, AnythingInThePartsDirectoryButPartialFilesOfThisManifestAborts) {
+  std::string good = random_bytes(4096, 43);
+  put(nginx_.root() / "model.bin", good);
+  Manifest m = manifest({{"model.bin", good}});  // one file: only "0" may be in the parts directory
+  fs::path victim = tmp_.path() / "victim.txt";
+  spit(victim, "precious");
+  const std::string not_an_index = "is not named by the index of a file of this manifest";
+  struct Planted {
+    std::string name;
+    std::function<void(const fs::path&)> plant;
+    std::string what;
+  };
+  auto file = [](const fs::path& p) { spit(p, "x"); };
+  const std::vector<Planted> cases = {
+      {"1", file, not_an_index},  // past the end of the manifest
+      {"00", file, not_an_index},
+      {"model.bin", file, not_an_index},
+      {"0.part", file, not_an_index},
+      {"0", [](const fs::path& p) { fs::create_directory(p); }, "is not a regular file"},
+      {"0", [&](const fs::path& p) { fs::create_symlink(victim, p); }, "is a symlink"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name + " " + c.what);
+    fs::remove_all(parts_);
+    fs::create_directories(parts_);
+    c.plant(parts_ / c.name);
+    Outcome out = fetch(m, {source(nginx_.base_url())});
+    ASSERT_FALSE(out.result.ok());
+    EXPECT_EQ(out.result.error().code, Errc::kInvalidArgument);
+    EXPECT_EQ(out.result.error().message,
+              "staging was tampered with: staging.parts/" + c.name + " " + c.what);
+    EXPECT_TRUE(fs::exists(fs::symlink_status(parts_ / c.name)));  // left for whoever looks
+    EXPECT_EQ(staging_entries(), std::set<std::string>{});
+  }
+  fs::remove_all(parts_);
+  fs::create_directory_symlink(tmp_.path(), parts_);
+  Outcome out = fetch(m, {source(nginx_.base_url())});
+  ASSERT_FALSE(out.result.ok());
+  EXPECT_EQ(out.result.error().message, "staging was tampered with: staging.parts is a symlink");
+  EXPECT_EQ(slurp(victim), "precious");
+  EXPECT_TRUE(nginx_.access_log().empty());
 }
 
 TEST_F(FetchTest, FileSourceMissingAFileFailsOverToTheNext) {
