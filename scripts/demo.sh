@@ -134,7 +134,7 @@ state_dir = $work/box/state
 box_id = box-7f3a
 log_key = $work/box-log.key
 socket = $work/box/countersignd.sock
-helper = $build/daemon/countersign-system
+helper = $build/system/countersign-system
 snapshot = none
 parallel = 4
 EOF

@@ -1,6 +1,6 @@
 // Snapshots of the models directory, taken before every install so an install can be undone
 // (DESIGN.md "Box-side daemon": a backend interface with zfs, btrfs and none). Used only by
-// the privileged helper (countersign-system, daemon/privileged.h).
+// the privileged helper (countersign-system, system/system.h).
 //
 // Only the models directory is ever snapshotted and restored: restoring anything larger
 // (the whole state directory) would roll back the audit log and the list of executed
@@ -12,7 +12,7 @@
 // or accepted as arguments; snapshots somebody else made (zfs-auto-snapshot, an admin) are
 // left alone.
 //
-// Backends run their tools through a CommandRunner (daemon/command.h), argv vectors built by
+// Backends run their tools through a CommandRunner (system/command.h), argv vectors built by
 // the pure *_command functions below, never a shell.
 #pragma once
 
@@ -99,7 +99,7 @@ class SnapshotBackend {
 
 // What a backend needs from the helper. The descriptors are borrowed and must stay open
 // while the backend is used: the state directory and the models directory, both opened and
-// checked by the helper (daemon/system.h).
+// checked by the helper (system/system.h).
 struct SnapshotContext {
   const Config* config = nullptr;
   int state_fd = -1;

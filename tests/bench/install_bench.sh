@@ -59,7 +59,7 @@ state_dir = $work/box/state
 box_id = bench
 log_key = $work/log.key
 socket = $work/box/cs.sock
-helper = $build/daemon/countersign-system
+helper = $build/system/countersign-system
 parallel = $parallel
 CONF
 export COUNTERSIGN_SYSTEM_CONFIG="$work/box/countersignd.conf"
