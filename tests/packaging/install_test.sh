@@ -10,6 +10,11 @@
 #   visudo -cf accepts the installed sudoers file, sudo loads it and lists the helper's rules;
 #   the system user countersign exists (no login shell), and the state directories exist with
 #   the owners and modes of packaging/tmpfiles/countersign.conf;
+#   the daemon's user, through sudo and the packaged rule, plays a compromised daemon: an
+#   under-threshold bundle, an install nobody approved, a forged log entry, a form sudo does
+#   not allow and staged bytes that are not the manifest's are all refused; the approved
+#   model installs root-owned and read-only, once; the log, the key and the helper's records
+#   cannot be written (or, the key, read) by the daemon's user;
 #   apt-get remove leaves nothing but the conffiles and the state under /var/lib/countersign;
 #   apt-get purge leaves nothing at all (the user stays: Debian does not reuse uids).
 #
@@ -165,7 +170,7 @@ sudoers=/etc/sudoers.d/countersign
 out=$(in_root visudo -cf "$sudoers" 2>&1) && pass "visudo -cf $sudoers" || fail "visudo -cf $sudoers: $out"
 out=$(in_root visudo -c 2>&1) && pass "visudo -c (the whole configuration, with sudoers.d)" || fail "visudo -c: $out"
 rules=$(in_root sudo -l -U countersign 2>&1 || true)
-[[ $rules == *"NOPASSWD: /usr/libexec/countersign/countersign-system snapshot take"* ]] &&
+[[ $rules == *"NOPASSWD: /usr/libexec/countersign/countersign-system accept"* ]] &&
   pass "sudo -l -U countersign lists the helper's rules" || fail "sudo -l -U countersign: $rules"
 
 # expect_stat PATH MODE OWNER GROUP
@@ -194,15 +199,95 @@ expect_stat /var/lib/countersign 755 root root
 expect_stat /var/lib/countersign/models 755 root root
 expect_stat /var/lib/countersign/models/.staging 750 countersign countersign
 expect_stat /var/lib/countersign/snapshots 700 root root
-expect_stat /var/lib/countersign/log 750 countersign countersign
+expect_stat /var/lib/countersign/log 755 root root
+expect_stat /var/lib/countersign/system 755 root root
 expect_stat /var/lib/countersign/daemon 750 countersign countersign
 
 conffiles=$(in_root dpkg-query -W -f='${Conffiles}\n' countersign countersignd | awk 'NF {print $1}' | LC_ALL=C sort)
 [ "$conffiles" = $'/etc/countersign/countersignd.conf\n/etc/sudoers.d/countersign' ] &&
   pass "conffiles: $(echo $conffiles)" || fail "conffiles: $conffiles"
 
-# State the daemon would have written, to see that remove keeps it and purge does not.
-echo "record" >"$root/var/lib/countersign/log/entries"
+# ---- a compromised daemon, through the packaged sudoers rule --------------------------------
+# The daemon's user (countersign) calls the System component the way countersignd does,
+# through sudo with the packaged rule, and tries what an attacker who owns the daemon would.
+echo "== the daemon's user against the System component, through sudo"
+helper=/usr/libexec/countersign/countersign-system
+conf=/etc/countersign/countersignd.conf
+# expect_exit STATUS LABEL COMMAND...: the command (run as countersign) exits STATUS.
+as_daemon() { in_root runuser -u countersign -- "$@"; }
+expect_exit() {
+  local want=$1 label=$2 got out
+  shift 2
+  set +e
+  out=$("$@" 2>&1)
+  got=$?
+  set -e
+  [ "$got" -eq "$want" ] && pass "$label (exit $got)" || fail "$label: exit $got, expected $want: $out"
+  last_output=$out
+}
+cs_root() { in_root env COUNTERSIGN_PASSPHRASE=install-test-only countersign "$@"; }
+mkdir -p "$root/tmp/box/model"
+printf 'hello\n' >"$root/tmp/box/model/hello.txt"
+cs_root key generate --out /tmp/box/alice.key >/dev/null
+cs_root key generate --out /tmp/box/bob.key >/dev/null
+cs_root log keygen --name box-test.example/audit --out /etc/countersign/log.key >/dev/null
+cs_root policy create --domain acme-prod --approver alice:/tmp/box/alice.key --approver bob:/tmp/box/bob.key \
+  --rule install-model=2 -o /etc/countersign/policy.json
+sed -i 's/^#box_id = .*/box_id = box-test/' "$root$conf"
+cs_root manifest create --name hello --version 1 --license MIT --source https://mirror.invalid/hello/ \
+  -o /tmp/box/manifest.json /tmp/box/model >/dev/null
+cs_root proposal create --domain acme-prod --action install-model --manifest /tmp/box/manifest.json \
+  --box box-test --expires 7d -o /tmp/box/proposal.json
+cs_root sign --key /tmp/box/alice.key --signer alice /tmp/box/proposal.json -o /tmp/box/alice.sig
+cs_root sign --key /tmp/box/bob.key --signer bob /tmp/box/proposal.json -o /tmp/box/bob.sig
+cs_root bundle assemble --proposal /tmp/box/proposal.json --manifest /tmp/box/manifest.json \
+  /tmp/box/alice.sig -o /tmp/box/one.json
+cs_root bundle assemble --proposal /tmp/box/proposal.json --manifest /tmp/box/manifest.json \
+  /tmp/box/alice.sig /tmp/box/bob.sig -o /tmp/box/two.json
+chmod 0755 "$root/tmp/box"
+chmod 0644 "$root"/tmp/box/*.json
+proposal=$(cs_root hash /tmp/box/proposal.json)
+proposal=${proposal#sha256:}
+manifest=$(cs_root hash /tmp/box/manifest.json)
+manifest=${manifest#sha256:}
+staged=/var/lib/countersign/models/.staging/$manifest
+
+expect_exit 1 "a proposal without its bundle is refused" as_daemon sudo -n "$helper" accept <"$root/tmp/box/proposal.json"
+expect_exit 1 "an under-threshold bundle is refused" as_daemon sudo -n "$helper" accept <"$root/tmp/box/one.json"
+[[ $last_output == *threshold* ]] || fail "the refusal does not name the threshold: $last_output"
+expect_exit 1 "an install nobody approved is refused" as_daemon sudo -n "$helper" model install "$proposal"
+printf '{"event":"install-complete","manifest":"sha256:%s"}' "$manifest" >"$root/tmp/box/forged.json"
+expect_exit 1 "a forged install-complete in the log is refused" as_daemon sudo -n "$helper" log append <"$root/tmp/box/forged.json"
+expect_exit 1 "sudo refuses a form the rule does not allow" as_daemon sudo -n "$helper" model install "$proposal" --force
+expect_exit 0 "the approved bundle is accepted" as_daemon sudo -n "$helper" accept <"$root/tmp/box/two.json"
+as_daemon mkdir "$staged"
+as_daemon sh -c "printf 'HELLO\n' >$staged/hello.txt"
+expect_exit 1 "staged bytes that are not the manifest's are refused" as_daemon sudo -n "$helper" model install "$proposal"
+[[ $last_output == *SHA-256* ]] || fail "the refusal does not name the hash: $last_output"
+[ -e "$root/var/lib/countersign/models/$manifest" ] && fail "a model was installed from wrong bytes"
+as_daemon mkdir "$staged"
+as_daemon sh -c "printf 'hello\n' >$staged/hello.txt"
+expect_exit 0 "the approved model installs" as_daemon sudo -n "$helper" model install "$proposal"
+expect_stat "/var/lib/countersign/models/$manifest/hello.txt" 444 root root
+expect_exit 1 "the same proposal does not install twice" as_daemon sudo -n "$helper" model install "$proposal"
+# The daemon's user can read the log but neither write it nor read its key nor the helper's records.
+expect_exit 0 "the daemon's user reads the log" as_daemon cat /var/lib/countersign/log/entries
+expect_exit 1 "the daemon's user cannot append to the log" as_daemon sh -c 'echo x >>/var/lib/countersign/log/entries'
+expect_exit 1 "the daemon's user cannot read the log key" as_daemon cat /etc/countersign/log.key
+expect_exit 1 "the daemon's user cannot write the executed set" as_daemon sh -c 'echo x >>/var/lib/countersign/system/executed'
+expect_exit 1 "the daemon's user cannot change an installed model" as_daemon sh -c "echo x >>/var/lib/countersign/models/$manifest/hello.txt"
+entries=$(tr -c '[:print:]' '\n' <"$root/var/lib/countersign/log/entries")
+for e in bundle-rejected action-refused install-refused bundle-verified install-complete; do
+  [[ $entries == *"\"event\":\"$e\""* ]] && pass "the log records $e" || fail "the log has no $e: $entries"
+done
+grep -a '"event":"install-complete"' <<<"$entries" | grep -q reported_by &&
+  fail "install-complete marked as reported by the daemon" || pass "install-complete is the helper's own entry"
+expect_stat /var/lib/countersign/system 755 root root
+expect_stat /var/lib/countersign/system/executed 644 root root
+expect_stat /etc/countersign/log.key 600 root root
+# What this section added outside the state directory goes, so remove and purge are judged
+# on the packages alone (the state under /var/lib/countersign is what remove must keep).
+rm -f "$root/etc/countersign/log.key" "$root/etc/countersign/log.key.pub" "$root/etc/countersign/policy.json"
 
 # ---- remove and purge -----------------------------------------------------------------------
 # diff_since LABEL ALLOWED_REGEX: paths added or removed since the snapshot before install;
