@@ -50,6 +50,7 @@ inline constexpr std::string_view kSnapshotSkipped = "snapshot-skipped";      //
 inline constexpr std::string_view kSnapshotFailed = "snapshot-failed";        // + "reason"
 inline constexpr std::string_view kInstallResumed = "install-resumed";
 inline constexpr std::string_view kStagingCleaned = "staging-cleaned";        // + "manifest" [, "file"]
+inline constexpr std::string_view kFetchProgress = "fetch-progress";          // + "percent", "bytes"
 // Written by the System component (countersign-system) from what it checked itself:
 inline constexpr std::string_view kInstallRefused = "install-refused";   // staged bytes not the manifest's
 inline constexpr std::string_view kModelDamaged = "model-damaged";       // an installed copy failed its re-hash

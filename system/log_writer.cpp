@@ -23,11 +23,12 @@ namespace {
 
 constexpr int kWriterWaitTenths = 300;
 
-constexpr std::array<std::string_view, 12> kDaemonEvents = {
+constexpr std::array<std::string_view, 13> kDaemonEvents = {
     audit::event::kBundleReceived,    audit::event::kBundleRejected,  audit::event::kProposalPending,
     audit::event::kSignatureAccepted, audit::event::kSignatureRejected, audit::event::kFetchStarted,
     audit::event::kSourceFailed,      audit::event::kHashMismatchAlert, audit::event::kInstallResumed,
     audit::event::kStagingCleaned,    audit::event::kDaemonStarted,   audit::event::kDaemonStopped,
+    audit::event::kFetchProgress,
 };
 
 // Cuts a string at `max` bytes without splitting a UTF-8 sequence, and says so.
