@@ -125,7 +125,7 @@ run "$cs" key restore --alg ed25519 --expect-key-id "$key_id" --passphrase-file 
   --out alice-restored.key < two-custodians.txt
 run "$cs" shamir check < <(grep -E '^  [0-9]+\. ' alice-shares.txt)
 
-step "9. The box: countersignd on a temp state dir, its privileged helper run directly (no sudo here)"
+step "9. The box: countersignd on a temp state dir, its System component countersign-system run directly (no sudo here)"
 "$cs" log keygen --name box-7f3a.acme-prod/audit --out box-log.key
 rm -rf box && mkdir -p box/state/models/.staging
 cat > box/countersignd.conf <<EOF
@@ -145,7 +145,7 @@ export COUNTERSIGN_SYSTEM_CONFIG="$work/box/countersignd.conf"
 for _ in $(seq 100); do "$cs" box status --socket box/countersignd.sock >/dev/null 2>&1 && break; sleep 0.1; done
 run "$cs" box status --socket box/countersignd.sock
 
-step "10. Submit the bundle: the box verifies it, fetches from the mirrors in order (the first, an offline mirror, is refused), checks every byte, installs read-only"
+step "10. Submit the bundle: countersign-system verifies it, the daemon fetches from the mirrors in order (the first, an offline mirror, is refused), countersign-system re-hashes every byte and installs read-only"
 run "$cs" submit bundle.json --socket box/countersignd.sock --wait
 hash=$("$cs" hash manifest.json); hash=${hash#sha256:}
 run ls -l "box/state/models/$hash" "box/state/models/$hash/tokenizer"
@@ -153,7 +153,24 @@ run "$cs" box models --socket box/countersignd.sock
 echo "-- the same bundle again (a replay):"
 refuse "$cs" submit bundle.json --socket box/countersignd.sock
 
-step "11. The audit log, fetched from the box and verified offline with only its public key"
+step "11. A compromised daemon cannot act alone: countersign-system checks everything itself"
+helper="$build/system/countersign-system"
+echo "-- the daemon asks the System component for an install nobody approved:"
+refuse "$helper" model install "$(printf 'a%.0s' $(seq 64))"
+echo "-- the daemon tries to write an install into the audit log:"
+printf '{"event": "install-complete", "manifest": "sha256:%s"}' "$hash" > forged-entry.json
+refuse "$helper" log append < forged-entry.json
+echo "-- what the daemon may report is marked as its report; privileged steps are the helper's own:"
+"$cs" box log export --socket box/countersignd.sock -o box-log-now.jsonl >/dev/null
+python3 - "$work/box-log-now.jsonl" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)["entry"]
+    who = "daemon's report" if e.get("reported_by") == "daemon" else "countersign-system"
+    print(f'  {e["seq"]:3}  {e["event"]:22} {who}')
+PY
+
+step "12. The audit log, fetched from the box and verified offline with only its public key"
 run "$cs" box log export --socket box/countersignd.sock -o box-log.jsonl --checkpoint-out box-checkpoint.txt
 run "$cs" log show box-log.jsonl
 run "$cs" log verify box-log.jsonl --key box-log.key.pub --checkpoint box-checkpoint.txt

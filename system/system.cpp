@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <cmath>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -621,10 +623,13 @@ Result<json> Helper::model_install(const std::string& hex) {
       existing.reset();
     }
   }
+  const auto check_started = std::chrono::steady_clock::now();
   if (!existing) {
     CS_TRY(json counts, install_from(d, a.record, m));
     done.update(counts);
   }
+  const double check_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - check_started).count();
   CS_TRY_VOID(state_.save_installed(mhex, {{"manifest", m.to_json()},
                                            {"proposal", proposal},
                                            {"installed", format_rfc3339(env_.clock())}}));
@@ -632,6 +637,9 @@ Result<json> Helper::model_install(const std::string& hex) {
   CS_TRY_VOID(log_.append(ev::kInstallComplete, done));
   CS_TRY_VOID(finish(a.record, ProposalState::kDone, done, std::nullopt));
   CS_TRY_VOID(log_.checkpoint_if_grown());
+  // For the caller only (the install benchmark reports it), not for the log: how long the
+  // seal, the re-hash and the rename of a staged tree took.
+  done["check_seconds"] = std::floor(check_seconds * 1000) / 1000;
   return done;
 }
 
