@@ -11,13 +11,14 @@ namespace countersign::audit {
 namespace {
 
 constexpr std::array<std::string_view, 29> kEvents = {
-    event::kBundleReceived,  event::kBundleVerified,    event::kBundleRejected, event::kSignatureAccepted,
-    event::kSnapshotTaken,   event::kSnapshotRestored,  event::kFetchStarted,   event::kSourceFailed,
-    event::kHashMismatchAlert, event::kFileVerified,    event::kInstallComplete, event::kInstallAborted,
-    event::kPolicyRotated,   event::kModelRemoved,      event::kDaemonStarted,  event::kDaemonStopped,
-    event::kLogRepaired,     event::kProposalPending,   event::kSignatureRejected, event::kSnapshotSkipped,
-    event::kSnapshotFailed,  event::kInstallResumed,    event::kStagingCleaned, event::kInstallRefused,
-    event::kModelDamaged,    event::kActionRefused,     event::kProposalAbandoned, event::kReportsSuppressed, event::kFetchProgress,
+    event::kBundleReceived,    event::kBundleVerified,   event::kBundleRejected,    event::kSignatureAccepted,
+    event::kSnapshotTaken,     event::kSnapshotRestored, event::kFetchStarted,      event::kSourceFailed,
+    event::kHashMismatchAlert, event::kFileVerified,     event::kInstallComplete,   event::kInstallAborted,
+    event::kPolicyRotated,     event::kModelRemoved,     event::kDaemonStarted,     event::kDaemonStopped,
+    event::kLogRepaired,       event::kProposalPending,  event::kSignatureRejected, event::kSnapshotSkipped,
+    event::kSnapshotFailed,    event::kInstallResumed,   event::kStagingCleaned,    event::kInstallRefused,
+    event::kModelDamaged,      event::kActionRefused,    event::kProposalAbandoned, event::kReportsSuppressed,
+    event::kFetchProgress,
 };
 
 bool is_proposal_id(const nlohmann::json& v) {
@@ -42,7 +43,8 @@ Result<std::string> make_entry(std::uint64_t seq, UnixTime time, std::string_vie
   if (!e.is_object()) return Error(Errc::kInvalidArgument, "audit entry fields must be a JSON object");
   for (const char* reserved : {"seq", "time", "event"}) {
     if (e.contains(reserved)) {
-      return Error(Errc::kInvalidArgument, std::string("audit entry fields must not set \"") + reserved + "\"");
+      return Error(Errc::kInvalidArgument,
+                   std::string("audit entry fields must not set \"") + reserved + "\"");
     }
   }
   if (e.contains("proposal") && !is_proposal_id(e["proposal"])) {
@@ -53,8 +55,8 @@ Result<std::string> make_entry(std::uint64_t seq, UnixTime time, std::string_vie
   e["event"] = std::string(event_name);
   CS_TRY(std::string bytes, jcs::serialize(e));
   if (bytes.size() > kMaxEntrySize) {
-    return Error(Errc::kInvalidArgument, "audit entry is " + std::to_string(bytes.size()) + " bytes, over the limit of " +
-                                             std::to_string(kMaxEntrySize));
+    return Error(Errc::kInvalidArgument, "audit entry is " + std::to_string(bytes.size()) +
+                                             " bytes, over the limit of " + std::to_string(kMaxEntrySize));
   }
   return bytes;
 }
@@ -80,22 +82,24 @@ Result<nlohmann::json> check_entry(std::string_view bytes, std::uint64_t expecte
   if (!e.contains("event") || !e["event"].is_string() || e["event"].get<std::string>().empty()) {
     return bad("\"event\" missing or not a non-empty string");
   }
-  if (e.contains("proposal") && !is_proposal_id(e["proposal"])) return bad("\"proposal\" is not sha256:<64 hex>");
+  if (e.contains("proposal") && !is_proposal_id(e["proposal"]))
+    return bad("\"proposal\" is not sha256:<64 hex>");
   return e;
 }
 
 std::string export_line(std::uint64_t index, std::string_view entry_bytes, const Digest& leaf_hash) {
   // The entry bytes are JCS already; splicing them in keeps the line canonical, since
   // "entry" < "index" < "leaf_hash" in JCS member order.
-  return "{\"entry\":" + std::string(entry_bytes) + ",\"index\":" + std::to_string(index) + ",\"leaf_hash\":\"" +
-         hex_encode(leaf_hash) + "\"}";
+  return "{\"entry\":" + std::string(entry_bytes) + ",\"index\":" + std::to_string(index) +
+         ",\"leaf_hash\":\"" + hex_encode(leaf_hash) + "\"}";
 }
 
 Result<ExportLine> parse_export_line(std::string_view line) {
   auto parsed = jcs::parse(line);
   if (!parsed.ok()) return Error(Errc::kMalformed, "not JSON: " + parsed.error().message);
   const nlohmann::json& j = *parsed;
-  if (!j.is_object() || j.size() != 3 || !j.contains("entry") || !j.contains("index") || !j.contains("leaf_hash")) {
+  if (!j.is_object() || j.size() != 3 || !j.contains("entry") || !j.contains("index") ||
+      !j.contains("leaf_hash")) {
     return Error(Errc::kInvalidDocument, "expected exactly {\"entry\", \"index\", \"leaf_hash\"}");
   }
   if (!j["entry"].is_object()) return Error(Errc::kInvalidDocument, "\"entry\" is not an object");
@@ -105,7 +109,8 @@ Result<ExportLine> parse_export_line(std::string_view line) {
     return Error(Errc::kInvalidDocument, "\"index\" is not a non-negative integer");
   }
   ExportLine out;
-  if (!j["leaf_hash"].is_string() || !decode_lower_hex(j["leaf_hash"].get_ref<const std::string&>(), out.leaf_hash)) {
+  if (!j["leaf_hash"].is_string() ||
+      !decode_lower_hex(j["leaf_hash"].get_ref<const std::string&>(), out.leaf_hash)) {
     return Error(Errc::kInvalidDocument, "\"leaf_hash\" is not 64 lowercase hex digits");
   }
   out.index = static_cast<std::uint64_t>(d);

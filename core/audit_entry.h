@@ -43,20 +43,21 @@ inline constexpr std::string_view kPolicyRotated = "policy-rotated";
 inline constexpr std::string_view kModelRemoved = "model-removed";
 inline constexpr std::string_view kDaemonStarted = "daemon-started";
 inline constexpr std::string_view kDaemonStopped = "daemon-stopped";
-inline constexpr std::string_view kLogRepaired = "log-repaired";  // + "torn_bytes", "file", "offset"
-inline constexpr std::string_view kProposalPending = "proposal-pending";      // + "missing"
+inline constexpr std::string_view kLogRepaired = "log-repaired";          // + "torn_bytes", "file", "offset"
+inline constexpr std::string_view kProposalPending = "proposal-pending";  // + "missing"
 inline constexpr std::string_view kSignatureRejected = "signature-rejected";  // + "key", "reason"
 inline constexpr std::string_view kSnapshotSkipped = "snapshot-skipped";      // + "reason"
 inline constexpr std::string_view kSnapshotFailed = "snapshot-failed";        // + "reason"
 inline constexpr std::string_view kInstallResumed = "install-resumed";
-inline constexpr std::string_view kStagingCleaned = "staging-cleaned";        // + "manifest" [, "file"]
-inline constexpr std::string_view kFetchProgress = "fetch-progress";          // + "percent", "bytes"
+inline constexpr std::string_view kStagingCleaned = "staging-cleaned";  // + "manifest" [, "file"]
+inline constexpr std::string_view kFetchProgress = "fetch-progress";    // + "percent", "bytes"
 // Written by the System component (countersign-system) from what it checked itself:
-inline constexpr std::string_view kInstallRefused = "install-refused";   // staged bytes not the manifest's
-inline constexpr std::string_view kModelDamaged = "model-damaged";       // an installed copy failed its re-hash
-inline constexpr std::string_view kActionRefused = "action-refused";     // a subcommand the helper said no to
+inline constexpr std::string_view kInstallRefused = "install-refused";  // staged bytes not the manifest's
+inline constexpr std::string_view kModelDamaged = "model-damaged";    // an installed copy failed its re-hash
+inline constexpr std::string_view kActionRefused = "action-refused";  // a subcommand the helper said no to
 inline constexpr std::string_view kProposalAbandoned = "proposal-abandoned";  // the daemon gave a job up
-inline constexpr std::string_view kReportsSuppressed = "reports-suppressed";  // + "count": over the rate limit
+inline constexpr std::string_view kReportsSuppressed =
+    "reports-suppressed";  // + "count": over the rate limit
 }  // namespace event
 
 // The member the System component adds to every entry whose content the daemon reported

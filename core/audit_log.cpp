@@ -21,7 +21,8 @@ namespace {
 constexpr unsigned kMaxLevels = 64;
 
 Error sys_error(const std::string& what, const std::string& path) {
-  return Error(errno == ENOENT ? Errc::kNotFound : Errc::kIo, what + " " + path + ": " + std::strerror(errno));
+  return Error(errno == ENOENT ? Errc::kNotFound : Errc::kIo,
+               what + " " + path + ": " + std::strerror(errno));
 }
 
 std::uint32_t get_u32(const std::uint8_t* p) {
@@ -138,7 +139,8 @@ Result<Record> read_record(const File& f, std::uint64_t pos, std::uint64_t file_
                            std::uint64_t& next) {
   const std::uint64_t left = file_size - pos;
   auto torn = [&](const std::string& why) {
-    return Error(Errc::kMalformed, "torn record at byte " + std::to_string(pos) + " of " + f.path() + ": " + why);
+    return Error(Errc::kMalformed,
+                 "torn record at byte " + std::to_string(pos) + " of " + f.path() + ": " + why);
   };
   if (left < 4) return torn("no complete length");
   std::uint8_t len_buf[4];
@@ -180,7 +182,7 @@ struct RecordFile {
   File data;
   File index;
   std::size_t max_payload = 0;
-  std::uint64_t count = 0;  // records indexed and trusted
+  std::uint64_t count = 0;          // records indexed and trusted
   std::uint64_t end = kHeaderSize;  // byte after the last trusted record
 
   Result<std::uint64_t> offset_of(std::uint64_t i) const {
@@ -193,7 +195,8 @@ struct RecordFile {
     CS_TRY(std::uint64_t off, offset_of(i));
     CS_TRY(std::uint64_t size, data.size());
     if (off < kHeaderSize || off >= size) {
-      return Error(Errc::kInvalidDocument, index.path() + ": offset of record " + std::to_string(i) + " is out of range");
+      return Error(Errc::kInvalidDocument,
+                   index.path() + ": offset of record " + std::to_string(i) + " is out of range");
     }
     std::uint64_t next = 0;
     return read_record(data, off, size, max_payload, next);
@@ -236,8 +239,9 @@ struct RecordFile {
         return std::optional<TornTail>(t);
       }
       if (!write) {
-        return Error(Errc::kInvalidDocument, "the index files of " + data.path() +
-                                                 " are behind its records; open the log for writing to rebuild them");
+        return Error(Errc::kInvalidDocument,
+                     "the index files of " + data.path() +
+                         " are behind its records; open the log for writing to rebuild them");
       }
       CS_TRY_VOID(on_new(count, *rec));
       std::uint8_t b[8];
@@ -276,28 +280,31 @@ Result<void> create_record_file(const std::string& path, std::string_view header
 
 }  // namespace
 
-Result<Record> parse_record(std::string_view data, std::uint64_t pos, std::size_t max_payload, std::uint64_t& next) {
+Result<Record> parse_record(std::string_view data, std::uint64_t pos, std::size_t max_payload,
+                            std::uint64_t& next) {
   if (pos > data.size()) return Error(Errc::kInvalidArgument, "record position past the end");
   const std::uint64_t left = data.size() - pos;
   if (left < 4) return Error(Errc::kMalformed, "torn record: no complete length");
   auto u = reinterpret_cast<const std::uint8_t*>(data.data()) + pos;
   std::uint32_t len = get_u32(u);
-  if (len == 0 || len > max_payload) return Error(Errc::kMalformed, "record length " + std::to_string(len) + " out of range");
+  if (len == 0 || len > max_payload)
+    return Error(Errc::kMalformed, "record length " + std::to_string(len) + " out of range");
   if (left < kRecordOverhead + len) return Error(Errc::kMalformed, "torn record: incomplete");
   Record r;
   r.offset = pos;
   r.payload.assign(data.substr(static_cast<std::size_t>(pos) + 4, len));
   std::memcpy(r.checksum.data(), u + 4 + len, 32);
   if (merkle::leaf_hash(as_bytes(r.payload)) != r.checksum) {
-    return Error(Errc::kHashMismatch, "record at byte " + std::to_string(pos) + " does not match its checksum");
+    return Error(Errc::kHashMismatch,
+                 "record at byte " + std::to_string(pos) + " does not match its checksum");
   }
   next = pos + kRecordOverhead + len;
   return r;
 }
 
-Result<std::optional<TornTail>> scan_record_file(const std::string& path, std::string_view header,
-                                                 std::size_t max_payload, const std::string& name,
-                                                 const std::function<Result<void>(const Record&)>& on_record) {
+Result<std::optional<TornTail>> scan_record_file(
+    const std::string& path, std::string_view header, std::size_t max_payload, const std::string& name,
+    const std::function<Result<void>(const Record&)>& on_record) {
   CS_TRY(File f, File::open(path, false, false));
   CS_TRY_VOID(check_header(f, header));
   CS_TRY(std::uint64_t size, f.size());
@@ -307,7 +314,8 @@ Result<std::optional<TornTail>> scan_record_file(const std::string& path, std::s
     std::uint64_t next = 0;
     auto rec = read_record(f, pos, size, max_payload, next);
     if (!rec.ok()) {
-      if (rec.error().code != Errc::kMalformed) return rec.error().with_context(name + " record " + std::to_string(n));
+      if (rec.error().code != Errc::kMalformed)
+        return rec.error().with_context(name + " record " + std::to_string(n));
       return std::optional<TornTail>(TornTail{name, pos, size - pos});
     }
     CS_TRY_VOID(on_record(*rec));
@@ -369,7 +377,8 @@ struct AuditLog::State {
   merkle::SubtreeSource source() const {
     return [this](unsigned k, std::uint64_t j) -> Result<Digest> {
       if (k >= levels.size() || j >= (range.size() >> k)) {
-        return Error(Errc::kInternal, "subtree " + std::to_string(k) + "/" + std::to_string(j) + " is not complete");
+        return Error(Errc::kInternal,
+                     "subtree " + std::to_string(k) + "/" + std::to_string(j) + " is not complete");
       }
       return levels[k].read_digest(j);
     };
@@ -467,16 +476,21 @@ Result<AuditLog> AuditLog::open(const std::string& dir, Mode mode, Clock clock, 
   CS_TRY(s->range, merkle::CompactRange::from_frontier(m, std::move(frontier)));
 
   State* st = s.get();
-  CS_TRY(auto torn_entries, s->entries.scan_tail(write, [st](std::uint64_t i, const Record& r) -> Result<void> {
-    auto e = check_entry(r.payload, i);
-    if (!e.ok()) return e.error().with_context("entry " + std::to_string(i) + " at byte " + std::to_string(r.offset));
-    return st->add_leaf(r.checksum);
-  }));
+  CS_TRY(auto torn_entries,
+         s->entries.scan_tail(write, [st](std::uint64_t i, const Record& r) -> Result<void> {
+           auto e = check_entry(r.payload, i);
+           if (!e.ok())
+             return e.error().with_context("entry " + std::to_string(i) + " at byte " +
+                                           std::to_string(r.offset));
+           return st->add_leaf(r.checksum);
+         }));
   if (torn_entries) s->torn.push_back(*torn_entries);
   CS_TRY_VOID(s->sync_derived());
 
-  CS_TRY_VOID(s->checkpoints.load_prefix(~std::uint64_t{0}, [](std::uint64_t, const Record&) { return true; }));
-  CS_TRY(auto torn_cp, s->checkpoints.scan_tail(write, [](std::uint64_t, const Record&) { return Result<void>(); }));
+  CS_TRY_VOID(
+      s->checkpoints.load_prefix(~std::uint64_t{0}, [](std::uint64_t, const Record&) { return true; }));
+  CS_TRY(auto torn_cp,
+         s->checkpoints.scan_tail(write, [](std::uint64_t, const Record&) { return Result<void>(); }));
   if (torn_cp) s->torn.push_back(*torn_cp);
 
   AuditLog log(std::move(s));
@@ -494,7 +508,8 @@ Result<AuditLog> AuditLog::open(const std::string& dir, Mode mode, Clock clock, 
 
 Result<std::uint64_t> AuditLog::append(std::string_view event_name, const nlohmann::json& fields) {
   if (s_->mode != Mode::kWrite) return Error(Errc::kInvalidArgument, "log " + s_->dir + " is open read-only");
-  if (s_->broken) return Error(Errc::kIo, "an earlier append to " + s_->dir + " failed; reopen the log to repair it");
+  if (s_->broken)
+    return Error(Errc::kIo, "an earlier append to " + s_->dir + " failed; reopen the log to repair it");
   const std::uint64_t seq = s_->range.size();
   CS_TRY(std::string bytes, make_entry(seq, s_->clock(), event_name, fields));
   Digest leaf = merkle::leaf_hash(as_bytes(bytes));
@@ -507,7 +522,8 @@ Result<std::uint64_t> AuditLog::append(std::string_view event_name, const nlohma
 
 Result<std::string> AuditLog::sign_checkpoint(const note::Signer& signer) {
   if (s_->mode != Mode::kWrite) return Error(Errc::kInvalidArgument, "log " + s_->dir + " is open read-only");
-  if (s_->broken) return Error(Errc::kIo, "an earlier append to " + s_->dir + " failed; reopen the log to repair it");
+  if (s_->broken)
+    return Error(Errc::kIo, "an earlier append to " + s_->dir + " failed; reopen the log to repair it");
   Checkpoint c;
   c.origin = signer.verifier().name();
   c.size = s_->range.size();
@@ -530,29 +546,36 @@ const std::string& AuditLog::dir() const { return s_->dir; }
 const std::vector<TornTail>& AuditLog::torn_tail() const { return s_->torn; }
 
 Result<std::string> AuditLog::entry(std::uint64_t index) const {
-  if (index >= size()) return Error(Errc::kNotFound, "no entry " + std::to_string(index) + " (log size " + std::to_string(size()) + ")");
+  if (index >= size())
+    return Error(Errc::kNotFound,
+                 "no entry " + std::to_string(index) + " (log size " + std::to_string(size()) + ")");
   CS_TRY(Record r, s_->entries.read(index));
   return std::move(r.payload);
 }
 
 Result<Digest> AuditLog::leaf_hash(std::uint64_t index) const {
-  if (index >= size()) return Error(Errc::kNotFound, "no entry " + std::to_string(index) + " (log size " + std::to_string(size()) + ")");
+  if (index >= size())
+    return Error(Errc::kNotFound,
+                 "no entry " + std::to_string(index) + " (log size " + std::to_string(size()) + ")");
   return s_->levels[0].read_digest(index);
 }
 
 Result<Digest> AuditLog::root_at(std::uint64_t tree_size) const {
-  if (tree_size > size()) return Error(Errc::kNotFound, "the log has only " + std::to_string(size()) + " entries");
+  if (tree_size > size())
+    return Error(Errc::kNotFound, "the log has only " + std::to_string(size()) + " entries");
   if (tree_size == 0) return merkle::empty_root();
   return merkle::range_hash(s_->source(), 0, tree_size);
 }
 
 Result<std::vector<Digest>> AuditLog::inclusion_proof(std::uint64_t index, std::uint64_t tree_size) const {
-  if (tree_size > size()) return Error(Errc::kNotFound, "the log has only " + std::to_string(size()) + " entries");
+  if (tree_size > size())
+    return Error(Errc::kNotFound, "the log has only " + std::to_string(size()) + " entries");
   return merkle::inclusion_proof(s_->source(), index, tree_size);
 }
 
 Result<std::vector<Digest>> AuditLog::consistency_proof(std::uint64_t size1, std::uint64_t size2) const {
-  if (size2 > size()) return Error(Errc::kNotFound, "the log has only " + std::to_string(size()) + " entries");
+  if (size2 > size())
+    return Error(Errc::kNotFound, "the log has only " + std::to_string(size()) + " entries");
   return merkle::consistency_proof(s_->source(), size1, size2);
 }
 

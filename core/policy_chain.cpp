@@ -21,7 +21,9 @@ Error chain_error(const std::string& where, const std::string& why) {
 
 }  // namespace
 
-std::string rotation_file_name(std::uint64_t version) { return "rotation-" + std::to_string(version) + ".json"; }
+std::string rotation_file_name(std::uint64_t version) {
+  return "rotation-" + std::to_string(version) + ".json";
+}
 
 Result<PolicyChain> replay_policy_chain(Policy root, std::vector<Bundle> rotations, const std::string& box_id,
                                         const std::function<bool(const PolicyKey&)>& attested) {
@@ -40,8 +42,9 @@ Result<PolicyChain> replay_policy_chain(Policy root, std::vector<Bundle> rotatio
     o.attestation_verified = attested;
     VerifyReport report = verify_bundle(b, current, o);
     if (!report.approved) {
-      std::string why = report.failures.empty() ? "not approved" : report.failures.front().check + ": " +
-                                                                       report.failures.front().message;
+      std::string why = report.failures.empty()
+                            ? "not approved"
+                            : report.failures.front().check + ": " + report.failures.front().message;
       return chain_error(where, "does not verify under policy version " + std::to_string(current.version()) +
                                     " (" + why + ")");
     }
@@ -114,9 +117,10 @@ Result<PolicyChain> load_policy_chain(const Policy& root, const std::string& dir
     if (!head_hash.ok()) return chain_error(path, head_hash.error().message);
     if (auto done = r->finish(); !done.ok()) return chain_error(path, done.error().message);
     if (*head_version != chain.current.version()) {
-      return chain_error(path, "says version " + std::to_string(*head_version) + " is in force, but the rotation "
-                               "files reach version " + std::to_string(chain.current.version()) +
-                               " (a rotation file is missing)");
+      return chain_error(path, "says version " + std::to_string(*head_version) +
+                                   " is in force, but the rotation "
+                                   "files reach version " +
+                                   std::to_string(chain.current.version()) + " (a rotation file is missing)");
     }
     if (*head_hash != chain.current.hash()) {
       return chain_error(path, "names policy " + digest_to_string(*head_hash) + ", but the chain gives " +

@@ -10,11 +10,16 @@ using nlohmann::json;
 
 std::string_view verdict_name(SignatureVerdict::Status s) {
   switch (s) {
-    case SignatureVerdict::Status::kCounted: return "counted";
-    case SignatureVerdict::Status::kInvalid: return "invalid";
-    case SignatureVerdict::Status::kDuplicate: return "duplicate";
-    case SignatureVerdict::Status::kNotAllowed: return "not-allowed";
-    case SignatureVerdict::Status::kNotAttested: return "not-attested";
+    case SignatureVerdict::Status::kCounted:
+      return "counted";
+    case SignatureVerdict::Status::kInvalid:
+      return "invalid";
+    case SignatureVerdict::Status::kDuplicate:
+      return "duplicate";
+    case SignatureVerdict::Status::kNotAllowed:
+      return "not-allowed";
+    case SignatureVerdict::Status::kNotAttested:
+      return "not-attested";
   }
   return "invalid";
 }
@@ -82,7 +87,8 @@ VerifyReport verify_approval(const Proposal& proposal, const Digest* subject_has
                               std::to_string(options.skew_seconds) + " s of clock skew");
   }
   if (options.already_executed && options.already_executed(proposal.id())) {
-    fail("replayed", "proposal " + digest_to_string(proposal.id()) + " has already been executed on this box");
+    fail("replayed",
+         "proposal " + digest_to_string(proposal.id()) + " has already been executed on this box");
   }
   const Rule* rule = policy.rule_for(proposal.action());
   if (rule == nullptr) {
@@ -112,8 +118,8 @@ VerifyReport verify_approval(const Proposal& proposal, const Digest* subject_has
       continue;
     }
     if (!ref) {
-      mark(SignatureVerdict::Status::kInvalid, "key " + short_id(sig.key()) + " is not in policy version " +
-                                                   std::to_string(policy.version()));
+      mark(SignatureVerdict::Status::kInvalid,
+           "key " + short_id(sig.key()) + " is not in policy version " + std::to_string(policy.version()));
       continue;
     }
     if (sig.alg() != ref->key->key.alg()) {
@@ -122,14 +128,16 @@ VerifyReport verify_approval(const Proposal& proposal, const Digest* subject_has
                                                    std::string(alg_name(ref->key->key.alg())));
       continue;
     }
-    auto ok = ref->key->key.verify(input, sig.fields().signature, sig.fields().authenticator_data, ref->key->uv);
+    auto ok =
+        ref->key->key.verify(input, sig.fields().signature, sig.fields().authenticator_data, ref->key->uv);
     if (!ok.ok()) {
       mark(SignatureVerdict::Status::kInvalid, ok.error().message);
       continue;
     }
     const Approver& a = *ref->approver;
     if (rule != nullptr && !rule->allows(a.id)) {
-      mark(SignatureVerdict::Status::kNotAllowed, "approver \"" + a.id + "\" is not among those who may approve " +
+      mark(SignatureVerdict::Status::kNotAllowed, "approver \"" + a.id +
+                                                      "\" is not among those who may approve " +
                                                       std::string(action_name(proposal.action())));
       continue;
     }
@@ -174,30 +182,50 @@ VerifyReport verify_approval(const Proposal& proposal, const Digest* subject_has
 }
 
 VerifyReport verify_bundle(const Bundle& bundle, const Policy& policy, const VerifyOptions& options) {
-  VerifyReport r = verify_approval(bundle.proposal(), &bundle.subject_hash(), bundle.signatures(), policy, options);
+  VerifyReport r =
+      verify_approval(bundle.proposal(), &bundle.subject_hash(), bundle.signatures(), policy, options);
   if (bundle.proposal().action() == Action::kRotatePolicy && bundle.new_policy()) {
     const Policy& next = *bundle.new_policy();
     if (next.domain() != policy.domain()) {
       r.failures.push_back({"rotation-domain", "the new policy governs \"" + next.domain() +
-                                                   "\", but the policy in force governs \"" + policy.domain() + "\""});
+                                                   "\", but the policy in force governs \"" +
+                                                   policy.domain() + "\""});
     }
     if (next.version() != policy.version() + 1) {
       r.failures.push_back(
-          {"rotation-version", "the new policy has version " + std::to_string(next.version()) +
-                                   "; only version " + std::to_string(policy.version() + 1) +
-                                   " can follow version " + std::to_string(policy.version()) +
-                                   (next.version() <= policy.version() ? " (older or equal versions are refused)" : "")});
+          {"rotation-version",
+           "the new policy has version " + std::to_string(next.version()) + "; only version " +
+               std::to_string(policy.version() + 1) + " can follow version " +
+               std::to_string(policy.version()) +
+               (next.version() <= policy.version() ? " (older or equal versions are refused)" : "")});
     }
-    VerifyReport sub = verify_approval(bundle.proposal(), &bundle.subject_hash(), bundle.signatures(), next, options);
+    VerifyReport sub =
+        verify_approval(bundle.proposal(), &bundle.subject_hash(), bundle.signatures(), next, options);
     if (!sub.approved) {
       std::string why;
       for (const auto& f : sub.failures) why += (why.empty() ? "" : "; ") + f.message;
-      r.failures.push_back({"rotation-new-policy", "not also approved under the new policy's own rule: " + why});
+      r.failures.push_back(
+          {"rotation-new-policy", "not also approved under the new policy's own rule: " + why});
     }
     r.under_new_policy.push_back(std::move(sub));
   }
   r.approved = r.failures.empty();
   return r;
+}
+
+std::vector<std::string> VerifyReport::reasons() const {
+  std::vector<std::string> out;
+  for (const auto& f : failures) out.push_back(f.check + ": " + f.message);
+  for (const auto& s : signatures) {
+    if (s.status == SignatureVerdict::Status::kCounted) continue;
+    std::string who = s.approver_id.empty() ? "key " + s.key_id.substr(0, 16) : s.approver_id;
+    out.push_back("signature " + std::to_string(s.index) + " (" + who +
+                  "): " + std::string(verdict_name(s.status)) + (s.reason.empty() ? "" : ": " + s.reason));
+  }
+  for (const auto& sub : under_new_policy) {
+    for (auto& line : sub.reasons()) out.push_back("under the new policy: " + line);
+  }
+  return out;
 }
 
 json VerifyReport::to_json() const {
@@ -207,7 +235,8 @@ json VerifyReport::to_json() const {
   j["action"] = action_name(action);
   j["policy"] = {{"domain", policy_domain}, {"version", policy_version}};
   if (rule) {
-    json rj{{"threshold", rule->threshold}, {"require_attestation", rule->require_attestation},
+    json rj{{"threshold", rule->threshold},
+            {"require_attestation", rule->require_attestation},
             {"require_roles", rule->require_roles}};
     if (rule->of) rj["of"] = *rule->of;
     j["rule"] = std::move(rj);
@@ -244,9 +273,10 @@ std::string VerifyReport::to_text(const Policy& policy) const {
     if (rule->require_attestation) o << ", hardware-attested keys only";
     o << "\n";
   }
-  o << "\n" << (approved ? "APPROVED" : "NOT APPROVED") << ": " << counted.size() << " approval"
-    << (counted.size() == 1 ? "" : "s") << " counted, " << (rule ? std::to_string(rule->threshold) : std::string("no rule:"))
-    << " required\n";
+  o << "\n"
+    << (approved ? "APPROVED" : "NOT APPROVED") << ": " << counted.size() << " approval"
+    << (counted.size() == 1 ? "" : "s") << " counted, "
+    << (rule ? std::to_string(rule->threshold) : std::string("no rule:")) << " required\n";
   auto describe = [&](const std::string& id) {
     const Approver* a = policy.find_approver(id);
     std::string s = id;
@@ -261,8 +291,9 @@ std::string VerifyReport::to_text(const Policy& policy) const {
   }
   for (const auto& v : signatures) {
     if (v.status == SignatureVerdict::Status::kCounted) continue;
-    o << "  " << verdict_name(v.status) << std::string(13 - std::min<std::size_t>(12, verdict_name(v.status).size()), ' ')
-      << "signature #" << v.index + 1;
+    o << "  " << verdict_name(v.status)
+      << std::string(13 - std::min<std::size_t>(12, verdict_name(v.status).size()), ' ') << "signature #"
+      << v.index + 1;
     if (!v.approver_id.empty()) o << " by " << v.approver_id;
     o << ": " << v.reason << "\n";
   }

@@ -27,9 +27,9 @@
 namespace countersign {
 
 struct VerifyOptions {
-  UnixTime now = 0;                     // judge expiry as of this time
-  std::int64_t skew_seconds = 300;      // tolerated clock difference for "created"
-  std::optional<std::string> box_id;    // check the proposal's box list against this id
+  UnixTime now = 0;                   // judge expiry as of this time
+  std::int64_t skew_seconds = 300;    // tolerated clock difference for "created"
+  std::optional<std::string> box_id;  // check the proposal's box list against this id
   // Returns true when the box has already executed this proposal id (replay).
   std::function<bool(const Digest&)> already_executed;
   // Returns true when the key's hardware attestation verifies against pinned vendor roots.
@@ -47,11 +47,11 @@ struct CheckFailure {
 
 struct SignatureVerdict {
   enum class Status { kCounted, kInvalid, kDuplicate, kNotAllowed, kNotAttested };
-  std::size_t index = 0;     // position in the bundle's signature list
+  std::size_t index = 0;  // position in the bundle's signature list
   std::string key_id;
-  std::string approver_id;   // empty when the key is unknown
+  std::string approver_id;  // empty when the key is unknown
   Status status = Status::kInvalid;
-  std::string reason;        // why it did not count (empty when counted)
+  std::string reason;  // why it did not count (empty when counted)
 };
 std::string_view verdict_name(SignatureVerdict::Status s);
 
@@ -71,6 +71,10 @@ struct VerifyReport {
   std::vector<VerifyReport> under_new_policy;
 
   nlohmann::json to_json() const;
+  // Why it was not approved, one line per reason: each failed check ("threshold: ..."), each
+  // signature that did not count ("signature 2 (carol): invalid: ..."), then the same under
+  // the new policy for rotations ("under the new policy: ..."). Empty when approved.
+  std::vector<std::string> reasons() const;
   // Human-readable multi-line report.
   std::string to_text(const Policy& policy) const;
 };

@@ -105,6 +105,18 @@ Result<SnapshotSpec> SnapshotSpec::parse(std::string_view text) {
       "\"" + std::string(text) + "\" is not a snapshot backend: use none, btrfs:PATH or zfs:DATASET");
 }
 
+std::string SnapshotSpec::backend_name() const {
+  switch (kind) {
+    case Kind::kBtrfs:
+      return "btrfs";
+    case Kind::kZfs:
+      return "zfs";
+    case Kind::kNone:
+      break;
+  }
+  return "none";
+}
+
 std::string SnapshotSpec::to_string() const {
   switch (kind) {
     case Kind::kNone:

@@ -44,6 +44,8 @@ struct SnapshotSpec {
   std::string target;  // btrfs: subvolume path; zfs: dataset name
   static Result<SnapshotSpec> parse(std::string_view text);
   std::string to_string() const;
+  // "none", "btrfs" or "zfs": the backend as snapshot documents name it.
+  std::string backend_name() const;
 };
 
 struct Config {

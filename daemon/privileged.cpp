@@ -90,7 +90,8 @@ Result<nlohmann::json> Privileged::run(const std::vector<std::string>& args, std
   pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
   int open_fds = 2;
   while (open_fds > 0) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       break;
@@ -118,7 +119,8 @@ Result<nlohmann::json> Privileged::run(const std::vector<std::string>& args, std
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (timed_out) return Error(Errc::kTimeout, what + ": no answer within " + std::to_string(timeout_seconds) + " s");
+  if (timed_out)
+    return Error(Errc::kTimeout, what + ": no answer within " + std::to_string(timeout_seconds) + " s");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::string msg = first_line(stderr_s);
     if (msg.empty()) {
@@ -126,7 +128,8 @@ Result<nlohmann::json> Privileged::run(const std::vector<std::string>& args, std
                               : "killed by signal " + std::to_string(WTERMSIG(status));
     }
     Errc code = Errc::kIo;
-    if (auto j = jcs::parse(stdout_s); j.ok() && j->is_object() && j->contains("error") && (*j)["error"].is_string()) {
+    if (auto j = jcs::parse(stdout_s);
+        j.ok() && j->is_object() && j->contains("error") && (*j)["error"].is_string()) {
       code = errc_from_name((*j)["error"].get<std::string>());
     }
     return Error(code, what + ": " + msg);

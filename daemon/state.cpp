@@ -38,10 +38,14 @@ Result<std::optional<nlohmann::json>> load_json_file(const std::string& path) {
 
 std::string_view job_state_name(JobState s) {
   switch (s) {
-    case JobState::kQueued: return "queued";
-    case JobState::kRunning: return "running";
-    case JobState::kDone: return "done";
-    case JobState::kFailed: return "failed";
+    case JobState::kQueued:
+      return "queued";
+    case JobState::kRunning:
+      return "running";
+    case JobState::kDone:
+      return "done";
+    case JobState::kFailed:
+      return "failed";
   }
   return "failed";
 }

@@ -33,7 +33,7 @@ Result<JobState> job_state_from_name(std::string_view name);
 struct JobRecord {
   Digest proposal{};
   std::string action;
-  nlohmann::json bundle;     // the bundle as received
+  nlohmann::json bundle;  // the bundle as received
   JobState state = JobState::kQueued;
   UnixTime received = 0;
   std::optional<UnixTime> finished;

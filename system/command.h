@@ -33,10 +33,9 @@ struct CommandOutput {
   std::string err;
 };
 
-// Runs argv[0] with argv (stdin is /dev/null unless options.stdin_file names a file). A bare argv[0] is looked up with
-// find_program. Errors: kNotFound (no such program), kTimeout (killed after
-// timeout_seconds), kIo (spawn or pipe failures). A non-zero exit is not an error here:
-// callers read `status`.
+// Runs argv[0] with argv (stdin is /dev/null unless options.stdin_file names a file). A bare argv[0] is
+// looked up with find_program. Errors: kNotFound (no such program), kTimeout (killed after timeout_seconds),
+// kIo (spawn or pipe failures). A non-zero exit is not an error here: callers read `status`.
 Result<CommandOutput> run_command(const std::vector<std::string>& argv, const CommandOptions& options = {});
 
 // The absolute path of `name` in /usr/sbin, /usr/bin, /sbin or /bin (an absolute `name` is

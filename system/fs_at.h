@@ -19,7 +19,6 @@
 
 namespace countersign::daemon {
 
-
 // Deepest directory nesting the helper walks or removes; deeper trees are refused.
 inline constexpr int kMaxTreeDepth = 64;
 

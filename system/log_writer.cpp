@@ -24,10 +24,10 @@ namespace {
 constexpr int kWriterWaitTenths = 300;
 
 constexpr std::array<std::string_view, 13> kDaemonEvents = {
-    audit::event::kBundleReceived,    audit::event::kBundleRejected,  audit::event::kProposalPending,
+    audit::event::kBundleReceived,    audit::event::kBundleRejected,    audit::event::kProposalPending,
     audit::event::kSignatureAccepted, audit::event::kSignatureRejected, audit::event::kFetchStarted,
     audit::event::kSourceFailed,      audit::event::kHashMismatchAlert, audit::event::kInstallResumed,
-    audit::event::kStagingCleaned,    audit::event::kDaemonStarted,   audit::event::kDaemonStopped,
+    audit::event::kStagingCleaned,    audit::event::kDaemonStarted,     audit::event::kDaemonStopped,
     audit::event::kFetchProgress,
 };
 
@@ -44,8 +44,10 @@ nlohmann::json bound_value(const nlohmann::json& v, int depth) {
   if (depth > 4 && (v.is_object() || v.is_array())) return "…(nested too deeply)";
   if (v.is_array()) {
     nlohmann::json out = nlohmann::json::array();
-    for (std::size_t i = 0; i < v.size() && i < kMaxReportedItems; ++i) out.push_back(bound_value(v[i], depth + 1));
-    if (v.size() > kMaxReportedItems) out.push_back("…and " + std::to_string(v.size() - kMaxReportedItems) + " more");
+    for (std::size_t i = 0; i < v.size() && i < kMaxReportedItems; ++i)
+      out.push_back(bound_value(v[i], depth + 1));
+    if (v.size() > kMaxReportedItems)
+      out.push_back("…and " + std::to_string(v.size() - kMaxReportedItems) + " more");
     return out;
   }
   if (v.is_object()) {
@@ -62,10 +64,12 @@ nlohmann::json bound_value(const nlohmann::json& v, int depth) {
 Result<note::Signer> read_log_key(const std::string& path) {
   if (::geteuid() == 0) {
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return Error(Errc::kIo, "cannot read the log key " + path + ": " + std::strerror(errno));
+    if (::stat(path.c_str(), &st) != 0)
+      return Error(Errc::kIo, "cannot read the log key " + path + ": " + std::strerror(errno));
     if (st.st_uid != 0 || (st.st_mode & 077) != 0) {
-      return Error(Errc::kRejected, "the log key " + path + " must be owned by root and readable only by root (it is uid " +
-                                        std::to_string(st.st_uid) + ", mode " + mode_string(st.st_mode) + ")");
+      return Error(Errc::kRejected,
+                   "the log key " + path + " must be owned by root and readable only by root (it is uid " +
+                       std::to_string(st.st_uid) + ", mode " + mode_string(st.st_mode) + ")");
     }
   }
   auto skey = read_secret_file(path);
@@ -128,7 +132,8 @@ Result<LogWriter> LogWriter::open(const Config& config, Clock clock) {
   }
   {
     UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd.valid()) return Error(Errc::kIo, "cannot open the log directory " + dir + ": " + std::strerror(errno));
+    if (!fd.valid())
+      return Error(Errc::kIo, "cannot open the log directory " + dir + ": " + std::strerror(errno));
     CS_TRY_VOID(check_root_only(fd.get(), "the log directory " + dir));
   }
   // The rate limit's bucket lives with the helper's records.
@@ -142,9 +147,11 @@ Result<LogWriter> LogWriter::open(const Config& config, Clock clock) {
     if (log.ok()) {
       return LogWriter(std::move(*log), std::move(key), system_dir + "/report-budget.json", clock);
     }
-    const bool busy = log.error().code == Errc::kInvalidArgument && log.error().message.find("in use") != std::string::npos;
+    const bool busy =
+        log.error().code == Errc::kInvalidArgument && log.error().message.find("in use") != std::string::npos;
     if (!busy) return log.error().with_context("audit log " + dir);
-    if (tenth >= kWriterWaitTenths) return Error(Errc::kTimeout, "the audit log " + dir + " stayed in use for 30 s");
+    if (tenth >= kWriterWaitTenths)
+      return Error(Errc::kTimeout, "the audit log " + dir + " stayed in use for 30 s");
     ::usleep(100 * 1000);
   }
 }
@@ -154,7 +161,7 @@ Result<std::uint64_t> LogWriter::append(std::string_view event, const nlohmann::
 }
 
 Result<std::optional<std::uint64_t>> LogWriter::append_limited(std::string_view event, nlohmann::json fields,
-                                                                bool reported) {
+                                                               bool reported) {
   const UnixTime now = clock_();
   Budget b = read_budget(budget_path_, now);
   b.tokens = std::min(kReportBurst, b.tokens + static_cast<double>(now - b.updated) / kReportRefillSeconds);

@@ -53,13 +53,17 @@ class LogWriter {
   Result<std::uint64_t> append(std::string_view event, const nlohmann::json& fields);
   // An entry the daemon reported (`reported`: adds reported_by) or caused: bounded and
   // rate-limited. Returns its seq, or nullopt when it was suppressed.
-  Result<std::optional<std::uint64_t>> append_limited(std::string_view event, nlohmann::json fields, bool reported);
+  Result<std::optional<std::uint64_t>> append_limited(std::string_view event, nlohmann::json fields,
+                                                      bool reported);
   // Signs a checkpoint when entries were appended since the newest one. Returns the tree size.
   Result<std::uint64_t> checkpoint_if_grown();
 
  private:
   LogWriter(audit::AuditLog log, note::Signer key, std::string budget_path, Clock clock)
-      : log_(std::move(log)), key_(std::move(key)), budget_path_(std::move(budget_path)), clock_(std::move(clock)) {}
+      : log_(std::move(log)),
+        key_(std::move(key)),
+        budget_path_(std::move(budget_path)),
+        clock_(std::move(clock)) {}
   audit::AuditLog log_;
   note::Signer key_;
   std::string budget_path_;

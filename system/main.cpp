@@ -7,8 +7,8 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -47,7 +47,9 @@ countersign::Result<std::string> read_input(std::uint64_t max) {
   for (;;) {
     ssize_t n = ::read(0, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return countersign::Error(countersign::Errc::kIo, std::string("cannot read stdin: ") + std::strerror(errno));
+    if (n < 0)
+      return countersign::Error(countersign::Errc::kIo,
+                                std::string("cannot read stdin: ") + std::strerror(errno));
     if (n == 0) break;
     if (data.size() + static_cast<std::size_t>(n) > max) {
       return countersign::Error(countersign::Errc::kInvalidArgument,

@@ -25,13 +25,18 @@ Result<std::optional<nlohmann::json>> read_json_if_present(const std::string& pa
 
 }  // namespace
 
-std::string SystemPaths::proposal(const Digest& id) const { return proposals() + "/" + hex_encode(id) + ".json"; }
+std::string SystemPaths::proposal(const Digest& id) const {
+  return proposals() + "/" + hex_encode(id) + ".json";
+}
 
 std::string_view proposal_state_name(ProposalState s) {
   switch (s) {
-    case ProposalState::kAccepted: return "accepted";
-    case ProposalState::kDone: return "done";
-    case ProposalState::kFailed: return "failed";
+    case ProposalState::kAccepted:
+      return "accepted";
+    case ProposalState::kDone:
+      return "done";
+    case ProposalState::kFailed:
+      return "failed";
   }
   return "failed";
 }
@@ -49,7 +54,9 @@ nlohmann::json ProposalRecord::to_json() const {
 }
 
 Result<ProposalRecord> ProposalRecord::from_json(const nlohmann::json& j) {
-  auto bad = [](const std::string& what) { return Error(Errc::kInvalidDocument, "proposal record: " + what); };
+  auto bad = [](const std::string& what) {
+    return Error(Errc::kInvalidDocument, "proposal record: " + what);
+  };
   if (!j.is_object()) return bad("not an object");
   auto str = [&](const char* k) -> Result<std::string> {
     if (!j.contains(k) || !j[k].is_string()) return bad(std::string("\"") + k + "\" missing");
@@ -96,7 +103,8 @@ Result<std::set<Digest>> read_executed_set(const std::string& path) {
     if (nl == std::string::npos) break;  // torn tail
     ++line;
     auto d = digest_from_string(std::string_view(data).substr(pos, nl - pos));
-    if (!d.ok()) return Error(Errc::kInvalidDocument, path + ":" + std::to_string(line) + ": not a proposal id");
+    if (!d.ok())
+      return Error(Errc::kInvalidDocument, path + ":" + std::to_string(line) + ": not a proposal id");
     out.insert(*d);
     pos = nl + 1;
   }
@@ -120,7 +128,8 @@ Result<std::vector<ProposalRecord>> read_proposal_records(const SystemPaths& pat
   for (const auto& e : fs::directory_iterator(paths.proposals(), ec)) {
     const std::string name = e.path().filename().string();
     Digest id{};
-    if (name.size() != 64 + 5 || !name.ends_with(".json") || !decode_lower_hex(name.substr(0, 64), id)) continue;
+    if (name.size() != 64 + 5 || !name.ends_with(".json") || !decode_lower_hex(name.substr(0, 64), id))
+      continue;
     CS_TRY(auto r, read_proposal_record(paths, id));
     if (r) out.push_back(std::move(*r));
   }
@@ -131,11 +140,34 @@ Result<std::vector<ProposalRecord>> read_proposal_records(const SystemPaths& pat
   return out;
 }
 
-Result<std::optional<nlohmann::json>> read_installed_record(const SystemPaths& paths, const std::string& hex) {
+Result<std::optional<nlohmann::json>> read_installed_record(const SystemPaths& paths,
+                                                            const std::string& hex) {
   return read_json_if_present(paths.installed_record(hex));
 }
 
-Result<PolicyChain> read_policy_chain(const Config& config, const std::function<bool(const PolicyKey&)>& attested) {
+std::optional<std::string> box_refusal(const Bundle& b, const Config& config) {
+  switch (b.proposal().action()) {
+    case Action::kInstallPackages:
+      return "install-packages is not supported by this version of Countersign";
+    case Action::kRestoreSnapshot: {
+      const auto& s = b.snapshot()->fields();
+      const std::string backend = config.snapshot.backend_name();
+      if (s.box != config.box_id)
+        return "the snapshot belongs to box \"" + s.box + "\", this is \"" + config.box_id + "\"";
+      if (s.backend != backend)
+        return "the snapshot is a " + s.backend + " snapshot, this box uses " + backend;
+      return std::nullopt;
+    }
+    case Action::kInstallModel:
+    case Action::kRemoveModel:
+    case Action::kRotatePolicy:
+      break;
+  }
+  return std::nullopt;
+}
+
+Result<PolicyChain> read_policy_chain(const Config& config,
+                                      const std::function<bool(const PolicyKey&)>& attested) {
   auto text = read_file(config.policy, 16u << 20);
   if (!text.ok()) return text.error().with_context("policy " + config.policy);
   auto root = Policy::parse_text(*text);

@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/bundle.h"
 #include "core/policy_chain.h"
 #include "core/result.h"
 #include "core/sha256.h"
@@ -78,7 +79,13 @@ Result<std::vector<ProposalRecord>> read_proposal_records(const SystemPaths& pat
 // Reads installed/<hex>.json; nullopt when there is none.
 Result<std::optional<nlohmann::json>> read_installed_record(const SystemPaths& paths, const std::string& hex);
 
+// Why this box cannot act on `bundle` whatever its signatures say (an action this version
+// does not implement, another box's snapshot, another backend's): both programs check it,
+// the daemon to answer early, the helper to decide. nullopt when nothing stands in the way.
+std::optional<std::string> box_refusal(const Bundle& bundle, const Config& config);
+
 // The configured root policy (Config::policy) and the chain in policy/, replayed.
-Result<PolicyChain> read_policy_chain(const Config& config, const std::function<bool(const PolicyKey&)>& attested);
+Result<PolicyChain> read_policy_chain(const Config& config,
+                                      const std::function<bool(const PolicyKey&)>& attested);
 
 }  // namespace countersign::daemon

@@ -28,8 +28,8 @@
 
 #include "core/result.h"
 #include "core/timeutil.h"
-#include "system/command.h"
 #include "daemon/config.h"
+#include "system/command.h"
 
 namespace countersign::daemon {
 

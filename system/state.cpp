@@ -35,7 +35,8 @@ Result<std::string> canonical_text(const nlohmann::json& j) {
 
 }  // namespace
 
-Result<SystemState> SystemState::open(const Config& config, const std::function<bool(const PolicyKey&)>& attested) {
+Result<SystemState> SystemState::open(const Config& config,
+                                      const std::function<bool(const PolicyKey&)>& attested) {
   SystemState s{SystemPaths(config)};
   const SystemPaths& p = s.paths_;
   for (const auto& d : {p.dir, p.proposals(), p.policy_chain(), p.installed()}) CS_TRY_VOID(make_dir(d));
@@ -96,23 +97,25 @@ Result<void> SystemState::save(const ProposalRecord& record) const {
 
 Result<void> SystemState::add_rotation(const Bundle& rotation) {
   if (!rotation.new_policy() || rotation.new_policy()->version() != policy().version() + 1) {
-    return Error(Errc::kRejected, "the rotation does not take policy version " + std::to_string(policy().version()) +
-                                      " to the next");
+    return Error(Errc::kRejected, "the rotation does not take policy version " +
+                                      std::to_string(policy().version()) + " to the next");
   }
   std::vector<Bundle> rotations = chain_->rotations;
   rotations.push_back(rotation);
   const Policy& next = *rotation.new_policy();
   CS_TRY(std::string bundle_text, canonical_text(rotation.to_json()));
-  CS_TRY_VOID(write_file_atomic(paths_.policy_chain() + "/" + rotation_file_name(next.version()), bundle_text, 0644,
-                                true));
-  CS_TRY(std::string head, canonical_text({{"version", next.version()}, {"policy", digest_to_string(next.hash())}}));
+  CS_TRY_VOID(write_file_atomic(paths_.policy_chain() + "/" + rotation_file_name(next.version()), bundle_text,
+                                0644, true));
+  CS_TRY(std::string head,
+         canonical_text({{"version", next.version()}, {"policy", digest_to_string(next.hash())}}));
   CS_TRY_VOID(write_file_atomic(paths_.policy_chain() + "/" + kPolicyHeadFile, head, 0644));
   chain_->rotations = std::move(rotations);
   chain_->current = next;
   return {};
 }
 
-Result<void> SystemState::save_installed(const std::string& manifest_hex, const nlohmann::json& record) const {
+Result<void> SystemState::save_installed(const std::string& manifest_hex,
+                                         const nlohmann::json& record) const {
   CS_TRY(std::string text, canonical_text(record));
   return write_file_atomic(paths_.installed_record(manifest_hex), text, 0644);
 }

@@ -24,7 +24,8 @@ class SystemState {
   // Creates system/ and its subdirectories when missing (0755), takes the lock, loads the
   // executed set (cutting off a torn last line) and replays the policy chain from the
   // configured root policy: a broken chain is an error, never a fallback (core/policy_chain.h).
-  static Result<SystemState> open(const Config& config, const std::function<bool(const PolicyKey&)>& attested);
+  static Result<SystemState> open(const Config& config,
+                                  const std::function<bool(const PolicyKey&)>& attested);
 
   const SystemPaths& paths() const { return paths_; }
   const Policy& policy() const { return chain_->current; }
@@ -33,7 +34,9 @@ class SystemState {
   // Appends and fsyncs. Idempotent.
   Result<void> mark_executed(const Digest& id);
 
-  Result<std::optional<ProposalRecord>> load(const Digest& id) const { return read_proposal_record(paths_, id); }
+  Result<std::optional<ProposalRecord>> load(const Digest& id) const {
+    return read_proposal_record(paths_, id);
+  }
   Result<void> save(const ProposalRecord& record) const;
 
   // Appends an accepted rotation to the chain (rotation-<N>.json, then head.json) and makes

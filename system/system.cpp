@@ -5,10 +5,10 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
-#include <cmath>
 #include <cerrno>
+#include <chrono>
 #include <climits>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -58,18 +58,21 @@ Result<std::string> real_path(const std::string& path) {
   char buf[PATH_MAX];
   if (::realpath(path.c_str(), buf) == nullptr) {
     const int e = errno;
-    return Error(e == ENOENT ? Errc::kNotFound : Errc::kIo, "cannot resolve " + path + ": " + std::strerror(e));
+    return Error(e == ENOENT ? Errc::kNotFound : Errc::kIo,
+                 "cannot resolve " + path + ": " + std::strerror(e));
   }
   return std::string(buf);
 }
 
 // The configured `path` must resolve to exactly `expected` (inside the real state
 // directory): a symlink anywhere below the state directory is refused, whatever it points at.
-Result<void> check_resolves_to(const std::string& path, const std::string& expected, const std::string& state_dir) {
+Result<void> check_resolves_to(const std::string& path, const std::string& expected,
+                               const std::string& state_dir) {
   CS_TRY(std::string real, real_path(path));
   if (real != expected) {
-    return Error(Errc::kRejected, path + " resolves to " + real + ", not " + expected + " inside the state directory " +
-                                      state_dir + " (symbolic links are refused)");
+    return Error(Errc::kRejected, path + " resolves to " + real + ", not " + expected +
+                                      " inside the state directory " + state_dir +
+                                      " (symbolic links are refused)");
   }
   return {};
 }
@@ -156,7 +159,8 @@ class TreeCheck {
   Result<void> run(int parent_fd, const std::string& name) {
     CS_TRY(UniqueFd top, open_directory_at(parent_fd, name, shown_));
     struct stat st {};
-    if (::fstat(top.get(), &st) != 0) return Error(Errc::kIo, "cannot stat " + shown_ + ": " + std::strerror(errno));
+    if (::fstat(top.get(), &st) != 0)
+      return Error(Errc::kIo, "cannot stat " + shown_ + ": " + std::strerror(errno));
     dev_ = st.st_dev;
     CS_TRY_VOID(walk(top.get(), "", 0));
     for (const auto& [path, file] : files_) {
@@ -183,8 +187,10 @@ class TreeCheck {
   Result<void> walk(int fd, const std::string& rel, int depth) {
     if (depth > kMaxTreeDepth) return Error(Errc::kIo, show(rel) + ": nested too deeply");
     struct stat self {};
-    if (::fstat(fd, &self) != 0) return Error(Errc::kIo, "cannot stat " + show(rel) + ": " + std::strerror(errno));
-    if (self.st_dev != dev_) return Error(Errc::kIo, show(rel) + ": is another file system (a mount point or subvolume)");
+    if (::fstat(fd, &self) != 0)
+      return Error(Errc::kIo, "cannot stat " + show(rel) + ": " + std::strerror(errno));
+    if (self.st_dev != dev_)
+      return Error(Errc::kIo, show(rel) + ": is another file system (a mount point or subvolume)");
     CS_TRY_VOID(make_root_read_only(fd, 0555, show(rel)));
     const auto expected = children_.count(rel) ? children_.at(rel) : 0;
     // Room for a few extra entries so that one is reported by name below; a directory
@@ -195,7 +201,8 @@ class TreeCheck {
       CS_TRY(auto st, stat_at(fd, name, show(child)));
       if (!st) return Error(Errc::kIo, show(child) + ": vanished while being checked");
       if (S_ISDIR(st->st_mode)) {
-        if (!dirs_.count(child)) return Error(Errc::kIo, show(child) + ": not in the manifest (unexpected directory)");
+        if (!dirs_.count(child))
+          return Error(Errc::kIo, show(child) + ": not in the manifest (unexpected directory)");
         CS_TRY(UniqueFd sub, open_directory_at(fd, name, show(child)));
         struct stat opened {};
         if (::fstat(sub.get(), &opened) != 0 || opened.st_ino != st->st_ino || opened.st_dev != st->st_dev) {
@@ -228,8 +235,8 @@ class TreeCheck {
     }
     const auto size = static_cast<std::uint64_t>(opened.st_size);
     if (size != it->second->size) {
-      return Error(Errc::kIo,
-                   show(rel) + ": " + std::to_string(size) + " bytes; the manifest says " + std::to_string(it->second->size));
+      return Error(Errc::kIo, show(rel) + ": " + std::to_string(size) + " bytes; the manifest says " +
+                                  std::to_string(it->second->size));
     }
     const bool sealed_before = already_sealed(opened);
     CS_TRY_VOID(make_root_read_only(fd.get(), 0444, show(rel)));
@@ -252,7 +259,8 @@ class TreeCheck {
       at = dir.get();
       pos = slash + 1;
     }
-    UniqueFd fd(::openat(at, t.rel.substr(pos).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    UniqueFd fd(
+        ::openat(at, t.rel.substr(pos).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
     if (!fd.valid()) return Error(Errc::kIo, "cannot open " + show(t.rel) + ": " + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0 || st.st_ino != t.ino || !S_ISREG(st.st_mode)) {
@@ -285,9 +293,9 @@ class TreeCheck {
 
   // Largest files first so that the last worker is not left with the biggest one.
   Result<void> hash_all(int top) {
-    std::sort(tasks_.begin(), tasks_.end(),
-              [](const Task& a, const Task& b) { return a.file->size != b.file->size ? a.file->size > b.file->size
-                                                                                       : a.rel < b.rel; });
+    std::sort(tasks_.begin(), tasks_.end(), [](const Task& a, const Task& b) {
+      return a.file->size != b.file->size ? a.file->size > b.file->size : a.rel < b.rel;
+    });
     unsigned n = threads_ ? threads_ : std::max(1u, std::thread::hardware_concurrency());
     n = static_cast<unsigned>(std::min<std::size_t>(n, std::max<std::size_t>(1, tasks_.size())));
     std::atomic<std::size_t> next{0};
@@ -326,37 +334,17 @@ class TreeCheck {
 
 json hash_json(const std::string& hex) { return "sha256:" + hex; }
 
-std::string backend_name(const Config& c) {
-  switch (c.snapshot.kind) {
-    case SnapshotSpec::Kind::kBtrfs: return "btrfs";
-    case SnapshotSpec::Kind::kZfs: return "zfs";
-    case SnapshotSpec::Kind::kNone: break;
-  }
-  return "none";
-}
-
-// Why a verification said no, one line per reason.
-std::vector<std::string> rejection_reasons(const VerifyReport& r) {
-  std::vector<std::string> out;
-  for (const auto& f : r.failures) out.push_back(f.check + ": " + f.message);
-  for (const auto& s : r.signatures) {
-    if (s.status == SignatureVerdict::Status::kCounted) continue;
-    std::string who = s.approver_id.empty() ? "key " + s.key_id.substr(0, 16) : s.approver_id;
-    out.push_back("signature " + std::to_string(s.index) + " (" + who + "): " + std::string(verdict_name(s.status)) +
-                  (s.reason.empty() ? "" : ": " + s.reason));
-  }
-  for (const auto& sub : r.under_new_policy) {
-    for (auto& line : rejection_reasons(sub)) out.push_back("under the new policy: " + line);
-  }
-  return out;
-}
-
 // Everything one privileged invocation works with: its configuration and environment, the
 // state it keeps (locked), the log it writes and the attestation roots it trusts.
 class Helper {
  public:
-  Helper(const Config& config, const SystemEnv& env, SystemState state, LogWriter log, attestation::Roots roots)
-      : config_(config), env_(env), state_(std::move(state)), log_(std::move(log)), roots_(std::move(roots)) {}
+  Helper(const Config& config, const SystemEnv& env, SystemState state, LogWriter log,
+         attestation::Roots roots)
+      : config_(config),
+        env_(env),
+        state_(std::move(state)),
+        log_(std::move(log)),
+        roots_(std::move(roots)) {}
 
   Result<json> accept(const std::string& text);
   Result<json> snapshot_take(const std::string& hex);
@@ -396,7 +384,8 @@ class Helper {
 
   Result<Actionable> actionable(const std::string& subcommand, const std::string& hex, Action action);
   Result<std::string> ensure_snapshot(ProposalRecord& record, const StateDirs& d);
-  Result<void> finish(ProposalRecord& record, ProposalState state, json result, std::optional<std::string> error) {
+  Result<void> finish(ProposalRecord& record, ProposalState state, json result,
+                      std::optional<std::string> error) {
     record.state = state;
     record.finished = env_.clock();
     record.result = std::move(result);
@@ -412,24 +401,6 @@ class Helper {
   attestation::Roots roots_;
 };
 
-// Checks that only depend on this box (not on signatures).
-std::optional<std::string> box_specific_refusal(const Bundle& b, const Config& config) {
-  switch (b.proposal().action()) {
-    case Action::kInstallPackages:
-      return "install-packages is not supported by this version of countersign-system";
-    case Action::kRestoreSnapshot: {
-      const auto& s = b.snapshot()->fields();
-      if (s.box != config.box_id)
-        return "the snapshot belongs to box \"" + s.box + "\", this is \"" + config.box_id + "\"";
-      if (s.backend != backend_name(config))
-        return "the snapshot is a " + s.backend + " snapshot, this box uses " + backend_name(config);
-      return std::nullopt;
-    }
-    default:
-      return std::nullopt;
-  }
-}
-
 Result<json> Helper::accept(const std::string& text) {
   auto doc = jcs::parse(text);
   Result<Bundle> parsed = doc.ok() ? Bundle::parse(*doc) : Result<Bundle>(doc.error());
@@ -441,11 +412,12 @@ Result<json> Helper::accept(const std::string& text) {
   const Bundle& b = *parsed;
   const Digest id = b.proposal().id();
   std::vector<std::string> reasons;
-  if (auto why = box_specific_refusal(b, config_)) {
+  if (auto why = box_refusal(b, config_)) {
     reasons.push_back(*why);
   } else {
     VerifyReport report =
-        verify_bundle(b, state_.policy(), verify_options(env_.clock(), [this](const Digest& d) { return state_.executed(d); }));
+        verify_bundle(b, state_.policy(),
+                      verify_options(env_.clock(), [this](const Digest& d) { return state_.executed(d); }));
     if (report.approved) {
       // The approval is on record before anything acts on it: bundle-verified (durable),
       // then the helper's own record, then the executed set. A crash in between leaves an
@@ -470,31 +442,39 @@ Result<json> Helper::accept(const std::string& text) {
                   {"counted", report.counted},
                   {"policy_version", report.policy_version}};
     }
-    reasons = rejection_reasons(report);
+    reasons = report.reasons();
     bool replay = false;
     for (const auto& f : report.failures) replay = replay || f.check == "replayed";
-    if (replay) reasons.insert(reasons.begin(), "replayed: proposal " + digest_to_string(id) + " was executed already");
+    if (replay)
+      reasons.insert(reasons.begin(), "replayed: proposal " + digest_to_string(id) + " was executed already");
   }
-  CS_TRY_VOID(log_.append_limited(ev::kBundleRejected, {{"proposal", digest_to_string(id)}, {"reasons", reasons}}, false));
+  CS_TRY_VOID(log_.append_limited(ev::kBundleRejected,
+                                  {{"proposal", digest_to_string(id)}, {"reasons", reasons}}, false));
   std::string line = reasons.empty() ? "not approved" : reasons.front();
   if (reasons.size() > 1) line += " (and " + std::to_string(reasons.size() - 1) + " more reasons)";
   return Error(Errc::kRejected, "bundle " + digest_to_string(id) + " refused: " + line);
 }
 
-Result<Helper::Actionable> Helper::actionable(const std::string& subcommand, const std::string& hex, Action action) {
+Result<Helper::Actionable> Helper::actionable(const std::string& subcommand, const std::string& hex,
+                                              Action action) {
   Digest id{};
   decode_lower_hex(hex, id);
   auto refused = [&](Errc code, const std::string& why) { return refuse(subcommand, id, Error(code, why)); };
   CS_TRY(auto record, state_.load(id));
-  if (!record) return refused(Errc::kNotFound, "no accepted proposal " + digest_to_string(id) + " (submit its bundle first)");
-  if (!state_.executed(id)) return refused(Errc::kRejected, "proposal " + digest_to_string(id) + " was never accepted");
+  if (!record)
+    return refused(Errc::kNotFound,
+                   "no accepted proposal " + digest_to_string(id) + " (submit its bundle first)");
+  if (!state_.executed(id))
+    return refused(Errc::kRejected, "proposal " + digest_to_string(id) + " was never accepted");
   if (record->state != ProposalState::kAccepted) {
     return refused(Errc::kRejected, "proposal " + digest_to_string(id) + " is " +
                                         std::string(proposal_state_name(record->state)) + " already");
   }
   auto bundle = Bundle::parse(record->bundle);
-  if (!bundle.ok()) return refused(Errc::kInvalidDocument, "the kept bundle does not parse: " + bundle.error().message);
-  if (bundle->proposal().id() != id) return refused(Errc::kInvalidDocument, "the kept bundle is of another proposal");
+  if (!bundle.ok())
+    return refused(Errc::kInvalidDocument, "the kept bundle does not parse: " + bundle.error().message);
+  if (bundle->proposal().id() != id)
+    return refused(Errc::kInvalidDocument, "the kept bundle is of another proposal");
   if (bundle->proposal().action() != action) {
     return refused(Errc::kRejected, "proposal " + digest_to_string(id) + " is " +
                                         std::string(action_name(bundle->proposal().action())) + ", not " +
@@ -502,12 +482,14 @@ Result<Helper::Actionable> Helper::actionable(const std::string& subcommand, con
   }
   // Again, now: under the policy in force (a rotation since may have revoked a key), as of
   // the acceptance for expiry, never as a replay of itself.
-  VerifyReport report = verify_bundle(*bundle, state_.policy(), verify_options(record->accepted, [id, this](const Digest& d) {
-                                        return d != id && state_.executed(d);
-                                      }));
+  VerifyReport report =
+      verify_bundle(*bundle, state_.policy(), verify_options(record->accepted, [id, this](const Digest& d) {
+        return d != id && state_.executed(d);
+      }));
   if (!report.approved) {
-    auto reasons = rejection_reasons(report);
-    return refused(Errc::kRejected, "proposal " + digest_to_string(id) + " is no longer approved under policy version " +
+    auto reasons = report.reasons();
+    return refused(Errc::kRejected, "proposal " + digest_to_string(id) +
+                                        " is no longer approved under policy version " +
                                         std::to_string(state_.policy().version()) + ": " +
                                         (reasons.empty() ? "not approved" : reasons.front()));
   }
@@ -518,11 +500,12 @@ Result<std::string> Helper::ensure_snapshot(ProposalRecord& record, const StateD
   if (record.snapshot) return *record.snapshot;
   const std::string proposal = digest_to_string(record.id);
   if (config_.snapshot.kind == SnapshotSpec::Kind::kNone) {
-    CS_TRY_VOID(log_.append(ev::kSnapshotSkipped, {{"proposal", proposal}, {"reason", "no snapshot backend configured"}}));
+    CS_TRY_VOID(log_.append(ev::kSnapshotSkipped,
+                            {{"proposal", proposal}, {"reason", "no snapshot backend configured"}}));
     record.snapshot = "none";
   } else {
-    SnapshotContext context{&config_, d.state.get(), d.models.get(), env_.clock, env_.random, env_.run,
-                            env_.read_mountinfo};
+    SnapshotContext context{&config_,    d.state.get(), d.models.get(),     env_.clock,
+                            env_.random, env_.run,      env_.read_mountinfo};
     auto taken = [&]() -> Result<std::optional<SnapshotInfo>> {
       CS_TRY(auto backend, make_snapshot_backend(context));
       return backend->take();
@@ -533,8 +516,9 @@ Result<std::string> Helper::ensure_snapshot(ProposalRecord& record, const StateD
       return Error(Errc::kIo, "snapshot failed: " + why);
     }
     record.snapshot = (*taken)->id;
-    CS_TRY_VOID(log_.append(ev::kSnapshotTaken,
-                            {{"proposal", proposal}, {"snapshot", *record.snapshot}, {"backend", config_.snapshot.to_string()}}));
+    CS_TRY_VOID(log_.append(
+        ev::kSnapshotTaken,
+        {{"proposal", proposal}, {"snapshot", *record.snapshot}, {"backend", config_.snapshot.to_string()}}));
   }
   CS_TRY_VOID(state_.save(record));
   return *record.snapshot;
@@ -545,14 +529,15 @@ Result<json> Helper::snapshot_take(const std::string& hex) {
   decode_lower_hex(hex, id);
   CS_TRY(auto record, state_.load(id));
   if (!record || record->state != ProposalState::kAccepted) {
-    return refuse("snapshot take", id, Error(Errc::kRejected, "no accepted proposal " + digest_to_string(id) +
-                                                                  " waits for its privileged step"));
+    return refuse("snapshot take", id,
+                  Error(Errc::kRejected,
+                        "no accepted proposal " + digest_to_string(id) + " waits for its privileged step"));
   }
   CS_TRY(StateDirs d, open_state(config_));
   CS_TRY(std::string snap, ensure_snapshot(*record, d));
   return json{{"proposal", digest_to_string(id)},
               {"id", snap == "none" ? json(nullptr) : json(snap)},
-              {"backend", backend_name(config_)}};
+              {"backend", config_.snapshot.backend_name()}};
 }
 
 // Checks the tree at <models>/<work> against the manifest (TreeCheck); on success moves it
@@ -574,16 +559,20 @@ Result<json> Helper::install_from(const StateDirs& d, ProposalRecord& record, co
     CS_TRY_VOID(sync_fd(d.staging.get(), config_.staging_dir()));
     CS_TRY_VOID(sync_fd(d.models.get(), config_.models_dir()));
   } else if (!interrupted) {
-    return refuse("model install", record.id, Error(Errc::kNotFound, "there is no staging directory " + shown));
+    return refuse("model install", record.id,
+                  Error(Errc::kNotFound, "there is no staging directory " + shown));
   }
   TreeCheck check(m, shown, env_.hash_threads);
   if (auto checked = check.run(d.models.get(), work); !checked.ok()) {
     auto removed = remove_tree_at(d.models.get(), work, work_shown);
     (void)sync_fd(d.models.get(), config_.models_dir());
-    json fields = {{"proposal", proposal}, {"manifest", hash_json(hex)}, {"reason", checked.error().message},
+    json fields = {{"proposal", proposal},
+                   {"manifest", hash_json(hex)},
+                   {"reason", checked.error().message},
                    {"removed", removed.ok()}};
     CS_TRY_VOID(log_.append(ev::kInstallRefused, fields));
-    return Error(checked.error().code, "the staged model was refused and deleted: " + checked.error().message);
+    return Error(checked.error().code,
+                 "the staged model was refused and deleted: " + checked.error().message);
   }
   CS_TRY_VOID(rename_noreplace(d.models.get(), work, d.models.get(), hex, config_.models_dir() + "/" + hex));
   CS_TRY_VOID(sync_fd(d.models.get(), config_.models_dir()));
@@ -612,7 +601,8 @@ Result<json> Helper::model_install(const std::string& hex) {
     } else {
       const std::string trash = ".trash-" + mhex;
       CS_TRY_VOID(remove_tree_at(d.models.get(), trash, config_.models_dir() + "/" + trash));
-      CS_TRY_VOID(rename_noreplace(d.models.get(), mhex, d.models.get(), trash, config_.models_dir() + "/" + trash));
+      CS_TRY_VOID(
+          rename_noreplace(d.models.get(), mhex, d.models.get(), trash, config_.models_dir() + "/" + trash));
       CS_TRY_VOID(sync_fd(d.models.get(), config_.models_dir()));
       CS_TRY_VOID(remove_tree_at(d.models.get(), trash, config_.models_dir() + "/" + trash));
       CS_TRY_VOID(state_.remove_installed(mhex));
@@ -630,9 +620,9 @@ Result<json> Helper::model_install(const std::string& hex) {
   }
   const double check_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - check_started).count();
-  CS_TRY_VOID(state_.save_installed(mhex, {{"manifest", m.to_json()},
-                                           {"proposal", proposal},
-                                           {"installed", format_rfc3339(env_.clock())}}));
+  CS_TRY_VOID(state_.save_installed(
+      mhex,
+      {{"manifest", m.to_json()}, {"proposal", proposal}, {"installed", format_rfc3339(env_.clock())}}));
   done["verified"] = "every file re-hashed by countersign-system";
   CS_TRY_VOID(log_.append(ev::kInstallComplete, done));
   CS_TRY_VOID(finish(a.record, ProposalState::kDone, done, std::nullopt));
@@ -650,7 +640,8 @@ Result<json> Helper::model_remove(const std::string& hex) {
   CS_TRY(StateDirs d, open_state(config_));
   CS_TRY(auto installed, stat_at(d.models.get(), mhex, config_.models_dir() + "/" + mhex));
   if (!installed) {
-    return refuse("model remove", a.record.id, Error(Errc::kNotFound, "model sha256:" + mhex + " is not installed"));
+    return refuse("model remove", a.record.id,
+                  Error(Errc::kNotFound, "model sha256:" + mhex + " is not installed"));
   }
   CS_TRY(std::string snap, ensure_snapshot(a.record, d));
   // Renamed to <models>/.trash-HEX first, so the model disappears in one step.
@@ -673,19 +664,21 @@ Result<json> Helper::snapshot_restore(const std::string& hex) {
   CS_TRY(Actionable a, actionable("snapshot restore", hex, Action::kRestoreSnapshot));
   const auto& s = a.bundle.snapshot()->fields();
   const std::string proposal = digest_to_string(a.record.id);
-  if (auto why = box_specific_refusal(a.bundle, config_)) {
+  if (auto why = box_refusal(a.bundle, config_)) {
     return refuse("snapshot restore", a.record.id, Error(Errc::kRejected, *why));
   }
   CS_TRY(StateDirs d, open_state(config_));
   CS_TRY(std::string safety, ensure_snapshot(a.record, d));
-  SnapshotContext context{&config_, d.state.get(), d.models.get(), env_.clock, env_.random, env_.run,
-                          env_.read_mountinfo};
+  SnapshotContext context{&config_,    d.state.get(), d.models.get(),     env_.clock,
+                          env_.random, env_.run,      env_.read_mountinfo};
   auto restored = [&]() -> Result<std::vector<std::string>> {
     CS_TRY(auto backend, make_snapshot_backend(context));
     return backend->restore(s.id);
   }();
   if (!restored.ok()) {
-    CS_TRY_VOID(log_.append(ev::kSnapshotFailed, {{"proposal", proposal}, {"snapshot", s.id}, {"reason", restored.error().message}}));
+    CS_TRY_VOID(
+        log_.append(ev::kSnapshotFailed,
+                    {{"proposal", proposal}, {"snapshot", s.id}, {"reason", restored.error().message}}));
     return Error(restored.error().code, "restore failed: " + restored.error().message);
   }
   json done = {{"proposal", proposal}, {"snapshot", s.id}, {"safety_snapshot", safety}, {"restored", true}};
@@ -699,7 +692,8 @@ Result<json> Helper::snapshot_restore(const std::string& hex) {
 Result<json> Helper::policy_rotate(const std::string& hex) {
   CS_TRY(Actionable a, actionable("policy rotate", hex, Action::kRotatePolicy));
   const std::uint64_t from = state_.policy().version();
-  if (auto added = state_.add_rotation(a.bundle); !added.ok()) return refuse("policy rotate", a.record.id, added.error());
+  if (auto added = state_.add_rotation(a.bundle); !added.ok())
+    return refuse("policy rotate", a.record.id, added.error());
   const Policy& next = state_.policy();
   json done = {{"proposal", digest_to_string(a.record.id)},
                {"from_version", from},
@@ -720,14 +714,16 @@ Result<json> Helper::abandon(const std::string& hex, const std::string& reason_i
   CS_TRY(auto record, state_.load(id));
   if (!record || record->state != ProposalState::kAccepted) {
     return refuse("proposal abandon", id,
-                  Error(Errc::kRejected, "no accepted proposal " + digest_to_string(id) + " waits for its privileged step"));
+                  Error(Errc::kRejected,
+                        "no accepted proposal " + digest_to_string(id) + " waits for its privileged step"));
   }
   auto bundle = Bundle::parse(record->bundle);
   const bool install = bundle.ok() && bundle->proposal().action() == Action::kInstallModel;
   json fields = {{"proposal", digest_to_string(id)}, {"reason", reason}};
   if (install) fields["manifest"] = digest_to_string(bundle->manifest()->hash());
   CS_TRY_VOID(log_.append_limited(install ? ev::kInstallAborted : ev::kProposalAbandoned, fields, true));
-  CS_TRY_VOID(finish(*record, ProposalState::kFailed, nullptr, bound_reported_fields({{"r", reason}})["r"].get<std::string>()));
+  CS_TRY_VOID(finish(*record, ProposalState::kFailed, nullptr,
+                     bound_reported_fields({{"r", reason}})["r"].get<std::string>()));
   CS_TRY_VOID(log_.checkpoint_if_grown());
   return json{{"proposal", digest_to_string(id)}, {"state", "failed"}};
 }
@@ -757,17 +753,16 @@ Result<json> log_append(LogWriter& log, const std::string& text) {
   const std::string event = (*doc)["event"].get<std::string>();
   if (!daemon_may_report(event)) {
     // The events of privileged actions are the helper's to write; an attempt is itself worth a line.
-    CS_TRY_VOID(log.append_limited(ev::kActionRefused,
-                                   {{"subcommand", "log append"},
-                                    {"reason", "the daemon may not report \"" + event + "\""}},
-                                   false));
+    CS_TRY_VOID(log.append_limited(
+        ev::kActionRefused,
+        {{"subcommand", "log append"}, {"reason", "the daemon may not report \"" + event + "\""}}, false));
     return Error(Errc::kRejected, "log append: the daemon may not report \"" + printable(event) + "\"");
   }
   json fields = *doc;
   fields.erase("event");
   for (const char* reserved : {"seq", "time", "reported_by"}) fields.erase(reserved);
-  if (fields.contains("proposal") && !(fields["proposal"].is_string() &&
-                                       digest_from_string(fields["proposal"].get<std::string>()).ok())) {
+  if (fields.contains("proposal") &&
+      !(fields["proposal"].is_string() && digest_from_string(fields["proposal"].get<std::string>()).ok())) {
     return Error(Errc::kInvalidDocument, "log append: \"proposal\" must be sha256:<64 hex>");
   }
   CS_TRY(auto seq, log.append_limited(event, std::move(fields), true));
@@ -791,10 +786,14 @@ bool takes_input(SystemAction action) {
 
 std::uint64_t max_input(SystemAction action) {
   switch (action) {
-    case SystemAction::kAccept: return kMaxBundleInput;
-    case SystemAction::kProposalAbandon: return kMaxReasonInput;
-    case SystemAction::kLogAppend: return kMaxReportInput;
-    default: return 0;
+    case SystemAction::kAccept:
+      return kMaxBundleInput;
+    case SystemAction::kProposalAbandon:
+      return kMaxReasonInput;
+    case SystemAction::kLogAppend:
+      return kMaxReportInput;
+    default:
+      return 0;
   }
 }
 
@@ -813,7 +812,8 @@ Result<SystemInvocation> parse_system_args(const std::vector<std::string>& args)
   auto hex_argument = [&](SystemAction action, const char* what) -> Result<SystemInvocation> {
     if (args.size() != 3) return usage_error(form + " takes exactly one " + what);
     if (!is_manifest_hex(args[2])) {
-      return usage_error("\"" + printable(args[2]) + "\" is not a " + what + " (64 lowercase hex digits, no sha256: prefix)");
+      return usage_error("\"" + printable(args[2]) + "\" is not a " + what +
+                         " (64 lowercase hex digits, no sha256: prefix)");
     }
     return SystemInvocation{action, args[2], ""};
   };
@@ -886,11 +886,13 @@ Result<Config> load_system_config(const std::string& path) {
   if (::geteuid() == 0) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
-      return Error(errno == ENOENT ? Errc::kNotFound : Errc::kIo, "cannot read " + path + ": " + std::strerror(errno));
+      return Error(errno == ENOENT ? Errc::kNotFound : Errc::kIo,
+                   "cannot read " + path + ": " + std::strerror(errno));
     }
     if (st.st_uid != 0 || (st.st_mode & 022) != 0) {
       return Error(Errc::kRejected, path + " must be owned by root and writable only by root (it is uid " +
-                                        std::to_string(st.st_uid) + ", mode " + mode_string(st.st_mode) + ")");
+                                        std::to_string(st.st_uid) + ", mode " + mode_string(st.st_mode) +
+                                        ")");
     }
   }
   CS_TRY(Config config, load_config(path));
@@ -914,8 +916,8 @@ Result<SystemOutcome> run_system(const SystemInvocation& inv, const Config& conf
   // The state directory and models/ must be root's before anything else is looked at.
   CS_TRY(StateDirs dirs, open_state(config));
   if (inv.action == SystemAction::kSnapshotList) {
-    SnapshotContext context{&config, dirs.state.get(), dirs.models.get(), env.clock, env.random, env.run,
-                            env.read_mountinfo};
+    SnapshotContext context{&config,    dirs.state.get(), dirs.models.get(), env.clock,
+                            env.random, env.run,          env.read_mountinfo};
     outcome.output = json::array();
     if (config.snapshot.kind == SnapshotSpec::Kind::kNone) return outcome;
     CS_TRY(auto backend, make_snapshot_backend(context));
@@ -941,18 +943,27 @@ Result<SystemOutcome> run_system(const SystemInvocation& inv, const Config& conf
   Helper helper(config, env, std::move(state), std::move(log), std::move(roots));
   auto run = [&]() -> Result<json> {
     switch (inv.action) {
-      case SystemAction::kAccept: return helper.accept(inv.input);
-      case SystemAction::kSnapshotTake: return helper.snapshot_take(inv.argument);
-      case SystemAction::kSnapshotRestore: return helper.snapshot_restore(inv.argument);
-      case SystemAction::kModelInstall: return helper.model_install(inv.argument);
-      case SystemAction::kModelRemove: return helper.model_remove(inv.argument);
-      case SystemAction::kPolicyRotate: return helper.policy_rotate(inv.argument);
-      case SystemAction::kProposalAbandon: return helper.abandon(inv.argument, inv.input);
-      case SystemAction::kStagingRemove: return helper.staging_remove(inv.argument);
+      case SystemAction::kAccept:
+        return helper.accept(inv.input);
+      case SystemAction::kSnapshotTake:
+        return helper.snapshot_take(inv.argument);
+      case SystemAction::kSnapshotRestore:
+        return helper.snapshot_restore(inv.argument);
+      case SystemAction::kModelInstall:
+        return helper.model_install(inv.argument);
+      case SystemAction::kModelRemove:
+        return helper.model_remove(inv.argument);
+      case SystemAction::kPolicyRotate:
+        return helper.policy_rotate(inv.argument);
+      case SystemAction::kProposalAbandon:
+        return helper.abandon(inv.argument, inv.input);
+      case SystemAction::kStagingRemove:
+        return helper.staging_remove(inv.argument);
       case SystemAction::kHelp:
       case SystemAction::kSnapshotList:
       case SystemAction::kLogAppend:
-      case SystemAction::kLogCheckpoint: break;
+      case SystemAction::kLogCheckpoint:
+        break;
     }
     return Error(Errc::kInternal, "unhandled subcommand");
   };

@@ -41,16 +41,16 @@ inline constexpr const char* kSystemConfigEnv = "COUNTERSIGN_SYSTEM_CONFIG";
 
 enum class SystemAction {
   kHelp,
-  kAccept,            // stdin: a bundle
+  kAccept,  // stdin: a bundle
   kSnapshotList,
-  kSnapshotTake,      // argument: proposal id (64 hex)
-  kSnapshotRestore,   // argument: proposal id of a restore-snapshot
-  kModelInstall,      // argument: proposal id of an install-model
-  kModelRemove,       // argument: proposal id of a remove-model
-  kPolicyRotate,      // argument: proposal id of a rotate-policy
-  kProposalAbandon,   // argument: proposal id; stdin: the reason, one line
-  kStagingRemove,     // argument: manifest hash (64 hex)
-  kLogAppend,         // stdin: {"event": NAME, ...fields}
+  kSnapshotTake,     // argument: proposal id (64 hex)
+  kSnapshotRestore,  // argument: proposal id of a restore-snapshot
+  kModelInstall,     // argument: proposal id of an install-model
+  kModelRemove,      // argument: proposal id of a remove-model
+  kPolicyRotate,     // argument: proposal id of a rotate-policy
+  kProposalAbandon,  // argument: proposal id; stdin: the reason, one line
+  kStagingRemove,    // argument: manifest hash (64 hex)
+  kLogAppend,        // stdin: {"event": NAME, ...fields}
   kLogCheckpoint,
 };
 
@@ -102,6 +102,7 @@ struct SystemOutcome {
 };
 
 // Runs one validated invocation against `config`.
-Result<SystemOutcome> run_system(const SystemInvocation& invocation, const Config& config, const SystemEnv& env);
+Result<SystemOutcome> run_system(const SystemInvocation& invocation, const Config& config,
+                                 const SystemEnv& env);
 
 }  // namespace countersign::daemon

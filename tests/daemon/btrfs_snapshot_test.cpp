@@ -87,8 +87,8 @@ class BtrfsSnapshotTest : public ::testing::Test {
   std::string accept(Action action, const Digest& subject_hash, const nlohmann::json& subject) {
     test_util::BoxFixture::ProposalOptions o;
     o.action = action;
-    const auto bundle =
-        box_->bundle(test_util::BoxFixture::make_proposal(subject_hash, o), subject, {"alice", "bob", "carol"});
+    const auto bundle = box_->bundle(test_util::BoxFixture::make_proposal(subject_hash, o), subject,
+                                     {"alice", "bob", "carol"});
     auto run = helper({"accept"}, bundle.dump());
     EXPECT_EQ(run.status, 0) << run.err;
     return hex_encode(Bundle::parse(bundle)->proposal().id());
@@ -197,7 +197,8 @@ TEST_F(BtrfsSnapshotTest, RestoreOfAnUnknownSnapshotChangesNothing) {
   const std::string a = install(kModelA, "model-a").hex;
   auto restore = helper({"snapshot", "restore", accept_restore("cs-20260601T000000Z-00000000")});
   EXPECT_EQ(restore.status, 1);
-  EXPECT_TRUE(contains(restore.err, "there is no btrfs snapshot cs-20260601T000000Z-00000000")) << restore.err;
+  EXPECT_TRUE(contains(restore.err, "there is no btrfs snapshot cs-20260601T000000Z-00000000"))
+      << restore.err;
   EXPECT_EQ(test::list_names(models_), (std::vector<std::string>{".staging", a}));
 }
 

@@ -112,9 +112,9 @@ TEST(Sudoers, AllowsExactlyTheHelpersForms) {
   }
   const std::string hex(64, 'c');
   for (const std::string& ok : std::vector<std::string>{
-           "accept", "snapshot list", "snapshot take " + hex, "snapshot restore " + hex, "model install " + hex,
-           "model remove " + hex, "policy rotate " + hex, "proposal abandon " + hex, "staging remove " + hex,
-           "log append", "log checkpoint"}) {
+           "accept", "snapshot list", "snapshot take " + hex, "snapshot restore " + hex,
+           "model install " + hex, "model remove " + hex, "policy rotate " + hex, "proposal abandon " + hex,
+           "staging remove " + hex, "log append", "log checkpoint"}) {
     EXPECT_TRUE(sudo_allows(rules, ok)) << ok;
     EXPECT_TRUE(parse_system_args(words(ok)).ok()) << ok;  // and the helper agrees
   }
@@ -246,14 +246,16 @@ TEST(Tmpfiles, LayoutSatisfiesTheHelper) {
   box.write_config();
   const Files model = {{"m.bin", "model"}};
   const Manifest m = test::manifest_for(model);
-  const auto bundle = box.bundle(test_util::BoxFixture::make_proposal(m.hash()), m.to_json(), {"alice", "bob", "carol"});
+  const auto bundle =
+      box.bundle(test_util::BoxFixture::make_proposal(m.hash()), m.to_json(), {"alice", "bob", "carol"});
   auto accepted = test::run_helper(box.config_file(), {"accept"}, {}, bundle.dump());
   ASSERT_EQ(accepted.status, 0) << accepted.err;
   const std::string hex = test::stage(state / "models" / ".staging", model);
   for (const auto& e : fs::recursive_directory_iterator(state / "models" / ".staging")) {
     ASSERT_EQ(::lchown(e.path().c_str(), 64123, 64123), 0) << e.path();
   }
-  auto run = test::run_helper(box.config_file(), {"model", "install", hex_encode(Bundle::parse(bundle)->proposal().id())});
+  auto run = test::run_helper(box.config_file(),
+                              {"model", "install", hex_encode(Bundle::parse(bundle)->proposal().id())});
   EXPECT_EQ(run.status, 0) << run.err;
   EXPECT_EQ(test::owner_of(state / "models" / hex / "m.bin"), 0u);
   EXPECT_EQ(test::owner_of(state / "log" / "entries"), 0u);

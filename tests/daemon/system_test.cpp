@@ -350,7 +350,8 @@ class HelperTest : public ::testing::Test {
     return test::run_helper(config_, args, env, input);
   }
 
-  nlohmann::json install_bundle(const Files& files, const std::vector<std::string>& signers = {"alice", "bob", "carol"},
+  nlohmann::json install_bundle(const Files& files,
+                                const std::vector<std::string>& signers = {"alice", "bob", "carol"},
                                 const test_util::BoxFixture::ProposalOptions& o = {}) {
     const Manifest m = test::manifest_for(files);
     auto opts = o;
@@ -371,7 +372,8 @@ class HelperTest : public ::testing::Test {
     const Manifest m = test::manifest_for(files);
     test_util::BoxFixture::ProposalOptions o;
     o.action = Action::kRemoveModel;
-    return accept(box_->bundle(test_util::BoxFixture::make_proposal(m.hash(), o), m.to_json(), {"alice", "bob"}));
+    return accept(
+        box_->bundle(test_util::BoxFixture::make_proposal(m.hash(), o), m.to_json(), {"alice", "bob"}));
   }
 
   // Every audit log entry, parsed.
@@ -485,7 +487,8 @@ TEST_F(HelperTest, RefusesBundlesMofNDidNotApprove) {
   auto garbage = helper({"accept"}, "{\"schema\": \"countersign/bundle/v1\"}");
   expect_refused(garbage, "malformed bundle");
   EXPECT_TRUE(entries_of(audit::event::kBundleVerified).empty());
-  EXPECT_FALSE(fs::exists(state_ / "system" / "executed") && !test_util::slurp(state_ / "system" / "executed").empty());
+  EXPECT_FALSE(fs::exists(state_ / "system" / "executed") &&
+               !test_util::slurp(state_ / "system" / "executed").empty());
 }
 
 TEST_F(HelperTest, RefusesAReplayEvenWhenTheDaemonForgot) {
@@ -608,14 +611,17 @@ TEST_F(HelperTest, RefusesTreesThatAreNotExactlyTheManifest) {
        "/tokenizer/vocab.txt: missing (the manifest lists it)"},
       {"a wrong size", [](const fs::path& t) { test_util::spit(t / "config.json", "{\"layers\": 20}"); },
        "/config.json: 14 bytes; the manifest says 13"},
-      {"a symlink", [&](const fs::path& t) {
+      {"a symlink",
+       [&](const fs::path& t) {
          fs::remove(t / "config.json");
          fs::create_symlink(outside, t / "config.json");
        },
        "/config.json: is a symbolic link; only regular files and directories are allowed"},
-      {"a hard link", [&](const fs::path& t) { fs::create_hard_link(t / "config.json", tmp_.path() / "other-name"); },
+      {"a hard link",
+       [&](const fs::path& t) { fs::create_hard_link(t / "config.json", tmp_.path() / "other-name"); },
        "/config.json: has 2 hard links"},
-      {"a FIFO", [](const fs::path& t) {
+      {"a FIFO",
+       [](const fs::path& t) {
          const auto f = t / "weights" / "model-00002-of-00002.safetensors";
          fs::remove(f);
          ASSERT_EQ(::mkfifo(f.c_str(), 0644), 0);
@@ -689,7 +695,9 @@ TEST_F(HelperTest, RemovesOnlyWithAnAcceptedRemoveProposal) {
 
 TEST_F(HelperTest, RefusesAForgedLogEntry) {
   // The daemon may report what it saw, marked as its report...
-  auto ok = helper({"log", "append"}, R"({"event": "source-failed", "path": "a", "source": "https://x/", "reason": "HTTP 404"})");
+  auto ok =
+      helper({"log", "append"},
+             R"({"event": "source-failed", "path": "a", "source": "https://x/", "reason": "HTTP 404"})");
   ASSERT_EQ(ok.status, 0) << ok.err;
   auto reported = entries_of(audit::event::kSourceFailed);
   ASSERT_EQ(reported.size(), 1u);
@@ -702,13 +710,15 @@ TEST_F(HelperTest, RefusesAForgedLogEntry) {
   EXPECT_TRUE(contains(run.err, "the daemon may not report \"install-complete\"")) << run.err;
   EXPECT_TRUE(entries_of(audit::event::kInstallComplete).empty());
   EXPECT_EQ(entries_of(audit::event::kActionRefused).size(), 1u);
-  auto masked = helper({"log", "append"}, R"({"event": "bundle-received", "reported_by": "system", "seq": 0})");
+  auto masked =
+      helper({"log", "append"}, R"({"event": "bundle-received", "reported_by": "system", "seq": 0})");
   ASSERT_EQ(masked.status, 0) << masked.err;
   EXPECT_EQ(entries_of(audit::event::kBundleReceived)[0]["reported_by"], "daemon");
   // Entries the daemon reports are bounded in size.
-  auto huge = helper({"log", "append"}, nlohmann::json{{"event", "bundle-rejected"},
-                                                       {"reasons", std::vector<std::string>(25, std::string(2000, 'r'))}}
-                                            .dump());
+  auto huge = helper({"log", "append"},
+                     nlohmann::json{{"event", "bundle-rejected"},
+                                    {"reasons", std::vector<std::string>(25, std::string(2000, 'r'))}}
+                         .dump());
   ASSERT_EQ(huge.status, 0) << huge.err;
   const auto& e = entries_of(audit::event::kBundleRejected).back();
   EXPECT_LE(e.dump().size(), kMaxReportedEntry + 200);
@@ -733,7 +743,9 @@ TEST_F(HelperTest, RateLimitsWhatTheDaemonReports) {
   EXPECT_EQ(written + suppressed, 7);
   // When reports flow again, the count of those dropped comes first.
   test_util::spit(state_ / "system" / "report-budget.json",
-                  nlohmann::json{{"tokens", 0}, {"updated", system_now() - 4}, {"suppressed", suppressed},
+                  nlohmann::json{{"tokens", 0},
+                                 {"updated", system_now() - 4},
+                                 {"suppressed", suppressed},
                                  {"suppressed_since", system_now() - 4}}
                       .dump());
   ASSERT_EQ(helper({"log", "append"}, report).status, 0);
@@ -748,7 +760,8 @@ TEST_F(HelperTest, KeepsThePolicyChainAndRefusesToStartWhenItIsBroken) {
   const Policy next = *Policy::parse(v2);
   test_util::BoxFixture::ProposalOptions o;
   o.action = Action::kRotatePolicy;
-  const auto rotation = box_->bundle(test_util::BoxFixture::make_proposal(next.hash(), o), v2, {"alice", "bob", "dave"});
+  const auto rotation =
+      box_->bundle(test_util::BoxFixture::make_proposal(next.hash(), o), v2, {"alice", "bob", "dave"});
   const std::string rid = accept(rotation);
   auto run = helper({"policy", "rotate", rid});
   ASSERT_EQ(run.status, 0) << run.err;
@@ -783,8 +796,8 @@ TEST_F(HelperTest, ReVerifiesAQueuedInstallAfterARotationRevokedItsSigners) {
   nlohmann::json v2 = box_->make_policy_doc(2, box_->policy_doc()["rules"], {"alice", "bob", "dave", "erin"});
   test_util::BoxFixture::ProposalOptions o;
   o.action = Action::kRotatePolicy;
-  const std::string rid =
-      accept(box_->bundle(test_util::BoxFixture::make_proposal(Policy::parse(v2)->hash(), o), v2, {"alice", "bob", "dave"}));
+  const std::string rid = accept(box_->bundle(
+      test_util::BoxFixture::make_proposal(Policy::parse(v2)->hash(), o), v2, {"alice", "bob", "dave"}));
   ASSERT_EQ(helper({"policy", "rotate", rid}).status, 0);
   test::stage(staging_, kModel);
   expect_refused(helper({"model", "install", id}), "is no longer approved under policy version 2");
@@ -812,7 +825,8 @@ TEST_F(HelperTest, RefusesAModelsDirectoryOutsideTheStateDirectory) {
   const std::string hex = test::stage(real_models / ".staging", kModel);
   auto run = helper({"model", "install", id});
   EXPECT_EQ(run.status, 1);
-  EXPECT_TRUE(contains(run.err, models_.string() + " resolves to " + real_models.string() + ", not " + models_.string()))
+  EXPECT_TRUE(contains(
+      run.err, models_.string() + " resolves to " + real_models.string() + ", not " + models_.string()))
       << run.err;
   EXPECT_EQ(test::list_names(real_models / ".staging"), (std::vector<std::string>{hex}));
   EXPECT_EQ(helper({"snapshot", "list"}).status, 1);
@@ -858,7 +872,8 @@ TEST_F(HelperTest, RefusesALogKeyOthersCanRead) {
   ::chmod(box_->config().log_key.c_str(), 0640);
   auto run = helper({"log", "checkpoint"});
   EXPECT_EQ(run.status, 1);
-  EXPECT_TRUE(contains(run.err, "must be owned by root and readable only by root (it is uid 0, mode 0640)")) << run.err;
+  EXPECT_TRUE(contains(run.err, "must be owned by root and readable only by root (it is uid 0, mode 0640)"))
+      << run.err;
 }
 
 TEST_F(HelperTest, RefusesAConfigurationOthersCanWrite) {

@@ -51,7 +51,8 @@ inline void write_tree(const fs::path& dir, const Files& files) {
 }
 
 // Leaves <staging>/HEX as the daemon does after fetching; returns HEX.
-inline std::string stage(const fs::path& staging, const Files& files, const std::string& name = "test-model") {
+inline std::string stage(const fs::path& staging, const Files& files,
+                         const std::string& name = "test-model") {
   Manifest m = manifest_for(files, name);
   const std::string hex = hex_of(m);
   write_tree(staging / hex, files);
