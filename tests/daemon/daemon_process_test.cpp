@@ -5,9 +5,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -100,7 +100,8 @@ class DaemonProcessTest : public ::testing::Test {
     box_.write_config();
   }
   std::unique_ptr<DaemonProcess> start() {
-    auto d = std::make_unique<DaemonProcess>(box_.config_file(), box_.config().socket, dir_.file("countersignd.log"));
+    auto d = std::make_unique<DaemonProcess>(box_.config_file(), box_.config().socket,
+                                             dir_.file("countersignd.log"));
     EXPECT_TRUE(d->ready()) << test_util::slurp(dir_.file("countersignd.log"));
     return d;
   }
@@ -113,6 +114,8 @@ class DaemonProcessTest : public ::testing::Test {
     test_util::spit(dir_.path() / name, j.dump());
     return dir_.file(name);
   }
+  void install_through_kills(const std::map<std::string, std::string>& files, const std::string& name,
+                             int rounds, std::uint32_t seed);
 
   test_util::NginxFixture nginx_;
   test_util::TempDir dir_{"daemonproc"};
@@ -120,8 +123,9 @@ class DaemonProcessTest : public ::testing::Test {
 };
 
 TEST_F(DaemonProcessTest, SubmitWaitThenFetchTheLogAndVerifyItOffline) {
-  Manifest m = BoxFixture::make_manifest(nginx_.root(), "m", {{"a.bin", std::string(100000, 'a')}, {"b/c.txt", "c"}},
-                                         {BoxFixture::https_source(nginx_.base_url() + "m/")});
+  Manifest m =
+      BoxFixture::make_manifest(nginx_.root(), "m", {{"a.bin", std::string(100000, 'a')}, {"b/c.txt", "c"}},
+                                {BoxFixture::https_source(nginx_.base_url() + "m/")});
   auto daemon = start();
   ASSERT_TRUE(daemon->ready());
   std::string bundle = write_json("bundle.json", box_.bundle(BoxFixture::make_proposal(m.hash()), m.to_json(),
@@ -146,15 +150,17 @@ TEST_F(DaemonProcessTest, SubmitWaitThenFetchTheLogAndVerifyItOffline) {
 
   // Fetch the log and a proof from the box, check them offline with only the log's key.
   test_util::spit(dir_.path() / "log.pub", box_.log_verifier());
-  auto exp = cli({"box", "log", "export", "-o", dir_.file("log.jsonl"), "--checkpoint-out", dir_.file("cp.txt")});
+  auto exp =
+      cli({"box", "log", "export", "-o", dir_.file("log.jsonl"), "--checkpoint-out", dir_.file("cp.txt")});
   ASSERT_EQ(exp.rc, 0) << exp;
   auto verify = test_util::run_cli({"log", "verify", dir_.file("log.jsonl"), "--key", dir_.file("log.pub"),
-                                    "--checkpoint", dir_.file("cp.txt")}, system_now);
+                                    "--checkpoint", dir_.file("cp.txt")},
+                                   system_now);
   EXPECT_EQ(verify.rc, 0) << verify;
   auto prove = cli({"box", "log", "prove", "--entry", "2", "-o", dir_.file("proof.json")});
   ASSERT_EQ(prove.rc, 0) << prove;
-  auto check = test_util::run_cli({"log", "check-proof", dir_.file("proof.json"), "--key", dir_.file("log.pub")},
-                                  system_now);
+  auto check = test_util::run_cli(
+      {"log", "check-proof", dir_.file("proof.json"), "--key", dir_.file("log.pub")}, system_now);
   EXPECT_EQ(check.rc, 0) << check;
   EXPECT_TRUE(contains(check.out, "bundle-verified")) << check;
 
@@ -166,11 +172,11 @@ TEST_F(DaemonProcessTest, SubmitWaitThenFetchTheLogAndVerifyItOffline) {
   ASSERT_EQ(newer.rc, 0) << newer;
   const auto new_size = size_of(test_util::slurp(dir_.path() / "cp2.txt"));
   ASSERT_GT(new_size, old_size);
-  auto cons = cli({"box", "log", "prove", "--consistency", std::to_string(old_size), std::to_string(new_size), "-o",
-                   dir_.file("cons.json")});
+  auto cons = cli({"box", "log", "prove", "--consistency", std::to_string(old_size), std::to_string(new_size),
+                   "-o", dir_.file("cons.json")});
   ASSERT_EQ(cons.rc, 0) << cons;
-  auto check_cons = test_util::run_cli({"log", "check-proof", dir_.file("cons.json"), "--key", dir_.file("log.pub")},
-                                       system_now);
+  auto check_cons = test_util::run_cli(
+      {"log", "check-proof", dir_.file("cons.json"), "--key", dir_.file("log.pub")}, system_now);
   EXPECT_EQ(check_cons.rc, 0) << check_cons;
   EXPECT_TRUE(contains(check_cons.out, "no history rewritten")) << check_cons;
 
@@ -203,25 +209,32 @@ TEST_F(DaemonProcessTest, OversizedAndMalformedRequestsGetJsonErrors) {
   EXPECT_EQ(status->status, 200);
 }
 
-TEST_F(DaemonProcessTest, KillNineDuringAnInstallNeverLeavesAPartialModel) {
-  std::map<std::string, std::string> files;
-  for (int i = 0; i < 4; ++i) files["shard-" + std::to_string(i) + ".bin"] = std::string(384 * 1024, static_cast<char>('a' + i));
-  Manifest m = BoxFixture::make_manifest(nginx_.root(), "crash", files,
-                                         {BoxFixture::https_source(nginx_.slow_url() + "crash/")});
+// Installs `files` from the slow location while countersignd is killed (SIGKILL) at random
+// moments, `rounds` times; after each kill there is either no model directory or the complete
+// verified model, and the last start finishes the job with exactly the manifest's bytes and a
+// log that verifies.
+void DaemonProcessTest::install_through_kills(const std::map<std::string, std::string>& files,
+                                              const std::string& name, int rounds, std::uint32_t seed) {
+  Manifest m = BoxFixture::make_manifest(nginx_.root(), name, files,
+                                         {BoxFixture::https_source(nginx_.slow_url() + name + "/")});
   const std::string dir = box_.models_dir() + "/" + hex_encode(m.hash());
   std::string bundle = write_json("bundle.json", box_.bundle(BoxFixture::make_proposal(m.hash()), m.to_json(),
                                                              {"alice", "bob", "carol"}));
   auto complete = [&] {
+    std::error_code ec;
+    std::size_t entries = 0;
+    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+      ++entries;
+    if (entries != files.size()) return false;
     for (const auto& [path, data] : files) {
       if (test_util::slurp(dir + "/" + path) != data) return false;
     }
     return true;
   };
-  std::mt19937 rng(20261122);
+  std::mt19937 rng(seed);
   std::uniform_int_distribution<int> delay_ms(100, 2500);
   bool submitted = false;
-  constexpr int kRounds = 6;
-  for (int round = 0; round < kRounds; ++round) {
+  for (int round = 0; round < rounds; ++round) {
     auto daemon = start();
     ASSERT_TRUE(daemon->ready()) << "round " << round;
     if (!submitted) {
@@ -251,8 +264,25 @@ TEST_F(DaemonProcessTest, KillNineDuringAnInstallNeverLeavesAPartialModel) {
   EXPECT_TRUE(complete());
   daemon->kill(SIGTERM);
   test_util::spit(dir_.path() / "log.pub", box_.log_verifier());
-  auto verify = test_util::run_cli({"log", "verify", box_.config().log_dir(), "--key", dir_.file("log.pub")}, system_now);
+  auto verify = test_util::run_cli({"log", "verify", box_.config().log_dir(), "--key", dir_.file("log.pub")},
+                                   system_now);
   EXPECT_EQ(verify.rc, 0) << verify;
+}
+
+TEST_F(DaemonProcessTest, KillNineDuringAnInstallNeverLeavesAPartialModel) {
+  std::map<std::string, std::string> files;
+  for (int i = 0; i < 4; ++i)
+    files["shard-" + std::to_string(i) + ".bin"] = std::string(384 * 1024, static_cast<char>('a' + i));
+  install_through_kills(files, "crash", 6, 20261122);
+}
+
+TEST_F(DaemonProcessTest, ManifestPathsThatLookLikePartialFilesSurviveKillNine) {
+  // Partial files live outside the manifest's names (models/.staging/<hash>.parts/N): a
+  // manifest may well list x, x.part and x.part.part.
+  install_through_kills({{"x", std::string(400 * 1024, 'x')},
+                         {"x.part", std::string(400 * 1024, 'p')},
+                         {"x.part.part", std::string(400 * 1024, 'q')}},
+                        "parts", 4, 20261201);
 }
 
 TEST_F(DaemonProcessTest, TwoHundredConcurrentClientsAllGetAnswers) {
@@ -262,8 +292,8 @@ TEST_F(DaemonProcessTest, TwoHundredConcurrentClientsAllGetAnswers) {
   constexpr int kApproved = 20;
   std::vector<std::string> bundles;
   for (int i = 0; i < kClients; ++i) {
-    std::vector<std::string> signers = i < kApproved ? std::vector<std::string>{"alice", "bob", "carol"}
-                                                     : std::vector<std::string>{"dave"};
+    std::vector<std::string> signers =
+        i < kApproved ? std::vector<std::string>{"alice", "bob", "carol"} : std::vector<std::string>{"dave"};
     bundles.push_back(box_.bundle(BoxFixture::make_proposal(m.hash()), m.to_json(), signers).dump());
   }
   auto daemon = start();
@@ -281,7 +311,10 @@ TEST_F(DaemonProcessTest, TwoHundredConcurrentClientsAllGetAnswers) {
       (r->status == 202 ? accepted : r->status == 403 ? rejected : other)++;
       for (int k = 0; k < 5; ++k) {
         auto s = cli::box_request(ep, "GET", "/v1/status", {}, 120);
-        if (s.ok() && s->status == 200) ++polls; else ++transport_errors;
+        if (s.ok() && s->status == 200)
+          ++polls;
+        else
+          ++transport_errors;
       }
     });
   }
@@ -343,12 +376,14 @@ int free_port(int family = AF_INET) {
 }
 
 // Runs countersignd with `args` to completion (bounded); returns exit status and stderr.
-std::pair<int, std::string> run_daemon_once(const std::vector<std::string>& extra, const std::string& err_file) {
+std::pair<int, std::string> run_daemon_once(const std::vector<std::string>& extra,
+                                            const std::string& err_file) {
   pid_t pid = spawn_daemon(extra, err_file, O_TRUNC);
   if (pid < 0) return {-1, "cannot start countersignd"};
   int status = -1;
   for (int i = 0; i < 200; ++i) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, test_util::slurp(err_file)};
+    if (::waitpid(pid, &status, WNOHANG) == pid)
+      return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, test_util::slurp(err_file)};
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ::kill(pid, SIGKILL);
@@ -369,7 +404,8 @@ TEST_F(DaemonProcessTest, ConfigErrorsNameTheLineAndKeyAndNothingStarts) {
   EXPECT_TRUE(contains(err2, "policy " + dir_.file("etc/policy.json"))) << err2;
   EXPECT_FALSE(fs::exists(box_.config().socket));
   // A flag overrides the file and is checked the same way.
-  auto [rc3, err3] = run_daemon_once({"--config", box_.config_file(), "--skew", "soon"}, dir_.file("err3.txt"));
+  auto [rc3, err3] =
+      run_daemon_once({"--config", box_.config_file(), "--skew", "soon"}, dir_.file("err3.txt"));
   EXPECT_EQ(rc3, 2);
   EXPECT_TRUE(contains(err3, "--skew")) << err3;
 }
@@ -390,11 +426,12 @@ TEST_F(DaemonProcessTest, NoDaemonListeningIsAFailureThatSaysWhere) {
 TEST_F(DaemonProcessTest, OptionalTcpListenerServesTheSameApi) {
   int port = free_port();
   ASSERT_GT(port, 0);
-  test_util::spit(box_.config_file(), test_util::slurp(box_.config_file()) + "listen = 127.0.0.1:" + std::to_string(port) + "\n");
+  test_util::spit(box_.config_file(),
+                  test_util::slurp(box_.config_file()) + "listen = 127.0.0.1:" + std::to_string(port) + "\n");
   auto daemon = start();
   ASSERT_TRUE(daemon->ready());
-  auto status = test_util::run_cli({"box", "status", "--json", "--url", "http://127.0.0.1:" + std::to_string(port)},
-                                   system_now);
+  auto status = test_util::run_cli(
+      {"box", "status", "--json", "--url", "http://127.0.0.1:" + std::to_string(port)}, system_now);
   EXPECT_EQ(status.rc, 0) << status;
   EXPECT_TRUE(contains(status.out, "\"box\": \"box-7f3a\"")) << status;
 }
