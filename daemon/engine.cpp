@@ -456,6 +456,14 @@ struct Engine::Impl {
       std::lock_guard lock(mu);
       jobs[id].record = job;
     }
+    // The helper's record decides: a crash after its step and before this job file was
+    // updated leaves a job that is done (or given up) already.
+    if (auto record = read_proposal_record(system, id); record.ok() && *record) {
+      if ((*record)->state == ProposalState::kDone) return succeed(job, (*record)->result);
+      if ((*record)->state == ProposalState::kFailed) {
+        return finish(job, JobState::kFailed, (*record)->error.value_or("given up"));
+      }
+    }
     auto b = Bundle::parse(job.bundle);
     if (!b.ok()) return finish(job, JobState::kFailed, "stored bundle unreadable: " + b.error().message);
     switch (b->proposal().action()) {

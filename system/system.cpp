@@ -723,7 +723,7 @@ Result<json> Helper::abandon(const std::string& hex, const std::string& reason_i
   if (install) fields["manifest"] = digest_to_string(bundle->manifest()->hash());
   CS_TRY_VOID(log_.append_limited(install ? ev::kInstallAborted : ev::kProposalAbandoned, fields, true));
   CS_TRY_VOID(finish(*record, ProposalState::kFailed, nullptr,
-                     bound_reported_fields({{"r", reason}})["r"].get<std::string>()));
+                     bound_reported_fields({{"r", reason}}).value("r", std::string("(reason cut)"))));
   CS_TRY_VOID(log_.checkpoint_if_grown());
   return json{{"proposal", digest_to_string(id)}, {"state", "failed"}};
 }

@@ -15,6 +15,7 @@
 #include "core/audit_verify.h"
 #include "core/bundle.h"
 #include "core/bytes.h"
+#include "daemon/state.h"
 #include "smartcard/fido2_device.h"
 #include "smartcard/fido2_signer.h"
 #include "tests/daemon/box_fixture.h"
@@ -481,6 +482,34 @@ TEST_F(EngineTest, AProposalTheHelperAcceptedBeforeACrashIsInstalledAtStart) {
   EXPECT_EQ(done["state"], "done") << done.dump(2);
   EXPECT_EQ(test_util::slurp(model_dir(*manifest_) + "/config.json"), files_["config.json"]);
   EXPECT_EQ(events(audit::event::kBundleVerified).size(), 1u);
+}
+
+TEST_F(EngineTest, AJobTheHelperFinishedBeforeACrashEndsDoneWithoutAnotherStep) {
+  // The helper installed the model, then the daemon died before it wrote that down: its job
+  // file still says "running". The next start takes the helper's word for it.
+  const json b = install_bundle(*manifest_);
+  const Digest id = Bundle::parse(b)->proposal().id();
+  ASSERT_EQ(test::run_helper(box_.config_file(), {"accept"}, {}, b.dump()).status, 0);
+  test::write_tree(box_.config().staging_dir() + "/" + hex_encode(manifest_->hash()),
+                   test::Files(files_.begin(), files_.end()));
+  auto installed = test::run_helper(box_.config_file(), {"model", "install", hex_encode(id)});
+  ASSERT_EQ(installed.status, 0) << installed.err;
+  JobRecord job;
+  job.proposal = id;
+  job.action = "install-model";
+  job.bundle = b;
+  job.state = JobState::kRunning;
+  job.received = system_now();
+  auto state = StateDir::open(box_.config().daemon_dir());
+  ASSERT_TRUE(state.ok());
+  ASSERT_TRUE(state->save_job(job).ok());
+  EXPECT_TRUE(engine().wait_idle(std::chrono::seconds(30)));
+  json done = engine().job(hex_encode(id)).body;
+  EXPECT_EQ(done["state"], "done") << done.dump(2);
+  EXPECT_EQ(done["result"]["manifest"], digest_to_string(manifest_->hash()));
+  EXPECT_EQ(events(audit::event::kInstallComplete).size(), 1u);
+  EXPECT_TRUE(events(audit::event::kInstallAborted).empty());
+  EXPECT_TRUE(nginx_.access_log().empty());  // nothing fetched again
 }
 
 TEST_F(EngineTest, EmptyingTheDaemonsRecordsDoesNotLetAReplayThrough) {
