@@ -19,6 +19,7 @@
 #include "core/audit_log.h"
 #include "core/bundle.h"
 #include "core/bytes.h"
+#include "core/policy_chain.h"
 #include "core/timeutil.h"
 #include "core/unique_fd.h"
 #include "system/command.h"
@@ -957,6 +958,92 @@ TEST_F(HelperTest, ZfsBackendChecksTheMount) {
   auto run = helper({"snapshot", "list"});
   EXPECT_EQ(run.status, 1);
   EXPECT_TRUE(contains(run.err, "snapshot = zfs:tank/countersign/models: ")) << run.err;
+}
+
+}  // namespace
+}  // namespace countersign::daemon
+
+namespace countersign::daemon {
+namespace {
+
+// ---- the policy chain, in process (core/policy_chain.h) ----------------------------------------
+
+class PolicyChainTest : public ::testing::Test {
+ protected:
+  // A rotation from version `to - 1` to `to` approved by `signers` (under both policies).
+  nlohmann::json rotation(std::uint64_t to, const std::vector<std::string>& signers,
+                          const std::vector<std::string>& approvers = test_util::BoxFixture::kApprovers) {
+    nlohmann::json next = box_.make_policy_doc(to, box_.policy_doc()["rules"], approvers);
+    test_util::BoxFixture::ProposalOptions o;
+    o.action = Action::kRotatePolicy;
+    return box_.bundle(test_util::BoxFixture::make_proposal(Policy::parse(next)->hash(), o), next, signers);
+  }
+  void put(std::uint64_t version, const nlohmann::json& bundle) {
+    fs::create_directories(dir_);
+    test_util::spit(dir_ / rotation_file_name(version), bundle.dump());
+  }
+  void put_head(std::uint64_t version, const nlohmann::json& bundle) {
+    const Policy p = *Bundle::parse(bundle)->new_policy();
+    test_util::spit(dir_ / kPolicyHeadFile,
+                    nlohmann::json{{"version", version}, {"policy", digest_to_string(p.hash())}}.dump());
+  }
+  Result<PolicyChain> load() {
+    return load_policy_chain(*Policy::parse(box_.policy_doc()), dir_.string(), test_util::BoxFixture::kBox,
+                             [](const PolicyKey&) { return false; });
+  }
+  void expect_broken(const std::string& expect) {
+    auto c = load();
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.error().code, Errc::kInvalidDocument);
+    EXPECT_TRUE(contains(c.error().message, expect)) << c.error().message;
+  }
+
+  test_util::TempDir tmp_{"chain"};
+  test_util::BoxFixture box_{tmp_.path()};
+  fs::path dir_ = tmp_.path() / "policy";
+};
+
+TEST_F(PolicyChainTest, NoChainIsTheRootPolicy) {
+  auto c = load();
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->current.version(), 1u);
+  EXPECT_TRUE(c->rotations.empty());
+}
+
+TEST_F(PolicyChainTest, ReplaysEveryRotationInOrder) {
+  const auto r2 = rotation(2, {"alice", "bob", "carol"});
+  const auto r3 = rotation(3, {"bob", "carol", "dave"});
+  put(2, r2);
+  put(3, r3);
+  put_head(3, r3);
+  auto c = load();
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->current.version(), 3u);
+  EXPECT_EQ(c->rotations.size(), 2u);
+}
+
+TEST_F(PolicyChainTest, RefusesEveryBrokenShape) {
+  const auto r2 = rotation(2, {"alice", "bob", "carol"});
+  const auto r3 = rotation(3, {"bob", "carol", "dave"});
+  put(2, r2);
+  expect_broken("head.json: is missing while rotation files exist");
+  put_head(3, r3);
+  expect_broken("says version 3 is in force, but the rotation files reach version 2");
+  put(3, r3);
+  put_head(3, r2);  // names v2's hash as version 3
+  expect_broken("names policy");
+  put_head(3, r3);
+  fs::remove(dir_ / rotation_file_name(2));
+  expect_broken("rotation-3.json: does not follow on from version 1");
+  put(2, rotation(2, {"alice", "bob"}));  // under threshold
+  expect_broken("rotation-2.json: does not verify under policy version 1");
+  put(2, r3);  // a bundle of the wrong version under this name
+  expect_broken("rotation-2.json: does not hold policy version 2");
+  put(2, r2);
+  test_util::spit(dir_ / "rotation-02.json", r2.dump());
+  expect_broken("rotation-02.json: is not a rotation file name");
+  fs::remove(dir_ / "rotation-02.json");
+  EXPECT_TRUE(load().ok());
 }
 
 }  // namespace
