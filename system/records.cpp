@@ -29,6 +29,10 @@ std::string SystemPaths::proposal(const Digest& id) const {
   return proposals() + "/" + hex_encode(id) + ".json";
 }
 
+std::string SystemPaths::sealed(const Digest& id) const {
+  return proposals() + "/" + hex_encode(id) + ".sealed";
+}
+
 std::string_view proposal_state_name(ProposalState s) {
   switch (s) {
     case ProposalState::kAccepted:

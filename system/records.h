@@ -9,6 +9,8 @@
 //                          "a box executes a given proposal id at most once" is judged here.
 //   proposals/<hex>.json   one record per accepted proposal (ProposalRecord): the bundle as
 //                          the helper verified it, when, and what became of it.
+//   proposals/<hex>.sealed the files of an accepted install already sealed and hashed
+//                          (`model seal`, while the daemon fetches the rest), by identity.
 //   policy/                the policy chain (core/policy_chain.h): rotation-<N>.json, head.json.
 //   installed/<hex>.json   manifest and proposal of each model the helper installed.
 //   report-budget.json     the rate limit of daemon reports (system/log_writer.h).
@@ -38,6 +40,7 @@ struct SystemPaths {
   std::string executed() const { return dir + "/executed"; }
   std::string proposals() const { return dir + "/proposals"; }
   std::string proposal(const Digest& id) const;
+  std::string sealed(const Digest& id) const;  // files sealed ahead of an install
   std::string policy_chain() const { return dir + "/policy"; }
   std::string installed() const { return dir + "/installed"; }
   std::string installed_record(const std::string& manifest_hex) const {

@@ -114,6 +114,49 @@ Result<void> SystemState::add_rotation(const Bundle& rotation) {
   return {};
 }
 
+Result<SealedFiles> SystemState::read_sealed(const Digest& id) const {
+  SealedFiles out;
+  const std::string path = paths_.sealed(id);
+  if (::access(path.c_str(), F_OK) != 0) return out;
+  CS_TRY(std::string data, read_file(path, std::uint64_t{1} << 30));
+  std::size_t pos = 0;
+  while (pos < data.size()) {
+    std::size_t nl = data.find('\n', pos);
+    if (nl == std::string::npos) break;  // torn tail: hashed again
+    auto j = nlohmann::json::parse(data.substr(pos, nl - pos), nullptr, false);
+    pos = nl + 1;
+    if (!j.is_array() || j.size() != 6 || !j[0].is_string()) continue;
+    bool numbers = true;
+    for (std::size_t i = 1; i < 6; ++i) numbers = numbers && j[i].is_number_integer();
+    if (!numbers) continue;
+    out[j[0].get<std::string>()] =
+        SealedFile{j[1].get<std::uint64_t>(), j[2].get<std::uint64_t>(), j[3].get<std::uint64_t>(),
+                   j[4].get<std::int64_t>(), j[5].get<std::int64_t>()};
+  }
+  return out;
+}
+
+Result<void> SystemState::append_sealed(const Digest& id, const SealedFiles& files) const {
+  if (files.empty()) return {};
+  std::string lines;
+  for (const auto& [path, f] : files) {
+    lines += nlohmann::json::array({path, f.dev, f.ino, f.size, f.ctime_s, f.ctime_ns}).dump() + "\n";
+  }
+  const std::string path = paths_.sealed(id);
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!fd.valid()) return io_error("cannot open", path);
+  if (::write(fd.get(), lines.data(), lines.size()) != static_cast<ssize_t>(lines.size())) {
+    return io_error("cannot append to", path);
+  }
+  return {};
+}
+
+Result<void> SystemState::remove_sealed(const Digest& id) const {
+  const std::string path = paths_.sealed(id);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return io_error("cannot remove", path);
+  return {};
+}
+
 Result<void> SystemState::save_installed(const std::string& manifest_hex,
                                          const nlohmann::json& record) const {
   CS_TRY(std::string text, canonical_text(record));

@@ -5,7 +5,9 @@
 // writable only by root, or the helper refuses to work.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -18,6 +20,16 @@
 #include "system/records.h"
 
 namespace countersign::daemon {
+
+// The identity of a file the helper sealed (root's, 0444) and hashed ahead of the install
+// (`model seal`), as fstat gives it after the seal. ctime changes with any later change of
+// owner, mode or content, which only root could make.
+struct SealedFile {
+  std::uint64_t dev = 0, ino = 0, size = 0;
+  std::int64_t ctime_s = 0, ctime_ns = 0;
+  bool operator==(const SealedFile&) const = default;
+};
+using SealedFiles = std::map<std::string, SealedFile>;  // by manifest path
 
 class SystemState {
  public:
@@ -42,6 +54,12 @@ class SystemState {
   // Appends an accepted rotation to the chain (rotation-<N>.json, then head.json) and makes
   // its policy the one in force. The bundle must take the current version to the next.
   Result<void> add_rotation(const Bundle& rotation);
+
+  // The files of an accepted install sealed and hashed ahead (proposals/<id>.sealed, JSON
+  // lines appended; a torn or unreadable line only means that file is hashed again).
+  Result<SealedFiles> read_sealed(const Digest& id) const;
+  Result<void> append_sealed(const Digest& id, const SealedFiles& files) const;
+  Result<void> remove_sealed(const Digest& id) const;
 
   Result<void> save_installed(const std::string& manifest_hex, const nlohmann::json& record) const;
   Result<void> remove_installed(const std::string& manifest_hex) const;

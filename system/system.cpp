@@ -134,6 +134,12 @@ Result<void> check_not_open_elsewhere(int fd, const std::string& shown) {
   return {};
 }
 
+SealedFile identity_of(const struct stat& st) {
+  return SealedFile{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                    static_cast<std::uint64_t>(st.st_size), static_cast<std::int64_t>(st.st_ctim.tv_sec),
+                    static_cast<std::int64_t>(st.st_ctim.tv_nsec)};
+}
+
 // Seals a tree and checks it against a manifest: every directory is chowned to root and made
 // 0555 before its entries are read (nothing can be added, removed or renamed behind the
 // walk), every entry is looked at without following links and must be a directory some
@@ -143,8 +149,17 @@ Result<void> check_not_open_elsewhere(int fd, const std::string& shown) {
 // Messages name paths under `shown`.
 class TreeCheck {
  public:
-  TreeCheck(const Manifest& manifest, std::string shown, unsigned threads)
-      : shown_(std::move(shown)), threads_(threads) {
+  // kInstall: the whole tree must be exactly the manifest, directories are sealed too, and
+  // every file is hashed unless `sealed` vouches for it. kAhead (`model seal`, while the
+  // daemon still fetches): only the complete files the manifest lists are sealed and hashed;
+  // directories stay the daemon's, anything else is passed over, a wrong file is reported
+  // (mismatches()) but is no error. A file sealed and hashed ahead is recorded in `sealed`
+  // by its identity after the seal: from then on only root could change it, so an install
+  // that finds the same root-owned, read-only, singly linked inode there need not read it again.
+  enum class Mode { kInstall, kAhead };
+  TreeCheck(const Manifest& manifest, std::string shown, unsigned threads, Mode mode = Mode::kInstall,
+            const SealedFiles* sealed = nullptr)
+      : shown_(std::move(shown)), threads_(threads), mode_(mode), sealed_(sealed) {
     for (const auto& f : manifest.files()) {
       files_[f.path] = &f;
       std::string p = f.path;
@@ -163,19 +178,28 @@ class TreeCheck {
       return Error(Errc::kIo, "cannot stat " + shown_ + ": " + std::strerror(errno));
     dev_ = st.st_dev;
     CS_TRY_VOID(walk(top.get(), "", 0));
-    for (const auto& [path, file] : files_) {
-      if (!seen_.count(path)) return Error(Errc::kIo, show(path) + ": missing (the manifest lists it)");
+    if (mode_ == Mode::kInstall) {
+      for (const auto& [path, file] : files_) {
+        if (!seen_.count(path)) return Error(Errc::kIo, show(path) + ": missing (the manifest lists it)");
+      }
     }
     return hash_all(top.get());
   }
 
   std::uint64_t bytes() const { return bytes_; }
+  // The files hashed by this run that matched, with their identity (kAhead records them).
+  const SealedFiles& newly_sealed() const { return newly_sealed_; }
+  // kAhead: files that did not match the manifest ("path: why").
+  const std::vector<std::string>& mismatches() const { return mismatches_; }
+  // kInstall: files vouched for by an earlier seal, not read again.
+  std::size_t reused() const { return reused_; }
 
  private:
   struct Task {
     std::string rel;
     ino_t ino = 0;
     const ManifestFile* file = nullptr;
+    SealedFile id;
   };
 
   static std::string parent_of(const std::string& p) {
@@ -191,7 +215,7 @@ class TreeCheck {
       return Error(Errc::kIo, "cannot stat " + show(rel) + ": " + std::strerror(errno));
     if (self.st_dev != dev_)
       return Error(Errc::kIo, show(rel) + ": is another file system (a mount point or subvolume)");
-    CS_TRY_VOID(make_root_read_only(fd, 0555, show(rel)));
+    if (mode_ == Mode::kInstall) CS_TRY_VOID(make_root_read_only(fd, 0555, show(rel)));
     const auto expected = children_.count(rel) ? children_.at(rel) : 0;
     // Room for a few extra entries so that one is reported by name below; a directory
     // stuffed with more is refused without reading it all.
@@ -200,6 +224,9 @@ class TreeCheck {
       const std::string child = rel.empty() ? name : rel + "/" + name;
       CS_TRY(auto st, stat_at(fd, name, show(child)));
       if (!st) return Error(Errc::kIo, show(child) + ": vanished while being checked");
+      const bool expected_entry = S_ISDIR(st->st_mode) ? dirs_.count(child) != 0 : files_.count(child) != 0;
+      if (mode_ == Mode::kAhead && (!expected_entry || !(S_ISDIR(st->st_mode) || S_ISREG(st->st_mode))))
+        continue;
       if (S_ISDIR(st->st_mode)) {
         if (!dirs_.count(child))
           return Error(Errc::kIo, show(child) + ": not in the manifest (unexpected directory)");
@@ -216,12 +243,17 @@ class TreeCheck {
                                     "; only regular files and directories are allowed");
       }
     }
-    return sync_fd(fd, show(rel));
+    return mode_ == Mode::kInstall ? sync_fd(fd, show(rel)) : Result<void>();
   }
 
   Result<void> seal_file(int dirfd, const std::string& name, const std::string& rel, const struct stat& st) {
     auto it = files_.find(rel);
     if (it == files_.end()) return Error(Errc::kIo, show(rel) + ": not in the manifest (unexpected file)");
+    if (mode_ == Mode::kAhead) {
+      // Passed over, not refused: the install decides. Already vouched for: nothing to do.
+      if (st.st_nlink != 1 || static_cast<std::uint64_t>(st.st_size) != it->second->size) return {};
+      if (sealed_ != nullptr && already_sealed(st) && vouched(rel, st)) return {};
+    }
     if (st.st_nlink != 1) {
       return Error(Errc::kIo, show(rel) + ": has " + std::to_string(st.st_nlink) +
                                   " hard links; a model file must have exactly one");
@@ -238,14 +270,30 @@ class TreeCheck {
       return Error(Errc::kIo, show(rel) + ": " + std::to_string(size) + " bytes; the manifest says " +
                                   std::to_string(it->second->size));
     }
-    const bool sealed_before = already_sealed(opened);
-    CS_TRY_VOID(make_root_read_only(fd.get(), 0444, show(rel)));
-    if (!sealed_before) CS_TRY_VOID(check_not_open_elsewhere(fd.get(), show(rel)));
-    CS_TRY_VOID(sync_fd(fd.get(), show(rel)));
     seen_.insert(rel);
-    tasks_.push_back(Task{rel, opened.st_ino, it->second});
     bytes_ += size;
+    if (already_sealed(opened)) {
+      // Root's and read-only already: nobody but root could have opened it for writing since
+      // it was sealed, so no lease check; sealed and hashed ahead, it is not read again.
+      if (mode_ == Mode::kInstall && sealed_ != nullptr && vouched(rel, opened)) {
+        ++reused_;
+        return {};
+      }
+    } else {
+      CS_TRY_VOID(make_root_read_only(fd.get(), 0444, show(rel)));
+      CS_TRY_VOID(check_not_open_elsewhere(fd.get(), show(rel)));
+    }
+    CS_TRY_VOID(sync_fd(fd.get(), show(rel)));
+    struct stat now {};
+    if (::fstat(fd.get(), &now) != 0)
+      return Error(Errc::kIo, "cannot stat " + show(rel) + ": " + std::strerror(errno));
+    tasks_.push_back(Task{rel, opened.st_ino, it->second, identity_of(now)});
     return {};
+  }
+
+  bool vouched(const std::string& rel, const struct stat& st) const {
+    auto it = sealed_->find(rel);
+    return it != sealed_->end() && it->second == identity_of(st);
   }
 
   // Opens `rel` below `top` one component at a time, never following a link (the tree is
@@ -305,8 +353,12 @@ class TreeCheck {
     auto work = [&] {
       for (std::size_t i = next++; i < tasks_.size() && !failed; i = next++) {
         auto r = hash_one(top, tasks_[i]);
-        if (!r.ok()) {
-          std::lock_guard lock(mu);
+        std::lock_guard lock(mu);
+        if (r.ok()) {
+          newly_sealed_[tasks_[i].rel] = tasks_[i].id;
+        } else if (mode_ == Mode::kAhead) {
+          mismatches_.push_back(r.error().message);
+        } else {
           if (!first || tasks_[i].rel < first_rel_) first = r.error(), first_rel_ = tasks_[i].rel;
           failed = true;
         }
@@ -322,6 +374,11 @@ class TreeCheck {
 
   std::string shown_;
   unsigned threads_ = 0;
+  Mode mode_ = Mode::kInstall;
+  const SealedFiles* sealed_ = nullptr;
+  SealedFiles newly_sealed_;
+  std::vector<std::string> mismatches_;
+  std::size_t reused_ = 0;
   std::map<std::string, const ManifestFile*> files_;
   std::set<std::string> dirs_;
   std::map<std::string, std::size_t> children_;  // expected entries per directory ("" = top)
@@ -348,6 +405,7 @@ class Helper {
 
   Result<json> accept(const std::string& text);
   Result<json> snapshot_take(const std::string& hex);
+  Result<json> model_seal(const std::string& hex);
   Result<json> model_install(const std::string& hex);
   Result<json> model_remove(const std::string& hex);
   Result<json> snapshot_restore(const std::string& hex);
@@ -562,7 +620,8 @@ Result<json> Helper::install_from(const StateDirs& d, ProposalRecord& record, co
     return refuse("model install", record.id,
                   Error(Errc::kNotFound, "there is no staging directory " + shown));
   }
-  TreeCheck check(m, shown, env_.hash_threads);
+  CS_TRY(SealedFiles sealed, state_.read_sealed(record.id));
+  TreeCheck check(m, shown, env_.hash_threads, TreeCheck::Mode::kInstall, &sealed);
   if (auto checked = check.run(d.models.get(), work); !checked.ok()) {
     auto removed = remove_tree_at(d.models.get(), work, work_shown);
     (void)sync_fd(d.models.get(), config_.models_dir());
@@ -576,7 +635,29 @@ Result<json> Helper::install_from(const StateDirs& d, ProposalRecord& record, co
   }
   CS_TRY_VOID(rename_noreplace(d.models.get(), work, d.models.get(), hex, config_.models_dir() + "/" + hex));
   CS_TRY_VOID(sync_fd(d.models.get(), config_.models_dir()));
-  return json{{"files", m.files().size()}, {"bytes", check.bytes()}};
+  return json{{"files", m.files().size()}, {"bytes", check.bytes()}, {"hashed_ahead", check.reused()}};
+}
+
+// model seal PROPOSAL: while the daemon still fetches, seals and hashes the complete files
+// of the staged tree that are not vouched for yet, so that the install after the last byte
+// reads only what arrived since. Wrong files are reported, not refused: the install decides.
+Result<json> Helper::model_seal(const std::string& hex) {
+  CS_TRY(Actionable a, actionable("model seal", hex, Action::kInstallModel));
+  const Manifest& m = *a.bundle.manifest();
+  const std::string mhex = hex_encode(m.hash());
+  CS_TRY(StateDirs d, open_state(config_));
+  json out = {{"proposal", digest_to_string(a.record.id)}, {"sealed", 0}};
+  if (!d.staging.valid()) return out;
+  CS_TRY(auto staged, stat_at(d.staging.get(), mhex, config_.staging_dir() + "/" + mhex));
+  if (!staged) return out;
+  CS_TRY(SealedFiles sealed, state_.read_sealed(a.record.id));
+  TreeCheck check(m, config_.staging_dir() + "/" + mhex, env_.hash_threads, TreeCheck::Mode::kAhead, &sealed);
+  CS_TRY_VOID(check.run(d.staging.get(), mhex));
+  CS_TRY_VOID(state_.append_sealed(a.record.id, check.newly_sealed()));
+  out["sealed"] = check.newly_sealed().size();
+  out["files_sealed"] = sealed.size() + check.newly_sealed().size();
+  if (!check.mismatches().empty()) out["mismatches"] = check.mismatches();
+  return out;
 }
 
 Result<json> Helper::model_install(const std::string& hex) {
@@ -626,6 +707,7 @@ Result<json> Helper::model_install(const std::string& hex) {
   done["verified"] = "every file re-hashed by countersign-system";
   CS_TRY_VOID(log_.append(ev::kInstallComplete, done));
   CS_TRY_VOID(finish(a.record, ProposalState::kDone, done, std::nullopt));
+  CS_TRY_VOID(state_.remove_sealed(a.record.id));
   CS_TRY_VOID(log_.checkpoint_if_grown());
   // For the caller only (the install benchmark reports it), not for the log: how long the
   // seal, the re-hash and the rename of a staged tree took.
@@ -825,9 +907,10 @@ Result<SystemInvocation> parse_system_args(const std::vector<std::string>& args)
     return usage_error("snapshot takes list, take PROPOSAL or restore PROPOSAL");
   }
   if (group == "model") {
+    if (verb == "seal") return hex_argument(SystemAction::kModelSeal, "proposal id");
     if (verb == "install") return hex_argument(SystemAction::kModelInstall, "proposal id");
     if (verb == "remove") return hex_argument(SystemAction::kModelRemove, "proposal id");
-    return usage_error("model takes install PROPOSAL or remove PROPOSAL");
+    return usage_error("model takes seal PROPOSAL, install PROPOSAL or remove PROPOSAL");
   }
   if (group == "policy") {
     if (verb == "rotate") return hex_argument(SystemAction::kPolicyRotate, "proposal id");
@@ -860,6 +943,8 @@ std::string system_usage() {
          "  snapshot list             our snapshots, oldest first\n"
          "  snapshot take PROPOSAL    the snapshot before an accepted proposal's privileged step\n"
          "  snapshot restore PROPOSAL restore the snapshot an accepted restore-snapshot names\n"
+         "  model seal PROPOSAL       while the daemon fetches: seal and hash the complete files staged\n"
+         "                            so far, so the install reads only what arrived since\n"
          "  model install PROPOSAL    seal models/.staging/<manifest>, re-hash every file against the\n"
          "                            accepted manifest, move it to models/<manifest>, read-only\n"
          "  model remove PROPOSAL     remove the model an accepted remove-model names\n"
@@ -949,6 +1034,8 @@ Result<SystemOutcome> run_system(const SystemInvocation& inv, const Config& conf
         return helper.snapshot_take(inv.argument);
       case SystemAction::kSnapshotRestore:
         return helper.snapshot_restore(inv.argument);
+      case SystemAction::kModelSeal:
+        return helper.model_seal(inv.argument);
       case SystemAction::kModelInstall:
         return helper.model_install(inv.argument);
       case SystemAction::kModelRemove:

@@ -45,6 +45,7 @@ enum class SystemAction {
   kSnapshotList,
   kSnapshotTake,     // argument: proposal id (64 hex)
   kSnapshotRestore,  // argument: proposal id of a restore-snapshot
+  kModelSeal,        // argument: proposal id of an install-model (files hashed ahead)
   kModelInstall,     // argument: proposal id of an install-model
   kModelRemove,      // argument: proposal id of a remove-model
   kPolicyRotate,     // argument: proposal id of a rotate-policy

@@ -53,6 +53,7 @@ TEST(SystemArgs, AcceptsExactlyTheContractForms) {
       {{"snapshot", "list"}, SystemAction::kSnapshotList, ""},
       {{"snapshot", "take", kHex}, SystemAction::kSnapshotTake, kHex},
       {{"snapshot", "restore", kHex}, SystemAction::kSnapshotRestore, kHex},
+      {{"model", "seal", kHex}, SystemAction::kModelSeal, kHex},
       {{"model", "install", kHex}, SystemAction::kModelInstall, kHex},
       {{"model", "remove", kHex}, SystemAction::kModelRemove, kHex},
       {{"policy", "rotate", kHex}, SystemAction::kPolicyRotate, kHex},
@@ -77,7 +78,7 @@ TEST(SystemArgs, RefusesEverythingElse) {
   const std::string upper(64, 'A');
   const Case cases[] = {
       {{}, "no subcommand"},
-      {{"model"}, "model takes install PROPOSAL or remove PROPOSAL"},
+      {{"model"}, "model takes seal PROPOSAL, install PROPOSAL or remove PROPOSAL"},
       {{"model", "install"}, "takes exactly one proposal id"},
       {{"model", "install", kHex, "--force"}, "takes exactly one proposal id"},
       {{"model", "install", upper}, "is not a proposal id"},
@@ -675,6 +676,47 @@ TEST_F(HelperTest, ReHashesAModelThatIsAlreadyThereBeforeCountingIt) {
   ASSERT_EQ(run.status, 0) << run.err;
   EXPECT_EQ(run.json["already_installed"], true);
   EXPECT_EQ(entries_of(audit::event::kInstallComplete).size(), 2u);
+}
+
+TEST_F(HelperTest, FilesSealedAheadAreNotReadAgainUnlessTheyChanged) {
+  const std::string id = accept(install_bundle(kModel));
+  const std::string hex = test::hex_of(test::manifest_for(kModel));
+  // Half the model has arrived: the helper seals and hashes what is complete.
+  test::write_tree(staging_ / hex, {kModel[0], kModel[1]});
+  auto seal = helper({"model", "seal", id});
+  ASSERT_EQ(seal.status, 0) << seal.err;
+  EXPECT_EQ(seal.json["sealed"], 2);
+  EXPECT_EQ(test::mode_of(staging_ / hex / "config.json"), 0444u);
+  if (::geteuid() == 0) {
+    EXPECT_EQ(test::owner_of(staging_ / hex / "config.json"), 0u);
+  }
+  EXPECT_NE(test::mode_of(staging_ / hex / "tokenizer"), 0555u);  // directories stay the daemon's
+  EXPECT_EQ(helper({"model", "seal", id}).json["sealed"], 0);     // nothing new
+  // The rest arrives; the daemon swaps a sealed file for a copy of its own (same bytes).
+  test::write_tree(staging_ / hex, {kModel[2], kModel[3]});
+  fs::remove(staging_ / hex / "tokenizer" / "vocab.txt");
+  test_util::spit(staging_ / hex / "tokenizer" / "vocab.txt", kModel[1].second);
+  auto run = helper({"model", "install", id});
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(run.json["hashed_ahead"], 1);  // config.json; the swapped file was read again
+  EXPECT_FALSE(fs::exists(state_ / "system" / "proposals" / (id + ".sealed")));
+}
+
+TEST_F(HelperTest, AFileSwappedAfterItsSealIsCheckedAgainAndRefusedWhenWrong) {
+  const Files files = {{"a.bin", "aaaa"}, {"b.bin", "bbbb"}};
+  const std::string id = accept(install_bundle(files));
+  const std::string hex = test::hex_of(test::manifest_for(files));
+  test::write_tree(staging_ / hex, files);
+  ASSERT_EQ(helper({"model", "seal", id}).json["sealed"], 2);
+  fs::remove(staging_ / hex / "a.bin");
+  test_util::spit(staging_ / hex / "a.bin", "AAAA");  // same size, other bytes
+  // Sealing again reports it, without refusing anything yet.
+  auto again = helper({"model", "seal", id});
+  ASSERT_EQ(again.status, 0) << again.err;
+  ASSERT_TRUE(again.json.contains("mismatches")) << again.out;
+  EXPECT_TRUE(contains(again.json["mismatches"].dump(), "/a.bin: SHA-256 is")) << again.out;
+  expect_refused(helper({"model", "install", id}), "/a.bin: SHA-256 is");
+  EXPECT_EQ(entries_of(audit::event::kInstallRefused).size(), 1u);
 }
 
 TEST_F(HelperTest, RemovesOnlyWithAnAcceptedRemoveProposal) {
