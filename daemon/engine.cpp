@@ -24,6 +24,7 @@
 #include "core/signed_note.h"
 #include "core/snapshot_doc.h"
 #include "core/verify.h"
+#include "daemon/credentials.h"
 #include "daemon/fetch.h"
 #include "daemon/privileged.h"
 #include "daemon/state.h"
@@ -549,22 +550,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, Clock clock) 
   fs_.parallel = config.parallel;
   fs_.connect_timeout_seconds = config.connect_timeout_seconds;
   fs_.stall_timeout_seconds = config.stall_timeout_seconds;
-  if (config.hf_token_file) {
-    CS_TRY(SecretBytes token, read_secret_file(*config.hf_token_file));
-    fs_.hf_token.emplace(std::move(token));
-  }
-  if (config.s3_credentials_file) {
-    CS_TRY(SecretBytes creds, read_secret_file(*config.s3_credentials_file));
-    std::string_view text(reinterpret_cast<const char*>(creds.data()), creds.size());
-    auto nl = text.find('\n');
-    if (nl == std::string_view::npos) {
-      return Error(Errc::kInvalidArgument,
-                   "s3_credentials_file: expected two lines, access key id then secret key");
-    }
-    auto secret = text.substr(nl + 1);
-    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.remove_suffix(1);
-    fs_.s3 = S3Credentials{std::string(text.substr(0, nl)), SecretBytes::copy_of(as_bytes(secret))};
-  }
+  CS_TRY_VOID(load_fetch_credentials(config, fs_));
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
