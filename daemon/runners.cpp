@@ -3,10 +3,12 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 
 #include "core/audit_entry.h"
@@ -63,6 +65,62 @@ Result<std::string> take_snapshot(const RunnerEnv& env, const JobRecord& job, Jo
   return id;
 }
 
+// fetch-progress: reported once each as the bytes streamed and hashed (the job's
+// bytes_done) first reach 25, 50 and 75 % of the manifest's size. Progress can go back (a
+// source that gave wrong bytes is read again from byte 0); a milestone is never reported
+// twice.
+class FetchMilestones {
+ public:
+  FetchMilestones(const RunnerEnv& env, const Digest& proposal, const Manifest& m)
+      : env_(env), proposal_(proposal), manifest_(m), done_(m.files().size(), 0) {}
+
+  void progress(std::size_t file, std::uint64_t done) {
+    std::lock_guard lock(mu_);
+    if (file >= done_.size()) return;
+    done_[file] = done;
+    check();
+  }
+  void verified(const std::string& path) {
+    std::lock_guard lock(mu_);
+    const auto& files = manifest_.files();
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      if (files[i].path == path) done_[i] = files[i].size;
+    }
+    check();
+  }
+
+ private:
+  static constexpr std::array<std::uint64_t, 3> kPercents = {25, 50, 75};
+
+  // The least byte count b with b * 100 >= total * percent, computed without overflow for
+  // any size a manifest can declare.
+  static std::uint64_t threshold(std::uint64_t total, std::uint64_t percent) {
+    return total / 100 * percent + (total % 100 * percent + 99) / 100;
+  }
+
+  void check() {
+    const std::uint64_t total = manifest_.total_size();
+    if (total == 0) return;
+    std::uint64_t bytes = 0;
+    for (auto d : done_) bytes += d;
+    for (std::size_t i = 0; i < kPercents.size(); ++i) {
+      if (reported_[i] || bytes < threshold(total, kPercents[i])) continue;
+      reported_[i] = true;
+      env_.audit.report(audit::event::kFetchProgress, {{"proposal", digest_to_string(proposal_)},
+                                                       {"manifest", digest_to_string(manifest_.hash())},
+                                                       {"percent", kPercents[i]},
+                                                       {"bytes", bytes}});
+    }
+  }
+
+  const RunnerEnv& env_;
+  const Digest proposal_;
+  const Manifest& manifest_;
+  std::mutex mu_;
+  std::vector<std::uint64_t> done_;  // per file
+  std::array<bool, 3> reported_{};
+};
+
 // remove-model, restore-snapshot, rotate-policy: one helper step each, which checks, acts and
 // logs; the daemon only reports the outcome.
 RunOutcome helper_step(const RunnerEnv& env, const JobRecord& job, Result<json> answer) {
@@ -108,11 +166,13 @@ RunOutcome run_install(const RunnerEnv& env, const JobRecord& job, const Manifes
                                                  {"files", m.files().size()},
                                                  {"bytes", m.total_size()},
                                                  {"sources", sources}});
+  FetchMilestones milestones(env, job.proposal, m);
   FetchObserver obs;
   const Digest id = job.proposal;
-  obs.on_event = [&env, &sink, id](const FetchEvent& e) {
+  obs.on_event = [&env, &sink, &milestones, id](const FetchEvent& e) {
     if (e.kind == FetchEvent::Kind::kFileVerified) {
       sink.file_verified(e.path, e.source);
+      milestones.verified(e.path);
       return;
     }
     auto event = e.kind == FetchEvent::Kind::kHashMismatch ? audit::event::kHashMismatchAlert
@@ -121,7 +181,10 @@ RunOutcome run_install(const RunnerEnv& env, const JobRecord& job, const Manifes
         event,
         {{"proposal", digest_to_string(id)}, {"path", e.path}, {"source", e.source}, {"reason", e.reason}});
   };
-  obs.on_progress = [&sink](const FileProgress& p) { sink.file_progress(p); };
+  obs.on_progress = [&sink, &milestones](const FileProgress& p) {
+    sink.file_progress(p);
+    milestones.progress(p.file, p.done);
+  };
   obs.cancelled = [&sink] { return sink.cancelled(); };
   auto fetched = env.fetcher.fetch(m, staging, obs);
   if (!fetched.ok()) {

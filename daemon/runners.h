@@ -36,7 +36,8 @@ struct RunnerEnv {
 // 3. Free space in models/ for what staging does not hold yet; not enough: failed.
 // 4. The helper's snapshot (once per job: JobRecord::snapshot when a run before took it).
 // 5. Fetches into models/.staging/<hash> (fetch-started; source-failed or
-//    hash-mismatch-alert for every bad source).
+//    hash-mismatch-alert for every bad source; fetch-progress as the bytes streamed and
+//    hashed cross 25, 50 and 75 % of the manifest's size, once each per run).
 // 6. The helper installs it (seal, re-hash, one rename to models/<hash>, read-only).
 RunOutcome run_install(const RunnerEnv& env, const JobRecord& job, const Manifest& manifest, bool resumed,
                        JobSink& sink);

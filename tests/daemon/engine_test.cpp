@@ -154,8 +154,13 @@ TEST_F(EngineTest, ApprovedBundleIsFetchedVerifiedAndInstalledReadOnly) {
   std::vector<std::string> names;
   for (const auto& e : log_entries()) names.push_back(e["event"]);
   std::vector<std::string> expected = {"daemon-started",   "bundle-received", "bundle-verified",
-                                       "snapshot-skipped", "fetch-started",   "install-complete"};
+                                       "snapshot-skipped", "fetch-started",   "fetch-progress",
+                                       "fetch-progress",   "fetch-progress",  "install-complete"};
   EXPECT_EQ(names, expected);
+  // The fetch milestones, as the helper wrote them: 25, 50 and 75 % of the bytes, once each.
+  std::vector<int> percents;
+  for (const auto& e : events(audit::event::kFetchProgress)) percents.push_back(e["percent"]);
+  EXPECT_EQ(percents, (std::vector<int>{25, 50, 75}));
   Reply cp = api().log_checkpoint();
   ASSERT_TRUE(cp.text);
   engine_->stop();

@@ -191,11 +191,56 @@ TEST_F(RunnersTest, ASnapshotThatFailsStopsTheInstallBeforeAnyFetch) {
   EXPECT_EQ(system_.calls.back(), "proposal abandon " + hex(job.proposal));
 }
 
+TEST_F(RunnersTest, FetchProgressIsReportedAt25And50And75PercentOnceEach) {
+  // 4000 bytes: the milestones are 1000, 2000 and 3000. Progress goes back once (a source
+  // gave wrong bytes and the file is read again from 0) and crosses 50 % twice.
+  fetcher_.script = [](const Manifest& m, const std::string&, const FetchObserver& obs) -> Result<void> {
+    obs.on_progress({0, 500, 3000, "s"});
+    obs.on_progress({0, 999, 3000, "s"});
+    obs.on_progress({0, 1000, 3000, "s"});                              // 25 %
+    obs.on_progress({0, 2100, 3000, "s"});                              // 50 %
+    obs.on_progress({0, 0, 3000, "t"});                                 // back to 0
+    obs.on_progress({0, 2500, 3000, "t"});                              // 50 % again: not reported again
+    obs.on_event({FetchEvent::Kind::kFileVerified, "a.bin", "t", ""});  // 3000 bytes: 75 %
+    obs.on_progress({1, 10, 1000, "t"});
+    obs.on_event({FetchEvent::Kind::kFileVerified, "b/c.txt", "t", ""});
+    EXPECT_EQ(m.total_size(), 4000u);
+    return {};
+  };
+  RunOutcome out = run(install_job());
+  ASSERT_EQ(out.kind, RunOutcome::Kind::kDone) << out.error;
+  auto progress = system_.reports_of(audit::event::kFetchProgress);
+  ASSERT_EQ(progress.size(), 3u);
+  EXPECT_EQ(progress[0].fields["percent"], 25);
+  EXPECT_EQ(progress[0].fields["bytes"], 1000);
+  EXPECT_EQ(progress[1].fields["percent"], 50);
+  EXPECT_EQ(progress[1].fields["bytes"], 2100);
+  EXPECT_EQ(progress[2].fields["percent"], 75);
+  EXPECT_EQ(progress[2].fields["bytes"], 3000);
+  for (const auto& p : progress) EXPECT_EQ(p.fields["manifest"], digest_to_string(manifest_.hash()));
+}
+
+TEST_F(RunnersTest, MilestonesCrossedAtOnceAreEachReportedOnceInOrder) {
+  fetcher_.script = [](const Manifest&, const std::string&, const FetchObserver& obs) -> Result<void> {
+    obs.on_event({FetchEvent::Kind::kFileVerified, "a.bin", "", ""});  // 3000 of 4000 at once
+    obs.on_event({FetchEvent::Kind::kFileVerified, "a.bin", "", ""});
+    obs.on_event({FetchEvent::Kind::kFileVerified, "b/c.txt", "", ""});
+    return {};
+  };
+  ASSERT_EQ(run(install_job()).kind, RunOutcome::Kind::kDone);
+  auto progress = system_.reports_of(audit::event::kFetchProgress);
+  ASSERT_EQ(progress.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(progress[i].fields["percent"], 25 * (i + 1));
+    EXPECT_EQ(progress[i].fields["bytes"], 3000);
+  }
+}
+
 TEST_F(RunnersTest, AReportTheHelperCannotTakeIsCountedAndTheInstallGoesOn) {
   system_.log_answer = Error(Errc::kIo, "cannot run sudo");
   RunOutcome out = run(install_job());
   ASSERT_EQ(out.kind, RunOutcome::Kind::kDone) << out.error;
-  EXPECT_EQ(audit_.failures(), 1u);  // fetch-started
+  EXPECT_EQ(audit_.failures(), 4u);  // fetch-started and three milestones
 }
 
 TEST_F(RunnersTest, RemoveRestoreAndRotateAreOneHelperStepEach) {
