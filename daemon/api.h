@@ -1,7 +1,7 @@
 // countersignd's HTTP API (JSON over HTTP/1.1; docs/daemon.md lists every endpoint):
 //
 //   GET  /v1/status                        box, policy in force, queue, running job
-//   POST /v1/bundles                       a whole bundle → 202 job queued | 403/409/422 rejected
+//   POST /v1/bundles                       a whole bundle → 202 job queued | 400/403/409/422 rejected
 //   POST /v1/proposals                     {"proposal", "manifest"} → 201 pending, who is missing
 //   GET  /v1/proposals/<id>                pending state
 //   POST /v1/proposals/<id>/signatures     one signature file; the box acts when the rule is met
@@ -14,14 +14,52 @@
 //   GET  /v1/log/inclusion?index=N[&size=S]     inclusion proof document
 //   GET  /v1/log/consistency?old=A&new=B        consistency proof document
 //
-// Errors: {"error": "<code>", "reason": "<what is wrong>"} with a 4xx/5xx status.
+// Errors: {"error": "<code>", "reason": "<what is wrong>"} with a 4xx/5xx status; a refused
+// bundle is {"error": "rejected", "reasons": [...], "report": {...}}.
+//
+// The API is the only layer that knows HTTP: each endpoint calls the engine (engine.h) and
+// maps its domain result (AdmissionResult, JobView, Result<...>) to a Reply. Every method is
+// thread-safe and can be called without a socket (tests).
 #pragma once
 
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "daemon/api_reply.h"
 #include "daemon/engine.h"
 #include "daemon/http_server.h"
 
 namespace countersign::daemon {
 
-Reply route(Engine& engine, const HttpRequest& request);
+class Api {
+ public:
+  // `engine` must outlive the Api.
+  explicit Api(Engine& engine) : engine_(engine) {}
+
+  // Dispatches one request to the endpoint below (404 for no endpoint, 405 for a wrong
+  // method, 400 for a query parameter that is missing or not a whole number).
+  Reply route(const HttpRequest& request);
+
+  Reply submit_bundle(std::string_view body);                                 // POST /v1/bundles
+  Reply create_pending(std::string_view body);                                // POST /v1/proposals
+  Reply add_signature(std::string_view proposal_hex, std::string_view body);  // POST .../signatures
+  Reply pending(std::string_view proposal_hex);                               // GET /v1/proposals/<hex>
+
+  Reply status();
+  Reply job(std::string_view proposal_hex);
+  Reply jobs();
+  Reply models();
+  Reply policy();
+  Reply snapshots();
+
+  Reply log_checkpoint();
+  Reply log_entries(std::uint64_t start, std::optional<std::uint64_t> end);
+  Reply log_inclusion(std::uint64_t index, std::uint64_t tree_size);
+  Reply log_consistency(std::uint64_t old_size, std::uint64_t new_size);
+
+ private:
+  Engine& engine_;
+};
 
 }  // namespace countersign::daemon

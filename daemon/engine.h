@@ -1,17 +1,16 @@
 // The box-side engine of countersignd (DESIGN.md "Box-side daemon"), the unprivileged,
-// network-facing side: accepts bundles and signatures, checks them against its copy of the
-// policy in force for a quick answer, hands each approved bundle to the System component
-// (countersign-system `accept`, which verifies it again itself and decides), runs one job at
-// a time from a queue, and reports what it sees to the audit log through the helper. The
-// HTTP API (api.h) is a thin layer over these calls; every call is thread-safe and returns a
-// Reply (HTTP status + JSON body) so it can be tested without a socket.
+// network-facing side, as one object that wires the parts together:
 //
-// Install pipeline (install-model): free-space check, the helper's snapshot, fetch every
-// file into models/.staging/<hash> (fetch.h), then the helper seals the tree, re-hashes every
-// file against the manifest it accepted and moves it to models/<hash> read-only in one rename.
-// Failure at any step removes the staging and gives the proposal up (the helper logs why); a
-// stop or crash during the fetch leaves the job "running" and the next start resumes it
-// (HTTP Range), so models/ only ever holds complete verified models.
+//   Admission     bundles, pending proposals, signatures one at a time; the daemon's advisory
+//                 check, then the helper's `accept` (admission.h)
+//   JobQueue      the persisted queue and its one worker (job_queue.h)
+//   runners       one per action (runners.h), run by the worker
+//   AuditReporter every report of the daemon, with its failure policy (audit_reporter.h)
+//   LogReader     the audit log, read-only (log_reader.h)
+//
+// over the System component (SystemClient, system_client.h) and the fetcher (fetcher.h).
+// Calls return domain results; the HTTP API (api.h) maps them to statuses and bodies. Every
+// call is thread-safe.
 #pragma once
 
 #include <chrono>
@@ -19,61 +18,77 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "core/policy.h"
 #include "core/result.h"
+#include "core/snapshot_doc.h"
 #include "core/timeutil.h"
 #include "daemon/config.h"
+#include "daemon/job.h"
 
 namespace countersign::daemon {
 
-struct Reply {
-  int status = 200;
-  nlohmann::json body;           // sent as JSON unless `text` is set
-  std::optional<std::string> text;  // text/plain body (signed checkpoints, JSON lines)
+class Admission;
+class JobQueue;
+class LogReader;
+
+// GET /v1/status
+struct EngineStatus {
+  std::string box;
+  std::string domain;  // of the policy in force
+  std::uint64_t policy_version = 0;
+  Digest policy_hash{};
+  std::size_t queued = 0;          // jobs waiting
+  std::optional<JobView> running;  // the job the worker runs
+  std::string snapshot_backend;    // SnapshotSpec::to_string()
+  std::size_t executed = 0;        // proposal ids in the helper's executed set
+  std::uint64_t log_report_failures = 0;
+  std::optional<std::uint64_t> log_size;  // nullopt when the log cannot be read
 };
 
-// {"error": code, "reason": message}
-Reply error_reply(int status, std::string_view code, const std::string& reason);
+// One directory models/<hex> (GET /v1/models).
+struct InstalledModel {
+  std::string hex;  // the manifest hash
+  std::string path;
+  std::optional<nlohmann::json> record;  // the helper's installed/<hex>.json, when readable
+};
+
+// GET /v1/snapshots: the helper's snapshots as documents a restore-snapshot proposal approves.
+struct SnapshotListing {
+  std::string backend;  // SnapshotSpec::to_string(); "none": no snapshots
+  std::vector<SnapshotDoc> snapshots;
+};
 
 class Engine {
  public:
-  // Replays the policy chain the System component keeps (refuses a broken one) and opens the
-  // daemon's state dir. Changes nothing: call start().
+  // Replays the policy chain the System component keeps (refuses a broken one), reads the
+  // attestation roots and the fetch credentials, and opens the daemon's state dir. Changes
+  // nothing: call start().
   static Result<std::unique_ptr<Engine>> open(const Config& config, Clock clock = system_now);
-  ~Engine();
+  ~Engine();  // stop()
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Logs daemon-started, queues what a previous run left (its jobs, and proposals the helper
-  // accepted that have no job yet), cleans other staging, then starts the worker.
+  // Reports daemon-started, queues what a previous run left (JobQueue::recover), has the
+  // helper remove other staging, signs a checkpoint, then starts the worker.
   Result<void> start();
   // Stops the worker (an install in progress is cancelled and resumes at the next start),
-  // logs daemon-stopped and signs a final checkpoint. Idempotent.
+  // reports daemon-stopped and signs a final checkpoint. Idempotent.
   void stop();
 
-  // POST /v1/bundles
-  Reply submit_bundle(std::string_view body);
-  // POST /v1/proposals: {"proposal": {...}, "manifest": {...}}
-  Reply create_pending(std::string_view body);
-  // POST /v1/proposals/<hex>/signatures: one signature file
-  Reply add_signature(std::string_view proposal_hex, std::string_view body);
-  // GET /v1/proposals/<hex>
-  Reply pending(std::string_view proposal_hex);
+  Admission& admission();
+  const JobQueue& jobs() const;
+  LogReader& log();
 
-  Reply status();
-  Reply job(std::string_view proposal_hex);
-  Reply jobs();
-  Reply models();
-  Reply policy();
-  Reply snapshots();
-
-  Reply log_checkpoint();
-  Reply log_entries(std::uint64_t start, std::optional<std::uint64_t> end);
-  Reply log_inclusion(std::uint64_t index, std::uint64_t tree_size);
-  Reply log_consistency(std::uint64_t old_size, std::uint64_t new_size);
+  EngineStatus status() const;
+  // Every models/<hex> directory, by hash.
+  std::vector<InstalledModel> models() const;
+  Policy policy() const;
+  // Error: the helper could not list them (its code and message).
+  Result<SnapshotListing> snapshots();
 
   // Blocks until the queue is empty and no job runs, or the timeout passes (tests, demo).
   bool wait_idle(std::chrono::milliseconds timeout);

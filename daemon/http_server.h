@@ -13,7 +13,7 @@
 #include <string>
 
 #include "core/result.h"
-#include "daemon/engine.h"
+#include "daemon/api_reply.h"
 
 namespace countersign::daemon {
 
@@ -29,8 +29,8 @@ using HttpHandler = std::function<Reply(const HttpRequest&)>;
 class HttpServer {
  public:
   struct Options {
-    std::string unix_path;             // required
-    std::optional<std::string> tcp;    // "HOST:PORT", numeric host
+    std::string unix_path;           // required
+    std::optional<std::string> tcp;  // "HOST:PORT", numeric host
     std::uint64_t max_body = 16u << 20;
     unsigned threads = 4;
     unsigned connection_timeout_seconds = 30;

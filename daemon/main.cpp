@@ -25,8 +25,8 @@ int run(int argc, char** argv) {
   CLI::App app{
       "countersignd: accepts M-of-N approved bundles, verifies them against the box's policy, fetches and "
       "verifies every byte, installs read-only into models/<manifest hash>, and records everything in a "
-      "signed audit log.\n\nThe API is HTTP/1.1 + JSON on a Unix socket; talk to it with `countersign submit` "
-      "and `countersign box`. Exit status: 0 stopped by a signal, 1 failed while running, 2 invalid "
+      "signed audit log.\n\nThe API is HTTP/1.1 + JSON on a Unix socket; talk to it with `countersign "
+      "submit` and `countersign box`. Exit status: 0 stopped by a signal, 1 failed while running, 2 invalid "
       "configuration or policy.",
       "countersignd"};
   std::string config_path;
@@ -101,8 +101,8 @@ int run(int argc, char** argv) {
   o.unix_path = config.socket;
   o.tcp = config.listen;
   o.max_body = config.max_body;
-  Engine& e = **engine;
-  auto server = HttpServer::start(o, [&e](const HttpRequest& r) { return route(e, r); });
+  Api api(**engine);
+  auto server = HttpServer::start(o, [&api](const HttpRequest& r) { return api.route(r); });
   if (!server.ok()) {
     std::cerr << "countersignd: " << server.error().message << "\n";
     return 1;

@@ -59,7 +59,7 @@ Result<JobState> job_state_from_name(std::string_view name) {
 
 nlohmann::json JobRecord::to_json() const {
   nlohmann::json j = {{"proposal", digest_to_string(proposal)},
-                      {"action", action},
+                      {"action", std::string(action_name(action))},
                       {"bundle", bundle},
                       {"state", job_state_name(state)},
                       {"received", format_rfc3339(received)}};
@@ -80,7 +80,8 @@ Result<JobRecord> JobRecord::from_json(const nlohmann::json& j) {
   JobRecord r;
   CS_TRY(std::string id, str("proposal"));
   CS_TRY(r.proposal, digest_from_string(id));
-  CS_TRY(r.action, str("action"));
+  CS_TRY(std::string action, str("action"));
+  CS_TRY(r.action, action_from_name(action));
   if (!j.contains("bundle")) return bad("\"bundle\" missing");
   r.bundle = j["bundle"];
   CS_TRY(std::string state, str("state"));

@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/proposal.h"
 #include "core/result.h"
 #include "core/sha256.h"
 #include "core/timeutil.h"
@@ -32,7 +33,7 @@ Result<JobState> job_state_from_name(std::string_view name);
 
 struct JobRecord {
   Digest proposal{};
-  std::string action;
+  Action action = Action::kInstallModel;
   nlohmann::json bundle;  // the bundle as received
   JobState state = JobState::kQueued;
   UnixTime received = 0;

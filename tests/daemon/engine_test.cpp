@@ -15,6 +15,7 @@
 #include "core/audit_verify.h"
 #include "core/bundle.h"
 #include "core/bytes.h"
+#include "daemon/api.h"
 #include "daemon/state.h"
 #include "smartcard/fido2_device.h"
 #include "smartcard/fido2_signer.h"
@@ -57,13 +58,15 @@ class EngineTest : public ::testing::Test {
     }
     return *engine_;
   }
+  // The API over the engine (what the daemon answers on its socket), opening the engine first.
+  Api api() { return Api(engine()); }
   void restart() {
     if (engine_) engine_->stop();
     engine_.reset();
     engine();
   }
 
-  Reply submit(const json& bundle) { return engine().submit_bundle(bundle.dump()); }
+  Reply submit(const json& bundle) { return api().submit_bundle(bundle.dump()); }
   json install_bundle(const Manifest& m, std::vector<std::string> signers = {"alice", "bob", "carol"},
                       BoxFixture::ProposalOptions o = {}) {
     return box_.bundle(BoxFixture::make_proposal(m.hash(), o), m.to_json(), signers);
@@ -71,12 +74,12 @@ class EngineTest : public ::testing::Test {
 
   json wait_job(const Reply& accepted) {
     EXPECT_TRUE(engine().wait_idle(std::chrono::seconds(60)));
-    return engine().job(accepted.body["job"].get<std::string>()).body;
+    return api().job(accepted.body["job"].get<std::string>()).body;
   }
 
   // Every audit log entry, parsed.
   std::vector<json> log_entries() {
-    Reply r = engine().log_entries(0, std::nullopt);
+    Reply r = api().log_entries(0, std::nullopt);
     std::vector<json> out;
     std::string_view text = *r.text;
     while (!text.empty()) {
@@ -112,7 +115,7 @@ class EngineTest : public ::testing::Test {
     ASSERT_FALSE(rejected.empty());
     EXPECT_TRUE(contains(rejected.back()["reasons"].dump(), reason_part)) << rejected.back().dump();
     EXPECT_FALSE(fs::exists(model_dir(*manifest_)));
-    EXPECT_TRUE(engine().jobs().body["jobs"].empty());
+    EXPECT_TRUE(api().jobs().body["jobs"].empty());
   }
 
   test_util::NginxFixture nginx_;
@@ -143,7 +146,7 @@ TEST_F(EngineTest, ApprovedBundleIsFetchedVerifiedAndInstalledReadOnly) {
   EXPECT_EQ(st.st_mode & 07777, 0555u);
   EXPECT_TRUE(staging_empty());
   // What the box says it has.
-  json models = engine().models().body["models"];
+  json models = api().models().body["models"];
   ASSERT_EQ(models.size(), 1u);
   EXPECT_EQ(models[0]["hash"], digest_to_string(manifest_->hash()));
   EXPECT_EQ(models[0]["name"], "demo-model");
@@ -152,9 +155,14 @@ TEST_F(EngineTest, ApprovedBundleIsFetchedVerifiedAndInstalledReadOnly) {
   std::vector<std::string> names;
   for (const auto& e : log_entries()) names.push_back(e["event"]);
   std::vector<std::string> expected = {"daemon-started",   "bundle-received", "bundle-verified",
-                                       "snapshot-skipped", "fetch-started",   "install-complete"};
+                                       "snapshot-skipped", "fetch-started",   "fetch-progress",
+                                       "fetch-progress",   "fetch-progress",  "install-complete"};
   EXPECT_EQ(names, expected);
-  Reply cp = engine().log_checkpoint();
+  // The fetch milestones, as the helper wrote them: 25, 50 and 75 % of the bytes, once each.
+  std::vector<int> percents;
+  for (const auto& e : events(audit::event::kFetchProgress)) percents.push_back(e["percent"]);
+  EXPECT_EQ(percents, (std::vector<int>{25, 50, 75}));
+  Reply cp = api().log_checkpoint();
   ASSERT_TRUE(cp.text);
   engine_->stop();
   auto key = test_util::must(note::Verifier::parse(box_.log_verifier()), "verifier");
@@ -368,24 +376,24 @@ TEST_F(EngineTest, SymlinkPlantedInStagingAbortsTheInstall) {
 TEST_F(EngineTest, SignaturesOneAtATimeActWhenTheRuleIsMet) {
   Proposal p = BoxFixture::make_proposal(manifest_->hash());
   json req = {{"proposal", p.to_json()}, {"manifest", manifest_->to_json()}};
-  Reply created = engine().create_pending(req.dump());
+  Reply created = api().create_pending(req.dump());
   ASSERT_EQ(created.status, 201) << created.body.dump(2);
   EXPECT_EQ(created.body["report"]["missing"].size(), 5u);
   const std::string id = hex_encode(p.id());
-  Reply outsider = engine().add_signature(id, box_.sign("outsider", p).to_json().dump());
+  Reply outsider = api().add_signature(id, box_.sign("outsider", p).to_json().dump());
   EXPECT_EQ(outsider.status, 422);
   EXPECT_EQ(events(audit::event::kSignatureRejected).size(), 1u);
-  Reply one = engine().add_signature(id, box_.sign("alice", p).to_json().dump());
+  Reply one = api().add_signature(id, box_.sign("alice", p).to_json().dump());
   EXPECT_EQ(one.status, 200);
   EXPECT_EQ(one.body["state"], "pending");
-  Reply two = engine().add_signature(id, box_.sign("dave", p).to_json().dump());
+  Reply two = api().add_signature(id, box_.sign("dave", p).to_json().dump());
   EXPECT_EQ(two.body["report"]["missing"], json({"bob", "carol", "erin"}));
   EXPECT_FALSE(fs::exists(model_dir(*manifest_)));
-  Reply three = engine().add_signature(id, box_.sign("erin", p).to_json().dump());
+  Reply three = api().add_signature(id, box_.sign("erin", p).to_json().dump());
   ASSERT_EQ(three.status, 202) << three.body.dump(2);
   EXPECT_EQ(wait_job(three)["state"], "done");
   EXPECT_TRUE(fs::exists(model_dir(*manifest_)));
-  EXPECT_EQ(engine().pending(id).body["state"], "accepted");
+  EXPECT_EQ(api().pending(id).body["state"], "accepted");
 }
 
 TEST_F(EngineTest, PolicyRollbackIsRefused) {
@@ -410,13 +418,13 @@ TEST_F(EngineTest, RotationNeedsTheNewPolicysThresholdToo) {
   Reply r = submit(box_.bundle(BoxFixture::make_proposal(h, o), next, {"alice", "bob", "carol", "dave"}));
   ASSERT_EQ(r.status, 202) << r.body.dump(2);
   EXPECT_EQ(wait_job(r)["state"], "done");
-  EXPECT_EQ(engine().status().body["policy_version"], 2);
+  EXPECT_EQ(api().status().body["policy_version"], 2);
   auto rotated = events(audit::event::kPolicyRotated);
   ASSERT_EQ(rotated.size(), 1u);
   EXPECT_EQ(rotated[0]["to_version"], 2);
   restart();
-  EXPECT_EQ(engine().status().body["policy_version"], 2);
-  EXPECT_EQ(engine().policy().body["hash"], digest_to_string(h));
+  EXPECT_EQ(api().status().body["policy_version"], 2);
+  EXPECT_EQ(api().policy().body["hash"], digest_to_string(h));
 }
 
 TEST_F(EngineTest, InterruptedInstallResumesAfterRestart) {
@@ -430,7 +438,7 @@ TEST_F(EngineTest, InterruptedInstallResumesAfterRestart) {
   bool some_progress = false;
   for (int i = 0; i < 200 && !some_progress; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    json j = engine().job(job).body;
+    json j = api().job(job).body;
     some_progress = j.contains("progress") && j["progress"]["bytes_done"].get<double>() > 0;
   }
   ASSERT_TRUE(some_progress);
@@ -456,7 +464,7 @@ TEST_F(EngineTest, RemoveModelTakesItAway) {
   EXPECT_EQ(wait_job(rm)["state"], "done");
   EXPECT_FALSE(fs::exists(model_dir(*manifest_)));
   EXPECT_EQ(events(audit::event::kModelRemoved).size(), 1u);
-  EXPECT_TRUE(engine().models().body["models"].empty());
+  EXPECT_TRUE(api().models().body["models"].empty());
 }
 
 TEST_F(EngineTest, LeftoverStagingFromACrashIsCleanedAndLogged) {
@@ -477,7 +485,7 @@ TEST_F(EngineTest, AProposalTheHelperAcceptedBeforeACrashIsInstalledAtStart) {
   json done = [&] {
     engine();
     EXPECT_TRUE(engine().wait_idle(std::chrono::seconds(60)));
-    return engine().job(id).body;
+    return api().job(id).body;
   }();
   EXPECT_EQ(done["state"], "done") << done.dump(2);
   EXPECT_EQ(test_util::slurp(model_dir(*manifest_) + "/config.json"), files_["config.json"]);
@@ -496,7 +504,7 @@ TEST_F(EngineTest, AJobTheHelperFinishedBeforeACrashEndsDoneWithoutAnotherStep) 
   ASSERT_EQ(installed.status, 0) << installed.err;
   JobRecord job;
   job.proposal = id;
-  job.action = "install-model";
+  job.action = Action::kInstallModel;
   job.bundle = b;
   job.state = JobState::kRunning;
   job.received = system_now();
@@ -504,7 +512,7 @@ TEST_F(EngineTest, AJobTheHelperFinishedBeforeACrashEndsDoneWithoutAnotherStep) 
   ASSERT_TRUE(state.ok());
   ASSERT_TRUE(state->save_job(job).ok());
   EXPECT_TRUE(engine().wait_idle(std::chrono::seconds(30)));
-  json done = engine().job(hex_encode(id)).body;
+  json done = api().job(hex_encode(id)).body;
   EXPECT_EQ(done["state"], "done") << done.dump(2);
   EXPECT_EQ(done["result"]["manifest"], digest_to_string(manifest_->hash()));
   EXPECT_EQ(events(audit::event::kInstallComplete).size(), 1u);
@@ -539,7 +547,7 @@ TEST_F(EngineTest, TheDaemonsReportsAreMarkedAndItsPrivilegedStepsAreTheHelpers)
                             ev == audit::event::kSnapshotSkipped;
     EXPECT_EQ(e.contains("reported_by"), !privileged) << e.dump();
   }
-  EXPECT_EQ(engine().status().body["log_report_failures"], 0);
+  EXPECT_EQ(api().status().body["log_report_failures"], 0);
 }
 
 TEST_F(EngineTest, NotEnoughDiskSpaceIsRefusedBeforeAnyByteIsFetched) {
@@ -566,14 +574,14 @@ TEST_F(EngineTest, NotEnoughDiskSpaceIsRefusedBeforeAnyByteIsFetched) {
 }
 
 TEST_F(EngineTest, MalformedRequestsGetAReasonAndChangeNothing) {
-  Reply garbage = engine().submit_bundle("{\"schema\": ");
+  Reply garbage = api().submit_bundle("{\"schema\": ");
   EXPECT_EQ(garbage.status, 400);
   EXPECT_FALSE(garbage.body["reasons"][0].get<std::string>().empty());
-  EXPECT_EQ(engine().job("nothex").status, 400);
-  EXPECT_EQ(engine().job(std::string(64, 'b')).status, 404);
-  EXPECT_EQ(engine().add_signature(std::string(64, 'c'), "{}").status, 400);
-  EXPECT_EQ(engine().create_pending("[]").status, 400);
-  EXPECT_TRUE(engine().jobs().body["jobs"].empty());
+  EXPECT_EQ(api().job("nothex").status, 400);
+  EXPECT_EQ(api().job(std::string(64, 'b')).status, 404);
+  EXPECT_EQ(api().add_signature(std::string(64, 'c'), "{}").status, 400);
+  EXPECT_EQ(api().create_pending("[]").status, 400);
+  EXPECT_TRUE(api().jobs().body["jobs"].empty());
 }
 
 }  // namespace
@@ -619,11 +627,12 @@ class EngineBtrfsTest : public ::testing::Test {
     mount_.reset();
   }
 
+  Api api() { return Api(*engine_); }
   json run(const json& bundle) {
-    Reply r = engine_->submit_bundle(bundle.dump());
+    Reply r = api().submit_bundle(bundle.dump());
     EXPECT_EQ(r.status, 202) << r.body.dump(2);
     EXPECT_TRUE(engine_->wait_idle(std::chrono::seconds(60)));
-    return engine_->job(r.body.value("job", std::string(64, '0'))).body;
+    return api().job(r.body.value("job", std::string(64, '0'))).body;
   }
   struct Installed {
     Manifest manifest;
@@ -654,7 +663,7 @@ TEST_F(EngineBtrfsTest, RestoreSnapshotBundleBringsTheModelsBack) {
   ASSERT_TRUE(fs::exists(dir_a) && fs::exists(dir_b));
   // The snapshot taken before model B went in: it holds model A only.
   const std::string snap_before_b = second.job["snapshot"];
-  json listed = engine_->snapshots().body;
+  json listed = api().snapshots().body;
   ASSERT_EQ(listed["snapshots"].size(), 2u) << listed.dump(2);
   json doc;
   for (const auto& s : listed["snapshots"]) {
@@ -670,14 +679,14 @@ TEST_F(EngineBtrfsTest, RestoreSnapshotBundleBringsTheModelsBack) {
   EXPECT_TRUE(fs::exists(dir_a));
   EXPECT_FALSE(fs::exists(dir_b));
   for (const auto& [path, data] : a) EXPECT_EQ(test_util::slurp(dir_a + "/" + path), data);
-  Reply entries = engine_->log_entries(0, std::nullopt);
+  Reply entries = api().log_entries(0, std::nullopt);
   EXPECT_TRUE(contains(*entries.text, "\"event\":\"snapshot-restored\"")) << *entries.text;
   EXPECT_TRUE(contains(*entries.text, snap_before_b));
   // A snapshot of another box is refused before anyone's signatures are even counted.
   json foreign = doc;
   foreign["box"] = "box-91c2";
   Digest hf = test_util::must(jcs::hash(foreign), "hash");
-  Reply r = engine_->submit_bundle(
+  Reply r = api().submit_bundle(
       box_->bundle(BoxFixture::make_proposal(hf, o), foreign, {"alice", "bob", "carol"}).dump());
   EXPECT_EQ(r.status, 422);
   EXPECT_TRUE(contains(r.body["reasons"].dump(), "belongs to box \\\"box-91c2\\\"")) << r.body.dump();

@@ -1,0 +1,100 @@
+// How approvals come into countersignd (DESIGN.md "Box-side daemon", API): a whole bundle, or
+// a proposal with its manifest and then its signatures one at a time. For a quick answer the
+// daemon checks them against its copy of the policy in force and the helper's executed set;
+// that check is advisory. An approved bundle goes to the helper (SystemClient::accept), which
+// verifies it again itself and decides; accepted, it becomes a queued job (JobQueue).
+//
+// One submission is judged at a time; every call is thread-safe. Results are domain
+// outcomes; the API (daemon/api.cpp) turns them into HTTP. Reports (AuditReporter):
+// bundle-received for every bundle that parses, bundle-rejected for the daemon's own
+// refusals (the helper logs its own), proposal-pending, signature-accepted and
+// signature-rejected. Pending proposals are kept in state_dir/daemon/pending/ (state.h).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/bundle.h"
+#include "core/policy.h"
+#include "core/result.h"
+#include "core/timeutil.h"
+#include "core/verify.h"
+#include "daemon/audit_reporter.h"
+#include "daemon/config.h"
+#include "daemon/job_queue.h"
+#include "daemon/policy_in_force.h"
+#include "daemon/state.h"
+#include "daemon/system_client.h"
+
+namespace countersign::daemon {
+
+enum class AdmissionOutcome {
+  kAccepted,           // the helper accepted the bundle and its job is queued; for a lookup:
+                       // no longer pending, its job exists
+  kPending,            // a pending proposal, still missing signatures
+  kPendingCreated,     // the same, created by this request
+  kRejected,           // not approved: `reasons`, and `report` where a verification ran
+  kReplayed,           // the proposal was executed already (`reasons`, `report`)
+  kUnsupported,        // nothing this box can do (another box's snapshot, install-packages)
+  kMalformed,          // the request does not parse: `error`, and `reasons` for a bundle
+  kSignatureRejected,  // the signature does not count: `reasons` (one), `report`
+  kNotFound,           // no such pending proposal: `error`
+  kHelperFailed,       // the helper could not answer: `error`
+  kInternalError,      // the daemon could not read or write its own state: `error`
+};
+
+struct AdmissionResult {
+  AdmissionOutcome outcome = AdmissionOutcome::kInternalError;
+  std::optional<Digest> proposal;
+  std::optional<Action> action;      // kAccepted by a submission
+  std::vector<std::string> reasons;  // why not, one line each
+  nlohmann::json report;             // VerifyReport::to_json() of the daemon's check; null when none ran
+  std::optional<Error> error;        // kMalformed, kNotFound, kHelperFailed, kInternalError
+};
+
+class Admission {
+ public:
+  // Counts a key of a require_attestation rule only when this returns true for it.
+  using Attested = std::function<bool(const PolicyKey&)>;
+
+  // Every reference must outlive the Admission.
+  Admission(const Config& config, Clock clock, StateDir& state, const PolicyInForce& policy,
+            Attested attested, SystemClient& system, AuditReporter& audit, JobQueue& queue);
+
+  // POST /v1/bundles: a whole bundle.
+  AdmissionResult submit_bundle(std::string_view body);
+  // POST /v1/proposals: {"proposal": {...}, "manifest": {...}}. Everything but the
+  // signatures must hold already (kRejected, kReplayed, kUnsupported otherwise). An existing
+  // pending proposal is answered as lookup() does.
+  AdmissionResult create_pending(std::string_view body);
+  // POST /v1/proposals/<hex>/signatures: one signature file. Once the rule is met the
+  // bundle is submitted as by submit_bundle; the same file twice is answered as lookup().
+  AdmissionResult add_signature(std::string_view proposal_hex, std::string_view body);
+  // GET /v1/proposals/<hex>: kPending with the current report, kAccepted when it has a job,
+  // kNotFound, kMalformed for an id that is not 64 lowercase hex digits.
+  AdmissionResult lookup(std::string_view proposal_hex);
+
+ private:
+  AdmissionResult accept(const Bundle& b, const nlohmann::json& raw);
+  AdmissionResult reject(const std::optional<Digest>& proposal, AdmissionOutcome outcome,
+                         std::vector<std::string> reasons, nlohmann::json report = nullptr);
+  AdmissionResult lookup(const Digest& id);
+  VerifyOptions verify_options() const;
+
+  const Config& config_;
+  Clock clock_;
+  StateDir& state_;
+  const PolicyInForce& policy_;
+  Attested attested_;
+  SystemClient& system_;
+  AuditReporter& audit_;
+  JobQueue& queue_;
+  std::mutex submit_mu_;  // verification and acceptance of one proposal at a time
+};
+
+}  // namespace countersign::daemon

@@ -1,0 +1,95 @@
+// countersignd's work queue: one job per proposal the helper accepted, run one at a time by
+// one worker thread, each kept as state_dir/daemon/jobs/<hex>.json (daemon/state.h), with an
+// in-memory view that adds the live phase and progress (daemon/job.h).
+//
+// The job files are the daemon's cache of what happened; the helper's records and its log
+// entries are the record of every outcome. So a job file that cannot be rewritten while a
+// job runs is written to stderr and the job goes on; only enqueue() fails when the first
+// write fails (nothing is queued then).
+//
+// Every call is thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "core/result.h"
+#include "core/timeutil.h"
+#include "daemon/job.h"
+#include "daemon/state.h"
+#include "system/records.h"
+
+namespace countersign::daemon {
+
+class JobQueue {
+ public:
+  // Runs one job to its end (the runners, daemon/runners.h). `resumed`: the job was running
+  // when the daemon last stopped.
+  using RunJob = std::function<RunOutcome(const JobRecord& job, bool resumed, JobSink& sink)>;
+  // Called after each run however it ended, before the queue counts as idle again.
+  using AfterJob = std::function<void(const JobRecord& job)>;
+
+  // `state` must outlive the queue.
+  JobQueue(StateDir& state, Clock clock, RunJob run, AfterJob after = {});
+  ~JobQueue();  // stop()
+  JobQueue(const JobQueue&) = delete;
+  JobQueue& operator=(const JobQueue&) = delete;
+
+  // Before start(). Loads the daemon's job files: unfinished jobs (queued or running) are
+  // queued again in the order received, finished ones stay listed. Then makes a job for
+  // every proposal in `accepted` (the helper's records, oldest first) that is still in state
+  // kAccepted and has no job: the daemon died between the helper's answer and its job file.
+  // Returns the jobs queued, in queue order. Errors: the job files cannot be listed or read.
+  Result<std::vector<JobRecord>> recover(const std::vector<ProposalRecord>& accepted);
+
+  // Writes the job file of a new job (state queued) and queues it. Error: the file could not
+  // be written; nothing is queued.
+  Result<void> enqueue(JobRecord job);
+
+  // Starts the worker.
+  void start();
+  // Stops the worker: a job in progress sees JobSink::cancelled() and ends as its runner
+  // leaves it (an interrupted install stays "running" and resumes at the next start).
+  // Idempotent.
+  void stop();
+  // Blocks until nothing is queued and nothing runs, or `timeout` passes.
+  bool wait_idle(std::chrono::milliseconds timeout);
+
+  std::optional<JobView> find(const Digest& proposal) const;
+  bool contains(const Digest& proposal) const;
+  // Every job, oldest received first.
+  std::vector<JobView> list() const;
+  std::optional<JobView> running() const;
+  std::size_t queued() const;
+
+ private:
+  class Sink;
+  void worker_loop();
+  void run_one(const Digest& id);
+  void finish(const Digest& id, const RunOutcome& outcome);
+  void save(const JobRecord& job);
+
+  StateDir& state_;
+  Clock clock_;
+  RunJob run_;
+  AfterJob after_;
+
+  mutable std::mutex mu_;  // everything below
+  std::condition_variable cv_;
+  std::deque<Digest> queue_;
+  std::map<Digest, JobView> jobs_;
+  std::optional<Digest> running_;
+  bool stopping_ = false;
+  std::atomic<bool> cancel_{false};
+  std::thread worker_;
+};
+
+}  // namespace countersign::daemon

@@ -1,0 +1,61 @@
+#include "daemon/log_reader.h"
+
+#include <algorithm>
+
+#include "core/audit_entry.h"
+#include "core/audit_proof.h"
+
+namespace countersign::daemon {
+
+Result<audit::AuditLog> LogReader::open() const {
+  auto log = audit::AuditLog::open(log_dir_, audit::AuditLog::Mode::kReadOnly);
+  if (!log.ok()) return log.error().with_context("audit log " + log_dir_);
+  return log;
+}
+
+Result<std::string> LogReader::checkpoint() {
+  CS_TRY_VOID(audit_.sign_checkpoint());
+  std::lock_guard lock(mu_);
+  CS_TRY(auto log, open());
+  CS_TRY(auto cp, audit::find_checkpoint(log, 0));
+  return cp.first;
+}
+
+Result<std::string> LogReader::entries(std::uint64_t start, std::optional<std::uint64_t> end) {
+  std::lock_guard lock(mu_);
+  CS_TRY(auto log, open());
+  const std::uint64_t size = log.size();
+  std::uint64_t stop = std::min(end.value_or(size), size);
+  if (start > stop) return Error(Errc::kMalformed, "start is past the end of the log");
+  stop = std::min(stop, start + kMaxPage);
+  std::string out;
+  for (std::uint64_t i = start; i < stop; ++i) {
+    CS_TRY(auto bytes, log.entry(i));
+    CS_TRY(auto leaf, log.leaf_hash(i));
+    out += audit::export_line(i, bytes, leaf);
+    out += '\n';
+  }
+  return out;
+}
+
+Result<nlohmann::json> LogReader::inclusion(std::uint64_t index, std::uint64_t tree_size) {
+  audit_.sign_checkpoint_or_warn("before an inclusion proof");
+  std::lock_guard lock(mu_);
+  CS_TRY(auto log, open());
+  return audit::inclusion_proof_doc(log, index, tree_size);
+}
+
+Result<nlohmann::json> LogReader::consistency(std::uint64_t old_size, std::uint64_t new_size) {
+  std::lock_guard lock(mu_);
+  CS_TRY(auto log, open());
+  return audit::consistency_proof_doc(log, old_size, new_size);
+}
+
+std::optional<std::uint64_t> LogReader::size() {
+  std::lock_guard lock(mu_);
+  auto log = open();
+  if (!log.ok()) return std::nullopt;
+  return log->size();
+}
+
+}  // namespace countersign::daemon

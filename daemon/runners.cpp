@@ -1,0 +1,305 @@
+#include "daemon/runners.h"
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <array>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "core/audit_entry.h"
+#include "core/bundle.h"
+#include "core/bytes.h"
+#include "core/manifest_diff.h"
+#include "daemon/staging.h"
+
+namespace countersign::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Gives the proposal up with the helper, which logs it with the daemon's reason, and fails
+// the job with `reason`. For an install (`staging`) the staging goes first.
+RunOutcome give_up(const RunnerEnv& env, const JobRecord& job, const std::string& reason,
+                   const std::optional<Digest>& staging) {
+  std::string why = reason;
+  if (staging) {
+    auto removed = env.system.staging_remove(*staging);
+    if (!removed.ok()) why += " (and the staging could not be removed: " + removed.error().message + ")";
+  }
+  auto abandoned = env.system.abandon(job.proposal, why);
+  if (!abandoned.ok()) {
+    // The proposal stays accepted in the helper's records; the job fails all the same.
+    std::fprintf(stderr, "countersignd: cannot abandon %s: %s\n", hex_encode(job.proposal).c_str(),
+                 abandoned.error().message.c_str());
+  }
+  return RunOutcome::failed(reason);
+}
+
+// Free space in models/ for what staging does not hold yet; nullopt when there is enough
+// (or statvfs cannot tell), else why not.
+std::optional<std::string> space_shortfall(const Config& config, const Manifest& m,
+                                           const std::string& staging) {
+  struct statvfs sv {};
+  if (::statvfs(config.models_dir().c_str(), &sv) != 0) return std::nullopt;
+  const std::uint64_t have = static_cast<std::uint64_t>(sv.f_bavail) * sv.f_frsize;
+  const std::uint64_t staged = staged_bytes(staging) + staged_bytes(staging + ".parts");
+  const std::uint64_t need = m.total_size() > staged ? m.total_size() - staged : 0;
+  if (need <= have) return std::nullopt;
+  return "not enough disk space in " + config.models_dir() + ": the model needs " + human_size(need) +
+         " more, " + human_size(have) + " free";
+}
+
+// The helper's snapshot before this proposal's privileged step (it logs it; "none" when
+// there is no backend). Asked once per job; the helper answers with the same one again.
+Result<std::string> take_snapshot(const RunnerEnv& env, const JobRecord& job, JobSink& sink) {
+  if (job.snapshot) return *job.snapshot;
+  sink.phase(JobPhase::kSnapshot);
+  CS_TRY(std::string id, env.system.snapshot_take(job.proposal));
+  sink.snapshot_taken(id);
+  return id;
+}
+
+// fetch-progress: reported once each as the bytes streamed and hashed (the job's
+// bytes_done) first reach 25, 50 and 75 % of the manifest's size. Progress can go back (a
+// source that gave wrong bytes is read again from byte 0); a milestone is never reported
+// twice.
+class FetchMilestones {
+ public:
+  FetchMilestones(const RunnerEnv& env, const Digest& proposal, const Manifest& m)
+      : env_(env), proposal_(proposal), manifest_(m), done_(m.files().size(), 0) {}
+
+  void progress(std::size_t file, std::uint64_t done) {
+    std::lock_guard lock(mu_);
+    if (file >= done_.size()) return;
+    done_[file] = done;
+    check();
+  }
+  void verified(const std::string& path) {
+    std::lock_guard lock(mu_);
+    const auto& files = manifest_.files();
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      if (files[i].path == path) done_[i] = files[i].size;
+    }
+    check();
+  }
+
+ private:
+  static constexpr std::array<std::uint64_t, 3> kPercents = {25, 50, 75};
+
+  // The least byte count b with b * 100 >= total * percent, computed without overflow for
+  // any size a manifest can declare.
+  static std::uint64_t threshold(std::uint64_t total, std::uint64_t percent) {
+    return total / 100 * percent + (total % 100 * percent + 99) / 100;
+  }
+
+  void check() {
+    const std::uint64_t total = manifest_.total_size();
+    if (total == 0) return;
+    std::uint64_t bytes = 0;
+    for (auto d : done_) bytes += d;
+    for (std::size_t i = 0; i < kPercents.size(); ++i) {
+      if (reported_[i] || bytes < threshold(total, kPercents[i])) continue;
+      reported_[i] = true;
+      env_.audit.report(audit::event::kFetchProgress, {{"proposal", digest_to_string(proposal_)},
+                                                       {"manifest", digest_to_string(manifest_.hash())},
+                                                       {"percent", kPercents[i]},
+                                                       {"bytes", bytes}});
+    }
+  }
+
+  const RunnerEnv& env_;
+  const Digest proposal_;
+  const Manifest& manifest_;
+  std::mutex mu_;
+  std::vector<std::uint64_t> done_;  // per file
+  std::array<bool, 3> reported_{};
+};
+
+// Asks the helper to seal and hash what has verified so far (`model seal`), one call at a
+// time on its own thread, again whenever more files verified meanwhile, so that the install
+// after the last byte re-reads only what came since. Best effort: a failed call only means
+// the install hashes those files itself.
+class AheadSealer {
+ public:
+  AheadSealer(const RunnerEnv& env, const Digest& proposal) : env_(env), proposal_(proposal) {
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~AheadSealer() { stop(); }
+  AheadSealer(const AheadSealer&) = delete;
+  AheadSealer& operator=(const AheadSealer&) = delete;
+
+  void file_verified() {
+    {
+      std::lock_guard lock(mu_);
+      pending_ = true;
+    }
+    cv_.notify_one();
+  }
+  // Waits for a call in progress; no new one starts.
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return stopping_ || pending_; });
+      if (stopping_) return;
+      pending_ = false;
+      lock.unlock();
+      auto sealed = env_.system.model_seal(proposal_);
+      if (!sealed.ok() && !warned_) {
+        warned_ = true;
+        std::fprintf(stderr, "countersignd: model seal %s: %s (the install hashes those files itself)\n",
+                     hex_encode(proposal_).c_str(), sealed.error().message.c_str());
+      }
+      lock.lock();
+    }
+  }
+
+  const RunnerEnv& env_;
+  const Digest proposal_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool pending_ = false;
+  bool stopping_ = false;
+  bool warned_ = false;
+  std::thread thread_;
+};
+
+// remove-model, restore-snapshot, rotate-policy: one helper step each, which checks, acts and
+// logs; the daemon only reports the outcome.
+RunOutcome helper_step(const RunnerEnv& env, const JobRecord& job, Result<json> answer) {
+  if (!answer.ok()) return give_up(env, job, "countersign-system: " + answer.error().message, std::nullopt);
+  return RunOutcome::done(std::move(*answer));
+}
+
+}  // namespace
+
+RunOutcome run_install(const RunnerEnv& env, const JobRecord& job, const Manifest& m, bool resumed,
+                       JobSink& sink) {
+  const Digest manifest = m.hash();
+  const std::string hex = hex_encode(manifest);
+  const std::string target = env.config.models_dir() + "/" + hex;
+  const std::string staging = env.config.staging_dir() + "/" + hex;
+  std::error_code ec;
+  if (fs::exists(fs::symlink_status(target, ec))) {
+    // Already there by name; the helper seals and re-hashes it before it counts. When it is
+    // damaged the helper removes it (model-damaged) and the model is fetched again.
+    sink.phase(JobPhase::kInstalling);
+    auto installed = env.system.model_install(job.proposal);
+    if (installed.ok()) return RunOutcome::done(std::move(*installed));
+  }
+  if (resumed) {
+    env.audit.report(audit::event::kInstallResumed, {{"proposal", digest_to_string(job.proposal)},
+                                                     {"manifest", digest_to_string(manifest)}});
+  }
+  if (auto short_by = space_shortfall(env.config, m, staging)) return give_up(env, job, *short_by, manifest);
+  if (auto snap = take_snapshot(env, job, sink); !snap.ok())
+    return give_up(env, job, snap.error().message, manifest);
+  // Staging: the daemon's own directory inside models/ (same file system: one rename). The
+  // first mkdir may fail because it exists; the second one says whether staging is usable.
+  ::mkdir(env.config.staging_dir().c_str(), 0750);
+  if (::mkdir(staging.c_str(), 0750) != 0 && errno != EEXIST) {
+    return give_up(env, job, "cannot create " + staging + ": " + std::strerror(errno), manifest);
+  }
+  sink.fetch_started(m);
+  json sources = json::array();
+  for (const auto& s : env.config.mirrors) sources.push_back("mirror " + s.describe());
+  for (const auto& s : m.sources()) sources.push_back(s.describe());
+  env.audit.report(audit::event::kFetchStarted, {{"proposal", digest_to_string(job.proposal)},
+                                                 {"manifest", digest_to_string(manifest)},
+                                                 {"files", m.files().size()},
+                                                 {"bytes", m.total_size()},
+                                                 {"sources", sources}});
+  FetchMilestones milestones(env, job.proposal, m);
+  AheadSealer sealer(env, job.proposal);
+  FetchObserver obs;
+  const Digest id = job.proposal;
+  obs.on_event = [&env, &sink, &milestones, &sealer, id](const FetchEvent& e) {
+    if (e.kind == FetchEvent::Kind::kFileVerified) {
+      sink.file_verified(e.path, e.source);
+      milestones.verified(e.path);
+      sealer.file_verified();
+      return;
+    }
+    auto event = e.kind == FetchEvent::Kind::kHashMismatch ? audit::event::kHashMismatchAlert
+                                                           : audit::event::kSourceFailed;
+    env.audit.report(
+        event,
+        {{"proposal", digest_to_string(id)}, {"path", e.path}, {"source", e.source}, {"reason", e.reason}});
+  };
+  obs.on_progress = [&sink, &milestones](const FileProgress& p) {
+    sink.file_progress(p);
+    milestones.progress(p.file, p.done);
+  };
+  obs.cancelled = [&sink] { return sink.cancelled(); };
+  auto fetched = env.fetcher.fetch(m, staging, obs);
+  sealer.stop();
+  if (!fetched.ok()) {
+    if (sink.cancelled()) return RunOutcome::interrupted();  // resumes at the next start
+    return give_up(env, job, fetched.error().message, manifest);
+  }
+  sink.phase(JobPhase::kInstalling);
+  auto installed = env.system.model_install(job.proposal);
+  if (!installed.ok()) {
+    return give_up(env, job, "countersign-system refused the install: " + installed.error().message,
+                   manifest);
+  }
+  return RunOutcome::done(std::move(*installed));
+}
+
+RunOutcome run_remove(const RunnerEnv& env, const JobRecord& job, JobSink& sink) {
+  sink.phase(JobPhase::kRemoving);
+  return helper_step(env, job, env.system.model_remove(job.proposal));
+}
+
+RunOutcome run_restore(const RunnerEnv& env, const JobRecord& job, JobSink& sink) {
+  sink.phase(JobPhase::kRestoring);
+  return helper_step(env, job, env.system.snapshot_restore(job.proposal));
+}
+
+RunOutcome run_rotate(const RunnerEnv& env, const JobRecord& job, JobSink& sink) {
+  sink.phase(JobPhase::kRotating);
+  return helper_step(env, job, env.system.policy_rotate(job.proposal));
+}
+
+RunOutcome run_job(const RunnerEnv& env, const JobRecord& job, bool resumed, JobSink& sink) {
+  // The helper's record decides: a crash after its step and before the job file said so
+  // leaves a job that is done (or given up) already; nothing is asked of the helper again.
+  if (auto finished = env.system.finished(job.proposal); finished.ok() && *finished) {
+    if ((*finished)->done) return RunOutcome::done((*finished)->result);
+    return RunOutcome::failed((*finished)->error);
+  }
+  auto b = Bundle::parse(job.bundle);
+  if (!b.ok()) return RunOutcome::failed("stored bundle unreadable: " + b.error().message);
+  switch (b->proposal().action()) {
+    case Action::kInstallModel:
+      return run_install(env, job, *b->manifest(), resumed, sink);
+    case Action::kRemoveModel:
+      return run_remove(env, job, sink);
+    case Action::kRestoreSnapshot:
+      return run_restore(env, job, sink);
+    case Action::kRotatePolicy:
+      return run_rotate(env, job, sink);
+    case Action::kInstallPackages:
+      break;
+  }
+  return give_up(env, job, "install-packages is not supported", std::nullopt);
+}
+
+}  // namespace countersign::daemon

@@ -1,0 +1,75 @@
+// The fetcher's secrets from their files (daemon/credentials.h): the two-line S3 file, its
+// line endings, and what is refused without quoting the secret.
+#include "daemon/credentials.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/bytes.h"
+#include "tests/test_util.h"
+
+namespace countersign::daemon {
+namespace {
+
+std::string secret_of(const S3Credentials& c) { return std::string(as_chars(c.secret_access_key.view())); }
+
+Result<S3Credentials> parse(std::string_view text) { return parse_s3_credentials(as_bytes(text)); }
+
+TEST(S3CredentialsTest, TheFirstLineIsTheKeyIdTheRestTheSecret) {
+  auto c = parse("AKIAEXAMPLE\nwJalrXUtnFEMI/K7MDENG");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->access_key_id, "AKIAEXAMPLE");
+  EXPECT_EQ(secret_of(*c), "wJalrXUtnFEMI/K7MDENG");
+}
+
+TEST(S3CredentialsTest, TrailingLineEndsAreNotPartOfTheSecret) {
+  auto c = parse("AKIAEXAMPLE\nsecret\r\n\n");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(secret_of(*c), "secret");
+}
+
+TEST(S3CredentialsTest, OneLineIsRefusedWithoutQuotingIt) {
+  auto c = parse("AKIAEXAMPLE-and-a-secret");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().code, Errc::kInvalidArgument);
+  EXPECT_EQ(c.error().message, "s3_credentials_file: expected two lines, access key id then secret key");
+}
+
+TEST(S3CredentialsTest, TheConfiguredFilesEndUpInTheFetchSettings) {
+  test_util::TempDir dir("credentials");
+  test_util::spit(dir.path() / "s3", "AKIAEXAMPLE\nsecret\n");
+  test_util::spit(dir.path() / "hf", "hf_token\n");
+  Config config;
+  config.s3_credentials_file = dir.file("s3");
+  config.hf_token_file = dir.file("hf");
+  FetchSettings settings;
+  ASSERT_TRUE(load_fetch_credentials(config, settings).ok());
+  ASSERT_TRUE(settings.s3);
+  EXPECT_EQ(settings.s3->access_key_id, "AKIAEXAMPLE");
+  EXPECT_EQ(secret_of(*settings.s3), "secret");
+  ASSERT_TRUE(settings.hf_token);
+  EXPECT_EQ(std::string(as_chars(settings.hf_token->view())), "hf_token");
+}
+
+TEST(S3CredentialsTest, AFileWithOnlyTheKeyIdStopsTheDaemonFromStarting) {
+  test_util::TempDir dir("credentials");
+  test_util::spit(dir.path() / "s3", "AKIAEXAMPLE\n");  // read_secret_file drops the newline
+  Config config;
+  config.s3_credentials_file = dir.file("s3");
+  FetchSettings settings;
+  auto r = load_fetch_credentials(config, settings);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "s3_credentials_file: expected two lines, access key id then secret key");
+  EXPECT_FALSE(settings.s3);
+}
+
+TEST(S3CredentialsTest, NoFilesConfiguredNoSecrets) {
+  FetchSettings settings;
+  ASSERT_TRUE(load_fetch_credentials(Config{}, settings).ok());
+  EXPECT_FALSE(settings.s3);
+  EXPECT_FALSE(settings.hf_token);
+}
+
+}  // namespace
+}  // namespace countersign::daemon
