@@ -30,7 +30,9 @@ struct Head {
 
 class Reader {
  public:
+  // Reads `in`, which must outlive the reader and the views it returns.
   explicit Reader(ByteView in) : in_(in) {}
+  explicit Reader(Bytes&&) = delete;  // would dangle
 
   // One head. Errors: no bytes left, a truncated argument, reserved additional information
   // (28-30), an indefinite length (31), a longer argument than needed, major type 6 or 7.
