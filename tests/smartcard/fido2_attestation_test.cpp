@@ -17,7 +17,6 @@
 
 #include <functional>
 #include <memory>
-#include <regex>
 
 #include "core/sha256.h"
 #include "core/x509.h"
@@ -295,11 +294,12 @@ Bytes spec_value(const std::string& section, const std::string& name) {
     EXPECT_NE(from, std::string::npos) << section;
     to = text.find("[=authentication ceremony", from);
   }
-  const std::string part = text.substr(from, to - from);
-  std::smatch m;
-  EXPECT_TRUE(std::regex_search(part, m, std::regex("\n" + name + " = h'([0-9a-f]+)'")))
-      << section << " " << name;
-  return hex_decode(m[1].str()).value();
+  const std::string key = "\n" + name + " = h'";
+  const std::size_t at = text.find(key, from);
+  EXPECT_TRUE(at != std::string::npos && at < to) << section << " " << name;
+  if (at == std::string::npos || at >= to) return {};
+  const std::size_t begin = at + key.size();
+  return hex_decode(text.substr(begin, text.find('\'', begin) - begin)).value();
 }
 
 struct CborFree {
