@@ -6,6 +6,7 @@
 #include "core/fileio.h"
 #include "core/policy.h"
 #include "core/secret.h"
+#include "core/secret_prompt.h"
 #include "core/x509.h"
 #include "smartcard/piv/piv_device.h"
 #include "smartcard/piv/piv_signer.h"

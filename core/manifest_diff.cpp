@@ -1,7 +1,6 @@
 #include "core/manifest_diff.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <sstream>
 
 namespace countersign {
@@ -26,23 +25,10 @@ std::string license_text(const License& l) { return l.spdx + (l.url ? " <" + *l.
 
 }  // namespace
 
-std::string human_size(std::uint64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  if (bytes < 1024) return std::to_string(bytes) + " B";
-  double v = static_cast<double>(bytes);
-  std::size_t unit = 0;
-  while (v >= 1024 && unit + 1 < std::size(kUnits)) {
-    v /= 1024;
-    ++unit;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f %s", v, kUnits[unit]);
-  return buf;
-}
-
 bool ManifestDiff::empty() const {
-  return added.empty() && removed.empty() && changed.empty() && sources_added.empty() && sources_removed.empty() &&
-         !sources_reordered && !license_changed && !name_changed && !version_changed;
+  return added.empty() && removed.empty() && changed.empty() && sources_added.empty() &&
+         sources_removed.empty() && !sources_reordered && !license_changed && !name_changed &&
+         !version_changed;
 }
 
 ManifestDiff diff_manifests(const Manifest& before, const Manifest& after) {
@@ -66,12 +52,14 @@ ManifestDiff diff_manifests(const Manifest& before, const Manifest& after) {
     }
   }
   for (const auto& s : after.sources()) {
-    if (std::none_of(before.sources().begin(), before.sources().end(), [&](const Source& o) { return same_source(s, o); })) {
+    if (std::none_of(before.sources().begin(), before.sources().end(),
+                     [&](const Source& o) { return same_source(s, o); })) {
       d.sources_added.push_back(s);
     }
   }
   for (const auto& s : before.sources()) {
-    if (std::none_of(after.sources().begin(), after.sources().end(), [&](const Source& o) { return same_source(s, o); })) {
+    if (std::none_of(after.sources().begin(), after.sources().end(),
+                     [&](const Source& o) { return same_source(s, o); })) {
       d.sources_removed.push_back(s);
     }
   }
@@ -86,7 +74,8 @@ ManifestDiff diff_manifests(const Manifest& before, const Manifest& after) {
     d.license_changed = std::make_pair(before.license(), after.license());
   }
   if (before.name() != after.name()) d.name_changed = std::make_pair(before.name(), after.name());
-  if (before.version() != after.version()) d.version_changed = std::make_pair(before.version(), after.version());
+  if (before.version() != after.version())
+    d.version_changed = std::make_pair(before.version(), after.version());
   return d;
 }
 
@@ -100,8 +89,11 @@ json ManifestDiff::to_json() const {
   for (const auto& f : added) ja.push_back(file_json(f));
   for (const auto& f : removed) jr.push_back(file_json(f));
   for (const auto& c : changed) {
-    jc.push_back({{"path", c.after.path}, {"before", file_json(c.before)}, {"after", file_json(c.after)},
-                  {"size_changed", c.size_changed()}, {"hash_changed", c.hash_changed()}});
+    jc.push_back({{"path", c.after.path},
+                  {"before", file_json(c.before)},
+                  {"after", file_json(c.after)},
+                  {"size_changed", c.size_changed()},
+                  {"hash_changed", c.hash_changed()}});
   }
   j["added"] = std::move(ja);
   j["removed"] = std::move(jr);
@@ -111,20 +103,23 @@ json ManifestDiff::to_json() const {
   for (const auto& s : sources_removed) sr.push_back(s.to_json());
   j["sources"] = {{"added", std::move(sa)}, {"removed", std::move(sr)}, {"reordered", sources_reordered}};
   j["license"] = license_changed ? json{{"before", license_json(license_changed->first)},
-                                       {"after", license_json(license_changed->second)}}
+                                        {"after", license_json(license_changed->second)}}
                                  : json(nullptr);
-  j["name"] = name_changed ? json{{"before", name_changed->first}, {"after", name_changed->second}} : json(nullptr);
-  j["version"] =
-      version_changed ? json{{"before", version_changed->first}, {"after", version_changed->second}} : json(nullptr);
+  j["name"] =
+      name_changed ? json{{"before", name_changed->first}, {"after", name_changed->second}} : json(nullptr);
+  j["version"] = version_changed
+                     ? json{{"before", version_changed->first}, {"after", version_changed->second}}
+                     : json(nullptr);
   return j;
 }
 
 std::string ManifestDiff::to_text() const {
   std::ostringstream o;
-  o << added.size() << " added, " << removed.size() << " removed, " << changed.size() << " changed, " << unchanged
-    << " unchanged\n";
+  o << added.size() << " added, " << removed.size() << " removed, " << changed.size() << " changed, "
+    << unchanged << " unchanged\n";
   if (name_changed) o << "name:    " << name_changed->first << " -> " << name_changed->second << "\n";
-  if (version_changed) o << "version: " << version_changed->first << " -> " << version_changed->second << "\n";
+  if (version_changed)
+    o << "version: " << version_changed->first << " -> " << version_changed->second << "\n";
   if (license_changed) {
     o << "LICENSE CHANGED: " << license_text(license_changed->first) << " -> "
       << license_text(license_changed->second) << "\n";
@@ -134,8 +129,9 @@ std::string ManifestDiff::to_text() const {
   for (const auto& c : changed) {
     o << "~ changed  " << c.after.path;
     if (c.size_changed()) o << "  size " << human_size(c.before.size) << " -> " << human_size(c.after.size);
-    if (c.hash_changed()) o << "  sha256 " << hex_encode(c.before.sha256).substr(0, 12) << "... -> "
-                             << hex_encode(c.after.sha256).substr(0, 12) << "...";
+    if (c.hash_changed())
+      o << "  sha256 " << hex_encode(c.before.sha256).substr(0, 12) << "... -> "
+        << hex_encode(c.after.sha256).substr(0, 12) << "...";
     o << "\n";
   }
   for (const auto& s : sources_added) o << "+ source   " << s.describe() << "\n";

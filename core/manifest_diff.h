@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/human_size.h"  // to_text() writes sizes with it; its users include this
 #include "core/manifest.h"
 
 namespace countersign {
@@ -36,8 +37,5 @@ struct ManifestDiff {
 
 // O(n) merge over the two sorted file lists.
 ManifestDiff diff_manifests(const Manifest& before, const Manifest& after);
-
-// "4.6 GiB", "512 B": binary units for people.
-std::string human_size(std::uint64_t bytes);
 
 }  // namespace countersign

@@ -64,8 +64,7 @@ Result<SecretBytes> secret_from_hex(std::span<const std::uint8_t> hex);
 // Reads one line (without its newline) from a stream into guarded memory.
 Result<SecretBytes> read_secret_line(std::istream& in, std::size_t max_size = 4096);
 
-// Prompts on the controlling terminal (/dev/tty) with echo turned off and reads one line.
-// Fails with kNoDevice when there is no terminal (scripts must use a file or variable).
-Result<SecretBytes> prompt_secret(const std::string& prompt);
+// The terminal prompt, prompt_secret(), is in core/secret_prompt.h: signing tools only, so that
+// the box (core's verify side) has no termios code.
 
 }  // namespace countersign

@@ -27,6 +27,7 @@
 #include "core/jcs.h"
 #include "core/json_reader.h"
 #include "core/openssl_util.h"
+#include "core/secret_prompt.h"
 
 namespace countersign {
 

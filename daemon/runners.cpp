@@ -16,7 +16,7 @@
 #include "core/audit_entry.h"
 #include "core/bundle.h"
 #include "core/bytes.h"
-#include "core/manifest_diff.h"
+#include "core/human_size.h"
 #include "daemon/staging.h"
 
 namespace countersign::daemon {

@@ -1,15 +1,15 @@
 #include "smartcard/fido2_attestation.h"
 
-#include <fido.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
 #include <memory>
 
+#include "core/sha256.h"
 #include "core/x509.h"
-#include "smartcard/fido2_convert.h"
-#include "smartcard/fido2_error.h"
-#include "smartcard/fido2_handles.h"
+#include "smartcard/fido2_authdata.h"
 
 namespace countersign::fido2 {
 namespace {
@@ -23,9 +23,42 @@ struct StoreCtxFree {
 struct StackFree {
   void operator()(STACK_OF(X509) * p) const { sk_X509_pop_free(p, X509_free); }
 };
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
+};
 using X509Ptr = x509::CertificatePtr;
 
 X509Ptr parse_cert(const Bytes& der) { return x509::parse_certificate(der); }
+
+// The packed attestation signature (WebAuthn Level 2, 8.2, with x5c): `sig` by the
+// certificate's key over authenticatorData || clientDataHash. The attestation statement's
+// alg is not kept in a policy, so it is ES256 (COSE -7): ECDSA with SHA-256, the signature
+// in DER, as libfido2's fido_cred_verify takes it when no alg is set (es256_verify_sig: any
+// EC key). OpenSSL refuses a signature that is not exactly DER.
+Result<void> verify_packed_signature(X509* cert, const Attestation& att) {
+  EVP_PKEY* key = X509_get0_pubkey(cert);
+  if (key == nullptr || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) {
+    ERR_clear_error();
+    return make_error(Errc::kCrypto,
+                      "the attestation signature does not verify: the attestation certificate's key is not "
+                      "an EC key");
+  }
+  Bytes signed_data = att.authenticator_data;
+  signed_data.insert(signed_data.end(), att.client_data_hash.begin(), att.client_data_hash.end());
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) != 1) {
+    ERR_clear_error();
+    return make_error(Errc::kInternal, "EVP_DigestVerifyInit failed");
+  }
+  const int ok = EVP_DigestVerify(ctx.get(), att.signature.data(), att.signature.size(), signed_data.data(),
+                                  signed_data.size());
+  ERR_clear_error();
+  if (ok != 1)
+    return make_error(Errc::kCrypto,
+                      "the attestation signature does not verify: not an ECDSA/SHA-256 signature by the "
+                      "attestation certificate over authenticatorData || clientDataHash");
+  return {};
+}
 
 }  // namespace
 
@@ -41,46 +74,27 @@ Result<AttestationInfo> verify_attestation(const PolicyKey& key, std::string_vie
     return make_error(Errc::kInvalidDocument,
                       "attestation lacks the certificate, signature, authenticatorData or clientDataHash");
 
-  // 1 and 2 through libfido2's own packed-attestation check.
-  CredPtr cred(fido_cred_new());
-  if (!cred) return make_error(Errc::kInternal, "fido_cred_new failed");
-  const std::string rp(rp_id);
-  const int type = key.key.alg() == Alg::kFido2Es256 ? COSE_ES256 : COSE_EDDSA;
-  int rc = fido_cred_set_type(cred.get(), type);
-  if (rc == FIDO_OK) rc = fido_cred_set_fmt(cred.get(), "packed");
-  if (rc == FIDO_OK) rc = fido_cred_set_rp(cred.get(), rp.c_str(), nullptr);
-  if (rc == FIDO_OK)
-    rc = fido_cred_set_clientdata_hash(cred.get(), att.client_data_hash.data(), att.client_data_hash.size());
-  if (rc == FIDO_OK)
-    rc = fido_cred_set_authdata_raw(cred.get(), att.authenticator_data.data(), att.authenticator_data.size());
-  if (rc != FIDO_OK)
-    return Error(Errc::kInvalidDocument,
-                 std::string("attestation authenticatorData does not parse: ") + fido_strerr(rc));
-  if (rc = fido_cred_set_x509(cred.get(), att.certificates[0].data(), att.certificates[0].size());
-      rc == FIDO_OK)
-    rc = fido_cred_set_sig(cred.get(), att.signature.data(), att.signature.size());
-  if (rc != FIDO_OK) return map_error(rc, "attestation");
-
-  const Bytes cred_id(fido_cred_id_ptr(cred.get()),
-                      fido_cred_id_ptr(cred.get()) + fido_cred_id_len(cred.get()));
-  if (cred_id != key.credential_id)
-    return make_error(Errc::kInvalidDocument, "the attestation is for another credential id");
-  CS_TRY(PublicKey attested,
-         public_key_from_libfido2(
-             key.key.alg(), ByteView(fido_cred_pubkey_ptr(cred.get()), fido_cred_pubkey_len(cred.get()))));
-  if (attested.id() != key.key.id())
+  // 1: what the authenticator says it made, and for whom.
+  auto ad = parse_attested_authenticator_data(key.key.alg(), att.authenticator_data);
+  if (!ad.ok())
     return make_error(Errc::kInvalidDocument,
-                      "the attestation is for another public key (" + attested.id() + ")");
-  if (rc = fido_cred_verify(cred.get()); rc != FIDO_OK) {
-    if (rc == FIDO_ERR_INVALID_PARAM)  // rpIdHash, flags or clientDataHash do not match
-      return make_error(Errc::kInvalidDocument,
-                        "the attestation is not for relying party " + rp + " with user presence");
-    return Error(Errc::kCrypto, std::string("the attestation signature does not verify: ") + fido_strerr(rc));
-  }
+                      "attestation authenticatorData does not parse: " + ad.error().message);
+  if (ad->credential_id != key.credential_id)
+    return make_error(Errc::kInvalidDocument, "the attestation is for another credential id");
+  if (ad->public_key.id() != key.key.id())
+    return make_error(Errc::kInvalidDocument,
+                      "the attestation is for another public key (" + ad->public_key.id() + ")");
+  const std::string rp(rp_id);
+  if (ad->rp_id_hash != sha256(rp) || (ad->flags & kFlagUserPresent) == 0)
+    return make_error(Errc::kInvalidDocument,
+                      "the attestation is not for relying party " + rp + " with user presence");
 
-  // 3: the chain to a pinned root.
+  // 2: the authenticator's attestation key signed it.
   X509Ptr leaf = parse_cert(att.certificates[0]);
   if (!leaf) return make_error(Errc::kMalformed, "the attestation certificate is not DER X.509");
+  CS_TRY_VOID(verify_packed_signature(leaf.get(), att));
+
+  // 3: the chain to a pinned root.
   std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
   std::unique_ptr<STACK_OF(X509), StackFree> chain(sk_X509_new_null());
   std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
@@ -108,8 +122,7 @@ Result<AttestationInfo> verify_attestation(const PolicyKey& key, std::string_vie
   }
 
   AttestationInfo info;
-  info.aaguid.assign(fido_cred_aaguid_ptr(cred.get()),
-                     fido_cred_aaguid_ptr(cred.get()) + fido_cred_aaguid_len(cred.get()));
+  info.aaguid = ad->aaguid;
   char buf[256] = {};
   X509_NAME_oneline(X509_get_subject_name(leaf.get()), buf, sizeof buf);
   info.subject = buf;

@@ -1,6 +1,5 @@
 #include "smartcard/fido2_convert.h"
 
-#include <cbor.h>
 #include <fido.h>
 #include <fido/eddsa.h>
 #include <fido/es256.h>
@@ -9,6 +8,7 @@
 
 #include <memory>
 
+#include "smartcard/cbor_reader.h"
 #include "smartcard/fido2_handles.h"
 
 namespace countersign::fido2 {
@@ -18,9 +18,6 @@ struct PkeyFree {
   void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
 };
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-struct CborFree {
-  void operator()(cbor_item_t* p) const { cbor_decref(&p); }
-};
 
 }  // namespace
 
@@ -50,16 +47,13 @@ Result<PublicKey> public_key_from_libfido2(Alg alg, ByteView raw) {
 
 Result<Bytes> unwrap_authenticator_data(ByteView cbor) {
   if (cbor.empty()) return make_error(Errc::kMalformed, "authenticatorData: empty");
-  cbor_load_result res{};
-  std::unique_ptr<cbor_item_t, CborFree> item(cbor_load(cbor.data(), cbor.size(), &res));
-  if (!item || res.error.code != CBOR_ERR_NONE)
-    return make_error(Errc::kMalformed, "authenticatorData: not CBOR");
-  if (res.read != cbor.size())
+  cbor::Reader r(cbor);
+  auto bytes = r.bytes();
+  if (!bytes.ok())
+    return std::move(bytes).error().with_context("authenticatorData: not a definite CBOR byte string");
+  if (!r.at_end())
     return make_error(Errc::kMalformed, "authenticatorData: trailing bytes after the CBOR item");
-  if (!cbor_isa_bytestring(item.get()) || !cbor_bytestring_is_definite(item.get()))
-    return make_error(Errc::kMalformed, "authenticatorData: not a definite CBOR byte string");
-  const unsigned char* p = cbor_bytestring_handle(item.get());
-  return Bytes(p, p + cbor_bytestring_length(item.get()));
+  return Bytes(bytes->begin(), bytes->end());
 }
 
 }  // namespace countersign::fido2

@@ -18,7 +18,8 @@ Result<PublicKey> public_key_from_libfido2(Alg alg, ByteView raw);
 
 // authenticatorData as libfido2 gives it for an assertion (fido_assert_authdata_ptr): a
 // CBOR byte string (CTAP 2.1 section 6.2.2, member 0x02). Returns its contents; kMalformed
-// for anything but exactly one definite byte string.
+// for anything but exactly one definite byte string with a shortest-form head (read by
+// cbor_reader.h: nothing is allocated before the length is checked against the input).
 Result<Bytes> unwrap_authenticator_data(ByteView cbor);
 
 }  // namespace countersign::fido2

@@ -45,10 +45,10 @@ class ManifestDiffTest : public ::testing::Test {
                            {"tokenizer.json", 2048, h("tok")}},
                           {spec("hf:google/gemma@" + kRevA), spec("https://mirror.internal/gemma/")});
   Manifest after_ = make("gemma", "2026-06-01",
-                         {{"config.json", 100, h("config-2")},                // hash changed
-                          {"model-1.safetensors", 5u << 30, h("w1")},         // unchanged
-                          {"model-2.safetensors", 1024, h("w2b")},            // size and hash changed
-                          {"model-3.safetensors", 512, h("w3")}},             // added; tokenizer removed
+                         {{"config.json", 100, h("config-2")},         // hash changed
+                          {"model-1.safetensors", 5u << 30, h("w1")},  // unchanged
+                          {"model-2.safetensors", 1024, h("w2b")},     // size and hash changed
+                          {"model-3.safetensors", 512, h("w3")}},      // added; tokenizer removed
                          {spec("hf:google/gemma@" + kRevB), spec("https://mirror.internal/gemma/")},
                          {"Gemma", std::string("https://ai.google.dev/gemma/terms")});
 };
@@ -125,7 +125,8 @@ TEST_F(ManifestDiffTest, IdenticalManifestsHaveAnEmptyDiff) {
 }
 
 TEST_F(ManifestDiffTest, SourcesReordered) {
-  Manifest swapped = make("gemma", "2026-05-01", before_.files(), {before_.sources()[1], before_.sources()[0]});
+  Manifest swapped =
+      make("gemma", "2026-05-01", before_.files(), {before_.sources()[1], before_.sources()[0]});
   ManifestDiff d = diff_manifests(before_, swapped);
   EXPECT_FALSE(d.empty());
   EXPECT_TRUE(d.sources_reordered);
@@ -163,18 +164,6 @@ TEST_F(ManifestDiffTest, RepeatedSourceIsRefusedSoDiffsNeverSeeOne) {
   EXPECT_EQ(twice.error().code, Errc::kInvalidDocument);
   EXPECT_NE(twice.error().message.find("/sources/1"), std::string::npos) << twice.error().message;
   EXPECT_NE(twice.error().message.find("listed twice"), std::string::npos) << twice.error().message;
-}
-
-TEST(HumanSize, BinaryUnits) {
-  EXPECT_EQ(human_size(0), "0 B");
-  EXPECT_EQ(human_size(512), "512 B");
-  EXPECT_EQ(human_size(1023), "1023 B");
-  EXPECT_EQ(human_size(1024), "1.0 KiB");
-  EXPECT_EQ(human_size(1536), "1.5 KiB");
-  EXPECT_EQ(human_size(std::uint64_t{5} << 30), "5.0 GiB");
-  EXPECT_EQ(human_size(4976698672u), "4.6 GiB");
-  EXPECT_EQ(human_size(std::uint64_t{1} << 50), "1.0 PiB");
-  EXPECT_EQ(human_size(std::uint64_t{1} << 60), "1024.0 PiB");
 }
 
 }  // namespace

@@ -67,6 +67,10 @@ TEST(Fido2Convert, AuthenticatorDataIsUnwrappedFromItsCborByteString) {
   EXPECT_FALSE(unwrap_authenticator_data(ByteView(wrapped).first(20)).ok()) << "truncated";
   EXPECT_FALSE(unwrap_authenticator_data(Bytes{0x5f, 0x41, 0x00, 0xff}).ok()) << "indefinite byte string";
   EXPECT_FALSE(unwrap_authenticator_data(Bytes{0x61, 0x41}).ok()) << "text string";
+  EXPECT_FALSE(unwrap_authenticator_data(Bytes{0x58, 0x01, 0x00}).ok()) << "a head longer than needed";
+  EXPECT_FALSE(
+      unwrap_authenticator_data(Bytes{0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00}).ok())
+      << "a length beyond the input";
   EXPECT_FALSE(unwrap_authenticator_data(Bytes{}).ok());
 }
 

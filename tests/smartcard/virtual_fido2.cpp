@@ -325,6 +325,10 @@ VirtualFido2::~VirtualFido2() {
 
 const fido_dev_io_t* VirtualFido2::io() { return &kIo; }
 
+Bytes VirtualFido2::sign_as_attestation(const Bytes& message) const {
+  return sign(keys_->attestation.get(), message);
+}
+
 void VirtualFido2::set_pin(const std::string& pin) {
   Bytes h = sha256(Bytes(pin.begin(), pin.end()));
   h.resize(16);

@@ -52,6 +52,10 @@ class VirtualFido2 {
   // DER of the test CA certificate and of the attestation certificate it issued.
   const Bytes& ca_certificate() const { return ca_der_; }
   const Bytes& attestation_certificate() const { return att_der_; }
+  // A signature by the attestation key (ECDSA P-256/SHA-256, DER) over `message`, as the
+  // packed attestation's sig over authenticatorData || clientDataHash: for tests that make
+  // authenticatorData this authenticator would never write and need it signed.
+  Bytes sign_as_attestation(const Bytes& message) const;
 
   // Scripted failures.
   bool no_touch = false;             // the user never touches: USER_ACTION_TIMEOUT
