@@ -12,7 +12,8 @@
 #   the owners and modes of packaging/tmpfiles/countersign.conf;
 #   the daemon's user, through sudo and the packaged rule, plays a compromised daemon: an
 #   under-threshold bundle, an install nobody approved, a forged log entry, a form sudo does
-#   not allow and staged bytes that are not the manifest's are all refused; the approved
+#   not allow, staged bytes that are not the manifest's, a replay and another box's bundle
+#   are all refused; the approved
 #   model installs root-owned and read-only, once; the log, the key and the helper's records
 #   cannot be written (or, the key, read) by the daemon's user;
 #   apt-get remove leaves nothing but the conffiles and the state under /var/lib/countersign;
@@ -244,6 +245,12 @@ cs_root bundle assemble --proposal /tmp/box/proposal.json --manifest /tmp/box/ma
   /tmp/box/alice.sig -o /tmp/box/one.json
 cs_root bundle assemble --proposal /tmp/box/proposal.json --manifest /tmp/box/manifest.json \
   /tmp/box/alice.sig /tmp/box/bob.sig -o /tmp/box/two.json
+cs_root proposal create --domain acme-prod --action install-model --manifest /tmp/box/manifest.json \
+  --box box-other --expires 7d -o /tmp/box/other-box.json
+cs_root sign --key /tmp/box/alice.key --signer alice /tmp/box/other-box.json -o /tmp/box/other-alice.sig
+cs_root sign --key /tmp/box/bob.key --signer bob /tmp/box/other-box.json -o /tmp/box/other-bob.sig
+cs_root bundle assemble --proposal /tmp/box/other-box.json --manifest /tmp/box/manifest.json \
+  /tmp/box/other-alice.sig /tmp/box/other-bob.sig -o /tmp/box/other-bundle.json
 chmod 0755 "$root/tmp/box"
 chmod 0644 "$root"/tmp/box/*.json
 proposal=$(cs_root hash /tmp/box/proposal.json)
@@ -270,6 +277,10 @@ as_daemon sh -c "printf 'hello\n' >$staged/hello.txt"
 expect_exit 0 "the approved model installs" as_daemon sudo -n "$helper" model install "$proposal"
 expect_stat "/var/lib/countersign/models/$manifest/hello.txt" 444 root root
 expect_exit 1 "the same proposal does not install twice" as_daemon sudo -n "$helper" model install "$proposal"
+expect_exit 1 "a replayed bundle is refused" as_daemon sudo -n "$helper" accept <"$root/tmp/box/two.json"
+[[ $last_output == *replayed* ]] || fail "the refusal does not say replayed: $last_output"
+expect_exit 1 "another box's bundle is refused" as_daemon sudo -n "$helper" accept <"$root/tmp/box/other-bundle.json"
+[[ $last_output == *box* ]] || fail "the refusal does not name the box: $last_output"
 # The daemon's user can read the log but neither write it nor read its key nor the helper's records.
 expect_exit 0 "the daemon's user reads the log" as_daemon head -c 15 /var/lib/countersign/log/entries
 [ "$last_output" = "cs-audit-log v1" ] || fail "the log's header as the daemon's user reads it: $last_output"
