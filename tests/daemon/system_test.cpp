@@ -763,7 +763,7 @@ TEST_F(HelperTest, RefusesAForgedLogEntry) {
                                     {"reasons", std::vector<std::string>(25, std::string(2000, 'r'))}}
                          .dump());
   ASSERT_EQ(huge.status, 0) << huge.err;
-  const auto& e = entries_of(audit::event::kBundleRejected).back();
+  const nlohmann::json e = entries_of(audit::event::kBundleRejected).back();
   EXPECT_LE(e.dump().size(), kMaxReportedEntry + 200);
   // The daemon cannot write the log or read its key at all when the box runs as packaged
   // (tests/packaging/install_test.sh checks that as the daemon's user).
