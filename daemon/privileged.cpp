@@ -71,23 +71,26 @@ Result<nlohmann::json> Privileged::run(const std::vector<std::string>& args, std
     ::close(in[1]), ::close(out[0]), ::close(err[0]);
     return Error(Errc::kIo, "cannot run " + command_.front() + ": " + std::strerror(rc));
   }
-  // The input goes in first; the helper reads all of it before it writes anything, so the
-  // output pipes cannot fill up meanwhile. A helper that stops reading ends it (EPIPE).
-  {
+  // The input goes in as the helper reads it, in the same bounded loop as the output, so a
+  // helper that never reads its stdin cannot hang the daemon past the timeout. A helper that
+  // exits without reading it all ends the write (EPIPE; SIGPIPE is ignored process-wide,
+  // once, for that).
+  static const bool sigpipe_ignored = [] {
     ::signal(SIGPIPE, SIG_IGN);
-    std::size_t off = 0;
-    while (off < input.size()) {
-      ssize_t n = ::write(in[1], input.data() + off, input.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      off += static_cast<std::size_t>(n);
-    }
+    return true;
+  }();
+  (void)sigpipe_ignored;
+  std::size_t written = 0;
+  if (input.empty()) {
     ::close(in[1]);
+    in[1] = -1;
+  } else {
+    ::fcntl(in[1], F_SETFL, ::fcntl(in[1], F_GETFL) | O_NONBLOCK);
   }
   std::string stdout_s, stderr_s;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
   bool timed_out = false;
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {in[1], POLLOUT, 0}};
   int open_fds = 2;
   while (open_fds > 0) {
     auto left =
@@ -96,8 +99,16 @@ Result<nlohmann::json> Privileged::run(const std::vector<std::string>& args, std
       timed_out = true;
       break;
     }
-    int n = ::poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 1000)));
+    int n = ::poll(fds, 3, static_cast<int>(std::min<long long>(left.count(), 1000)));
     if (n < 0 && errno != EINTR) break;
+    if (fds[2].fd >= 0 && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t w = ::write(fds[2].fd, input.data() + written, input.size() - written);
+      if (w > 0) written += static_cast<std::size_t>(w);
+      if (written == input.size() || (w < 0 && errno != EINTR && errno != EAGAIN)) {
+        ::close(fds[2].fd);
+        fds[2].fd = -1;
+      }
+    }
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       char buf[8192];
