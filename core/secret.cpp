@@ -2,13 +2,16 @@
 
 #include <fcntl.h>
 #include <sodium.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 
 #include "core/bytes.h"
+#include "core/unique_fd.h"
 
 namespace countersign {
 
@@ -75,27 +78,62 @@ void strip_newline(SecretBytes& s) {
 }
 }  // namespace
 
-Result<SecretBytes> read_secret_file(const std::string& path, std::size_t max_size) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error(Errc::kIo, "cannot open " + path + ": " + std::strerror(errno));
+namespace {
+
+// Mode bits of an open file that let anyone but its owner read or write it.
+Result<void> check_private_fd(int fd, const std::string& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return make_error(Errc::kIo, "cannot examine " + path + ": " + std::strerror(errno));
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return make_error(Errc::kRejected, path + " holds a secret but is open to group or others (mode " +
+                                           std::string(mode) + "): chmod 600 " + path);
+  }
+  return {};
+}
+
+Result<SecretBytes> read_secret_fd(int fd, const std::string& path, std::size_t max_size) {
   SecretBytes buf(max_size + 1);
   std::size_t len = 0;
   while (len < buf.size()) {
     ssize_t n = ::read(fd, buf.data() + len, buf.size() - len);
     if (n < 0) {
       if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      return make_error(Errc::kIo, "cannot read " + path + ": " + std::strerror(e));
+      return make_error(Errc::kIo, "cannot read " + path + ": " + std::strerror(errno));
     }
     if (n == 0) break;
     len += static_cast<std::size_t>(n);
   }
-  ::close(fd);
   if (len > max_size) return make_error(Errc::kInvalidArgument, path + " is too large for a secret");
   buf.truncate(len);
   strip_newline(buf);
   return buf;
+}
+
+Result<SecretBytes> read_secret(const std::string& path, std::size_t max_size, bool owner_only) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(Errc::kIo, "cannot open " + path + ": " + std::strerror(errno));
+  UniqueFd guard(fd);
+  if (owner_only) CS_TRY_VOID(check_private_fd(fd, path));
+  return read_secret_fd(fd, path, max_size);
+}
+
+}  // namespace
+
+Result<SecretBytes> read_secret_file(const std::string& path, std::size_t max_size) {
+  return read_secret(path, max_size, false);
+}
+
+Result<SecretBytes> read_private_secret_file(const std::string& path, std::size_t max_size) {
+  return read_secret(path, max_size, true);
+}
+
+Result<void> check_private_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(Errc::kIo, "cannot open " + path + ": " + std::strerror(errno));
+  UniqueFd guard(fd);
+  return check_private_fd(fd, path);
 }
 
 Result<SecretBytes> secret_from_hex(std::span<const std::uint8_t> hex) {

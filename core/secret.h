@@ -56,6 +56,15 @@ class SecretBytes {
 // than `max_size`.
 Result<SecretBytes> read_secret_file(const std::string& path, std::size_t max_size = 4096);
 
+// The same for a secret only its owner may read (a box's credentials, its log key, its TLS
+// key): refused (kRejected) when the file is readable or writable by group or others,
+// naming the file, its mode and the fix ("chmod 600 FILE").
+Result<SecretBytes> read_private_secret_file(const std::string& path, std::size_t max_size = 4096);
+
+// That check alone, for a file read some other way. Errors: kIo when it cannot be examined,
+// kRejected as above.
+Result<void> check_private_file(const std::string& path);
+
 // Decodes a secret written in hex (a card management key in a file), into guarded memory.
 // Surrounding whitespace is ignored. Errors: kMalformed naming the offset of a bad digit,
 // never quoting the secret.

@@ -14,6 +14,7 @@
 
 #include "core/result.h"
 #include "daemon/api_reply.h"
+#include "daemon/peer.h"
 
 namespace countersign::daemon {
 
@@ -22,6 +23,7 @@ struct HttpRequest {
   std::string path;
   std::map<std::string, std::string> query;
   std::string body;
+  Peer peer;  // who sent it (daemon/peer.h)
 };
 
 using HttpHandler = std::function<Reply(const HttpRequest&)>;
