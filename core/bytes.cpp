@@ -141,4 +141,11 @@ bool constant_time_equal(ByteView a, ByteView b) {
   return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+std::string cut_text(std::string_view s, std::size_t max) {
+  if (s.size() <= max) return std::string(s);
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return std::string(s.substr(0, n)) + "…(" + std::to_string(s.size()) + " bytes)";
+}
+
 }  // namespace countersign

@@ -41,4 +41,8 @@ Result<Bytes> base64_decode(std::string_view text);
 // Constant-time comparison of equal-length buffers; false when lengths differ.
 bool constant_time_equal(ByteView a, ByteView b);
 
+// `s` cut at `max` bytes without splitting a UTF-8 sequence, then "…(N bytes)" saying how
+// long it was; `s` itself when it fits.
+std::string cut_text(std::string_view s, std::size_t max);
+
 }  // namespace countersign

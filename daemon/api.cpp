@@ -107,6 +107,8 @@ Reply proposal_reply(const AdmissionResult& r) {
     case AdmissionOutcome::kRejected:
     case AdmissionOutcome::kReplayed:
       return error_reply(kHttpForbidden, "rejected", r.reasons.empty() ? std::string() : r.reasons.front());
+    case AdmissionOutcome::kBusy:
+      return error_reply(kHttpServiceUnavailable, "busy", r.error ? r.error->message : std::string());
     default:
       return error_result(r);
   }
@@ -166,16 +168,16 @@ json job_json(const JobView& v) {
 
 }  // namespace
 
-Reply Api::submit_bundle(std::string_view body) {
-  return bundle_reply(engine_.admission().submit_bundle(body));
+Reply Api::submit_bundle(std::string_view body, const Peer& peer) {
+  return bundle_reply(engine_.admission().submit_bundle(body, peer));
 }
 
-Reply Api::create_pending(std::string_view body) {
-  return proposal_reply(engine_.admission().create_pending(body));
+Reply Api::create_pending(std::string_view body, const Peer& peer) {
+  return proposal_reply(engine_.admission().create_pending(body, peer));
 }
 
-Reply Api::add_signature(std::string_view proposal_hex, std::string_view body) {
-  return signature_reply(engine_.admission().add_signature(proposal_hex, body));
+Reply Api::add_signature(std::string_view proposal_hex, std::string_view body, const Peer& peer) {
+  return signature_reply(engine_.admission().add_signature(proposal_hex, body, peer));
 }
 
 Reply Api::pending(std::string_view proposal_hex) {
@@ -282,13 +284,13 @@ Reply Api::route(const HttpRequest& r) {
   const bool get = r.method == "GET";
   const bool post = r.method == "POST";
   if (p == "/v1/status") return get ? status() : wrong_method(r, "GET");
-  if (p == "/v1/bundles") return post ? submit_bundle(r.body) : wrong_method(r, "POST");
-  if (p == "/v1/proposals") return post ? create_pending(r.body) : wrong_method(r, "POST");
+  if (p == "/v1/bundles") return post ? submit_bundle(r.body, r.peer) : wrong_method(r, "POST");
+  if (p == "/v1/proposals") return post ? create_pending(r.body, r.peer) : wrong_method(r, "POST");
   if (p.starts_with("/v1/proposals/")) {
     std::string_view rest = p.substr(14);
     if (rest.ends_with("/signatures")) {
       if (!post) return wrong_method(r, "POST");
-      return add_signature(rest.substr(0, rest.size() - 11), r.body);
+      return add_signature(rest.substr(0, rest.size() - 11), r.body, r.peer);
     }
     return get ? pending(rest) : wrong_method(r, "GET");
   }

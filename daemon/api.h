@@ -41,9 +41,11 @@ class Api {
   // method, 400 for a query parameter that is missing or not a whole number).
   Reply route(const HttpRequest& request);
 
-  Reply submit_bundle(std::string_view body);                                 // POST /v1/bundles
-  Reply create_pending(std::string_view body);                                // POST /v1/proposals
-  Reply add_signature(std::string_view proposal_hex, std::string_view body);  // POST .../signatures
+  // `peer`: who sent it (HttpRequest::peer), logged with it.
+  Reply submit_bundle(std::string_view body, const Peer& peer = {});  // POST /v1/bundles
+  Reply create_pending(std::string_view body, const Peer& peer = {});  // POST /v1/proposals
+  Reply add_signature(std::string_view proposal_hex, std::string_view body,
+                      const Peer& peer = {});  // POST .../signatures
   Reply pending(std::string_view proposal_hex);                               // GET /v1/proposals/<hex>
 
   Reply status();

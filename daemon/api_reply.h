@@ -14,7 +14,7 @@ namespace countersign::daemon {
 
 inline constexpr int kHttpOk = 200, kHttpCreated = 201, kHttpAccepted = 202, kHttpBadRequest = 400,
                      kHttpForbidden = 403, kHttpNotFound = 404, kHttpConflict = 409, kHttpUnprocessable = 422,
-                     kHttpInternalError = 500;
+                     kHttpInternalError = 500, kHttpServiceUnavailable = 503;
 
 struct Reply {
   int status = kHttpOk;

@@ -146,6 +146,15 @@ const std::vector<ConfigKey>& config_keys() {
       {"max_body", "Largest API request body, e.g. 16MiB (the default)"},
       {"stall_timeout", "Drop a source slower than 1 KiB/s for this long (default 30s)"},
       {"connect_timeout", "Drop a source that does not connect within this (default 15s)"},
+      {"install_deadline", "Give an install up when its fetch has not finished within this (default 24h)"},
+      {"min_throughput",
+       "Give an install up when it fetches less than this per second over throughput_window (default 16KiB; "
+       "0: no minimum)"},
+      {"throughput_window", "The window min_throughput is measured over (default 10m)"},
+      {"max_pending", "Most proposals waiting for signatures at once (default 64)"},
+      {"max_pending_bytes", "Most bytes of proposals waiting for signatures (default 64MiB)"},
+      {"refusal_interval",
+       "Refusals of one peer for one reason are logged once per interval, with their count (default 60s)"},
       {"hf_token_file", "File holding a Hugging Face token (sent to huggingface sources only)"},
       {"s3_credentials_file", "File with two lines, S3 access key id and secret key (SigV4 for s3 sources)"},
       {"attestation_root",
@@ -220,6 +229,23 @@ Result<void> Config::set(std::string_view key, std::string_view value) {
     CS_TRY(stall_timeout_seconds, parse_seconds(key, v));
   } else if (key == "connect_timeout") {
     CS_TRY(connect_timeout_seconds, parse_seconds(key, v));
+  } else if (key == "install_deadline") {
+    CS_TRY(install_deadline_seconds, parse_seconds(key, v));
+  } else if (key == "min_throughput") {
+    if (v == "0") {
+      min_throughput = 0;
+    } else {
+      CS_TRY(min_throughput, parse_size(key, v));
+    }
+  } else if (key == "throughput_window") {
+    CS_TRY(throughput_window_seconds, parse_seconds(key, v));
+  } else if (key == "max_pending") {
+    CS_TRY(auto n, parse_uint(key, v, 1, 100000));
+    max_pending = static_cast<std::size_t>(n);
+  } else if (key == "max_pending_bytes") {
+    CS_TRY(max_pending_bytes, parse_size(key, v));
+  } else if (key == "refusal_interval") {
+    CS_TRY(refusal_interval_seconds, parse_seconds(key, v));
   } else if (key == "hf_token_file") {
     CS_TRY(std::string p, absolute_path(key, v));
     hf_token_file = p;

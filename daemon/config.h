@@ -18,6 +18,12 @@
 //   max_body   = 16MiB                             largest API request body
 //   stall_timeout   = 30s                          a source slower than 1 KiB/s this long is dropped
 //   connect_timeout = 15s
+//   install_deadline  = 24h                        an install's fetch must finish within this
+//   min_throughput    = 16KiB                      ... and fetch at least this per second over
+//   throughput_window = 10m                        this window (0: no minimum)
+//   max_pending       = 64                         proposals waiting for signatures, at most
+//   max_pending_bytes = 64MiB                      ... and their bytes at most
+//   refusal_interval  = 60s                        one log entry per peer and reason per interval
 //   hf_token_file   = /etc/countersign/hf-token    Hugging Face token (sent to huggingface.co only)
 //   s3_credentials_file = /etc/countersign/s3      two lines: access key id, secret key
 //   attestation_root = /etc/countersign/vendor.pem extra attestation root for require_attestation
@@ -63,6 +69,12 @@ struct Config {
   std::uint64_t max_body = 16u << 20;
   std::int64_t stall_timeout_seconds = 30;
   std::int64_t connect_timeout_seconds = 15;
+  std::int64_t install_deadline_seconds = 24 * 3600;
+  std::uint64_t min_throughput = 16u << 10;  // bytes per second; 0: none
+  std::int64_t throughput_window_seconds = 600;
+  std::size_t max_pending = 64;
+  std::uint64_t max_pending_bytes = 64u << 20;
+  std::int64_t refusal_interval_seconds = 60;
   std::optional<std::string> hf_token_file;
   std::optional<std::string> s3_credentials_file;
   std::vector<std::string> attestation_roots;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -16,6 +17,7 @@
 #include "daemon/job_queue.h"
 #include "daemon/log_reader.h"
 #include "daemon/policy_in_force.h"
+#include "daemon/refusals.h"
 #include "daemon/runners.h"
 #include "daemon/staging.h"
 #include "daemon/state.h"
@@ -38,12 +40,19 @@ struct Engine::Impl {
   HelperSystemClient system;
   std::unique_ptr<Fetcher> fetcher;
   AuditReporter audit;
+  Refusals refusals;
   PolicyInForce policy;
   RunnerEnv runners;
   JobQueue queue;
   Admission admission;
   LogReader log;
   std::atomic<bool> stopped{false};
+  // GET /v1/snapshots: the helper's last answer, until a job finishes (a job is what changes
+  // the snapshots) or kSnapshotCacheSeconds pass.
+  static constexpr std::int64_t kSnapshotCacheSeconds = 60;
+  std::mutex snapshots_mu;
+  std::optional<SnapshotListing> snapshots_cached;
+  UnixTime snapshots_at = 0;
 
   Impl(Config c, Clock clk, StateDir s, attestation::Roots roots, Policy in_force, std::unique_ptr<Fetcher> f)
       : config(std::move(c)),
@@ -53,18 +62,46 @@ struct Engine::Impl {
         system(config.helper, SystemPaths(config)),
         fetcher(std::move(f)),
         audit(system),
+        refusals(audit, std::chrono::seconds(config.refusal_interval_seconds)),
         policy(std::move(in_force)),
-        runners{config, system, *fetcher, audit},
+        runners{config, system, *fetcher, audit,
+                [this](const Bundle& b, const JobRecord& job) { return still_approved(b, job); }},
         queue(
             state, clock,
             [this](const JobRecord& job, bool resumed, JobSink& sink) { return run(job, resumed, sink); },
-            [this](const JobRecord&) { audit.sign_checkpoint_or_warn("after a job"); }),
+            [this](const JobRecord&) {
+              forget_snapshots();
+              audit.sign_checkpoint_or_warn("after a job");
+            }),
         admission(
             config, clock, state, policy, [this](const PolicyKey& k) { return attested(k); }, system, audit,
-            queue),
+            refusals, queue),
         log(config.log_dir(), audit) {}
 
   bool attested(const PolicyKey& k) const { return attestation::check(k, attestation_roots).verified; }
+
+  void forget_snapshots() {
+    std::lock_guard lock(snapshots_mu);
+    snapshots_cached.reset();
+  }
+
+  // A job about to run, checked again under the policy in force now: a rotation since may
+  // have revoked its signers. Expiry as of its acceptance; not a replay of itself (the helper
+  // marked it executed when it accepted it, and judges replays itself).
+  std::optional<std::string> still_approved(const Bundle& b, const JobRecord& job) const {
+    const Policy p = policy.get();
+    VerifyOptions o;
+    o.now = job.received;
+    o.skew_seconds = config.skew_seconds;
+    o.box_id = config.box_id;
+    o.already_executed = [](const Digest&) { return false; };
+    o.attestation_verified = [this](const PolicyKey& k) { return attested(k); };
+    VerifyReport report = verify_bundle(b, p, o);
+    if (report.approved) return std::nullopt;
+    auto reasons = report.reasons();
+    return "no longer approved under policy version " + std::to_string(p.version()) + ": " +
+           (reasons.empty() ? std::string("not approved") : reasons.front());
+  }
 
   RunOutcome run(const JobRecord& job, bool resumed, JobSink& sink) {
     RunOutcome outcome = run_job(runners, job, resumed, sink);
@@ -119,6 +156,7 @@ Result<void> Engine::start() {
     if (b.ok() && b->manifest()) keep.insert(b->manifest()->hash());
   }
   clean_staging(s.config, keep, s.system, s.audit);
+  s.admission.sweep_pending();
   CS_TRY_VOID(s.audit.sign_checkpoint());
   s.queue.start();
   return {};
@@ -128,6 +166,7 @@ void Engine::stop() {
   Impl& s = *impl_;
   if (s.stopped.exchange(true)) return;
   s.queue.stop();
+  s.refusals.stop();
   s.audit.report(audit::event::kDaemonStopped, {{"box", s.config.box_id}});
   s.audit.sign_checkpoint_or_warn("at stop");
 }
@@ -179,12 +218,20 @@ Policy Engine::policy() const { return impl_->policy.get(); }
 Result<SnapshotListing> Engine::snapshots() {
   Impl& s = *impl_;
   if (s.config.snapshot.kind == SnapshotSpec::Kind::kNone) return SnapshotListing{"none", {}};
+  // One helper run at a time answers every caller; the others wait for its answer.
+  std::lock_guard lock(s.snapshots_mu);
+  const UnixTime now = s.clock();
+  if (s.snapshots_cached && now >= s.snapshots_at && now - s.snapshots_at < Impl::kSnapshotCacheSeconds) {
+    return *s.snapshots_cached;
+  }
   CS_TRY(auto listed, s.system.snapshot_list());
   SnapshotListing out{s.config.snapshot.to_string(), {}};
   for (const auto& e : listed) {
     auto doc = SnapshotDoc::create({s.config.box_id, e.backend, e.id, e.taken});
     if (doc.ok()) out.snapshots.push_back(std::move(*doc));
   }
+  s.snapshots_cached = out;
+  s.snapshots_at = now;
   return out;
 }
 

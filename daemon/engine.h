@@ -87,7 +87,8 @@ class Engine {
   // Every models/<hex> directory, by hash.
   std::vector<InstalledModel> models() const;
   Policy policy() const;
-  // Error: the helper could not list them (its code and message).
+  // Error: the helper could not list them (its code and message). The helper's answer is
+  // kept until a job finishes or a minute passes, so that requests do not each start it.
   Result<SnapshotListing> snapshots();
 
   // Blocks until the queue is empty and no job runs, or the timeout passes (tests, demo).

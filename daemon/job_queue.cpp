@@ -48,7 +48,7 @@ class JobQueue::Sink final : public JobSink {
       if (row.path == path) row.verified = true, row.done = row.total, row.source = source;
     }
   }
-  bool cancelled() const override { return q_.cancel_.load(); }
+  bool cancelled() const override { return q_.cancel_.load() || q_.preempt_.load(); }
 
  private:
   JobQueue& q_;
@@ -100,7 +100,17 @@ Result<std::vector<JobRecord>> JobQueue::recover(const std::vector<ProposalRecor
     queued.push_back(job);
     jobs_[r.id] = JobView{job, {}, JobPhase::kQueued};
   }
+  // Rotations first, as enqueue() would have put them.
+  std::stable_partition(queue_.begin(), queue_.end(),
+                        [this](const Digest& d) { return jobs_[d].record.action == Action::kRotatePolicy; });
+  std::stable_partition(queued.begin(), queued.end(),
+                        [](const JobRecord& j) { return j.action == Action::kRotatePolicy; });
   return queued;
+}
+
+std::deque<Digest>::iterator JobQueue::after_rotations() {
+  return std::find_if(queue_.begin(), queue_.end(),
+                      [this](const Digest& d) { return jobs_[d].record.action != Action::kRotatePolicy; });
 }
 
 Result<void> JobQueue::enqueue(JobRecord job) {
@@ -109,8 +119,14 @@ Result<void> JobQueue::enqueue(JobRecord job) {
   {
     std::lock_guard lock(mu_);
     const Digest id = job.proposal;
+    const bool rotation = job.action == Action::kRotatePolicy;
     jobs_[id] = JobView{std::move(job), {}, JobPhase::kQueued};
-    queue_.push_back(id);
+    if (rotation) {
+      queue_.insert(after_rotations(), id);
+      if (running_ && jobs_[*running_].record.action == Action::kInstallModel) preempt_ = true;
+    } else {
+      queue_.push_back(id);
+    }
   }
   cv_.notify_all();
   return {};
@@ -145,6 +161,8 @@ void JobQueue::worker_loop() {
       id = queue_.front();
       queue_.pop_front();
       running_ = id;
+      // A rotation queued while nothing could be paused needs no pause now.
+      if (jobs_[id].record.action == Action::kRotatePolicy) preempt_ = false;
     }
     run_one(id);
     {
@@ -177,7 +195,16 @@ void JobQueue::run_one(const Digest& id) {
 }
 
 void JobQueue::finish(const Digest& id, const RunOutcome& outcome) {
-  if (outcome.kind == RunOutcome::Kind::kInterrupted) return;  // stays "running": resumed at the next start
+  if (outcome.kind == RunOutcome::Kind::kInterrupted) {
+    // Stays "running" (resumed at the next start); paused for a rotation, it runs again
+    // right after the rotations now queued.
+    std::lock_guard lock(mu_);
+    if (preempt_.exchange(false) && !stopping_) {
+      queue_.insert(after_rotations(), id);
+      jobs_[id].phase = JobPhase::kQueued;
+    }
+    return;
+  }
   const bool done = outcome.kind == RunOutcome::Kind::kDone;
   JobRecord record;
   {

@@ -7,6 +7,13 @@
 // job runs is written to stderr and the job goes on; only enqueue() fails when the first
 // write fails (nothing is queued then).
 //
+// Order: jobs run in the order received, except that a rotate-policy goes ahead of every
+// queued job that is not a rotation (a rotation that revokes a key must take effect before
+// anything signed with that key runs), and an install that is fetching when a rotation is
+// queued is paused at its next safe point (JobSink::cancelled(), the same as for a stop) and
+// queued again right after the rotation. When it starts again it is re-checked under the
+// policy then in force (run_job, daemon/runners.h).
+//
 // Every call is thread-safe.
 #pragma once
 
@@ -47,11 +54,12 @@ class JobQueue {
   // queued again in the order received, finished ones stay listed. Then makes a job for
   // every proposal in `accepted` (the helper's records, oldest first) that is still in state
   // kAccepted and has no job: the daemon died between the helper's answer and its job file.
-  // Returns the jobs queued, in queue order. Errors: the job files cannot be listed or read.
+  // Rotations are queued ahead of the rest. Returns the jobs queued, in queue order. Errors: the job files cannot be listed or read.
   Result<std::vector<JobRecord>> recover(const std::vector<ProposalRecord>& accepted);
 
-  // Writes the job file of a new job (state queued) and queues it. Error: the file could not
-  // be written; nothing is queued.
+  // Writes the job file of a new job (state queued) and queues it: at the end, or for a
+  // rotate-policy after the rotations already queued and ahead of everything else (pausing a
+  // running install). Error: the file could not be written; nothing is queued.
   Result<void> enqueue(JobRecord job);
 
   // Starts the worker.
@@ -76,6 +84,8 @@ class JobQueue {
   void run_one(const Digest& id);
   void finish(const Digest& id, const RunOutcome& outcome);
   void save(const JobRecord& job);
+  // Where a rotation goes: after the rotations at the front. Caller holds mu_.
+  std::deque<Digest>::iterator after_rotations();
 
   StateDir& state_;
   Clock clock_;
@@ -88,7 +98,8 @@ class JobQueue {
   std::map<Digest, JobView> jobs_;
   std::optional<Digest> running_;
   bool stopping_ = false;
-  std::atomic<bool> cancel_{false};
+  std::atomic<bool> cancel_{false};   // stopping: a running job leaves off
+  std::atomic<bool> preempt_{false};  // a rotation is queued: a running install pauses
   std::thread worker_;
 };
 

@@ -5,7 +5,9 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -181,6 +183,96 @@ class AheadSealer {
   std::thread thread_;
 };
 
+// The install's fetch against its deadline and minimum throughput (Config), from the
+// progress the fetcher reports: expired() once either is missed, with why(). The clock is
+// steady (a wall-clock jump is no reason to give up). Thread-safe: progress comes from the
+// fetching thread, expired() is asked by the fetch loop.
+class FetchWatchdog {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  FetchWatchdog(const Config& config, const Manifest& m)
+      : deadline_(std::chrono::seconds(config.install_deadline_seconds)),
+        window_(std::chrono::seconds(config.throughput_window_seconds)),
+        min_rate_(config.min_throughput),
+        total_(m.total_size()),
+        done_(m.files().size(), 0),
+        start_(Clock::now()) {
+    samples_.push_back({start_, 0});
+  }
+
+  void progress(std::size_t file, std::uint64_t done) {
+    std::lock_guard lock(mu_);
+    if (file < done_.size()) done_[file] = done;
+    sample();
+  }
+  bool expired() {
+    std::lock_guard lock(mu_);
+    if (!why_.empty()) return true;
+    const auto now = Clock::now();
+    const std::uint64_t bytes = sum();
+    if (deadline_.count() > 0 && now - start_ >= deadline_) {
+      why_ = "the install did not finish within install_deadline (" + format_duration(deadline_) +
+             "): " + human_size(bytes) + " of " + human_size(total_) + " fetched";
+      return true;
+    }
+    if (min_rate_ == 0 || window_.count() <= 0 || now - start_ < window_) return false;
+    sample();
+    // Bytes over the last window: from the newest sample at least one window old.
+    std::uint64_t then = 0;
+    for (const auto& s : samples_) {
+      if (now - s.at >= window_) then = s.bytes;
+    }
+    const std::uint64_t in_window = bytes >= then ? bytes - then : 0;
+    const auto window_s = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(window_).count());
+    if (in_window < min_rate_ * window_s) {
+      why_ = "the fetch is slower than min_throughput (" + human_size(min_rate_) + "/s) over throughput_window (" +
+             format_duration(window_) + "): " + human_size(in_window) + " in the last " + format_duration(window_) +
+             ", " + human_size(bytes) + " of " + human_size(total_) + " fetched";
+      return true;
+    }
+    return false;
+  }
+  std::string why() {
+    std::lock_guard lock(mu_);
+    return why_;
+  }
+
+ private:
+  struct Sample {
+    Clock::time_point at;
+    std::uint64_t bytes;
+  };
+  static std::string format_duration(Clock::duration d) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count()) + " s";
+  }
+  std::uint64_t sum() const {
+    std::uint64_t b = 0;
+    for (auto d : done_) b += d;
+    return b;
+  }
+  // One sample a second at most; those older than two windows are dropped.
+  void sample() {
+    const auto now = Clock::now();
+    if (!samples_.empty() && now - samples_.back().at < std::chrono::seconds(1)) {
+      samples_.back().bytes = std::max(samples_.back().bytes, sum());
+      return;
+    }
+    samples_.push_back({now, sum()});
+    while (samples_.size() > 2 && now - samples_[1].at >= 2 * window_) samples_.pop_front();
+  }
+
+  const Clock::duration deadline_;
+  const Clock::duration window_;
+  const std::uint64_t min_rate_;
+  const std::uint64_t total_;
+  std::mutex mu_;
+  std::vector<std::uint64_t> done_;
+  std::deque<Sample> samples_;
+  const Clock::time_point start_;
+  std::string why_;
+};
+
 // remove-model, restore-snapshot, rotate-policy: one helper step each, which checks, acts and
 // logs; the daemon only reports the outcome.
 RunOutcome helper_step(const RunnerEnv& env, const JobRecord& job, Result<json> answer) {
@@ -227,6 +319,7 @@ RunOutcome run_install(const RunnerEnv& env, const JobRecord& job, const Manifes
                                                  {"bytes", m.total_size()},
                                                  {"sources", sources}});
   FetchMilestones milestones(env, job.proposal, m);
+  FetchWatchdog watchdog(env.config, m);
   AheadSealer sealer(env, job.proposal);
   FetchObserver obs;
   const Digest id = job.proposal;
@@ -243,15 +336,18 @@ RunOutcome run_install(const RunnerEnv& env, const JobRecord& job, const Manifes
         event,
         {{"proposal", digest_to_string(id)}, {"path", e.path}, {"source", e.source}, {"reason", e.reason}});
   };
-  obs.on_progress = [&sink, &milestones](const FileProgress& p) {
+  obs.on_progress = [&sink, &milestones, &watchdog](const FileProgress& p) {
     sink.file_progress(p);
     milestones.progress(p.file, p.done);
+    watchdog.progress(p.file, p.done);
   };
-  obs.cancelled = [&sink] { return sink.cancelled(); };
+  obs.cancelled = [&sink, &watchdog] { return sink.cancelled() || watchdog.expired(); };
   auto fetched = env.fetcher.fetch(m, staging, obs);
   sealer.stop();
   if (!fetched.ok()) {
-    if (sink.cancelled()) return RunOutcome::interrupted();  // resumes at the next start
+    // Paused (a stop, or a rotation to go first): resumed later from the staging.
+    if (sink.cancelled()) return RunOutcome::interrupted();
+    if (std::string why = watchdog.why(); !why.empty()) return give_up(env, job, why, manifest);
     return give_up(env, job, fetched.error().message, manifest);
   }
   sink.phase(JobPhase::kInstalling);
@@ -287,6 +383,13 @@ RunOutcome run_job(const RunnerEnv& env, const JobRecord& job, bool resumed, Job
   }
   auto b = Bundle::parse(job.bundle);
   if (!b.ok()) return RunOutcome::failed("stored bundle unreadable: " + b.error().message);
+  if (env.still_approved) {
+    if (auto why = env.still_approved(*b, job)) {
+      std::optional<Digest> staging;
+      if (b->proposal().action() == Action::kInstallModel && b->manifest()) staging = b->manifest()->hash();
+      return give_up(env, job, *why, staging);
+    }
+  }
   switch (b->proposal().action()) {
     case Action::kInstallModel:
       return run_install(env, job, *b->manifest(), resumed, sink);

@@ -10,6 +10,11 @@
 // for the next start to resume (HTTP Range).
 #pragma once
 
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "core/bundle.h"
 #include "core/manifest.h"
 #include "daemon/audit_reporter.h"
 #include "daemon/config.h"
@@ -20,12 +25,17 @@
 
 namespace countersign::daemon {
 
+// Whether a job's bundle still meets its rule under the policy in force now, with expiry
+// judged as of its acceptance (it is not re-checked): nullopt when it does, else why not.
+using StillApproved = std::function<std::optional<std::string>(const Bundle& bundle, const JobRecord& job)>;
+
 // What the runners work with. All references outlive every run.
 struct RunnerEnv {
   const Config& config;
   SystemClient& system;
   Fetcher& fetcher;
   AuditReporter& audit;
+  StillApproved still_approved;  // unset: not checked (the helper checks all the same)
 };
 
 // install-model:
@@ -39,7 +49,10 @@ struct RunnerEnv {
 //    hash-mismatch-alert for every bad source; fetch-progress as the bytes streamed and
 //    hashed cross 25, 50 and 75 % of the manifest's size, once each per run).
 //    Whenever files verified, the helper is asked (on another thread, one call at a time) to
-//    seal and hash them ahead (`model seal`).
+//    seal and hash them ahead (`model seal`). The fetch has an overall deadline
+//    (Config::install_deadline_seconds) and a minimum throughput over a window
+//    (min_throughput, throughput_window): past either the install is given up with the reason,
+//    as it is when every source failed.
 // 6. The helper installs it (seal, re-hash what was not hashed ahead, one rename to
 //    models/<hash>, read-only).
 RunOutcome run_install(const RunnerEnv& env, const JobRecord& job, const Manifest& manifest, bool resumed,
@@ -54,9 +67,11 @@ RunOutcome run_rotate(const RunnerEnv& env, const JobRecord& job, JobSink& sink)
 
 // The runner for the action of `job`'s stored bundle, unless the helper's records say the
 // proposal's step is over (done or given up: a crash before the job file said so), which
-// then is the outcome. A bundle that no longer parses fails
-// the job as it is (the helper keeps its own copy); install-packages is given up as not
-// supported.
+// then is the outcome. Before the runner, the bundle is checked again under the policy in
+// force (RunnerEnv::still_approved): a rotation since that revoked its signers ends the job,
+// given up with the reason (an install's staging removed). A bundle that no longer parses
+// fails the job as it is (the helper keeps its own copy); install-packages is given up as
+// not supported.
 RunOutcome run_job(const RunnerEnv& env, const JobRecord& job, bool resumed, JobSink& sink);
 
 }  // namespace countersign::daemon

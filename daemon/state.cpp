@@ -67,6 +67,7 @@ nlohmann::json JobRecord::to_json() const {
   if (error) j["error"] = *error;
   if (snapshot) j["snapshot"] = *snapshot;
   if (!result.is_null()) j["result"] = result;
+  if (!submitter.is_null()) j["submitter"] = submitter;
   return j;
 }
 
@@ -102,6 +103,7 @@ Result<JobRecord> JobRecord::from_json(const nlohmann::json& j) {
     r.snapshot = s;
   }
   if (j.contains("result")) r.result = j["result"];
+  if (j.contains("submitter")) r.submitter = j["submitter"];
   return r;
 }
 
@@ -154,6 +156,23 @@ Result<void> StateDir::save_pending(const Digest& proposal, const nlohmann::json
 
 Result<std::optional<nlohmann::json>> StateDir::load_pending(const Digest& proposal) const {
   return load_json_file(path(kPendingDir, proposal));
+}
+
+Result<std::vector<StateDir::PendingFile>> StateDir::list_pending() const {
+  std::vector<PendingFile> out;
+  std::error_code ec;
+  const std::string dir = dir_ + "/" + kPendingDir;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    auto name = e.path().filename().string();
+    if (name.size() != 64 + 5 || !name.ends_with(".json")) continue;  // temp files from a crash
+    Digest d{};
+    if (!decode_lower_hex(name.substr(0, 64), d)) continue;
+    std::error_code size_ec;
+    const auto bytes = e.file_size(size_ec);
+    out.push_back({d, size_ec ? 0 : static_cast<std::uint64_t>(bytes)});
+  }
+  if (ec) return Error(Errc::kIo, "cannot list " + dir + ": " + ec.message());
+  return out;
 }
 
 Result<void> StateDir::remove_pending(const Digest& proposal) {

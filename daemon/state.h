@@ -41,6 +41,7 @@ struct JobRecord {
   std::optional<std::string> error;     // why it failed
   std::optional<std::string> snapshot;  // snapshot taken before acting
   nlohmann::json result;                // action-specific outcome (path, files, bytes, ...)
+  nlohmann::json submitter;             // who submitted it (Peer::to_json()), null when unknown
 
   nlohmann::json to_json() const;
   static Result<JobRecord> from_json(const nlohmann::json& j);
@@ -61,6 +62,12 @@ class StateDir {
   Result<void> save_pending(const Digest& proposal, const nlohmann::json& doc);
   Result<std::optional<nlohmann::json>> load_pending(const Digest& proposal) const;
   Result<void> remove_pending(const Digest& proposal);
+  // Every pending proposal's id, with its file's size in bytes.
+  struct PendingFile {
+    Digest proposal{};
+    std::uint64_t bytes = 0;
+  };
+  Result<std::vector<PendingFile>> list_pending() const;
 
  private:
   std::string path(const char* sub, const Digest& d) const;

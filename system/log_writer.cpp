@@ -12,6 +12,7 @@
 
 #include "core/audit_entry.h"
 #include "core/audit_proof.h"
+#include "core/bytes.h"
 #include "core/fileio.h"
 #include "core/jcs.h"
 #include "core/secret.h"
@@ -31,13 +32,7 @@ constexpr std::array<std::string_view, 13> kDaemonEvents = {
     audit::event::kFetchProgress,
 };
 
-// Cuts a string at `max` bytes without splitting a UTF-8 sequence, and says so.
-std::string cut(const std::string& s, std::size_t max) {
-  if (s.size() <= max) return s;
-  std::size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return s.substr(0, n) + "…(" + std::to_string(s.size()) + " bytes)";
-}
+std::string cut(const std::string& s, std::size_t max) { return cut_text(s, max); }
 
 nlohmann::json bound_value(const nlohmann::json& v, int depth) {
   if (v.is_string()) return cut(v.get<std::string>(), kMaxReportedString);

@@ -453,6 +453,101 @@ TEST_F(EngineTest, InterruptedInstallResumesAfterRestart) {
   EXPECT_TRUE(ranged) << "the second run did not resume with a Range request";
 }
 
+// Issue 18's scenario: an install crawls from a mirror at 2 KiB/s (just over the stall limit,
+// so it would run for minutes), a second one of alice's waits behind it, and a rotation that
+// drops alice is accepted. The rotation goes first and pauses the running install; then both
+// of alice's installs are checked again under the new policy and given up, with the reason
+// in the log after the rotation. Nothing of alice's is installed.
+TEST_F(EngineTest, ARotationThatDropsAliceEndsHerRunningAndQueuedInstalls) {
+  json rules = box_.policy_doc()["rules"];
+  rules["install-model"] = {{"threshold", 1}};  // any one approver may install
+  test_util::spit(box_.config().policy, box_.make_policy_doc(1, rules).dump());
+  Manifest crawling = BoxFixture::make_manifest(nginx_.root(), "crawl", {{"big.bin", std::string(1 << 20, 'c')}},
+                                                {BoxFixture::https_source(nginx_.crawl_url() + "crawl/")});
+  Manifest waiting = BoxFixture::make_manifest(nginx_.root(), "waiting", {{"w.bin", "www"}},
+                                               {BoxFixture::https_source(nginx_.base_url() + "waiting/")});
+  Reply running = submit(install_bundle(crawling, {"alice"}));
+  ASSERT_EQ(running.status, 202) << running.body.dump(2);
+  bool fetching = false;
+  for (int i = 0; i < 400 && !fetching; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    json j = api().job(running.body["job"].get<std::string>()).body;
+    fetching = j.contains("progress") && j["progress"]["bytes_done"].get<std::uint64_t>() > 0;
+  }
+  ASSERT_TRUE(fetching);
+  Reply queued = submit(install_bundle(waiting, {"alice"}));
+  ASSERT_EQ(queued.status, 202) << queued.body.dump(2);
+
+  const json v2 = box_.make_policy_doc(2, rules, {"bob", "carol", "dave", "erin"});
+  BoxFixture::ProposalOptions o;
+  o.action = Action::kRotatePolicy;
+  Proposal rotation = BoxFixture::make_proposal(test_util::must(jcs::hash(v2), "hash"), o);
+  Reply rotated = submit(box_.bundle(rotation, v2, {"bob", "carol", "dave"}));
+  ASSERT_EQ(rotated.status, 202) << rotated.body.dump(2);
+  // Well before the crawl could have finished (512 s at 2 KiB/s).
+  ASSERT_TRUE(engine().wait_idle(std::chrono::seconds(60)));
+
+  EXPECT_EQ(api().job(rotated.body["job"].get<std::string>()).body["state"], "done");
+  EXPECT_EQ(api().status().body["policy_version"], 2);
+  for (const Reply* r : {&running, &queued}) {
+    json job = api().job(r->body["job"].get<std::string>()).body;
+    EXPECT_EQ(job["state"], "failed") << job.dump(2);
+    EXPECT_TRUE(contains(job.value("error", ""), "no longer approved under policy version 2")) << job.dump(2);
+  }
+  EXPECT_FALSE(fs::exists(model_dir(crawling)));
+  EXPECT_FALSE(fs::exists(model_dir(waiting)));
+  EXPECT_TRUE(api().models().body["models"].empty());
+  EXPECT_TRUE(staging_empty());
+  // The log: the rotation, then both installs aborted with the reason.
+  std::optional<std::uint64_t> rotated_at;
+  std::vector<std::string> aborted;
+  for (const auto& e : log_entries()) {
+    if (e["event"] == audit::event::kPolicyRotated) rotated_at = e["seq"].get<std::uint64_t>();
+    if (e["event"] == audit::event::kInstallAborted) {
+      ASSERT_TRUE(rotated_at) << "aborted before the rotation: " << e.dump();
+      EXPECT_TRUE(contains(e["reason"].get<std::string>(), "no longer approved under policy version 2"))
+          << e.dump();
+      aborted.push_back(e["proposal"]);
+    }
+  }
+  EXPECT_EQ(aborted, (std::vector<std::string>{"sha256:" + running.body["job"].get<std::string>(),
+                                                "sha256:" + queued.body["job"].get<std::string>()}));
+}
+
+// A source that keeps just over the stall limit cannot hold the queue: the install is given
+// up once it fetches less than min_throughput over the window, or at its deadline.
+TEST_F(EngineTest, AnInstallBelowTheMinimumThroughputIsGivenUp) {
+  box_.config().min_throughput = 8 << 10;
+  box_.config().throughput_window_seconds = 2;
+  Manifest m = BoxFixture::make_manifest(nginx_.root(), "crawl", {{"big.bin", std::string(1 << 20, 'c')}},
+                                         {BoxFixture::https_source(nginx_.crawl_url() + "crawl/")});
+  Reply r = submit(install_bundle(m));
+  ASSERT_EQ(r.status, 202);
+  json job = wait_job(r);
+  EXPECT_EQ(job["state"], "failed");
+  EXPECT_TRUE(contains(job.value("error", ""), "slower than min_throughput (8.0 KiB/s) over throughput_window (2 s)"))
+      << job.dump(2);
+  EXPECT_FALSE(fs::exists(model_dir(m)));
+  EXPECT_TRUE(staging_empty());
+  auto aborted = events(audit::event::kInstallAborted);
+  ASSERT_EQ(aborted.size(), 1u);
+  EXPECT_TRUE(contains(aborted[0]["reason"].get<std::string>(), "min_throughput")) << aborted[0].dump();
+}
+
+TEST_F(EngineTest, AnInstallPastItsDeadlineIsGivenUp) {
+  box_.config().install_deadline_seconds = 2;
+  box_.config().min_throughput = 0;
+  Manifest m = BoxFixture::make_manifest(nginx_.root(), "crawl", {{"big.bin", std::string(1 << 20, 'c')}},
+                                         {BoxFixture::https_source(nginx_.crawl_url() + "crawl/")});
+  Reply r = submit(install_bundle(m));
+  ASSERT_EQ(r.status, 202);
+  json job = wait_job(r);
+  EXPECT_EQ(job["state"], "failed");
+  EXPECT_TRUE(contains(job.value("error", ""), "did not finish within install_deadline (2 s)")) << job.dump(2);
+  EXPECT_FALSE(fs::exists(model_dir(m)));
+  EXPECT_EQ(events(audit::event::kInstallAborted).size(), 1u);
+}
+
 TEST_F(EngineTest, RemoveModelTakesItAway) {
   Reply r = submit(install_bundle(*manifest_));
   ASSERT_EQ(wait_job(r)["state"], "done");

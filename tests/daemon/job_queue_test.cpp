@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include "core/bytes.h"
@@ -140,7 +141,7 @@ TEST_F(JobQueueTest, AStopDuringAFetchLeavesTheInstallRunningForTheNextStart) {
     return Error(Errc::kInternal, "cancelled");
   };
   AuditReporter audit(system);
-  RunnerEnv env{box_.config(), system, fetcher, audit};
+  RunnerEnv env{box_.config(), system, fetcher, audit, {}};
   JobQueue queue(state_, system_now, [&](const JobRecord& job, bool resumed, JobSink& sink) {
     return run_job(env, job, resumed, sink);
   });
@@ -167,6 +168,64 @@ TEST_F(JobQueueTest, AStopDuringAFetchLeavesTheInstallRunningForTheNextStart) {
   EXPECT_EQ(on_disk.state, JobState::kRunning);
   EXPECT_EQ(on_disk.snapshot, "cs-20260601T120000Z-0000abcd");  // the resumed run will not ask again
   EXPECT_TRUE(system.abandon_reasons.empty());
+}
+
+// A rotation queued while an install fetches goes first: the install pauses at its next safe
+// point (JobSink::cancelled()), the rotation runs, then the install again (resumed), then the
+// job that was queued behind it.
+TEST_F(JobQueueTest, ARotationGoesAheadAndPausesTheRunningInstall) {
+  JobRecord install = install_job(100), behind = install_job(200);
+  JobRecord rotation = install_job(300);
+  rotation.action = Action::kRotatePolicy;
+  std::mutex mu;
+  std::vector<std::pair<Digest, bool>> runs;
+  std::atomic<bool> fetching{false};
+  JobQueue queue(state_, system_now, [&](const JobRecord& job, bool resumed, JobSink& sink) {
+    {
+      std::lock_guard lock(mu);
+      runs.emplace_back(job.proposal, resumed);
+    }
+    if (job.proposal == install.proposal && !resumed) {
+      fetching = true;
+      for (int i = 0; i < 2000 && !sink.cancelled(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      return sink.cancelled() ? RunOutcome::interrupted() : RunOutcome::failed("never paused");
+    }
+    return RunOutcome::done(nullptr);
+  });
+  ASSERT_TRUE(queue.recover({}).ok());
+  ASSERT_TRUE(queue.enqueue(install).ok());
+  ASSERT_TRUE(queue.enqueue(behind).ok());
+  queue.start();
+  for (int i = 0; i < 1000 && !fetching; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(fetching);
+  ASSERT_TRUE(queue.enqueue(rotation).ok());
+  ASSERT_TRUE(queue.wait_idle(std::chrono::seconds(20)));
+  queue.stop();
+  EXPECT_EQ(runs, (std::vector<std::pair<Digest, bool>>{{install.proposal, false},
+                                                        {rotation.proposal, false},
+                                                        {install.proposal, true},
+                                                        {behind.proposal, false}}));
+  for (const auto* j : {&install, &behind, &rotation}) EXPECT_EQ(queue.find(j->proposal)->record.state, JobState::kDone);
+}
+
+// At start, rotations the daemon had queued run before the other jobs it had queued.
+TEST_F(JobQueueTest, RecoveryQueuesRotationsFirst) {
+  JobRecord a = install_job(100), rotation = install_job(200), b = install_job(300);
+  rotation.action = Action::kRotatePolicy;
+  for (const auto* j : {&a, &rotation, &b}) ASSERT_TRUE(state_.save_job(*j).ok());
+  std::vector<Digest> order;
+  JobQueue queue(state_, system_now, [&](const JobRecord& job, bool, JobSink&) {
+    order.push_back(job.proposal);
+    return RunOutcome::done(nullptr);
+  });
+  auto queued = queue.recover({});
+  ASSERT_TRUE(queued.ok());
+  ASSERT_EQ(queued->size(), 3u);
+  EXPECT_EQ((*queued)[0].proposal, rotation.proposal);
+  queue.start();
+  ASSERT_TRUE(queue.wait_idle(std::chrono::seconds(10)));
+  queue.stop();
+  EXPECT_EQ(order, (std::vector<Digest>{rotation.proposal, a.proposal, b.proposal}));
 }
 
 }  // namespace

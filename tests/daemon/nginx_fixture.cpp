@@ -368,6 +368,7 @@ bool NginxFixture::start_once(std::string* why, bool* retry) {
        << "    location / { }\n"
        << "    location /slow/ { alias " << r << "/; limit_rate 64k; }\n"
        << "    location /trickle/ { alias " << r << "/; limit_rate 256; }\n"
+       << "    location /crawl/ { alias " << r << "/; limit_rate 2k; }\n"
        << "    location /norange/ { alias " << r << "/; max_ranges 0; }\n"
        << "    location /redirect/ { rewrite ^/redirect/(.*)$ /$1 redirect; }\n"
        << "    location /redirect-to-file/ { return 302 file:///etc/hostname; }\n"
@@ -482,6 +483,7 @@ const fs::path& NginxFixture::root() const { return root_; }
 std::string NginxFixture::base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
 std::string NginxFixture::slow_url() const { return base_url() + "slow/"; }
 std::string NginxFixture::trickle_url() const { return base_url() + "trickle/"; }
+std::string NginxFixture::crawl_url() const { return base_url() + "crawl/"; }
 std::string NginxFixture::no_range_url() const { return base_url() + "norange/"; }
 std::string NginxFixture::drop_url() const { return base_url() + "drop/"; }
 std::string NginxFixture::endless_url() const { return base_url() + "endless/"; }

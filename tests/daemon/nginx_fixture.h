@@ -66,6 +66,7 @@ class NginxFixture {
   std::string base_url() const;              // plain static files: 200, 206 for Range, 404 when missing
   std::string slow_url() const;              // static files at 64 KiB/s (limit_rate): progress, cancel
   std::string trickle_url() const;           // static files at 256 B/s: under any stall limit of 1 KiB/s
+  std::string crawl_url() const;             // static files at 2 KiB/s: just over the stall limit
   std::string no_range_url() const;          // static files, Range ignored (max_ranges 0): always 200
   std::string drop_url() const;              // backend: without Range, headers with the full
                                              // Content-Length, half the body, then the connection closes;

@@ -57,7 +57,7 @@ class RunnersTest : public ::testing::Test {
   FakeFetcher fetcher_;
   FakeSink sink_;
   AuditReporter audit_{system_};
-  RunnerEnv env_{box_.config(), system_, fetcher_, audit_};
+  RunnerEnv env_{box_.config(), system_, fetcher_, audit_, {}};
 };
 
 TEST_F(RunnersTest, InstallTakesTheSnapshotFetchesIntoStagingAndHasTheHelperInstall) {
