@@ -77,7 +77,7 @@ Error transport_error(const BoxEndpoint& box, CURLcode rc, const char* detail, c
   return unreachable(box, Errc::kIo, detail);
 }
 
-// "HTTP 502 text/html (37 bytes)" for messages about an answer that is not the API's.
+// "HTTP 502 (37 bytes)", for messages about an answer that is not the API's.
 std::string describe_reply(const HttpReply& r) {
   return "HTTP " + std::to_string(r.status) + " (" + std::to_string(r.body.size()) + " bytes)";
 }
