@@ -63,6 +63,7 @@ constexpr const char* kFooter = R"(Exit codes:
   0  success (for checks: approved, valid)
   1  rejected or failed check (not approved, invalid signature, wrong passphrase)
   2  usage error or malformed input (bad option, unreadable file, invalid document)
+  3  could not reach the box (submit, box ...: no socket, refused, timeout, TLS, no answer)
 
 A typical approval:
   countersign manifest create --name NAME --version V --license SPDX DIR > manifest.json

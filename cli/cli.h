@@ -4,6 +4,7 @@
 //   0  success; for checks: approved / valid
 //   1  rejected or failed check (bundle not approved, signature invalid, wrong passphrase)
 //   2  usage error or malformed input (bad option, unreadable file, invalid document)
+//   3  the box could not be reached (commands that talk to countersignd; cli/box_client.h)
 #pragma once
 
 #include <functional>
@@ -21,6 +22,7 @@ namespace countersign::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
+inline constexpr int kExitUnreachable = 3;
 
 // Everything a command touches outside itself, injected so commands run in tests.
 struct Io {

@@ -6,8 +6,10 @@
 //   countersign box add-signature ID SIG...
 //   countersign box log checkpoint | export | prove       fetch what `log verify` checks offline
 //
-// Exit status: 0 success (accepted, installed), 1 rejected / failed / box unreachable, 2 usage
-// error or malformed input.
+// Exit status (docs/api.md "Exit codes"): 0 success (accepted, installed); 1 the box refused,
+// or the job failed or did not finish in time; 2 usage error, malformed input, or a request the
+// box found malformed; 3 the box could not be reached (no socket, refused, timeout, TLS, the
+// connection closed without an answer, an answer that is not the API's).
 #include <chrono>
 #include <thread>
 
@@ -28,11 +30,20 @@ struct Common {
   bool json = false;
 };
 
-// Like report_error, but a box that does not answer, or answers "no such job", is a failed
-// operation (exit 1), not a usage error: the command line was fine.
-int report_box_error(Io& io, const Error& e, bool as_json) {
-  int rc = report_error(io, e, as_json);
-  return e.code == Errc::kIo || e.code == Errc::kTimeout || e.code == Errc::kNotFound ? kExitFailed : rc;
+// The API did not answer: the message names the socket or URL and what failed; with --json
+// also {"error": {"code": "unreachable", "message": ...}} on stdout.
+int report_unreachable(Io& io, const Error& e, bool as_json) {
+  io.err << "countersign: error: " << e.message << "\n";
+  if (as_json) print_json(io, json{{"error", {{"code", "unreachable"}, {"message", e.message}}}});
+  return kExitUnreachable;
+}
+
+// The box answered and said no: its reason on stderr (with --json its answer on stdout).
+// A request it found malformed (400, 413) is exit 2, anything else it refused exit 1.
+int report_refusal(Io& io, const ApiAnswer& a, bool as_json, const std::string& context = {}) {
+  io.err << "countersign: " << (context.empty() ? "" : context + ": ") << "countersignd: " << a.reason << "\n";
+  if (as_json) print_json(io, a.json);
+  return a.status == 400 || a.status == 413 ? kExitUsage : kExitFailed;
 }
 
 BoxEndpoint endpoint(Io& io, const Common& c) {
@@ -43,29 +54,65 @@ BoxEndpoint endpoint(Io& io, const Common& c) {
   return b;
 }
 
+constexpr const char* kBoxExitCodes = R"(Exit codes (docs/api.md):
+  0  done: the box answered yes (accepted; with --wait, installed)
+  1  the box refused (its reasons are printed), the job failed, or --wait timed out
+  2  usage error or malformed input, or a request the box found malformed
+  3  could not reach the box: no socket, connection refused, permission denied, timeout,
+     TLS failure, closed without an answer, or an answer that is not countersignd's API
+)";
+
+// Every command that talks to the box: --socket, --url, --json, and the exit codes in --help.
 void add_common(CLI::App* cmd, Common& c, bool json_flag = true) {
+  const std::string footer = cmd->get_footer();
+  cmd->footer(footer.empty() ? std::string(kBoxExitCodes) : footer + "\n\n" + kBoxExitCodes);
   cmd->add_option("--socket", c.socket,
                   std::string("countersignd's socket (default: $") + kSocketEnv + " or " + kDefaultSocket + ")");
   cmd->add_option("--url", c.url, "Talk to the daemon's TCP listener instead, e.g. http://127.0.0.1:8441");
   if (json_flag) cmd->add_flag("--json", c.json, "Print the daemon's JSON answer");
 }
 
-// Parses the daemon's answer; a 4xx/5xx becomes an error carrying the daemon's reason.
-Result<json> call(Io& io, const Common& c, std::string_view method, const std::string& path, std::string_view body = {},
-                  long timeout = 60) {
-  CS_TRY(HttpReply r, box_request(endpoint(io, c), method, path, body, timeout));
-  auto j = jcs::parse(r.body);
-  if (r.status >= 400) {
-    std::string reason = j.ok() && j->is_object() && j->contains("reason") ? (*j)["reason"].get<std::string>()
-                                                                         : "HTTP " + std::to_string(r.status);
-    Errc code = r.status == 400 || r.status == 413 ? Errc::kInvalidArgument
-                : r.status == 404                  ? Errc::kNotFound
-                : r.status >= 500                  ? Errc::kIo
-                                                   : Errc::kRejected;
-    return Error(code, "countersignd: " + reason);
+// One request and the API's answer to it, whatever its status; nullopt (reported, `rc` set to
+// kExitUnreachable) when the API did not answer.
+std::optional<ApiAnswer> exchange(Io& io, const Common& c, int& rc, std::string_view method, const std::string& path,
+                                  std::string_view body = {}, long timeout = 60, bool json_expected = true) {
+  const BoxEndpoint box = endpoint(io, c);
+  auto reply = box_request(box, method, path, body, timeout);
+  auto answer = reply.ok() ? api_answer(box, *reply, json_expected) : Result<ApiAnswer>(reply.error());
+  if (!answer.ok()) {
+    rc = report_unreachable(io, answer.error(), c.json);
+    return std::nullopt;
   }
-  if (!j.ok()) return Error(Errc::kIo, "countersignd answered something that is not JSON: " + j.error().message);
-  return std::move(*j);
+  return std::move(*answer);
+}
+
+// The box's JSON answer to one request; nullopt, reported and `rc` set, when the API did
+// not answer (3) or the box said no (report_refusal, `context` before its reason).
+std::optional<json> call(Io& io, const Common& c, int& rc, std::string_view method, const std::string& path,
+                         std::string_view body = {}, const std::string& context = {}) {
+  auto a = exchange(io, c, rc, method, path, body);
+  if (!a) return std::nullopt;
+  if (!a->ok()) {
+    rc = report_refusal(io, *a, c.json, context);
+    return std::nullopt;
+  }
+  return std::move(a->json);
+}
+
+// A text endpoint (/v1/log/checkpoint, /v1/log/entries): the body of a 2xx answer.
+std::optional<std::string> fetch_text(Io& io, const Common& c, int& rc, const std::string& path, long timeout = 60) {
+  const BoxEndpoint box = endpoint(io, c);
+  auto reply = box_request(box, "GET", path, {}, timeout);
+  auto answer = reply.ok() ? api_answer(box, *reply, false) : Result<ApiAnswer>(reply.error());
+  if (!answer.ok()) {
+    rc = report_unreachable(io, answer.error(), c.json);
+    return std::nullopt;
+  }
+  if (!answer->ok()) {
+    rc = report_refusal(io, *answer, c.json);
+    return std::nullopt;
+  }
+  return std::move(reply->body);
 }
 
 std::uint64_t u64(const json& j, const char* k) {
@@ -91,8 +138,9 @@ int watch_job(Io& io, const Common& c, const std::string& job, std::int64_t time
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   bool drew = false;
   while (std::chrono::steady_clock::now() < deadline) {
-    auto j = call(io, c, "GET", "/v1/jobs/" + job);
-    if (!j.ok()) return report_box_error(io, j.error(), c.json);
+    int rc = kExitOk;
+    auto j = call(io, c, rc, "GET", "/v1/jobs/" + job);
+    if (!j) return rc;
     std::string state = (*j)["state"];
     if (io.err_is_tty && j->contains("progress")) {
       const json& p = (*j)["progress"];
@@ -120,8 +168,10 @@ int watch_job(Io& io, const Common& c, const std::string& job, std::int64_t time
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
-  return report_box_error(io, Error(Errc::kTimeout, "gave up waiting for job " + job + " after " + format_duration(timeout_s)),
-                      c.json);
+  // The box answered all along: the job is not done yet, a failure of the wait (1).
+  report_error(io, Error(Errc::kTimeout, "gave up waiting for job " + job + " after " + format_duration(timeout_s)),
+               c.json);
+  return kExitFailed;
 }
 
 int submit(Io& io, const SubmitArgs& a) {
@@ -129,23 +179,24 @@ int submit(Io& io, const SubmitArgs& a) {
   if (!text.ok()) return report_error(io, text.error(), a.c.json);
   auto timeout = parse_duration(a.timeout);
   if (!timeout.ok()) return report_error(io, timeout.error().with_context("--timeout"), a.c.json);
-  auto r = box_request(endpoint(io, a.c), "POST", "/v1/bundles", *text);
-  if (!r.ok()) return report_box_error(io, r.error(), a.c.json);
-  auto body = jcs::parse(r->body);
-  if (!body.ok()) return report_box_error(io, Error(Errc::kIo, "countersignd answered something that is not JSON"), a.c.json);
+  int rc = kExitOk;
+  auto r = exchange(io, a.c, rc, "POST", "/v1/bundles", *text);
+  if (!r) return rc;
   if (r->status != 202) {
-    if (a.c.json) print_json(io, *body);
-    if (r->status == 400) {
-      if (body->contains("reasons")) print_rejection(io, *body);
-      return kExitUsage;
-    }
-    if (body->contains("reasons")) {
-      print_rejection(io, *body);
+    if (a.c.json) print_json(io, r->json);
+    if (r->json.contains("reasons")) {
+      print_rejection(io, r->json);
     } else {
-      io.err << "countersign: countersignd: " << body->value("reason", "HTTP " + std::to_string(r->status)) << "\n";
+      io.err << "countersign: countersignd: " << r->reason << "\n";
     }
-    return kExitFailed;
+    return r->status == 400 || r->status == 413 ? kExitUsage : kExitFailed;
   }
+  if (!r->json.contains("job") || !r->json["job"].is_string()) {
+    return report_unreachable(
+        io, Error(Errc::kMalformed, "countersignd at " + endpoint(io, a.c).describe() + " accepted without a job id"),
+        a.c.json);
+  }
+  const json* body = &r->json;
   std::string job = (*body)["job"];
   if (!a.wait) {
     if (a.c.json) {
@@ -162,8 +213,9 @@ int submit(Io& io, const SubmitArgs& a) {
 
 // --- box ---------------------------------------------------------------------------------
 int show(Io& io, const Common& c, const std::string& path, const std::function<void(const json&)>& human) {
-  auto j = call(io, c, "GET", path);
-  if (!j.ok()) return report_box_error(io, j.error(), c.json);
+  int rc = kExitOk;
+  auto j = call(io, c, rc, "GET", path);
+  if (!j) return rc;
   if (c.json) {
     print_json(io, *j);
   } else {
@@ -211,32 +263,41 @@ struct LogArgs {
 };
 
 int log_checkpoint(Io& io, const LogArgs& a) {
-  auto r = box_request(endpoint(io, a.c), "GET", "/v1/log/checkpoint");
-  if (!r.ok()) return report_box_error(io, r.error(), false);
-  if (r->status != 200) return report_box_error(io, Error(Errc::kIo, "countersignd: HTTP " + std::to_string(r->status)), false);
-  auto w = write_output(io, a.out, r->body);
+  int rc = kExitOk;
+  auto cp = fetch_text(io, a.c, rc, "/v1/log/checkpoint");
+  if (!cp) return rc;
+  auto w = write_output(io, a.out, *cp);
   if (!w.ok()) return report_error(io, w.error(), false);
   return kExitOk;
 }
 
+// Follows the pages of /v1/log/entries (docs/api.md): each page starts where the previous
+// one's lines end; an empty page is the end.
 int log_export(Io& io, const LogArgs& a) {
   // The checkpoint first: every entry it covers is then in the export that follows.
-  auto cp = box_request(endpoint(io, a.c), "GET", "/v1/log/checkpoint");
-  if (!cp.ok()) return report_box_error(io, cp.error(), false);
+  int rc = kExitOk;
+  auto cp = fetch_text(io, a.c, rc, "/v1/log/checkpoint");
+  if (!cp) return rc;
   std::string lines;
   std::uint64_t start = 0;
-  for (int page = 0; page < 100000; ++page) {
-    auto r = box_request(endpoint(io, a.c), "GET", "/v1/log/entries?start=" + std::to_string(start), {}, 300);
-    if (!r.ok()) return report_box_error(io, r.error(), false);
-    if (r->status != 200) return report_box_error(io, Error(Errc::kIo, "countersignd: HTTP " + std::to_string(r->status)), false);
-    if (r->body.empty()) break;
-    lines += r->body;
-    start += static_cast<std::uint64_t>(std::count(r->body.begin(), r->body.end(), '\n'));
+  for (;;) {
+    auto page = fetch_text(io, a.c, rc, "/v1/log/entries?start=" + std::to_string(start), 300);
+    if (!page) return rc;
+    if (page->empty()) break;
+    if (page->back() != '\n') {
+      return report_unreachable(io,
+                                Error(Errc::kMalformed, "countersignd at " + endpoint(io, a.c).describe() +
+                                                            " answered a page of entries at " + std::to_string(start) +
+                                                            " that does not end with a whole line"),
+                                false);
+    }
+    lines += *page;
+    start += static_cast<std::uint64_t>(std::count(page->begin(), page->end(), '\n'));
   }
   auto w = write_output(io, a.out, lines);
   if (!w.ok()) return report_error(io, w.error(), false);
   if (!a.checkpoint_out.empty()) {
-    auto wc = write_file_atomic(a.checkpoint_out, cp->body);
+    auto wc = write_file_atomic(a.checkpoint_out, *cp);
     if (!wc.ok()) return report_error(io, wc.error(), false);
   }
   io.err << "exported " << start << " entries\n";
@@ -247,8 +308,9 @@ int log_prove(Io& io, const LogArgs& a, bool entry_given) {
   std::string path = entry_given ? "/v1/log/inclusion?index=" + std::to_string(a.entry) + "&size=" + std::to_string(a.size)
                                  : "/v1/log/consistency?old=" + std::to_string(a.consistency[0]) +
                                        "&new=" + std::to_string(a.consistency[1]);
-  auto j = call(io, a.c, "GET", path);
-  if (!j.ok()) return report_box_error(io, j.error(), false);
+  int rc = kExitOk;
+  auto j = call(io, a.c, rc, "GET", path);
+  if (!j) return rc;
   auto w = write_output(io, a.out, to_pretty_json(*j));
   if (!w.ok()) return report_error(io, w.error(), false);
   if (!a.out.empty() && a.out != "-") io.err << "proof written to " << a.out << "\n";
@@ -262,8 +324,7 @@ void add_box_commands(Registry& r) {
   auto* sub = r.app.add_subcommand("submit", "Hand an approved bundle to the box's countersignd");
   sub->footer(
       "The box verifies the bundle against its own policy, clock and box id, and queues it; with --wait\n"
-      "this command follows the job (a progress bar on a terminal) until it is done or failed.\n"
-      "Exit 0 accepted (and, with --wait, done); 1 rejected, failed or box unreachable; 2 malformed bundle.");
+      "this command follows the job (a progress bar on a terminal) until it is done or failed.");
   sub->add_option("BUNDLE", s->bundle, "Bundle file, or - for standard input")->required();
   sub->add_flag("--wait", s->wait, "Follow the job until it finishes");
   sub->add_option("--timeout", s->timeout, "With --wait: give up after this long (e.g. 30m)")->capture_default_str();
@@ -316,11 +377,8 @@ void add_box_commands(Registry& r) {
   snaps->add_option("-o,--out-dir", *snap_dir, "Write each snapshot document into this directory");
   add_common(snaps, *c);
   snaps->callback([&io = r.io, &rc = r.rc, c, snap_dir] {
-    auto j = call(io, *c, "GET", "/v1/snapshots");
-    if (!j.ok()) {
-      rc = report_box_error(io, j.error(), c->json);
-      return;
-    }
+    auto j = call(io, *c, rc, "GET", "/v1/snapshots");
+    if (!j) return;
     for (const auto& snap : (*j)["snapshots"]) {
       const json& d = snap["document"];
       if (!snap_dir->empty()) {
@@ -359,11 +417,8 @@ void add_box_commands(Registry& r) {
                         c->json);
       return;
     }
-    auto j = call(io, *c, "POST", "/v1/proposals", json{{"proposal", *pj}, {"manifest", *mj}}.dump());
-    if (!j.ok()) {
-      rc = report_box_error(io, j.error(), c->json);
-      return;
-    }
+    auto j = call(io, *c, rc, "POST", "/v1/proposals", json{{"proposal", *pj}, {"manifest", *mj}}.dump());
+    if (!j) return;
     if (c->json) {
       print_json(io, *j);
     } else {
@@ -396,11 +451,8 @@ void add_box_commands(Registry& r) {
         rc = report_error(io, text.error(), c->json);
         return;
       }
-      auto j = call(io, *c, "POST", "/v1/proposals/" + id + "/signatures", *text);
-      if (!j.ok()) {
-        rc = report_box_error(io, j.error().with_context(path), c->json);
-        return;
-      }
+      auto j = call(io, *c, rc, "POST", "/v1/proposals/" + id + "/signatures", *text, path);
+      if (!j) return;
       if (c->json) print_json(io, *j);
       if (!c->json && j->contains("job")) {
         io.out << path << ": the rule is met; job " << (*j)["job"].get<std::string>() << " queued\n";

@@ -261,8 +261,10 @@ Reply Api::log_checkpoint() {
   return Reply{kHttpOk, nullptr, std::move(*cp)};
 }
 
-Reply Api::log_entries(std::uint64_t start, std::optional<std::uint64_t> end) {
-  auto lines = engine_.log().entries(start, end);
+static_assert(kLogPageEntries == LogReader::kMaxPage, "docs/api.md documents one page size");
+
+Reply Api::log_entries(std::uint64_t start, std::optional<std::uint64_t> end, std::uint64_t limit) {
+  auto lines = engine_.log().entries(start, end, limit);
   if (!lines.ok()) return reply_for(lines.error());
   return Reply{kHttpOk, nullptr, std::move(*lines)};
 }
@@ -311,7 +313,9 @@ Reply Api::route(const HttpRequest& r) {
         end = query_uint(r, "end");
         if (!end) return bad_query("end");
       }
-      return log_entries(*start, end);
+      auto limit = r.query.count("limit") ? query_uint(r, "limit") : std::optional<std::uint64_t>(kLogPageEntries);
+      if (!limit) return bad_query("limit");
+      return log_entries(*start, end, *limit);
     }
     if (what == "inclusion") {
       auto index = query_uint(r, "index");

@@ -1,4 +1,5 @@
-// countersignd's HTTP API (JSON over HTTP/1.1; docs/daemon.md lists every endpoint):
+// countersignd's HTTP API (JSON over HTTP/1.1; docs/api.md documents every endpoint for users:
+// requests, answers, errors and the exit codes `countersign` maps them to):
 //
 //   GET  /v1/status                        box, policy in force, queue, running job
 //   POST /v1/bundles                       a whole bundle → 202 job queued | 400/403/409/422 rejected
@@ -10,7 +11,8 @@
 //   GET  /v1/policy                        the policy in force
 //   GET  /v1/snapshots                     snapshots as snapshot documents (for restore-snapshot)
 //   GET  /v1/log/checkpoint                newest signed checkpoint (text)
-//   GET  /v1/log/entries?start=N&end=M     entries as JSON lines (the `log export` format)
+//   GET  /v1/log/entries?start=N[&end=M][&limit=L]   one page of entries as JSON lines (the
+//                                          `log export` format); the next page starts at N + lines
 //   GET  /v1/log/inclusion?index=N[&size=S]     inclusion proof document
 //   GET  /v1/log/consistency?old=A&new=B        consistency proof document
 //
@@ -31,6 +33,9 @@
 #include "daemon/http_server.h"
 
 namespace countersign::daemon {
+
+// Entries in one page of /v1/log/entries at most, and without a `limit` (LogReader::kMaxPage).
+inline constexpr std::uint64_t kLogPageEntries = 1000;
 
 class Api {
  public:
@@ -56,7 +61,9 @@ class Api {
   Reply snapshots();
 
   Reply log_checkpoint();
-  Reply log_entries(std::uint64_t start, std::optional<std::uint64_t> end);
+  // One page (LogReader::entries): at most `limit` entries, capped at LogReader::kMaxPage.
+  Reply log_entries(std::uint64_t start, std::optional<std::uint64_t> end,
+                    std::uint64_t limit = kLogPageEntries);
   Reply log_inclusion(std::uint64_t index, std::uint64_t tree_size);
   Reply log_consistency(std::uint64_t old_size, std::uint64_t new_size);
 

@@ -21,15 +21,19 @@ Result<std::string> LogReader::checkpoint() {
   return cp.first;
 }
 
-Result<std::string> LogReader::entries(std::uint64_t start, std::optional<std::uint64_t> end) {
+Result<std::string> LogReader::entries(std::uint64_t start, std::optional<std::uint64_t> end,
+                                       std::uint64_t limit) {
+  if (limit == 0) return Error(Errc::kInvalidArgument, "limit must be at least 1");
+  if (end && start > *end) {
+    return Error(Errc::kInvalidArgument,
+                 "start " + std::to_string(start) + " is past end " + std::to_string(*end));
+  }
   std::lock_guard lock(mu_);
   CS_TRY(auto log, open());
-  const std::uint64_t size = log.size();
-  std::uint64_t stop = std::min(end.value_or(size), size);
-  if (start > stop) return Error(Errc::kMalformed, "start is past the end of the log");
-  stop = std::min(stop, start + kMaxPage);
+  const std::uint64_t stop = std::min(end.value_or(log.size()), log.size());
+  const std::uint64_t count = start >= stop ? 0 : std::min({stop - start, limit, kMaxPage});
   std::string out;
-  for (std::uint64_t i = start; i < stop; ++i) {
+  for (std::uint64_t i = start; i < start + count && out.size() < kMaxPageBytes; ++i) {
     CS_TRY(auto bytes, log.entry(i));
     CS_TRY(auto leaf, log.leaf_hash(i));
     out += audit::export_line(i, bytes, leaf);

@@ -20,8 +20,12 @@ namespace countersign::daemon {
 
 class LogReader {
  public:
-  // Entries served at most per entries() call.
-  static constexpr std::uint64_t kMaxPage = 10000;
+  // One page of entries() (GET /v1/log/entries, docs/api.md): at most kMaxPage entries, and
+  // no more entries once the page holds kMaxPageBytes (a page always holds at least one
+  // entry when there is one, so a page is below kMaxPageBytes + one line of an entry of
+  // audit::kMaxEntrySize). The reader holds one page at a time, whatever the log's size.
+  static constexpr std::uint64_t kMaxPage = 1000;
+  static constexpr std::size_t kMaxPageBytes = 4u << 20;
 
   // `audit` signs the checkpoints the reads below want (it must outlive the reader).
   LogReader(std::string log_dir, AuditReporter& audit) : log_dir_(std::move(log_dir)), audit_(audit) {}
@@ -29,9 +33,13 @@ class LogReader {
   // The newest signed checkpoint (a signed note), after the helper signed one if the log
   // grew. Errors: the helper could not sign (its code), the log cannot be read.
   Result<std::string> checkpoint();
-  // Entries [start, end) (end: the log's size when absent or beyond it), at most kMaxPage,
-  // as JSON lines in the `log export` format. kMalformed when start is past the end.
-  Result<std::string> entries(std::uint64_t start, std::optional<std::uint64_t> end);
+  // The page of entries that starts at `start`: entries [start, end) (end: the log's size
+  // when absent or beyond it), at most `limit` (capped at kMaxPage) and kMaxPageBytes, as
+  // JSON lines in the `log export` format, read entry by entry from the files. The next
+  // page starts at start + the number of lines; an empty page (start at or past the end)
+  // is the end. kInvalidArgument when limit is 0 or start is past an `end` that was given.
+  Result<std::string> entries(std::uint64_t start, std::optional<std::uint64_t> end,
+                              std::uint64_t limit = kMaxPage);
   // An inclusion proof document for entry `index` in the tree of `tree_size` entries (0:
   // the newest checkpoint); a checkpoint is signed first when the log grew.
   Result<nlohmann::json> inclusion(std::uint64_t index, std::uint64_t tree_size);

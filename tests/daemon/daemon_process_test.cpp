@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "cli/box_client.h"
+#include "core/audit_log.h"
 #include "core/jcs.h"
 #include "tests/cli/cli_test_util.h"
 #include "tests/daemon/box_fixture.h"
@@ -412,7 +413,7 @@ TEST_F(DaemonProcessTest, ConfigErrorsNameTheLineAndKeyAndNothingStarts) {
 
 TEST_F(DaemonProcessTest, NoDaemonListeningIsAFailureThatSaysWhere) {
   auto status = cli({"box", "status"});
-  EXPECT_EQ(status.rc, 1) << status;
+  EXPECT_EQ(status.rc, cli::kExitUnreachable) << status;
   EXPECT_TRUE(contains(status.err, "cannot reach countersignd at " + box_.config().socket)) << status;
   auto daemon = start();
   ASSERT_TRUE(daemon->ready());
@@ -461,6 +462,83 @@ TEST_F(DaemonProcessTest, TcpListenerNeedsANumericAddress) {
   EXPECT_EQ(rc, 2) << err;  // an invalid configuration
   EXPECT_TRUE(contains(err, "listen: \"box.internal:8441\" is not a numeric IPv4 or IPv6 address")) << err;
   EXPECT_FALSE(fs::exists(box_.config().socket)) << "the Unix socket stays up without the TCP listener";
+}
+
+
+// The log of more than one page (1500 small entries, then 1000 of 12 KiB: pages cut by the
+// entry count and by the byte cap): every page within its bound, the export complete and
+// verifying, a page beyond the end empty.
+TEST_F(DaemonProcessTest, LogEntriesComeInBoundedPagesAndExportFollowsThemToTheEnd) {
+  constexpr std::uint64_t kSmall = 1500, kLarge = 1000;
+  constexpr std::size_t kPageEntries = 1000, kPageBytes = 4u << 20;  // docs/api.md
+  {
+    auto log = audit::AuditLog::open(box_.config().log_dir(), audit::AuditLog::Mode::kWrite, system_now,
+                                     audit::AuditLog::Durability::kNoSync);
+    ASSERT_TRUE(log.ok()) << log.error().message;
+    for (std::uint64_t i = 0; i < kSmall + kLarge; ++i) {
+      json fields = {{"percent", 25}, {"bytes", i}};
+      if (i >= kSmall) fields["note"] = std::string(12 * 1024, 'n');
+      ASSERT_TRUE(log->append("fetch-progress", fields).ok());
+    }
+  }
+  auto daemon = start();
+  ASSERT_TRUE(daemon->ready());
+  cli::BoxEndpoint ep{box_.config().socket, std::nullopt};
+  auto size = [&] {
+    auto s = cli::box_request(ep, "GET", "/v1/status");
+    return s.ok() ? jcs::parse(s->body)->value("log_size", std::uint64_t{0}) : 0;
+  }();
+  ASSERT_GE(size, kSmall + kLarge);
+
+  std::uint64_t start = 0, total_bytes = 0;
+  std::vector<std::size_t> lines_per_page;
+  for (;;) {
+    auto page = cli::box_request(ep, "GET", "/v1/log/entries?start=" + std::to_string(start), {}, 60);
+    ASSERT_TRUE(page.ok()) << page.error().message;
+    ASSERT_EQ(page->status, 200) << page->body;
+    if (page->body.empty()) break;
+    const auto lines = static_cast<std::size_t>(std::count(page->body.begin(), page->body.end(), '\n'));
+    EXPECT_LE(lines, kPageEntries);
+    // At most one entry line (12 KiB here) beyond the byte cap.
+    EXPECT_LE(page->body.size(), kPageBytes + 16 * 1024) << "page at " << start;
+    EXPECT_EQ(jcs::parse(page->body.substr(0, page->body.find('\n')))->at("index"), start);
+    lines_per_page.push_back(lines);
+    total_bytes += page->body.size();
+    start += lines;
+    ASSERT_LT(lines_per_page.size(), 100u) << "the pages never end";
+  }
+  EXPECT_EQ(start, size);
+  ASSERT_GE(lines_per_page.size(), 4u);  // ~14 MiB of entries: the whole log is never one answer
+  EXPECT_EQ(lines_per_page[0], kPageEntries);  // cut by the count
+  EXPECT_LT(lines_per_page[2], kPageEntries);  // cut by the bytes
+  EXPECT_GT(total_bytes, 3 * kPageBytes);
+
+  // A smaller limit, a page beyond the end, a start past the end asked for.
+  auto five = cli::box_request(ep, "GET", "/v1/log/entries?start=3&limit=5");
+  ASSERT_TRUE(five.ok());
+  EXPECT_EQ(std::count(five->body.begin(), five->body.end(), '\n'), 5);
+  auto beyond = cli::box_request(ep, "GET", "/v1/log/entries?start=" + std::to_string(size + 10));
+  ASSERT_TRUE(beyond.ok());
+  EXPECT_EQ(beyond->status, 200);
+  EXPECT_EQ(beyond->body, "");
+  auto backwards = cli::box_request(ep, "GET", "/v1/log/entries?start=9&end=3");
+  ASSERT_TRUE(backwards.ok());
+  EXPECT_EQ(backwards->status, 400);
+  EXPECT_TRUE(contains(backwards->body, "start 9 is past end 3")) << backwards->body;
+  auto zero = cli::box_request(ep, "GET", "/v1/log/entries?limit=0");
+  ASSERT_TRUE(zero.ok());
+  EXPECT_EQ(zero->status, 400);
+
+  // The CLI follows the pages to the end; the export verifies against the checkpoint.
+  test_util::spit(dir_.path() / "log.pub", box_.log_verifier());
+  auto exp =
+      cli({"box", "log", "export", "-o", dir_.file("log.jsonl"), "--checkpoint-out", dir_.file("cp.txt")});
+  ASSERT_EQ(exp.rc, 0) << exp;
+  EXPECT_TRUE(contains(exp.err, "exported " + std::to_string(size) + " entries")) << exp;
+  auto verify = test_util::run_cli({"log", "verify", dir_.file("log.jsonl"), "--key", dir_.file("log.pub"),
+                                    "--checkpoint", dir_.file("cp.txt")},
+                                   system_now);
+  EXPECT_EQ(verify.rc, 0) << verify;
 }
 
 }  // namespace

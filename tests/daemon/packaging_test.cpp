@@ -295,5 +295,60 @@ TEST(DefaultConfig, ParsesDocumentsEveryKeyAndNeedsABoxId) {
   EXPECT_EQ(full->state_dir, "/var/lib/countersign");
 }
 
+
+// ---- who may talk to the box ---------------------------------------------------------------
+
+// The group sysusers creates for API users is not the daemon's own, and the daemon's user is
+// not a member of it (the unit gives the daemon the group with SupplementaryGroups=).
+TEST(ApiGroup, SysusersCreatesItApartFromTheDaemonsGroup) {
+  auto sysusers = find_program("systemd-sysusers");
+  if (!sysusers.ok()) GTEST_SKIP() << "systemd-sysusers is not installed";
+  if (::geteuid() != 0) GTEST_SKIP() << "systemd-sysusers --root needs root";
+  test_util::TempDir root("sysusers");
+  fs::create_directories(root.path() / "etc");
+  auto r = run_command({*sysusers, "--root=" + root.path().string(),
+                        (kPackaging / "sysusers" / "countersign.conf").string()});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->status, 0) << r->out << r->err;
+  std::string api_gid, daemon_gid, api_members = "?";
+  for (const auto& line : lines_of(test_util::slurp(root.path() / "etc" / "group"))) {
+    auto f = [&](int n) {  // field n of name:x:gid:members
+      std::size_t b = 0;
+      for (int i = 0; i < n; ++i) b = line.find(':', b) + 1;
+      return line.substr(b, line.find(':', b) - b);
+    };
+    if (line.starts_with("countersign-api:")) {
+      api_gid = f(2);
+      api_members = f(3);
+    }
+    if (line.starts_with("countersign:")) daemon_gid = f(2);
+  }
+  ASSERT_FALSE(api_gid.empty()) << test_util::slurp(root.path() / "etc" / "group");
+  ASSERT_FALSE(daemon_gid.empty());
+  EXPECT_NE(api_gid, daemon_gid);
+  EXPECT_EQ(api_members, "") << "nobody is a member by default, the daemon's user neither";
+  const std::string passwd = test_util::slurp(root.path() / "etc" / "passwd");
+  EXPECT_TRUE(contains(passwd, ":" + daemon_gid + ":Countersign box daemon:")) << passwd;
+}
+
+TEST(ApiGroup, TheUnitAndTheConfigurationGiveTheSocketToIt) {
+  const std::string unit = test_util::slurp(kPackaging / "systemd" / "countersignd.service");
+  EXPECT_TRUE(contains(unit, "\nSupplementaryGroups=countersign-api\n"));
+  EXPECT_TRUE(contains(unit, "\nGroup=countersign\n"));
+  // Members of the group must reach the socket inside the runtime directory.
+  EXPECT_TRUE(contains(unit, "\nRuntimeDirectoryMode=0755\n"));
+  const std::string conf = test_util::slurp(kPackaging / "countersignd.conf");
+  EXPECT_TRUE(contains(conf, "\nsocket_group = countersign-api\n"));
+  // Every secret is documented as readable by its reader alone, never by a group.
+  for (const char* key : {"log_key", "hf_token_file", "s3_credentials_file"}) {
+    auto at = conf.find(std::string("\n") + key + " = ");
+    if (at == std::string::npos) at = conf.find(std::string("\n#") + key + " = ");
+    ASSERT_NE(at, std::string::npos) << key;
+    const std::string comment = conf.substr(conf.rfind("\n\n", at), at - conf.rfind("\n\n", at));
+    EXPECT_TRUE(contains(comment, "0600")) << key << ":" << comment;
+    EXPECT_FALSE(contains(comment, "0640")) << key << ":" << comment;
+  }
+}
+
 }  // namespace
 }  // namespace countersign::daemon

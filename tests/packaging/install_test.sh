@@ -16,6 +16,10 @@
 #   are all refused; the approved
 #   model installs root-owned and read-only, once; the log, the key and the helper's records
 #   cannot be written (or, the key, read) by the daemon's user;
+#   the group countersign-api exists apart from the daemon's; countersignd, run as the unit runs
+#   it, gives its socket to that group: a member reaches the box (and is refused a replay,
+#   exit 1) but cannot read the daemon's token (0600 countersign); anyone else cannot connect
+#   (exit 3, permission denied);
 #   apt-get remove leaves nothing but the conffiles and the state under /var/lib/countersign;
 #   apt-get purge leaves nothing at all (the user stays: Debian does not reuse uids).
 #
@@ -64,8 +68,10 @@ run=$(mktemp -d "$(cd "$work" && pwd)/run.XXXXXX")
 root=$run/root
 mkdir "$root"
 mounted=()
+daemon_pid=
 cleanup() {
   local i
+  if [ -n "$daemon_pid" ]; then kill "$daemon_pid" 2>/dev/null || true; wait "$daemon_pid" 2>/dev/null || true; fi
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount "${mounted[$i]}" || umount -l "${mounted[$i]}" || true; done
   # Delete the root only when nothing is mounted inside it any more.
   if ! findmnt -rn -o TARGET | grep -q "^$root"; then
@@ -300,9 +306,56 @@ grep -a '"event":"install-complete"' <<<"$entries" | grep -q reported_by &&
 expect_stat /var/lib/countersign/system 755 root root
 expect_stat /var/lib/countersign/system/executed 644 root root
 expect_stat /etc/countersign/log.key 600 root root
+
+# ---- who may talk to the box ----------------------------------------------------------------
+# countersignd as the unit runs it (User=countersign, Group=countersign,
+# SupplementaryGroups=countersign-api, RuntimeDirectory= with mode 0755), with the daemon's
+# Hugging Face token 0600 countersign. Clients are processes with and without the group
+# (setpriv: no account is added to the root's user database).
+echo "== countersignd's socket and the group countersign-api"
+api_group=$(in_root getent group countersign-api || true)
+api_gid=$(cut -d: -f3 <<<"$api_group")
+[ -n "$api_group" ] && [ "$api_gid" != "$gid" ] && pass "group: $api_group (not the daemon's $gid)" ||
+  fail "group countersign-api: '$api_group'"
+printf 'hf_install_test_token\n' >"$root/etc/countersign/hf-token"
+in_root chown countersign:countersign /etc/countersign/hf-token
+in_root chmod 0600 /etc/countersign/hf-token
+echo "hf_token_file = /etc/countersign/hf-token" >>"$root$conf"
+in_root install -d -m 0755 -o countersign -g countersign /run/countersign
+sock=/run/countersign/countersignd.sock
+chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
+  setpriv --reuid=countersign --regid=countersign --groups=countersign-api \
+  countersignd --config "$conf" >"$run/countersignd.log" 2>&1 &
+daemon_pid=$!
+for _ in $(seq 100); do [ -S "$root$sock" ] && break; sleep 0.1; done
+if [ -S "$root$sock" ]; then
+  expect_stat "$sock" 660 countersign countersign-api
+  member() { in_root setpriv --reuid=64900 --regid=64900 --groups="$api_gid" "$@"; }
+  outsider() { in_root setpriv --reuid=64901 --regid=64901 --clear-groups "$@"; }
+  expect_exit 0 "a member of countersign-api reaches the box" member countersign box status
+  expect_exit 1 "a member of countersign-api submits; the box refuses a replay" member countersign submit /tmp/box/two.json
+  [[ $last_output == *replayed* ]] || fail "the refusal does not say replayed: $last_output"
+  expect_exit 1 "a member of countersign-api cannot read the daemon's token" member cat /etc/countersign/hf-token
+  expect_exit 3 "anyone else cannot connect" outsider countersign box status
+  [[ $last_output == *"cannot reach countersignd at $sock: permission denied"* ]] ||
+    fail "the outsider's error does not say permission denied at $sock: $last_output"
+else
+  fail "countersignd did not listen on $sock: $(cat "$run/countersignd.log")"
+fi
+kill "$daemon_pid"
+set +e
+wait "$daemon_pid"
+status=$?
+set -e
+daemon_pid=
+[ $status -eq 0 ] && pass "countersignd stops on SIGTERM (exit 0)" ||
+  fail "countersignd exit $status on SIGTERM: $(cat "$run/countersignd.log")"
+sed -i '/^hf_token_file = /d' "$root$conf"
+
 # What this section added outside the state directory goes, so remove and purge are judged
 # on the packages alone (the state under /var/lib/countersign is what remove must keep).
-rm -f "$root/etc/countersign/log.key" "$root/etc/countersign/log.key.pub" "$root/etc/countersign/policy.json"
+rm -f "$root/etc/countersign/log.key" "$root/etc/countersign/log.key.pub" "$root/etc/countersign/policy.json" \
+  "$root/etc/countersign/hf-token"
 
 # ---- remove and purge -----------------------------------------------------------------------
 # diff_since LABEL ALLOWED_REGEX: paths added or removed since the snapshot before install;
