@@ -76,6 +76,7 @@ class DaemonProcess {
   }
   ~DaemonProcess() { kill(SIGKILL); }
   bool ready() const { return ready_; }
+  pid_t pid() const { return pid_; }
   // Sends `sig` and reaps the process; returns its wait status.
   int kill(int sig) {
     if (pid_ <= 0) return -1;
@@ -537,6 +538,128 @@ TEST_F(DaemonProcessTest, LogEntriesComeInBoundedPagesAndExportFollowsThemToTheE
   EXPECT_TRUE(contains(exp.err, "exported " + std::to_string(size) + " entries")) << exp;
   auto verify = test_util::run_cli({"log", "verify", dir_.file("log.jsonl"), "--key", dir_.file("log.pub"),
                                     "--checkpoint", dir_.file("cp.txt")},
+                                   system_now);
+  EXPECT_EQ(verify.rc, 0) << verify;
+}
+
+}  // namespace
+}  // namespace countersign
+
+namespace countersign {
+namespace {
+
+// Peak resident set of a running process, in KiB (VmHWM), 0 when unreadable.
+std::uint64_t peak_rss_kib(pid_t pid) {
+  std::string status = test_util::slurp("/proc/" + std::to_string(pid) + "/status");
+  auto at = status.find("VmHWM:");
+  return at == std::string::npos ? 0 : std::stoull(status.substr(at + 6));
+}
+
+std::uint64_t dir_bytes(const std::string& dir) {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
+    if (e.is_regular_file(ec)) total += e.file_size(ec);
+  }
+  return total;
+}
+
+// Issue 18's soak: 200 attacking clients in 20 processes, each its own user (so the daemon
+// counts 20 peers), send garbage, announced oversized bodies, slowloris headers, slow bodies,
+// valid-but-refused bundles, pending proposals and garbage signatures for
+// COUNTERSIGN_SOAK_SECONDS (10 s by default, the CI version; docs/benchmarks.md has a 60 s
+// run). Halfway, root submits one valid bundle: it must be accepted and installed. The
+// daemon's peak RSS stays under 128 MiB, the log grows by under 1 MiB, the daemon still
+// answers and stops cleanly.
+TEST_F(DaemonProcessTest, SoakOfFloodsWhileAValidBundleIsInstalled) {
+  CS_REQUIRE_OR_SKIP(::geteuid() == 0, "the soak runs its clients as 20 other users: needs root");
+  CS_REQUIRE_OR_SKIP(fs::exists(COUNTERSIGN_SOAK_CLIENT_BIN), "soak_client not built");
+  const char* env = std::getenv("COUNTERSIGN_SOAK_SECONDS");
+  const int seconds = env ? std::max(4, std::atoi(env)) : 10;
+  // The clients are other users: they reach the socket through its group (root's here) and
+  // the directories above it.
+  fs::permissions(dir_.path(), fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  Manifest m = BoxFixture::make_manifest(nginx_.root(), "soak", {{"w.bin", std::string(65536, 'w')}},
+                                         {BoxFixture::https_source(nginx_.base_url() + "soak/")});
+  Proposal valid = BoxFixture::make_proposal(m.hash());
+  const std::string valid_bundle = box_.bundle(valid, m.to_json(), {"alice", "bob", "carol"}).dump();
+  BoxFixture::ProposalOptions o;
+  o.created = system_now() - 120;
+  Proposal other = BoxFixture::make_proposal(m.hash(), o);
+  json tmpl = {{"refused", box_.bundle(other, m.to_json(), {"dave"})},
+               {"pending", {{"proposal", other.to_json()}, {"manifest", m.to_json()}}}};
+  const std::string tmpl_file = write_json("soak.json", tmpl);
+  fs::permissions(tmpl_file, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+
+  auto daemon = start();
+  ASSERT_TRUE(daemon->ready());
+  const std::uint64_t log_before = dir_bytes(box_.config().log_dir());
+  constexpr int kProcesses = 20, kThreads = 10;
+  std::vector<std::pair<pid_t, std::string>> clients;
+  for (int i = 0; i < kProcesses; ++i) {
+    const std::string out = dir_.file("soak-" + std::to_string(i) + ".json");
+    std::vector<std::string> args = {COUNTERSIGN_SOAK_CLIENT_BIN, box_.config().socket, std::to_string(seconds),
+                                     std::to_string(kThreads), std::to_string(61000 + i), tmpl_file};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid = -1;
+    ASSERT_EQ(::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    clients.emplace_back(pid, out);
+  }
+  // Halfway through the flood, the valid bundle; retried while the box says it is busy.
+  std::this_thread::sleep_for(std::chrono::seconds(seconds / 2));
+  cli::BoxEndpoint ep{box_.config().socket, std::nullopt};
+  const auto submitted = std::chrono::steady_clock::now();
+  int accepted_status = 0;
+  for (int i = 0; i < 100 && accepted_status != 202; ++i) {
+    auto r = cli::box_request(ep, "POST", "/v1/bundles", valid_bundle, 30);
+    if (r.ok()) accepted_status = static_cast<int>(r->status);
+    if (accepted_status != 202) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const double accept_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count();
+  EXPECT_EQ(accepted_status, 202);
+  long requests = 0;
+  for (auto& [pid, out] : clients) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+    auto j = jcs::parse(test_util::slurp(out));
+    ASSERT_TRUE(j.ok()) << test_util::slurp(out);
+    requests += (*j)["requests"].get<long>();
+    std::printf("soak client %s\n", j->dump().c_str());
+  }
+  // The valid one is installed.
+  bool done = false;
+  for (int i = 0; i < 300 && !done; ++i) {
+    auto job = cli::box_request(ep, "GET", "/v1/jobs/" + hex_encode(valid.id()));
+    done = job.ok() && contains(job->body, "\"state\":\"done\"");
+    if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(done);
+  EXPECT_EQ(test_util::slurp(box_.models_dir() + "/" + hex_encode(m.hash()) + "/w.bin"), std::string(65536, 'w'));
+  const std::uint64_t rss_kib = peak_rss_kib(daemon->pid());
+  auto status = cli::box_request(ep, "GET", "/v1/status");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->status, 200);
+  int st = daemon->kill(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  const std::uint64_t log_growth = dir_bytes(box_.config().log_dir()) - log_before;
+  std::printf("soak: %d s, %d clients, %ld requests, valid bundle accepted after %.2f s, daemon peak RSS %.1f MiB, "
+              "log grew %.1f KiB\n",
+              seconds, kProcesses * kThreads, requests, accept_seconds, static_cast<double>(rss_kib) / 1024.0,
+              static_cast<double>(log_growth) / 1024.0);
+  EXPECT_GT(requests, 1000);
+  EXPECT_LT(rss_kib, 128u * 1024);
+  EXPECT_LT(log_growth, 1u << 20);
+  // The log still verifies.
+  test_util::spit(dir_.path() / "log.pub", box_.log_verifier());
+  auto verify = test_util::run_cli({"log", "verify", box_.config().log_dir(), "--key", dir_.file("log.pub")},
                                    system_now);
   EXPECT_EQ(verify.rc, 0) << verify;
 }
