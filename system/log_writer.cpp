@@ -72,7 +72,8 @@ Result<note::Signer> read_log_key(const std::string& path) {
                        std::to_string(st.st_uid) + ", mode " + mode_string(st.st_mode) + ")");
     }
   }
-  auto skey = read_secret_file(path);
+  // Readable by its owner only, whoever runs the helper (core/secret.h).
+  auto skey = read_private_secret_file(path);
   if (!skey.ok()) return skey.error().with_context("log_key " + path);
   auto signer = note::Signer::parse(*skey);
   if (!signer.ok()) return signer.error().with_context("log_key " + path);
