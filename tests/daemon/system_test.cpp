@@ -164,11 +164,12 @@ TEST(SnapshotCommands, ExactArgv) {
   EXPECT_EQ(btrfs_delete_command("/v/.restore-" + kId),
             (V{"btrfs", "subvolume", "delete", "/v/.restore-" + kId}));
   EXPECT_EQ(zfs_take_command("tank/cs/models", kId), (V{"zfs", "snapshot", "tank/cs/models@" + kId}));
+  // The parent, so that the datasets a restore retired beside it are listed too.
   EXPECT_EQ(zfs_list_command("tank/cs/models"),
-            (V{"zfs", "list", "-H", "-p", "-t", "snapshot", "-o", "name,creation", "-s", "creation", "-d",
-               "1", "tank/cs/models"}));
-  EXPECT_EQ(zfs_rollback_command("tank/cs/models", kId),
-            (V{"zfs", "rollback", "-r", "tank/cs/models@" + kId}));
+            (V{"zfs", "list", "-H", "-p", "-t", "snapshot", "-o", "name,creation", "-s", "creation", "-r",
+               "tank/cs"}));
+  EXPECT_EQ(zfs_list_command("tank"), (V{"zfs", "list", "-H", "-p", "-t", "snapshot", "-o", "name,creation",
+                                         "-s", "creation", "-d", "1", "tank"}));
 }
 
 TEST(ZfsList, ParsesOursOldestFirstAndSkipsOthers) {
@@ -190,12 +191,29 @@ TEST(ZfsList, ParsesOursOldestFirstAndSkipsOthers) {
   EXPECT_TRUE(parse_zfs_list("", "tank/m")->empty());
 }
 
+// Listed from the parent: siblings, children and look-alikes are not ours and are skipped;
+// the datasets a restore retired or was making are.
+TEST(ZfsList, KeepsTheDatasetAndWhatItsRestoresRetired) {
+  const std::string out =
+      "tank/other@cs-20260601T000000Z-00000001\t1780272000\n"
+      "tank/m/child@cs-20260601T000000Z-00000001\t1780272000\n"
+      "tank/m-retired-x@cs-20260601T000000Z-00000001\t1780272000\n"
+      "tank/mm@cs-20260601T000000Z-00000001\t1780272000\n"
+      "tank/m-retired-cs-20260603T000000Z-00000003@cs-20260602T000000Z-00000002\t1780358400\n"
+      "tank/m@cs-20260601T000000Z-00000001\t1780272000\n";
+  auto r = parse_zfs_list(out, "tank/m");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].dataset, "tank/m");
+  EXPECT_EQ((*r)[1].id, "cs-20260602T000000Z-00000002");
+  EXPECT_EQ((*r)[1].dataset, "tank/m-retired-cs-20260603T000000Z-00000003");
+}
+
 TEST(ZfsList, RefusesUnexpectedLines) {
   for (const char* bad :
        {"tank/m@cs-20260601T000000Z-00000001 1780272000\n",  // space, not tab
         "tank/m@cs-20260601T000000Z-00000001\tyesterday\n", "tank/m@cs-20260601T000000Z-00000001\t1\t2\n",
-        "tank/other@cs-20260601T000000Z-00000001\t1780272000\n",
-        "tank/m/child@cs-20260601T000000Z-00000001\t1780272000\n"}) {
+        "tank/m\t1780272000\n"}) {
     auto r = parse_zfs_list(bad, "tank/m");
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().code, Errc::kMalformed);
@@ -249,7 +267,7 @@ TEST(ZfsBackend, RunsTheCommandLines) {
   FakeZfs fake;
   const UnixTime now = *parse_rfc3339("2026-06-01T12:34:56Z");
   auto backend = make_zfs_backend(
-      "tank/m", [&] { return now; }, [] { return 0xdeadbeefu; }, fake.runner());
+      "tank/m", "/var/lib/countersign/models", [&] { return now; }, [] { return 0xdeadbeefu; }, fake.runner());
   auto taken = backend->take();
   ASSERT_TRUE(taken.ok()) << taken.error().message;
   ASSERT_TRUE(taken->has_value());
@@ -262,18 +280,76 @@ TEST(ZfsBackend, RunsTheCommandLines) {
   auto missing = backend->restore("cs-20260601T000000Z-00000000");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, Errc::kNotFound);
-  EXPECT_EQ(fake.calls.back(), zfs_list_command("tank/m"));  // no rollback was run
+  EXPECT_EQ(fake.calls.back(), zfs_list_command("tank/m"));  // nothing else was run
+}
 
-  auto restored = backend->restore(kId);
+// Restoring to an older snapshot keeps the safety snapshot the restore took and every later
+// one: no rollback, no destroy; clone, promote, and the names swapped. A second restore to
+// the safety snapshot finds it on the retired dataset and brings the newer state back.
+TEST(ZfsBackend, RestoreKeepsTheSafetySnapshotAndEveryLaterOne) {
+  using V = std::vector<std::string>;
+  FakeZfs fake;
+  std::uint32_t next = 0xa0;
+  auto backend = make_zfs_backend(
+      "tank/cs/models", "/var/lib/countersign/models", [] { return *parse_rfc3339("2026-06-03T00:00:00Z"); },
+      [&] { return next++; }, fake.runner());
+  const std::string older = "cs-20260601T000000Z-00000001", later = "cs-20260602T000000Z-00000002",
+                    safety = "cs-20260603T000000Z-00000003";
+  fake.list_output = "tank/cs/models@" + older + "\t1780272000\ntank/cs/models@" + later +
+                     "\t1780358400\ntank/cs/models@" + safety + "\t1780444800\n";
+  auto restored = backend->restore(older);
   ASSERT_TRUE(restored.ok()) << restored.error().message;
-  EXPECT_EQ(fake.calls.back(), zfs_rollback_command("tank/m", kId));
+  const std::string x = "cs-20260603T000000Z-000000a0";
+  const std::vector<V> expected = {
+      zfs_list_command("tank/cs/models"),
+      {"zfs", "clone", "-o", "canmount=noauto", "-o", "mountpoint=/var/lib/countersign/models",
+       "tank/cs/models@" + older, "tank/cs/models-restore-" + x},
+      {"zfs", "promote", "tank/cs/models-restore-" + x},
+      {"zfs", "set", "canmount=noauto", "tank/cs/models"},
+      {"zfs", "rename", "-u", "tank/cs/models", "tank/cs/models-retired-" + x},
+      {"zfs", "rename", "-u", "tank/cs/models-restore-" + x, "tank/cs/models"},
+      {"zfs", "set", "canmount=on", "tank/cs/models"},
+      {"zfs", "mount", "-O", "tank/cs/models"},
+  };
+  EXPECT_EQ(fake.calls, expected);
+  for (const auto& argv : fake.calls) {
+    EXPECT_NE(argv[1], "rollback");
+    EXPECT_NE(argv[1], "destroy");
+  }
+
+  // After the promote, zfs keeps the snapshots up to `older` on the restored dataset and the
+  // later ones on the retired one: all of them are still listed.
+  fake.list_output = "tank/cs/models@" + older + "\t1780272000\ntank/cs/models-retired-" + x + "@" + later +
+                     "\t1780358400\ntank/cs/models-retired-" + x + "@" + safety + "\t1780444800\n";
+  fake.calls.clear();
+  auto all = backend->list();
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[2].id, safety);
+  auto back = backend->restore(safety);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_GE(fake.calls.size(), 3u);
+  EXPECT_EQ(fake.calls[2], (V{"zfs", "clone", "-o", "canmount=noauto", "-o",
+                              "mountpoint=/var/lib/countersign/models", "tank/cs/models-retired-" + x + "@" + safety,
+                              "tank/cs/models-restore-cs-20260603T000000Z-000000a1"}));
+}
+
+TEST(ZfsBackend, APoolRootCannotBeRestoredAndNothingRuns) {
+  FakeZfs fake;
+  auto backend = make_zfs_backend(
+      "tank", "/models", [] { return UnixTime{0}; }, [] { return 1u; }, fake.runner());
+  auto r = backend->restore(kId);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::kUnsupported);
+  EXPECT_TRUE(contains(r.error().message, "pool's root dataset")) << r.error().message;
+  EXPECT_TRUE(fake.calls.empty());
 }
 
 TEST(ZfsBackend, ReportsTheToolsFirstErrorLine) {
   FakeZfs fake;
   fake.fail_status = 1;
   auto backend = make_zfs_backend(
-      "tank/m", [] { return UnixTime{0}; }, [] { return 1u; }, fake.runner());
+      "tank/m", "/models", [] { return UnixTime{0}; }, [] { return 1u; }, fake.runner());
   auto taken = backend->take();
   ASSERT_FALSE(taken.ok());
   EXPECT_EQ(taken.error().message,
