@@ -188,6 +188,19 @@ Result<std::optional<std::uint64_t>> LogWriter::append_limited(std::string_view 
   return std::optional<std::uint64_t>(seq);
 }
 
+Result<std::optional<nlohmann::json>> LogWriter::outcome_logged(std::string_view event,
+                                                                const std::string& proposal) const {
+  for (std::uint64_t i = log_.size(); i-- > 0;) {
+    CS_TRY(std::string text, log_.entry(i));
+    auto e = nlohmann::json::parse(text, nullptr, false);
+    if (!e.is_object() || e.value("proposal", std::string()) != proposal) continue;
+    const std::string name = e.value("event", std::string());
+    if (name == event) return std::optional<nlohmann::json>(std::move(e));
+    if (name == audit::event::kBundleVerified) break;
+  }
+  return std::optional<nlohmann::json>();
+}
+
 Result<std::uint64_t> LogWriter::checkpoint_if_grown() {
   const std::uint64_t size = log_.size();
   auto newest = audit::find_checkpoint(log_, 0);

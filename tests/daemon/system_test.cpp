@@ -1164,5 +1164,108 @@ TEST_F(PolicyChainTest, RefusesEveryBrokenShape) {
   EXPECT_TRUE(load().ok());
 }
 
+// ---- crash windows (COUNTERSIGN_SYSTEM_CRASH_AT) -------------------------------------------
+//
+// CrashAt.Step, for every named step: the real helper dies there (exit 137, as a power cut would leave
+// it), then what the daemon would do next is done again: accept the bundle once more, run
+// the privileged step. Whatever the crash point: at most one install / removal in the log,
+// every one after its proposal's bundle-verified, and the model ends up as approved.
+
+class CrashAt : public HelperTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  // Counts `event` for `proposal` and checks each comes after a bundle-verified of it.
+  int actions(std::string_view event, const std::string& proposal) {
+    bool verified = false;
+    int count = 0;
+    for (const auto& e : entries()) {
+      if (e.value("proposal", "") != proposal) continue;
+      if (e["event"] == "bundle-verified") verified = true;
+      if (e["event"] == event) {
+        ++count;
+        EXPECT_TRUE(verified) << event << " without a bundle-verified before it";
+      }
+    }
+    return count;
+  }
+  std::vector<std::string> crash_env() const { return {"COUNTERSIGN_SYSTEM_CRASH_AT=" + GetParam()}; }
+  bool step_is(std::string_view prefix) const { return GetParam().starts_with(prefix); }
+};
+
+TEST_P(CrashAt, Step) {
+  const auto bundle = install_bundle(kModel);
+  const std::string id = proposal_hex(bundle);
+  const std::string proposal = "sha256:" + id;
+  const std::string hex = test::stage(staging_, kModel);
+
+  // Accept (crashing there for the accept steps), then accept again as the daemon would.
+  if (step_is("accept-")) {
+    auto crashed = helper({"accept"}, bundle.dump(), crash_env());
+    ASSERT_EQ(crashed.status, 137) << crashed.err;
+    // Nothing may act on an acceptance cut short before the executed set.
+    if (GetParam() != "accept-executed") {
+      EXPECT_EQ(helper({"model", "install", id}).status, 1);
+      EXPECT_TRUE(installed().empty());
+    }
+  }
+  auto accepted = helper({"accept"}, bundle.dump());
+  if (GetParam() == "accept-executed") {
+    EXPECT_EQ(accepted.status, 1) << "executed already: a replay";
+    EXPECT_TRUE(contains(accepted.err, "replayed")) << accepted.err;
+  } else {
+    ASSERT_EQ(accepted.status, 0) << accepted.err;
+  }
+  EXPECT_EQ(helper({"accept"}, bundle.dump()).status, 1);  // and never again
+
+  if (step_is("install-")) {
+    auto crashed = helper({"model", "install", id}, "", crash_env());
+    ASSERT_EQ(crashed.status, 137) << crashed.err;
+  }
+  auto install = helper({"model", "install", id});
+  ASSERT_EQ(install.status, 0) << install.err;
+  EXPECT_EQ(installed(), (std::vector<std::string>{hex}));
+  EXPECT_EQ(helper({"model", "install", id}).status, 1);  // done: not a second time
+  EXPECT_EQ(actions("install-complete", proposal), 1);
+  EXPECT_EQ(entries_of("bundle-verified").size(), GetParam() == "accept-logged" ? 2u : 1u);
+
+  // Then a removal of it, crashing at the remove steps.
+  const Manifest m = test::manifest_for(kModel);
+  test_util::BoxFixture::ProposalOptions o;
+  o.action = Action::kRemoveModel;
+  const std::string rid = accept(
+      box_->bundle(test_util::BoxFixture::make_proposal(m.hash(), o), m.to_json(), {"alice", "bob"}));
+  if (step_is("remove-")) {
+    auto crashed = helper({"model", "remove", rid}, "", crash_env());
+    ASSERT_EQ(crashed.status, 137) << crashed.err;
+  }
+  auto removed = helper({"model", "remove", rid});
+  ASSERT_EQ(removed.status, 0) << removed.err;
+  EXPECT_TRUE(installed().empty()) << test::list_names(models_).size();
+  EXPECT_EQ(helper({"model", "remove", rid}).status, 1);
+  EXPECT_EQ(actions("model-removed", "sha256:" + rid), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Each, CrashAt, ::testing::ValuesIn(std::vector<std::string>(
+                                                   std::begin(kCrashSteps), std::end(kCrashSteps))),
+                         [](const auto& param_info) {
+                           std::string name = param_info.param;
+                           for (char& c : name) c = c == '-' ? '_' : c;
+                           return name;
+                         });
+
+// The fault injection is for tests only: through sudo (or set-id) it is ignored.
+TEST(SystemCrashStep, HonouredOnlyWhereTheConfigurationOverrideIs) {
+  auto env = [](std::map<std::string, std::string> vars) {
+    return [vars](const char* name) -> const char* {
+      auto it = vars.find(name);
+      return it == vars.end() ? nullptr : it->second.c_str();
+    };
+  };
+  EXPECT_EQ(system_crash_step(env({{kSystemCrashEnv, "accept-logged"}}), false), "accept-logged");
+  EXPECT_EQ(system_crash_step(env({{kSystemCrashEnv, "accept-logged"}}), true), "");
+  EXPECT_EQ(system_crash_step(env({{kSystemCrashEnv, "accept-logged"}, {"SUDO_USER", "countersign"}}), false), "");
+  EXPECT_EQ(system_crash_step(env({{kSystemCrashEnv, "accept-logged"}, {"SUDO_UID", "998"}}), false), "");
+  EXPECT_EQ(system_crash_step(env({}), false), "");
+}
+
 }  // namespace
 }  // namespace countersign::daemon
