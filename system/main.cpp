@@ -102,5 +102,7 @@ int main(int argc, char** argv) {
   if (!outcome.ok()) return refuse(outcome.error());
   for (const auto& w : outcome->warnings) fail(0, "warning: " + w);
   std::cout << outcome->output.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
-  return std::cout.flush() ? 0 : 1;
+  if (!std::cout.flush()) return 1;
+  if (outcome->failed) return fail(1, outcome->output.value("reason", std::string("a check failed")));
+  return 0;
 }

@@ -23,7 +23,9 @@
 #include "core/fileio.h"
 #include "core/jcs.h"
 #include "core/manifest.h"
+#include "core/secret.h"
 #include "core/sha256.h"
+#include "core/signed_note.h"
 #include "core/verify.h"
 #include "smartcard/attestation.h"
 #include "system/fs_at.h"
@@ -977,6 +979,7 @@ Result<SystemInvocation> parse_system_args(const std::vector<std::string>& args)
     if (verb == "remove") return hex_argument(SystemAction::kStagingRemove, "manifest hash");
     return usage_error("staging takes remove MANIFEST");
   }
+  if (group == "check") return none(SystemAction::kCheck, 1);
   if (group == "log") {
     if (verb == "append") return none(SystemAction::kLogAppend, 2);
     if (verb == "checkpoint") return none(SystemAction::kLogCheckpoint, 2);
@@ -1006,6 +1009,9 @@ std::string system_usage() {
          "  staging remove MANIFEST   remove the daemon's staging of a manifest\n"
          "  log append                an entry the daemon reports (stdin: {\"event\": NAME, ...})\n"
          "  log checkpoint            sign a checkpoint of the audit log if it grew\n"
+         "  check                     read-only: configuration, log key, policy chain, state\n"
+         "                            directories and snapshot backend; a JSON report, exit 0\n"
+         "                            only when every check passes\n"
          "\n"
          "PROPOSAL is a proposal id, MANIFEST a manifest hash: 64 lowercase hex digits. Every\n"
          "privileged subcommand re-verifies the accepted bundle under the policy in force and acts\n"
@@ -1055,9 +1061,76 @@ SystemEnv SystemEnv::real() {
   return env;
 }
 
+json system_check(const Config& config, const SystemEnv& env) {
+  json checks = json::array();
+  auto add = [&](const std::string& check, const std::string& path, const Result<void>& r) {
+    json c = {{"check", check}, {"path", path}, {"ok", r.ok()}};
+    if (!r.ok()) c["detail"] = r.error().message;
+    checks.push_back(std::move(c));
+    return r.ok();
+  };
+  add("log key readable by root only", config.log_key, [&]() -> Result<void> {
+    if (running_as_root()) {
+      struct stat st {};
+      if (::stat(config.log_key.c_str(), &st) != 0)
+        return Error(Errc::kIo, "cannot read " + config.log_key + ": " + std::strerror(errno));
+      if (st.st_uid != 0) return Error(Errc::kRejected, config.log_key + " is not owned by root");
+    }
+    CS_TRY(SecretBytes key, read_private_secret_file(config.log_key));
+    CS_TRY_VOID(note::Signer::parse(key));
+    return {};
+  }());
+  add("policy chain replays", config.policy, [&]() -> Result<void> {
+    CS_TRY(auto roots, attestation::Roots::pinned_plus(config.attestation_roots));
+    CS_TRY(auto chain, read_policy_chain(config, [&roots](const PolicyKey& k) {
+             return attestation::check(k, roots).verified;
+           }));
+    (void)chain;
+    return {};
+  }());
+  auto root_dir = [&](const std::string& path) -> Result<void> {
+    CS_TRY(UniqueFd fd, open_directory(path));
+    if (running_as_root()) CS_TRY_VOID(check_root_only(fd.get(), path));
+    return {};
+  };
+  const bool dirs_ok = add("state directory", config.state_dir, root_dir(config.state_dir)) &&
+                       add("models directory", config.models_dir(), root_dir(config.models_dir()));
+  add("staging directory", config.staging_dir(), [&]() -> Result<void> {
+    CS_TRY(UniqueFd fd, open_directory(config.staging_dir()));
+    return {};
+  }());
+  add("log directory", config.state_dir + "/log", root_dir(config.state_dir + "/log"));
+  add("system directory", config.state_dir + "/system", root_dir(config.state_dir + "/system"));
+  if (dirs_ok) {
+    add("snapshot backend " + config.snapshot.to_string(), config.models_dir(), [&]() -> Result<void> {
+      CS_TRY(StateDirs d, open_state(config));
+      SnapshotContext context{&config,    d.state.get(), d.models.get(), env.clock,
+                              env.random, env.run,       env.read_mountinfo};
+      CS_TRY(auto backend, make_snapshot_backend(context));
+      (void)backend;
+      return {};
+    }());
+  }
+  json report = {{"ok", true}, {"checks", checks}};
+  for (const auto& c : checks) {
+    if (!c["ok"].get<bool>()) {
+      report["ok"] = false;
+      report["error"] = errc_name(Errc::kRejected);
+      report["reason"] = c["check"].get<std::string>() + ": " + c["detail"].get<std::string>();
+      break;
+    }
+  }
+  return report;
+}
+
 Result<SystemOutcome> run_system(const SystemInvocation& inv, const Config& config, const SystemEnv& env) {
   SystemOutcome outcome;
   if (inv.action == SystemAction::kHelp) return Error(Errc::kInvalidArgument, "--help has no JSON output");
+  if (inv.action == SystemAction::kCheck) {
+    outcome.output = system_check(config, env);
+    outcome.failed = !outcome.output["ok"].get<bool>();
+    return outcome;
+  }
   // The state directory and models/ must be root's before anything else is looked at.
   CS_TRY(StateDirs dirs, open_state(config));
   if (inv.action == SystemAction::kSnapshotList) {
@@ -1107,6 +1180,7 @@ Result<SystemOutcome> run_system(const SystemInvocation& inv, const Config& conf
       case SystemAction::kStagingRemove:
         return helper.staging_remove(inv.argument);
       case SystemAction::kHelp:
+      case SystemAction::kCheck:
       case SystemAction::kSnapshotList:
       case SystemAction::kLogAppend:
       case SystemAction::kLogCheckpoint:

@@ -66,6 +66,7 @@ enum class SystemAction {
   kStagingRemove,    // argument: manifest hash (64 hex)
   kLogAppend,        // stdin: {"event": NAME, ...fields}
   kLogCheckpoint,
+  kCheck,  // read-only: what the helper needs, as a JSON report
 };
 
 // True for the subcommands that read stdin.
@@ -118,7 +119,16 @@ struct SystemEnv {
 struct SystemOutcome {
   nlohmann::json output;              // the JSON document for stdout
   std::vector<std::string> warnings;  // one stderr line each; the command still succeeded
+  bool failed = false;                // `check`: output is the report, and a check failed (exit 1)
 };
+
+// `check`: changes nothing. Checks the log key (readable, owner-only, parses), the policy
+// chain (replays), the state dirs (state_dir, models/, models/.staging, log/, system/: exist;
+// running as root, all but .staging root's and writable only by root) and the snapshot
+// backend (btrfs subvolume / zfs dataset mounted at models/). Returns
+// {"ok": bool, "checks": [{"check", "path", "ok", "detail"?}...]}; not ok, it also carries
+// "error": "rejected" and "reason" (the first failure), as a refusal does.
+nlohmann::json system_check(const Config& config, const SystemEnv& env);
 
 // Runs one validated invocation against `config`.
 Result<SystemOutcome> run_system(const SystemInvocation& invocation, const Config& config,

@@ -1267,5 +1267,39 @@ TEST(SystemCrashStep, HonouredOnlyWhereTheConfigurationOverrideIs) {
   EXPECT_EQ(system_crash_step(env({}), false), "");
 }
 
+// `check` changes nothing and says what is wrong, by path.
+TEST_F(HelperTest, CheckPassesOnAGoodBoxNamesWhatIsWrongAndChangesNothing) {
+  accept(install_bundle(kModel));  // a log with entries
+  const auto log_before = test::read_tree(state_ / "log");
+  const auto system_before = test::read_tree(state_ / "system");
+  auto good = helper({"check"});
+  ASSERT_EQ(good.status, 0) << good.err << good.out;
+  EXPECT_EQ(good.json["ok"], true);
+  ASSERT_TRUE(good.json["checks"].is_array());
+  EXPECT_GE(good.json["checks"].size(), 6u);
+  for (const auto& c : good.json["checks"]) EXPECT_EQ(c["ok"], true) << c.dump();
+
+  fs::remove(staging_);
+  auto missing = helper({"check"});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.json["ok"], false);
+  EXPECT_TRUE(contains(missing.err, staging_.string())) << missing.err;
+  bool named = false;
+  for (const auto& c : missing.json["checks"]) {
+    if (c["path"] == staging_.string()) named = c["ok"] == false;
+  }
+  EXPECT_TRUE(named) << missing.out;
+  fs::create_directory(staging_);
+
+  ::chmod(box_->config().log_key.c_str(), 0644);
+  auto key = helper({"check"});
+  EXPECT_EQ(key.status, 1);
+  EXPECT_TRUE(contains(key.err, box_->config().log_key)) << key.err;
+  ::chmod(box_->config().log_key.c_str(), 0600);
+
+  EXPECT_EQ(test::read_tree(state_ / "log"), log_before);
+  EXPECT_EQ(test::read_tree(state_ / "system"), system_before);
+}
+
 }  // namespace
 }  // namespace countersign::daemon
