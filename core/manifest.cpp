@@ -41,6 +41,18 @@ std::string join(std::string_view base, std::string_view rest) {
   return out;
 }
 
+// At most 80 characters of a field, control characters replaced, for messages.
+std::string printable_field(std::string_view s) {
+  std::string out(s.substr(0, 80));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  if (s.size() > 80) out += "...";
+  return out;
+}
+
+bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
 Result<Source> parse_source(const json& v, const std::string& pointer) {
   CS_TRY(auto r, ObjectReader::open(v, kDoc, pointer));
   CS_TRY(std::string type, r.string("type"));
@@ -64,10 +76,15 @@ Result<Source> parse_source(const json& v, const std::string& pointer) {
     CS_TRY(auto region, r.optional_string("region"));
     s.prefix = prefix.value_or("");
     s.region = region.value_or("");
-    for (char c : s.bucket) {
-      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) {
-        return r.error("bucket", "\"" + s.bucket + "\" is not an S3 bucket name");
-      }
+    // Both become part of the host name (location_of): checked here, so that a URL is only
+    // ever built from validated pieces.
+    if (auto why = s3_bucket_problem(s.bucket)) {
+      return r.error("bucket", "\"" + printable_field(s.bucket) + "\" is not an S3 bucket name: " + *why);
+    }
+    if (region && !is_s3_region(s.region)) {
+      return r.error("region", "\"" + printable_field(s.region) +
+                                   "\" is not an AWS region (1 to 32 lowercase letters, digits and hyphens, "
+                                   "like us-east-1)");
     }
   } else if (type == "https") {
     s.type = Source::Type::kHttps;
@@ -90,6 +107,42 @@ Result<Source> parse_source(const json& v, const std::string& pointer) {
 }
 
 }  // namespace
+
+// AWS "Bucket naming rules" for virtual-hosted-style URLs: 3 to 63 characters; lowercase letters, digits, hyphens and dots; each dot-separated
+// label starts and ends with a letter or digit; not formatted like an IPv4 address).
+std::optional<std::string> s3_bucket_problem(std::string_view bucket) {
+  if (bucket.size() < 3 || bucket.size() > 63) return "it must be 3 to 63 characters long";
+  bool all_digits_and_dots = true;
+  std::size_t labels = 0;
+  std::size_t start = 0;
+  while (start <= bucket.size()) {
+    std::size_t end = bucket.find('.', start);
+    if (end == std::string_view::npos) end = bucket.size();
+    std::string_view label = bucket.substr(start, end - start);
+    if (label.empty()) return "it has an empty label (a leading, trailing or double dot)";
+    if (!is_lower_alnum(label.front()) || !is_lower_alnum(label.back()))
+      return "each dot-separated label must start and end with a lowercase letter or digit";
+    for (char c : label) {
+      if (!is_lower_alnum(c) && c != '-') return "only lowercase letters, digits, hyphens and dots are allowed";
+      if (!(c >= '0' && c <= '9')) all_digits_and_dots = false;
+    }
+    ++labels;
+    start = end + 1;
+  }
+  if (all_digits_and_dots && labels == 4) return "it must not be formatted as an IP address";
+  return std::nullopt;
+}
+
+// An AWS region as it appears in a host name ("us-east-1"): 1 to 32 lowercase letters,
+// digits and hyphens, starting and ending with a letter or digit.
+bool is_s3_region(std::string_view region) {
+  if (region.empty() || region.size() > 32) return false;
+  if (!is_lower_alnum(region.front()) || !is_lower_alnum(region.back())) return false;
+  for (char c : region) {
+    if (!is_lower_alnum(c) && c != '-') return false;
+  }
+  return true;
+}
 
 std::optional<std::string> check_manifest_path(std::string_view path) {
   if (path.empty()) return "path is empty";
@@ -158,6 +211,8 @@ std::string Source::location_of(std::string_view path) const {
     case Type::kHuggingFace:
       return "https://huggingface.co/" + repo + "/resolve/" + revision + "/" + percent_encode_path(path);
     case Type::kS3: {
+      // Never a host name from unchecked pieces (a Source built by hand skips parse_source).
+      if (s3_bucket_problem(bucket) || (!region.empty() && !is_s3_region(region))) return {};
       std::string host = region.empty() ? bucket + ".s3.amazonaws.com" : bucket + ".s3." + region + ".amazonaws.com";
       return "https://" + host + "/" + percent_encode_path(prefix) + percent_encode_path(path);
     }

@@ -43,6 +43,13 @@ struct Source {
   nlohmann::json to_json() const;
 };
 
+// S3 names as they go into a host name (virtual-hosted-style URLs, SigV4 scope); checked
+// whenever a source is parsed. Why `bucket` breaks the AWS bucket naming rules (3..63
+// lowercase letters, digits, hyphens, dots between labels, not an IP address), or nullopt.
+std::optional<std::string> s3_bucket_problem(std::string_view bucket);
+// "us-east-1": 1..32 lowercase letters, digits and hyphens.
+bool is_s3_region(std::string_view region);
+
 struct License {
   std::string spdx;
   std::optional<std::string> url;

@@ -21,12 +21,14 @@ Result<S3Credentials> parse_s3_credentials(std::span<const std::uint8_t> content
 }
 
 Result<void> load_fetch_credentials(const Config& config, FetchSettings& settings) {
+  // Only their owner (the daemon's user) may read them: anyone else who could would hold the
+  // box's credentials for its sources. Refused, naming the file and its mode.
   if (config.hf_token_file) {
-    CS_TRY(SecretBytes token, read_secret_file(*config.hf_token_file));
+    CS_TRY(SecretBytes token, read_private_secret_file(*config.hf_token_file));
     settings.hf_token.emplace(std::move(token));
   }
   if (config.s3_credentials_file) {
-    CS_TRY(SecretBytes contents, read_secret_file(*config.s3_credentials_file));
+    CS_TRY(SecretBytes contents, read_private_secret_file(*config.s3_credentials_file));
     CS_TRY(S3Credentials creds, parse_s3_credentials(contents.view()));
     settings.s3.emplace(std::move(creds));
   }

@@ -1,8 +1,8 @@
 // The secrets the fetcher sends to sources (FetchSettings, daemon/fetch.h), read from the
 // files the configuration names into SecretBytes; never logged, never in a message.
 //
-//   hf_token_file         the Hugging Face token (core's read_secret_file: the whole file
-//                         less one trailing newline)
+//   hf_token_file         the Hugging Face token (core's read_private_secret_file: the
+//                         whole file less one trailing newline)
 //   s3_credentials_file   two lines: the access key id, then the secret access key
 #pragma once
 
@@ -21,8 +21,10 @@ namespace countersign::daemon {
 // no newline.
 Result<S3Credentials> parse_s3_credentials(std::span<const std::uint8_t> contents);
 
-// Reads hf_token_file and s3_credentials_file, those that are set, into `settings`.
-// Errors name the file (read_secret_file) or the key.
+// Reads hf_token_file and s3_credentials_file, those that are set, into `settings`. Each
+// must be readable and writable by its owner only (core/secret.h read_private_secret_file):
+// otherwise kRejected, naming the file, its mode and "chmod 600". Errors name the file or
+// the key, never the contents.
 Result<void> load_fetch_credentials(const Config& config, FetchSettings& settings);
 
 }  // namespace countersign::daemon

@@ -218,7 +218,9 @@ RequestPlan plan_request(const Source& source, std::string_view path, const Fetc
   plan.protocols = "http,https";
   plan.follow_redirects = settings.max_redirects > 0;
   plan.bearer_token = source.type == Source::Type::kHuggingFace && settings.hf_token.has_value();
-  if (source.type == Source::Type::kS3 && settings.s3.has_value()) {
+  // The region is part of the signing scope: only a validated one (the URL is empty otherwise).
+  if (source.type == Source::Type::kS3 && settings.s3.has_value() &&
+      (source.region.empty() || is_s3_region(source.region))) {
     plan.aws_sigv4 = "aws:amz:" + (source.region.empty() ? std::string("us-east-1") : source.region) + ":s3";
   }
   return plan;

@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "daemon/api.h"
+#include "daemon/check_config.h"
 #include "daemon/config.h"
 #include "daemon/engine.h"
 #include "daemon/http_server.h"
@@ -32,7 +33,7 @@ int run(int argc, char** argv) {
   std::string config_path;
   bool check_only = false;
   app.add_option("-c,--config", config_path, "Configuration file (key = value lines)");
-  app.add_flag("--check-config", check_only, "Validate the configuration and the policy chain, then exit");
+  app.add_flag("--check-config", check_only, "Check the configuration, policy chain, directories, credentials and the helper (read-only), then exit: 0 all passed, 2 something is wrong");
   app.set_version_flag("--version", std::string("countersignd ") + COUNTERSIGN_VERSION);
   app.footer(
       "Every configuration key is also a flag (--state-dir for state_dir); flags override the file.\n"
@@ -76,6 +77,12 @@ int run(int argc, char** argv) {
     return 2;
   }
 
+  // Read-only: no Engine (which would log daemon-started and create directories).
+  if (check_only) {
+    HelperSystemClient helper(config.helper, SystemPaths(config));
+    return check_config(config, helper, std::cout);
+  }
+
   // Signals are taken by sigwait below; block them before any thread starts.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -88,10 +95,6 @@ int run(int argc, char** argv) {
   if (!engine.ok()) {
     std::cerr << "countersignd: " << engine.error().message << "\n";
     return 2;
-  }
-  if (check_only) {
-    std::cout << "configuration and policy chain are valid\n";
-    return 0;
   }
   if (auto s = (*engine)->start(); !s.ok()) {
     std::cerr << "countersignd: " << s.error().message << "\n";

@@ -47,6 +47,9 @@ Result<json> HelperSystemClient::model_seal(const Digest& proposal) {
   return helper_.run({"model", "seal", hex_of(proposal)});
 }
 
+// A failed check exits 1: the error then carries the helper's line naming the first failure.
+Result<json> HelperSystemClient::check() { return helper_.run({"check"}, {}, kShortTimeoutSeconds); }
+
 Result<std::optional<HelperOutcome>> HelperSystemClient::finished(const Digest& proposal) {
   CS_TRY(auto record, read_proposal_record(records_, proposal));
   if (!record || record->state == ProposalState::kAccepted) return std::optional<HelperOutcome>{};

@@ -86,6 +86,11 @@ class SystemClient {
   // The helper's record of `proposal` (system/records.h, read only): nullopt while it still
   // waits for its privileged step, or when the helper never accepted it.
   virtual Result<std::optional<HelperOutcome>> finished(const Digest& proposal) = 0;
+  // `check` (read-only): the helper's report {"ok", "checks": [...]} (system/system.h
+  // system_check), also when a check failed (ok false). kUnsupported unless overridden.
+  virtual Result<nlohmann::json> check() {
+    return Error(Errc::kUnsupported, "this System component cannot be checked");
+  }
 };
 
 // The real one: runs the helper (config.helper: through sudo in production) for each call.
@@ -109,6 +114,7 @@ class HelperSystemClient final : public SystemClient {
   Result<std::uint64_t> log_checkpoint() override;
   Result<std::vector<HelperSnapshot>> snapshot_list() override;
   Result<std::optional<HelperOutcome>> finished(const Digest& proposal) override;
+  Result<nlohmann::json> check() override;
 
  private:
   Privileged helper_;

@@ -67,7 +67,8 @@ Result<note::Signer> read_log_key(const std::string& path) {
                        std::to_string(st.st_uid) + ", mode " + mode_string(st.st_mode) + ")");
     }
   }
-  auto skey = read_secret_file(path);
+  // Readable by its owner only, whoever runs the helper (core/secret.h).
+  auto skey = read_private_secret_file(path);
   if (!skey.ok()) return skey.error().with_context("log_key " + path);
   auto signer = note::Signer::parse(*skey);
   if (!signer.ok()) return signer.error().with_context("log_key " + path);
@@ -180,6 +181,19 @@ Result<std::optional<std::uint64_t>> LogWriter::append_limited(std::string_view 
   if (reported) bounded[std::string(audit::kReportedBy)] = "daemon";
   CS_TRY(std::uint64_t seq, log_.append(event, bounded));
   return std::optional<std::uint64_t>(seq);
+}
+
+Result<std::optional<nlohmann::json>> LogWriter::outcome_logged(std::string_view event,
+                                                                const std::string& proposal) const {
+  for (std::uint64_t i = log_.size(); i-- > 0;) {
+    CS_TRY(std::string text, log_.entry(i));
+    auto e = nlohmann::json::parse(text, nullptr, false);
+    if (!e.is_object() || e.value("proposal", std::string()) != proposal) continue;
+    const std::string name = e.value("event", std::string());
+    if (name == event) return std::optional<nlohmann::json>(std::move(e));
+    if (name == audit::event::kBundleVerified) break;
+  }
+  return std::optional<nlohmann::json>();
 }
 
 Result<std::uint64_t> LogWriter::checkpoint_if_grown() {

@@ -55,6 +55,11 @@ class LogWriter {
   // rate-limited. Returns its seq, or nullopt when it was suppressed.
   Result<std::optional<std::uint64_t>> append_limited(std::string_view event, nlohmann::json fields,
                                                       bool reported);
+  // The newest entry of `event` about `proposal` ("sha256:<hex>") written since that
+  // proposal's bundle-verified, read back from the log (newest first, stopping at the
+  // bundle-verified): how a privileged step interrupted after logging its outcome knows it
+  // did. nullopt when there is none.
+  Result<std::optional<nlohmann::json>> outcome_logged(std::string_view event, const std::string& proposal) const;
   // Signs a checkpoint when entries were appended since the newest one. Returns the tree size.
   Result<std::uint64_t> checkpoint_if_grown();
 

@@ -96,9 +96,13 @@ int main(int argc, char** argv) {
     if (!input.ok()) return fail(2, input.error().message);
     inv.input = std::move(*input);
   }
-  auto outcome = run_system(inv, *config, SystemEnv::real());
+  SystemEnv env = SystemEnv::real();
+  env.crash_at = system_crash_step([](const char* name) { return std::getenv(name); }, elevated);
+  auto outcome = run_system(inv, *config, env);
   if (!outcome.ok()) return refuse(outcome.error());
   for (const auto& w : outcome->warnings) fail(0, "warning: " + w);
   std::cout << outcome->output.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
-  return std::cout.flush() ? 0 : 1;
+  if (!std::cout.flush()) return 1;
+  if (outcome->failed) return fail(1, outcome->output.value("reason", std::string("a check failed")));
+  return 0;
 }

@@ -66,7 +66,7 @@ class BtrfsBackend final : public SnapshotBackend {
 
   Result<std::optional<SnapshotInfo>> take() override {
     CS_TRY(UniqueFd snaps, snapshots_dir(true));
-    SnapshotInfo info{make_snapshot_id(c_.clock(), c_.random()), "btrfs", 0};
+    SnapshotInfo info{make_snapshot_id(c_.clock(), c_.random()), "btrfs", 0, ""};
     CS_TRY(info.taken, parse_snapshot_id(info.id));
     CS_TRY(auto clash, stat_at(snaps.get(), info.id, shown_snapshot(info.id)));
     if (clash) return Error(Errc::kInternal, shown_snapshot(info.id) + " already exists");
@@ -92,7 +92,7 @@ class BtrfsBackend final : public SnapshotBackend {
       if (!taken.ok()) continue;  // not one of ours
       CS_TRY(auto st, stat_at(snaps.get(), name, shown_snapshot(name)));
       if (!st || !is_subvolume(*st)) continue;
-      out.push_back({name, "btrfs", *taken});
+      out.push_back({name, "btrfs", *taken, ""});
     }
     sort_oldest_first(out);
     return out;
@@ -179,8 +179,10 @@ class BtrfsBackend final : public SnapshotBackend {
 // Snapshots DATASET@ID of the dataset mounted at the models directory.
 class ZfsBackend final : public SnapshotBackend {
  public:
-  ZfsBackend(std::string dataset, Clock clock, std::function<std::uint32_t()> random, CommandRunner run)
+  ZfsBackend(std::string dataset, std::string mountpoint, Clock clock, std::function<std::uint32_t()> random,
+             CommandRunner run)
       : dataset_(std::move(dataset)),
+        mountpoint_(std::move(mountpoint)),
         clock_(std::move(clock)),
         random_(std::move(random)),
         run_(std::move(run)) {}
@@ -188,7 +190,7 @@ class ZfsBackend final : public SnapshotBackend {
   std::string_view name() const override { return "zfs"; }
 
   Result<std::optional<SnapshotInfo>> take() override {
-    SnapshotInfo info{make_snapshot_id(clock_(), random_()), "zfs", 0};
+    SnapshotInfo info{make_snapshot_id(clock_(), random_()), "zfs", 0, dataset_};
     CS_TRY(info.taken, parse_snapshot_id(info.id));
     CS_TRY(auto out, run_(zfs_take_command(dataset_, info.id), {}));
     if (out.status != 0) return command_failed(zfs_take_command(dataset_, info.id), out);
@@ -201,18 +203,28 @@ class ZfsBackend final : public SnapshotBackend {
     return parse_zfs_list(out.out, dataset_);
   }
 
+  // zfs_restore_commands (snapshot.h): no snapshot is destroyed.
   Result<std::vector<std::string>> restore(const std::string& id) override {
     CS_TRY_VOID(parse_snapshot_id(id));
+    if (dataset_.find('/') == std::string::npos) {
+      return Error(Errc::kUnsupported, "zfs:" + dataset_ +
+                                           " is a pool's root dataset, which cannot be renamed: restore needs "
+                                           "the models in a dataset below it (like " + dataset_ + "/models)");
+    }
     CS_TRY(auto all, list());
-    bool found = std::any_of(all.begin(), all.end(), [&](const SnapshotInfo& s) { return s.id == id; });
-    if (!found) return Error(Errc::kNotFound, "there is no zfs snapshot " + dataset_ + "@" + id);
-    CS_TRY(auto out, run_(zfs_rollback_command(dataset_, id), {}));
-    if (out.status != 0) return command_failed(zfs_rollback_command(dataset_, id), out);
+    auto it = std::find_if(all.begin(), all.end(), [&](const SnapshotInfo& s) { return s.id == id; });
+    if (it == all.end()) return Error(Errc::kNotFound, "there is no zfs snapshot " + dataset_ + "@" + id);
+    const std::string fresh = make_snapshot_id(clock_(), random_());
+    for (const auto& argv : zfs_restore_commands(dataset_, it->dataset, id, fresh, mountpoint_)) {
+      CS_TRY(auto out, run_(argv, {}));
+      if (out.status != 0) return command_failed(argv, out);
+    }
     return std::vector<std::string>();
   }
 
  private:
   std::string dataset_;
+  std::string mountpoint_;
   Clock clock_;
   std::function<std::uint32_t()> random_;
   CommandRunner run_;
@@ -317,17 +329,42 @@ std::vector<std::string> zfs_take_command(const std::string& dataset, const std:
 }
 
 std::vector<std::string> zfs_list_command(const std::string& dataset) {
+  const auto slash = dataset.rfind('/');
+  if (slash == std::string::npos) {
+    return {"zfs", "list", "-H", "-p", "-t", "snapshot", "-o", "name,creation", "-s", "creation", "-d", "1", dataset};
+  }
   return {"zfs",           "list", "-H",       "-p", "-t", "snapshot", "-o",
-          "name,creation", "-s",   "creation", "-d", "1",  dataset};
+          "name,creation", "-s",   "creation", "-r", dataset.substr(0, slash)};
 }
 
-std::vector<std::string> zfs_rollback_command(const std::string& dataset, const std::string& id) {
-  return {"zfs", "rollback", "-r", dataset + "@" + id};
+std::vector<std::vector<std::string>> zfs_restore_commands(const std::string& dataset, const std::string& holder,
+                                                           const std::string& id, const std::string& fresh,
+                                                           const std::string& mountpoint) {
+  const std::string restoring = dataset + "-restore-" + fresh;
+  const std::string retired = dataset + "-retired-" + fresh;
+  return {
+      {"zfs", "clone", "-o", "canmount=noauto", "-o", "mountpoint=" + mountpoint, holder + "@" + id, restoring},
+      {"zfs", "promote", restoring},
+      {"zfs", "set", "canmount=noauto", dataset},
+      {"zfs", "rename", "-u", dataset, retired},
+      {"zfs", "rename", "-u", restoring, dataset},
+      {"zfs", "set", "canmount=on", dataset},
+      {"zfs", "mount", "-O", dataset},
+  };
 }
 
 Result<std::vector<SnapshotInfo>> parse_zfs_list(std::string_view output, const std::string& dataset) {
   std::vector<SnapshotInfo> out;
-  const std::string prefix = dataset + "@";
+  // DATASET itself, or DATASET-retired-ID / DATASET-restore-ID that a restore made.
+  auto ours = [&](std::string_view name) {
+    if (name == dataset) return true;
+    if (!name.starts_with(dataset + "-")) return false;
+    std::string_view rest = name.substr(dataset.size() + 1);
+    for (std::string_view kind : {"retired-", "restore-"}) {
+      if (rest.starts_with(kind) && parse_snapshot_id(rest.substr(kind.size())).ok()) return true;
+    }
+    return false;
+  };
   std::size_t line_no = 0;
   while (!output.empty()) {
     auto nl = output.find('\n');
@@ -343,16 +380,17 @@ Result<std::vector<SnapshotInfo>> parse_zfs_list(std::string_view output, const 
       return bad("expected NAME<TAB>CREATION");
     }
     std::string_view name = line.substr(0, tab), creation = line.substr(tab + 1);
-    if (!name.starts_with(prefix))
-      return bad("\"" + std::string(name) + "\" is not a snapshot of " + dataset);
-    std::string_view snap = name.substr(prefix.size());
+    const auto at = name.find('@');
+    if (at == std::string_view::npos || at == 0) return bad("\"" + std::string(name) + "\" is not a snapshot");
     UnixTime taken = 0;
     auto [p, ec] = std::from_chars(creation.data(), creation.data() + creation.size(), taken);
     if (ec != std::errc() || p != creation.data() + creation.size() || taken < 0) {
       return bad("creation \"" + std::string(creation) + "\" is not seconds since the epoch");
     }
+    std::string_view holder = name.substr(0, at), snap = name.substr(at + 1);
+    if (!ours(holder)) continue;                  // a sibling dataset or a child
     if (!parse_snapshot_id(snap).ok()) continue;  // somebody else's snapshot
-    out.push_back({std::string(snap), "zfs", taken});
+    out.push_back({std::string(snap), "zfs", taken, std::string(holder)});
   }
   sort_oldest_first(out);
   return out;
@@ -424,15 +462,16 @@ Result<std::unique_ptr<SnapshotBackend>> make_snapshot_backend(const SnapshotCon
       }
       CS_TRY(std::string mountinfo, c.read_mountinfo());
       CS_TRY_VOID(check_zfs_mount(mountinfo, config.snapshot.target, real));
-      return make_zfs_backend(config.snapshot.target, c.clock, c.random, c.run);
+      return make_zfs_backend(config.snapshot.target, real, c.clock, c.random, c.run);
     }
   }
   return Error(Errc::kInternal, "unknown snapshot backend");
 }
 
-std::unique_ptr<SnapshotBackend> make_zfs_backend(const std::string& dataset, Clock clock,
-                                                  std::function<std::uint32_t()> random, CommandRunner run) {
-  return std::make_unique<ZfsBackend>(dataset, std::move(clock), std::move(random), std::move(run));
+std::unique_ptr<SnapshotBackend> make_zfs_backend(const std::string& dataset, const std::string& mountpoint,
+                                                  Clock clock, std::function<std::uint32_t()> random,
+                                                  CommandRunner run) {
+  return std::make_unique<ZfsBackend>(dataset, mountpoint, std::move(clock), std::move(random), std::move(run));
 }
 
 std::uint32_t random_u32() {

@@ -37,6 +37,7 @@ struct SnapshotInfo {
   std::string id;
   std::string backend;  // "btrfs", "zfs"
   UnixTime taken = 0;
+  std::string dataset;  // zfs: the dataset that holds it (not part of to_json)
   // {"backend": "btrfs", "id": "cs-…", "taken": "2026-06-01T12:00:00Z"}
   nlohmann::json to_json() const;
 };
@@ -59,14 +60,34 @@ std::vector<std::string> btrfs_clone_command(const std::string& snapshot, const 
 std::vector<std::string> btrfs_delete_command(const std::string& subvolume);
 //   zfs snapshot DATASET@ID
 std::vector<std::string> zfs_take_command(const std::string& dataset, const std::string& id);
-//   zfs list -H -p -t snapshot -o name,creation -s creation -d 1 DATASET
+//   zfs list -H -p -t snapshot -o name,creation -s creation -r PARENT   (DATASET's parent:
+//   DATASET and the datasets a restore retired beside it; -d 1 DATASET for a pool's root)
 std::vector<std::string> zfs_list_command(const std::string& dataset);
-//   zfs rollback -r DATASET@ID    (-r: destroys the snapshots taken after ID)
-std::vector<std::string> zfs_rollback_command(const std::string& dataset, const std::string& id);
 
-// Parses the output of zfs_list_command: lines "DATASET@NAME<TAB>CREATION" (seconds since
-// the epoch, -p). Snapshots whose NAME is not one of our ids are skipped; a line that is not
-// of that form, or names another dataset, is kMalformed. Oldest first.
+// A zfs restore never destroys a snapshot (`zfs rollback -r` would destroy every snapshot
+// after the target, the restore's own safety snapshot first). To restore DATASET to the
+// snapshot HOLDER@ID (HOLDER is DATASET or a dataset an earlier restore retired), with X a
+// fresh id, the backend runs zfs_restore_commands:
+//   zfs clone -o canmount=noauto -o mountpoint=MODELS HOLDER@ID DATASET-restore-X
+//   zfs promote DATASET-restore-X      the snapshots up to ID move to the clone; the later
+//                                      ones (the safety snapshot among them) stay put
+//   zfs set canmount=noauto DATASET    the tree being replaced never mounts itself again
+//   zfs rename -u DATASET DATASET-retired-X        (-u: stays mounted, open files go on)
+//   zfs rename -u DATASET-restore-X DATASET
+//   zfs set canmount=on DATASET
+//   zfs mount -O DATASET               over MODELS (-O: on top of the retired tree)
+// Every snapshot remains, on DATASET or on DATASET-retired-X, and `snapshot list` shows
+// them all; the retired tree stays mounted below the restored one until it is unmounted
+// or the box reboots, and holds its space until an administrator destroys it. A pool's root
+// dataset cannot be renamed, so it cannot be restored this way (kUnsupported).
+std::vector<std::vector<std::string>> zfs_restore_commands(const std::string& dataset, const std::string& holder,
+                                                           const std::string& id, const std::string& fresh,
+                                                           const std::string& mountpoint);
+
+// Parses the output of zfs_list_command: lines "NAME@SNAPSHOT<TAB>CREATION" (seconds since
+// the epoch, -p). Kept: snapshots with one of our ids, of DATASET or of DATASET-retired-ID /
+// DATASET-restore-ID (SnapshotInfo::dataset says which); other datasets' and other
+// snapshots are skipped. A line not of that form is kMalformed. Oldest first.
 Result<std::vector<SnapshotInfo>> parse_zfs_list(std::string_view output, const std::string& dataset);
 
 // One line of /proc/self/mountinfo (proc(5)): mount point (octal escapes decoded), file
@@ -116,9 +137,11 @@ struct SnapshotContext {
 // is mounted there).
 Result<std::unique_ptr<SnapshotBackend>> make_snapshot_backend(const SnapshotContext& context);
 
-// The zfs backend without the mount check, for tests with a fake runner.
-std::unique_ptr<SnapshotBackend> make_zfs_backend(const std::string& dataset, Clock clock,
-                                                  std::function<std::uint32_t()> random, CommandRunner run);
+// The zfs backend without the mount check, for tests with a fake runner. `mountpoint`: the
+// models directory, resolved (where a restored dataset is mounted).
+std::unique_ptr<SnapshotBackend> make_zfs_backend(const std::string& dataset, const std::string& mountpoint,
+                                                  Clock clock, std::function<std::uint32_t()> random,
+                                                  CommandRunner run);
 
 // 32 random bits for snapshot ids (getrandom(2)); uniqueness, not secrecy, is what matters.
 std::uint32_t random_u32();

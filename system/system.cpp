@@ -23,7 +23,9 @@
 #include "core/fileio.h"
 #include "core/jcs.h"
 #include "core/manifest.h"
+#include "core/secret.h"
 #include "core/sha256.h"
+#include "core/signed_note.h"
 #include "core/verify.h"
 #include "smartcard/attestation.h"
 #include "system/fs_at.h"
@@ -416,6 +418,12 @@ class Helper {
   LogWriter& log() { return log_; }
 
  private:
+  // COUNTERSIGN_SYSTEM_CRASH_AT (system.h): dies here as a power cut would, with nothing
+  // flushed or cleaned up beyond what is already on disk.
+  void crash_point(std::string_view step) const {
+    if (!env_.crash_at.empty() && env_.crash_at == step) ::_exit(137);
+  }
+
   struct Actionable {
     ProposalRecord record;
     Bundle bundle;
@@ -451,6 +459,17 @@ class Helper {
     return state_.save(record);
   }
   Result<json> install_from(const StateDirs& d, ProposalRecord& record, const Manifest& m);
+  // A privileged step found its outcome `entry` logged already (a crash before its record
+  // was finished): finishes the record from it and answers as the step did.
+  Result<json> finish_logged(ProposalRecord& record, const json& entry) {
+    json done = entry;
+    for (const char* meta : {"seq", "time", "event"}) done.erase(meta);
+    CS_TRY_VOID(finish(record, ProposalState::kDone, done, std::nullopt));
+    CS_TRY_VOID(state_.remove_sealed(record.id));
+    CS_TRY_VOID(log_.checkpoint_if_grown());
+    done["recovered"] = true;
+    return done;
+  }
 
   const Config& config_;
   const SystemEnv& env_;
@@ -477,28 +496,39 @@ Result<json> Helper::accept(const std::string& text) {
         verify_bundle(b, state_.policy(),
                       verify_options(env_.clock(), [this](const Digest& d) { return state_.executed(d); }));
     if (report.approved) {
-      // The approval is on record before anything acts on it: bundle-verified (durable),
-      // then the helper's own record, then the executed set. A crash in between leaves an
-      // approval logged twice at worst, never an action without one.
+      // The approval is on record before anything can act on it, in this order: bundle-
+      // verified (durable), the helper's own record, then the executed set, which is what
+      // every privileged step requires (actionable). A crash before the executed set leaves
+      // nothing anyone can act on, and accepting the bundle again finishes the acceptance:
+      // a record already there was written after its bundle-verified, so it is kept and only
+      // marked executed (the record of a proposal is written once; no second acceptance).
       const std::string action(action_name(b.proposal().action()));
-      CS_TRY_VOID(log_.append(ev::kBundleVerified, {{"proposal", digest_to_string(id)},
-                                                    {"action", action},
-                                                    {"subject", digest_to_string(b.subject_hash())},
-                                                    {"counted", report.counted},
-                                                    {"policy_version", report.policy_version},
-                                                    {"policy", digest_to_string(state_.policy().hash())}}));
-      ProposalRecord r;
-      r.id = id;
-      r.bundle = *doc;
-      r.accepted = env_.clock();
-      CS_TRY_VOID(state_.save(r));
+      CS_TRY(auto recorded, state_.load(id));
+      if (!recorded) {
+        CS_TRY_VOID(log_.append(ev::kBundleVerified, {{"proposal", digest_to_string(id)},
+                                                      {"action", action},
+                                                      {"subject", digest_to_string(b.subject_hash())},
+                                                      {"counted", report.counted},
+                                                      {"policy_version", report.policy_version},
+                                                      {"policy", digest_to_string(state_.policy().hash())}}));
+        crash_point("accept-logged");
+        ProposalRecord r;
+        r.id = id;
+        r.bundle = *doc;
+        r.accepted = env_.clock();
+        CS_TRY_VOID(state_.save(r));
+        crash_point("accept-recorded");
+      }
       CS_TRY_VOID(state_.mark_executed(id));
+      crash_point("accept-executed");
       CS_TRY_VOID(log_.checkpoint_if_grown());
-      return json{{"proposal", digest_to_string(id)},
+      json out = {{"proposal", digest_to_string(id)},
                   {"action", action},
                   {"state", "accepted"},
                   {"counted", report.counted},
                   {"policy_version", report.policy_version}};
+      if (recorded) out["recovered"] = true;  // an acceptance interrupted after its record
+      return out;
     }
     reasons = report.reasons();
     bool replay = false;
@@ -586,7 +616,7 @@ Result<json> Helper::snapshot_take(const std::string& hex) {
   Digest id{};
   decode_lower_hex(hex, id);
   CS_TRY(auto record, state_.load(id));
-  if (!record || record->state != ProposalState::kAccepted) {
+  if (!record || !state_.executed(id) || record->state != ProposalState::kAccepted) {
     return refuse("snapshot take", id,
                   Error(Errc::kRejected,
                         "no accepted proposal " + digest_to_string(id) + " waits for its privileged step"));
@@ -666,8 +696,13 @@ Result<json> Helper::model_install(const std::string& hex) {
   const std::string mhex = hex_encode(m.hash());
   const std::string proposal = digest_to_string(a.record.id);
   const std::string target = config_.models_dir() + "/" + mhex;
+  // Interrupted after install-complete was logged: the install happened; only the record
+  // is left to finish, so the log shows one install.
+  CS_TRY(auto logged, log_.outcome_logged(ev::kInstallComplete, proposal));
+  if (logged) return finish_logged(a.record, *logged);
   CS_TRY(StateDirs d, open_state(config_));
   CS_TRY(std::string snap, ensure_snapshot(a.record, d));
+  crash_point("install-snapshot");
 
   json done = {{"proposal", proposal}, {"manifest", hash_json(mhex)}, {"path", target}, {"snapshot", snap}};
   CS_TRY(auto existing, stat_at(d.models.get(), mhex, target));
@@ -699,6 +734,7 @@ Result<json> Helper::model_install(const std::string& hex) {
     CS_TRY(json counts, install_from(d, a.record, m));
     done.update(counts);
   }
+  crash_point("install-moved");
   const double check_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - check_started).count();
   CS_TRY_VOID(state_.save_installed(
@@ -706,6 +742,7 @@ Result<json> Helper::model_install(const std::string& hex) {
       {{"manifest", m.to_json()}, {"proposal", proposal}, {"installed", format_rfc3339(env_.clock())}}));
   done["verified"] = "every file re-hashed by countersign-system";
   CS_TRY_VOID(log_.append(ev::kInstallComplete, done));
+  crash_point("install-logged");
   CS_TRY_VOID(finish(a.record, ProposalState::kDone, done, std::nullopt));
   CS_TRY_VOID(state_.remove_sealed(a.record.id));
   CS_TRY_VOID(log_.checkpoint_if_grown());
@@ -715,28 +752,46 @@ Result<json> Helper::model_install(const std::string& hex) {
   return done;
 }
 
+// Order: the snapshot, the rename to <models>/.trash-HEX (the model is gone in one step),
+// model-removed logged, then the trash deleted and the record finished. Run again after a
+// crash it resumes: a .trash-HEX left behind is the removal under way (logged next), a
+// model-removed already logged only needs the cleanup; the log shows one removal.
 Result<json> Helper::model_remove(const std::string& hex) {
   CS_TRY(Actionable a, actionable("model remove", hex, Action::kRemoveModel));
   const std::string mhex = hex_encode(a.bundle.manifest()->hash());
   const std::string proposal = digest_to_string(a.record.id);
+  const std::string trash = ".trash-" + mhex;
+  const std::string trash_shown = config_.models_dir() + "/" + trash;
   CS_TRY(StateDirs d, open_state(config_));
+  auto clean_up = [&]() -> Result<void> {
+    CS_TRY_VOID(remove_tree_at(d.models.get(), trash, trash_shown));
+    CS_TRY_VOID(sync_fd(d.models.get(), config_.models_dir()));
+    return state_.remove_installed(mhex);
+  };
+  CS_TRY(auto logged, log_.outcome_logged(ev::kModelRemoved, proposal));
+  if (logged) {
+    CS_TRY_VOID(clean_up());
+    return finish_logged(a.record, *logged);
+  }
   CS_TRY(auto installed, stat_at(d.models.get(), mhex, config_.models_dir() + "/" + mhex));
-  if (!installed) {
+  CS_TRY(auto trashed, stat_at(d.models.get(), trash, trash_shown));
+  const bool resuming = !installed && trashed && a.record.snapshot.has_value();
+  if (!installed && !resuming) {
     return refuse("model remove", a.record.id,
                   Error(Errc::kNotFound, "model sha256:" + mhex + " is not installed"));
   }
   CS_TRY(std::string snap, ensure_snapshot(a.record, d));
-  // Renamed to <models>/.trash-HEX first, so the model disappears in one step.
-  const std::string trash = ".trash-" + mhex;
-  const std::string trash_shown = config_.models_dir() + "/" + trash;
-  CS_TRY_VOID(remove_tree_at(d.models.get(), trash, trash_shown));
-  CS_TRY_VOID(rename_noreplace(d.models.get(), mhex, d.models.get(), trash, trash_shown));
-  CS_TRY_VOID(sync_fd(d.models.get(), config_.models_dir()));
-  CS_TRY_VOID(remove_tree_at(d.models.get(), trash, trash_shown));
-  CS_TRY_VOID(sync_fd(d.models.get(), config_.models_dir()));
-  CS_TRY_VOID(state_.remove_installed(mhex));
+  crash_point("remove-snapshot");
+  if (installed) {
+    CS_TRY_VOID(remove_tree_at(d.models.get(), trash, trash_shown));
+    CS_TRY_VOID(rename_noreplace(d.models.get(), mhex, d.models.get(), trash, trash_shown));
+    CS_TRY_VOID(sync_fd(d.models.get(), config_.models_dir()));
+  }
+  crash_point("remove-trashed");
   json done = {{"proposal", proposal}, {"manifest", hash_json(mhex)}, {"removed", true}, {"snapshot", snap}};
   CS_TRY_VOID(log_.append(ev::kModelRemoved, done));
+  crash_point("remove-logged");
+  CS_TRY_VOID(clean_up());
   CS_TRY_VOID(finish(a.record, ProposalState::kDone, done, std::nullopt));
   CS_TRY_VOID(log_.checkpoint_if_grown());
   return done;
@@ -794,7 +849,7 @@ Result<json> Helper::abandon(const std::string& hex, const std::string& reason_i
   while (!reason.empty() && (reason.back() == '\n' || reason.back() == '\r')) reason.pop_back();
   if (reason.empty()) reason = "no reason given";
   CS_TRY(auto record, state_.load(id));
-  if (!record || record->state != ProposalState::kAccepted) {
+  if (!record || !state_.executed(id) || record->state != ProposalState::kAccepted) {
     return refuse("proposal abandon", id,
                   Error(Errc::kRejected,
                         "no accepted proposal " + digest_to_string(id) + " waits for its privileged step"));
@@ -924,6 +979,7 @@ Result<SystemInvocation> parse_system_args(const std::vector<std::string>& args)
     if (verb == "remove") return hex_argument(SystemAction::kStagingRemove, "manifest hash");
     return usage_error("staging takes remove MANIFEST");
   }
+  if (group == "check") return none(SystemAction::kCheck, 1);
   if (group == "log") {
     if (verb == "append") return none(SystemAction::kLogAppend, 2);
     if (verb == "checkpoint") return none(SystemAction::kLogCheckpoint, 2);
@@ -953,6 +1009,9 @@ std::string system_usage() {
          "  staging remove MANIFEST   remove the daemon's staging of a manifest\n"
          "  log append                an entry the daemon reports (stdin: {\"event\": NAME, ...})\n"
          "  log checkpoint            sign a checkpoint of the audit log if it grew\n"
+         "  check                     read-only: configuration, log key, policy chain, state\n"
+         "                            directories and snapshot backend; a JSON report, exit 0\n"
+         "                            only when every check passes\n"
          "\n"
          "PROPOSAL is a proposal id, MANIFEST a manifest hash: 64 lowercase hex digits. Every\n"
          "privileged subcommand re-verifies the accepted bundle under the policy in force and acts\n"
@@ -965,6 +1024,13 @@ std::string system_config_path(const std::function<const char*(const char*)>& ge
   const bool via_sudo = getenv("SUDO_USER") != nullptr || getenv("SUDO_UID") != nullptr;
   if (path != nullptr && *path != '\0' && !via_sudo && !elevated) return path;
   return kSystemConfigPath;
+}
+
+std::string system_crash_step(const std::function<const char*(const char*)>& getenv, bool elevated) {
+  const char* step = getenv(kSystemCrashEnv);
+  const bool via_sudo = getenv("SUDO_USER") != nullptr || getenv("SUDO_UID") != nullptr;
+  if (step == nullptr || via_sudo || elevated) return "";
+  return step;
 }
 
 Result<Config> load_system_config(const std::string& path) {
@@ -995,9 +1061,76 @@ SystemEnv SystemEnv::real() {
   return env;
 }
 
+json system_check(const Config& config, const SystemEnv& env) {
+  json checks = json::array();
+  auto add = [&](const std::string& check, const std::string& path, const Result<void>& r) {
+    json c = {{"check", check}, {"path", path}, {"ok", r.ok()}};
+    if (!r.ok()) c["detail"] = r.error().message;
+    checks.push_back(std::move(c));
+    return r.ok();
+  };
+  add("log key readable by root only", config.log_key, [&]() -> Result<void> {
+    if (running_as_root()) {
+      struct stat st {};
+      if (::stat(config.log_key.c_str(), &st) != 0)
+        return Error(Errc::kIo, "cannot read " + config.log_key + ": " + std::strerror(errno));
+      if (st.st_uid != 0) return Error(Errc::kRejected, config.log_key + " is not owned by root");
+    }
+    CS_TRY(SecretBytes key, read_private_secret_file(config.log_key));
+    CS_TRY_VOID(note::Signer::parse(key));
+    return {};
+  }());
+  add("policy chain replays", config.policy, [&]() -> Result<void> {
+    CS_TRY(auto roots, attestation::Roots::pinned_plus(config.attestation_roots));
+    CS_TRY(auto chain, read_policy_chain(config, [&roots](const PolicyKey& k) {
+             return attestation::check(k, roots).verified;
+           }));
+    (void)chain;
+    return {};
+  }());
+  auto root_dir = [&](const std::string& path) -> Result<void> {
+    CS_TRY(UniqueFd fd, open_directory(path));
+    if (running_as_root()) CS_TRY_VOID(check_root_only(fd.get(), path));
+    return {};
+  };
+  const bool dirs_ok = add("state directory", config.state_dir, root_dir(config.state_dir)) &&
+                       add("models directory", config.models_dir(), root_dir(config.models_dir()));
+  add("staging directory", config.staging_dir(), [&]() -> Result<void> {
+    CS_TRY(UniqueFd fd, open_directory(config.staging_dir()));
+    return {};
+  }());
+  add("log directory", config.state_dir + "/log", root_dir(config.state_dir + "/log"));
+  add("system directory", config.state_dir + "/system", root_dir(config.state_dir + "/system"));
+  if (dirs_ok) {
+    add("snapshot backend " + config.snapshot.to_string(), config.models_dir(), [&]() -> Result<void> {
+      CS_TRY(StateDirs d, open_state(config));
+      SnapshotContext context{&config,    d.state.get(), d.models.get(), env.clock,
+                              env.random, env.run,       env.read_mountinfo};
+      CS_TRY(auto backend, make_snapshot_backend(context));
+      (void)backend;
+      return {};
+    }());
+  }
+  json report = {{"ok", true}, {"checks", checks}};
+  for (const auto& c : checks) {
+    if (!c["ok"].get<bool>()) {
+      report["ok"] = false;
+      report["error"] = errc_name(Errc::kRejected);
+      report["reason"] = c["check"].get<std::string>() + ": " + c["detail"].get<std::string>();
+      break;
+    }
+  }
+  return report;
+}
+
 Result<SystemOutcome> run_system(const SystemInvocation& inv, const Config& config, const SystemEnv& env) {
   SystemOutcome outcome;
   if (inv.action == SystemAction::kHelp) return Error(Errc::kInvalidArgument, "--help has no JSON output");
+  if (inv.action == SystemAction::kCheck) {
+    outcome.output = system_check(config, env);
+    outcome.failed = !outcome.output["ok"].get<bool>();
+    return outcome;
+  }
   // The state directory and models/ must be root's before anything else is looked at.
   CS_TRY(StateDirs dirs, open_state(config));
   if (inv.action == SystemAction::kSnapshotList) {
@@ -1047,6 +1180,7 @@ Result<SystemOutcome> run_system(const SystemInvocation& inv, const Config& conf
       case SystemAction::kStagingRemove:
         return helper.staging_remove(inv.argument);
       case SystemAction::kHelp:
+      case SystemAction::kCheck:
       case SystemAction::kSnapshotList:
       case SystemAction::kLogAppend:
       case SystemAction::kLogCheckpoint:

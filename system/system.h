@@ -38,6 +38,19 @@ namespace countersign::daemon {
 
 inline constexpr const char* kSystemConfigPath = "/etc/countersign/countersignd.conf";
 inline constexpr const char* kSystemConfigEnv = "COUNTERSIGN_SYSTEM_CONFIG";
+// Fault injection for the crash tests: COUNTERSIGN_SYSTEM_CRASH_AT=<step> makes the helper
+// _exit(137) at that step (kCrashSteps; docs/daemon.md "Crash windows"). Honoured only under
+// the same condition as COUNTERSIGN_SYSTEM_CONFIG (system_crash_step).
+inline constexpr const char* kSystemCrashEnv = "COUNTERSIGN_SYSTEM_CRASH_AT";
+inline constexpr const char* kCrashSteps[] = {
+    "accept-logged",    // bundle-verified appended; no record, not executed
+    "accept-recorded",  // the proposal record saved; not executed yet
+    "accept-executed",  // marked executed; no checkpoint, no reply
+    "install-snapshot", "install-moved", "install-logged",  // after the snapshot, the move
+                                                            // into models/, install-complete
+    "remove-snapshot",  "remove-trashed", "remove-logged",  // after the snapshot, the rename
+                                                            // to .trash-HEX, model-removed
+};
 
 enum class SystemAction {
   kHelp,
@@ -53,6 +66,7 @@ enum class SystemAction {
   kStagingRemove,    // argument: manifest hash (64 hex)
   kLogAppend,        // stdin: {"event": NAME, ...fields}
   kLogCheckpoint,
+  kCheck,  // read-only: what the helper needs, as a JSON report
 };
 
 // True for the subcommands that read stdin.
@@ -82,6 +96,10 @@ std::string system_usage();
 // (`elevated` false); kSystemConfigPath otherwise. `getenv` is injected for tests.
 std::string system_config_path(const std::function<const char*(const char*)>& getenv, bool elevated);
 
+// The step named by COUNTERSIGN_SYSTEM_CRASH_AT, under the condition system_config_path
+// uses (not through sudo, not set-id); "" otherwise.
+std::string system_crash_step(const std::function<const char*(const char*)>& getenv, bool elevated);
+
 // load_config + validate; running as root, the file must be owned by root and writable only
 // by root (whoever can write it decides where root writes).
 Result<Config> load_system_config(const std::string& path);
@@ -93,6 +111,7 @@ struct SystemEnv {
   CommandRunner run;
   std::function<Result<std::string>()> read_mountinfo;
   unsigned hash_threads = 0;  // re-hash workers; 0: one per core
+  std::string crash_at;       // a kCrashSteps name: _exit(137) there (tests only)
   // The real clock, getrandom, run_command (600 s bound) and /proc/self/mountinfo.
   static SystemEnv real();
 };
@@ -100,7 +119,16 @@ struct SystemEnv {
 struct SystemOutcome {
   nlohmann::json output;              // the JSON document for stdout
   std::vector<std::string> warnings;  // one stderr line each; the command still succeeded
+  bool failed = false;                // `check`: output is the report, and a check failed (exit 1)
 };
+
+// `check`: changes nothing. Checks the log key (readable, owner-only, parses), the policy
+// chain (replays), the state dirs (state_dir, models/, models/.staging, log/, system/: exist;
+// running as root, all but .staging root's and writable only by root) and the snapshot
+// backend (btrfs subvolume / zfs dataset mounted at models/). Returns
+// {"ok": bool, "checks": [{"check", "path", "ok", "detail"?}...]}; not ok, it also carries
+// "error": "rejected" and "reason" (the first failure), as a refusal does.
+nlohmann::json system_check(const Config& config, const SystemEnv& env);
 
 // Runs one validated invocation against `config`.
 Result<SystemOutcome> run_system(const SystemInvocation& invocation, const Config& config,

@@ -372,5 +372,43 @@ TEST(SourceSpec, ParsesCliForms) {
   EXPECT_TRUE(FailsWith(Source::from_spec("ftp://x/"), Errc::kInvalidArgument, {"ftp://x/"}));
 }
 
+// Bucket and region become part of a host name: anything that could change the host (a "/",
+// a dot label, an IP address, upper case) is refused with the field named, in manifests and
+// in source specs (a configured mirror is parsed as a spec).
+TEST(ManifestReject, S3BucketAndRegionMustBeDnsLabels) {
+  for (const std::string& region : std::vector<std::string>{"x.attacker.example/", "us-east-1.evil.example", "US-EAST-1", "eu_west_1", "-us-east-1", "",
+        std::string(33, 'a'), "us-east-1#", "us east 1"}) {
+    json doc = base_doc();
+    doc["sources"] = json::array({json{{"type", "s3"}, {"bucket", "acme-models"}, {"region", region}}});
+    EXPECT_TRUE(FailsWith(Manifest::parse(doc), Errc::kInvalidDocument, {"/sources/0/region", "AWS region"}))
+        << region;
+  }
+  for (const std::string& bucket : std::vector<std::string>{"ab", std::string(64, 'a'), "acme..models", ".acme", "acme.", "acme-", "-acme", "192.168.1.1",
+        "acme/evil", "evil.example/x?", "acme_models", "a@b.example", "acme.-models"}) {
+    json doc = base_doc();
+    doc["sources"] = json::array({json{{"type", "s3"}, {"bucket", bucket}}});
+    EXPECT_TRUE(FailsWith(Manifest::parse(doc), Errc::kInvalidDocument, {"/sources/0/bucket", "bucket name"}))
+        << bucket;
+  }
+  EXPECT_TRUE(FailsWith(Source::from_spec("s3://acme-models/gemma/?region=x.attacker.example/"),
+                        Errc::kInvalidArgument, {"region"}));
+  EXPECT_TRUE(FailsWith(Source::from_spec("s3://10.0.0.1/gemma/"), Errc::kInvalidArgument, {"bucket"}));
+}
+
+TEST(ManifestSources, ValidS3NamesYieldTheVirtualHostedUrl) {
+  for (const std::string& bucket : std::vector<std::string>{"abc", "acme-models", "acme.models.v2", "1acme", std::string(63, 'b'),
+                                   "192.168.1.1.x"}) {
+    auto s = Source::from_spec("s3://" + bucket + "/p/?region=ap-southeast-2");
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    EXPECT_EQ(s->location_of("f.bin"), "https://" + bucket + ".s3.ap-southeast-2.amazonaws.com/p/f.bin");
+  }
+  // A Source assembled by hand is not trusted either: no URL from unchecked pieces.
+  Source bad;
+  bad.type = Source::Type::kS3;
+  bad.bucket = "acme-models";
+  bad.region = "x.attacker.example/";
+  EXPECT_EQ(bad.location_of("f.bin"), "");
+}
+
 }  // namespace
 }  // namespace countersign

@@ -215,5 +215,39 @@ TEST_F(BtrfsSnapshotTest, ALeftoverFromAnInterruptedRestoreIsCleanedUp) {
   EXPECT_EQ(test::list_names(models_), (std::vector<std::string>{".staging"}));
 }
 
+// Same semantics as the zfs backend (system/snapshot.h): a restore to an older snapshot keeps
+// its own safety snapshot and every later one, and a second restore to the safety snapshot
+// brings the newer state back.
+TEST_F(BtrfsSnapshotTest, RestoreKeepsTheSafetySnapshotAndEveryLaterOne) {
+  const auto a = install(kModelA, "model-a");  // snapshot: models/ empty
+  const auto b = install(kModelB, "model-b");  // snapshot: A only
+  const auto newer_tree = test::read_tree(models_);
+  const auto before = snapshot_ids();
+  ASSERT_EQ(before.size(), 2u);
+
+  auto restore = helper({"snapshot", "restore", accept_restore(a.snapshot)});
+  ASSERT_EQ(restore.status, 0) << restore.err;
+  EXPECT_EQ(test::list_names(models_), (std::vector<std::string>{".staging"}));
+  const std::string safety = restore.json.value("safety_snapshot", "");
+  ASSERT_FALSE(safety.empty()) << restore.json.dump();
+  // Taken within a second of each other, so compared as sets (ids of one second sort by their
+  // random part).
+  auto sorted = [](std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  const auto after = sorted(snapshot_ids());
+  EXPECT_EQ(after, sorted({a.snapshot, b.snapshot, safety}));
+  for (const auto& id : after) EXPECT_TRUE(fs::exists(state_ / "snapshots" / id)) << id;
+
+  auto back = helper({"snapshot", "restore", accept_restore(safety)});
+  ASSERT_EQ(back.status, 0) << back.err;
+  EXPECT_EQ(test::read_tree(models_), newer_tree);
+  EXPECT_EQ(test::list_names(models_), (std::vector<std::string>{".staging", a.hex, b.hex}));
+  const auto last = snapshot_ids();
+  ASSERT_EQ(last.size(), 4u);  // and the second restore's own safety snapshot
+  for (const auto& id : after) EXPECT_NE(std::find(last.begin(), last.end(), id), last.end()) << id;
+}
+
 }  // namespace
 }  // namespace countersign::daemon

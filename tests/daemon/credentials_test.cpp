@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <string>
+#include <tuple>
 
 #include "core/bytes.h"
 #include "tests/test_util.h"
@@ -40,6 +43,8 @@ TEST(S3CredentialsTest, TheConfiguredFilesEndUpInTheFetchSettings) {
   test_util::TempDir dir("credentials");
   test_util::spit(dir.path() / "s3", "AKIAEXAMPLE\nsecret\n");
   test_util::spit(dir.path() / "hf", "hf_token\n");
+  ::chmod((dir.path() / "s3").c_str(), 0600);
+  ::chmod((dir.path() / "hf").c_str(), 0400);
   Config config;
   config.s3_credentials_file = dir.file("s3");
   config.hf_token_file = dir.file("hf");
@@ -55,6 +60,7 @@ TEST(S3CredentialsTest, TheConfiguredFilesEndUpInTheFetchSettings) {
 TEST(S3CredentialsTest, AFileWithOnlyTheKeyIdStopsTheDaemonFromStarting) {
   test_util::TempDir dir("credentials");
   test_util::spit(dir.path() / "s3", "AKIAEXAMPLE\n");  // read_secret_file drops the newline
+  ::chmod((dir.path() / "s3").c_str(), 0600);
   Config config;
   config.s3_credentials_file = dir.file("s3");
   FetchSettings settings;
@@ -69,6 +75,32 @@ TEST(S3CredentialsTest, NoFilesConfiguredNoSecrets) {
   ASSERT_TRUE(load_fetch_credentials(Config{}, settings).ok());
   EXPECT_FALSE(settings.s3);
   EXPECT_FALSE(settings.hf_token);
+}
+
+// A credentials file the group or others may read would hand the box's source credentials
+// to them: the daemon refuses to start, naming the file and its mode, and reads nothing.
+TEST(S3CredentialsTest, ACredentialsFileOthersCanReadStopsTheDaemonFromStarting) {
+  test_util::TempDir dir("credentials");
+  test_util::spit(dir.path() / "s3", "AKIAEXAMPLE\nsecret\n");
+  test_util::spit(dir.path() / "hf", "hf_token\n");
+  for (const auto& [file, mode, shown] : {std::tuple{"hf", 0644, "0644"}, std::tuple{"hf", 0640, "0640"},
+                                          std::tuple{"s3", 0604, "0604"}, std::tuple{"s3", 0660, "0660"}}) {
+    ::chmod((dir.path() / "hf").c_str(), 0600);
+    ::chmod((dir.path() / "s3").c_str(), 0600);
+    ::chmod((dir.path() / file).c_str(), static_cast<mode_t>(mode));
+    Config config;
+    config.s3_credentials_file = dir.file("s3");
+    config.hf_token_file = dir.file("hf");
+    FetchSettings settings;
+    auto r = load_fetch_credentials(config, settings);
+    ASSERT_FALSE(r.ok()) << file << " " << shown;
+    EXPECT_EQ(r.error().code, Errc::kRejected);
+    EXPECT_TRUE(test_util::contains(r.error().message, dir.file(file))) << r.error().message;
+    EXPECT_TRUE(test_util::contains(r.error().message, std::string("mode ") + shown)) << r.error().message;
+    EXPECT_FALSE(test_util::contains(r.error().message, "secret\n")) << r.error().message;
+    EXPECT_FALSE(test_util::contains(r.error().message, "hf_token")) << r.error().message;
+    EXPECT_FALSE(settings.s3 && std::string(file) == "s3");
+  }
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -463,6 +464,63 @@ TEST_F(DaemonProcessTest, TcpListenerNeedsANumericAddress) {
   EXPECT_EQ(rc, 2) << err;  // an invalid configuration
   EXPECT_TRUE(contains(err, "listen: \"box.internal:8441\" is not a numeric IPv4 or IPv6 address")) << err;
   EXPECT_FALSE(fs::exists(box_.config().socket)) << "the Unix socket stays up without the TCP listener";
+}
+
+// Every file below `dir` with its contents: what a read-only command must leave as it was.
+std::map<std::string, std::string> files_below(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) out[fs::relative(e.path(), dir).string()] = test_util::slurp(e.path());
+  }
+  return out;
+}
+
+// `countersignd --check-config`, stdout and stderr to `out_file`; returns its exit status.
+int run_check_config(const std::string& config, const std::string& out_file) {
+  std::vector<std::string> args = {COUNTERSIGN_DAEMON_BIN, "--config", config, "--check-config"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid = -1;
+  const bool spawned = ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) == 0;
+  posix_spawn_file_actions_destroy(&fa);
+  if (!spawned) return -1;
+  int status = 0;
+  ::waitpid(pid, &status, 0);  // it checks and exits; the helper it runs is bounded (60 s)
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Read-only and usable on a running box: passes beside a running daemon without touching
+// the log (entries and checkpoint identical), and names a missing models/.staging.
+TEST_F(DaemonProcessTest, CheckConfigIsReadOnly) {
+  auto daemon = start();
+  ASSERT_TRUE(daemon->ready());
+  const fs::path log_dir = fs::path(box_.config().state_dir) / "log";
+  const auto log_before = files_below(log_dir);
+  ASSERT_FALSE(log_before.empty());
+  const std::string out = dir_.file("check.txt");
+  EXPECT_EQ(run_check_config(box_.config_file(), out), 0) << test_util::slurp(out);
+  const std::string report = test_util::slurp(out);
+  EXPECT_TRUE(contains(report, "ok   policy chain replays: " + box_.config().policy)) << report;
+  EXPECT_TRUE(contains(report, "ok   staging directory: " + box_.config().staging_dir())) << report;
+  EXPECT_TRUE(contains(report, "ok   helper: log key readable by root only")) << report;
+  EXPECT_TRUE(contains(report, "all passed")) << report;
+  EXPECT_FALSE(contains(report, "FAIL")) << report;
+  EXPECT_EQ(files_below(log_dir), log_before);
+
+  daemon->kill(SIGTERM);
+  const auto log_stopped = files_below(log_dir);
+  fs::remove_all(box_.config().staging_dir());
+  EXPECT_EQ(run_check_config(box_.config_file(), out), 2) << test_util::slurp(out);
+  const std::string missing = test_util::slurp(out);
+  EXPECT_TRUE(contains(missing, "FAIL staging directory: " + box_.config().staging_dir() + ": missing"))
+      << missing;
+  EXPECT_FALSE(fs::exists(box_.config().staging_dir()));  // reported, not created
+  EXPECT_EQ(files_below(log_dir), log_stopped);
 }
 
 

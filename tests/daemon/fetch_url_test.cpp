@@ -107,5 +107,14 @@ TEST(PlanRequestTest, NoRedirectsWhenMaxRedirectsIsZero) {
   EXPECT_FALSE(plan_request(of_spec("https://mirror.internal/m/"), "a.bin", s).follow_redirects);
 }
 
+// The region goes into the SigV4 scope and the host: an unvalidated one (a Source built by
+// hand) yields neither a URL nor a signing scope.
+TEST(PlanRequestTest, S3RegionThatIsNoDnsLabelIsNeverUsed) {
+  const FetchSettings creds = with_credentials();
+  const RequestPlan plan = plan_request(s3("x.attacker.example/"), "a.bin", creds);
+  EXPECT_EQ(plan.url, "");
+  EXPECT_EQ(plan.aws_sigv4, "");
+}
+
 }  // namespace
 }  // namespace countersign::daemon

@@ -105,7 +105,7 @@ std::vector<std::string> words(const std::string& s) {
 TEST(Sudoers, AllowsExactlyTheHelpersForms) {
   const std::string text = test_util::slurp(kPackaging / "sudoers" / "countersign");
   const auto rules = helper_rules(text);
-  ASSERT_EQ(rules.size(), 12u) << text;
+  ASSERT_EQ(rules.size(), 13u) << text;
   for (const auto& r : rules) {
     EXPECT_EQ(r.find_first_of("*?"), std::string::npos) << "no wildcards: " << r;
     EXPECT_NE(r, "\"\"");
@@ -114,7 +114,7 @@ TEST(Sudoers, AllowsExactlyTheHelpersForms) {
   for (const std::string& ok : std::vector<std::string>{
            "accept", "snapshot list", "snapshot take " + hex, "snapshot restore " + hex,
            "model install " + hex, "model remove " + hex, "policy rotate " + hex, "proposal abandon " + hex,
-           "staging remove " + hex, "log append", "log checkpoint"}) {
+           "staging remove " + hex, "log append", "log checkpoint", "check"}) {
     EXPECT_TRUE(sudo_allows(rules, ok)) << ok;
     EXPECT_TRUE(parse_system_args(words(ok)).ok()) << ok;  // and the helper agrees
   }
@@ -143,6 +143,8 @@ TEST(Sudoers, AllowsExactlyTheHelpersForms) {
                                                          "log append install-complete",
                                                          "log checkpoint now",
                                                          "log truncate",
+                                                         "check " + hex,
+                                                         "check --all",
                                                          "model install " + hex.substr(0, 63) + "-",
                                                          "snapshot delete " + hex}) {
     EXPECT_FALSE(sudo_allows(rules, bad)) << "sudoers allows: " << bad;

@@ -164,11 +164,12 @@ TEST(SnapshotCommands, ExactArgv) {
   EXPECT_EQ(btrfs_delete_command("/v/.restore-" + kId),
             (V{"btrfs", "subvolume", "delete", "/v/.restore-" + kId}));
   EXPECT_EQ(zfs_take_command("tank/cs/models", kId), (V{"zfs", "snapshot", "tank/cs/models@" + kId}));
+  // The parent, so that the datasets a restore retired beside it are listed too.
   EXPECT_EQ(zfs_list_command("tank/cs/models"),
-            (V{"zfs", "list", "-H", "-p", "-t", "snapshot", "-o", "name,creation", "-s", "creation", "-d",
-               "1", "tank/cs/models"}));
-  EXPECT_EQ(zfs_rollback_command("tank/cs/models", kId),
-            (V{"zfs", "rollback", "-r", "tank/cs/models@" + kId}));
+            (V{"zfs", "list", "-H", "-p", "-t", "snapshot", "-o", "name,creation", "-s", "creation", "-r",
+               "tank/cs"}));
+  EXPECT_EQ(zfs_list_command("tank"), (V{"zfs", "list", "-H", "-p", "-t", "snapshot", "-o", "name,creation",
+                                         "-s", "creation", "-d", "1", "tank"}));
 }
 
 TEST(ZfsList, ParsesOursOldestFirstAndSkipsOthers) {
@@ -190,12 +191,29 @@ TEST(ZfsList, ParsesOursOldestFirstAndSkipsOthers) {
   EXPECT_TRUE(parse_zfs_list("", "tank/m")->empty());
 }
 
+// Listed from the parent: siblings, children and look-alikes are not ours and are skipped;
+// the datasets a restore retired or was making are.
+TEST(ZfsList, KeepsTheDatasetAndWhatItsRestoresRetired) {
+  const std::string out =
+      "tank/other@cs-20260601T000000Z-00000001\t1780272000\n"
+      "tank/m/child@cs-20260601T000000Z-00000001\t1780272000\n"
+      "tank/m-retired-x@cs-20260601T000000Z-00000001\t1780272000\n"
+      "tank/mm@cs-20260601T000000Z-00000001\t1780272000\n"
+      "tank/m-retired-cs-20260603T000000Z-00000003@cs-20260602T000000Z-00000002\t1780358400\n"
+      "tank/m@cs-20260601T000000Z-00000001\t1780272000\n";
+  auto r = parse_zfs_list(out, "tank/m");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].dataset, "tank/m");
+  EXPECT_EQ((*r)[1].id, "cs-20260602T000000Z-00000002");
+  EXPECT_EQ((*r)[1].dataset, "tank/m-retired-cs-20260603T000000Z-00000003");
+}
+
 TEST(ZfsList, RefusesUnexpectedLines) {
   for (const char* bad :
        {"tank/m@cs-20260601T000000Z-00000001 1780272000\n",  // space, not tab
         "tank/m@cs-20260601T000000Z-00000001\tyesterday\n", "tank/m@cs-20260601T000000Z-00000001\t1\t2\n",
-        "tank/other@cs-20260601T000000Z-00000001\t1780272000\n",
-        "tank/m/child@cs-20260601T000000Z-00000001\t1780272000\n"}) {
+        "tank/m\t1780272000\n"}) {
     auto r = parse_zfs_list(bad, "tank/m");
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().code, Errc::kMalformed);
@@ -249,7 +267,7 @@ TEST(ZfsBackend, RunsTheCommandLines) {
   FakeZfs fake;
   const UnixTime now = *parse_rfc3339("2026-06-01T12:34:56Z");
   auto backend = make_zfs_backend(
-      "tank/m", [&] { return now; }, [] { return 0xdeadbeefu; }, fake.runner());
+      "tank/m", "/var/lib/countersign/models", [&] { return now; }, [] { return 0xdeadbeefu; }, fake.runner());
   auto taken = backend->take();
   ASSERT_TRUE(taken.ok()) << taken.error().message;
   ASSERT_TRUE(taken->has_value());
@@ -262,18 +280,76 @@ TEST(ZfsBackend, RunsTheCommandLines) {
   auto missing = backend->restore("cs-20260601T000000Z-00000000");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, Errc::kNotFound);
-  EXPECT_EQ(fake.calls.back(), zfs_list_command("tank/m"));  // no rollback was run
+  EXPECT_EQ(fake.calls.back(), zfs_list_command("tank/m"));  // nothing else was run
+}
 
-  auto restored = backend->restore(kId);
+// Restoring to an older snapshot keeps the safety snapshot the restore took and every later
+// one: no rollback, no destroy; clone, promote, and the names swapped. A second restore to
+// the safety snapshot finds it on the retired dataset and brings the newer state back.
+TEST(ZfsBackend, RestoreKeepsTheSafetySnapshotAndEveryLaterOne) {
+  using V = std::vector<std::string>;
+  FakeZfs fake;
+  std::uint32_t next = 0xa0;
+  auto backend = make_zfs_backend(
+      "tank/cs/models", "/var/lib/countersign/models", [] { return *parse_rfc3339("2026-06-03T00:00:00Z"); },
+      [&] { return next++; }, fake.runner());
+  const std::string older = "cs-20260601T000000Z-00000001", later = "cs-20260602T000000Z-00000002",
+                    safety = "cs-20260603T000000Z-00000003";
+  fake.list_output = "tank/cs/models@" + older + "\t1780272000\ntank/cs/models@" + later +
+                     "\t1780358400\ntank/cs/models@" + safety + "\t1780444800\n";
+  auto restored = backend->restore(older);
   ASSERT_TRUE(restored.ok()) << restored.error().message;
-  EXPECT_EQ(fake.calls.back(), zfs_rollback_command("tank/m", kId));
+  const std::string x = "cs-20260603T000000Z-000000a0";
+  const std::vector<V> expected = {
+      zfs_list_command("tank/cs/models"),
+      {"zfs", "clone", "-o", "canmount=noauto", "-o", "mountpoint=/var/lib/countersign/models",
+       "tank/cs/models@" + older, "tank/cs/models-restore-" + x},
+      {"zfs", "promote", "tank/cs/models-restore-" + x},
+      {"zfs", "set", "canmount=noauto", "tank/cs/models"},
+      {"zfs", "rename", "-u", "tank/cs/models", "tank/cs/models-retired-" + x},
+      {"zfs", "rename", "-u", "tank/cs/models-restore-" + x, "tank/cs/models"},
+      {"zfs", "set", "canmount=on", "tank/cs/models"},
+      {"zfs", "mount", "-O", "tank/cs/models"},
+  };
+  EXPECT_EQ(fake.calls, expected);
+  for (const auto& argv : fake.calls) {
+    EXPECT_NE(argv[1], "rollback");
+    EXPECT_NE(argv[1], "destroy");
+  }
+
+  // After the promote, zfs keeps the snapshots up to `older` on the restored dataset and the
+  // later ones on the retired one: all of them are still listed.
+  fake.list_output = "tank/cs/models@" + older + "\t1780272000\ntank/cs/models-retired-" + x + "@" + later +
+                     "\t1780358400\ntank/cs/models-retired-" + x + "@" + safety + "\t1780444800\n";
+  fake.calls.clear();
+  auto all = backend->list();
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[2].id, safety);
+  auto back = backend->restore(safety);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_GE(fake.calls.size(), 3u);
+  EXPECT_EQ(fake.calls[2], (V{"zfs", "clone", "-o", "canmount=noauto", "-o",
+                              "mountpoint=/var/lib/countersign/models", "tank/cs/models-retired-" + x + "@" + safety,
+                              "tank/cs/models-restore-cs-20260603T000000Z-000000a1"}));
+}
+
+TEST(ZfsBackend, APoolRootCannotBeRestoredAndNothingRuns) {
+  FakeZfs fake;
+  auto backend = make_zfs_backend(
+      "tank", "/models", [] { return UnixTime{0}; }, [] { return 1u; }, fake.runner());
+  auto r = backend->restore(kId);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::kUnsupported);
+  EXPECT_TRUE(contains(r.error().message, "pool's root dataset")) << r.error().message;
+  EXPECT_TRUE(fake.calls.empty());
 }
 
 TEST(ZfsBackend, ReportsTheToolsFirstErrorLine) {
   FakeZfs fake;
   fake.fail_status = 1;
   auto backend = make_zfs_backend(
-      "tank/m", [] { return UnixTime{0}; }, [] { return 1u; }, fake.runner());
+      "tank/m", "/models", [] { return UnixTime{0}; }, [] { return 1u; }, fake.runner());
   auto taken = backend->take();
   ASSERT_FALSE(taken.ok());
   EXPECT_EQ(taken.error().message,
@@ -1086,6 +1162,143 @@ TEST_F(PolicyChainTest, RefusesEveryBrokenShape) {
   expect_broken("rotation-02.json: is not a rotation file name");
   fs::remove(dir_ / "rotation-02.json");
   EXPECT_TRUE(load().ok());
+}
+
+// ---- crash windows (COUNTERSIGN_SYSTEM_CRASH_AT) -------------------------------------------
+//
+// CrashAt.Step, for every named step: the real helper dies there (exit 137, as a power cut would leave
+// it), then what the daemon would do next is done again: accept the bundle once more, run
+// the privileged step. Whatever the crash point: at most one install / removal in the log,
+// every one after its proposal's bundle-verified, and the model ends up as approved.
+
+class CrashAt : public HelperTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  // Counts `event` for `proposal` and checks each comes after a bundle-verified of it.
+  int actions(std::string_view event, const std::string& proposal) {
+    bool verified = false;
+    int count = 0;
+    for (const auto& e : entries()) {
+      if (e.value("proposal", "") != proposal) continue;
+      if (e["event"] == "bundle-verified") verified = true;
+      if (e["event"] == event) {
+        ++count;
+        EXPECT_TRUE(verified) << event << " without a bundle-verified before it";
+      }
+    }
+    return count;
+  }
+  std::vector<std::string> crash_env() const { return {"COUNTERSIGN_SYSTEM_CRASH_AT=" + GetParam()}; }
+  bool step_is(std::string_view prefix) const { return GetParam().starts_with(prefix); }
+};
+
+TEST_P(CrashAt, Step) {
+  const auto bundle = install_bundle(kModel);
+  const std::string id = proposal_hex(bundle);
+  const std::string proposal = "sha256:" + id;
+  const std::string hex = test::stage(staging_, kModel);
+
+  // Accept (crashing there for the accept steps), then accept again as the daemon would.
+  if (step_is("accept-")) {
+    auto crashed = helper({"accept"}, bundle.dump(), crash_env());
+    ASSERT_EQ(crashed.status, 137) << crashed.err;
+    // Nothing may act on an acceptance cut short before the executed set.
+    if (GetParam() != "accept-executed") {
+      EXPECT_EQ(helper({"model", "install", id}).status, 1);
+      EXPECT_TRUE(installed().empty());
+    }
+  }
+  auto accepted = helper({"accept"}, bundle.dump());
+  if (GetParam() == "accept-executed") {
+    EXPECT_EQ(accepted.status, 1) << "executed already: a replay";
+    EXPECT_TRUE(contains(accepted.err, "replayed")) << accepted.err;
+  } else {
+    ASSERT_EQ(accepted.status, 0) << accepted.err;
+  }
+  EXPECT_EQ(helper({"accept"}, bundle.dump()).status, 1);  // and never again
+
+  if (step_is("install-")) {
+    auto crashed = helper({"model", "install", id}, "", crash_env());
+    ASSERT_EQ(crashed.status, 137) << crashed.err;
+  }
+  auto install = helper({"model", "install", id});
+  ASSERT_EQ(install.status, 0) << install.err;
+  EXPECT_EQ(installed(), (std::vector<std::string>{hex}));
+  EXPECT_EQ(helper({"model", "install", id}).status, 1);  // done: not a second time
+  EXPECT_EQ(actions("install-complete", proposal), 1);
+  EXPECT_EQ(entries_of("bundle-verified").size(), GetParam() == "accept-logged" ? 2u : 1u);
+
+  // Then a removal of it, crashing at the remove steps.
+  const Manifest m = test::manifest_for(kModel);
+  test_util::BoxFixture::ProposalOptions o;
+  o.action = Action::kRemoveModel;
+  const std::string rid = accept(
+      box_->bundle(test_util::BoxFixture::make_proposal(m.hash(), o), m.to_json(), {"alice", "bob"}));
+  if (step_is("remove-")) {
+    auto crashed = helper({"model", "remove", rid}, "", crash_env());
+    ASSERT_EQ(crashed.status, 137) << crashed.err;
+  }
+  auto removed = helper({"model", "remove", rid});
+  ASSERT_EQ(removed.status, 0) << removed.err;
+  EXPECT_TRUE(installed().empty()) << test::list_names(models_).size();
+  EXPECT_EQ(helper({"model", "remove", rid}).status, 1);
+  EXPECT_EQ(actions("model-removed", "sha256:" + rid), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Each, CrashAt, ::testing::ValuesIn(std::vector<std::string>(
+                                                   std::begin(kCrashSteps), std::end(kCrashSteps))),
+                         [](const auto& param_info) {
+                           std::string name = param_info.param;
+                           for (char& c : name) c = c == '-' ? '_' : c;
+                           return name;
+                         });
+
+// The fault injection is for tests only: through sudo (or set-id) it is ignored.
+TEST(SystemCrashStep, HonouredOnlyWhereTheConfigurationOverrideIs) {
+  auto env = [](std::map<std::string, std::string> vars) {
+    return [vars](const char* name) -> const char* {
+      auto it = vars.find(name);
+      return it == vars.end() ? nullptr : it->second.c_str();
+    };
+  };
+  EXPECT_EQ(system_crash_step(env({{kSystemCrashEnv, "accept-logged"}}), false), "accept-logged");
+  EXPECT_EQ(system_crash_step(env({{kSystemCrashEnv, "accept-logged"}}), true), "");
+  EXPECT_EQ(system_crash_step(env({{kSystemCrashEnv, "accept-logged"}, {"SUDO_USER", "countersign"}}), false), "");
+  EXPECT_EQ(system_crash_step(env({{kSystemCrashEnv, "accept-logged"}, {"SUDO_UID", "998"}}), false), "");
+  EXPECT_EQ(system_crash_step(env({}), false), "");
+}
+
+// `check` changes nothing and says what is wrong, by path.
+TEST_F(HelperTest, CheckPassesOnAGoodBoxNamesWhatIsWrongAndChangesNothing) {
+  accept(install_bundle(kModel));  // a log with entries
+  const auto log_before = test::read_tree(state_ / "log");
+  const auto system_before = test::read_tree(state_ / "system");
+  auto good = helper({"check"});
+  ASSERT_EQ(good.status, 0) << good.err << good.out;
+  EXPECT_EQ(good.json["ok"], true);
+  ASSERT_TRUE(good.json["checks"].is_array());
+  EXPECT_GE(good.json["checks"].size(), 6u);
+  for (const auto& c : good.json["checks"]) EXPECT_EQ(c["ok"], true) << c.dump();
+
+  fs::remove(staging_);
+  auto missing = helper({"check"});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.json["ok"], false);
+  EXPECT_TRUE(contains(missing.err, staging_.string())) << missing.err;
+  bool named = false;
+  for (const auto& c : missing.json["checks"]) {
+    if (c["path"] == staging_.string()) named = c["ok"] == false;
+  }
+  EXPECT_TRUE(named) << missing.out;
+  fs::create_directory(staging_);
+
+  ::chmod(box_->config().log_key.c_str(), 0644);
+  auto key = helper({"check"});
+  EXPECT_EQ(key.status, 1);
+  EXPECT_TRUE(contains(key.err, box_->config().log_key)) << key.err;
+  ::chmod(box_->config().log_key.c_str(), 0600);
+
+  EXPECT_EQ(test::read_tree(state_ / "log"), log_before);
+  EXPECT_EQ(test::read_tree(state_ / "system"), system_before);
 }
 
 }  // namespace
