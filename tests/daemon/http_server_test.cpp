@@ -5,6 +5,7 @@
 // against certificates made at test time with the openssl CLI.
 #include "daemon/http_server.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
@@ -73,8 +74,15 @@ UniqueFd connect_unix(const std::string& path) {
   return fd;
 }
 
-UniqueFd connect_tcp(std::uint16_t port) {
+// From `source` (another loopback address: another peer) when given.
+UniqueFd connect_tcp(std::uint16_t port, const char* source = nullptr) {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (source) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source, &from.sin_addr);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) return UniqueFd();
+  }
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
@@ -279,6 +287,68 @@ TEST_F(HttpServerTest, ThePeerLimitAnswers429ToOneUidWhileAnotherGetsThrough) {
   EXPECT_EQ(other.key(), "uid:65534");
 }
 
+TEST_F(HttpServerTest, ConnectionsBeyondMaxConnectionsAreClosedAtAccept) {
+  auto o = options();
+  o.max_connections = 3;
+  o.max_connections_per_peer = 3;
+  auto server = start(o);
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  std::vector<UniqueFd> open;
+  for (int i = 0; i < 3; ++i) {
+    open.push_back(connect_unix(o.unix_path));
+    ASSERT_TRUE(send_all(open.back().get(), get_request("/ok")));
+    ASSERT_TRUE(read_response(open.back().get()).starts_with("HTTP/1.1 200")) << i;
+  }
+  auto fourth = connect_unix(o.unix_path);  // the kernel accepts; libmicrohttpd closes it
+  ASSERT_TRUE(fourth.valid());
+  send_all(fourth.get(), get_request("/ok"));
+  EXPECT_EQ(read_response(fourth.get()), "") << "the fourth connection was answered";
+  EXPECT_EQ(seen_.calls(), 3u);
+  open.pop_back();  // one closes: there is room again
+  bool served = false;
+  for (auto deadline = Clock::now() + std::chrono::seconds(5); !served && Clock::now() < deadline;) {
+    auto again = connect_unix(o.unix_path);
+    served = send_all(again.get(), get_request("/ok")) && read_response(again.get()).starts_with("HTTP/1.1 200");
+  }
+  EXPECT_TRUE(served) << "no room after a connection closed";
+}
+
+// Bodies without Content-Length (chunked) are counted against max_body_memory as they grow.
+TEST_F(HttpServerTest, AChunkedBodyThatOutgrowsMaxBodyMemoryGets503) {
+  auto o = options();
+  o.max_body = 1u << 20;
+  o.max_body_memory = 1u << 20;
+  auto server = start(o);
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  // One request holds 768 KiB of the 1 MiB by its Content-Length and waits.
+  auto holder = connect_unix(o.unix_path);
+  ASSERT_TRUE(send_all(holder.get(), "POST /a HTTP/1.1\r\nHost: box\r\nContent-Length: 786432\r\n\r\n"));
+  // Wait until the holder's headers are in (its 503 would come at once if it did not fit).
+  EXPECT_EQ(read_response(holder.get(), std::chrono::milliseconds(300)), "");
+  auto chunked = connect_unix(o.unix_path);
+  std::string request = "POST /b HTTP/1.1\r\nHost: box\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 8; ++i) request += "10000\r\n" + std::string(0x10000, 'c') + "\r\n";  // 512 KiB
+  request += "0\r\n\r\n";
+  ASSERT_TRUE(send_all(chunked.get(), request));
+  auto busy = read_response(chunked.get());
+  EXPECT_TRUE(busy.starts_with("HTTP/1.1 503")) << busy;
+  EXPECT_TRUE(contains(busy, "Retry-After: 5")) << busy;
+  ASSERT_TRUE(send_all(holder.get(), std::string(786432, 'h')));
+  EXPECT_TRUE(read_response(holder.get()).starts_with("HTTP/1.1 200"));
+  EXPECT_EQ(seen_.calls(), 1u);
+  // With the holder done (its memory is released once its response is sent: retry, as
+  // Retry-After says, for a bounded while), the same chunked body fits.
+  std::string reply;
+  for (auto deadline = Clock::now() + std::chrono::seconds(5);
+       !reply.starts_with("HTTP/1.1 200") && Clock::now() < deadline;) {
+    auto later = connect_unix(o.unix_path);
+    ASSERT_TRUE(send_all(later.get(), request));
+    reply = read_response(later.get());
+  }
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
+  EXPECT_EQ(seen_.body_sizes.back(), 512u * 1024);
+}
+
 TEST_F(HttpServerTest, SlowlorisIsClosedAtTheHeaderDeadline) {
   auto o = options();
   o.header_timeout_seconds = 1;
@@ -447,6 +517,24 @@ TEST_F(HttpsTest, CurlWithTls13GetsTheAnswerAndThePeerIsTheAddress) {
   EXPECT_NE(peer.port, 0);
   EXPECT_EQ(peer.key(), "ip:127.0.0.1");
   EXPECT_FALSE(peer.client_certificate.has_value());
+}
+
+// Per IP address on TCP: closed at accept (before a TLS handshake costs anything).
+TEST_F(HttpsTest, ThePeerLimitClosesOneAddressWhileAnotherGetsThrough) {
+  auto o = tls_options();
+  o.max_connections_per_peer = 2;
+  auto server = start(o);
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  const std::uint16_t port = *(*server)->tcp_port();
+  auto a1 = connect_tcp(port), a2 = connect_tcp(port);
+  ASSERT_TRUE(a1.valid() && a2.valid());
+  auto a3 = connect_tcp(port);
+  ASSERT_TRUE(a3.valid());
+  EXPECT_TRUE(closed_within(a3.get(), std::chrono::milliseconds(3000))) << "a third from 127.0.0.1 stayed open";
+  auto b = connect_tcp(port, "127.0.0.2");
+  ASSERT_TRUE(b.valid()) << "cannot connect from 127.0.0.2";
+  EXPECT_FALSE(closed_within(b.get(), std::chrono::milliseconds(500))) << "127.0.0.2 was closed too";
+  EXPECT_FALSE(closed_within(a1.get(), std::chrono::milliseconds(10)));
 }
 
 TEST_F(HttpsTest, OnlyTls13Handshakes) {
