@@ -155,13 +155,16 @@ const std::vector<ConfigKey>& config_keys() {
       {"socket_group", "Group of the API Unix socket, mode 0660 (default: the daemon's own group)"},
       {"max_connections", "Open API connections at once, all listeners together, 1..16384 (default 256)"},
       {"max_connections_per_peer",
-       "Open API connections of one uid (Unix socket) or IP address (TCP), at most max_connections (default 16)"},
+       "Open API connections of one uid (Unix socket) or IP address (TCP), at most max_connections (default "
+       "16)"},
       {"max_body_memory",
        "Request bodies buffered at once across all connections, at least max_body (default 64MiB); a request "
        "that does not fit gets 503 busy"},
-      {"header_timeout", "A connection must send its complete request headers within this of connecting (default 10s)"},
+      {"header_timeout",
+       "A connection must send its complete request headers within this of connecting (default 10s)"},
       {"body_timeout", "A request must send its complete body within this of its headers (default 60s)"},
-      {"tls_cert", "PEM certificate (chain) of the TCP listener, HTTPS with TLS 1.3 only (required with listen)"},
+      {"tls_cert",
+       "PEM certificate (chain) of the TCP listener, HTTPS with TLS 1.3 only (required with listen)"},
       {"tls_key", "PEM private key of tls_cert, readable only by its owner (required with listen)"},
       {"tls_client_ca",
        "PEM CA certificate(s): TCP clients must then present a client certificate issued by one of them"},
@@ -299,9 +302,9 @@ Result<void> Config::validate() const {
     return Error(Errc::kInvalidArgument, "tls_cert and tls_key: set both or neither");
   }
   if (max_connections_per_peer > max_connections) {
-    return Error(Errc::kInvalidArgument, "max_connections_per_peer: " + std::to_string(max_connections_per_peer) +
-                                             " is more than max_connections (" + std::to_string(max_connections) +
-                                             ")");
+    return Error(Errc::kInvalidArgument,
+                 "max_connections_per_peer: " + std::to_string(max_connections_per_peer) +
+                     " is more than max_connections (" + std::to_string(max_connections) + ")");
   }
   if (max_body > max_body_memory) {
     return Error(Errc::kInvalidArgument, "max_body_memory: " + std::to_string(max_body_memory) +

@@ -1,10 +1,11 @@
 #include "daemon/http_server.h"
 
-#include <grp.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <grp.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -122,7 +123,8 @@ Result<std::string> verified_client_certificate(MHD_Connection* c) {
   purpose.data = reinterpret_cast<unsigned char*>(const_cast<char*>(GNUTLS_KP_TLS_WWW_CLIENT));
   unsigned status = 0;
   int rc = gnutls_certificate_verify_peers(session, &purpose, 1, &status);
-  if (rc != GNUTLS_E_SUCCESS) return Error(Errc::kRejected, std::string("verification failed: ") + gnutls_strerror(rc));
+  if (rc != GNUTLS_E_SUCCESS)
+    return Error(Errc::kRejected, std::string("verification failed: ") + gnutls_strerror(rc));
   if (status != 0) {
     gnutls_datum_t why{};
     std::string reason = "not trusted";
@@ -206,7 +208,8 @@ struct HttpServer::Impl {
   static MHD_Result send(MHD_Connection* c, const Reply& r,
                          std::initializer_list<std::pair<const char*, const char*>> headers = {}) {
     std::string payload = r.text ? *r.text : r.body.dump() + "\n";
-    MHD_Response* resp = MHD_create_response_from_buffer(payload.size(), payload.data(), MHD_RESPMEM_MUST_COPY);
+    MHD_Response* resp =
+        MHD_create_response_from_buffer(payload.size(), payload.data(), MHD_RESPMEM_MUST_COPY);
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", r.text ? "text/plain; charset=utf-8" : "application/json");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
@@ -232,7 +235,8 @@ struct HttpServer::Impl {
     return self->open_connections.load() < self->options.max_connections ? MHD_YES : MHD_NO;
   }
 
-  static void on_connection(void* cls, MHD_Connection* c, void** socket_context, MHD_ConnectionNotificationCode code) {
+  static void on_connection(void* cls, MHD_Connection* c, void** socket_context,
+                            MHD_ConnectionNotificationCode code) {
     auto* listener = static_cast<Listener*>(cls);
     Impl* self = listener->impl;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
@@ -286,8 +290,8 @@ struct HttpServer::Impl {
           !conn->tls_checked) {
         auto fingerprint = verified_client_certificate(c);
         if (!fingerprint.ok()) {
-          std::cerr << "countersignd: refused TLS client " << conn->peer.address << ":" << conn->peer.port << ": "
-                    << fingerprint.error().message << "\n";
+          std::cerr << "countersignd: refused TLS client " << conn->peer.address << ":" << conn->peer.port
+                    << ": " << fingerprint.error().message << "\n";
           return MHD_NO;  // closed without an answer; the handler never sees it
         }
         conn->peer.client_certificate = *fingerprint;
@@ -313,8 +317,8 @@ struct HttpServer::Impl {
         if (errno != 0 || n > self->options.max_body) {
           req->answered = true;
           return send(c, error_reply(kTooLarge, "too-large",
-                                     "request body larger than the " + std::to_string(self->options.max_body) +
-                                         " bytes allowed"));
+                                     "request body larger than the " +
+                                         std::to_string(self->options.max_body) + " bytes allowed"));
         }
         if (!self->reserve_body_memory(n)) {
           req->answered = true;
@@ -351,10 +355,11 @@ struct HttpServer::Impl {
     req->answered = true;
     if (req->too_large) {
       return send(c, error_reply(kTooLarge, "too-large",
-                                 "request body too large: more than " + std::to_string(self->options.max_body) +
-                                     " bytes"));
+                                 "request body too large: more than " +
+                                     std::to_string(self->options.max_body) + " bytes"));
     }
-    if (req->busy) return send(c, busy_reply(), {{"Retry-After", kRetryAfterSeconds}, {"Connection", "close"}});
+    if (req->busy)
+      return send(c, busy_reply(), {{"Retry-After", kRetryAfterSeconds}, {"Connection", "close"}});
     self->set_deadline(conn, 0);  // the request is complete; the handler takes its time
     HttpRequest http;
     http.method = method ? method : "";
@@ -372,8 +377,9 @@ struct HttpServer::Impl {
   }
 
   static Reply busy_reply() {
-    return error_reply(kBusy, "busy",
-                       "busy: the box is buffering as many request bodies as it may (max_body_memory); retry later");
+    return error_reply(
+        kBusy, "busy",
+        "busy: the box is buffering as many request bodies as it may (max_body_memory); retry later");
   }
 
   static void on_completed(void* cls, MHD_Connection* c, void** con_cls, MHD_RequestTerminationCode) {
@@ -393,6 +399,10 @@ struct HttpServer::Impl {
   // the end of the stream in its own thread and closes the connection through its normal
   // path (NOTIFY_CLOSED, the per-IP count). The reaper holds `mu`, which NOTIFY_CLOSED takes
   // before MHD closes the descriptor, so it never shuts down a reused one.
+  // A deadline holds the client to account, not the server: bytes still unread in the
+  // socket's receive queue (FIONREAD) mean the pool thread serving it is busy in a handler,
+  // so such a connection waits until MHD has read them; a trickling client gains nothing, as
+  // a thread that is free reads each byte as it comes.
   void start_reaper() {
     reaper = std::thread([this] {
       std::unique_lock lock(mu);
@@ -401,6 +411,8 @@ struct HttpServer::Impl {
         const auto now = Clock::now();
         for (Conn* conn : conns) {
           if (conn->reaped || conn->fd < 0 || now < conn->deadline) continue;
+          int unread = 0;
+          if (::ioctl(conn->fd, FIONREAD, &unread) == 0 && unread > 0) continue;
           ::shutdown(conn->fd, SHUT_RDWR);
           conn->reaped = true;
         }
@@ -419,13 +431,13 @@ struct HttpServer::Impl {
                        : MHD_OptionItem{MHD_OPTION_SOCK_ADDR, 0, const_cast<sockaddr*>(addr)},
         {MHD_OPTION_THREAD_POOL_SIZE, static_cast<intptr_t>(options.threads), nullptr},
         {MHD_OPTION_CONNECTION_TIMEOUT, static_cast<intptr_t>(options.connection_timeout_seconds), nullptr},
-        {MHD_OPTION_CONNECTION_LIMIT, static_cast<intptr_t>(std::max(options.max_connections, options.threads)),
-         nullptr},
+        {MHD_OPTION_CONNECTION_LIMIT,
+         static_cast<intptr_t>(std::max(options.max_connections, options.threads)), nullptr},
     };
     if (addr) {  // the Unix socket is plain HTTP; its peers are counted by on_connection
       flags |= MHD_USE_TLS;
-      items.push_back({MHD_OPTION_PER_IP_CONNECTION_LIMIT, static_cast<intptr_t>(options.max_connections_per_peer),
-                       nullptr});
+      items.push_back({MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                       static_cast<intptr_t>(options.max_connections_per_peer), nullptr});
       items.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0, tls_cert_pem.data()});
       items.push_back({MHD_OPTION_HTTPS_MEM_KEY, 0, tls_key_pem.data()});
       items.push_back({MHD_OPTION_HTTPS_PRIORITIES, 0, const_cast<char*>(kTlsPriorities)});
@@ -449,7 +461,8 @@ struct HttpServer::Impl {
                    "listen: the TCP listener is HTTPS only and needs tls_cert and tls_key (PEM files)");
     }
     auto cert = read_file(*options.tls_cert, kMaxPemSize);
-    if (!cert.ok()) return Error(cert.error().code, "tls_cert " + *options.tls_cert + ": " + cert.error().message);
+    if (!cert.ok())
+      return Error(cert.error().code, "tls_cert " + *options.tls_cert + ": " + cert.error().message);
     tls_cert_pem = std::move(*cert);
     auto key = read_private_secret_file(*options.tls_key, kMaxPemSize);
     if (!key.ok()) return Error(key.error().code, "tls_key: " + key.error().message);
@@ -461,8 +474,9 @@ struct HttpServer::Impl {
       gnutls_datum_t k = datum(key->data(), key->size());
       int rc = gnutls_certificate_set_x509_key_mem2(check.cred, &c, &k, GNUTLS_X509_FMT_PEM, nullptr, 0);
       if (rc < 0) {
-        return Error(Errc::kInvalidArgument, "tls_cert " + *options.tls_cert + " and tls_key " + *options.tls_key +
-                                                 ": not a PEM certificate and its key (" + gnutls_strerror(rc) + ")");
+        return Error(Errc::kInvalidArgument, "tls_cert " + *options.tls_cert + " and tls_key " +
+                                                 *options.tls_key + ": not a PEM certificate and its key (" +
+                                                 gnutls_strerror(rc) + ")");
       }
     }
     if (options.tls_client_ca) {
@@ -495,14 +509,15 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const Options& options, Ht
   sockaddr_un sa{};
   sa.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof sa.sun_path) {
-    return Error(Errc::kInvalidArgument, "socket path \"" + path + "\" is empty or too long for a Unix socket");
+    return Error(Errc::kInvalidArgument,
+                 "socket path \"" + path + "\" is empty or too long for a Unix socket");
   }
   std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
   // Everything that can be wrong in the configuration is found before anything listens.
   std::optional<gid_t> socket_gid;
   if (options.socket_group) {
     std::vector<char> buf(16384);
-    struct group g{};
+    struct group g {};
     struct group* found = nullptr;
     int rc = ::getgrnam_r(options.socket_group->c_str(), &g, buf.data(), buf.size(), &found);
     if (rc != 0 || !found) {
@@ -514,7 +529,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const Options& options, Ht
   }
   if (options.tcp) CS_TRY_VOID(impl->load_tls());
   // A socket file already there: a running daemon (refuse) or a stale one (replace).
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return Error(Errc::kInvalidArgument, path + " exists and is not a socket");
     int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -534,8 +549,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const Options& options, Ht
   // Owner and group may talk to the box: socket_group (API users only, not the daemon's own
   // group, which may read its secrets: DESIGN.md "Box-side daemon"), else the daemon's.
   if (socket_gid && ::chown(path.c_str(), static_cast<uid_t>(-1), *socket_gid) != 0) {
-    return Error(Errc::kIo, "cannot give " + path + " to group " + *options.socket_group + ": " +
-                                std::strerror(errno));
+    return Error(Errc::kIo,
+                 "cannot give " + path + " to group " + *options.socket_group + ": " + std::strerror(errno));
   }
   if (::chmod(path.c_str(), 0660) != 0 || ::listen(fd, 512) != 0) {
     return Error(Errc::kIo, "cannot listen on " + path + ": " + std::strerror(errno));

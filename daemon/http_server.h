@@ -38,11 +38,11 @@ using HttpHandler = std::function<Reply(const HttpRequest&)>;
 class HttpServer {
  public:
   struct Options {
-    std::string unix_path;                    // required
-    std::optional<std::string> socket_group;  // chown the socket to this group (mode 0660)
-    std::optional<std::string> tcp;           // "HOST:PORT", numeric host; needs tls_cert and tls_key
-    std::optional<std::string> tls_cert;      // PEM certificate (chain) file
-    std::optional<std::string> tls_key;       // PEM key file, readable only by its owner
+    std::string unix_path;                     // required
+    std::optional<std::string> socket_group;   // chown the socket to this group (mode 0660)
+    std::optional<std::string> tcp;            // "HOST:PORT", numeric host; needs tls_cert and tls_key
+    std::optional<std::string> tls_cert;       // PEM certificate (chain) file
+    std::optional<std::string> tls_key;        // PEM key file, readable only by its owner
     std::optional<std::string> tls_client_ca;  // PEM CA file: TCP clients must present a cert from it
     std::uint64_t max_body = 16u << 20;
     std::uint64_t max_body_memory = 64u << 20;  // all buffered bodies together

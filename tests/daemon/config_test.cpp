@@ -129,8 +129,9 @@ TEST(ConfigTest, SocketGroupIsAGroupName) {
   for (const char* bad : {"-rf", "a b", "wheel;x", "x/y"}) {
     auto r = parse_config(std::string("socket_group = ") + bad + "\n", "f.conf");
     ASSERT_FALSE(r.ok()) << bad;
-    EXPECT_NE(r.error().message.find("f.conf:1: socket_group: \"" + std::string(bad) + "\" is not a group name"),
-              std::string::npos)
+    EXPECT_NE(
+        r.error().message.find("f.conf:1: socket_group: \"" + std::string(bad) + "\" is not a group name"),
+        std::string::npos)
         << r.error().message;
   }
 }
@@ -148,7 +149,8 @@ TEST(ConfigTest, ConnectionLimitsAreValidated) {
   ASSERT_FALSE(per_peer.ok());
   EXPECT_NE(per_peer.error().message.find("max_connections_per_peer: \"lots\" is not a whole number"),
             std::string::npos);
-  auto more = parse_config(std::string(kMinimal) + "max_connections = 8\nmax_connections_per_peer = 9\n", "f");
+  auto more =
+      parse_config(std::string(kMinimal) + "max_connections = 8\nmax_connections_per_peer = 9\n", "f");
   ASSERT_TRUE(more.ok());
   auto v = more->validate();
   ASSERT_FALSE(v.ok());
@@ -178,7 +180,8 @@ TEST(ConfigTest, HeaderAndBodyTimeoutsAreDurations) {
   EXPECT_EQ(c->body_timeout_seconds, 120);
   auto bad = parse_config("header_timeout = soon\n", "f.conf");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.error().message.find("f.conf:1: header_timeout: \"soon\" is not a duration"), std::string::npos);
+  EXPECT_NE(bad.error().message.find("f.conf:1: header_timeout: \"soon\" is not a duration"),
+            std::string::npos);
   auto long_body = parse_config("body_timeout = 2h\n", "f.conf");
   ASSERT_FALSE(long_body.ok());
   EXPECT_EQ(long_body.error().message, "f.conf:1: body_timeout: at most 1h");
@@ -190,14 +193,16 @@ TEST(ConfigTest, ListenNeedsTlsCertAndKey) {
   ASSERT_TRUE(plain.ok()) << plain.error().message;
   auto v = plain->validate();
   ASSERT_FALSE(v.ok());
-  EXPECT_EQ(v.error().message, "listen: the TCP listener is HTTPS only and needs tls_cert and tls_key (PEM files)");
+  EXPECT_EQ(v.error().message,
+            "listen: the TCP listener is HTTPS only and needs tls_cert and tls_key (PEM files)");
   auto cert_only = parse_config(listen + "tls_cert = /etc/countersign/tls/cert.pem\n", "f");
   ASSERT_TRUE(cert_only.ok());
   EXPECT_FALSE(cert_only->validate().ok());
-  auto tls = parse_config(listen +
-                              "tls_cert = /etc/countersign/tls/cert.pem\ntls_key = /etc/countersign/tls/key.pem\n"
-                              "tls_client_ca = /etc/countersign/tls/clients.pem\n",
-                          "f");
+  auto tls =
+      parse_config(listen +
+                       "tls_cert = /etc/countersign/tls/cert.pem\ntls_key = /etc/countersign/tls/key.pem\n"
+                       "tls_client_ca = /etc/countersign/tls/clients.pem\n",
+                   "f");
   ASSERT_TRUE(tls.ok()) << tls.error().message;
   EXPECT_TRUE(tls->validate().ok()) << tls->validate().error().message;
   EXPECT_EQ(tls->tls_cert, "/etc/countersign/tls/cert.pem");

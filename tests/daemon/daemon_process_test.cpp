@@ -296,6 +296,8 @@ TEST_F(DaemonProcessTest, TwoHundredConcurrentClientsAllGetAnswers) {
         i < kApproved ? std::vector<std::string>{"alice", "bob", "carol"} : std::vector<std::string>{"dave"};
     bundles.push_back(box_.bundle(BoxFixture::make_proposal(m.hash()), m.to_json(), signers).dump());
   }
+  // 200 clients, one uid here: lift the per-peer limit (16 by default) to show the load.
+  test_util::spit(box_.config_file(), test_util::slurp(box_.config_file()) + "max_connections_per_peer = 256\n");
   auto daemon = start();
   ASSERT_TRUE(daemon->ready());
   cli::BoxEndpoint ep{box_.config().socket, std::nullopt};

@@ -113,7 +113,8 @@ std::string read_response(int fd, std::chrono::milliseconds timeout = std::chron
       if (got.size() >= end + 4 + want) return got;
     }
     pollfd p{fd, POLLIN, 0};
-    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+    int left = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
     if (::poll(&p, 1, std::max(left, 1)) <= 0) continue;
     char buf[4096];
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
@@ -193,7 +194,7 @@ TEST_F(HttpServerTest, TheHandlerSeesTheUnixClientsCredentials) {
   EXPECT_EQ(peer.gid, ::getgid());
   EXPECT_EQ(peer.pid, ::getpid());
   EXPECT_TRUE(contains(reply, "\"pid\":" + std::to_string(::getpid()))) << reply;
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(options().unix_path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0660u);
 }
@@ -218,7 +219,7 @@ TEST_F(HttpServerTest, TheSocketBelongsToSocketGroupAndAnUnknownGroupIsRefused) 
   {
     auto server = start(o);
     ASSERT_TRUE(server.ok()) << server.error().message;
-    struct stat st{};
+    struct stat st {};
     ASSERT_EQ(::stat(o.unix_path.c_str(), &st), 0);
     EXPECT_EQ(st.st_gid, *gid);
     EXPECT_EQ(st.st_mode & 0777, 0660u);
@@ -255,8 +256,10 @@ TEST_F(HttpServerTest, ThePeerLimitAnswers429ToOneUidWhileAnotherGetsThrough) {
   auto refused = read_response(seventeenth.get());
   EXPECT_TRUE(refused.starts_with("HTTP/1.1 429")) << refused;
   const std::string uid_key = "uid:" + std::to_string(::getuid());
-  EXPECT_TRUE(contains(refused, uid_key + " already has 16 connections open (max_connections_per_peer)")) << refused;
-  EXPECT_TRUE(closed_within(seventeenth.get(), std::chrono::milliseconds(5000))) << "a refused connection is closed";
+  EXPECT_TRUE(contains(refused, uid_key + " already has 16 connections open (max_connections_per_peer)"))
+      << refused;
+  EXPECT_TRUE(closed_within(seventeenth.get(), std::chrono::milliseconds(5000)))
+      << "a refused connection is closed";
   EXPECT_EQ(seen_.calls(), 16u) << "the handler never sees a refused request";
 
   // Another uid still gets through: a forked client as nobody (65534) in the socket's group.
@@ -308,7 +311,8 @@ TEST_F(HttpServerTest, ConnectionsBeyondMaxConnectionsAreClosedAtAccept) {
   bool served = false;
   for (auto deadline = Clock::now() + std::chrono::seconds(5); !served && Clock::now() < deadline;) {
     auto again = connect_unix(o.unix_path);
-    served = send_all(again.get(), get_request("/ok")) && read_response(again.get()).starts_with("HTTP/1.1 200");
+    served =
+        send_all(again.get(), get_request("/ok")) && read_response(again.get()).starts_with("HTTP/1.1 200");
   }
   EXPECT_TRUE(served) << "no room after a connection closed";
 }
@@ -357,8 +361,9 @@ TEST_F(HttpServerTest, SlowlorisIsClosedAtTheHeaderDeadline) {
   auto fd = connect_unix(o.unix_path);
   ASSERT_TRUE(fd.valid());
   // One header byte every 200 ms: never idle for MHD's idle timeout, never complete.
-  auto closed = trickle_until_closed(fd.get(), "GET / HTTP/1.1\r\nHost: box\r\nX-Slow: " + std::string(100, 'a'),
-                                     std::chrono::milliseconds(6000));
+  auto closed =
+      trickle_until_closed(fd.get(), "GET / HTTP/1.1\r\nHost: box\r\nX-Slow: " + std::string(100, 'a'),
+                           std::chrono::milliseconds(6000));
   ASSERT_TRUE(closed.has_value()) << "still open after 6 s";
   EXPECT_LT(closed->count(), 2000) << "closed after " << closed->count() << " ms, deadline 1 s";
   EXPECT_GE(closed->count(), 800) << "closed before the deadline";
@@ -455,20 +460,22 @@ class HttpsTest : public HttpServerTest {
   std::string log() { return dir_.file("commands.log"); }
   std::string in_dir(const std::string& command) { return "cd '" + dir_.path().string() + "' && " + command; }
   void make_ca(const std::string& name) {
-    ASSERT_EQ(run(in_dir("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -keyout " +
-                         name + ".key -out " + name + ".pem -subj /CN=" + name),
-                  log()),
-              0)
+    ASSERT_EQ(
+        run(in_dir("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -keyout " +
+                   name + ".key -out " + name + ".pem -subj /CN=" + name),
+            log()),
+        0)
         << test_util::slurp(log());
   }
   void make_leaf(const std::string& name, const std::string& ca, const std::string& extensions) {
     test_util::spit(dir_.path() / (name + ".ext"), "basicConstraints=CA:FALSE\n" + extensions);
-    ASSERT_EQ(run(in_dir("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + name +
-                         ".key -out " + name + ".csr -subj /CN=" + name + " && openssl x509 -req -in " + name +
-                         ".csr -CA " + ca + ".pem -CAkey " + ca + ".key -set_serial " +
-                         std::to_string(++serial_) + " -days 2 -out " + name + ".pem -extfile " + name + ".ext"),
-                  log()),
-              0)
+    ASSERT_EQ(
+        run(in_dir("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + name +
+                   ".key -out " + name + ".csr -subj /CN=" + name + " && openssl x509 -req -in " + name +
+                   ".csr -CA " + ca + ".pem -CAkey " + ca + ".key -set_serial " + std::to_string(++serial_) +
+                   " -days 2 -out " + name + ".pem -extfile " + name + ".ext"),
+            log()),
+        0)
         << test_util::slurp(log());
     fs::permissions(dir_.path() / (name + ".key"), fs::perms::owner_read | fs::perms::owner_write);
   }
@@ -492,7 +499,9 @@ class HttpsTest : public HttpServerTest {
   // "sha256:<hex>" of a certificate's DER, as openssl computes it.
   std::string fingerprint(const std::string& name) {
     const std::string out = dir_.file(name + ".fp");
-    EXPECT_EQ(run(in_dir("openssl x509 -in " + name + ".pem -noout -fingerprint -sha256 > '" + out + "'"), log()), 0);
+    EXPECT_EQ(
+        run(in_dir("openssl x509 -in " + name + ".pem -noout -fingerprint -sha256 > '" + out + "'"), log()),
+        0);
     std::string text = test_util::slurp(out);  // "sha256 Fingerprint=AB:CD:...\n"
     std::string hex;
     for (char c : text.substr(text.find('=') + 1)) {
@@ -530,7 +539,8 @@ TEST_F(HttpsTest, ThePeerLimitClosesOneAddressWhileAnotherGetsThrough) {
   ASSERT_TRUE(a1.valid() && a2.valid());
   auto a3 = connect_tcp(port);
   ASSERT_TRUE(a3.valid());
-  EXPECT_TRUE(closed_within(a3.get(), std::chrono::milliseconds(3000))) << "a third from 127.0.0.1 stayed open";
+  EXPECT_TRUE(closed_within(a3.get(), std::chrono::milliseconds(3000)))
+      << "a third from 127.0.0.1 stayed open";
   auto b = connect_tcp(port, "127.0.0.2");
   ASSERT_TRUE(b.valid()) << "cannot connect from 127.0.0.2";
   EXPECT_FALSE(closed_within(b.get(), std::chrono::milliseconds(500))) << "127.0.0.2 was closed too";
@@ -568,7 +578,8 @@ TEST_F(HttpsTest, WithAClientCaOnlyItsCertificatesAreServed) {
   const std::uint16_t port = *(*server)->tcp_port();
   std::string out;
   EXPECT_NE(curl(port, "", out), 0) << "answered without a client certificate: " << out;
-  EXPECT_NE(curl(port, "--cert stranger.pem --key stranger.key", out), 0) << "answered another CA's client: " << out;
+  EXPECT_NE(curl(port, "--cert stranger.pem --key stranger.key", out), 0)
+      << "answered another CA's client: " << out;
   EXPECT_EQ(seen_.calls(), 0u) << "the handler saw a refused client";
   ASSERT_EQ(curl(port, "--cert client.pem --key client.key", out), 0) << test_util::slurp(log());
   const std::string expected = fingerprint("client");
@@ -585,11 +596,13 @@ TEST_F(HttpsTest, TlsSettingsThatCannotWorkAreRefusedAtStart) {
   ASSERT_FALSE(no_cert.ok());
   EXPECT_TRUE(contains(no_cert.error().message, "needs tls_cert and tls_key")) << no_cert.error().message;
 
-  fs::permissions(dir_.path() / "server.key", fs::perms::group_read | fs::perms::others_read, fs::perm_options::add);
+  fs::permissions(dir_.path() / "server.key", fs::perms::group_read | fs::perms::others_read,
+                  fs::perm_options::add);
   auto readable = start(tls_options());
   ASSERT_FALSE(readable.ok());
   EXPECT_EQ(readable.error().code, Errc::kRejected);
-  EXPECT_TRUE(contains(readable.error().message, "chmod 600 " + dir_.file("server.key"))) << readable.error().message;
+  EXPECT_TRUE(contains(readable.error().message, "chmod 600 " + dir_.file("server.key")))
+      << readable.error().message;
   fs::permissions(dir_.path() / "server.key", fs::perms::owner_read | fs::perms::owner_write);
 
   o = tls_options();
@@ -597,14 +610,16 @@ TEST_F(HttpsTest, TlsSettingsThatCannotWorkAreRefusedAtStart) {
   auto mismatched = start(o);
   ASSERT_FALSE(mismatched.ok());
   EXPECT_TRUE(contains(mismatched.error().message, "tls_cert " + dir_.file("server.pem") + " and tls_key " +
-                                                       dir_.file("client.key") + ": not a PEM certificate and its key"))
+                                                       dir_.file("client.key") +
+                                                       ": not a PEM certificate and its key"))
       << mismatched.error().message;
 
   o = tls_options();
   o.tls_client_ca = dir_.file("client.key");
   auto bad_ca = start(o);
   ASSERT_FALSE(bad_ca.ok());
-  EXPECT_TRUE(contains(bad_ca.error().message, "tls_client_ca " + dir_.file("client.key") + ": no PEM CA certificate"))
+  EXPECT_TRUE(contains(bad_ca.error().message,
+                       "tls_client_ca " + dir_.file("client.key") + ": no PEM CA certificate"))
       << bad_ca.error().message;
   EXPECT_FALSE(fs::exists(o.unix_path)) << "nothing listens after a configuration error";
 }
