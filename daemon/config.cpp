@@ -160,6 +160,23 @@ const std::vector<ConfigKey>& config_keys() {
       {"attestation_root",
        "Also trust this attestation root (PEM or DER) for require_attestation rules; Yubico's FIDO and PIV "
        "roots are built in (repeatable)"},
+      // The HTTP listener.
+      {"socket_group", "Group of the API Unix socket, mode 0660 (default: the daemon's own group)"},
+      {"max_connections", "Open API connections at once, all listeners together, 1..16384 (default 256)"},
+      {"max_connections_per_peer",
+       "Open API connections of one uid (Unix socket) or IP address (TCP), at most max_connections (default "
+       "16)"},
+      {"max_body_memory",
+       "Request bodies buffered at once across all connections, at least max_body (default 64MiB); a request "
+       "that does not fit gets 503 busy"},
+      {"header_timeout",
+       "A connection must send its complete request headers within this of connecting (default 10s)"},
+      {"body_timeout", "A request must send its complete body within this of its headers (default 60s)"},
+      {"tls_cert",
+       "PEM certificate (chain) of the TCP listener, HTTPS with TLS 1.3 only (required with listen)"},
+      {"tls_key", "PEM private key of tls_cert, readable only by its owner (required with listen)"},
+      {"tls_client_ca",
+       "PEM CA certificate(s): TCP clients must then present a client certificate issued by one of them"},
   };
   return keys;
 }
@@ -255,6 +272,39 @@ Result<void> Config::set(std::string_view key, std::string_view value) {
   } else if (key == "attestation_root") {
     CS_TRY(std::string p, absolute_path(key, v));
     attestation_roots.push_back(p);
+  } else if (key == "socket_group") {
+    // A POSIX portable group name; that it exists is checked when the socket is made.
+    bool ok = !v.empty() && v.size() <= 32 && v.front() != '-';
+    for (char c : v) {
+      ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                  c == '.' || c == '-');
+    }
+    if (!ok) {
+      return Error(Errc::kInvalidArgument, "socket_group: \"" + std::string(v) +
+                                               "\" is not a group name (letters, digits, _ . -; at most 32)");
+    }
+    socket_group = std::string(v);
+  } else if (key == "max_connections") {
+    CS_TRY(auto n, parse_uint(key, v, 1, 16384));
+    max_connections = static_cast<unsigned>(n);
+  } else if (key == "max_connections_per_peer") {
+    CS_TRY(auto n, parse_uint(key, v, 1, 16384));
+    max_connections_per_peer = static_cast<unsigned>(n);
+  } else if (key == "max_body_memory") {
+    CS_TRY(max_body_memory, parse_size(key, v));
+  } else if (key == "header_timeout" || key == "body_timeout") {
+    CS_TRY(std::int64_t s, parse_seconds(key, v));
+    if (s > 3600) return Error(Errc::kInvalidArgument, std::string(key) + ": at most 1h");
+    (key == "header_timeout" ? header_timeout_seconds : body_timeout_seconds) = s;
+  } else if (key == "tls_cert") {
+    CS_TRY(std::string p, absolute_path(key, v));
+    tls_cert = p;
+  } else if (key == "tls_key") {
+    CS_TRY(std::string p, absolute_path(key, v));
+    tls_key = p;
+  } else if (key == "tls_client_ca") {
+    CS_TRY(std::string p, absolute_path(key, v));
+    tls_client_ca = p;
   } else {
     return Error(Errc::kInvalidArgument, "unknown key \"" + std::string(key) + "\"");
   }
@@ -269,6 +319,24 @@ Result<void> Config::validate() const {
   if (log_key.empty()) missing += " log_key";
   if (!missing.empty()) return Error(Errc::kInvalidArgument, "missing required setting(s):" + missing);
   if (state_dir == "/") return Error(Errc::kInvalidArgument, "state_dir: must not be /");
+  // The HTTP listener: TCP is served over HTTPS only.
+  if (listen && (!tls_cert || !tls_key)) {
+    return Error(Errc::kInvalidArgument,
+                 "listen: the TCP listener is HTTPS only and needs tls_cert and tls_key (PEM files)");
+  }
+  if (tls_cert.has_value() != tls_key.has_value()) {
+    return Error(Errc::kInvalidArgument, "tls_cert and tls_key: set both or neither");
+  }
+  if (max_connections_per_peer > max_connections) {
+    return Error(Errc::kInvalidArgument,
+                 "max_connections_per_peer: " + std::to_string(max_connections_per_peer) +
+                     " is more than max_connections (" + std::to_string(max_connections) + ")");
+  }
+  if (max_body > max_body_memory) {
+    return Error(Errc::kInvalidArgument, "max_body_memory: " + std::to_string(max_body_memory) +
+                                             " bytes cannot hold one request of max_body (" +
+                                             std::to_string(max_body) + " bytes)");
+  }
   return {};
 }
 

@@ -29,6 +29,22 @@
 //   attestation_root = /etc/countersign/vendor.pem extra attestation root for require_attestation
 //                                                  rules (repeatable; Yubico's are built in)
 //
+// The HTTP listener (daemon/http_server.h, docs/daemon.md "The HTTP listener"):
+//   socket_group             = countersign-api     the Unix socket's group (mode 0660); unset: the
+//                                                  daemon's own group
+//   max_connections          = 256                 open API connections, all listeners together
+//   max_connections_per_peer = 16                  per uid on the Unix socket, per IP address on TCP
+//   max_body_memory          = 64MiB               request bodies buffered at once, all connections;
+//                                                  at least max_body
+//   header_timeout           = 10s                 accept to complete request headers (total, not idle)
+//   body_timeout             = 60s                 headers to complete body (total, not idle)
+//   tls_cert                 = /etc/countersign/tls/cert.pem   PEM certificate (chain) of the TCP
+//                                                  listener; required with listen
+//   tls_key                  = /etc/countersign/tls/key.pem    its PEM private key, readable only by
+//                                                  its owner; required with listen
+//   tls_client_ca            = /etc/countersign/tls/clients.pem  when set, TCP clients must present
+//                                                  a certificate issued by one of these CAs
+//
 // Paths must be absolute. Errors name the file, line and key.
 #pragma once
 
@@ -78,6 +94,16 @@ struct Config {
   std::optional<std::string> hf_token_file;
   std::optional<std::string> s3_credentials_file;
   std::vector<std::string> attestation_roots;
+  // The HTTP listener (see the comment block above).
+  std::optional<std::string> socket_group;
+  unsigned max_connections = 256;
+  unsigned max_connections_per_peer = 16;
+  std::uint64_t max_body_memory = 64u << 20;
+  std::int64_t header_timeout_seconds = 10;
+  std::int64_t body_timeout_seconds = 60;
+  std::optional<std::string> tls_cert;
+  std::optional<std::string> tls_key;
+  std::optional<std::string> tls_client_ca;
 
   // Derived paths.
   std::string models_dir() const { return state_dir + "/models"; }
@@ -89,7 +115,8 @@ struct Config {
 
   // Sets one key from text. Errors name the key ("parallel: must be 1..64").
   Result<void> set(std::string_view key, std::string_view value);
-  // Checks required keys and consistency after all sets.
+  // Checks required keys and consistency after all sets: listen needs tls_cert and tls_key;
+  // max_connections_per_peer <= max_connections; max_body <= max_body_memory.
   Result<void> validate() const;
 };
 

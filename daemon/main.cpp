@@ -104,6 +104,15 @@ int run(int argc, char** argv) {
   o.unix_path = config.socket;
   o.tcp = config.listen;
   o.max_body = config.max_body;
+  o.socket_group = config.socket_group;
+  o.tls_cert = config.tls_cert;
+  o.tls_key = config.tls_key;
+  o.tls_client_ca = config.tls_client_ca;
+  o.max_body_memory = config.max_body_memory;
+  o.max_connections = config.max_connections;
+  o.max_connections_per_peer = config.max_connections_per_peer;
+  o.header_timeout_seconds = static_cast<unsigned>(config.header_timeout_seconds);
+  o.body_timeout_seconds = static_cast<unsigned>(config.body_timeout_seconds);
   Api api(**engine);
   auto server = HttpServer::start(o, [&api](const HttpRequest& r) { return api.route(r); });
   if (!server.ok()) {

@@ -24,6 +24,9 @@ packages=(
   libssl-dev openssl libsodium-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev
   libcurl4-openssl-dev libmicrohttpd-dev
+  # GnuTLS, libmicrohttpd's TLS library: countersignd verifies TCP clients' certificates with it
+  # (issue 18, daemon/http_server.cpp).
+  libgnutls28-dev
   libfido2-dev libcbor-dev
   nginx-light btrfs-progs sudo aria2 curl
   libpcsclite-dev pcscd vsmartcard-vpcd opensc opensc-pkcs11

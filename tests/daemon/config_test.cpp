@@ -108,5 +108,113 @@ TEST(ConfigTest, SnapshotSpecs) {
   EXPECT_FALSE(SnapshotSpec::parse("zfs:-o").ok());
 }
 
+// ---- the HTTP listener's keys ----------------------------------------------------------------
+
+TEST(ConfigTest, HttpListenerKeysHaveSafeDefaults) {
+  auto c = parse_config(kMinimal, "f");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_FALSE(c->socket_group.has_value());
+  EXPECT_EQ(c->max_connections, 256u);
+  EXPECT_EQ(c->max_connections_per_peer, 16u);
+  EXPECT_EQ(c->max_body_memory, 64u << 20);
+  EXPECT_EQ(c->header_timeout_seconds, 10);
+  EXPECT_EQ(c->body_timeout_seconds, 60);
+  EXPECT_FALSE(c->tls_cert || c->tls_key || c->tls_client_ca);
+}
+
+TEST(ConfigTest, SocketGroupIsAGroupName) {
+  auto c = parse_config(std::string(kMinimal) + "socket_group = countersign-api\n", "f");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->socket_group, "countersign-api");
+  for (const char* bad : {"-rf", "a b", "wheel;x", "x/y"}) {
+    auto r = parse_config(std::string("socket_group = ") + bad + "\n", "f.conf");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(
+        r.error().message.find("f.conf:1: socket_group: \"" + std::string(bad) + "\" is not a group name"),
+        std::string::npos)
+        << r.error().message;
+  }
+}
+
+TEST(ConfigTest, ConnectionLimitsAreValidated) {
+  auto c = parse_config(std::string(kMinimal) + "max_connections = 64\nmax_connections_per_peer = 8\n", "f");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->max_connections, 64u);
+  EXPECT_EQ(c->max_connections_per_peer, 8u);
+  EXPECT_TRUE(c->validate().ok());
+  auto zero = parse_config("max_connections = 0\n", "f.conf");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_EQ(zero.error().message, "f.conf:1: max_connections: \"0\" is not a whole number in 1..16384");
+  auto per_peer = parse_config("max_connections_per_peer = lots\n", "f.conf");
+  ASSERT_FALSE(per_peer.ok());
+  EXPECT_NE(per_peer.error().message.find("max_connections_per_peer: \"lots\" is not a whole number"),
+            std::string::npos);
+  auto more =
+      parse_config(std::string(kMinimal) + "max_connections = 8\nmax_connections_per_peer = 9\n", "f");
+  ASSERT_TRUE(more.ok());
+  auto v = more->validate();
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.error().message, "max_connections_per_peer: 9 is more than max_connections (8)");
+}
+
+TEST(ConfigTest, MaxBodyMemoryMustHoldOneMaxBody) {
+  auto c = parse_config(std::string(kMinimal) + "max_body_memory = 32MiB\n", "f");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->max_body_memory, 32u << 20);
+  EXPECT_TRUE(c->validate().ok());
+  auto bad = parse_config("max_body_memory = much\n", "f.conf");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("f.conf:1: max_body_memory: \"much\" is not a size"), std::string::npos);
+  auto small = parse_config(std::string(kMinimal) + "max_body_memory = 1MiB\n", "f");
+  ASSERT_TRUE(small.ok());
+  auto v = small->validate();
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.error().message,
+            "max_body_memory: 1048576 bytes cannot hold one request of max_body (16777216 bytes)");
+}
+
+TEST(ConfigTest, HeaderAndBodyTimeoutsAreDurations) {
+  auto c = parse_config(std::string(kMinimal) + "header_timeout = 5s\nbody_timeout = 2m\n", "f");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->header_timeout_seconds, 5);
+  EXPECT_EQ(c->body_timeout_seconds, 120);
+  auto bad = parse_config("header_timeout = soon\n", "f.conf");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("f.conf:1: header_timeout: \"soon\" is not a duration"),
+            std::string::npos);
+  auto long_body = parse_config("body_timeout = 2h\n", "f.conf");
+  ASSERT_FALSE(long_body.ok());
+  EXPECT_EQ(long_body.error().message, "f.conf:1: body_timeout: at most 1h");
+}
+
+TEST(ConfigTest, ListenNeedsTlsCertAndKey) {
+  const std::string listen = std::string(kMinimal) + "listen = 127.0.0.1:8441\n";
+  auto plain = parse_config(listen, "f");
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  auto v = plain->validate();
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.error().message,
+            "listen: the TCP listener is HTTPS only and needs tls_cert and tls_key (PEM files)");
+  auto cert_only = parse_config(listen + "tls_cert = /etc/countersign/tls/cert.pem\n", "f");
+  ASSERT_TRUE(cert_only.ok());
+  EXPECT_FALSE(cert_only->validate().ok());
+  auto tls =
+      parse_config(listen +
+                       "tls_cert = /etc/countersign/tls/cert.pem\ntls_key = /etc/countersign/tls/key.pem\n"
+                       "tls_client_ca = /etc/countersign/tls/clients.pem\n",
+                   "f");
+  ASSERT_TRUE(tls.ok()) << tls.error().message;
+  EXPECT_TRUE(tls->validate().ok()) << tls->validate().error().message;
+  EXPECT_EQ(tls->tls_cert, "/etc/countersign/tls/cert.pem");
+  EXPECT_EQ(tls->tls_key, "/etc/countersign/tls/key.pem");
+  EXPECT_EQ(tls->tls_client_ca, "/etc/countersign/tls/clients.pem");
+  for (const char* key : {"tls_cert", "tls_key", "tls_client_ca"}) {
+    auto r = parse_config(std::string(key) + " = tls/relative.pem\n", "f.conf");
+    ASSERT_FALSE(r.ok()) << key;
+    EXPECT_EQ(r.error().message,
+              "f.conf:1: " + std::string(key) + ": \"tls/relative.pem\" is not an absolute path");
+  }
+}
+
 }  // namespace
 }  // namespace countersign::daemon

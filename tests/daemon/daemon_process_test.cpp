@@ -299,6 +299,8 @@ TEST_F(DaemonProcessTest, TwoHundredConcurrentClientsAllGetAnswers) {
         i < kApproved ? std::vector<std::string>{"alice", "bob", "carol"} : std::vector<std::string>{"dave"};
     bundles.push_back(box_.bundle(BoxFixture::make_proposal(m.hash()), m.to_json(), signers).dump());
   }
+  // 200 clients, one uid here: lift the per-peer limit (16 by default) to show the load.
+  test_util::spit(box_.config_file(), test_util::slurp(box_.config_file()) + "max_connections_per_peer = 256\n");
   auto daemon = start();
   ASSERT_TRUE(daemon->ready());
   cli::BoxEndpoint ep{box_.config().socket, std::nullopt};
@@ -426,17 +428,40 @@ TEST_F(DaemonProcessTest, NoDaemonListeningIsAFailureThatSaysWhere) {
   EXPECT_EQ(bad.rc, 2) << bad;
 }
 
+// The TCP listener is HTTPS only (docs/daemon.md "The HTTP listener"): a CA and a server
+// certificate for the loopback addresses, made with the openssl CLI in `dir`. Returns the
+// config lines naming them; `curl_https` asks with curl, trusting that CA.
+std::string make_tls_files(const fs::path& dir) {
+  const std::string d = dir.string();
+  test_util::spit(dir / "server.ext", "subjectAltName=IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n");
+  const std::string make =
+      "cd '" + d + "' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+      "-keyout ca.key -out ca.pem -subj /CN=test-ca && openssl req -new -newkey ec -pkeyopt "
+      "ec_paramgen_curve:P-256 -nodes -keyout tls.key -out tls.csr -subj /CN=box && openssl x509 -req -in "
+      "tls.csr -CA ca.pem -CAkey ca.key -set_serial 1 -days 2 -out tls.pem -extfile server.ext && chmod 600 tls.key";
+  EXPECT_EQ(std::system(("(" + make + ") >>'" + d + "/openssl.log' 2>&1").c_str()), 0)
+      << test_util::slurp(dir / "openssl.log");
+  return "tls_cert = " + d + "/tls.pem\ntls_key = " + d + "/tls.key\n";
+}
+std::string curl_https(const fs::path& dir, const std::string& host_port, const std::string& path) {
+  const std::string out = (dir / "curl.out").string();
+  fs::remove(out);
+  const int rc = std::system(("curl -sS --max-time 10 --tlsv1.3 --cacert '" + (dir / "ca.pem").string() + "' -o '" + out +
+               "' https://" + host_port + path + " >>'" + (dir / "curl.log").string() + "' 2>&1")
+                  .c_str());
+  EXPECT_EQ(rc, 0) << "curl failed: " << test_util::slurp(dir / "curl.log");
+  return test_util::slurp(out);
+}
+
 TEST_F(DaemonProcessTest, OptionalTcpListenerServesTheSameApi) {
   int port = free_port();
   ASSERT_GT(port, 0);
-  test_util::spit(box_.config_file(),
-                  test_util::slurp(box_.config_file()) + "listen = 127.0.0.1:" + std::to_string(port) + "\n");
+  test_util::spit(box_.config_file(), test_util::slurp(box_.config_file()) + "listen = 127.0.0.1:" +
+                                          std::to_string(port) + "\n" + make_tls_files(dir_.path()));
   auto daemon = start();
   ASSERT_TRUE(daemon->ready());
-  auto status = test_util::run_cli(
-      {"box", "status", "--json", "--url", "http://127.0.0.1:" + std::to_string(port)}, system_now);
-  EXPECT_EQ(status.rc, 0) << status;
-  EXPECT_TRUE(contains(status.out, "\"box\": \"box-7f3a\"")) << status;
+  auto status = curl_https(dir_.path(), "127.0.0.1:" + std::to_string(port), "/v1/status");
+  EXPECT_TRUE(contains(status, "\"box\":\"box-7f3a\"")) << status << test_util::slurp(dir_.path() / "curl.log");
 }
 
 TEST_F(DaemonProcessTest, OptionalTcpListenerOnIpv6Loopback) {
@@ -444,7 +469,8 @@ TEST_F(DaemonProcessTest, OptionalTcpListenerOnIpv6Loopback) {
   // Without IPv6 nothing can bind ::1, whatever the port: then the daemon must refuse to
   // start and name the listener, not run without it.
   const std::string listen = "[::1]:" + std::to_string(free != 0 ? free : 18441);
-  test_util::spit(box_.config_file(), test_util::slurp(box_.config_file()) + "listen = " + listen + "\n");
+  test_util::spit(box_.config_file(),
+                  test_util::slurp(box_.config_file()) + "listen = " + listen + "\n" + make_tls_files(dir_.path()));
   if (free == 0) {
     auto [rc, err] = run_daemon_once({"--config", box_.config_file()}, dir_.file("err.txt"));
     EXPECT_EQ(rc, 1) << err;
@@ -453,9 +479,8 @@ TEST_F(DaemonProcessTest, OptionalTcpListenerOnIpv6Loopback) {
   }
   auto daemon = start();
   ASSERT_TRUE(daemon->ready());
-  auto status = test_util::run_cli({"box", "status", "--json", "--url", "http://" + listen}, system_now);
-  EXPECT_EQ(status.rc, 0) << status;
-  EXPECT_TRUE(contains(status.out, "\"box\": \"box-7f3a\"")) << status;
+  auto status = curl_https(dir_.path(), listen, "/v1/status");
+  EXPECT_TRUE(contains(status, "\"box\":\"box-7f3a\"")) << status << test_util::slurp(dir_.path() / "curl.log");
 }
 
 TEST_F(DaemonProcessTest, TcpListenerNeedsANumericAddress) {

@@ -6,9 +6,10 @@
 #   countersignd          NEEDED entries (readelf -d: the libraries the binary itself asks
 #                         for, not what they pull in) only from: libc, libm, libstdc++,
 #                         libgcc_s, ld-linux, libpthread, libcrypto, libssl, libcurl,
-#                         libmicrohttpd, libsodium; under -DCOUNTERSIGN_SANITIZE=ON also
+#                         libmicrohttpd, libgnutls (libmicrohttpd's TLS, which the daemon
+#                         calls to verify client certificates), libsodium; under -DCOUNTERSIGN_SANITIZE=ON also
 #                         libasan, libubsan.
-#   countersign-system    the same without libcurl and libmicrohttpd.
+#   countersign-system    the same without libcurl, libmicrohttpd and libgnutls.
 #   both                  nothing in the whole loaded set (ldd, transitive) from libfido2,
 #                         libpcsclite, Qt, libudev or libcbor (and, for the helper, libcurl
 #                         or libmicrohttpd); no symbol, undefined (nm -D --undefined-only) or
@@ -42,7 +43,7 @@ allowed_needed() {
     libc.so.* | libm.so.* | libstdc++.so.* | libgcc_s.so.* | ld-linux*.so.* | libpthread.so.*) return 0 ;;
     libcrypto.so.* | libssl.so.* | libsodium.so.*) return 0 ;;
     libasan.so.* | libubsan.so.*) return 0 ;;  # -DCOUNTERSIGN_SANITIZE=ON
-    libcurl.so.* | libmicrohttpd.so.*) [ "$1" = daemon ] ;;
+    libcurl.so.* | libmicrohttpd.so.* | libgnutls.so.*) [ "$1" = daemon ] ;;
     *) return 1 ;;
   esac
 }
