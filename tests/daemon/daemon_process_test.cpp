@@ -16,9 +16,11 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "cli/box_client.h"
+#include "core/audit_entry.h"
 #include "core/audit_log.h"
 #include "core/jcs.h"
 #include "tests/cli/cli_test_util.h"
@@ -160,6 +162,19 @@ TEST_F(DaemonProcessTest, SubmitWaitThenFetchTheLogAndVerifyItOffline) {
                                     "--checkpoint", dir_.file("cp.txt")},
                                    system_now);
   EXPECT_EQ(verify.rc, 0) << verify;
+  // Who submitted, as the kernel says (SO_PEERCRED), is in the log with the bundle.
+  bool peer_logged = false;
+  std::istringstream lines(test_util::slurp(dir_.path() / "log.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    auto e = audit::parse_export_line(line);
+    ASSERT_TRUE(e.ok()) << line;
+    json entry = *jcs::parse(e->entry);
+    if (entry["event"] != "bundle-received") continue;
+    EXPECT_EQ(entry["peer"]["transport"], "unix") << entry.dump();
+    EXPECT_EQ(entry["peer"]["uid"], ::geteuid()) << entry.dump();
+    peer_logged = true;
+  }
+  EXPECT_TRUE(peer_logged);
   auto prove = cli({"box", "log", "prove", "--entry", "2", "-o", dir_.file("proof.json")});
   ASSERT_EQ(prove.rc, 0) << prove;
   auto check = test_util::run_cli(

@@ -548,6 +548,56 @@ TEST_F(EngineTest, AnInstallPastItsDeadlineIsGivenUp) {
   EXPECT_EQ(events(audit::event::kInstallAborted).size(), 1u);
 }
 
+// More signatures than the policy has keys: refused before any signature is checked.
+TEST_F(EngineTest, ABundleWithMoreSignaturesThanKeysIsRefusedBeforeAnyCheck) {
+  expect_rejected(install_bundle(*manifest_, {"alice", "bob", "carol", "dave", "erin", "outsider"}), 403,
+                  "too-many-signatures");
+  auto rejected = events(audit::event::kBundleRejected);
+  EXPECT_EQ(rejected.back()["code"], "too-many-signatures");
+  EXPECT_TRUE(events(audit::event::kBundleReceived).empty());
+}
+
+// A flood of refusals from one peer for one reason is one entry, then one with the count.
+TEST_F(EngineTest, RepeatedRefusalsAreOneEntryAndACount) {
+  const std::uint64_t before = api().status().body["log_size"].get<std::uint64_t>();
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(submit(install_bundle(*manifest_, {"alice"})).status, 403);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(api().submit_bundle("{\"schema\"").status, 400);
+  auto rejected = events(audit::event::kBundleRejected);
+  ASSERT_EQ(rejected.size(), 2u);  // one per reason code
+  EXPECT_EQ(rejected[0]["code"], "threshold");
+  EXPECT_EQ(rejected[1]["code"], "malformed");
+  EXPECT_LE(api().status().body["log_size"].get<std::uint64_t>(), before + 2);
+  restart();  // the stop logs the counts of the open intervals
+  rejected = events(audit::event::kBundleRejected);
+  ASSERT_EQ(rejected.size(), 4u);
+  std::map<std::string, std::uint64_t> repeated;
+  for (std::size_t i = 2; i < 4; ++i) repeated[rejected[i]["code"]] = rejected[i]["repeated"];
+  EXPECT_EQ(repeated, (std::map<std::string, std::uint64_t>{{"threshold", 49}, {"malformed", 19}}));
+}
+
+// A rotation collected one signature at a time: approvers only in the new policy count toward
+// the new policy's rule, approvers only in the old one toward the old rule.
+TEST_F(EngineTest, APendingRotationTakesSignaturesOfApproversOnlyInTheNewPolicy) {
+  json rules = box_.policy_doc()["rules"];
+  test_util::spit(box_.config().policy, box_.make_policy_doc(1, rules, {"alice", "bob", "carol", "dave"}).dump());
+  const json next = box_.make_policy_doc(2, rules, {"bob", "carol", "dave", "erin"});
+  BoxFixture::ProposalOptions o;
+  o.action = Action::kRotatePolicy;
+  Proposal p = BoxFixture::make_proposal(test_util::must(jcs::hash(next), "hash"), o);
+  const std::string id = hex_encode(p.id());
+  Reply created = api().create_pending(json{{"proposal", p.to_json()}, {"manifest", next}}.dump());
+  ASSERT_EQ(created.status, 201) << created.body.dump(2);
+  for (const char* who : {"erin", "alice", "bob"}) {
+    Reply r = api().add_signature(id, box_.sign(who, p).to_json().dump());
+    ASSERT_EQ(r.status, 200) << who << ": " << r.body.dump(2);
+  }
+  Reply last = api().add_signature(id, box_.sign("carol", p).to_json().dump());
+  ASSERT_EQ(last.status, 202) << last.body.dump(2);
+  EXPECT_EQ(wait_job(last)["state"], "done");
+  EXPECT_EQ(api().status().body["policy_version"], 2);
+  EXPECT_EQ(events(audit::event::kSignatureAccepted).size(), 4u);
+}
+
 TEST_F(EngineTest, RemoveModelTakesItAway) {
   Reply r = submit(install_bundle(*manifest_));
   ASSERT_EQ(wait_job(r)["state"], "done");
