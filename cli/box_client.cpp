@@ -95,6 +95,7 @@ Result<HttpReply> box_request(const BoxEndpoint& box, std::string_view method, s
   std::string url = (box.url ? *box.url : std::string("http://localhost")) + std::string(path);
   if (!box.url) curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, box.socket.c_str());
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  if (box.cacert) curl_easy_setopt(c, CURLOPT_CAINFO, box.cacert->c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_seconds);

@@ -28,7 +28,8 @@ inline constexpr const char* kApiGroup = "countersign-api";
 
 struct BoxEndpoint {
   std::string socket;               // Unix socket path (used unless url is set)
-  std::optional<std::string> url;   // "http://127.0.0.1:8441" for the optional TCP listener
+  std::optional<std::string> url;   // "https://127.0.0.1:8441" for the optional TCP listener
+  std::optional<std::string> cacert;  // PEM CA to trust for an https URL instead of the system's
   std::string describe() const { return url ? *url : socket; }
 };
 

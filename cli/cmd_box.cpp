@@ -27,6 +27,7 @@ using nlohmann::json;
 struct Common {
   std::string socket;
   std::string url;
+  std::string cacert;
   bool json = false;
 };
 
@@ -49,6 +50,7 @@ int report_refusal(Io& io, const ApiAnswer& a, bool as_json, const std::string& 
 BoxEndpoint endpoint(Io& io, const Common& c) {
   BoxEndpoint b;
   if (!c.url.empty()) b.url = c.url;
+  if (!c.cacert.empty()) b.cacert = c.cacert;
   const char* env = io.getenv ? io.getenv(kSocketEnv) : nullptr;
   b.socket = !c.socket.empty() ? c.socket : (env && *env ? env : kDefaultSocket);
   return b;
@@ -68,7 +70,9 @@ void add_common(CLI::App* cmd, Common& c, bool json_flag = true) {
   cmd->footer(footer.empty() ? std::string(kBoxExitCodes) : footer + "\n\n" + kBoxExitCodes);
   cmd->add_option("--socket", c.socket,
                   std::string("countersignd's socket (default: $") + kSocketEnv + " or " + kDefaultSocket + ")");
-  cmd->add_option("--url", c.url, "Talk to the daemon's TCP listener instead, e.g. http://127.0.0.1:8441");
+  cmd->add_option("--url", c.url, "Talk to the daemon's HTTPS listener instead, e.g. https://127.0.0.1:8441");
+  cmd->add_option("--cacert", c.cacert, "With --url: trust this PEM CA for the box's certificate (not the system's)")
+      ->check(CLI::ExistingFile);
   if (json_flag) cmd->add_flag("--json", c.json, "Print the daemon's JSON answer");
 }
 

@@ -173,7 +173,7 @@ TEST_F(BoxClientTest, ASuccessThatIsNotJsonIsUnreachable) {
 
 TEST_F(BoxClientTest, NoAnswerInTimeIsATimeoutNamingThePath) {
   ScriptedServer server(socket_, "", /*hold=*/true);
-  auto r = box_request({socket_, std::nullopt}, "GET", "/v1/status", {}, 1);
+  auto r = box_request({socket_, std::nullopt, std::nullopt}, "GET", "/v1/status", {}, 1);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::kTimeout);
   EXPECT_TRUE(contains(r.error().message, "cannot reach countersignd at " + socket_ + ": no answer in time"))

@@ -64,7 +64,7 @@ class DaemonProcess {
     pid_ = spawn_daemon({"--config", config}, log_path, O_APPEND);
     // Ready when the socket answers (bounded).
     for (int i = 0; i < 200 && pid_ > 0; ++i) {
-      auto r = cli::box_request({socket_, std::nullopt}, "GET", "/v1/status", {}, 2);
+      auto r = cli::box_request({socket_, std::nullopt, std::nullopt}, "GET", "/v1/status", {}, 2);
       if (r.ok() && r->status == 200) {
         ready_ = true;
         break;
@@ -187,7 +187,7 @@ TEST_F(DaemonProcessTest, SubmitWaitThenFetchTheLogAndVerifyItOffline) {
   const auto old_size = size_of(test_util::slurp(dir_.path() / "cp.txt"));
   // One more refusal, for another reason (the same peer refused for the same reason again
   // within refusal_interval would only be counted): the log grows.
-  auto malformed = cli::box_request({box_.config().socket, std::nullopt}, "POST", "/v1/bundles", "{");
+  auto malformed = cli::box_request({box_.config().socket, std::nullopt, std::nullopt}, "POST", "/v1/bundles", "{");
   ASSERT_TRUE(malformed.ok());
   EXPECT_EQ(malformed->status, 400);
   auto newer = cli({"box", "log", "checkpoint", "-o", dir_.file("cp2.txt")});
@@ -213,7 +213,7 @@ TEST_F(DaemonProcessTest, OversizedAndMalformedRequestsGetJsonErrors) {
   test_util::spit(box_.config_file(), text);
   auto daemon = start();
   ASSERT_TRUE(daemon->ready());
-  cli::BoxEndpoint ep{box_.config().socket, std::nullopt};
+  cli::BoxEndpoint ep{box_.config().socket, std::nullopt, std::nullopt};
   auto big = cli::box_request(ep, "POST", "/v1/bundles", std::string(2u << 20, ' '));
   ASSERT_TRUE(big.ok()) << big.error().message;
   EXPECT_EQ(big->status, 413);
@@ -322,7 +322,7 @@ TEST_F(DaemonProcessTest, TwoHundredConcurrentClientsAllGetAnswers) {
   test_util::spit(box_.config_file(), test_util::slurp(box_.config_file()) + "max_connections_per_peer = 256\n");
   auto daemon = start();
   ASSERT_TRUE(daemon->ready());
-  cli::BoxEndpoint ep{box_.config().socket, std::nullopt};
+  cli::BoxEndpoint ep{box_.config().socket, std::nullopt, std::nullopt};
   std::atomic<int> accepted{0}, rejected{0}, other{0}, transport_errors{0}, polls{0};
   std::vector<std::thread> clients;
   for (int i = 0; i < kClients; ++i) {
@@ -481,6 +481,13 @@ TEST_F(DaemonProcessTest, OptionalTcpListenerServesTheSameApi) {
   ASSERT_TRUE(daemon->ready());
   auto status = curl_https(dir_.path(), "127.0.0.1:" + std::to_string(port), "/v1/status");
   EXPECT_TRUE(contains(status, "\"box\":\"box-7f3a\"")) << status << test_util::slurp(dir_.path() / "curl.log");
+  // countersign itself, trusting the box's CA; without it the certificate does not verify (3).
+  const std::string url = "https://127.0.0.1:" + std::to_string(port);
+  auto cli_status = test_util::run_cli({"box", "status", "--url", url, "--cacert", dir_.file("ca.pem")}, system_now);
+  EXPECT_EQ(cli_status.rc, 0) << cli_status;
+  EXPECT_TRUE(contains(cli_status.out, "box-7f3a")) << cli_status;
+  auto untrusted = test_util::run_cli({"box", "status", "--url", url}, system_now);
+  EXPECT_EQ(untrusted.rc, cli::kExitUnreachable) << untrusted;
 }
 
 TEST_F(DaemonProcessTest, OptionalTcpListenerOnIpv6Loopback) {
@@ -586,7 +593,7 @@ TEST_F(DaemonProcessTest, LogEntriesComeInBoundedPagesAndExportFollowsThemToTheE
   }
   auto daemon = start();
   ASSERT_TRUE(daemon->ready());
-  cli::BoxEndpoint ep{box_.config().socket, std::nullopt};
+  cli::BoxEndpoint ep{box_.config().socket, std::nullopt, std::nullopt};
   auto size = [&] {
     auto s = cli::box_request(ep, "GET", "/v1/status");
     return s.ok() ? jcs::parse(s->body)->value("log_size", std::uint64_t{0}) : 0;
@@ -715,7 +722,7 @@ TEST_F(DaemonProcessTest, SoakOfFloodsWhileAValidBundleIsInstalled) {
   }
   // Halfway through the flood, the valid bundle; retried while the box says it is busy.
   std::this_thread::sleep_for(std::chrono::seconds(seconds / 2));
-  cli::BoxEndpoint ep{box_.config().socket, std::nullopt};
+  cli::BoxEndpoint ep{box_.config().socket, std::nullopt, std::nullopt};
   const auto submitted = std::chrono::steady_clock::now();
   int accepted_status = 0;
   for (int i = 0; i < 100 && accepted_status != 202; ++i) {
