@@ -10,6 +10,7 @@
 #include "core/manifest.h"
 #include "core/manifest_diff.h"
 #include "core/tree_hash.h"
+#include "core/untrusted_text.h"
 
 namespace countersign::cli {
 
@@ -82,21 +83,25 @@ int show(Io& io, const std::string& path, bool json) {
   std::ostringstream o;
   o << "Manifest  " << digest_to_string(m->hash()) << "\n";
   o << "Installs  models/" << hex_encode(m->hash()) << "/\n";
-  o << "Model     " << m->name() << " " << m->version() << " (" << m->kind() << ")\n";
-  if (m->description()) o << "About     " << *m->description() << "\n";
-  o << "License   " << m->license().spdx << (m->license().url ? "  " + *m->license().url : "") << "\n";
+  // Everything from the document is shown escaped (core/untrusted_text.h): a name or a
+  // description cannot move the cursor, erase a line or reorder what follows it.
+  const auto e = [](std::string_view t) { return escape_untrusted(t); };
+  o << "Model     " << e(m->name()) << " " << e(m->version()) << " (" << e(m->kind()) << ")\n";
+  if (m->description()) o << "About     " << e(*m->description()) << "\n";
+  o << "License   " << e(m->license().spdx) << (m->license().url ? "  " + e(*m->license().url) : "") << "\n";
   o << "Size      " << human_size(m->total_size()) << " (" << m->total_size() << " bytes) in " << m->files().size()
     << " files\n";
   o << "Sources   (tried in this order)\n";
   if (m->sources().empty()) o << "  none: the box must have a mirror of its own\n";
   for (std::size_t i = 0; i < m->sources().size(); ++i) {
     const auto& s = m->sources()[i];
-    o << "  " << i + 1 << ". " << s.describe() << "\n     e.g. " << s.location_of(m->files().front().path) << "\n";
+    o << "  " << i + 1 << ". " << e(s.describe()) << "\n     e.g. " << e(s.location_of(m->files().front().path))
+      << "\n";
   }
   o << "Files\n";
   for (const auto& f : m->files()) {
     o << "  " << hex_encode(f.sha256) << "  " << std::setw(10) << human_size(f.size) << "  " << std::setw(14)
-      << f.size << "  " << f.path << "\n";
+      << f.size << "  " << e(f.path) << "\n";
   }
   io.out << o.str();
   return kExitOk;
@@ -114,8 +119,10 @@ int diff(Io& io, const std::string& old_path, const std::string& new_path, bool 
     j["new"] = digest_to_string(b->hash());
     print_json(io, j);
   } else {
-    io.out << "old " << digest_to_string(a->hash()) << "  " << a->name() << " " << a->version() << "\n"
-           << "new " << digest_to_string(b->hash()) << "  " << b->name() << " " << b->version() << "\n"
+    io.out << "old " << digest_to_string(a->hash()) << "  " << escape_untrusted(a->name()) << " "
+           << escape_untrusted(a->version()) << "\n"
+           << "new " << digest_to_string(b->hash()) << "  " << escape_untrusted(b->name()) << " "
+           << escape_untrusted(b->version()) << "\n"
            << d.to_text();
   }
   return kExitOk;

@@ -1,5 +1,7 @@
 #include "core/json_reader.h"
 
+#include "core/untrusted_text.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -131,6 +133,19 @@ Result<std::string> ObjectReader::non_empty_string(std::string_view key) {
   return s;
 }
 
+Result<std::string> ObjectReader::name(std::string_view key) {
+  CS_TRY(std::string s, non_empty_string(key));
+  if (auto why = name_problem(s)) return error(key, "\"" + escape_untrusted(s, 80) + "\" cannot be a name: " + *why);
+  return s;
+}
+
+Result<std::optional<std::string>> ObjectReader::optional_name(std::string_view key) {
+  if (!has(key)) return std::optional<std::string>();
+  CS_TRY(std::string s, string(key));
+  if (auto why = name_problem(s)) return error(key, "\"" + escape_untrusted(s, 80) + "\" cannot be a name: " + *why);
+  return std::optional<std::string>(std::move(s));
+}
+
 Result<std::optional<std::string>> ObjectReader::optional_string(std::string_view key) {
   if (!has(key)) return std::optional<std::string>();
   CS_TRY(std::string s, string(key));
@@ -194,7 +209,10 @@ Result<std::vector<std::string>> ObjectReader::string_array(std::string_view key
     if (!v.is_string()) return document_error(doc_, p, std::string("must be a string, not ") + type_name(v));
     auto s = v.get<std::string>();
     if (s.empty()) return document_error(doc_, p, "must not be empty");
-    if (unique && !seen.insert(s).second) return document_error(doc_, p, "\"" + s + "\" is listed twice");
+    if (auto why = name_problem(s))
+      return document_error(doc_, p, "\"" + escape_untrusted(s, 80) + "\" cannot be a name: " + *why);
+    if (unique && !seen.insert(s).second)
+      return document_error(doc_, p, "\"" + escape_untrusted(s, 80) + "\" is listed twice");
     out.push_back(std::move(s));
   }
   return out;

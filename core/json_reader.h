@@ -48,6 +48,12 @@ class ObjectReader {
   Result<std::string_view> string_view(std::string_view key);
   Result<std::string> non_empty_string(std::string_view key);
   Result<std::optional<std::string>> optional_string(std::string_view key);
+  // A name (DESIGN.md "Identifiers and encodings", core/untrusted_text.h): a non-empty string
+  // without control, separator or bidi formatting characters; the error names the character
+  // and its byte offset.
+  Result<std::string> name(std::string_view key);
+  // Absent, or a string that is empty or a name (what is empty is checked by the caller).
+  Result<std::optional<std::string>> optional_name(std::string_view key);
   Result<std::uint64_t> integer(std::string_view key, std::uint64_t min = 0, std::uint64_t max = kMaxDocumentInteger);
   Result<std::optional<bool>> optional_bool(std::string_view key);
   Result<Bytes> base64(std::string_view key);
@@ -55,7 +61,7 @@ class ObjectReader {
   Result<UnixTime> time(std::string_view key);
   Result<const nlohmann::json::array_t*> array(std::string_view key);
   Result<const nlohmann::json*> object(std::string_view key);
-  // Required array of strings; `unique` rejects repeats.
+  // Required array of names (as name()); `unique` rejects repeats.
   Result<std::vector<std::string>> string_array(std::string_view key, bool unique);
 
   // Checks the schema member equals `schema` (kUnknownSchema otherwise).

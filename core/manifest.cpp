@@ -5,6 +5,7 @@
 
 #include "core/jcs.h"
 #include "core/json_reader.h"
+#include "core/untrusted_text.h"
 
 namespace countersign {
 
@@ -41,15 +42,8 @@ std::string join(std::string_view base, std::string_view rest) {
   return out;
 }
 
-// At most 80 characters of a field, control characters replaced, for messages.
-std::string printable_field(std::string_view s) {
-  std::string out(s.substr(0, 80));
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  }
-  if (s.size() > 80) out += "...";
-  return out;
-}
+// At most 80 bytes of a field, escaped (core/untrusted_text.h), for messages.
+std::string printable_field(std::string_view s) { return escape_untrusted(s, 80); }
 
 bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
@@ -59,7 +53,7 @@ Result<Source> parse_source(const json& v, const std::string& pointer) {
   Source s;
   if (type == "huggingface") {
     s.type = Source::Type::kHuggingFace;
-    CS_TRY(s.repo, r.non_empty_string("repo"));
+    CS_TRY(s.repo, r.name("repo"));
     CS_TRY(s.revision, r.string("revision"));
     auto slash = s.repo.find('/');
     if (slash == std::string::npos || slash == 0 || slash + 1 == s.repo.size() ||
@@ -71,9 +65,9 @@ Result<Source> parse_source(const json& v, const std::string& pointer) {
     }
   } else if (type == "s3") {
     s.type = Source::Type::kS3;
-    CS_TRY(s.bucket, r.non_empty_string("bucket"));
-    CS_TRY(auto prefix, r.optional_string("prefix"));
-    CS_TRY(auto region, r.optional_string("region"));
+    CS_TRY(s.bucket, r.name("bucket"));
+    CS_TRY(auto prefix, r.optional_name("prefix"));
+    CS_TRY(auto region, r.optional_name("region"));
     s.prefix = prefix.value_or("");
     s.region = region.value_or("");
     // Both become part of the host name (location_of): checked here, so that a URL is only
@@ -88,14 +82,14 @@ Result<Source> parse_source(const json& v, const std::string& pointer) {
     }
   } else if (type == "https") {
     s.type = Source::Type::kHttps;
-    CS_TRY(s.base, r.non_empty_string("base"));
+    CS_TRY(s.base, r.name("base"));
     // Plain http is accepted: integrity comes from the manifest's hashes, not from TLS.
     if (!(starts_with(s.base, "https://") || starts_with(s.base, "http://")) || s.base.find_first_of(" \t\r\n") != std::string::npos) {
       return r.error("base", "\"" + s.base + "\" is not an http(s) URL");
     }
   } else if (type == "file") {
     s.type = Source::Type::kFile;
-    CS_TRY(s.base, r.non_empty_string("base"));
+    CS_TRY(s.base, r.name("base"));
     if (s.base.front() != '/' || s.base.find(std::string_view("\0", 1)) != std::string::npos) {
       return r.error("base", "\"" + s.base + "\" is not an absolute path");
     }
@@ -276,14 +270,14 @@ Result<Manifest> Manifest::parse(const json& doc) {
                                ? "\"packages\" manifests are not supported by this version yet"
                                : "unknown kind \"" + m.f_.kind + "\" (expected \"model\")");
   }
-  CS_TRY(m.f_.name, r.non_empty_string("name"));
-  CS_TRY(m.f_.version, r.non_empty_string("version"));
+  CS_TRY(m.f_.name, r.name("name"));
+  CS_TRY(m.f_.version, r.name("version"));
   CS_TRY(m.f_.description, r.optional_string("description"));
 
   CS_TRY(const json* lic, r.object("license"));
   CS_TRY(auto lr, ObjectReader::open(*lic, kDoc, "/license"));
-  CS_TRY(m.f_.license.spdx, lr.non_empty_string("spdx"));
-  CS_TRY(m.f_.license.url, lr.optional_string("url"));
+  CS_TRY(m.f_.license.spdx, lr.name("spdx"));
+  CS_TRY(m.f_.license.url, lr.optional_name("url"));
   CS_TRY_VOID(lr.finish());
 
   CS_TRY(const json::array_t* files, r.array("files"));
@@ -295,7 +289,7 @@ Result<Manifest> Manifest::parse(const json& doc) {
     std::string p = pointer_append("/files", i);
     CS_TRY(auto fr, ObjectReader::open((*files)[i], kDoc, p));
     ManifestFile f;
-    CS_TRY(f.path, fr.string("path"));
+    CS_TRY(f.path, fr.name("path"));
     if (auto why = check_manifest_path(f.path)) return fr.error("path", "\"" + f.path + "\": " + *why);
     CS_TRY(f.size, fr.integer("size"));
     CS_TRY(std::string_view hex, fr.string_view("sha256"));

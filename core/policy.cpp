@@ -134,7 +134,7 @@ Result<Policy> Policy::parse(const json& doc) {
   CS_TRY(auto r, ObjectReader::open(doc, kDoc, ""));
   CS_TRY_VOID(r.expect_schema(kPolicySchema));
   Policy p;
-  CS_TRY(p.domain_, r.non_empty_string("domain"));
+  CS_TRY(p.domain_, r.name("domain"));
   CS_TRY(p.version_, r.integer("version", 1, kMaxDocumentInteger));
 
   CS_TRY(const json::array_t* approvers, r.array("approvers"));
@@ -144,9 +144,9 @@ Result<Policy> Policy::parse(const json& doc) {
     std::string ap = pointer_append("/approvers", i);
     CS_TRY(auto ar, ObjectReader::open((*approvers)[i], kDoc, ap));
     Approver a;
-    CS_TRY(a.id, ar.non_empty_string("id"));
+    CS_TRY(a.id, ar.name("id"));
     if (!ids.insert(a.id).second) return ar.error("id", "approver id \"" + a.id + "\" is used twice");
-    CS_TRY(auto name, ar.optional_string("name"));
+    CS_TRY(auto name, ar.optional_name("name"));
     a.name = name.value_or(a.id);
     if (ar.has("roles")) {
       CS_TRY(a.roles, ar.string_array("roles", true));

@@ -64,7 +64,7 @@ Result<Proposal> Proposal::parse(const json& doc) {
   CS_TRY(auto r, ObjectReader::open(doc, kDoc, ""));
   CS_TRY_VOID(r.expect_schema(kProposalSchema));
   Proposal p;
-  CS_TRY(p.f_.domain, r.non_empty_string("domain"));
+  CS_TRY(p.f_.domain, r.name("domain"));
   CS_TRY(std::string action, r.string("action"));
   auto a = action_from_name(action);
   if (!a.ok()) return r.error("action", a.error().message);

@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "core/untrusted_text.h"
+
 namespace countersign {
 
 std::string grouped_hex(const Digest& d) {
@@ -24,20 +26,22 @@ std::string describe_proposal(const Proposal& p, UnixTime now) {
   std::ostringstream o;
   o << "Proposal id   " << grouped_hex(p.id()) << "\n";
   o << "Action        " << action_name(p.action()) << ": " << action_description(p.action()) << "\n";
-  o << "Domain        " << p.domain() << "\n";
+  o << "Domain        " << escape_untrusted(p.domain()) << "\n";
   o << (p.action() == Action::kRotatePolicy ? "New policy    " : "Manifest      ")
     << digest_to_string(p.manifest()) << "\n";
   if (p.previous()) o << "Replaces      " << digest_to_string(*p.previous()) << "\n";
   o << "Boxes         ";
   if (p.boxes()) {
-    for (std::size_t i = 0; i < p.boxes()->size(); ++i) o << (i ? ", " : "") << (*p.boxes())[i];
+    for (std::size_t i = 0; i < p.boxes()->size(); ++i) o << (i ? ", " : "") << escape_untrusted((*p.boxes())[i]);
   } else {
     o << "any box of the domain";
   }
   o << "\n";
   o << "Created       " << format_rfc3339(p.created()) << "\n";
   o << "Expires       " << expiry_text(p.expires(), now) << "\n";
-  if (p.note()) o << "Note          " << *p.note() << "\n";
+  // The note is free text: any Unicode, shown escaped (a control or bidi character in it is
+  // seen, never interpreted; core/untrusted_text.h).
+  if (p.note()) o << "Note          " << escape_untrusted(*p.note()) << "\n";
   return o.str();
 }
 

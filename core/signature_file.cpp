@@ -32,7 +32,7 @@ Result<SignatureFile> SignatureFile::parse(const json& doc) {
   } else if (r.has("authenticator_data")) {
     return r.error("authenticator_data", "is only allowed with fido2-* algorithms");
   }
-  CS_TRY(s.f_.signer, r.optional_string("signer"));
+  CS_TRY(s.f_.signer, r.optional_name("signer"));
   if (r.has("signed")) {
     CS_TRY(s.f_.signed_at, r.time("signed"));
   } else {

@@ -23,7 +23,7 @@ Result<SnapshotDoc> SnapshotDoc::parse(const nlohmann::json& doc) {
   CS_TRY(auto r, ObjectReader::open(doc, kDoc, ""));
   CS_TRY_VOID(r.expect_schema(kSnapshotSchema));
   SnapshotDoc s;
-  CS_TRY(s.f_.box, r.non_empty_string("box"));
+  CS_TRY(s.f_.box, r.name("box"));
   CS_TRY(s.f_.backend, r.string("backend"));
   if (s.f_.backend != "btrfs" && s.f_.backend != "zfs") return r.error("backend", "must be \"btrfs\" or \"zfs\"");
   CS_TRY(s.f_.id, r.string("id"));

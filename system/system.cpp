@@ -26,6 +26,7 @@
 #include "core/secret.h"
 #include "core/sha256.h"
 #include "core/signed_note.h"
+#include "core/untrusted_text.h"
 #include "core/verify.h"
 #include "smartcard/attestation.h"
 #include "system/fs_at.h"
@@ -44,15 +45,8 @@ constexpr std::uint64_t kMaxBundleInput = std::uint64_t{64} << 20;
 constexpr std::uint64_t kMaxReasonInput = 4096;
 constexpr std::uint64_t kMaxReportInput = 64 * 1024;
 
-// At most 80 characters of an untrusted argument, control characters replaced, for messages.
-std::string printable(std::string_view s) {
-  std::string out(s.substr(0, 80));
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  }
-  if (s.size() > 80) out += "…";
-  return out;
-}
+// At most 80 bytes of an untrusted argument, escaped (core/untrusted_text.h), for messages.
+std::string printable(std::string_view s) { return escape_untrusted(s, 80); }
 
 Error usage_error(const std::string& why) { return Error(Errc::kInvalidArgument, why + " (see --help)"); }
 

@@ -220,6 +220,61 @@ TEST_F(CliTest, ProposalShowAndManifestShowForReview) {
   EXPECT_EQ(j["hash"].get<std::string>() + "\n", h.out);
 }
 
+// Issue 19's attack: a file name followed by a carriage return and "erase line, cursor up"
+// hides itself in a terminal review; a bidi override shows invoice_<RLO>exe.pdf as
+// "invoice_fdp.exe". Such names are refused at parse, naming the character and its offset;
+// free text (a note, a description) may hold them but is shown escaped, never interpreted.
+TEST_F(CliTest, EscapeSequencesAndBidiOverridesCannotHideInTheReview) {
+  const std::string hex(64, 'a');
+  auto manifest_with = [&](const std::string& path, const std::string& description) {
+    json m = {{"schema", "countersign/manifest/v1"},
+              {"kind", "model"},
+              {"name", "x"},
+              {"version", "1"},
+              {"description", description},
+              {"license", {{"spdx", "MIT"}}},
+              {"sources", json::array()},
+              {"files", {{{"path", path}, {"size", 1}, {"sha256", hex}}}}};
+    return m.dump();
+  };
+  write("erase.json", manifest_with("zz_backdoor.py\r\x1b[2K\x1b[1A", "ok"));
+  CliRun erase = run({"manifest", "show", p("erase.json")});
+  EXPECT_EQ(erase.rc, 2) << erase;
+  EXPECT_TRUE(contains(erase.err, "/files/0/path")) << erase;
+  EXPECT_TRUE(contains(erase.err, "zz_backdoor.py\\x0d\\x1b[2K\\x1b[1A")) << erase;
+  EXPECT_TRUE(contains(erase.err, "U+000D (a control character) at byte 14")) << erase;
+  write("bidi.json", manifest_with("invoice_\xe2\x80\xae" "exe.pdf", "ok"));
+  CliRun bidi = run({"manifest", "show", p("bidi.json")});
+  EXPECT_EQ(bidi.rc, 2) << bidi;
+  EXPECT_TRUE(contains(bidi.err, "invoice_<U+202E>exe.pdf")) << bidi;
+  EXPECT_TRUE(contains(bidi.err, "U+202E (a bidi formatting character) at byte 8")) << bidi;
+  // Free text: accepted, shown escaped; no raw ESC, CR or RLO reaches the terminal.
+  write("described.json", manifest_with("a.bin", "fine\r\x1b[2K\x1b[1Ahidden \xe2\x80\xae" "txt"));
+  CliRun shown = run({"manifest", "show", p("described.json")});
+  EXPECT_EQ(shown.rc, 0) << shown;
+  EXPECT_TRUE(contains(shown.out, "About     fine\\x0d\\x1b[2K\\x1b[1Ahidden <U+202E>txt")) << shown;
+  for (const CliRun* r : {&erase, &bidi, &shown}) {
+    EXPECT_FALSE(contains(r->out + r->err, "\x1b")) << "a raw ESC reached the terminal";
+    EXPECT_FALSE(contains(r->out + r->err, "\r")) << "a raw CR reached the terminal";
+    EXPECT_FALSE(contains(r->out + r->err, "\xe2\x80\xae")) << "a raw RLO reached the terminal";
+  }
+}
+
+TEST_F(CliTest, AProposalNoteIsShownEscaped) {
+  make_model("model");
+  CliRun m = run({"manifest", "create", "--name", "tiny", "--version", "1", "--license", "MIT", "--source",
+                  "https://example.com/m/", "-o", p("manifest.json"), p("model")});
+  ASSERT_EQ(m.rc, 0) << m;
+  CliRun c = run({"proposal", "create", "--domain", "acme-prod", "--action", "install-model", "--manifest",
+                  p("manifest.json"), "--expires", "7d", "--note", "ship it\r\x1b[2K\x1b[1A\xe2\x80\xae", "-o",
+                  p("proposal.json")});
+  ASSERT_EQ(c.rc, 0) << c;
+  CliRun show = run({"proposal", "show", p("proposal.json")});
+  EXPECT_EQ(show.rc, 0) << show;
+  EXPECT_TRUE(contains(show.out, "Note          ship it\\x0d\\x1b[2K\\x1b[1A<U+202E>\n")) << show;
+  EXPECT_FALSE(contains(show.out, "\x1b")) << show;
+}
+
 // ---- refusals: exit 1 with the reason -------------------------------------------------------
 
 TEST_F(CliTest, SignatureForAnotherProposal) {

@@ -216,7 +216,7 @@ INSTANTIATE_TEST_SUITE_P(
                       PathCase{"b/../../x", "\"..\""}, PathCase{"b/./c", "\".\""}, PathCase{"./b", "\".\""},
                       PathCase{"b//c", "empty segment"}, PathCase{"b/", "empty segment"},
                       PathCase{"", "empty"}, PathCase{"b\\c", "backslash"},
-                      PathCase{std::string("b\0c", 3), "NUL"}));
+                      PathCase{std::string("b\0c", 3), "U+0000 (a control character) at byte 1"}));
 
 TEST(ManifestPath, AcceptsOrdinaryPaths) {
   for (const char* p : {"a", "a.b", "dir/sub/file.safetensors", "..a", "a..", ".hidden", "a b", "ünïcode"}) {
