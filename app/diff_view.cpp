@@ -14,7 +14,7 @@ namespace {
 
 QString sources_text(const std::vector<Source>& sources) {
   QStringList out;
-  for (const auto& s : sources) out << q(s.describe());
+  for (const auto& s : sources) out << untrusted(s.describe());
   return out.join(QStringLiteral("; "));
 }
 
@@ -89,14 +89,14 @@ void DiffView::refresh() {
                        .arg(grouped(d->removed.size()))
                        .arg(grouped(d->unchanged)));
   source_->setText(tr("Comparing against %1 (%2 %3)")
-                       .arg(q(ws.previous_path), q(ws.previous->name()), q(ws.previous->version())));
+                       .arg(q(ws.previous_path), untrusted(ws.previous->name()), untrusted(ws.previous->version())));
   QStringList meta;
-  if (d->name_changed) meta << tr("Name: %1 → %2").arg(q(d->name_changed->first), q(d->name_changed->second));
+  if (d->name_changed) meta << tr("Name: %1 → %2").arg(untrusted(d->name_changed->first), untrusted(d->name_changed->second));
   if (d->version_changed)
-    meta << tr("Version: %1 → %2").arg(q(d->version_changed->first), q(d->version_changed->second));
+    meta << tr("Version: %1 → %2").arg(untrusted(d->version_changed->first), untrusted(d->version_changed->second));
   if (d->license_changed)
     meta << tr("⚠ License: %1 → %2")
-                .arg(q(d->license_changed->first.spdx), q(d->license_changed->second.spdx));
+                .arg(untrusted(d->license_changed->first.spdx), untrusted(d->license_changed->second.spdx));
   if (!d->sources_added.empty()) meta << tr("+ Sources added: %1").arg(sources_text(d->sources_added));
   if (!d->sources_removed.empty()) meta << tr("− Sources removed: %1").arg(sources_text(d->sources_removed));
   if (d->sources_reordered) meta << tr("Sources reordered");

@@ -83,13 +83,13 @@ void ReviewView::refresh() {
     const Proposal& p = *ws.proposal;
     field("action")->setText(q(std::string(action_name(p.action()))) + QStringLiteral(" — ") +
                              q(std::string(action_description(p.action()))));
-    field("domain")->setText(q(p.domain()));
+    field("domain")->setText(untrusted(p.domain()));
     QStringList boxes;
     if (p.boxes()) {
-      for (const auto& b : *p.boxes()) boxes << q(b);
+      for (const auto& b : *p.boxes()) boxes << untrusted(b);
     }
     field("boxes")->setText(p.boxes() ? boxes.join(QStringLiteral(", ")) : tr("any box of the domain"));
-    field("note")->setText(p.note() ? q(*p.note()) : tr("(no note: ask the proposer why)"));
+    field("note")->setText(p.note() ? untrusted(*p.note()) : tr("(no note: ask the proposer why)"));
     field("created")->setText(q(format_rfc3339(p.created())));
     field("expires")->setText(q(expiry_text(p.expires(), session_.now())));
     const Fingerprint f = fingerprint(p.id());
@@ -104,14 +104,14 @@ void ReviewView::refresh() {
   }
   if (ws.manifest) {
     const Manifest& m = *ws.manifest;
-    field("name")->setText(q(m.name()) +
-                           (m.description() ? QStringLiteral(" — ") + q(*m.description()) : QString()));
-    field("version")->setText(q(m.version()));
-    field("license")->setText(q(m.license().spdx) +
-                              (m.license().url ? QStringLiteral("  ") + q(*m.license().url) : QString()));
+    field("name")->setText(untrusted(m.name()) +
+                           (m.description() ? QStringLiteral(" — ") + untrusted(*m.description()) : QString()));
+    field("version")->setText(untrusted(m.version()));
+    field("license")->setText(untrusted(m.license().spdx) +
+                              (m.license().url ? QStringLiteral("  ") + untrusted(*m.license().url) : QString()));
     QStringList sources;
     int n = 1;
-    for (const auto& s : m.sources()) sources << QStringLiteral("%1. ").arg(n++) + q(s.describe());
+    for (const auto& s : m.sources()) sources << QStringLiteral("%1. ").arg(n++) + untrusted(s.describe());
     field("sources")->setText(sources.join(QStringLiteral("\n")));
     field("size")->setText(tr("%1 files, %2 (%3 bytes)")
                                .arg(grouped(m.files().size()))

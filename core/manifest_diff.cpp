@@ -1,4 +1,5 @@
 #include "core/manifest_diff.h"
+#include "core/untrusted_text.h"
 
 #include <algorithm>
 #include <sstream>
@@ -21,7 +22,9 @@ json license_json(const License& l) {
   return j;
 }
 
-std::string license_text(const License& l) { return l.spdx + (l.url ? " <" + *l.url + ">" : ""); }
+std::string license_text(const License& l) {
+  return escape_untrusted(l.spdx) + (l.url ? " <" + escape_untrusted(*l.url) + ">" : "");
+}
 
 }  // namespace
 
@@ -117,25 +120,25 @@ std::string ManifestDiff::to_text() const {
   std::ostringstream o;
   o << added.size() << " added, " << removed.size() << " removed, " << changed.size() << " changed, "
     << unchanged << " unchanged\n";
-  if (name_changed) o << "name:    " << name_changed->first << " -> " << name_changed->second << "\n";
+  if (name_changed) o << "name:    " << escape_untrusted(name_changed->first) << " -> " << escape_untrusted(name_changed->second) << "\n";
   if (version_changed)
-    o << "version: " << version_changed->first << " -> " << version_changed->second << "\n";
+    o << "version: " << escape_untrusted(version_changed->first) << " -> " << escape_untrusted(version_changed->second) << "\n";
   if (license_changed) {
     o << "LICENSE CHANGED: " << license_text(license_changed->first) << " -> "
       << license_text(license_changed->second) << "\n";
   }
-  for (const auto& f : added) o << "+ added    " << f.path << "  " << human_size(f.size) << "\n";
-  for (const auto& f : removed) o << "- removed  " << f.path << "  " << human_size(f.size) << "\n";
+  for (const auto& f : added) o << "+ added    " << escape_untrusted(f.path) << "  " << human_size(f.size) << "\n";
+  for (const auto& f : removed) o << "- removed  " << escape_untrusted(f.path) << "  " << human_size(f.size) << "\n";
   for (const auto& c : changed) {
-    o << "~ changed  " << c.after.path;
+    o << "~ changed  " << escape_untrusted(c.after.path);
     if (c.size_changed()) o << "  size " << human_size(c.before.size) << " -> " << human_size(c.after.size);
     if (c.hash_changed())
       o << "  sha256 " << hex_encode(c.before.sha256).substr(0, 12) << "... -> "
         << hex_encode(c.after.sha256).substr(0, 12) << "...";
     o << "\n";
   }
-  for (const auto& s : sources_added) o << "+ source   " << s.describe() << "\n";
-  for (const auto& s : sources_removed) o << "- source   " << s.describe() << "\n";
+  for (const auto& s : sources_added) o << "+ source   " << escape_untrusted(s.describe()) << "\n";
+  for (const auto& s : sources_removed) o << "- source   " << escape_untrusted(s.describe()) << "\n";
   if (sources_reordered) o << "~ sources  same sources, new order\n";
   return o.str();
 }

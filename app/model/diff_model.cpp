@@ -126,7 +126,7 @@ QVariant DiffModel::data(const QModelIndex& index, int role) const {
       }
       return {};
     case kPath:
-      return QString::fromStdString(after ? after->path : before->path);
+      return untrusted(after ? after->path : before->path);
     case kBefore:
       return before ? size_text(before->size) : QString();
     case kAfter:

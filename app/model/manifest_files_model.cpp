@@ -30,7 +30,7 @@ QVariant ManifestFilesModel::data(const QModelIndex& index, int role) const {
   if (role != Qt::DisplayRole && role != Qt::ToolTipRole && role != kSortRole) return {};
   switch (index.column()) {
     case kPath:
-      return QString::fromStdString(f.path);
+      return untrusted(f.path);
     case kSize:
       return QString::fromStdString(human_size(f.size));
     case kBytes:

@@ -30,6 +30,7 @@
 #include "app/sign_view.h"
 #include "app/ui_util.h"
 #include "app/verify_view.h"
+#include "core/fileio.h"
 #include "core/jcs.h"
 #include "core/review.h"
 #include "core/x509.h"
@@ -193,6 +194,23 @@ TEST_F(AppTest, RecognisesEachKindFromTheSchemaOrShape) {
   EXPECT_EQ(unknown.error().code, Errc::kUnknownSchema);
   EXPECT_TRUE(contains(unknown.error().message, "countersign/other/v9"));
   EXPECT_FALSE(detect_kind("not json at all").ok());
+}
+
+// Issue 19: a note holding "erase line, cursor up" and a bidi override is drawn as markers,
+// never interpreted by Qt's layout; so is a manifest description.
+TEST_F(AppTest, ReviewShowsUntrustedTextEscaped) {
+  auto original = Proposal::parse(*jcs::parse(test_util::slurp(fx_.proposal)));
+  ASSERT_TRUE(original.ok());
+  Proposal::Fields pf = original->fields();
+  pf.note = "ship it\r\x1b[2K\x1b[1A invoice_\xe2\x80\xae" "fdp.exe";
+  const Proposal p = must(Proposal::create(pf), "proposal");
+  const std::string path = dir_.file("attack-proposal.json");
+  ASSERT_TRUE(write_file_atomic(path, to_pretty_json(p.to_json())).ok());
+  ASSERT_EQ(open({path, fx_.manifest}), 2) << s(errors_.join("\n"));
+  const std::string note = s(window_->review()->field("note")->text());
+  EXPECT_EQ(note, "ship it\\x0d\\x1b[2K\\x1b[1A invoice_<U+202E>fdp.exe");
+  EXPECT_FALSE(contains(note, "\x1b"));
+  EXPECT_FALSE(contains(note, "\xe2\x80\xae"));
 }
 
 TEST_F(AppTest, ReviewShowsTheProposalInPlainWordsAndTheFileTable) {
