@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "core/audit_entry.h"
@@ -796,6 +797,39 @@ class EngineBtrfsTest : public ::testing::Test {
   std::unique_ptr<BoxFixture> box_;
   std::unique_ptr<Engine> engine_;
 };
+
+// GET /v1/snapshots does not start the helper for every request: its answer is kept until a
+// job finishes (jobs are what take and restore snapshots). The helper is run through a
+// wrapper that counts its runs.
+TEST_F(EngineBtrfsTest, SnapshotListingsAreKeptUntilAJobChangesThem) {
+  const std::string runs = (tmp_.path() / "helper-runs").string();
+  const std::string wrapper = (tmp_.path() / "helper.sh").string();
+  test_util::spit(wrapper, "#!/bin/sh\necho \"$*\" >> '" + runs + "'\nexec '" COUNTERSIGN_SYSTEM_BIN "' \"$@\"\n");
+  ::chmod(wrapper.c_str(), 0755);
+  engine_->stop();
+  engine_.reset();
+  box_->config().helper = {wrapper};
+  engine_ = test_util::must(Engine::open(box_->config()), "engine");
+  ASSERT_TRUE(engine_->start().ok());
+  auto listings = [&] {
+    int n = 0;
+    std::istringstream lines(test_util::slurp(runs));
+    for (std::string line; std::getline(lines, line);) n += line.rfind("snapshot list", 0) == 0 ? 1 : 0;
+    return n;
+  };
+  for (int i = 0; i < 20; ++i) {
+    Reply r = api().snapshots();
+    ASSERT_EQ(r.status, 200) << r.body.dump(2);
+    EXPECT_TRUE(r.body["snapshots"].empty());
+  }
+  EXPECT_EQ(listings(), 1);
+  Installed a = install("cached", {{"a.bin", "aaaa"}});
+  ASSERT_EQ(a.job["state"], "done") << a.job.dump(2);
+  Reply after = api().snapshots();  // the install took a snapshot: asked again
+  ASSERT_EQ(after.status, 200);
+  EXPECT_EQ(after.body["snapshots"].size(), 1u) << after.body.dump(2);
+  EXPECT_EQ(listings(), 2);
+}
 
 TEST_F(EngineBtrfsTest, RestoreSnapshotBundleBringsTheModelsBack) {
   const std::map<std::string, std::string> a = {{"a.bin", std::string(200000, 'a')}, {"cfg/a.json", "{}"}};
