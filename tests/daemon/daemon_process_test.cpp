@@ -764,7 +764,13 @@ TEST_F(DaemonProcessTest, SoakOfFloodsWhileAValidBundleIsInstalled) {
               seconds, kProcesses * kThreads, requests, accept_seconds, static_cast<double>(rss_kib) / 1024.0,
               static_cast<double>(log_growth) / 1024.0);
   EXPECT_GT(requests, 1000);
+#if defined(__SANITIZE_ADDRESS__)
+  // Under ASan the daemon's RSS is mostly shadow memory and the allocator's quarantine of
+  // freed blocks (256 MiB by default): the bound is the regular build's to hold.
+  (void)rss_kib;
+#else
   EXPECT_LT(rss_kib, 128u * 1024);
+#endif
   EXPECT_LT(log_growth, 1u << 20);
   // The log still verifies.
   test_util::spit(dir_.path() / "log.pub", box_.log_verifier());
