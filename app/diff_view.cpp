@@ -88,12 +88,15 @@ void DiffView::refresh() {
                        .arg(grouped(d->added.size()))
                        .arg(grouped(d->removed.size()))
                        .arg(grouped(d->unchanged)));
-  source_->setText(tr("Comparing against %1 (%2 %3)")
-                       .arg(q(ws.previous_path), untrusted(ws.previous->name()), untrusted(ws.previous->version())));
+  source_->setText(
+      tr("Comparing against %1 (%2 %3)")
+          .arg(q(ws.previous_path), untrusted(ws.previous->name()), untrusted(ws.previous->version())));
   QStringList meta;
-  if (d->name_changed) meta << tr("Name: %1 → %2").arg(untrusted(d->name_changed->first), untrusted(d->name_changed->second));
+  if (d->name_changed)
+    meta << tr("Name: %1 → %2").arg(untrusted(d->name_changed->first), untrusted(d->name_changed->second));
   if (d->version_changed)
-    meta << tr("Version: %1 → %2").arg(untrusted(d->version_changed->first), untrusted(d->version_changed->second));
+    meta << tr("Version: %1 → %2")
+                .arg(untrusted(d->version_changed->first), untrusted(d->version_changed->second));
   if (d->license_changed)
     meta << tr("⚠ License: %1 → %2")
                 .arg(untrusted(d->license_changed->first.spdx), untrusted(d->license_changed->second.spdx));

@@ -104,11 +104,13 @@ void ReviewView::refresh() {
   }
   if (ws.manifest) {
     const Manifest& m = *ws.manifest;
-    field("name")->setText(untrusted(m.name()) +
-                           (m.description() ? QStringLiteral(" — ") + untrusted(*m.description()) : QString()));
+    field("name")->setText(untrusted(m.name()) + (m.description()
+                                                      ? QStringLiteral(" — ") + untrusted(*m.description())
+                                                      : QString()));
     field("version")->setText(untrusted(m.version()));
-    field("license")->setText(untrusted(m.license().spdx) +
-                              (m.license().url ? QStringLiteral("  ") + untrusted(*m.license().url) : QString()));
+    field("license")->setText(
+        untrusted(m.license().spdx) +
+        (m.license().url ? QStringLiteral("  ") + untrusted(*m.license().url) : QString()));
     QStringList sources;
     int n = 1;
     for (const auto& s : m.sources()) sources << QStringLiteral("%1. ").arg(n++) + untrusted(s.describe());

@@ -44,10 +44,11 @@ Error unreachable(const BoxEndpoint& box, Errc code, const std::string& what) {
 Result<void> check_socket_path(const BoxEndpoint& box) {
   struct stat st {};
   if (::stat(box.socket.c_str(), &st) != 0) {
-    if (errno == ENOENT) return unreachable(box, Errc::kNotFound, "no socket there (is countersignd running?)");
+    if (errno == ENOENT)
+      return unreachable(box, Errc::kNotFound, "no socket there (is countersignd running?)");
     if (errno == EACCES) {
-      return unreachable(box, Errc::kIo, std::string("permission denied (members of group ") + kApiGroup +
-                                             " may connect)");
+      return unreachable(box, Errc::kIo,
+                         std::string("permission denied (members of group ") + kApiGroup + " may connect)");
     }
     return {};  // let connect() say what is wrong
   }
@@ -64,8 +65,8 @@ Error transport_error(const BoxEndpoint& box, CURLcode rc, const char* detail, c
       return unreachable(box, Errc::kIo, "the connection closed without an answer");
     case CURLE_COULDNT_CONNECT:
       if (!box.url && ::access(box.socket.c_str(), W_OK) != 0 && errno == EACCES) {
-        return unreachable(box, Errc::kIo, std::string("permission denied (members of group ") + kApiGroup +
-                                               " may connect)");
+        return unreachable(box, Errc::kIo,
+                           std::string("permission denied (members of group ") + kApiGroup + " may connect)");
       }
       return unreachable(box, Errc::kIo, std::string("connection refused (") + detail + ")");
     case CURLE_WRITE_ERROR:
@@ -86,7 +87,8 @@ std::string describe_reply(const HttpReply& r) {
 
 Result<HttpReply> box_request(const BoxEndpoint& box, std::string_view method, std::string_view path,
                               std::string_view body, long timeout_seconds) {
-  if (method != "GET" && method != "POST") return Error(Errc::kInternal, "unsupported method " + std::string(method));
+  if (method != "GET" && method != "POST")
+    return Error(Errc::kInternal, "unsupported method " + std::string(method));
   if (!box.url) CS_TRY_VOID(check_socket_path(box));
   global_init();
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> h(curl_easy_init(), &curl_easy_cleanup);
@@ -122,13 +124,15 @@ Result<HttpReply> box_request(const BoxEndpoint& box, std::string_view method, s
 
 Result<ApiAnswer> api_answer(const BoxEndpoint& box, const HttpReply& reply, bool json_expected) {
   auto not_the_api = [&](const std::string& what) {
-    return Error(Errc::kMalformed, "countersignd at " + box.describe() + " answered " + describe_reply(reply) +
-                                       " " + what + ", which is not its API's answer");
+    return Error(Errc::kMalformed, "countersignd at " + box.describe() + " answered " +
+                                       describe_reply(reply) + " " + what +
+                                       ", which is not its API's answer");
   };
   ApiAnswer a;
   a.status = reply.status;
   const bool error_status = reply.status >= 400;
-  if (!error_status && (reply.status < 200 || reply.status >= 300)) return not_the_api("with an unexpected status");
+  if (!error_status && (reply.status < 200 || reply.status >= 300))
+    return not_the_api("with an unexpected status");
   if (!error_status && !json_expected) return a;
   auto j = jcs::parse(reply.body);
   if (!j.ok() || !j->is_object()) return not_the_api("with a body that is not a JSON object");
@@ -142,7 +146,8 @@ Result<ApiAnswer> api_answer(const BoxEndpoint& box, const HttpReply& reply, boo
       if (!a.reason.empty()) a.reason += "; ";
       a.reason += r.is_string() ? r.get<std::string>() : r.dump();
     }
-  } else if (j->contains("reason") && (*j)["reason"].is_string() && !(*j)["reason"].get<std::string>().empty()) {
+  } else if (j->contains("reason") && (*j)["reason"].is_string() &&
+             !(*j)["reason"].get<std::string>().empty()) {
     a.reason = (*j)["reason"].get<std::string>();
   } else {
     a.reason = (*j)["error"].get<std::string>();

@@ -27,8 +27,8 @@ inline constexpr const char* kDefaultSocket = "/run/countersign/countersignd.soc
 inline constexpr const char* kApiGroup = "countersign-api";
 
 struct BoxEndpoint {
-  std::string socket;               // Unix socket path (used unless url is set)
-  std::optional<std::string> url;   // "https://127.0.0.1:8441" for the optional TCP listener
+  std::string socket;                 // Unix socket path (used unless url is set)
+  std::optional<std::string> url;     // "https://127.0.0.1:8441" for the optional TCP listener
   std::optional<std::string> cacert;  // PEM CA to trust for an https URL instead of the system's
   std::string describe() const { return url ? *url : socket; }
 };
@@ -51,8 +51,8 @@ Result<HttpReply> box_request(const BoxEndpoint& box, std::string_view method, s
 // (`json` holds it; `reason` is its "reason", or its "reasons" joined, or the code).
 struct ApiAnswer {
   long status = 0;
-  nlohmann::json json;   // null for a 2xx text answer
-  std::string reason;    // empty unless status >= 400
+  nlohmann::json json;  // null for a 2xx text answer
+  std::string reason;   // empty unless status >= 400
   bool ok() const { return status >= 200 && status < 300; }
 };
 // kMalformed "countersignd at <where> answered <what>, which is not its API's answer" when

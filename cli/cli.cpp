@@ -23,8 +23,8 @@ int exit_code_for(const Error& e) {
   }
 }
 
-void draw_progress_bar(Io& io, std::string_view label, std::uint64_t done, std::uint64_t total, std::string_view extra,
-                       bool final_line) {
+void draw_progress_bar(Io& io, std::string_view label, std::uint64_t done, std::uint64_t total,
+                       std::string_view extra, bool final_line) {
   double frac = total == 0 ? 1.0 : static_cast<double>(std::min(done, total)) / static_cast<double>(total);
   constexpr int kWidth = 30;
   int filled = static_cast<int>(frac * kWidth);

@@ -45,8 +45,8 @@ int report_error(Io& io, const Error& e, bool json);
 
 // Redraws a one-line progress bar on stderr: "LABEL [#####     ]  42%  EXTRA". Callers draw
 // only when io.err_is_tty; `final_line` ends the line.
-void draw_progress_bar(Io& io, std::string_view label, std::uint64_t done, std::uint64_t total, std::string_view extra,
-                       bool final_line);
+void draw_progress_bar(Io& io, std::string_view label, std::uint64_t done, std::uint64_t total,
+                       std::string_view extra, bool final_line);
 
 // Prints `value` as pretty JSON on stdout.
 void print_json(Io& io, const nlohmann::json& value);

@@ -42,7 +42,8 @@ int report_unreachable(Io& io, const Error& e, bool as_json) {
 // The box answered and said no: its reason on stderr (with --json its answer on stdout).
 // A request it found malformed (400, 413) is exit 2, anything else it refused exit 1.
 int report_refusal(Io& io, const ApiAnswer& a, bool as_json, const std::string& context = {}) {
-  io.err << "countersign: " << (context.empty() ? "" : context + ": ") << "countersignd: " << a.reason << "\n";
+  io.err << "countersign: " << (context.empty() ? "" : context + ": ") << "countersignd: " << a.reason
+         << "\n";
   if (as_json) print_json(io, a.json);
   return a.status == 400 || a.status == 413 ? kExitUsage : kExitFailed;
 }
@@ -68,18 +69,21 @@ constexpr const char* kBoxExitCodes = R"(Exit codes (docs/api.md):
 void add_common(CLI::App* cmd, Common& c, bool json_flag = true) {
   const std::string footer = cmd->get_footer();
   cmd->footer(footer.empty() ? std::string(kBoxExitCodes) : footer + "\n\n" + kBoxExitCodes);
-  cmd->add_option("--socket", c.socket,
-                  std::string("countersignd's socket (default: $") + kSocketEnv + " or " + kDefaultSocket + ")");
+  cmd->add_option(
+      "--socket", c.socket,
+      std::string("countersignd's socket (default: $") + kSocketEnv + " or " + kDefaultSocket + ")");
   cmd->add_option("--url", c.url, "Talk to the daemon's HTTPS listener instead, e.g. https://127.0.0.1:8441");
-  cmd->add_option("--cacert", c.cacert, "With --url: trust this PEM CA for the box's certificate (not the system's)")
+  cmd->add_option("--cacert", c.cacert,
+                  "With --url: trust this PEM CA for the box's certificate (not the system's)")
       ->check(CLI::ExistingFile);
   if (json_flag) cmd->add_flag("--json", c.json, "Print the daemon's JSON answer");
 }
 
 // One request and the API's answer to it, whatever its status; nullopt (reported, `rc` set to
 // kExitUnreachable) when the API did not answer.
-std::optional<ApiAnswer> exchange(Io& io, const Common& c, int& rc, std::string_view method, const std::string& path,
-                                  std::string_view body = {}, long timeout = 60, bool json_expected = true) {
+std::optional<ApiAnswer> exchange(Io& io, const Common& c, int& rc, std::string_view method,
+                                  const std::string& path, std::string_view body = {}, long timeout = 60,
+                                  bool json_expected = true) {
   const BoxEndpoint box = endpoint(io, c);
   auto reply = box_request(box, method, path, body, timeout);
   auto answer = reply.ok() ? api_answer(box, *reply, json_expected) : Result<ApiAnswer>(reply.error());
@@ -104,7 +108,8 @@ std::optional<json> call(Io& io, const Common& c, int& rc, std::string_view meth
 }
 
 // A text endpoint (/v1/log/checkpoint, /v1/log/entries): the body of a 2xx answer.
-std::optional<std::string> fetch_text(Io& io, const Common& c, int& rc, const std::string& path, long timeout = 60) {
+std::optional<std::string> fetch_text(Io& io, const Common& c, int& rc, const std::string& path,
+                                      long timeout = 60) {
   const BoxEndpoint box = endpoint(io, c);
   auto reply = box_request(box, "GET", path, {}, timeout);
   auto answer = reply.ok() ? api_answer(box, *reply, false) : Result<ApiAnswer>(reply.error());
@@ -149,17 +154,19 @@ int watch_job(Io& io, const Common& c, const std::string& job, std::int64_t time
     if (io.err_is_tty && j->contains("progress")) {
       const json& p = (*j)["progress"];
       std::string extra = std::to_string(u64(p, "files_done")) + "/" + std::to_string(u64(p, "files_total")) +
-                          " files  " + human_size(u64(p, "bytes_done")) + " / " + human_size(u64(p, "bytes_total"));
+                          " files  " + human_size(u64(p, "bytes_done")) + " / " +
+                          human_size(u64(p, "bytes_total"));
       if (!p["active"].empty()) extra += "  from " + p["active"][0].value("source", std::string());
-      draw_progress_bar(io, (*j).value("phase", std::string("installing")), u64(p, "bytes_done"), u64(p, "bytes_total"),
-                        extra.substr(0, 100), state == "done" || state == "failed");
+      draw_progress_bar(io, (*j).value("phase", std::string("installing")), u64(p, "bytes_done"),
+                        u64(p, "bytes_total"), extra.substr(0, 100), state == "done" || state == "failed");
       drew = true;
     }
     if (state == "done" || state == "failed") {
       if (drew && !(io.err_is_tty && j->contains("progress"))) io.err << "\n";
       if (c.json) print_json(io, *j);
       if (state == "failed") {
-        io.err << "countersign: the job failed: " << j->value("error", std::string("(no reason given)")) << "\n";
+        io.err << "countersign: the job failed: " << j->value("error", std::string("(no reason given)"))
+               << "\n";
         return kExitFailed;
       }
       if (!c.json) {
@@ -173,8 +180,9 @@ int watch_job(Io& io, const Common& c, const std::string& job, std::int64_t time
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   // The box answered all along: the job is not done yet, a failure of the wait (1).
-  report_error(io, Error(Errc::kTimeout, "gave up waiting for job " + job + " after " + format_duration(timeout_s)),
-               c.json);
+  report_error(
+      io, Error(Errc::kTimeout, "gave up waiting for job " + job + " after " + format_duration(timeout_s)),
+      c.json);
   return kExitFailed;
 }
 
@@ -196,9 +204,10 @@ int submit(Io& io, const SubmitArgs& a) {
     return r->status == 400 || r->status == 413 ? kExitUsage : kExitFailed;
   }
   if (!r->json.contains("job") || !r->json["job"].is_string()) {
-    return report_unreachable(
-        io, Error(Errc::kMalformed, "countersignd at " + endpoint(io, a.c).describe() + " accepted without a job id"),
-        a.c.json);
+    return report_unreachable(io,
+                              Error(Errc::kMalformed, "countersignd at " + endpoint(io, a.c).describe() +
+                                                          " accepted without a job id"),
+                              a.c.json);
   }
   const json* body = &r->json;
   std::string job = (*body)["job"];
@@ -230,8 +239,8 @@ int show(Io& io, const Common& c, const std::string& path, const std::function<v
 
 void human_status(Io& io, const json& j) {
   io.out << "box:       " << j["box"].get<std::string>() << "\n"
-         << "domain:    " << j["domain"].get<std::string>() << " (policy version " << u64(j, "policy_version") << ", "
-         << j["policy"].get<std::string>() << ")\n"
+         << "domain:    " << j["domain"].get<std::string>() << " (policy version " << u64(j, "policy_version")
+         << ", " << j["policy"].get<std::string>() << ")\n"
          << "snapshots: " << j["snapshot_backend"].get<std::string>() << "\n"
          << "log:       " << u64(j, "log_size") << " entries\n"
          << "executed:  " << u64(j, "executed") << " proposals, " << u64(j, "queued") << " queued\n";
@@ -289,11 +298,12 @@ int log_export(Io& io, const LogArgs& a) {
     if (!page) return rc;
     if (page->empty()) break;
     if (page->back() != '\n') {
-      return report_unreachable(io,
-                                Error(Errc::kMalformed, "countersignd at " + endpoint(io, a.c).describe() +
-                                                            " answered a page of entries at " + std::to_string(start) +
-                                                            " that does not end with a whole line"),
-                                false);
+      return report_unreachable(
+          io,
+          Error(Errc::kMalformed, "countersignd at " + endpoint(io, a.c).describe() +
+                                      " answered a page of entries at " + std::to_string(start) +
+                                      " that does not end with a whole line"),
+          false);
     }
     lines += *page;
     start += static_cast<std::uint64_t>(std::count(page->begin(), page->end(), '\n'));
@@ -309,9 +319,10 @@ int log_export(Io& io, const LogArgs& a) {
 }
 
 int log_prove(Io& io, const LogArgs& a, bool entry_given) {
-  std::string path = entry_given ? "/v1/log/inclusion?index=" + std::to_string(a.entry) + "&size=" + std::to_string(a.size)
-                                 : "/v1/log/consistency?old=" + std::to_string(a.consistency[0]) +
-                                       "&new=" + std::to_string(a.consistency[1]);
+  std::string path =
+      entry_given ? "/v1/log/inclusion?index=" + std::to_string(a.entry) + "&size=" + std::to_string(a.size)
+                  : "/v1/log/consistency?old=" + std::to_string(a.consistency[0]) +
+                        "&new=" + std::to_string(a.consistency[1]);
   int rc = kExitOk;
   auto j = call(io, a.c, rc, "GET", path);
   if (!j) return rc;
@@ -331,14 +342,17 @@ void add_box_commands(Registry& r) {
       "this command follows the job (a progress bar on a terminal) until it is done or failed.");
   sub->add_option("BUNDLE", s->bundle, "Bundle file, or - for standard input")->required();
   sub->add_flag("--wait", s->wait, "Follow the job until it finishes");
-  sub->add_option("--timeout", s->timeout, "With --wait: give up after this long (e.g. 30m)")->capture_default_str();
+  sub->add_option("--timeout", s->timeout, "With --wait: give up after this long (e.g. 30m)")
+      ->capture_default_str();
   add_common(sub, s->c);
   sub->callback([&io = r.io, &rc = r.rc, s] { rc = submit(io, *s); });
 
-  auto* box = r.app.add_subcommand("box", "Ask the box's countersignd: status, jobs, models, policy, snapshots, log");
+  auto* box =
+      r.app.add_subcommand("box", "Ask the box's countersignd: status, jobs, models, policy, snapshots, log");
   box->require_subcommand(1);
   auto c = std::make_shared<Common>();
-  auto simple = [&](const char* name, const char* help, std::string path, std::function<void(Io&, const json&)> human) {
+  auto simple = [&](const char* name, const char* help, std::string path,
+                    std::function<void(Io&, const json&)> human) {
     auto* cmd = box->add_subcommand(name, help);
     add_common(cmd, *c);
     cmd->callback([&io = r.io, &rc = r.rc, c, path, human] {
@@ -375,9 +389,11 @@ void add_box_commands(Registry& r) {
   });
 
   auto snap_dir = std::make_shared<std::string>();
-  auto* snaps = box->add_subcommand("snapshots", "The box's snapshots, as documents a restore-snapshot proposal approves");
-  snaps->footer("With -o DIR, writes each snapshot document to DIR/<id>.json for `countersign proposal create\n"
-                "--action restore-snapshot --manifest DIR/<id>.json`.");
+  auto* snaps = box->add_subcommand("snapshots",
+                                    "The box's snapshots, as documents a restore-snapshot proposal approves");
+  snaps->footer(
+      "With -o DIR, writes each snapshot document to DIR/<id>.json for `countersign proposal create\n"
+      "--action restore-snapshot --manifest DIR/<id>.json`.");
   snaps->add_option("-o,--out-dir", *snap_dir, "Write each snapshot document into this directory");
   add_common(snaps, *c);
   snaps->callback([&io = r.io, &rc = r.rc, c, snap_dir] {
@@ -392,10 +408,13 @@ void add_box_commands(Registry& r) {
           return;
         }
       }
-      if (!c->json) io.out << d["id"].get<std::string>() << "  taken " << d["taken"].get<std::string>() << "  " << snap["hash"].get<std::string>() << "\n";
+      if (!c->json)
+        io.out << d["id"].get<std::string>() << "  taken " << d["taken"].get<std::string>() << "  "
+               << snap["hash"].get<std::string>() << "\n";
     }
     if (c->json) print_json(io, *j);
-    if (!c->json && (*j)["snapshots"].empty()) io.out << "no snapshots (backend " << (*j)["backend"].get<std::string>() << ")\n";
+    if (!c->json && (*j)["snapshots"].empty())
+      io.out << "no snapshots (backend " << (*j)["backend"].get<std::string>() << ")\n";
     rc = kExitOk;
   });
 
@@ -403,7 +422,8 @@ void add_box_commands(Registry& r) {
     std::string proposal, manifest;
   };
   auto pa = std::make_shared<ProposeArgs>();
-  auto* propose = box->add_subcommand("propose", "Leave a proposal on the box; approvers add signatures one at a time");
+  auto* propose =
+      box->add_subcommand("propose", "Leave a proposal on the box; approvers add signatures one at a time");
   propose->add_option("--proposal", pa->proposal, "Proposal file")->required();
   propose->add_option("--manifest", pa->manifest, "The document it approves")->required();
   add_common(propose, *c);
@@ -417,8 +437,9 @@ void add_box_commands(Registry& r) {
     auto pj = jcs::parse(*p);
     auto mj = jcs::parse(*m);
     if (!pj.ok() || !mj.ok()) {
-      rc = report_error(io, (!pj.ok() ? pj.error().with_context(pa->proposal) : mj.error().with_context(pa->manifest)),
-                        c->json);
+      rc = report_error(
+          io, (!pj.ok() ? pj.error().with_context(pa->proposal) : mj.error().with_context(pa->manifest)),
+          c->json);
       return;
     }
     auto j = call(io, *c, rc, "POST", "/v1/proposals", json{{"proposal", *pj}, {"manifest", *mj}}.dump());
@@ -442,7 +463,8 @@ void add_box_commands(Registry& r) {
   };
   auto as = std::make_shared<AddSigArgs>();
   auto* add_sig = box->add_subcommand("add-signature", "Add signatures to a proposal pending on the box");
-  add_sig->footer("The box acts as soon as the action's rule is met; until then it says who is still missing.");
+  add_sig->footer(
+      "The box acts as soon as the action's rule is met; until then it says who is still missing.");
   add_sig->add_option("ID", as->id, "Proposal id (64 hex)")->required();
   add_sig->add_option("SIGNATURE", as->sigs, "Signature files")->required();
   add_common(add_sig, *c);
@@ -468,10 +490,12 @@ void add_box_commands(Registry& r) {
     }
   });
 
-  auto* log = box->add_subcommand("log", "Fetch the box's audit log, checkpoints and proofs for offline checks");
+  auto* log =
+      box->add_subcommand("log", "Fetch the box's audit log, checkpoints and proofs for offline checks");
   log->require_subcommand(1);
-  log->footer("Check what you fetched with `countersign log verify` / `countersign log check-proof` and the\n"
-              "box's log verifier key: the box cannot make them verify by lying.");
+  log->footer(
+      "Check what you fetched with `countersign log verify` / `countersign log check-proof` and the\n"
+      "box's log verifier key: the box cannot make them verify by lying.");
   auto la = std::make_shared<LogArgs>();
   auto* lc = log->add_subcommand("checkpoint", "The newest signed checkpoint");
   lc->add_option("-o,--out", la->out, "Write it here (default: standard output)");

@@ -89,14 +89,14 @@ int show(Io& io, const std::string& path, bool json) {
   o << "Model     " << e(m->name()) << " " << e(m->version()) << " (" << e(m->kind()) << ")\n";
   if (m->description()) o << "About     " << e(*m->description()) << "\n";
   o << "License   " << e(m->license().spdx) << (m->license().url ? "  " + e(*m->license().url) : "") << "\n";
-  o << "Size      " << human_size(m->total_size()) << " (" << m->total_size() << " bytes) in " << m->files().size()
-    << " files\n";
+  o << "Size      " << human_size(m->total_size()) << " (" << m->total_size() << " bytes) in "
+    << m->files().size() << " files\n";
   o << "Sources   (tried in this order)\n";
   if (m->sources().empty()) o << "  none: the box must have a mirror of its own\n";
   for (std::size_t i = 0; i < m->sources().size(); ++i) {
     const auto& s = m->sources()[i];
-    o << "  " << i + 1 << ". " << e(s.describe()) << "\n     e.g. " << e(s.location_of(m->files().front().path))
-      << "\n";
+    o << "  " << i + 1 << ". " << e(s.describe()) << "\n     e.g. "
+      << e(s.location_of(m->files().front().path)) << "\n";
   }
   o << "Files\n";
   for (const auto& f : m->files()) {
@@ -135,7 +135,8 @@ void add_manifest_commands(Registry& r) {
   manifest->require_subcommand(1);
 
   auto c = std::make_shared<CreateArgs>();
-  auto* create_cmd = manifest->add_subcommand("create", "Hash every file of a model directory into a manifest");
+  auto* create_cmd =
+      manifest->add_subcommand("create", "Hash every file of a model directory into a manifest");
   create_cmd->footer(
       "Walks DIR, hashes every file with SHA-256 in parallel (a progress bar on a terminal) and prints the\n"
       "manifest with files sorted by path. Symbolic links and special files are refused.\n\n"
@@ -152,7 +153,8 @@ void add_manifest_commands(Registry& r) {
   create_cmd->add_option("--license", c->license, "SPDX license id, e.g. Apache-2.0")->required();
   create_cmd->add_option("--license-url", c->license_url, "URL of the license text");
   create_cmd->add_option("--description", c->description, "Free text shown to reviewers");
-  create_cmd->add_option("--source", c->sources, "Download source (repeatable, in order); see below")->allow_extra_args(false);
+  create_cmd->add_option("--source", c->sources, "Download source (repeatable, in order); see below")
+      ->allow_extra_args(false);
   create_cmd->add_option("--threads", c->threads, "Hashing threads (default: one per core)");
   create_cmd->add_option("-o,--out", c->out, "Write the manifest here instead of standard output");
   create_cmd->add_option("DIR", c->dir, "Model directory")->required();
@@ -164,7 +166,8 @@ void add_manifest_commands(Registry& r) {
   show_cmd->footer("A malformed manifest is refused with what is wrong and where (exit 2).");
   show_cmd->add_option("FILE", *show_path, "Manifest file, or - for standard input")->required();
   show_cmd->add_flag("--json", *show_json, "Print {\"hash\", \"manifest\"} as JSON");
-  show_cmd->callback([&io = r.io, &rc = r.rc, show_path, show_json] { rc = show(io, *show_path, *show_json); });
+  show_cmd->callback(
+      [&io = r.io, &rc = r.rc, show_path, show_json] { rc = show(io, *show_path, *show_json); });
 
   auto old_path = std::make_shared<std::string>();
   auto new_path = std::make_shared<std::string>();
@@ -176,8 +179,9 @@ void add_manifest_commands(Registry& r) {
   diff_cmd->add_option("OLD", *old_path, "The installed (previous) manifest")->required();
   diff_cmd->add_option("NEW", *new_path, "The proposed manifest")->required();
   diff_cmd->add_flag("--json", *diff_json, "Machine-readable output");
-  diff_cmd->callback(
-      [&io = r.io, &rc = r.rc, old_path, new_path, diff_json] { rc = diff(io, *old_path, *new_path, *diff_json); });
+  diff_cmd->callback([&io = r.io, &rc = r.rc, old_path, new_path, diff_json] {
+    rc = diff(io, *old_path, *new_path, *diff_json);
+  });
 }
 
 }  // namespace countersign::cli

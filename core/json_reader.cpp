@@ -11,8 +11,9 @@ namespace countersign {
 using nlohmann::json;
 
 Error document_error(std::string_view doc, const std::string& pointer, const std::string& message) {
-  return Error(Errc::kInvalidDocument,
-               std::string(doc) + " " + (pointer.empty() ? std::string("(top level)") : pointer) + ": " + message);
+  return Error(
+      Errc::kInvalidDocument,
+      std::string(doc) + " " + (pointer.empty() ? std::string("(top level)") : pointer) + ": " + message);
 }
 
 std::string pointer_append(const std::string& pointer, std::string_view token) {
@@ -42,14 +43,22 @@ std::string pointer_append(const std::string& pointer, std::size_t index) {
 
 static const char* type_name(const json& v) {
   switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::object: return "an object";
-    case json::value_t::array: return "an array";
-    case json::value_t::string: return "a string";
-    case json::value_t::boolean: return "a boolean";
-    case json::value_t::binary: return "binary";
-    case json::value_t::discarded: return "nothing";
-    default: return "a number";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "an array";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::boolean:
+      return "a boolean";
+    case json::value_t::binary:
+      return "binary";
+    case json::value_t::discarded:
+      return "nothing";
+    default:
+      return "a number";
   }
 }
 
@@ -135,14 +144,16 @@ Result<std::string> ObjectReader::non_empty_string(std::string_view key) {
 
 Result<std::string> ObjectReader::name(std::string_view key) {
   CS_TRY(std::string s, non_empty_string(key));
-  if (auto why = name_problem(s)) return error(key, "\"" + escape_untrusted(s, 80) + "\" cannot be a name: " + *why);
+  if (auto why = name_problem(s))
+    return error(key, "\"" + escape_untrusted(s, 80) + "\" cannot be a name: " + *why);
   return s;
 }
 
 Result<std::optional<std::string>> ObjectReader::optional_name(std::string_view key) {
   if (!has(key)) return std::optional<std::string>();
   CS_TRY(std::string s, string(key));
-  if (auto why = name_problem(s)) return error(key, "\"" + escape_untrusted(s, 80) + "\" cannot be a name: " + *why);
+  if (auto why = name_problem(s))
+    return error(key, "\"" + escape_untrusted(s, 80) + "\" cannot be a name: " + *why);
   return std::optional<std::string>(std::move(s));
 }
 
@@ -221,11 +232,12 @@ Result<std::vector<std::string>> ObjectReader::string_array(std::string_view key
 Result<void> ObjectReader::expect_schema(std::string_view schema) {
   const json* v = find("schema");
   if (v == nullptr || !v->is_string()) {
-    return Error(Errc::kUnknownSchema, doc_ + ": \"schema\" is missing; expected \"" + std::string(schema) + "\"");
+    return Error(Errc::kUnknownSchema,
+                 doc_ + ": \"schema\" is missing; expected \"" + std::string(schema) + "\"");
   }
   if (v->get_ref<const json::string_t&>() != schema) {
-    return Error(Errc::kUnknownSchema, doc_ + ": schema \"" + v->get<std::string>() + "\" is not \"" +
-                                           std::string(schema) + "\"");
+    return Error(Errc::kUnknownSchema,
+                 doc_ + ": schema \"" + v->get<std::string>() + "\" is not \"" + std::string(schema) + "\"");
   }
   return {};
 }

@@ -54,7 +54,8 @@ class ObjectReader {
   Result<std::string> name(std::string_view key);
   // Absent, or a string that is empty or a name (what is empty is checked by the caller).
   Result<std::optional<std::string>> optional_name(std::string_view key);
-  Result<std::uint64_t> integer(std::string_view key, std::uint64_t min = 0, std::uint64_t max = kMaxDocumentInteger);
+  Result<std::uint64_t> integer(std::string_view key, std::uint64_t min = 0,
+                                std::uint64_t max = kMaxDocumentInteger);
   Result<std::optional<bool>> optional_bool(std::string_view key);
   Result<Bytes> base64(std::string_view key);
   Result<Digest> digest(std::string_view key);  // "sha256:<hex>"

@@ -84,7 +84,8 @@ Result<Source> parse_source(const json& v, const std::string& pointer) {
     s.type = Source::Type::kHttps;
     CS_TRY(s.base, r.name("base"));
     // Plain http is accepted: integrity comes from the manifest's hashes, not from TLS.
-    if (!(starts_with(s.base, "https://") || starts_with(s.base, "http://")) || s.base.find_first_of(" \t\r\n") != std::string::npos) {
+    if (!(starts_with(s.base, "https://") || starts_with(s.base, "http://")) ||
+        s.base.find_first_of(" \t\r\n") != std::string::npos) {
       return r.error("base", "\"" + s.base + "\" is not an http(s) URL");
     }
   } else if (type == "file") {
@@ -102,8 +103,9 @@ Result<Source> parse_source(const json& v, const std::string& pointer) {
 
 }  // namespace
 
-// AWS "Bucket naming rules" for virtual-hosted-style URLs: 3 to 63 characters; lowercase letters, digits, hyphens and dots; each dot-separated
-// label starts and ends with a letter or digit; not formatted like an IPv4 address).
+// AWS "Bucket naming rules" for virtual-hosted-style URLs: 3 to 63 characters; lowercase letters, digits,
+// hyphens and dots; each dot-separated label starts and ends with a letter or digit; not formatted like an
+// IPv4 address).
 std::optional<std::string> s3_bucket_problem(std::string_view bucket) {
   if (bucket.size() < 3 || bucket.size() > 63) return "it must be 3 to 63 characters long";
   bool all_digits_and_dots = true;
@@ -117,7 +119,8 @@ std::optional<std::string> s3_bucket_problem(std::string_view bucket) {
     if (!is_lower_alnum(label.front()) || !is_lower_alnum(label.back()))
       return "each dot-separated label must start and end with a lowercase letter or digit";
     for (char c : label) {
-      if (!is_lower_alnum(c) && c != '-') return "only lowercase letters, digits, hyphens and dots are allowed";
+      if (!is_lower_alnum(c) && c != '-')
+        return "only lowercase letters, digits, hyphens and dots are allowed";
       if (!(c >= '0' && c <= '9')) all_digits_and_dots = false;
     }
     ++labels;
@@ -207,7 +210,8 @@ std::string Source::location_of(std::string_view path) const {
     case Type::kS3: {
       // Never a host name from unchecked pieces (a Source built by hand skips parse_source).
       if (s3_bucket_problem(bucket) || (!region.empty() && !is_s3_region(region))) return {};
-      std::string host = region.empty() ? bucket + ".s3.amazonaws.com" : bucket + ".s3." + region + ".amazonaws.com";
+      std::string host =
+          region.empty() ? bucket + ".s3.amazonaws.com" : bucket + ".s3." + region + ".amazonaws.com";
       return "https://" + host + "/" + percent_encode_path(prefix) + percent_encode_path(path);
     }
     case Type::kHttps:
@@ -220,21 +224,28 @@ std::string Source::location_of(std::string_view path) const {
 
 std::string_view Source::type_name() const {
   switch (type) {
-    case Type::kHuggingFace: return "huggingface";
-    case Type::kS3: return "s3";
-    case Type::kHttps: return "https";
-    case Type::kFile: return "file";
+    case Type::kHuggingFace:
+      return "huggingface";
+    case Type::kS3:
+      return "s3";
+    case Type::kHttps:
+      return "https";
+    case Type::kFile:
+      return "file";
   }
   return "";
 }
 
 std::string Source::describe() const {
   switch (type) {
-    case Type::kHuggingFace: return "huggingface " + repo + " @ " + revision;
+    case Type::kHuggingFace:
+      return "huggingface " + repo + " @ " + revision;
     case Type::kS3:
       return "s3 " + bucket + "/" + prefix + (region.empty() ? "" : " (" + region + ")");
-    case Type::kHttps: return base;  // the URL says http or https
-    case Type::kFile: return "file " + base;
+    case Type::kHttps:
+      return base;  // the URL says http or https
+    case Type::kFile:
+      return "file " + base;
   }
   return {};
 }
@@ -311,8 +322,8 @@ Result<Manifest> Manifest::parse(const json& doc) {
     for (std::size_t pos = path.find('/'); pos != std::string_view::npos; pos = path.find('/', pos + 1)) {
       if (paths.contains(path.substr(0, pos))) {
         return document_error(kDoc, pointer_append(pointer_append("/files", i), "path"),
-                              "\"" + std::string(path) + "\" is inside \"" + std::string(path.substr(0, pos)) +
-                                  "\", which is listed as a file");
+                              "\"" + std::string(path) + "\" is inside \"" +
+                                  std::string(path.substr(0, pos)) + "\", which is listed as a file");
       }
     }
   }
@@ -332,7 +343,9 @@ Result<Manifest> Manifest::parse(const json& doc) {
   return m;
 }
 
-Result<Manifest> Manifest::parse_text(std::string_view text) { return parse_document_text<Manifest>(text, "manifest"); }
+Result<Manifest> Manifest::parse_text(std::string_view text) {
+  return parse_document_text<Manifest>(text, "manifest");
+}
 
 Result<Manifest> Manifest::create(Fields fields) {
   std::sort(fields.files.begin(), fields.files.end(),

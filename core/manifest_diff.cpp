@@ -120,15 +120,20 @@ std::string ManifestDiff::to_text() const {
   std::ostringstream o;
   o << added.size() << " added, " << removed.size() << " removed, " << changed.size() << " changed, "
     << unchanged << " unchanged\n";
-  if (name_changed) o << "name:    " << escape_untrusted(name_changed->first) << " -> " << escape_untrusted(name_changed->second) << "\n";
+  if (name_changed)
+    o << "name:    " << escape_untrusted(name_changed->first) << " -> "
+      << escape_untrusted(name_changed->second) << "\n";
   if (version_changed)
-    o << "version: " << escape_untrusted(version_changed->first) << " -> " << escape_untrusted(version_changed->second) << "\n";
+    o << "version: " << escape_untrusted(version_changed->first) << " -> "
+      << escape_untrusted(version_changed->second) << "\n";
   if (license_changed) {
     o << "LICENSE CHANGED: " << license_text(license_changed->first) << " -> "
       << license_text(license_changed->second) << "\n";
   }
-  for (const auto& f : added) o << "+ added    " << escape_untrusted(f.path) << "  " << human_size(f.size) << "\n";
-  for (const auto& f : removed) o << "- removed  " << escape_untrusted(f.path) << "  " << human_size(f.size) << "\n";
+  for (const auto& f : added)
+    o << "+ added    " << escape_untrusted(f.path) << "  " << human_size(f.size) << "\n";
+  for (const auto& f : removed)
+    o << "- removed  " << escape_untrusted(f.path) << "  " << human_size(f.size) << "\n";
   for (const auto& c : changed) {
     o << "~ changed  " << escape_untrusted(c.after.path);
     if (c.size_changed()) o << "  size " << human_size(c.before.size) << " -> " << human_size(c.after.size);

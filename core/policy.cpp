@@ -34,10 +34,12 @@ Result<Attestation> parse_attestation(const json& v, std::string_view doc, const
   Attestation a;
   CS_TRY(a.format, r.string("format"));
   if (a.format != "fido2-packed" && a.format != "yubikey-piv") {
-    return r.error("format", "unknown attestation format \"" + a.format + "\" (expected fido2-packed or yubikey-piv)");
+    return r.error("format",
+                   "unknown attestation format \"" + a.format + "\" (expected fido2-packed or yubikey-piv)");
   }
   CS_TRY(a.certificates, base64_array(r, "certificates"));
-  if (a.certificates.empty()) return r.error("certificates", "must hold at least the attestation certificate");
+  if (a.certificates.empty())
+    return r.error("certificates", "must hold at least the attestation certificate");
   if (r.has("signature")) {
     CS_TRY(a.signature, r.base64("signature"));
   }
@@ -160,11 +162,13 @@ Result<Policy> Policy::parse(const json& doc) {
       CS_TRY(PolicyKey key, parse_policy_key((*keys)[k], kDoc, kp));
       auto [it, fresh] = p.key_index_.emplace(key.key.id(), std::make_pair(i, a.keys.size()));
       if (!fresh) {
-        const std::string& other = p.approvers_.size() > it->second.first ? p.approvers_[it->second.first].id : a.id;
+        const std::string& other =
+            p.approvers_.size() > it->second.first ? p.approvers_[it->second.first].id : a.id;
         return document_error(kDoc, kp,
-                              other == a.id ? "approver \"" + a.id + "\" lists the same key twice"
-                                            : "key " + key.key.id().substr(0, 16) + " is shared by approvers \"" +
-                                                  other + "\" and \"" + a.id + "\"");
+                              other == a.id
+                                  ? "approver \"" + a.id + "\" lists the same key twice"
+                                  : "key " + key.key.id().substr(0, 16) + " is shared by approvers \"" +
+                                        other + "\" and \"" + a.id + "\"");
       }
       a.keys.push_back(std::move(key));
     }
@@ -191,8 +195,9 @@ Result<Policy> Policy::parse(const json& doc) {
     std::set<std::string> coverable_roles;
     for (const auto& a : p.approvers_) {
       if (!rule.allows(a.id)) continue;
-      if (rule.require_attestation &&
-          std::none_of(a.keys.begin(), a.keys.end(), [](const PolicyKey& k) { return k.attestation.has_value(); })) {
+      if (rule.require_attestation && std::none_of(a.keys.begin(), a.keys.end(), [](const PolicyKey& k) {
+            return k.attestation.has_value();
+          })) {
         continue;
       }
       ++eligible;
@@ -218,7 +223,9 @@ Result<Policy> Policy::parse(const json& doc) {
   return p;
 }
 
-Result<Policy> Policy::parse_text(std::string_view text) { return parse_document_text<Policy>(text, "policy"); }
+Result<Policy> Policy::parse_text(std::string_view text) {
+  return parse_document_text<Policy>(text, "policy");
+}
 
 const Rule* Policy::rule_for(Action a) const {
   auto it = rules_.find(a);

@@ -16,22 +16,32 @@ constexpr std::size_t kNonceSize = 16;
 
 std::string_view action_name(Action a) {
   switch (a) {
-    case Action::kInstallModel: return "install-model";
-    case Action::kRemoveModel: return "remove-model";
-    case Action::kRestoreSnapshot: return "restore-snapshot";
-    case Action::kInstallPackages: return "install-packages";
-    case Action::kRotatePolicy: return "rotate-policy";
+    case Action::kInstallModel:
+      return "install-model";
+    case Action::kRemoveModel:
+      return "remove-model";
+    case Action::kRestoreSnapshot:
+      return "restore-snapshot";
+    case Action::kInstallPackages:
+      return "install-packages";
+    case Action::kRotatePolicy:
+      return "rotate-policy";
   }
   return "";
 }
 
 std::string_view action_description(Action a) {
   switch (a) {
-    case Action::kInstallModel: return "install a model";
-    case Action::kRemoveModel: return "remove a model";
-    case Action::kRestoreSnapshot: return "restore a snapshot";
-    case Action::kInstallPackages: return "install system packages";
-    case Action::kRotatePolicy: return "replace the approver policy";
+    case Action::kInstallModel:
+      return "install a model";
+    case Action::kRemoveModel:
+      return "remove a model";
+    case Action::kRestoreSnapshot:
+      return "restore a snapshot";
+    case Action::kInstallPackages:
+      return "install system packages";
+    case Action::kRotatePolicy:
+      return "replace the approver policy";
   }
   return "";
 }
@@ -90,7 +100,9 @@ Result<Proposal> Proposal::parse(const json& doc) {
   return p;
 }
 
-Result<Proposal> Proposal::parse_text(std::string_view text) { return parse_document_text<Proposal>(text, "proposal"); }
+Result<Proposal> Proposal::parse_text(std::string_view text) {
+  return parse_document_text<Proposal>(text, "proposal");
+}
 
 Result<Proposal> Proposal::create(Fields fields) {
   if (fields.nonce.empty()) {

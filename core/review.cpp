@@ -32,7 +32,8 @@ std::string describe_proposal(const Proposal& p, UnixTime now) {
   if (p.previous()) o << "Replaces      " << digest_to_string(*p.previous()) << "\n";
   o << "Boxes         ";
   if (p.boxes()) {
-    for (std::size_t i = 0; i < p.boxes()->size(); ++i) o << (i ? ", " : "") << escape_untrusted((*p.boxes())[i]);
+    for (std::size_t i = 0; i < p.boxes()->size(); ++i)
+      o << (i ? ", " : "") << escape_untrusted((*p.boxes())[i]);
   } else {
     o << "any box of the domain";
   }
