@@ -99,6 +99,11 @@ class EngineTest : public ::testing::Test {
     }
     return out;
   }
+  // 1 MiB served at 2 KiB/s: just over the stall limit, minutes to finish.
+  Manifest crawl_manifest() {
+    return BoxFixture::make_manifest(nginx_.root(), "crawl", {{"big.bin", std::string(1 << 20, 'c')}},
+                                     {BoxFixture::https_source(nginx_.crawl_url() + "crawl/")});
+  }
   std::string model_dir(const Manifest& m) const { return box_.models_dir() + "/" + hex_encode(m.hash()); }
   bool staging_empty() const {
     std::error_code ec;
@@ -463,8 +468,7 @@ TEST_F(EngineTest, ARotationThatDropsAliceEndsHerRunningAndQueuedInstalls) {
   json rules = box_.policy_doc()["rules"];
   rules["install-model"] = {{"threshold", 1}};  // any one approver may install
   test_util::spit(box_.config().policy, box_.make_policy_doc(1, rules).dump());
-  Manifest crawling = BoxFixture::make_manifest(nginx_.root(), "crawl", {{"big.bin", std::string(1 << 20, 'c')}},
-                                                {BoxFixture::https_source(nginx_.crawl_url() + "crawl/")});
+  Manifest crawling = crawl_manifest();
   Manifest waiting = BoxFixture::make_manifest(nginx_.root(), "waiting", {{"w.bin", "www"}},
                                                {BoxFixture::https_source(nginx_.base_url() + "waiting/")});
   Reply running = submit(install_bundle(crawling, {"alice"}));
@@ -520,8 +524,7 @@ TEST_F(EngineTest, ARotationThatDropsAliceEndsHerRunningAndQueuedInstalls) {
 TEST_F(EngineTest, AnInstallBelowTheMinimumThroughputIsGivenUp) {
   box_.config().min_throughput = 8 << 10;
   box_.config().throughput_window_seconds = 2;
-  Manifest m = BoxFixture::make_manifest(nginx_.root(), "crawl", {{"big.bin", std::string(1 << 20, 'c')}},
-                                         {BoxFixture::https_source(nginx_.crawl_url() + "crawl/")});
+  Manifest m = crawl_manifest();
   Reply r = submit(install_bundle(m));
   ASSERT_EQ(r.status, 202);
   json job = wait_job(r);
@@ -538,8 +541,7 @@ TEST_F(EngineTest, AnInstallBelowTheMinimumThroughputIsGivenUp) {
 TEST_F(EngineTest, AnInstallPastItsDeadlineIsGivenUp) {
   box_.config().install_deadline_seconds = 2;
   box_.config().min_throughput = 0;
-  Manifest m = BoxFixture::make_manifest(nginx_.root(), "crawl", {{"big.bin", std::string(1 << 20, 'c')}},
-                                         {BoxFixture::https_source(nginx_.crawl_url() + "crawl/")});
+  Manifest m = crawl_manifest();
   Reply r = submit(install_bundle(m));
   ASSERT_EQ(r.status, 202);
   json job = wait_job(r);
