@@ -53,6 +53,10 @@ Result<Bundle> Bundle::parse(const json& doc) {
   for (std::size_t i = 0; i < sigs->size(); ++i) {
     auto s = SignatureFile::parse((*sigs)[i]);
     if (!s.ok()) return nested(s.error(), pointer_append("/signatures", i));
+    if (s->statement() == Statement::kLiveness) {
+      return document_error("bundle", pointer_append("/signatures", i),
+                            "is a liveness proof; a bundle carries approvals and vetoes of its proposal");
+    }
     b.signatures_.push_back(std::move(s).value());
   }
   CS_TRY_VOID(r.finish());

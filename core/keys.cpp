@@ -166,12 +166,40 @@ Result<Alg> alg_from_name(std::string_view name) {
 
 bool is_fido2(Alg alg) { return alg == Alg::kFido2Es256 || alg == Alg::kFido2EdDsa; }
 
-SigningInput signing_input(const Digest& proposal_id) {
-  static_assert(kSigningContext.size() + 1 + std::tuple_size_v<Digest> == std::tuple_size_v<SigningInput>);
-  SigningInput out{};
-  std::copy(kSigningContext.begin(), kSigningContext.end(), out.begin());
-  out[kSigningContext.size()] = 0x00;
-  std::copy(proposal_id.begin(), proposal_id.end(), out.begin() + kSigningContext.size() + 1);
+namespace {
+constexpr std::string_view kVetoContext = "countersign/veto/v1";
+constexpr std::string_view kLivenessContext = "countersign/liveness/v1";
+}  // namespace
+
+std::string_view signing_context(Statement s) {
+  switch (s) {
+    case Statement::kApproval:
+      return kSigningContext;
+    case Statement::kVeto:
+      return kVetoContext;
+    case Statement::kLiveness:
+      return kLivenessContext;
+  }
+  return kSigningContext;
+}
+
+std::string_view statement_noun(Statement s) {
+  switch (s) {
+    case Statement::kApproval:
+      return "approval";
+    case Statement::kVeto:
+      return "veto";
+    case Statement::kLiveness:
+      return "liveness proof";
+  }
+  return "approval";
+}
+
+SigningInput signing_input(Statement statement, const Digest& digest) {
+  const std::string_view context = signing_context(statement);
+  SigningInput out(context.begin(), context.end());
+  out.push_back(0x00);
+  out.insert(out.end(), digest.begin(), digest.end());
   return out;
 }
 

@@ -2,6 +2,9 @@
 // is signed").
 //
 // The signing input is the 56 bytes "countersign/proposal/v1" || 0x00 || SHA-256(JCS(proposal)).
+// Other statements (a veto, a liveness proof) are signed the same way over their own input:
+// their schema name, 0x00, the 32-byte digest (signing_input(Statement, digest)), so that no
+// signature can be replayed as another kind.
 // PublicKey::verify checks one signature over such an input for its algorithm:
 //   ed25519       Ed25519 (libsodium) over the input
 //   ecdsa-p256    ECDSA over SHA-256(input), DER signature (OpenSSL)
@@ -37,10 +40,26 @@ bool is_fido2(Alg alg);
 
 inline constexpr std::string_view kSigningContext = "countersign/proposal/v1";
 inline constexpr std::string_view kFido2RpId = "countersign";
-using SigningInput = std::array<std::uint8_t, 56>;
 
-// DESIGN.md: context || 0x00 || raw 32-byte proposal id.
-SigningInput signing_input(const Digest& proposal_id);
+// What a signature says: an approval of a proposal, a veto of a proposal, or a liveness
+// proof over a box's challenge (DESIGN.md "What exactly is signed").
+enum class Statement { kApproval, kVeto, kLiveness };
+// The signing context of each: "countersign/proposal/v1", "countersign/veto/v1",
+// "countersign/liveness/v1". The approval's and the liveness proof's inputs are 56 bytes, the
+// veto's 52 (its context is shorter).
+std::string_view signing_context(Statement s);
+// "approval", "veto", "liveness proof": for people.
+std::string_view statement_noun(Statement s);
+
+using SigningInput = Bytes;
+
+// DESIGN.md: context || 0x00 || raw 32-byte digest (the proposal id, or for a liveness
+// proof the challenge's hash).
+SigningInput signing_input(Statement statement, const Digest& digest);
+// The approval's signing input over a proposal id.
+inline SigningInput signing_input(const Digest& proposal_id) {
+  return signing_input(Statement::kApproval, proposal_id);
+}
 
 class PublicKey;
 namespace detail {

@@ -79,6 +79,12 @@ Result<Rule> parse_rule(const json& v, const std::string& pointer) {
   }
   CS_TRY(auto att, r.optional_bool("require_attestation"));
   rule.require_attestation = att.value_or(false);
+  if (r.has("veto")) {
+    CS_TRY(rule.veto, r.integer("veto", 0, kMaxDocumentInteger));
+    if (*rule.veto < 1) return r.error("veto", "must be at least 1 (leave it out for no veto)");
+  }
+  CS_TRY(auto exclude, r.optional_bool("exclude_proposer"));
+  rule.exclude_proposer = exclude.value_or(false);
   (void)r.optional_string("of");
   (void)r.optional_string("require_roles");
   CS_TRY_VOID(r.finish());
@@ -203,11 +209,19 @@ Result<Policy> Policy::parse(const json& doc) {
       ++eligible;
       coverable_roles.insert(a.roles.begin(), a.roles.end());
     }
-    if (rule.threshold > eligible) {
+    // With exclude_proposer, a proposal by one of the eligible approvers has one fewer.
+    const std::size_t reachable = rule.exclude_proposer && eligible > 0 ? eligible - 1 : eligible;
+    if (rule.threshold > reachable) {
       return document_error(kDoc, pointer_append(rp, "threshold"),
                             "threshold " + std::to_string(rule.threshold) + " can never be reached: only " +
                                 std::to_string(eligible) + " approver(s) may count" +
-                                (rule.require_attestation ? " (with attested keys)" : ""));
+                                (rule.require_attestation ? " (with attested keys)" : "") +
+                                (rule.exclude_proposer ? ", and not the proposer among them" : ""));
+    }
+    if (rule.veto && *rule.veto > eligible) {
+      return document_error(kDoc, pointer_append(rp, "veto"),
+                            "veto " + std::to_string(*rule.veto) + " can never be reached: only " +
+                                std::to_string(eligible) + " approver(s) may veto");
     }
     for (std::size_t i = 0; i < rule.require_roles.size(); ++i) {
       if (!coverable_roles.contains(rule.require_roles[i])) {
@@ -216,6 +230,9 @@ Result<Policy> Policy::parse(const json& doc) {
       }
     }
     p.rules_.emplace(*action, std::move(rule));
+  }
+  if (r.has("liveness_days")) {
+    CS_TRY(p.liveness_days_, r.integer("liveness_days", 1, 36500));
   }
   CS_TRY_VOID(r.finish());
   p.doc_ = doc;

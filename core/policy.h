@@ -51,6 +51,10 @@ struct Rule {
   std::optional<std::vector<std::string>> of;  // approver ids allowed to count
   std::vector<std::string> require_roles;
   bool require_attestation = false;
+  // K valid vetoes by approvers who may count end a proposal (absent: no veto).
+  std::optional<std::uint64_t> veto;
+  // The proposer's own signature does not count.
+  bool exclude_proposer = false;
   // True when approver `id` may count under this rule.
   bool allows(std::string_view approver_id) const;
 };
@@ -68,6 +72,9 @@ class Policy {
   std::uint64_t version() const { return version_; }
   const std::vector<Approver>& approvers() const { return approvers_; }
   const std::map<Action, Rule>& rules() const { return rules_; }
+  // Tools warn when, counting only approvers whose latest liveness proof is younger than this
+  // many days, a rule could no longer be met (core/liveness.h). Absent: no such warnings.
+  const std::optional<std::uint64_t>& liveness_days() const { return liveness_days_; }
   // The rule for an action, or null when the policy allows no such action.
   const Rule* rule_for(Action a) const;
   const Approver* find_approver(std::string_view id) const;
@@ -89,6 +96,7 @@ class Policy {
   std::uint64_t version_ = 0;
   std::vector<Approver> approvers_;
   std::map<Action, Rule> rules_;
+  std::optional<std::uint64_t> liveness_days_;
   std::map<std::string, std::pair<std::size_t, std::size_t>, std::less<>> key_index_;
   nlohmann::json doc_;
   Digest hash_{};

@@ -95,6 +95,7 @@ Result<Proposal> Proposal::parse(const json& doc) {
   CS_TRY(p.f_.expires, r.time("expires"));
   if (p.f_.expires <= p.f_.created) return r.error("expires", "must be later than \"created\"");
   CS_TRY(p.f_.note, r.optional_string("note"));
+  CS_TRY(p.f_.proposer, r.optional_name("proposer"));
   CS_TRY_VOID(r.finish());
   CS_TRY(p.id_, jcs::hash(doc));
   return p;
@@ -127,6 +128,7 @@ json Proposal::to_json() const {
   j["created"] = format_rfc3339(f_.created);
   j["expires"] = format_rfc3339(f_.expires);
   if (f_.note) j["note"] = *f_.note;
+  if (f_.proposer) j["proposer"] = *f_.proposer;
   return j;
 }
 

@@ -39,6 +39,9 @@ class Proposal {
     UnixTime created = 0;
     UnixTime expires = 0;
     std::optional<std::string> note;
+    // The approver id of whoever asks (signed like the rest). Self-declared: a rule with
+    // exclude_proposer does not count that approver's own signature.
+    std::optional<std::string> proposer;
   };
 
   static Result<Proposal> parse(const nlohmann::json& doc);
@@ -55,6 +58,7 @@ class Proposal {
   UnixTime created() const { return f_.created; }
   UnixTime expires() const { return f_.expires; }
   const std::optional<std::string>& note() const { return f_.note; }
+  const std::optional<std::string>& proposer() const { return f_.proposer; }
   // True when the proposal names no boxes or lists `box_id`.
   bool allows_box(std::string_view box_id) const;
   // kRejected when `now` is at or past the expiry ("ask for a new one"). Every signing path

@@ -38,11 +38,25 @@ std::string describe_proposal(const Proposal& p, UnixTime now) {
     o << "any box of the domain";
   }
   o << "\n";
+  if (p.proposer()) o << "Proposer      " << escape_untrusted(*p.proposer()) << "\n";
   o << "Created       " << format_rfc3339(p.created()) << "\n";
   o << "Expires       " << expiry_text(p.expires(), now) << "\n";
   // The note is free text: any Unicode, shown escaped (a control or bidi character in it is
   // seen, never interpreted; core/untrusted_text.h).
   if (p.note()) o << "Note          " << escape_untrusted(*p.note()) << "\n";
+  return o.str();
+}
+
+std::string describe_bundle_subject(const Bundle& b) {
+  std::ostringstream o;
+  const Proposal& p = b.proposal();
+  if (p.proposer()) o << "Proposer " << escape_untrusted(*p.proposer()) << "\n";
+  if (p.note()) o << "Note     " << escape_untrusted(*p.note()) << "\n";
+  if (const auto& m = b.manifest()) {
+    o << "Manifest " << escape_untrusted(m->name()) << " " << escape_untrusted(m->version()) << ", "
+      << m->files().size() << " file" << (m->files().size() == 1 ? "" : "s") << "\n";
+    if (m->description()) o << "         " << escape_untrusted(*m->description()) << "\n";
+  }
   return o.str();
 }
 

@@ -8,14 +8,50 @@ namespace countersign {
 using nlohmann::json;
 
 namespace {
+
 constexpr std::string_view kDoc = "signature";
+
+// The statement a file's "schema" names; an approval when it names none of them (then the
+// reader says what is wrong: "schema" missing, or which schema it is not).
+Statement statement_of(const json& doc) {
+  const auto it = doc.is_object() ? doc.find("schema") : doc.end();
+  if (it != doc.end() && it->is_string()) {
+    for (Statement s : {Statement::kApproval, Statement::kVeto, Statement::kLiveness}) {
+      if (it->get_ref<const json::string_t&>() == statement_schema(s)) return s;
+    }
+  }
+  return Statement::kApproval;
+}
+
+}  // namespace
+
+std::string_view statement_schema(Statement s) {
+  switch (s) {
+    case Statement::kApproval:
+      return kSignatureSchema;
+    case Statement::kVeto:
+      return kVetoSchema;
+    case Statement::kLiveness:
+      return kLivenessSchema;
+  }
+  return kSignatureSchema;
+}
+
+Result<void> SignatureFile::expect(Statement s) const {
+  if (f_.statement == s) return {};
+  return Error(Errc::kInvalidArgument, std::string(kDoc) + ": this file is a " +
+                                           std::string(statement_noun(f_.statement)) + " (\"schema\": \"" +
+                                           std::string(statement_schema(f_.statement)) + "\"), not a " +
+                                           std::string(statement_noun(s)));
 }
 
 Result<SignatureFile> SignatureFile::parse(const json& doc) {
   CS_TRY(auto r, ObjectReader::open(doc, kDoc, ""));
-  CS_TRY_VOID(r.expect_schema(kSignatureSchema));
+  const Statement statement = statement_of(doc);
+  CS_TRY_VOID(r.expect_schema(statement_schema(statement)));
   SignatureFile s;
-  CS_TRY(s.f_.proposal, r.digest("proposal"));
+  s.f_.statement = statement;
+  CS_TRY(s.f_.proposal, r.digest(statement == Statement::kLiveness ? "challenge" : "proposal"));
   CS_TRY(s.f_.key, r.string("key"));
   if (!is_lower_hex(s.f_.key, 64)) return r.error("key", "must be a key id: 64 lowercase hex digits");
   CS_TRY(std::string alg, r.string("alg"));
@@ -52,8 +88,8 @@ Result<SignatureFile> SignatureFile::create(Fields fields) {
 
 json SignatureFile::to_json() const {
   json j;
-  j["schema"] = kSignatureSchema;
-  j["proposal"] = digest_to_string(f_.proposal);
+  j["schema"] = statement_schema(f_.statement);
+  j[f_.statement == Statement::kLiveness ? "challenge" : "proposal"] = digest_to_string(f_.proposal);
   j["key"] = f_.key;
   j["alg"] = alg_name(f_.alg);
   j["signature"] = base64_encode(f_.signature);
@@ -63,16 +99,17 @@ json SignatureFile::to_json() const {
   return j;
 }
 
-Result<SignatureFile> sign_proposal(Signer& signer, const Digest& proposal_id, std::optional<std::string> signer_name,
-                                    UnixTime now) {
-  SigningInput input = signing_input(proposal_id);
+Result<SignatureFile> sign_statement(Signer& signer, Statement statement, const Digest& digest,
+                                     std::optional<std::string> signer_name, UnixTime now) {
+  const SigningInput input = signing_input(statement, digest);
   CS_TRY(SignatureValue v, signer.sign(input));
   // Check our own output before handing it to anyone: a signer that returns garbage
   // (wrong PIN path, firmware bug) must fail here, not at the box.
   const PublicKey& pk = signer.public_key();
   CS_TRY_VOID(pk.verify(input, v.signature, v.authenticator_data, false));
   SignatureFile::Fields f;
-  f.proposal = proposal_id;
+  f.statement = statement;
+  f.proposal = digest;
   f.key = pk.id();
   f.alg = pk.alg();
   f.signature = std::move(v.signature);

@@ -20,6 +20,8 @@ std::string_view verdict_name(SignatureVerdict::Status s) {
       return "not-allowed";
     case SignatureVerdict::Status::kNotAttested:
       return "not-attested";
+    case SignatureVerdict::Status::kProposer:
+      return "proposer";
   }
   return "invalid";
 }
@@ -98,67 +100,103 @@ VerifyReport verify_approval(const Proposal& proposal, const Digest* subject_has
     r.rule = *rule;
   }
 
-  const SigningInput input = signing_input(proposal.id());
-  std::set<std::string> counted;
-  for (std::size_t i = 0; i < signatures.size(); ++i) {
-    const SignatureFile& sig = signatures[i];
+  r.proposer = proposal.proposer();
+  const std::string action(action_name(proposal.action()));
+  // One signature file judged as `want` (an approval or a veto): kCounted means valid and
+  // allowed to count under the rule; counting once per approver is the caller's.
+  auto judge = [&](const SignatureFile& sig, std::size_t index, Statement want) {
     SignatureVerdict v;
-    v.index = i;
+    v.index = index;
     v.key_id = sig.key();
+    auto ref = policy.find_key(sig.key());
+    if (ref) v.approver_id = ref->approver->id;
     auto mark = [&](SignatureVerdict::Status s, std::string reason) {
       v.status = s;
       v.reason = std::move(reason);
-      r.signatures.push_back(v);
+      return v;
     };
-    auto ref = policy.find_key(sig.key());
-    if (ref) v.approver_id = ref->approver->id;
+    if (sig.statement() != want) {
+      return mark(SignatureVerdict::Status::kInvalid, "the file is a " + std::string(statement_noun(sig.statement())) +
+                                                          ", not " + (want == Statement::kVeto ? "a veto" : "an approval"));
+    }
     if (sig.proposal() != proposal.id()) {
-      mark(SignatureVerdict::Status::kInvalid,
-           "signature is for proposal " + digest_to_string(sig.proposal()) + ", not this one");
-      continue;
+      return mark(SignatureVerdict::Status::kInvalid, std::string(want == Statement::kVeto ? "veto" : "signature") +
+                                                          " is for proposal " +
+                                                          digest_to_string(sig.proposal()) + ", not this one");
     }
     if (!ref) {
-      mark(SignatureVerdict::Status::kInvalid,
-           "key " + short_id(sig.key()) + " is not in policy version " + std::to_string(policy.version()));
-      continue;
+      return mark(SignatureVerdict::Status::kInvalid,
+                  "key " + short_id(sig.key()) + " is not in policy version " + std::to_string(policy.version()));
     }
     if (sig.alg() != ref->key->key.alg()) {
-      mark(SignatureVerdict::Status::kInvalid, "signature says " + std::string(alg_name(sig.alg())) +
-                                                   " but the policy key is " +
-                                                   std::string(alg_name(ref->key->key.alg())));
-      continue;
+      return mark(SignatureVerdict::Status::kInvalid, "signature says " + std::string(alg_name(sig.alg())) +
+                                                          " but the policy key is " +
+                                                          std::string(alg_name(ref->key->key.alg())));
     }
-    auto ok =
-        ref->key->key.verify(input, sig.fields().signature, sig.fields().authenticator_data, ref->key->uv);
-    if (!ok.ok()) {
-      mark(SignatureVerdict::Status::kInvalid, ok.error().message);
-      continue;
-    }
+    auto ok = ref->key->key.verify(signing_input(want, proposal.id()), sig.fields().signature,
+                                   sig.fields().authenticator_data, ref->key->uv);
+    if (!ok.ok()) return mark(SignatureVerdict::Status::kInvalid, ok.error().message);
     const Approver& a = *ref->approver;
     if (rule != nullptr && !rule->allows(a.id)) {
-      mark(SignatureVerdict::Status::kNotAllowed, "approver \"" + a.id +
-                                                      "\" is not among those who may approve " +
-                                                      std::string(action_name(proposal.action())));
-      continue;
+      return mark(SignatureVerdict::Status::kNotAllowed,
+                  "approver \"" + a.id + "\" is not among those who may " +
+                      (want == Statement::kVeto ? "veto " : "approve ") + action);
     }
     if (rule != nullptr && rule->require_attestation && !is_attested(options, *ref->key)) {
-      mark(SignatureVerdict::Status::kNotAttested,
-           "the rule counts only keys with verified hardware attestation, and key " + short_id(sig.key()) +
-               (ref->key->attestation ? "'s attestation does not verify against the pinned vendor roots"
-                                      : " carries no attestation"));
-      continue;
+      return mark(SignatureVerdict::Status::kNotAttested,
+                  "the rule counts only keys with verified hardware attestation, and key " + short_id(sig.key()) +
+                      (ref->key->attestation ? "'s attestation does not verify against the pinned vendor roots"
+                                             : " carries no attestation"));
     }
-    if (counted.contains(a.id)) {
-      mark(SignatureVerdict::Status::kDuplicate,
-           "approver \"" + a.id + "\" is already counted (one vote per approver)");
-      continue;
+    return mark(SignatureVerdict::Status::kCounted, "");
+  };
+
+  // Vetoes first: a vetoed proposal is dead whatever its approvals.
+  std::set<std::string> vetoed;
+  auto count_veto = [&](const SignatureFile& sig) {
+    SignatureVerdict v = judge(sig, r.vetoes.size(), Statement::kVeto);
+    if (v.status == SignatureVerdict::Status::kCounted && vetoed.contains(v.approver_id)) {
+      v.status = SignatureVerdict::Status::kDuplicate;
+      v.reason = "approver \"" + v.approver_id + "\" has already vetoed (one vote per approver)";
     }
-    counted.insert(a.id);
-    r.counted.push_back(a.id);
-    mark(SignatureVerdict::Status::kCounted, "");
+    if (v.status == SignatureVerdict::Status::kCounted) {
+      vetoed.insert(v.approver_id);
+      r.vetoed_by.push_back(v.approver_id);
+    }
+    r.vetoes.push_back(std::move(v));
+  };
+  for (const auto& sig : signatures) {
+    if (sig.statement() == Statement::kVeto) count_veto(sig);
+  }
+  for (const auto& sig : options.vetoes) count_veto(sig);
+  if (rule != nullptr && rule->veto && r.vetoed_by.size() >= *rule->veto) {
+    r.vetoed = true;
+    fail("vetoed", "vetoed by " + join(r.vetoed_by) + " (" + std::to_string(r.vetoed_by.size()) + " of " +
+                       std::to_string(*rule->veto) + " vetoes end a proposal to " + action + "): this proposal is dead");
+  }
+
+  const bool proposer_excluded = rule != nullptr && rule->exclude_proposer && proposal.proposer().has_value();
+  std::set<std::string> counted;
+  for (std::size_t i = 0; i < signatures.size(); ++i) {
+    if (signatures[i].statement() == Statement::kVeto) continue;
+    SignatureVerdict v = judge(signatures[i], i, Statement::kApproval);
+    if (v.status == SignatureVerdict::Status::kCounted && proposer_excluded && v.approver_id == *proposal.proposer()) {
+      v.status = SignatureVerdict::Status::kProposer;
+      v.reason = "approver \"" + v.approver_id + "\" proposed this, and the rule for " + action +
+                 " does not count the proposer's own signature";
+    } else if (v.status == SignatureVerdict::Status::kCounted && counted.contains(v.approver_id)) {
+      v.status = SignatureVerdict::Status::kDuplicate;
+      v.reason = "approver \"" + v.approver_id + "\" is already counted (one vote per approver)";
+    }
+    if (v.status == SignatureVerdict::Status::kCounted) {
+      counted.insert(v.approver_id);
+      r.counted.push_back(v.approver_id);
+    }
+    r.signatures.push_back(std::move(v));
   }
 
   for (const auto& a : policy.approvers()) {
+    if (proposer_excluded && a.id == *proposal.proposer()) continue;
     if (!counted.contains(a.id) && eligible(rule, a, options)) r.missing.push_back(a.id);
   }
   if (rule != nullptr) {
@@ -239,6 +277,8 @@ json VerifyReport::to_json() const {
             {"require_attestation", rule->require_attestation},
             {"require_roles", rule->require_roles}};
     if (rule->of) rj["of"] = *rule->of;
+    rj["veto"] = rule->veto ? json(*rule->veto) : json(nullptr);
+    rj["exclude_proposer"] = rule->exclude_proposer;
     j["rule"] = std::move(rj);
   } else {
     j["rule"] = nullptr;
@@ -246,14 +286,21 @@ json VerifyReport::to_json() const {
   json f = json::array();
   for (const auto& c : failures) f.push_back({{"check", c.check}, {"message", c.message}});
   j["failures"] = std::move(f);
-  json s = json::array();
-  for (const auto& v : signatures) {
-    json e{{"index", v.index}, {"key", v.key_id}, {"status", verdict_name(v.status)}};
-    e["approver"] = v.approver_id.empty() ? json(nullptr) : json(v.approver_id);
-    if (!v.reason.empty()) e["reason"] = v.reason;
-    s.push_back(std::move(e));
-  }
-  j["signatures"] = std::move(s);
+  auto verdicts = [](const std::vector<SignatureVerdict>& list) {
+    json s = json::array();
+    for (const auto& v : list) {
+      json e{{"index", v.index}, {"key", v.key_id}, {"status", verdict_name(v.status)}};
+      e["approver"] = v.approver_id.empty() ? json(nullptr) : json(v.approver_id);
+      if (!v.reason.empty()) e["reason"] = v.reason;
+      s.push_back(std::move(e));
+    }
+    return s;
+  };
+  j["signatures"] = verdicts(signatures);
+  j["proposer"] = proposer ? json(*proposer) : json(nullptr);
+  j["vetoes"] = verdicts(vetoes);
+  j["vetoed_by"] = vetoed_by;
+  j["vetoed"] = vetoed;
   j["counted"] = counted;
   j["missing"] = missing;
   j["missing_roles"] = missing_roles;
@@ -271,10 +318,16 @@ std::string VerifyReport::to_text(const Policy& policy) const {
     if (rule->of) o << " from {" << join(*rule->of) << "}";
     if (!rule->require_roles.empty()) o << ", including role(s) " << join(rule->require_roles);
     if (rule->require_attestation) o << ", hardware-attested keys only";
+    if (rule->exclude_proposer) o << ", not counting the proposer";
+    if (rule->veto) o << "; " << *rule->veto << " veto" << (*rule->veto == 1 ? "" : "es") << " end it";
     o << "\n";
   }
-  o << "\n"
-    << (approved ? "APPROVED" : "NOT APPROVED") << ": " << counted.size() << " approval"
+  o << "\n";
+  if (vetoed) {
+    o << "VETOED: " << vetoed_by.size() << " of " << *rule->veto << " vetoes (" << join(vetoed_by)
+      << "): this proposal is dead\n";
+  }
+  o << (approved ? "APPROVED" : "NOT APPROVED") << ": " << counted.size() << " approval"
     << (counted.size() == 1 ? "" : "s") << " counted, "
     << (rule ? std::to_string(rule->threshold) : std::string("no rule:")) << " required\n";
   auto describe = [&](const std::string& id) {
@@ -296,6 +349,14 @@ std::string VerifyReport::to_text(const Policy& policy) const {
       << v.index + 1;
     if (!v.approver_id.empty()) o << " by " << v.approver_id;
     o << ": " << v.reason << "\n";
+  }
+  for (const auto& v : vetoes) {
+    const bool ok = v.status == SignatureVerdict::Status::kCounted;
+    const std::string label = ok ? "vetoed" : "veto " + std::string(verdict_name(v.status));
+    o << "  " << label << std::string(label.size() < 13 ? 13 - label.size() : 1, ' ') << "veto #" << v.index + 1;
+    if (!v.approver_id.empty()) o << " by " << v.approver_id;
+    if (!ok) o << ": " << v.reason;
+    o << "\n";
   }
   if (rule && counted.size() < rule->threshold) {
     o << "Still missing: " << (missing.empty() ? std::string("nobody else can sign") : join(missing)) << "\n";

@@ -35,19 +35,25 @@ struct VerifyOptions {
   // Returns true when the key's hardware attestation verifies against pinned vendor roots.
   // Unset: no key counts as attested (rules with require_attestation fail closed).
   std::function<bool(const PolicyKey&)> attestation_verified;
+  // Vetoes held apart from the bundle (the box's, submitted with `box veto`); vetoes inside
+  // the bundle's signature list count the same.
+  std::vector<SignatureFile> vetoes;
 };
 
 // One failed check, in DESIGN's order. `check` is a stable name for scripts:
-// manifest-hash, domain, box, expired, not-yet-valid, replayed, no-rule, threshold, roles,
-// rotation-version, rotation-domain, rotation-new-policy.
+// manifest-hash, domain, box, expired, not-yet-valid, replayed, no-rule, vetoed, threshold,
+// roles, rotation-version, rotation-domain, rotation-new-policy.
 struct CheckFailure {
   std::string check;
   std::string message;
 };
 
 struct SignatureVerdict {
-  enum class Status { kCounted, kInvalid, kDuplicate, kNotAllowed, kNotAttested };
-  std::size_t index = 0;  // position in the bundle's signature list
+  // kProposer: valid, but the rule does not count the proposer's own signature.
+  enum class Status { kCounted, kInvalid, kDuplicate, kNotAllowed, kNotAttested, kProposer };
+  // Approvals: the position in the bundle's signature list. Vetoes: the position among the
+  // vetoes, the bundle's first, then VerifyOptions::vetoes.
+  std::size_t index = 0;
   std::string key_id;
   std::string approver_id;  // empty when the key is unknown
   Status status = Status::kInvalid;
@@ -67,6 +73,11 @@ struct VerifyReport {
   std::vector<std::string> counted;        // approver ids, in signature order
   std::vector<std::string> missing;        // approvers who may count and have not
   std::vector<std::string> missing_roles;  // required roles no counted signer holds
+  std::optional<std::string> proposer;     // as the proposal names it
+  std::vector<SignatureVerdict> vetoes;    // every veto seen, counted or not
+  std::vector<std::string> vetoed_by;      // approver ids whose veto counted
+  // True when the rule's veto count is reached: the proposal is dead, whatever else holds.
+  bool vetoed = false;
   // For rotate-policy: the same check under the new policy.
   std::vector<VerifyReport> under_new_policy;
 

@@ -774,5 +774,165 @@ TEST_F(RotationTest, OldPolicysThresholdMustBeMetToo) {
   EXPECT_TRUE(r.under_new_policy[0].approved);
 }
 
+// ---- governance: veto and no self-approval (DESIGN.md "Policy") ---------------------------
+
+class GovernanceTest : public VerifyTest {
+ protected:
+  // install-model: 3 of 5, two vetoes end it; rotate-policy: 3 of 5.
+  Policy veto_policy(json install_rule = {{"threshold", 3}, {"veto", 2}}) const {
+    return must(Policy::parse(policy_doc({{"install-model", std::move(install_rule)},
+                                          {"rotate-policy", {{"threshold", 3}}}})),
+                "veto policy");
+  }
+  SignatureFile veto(const std::string& id, const Proposal& p) {
+    return must(sign_statement(keys_.at(id).at(0), Statement::kVeto, p.id(), id, kNow), "veto");
+  }
+  Proposal proposed_by(const std::string& proposer) const {
+    Proposal::Fields f = proposal().fields();
+    f.nonce.clear();
+    f.proposer = proposer;
+    return must(Proposal::create(std::move(f)), "proposal with proposer");
+  }
+};
+
+TEST_F(GovernanceTest, TwoVetoesEndAProposalEvenWithTheThresholdMet) {
+  Policy policy = veto_policy();
+  Proposal p = proposal();
+  VerifyOptions o = at(kNow);
+  o.vetoes = {veto("dave", p)};
+  // One veto of two: still approved, and the veto is reported.
+  VerifyReport one = verify_bundle(bundle(p, sign_all({"alice", "bob", "carol"}, p)), policy, o);
+  EXPECT_TRUE(one.approved) << one.to_text(policy);
+  EXPECT_EQ(one.vetoed_by, Ids{"dave"});
+  EXPECT_FALSE(one.vetoed);
+  // The second veto, carried in the bundle itself this time: dead.
+  VerifyReport two =
+      verify_bundle(bundle(p, {sign("alice", p), sign("bob", p), sign("carol", p), veto("erin", p)}), policy, o);
+  EXPECT_FALSE(two.approved);
+  EXPECT_TRUE(two.vetoed);
+  EXPECT_EQ(checks(two), Ids{"vetoed"});
+  EXPECT_EQ(two.vetoed_by, (Ids{"erin", "dave"}));
+  EXPECT_EQ(two.counted, (Ids{"alice", "bob", "carol"}));  // the approvals are valid, and dead
+  const std::string text = two.to_text(policy);
+  EXPECT_TRUE(Contains(text, "VETOED: 2 of 2 vetoes (erin, dave): this proposal is dead")) << text;
+  EXPECT_EQ(two.to_json()["vetoed"], true);
+  EXPECT_EQ(two.to_json()["rule"]["veto"], 2);
+}
+
+TEST_F(GovernanceTest, AVetoBeforeTheThresholdIsReachedAlsoEndsIt) {
+  Policy policy = veto_policy({{"threshold", 3}, {"veto", 1}});
+  Proposal p = proposal();
+  VerifyOptions o = at(kNow);
+  o.vetoes = {veto("bob", p)};
+  VerifyReport r = verify_bundle(bundle(p, sign_all({"alice"}, p)), policy, o);
+  EXPECT_TRUE(r.vetoed);
+  EXPECT_EQ(checks(r), (Ids{"vetoed", "threshold"}));
+}
+
+TEST_F(GovernanceTest, AVetoByAKeyNotInThePolicyDoesNotCount) {
+  Policy policy = veto_policy({{"threshold", 3}, {"veto", 1}});
+  Proposal p = proposal();
+  VerifyOptions o = at(kNow);
+  o.vetoes = {must(sign_statement(*outsider_, Statement::kVeto, p.id(), "mallory", kNow), "outsider veto")};
+  VerifyReport r = verify_bundle(bundle(p, sign_all({"alice", "bob", "carol"}, p)), policy, o);
+  EXPECT_TRUE(r.approved) << r.to_text(policy);
+  ASSERT_EQ(r.vetoes.size(), 1u);
+  EXPECT_EQ(r.vetoes[0].status, Status::kInvalid);
+  EXPECT_TRUE(Contains(r.vetoes[0].reason, "is not in policy version 1")) << r.vetoes[0].reason;
+  EXPECT_TRUE(Contains(r.to_text(policy), "veto invalid")) << r.to_text(policy);
+}
+
+TEST_F(GovernanceTest, AVetoByAnApproverTheRuleDoesNotAllowDoesNotCount) {
+  Policy policy = veto_policy({{"threshold", 2}, {"veto", 1}, {"of", {"alice", "bob", "carol"}}});
+  Proposal p = proposal();
+  VerifyOptions o = at(kNow);
+  o.vetoes = {veto("erin", p), veto("erin", p)};
+  VerifyReport r = verify_bundle(bundle(p, sign_all({"alice", "bob"}, p)), policy, o);
+  EXPECT_TRUE(r.approved);
+  ASSERT_EQ(r.vetoes.size(), 2u);
+  EXPECT_EQ(r.vetoes[0].status, Status::kNotAllowed);
+  EXPECT_TRUE(Contains(r.vetoes[0].reason, "may veto install-model")) << r.vetoes[0].reason;
+}
+
+TEST_F(GovernanceTest, AVetoIsNeverAnApprovalNorTheReverse) {
+  Policy policy = veto_policy({{"threshold", 1}, {"veto", 1}});
+  Proposal p = proposal();
+  // A veto whose schema was edited to pass for an approval: its signature is over the veto's
+  // signing input, so as an approval it does not verify, and nothing is vetoed either.
+  json forged = veto("alice", p).to_json();
+  forged["schema"] = "countersign/signature/v1";
+  SignatureFile as_approval = must(SignatureFile::parse(forged), "edited veto");
+  VerifyReport r = verify_bundle(bundle(p, {as_approval}), policy, at(kNow));
+  EXPECT_FALSE(r.approved);
+  ASSERT_EQ(r.signatures.size(), 1u);
+  EXPECT_EQ(r.signatures[0].status, Status::kInvalid);
+  EXPECT_TRUE(r.vetoes.empty());
+  // And an approval edited into a veto kills nothing.
+  json approval = sign("bob", p).to_json();
+  approval["schema"] = "countersign/veto/v1";
+  VerifyOptions o = at(kNow);
+  o.vetoes = {must(SignatureFile::parse(approval), "edited approval")};
+  VerifyReport v = verify_bundle(bundle(p, {sign("alice", p)}), policy, o);
+  EXPECT_TRUE(v.approved) << v.to_text(policy);
+  ASSERT_EQ(v.vetoes.size(), 1u);
+  EXPECT_EQ(v.vetoes[0].status, Status::kInvalid);
+  EXPECT_FALSE(v.vetoed);
+}
+
+TEST_F(GovernanceTest, TheSigningInputsOfTheThreeStatementsDiffer) {
+  const Digest d = sha256(std::string_view("p"));
+  const SigningInput veto_input = signing_input(Statement::kVeto, d);
+  EXPECT_EQ(veto_input.size(), 52u);  // "countersign/veto/v1" || 0x00 || digest
+  EXPECT_EQ(std::string(as_chars(ByteView(veto_input).first(20))), std::string("countersign/veto/v1\0", 20));
+  EXPECT_EQ(std::string(as_chars(ByteView(signing_input(Statement::kLiveness, d)).first(23))),
+            "countersign/liveness/v1");
+  EXPECT_NE(signing_input(Statement::kApproval, d), veto_input);
+}
+
+TEST_F(GovernanceTest, VetoesInAPolicyMustBeReachable) {
+  auto r = Policy::parse(policy_doc({{"install-model", {{"threshold", 1}, {"veto", 3}, {"of", {"alice", "bob"}}}}}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(Contains(r.error().message, "/rules/install-model/veto")) << r.error().message;
+  EXPECT_TRUE(Contains(r.error().message, "veto 3 can never be reached")) << r.error().message;
+  auto zero = Policy::parse(policy_doc({{"install-model", {{"threshold", 1}, {"veto", 0}}}}));
+  ASSERT_FALSE(zero.ok());
+  EXPECT_TRUE(Contains(zero.error().message, "must be at least 1")) << zero.error().message;
+}
+
+TEST_F(GovernanceTest, TheProposersOwnSignatureDoesNotCountWhereTheRuleSaysSo) {
+  Policy policy = veto_policy({{"threshold", 3}, {"exclude_proposer", true}});
+  Proposal p = proposed_by("alice");
+  EXPECT_EQ(p.to_json()["proposer"], "alice");
+  VerifyReport r = verify_bundle(bundle(p, sign_all({"alice", "bob", "carol"}, p)), policy, at(kNow));
+  EXPECT_FALSE(r.approved);
+  EXPECT_EQ(checks(r), Ids{"threshold"});
+  ASSERT_EQ(r.signatures.size(), 3u);
+  EXPECT_EQ(r.signatures[0].status, Status::kProposer);  // reported as such, not as invalid
+  EXPECT_TRUE(Contains(r.signatures[0].reason, "proposed this")) << r.signatures[0].reason;
+  EXPECT_EQ(r.missing, (Ids{"dave", "erin"}));  // alice is not "missing": she cannot count
+  EXPECT_TRUE(Contains(r.to_text(policy), "proposer     signature #1 by alice")) << r.to_text(policy);
+  // A third approver besides her makes it.
+  VerifyReport ok = verify_bundle(bundle(p, sign_all({"alice", "bob", "carol", "dave"}, p)), policy, at(kNow));
+  EXPECT_TRUE(ok.approved) << ok.to_text(policy);
+  // Without exclude_proposer her signature counts as any other.
+  VerifyReport plain = verify_bundle(bundle(p, sign_all({"alice", "bob", "carol"}, p)), veto_policy(), at(kNow));
+  EXPECT_TRUE(plain.approved);
+}
+
+TEST_F(GovernanceTest, ExcludingTheProposerMustLeaveTheThresholdReachable) {
+  auto r = Policy::parse(policy_doc({{"install-model", {{"threshold", 5}, {"exclude_proposer", true}}}}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(Contains(r.error().message, "not the proposer among them")) << r.error().message;
+}
+
+TEST_F(GovernanceTest, AProposerMustBeAName) {
+  Proposal::Fields f = proposal().fields();
+  f.nonce.clear();
+  f.proposer = "alice\x1b[2K";
+  auto r = Proposal::create(std::move(f));
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(Contains(r.error().message, "/proposer")) << r.error().message;
+}
+
 }  // namespace
 }  // namespace countersign
