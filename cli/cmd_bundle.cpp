@@ -3,6 +3,7 @@
 #include "cli/load.h"
 #include "core/bundle.h"
 #include "core/jcs.h"
+#include "core/review.h"
 #include "core/verify.h"
 #include "smartcard/attestation.h"
 
@@ -26,6 +27,12 @@ int assemble(Io& io, const AssembleArgs& a) {
   for (const auto& path : a.signatures) {
     auto s = load_document<SignatureFile>(io, path);
     if (!s.ok()) return report_error(io, s.error(), false);
+    if (s->statement() == Statement::kLiveness) {
+      return report_error(io,
+                          Error(Errc::kInvalidArgument, path + " is a liveness proof: it approves nothing; give it to "
+                                                               "the box with `countersign box prove`"),
+                          false);
+    }
     if (s->proposal() != p->id()) {
       return report_error(
           io,
@@ -46,8 +53,10 @@ int assemble(Io& io, const AssembleArgs& a) {
   }
   auto written = write_output(io, a.out, to_pretty_json(b->to_json()));
   if (!written.ok()) return report_error(io, written.error(), false);
-  io.err << "bundle for proposal " << digest_to_string(p->id()) << " with " << b->signatures().size()
-         << " signature(s)\n";
+  std::size_t vetoes = 0;
+  for (const auto& s : b->signatures()) vetoes += s.statement() == Statement::kVeto ? 1u : 0u;
+  io.err << "bundle for proposal " << digest_to_string(p->id()) << " with " << b->signatures().size() - vetoes
+         << " signature(s)" << (vetoes ? " and " + std::to_string(vetoes) + " veto(es)" : "") << "\n";
   return kExitOk;
 }
 
@@ -82,6 +91,7 @@ int verify(Io& io, const VerifyArgs& a) {
     print_json(io, report.to_json());
   } else {
     io.out << report.to_text(*policy);
+    io.out << describe_bundle_subject(*bundle);
     if (a.box.empty() && bundle->proposal().boxes()) {
       io.out << "Note: the proposal is limited to certain boxes; pass --box ID to check for one.\n";
     }
@@ -104,7 +114,8 @@ void add_bundle_commands(Registry& r) {
   asm_cmd->add_option("--proposal", a->proposal, "Proposal file")->required();
   asm_cmd->add_option("--manifest", a->manifest, "Manifest (or new policy) the proposal approves")
       ->required();
-  asm_cmd->add_option("SIGNATURE", a->signatures, "Signature files")->required();
+  asm_cmd->add_option("SIGNATURE", a->signatures, "Signature files (approvals, and vetoes from `countersign veto`)")
+      ->required();
   asm_cmd->add_option("-o,--out", a->out, "Write the bundle here instead of standard output");
   asm_cmd->callback([&io = r.io, &rc = r.rc, a] { rc = assemble(io, *a); });
 

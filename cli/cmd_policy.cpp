@@ -18,6 +18,8 @@ nlohmann::json rule_json(const Rule& rule) {
   if (rule.of) j["of"] = *rule.of;
   if (!rule.require_roles.empty()) j["require_roles"] = rule.require_roles;
   if (rule.require_attestation) j["require_attestation"] = true;
+  if (rule.veto) j["veto"] = *rule.veto;
+  if (rule.exclude_proposer) j["exclude_proposer"] = true;
   return j;
 }
 
@@ -52,7 +54,8 @@ int check(Io& io, const std::string& path, bool json, const std::vector<std::str
                     {"domain", p->domain()},
                     {"version", p->version()},
                     {"approvers", approvers},
-                    {"rules", rules}});
+                    {"rules", rules},
+                    {"liveness_days", p->liveness_days() ? nlohmann::json(*p->liveness_days()) : nlohmann::json()}});
     return kExitOk;
   }
   std::ostringstream o;
@@ -88,7 +91,13 @@ int check(Io& io, const std::string& path, bool json, const std::vector<std::str
     }
     for (const auto& role : rule->require_roles) o << ", needs " << role;
     if (rule->require_attestation) o << ", attested keys only";
+    if (rule->exclude_proposer) o << ", not counting the proposer";
+    if (rule->veto) o << "; " << *rule->veto << " veto" << (*rule->veto == 1 ? "" : "es") << " end it";
     o << "\n";
+  }
+  if (p->liveness_days()) {
+    o << "\nLiveness     approvers prove their keys every " << *p->liveness_days()
+      << " days (`countersign box approvers` warns when a rule could no longer be met)\n";
   }
   io.out << o.str();
   return kExitOk;
@@ -97,7 +106,8 @@ int check(Io& io, const std::string& path, bool json, const std::vector<std::str
 struct CreateArgs {
   std::string domain, out;
   std::uint64_t version = 1;
-  std::vector<std::string> approvers, names, rules, roles;
+  std::vector<std::string> approvers, names, rules, roles, vetoes, exclude_proposer;
+  std::uint64_t liveness_days = 0;
 };
 
 // A key given to --approver: a software key file (public part only is read) or a JSON file
@@ -184,11 +194,32 @@ int create(Io& io, const CreateArgs& a) {
     }
     rules[kv->first]["require_roles"].push_back(kv->second);
   }
+  for (const auto& spec : a.vetoes) {
+    auto kv = split_eq(spec, '=', "--veto");
+    if (!kv.ok()) return report_error(io, kv.error(), false);
+    if (!rules.contains(kv->first)) {
+      return report_error(io, Error(Errc::kInvalidArgument, "--veto " + spec + ": no --rule for " + kv->first),
+                          false);
+    }
+    try {
+      rules[kv->first]["veto"] = std::stoull(kv->second);
+    } catch (...) {
+      return report_error(io, Error(Errc::kInvalidArgument, "--veto \"" + spec + "\": K is not a number"), false);
+    }
+  }
+  for (const auto& action : a.exclude_proposer) {
+    if (!rules.contains(action)) {
+      return report_error(
+          io, Error(Errc::kInvalidArgument, "--exclude-proposer " + action + ": no --rule for " + action), false);
+    }
+    rules[action]["exclude_proposer"] = true;
+  }
   json doc{{"schema", kPolicySchema},
            {"domain", a.domain},
            {"version", a.version},
            {"approvers", approvers},
            {"rules", rules}};
+  if (a.liveness_days != 0) doc["liveness_days"] = a.liveness_days;
   auto p = Policy::parse(doc);
   if (!p.ok()) return report_error(io, p.error(), false);
   auto written = write_output(io, a.out, to_pretty_json(doc));
@@ -248,6 +279,17 @@ void add_policy_commands(Registry& r) {
   create_cmd
       ->add_option("--require-role", c->roles, "ACTION=ROLE: a counted signer must hold ROLE (repeatable)")
       ->allow_extra_args(false);
+  create_cmd
+      ->add_option("--veto", c->vetoes,
+                   "ACTION=K: K vetoes by approvers who may count end a proposal (`countersign veto`; repeatable)")
+      ->allow_extra_args(false);
+  create_cmd
+      ->add_option("--exclude-proposer", c->exclude_proposer,
+                   "ACTION: the proposer's own signature does not count (`proposal create --proposer`; repeatable)")
+      ->allow_extra_args(false);
+  create_cmd->add_option("--liveness-days", c->liveness_days,
+                         "Warn when, counting approvers who proved their keys in N days (`key prove`), a rule "
+                         "could no longer be met");
   create_cmd->add_option("-o,--out", c->out, "Write here instead of standard output");
   create_cmd->callback([&io = r.io, &rc = r.rc, c] { rc = create(io, *c); });
 }

@@ -13,7 +13,7 @@ namespace countersign::cli {
 namespace {
 
 struct CreateArgs {
-  std::string domain, action, manifest, previous, expires, note, out;
+  std::string domain, action, manifest, previous, expires, note, proposer, out;
   std::vector<std::string> boxes;
 };
 
@@ -66,6 +66,7 @@ int create(Io& io, const CreateArgs& a) {
   f.expires = *exp;
   if (f.expires <= now) return report_error(io, Error(Errc::kInvalidArgument, "--expires is in the past"), false);
   if (!a.note.empty()) f.note = a.note;
+  if (!a.proposer.empty()) f.proposer = a.proposer;
   auto p = Proposal::create(std::move(f));
   if (!p.ok()) return report_error(io, p.error(), false);
   auto written = write_output(io, a.out, to_pretty_json(p->to_json()));
@@ -107,6 +108,9 @@ void add_proposal_commands(Registry& r) {
   create_cmd->add_option("--box", c->boxes, "Limit to this box id (repeatable)")->allow_extra_args(false);
   create_cmd->add_option("--expires", c->expires, "Duration (7d, 36h) or time (2026-12-31T23:59:59Z)")->required();
   create_cmd->add_option("--note", c->note, "Why: shown to every approver");
+  create_cmd->add_option("--proposer", c->proposer,
+                         "Your approver id, signed into the proposal: where the rule says exclude_proposer, your own "
+                         "signature will not count");
   create_cmd->add_option("-o,--out", c->out, "Write here instead of standard output");
   create_cmd->callback([&io = r.io, &rc = r.rc, c] { rc = create(io, *c); });
 

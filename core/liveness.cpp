@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "core/audit_entry.h"
 #include "core/jcs.h"
 #include "core/json_reader.h"
 #include "core/untrusted_text.h"
@@ -112,8 +113,22 @@ Result<LivenessProof> verify_liveness(const SignatureFile& proof, const Challeng
   return LivenessProof{ref->approver->id, proof.key(), challenge.hash(), challenge.issued()};
 }
 
-LivenessReport liveness_report(const Policy& policy, const std::map<std::string, UnixTime, std::less<>>& last_proofs,
-                               UnixTime now) {
+void note_proof_entry(LastProofs& last, const json& entry) {
+  if (!entry.is_object()) return;
+  const auto event = entry.find("event");
+  const auto approver = entry.find("approver");
+  const auto time = entry.find("time");
+  if (event == entry.end() || *event != audit::event::kApproverProved || approver == entry.end() ||
+      !approver->is_string() || time == entry.end() || !time->is_string()) {
+    return;
+  }
+  auto t = parse_rfc3339(time->get_ref<const json::string_t&>());
+  if (!t.ok()) return;
+  auto [it, fresh] = last.try_emplace(approver->get<std::string>(), *t);
+  if (!fresh && it->second < *t) it->second = *t;
+}
+
+LivenessReport liveness_report(const Policy& policy, const LastProofs& last_proofs, UnixTime now) {
   LivenessReport report;
   report.liveness_days = policy.liveness_days();
   std::set<std::string, std::less<>> live;

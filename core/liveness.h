@@ -100,11 +100,17 @@ struct LivenessReport {
   std::string to_text(UnixTime now) const;
 };
 
+// Approver id -> time of their latest recorded proof.
+using LastProofs = std::map<std::string, UnixTime, std::less<>>;
+// Notes an audit log entry (its parsed JSON) in `last`: an "approver-proved" entry with an
+// "approver" and a "time" moves that approver's latest proof forward; other entries are
+// ignored. The box's log is the record of proofs (the box, the app and auditors read it).
+void note_proof_entry(LastProofs& last, const nlohmann::json& entry);
+
 // `last_proofs`: approver id -> time of their latest recorded proof. Counts, per rule, the
 // approvers who may count under it (its `of`; for require_attestation rules, approvers with
 // an attested key, as the policy's own reachability check counts them) and are live; warns where fewer than the threshold are, or where no live one
 // holds a required role.
-LivenessReport liveness_report(const Policy& policy, const std::map<std::string, UnixTime, std::less<>>& last_proofs,
-                               UnixTime now);
+LivenessReport liveness_report(const Policy& policy, const LastProofs& last_proofs, UnixTime now);
 
 }  // namespace countersign

@@ -605,5 +605,127 @@ TEST_F(CliTest, KeyGenerateRefusesToOverwrite) {
   EXPECT_EQ(read(p("k.key")), before);
 }
 
+// ---- governance: veto, no self-approval, liveness proofs (issue 19) ---------------------------
+
+TEST_F(CliTest, TwoVetoesEndAProposalAndAVetoNeverCountsAsAnApproval) {
+  ASSERT_NO_FATAL_FAILURE(setup_flow());
+  CliRun pol = run({"policy", "create", "--domain", "acme-prod", "--approver", "alice:" + p("alice.key"),
+                    "--approver", "bob:" + p("bob.key"), "--approver", "carol:" + p("carol.key"), "--approver",
+                    "dave:" + p("dave.key"), "--approver", "erin:" + p("erin.key"), "--rule", "install-model=3",
+                    "--veto", "install-model=2", "-o", p("veto-policy.json")});
+  ASSERT_EQ(pol.rc, 0) << pol;
+  CliRun check = run({"policy", "check", p("veto-policy.json")});
+  EXPECT_TRUE(contains(check.out, "install-model: 3 of 5; 2 vetoes end it")) << check;
+
+  CliRun v1 = run({"veto", "--key", p("dave.key"), "--passphrase-file", p("pass.txt"), "--signer", "dave", "-o",
+                   p("dave.veto"), p("proposal.json")});
+  ASSERT_EQ(v1.rc, 0) << v1;
+  EXPECT_TRUE(contains(v1.err, "Vetoing:")) << v1;  // what is vetoed is shown first
+  EXPECT_TRUE(contains(v1.err, "vetoed proposal sha256:")) << v1;
+  EXPECT_EQ(json::parse(read(p("dave.veto")))["schema"], "countersign/veto/v1");
+
+  // One veto: the three approvals still make it.
+  ASSERT_EQ(assemble("proposal.json", {"alice.sig", "bob.sig", "carol.sig", "dave.veto"}, "one.json").rc, 0);
+  CliRun ok = run({"bundle", "verify", "--policy", p("veto-policy.json"), p("one.json")});
+  EXPECT_EQ(ok.rc, 0) << ok;
+  EXPECT_TRUE(contains(ok.out, "vetoed       veto #1 by dave")) << ok;
+
+  // A second one: dead, whatever the approvals.
+  ASSERT_EQ(run({"veto", "--key", p("erin.key"), "--passphrase-file", p("pass.txt"), "-o", p("erin.veto"),
+                 p("proposal.json")})
+                .rc,
+            0);
+  CliRun a = assemble("proposal.json", {"alice.sig", "bob.sig", "carol.sig", "dave.veto", "erin.veto"}, "dead.json");
+  ASSERT_EQ(a.rc, 0) << a;
+  EXPECT_TRUE(contains(a.err, "3 signature(s) and 2 veto(es)")) << a;
+  CliRun dead = run({"bundle", "verify", "--policy", p("veto-policy.json"), p("dead.json")});
+  EXPECT_EQ(dead.rc, 1) << dead;
+  EXPECT_TRUE(contains(dead.out, "VETOED: 2 of 2 vetoes (dave, erin): this proposal is dead")) << dead;
+  EXPECT_TRUE(contains(dead.out, "vetoed: vetoed by dave, erin")) << dead;
+
+  // A veto relabelled as an approval does not verify: the signing inputs differ.
+  json forged = json::parse(read(p("dave.veto")));
+  forged["schema"] = "countersign/signature/v1";
+  write("forged.sig", forged.dump());
+  ASSERT_EQ(assemble("proposal.json", {"alice.sig", "bob.sig", "forged.sig"}, "forged.json").rc, 0);
+  CliRun f = run({"bundle", "verify", "--policy", p("veto-policy.json"), "--json", p("forged.json")});
+  EXPECT_EQ(f.rc, 1) << f;
+  json fj = json::parse(f.out);
+  EXPECT_EQ(fj["signatures"][2]["status"], "invalid") << fj.dump(2);
+  EXPECT_EQ(fj["counted"], json({"alice", "bob"}));
+}
+
+TEST_F(CliTest, TheProposersOwnSignatureIsReportedNotCounted) {
+  ASSERT_NO_FATAL_FAILURE(setup_flow());
+  CliRun pol = run({"policy", "create", "--domain", "acme-prod", "--approver", "alice:" + p("alice.key"),
+                    "--approver", "bob:" + p("bob.key"), "--approver", "carol:" + p("carol.key"), "--approver",
+                    "dave:" + p("dave.key"), "--rule", "install-model=3", "--exclude-proposer", "install-model", "-o",
+                    p("own-policy.json")});
+  ASSERT_EQ(pol.rc, 0) << pol;
+  CliRun c = run({"proposal", "create", "--domain", "acme-prod", "--action", "install-model", "--manifest",
+                  p("manifest.json"), "--expires", "7d", "--proposer", "alice", "-o", p("mine.json")});
+  ASSERT_EQ(c.rc, 0) << c;
+  CliRun show = run({"proposal", "show", p("mine.json")});
+  EXPECT_TRUE(contains(show.out, "Proposer      alice\n")) << show;
+  for (const char* who : {"alice", "bob", "carol"}) sign(who, "mine.json", std::string(who) + "-mine.sig");
+  ASSERT_EQ(assemble("mine.json", {"alice-mine.sig", "bob-mine.sig", "carol-mine.sig"}, "mine-bundle.json").rc, 0);
+  CliRun v = run({"bundle", "verify", "--policy", p("own-policy.json"), p("mine-bundle.json")});
+  EXPECT_EQ(v.rc, 1) << v;
+  EXPECT_TRUE(contains(v.out, "NOT APPROVED: 2 approvals counted, 3 required")) << v;
+  EXPECT_TRUE(contains(v.out, "proposer     signature #1 by alice: approver \"alice\" proposed this")) << v;
+  EXPECT_TRUE(contains(v.out, "Proposer alice\n")) << v;
+  EXPECT_FALSE(contains(v.out, "invalid")) << v;
+  // A name with controls cannot be a proposer.
+  CliRun bad = run({"proposal", "create", "--domain", "acme-prod", "--action", "install-model", "--manifest",
+                    p("manifest.json"), "--expires", "7d", "--proposer", "alice\x1b[2K", "-o", p("bad.json")});
+  EXPECT_EQ(bad.rc, 2) << bad;
+  EXPECT_TRUE(contains(bad.err, "/proposer")) << bad;
+  EXPECT_FALSE(contains(bad.err, "\x1b")) << bad;
+}
+
+TEST_F(CliTest, BundleVerifyShowsTheNoteAndManifestEscaped) {
+  ASSERT_NO_FATAL_FAILURE(setup_flow());
+  CliRun c = run({"proposal", "create", "--domain", "acme-prod", "--action", "install-model", "--manifest",
+                  p("manifest.json"), "--expires", "7d", "--note", "ok\r\x1b[2K\x1b[1A\xe2\x80\xae" "cod", "-o",
+                  p("noted.json")});
+  ASSERT_EQ(c.rc, 0) << c;
+  for (const char* who : {"alice", "bob", "carol"}) sign(who, "noted.json", std::string(who) + "-noted.sig");
+  ASSERT_EQ(assemble("noted.json", {"alice-noted.sig", "bob-noted.sig", "carol-noted.sig"}, "noted-bundle.json").rc,
+            0);
+  CliRun v = verify("noted-bundle.json");
+  EXPECT_EQ(v.rc, 0) << v;
+  EXPECT_TRUE(contains(v.out, "Note     ok\\x0d\\x1b[2K\\x1b[1A<U+202E>cod\n")) << v;
+  EXPECT_TRUE(contains(v.out, "Manifest tiny 1, 4 files\n")) << v;
+  EXPECT_FALSE(contains(v.out, "\x1b")) << v;
+  EXPECT_FALSE(contains(v.out, "\r")) << v;
+}
+
+TEST_F(CliTest, KeyProveAnswersAChallengeAndNothingElse) {
+  ASSERT_NO_FATAL_FAILURE(setup_flow());
+  write("challenge.json", json{{"schema", "countersign/challenge/v1"},
+                               {"domain", "acme-prod"},
+                               {"box", "box-7f3a"},
+                               {"nonce", "AAECAwQFBgcICQoLDA0ODw=="},
+                               {"issued", "2026-11-22T09:00:00Z"}}
+                              .dump());
+  CliRun r = run({"key", "prove", "--key", p("carol.key"), "--passphrase-file", p("pass.txt"), "--challenge",
+                  p("challenge.json"), "-o", p("carol.proof")});
+  ASSERT_EQ(r.rc, 0) << r;
+  EXPECT_TRUE(contains(r.err, "Proving your key to box box-7f3a (domain acme-prod)")) << r;
+  json proof = json::parse(read(p("carol.proof")));
+  EXPECT_EQ(proof["schema"], "countersign/liveness/v1");
+  EXPECT_EQ(proof["key"], key_ids_["carol"]);
+  EXPECT_TRUE(proof.contains("challenge"));
+  // A proof is no approval: the bundle refuses to carry it.
+  CliRun a = assemble("proposal.json", {"alice.sig", "carol.proof"}, "b.json");
+  EXPECT_EQ(a.rc, 2) << a;
+  EXPECT_TRUE(contains(a.err, "liveness proof")) << a;
+  // A proposal is no challenge.
+  CliRun wrong = run({"key", "prove", "--key", p("carol.key"), "--passphrase-file", p("pass.txt"), "--challenge",
+                      p("proposal.json")});
+  EXPECT_EQ(wrong.rc, 2) << wrong;
+  EXPECT_TRUE(contains(wrong.err, "countersign/challenge/v1")) << wrong;
+}
+
 }  // namespace
 }  // namespace countersign::cli
