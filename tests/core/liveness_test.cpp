@@ -157,6 +157,16 @@ TEST_F(LivenessTest, WithoutLivenessDaysNothingIsStale) {
   EXPECT_TRUE(Contains(r.to_text(kNow), "sets no liveness_days")) << r.to_text(kNow);
 }
 
+TEST_F(LivenessTest, TheLatestProofOfEachApproverIsReadFromTheLog) {
+  LastProofs last;
+  note_proof_entry(last, {{"event", "approver-proved"}, {"approver", "bob"}, {"time", "2026-11-20T10:00:00Z"}});
+  note_proof_entry(last, {{"event", "approver-proved"}, {"approver", "bob"}, {"time", "2026-11-01T10:00:00Z"}});
+  note_proof_entry(last, {{"event", "signature-accepted"}, {"approver", "carol"}, {"time", "2026-11-21T10:00:00Z"}});
+  note_proof_entry(last, {{"event", "approver-proved"}, {"approver", "dave"}, {"time", "not a time"}});
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(format_rfc3339(last.at("bob")), "2026-11-20T10:00:00Z");  // the later one stays
+}
+
 TEST_F(LivenessTest, AChallengeIsADocumentWithItsOwnSchema) {
   json c = challenge().to_json();
   c["extra"] = 1;
