@@ -9,6 +9,8 @@
 //   the app and the box agree.
 // - Every untrusted text is shown through escape_untrusted(): never interpreted by a terminal
 //   or a widget, never broken into lines by the document.
+// - A name that mixes scripts (a Cyrillic "а" in "model.sаfetensors") can imitate another
+//   name, so script_warning() flags it for the reviewer; it is shown, not refused.
 #pragma once
 
 #include <cstddef>
@@ -33,5 +35,17 @@ std::string escape_untrusted(std::string_view text);
 // The same, for messages: at most `max_bytes` of the text (cut on a character boundary),
 // then "…" when there was more.
 std::string escape_untrusted(std::string_view text, std::size_t max_bytes);
+
+// nullopt when `name` is not a likely imitation of another; else why, for the reviewer, e.g.
+// "mixes scripts: Latin and Cyrillic (U+0430 at byte 7)" for "model.sаfetensors", or
+// "mixes fullwidth and ASCII Latin letters (U+FF4D at byte 0)". Modelled on UTS #39 section
+// 5.2 "Highly Restrictive": each word (a run of letters between separators such as '.', '-',
+// '_', '/', spaces and digits) must be in one script, or in Latin with Han and Japanese kana,
+// Han and Bopomofo, or Han and Hangul. Combining marks take the script of their letter;
+// letters of scripts the table does not know are not counted. The byte offset (into `name`)
+// is that of the first letter of the script with the fewest letters in the word. So
+// "модель.bin", "Zoë Ångström" and "日本語モデル" are not flagged. Whole-script
+// imitations (a word all in Cyrillic letters that look Latin, "ѕсоре") are not detected.
+std::optional<std::string> script_warning(std::string_view name);
 
 }  // namespace countersign
