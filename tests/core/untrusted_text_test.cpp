@@ -5,6 +5,7 @@
 
 #include "core/manifest.h"
 #include "core/policy.h"
+#include "core/review.h"
 
 namespace countersign {
 namespace {
@@ -176,6 +177,43 @@ TEST(NamesInDocuments, AManifestPathWithABidiOverrideIsRefusedAtParse) {
   f.name = "demo";
   f.description = "free text may hold \x1b[2K and \xe2\x80\xae";  // shown escaped, not refused
   EXPECT_TRUE(Manifest::create(f).ok());
+}
+
+// core/review.h: the names of a manifest that a reviewer is told to look at twice.
+TEST(NamesInDocuments, AManifestsConfusableNamesAreListedForTheReview) {
+  Manifest::Fields f;
+  f.name = "g\xd0\xb5mma";  // Cyrillic е
+  f.version = "1";
+  f.license.spdx = "Apache-2.0";
+  f.files.push_back({"config.json", 1, Digest{}});
+  f.files.push_back(
+      {"model.s\xd0\xb0"
+       "fetensors",
+       1, Digest{}});
+  f.files.push_back({"модель.bin", 1, Digest{}});
+  auto m = Manifest::create(f);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  const std::vector<NameWarning> w = manifest_name_warnings(*m);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0].pointer, "/name");
+  EXPECT_EQ(w[0].warning, "mixes scripts: Latin and Cyrillic (U+0435 at byte 1)");
+  EXPECT_EQ(w[1].pointer, "/files/1/path");
+  EXPECT_EQ(w[1].name,
+            "model.s\xd0\xb0"
+            "fetensors");
+  EXPECT_EQ(describe_name_warnings(*m),
+            "Names to check  2 names may imitate others\n"
+            "  /name  g\xd0\xb5mma\n"
+            "  ! this name mixes scripts: Latin and Cyrillic (U+0435 at byte 1)\n"
+            "  /files/1/path  model.s\xd0\xb0"
+            "fetensors\n"
+            "  ! this name mixes scripts: Latin and Cyrillic (U+0430 at byte 7)\n");
+  f.name = "gemma";
+  f.files.erase(f.files.begin() + 1);
+  auto clean = Manifest::create(f);
+  ASSERT_TRUE(clean.ok()) << clean.error().message;
+  EXPECT_TRUE(manifest_name_warnings(*clean).empty());
+  EXPECT_EQ(describe_name_warnings(*clean), "");
 }
 
 TEST(NamesInDocuments, AnApproverIdOrRoleWithAControlCharacterIsRefused) {
