@@ -51,13 +51,51 @@ bool is_bidi_format(char32_t cp) {
 
 // Characters that draw nothing, or change how others are drawn, beyond the bidi ones: shown
 // as <U+XXXX> so that nothing is hidden. (Unicode format characters, general category Cf,
-// that text in names and notes can carry, and the separators.)
+// that text in names and notes can carry, and the separators. The Egyptian hieroglyph,
+// shorthand and musical format controls are zero-width in a terminal (glibc's wcwidth), so
+// tmux draws nothing for them either.)
 bool is_invisible(char32_t cp) {
   return cp == 0x00AD || cp == 0x034F || cp == 0x061C || cp == 0x115F || cp == 0x1160 || cp == 0x17B4 ||
          cp == 0x17B5 || cp == 0x180E || (cp >= 0x200B && cp <= 0x200F) || cp == 0x2028 || cp == 0x2029 ||
          (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x206F) || cp == 0x3164 || cp == 0xFEFF ||
-         cp == 0xFFA0 || (cp >= 0xFFF0 && cp <= 0xFFFB) || (cp >= 0xE0000 && cp <= 0xE0FFF);
+         cp == 0xFFA0 || (cp >= 0xFFF0 && cp <= 0xFFFB) || (cp >= 0x13430 && cp <= 0x1343F) ||
+         (cp >= 0x1BCA0 && cp <= 0x1BCA3) || (cp >= 0x1D173 && cp <= 0x1D17A) ||
+         (cp >= 0xE0000 && cp <= 0xE0FFF);
 }
+
+struct CodePointRange {
+  char32_t first, last;
+};
+
+// Code points that are no character: unassigned ones and the noncharacters (general
+// category Cn). A terminal draws nothing for them (tmux drops them from its screen), so
+// "mod<U+0378>el.bin" would look like "model.bin". Generated, with the Unicode version it is
+// from: scripts/gen-unicode-unassigned.py.
+constexpr CodePointRange kUnassigned[] = {
+#include "core/unicode_unassigned.inc"
+};
+
+template <typename Range, std::size_t N>
+constexpr bool sorted_and_disjoint(const Range (&ranges)[N]) {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (ranges[i].first > ranges[i].last) return false;
+    if (i != 0 && ranges[i].first <= ranges[i - 1].last) return false;
+  }
+  return true;
+}
+static_assert(sorted_and_disjoint(kUnassigned), "kUnassigned must be sorted and its ranges disjoint");
+
+// The range of `ranges` (sorted, disjoint) that holds `cp`, or nullptr.
+template <typename Range, std::size_t N>
+const Range* find_range(const Range (&ranges)[N], char32_t cp) {
+  const Range* it = std::upper_bound(std::begin(ranges), std::end(ranges), cp,
+                                     [](char32_t v, const Range& r) { return v < r.first; });
+  if (it == std::begin(ranges)) return nullptr;
+  --it;
+  return cp <= it->last ? it : nullptr;
+}
+
+bool is_unassigned(char32_t cp) { return cp >= 0x0378 && find_range(kUnassigned, cp) != nullptr; }
 
 void append_hex_byte(std::string& out, unsigned v) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -90,7 +128,7 @@ std::string escape(std::string_view text, std::size_t max_bytes) {
       append_hex_byte(out, static_cast<unsigned char>(text[i]));
     } else if (is_control(d.cp)) {
       append_hex_byte(out, static_cast<unsigned>(d.cp));
-    } else if (is_invisible(d.cp)) {
+    } else if (is_invisible(d.cp) || is_unassigned(d.cp)) {
       append_code_point(out, d.cp);
     } else if (d.cp == '\\') {
       out += "\\\\";
@@ -399,26 +437,16 @@ constexpr ScriptRange kScripts[] = {
     {0xE0100, 0xE01EF, Script::kInherited},
 };
 
-constexpr bool sorted_and_disjoint() {
-  for (std::size_t i = 0; i < std::size(kScripts); ++i) {
-    if (kScripts[i].first > kScripts[i].last || kScripts[i].first < 0x80) return false;
-    if (i != 0 && kScripts[i].first <= kScripts[i - 1].last) return false;
-  }
-  return true;
-}
-static_assert(sorted_and_disjoint(), "kScripts must be sorted and its ranges disjoint");
+static_assert(sorted_and_disjoint(kScripts), "kScripts must be sorted and its ranges disjoint");
+static_assert(kScripts[0].first >= 0x80, "ASCII is classified in script_of()");
 
 Script script_of(char32_t cp) {
   if (cp < 0x80) {
     const bool letter = (cp >= 'A' && cp <= 'Z') || (cp >= 'a' && cp <= 'z');
     return letter ? Script::kLatin : Script::kCommon;
   }
-  const auto* end = std::end(kScripts);
-  const auto* it = std::upper_bound(std::begin(kScripts), end, cp,
-                                    [](char32_t v, const ScriptRange& r) { return v < r.first; });
-  if (it == std::begin(kScripts)) return Script::kUnknown;
-  --it;
-  return cp <= it->last ? it->script : Script::kUnknown;
+  const ScriptRange* r = find_range(kScripts, cp);
+  return r == nullptr ? Script::kUnknown : r->script;
 }
 
 // Scripts that may share a word (UTS #39 section 5.2, "Highly Restrictive"): one script, or

@@ -27,7 +27,9 @@ std::optional<std::string> name_problem(std::string_view text);
 // `text` as shown to people: printable characters as they are; C0 controls, DEL, C1 controls
 // and bytes that are not valid UTF-8 as `\xNN` (C1 as the escape of its code point,
 // `\x9b`); U+2028, U+2029, bidi formatting characters and the other invisible format
-// characters (soft hyphen, zero-width characters, word joiners, the BOM, ...) as `<U+XXXX>`.
+// characters (soft hyphen, zero-width characters, word joiners, the BOM, ...) and code points
+// that are no character (unassigned as of the Unicode version in core/unicode_unassigned.inc,
+// and the noncharacters, which a terminal draws as nothing) as `<U+XXXX>`.
 // So that every escape means one thing, a backslash is shown as `\\` and a "<U+" that was in
 // the text as `\x3cU+`.
 std::string escape_untrusted(std::string_view text);

@@ -55,6 +55,25 @@ TEST(EscapeUntrusted, InvisibleAndBidiCharactersBecomeMarkers) {
   EXPECT_EQ(escape_untrusted("para\xe2\x80\xa9"), "para<U+2029>");
 }
 
+// Found by tests/cli/terminal_view_test.cpp: tmux draws nothing for a code point that is no
+// character, so "mod<U+0378>el.bin" looked like "model.bin" on the reviewer's screen.
+TEST(EscapeUntrusted, CodePointsThatAreNoCharacterBecomeMarkers) {
+  EXPECT_EQ(escape_untrusted("mod\xcd\xb8"
+                             "el.bin"),
+            "mod<U+0378>el.bin");  // unassigned
+  EXPECT_EQ(escape_untrusted("\xef\xbf\xbf"
+                             "x\xef\xb7\x90"),
+            "<U+FFFF>x<U+FDD0>");  // noncharacters
+  EXPECT_EQ(escape_untrusted("\xf4\x8f\xbf\xbf"), "<U+10FFFF>");
+  EXPECT_EQ(escape_untrusted("\xf0\x9d\x85\xb3"), "<U+1D173>");  // zero-width musical format control
+  EXPECT_EQ(escape_untrusted("\xf0\x93\x90\xb0"), "<U+13430>");  // Egyptian hieroglyph format control
+  // Assigned neighbours, private use and the last characters of the planes are shown as they are.
+  EXPECT_EQ(escape_untrusted("\xcd\xb7\xcd\xba"), "\xcd\xb7\xcd\xba");  // U+0377 U+037A
+  EXPECT_EQ(escape_untrusted("\xee\x80\x80"), "\xee\x80\x80");          // U+E000
+  EXPECT_EQ(escape_untrusted("\xef\xbf\xbd"), "\xef\xbf\xbd");          // U+FFFD
+  EXPECT_EQ(escape_untrusted("\xf0\x9f\x98\x80"), "\xf0\x9f\x98\x80");  // U+1F600
+}
+
 TEST(EscapeUntrusted, EveryEscapeMeansOneThing) {
   EXPECT_EQ(escape_untrusted("C:\\x1b"), "C:\\\\x1b");      // a backslash in the text is doubled
   EXPECT_EQ(escape_untrusted("<U+202E>"), "\\x3cU+202E>");  // a marker typed into the text is not one
