@@ -1,5 +1,5 @@
 // Text from documents and requests is shown to people who decide on it, so it must not be
-// able to lie (DESIGN.md "Identifiers and encodings"). Two rules, one place:
+// able to lie (DESIGN.md "Identifiers and encodings"). Three rules, one place:
 //
 // - Names (file paths, names, versions, ids, roles, source fields: everything that is not
 //   free text) must be valid UTF-8 without C0 controls (U+0000-U+001F), DEL and C1 controls
@@ -39,15 +39,17 @@ std::string escape_untrusted(std::string_view text);
 std::string escape_untrusted(std::string_view text, std::size_t max_bytes);
 
 // nullopt when `name` is not a likely imitation of another; else why, for the reviewer, e.g.
-// "mixes scripts: Latin and Cyrillic (U+0430 at byte 7)" for "model.sаfetensors", or
-// "mixes fullwidth and ASCII Latin letters (U+FF4D at byte 0)". Modelled on UTS #39 section
-// 5.2 "Highly Restrictive": each word (a run of letters between separators such as '.', '-',
-// '_', '/', spaces and digits) must be in one script, or in Latin with Han and Japanese kana,
-// Han and Bopomofo, or Han and Hangul. Combining marks take the script of their letter;
-// letters of scripts the table does not know are not counted. The byte offset (into `name`)
-// is that of the first letter of the script with the fewest letters in the word. So
-// "модель.bin", "Zoë Ångström" and "日本語モデル" are not flagged. Whole-script
-// imitations (a word all in Cyrillic letters that look Latin, "ѕсоре") are not detected.
+// "mixes scripts: Latin and Cyrillic (U+0430 at byte 7)" for "model.sаfetensors". Modelled
+// on UTS #39 section 5.2 "Highly Restrictive": each word (a run of letters between
+// separators such as '.', '-', '_', '/', spaces and digits) must be in one script, or within
+// Latin+Han+Hiragana+Katakana, Latin+Han+Bopomofo or Latin+Han+Hangul. Combining marks take
+// the script of their letter; letters of scripts the table does not know are not counted.
+// The byte offset (into `name`) is that of the first letter of the script with the fewest
+// letters in the word. Anywhere in the name, fullwidth or mathematical Latin letters beside
+// ASCII letters are flagged too: "mixes fullwidth Latin and ASCII letters (U+FF4D at byte
+// 0)" for "ｍodel". So "модель.bin", "Zoë Ångström" and "日本語モデル" are not flagged.
+// Whole-script imitations (a word all in Cyrillic letters that look Latin, "ѕсоре") are not
+// detected.
 std::optional<std::string> script_warning(std::string_view name);
 
 }  // namespace countersign
