@@ -488,7 +488,6 @@ class WordScripts {
     seen_.push_back({s, 1, cp, offset});
     set_ |= bit(s);
   }
-  bool empty() const { return seen_.empty(); }
   void clear() {
     seen_.clear();
     set_ = 0;
