@@ -9,6 +9,7 @@
 #include "cli/load.h"
 #include "core/manifest.h"
 #include "core/manifest_diff.h"
+#include "core/review.h"
 #include "core/tree_hash.h"
 #include "core/untrusted_text.h"
 
@@ -76,10 +77,23 @@ int create(Io& io, const CreateArgs& a) {
 int show(Io& io, const std::string& path, bool json) {
   auto m = load_document<Manifest>(io, path);
   if (!m.ok()) return report_error(io, m.error(), json);
+  // Names that mix scripts may imitate others (core/untrusted_text.h, script_warning): flagged,
+  // not refused.
+  const std::vector<NameWarning> warnings = manifest_name_warnings(*m);
   if (json) {
-    print_json(io, {{"hash", digest_to_string(m->hash())}, {"manifest", m->to_json()}});
+    // Beside "manifest", not in it: "manifest" stays the document, which has no such field.
+    nlohmann::json jw = nlohmann::json::array();
+    for (const auto& w : warnings)
+      jw.push_back({{"pointer", w.pointer}, {"name", w.name}, {"warning", w.warning}});
+    print_json(io, {{"hash", digest_to_string(m->hash())}, {"manifest", m->to_json()}, {"warnings", jw}});
     return kExitOk;
   }
+  const auto warning_for = [&warnings](const std::string& pointer) -> const NameWarning* {
+    for (const auto& w : warnings) {
+      if (w.pointer == pointer) return &w;
+    }
+    return nullptr;
+  };
   std::ostringstream o;
   o << "Manifest  " << digest_to_string(m->hash()) << "\n";
   o << "Installs  models/" << hex_encode(m->hash()) << "/\n";
@@ -87,10 +101,17 @@ int show(Io& io, const std::string& path, bool json) {
   // description cannot move the cursor, erase a line or reorder what follows it.
   const auto e = [](std::string_view t) { return escape_untrusted(t); };
   o << "Model     " << e(m->name()) << " " << e(m->version()) << " (" << e(m->kind()) << ")\n";
+  if (const auto* w = warning_for("/name")) o << "  ! the name " << w->warning << "\n";
+  if (const auto* w = warning_for("/version")) o << "  ! the version " << w->warning << "\n";
   if (m->description()) o << "About     " << e(*m->description()) << "\n";
   o << "License   " << e(m->license().spdx) << (m->license().url ? "  " + e(*m->license().url) : "") << "\n";
   o << "Size      " << human_size(m->total_size()) << " (" << m->total_size() << " bytes) in "
     << m->files().size() << " files\n";
+  if (!warnings.empty()) {
+    o << "Check     " << warnings.size()
+      << (warnings.size() == 1 ? " name may imitate another" : " names may imitate others")
+      << ": see the lines marked ! below\n";
+  }
   o << "Sources   (tried in this order)\n";
   if (m->sources().empty()) o << "  none: the box must have a mirror of its own\n";
   for (std::size_t i = 0; i < m->sources().size(); ++i) {
@@ -99,9 +120,12 @@ int show(Io& io, const std::string& path, bool json) {
       << e(s.location_of(m->files().front().path)) << "\n";
   }
   o << "Files\n";
-  for (const auto& f : m->files()) {
+  for (std::size_t i = 0; i < m->files().size(); ++i) {
+    const auto& f = m->files()[i];
     o << "  " << hex_encode(f.sha256) << "  " << std::setw(10) << human_size(f.size) << "  " << std::setw(14)
       << f.size << "  " << e(f.path) << "\n";
+    if (const auto* w = warning_for("/files/" + std::to_string(i) + "/path"))
+      o << "  ! this name " << w->warning << "\n";
   }
   io.out << o.str();
   return kExitOk;
@@ -163,9 +187,13 @@ void add_manifest_commands(Registry& r) {
   auto show_path = std::make_shared<std::string>();
   auto show_json = std::make_shared<bool>(false);
   auto* show_cmd = manifest->add_subcommand("show", "Validate a manifest and show it for review");
-  show_cmd->footer("A malformed manifest is refused with what is wrong and where (exit 2).");
+  show_cmd->footer(
+      "A malformed manifest is refused with what is wrong and where (exit 2). A name that mixes scripts\n"
+      "(a Cyrillic \"а\" among Latin letters) may imitate another: it is shown with a \"!\" line under it.");
   show_cmd->add_option("FILE", *show_path, "Manifest file, or - for standard input")->required();
-  show_cmd->add_flag("--json", *show_json, "Print {\"hash\", \"manifest\"} as JSON");
+  show_cmd->add_flag(
+      "--json", *show_json,
+      "Print {\"hash\", \"manifest\", \"warnings\"} as JSON (warnings: names that mix scripts)");
   show_cmd->callback(
       [&io = r.io, &rc = r.rc, show_path, show_json] { rc = show(io, *show_path, *show_json); });
 

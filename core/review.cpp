@@ -22,6 +22,31 @@ std::string expiry_text(UnixTime expires, UnixTime now) {
   return out + " (EXPIRED " + format_duration(now - expires) + " ago)";
 }
 
+std::vector<NameWarning> manifest_name_warnings(const Manifest& m) {
+  std::vector<NameWarning> out;
+  const auto check = [&out](std::string pointer, const std::string& name) {
+    if (auto w = script_warning(name)) out.push_back({std::move(pointer), name, std::move(*w)});
+  };
+  check("/name", m.name());
+  check("/version", m.version());
+  for (std::size_t i = 0; i < m.files().size(); ++i)
+    check("/files/" + std::to_string(i) + "/path", m.files()[i].path);
+  return out;
+}
+
+std::string describe_name_warnings(const Manifest& m) {
+  const std::vector<NameWarning> warnings = manifest_name_warnings(m);
+  if (warnings.empty()) return "";
+  std::ostringstream o;
+  o << "Names to check  " << warnings.size()
+    << (warnings.size() == 1 ? " name may imitate another" : " names may imitate others") << "\n";
+  for (const auto& w : warnings) {
+    o << "  " << w.pointer << "  " << escape_untrusted(w.name) << "\n";
+    o << "  ! this name " << w.warning << "\n";
+  }
+  return o.str();
+}
+
 std::string describe_proposal(const Proposal& p, UnixTime now) {
   std::ostringstream o;
   o << "Proposal id   " << grouped_hex(p.id()) << "\n";

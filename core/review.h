@@ -3,8 +3,10 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/bundle.h"
+#include "core/manifest.h"
 #include "core/proposal.h"
 #include "core/timeutil.h"
 
@@ -24,5 +26,23 @@ std::string expiry_text(UnixTime expires, UnixTime now);
 
 // The id in groups of four hex digits ("1a2b 3c4d ..."), easier to compare by voice.
 std::string grouped_hex(const Digest& d);
+
+// A name in a manifest that may imitate another (script_warning(), core/untrusted_text.h).
+struct NameWarning {
+  std::string pointer;  // where it is in the document: "/name", "/version", "/files/3/path"
+  std::string name;     // the name as the document has it: escape it to show it
+  std::string warning;  // "mixes scripts: Latin and Cyrillic (U+0430 at byte 7)"
+};
+
+// The names of `m` that script_warning() flags (its name, version and file paths), in
+// document order; empty when there are none.
+std::vector<NameWarning> manifest_name_warnings(const Manifest& m);
+
+// "" when no name of `m` is flagged; else one block for a terminal review, each flagged name
+// escaped and followed by its warning:
+//   Names to check  1 name may imitate another
+//     /files/0/path  model.sаfetensors
+//     ! this name mixes scripts: Latin and Cyrillic (U+0430 at byte 7)
+std::string describe_name_warnings(const Manifest& m);
 
 }  // namespace countersign

@@ -36,6 +36,8 @@ packages=(
   # Debian packages (issue 9): debhelper builds them; desktop-file-utils and libxml2-utils check
   # the app's launcher and icon; debootstrap makes the clean root of the install test.
   debhelper desktop-file-utils libxml2-utils debootstrap
+  # issue 19: tests/cli/terminal_view_test.cpp checks what a terminal (tmux) shows of `manifest show`.
+  tmux
 )
 node_packages=(nodejs npm)
 
