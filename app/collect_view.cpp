@@ -32,7 +32,7 @@ CollectView::CollectView(Session& session, QWidget* parent)
   table_->setColumnWidth(ApproversModel::kApprover, 220);
   layout->addWidget(table_, 1);
   auto* buttons = new QHBoxLayout();
-  auto* add = new QPushButton(tr("Add signature files…"), this);
+  auto* add = new QPushButton(tr("Add signature or veto files…"), this);
   auto* paste_button = new QPushButton(tr("Paste signature"), this);
   paste_button->setShortcut(QKeySequence(tr("Ctrl+Shift+V")));
   export_ = new QPushButton(tr("Export bundle…"), this);

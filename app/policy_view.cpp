@@ -17,6 +17,9 @@ PolicyView::PolicyView(Session& session, QWidget* parent)
   layout->addWidget(header_);
   rules_ = value_label(this);
   layout->addWidget(rules_);
+  liveness_ = value_label(this);
+  liveness_->setFont(fixed_font());
+  layout->addWidget(liveness_);
   table_ = new QTableView(this);
   table_->setModel(model_);
   table_->verticalHeader()->hide();
@@ -32,6 +35,7 @@ void PolicyView::refresh() {
   if (!ws.policy) {
     header_->setText(tr("No policy open. Open the policy of the domain (Ctrl+O)."));
     rules_->clear();
+    liveness_->clear();
     model_->set_policy(nullptr, ws.attestation_roots);
     return;
   }
@@ -57,9 +61,16 @@ void PolicyView::refresh() {
     }
     for (const auto& role : rule->require_roles) line += tr(", needs someone from %1").arg(q(role));
     if (rule->require_attestation) line += tr(", hardware-attested keys only");
+    if (rule->exclude_proposer) line += tr(", not counting the proposer's own signature");
+    if (rule->veto) line += tr("; %n veto(es) end a proposal", "", static_cast<int>(*rule->veto));
     rules << line;
   }
   rules_->setText(tr("Rules\n") + rules.join(QStringLiteral("\n")));
+  const QString days = p.liveness_days() ? tr("Liveness: approvers must prove their keys every %1 days.\n")
+                                               .arg(*p.liveness_days())
+                                         : tr("Liveness: the policy sets no liveness_days.\n");
+  auto live = countersign::app::liveness(ws, session_.now());
+  liveness_->setText(days + (live.ok() ? q(live->to_text(session_.now())) : q(live.error().message)));
   model_->set_policy(&p, ws.attestation_roots);
 }
 

@@ -1,5 +1,6 @@
 // Policy: domain and version, rules per action, approvers and their keys with the PIN and
-// touch policy and whether each key is proven to be in hardware.
+// touch policy and whether each key is proven to be in hardware, and (with the box's audit
+// log export open) each approver's last liveness proof with the warnings of liveness_days.
 #pragma once
 
 #include <QTableView>
@@ -18,11 +19,13 @@ class PolicyView : public View {
 
   QLabel* header() const { return header_; }
   QLabel* rules() const { return rules_; }
+  QLabel* liveness() const { return liveness_; }
   PolicyKeysModel* keys() const { return model_; }
 
  private:
   QLabel* header_;
   QLabel* rules_;
+  QLabel* liveness_;
   PolicyKeysModel* model_;
   QTableView* table_;
 };

@@ -14,6 +14,32 @@
 
 namespace countersign::app {
 
+namespace {
+
+// "alice — the rule for install-model does not count their own signature", and, with the
+// box's log open, whether the rule can still be met by approvers who proved their keys.
+QString proposer_text(const Workspace& ws, UnixTime now) {
+  const Proposal& p = *ws.proposal;
+  QStringList parts;
+  parts << (p.proposer() ? untrusted(*p.proposer()) : QObject::tr("(not named)"));
+  const Rule* rule = ws.policy ? ws.policy->rule_for(p.action()) : nullptr;
+  if (p.proposer() && ws.policy && ws.policy->find_approver(*p.proposer()) == nullptr) {
+    parts << QObject::tr("not an approver of the open policy");
+  }
+  if (p.proposer() && rule != nullptr && rule->exclude_proposer) {
+    parts << QObject::tr("the rule for %1 does not count their own signature")
+                 .arg(QString::fromStdString(std::string(action_name(p.action()))));
+  }
+  if (auto live = liveness(ws, now); live.ok()) {
+    for (const auto& w : live->warnings) {
+      if (w.action == p.action()) parts << QObject::tr("warning: %1").arg(QString::fromStdString(w.message));
+    }
+  }
+  return parts.join(QStringLiteral(" — "));
+}
+
+}  // namespace
+
 ReviewView::ReviewView(Session& session, QWidget* parent)
     : View(session, parent), files_(new ManifestFilesModel(this)), proxy_(new QSortFilterProxyModel(this)) {
   auto* layout = new QVBoxLayout(this);
@@ -24,6 +50,7 @@ ReviewView::ReviewView(Session& session, QWidget* parent)
   add_field(pform, "domain", tr("Domain"));
   add_field(pform, "boxes", tr("Boxes"));
   add_field(pform, "note", tr("Why (note)"));
+  add_field(pform, "proposer", tr("Proposed by"));
   add_field(pform, "created", tr("Proposed at"));
   add_field(pform, "expires", tr("Expires"));
   add_field(pform, "id", tr("Proposal id"))->setFont(fixed_font());
@@ -90,6 +117,7 @@ void ReviewView::refresh() {
     }
     field("boxes")->setText(p.boxes() ? boxes.join(QStringLiteral(", ")) : tr("any box of the domain"));
     field("note")->setText(p.note() ? untrusted(*p.note()) : tr("(no note: ask the proposer why)"));
+    field("proposer")->setText(proposer_text(ws, session_.now()));
     field("created")->setText(q(format_rfc3339(p.created())));
     field("expires")->setText(q(expiry_text(p.expires(), session_.now())));
     const Fingerprint f = fingerprint(p.id());

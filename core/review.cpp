@@ -81,6 +81,7 @@ std::string describe_bundle_subject(const Bundle& b) {
     o << "Manifest " << escape_untrusted(m->name()) << " " << escape_untrusted(m->version()) << ", "
       << m->files().size() << " file" << (m->files().size() == 1 ? "" : "s") << "\n";
     if (m->description()) o << "         " << escape_untrusted(*m->description()) << "\n";
+    o << describe_name_warnings(*m);
   }
   return o.str();
 }

@@ -18,7 +18,8 @@ std::string describe_proposal(const Proposal& p, UnixTime now);
 
 // What a bundle approves, in the words of its documents, for the end of a verification
 // report (`bundle verify`, the app's Verify view): the proposer, the note, the manifest's
-// name, version, file count and description. Untrusted text, all of it shown escaped.
+// name, version, file count and description, and the names that may imitate others
+// (describe_name_warnings). Untrusted text, all of it shown escaped.
 std::string describe_bundle_subject(const Bundle& b);
 
 // "2026-11-29T10:00:00Z (in 6d 23h)" or "... (EXPIRED 2h ago)": the expiry with time left.

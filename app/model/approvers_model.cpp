@@ -2,6 +2,8 @@
 
 #include <QColor>
 
+#include "app/model/format.h"
+
 namespace countersign::app {
 
 namespace {
@@ -31,6 +33,10 @@ QString ApproversModel::state_name(State s) {
       return tr("not allowed");
     case State::kUnchecked:
       return tr("not checked");
+    case State::kVetoed:
+      return tr("vetoed");
+    case State::kProposer:
+      return tr("proposer");
   }
   return {};
 }
@@ -57,6 +63,12 @@ void ApproversModel::set_state(const Workspace& ws, const Approval* approval) {
     const QString who =
         a.name == a.id ? q(a.id) : q(a.name) + QStringLiteral(" (") + q(a.id) + QStringLiteral(")");
     const bool counted = std::find(r.counted.begin(), r.counted.end(), a.id) != r.counted.end();
+    if (std::find(r.vetoed_by.begin(), r.vetoed_by.end(), a.id) != r.vetoed_by.end()) {
+      add({who, roles_text(a), state_name(State::kVetoed),
+           counted ? tr("vetoed this proposal (and also signed it)") : tr("vetoed this proposal")},
+          State::kVetoed);
+      continue;
+    }
     if (counted) {
       add({who, roles_text(a), state_name(State::kCounted), tr("signature valid")}, State::kCounted);
       continue;
@@ -65,9 +77,15 @@ void ApproversModel::set_state(const Workspace& ws, const Approval* approval) {
     for (const auto& v : r.signatures) {
       if (v.approver_id == a.id) bad = &v;
     }
+    if (bad == nullptr) {
+      for (const auto& v : r.vetoes) {
+        if (v.approver_id == a.id) bad = &v;
+      }
+    }
     if (bad != nullptr) {
-      const State s =
-          bad->status == SignatureVerdict::Status::kNotAllowed ? State::kNotAllowed : State::kInvalid;
+      const State s = bad->status == SignatureVerdict::Status::kNotAllowed ? State::kNotAllowed
+                      : bad->status == SignatureVerdict::Status::kProposer ? State::kProposer
+                                                                           : State::kInvalid;
       add({who, roles_text(a), state_name(s),
            q(std::string(verdict_name(bad->status))) + QStringLiteral(": ") + q(bad->reason)},
           s);
@@ -84,7 +102,13 @@ void ApproversModel::set_state(const Workspace& ws, const Approval* approval) {
     if (!v.approver_id.empty()) continue;
     const auto& f = ws.signatures[v.index].signature.fields();
     add({tr("unknown key %1").arg(q(v.key_id.substr(0, 16))), QString(), state_name(State::kInvalid),
-         q(v.reason) + (f.signer ? tr(" (says it is from %1)").arg(q(*f.signer)) : QString())},
+         q(v.reason) + (f.signer ? tr(" (says it is from %1)").arg(untrusted(*f.signer)) : QString())},
+        State::kInvalid);
+  }
+  for (const auto& v : r.vetoes) {
+    if (!v.approver_id.empty()) continue;
+    add({tr("unknown key %1").arg(q(v.key_id.substr(0, 16))), QString(), state_name(State::kInvalid),
+         tr("veto: ") + q(v.reason)},
         State::kInvalid);
   }
   set_rows(std::move(rows));
@@ -99,6 +123,8 @@ QVariant ApproversModel::row_decoration(int row) const {
       return QColor(0xb3, 0x26, 0x1e);
     case State::kMissing:
       return QColor(0x9e, 0x9e, 0x9e);
+    case State::kVetoed:
+      return QColor(0x6a, 0x1b, 0x9a);
     default:
       return {};
   }

@@ -71,11 +71,15 @@ Result<DocKind> kind_of_json(const nlohmann::json& doc) {
   if (schema == kProposalSchema) return DocKind::kProposal;
   if (schema == kManifestSchema) return DocKind::kManifest;
   if (schema == kBundleSchema) return DocKind::kBundle;
-  if (schema == kSignatureSchema) return DocKind::kSignature;
+  if (schema == kSignatureSchema || schema == kVetoSchema) return DocKind::kSignature;
   if (schema == kPolicySchema) return DocKind::kPolicy;
+  if (schema == kLivenessSchema) {
+    return Error(Errc::kUnsupported,
+                 "this is a liveness proof: it approves nothing; give it to the box with `countersign box prove`");
+  }
   return Error(Errc::kUnknownSchema,
                "unknown schema \"" + schema +
-                   "\" (this app reads proposals, manifests, bundles, signatures, policies and "
+                   "\" (this app reads proposals, manifests, bundles, signatures, vetoes, policies and "
                    "exported audit logs)");
 }
 

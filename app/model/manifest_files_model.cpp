@@ -1,8 +1,11 @@
 #include "app/model/manifest_files_model.h"
 #include "app/model/format.h"
 
+#include <QColor>
+
 #include "core/bytes.h"
 #include "core/manifest_diff.h"
+#include "core/untrusted_text.h"
 
 namespace countersign::app {
 
@@ -27,10 +30,17 @@ QVariant ManifestFilesModel::data(const QModelIndex& index, int role) const {
     return QVariant::fromValue<qulonglong>(f.size);
   if (role == Qt::TextAlignmentRole && (index.column() == kSize || index.column() == kBytes))
     return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
+  if (role == Qt::ForegroundRole && index.column() == kPath && script_warning(f.path)) return QColor(0xb3, 0x26, 0x1e);
   if (role != Qt::DisplayRole && role != Qt::ToolTipRole && role != kSortRole) return {};
   switch (index.column()) {
-    case kPath:
-      return untrusted(f.path);
+    case kPath: {
+      // A name that may imitate another is flagged where it is read (core's script_warning,
+      // the same as `manifest show`), not refused.
+      if (role == kSortRole) return untrusted(f.path);
+      const auto warning = script_warning(f.path);
+      return warning ? untrusted(f.path) + QStringLiteral("  ⚠ this name ") + QString::fromStdString(*warning)
+                     : untrusted(f.path);
+    }
     case kSize:
       return QString::fromStdString(human_size(f.size));
     case kBytes:

@@ -102,12 +102,13 @@ Result<std::string> Workspace::add(Document doc) {
                          digest_to_string(proposal->id()) +
                          ". Open the proposal it was made for, or ask the signer again.");
       }
+      const std::string noun = s.statement() == Statement::kVeto ? "veto" : "signature";
       for (const auto& have : signatures) {
         if (have.signature.key() == s.key() && have.signature.fields().signature == s.fields().signature)
-          return name + ": this signature is already here";
+          return name + ": this " + noun + " is already here";
       }
       signatures.push_back({std::move(s), doc.path});
-      return "added signature " + name;
+      return "added " + noun + " " + name;
     }
     case DocKind::kPolicy:
       policy = std::move(std::get<Policy>(doc.value));
@@ -197,7 +198,10 @@ Result<Approval> approval(const Workspace& ws, UnixTime now) {
   a.threshold = a.report.rule ? a.report.rule->threshold : 0;
   a.met = a.report.approved;
   std::string line;
-  if (!a.report.rule) {
+  if (a.report.vetoed) {
+    line = std::to_string(a.report.vetoed_by.size()) + " of " + std::to_string(*a.report.rule->veto) +
+           " vetoes: this proposal is dead (vetoed by " + join(a.report.vetoed_by, ", ") + ")";
+  } else if (!a.report.rule) {
     line = "the policy has no rule for " + std::string(action_name(ws.proposal->action())) +
            ": it can never pass";
   } else {
@@ -212,6 +216,10 @@ Result<Approval> approval(const Workspace& ws, UnixTime now) {
     }
     for (const auto& f : a.report.failures) {
       if (f.check != "threshold" && f.check != "roles") line += " — " + f.message;
+    }
+    if (a.report.rule->veto && !a.report.vetoed_by.empty()) {
+      line += " — " + std::to_string(a.report.vetoed_by.size()) + " of " + std::to_string(*a.report.rule->veto) +
+              " vetoes (" + join(a.report.vetoed_by, ", ") + ")";
     }
   }
   a.progress = line;
@@ -228,6 +236,16 @@ Result<Bundle> assemble_bundle(const Workspace& ws, UnixTime now) {
     CS_TRY(Approval a, approval(ws, now));
     for (const auto& v : a.report.signatures) {
       if (v.status != SignatureVerdict::Status::kInvalid) sigs.push_back(ws.signatures[v.index].signature);
+    }
+    // Valid vetoes go along: the box counts them as its own (report.vetoes is in the order
+    // the vetoes appear among the signatures).
+    std::size_t k = 0;
+    for (const auto& s : ws.signatures) {
+      if (s.signature.statement() != Statement::kVeto) continue;
+      if (k < a.report.vetoes.size() && a.report.vetoes[k].status != SignatureVerdict::Status::kInvalid) {
+        sigs.push_back(s.signature);
+      }
+      ++k;
     }
   } else {
     sigs = ws.signature_files();
@@ -260,10 +278,25 @@ Result<BundleCheck> verify_open_bundle(const Workspace& ws, UnixTime now, const 
   VerifyOptions opt = options_at(now, ws.attestation_roots);
   if (!box_id.empty()) opt.box_id = box_id;
   BundleCheck check{verify_bundle(*b, *ws.policy, opt), {}};
-  check.text = check.report.to_text(*ws.policy);
+  check.text = check.report.to_text(*ws.policy) + describe_bundle_subject(*b);
   if (box_id.empty() && b->proposal().boxes())
     check.text += "Note: the proposal is limited to certain boxes; enter a box id to check for one.\n";
   return check;
+}
+
+Result<LivenessReport> liveness(const Workspace& ws, UnixTime now) {
+  if (!ws.policy) return Error(Errc::kInvalidArgument, "open the policy to see its approvers' liveness");
+  if (!ws.log) {
+    return Error(Errc::kInvalidArgument,
+                 "open the box's audit log export (`countersign box log export`) to see when each approver last "
+                 "proved their key");
+  }
+  LastProofs last;
+  for (const auto& line : ws.log->lines) {
+    auto entry = jcs::parse(line.entry);
+    if (entry.ok()) note_proof_entry(last, *entry);
+  }
+  return liveness_report(*ws.policy, last, now);
 }
 
 KeyAttestation key_attestation(const PolicyKey& k, const attestation::Roots& roots) {

@@ -15,6 +15,7 @@
 #include "app/model/document.h"
 #include "core/audit_verify.h"
 #include "core/bundle.h"
+#include "core/liveness.h"
 #include "core/manifest.h"
 #include "core/manifest_diff.h"
 #include "core/policy.h"
@@ -97,6 +98,10 @@ struct BundleCheck {
   std::string text;
 };
 Result<BundleCheck> verify_open_bundle(const Workspace& ws, UnixTime now, const std::string& box_id);
+
+// Approver liveness under the open policy, from the "approver-proved" entries of the open
+// audit log export (core/liveness.h). kInvalidArgument when no policy or no log is open.
+Result<LivenessReport> liveness(const Workspace& ws, UnixTime now);
 
 // Whether a key's hardware attestation verifies against `roots`, in words.
 struct KeyAttestation {

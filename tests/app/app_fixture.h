@@ -1,8 +1,10 @@
 // Fixture documents for the app tests and the screenshot script, made with core's APIs in
 // a directory: five approvers with software keys, a policy (install-model: 3, including
 // someone from compliance), two manifests (the previous and the new one), an install-model
-// proposal, alice's, bob's and carol's signatures, a bundle of them, and an audit log
-// export with its checkpoint and log key.
+// proposal (proposed by dave), alice's, bob's and carol's signatures, a bundle of them,
+// dave's and erin's vetoes (two end the proposal), and an audit log export with its
+// checkpoint and log key, in which alice, bob and carol proved their keys recently and
+// dave 100 days ago (the policy asks for proofs every 90 days).
 #pragma once
 
 #include <cstdio>
@@ -87,6 +89,7 @@ struct Fixture {
   std::string policy, previous, manifest, proposal, bundle, log, checkpoint, log_key;
   std::vector<std::string> keys;        // key file per approver, in approvers() order
   std::vector<std::string> signatures;  // alice, bob, carol
+  std::vector<std::string> vetoes;      // dave, erin
   Digest proposal_id{};
 };
 
@@ -117,8 +120,10 @@ inline Fixture make(const std::string& dir, UnixTime now, std::size_t files = 40
                         {"version", 1},
                         {"approvers", approver_docs},
                         {"rules",
-                         {{"install-model", {{"threshold", 3}, {"require_roles", {"compliance"}}}},
-                          {"remove-model", {{"threshold", 2}}}}}};
+                         {{"install-model",
+                           {{"threshold", 3}, {"require_roles", {"compliance"}}, {"veto", 2}, {"exclude_proposer", true}}},
+                          {"remove-model", {{"threshold", 2}}}}},
+                        {"liveness_days", 90}};
   must(Policy::parse(policy), "policy");
   fx.policy = path("policy.json");
   must_ok(write_file_atomic(fx.policy, to_pretty_json(policy)), "write policy");
@@ -140,6 +145,7 @@ inline Fixture make(const std::string& dir, UnixTime now, std::size_t files = 40
   pf.created = now - 3600;
   pf.expires = now + 7 * 86400;
   pf.note = "Upgrade the support bot to Gemma 4 12B";
+  pf.proposer = "dave";
   const Proposal proposal = must(Proposal::create(pf), "proposal");
   fx.proposal_id = proposal.id();
   fx.proposal = path("proposal.json");
@@ -154,16 +160,34 @@ inline Fixture make(const std::string& dir, UnixTime now, std::size_t files = 40
     fx.signatures.push_back(p);
     sigs.push_back(std::move(s));
   }
+  for (std::size_t i = 3; i < 5; ++i) {
+    SignatureFile v = must(sign_statement(keys[i], Statement::kVeto, proposal.id(), std::string(approvers()[i].id),
+                                          now - 300),
+                           "veto");
+    const std::string p = path(std::string(approvers()[i].id) + ".veto.json");
+    must_ok(write_file_atomic(p, to_pretty_json(v.to_json())), "write veto");
+    fx.vetoes.push_back(p);
+  }
   const Bundle bundle = must(Bundle::create(proposal, after.to_json(), sigs), "bundle");
   fx.bundle = path("bundle.json");
   must_ok(write_file_atomic(fx.bundle, to_pretty_json(bundle.to_json())), "write bundle");
 
   // Audit log: a few entries, a signed checkpoint, the JSON-lines export.
+  UnixTime log_now = now - 100 * 86400;
   auto log = must(audit::AuditLog::open(
-                      path("log"), audit::AuditLog::Mode::kWrite, [now] { return now; },
+                      path("log"), audit::AuditLog::Mode::kWrite, [&log_now] { return log_now; },
                       audit::AuditLog::Durability::kNoSync),
                   "log");
   const std::string pid = digest_to_string(proposal.id());
+  auto proved = [&](std::size_t i) {
+    must(log.append(audit::event::kApproverProved,
+                    {{"approver", approvers()[i].id}, {"key", keys[i].public_key().id()}}),
+         "append");
+  };
+  proved(3);  // dave, 100 days ago
+  log_now = now - 2 * 86400;
+  for (std::size_t i = 0; i < 3; ++i) proved(i);
+  log_now = now;
   must(log.append(audit::event::kDaemonStarted), "append");
   must(log.append(audit::event::kBundleReceived, {{"proposal", pid}}), "append");
   must(log.append(audit::event::kBundleVerified, {{"proposal", pid}}), "append");

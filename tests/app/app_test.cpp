@@ -348,18 +348,18 @@ TEST_F(AppTest, SignWithASoftwareKeyWritesAVerifyingSignatureAndShowsAQrCode) {
   int asked = 0;
   v->passphrase_source = [&asked](const QString& prompt) -> std::optional<SecretBytes> {
     ++asked;
-    EXPECT_TRUE(contains(s(prompt), "belongs to dave")) << s(prompt);
-    return SecretBytes::copy_of(as_bytes(std::string_view("pass-dave")));
+    EXPECT_TRUE(contains(s(prompt), "belongs to erin")) << s(prompt);
+    return SecretBytes::copy_of(as_bytes(std::string_view("pass-erin")));
   };
-  const std::string out = dir_.file("dave.sig.json");
-  ASSERT_TRUE(v->sign_with_key_file(QString::fromStdString(fx_.keys[3]), QString::fromStdString(out)))
+  const std::string out = dir_.file("erin.sig.json");
+  ASSERT_TRUE(v->sign_with_key_file(QString::fromStdString(fx_.keys[4]), QString::fromStdString(out)))
       << s(errors_.join("\n"));
   EXPECT_EQ(asked, 1);
   const SignatureFile sig = must(SignatureFile::parse_text(test_util::slurp(out)), "written signature");
   const Policy p = must(Policy::parse_text(test_util::slurp(fx_.policy)), "policy");
   auto key = p.find_key(sig.key());
   ASSERT_TRUE(key.has_value());
-  EXPECT_EQ(key->approver->id, "dave");
+  EXPECT_EQ(key->approver->id, "erin");  // not dave: he proposed it, his own signature does not count
   const SigningInput input = signing_input(fx_.proposal_id);
   EXPECT_TRUE(key->key->key.verify(input, sig.fields().signature).ok());
   // One line, the same document, and a QR code of it.
@@ -373,8 +373,8 @@ TEST_F(AppTest, SignWithASoftwareKeyWritesAVerifyingSignatureAndShowsAQrCode) {
   v->passphrase_source = [](const QString&) -> std::optional<SecretBytes> {
     return SecretBytes::copy_of(as_bytes(std::string_view("wrong")));
   };
-  const std::string out2 = dir_.file("erin.sig.json");
-  EXPECT_FALSE(v->sign_with_key_file(QString::fromStdString(fx_.keys[4]), QString::fromStdString(out2)));
+  const std::string out2 = dir_.file("dave.sig.json");
+  EXPECT_FALSE(v->sign_with_key_file(QString::fromStdString(fx_.keys[3]), QString::fromStdString(out2)));
   ASSERT_EQ(errors_.size(), 1);
   EXPECT_TRUE(contains(s(errors_[0]), "Could not sign")) << s(errors_[0]);
   EXPECT_FALSE(std::filesystem::exists(out2));
@@ -649,12 +649,13 @@ TEST_F(AppTest, PolicyViewListsKeysRulesAndAttestation) {
 TEST_F(AppTest, LogViewBrowsesAndVerifiesAnExport) {
   ASSERT_EQ(open({fx_.log, fx_.checkpoint}), 2) << s(errors_.join("\n"));
   LogView* v = window_->log();
-  ASSERT_EQ(v->model()->rowCount(), 4);
-  EXPECT_EQ(s(v->model()->text(0, LogModel::kEvent)), "daemon-started");
-  EXPECT_EQ(s(v->model()->text(3, LogModel::kEvent)), "install-complete");
-  EXPECT_TRUE(contains(s(v->model()->text(3, LogModel::kDetails)), "\"manifest\":\"sha256:"));
+  ASSERT_EQ(v->model()->rowCount(), 8);
+  EXPECT_EQ(s(v->model()->text(0, LogModel::kEvent)), "approver-proved");
+  EXPECT_EQ(s(v->model()->text(4, LogModel::kEvent)), "daemon-started");
+  EXPECT_EQ(s(v->model()->text(7, LogModel::kEvent)), "install-complete");
+  EXPECT_TRUE(contains(s(v->model()->text(7, LogModel::kDetails)), "\"manifest\":\"sha256:"));
   ASSERT_TRUE(v->verify_with_key_file(QString::fromStdString(fx_.log_key))) << s(v->status()->text());
-  EXPECT_TRUE(contains(s(v->status()->text()), "4 entries"));
+  EXPECT_TRUE(contains(s(v->status()->text()), "8 entries"));
 
   // Another log's key does not verify it.
   test_util::TempDir other_dir("app-otherlog");
@@ -688,6 +689,93 @@ TEST_F(AppTest, ScreenshotsOfEveryView) {
   const QStringList files = QDir(out).entryList({QStringLiteral("*.png")}, QDir::Files, QDir::Name);
   EXPECT_EQ(files, (QStringList{"01-review.png", "02-diff.png", "03-sign.png", "04-collect.png",
                                 "05-verify.png", "06-policy.png", "07-log.png"}));
+}
+
+// ---- governance (issue 19): vetoes in Collect, the proposer in Review, liveness in Policy -----
+
+TEST_F(AppTest, TwoVetoesInCollectSayTheProposalIsDead) {
+  ASSERT_EQ(open({fx_.proposal, fx_.manifest, fx_.policy}), 3) << s(errors_.join("\n"));
+  drop({fx_.signatures[0], fx_.signatures[1], fx_.signatures[2]});
+  CollectView* c = window_->collect();
+  EXPECT_TRUE(contains(s(c->progress()->text()), "3 of 3 approvals — the rule is met")) << s(c->progress()->text());
+  drop({fx_.vetoes[0]});  // dave: one of two
+  EXPECT_TRUE(contains(s(c->progress()->text()), "1 of 2 vetoes (dave)")) << s(c->progress()->text());
+  EXPECT_TRUE(c->export_button()->isEnabled());
+  drop({fx_.vetoes[1]});  // erin: dead
+  EXPECT_TRUE(contains(s(c->progress()->text()), "2 of 2 vetoes: this proposal is dead")) << s(c->progress()->text());
+  EXPECT_FALSE(c->export_button()->isEnabled());
+  const ApproversModel* m = c->approvers();
+  ASSERT_EQ(m->rowCount(), 5);
+  EXPECT_EQ(m->state_at(3), ApproversModel::State::kVetoed);  // dave
+  EXPECT_EQ(s(m->text(3, ApproversModel::kState)), "vetoed");
+  EXPECT_EQ(m->state_at(4), ApproversModel::State::kVetoed);  // erin
+  // The Verify view says so too, in the CLI's words.
+  EXPECT_TRUE(contains(s(window_->verify()->report_text()), "VETOED: 2 of 2 vetoes (dave, erin)"))
+      << s(window_->verify()->report_text());
+}
+
+TEST_F(AppTest, ReviewNamesTheProposerAndWhetherTheRuleCountsThem) {
+  ASSERT_EQ(open({fx_.proposal, fx_.manifest, fx_.policy}), 3) << s(errors_.join("\n"));
+  const QString proposer = window_->review()->field(QStringLiteral("proposer"))->text();
+  EXPECT_TRUE(contains(s(proposer), "dave — the rule for install-model does not count their own signature"))
+      << s(proposer);
+  // dave signing his own proposal is reported as the proposer's, not as invalid.
+  const auto keys = fx_.keys;
+  const Proposal p = must(Proposal::parse_text(test_util::slurp(fx_.proposal)), "proposal");
+  SoftwareKey dave = must(SoftwareKey::load(keys[3], SecretBytes::copy_of(as_bytes(app_fixture::passphrase_of("dave")))),
+                          "dave's key");
+  const std::string own = dir_.file("dave.sig.json");
+  app_fixture::must_ok(
+      write_file_atomic(own, to_pretty_json(must(sign_proposal(dave, p.id(), "dave", kNow), "sign").to_json())),
+      "write");
+  drop({own});
+  const ApproversModel* m = window_->collect()->approvers();
+  EXPECT_EQ(m->state_at(3), ApproversModel::State::kProposer);
+  EXPECT_TRUE(contains(s(m->text(3, ApproversModel::kDetail)), "proposed this")) << s(m->text(3, ApproversModel::kDetail));
+}
+
+TEST_F(AppTest, PolicyViewShowsEachApproversLastProofAndWarnsWhenARuleCouldNotBeMet) {
+  ASSERT_EQ(open({fx_.policy}), 1);
+  PolicyView* v = window_->policy();
+  EXPECT_TRUE(contains(s(v->rules()->text()), "; 2 veto(es) end a proposal")) << s(v->rules()->text());
+  EXPECT_TRUE(contains(s(v->rules()->text()), "not counting the proposer's own signature")) << s(v->rules()->text());
+  EXPECT_TRUE(contains(s(v->liveness()->text()), "open the box's audit log export")) << s(v->liveness()->text());
+  ASSERT_EQ(open({fx_.log}), 1);
+  const std::string text = s(v->liveness()->text());
+  EXPECT_TRUE(contains(text, "every 90 days")) << text;
+  EXPECT_TRUE(contains(text, "alice  proven")) << text;
+  EXPECT_TRUE(contains(text, "(100d 0h ago)  STALE")) << text;
+  EXPECT_TRUE(contains(text, "erin   never proven")) << text;
+  EXPECT_TRUE(contains(text, "Every rule can be met")) << text;
+  // 89 days on, alice's, bob's and carol's proofs are stale too: no rule can be met.
+  window_->session().set_clock([] { return kNow + 89 * 86400; });
+  window_->session().notify();
+  const std::string later = s(v->liveness()->text());
+  EXPECT_TRUE(contains(later, "warning: install-model needs 3; only 0 approvers have proven their keys in 90 days"))
+      << later;
+  // And the Review view of the proposal says it where the approver reads it.
+  ASSERT_EQ(open({fx_.proposal}), 1);
+  EXPECT_TRUE(contains(s(window_->review()->field(QStringLiteral("proposer"))->text()), "warning: install-model needs 3"));
+}
+
+TEST_F(AppTest, AFileNameThatMixesScriptsIsFlaggedInTheFileTable) {
+  nlohmann::json m = must(jcs::parse(test_util::slurp(fx_.manifest)), "manifest json");
+  m["files"].push_back({{"path", "model.s\xd0\xb0" "fetensors"}, {"size", 1}, {"sha256", std::string(64, 'a')}});  // Cyrillic а
+  std::sort(m["files"].begin(), m["files"].end(),
+            [](const nlohmann::json& a, const nlohmann::json& b) { return a["path"] < b["path"]; });
+  const std::string path = dir_.file("mixed.json");
+  app_fixture::must_ok(write_file_atomic(path, to_pretty_json(m)), "write");
+  ASSERT_EQ(open({path}), 1) << s(errors_.join("\n"));
+  const auto* files = window_->review()->files_proxy();
+  bool flagged = false;
+  for (int r = 0; r < files->rowCount(); ++r) {
+    const std::string cell = s(files->data(files->index(r, ManifestFilesModel::kPath)).toString());
+    if (contains(cell, "fetensors")) {
+      flagged = contains(cell, "⚠ this name mixes scripts: Latin and Cyrillic");
+      EXPECT_TRUE(flagged) << cell;
+    }
+  }
+  EXPECT_TRUE(flagged);
 }
 
 }  // namespace
