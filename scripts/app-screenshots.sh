@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Screenshots of every main view of countersign-app, for people to look at (issue 8).
 # Starts the app under Xvfb (xvfb-run) on a fixture bundle and policy, with the previous
-# manifest in a known-manifests folder, and saves 01-review.png ... 07-log.png.
+# manifest in a known-manifests folder, the log export and one veto (dave's), and saves
+# 01-review.png ... 07-log.png.
 #
 #   scripts/app-screenshots.sh [BUILD_DIR] [OUT_DIR]
 #   (defaults: build-app, BUILD_DIR/app-screenshots; needs the countersign-app and
@@ -24,7 +25,7 @@ mkdir -p "$out"
 export XDG_CONFIG_HOME="$work/config"
 xvfb-run -a -s "-screen 0 1280x900x24" \
   "$app" --known-manifests "$work/known" --screenshot-dir "$out" \
-  "$work/bundle.json" "$work/policy.json" "$work/log.jsonl" "$work/checkpoint.note"
+  "$work/bundle.json" "$work/policy.json" "$work/log.jsonl" "$work/checkpoint.note" "$work/dave.veto.json"
 n=0
 for v in review diff sign collect verify policy log; do
   f=$(ls "$out"/*-"$v".png 2>/dev/null || true)
