@@ -219,5 +219,49 @@ TEST_F(Fido2CliTest, AttestationIsShownAndRequireAttestationCountsOnlyAttestedKe
   EXPECT_EQ(ok.rc, 0) << ok;
 }
 
+// Issue 19: the same authenticators veto and prove liveness, each over its own signing input.
+TEST_F(Fido2CliTest, AVirtualKeyVetoesAndProvesItsLivenessToTheBox) {
+  ASSERT_NO_FATAL_FAILURE(setup());
+  // A veto with carol's key (PIN, uv): counted as a veto, never as an approval.
+  CliRun v = run({"veto", "--fido2", "--device", dev("carol"), "--policy", p("policy.json"), "--pin-file",
+                  p("carol.pin"), "-o", p("carol.veto"), p("proposal.json")});
+  ASSERT_EQ(v.rc, 0) << v;
+  EXPECT_TRUE(contains(v.err, "vetoed proposal sha256:")) << v;
+  json veto = json::parse(test_util::slurp(p("carol.veto")));
+  EXPECT_EQ(veto["schema"], "countersign/veto/v1");
+  EXPECT_EQ(veto["alg"], "fido2-es256");
+  ASSERT_EQ(sign("alice").rc, 0);
+  CliRun one = assemble_and_verify({"alice.sig", "carol.veto"});
+  EXPECT_EQ(one.rc, 1) << one;  // 1 of 2 approvals: the veto did not count as one
+  EXPECT_TRUE(contains(one.out, "NOT APPROVED: 1 approval counted, 2 required")) << one;
+  EXPECT_TRUE(contains(one.out, "vetoed       veto #1 by carol")) << one;
+
+  // A liveness proof with bob's key over a box's challenge.
+  test_util::spit(p("challenge.json"), json{{"schema", "countersign/challenge/v1"},
+                                            {"domain", "acme-prod"},
+                                            {"box", "box-7f3a"},
+                                            {"nonce", "AAECAwQFBgcICQoLDA0ODw=="},
+                                            {"issued", "2026-11-22T09:30:00Z"}}
+                                           .dump());
+  CliRun proof = run({"key", "prove", "--fido2", "--device", dev("bob"), "--policy", p("policy.json"),
+                      "--challenge", p("challenge.json"), "-o", p("bob.proof")});
+  ASSERT_EQ(proof.rc, 0) << proof;
+  EXPECT_TRUE(contains(proof.err, "holds the credential of bob")) << proof;
+  json pj = json::parse(test_util::slurp(p("bob.proof")));
+  EXPECT_EQ(pj["schema"], "countersign/liveness/v1");
+  EXPECT_EQ(pj["alg"], "fido2-eddsa");
+  // A challenge for another domain is refused before the key is touched.
+  test_util::spit(p("other.json"), json{{"schema", "countersign/challenge/v1"},
+                                        {"domain", "acme-staging"},
+                                        {"box", "box-7f3a"},
+                                        {"nonce", "AAECAwQFBgcICQoLDA0ODw=="},
+                                        {"issued", "2026-11-22T09:30:00Z"}}
+                                       .dump());
+  CliRun other = run({"key", "prove", "--fido2", "--device", dev("bob"), "--policy", p("policy.json"),
+                      "--challenge", p("other.json")});
+  EXPECT_EQ(other.rc, 1) << other;
+  EXPECT_TRUE(contains(other.err, "the challenge is for domain \"acme-staging\"")) << other;
+}
+
 }  // namespace
 }  // namespace countersign

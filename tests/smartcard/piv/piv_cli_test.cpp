@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/liveness.h"
 #include "core/policy.h"
 #include "core/proposal.h"
 #include "core/signature_file.h"
@@ -320,6 +321,42 @@ TEST_F(PivCli, SignWithAnEmptySlotSaysSo) {
       run({"sign", "--piv", "--slot", "9d", "--pin-file", dir_.file("pin.txt"), dir_.file("proposal.json")});
   EXPECT_NE(s.rc, 0) << s;
   EXPECT_TRUE(contains(s.err, "slot 9d certificate")) << s;
+}
+
+// Issue 19: the card proves its key is alive by signing the box's challenge, and vetoes with
+// the same slot; each statement verifies only over its own signing input.
+TEST_F(PivCli, TheCardProvesLivenessAndVetoesOverTheirOwnSigningInputs) {
+  CliRun e = run({"key", "enroll", "--piv", "--slot", "9c", "--name", "alice"});
+  ASSERT_EQ(e.rc, 0) << e;
+  auto key = parse_policy_key(nlohmann::json::parse(e.out), e.out, "");
+  ASSERT_TRUE(key) << key.error().message;
+  const nlohmann::json challenge = {{"schema", "countersign/challenge/v1"},
+                                    {"domain", "acme-prod"},
+                                    {"box", "box-7f3a"},
+                                    {"nonce", "AAECAwQFBgcICQoLDA0ODw=="},
+                                    {"issued", "2026-11-19T09:00:00Z"}};
+  std::ofstream(dir_.file("challenge.json")) << challenge.dump();
+  CliRun pr = run({"key", "prove", "--piv", "--pin-file", dir_.file("pin.txt"), "--challenge",
+                   dir_.file("challenge.json"), "-o", dir_.file("alice.proof")});
+  ASSERT_EQ(pr.rc, 0) << pr;
+  EXPECT_TRUE(contains(pr.err, "answered challenge sha256:")) << pr;
+  auto proof = SignatureFile::parse_text(test_util::slurp(dir_.file("alice.proof")));
+  ASSERT_TRUE(proof) << proof.error().message;
+  EXPECT_EQ(proof->statement(), Statement::kLiveness);
+  auto c = Challenge::parse(challenge);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(proof->proposal(), c->hash());
+  EXPECT_TRUE(key->key.verify(signing_input(Statement::kLiveness, c->hash()), proof->fields().signature));
+  EXPECT_FALSE(key->key.verify(signing_input(Statement::kApproval, c->hash()), proof->fields().signature));
+
+  CliRun v = run({"veto", "--piv", "--pin-file", dir_.file("pin.txt"), "-o", dir_.file("alice.veto"),
+                  dir_.file("proposal.json")});
+  ASSERT_EQ(v.rc, 0) << v;
+  auto veto = SignatureFile::parse_text(test_util::slurp(dir_.file("alice.veto")));
+  ASSERT_TRUE(veto) << veto.error().message;
+  EXPECT_EQ(veto->statement(), Statement::kVeto);
+  EXPECT_TRUE(key->key.verify(signing_input(Statement::kVeto, veto->proposal()), veto->fields().signature));
+  EXPECT_FALSE(key->key.verify(signing_input(Statement::kApproval, veto->proposal()), veto->fields().signature));
 }
 
 }  // namespace
