@@ -66,9 +66,10 @@ void PolicyView::refresh() {
     rules << line;
   }
   rules_->setText(tr("Rules\n") + rules.join(QStringLiteral("\n")));
-  const QString days = p.liveness_days() ? tr("Liveness: approvers must prove their keys every %1 days.\n")
-                                               .arg(*p.liveness_days())
-                                         : tr("Liveness: the policy sets no liveness_days.\n");
+  const QString days =
+      p.liveness_days()
+          ? tr("Liveness: approvers must prove their keys every %1 days.\n").arg(*p.liveness_days())
+          : tr("Liveness: the policy sets no liveness_days.\n");
   auto live = countersign::app::liveness(ws, session_.now());
   liveness_->setText(days + (live.ok() ? q(live->to_text(session_.now())) : q(live.error().message)));
   model_->set_policy(&p, ws.attestation_roots);

@@ -28,10 +28,11 @@ int assemble(Io& io, const AssembleArgs& a) {
     auto s = load_document<SignatureFile>(io, path);
     if (!s.ok()) return report_error(io, s.error(), false);
     if (s->statement() == Statement::kLiveness) {
-      return report_error(io,
-                          Error(Errc::kInvalidArgument, path + " is a liveness proof: it approves nothing; give it to "
-                                                               "the box with `countersign box prove`"),
-                          false);
+      return report_error(
+          io,
+          Error(Errc::kInvalidArgument, path + " is a liveness proof: it approves nothing; give it to "
+                                               "the box with `countersign box prove`"),
+          false);
     }
     if (s->proposal() != p->id()) {
       return report_error(
@@ -114,7 +115,9 @@ void add_bundle_commands(Registry& r) {
   asm_cmd->add_option("--proposal", a->proposal, "Proposal file")->required();
   asm_cmd->add_option("--manifest", a->manifest, "Manifest (or new policy) the proposal approves")
       ->required();
-  asm_cmd->add_option("SIGNATURE", a->signatures, "Signature files (approvals, and vetoes from `countersign veto`)")
+  asm_cmd
+      ->add_option("SIGNATURE", a->signatures,
+                   "Signature files (approvals, and vetoes from `countersign veto`)")
       ->required();
   asm_cmd->add_option("-o,--out", a->out, "Write the bundle here instead of standard output");
   asm_cmd->callback([&io = r.io, &rc = r.rc, a] { rc = assemble(io, *a); });

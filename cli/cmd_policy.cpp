@@ -49,13 +49,14 @@ int check(Io& io, const std::string& path, bool json, const std::vector<std::str
     }
     nlohmann::json rules = nlohmann::json::object();
     for (const auto& [action, rule] : p->rules()) rules[std::string(action_name(action))] = rule_json(rule);
-    print_json(io, {{"valid", true},
-                    {"hash", digest_to_string(p->hash())},
-                    {"domain", p->domain()},
-                    {"version", p->version()},
-                    {"approvers", approvers},
-                    {"rules", rules},
-                    {"liveness_days", p->liveness_days() ? nlohmann::json(*p->liveness_days()) : nlohmann::json()}});
+    print_json(
+        io, {{"valid", true},
+             {"hash", digest_to_string(p->hash())},
+             {"domain", p->domain()},
+             {"version", p->version()},
+             {"approvers", approvers},
+             {"rules", rules},
+             {"liveness_days", p->liveness_days() ? nlohmann::json(*p->liveness_days()) : nlohmann::json()}});
     return kExitOk;
   }
   std::ostringstream o;
@@ -198,19 +199,21 @@ int create(Io& io, const CreateArgs& a) {
     auto kv = split_eq(spec, '=', "--veto");
     if (!kv.ok()) return report_error(io, kv.error(), false);
     if (!rules.contains(kv->first)) {
-      return report_error(io, Error(Errc::kInvalidArgument, "--veto " + spec + ": no --rule for " + kv->first),
-                          false);
+      return report_error(
+          io, Error(Errc::kInvalidArgument, "--veto " + spec + ": no --rule for " + kv->first), false);
     }
     try {
       rules[kv->first]["veto"] = std::stoull(kv->second);
     } catch (...) {
-      return report_error(io, Error(Errc::kInvalidArgument, "--veto \"" + spec + "\": K is not a number"), false);
+      return report_error(io, Error(Errc::kInvalidArgument, "--veto \"" + spec + "\": K is not a number"),
+                          false);
     }
   }
   for (const auto& action : a.exclude_proposer) {
     if (!rules.contains(action)) {
       return report_error(
-          io, Error(Errc::kInvalidArgument, "--exclude-proposer " + action + ": no --rule for " + action), false);
+          io, Error(Errc::kInvalidArgument, "--exclude-proposer " + action + ": no --rule for " + action),
+          false);
     }
     rules[action]["exclude_proposer"] = true;
   }
@@ -280,16 +283,19 @@ void add_policy_commands(Registry& r) {
       ->add_option("--require-role", c->roles, "ACTION=ROLE: a counted signer must hold ROLE (repeatable)")
       ->allow_extra_args(false);
   create_cmd
-      ->add_option("--veto", c->vetoes,
-                   "ACTION=K: K vetoes by approvers who may count end a proposal (`countersign veto`; repeatable)")
+      ->add_option(
+          "--veto", c->vetoes,
+          "ACTION=K: K vetoes by approvers who may count end a proposal (`countersign veto`; repeatable)")
       ->allow_extra_args(false);
   create_cmd
-      ->add_option("--exclude-proposer", c->exclude_proposer,
-                   "ACTION: the proposer's own signature does not count (`proposal create --proposer`; repeatable)")
+      ->add_option(
+          "--exclude-proposer", c->exclude_proposer,
+          "ACTION: the proposer's own signature does not count (`proposal create --proposer`; repeatable)")
       ->allow_extra_args(false);
-  create_cmd->add_option("--liveness-days", c->liveness_days,
-                         "Warn when, counting approvers who proved their keys in N days (`key prove`), a rule "
-                         "could no longer be met");
+  create_cmd->add_option(
+      "--liveness-days", c->liveness_days,
+      "Warn when, counting approvers who proved their keys in N days (`key prove`), a rule "
+      "could no longer be met");
   create_cmd->add_option("-o,--out", c->out, "Write here instead of standard output");
   create_cmd->callback([&io = r.io, &rc = r.rc, c] { rc = create(io, *c); });
 }

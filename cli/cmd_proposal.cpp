@@ -1,11 +1,11 @@
 // countersign proposal create / show.
 #include "cli/cli.h"
 #include "cli/load.h"
-#include "core/review.h"
 #include "core/jcs.h"
 #include "core/manifest.h"
 #include "core/policy.h"
 #include "core/proposal.h"
+#include "core/review.h"
 #include "core/snapshot_doc.h"
 
 namespace countersign::cli {
@@ -22,8 +22,9 @@ Result<UnixTime> expiry(const std::string& text, UnixTime now) {
   if (auto t = parse_rfc3339(text); t.ok()) return *t;
   auto d = parse_duration(text);
   if (!d.ok()) {
-    return Error(Errc::kInvalidArgument,
-                 "--expires \"" + text + "\" is neither a duration (7d, 36h) nor a time (2026-12-31T23:59:59Z)");
+    return Error(
+        Errc::kInvalidArgument,
+        "--expires \"" + text + "\" is neither a duration (7d, 36h) nor a time (2026-12-31T23:59:59Z)");
   }
   return now + *d;
 }
@@ -46,8 +47,9 @@ int create(Io& io, const CreateArgs& a) {
     if (!s.ok()) return report_error(io, s.error(), false);
     subject = s->hash();
   } else {
-    return report_error(io, Error(Errc::kUnsupported, "action " + a.action + " has no document format in this version"),
-                        false);
+    return report_error(
+        io, Error(Errc::kUnsupported, "action " + a.action + " has no document format in this version"),
+        false);
   }
   UnixTime now = io.now();
   Proposal::Fields f;
@@ -56,7 +58,8 @@ int create(Io& io, const CreateArgs& a) {
   f.manifest = subject;
   if (!a.previous.empty()) {
     auto prev = digest_from_string(a.previous);
-    if (!prev.ok()) return report_error(io, Error(Errc::kInvalidArgument, "--previous: " + prev.error().message), false);
+    if (!prev.ok())
+      return report_error(io, Error(Errc::kInvalidArgument, "--previous: " + prev.error().message), false);
     f.previous = *prev;
   }
   if (!a.boxes.empty()) f.boxes = a.boxes;
@@ -64,7 +67,8 @@ int create(Io& io, const CreateArgs& a) {
   auto exp = expiry(a.expires, now);
   if (!exp.ok()) return report_error(io, exp.error(), false);
   f.expires = *exp;
-  if (f.expires <= now) return report_error(io, Error(Errc::kInvalidArgument, "--expires is in the past"), false);
+  if (f.expires <= now)
+    return report_error(io, Error(Errc::kInvalidArgument, "--expires is in the past"), false);
   if (!a.note.empty()) f.note = a.note;
   if (!a.proposer.empty()) f.proposer = a.proposer;
   auto p = Proposal::create(std::move(f));
@@ -97,20 +101,28 @@ void add_proposal_commands(Registry& r) {
   create_cmd->footer(
       "--manifest names the document the action is about: a manifest for install-model and remove-model,\n"
       "the new policy for rotate-policy. It is validated, and its hash goes into the proposal. A fresh\n"
-      "random nonce makes every proposal unique. The proposal id (printed on stderr) is what approvers sign.\n\n"
+      "random nonce makes every proposal unique. The proposal id (printed on stderr) is what approvers "
+      "sign.\n\n"
       "Example:\n"
       "  countersign proposal create --domain acme-prod --action install-model --manifest manifest.json \\\n"
       "      --box box-7f3a --expires 7d --note \"Upgrade the support bot\" -o proposal.json");
   create_cmd->add_option("--domain", c->domain, "The policy domain (organisation or fleet)")->required();
   create_cmd->add_option("--action", c->action, "install-model, remove-model or rotate-policy")->required();
-  create_cmd->add_option("--manifest", c->manifest, "Document approved: the manifest (install-model, remove-model), the new policy (rotate-policy) or the snapshot document from `countersign box snapshots` (restore-snapshot)")->required();
+  create_cmd
+      ->add_option(
+          "--manifest", c->manifest,
+          "Document approved: the manifest (install-model, remove-model), the new policy (rotate-policy) or "
+          "the snapshot document from `countersign box snapshots` (restore-snapshot)")
+      ->required();
   create_cmd->add_option("--previous", c->previous, "sha256:<hash> of the manifest this one replaces");
   create_cmd->add_option("--box", c->boxes, "Limit to this box id (repeatable)")->allow_extra_args(false);
-  create_cmd->add_option("--expires", c->expires, "Duration (7d, 36h) or time (2026-12-31T23:59:59Z)")->required();
+  create_cmd->add_option("--expires", c->expires, "Duration (7d, 36h) or time (2026-12-31T23:59:59Z)")
+      ->required();
   create_cmd->add_option("--note", c->note, "Why: shown to every approver");
-  create_cmd->add_option("--proposer", c->proposer,
-                         "Your approver id, signed into the proposal: where the rule says exclude_proposer, your own "
-                         "signature will not count");
+  create_cmd->add_option(
+      "--proposer", c->proposer,
+      "Your approver id, signed into the proposal: where the rule says exclude_proposer, your own "
+      "signature will not count");
   create_cmd->add_option("-o,--out", c->out, "Write here instead of standard output");
   create_cmd->callback([&io = r.io, &rc = r.rc, c] { rc = create(io, *c); });
 

@@ -7,8 +7,8 @@
 #include "cli/load.h"
 #include "core/liveness.h"
 #include "core/policy.h"
-#include "core/review.h"
 #include "core/proposal.h"
+#include "core/review.h"
 #include "core/signature_file.h"
 #include "core/software_key.h"
 #include "core/untrusted_text.h"
@@ -35,19 +35,21 @@ struct Subject {
 
 // The signer for --fido2: the policy key whose credential the connected authenticator holds.
 Result<fido2::Fido2Signer> fido2_signer(Io& io, const SignArgs& a, const Subject& subject) {
-  if (a.policy.empty()) return make_error(Errc::kInvalidArgument, "--fido2 needs --policy POLICY (it names the credentials)");
+  if (a.policy.empty())
+    return make_error(Errc::kInvalidArgument, "--fido2 needs --policy POLICY (it names the credentials)");
   CS_TRY(Policy policy, load_document<Policy>(io, a.policy));
   if (policy.domain() != subject.domain)
-    return make_error(Errc::kRejected, "the " + subject.noun + " is for domain \"" + escape_untrusted(subject.domain) +
-                                           "\" but the policy is for \"" + policy.domain() + "\"");
+    return make_error(Errc::kRejected, "the " + subject.noun + " is for domain \"" +
+                                           escape_untrusted(subject.domain) + "\" but the policy is for \"" +
+                                           policy.domain() + "\"");
   CS_TRY(fido2::Device dev, open_fido2(a.device));
   for (const auto& approver : policy.approvers()) {
     for (const auto& key : approver.keys) {
       if (!is_fido2(key.key.alg()) || key.credential_id.empty()) continue;
       CS_TRY(bool held, dev.has_credential(key.credential_id));
       if (!held) continue;
-      io.err << "security key holds the credential of " << approver.id << " (key " << key.key.id().substr(0, 16)
-             << ")\n";
+      io.err << "security key holds the credential of " << approver.id << " (key "
+             << key.key.id().substr(0, 16) << ")\n";
       const std::string pin_file = a.pin_file;
       return fido2::Fido2Signer::create(std::move(dev), key, [&io, pin_file]() -> Result<SecretBytes> {
         auto pin = obtain_pin(pin_file);
@@ -64,9 +66,10 @@ Result<fido2::Fido2Signer> fido2_signer(Io& io, const SignArgs& a, const Subject
 int sign_subject(Io& io, const SignArgs& a, const Subject& subject, std::string_view command) {
   const UnixTime now = io.now();
   if (int(a.piv) + int(a.fido2) + int(!a.key.empty()) != 1) {
-    return report_error(
-        io, Error(Errc::kInvalidArgument, std::string(command) + " needs exactly one of --key FILE, --piv or --fido2"),
-        a.json);
+    return report_error(io,
+                        Error(Errc::kInvalidArgument,
+                              std::string(command) + " needs exactly one of --key FILE, --piv or --fido2"),
+                        a.json);
   }
   std::optional<std::string> signer;
   if (!a.signer.empty()) signer = a.signer;
@@ -120,7 +123,8 @@ int sign_subject(Io& io, const SignArgs& a, const Subject& subject, std::string_
 int sign_proposal_as(Io& io, const SignArgs& a, Statement statement, std::string_view command) {
   auto p = load_document<Proposal>(io, a.document);
   if (!p.ok()) return report_error(io, p.error(), a.json);
-  if (auto fresh = p->refuse_if_expired(io.now()); !fresh.ok()) return report_error(io, fresh.error(), a.json);
+  if (auto fresh = p->refuse_if_expired(io.now()); !fresh.ok())
+    return report_error(io, fresh.error(), a.json);
   io.err << (statement == Statement::kVeto ? "Vetoing:\n" : "Signing:\n") << describe_proposal(*p, io.now());
   return sign_subject(io, a, {statement, p->id(), p->domain(), "proposal"}, command);
 }
@@ -129,20 +133,22 @@ int sign_proposal_as(Io& io, const SignArgs& a, Statement statement, std::string
 int prove(Io& io, const SignArgs& a) {
   auto c = load_document<Challenge>(io, a.document);
   if (!c.ok()) return report_error(io, c.error(), a.json);
-  io.err << "Proving your key to box " << escape_untrusted(c->box()) << " (domain " << escape_untrusted(c->domain())
-         << "), challenge issued " << format_rfc3339(c->issued()) << "\n";
+  io.err << "Proving your key to box " << escape_untrusted(c->box()) << " (domain "
+         << escape_untrusted(c->domain()) << "), challenge issued " << format_rfc3339(c->issued()) << "\n";
   return sign_subject(io, a, {Statement::kLiveness, c->hash(), c->domain(), "challenge"}, "key prove");
 }
 
 // The key options every signing command takes.
 void add_key_options(CLI::App* cmd, SignArgs& a) {
   auto* key_opt = cmd->add_option("--key", a.key, "Software key file (from `countersign key generate`)");
-  auto* piv_opt = cmd->add_flag("--piv", a.piv, "Sign with a PIV smartcard or YubiKey PIV slot (PIN asked, or --pin-file)");
+  auto* piv_opt = cmd->add_flag("--piv", a.piv,
+                                "Sign with a PIV smartcard or YubiKey PIV slot (PIN asked, or --pin-file)");
   auto* fido2_opt = cmd->add_flag("--fido2", a.fido2, "Sign with a FIDO2 security key");
   key_opt->excludes(fido2_opt);
   key_opt->excludes(piv_opt);
   piv_opt->excludes(fido2_opt);
-  cmd->add_option("--reader", a.piv_options.reader, "PIV: PC/SC reader (default: the only one with a card)")->needs(piv_opt);
+  cmd->add_option("--reader", a.piv_options.reader, "PIV: PC/SC reader (default: the only one with a card)")
+      ->needs(piv_opt);
   cmd->add_option("--slot", a.piv_options.slot, "PIV: slot 9a, 9c (default), 9d or 9e")->needs(piv_opt);
   cmd->add_option("--device", a.device, "FIDO2: hidraw path or unix:PATH")->needs(fido2_opt);
   cmd->add_option("--policy", a.policy, "FIDO2: the policy naming the key's credential")->needs(fido2_opt);
@@ -153,14 +159,17 @@ void add_key_options(CLI::App* cmd, SignArgs& a) {
   cmd->add_flag("--json", a.json, "Errors as JSON too");
 }
 
-const std::string kKeyHelp = std::string(
-    "Unattended (CI): --passphrase-file FILE or the environment variable ") + kPassphraseEnv + ".\n\n" +
+const std::string kKeyHelp =
+    std::string("Unattended (CI): --passphrase-file FILE or the environment variable ") + kPassphraseEnv +
+    ".\n\n" +
     "--piv signs with a PIV card or YubiKey PIV slot: the card signs SHA-256 (P-256) or SHA-384 (P-384) of\n"
     "the signing input after VERIFY PIN. The PIN is asked on the terminal without echo, or read from\n"
     "--pin-file. A wrong PIN says how many tries are left.\n\n"
     "--fido2 signs with a FIDO2 security key: the authenticator's credential among the policy's\n"
     "FIDO2 keys is found (allow list), the PIN is asked only when that key entry says \"uv\": true\n"
-    "(--pin-file FILE or " + kPinEnv + " for scripts), and you touch the key. --device picks the\n"
+    "(--pin-file FILE or " +
+    kPinEnv +
+    " for scripts), and you touch the key. --device picks the\n"
     "authenticator (hidraw path, or unix:PATH for one on a Unix socket such as tests/tools/virtual-fido2).";
 
 }  // namespace
@@ -175,7 +184,8 @@ void add_sign_commands(Registry& r) {
       kKeyHelp);
   add_key_options(sign_cmd, *a);
   sign_cmd->add_option("PROPOSAL", a->document, "Proposal file")->required();
-  sign_cmd->callback([&io = r.io, &rc = r.rc, a] { rc = sign_proposal_as(io, *a, Statement::kApproval, "sign"); });
+  sign_cmd->callback(
+      [&io = r.io, &rc = r.rc, a] { rc = sign_proposal_as(io, *a, Statement::kApproval, "sign"); });
 
   auto v = std::make_shared<SignArgs>();
   auto* veto_cmd = r.app.add_subcommand("veto", "Veto a proposal (a signed vote against it)");
@@ -189,7 +199,8 @@ void add_sign_commands(Registry& r) {
       kKeyHelp);
   add_key_options(veto_cmd, *v);
   veto_cmd->add_option("PROPOSAL", v->document, "Proposal file")->required();
-  veto_cmd->callback([&io = r.io, &rc = r.rc, v] { rc = sign_proposal_as(io, *v, Statement::kVeto, "veto"); });
+  veto_cmd->callback(
+      [&io = r.io, &rc = r.rc, v] { rc = sign_proposal_as(io, *v, Statement::kVeto, "veto"); });
 
   // `key prove`: `key` is registered by cmd_key.cpp, before this.
   CLI::App* key_cmd = r.app.get_subcommand("key");
@@ -198,7 +209,8 @@ void add_sign_commands(Registry& r) {
   prove_cmd->footer(
       "The box issues challenges (`countersign box challenge`); signing one proves that your key still\n"
       "works, so that the team notices a lost key before it needs the quorum. The proof is signed over\n"
-      "\"countersign/liveness/v1\" || 0x00 || SHA-256(JCS(challenge)) and can approve nothing. Give it to the\n"
+      "\"countersign/liveness/v1\" || 0x00 || SHA-256(JCS(challenge)) and can approve nothing. Give it to "
+      "the\n"
       "box with `countersign box prove`; `countersign box approvers` shows each approver's last proof.\n\n" +
       kKeyHelp);
   add_key_options(prove_cmd, *pr);

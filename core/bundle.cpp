@@ -27,7 +27,8 @@ Result<Bundle> Bundle::parse(const json& doc) {
   b.subject_ = *subject;
   CS_TRY(b.subject_hash_, jcs::hash(*subject));
   auto schema = subject->find("schema");
-  bool is_policy = schema != subject->end() && schema->is_string() && schema->get<std::string>() == kPolicySchema;
+  bool is_policy =
+      schema != subject->end() && schema->is_string() && schema->get<std::string>() == kPolicySchema;
   if (b.proposal_->action() == Action::kRotatePolicy) {
     if (!is_policy) {
       return r.error("manifest", "a rotate-policy bundle must carry the new policy document (schema \"" +
@@ -36,7 +37,8 @@ Result<Bundle> Bundle::parse(const json& doc) {
     auto np = Policy::parse(*subject);
     if (!np.ok()) return nested(np.error(), "/manifest");
     b.new_policy_ = std::move(np).value();
-  } else if (b.proposal_->action() == Action::kInstallModel || b.proposal_->action() == Action::kRemoveModel) {
+  } else if (b.proposal_->action() == Action::kInstallModel ||
+             b.proposal_->action() == Action::kRemoveModel) {
     auto m = Manifest::parse(*subject);
     if (!m.ok()) return nested(m.error(), "/manifest");
     b.manifest_ = std::move(m).value();
@@ -63,9 +65,12 @@ Result<Bundle> Bundle::parse(const json& doc) {
   return b;
 }
 
-Result<Bundle> Bundle::parse_text(std::string_view text) { return parse_document_text<Bundle>(text, "bundle"); }
+Result<Bundle> Bundle::parse_text(std::string_view text) {
+  return parse_document_text<Bundle>(text, "bundle");
+}
 
-Result<Bundle> Bundle::create(const Proposal& proposal, const json& subject, std::vector<SignatureFile> signatures) {
+Result<Bundle> Bundle::create(const Proposal& proposal, const json& subject,
+                              std::vector<SignatureFile> signatures) {
   json j;
   j["schema"] = kBundleSchema;
   j["proposal"] = proposal.to_json();

@@ -28,7 +28,8 @@ Error refused(std::string message) { return Error(Errc::kRejected, "liveness pro
 bool may_count(const Rule& rule, const Approver& a) {
   if (!rule.allows(a.id)) return false;
   if (!rule.require_attestation) return true;
-  return std::any_of(a.keys.begin(), a.keys.end(), [](const PolicyKey& k) { return k.attestation.has_value(); });
+  return std::any_of(a.keys.begin(), a.keys.end(),
+                     [](const PolicyKey& k) { return k.attestation.has_value(); });
 }
 
 std::string age_text(UnixTime now, UnixTime then) {
@@ -51,7 +52,9 @@ Result<Challenge> Challenge::parse(const json& doc) {
   return c;
 }
 
-Result<Challenge> Challenge::parse_text(std::string_view text) { return parse_document_text<Challenge>(text, "challenge"); }
+Result<Challenge> Challenge::parse_text(std::string_view text) {
+  return parse_document_text<Challenge>(text, "challenge");
+}
 
 Result<Challenge> Challenge::create(Fields fields) {
   if (fields.nonce.empty()) {
@@ -72,10 +75,11 @@ json Challenge::to_json() const {
               {"issued", format_rfc3339(f_.issued)}};
 }
 
-Result<LivenessProof> verify_liveness(const SignatureFile& proof, const Challenge& challenge, const Policy& policy,
-                                      const LivenessCheck& check) {
+Result<LivenessProof> verify_liveness(const SignatureFile& proof, const Challenge& challenge,
+                                      const Policy& policy, const LivenessCheck& check) {
   if (proof.statement() != Statement::kLiveness) {
-    return refused("the file is a " + std::string(statement_noun(proof.statement())) + ", not a liveness proof");
+    return refused("the file is a " + std::string(statement_noun(proof.statement())) +
+                   ", not a liveness proof");
   }
   if (proof.proposal() != challenge.hash()) {
     return refused("it answers challenge " + digest_to_string(proof.proposal()) + ", not " +
@@ -90,8 +94,8 @@ Result<LivenessProof> verify_liveness(const SignatureFile& proof, const Challeng
                    check.box_id + "\"");
   }
   if (challenge.issued() > check.now + check.skew_seconds) {
-    return refused("the challenge was issued at " + format_rfc3339(challenge.issued()) + ", in the future of " +
-                   format_rfc3339(check.now));
+    return refused("the challenge was issued at " + format_rfc3339(challenge.issued()) +
+                   ", in the future of " + format_rfc3339(check.now));
   }
   if (check.now - challenge.issued() > check.max_age_seconds) {
     return refused("the challenge was issued at " + format_rfc3339(challenge.issued()) + ", " +
@@ -108,8 +112,10 @@ Result<LivenessProof> verify_liveness(const SignatureFile& proof, const Challeng
                    std::string(alg_name(ref->key->key.alg())));
   }
   const SigningInput input = signing_input(Statement::kLiveness, challenge.hash());
-  auto ok = ref->key->key.verify(input, proof.fields().signature, proof.fields().authenticator_data, ref->key->uv);
-  if (!ok.ok()) return refused("the signature by " + ref->approver->id + "'s key does not verify: " + ok.error().message);
+  auto ok =
+      ref->key->key.verify(input, proof.fields().signature, proof.fields().authenticator_data, ref->key->uv);
+  if (!ok.ok())
+    return refused("the signature by " + ref->approver->id + "'s key does not verify: " + ok.error().message);
   return LivenessProof{ref->approver->id, proof.key(), challenge.hash(), challenge.issued()};
 }
 
@@ -136,8 +142,8 @@ LivenessReport liveness_report(const Policy& policy, const LastProofs& last_proo
     ApproverLiveness al{a.id, a.name, std::nullopt, false};
     if (auto it = last_proofs.find(a.id); it != last_proofs.end()) {
       al.last_proof = it->second;
-      al.live = !report.liveness_days ||
-                now - it->second < static_cast<std::int64_t>(*report.liveness_days) * kDay;
+      al.live =
+          !report.liveness_days || now - it->second < static_cast<std::int64_t>(*report.liveness_days) * kDay;
     }
     if (al.live) live.insert(a.id);
     report.approvers.push_back(std::move(al));
@@ -162,9 +168,9 @@ LivenessReport liveness_report(const Policy& policy, const LastProofs& last_proo
     }
     for (const auto& role : rule.require_roles) {
       if (!roles.contains(role)) {
-        report.warnings.push_back({action, rule.threshold, count,
-                                   name + " needs a signer with role " + role + "; none has proven their keys" +
-                                       within});
+        report.warnings.push_back(
+            {action, rule.threshold, count,
+             name + " needs a signer with role " + role + "; none has proven their keys" + within});
       }
     }
   }

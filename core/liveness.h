@@ -74,8 +74,8 @@ struct LivenessProof {
 // challenge for the policy's domain and this box, issued no longer ago than the maximum age
 // and not in the future, by a key of the policy with its algorithm, the signature valid.
 // kRejected with the reason otherwise ("the challenge was issued for box \"b\", not \"a\"").
-Result<LivenessProof> verify_liveness(const SignatureFile& proof, const Challenge& challenge, const Policy& policy,
-                                      const LivenessCheck& check);
+Result<LivenessProof> verify_liveness(const SignatureFile& proof, const Challenge& challenge,
+                                      const Policy& policy, const LivenessCheck& check);
 
 struct ApproverLiveness {
   std::string id;
@@ -109,8 +109,8 @@ void note_proof_entry(LastProofs& last, const nlohmann::json& entry);
 
 // `last_proofs`: approver id -> time of their latest recorded proof. Counts, per rule, the
 // approvers who may count under it (its `of`; for require_attestation rules, approvers with
-// an attested key, as the policy's own reachability check counts them) and are live; warns where fewer than the threshold are, or where no live one
-// holds a required role.
+// an attested key, as the policy's own reachability check counts them) and are live; warns where fewer than
+// the threshold are, or where no live one holds a required role.
 LivenessReport liveness_report(const Policy& policy, const LastProofs& last_proofs, UnixTime now);
 
 }  // namespace countersign

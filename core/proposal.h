@@ -19,8 +19,9 @@ namespace countersign {
 inline constexpr std::string_view kProposalSchema = "countersign/proposal/v1";
 
 enum class Action { kInstallModel, kRemoveModel, kRestoreSnapshot, kInstallPackages, kRotatePolicy };
-inline constexpr Action kAllActions[] = {Action::kInstallModel, Action::kRemoveModel, Action::kRestoreSnapshot,
-                                         Action::kInstallPackages, Action::kRotatePolicy};
+inline constexpr Action kAllActions[] = {Action::kInstallModel, Action::kRemoveModel,
+                                         Action::kRestoreSnapshot, Action::kInstallPackages,
+                                         Action::kRotatePolicy};
 
 std::string_view action_name(Action a);  // "install-model", ...
 Result<Action> action_from_name(std::string_view name);

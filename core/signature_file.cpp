@@ -78,7 +78,9 @@ Result<SignatureFile> SignatureFile::parse(const json& doc) {
   return s;
 }
 
-Result<SignatureFile> SignatureFile::parse_text(std::string_view text) { return parse_document_text<SignatureFile>(text, "signature"); }
+Result<SignatureFile> SignatureFile::parse_text(std::string_view text) {
+  return parse_document_text<SignatureFile>(text, "signature");
+}
 
 Result<SignatureFile> SignatureFile::create(Fields fields) {
   SignatureFile s;

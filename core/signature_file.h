@@ -34,7 +34,7 @@ class SignatureFile {
   struct Fields {
     Statement statement = Statement::kApproval;
     Digest proposal{};  // the proposal id; for a liveness proof the challenge's hash
-    std::string key;  // key id, 64 lowercase hex
+    std::string key;    // key id, 64 lowercase hex
     Alg alg = Alg::kEd25519;
     Bytes signature;
     Bytes authenticator_data;  // FIDO2 only; empty otherwise

@@ -116,17 +116,19 @@ VerifyReport verify_approval(const Proposal& proposal, const Digest* subject_has
       return v;
     };
     if (sig.statement() != want) {
-      return mark(SignatureVerdict::Status::kInvalid, "the file is a " + std::string(statement_noun(sig.statement())) +
-                                                          ", not " + (want == Statement::kVeto ? "a veto" : "an approval"));
+      return mark(SignatureVerdict::Status::kInvalid,
+                  "the file is a " + std::string(statement_noun(sig.statement())) + ", not " +
+                      (want == Statement::kVeto ? "a veto" : "an approval"));
     }
     if (sig.proposal() != proposal.id()) {
-      return mark(SignatureVerdict::Status::kInvalid, std::string(want == Statement::kVeto ? "veto" : "signature") +
-                                                          " is for proposal " +
-                                                          digest_to_string(sig.proposal()) + ", not this one");
+      return mark(SignatureVerdict::Status::kInvalid,
+                  std::string(want == Statement::kVeto ? "veto" : "signature") + " is for proposal " +
+                      digest_to_string(sig.proposal()) + ", not this one");
     }
     if (!ref) {
-      return mark(SignatureVerdict::Status::kInvalid,
-                  "key " + short_id(sig.key()) + " is not in policy version " + std::to_string(policy.version()));
+      return mark(
+          SignatureVerdict::Status::kInvalid,
+          "key " + short_id(sig.key()) + " is not in policy version " + std::to_string(policy.version()));
     }
     if (sig.alg() != ref->key->key.alg()) {
       return mark(SignatureVerdict::Status::kInvalid, "signature says " + std::string(alg_name(sig.alg())) +
@@ -143,10 +145,11 @@ VerifyReport verify_approval(const Proposal& proposal, const Digest* subject_has
                       (want == Statement::kVeto ? "veto " : "approve ") + action);
     }
     if (rule != nullptr && rule->require_attestation && !is_attested(options, *ref->key)) {
-      return mark(SignatureVerdict::Status::kNotAttested,
-                  "the rule counts only keys with verified hardware attestation, and key " + short_id(sig.key()) +
-                      (ref->key->attestation ? "'s attestation does not verify against the pinned vendor roots"
-                                             : " carries no attestation"));
+      return mark(
+          SignatureVerdict::Status::kNotAttested,
+          "the rule counts only keys with verified hardware attestation, and key " + short_id(sig.key()) +
+              (ref->key->attestation ? "'s attestation does not verify against the pinned vendor roots"
+                                     : " carries no attestation"));
     }
     return mark(SignatureVerdict::Status::kCounted, "");
   };
@@ -172,7 +175,8 @@ VerifyReport verify_approval(const Proposal& proposal, const Digest* subject_has
   if (rule != nullptr && rule->veto && r.vetoed_by.size() >= *rule->veto) {
     r.vetoed = true;
     fail("vetoed", "vetoed by " + join(r.vetoed_by) + " (" + std::to_string(r.vetoed_by.size()) + " of " +
-                       std::to_string(*rule->veto) + " vetoes end a proposal to " + action + "): this proposal is dead");
+                       std::to_string(*rule->veto) + " vetoes end a proposal to " + action +
+                       "): this proposal is dead");
   }
 
   const bool proposer_excluded = rule != nullptr && rule->exclude_proposer && proposal.proposer().has_value();
@@ -180,7 +184,8 @@ VerifyReport verify_approval(const Proposal& proposal, const Digest* subject_has
   for (std::size_t i = 0; i < signatures.size(); ++i) {
     if (signatures[i].statement() == Statement::kVeto) continue;
     SignatureVerdict v = judge(signatures[i], i, Statement::kApproval);
-    if (v.status == SignatureVerdict::Status::kCounted && proposer_excluded && v.approver_id == *proposal.proposer()) {
+    if (v.status == SignatureVerdict::Status::kCounted && proposer_excluded &&
+        v.approver_id == *proposal.proposer()) {
       v.status = SignatureVerdict::Status::kProposer;
       v.reason = "approver \"" + v.approver_id + "\" proposed this, and the rule for " + action +
                  " does not count the proposer's own signature";
@@ -353,7 +358,8 @@ std::string VerifyReport::to_text(const Policy& policy) const {
   for (const auto& v : vetoes) {
     const bool ok = v.status == SignatureVerdict::Status::kCounted;
     const std::string label = ok ? "vetoed" : "veto " + std::string(verdict_name(v.status));
-    o << "  " << label << std::string(label.size() < 13 ? 13 - label.size() : 1, ' ') << "veto #" << v.index + 1;
+    o << "  " << label << std::string(label.size() < 13 ? 13 - label.size() : 1, ' ') << "veto #"
+      << v.index + 1;
     if (!v.approver_id.empty()) o << " by " << v.approver_id;
     if (!ok) o << ": " << v.reason;
     o << "\n";

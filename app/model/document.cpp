@@ -74,8 +74,9 @@ Result<DocKind> kind_of_json(const nlohmann::json& doc) {
   if (schema == kSignatureSchema || schema == kVetoSchema) return DocKind::kSignature;
   if (schema == kPolicySchema) return DocKind::kPolicy;
   if (schema == kLivenessSchema) {
-    return Error(Errc::kUnsupported,
-                 "this is a liveness proof: it approves nothing; give it to the box with `countersign box prove`");
+    return Error(
+        Errc::kUnsupported,
+        "this is a liveness proof: it approves nothing; give it to the box with `countersign box prove`");
   }
   return Error(Errc::kUnknownSchema,
                "unknown schema \"" + schema +

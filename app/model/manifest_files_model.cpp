@@ -30,7 +30,8 @@ QVariant ManifestFilesModel::data(const QModelIndex& index, int role) const {
     return QVariant::fromValue<qulonglong>(f.size);
   if (role == Qt::TextAlignmentRole && (index.column() == kSize || index.column() == kBytes))
     return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
-  if (role == Qt::ForegroundRole && index.column() == kPath && script_warning(f.path)) return QColor(0xb3, 0x26, 0x1e);
+  if (role == Qt::ForegroundRole && index.column() == kPath && script_warning(f.path))
+    return QColor(0xb3, 0x26, 0x1e);
   if (role != Qt::DisplayRole && role != Qt::ToolTipRole && role != kSortRole) return {};
   switch (index.column()) {
     case kPath: {

@@ -218,8 +218,8 @@ Result<Approval> approval(const Workspace& ws, UnixTime now) {
       if (f.check != "threshold" && f.check != "roles") line += " — " + f.message;
     }
     if (a.report.rule->veto && !a.report.vetoed_by.empty()) {
-      line += " — " + std::to_string(a.report.vetoed_by.size()) + " of " + std::to_string(*a.report.rule->veto) +
-              " vetoes (" + join(a.report.vetoed_by, ", ") + ")";
+      line += " — " + std::to_string(a.report.vetoed_by.size()) + " of " +
+              std::to_string(*a.report.rule->veto) + " vetoes (" + join(a.report.vetoed_by, ", ") + ")";
     }
   }
   a.progress = line;
@@ -287,9 +287,10 @@ Result<BundleCheck> verify_open_bundle(const Workspace& ws, UnixTime now, const 
 Result<LivenessReport> liveness(const Workspace& ws, UnixTime now) {
   if (!ws.policy) return Error(Errc::kInvalidArgument, "open the policy to see its approvers' liveness");
   if (!ws.log) {
-    return Error(Errc::kInvalidArgument,
-                 "open the box's audit log export (`countersign box log export`) to see when each approver last "
-                 "proved their key");
+    return Error(
+        Errc::kInvalidArgument,
+        "open the box's audit log export (`countersign box log export`) to see when each approver last "
+        "proved their key");
   }
   LastProofs last;
   for (const auto& line : ws.log->lines) {

@@ -110,7 +110,6 @@ struct KeyAttestation {
 };
 KeyAttestation key_attestation(const PolicyKey& key, const attestation::Roots& roots);
 
-
 // Signs the proposal with a software key file. Refuses an expired proposal. The passphrase
 // is only read; the caller wipes it.
 Result<SignatureFile> sign_with_key_file(const Proposal& proposal, const std::string& key_path,

@@ -115,15 +115,16 @@ inline Fixture make(const std::string& dir, UnixTime now, std::size_t files = 40
          {"keys", {policy_key_to_json(PolicyKey{k.public_key(), {}, false, std::nullopt})}}});
     keys.push_back(std::move(k));
   }
-  nlohmann::json policy{{"schema", kPolicySchema},
-                        {"domain", "acme-prod"},
-                        {"version", 1},
-                        {"approvers", approver_docs},
-                        {"rules",
-                         {{"install-model",
-                           {{"threshold", 3}, {"require_roles", {"compliance"}}, {"veto", 2}, {"exclude_proposer", true}}},
-                          {"remove-model", {{"threshold", 2}}}}},
-                        {"liveness_days", 90}};
+  nlohmann::json policy{
+      {"schema", kPolicySchema},
+      {"domain", "acme-prod"},
+      {"version", 1},
+      {"approvers", approver_docs},
+      {"rules",
+       {{"install-model",
+         {{"threshold", 3}, {"require_roles", {"compliance"}}, {"veto", 2}, {"exclude_proposer", true}}},
+        {"remove-model", {{"threshold", 2}}}}},
+      {"liveness_days", 90}};
   must(Policy::parse(policy), "policy");
   fx.policy = path("policy.json");
   must_ok(write_file_atomic(fx.policy, to_pretty_json(policy)), "write policy");
@@ -161,9 +162,9 @@ inline Fixture make(const std::string& dir, UnixTime now, std::size_t files = 40
     sigs.push_back(std::move(s));
   }
   for (std::size_t i = 3; i < 5; ++i) {
-    SignatureFile v = must(sign_statement(keys[i], Statement::kVeto, proposal.id(), std::string(approvers()[i].id),
-                                          now - 300),
-                           "veto");
+    SignatureFile v = must(
+        sign_statement(keys[i], Statement::kVeto, proposal.id(), std::string(approvers()[i].id), now - 300),
+        "veto");
     const std::string p = path(std::string(approvers()[i].id) + ".veto.json");
     must_ok(write_file_atomic(p, to_pretty_json(v.to_json())), "write veto");
     fx.vetoes.push_back(p);

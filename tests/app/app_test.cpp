@@ -202,7 +202,9 @@ TEST_F(AppTest, ReviewShowsUntrustedTextEscaped) {
   auto original = Proposal::parse(*jcs::parse(test_util::slurp(fx_.proposal)));
   ASSERT_TRUE(original.ok());
   Proposal::Fields pf = original->fields();
-  pf.note = "ship it\r\x1b[2K\x1b[1A invoice_\xe2\x80\xae" "fdp.exe";
+  pf.note =
+      "ship it\r\x1b[2K\x1b[1A invoice_\xe2\x80\xae"
+      "fdp.exe";
   const Proposal p = must(Proposal::create(pf), "proposal");
   const std::string path = dir_.file("attack-proposal.json");
   ASSERT_TRUE(write_file_atomic(path, to_pretty_json(p.to_json())).ok());
@@ -697,12 +699,14 @@ TEST_F(AppTest, TwoVetoesInCollectSayTheProposalIsDead) {
   ASSERT_EQ(open({fx_.proposal, fx_.manifest, fx_.policy}), 3) << s(errors_.join("\n"));
   drop({fx_.signatures[0], fx_.signatures[1], fx_.signatures[2]});
   CollectView* c = window_->collect();
-  EXPECT_TRUE(contains(s(c->progress()->text()), "3 of 3 approvals — the rule is met")) << s(c->progress()->text());
+  EXPECT_TRUE(contains(s(c->progress()->text()), "3 of 3 approvals — the rule is met"))
+      << s(c->progress()->text());
   drop({fx_.vetoes[0]});  // dave: one of two
   EXPECT_TRUE(contains(s(c->progress()->text()), "1 of 2 vetoes (dave)")) << s(c->progress()->text());
   EXPECT_TRUE(c->export_button()->isEnabled());
   drop({fx_.vetoes[1]});  // erin: dead
-  EXPECT_TRUE(contains(s(c->progress()->text()), "2 of 2 vetoes: this proposal is dead")) << s(c->progress()->text());
+  EXPECT_TRUE(contains(s(c->progress()->text()), "2 of 2 vetoes: this proposal is dead"))
+      << s(c->progress()->text());
   EXPECT_FALSE(c->export_button()->isEnabled());
   const ApproversModel* m = c->approvers();
   ASSERT_EQ(m->rowCount(), 5);
@@ -722,24 +726,29 @@ TEST_F(AppTest, ReviewNamesTheProposerAndWhetherTheRuleCountsThem) {
   // dave signing his own proposal is reported as the proposer's, not as invalid.
   const auto keys = fx_.keys;
   const Proposal p = must(Proposal::parse_text(test_util::slurp(fx_.proposal)), "proposal");
-  SoftwareKey dave = must(SoftwareKey::load(keys[3], SecretBytes::copy_of(as_bytes(app_fixture::passphrase_of("dave")))),
-                          "dave's key");
+  SoftwareKey dave =
+      must(SoftwareKey::load(keys[3], SecretBytes::copy_of(as_bytes(app_fixture::passphrase_of("dave")))),
+           "dave's key");
   const std::string own = dir_.file("dave.sig.json");
   app_fixture::must_ok(
-      write_file_atomic(own, to_pretty_json(must(sign_proposal(dave, p.id(), "dave", kNow), "sign").to_json())),
+      write_file_atomic(own,
+                        to_pretty_json(must(sign_proposal(dave, p.id(), "dave", kNow), "sign").to_json())),
       "write");
   drop({own});
   const ApproversModel* m = window_->collect()->approvers();
   EXPECT_EQ(m->state_at(3), ApproversModel::State::kProposer);
-  EXPECT_TRUE(contains(s(m->text(3, ApproversModel::kDetail)), "proposed this")) << s(m->text(3, ApproversModel::kDetail));
+  EXPECT_TRUE(contains(s(m->text(3, ApproversModel::kDetail)), "proposed this"))
+      << s(m->text(3, ApproversModel::kDetail));
 }
 
 TEST_F(AppTest, PolicyViewShowsEachApproversLastProofAndWarnsWhenARuleCouldNotBeMet) {
   ASSERT_EQ(open({fx_.policy}), 1);
   PolicyView* v = window_->policy();
   EXPECT_TRUE(contains(s(v->rules()->text()), "; 2 veto(es) end a proposal")) << s(v->rules()->text());
-  EXPECT_TRUE(contains(s(v->rules()->text()), "not counting the proposer's own signature")) << s(v->rules()->text());
-  EXPECT_TRUE(contains(s(v->liveness()->text()), "open the box's audit log export")) << s(v->liveness()->text());
+  EXPECT_TRUE(contains(s(v->rules()->text()), "not counting the proposer's own signature"))
+      << s(v->rules()->text());
+  EXPECT_TRUE(contains(s(v->liveness()->text()), "open the box's audit log export"))
+      << s(v->liveness()->text());
   ASSERT_EQ(open({fx_.log}), 1);
   const std::string text = s(v->liveness()->text());
   EXPECT_TRUE(contains(text, "every 90 days")) << text;
@@ -751,16 +760,22 @@ TEST_F(AppTest, PolicyViewShowsEachApproversLastProofAndWarnsWhenARuleCouldNotBe
   window_->session().set_clock([] { return kNow + 89 * 86400; });
   window_->session().notify();
   const std::string later = s(v->liveness()->text());
-  EXPECT_TRUE(contains(later, "warning: install-model needs 3; only 0 approvers have proven their keys in 90 days"))
+  EXPECT_TRUE(
+      contains(later, "warning: install-model needs 3; only 0 approvers have proven their keys in 90 days"))
       << later;
   // And the Review view of the proposal says it where the approver reads it.
   ASSERT_EQ(open({fx_.proposal}), 1);
-  EXPECT_TRUE(contains(s(window_->review()->field(QStringLiteral("proposer"))->text()), "warning: install-model needs 3"));
+  EXPECT_TRUE(contains(s(window_->review()->field(QStringLiteral("proposer"))->text()),
+                       "warning: install-model needs 3"));
 }
 
 TEST_F(AppTest, AFileNameThatMixesScriptsIsFlaggedInTheFileTable) {
   nlohmann::json m = must(jcs::parse(test_util::slurp(fx_.manifest)), "manifest json");
-  m["files"].push_back({{"path", "model.s\xd0\xb0" "fetensors"}, {"size", 1}, {"sha256", std::string(64, 'a')}});  // Cyrillic а
+  m["files"].push_back({{"path",
+                         "model.s\xd0\xb0"
+                         "fetensors"},
+                        {"size", 1},
+                        {"sha256", std::string(64, 'a')}});  // Cyrillic а
   std::sort(m["files"].begin(), m["files"].end(),
             [](const nlohmann::json& a, const nlohmann::json& b) { return a["path"] < b["path"]; });
   const std::string path = dir_.file("mixed.json");

@@ -46,7 +46,8 @@ std::string openssl_sha256_hex(const std::string& data) {
 class CliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    SoftwareKey::set_kdf_limits_for_tests(crypto_pwhash_argon2id_OPSLIMIT_MIN, crypto_pwhash_argon2id_MEMLIMIT_MIN);
+    SoftwareKey::set_kdf_limits_for_tests(crypto_pwhash_argon2id_OPSLIMIT_MIN,
+                                          crypto_pwhash_argon2id_MEMLIMIT_MIN);
   }
 
   void SetUp() override { write("pass.txt", kPass + "\n"); }
@@ -71,7 +72,8 @@ class CliTest : public ::testing::Test {
   static std::string read(const std::string& path) { return test_util::slurp(path); }
 
   CliRun run(const std::vector<std::string>& args, UnixTime now = kNow, const std::string& input = "") {
-    CliRun r = test_util::run_cli(args, [now] { return now; }, input);
+    CliRun r = test_util::run_cli(
+        args, [now] { return now; }, input);
     all_output_ += r.out + r.err;
     return r;
   }
@@ -95,13 +97,13 @@ class CliTest : public ::testing::Test {
   void setup_flow() {
     make_model("model");
     CliRun m = run({"manifest", "create", "--name", "tiny", "--version", "1", "--license", "MIT", "--source",
-                 "hf:org/tiny@" + kRevision, "-o", p("manifest.json"), p("model")});
+                    "hf:org/tiny@" + kRevision, "-o", p("manifest.json"), p("model")});
     ASSERT_EQ(m.rc, 0) << m;
     EXPECT_TRUE(contains(m.err, "4 files")) << m;
 
     for (const char* who : {"alice", "alice2", "bob", "carol", "dave", "erin"}) {
-      std::vector<std::string> args{"key", "generate", "-o", p(std::string(who) + ".key"), "--passphrase-file",
-                                    p("pass.txt")};
+      std::vector<std::string> args{
+          "key", "generate", "-o", p(std::string(who) + ".key"), "--passphrase-file", p("pass.txt")};
       if (std::string(who) == "bob" || std::string(who) == "dave") {
         args.push_back("--alg");
         args.push_back("ecdsa-p256");
@@ -110,17 +112,24 @@ class CliTest : public ::testing::Test {
       ASSERT_EQ(k.rc, 0) << k;
       key_ids_[who] = key_id_from_generate(k);
       json entry = json::parse(k.out);
-      EXPECT_EQ(entry["alg"], (std::string(who) == "bob" || std::string(who) == "dave") ? "ecdsa-p256" : "ed25519");
+      EXPECT_EQ(entry["alg"],
+                (std::string(who) == "bob" || std::string(who) == "dave") ? "ecdsa-p256" : "ed25519");
       auto spki = base64_decode(entry["public_key"].get<std::string>());
       ASSERT_TRUE(spki.ok());
       EXPECT_EQ(openssl_sha256_hex(std::string(as_chars(*spki))), key_ids_[who]);
     }
 
-    CliRun pol = run({"policy", "create", "--domain", "acme-prod", "--approver",
-                   "alice:" + p("alice.key") + "+" + p("alice2.key") + ":engineering", "--approver",
-                   "bob:" + p("bob.key") + ":compliance", "--approver", "carol:" + p("carol.key"), "--approver",
-                   "dave:" + p("dave.key"), "--approver", "erin:" + p("erin.key"), "--name", "alice=Alice Chen, CTO",
-                   "--rule", "install-model=3", "--rule", "remove-model=2", "-o", p("policy.json")});
+    CliRun pol = run({"policy",     "create",
+                      "--domain",   "acme-prod",
+                      "--approver", "alice:" + p("alice.key") + "+" + p("alice2.key") + ":engineering",
+                      "--approver", "bob:" + p("bob.key") + ":compliance",
+                      "--approver", "carol:" + p("carol.key"),
+                      "--approver", "dave:" + p("dave.key"),
+                      "--approver", "erin:" + p("erin.key"),
+                      "--name",     "alice=Alice Chen, CTO",
+                      "--rule",     "install-model=3",
+                      "--rule",     "remove-model=2",
+                      "-o",         p("policy.json")});
     ASSERT_EQ(pol.rc, 0) << pol;
     CliRun check = run({"policy", "check", p("policy.json")});
     ASSERT_EQ(check.rc, 0) << check;
@@ -131,22 +140,23 @@ class CliTest : public ::testing::Test {
   }
 
   void make_proposal(const std::string& name, const std::string& domain) {
-    CliRun r = run({"proposal", "create", "--domain", domain, "--action", "install-model", "--manifest",
-                 p("manifest.json"), "--expires", "7d", "--note", "Upgrade the support bot", "-o", p(name)});
+    CliRun r =
+        run({"proposal", "create", "--domain", domain, "--action", "install-model", "--manifest",
+             p("manifest.json"), "--expires", "7d", "--note", "Upgrade the support bot", "-o", p(name)});
     ASSERT_EQ(r.rc, 0) << r;
     EXPECT_TRUE(contains(r.err, "proposal sha256:")) << r;
   }
 
   void sign(const std::string& key, const std::string& proposal, const std::string& out) {
-    CliRun r = run({"sign", "--key", p(key + ".key"), "--passphrase-file", p("pass.txt"), "--signer", key, "-o", p(out),
-                 p(proposal)});
+    CliRun r = run({"sign", "--key", p(key + ".key"), "--passphrase-file", p("pass.txt"), "--signer", key,
+                    "-o", p(out), p(proposal)});
     ASSERT_EQ(r.rc, 0) << r;
     EXPECT_TRUE(contains(r.err, "Signing:")) << r;  // what is signed is shown first
   }
 
   CliRun assemble(const std::string& proposal, const std::vector<std::string>& sigs, const std::string& out) {
-    std::vector<std::string> args{"bundle", "assemble", "--proposal", p(proposal), "--manifest", p("manifest.json"),
-                                  "-o", p(out)};
+    std::vector<std::string> args{"bundle",     "assemble",         "--proposal", p(proposal),
+                                  "--manifest", p("manifest.json"), "-o",         p(out)};
     for (const auto& s : sigs) args.push_back(p(s));
     return run(args);
   }
@@ -176,8 +186,8 @@ TEST_F(CliTest, ThreeOfFiveFlowIsApproved) {
   EXPECT_EQ(v.rc, 0) << v;
   EXPECT_TRUE(contains(v.out, "APPROVED: 3 approvals counted, 3 required")) << v;
   EXPECT_FALSE(contains(v.out, "NOT APPROVED")) << v;
-  EXPECT_TRUE(contains(v.out, "counted      alice (Alice Chen, CTO) [engineering], key " +
-                                  key_ids_["alice"].substr(0, 16)))
+  EXPECT_TRUE(contains(
+      v.out, "counted      alice (Alice Chen, CTO) [engineering], key " + key_ids_["alice"].substr(0, 16)))
       << v;
   EXPECT_TRUE(contains(v.out, "counted      bob [compliance]")) << v;
 
@@ -207,7 +217,8 @@ TEST_F(CliTest, ProposalShowAndManifestShowForReview) {
   EXPECT_EQ(ms.rc, 0) << ms;
   EXPECT_TRUE(contains(ms.out, "tiny 1 (model)")) << ms;
   EXPECT_TRUE(contains(ms.out, "weights/part-1.bin")) << ms;
-  EXPECT_TRUE(contains(ms.out, "https://huggingface.co/org/tiny/resolve/" + kRevision + "/config.json")) << ms;
+  EXPECT_TRUE(contains(ms.out, "https://huggingface.co/org/tiny/resolve/" + kRevision + "/config.json"))
+      << ms;
   CliRun mj = run({"manifest", "show", "--json", p("manifest.json")});
   ASSERT_EQ(mj.rc, 0) << mj;
   json j = json::parse(mj.out);
@@ -243,13 +254,17 @@ TEST_F(CliTest, EscapeSequencesAndBidiOverridesCannotHideInTheReview) {
   EXPECT_TRUE(contains(erase.err, "/files/0/path")) << erase;
   EXPECT_TRUE(contains(erase.err, "zz_backdoor.py\\x0d\\x1b[2K\\x1b[1A")) << erase;
   EXPECT_TRUE(contains(erase.err, "U+000D (a control character) at byte 14")) << erase;
-  write("bidi.json", manifest_with("invoice_\xe2\x80\xae" "exe.pdf", "ok"));
+  write("bidi.json", manifest_with("invoice_\xe2\x80\xae"
+                                   "exe.pdf",
+                                   "ok"));
   CliRun bidi = run({"manifest", "show", p("bidi.json")});
   EXPECT_EQ(bidi.rc, 2) << bidi;
   EXPECT_TRUE(contains(bidi.err, "invoice_<U+202E>exe.pdf")) << bidi;
   EXPECT_TRUE(contains(bidi.err, "U+202E (a bidi formatting character) at byte 8")) << bidi;
   // Free text: accepted, shown escaped; no raw ESC, CR or RLO reaches the terminal.
-  write("described.json", manifest_with("a.bin", "fine\r\x1b[2K\x1b[1Ahidden \xe2\x80\xae" "txt"));
+  write("described.json", manifest_with("a.bin",
+                                        "fine\r\x1b[2K\x1b[1Ahidden \xe2\x80\xae"
+                                        "txt"));
   CliRun shown = run({"manifest", "show", p("described.json")});
   EXPECT_EQ(shown.rc, 0) << shown;
   EXPECT_TRUE(contains(shown.out, "About     fine\\x0d\\x1b[2K\\x1b[1Ahidden <U+202E>txt")) << shown;
@@ -266,8 +281,8 @@ TEST_F(CliTest, AProposalNoteIsShownEscaped) {
                   "https://example.com/m/", "-o", p("manifest.json"), p("model")});
   ASSERT_EQ(m.rc, 0) << m;
   CliRun c = run({"proposal", "create", "--domain", "acme-prod", "--action", "install-model", "--manifest",
-                  p("manifest.json"), "--expires", "7d", "--note", "ship it\r\x1b[2K\x1b[1A\xe2\x80\xae", "-o",
-                  p("proposal.json")});
+                  p("manifest.json"), "--expires", "7d", "--note", "ship it\r\x1b[2K\x1b[1A\xe2\x80\xae",
+                  "-o", p("proposal.json")});
   ASSERT_EQ(c.rc, 0) << c;
   CliRun show = run({"proposal", "show", p("proposal.json")});
   EXPECT_EQ(show.rc, 0) << show;
@@ -338,8 +353,10 @@ TEST_F(CliTest, TwoSignaturesBySameApproverCountOnce) {
 TEST_F(CliTest, DomainDiffers) {
   ASSERT_NO_FATAL_FAILURE(setup_flow());
   make_proposal("staging.json", "acme-staging");
-  for (const char* who : {"alice", "bob", "carol"}) sign(who, "staging.json", std::string(who) + "-staging.sig");
-  CliRun a = assemble("staging.json", {"alice-staging.sig", "bob-staging.sig", "carol-staging.sig"}, "bundle.json");
+  for (const char* who : {"alice", "bob", "carol"})
+    sign(who, "staging.json", std::string(who) + "-staging.sig");
+  CliRun a =
+      assemble("staging.json", {"alice-staging.sig", "bob-staging.sig", "carol-staging.sig"}, "bundle.json");
   ASSERT_EQ(a.rc, 0) << a;
   CliRun v = verify("bundle.json");
   EXPECT_EQ(v.rc, 1) << v;
@@ -369,12 +386,13 @@ TEST_F(CliTest, ExpiredAtAPastTimeAndApprovedBefore) {
   for (const auto& s : j["signatures"]) EXPECT_EQ(s["status"], "counted");
 
   // The box's own clock past expiry gives the same answer; --at before expiry approves.
-  EXPECT_EQ(run({"bundle", "verify", "--policy", p("policy.json"), p("bundle.json")}, kNow + 8 * 86400).rc, 1);
+  EXPECT_EQ(run({"bundle", "verify", "--policy", p("policy.json"), p("bundle.json")}, kNow + 8 * 86400).rc,
+            1);
   EXPECT_EQ(verify("bundle.json", {"--at", "2026-11-29T09:59:59Z"}).rc, 0);
   // Signing an expired proposal is refused too.
   CliRun s = run({"sign", "--key", p("dave.key"), "--passphrase-file", p("pass.txt"), "-o", p("late.sig"),
-               p("proposal.json")},
-              kNow + 8 * 86400);
+                  p("proposal.json")},
+                 kNow + 8 * 86400);
   EXPECT_EQ(s.rc, 1) << s;
   EXPECT_TRUE(contains(s.err, "expired")) << s;
   EXPECT_FALSE(fs::exists(p("late.sig")));
@@ -384,7 +402,7 @@ TEST_F(CliTest, WrongPassphraseIsRefused) {
   ASSERT_NO_FATAL_FAILURE(setup_flow());
   write("wrong.txt", "not the passphrase\n");
   CliRun s = run({"sign", "--key", p("dave.key"), "--passphrase-file", p("wrong.txt"), "-o", p("dave.sig"),
-               p("proposal.json")});
+                  p("proposal.json")});
   EXPECT_EQ(s.rc, 1) << s;
   EXPECT_TRUE(contains(s.err, p("dave.key"))) << s;
   EXPECT_FALSE(contains(s.out + s.err, "not the passphrase")) << s;
@@ -394,11 +412,12 @@ TEST_F(CliTest, WrongPassphraseIsRefused) {
 TEST_F(CliTest, BoxListIsCheckedWithBox) {
   ASSERT_NO_FATAL_FAILURE(setup_flow());
   CliRun r = run({"proposal", "create", "--domain", "acme-prod", "--action", "install-model", "--manifest",
-                  p("manifest.json"), "--box", "box-7f3a", "--box", "box-91c2", "--expires", "2026-11-30T00:00:00Z",
-                  "-o", p("boxed.json")});
+                  p("manifest.json"), "--box", "box-7f3a", "--box", "box-91c2", "--expires",
+                  "2026-11-30T00:00:00Z", "-o", p("boxed.json")});
   ASSERT_EQ(r.rc, 0) << r;
   for (const char* who : {"alice", "bob", "carol"}) sign(who, "boxed.json", std::string(who) + "-boxed.sig");
-  ASSERT_EQ(assemble("boxed.json", {"alice-boxed.sig", "bob-boxed.sig", "carol-boxed.sig"}, "bundle.json").rc, 0);
+  ASSERT_EQ(assemble("boxed.json", {"alice-boxed.sig", "bob-boxed.sig", "carol-boxed.sig"}, "bundle.json").rc,
+            0);
   CliRun other = verify("bundle.json", {"--box", "box-0000"});
   EXPECT_EQ(other.rc, 1) << other;
   EXPECT_TRUE(contains(other.out, "- box: ")) << other;
@@ -445,8 +464,8 @@ TEST_F(CliTest, EmptyPassphraseIsRefused) {
 
 TEST_F(CliTest, PolicyCreateRefusesUnreachableThreshold) {
   ASSERT_EQ(run({"key", "generate", "-o", p("a.key"), "--passphrase-file", p("pass.txt")}).rc, 0);
-  CliRun r = run({"policy", "create", "--domain", "d", "--approver", "a:" + p("a.key"), "--rule", "install-model=2",
-                  "-o", p("policy.json")});
+  CliRun r = run({"policy", "create", "--domain", "d", "--approver", "a:" + p("a.key"), "--rule",
+                  "install-model=2", "-o", p("policy.json")});
   EXPECT_EQ(r.rc, 2) << r;
   EXPECT_TRUE(contains(r.err, "/rules/install-model/threshold")) << r;
   EXPECT_FALSE(fs::exists(p("policy.json")));
@@ -467,8 +486,10 @@ TEST_F(CliTest, MalformedManifestNamesFileAndPointer) {
   write("bad-manifest.json",
         R"({"schema": "countersign/manifest/v1", "kind": "model", "name": "x", "version": "1",
             "license": {"spdx": "MIT"}, "sources": [],
-            "files": [{"path": "b", "size": 1, "sha256": ")" + hex + R"("},
-                      {"path": "a", "size": 1, "sha256": ")" + hex + R"("}]})");
+            "files": [{"path": "b", "size": 1, "sha256": ")" +
+            hex + R"("},
+                      {"path": "a", "size": 1, "sha256": ")" +
+            hex + R"("}]})");
   CliRun r = run({"manifest", "show", p("bad-manifest.json")});
   EXPECT_EQ(r.rc, 2) << r;
   EXPECT_TRUE(contains(r.err, p("bad-manifest.json"))) << r;
@@ -508,8 +529,11 @@ TEST_F(CliTest, UnknownOptionAndMissingFile) {
 // ---- canon, hash, diff, key public, sign -o --------------------------------------------------
 
 TEST_F(CliTest, CanonAndHashOfAKnownDocument) {
-  const std::string doc = "{\n  \"b\": 2, \"a\": [1, \"x\"],\n  \"c\": {\"z\": null, \"y\": true}, \"e\": \"\\u00e9\", \"d\": 1.0E2\n}\n";
-  const std::string canonical = "{\"a\":[1,\"x\"],\"b\":2,\"c\":{\"y\":true,\"z\":null},\"d\":100,\"e\":\"\xc3\xa9\"}";
+  const std::string doc =
+      "{\n  \"b\": 2, \"a\": [1, \"x\"],\n  \"c\": {\"z\": null, \"y\": true}, \"e\": \"\\u00e9\", \"d\": "
+      "1.0E2\n}\n";
+  const std::string canonical =
+      "{\"a\":[1,\"x\"],\"b\":2,\"c\":{\"y\":true,\"z\":null},\"d\":100,\"e\":\"\xc3\xa9\"}";
   write("doc.json", doc);
 
   CliRun c = run({"canon", p("doc.json")});
@@ -534,14 +558,14 @@ TEST_F(CliTest, ManifestDiffTextAndJson) {
   make_model("v1");
   make_model("v2");
   write("v2/config.json", "{\"layers\": 3}\n");  // changed
-  write("v2/weights/part-3.bin", "more");         // added
-  fs::remove(dir_ / "v2/tokenizer/vocab.txt");    // removed
-  ASSERT_EQ(run({"manifest", "create", "--name", "tiny", "--version", "1", "--license", "MIT", "-o", p("m1.json"),
-                 p("v1")})
+  write("v2/weights/part-3.bin", "more");        // added
+  fs::remove(dir_ / "v2/tokenizer/vocab.txt");   // removed
+  ASSERT_EQ(run({"manifest", "create", "--name", "tiny", "--version", "1", "--license", "MIT", "-o",
+                 p("m1.json"), p("v1")})
                 .rc,
             0);
-  ASSERT_EQ(run({"manifest", "create", "--name", "tiny", "--version", "2", "--license", "MIT", "-o", p("m2.json"),
-                 p("v2")})
+  ASSERT_EQ(run({"manifest", "create", "--name", "tiny", "--version", "2", "--license", "MIT", "-o",
+                 p("m2.json"), p("v2")})
                 .rc,
             0);
   CliRun d = run({"manifest", "diff", p("m1.json"), p("m2.json")});
@@ -582,7 +606,7 @@ TEST_F(CliTest, KeyPublicPrintsTheSameKeyId) {
   // And the key file's public part works as --approver input by way of that entry.
   write("bob-entry.json", k.out);
   CliRun pc = run({"policy", "create", "--domain", "d", "--approver", "bob:" + p("bob-entry.json"), "--rule",
-                "install-model=1"});
+                   "install-model=1"});
   EXPECT_EQ(pc.rc, 0) << pc;
 }
 
@@ -590,7 +614,7 @@ TEST_F(CliTest, SignRefusesToOverwrite) {
   ASSERT_NO_FATAL_FAILURE(setup_flow());
   const std::string before = read(p("alice.sig"));
   CliRun s = run({"sign", "--key", p("alice.key"), "--passphrase-file", p("pass.txt"), "-o", p("alice.sig"),
-               p("proposal.json")});
+                  p("proposal.json")});
   EXPECT_EQ(s.rc, 2) << s;
   EXPECT_TRUE(contains(s.err, "already exists")) << s;
   EXPECT_EQ(read(p("alice.sig")), before);
@@ -609,16 +633,22 @@ TEST_F(CliTest, KeyGenerateRefusesToOverwrite) {
 
 TEST_F(CliTest, TwoVetoesEndAProposalAndAVetoNeverCountsAsAnApproval) {
   ASSERT_NO_FATAL_FAILURE(setup_flow());
-  CliRun pol = run({"policy", "create", "--domain", "acme-prod", "--approver", "alice:" + p("alice.key"),
-                    "--approver", "bob:" + p("bob.key"), "--approver", "carol:" + p("carol.key"), "--approver",
-                    "dave:" + p("dave.key"), "--approver", "erin:" + p("erin.key"), "--rule", "install-model=3",
-                    "--veto", "install-model=2", "-o", p("veto-policy.json")});
+  CliRun pol = run({"policy",     "create",
+                    "--domain",   "acme-prod",
+                    "--approver", "alice:" + p("alice.key"),
+                    "--approver", "bob:" + p("bob.key"),
+                    "--approver", "carol:" + p("carol.key"),
+                    "--approver", "dave:" + p("dave.key"),
+                    "--approver", "erin:" + p("erin.key"),
+                    "--rule",     "install-model=3",
+                    "--veto",     "install-model=2",
+                    "-o",         p("veto-policy.json")});
   ASSERT_EQ(pol.rc, 0) << pol;
   CliRun check = run({"policy", "check", p("veto-policy.json")});
   EXPECT_TRUE(contains(check.out, "install-model: 3 of 5; 2 vetoes end it")) << check;
 
-  CliRun v1 = run({"veto", "--key", p("dave.key"), "--passphrase-file", p("pass.txt"), "--signer", "dave", "-o",
-                   p("dave.veto"), p("proposal.json")});
+  CliRun v1 = run({"veto", "--key", p("dave.key"), "--passphrase-file", p("pass.txt"), "--signer", "dave",
+                   "-o", p("dave.veto"), p("proposal.json")});
   ASSERT_EQ(v1.rc, 0) << v1;
   EXPECT_TRUE(contains(v1.err, "Vetoing:")) << v1;  // what is vetoed is shown first
   EXPECT_TRUE(contains(v1.err, "vetoed proposal sha256:")) << v1;
@@ -635,7 +665,8 @@ TEST_F(CliTest, TwoVetoesEndAProposalAndAVetoNeverCountsAsAnApproval) {
                  p("proposal.json")})
                 .rc,
             0);
-  CliRun a = assemble("proposal.json", {"alice.sig", "bob.sig", "carol.sig", "dave.veto", "erin.veto"}, "dead.json");
+  CliRun a =
+      assemble("proposal.json", {"alice.sig", "bob.sig", "carol.sig", "dave.veto", "erin.veto"}, "dead.json");
   ASSERT_EQ(a.rc, 0) << a;
   EXPECT_TRUE(contains(a.err, "3 signature(s) and 2 veto(es)")) << a;
   CliRun dead = run({"bundle", "verify", "--policy", p("veto-policy.json"), p("dead.json")});
@@ -658,9 +689,9 @@ TEST_F(CliTest, TwoVetoesEndAProposalAndAVetoNeverCountsAsAnApproval) {
 TEST_F(CliTest, TheProposersOwnSignatureIsReportedNotCounted) {
   ASSERT_NO_FATAL_FAILURE(setup_flow());
   CliRun pol = run({"policy", "create", "--domain", "acme-prod", "--approver", "alice:" + p("alice.key"),
-                    "--approver", "bob:" + p("bob.key"), "--approver", "carol:" + p("carol.key"), "--approver",
-                    "dave:" + p("dave.key"), "--rule", "install-model=3", "--exclude-proposer", "install-model", "-o",
-                    p("own-policy.json")});
+                    "--approver", "bob:" + p("bob.key"), "--approver", "carol:" + p("carol.key"),
+                    "--approver", "dave:" + p("dave.key"), "--rule", "install-model=3", "--exclude-proposer",
+                    "install-model", "-o", p("own-policy.json")});
   ASSERT_EQ(pol.rc, 0) << pol;
   CliRun c = run({"proposal", "create", "--domain", "acme-prod", "--action", "install-model", "--manifest",
                   p("manifest.json"), "--expires", "7d", "--proposer", "alice", "-o", p("mine.json")});
@@ -668,7 +699,8 @@ TEST_F(CliTest, TheProposersOwnSignatureIsReportedNotCounted) {
   CliRun show = run({"proposal", "show", p("mine.json")});
   EXPECT_TRUE(contains(show.out, "Proposer      alice\n")) << show;
   for (const char* who : {"alice", "bob", "carol"}) sign(who, "mine.json", std::string(who) + "-mine.sig");
-  ASSERT_EQ(assemble("mine.json", {"alice-mine.sig", "bob-mine.sig", "carol-mine.sig"}, "mine-bundle.json").rc, 0);
+  ASSERT_EQ(
+      assemble("mine.json", {"alice-mine.sig", "bob-mine.sig", "carol-mine.sig"}, "mine-bundle.json").rc, 0);
   CliRun v = run({"bundle", "verify", "--policy", p("own-policy.json"), p("mine-bundle.json")});
   EXPECT_EQ(v.rc, 1) << v;
   EXPECT_TRUE(contains(v.out, "NOT APPROVED: 2 approvals counted, 3 required")) << v;
@@ -676,8 +708,9 @@ TEST_F(CliTest, TheProposersOwnSignatureIsReportedNotCounted) {
   EXPECT_TRUE(contains(v.out, "Proposer alice\n")) << v;
   EXPECT_FALSE(contains(v.out, "invalid")) << v;
   // A name with controls cannot be a proposer.
-  CliRun bad = run({"proposal", "create", "--domain", "acme-prod", "--action", "install-model", "--manifest",
-                    p("manifest.json"), "--expires", "7d", "--proposer", "alice\x1b[2K", "-o", p("bad.json")});
+  CliRun bad =
+      run({"proposal", "create", "--domain", "acme-prod", "--action", "install-model", "--manifest",
+           p("manifest.json"), "--expires", "7d", "--proposer", "alice\x1b[2K", "-o", p("bad.json")});
   EXPECT_EQ(bad.rc, 2) << bad;
   EXPECT_TRUE(contains(bad.err, "/proposer")) << bad;
   EXPECT_FALSE(contains(bad.err, "\x1b")) << bad;
@@ -686,12 +719,15 @@ TEST_F(CliTest, TheProposersOwnSignatureIsReportedNotCounted) {
 TEST_F(CliTest, BundleVerifyShowsTheNoteAndManifestEscaped) {
   ASSERT_NO_FATAL_FAILURE(setup_flow());
   CliRun c = run({"proposal", "create", "--domain", "acme-prod", "--action", "install-model", "--manifest",
-                  p("manifest.json"), "--expires", "7d", "--note", "ok\r\x1b[2K\x1b[1A\xe2\x80\xae" "cod", "-o",
-                  p("noted.json")});
+                  p("manifest.json"), "--expires", "7d", "--note",
+                  "ok\r\x1b[2K\x1b[1A\xe2\x80\xae"
+                  "cod",
+                  "-o", p("noted.json")});
   ASSERT_EQ(c.rc, 0) << c;
   for (const char* who : {"alice", "bob", "carol"}) sign(who, "noted.json", std::string(who) + "-noted.sig");
-  ASSERT_EQ(assemble("noted.json", {"alice-noted.sig", "bob-noted.sig", "carol-noted.sig"}, "noted-bundle.json").rc,
-            0);
+  ASSERT_EQ(
+      assemble("noted.json", {"alice-noted.sig", "bob-noted.sig", "carol-noted.sig"}, "noted-bundle.json").rc,
+      0);
   CliRun v = verify("noted-bundle.json");
   EXPECT_EQ(v.rc, 0) << v;
   EXPECT_TRUE(contains(v.out, "Note     ok\\x0d\\x1b[2K\\x1b[1A<U+202E>cod\n")) << v;
@@ -721,8 +757,8 @@ TEST_F(CliTest, KeyProveAnswersAChallengeAndNothingElse) {
   EXPECT_EQ(a.rc, 2) << a;
   EXPECT_TRUE(contains(a.err, "liveness proof")) << a;
   // A proposal is no challenge.
-  CliRun wrong = run({"key", "prove", "--key", p("carol.key"), "--passphrase-file", p("pass.txt"), "--challenge",
-                      p("proposal.json")});
+  CliRun wrong = run({"key", "prove", "--key", p("carol.key"), "--passphrase-file", p("pass.txt"),
+                      "--challenge", p("proposal.json")});
   EXPECT_EQ(wrong.rc, 2) << wrong;
   EXPECT_TRUE(contains(wrong.err, "countersign/challenge/v1")) << wrong;
 }

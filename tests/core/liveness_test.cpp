@@ -47,7 +47,9 @@ class LivenessTest : public ::testing::Test {
     if (days) p["liveness_days"] = *days;
     return p;
   }
-  Policy policy(std::optional<std::uint64_t> days = 90) const { return must(Policy::parse(policy_doc(days)), "policy"); }
+  Policy policy(std::optional<std::uint64_t> days = 90) const {
+    return must(Policy::parse(policy_doc(days)), "policy");
+  }
 
   static Challenge challenge(std::string box = "box-7f3a", UnixTime issued = kNow - 3600,
                              std::string domain = "acme-prod") {
@@ -86,7 +88,8 @@ TEST_F(LivenessTest, AProofForAnotherBoxAnOldChallengeOrAnotherDomainIsRefused) 
   const Challenge other_box = challenge("box-91c2");
   auto r = verify_liveness(prove("alice", other_box), other_box, policy(), here());
   ASSERT_FALSE(r.ok());
-  EXPECT_TRUE(Contains(r.error().message, "issued by box \"box-91c2\", not \"box-7f3a\"")) << r.error().message;
+  EXPECT_TRUE(Contains(r.error().message, "issued by box \"box-91c2\", not \"box-7f3a\""))
+      << r.error().message;
 
   const Challenge old = challenge("box-7f3a", kNow - 8 * kDay);
   r = verify_liveness(prove("alice", old), old, policy(), here());
@@ -128,8 +131,10 @@ TEST_F(LivenessTest, AProofIsNeitherAnApprovalNorForAnotherChallenge) {
 
 TEST_F(LivenessTest, StaleProofsWarnWhereARuleCouldNoLongerBeMet) {
   // alice and carol proved recently, bob 100 days ago, dave never, erin 89 days ago.
-  const std::map<std::string, UnixTime, std::less<>> last{
-      {"alice", kNow - 2 * kDay}, {"carol", kNow - 10 * kDay}, {"bob", kNow - 100 * kDay}, {"erin", kNow - 89 * kDay}};
+  const std::map<std::string, UnixTime, std::less<>> last{{"alice", kNow - 2 * kDay},
+                                                          {"carol", kNow - 10 * kDay},
+                                                          {"bob", kNow - 100 * kDay},
+                                                          {"erin", kNow - 89 * kDay}};
   LivenessReport r = liveness_report(policy(), last, kNow);
   ASSERT_EQ(r.approvers.size(), 5u);
   EXPECT_TRUE(r.approvers[0].live);   // alice
@@ -138,7 +143,8 @@ TEST_F(LivenessTest, StaleProofsWarnWhereARuleCouldNoLongerBeMet) {
   EXPECT_FALSE(r.approvers[3].last_proof.has_value());
   // install-model needs 3: alice, carol, erin are live. rotate-policy needs compliance: only bob holds it.
   ASSERT_EQ(r.warnings.size(), 1u);
-  EXPECT_EQ(r.warnings[0].message, "rotate-policy needs a signer with role compliance; none has proven their keys in 90 days");
+  EXPECT_EQ(r.warnings[0].message,
+            "rotate-policy needs a signer with role compliance; none has proven their keys in 90 days");
   const std::string text = r.to_text(kNow);
   EXPECT_TRUE(Contains(text, "STALE")) << text;
   EXPECT_TRUE(Contains(text, "never proven")) << text;
@@ -146,7 +152,8 @@ TEST_F(LivenessTest, StaleProofsWarnWhereARuleCouldNoLongerBeMet) {
   // erin's proof ages past 90 days: install-model falls to 2 live approvers.
   LivenessReport later = liveness_report(policy(), last, kNow + 2 * kDay);
   ASSERT_EQ(later.warnings.size(), 2u);
-  EXPECT_EQ(later.warnings[0].message, "install-model needs 3; only 2 approvers have proven their keys in 90 days");
+  EXPECT_EQ(later.warnings[0].message,
+            "install-model needs 3; only 2 approvers have proven their keys in 90 days");
   EXPECT_EQ(later.to_json(kNow + 2 * kDay)["warnings"][0]["live"], 2);
 }
 
@@ -159,9 +166,12 @@ TEST_F(LivenessTest, WithoutLivenessDaysNothingIsStale) {
 
 TEST_F(LivenessTest, TheLatestProofOfEachApproverIsReadFromTheLog) {
   LastProofs last;
-  note_proof_entry(last, {{"event", "approver-proved"}, {"approver", "bob"}, {"time", "2026-11-20T10:00:00Z"}});
-  note_proof_entry(last, {{"event", "approver-proved"}, {"approver", "bob"}, {"time", "2026-11-01T10:00:00Z"}});
-  note_proof_entry(last, {{"event", "signature-accepted"}, {"approver", "carol"}, {"time", "2026-11-21T10:00:00Z"}});
+  note_proof_entry(last,
+                   {{"event", "approver-proved"}, {"approver", "bob"}, {"time", "2026-11-20T10:00:00Z"}});
+  note_proof_entry(last,
+                   {{"event", "approver-proved"}, {"approver", "bob"}, {"time", "2026-11-01T10:00:00Z"}});
+  note_proof_entry(
+      last, {{"event", "signature-accepted"}, {"approver", "carol"}, {"time", "2026-11-21T10:00:00Z"}});
   note_proof_entry(last, {{"event", "approver-proved"}, {"approver", "dave"}, {"time", "not a time"}});
   ASSERT_EQ(last.size(), 1u);
   EXPECT_EQ(format_rfc3339(last.at("bob")), "2026-11-20T10:00:00Z");  // the later one stays

@@ -133,19 +133,23 @@ class VerifyTest : public ::testing::Test {
   json approver(const std::string& id) const {
     json keys = json::array();
     for (const auto& k : keys_.at(id)) {
-      keys.push_back({{"alg", alg_name(k.public_key().alg())}, {"public_key", base64_encode(k.public_key().spki())}});
+      keys.push_back(
+          {{"alg", alg_name(k.public_key().alg())}, {"public_key", base64_encode(k.public_key().spki())}});
     }
     json a{{"id", id}, {"keys", keys}};
     if (!roles_.at(id).empty()) a["roles"] = roles_.at(id);
     return a;
   }
 
-  json policy_doc(json rules, const Ids& ids = {"alice", "bob", "carol", "dave", "erin"}, std::uint64_t version = 1,
-                  const std::string& domain = "acme-prod") const {
+  json policy_doc(json rules, const Ids& ids = {"alice", "bob", "carol", "dave", "erin"},
+                  std::uint64_t version = 1, const std::string& domain = "acme-prod") const {
     json approvers = json::array();
     for (const auto& id : ids) approvers.push_back(approver(id));
-    return json{{"schema", "countersign/policy/v1"}, {"domain", domain}, {"version", version},
-                {"approvers", approvers}, {"rules", std::move(rules)}};
+    return json{{"schema", "countersign/policy/v1"},
+                {"domain", domain},
+                {"version", version},
+                {"approvers", approvers},
+                {"rules", std::move(rules)}};
   }
 
   // The 3-of-5 policy of the issue.
@@ -281,9 +285,9 @@ TEST_F(VerifyTest, InvalidSignaturesAreReportedWithReasons) {
   ASSERT_NE(other.id(), p.id());
 
   std::vector<SignatureFile> sigs = sign_all({"alice", "bob"}, p);
-  sigs.push_back(sign("carol", other));                                            // #2 another proposal
+  sigs.push_back(sign("carol", other));                                             // #2 another proposal
   sigs.push_back(must(sign_proposal(*outsider_, p.id(), "mallory", kNow), "out"));  // #3 unknown key
-  {                                                                                // #4 tampered
+  {                                                                                 // #4 tampered
     SignatureFile::Fields f = sign("dave", p).fields();
     f.signature.back() ^= 0x01;
     sigs.push_back(must(SignatureFile::create(f), "tampered"));
@@ -388,7 +392,8 @@ TEST_F(VerifyTest, DomainMismatch) {
 
 TEST_F(VerifyTest, BoxList) {
   Policy policy = policy_3_of_5();
-  Proposal p = make_proposal(manifest_.hash(), Action::kInstallModel, "acme-prod", Ids{"box-7f3a", "box-91c2"});
+  Proposal p =
+      make_proposal(manifest_.hash(), Action::kInstallModel, "acme-prod", Ids{"box-7f3a", "box-91c2"});
   Bundle b = bundle(p, sign_all({"alice", "bob", "carol"}, p));
   VerifyOptions o = at(kNow);
   o.box_id = "box-0000";
@@ -469,7 +474,8 @@ TEST_F(VerifyTest, ManifestHashMismatch) {
 TEST_F(VerifyTest, NoRuleForTheAction) {
   Policy policy = must(Policy::parse(policy_doc({{"install-model", {{"threshold", 3}}}})), "policy");
   Proposal p = make_proposal(manifest_.hash(), Action::kRemoveModel);
-  VerifyReport r = verify_bundle(bundle(p, sign_all({"alice", "bob", "carol", "dave", "erin"}, p)), policy, at(kNow));
+  VerifyReport r =
+      verify_bundle(bundle(p, sign_all({"alice", "bob", "carol", "dave", "erin"}, p)), policy, at(kNow));
   EXPECT_FALSE(r.approved);
   EXPECT_EQ(checks(r), Ids{"no-rule"});
   EXPECT_TRUE(Contains(r.failures[0].message, "remove-model")) << r.failures[0].message;
@@ -492,7 +498,8 @@ TEST_F(VerifyTest, FailuresComeInDesignOrder) {
 
 TEST_F(VerifyTest, OfRestriction) {
   Policy policy = must(
-      Policy::parse(policy_doc({{"install-model", {{"threshold", 2}, {"of", {"alice", "bob", "carol"}}}}})), "policy");
+      Policy::parse(policy_doc({{"install-model", {{"threshold", 2}, {"of", {"alice", "bob", "carol"}}}}})),
+      "policy");
   Proposal p = proposal();
   VerifyReport r = verify_bundle(bundle(p, sign_all({"alice", "dave", "erin"}, p)), policy, at(kNow));
   EXPECT_FALSE(r.approved);
@@ -513,8 +520,10 @@ TEST_F(VerifyTest, OfRestriction) {
 }
 
 TEST_F(VerifyTest, RequireRolesMissing) {
-  Policy policy = must(
-      Policy::parse(policy_doc({{"install-model", {{"threshold", 2}, {"require_roles", json::array({"compliance"})}}}})), "policy");
+  Policy policy =
+      must(Policy::parse(policy_doc(
+               {{"install-model", {{"threshold", 2}, {"require_roles", json::array({"compliance"})}}}})),
+           "policy");
   Proposal p = proposal();
   VerifyReport r = verify_bundle(bundle(p, sign_all({"alice", "carol", "dave"}, p)), policy, at(kNow));
   EXPECT_FALSE(r.approved);
@@ -530,8 +539,10 @@ TEST_F(VerifyTest, RequireRolesMissing) {
 
 TEST_F(VerifyTest, RequireAttestationWithoutVerifierFailsClosed) {
   json doc = policy_doc({{"install-model", {{"threshold", 2}, {"require_attestation", true}}}});
-  json att{{"format", "yubikey-piv"}, {"certificates", json::array({base64_encode(Bytes{0x30, 0x03, 0x02, 0x01, 0x01})})}};
-  for (std::size_t i : {0u, 1u, 2u}) doc["approvers"][i]["keys"][0]["attestation"] = att;  // alice, bob, carol
+  json att{{"format", "yubikey-piv"},
+           {"certificates", json::array({base64_encode(Bytes{0x30, 0x03, 0x02, 0x01, 0x01})})}};
+  for (std::size_t i : {0u, 1u, 2u})
+    doc["approvers"][i]["keys"][0]["attestation"] = att;  // alice, bob, carol
   Policy policy = must(Policy::parse(doc), "policy");
   Proposal p = proposal();
   Bundle b = bundle(p, sign_all({"alice", "bob", "dave"}, p));
@@ -704,8 +715,8 @@ class RotationTest : public VerifyTest {
  protected:
   Policy current() const { return policy_3_of_5(); }
   json next(const Ids& ids, std::uint64_t version = 2, const std::string& domain = "acme-prod") const {
-    return policy_doc({{"install-model", {{"threshold", 3}}}, {"rotate-policy", {{"threshold", 3}}}}, ids, version,
-                      domain);
+    return policy_doc({{"install-model", {{"threshold", 3}}}, {"rotate-policy", {{"threshold", 3}}}}, ids,
+                      version, domain);
   }
   VerifyReport rotate(const json& new_policy, const Ids& signers) {
     Digest h = must(jcs::hash(new_policy), "hash of the new policy");
@@ -742,7 +753,8 @@ TEST_F(RotationTest, VersionMustGoUpByExactlyOne) {
 }
 
 TEST_F(RotationTest, DomainMustStayTheSame) {
-  VerifyReport r = rotate(next({"alice", "bob", "carol", "dave", "erin"}, 2, "acme-staging"), {"alice", "bob", "carol"});
+  VerifyReport r =
+      rotate(next({"alice", "bob", "carol", "dave", "erin"}, 2, "acme-staging"), {"alice", "bob", "carol"});
   EXPECT_FALSE(r.approved);
   ASSERT_NE(failure(r, "rotation-domain"), nullptr) << ::testing::PrintToString(checks(r));
   EXPECT_TRUE(Contains(failure(r, "rotation-domain")->message, "acme-staging"));
@@ -759,7 +771,8 @@ TEST_F(RotationTest, NewPolicysOwnThresholdMustBeMet) {
   ASSERT_EQ(r.under_new_policy.size(), 1u);
   EXPECT_FALSE(r.under_new_policy[0].approved);
   EXPECT_EQ(r.under_new_policy[0].counted, (Ids{"alice", "bob"}));
-  EXPECT_TRUE(Contains(failure(r, "rotation-new-policy")->message, "2 of 3")) << failure(r, "rotation-new-policy")->message;
+  EXPECT_TRUE(Contains(failure(r, "rotation-new-policy")->message, "2 of 3"))
+      << failure(r, "rotation-new-policy")->message;
 
   // frank's signature counts only under the new policy; with it both are met.
   r = rotate(np, {"alice", "bob", "carol", "frank"});
@@ -780,8 +793,8 @@ class GovernanceTest : public VerifyTest {
  protected:
   // install-model: 3 of 5, two vetoes end it; rotate-policy: 3 of 5.
   Policy veto_policy(json install_rule = {{"threshold", 3}, {"veto", 2}}) const {
-    return must(Policy::parse(policy_doc({{"install-model", std::move(install_rule)},
-                                          {"rotate-policy", {{"threshold", 3}}}})),
+    return must(Policy::parse(policy_doc(
+                    {{"install-model", std::move(install_rule)}, {"rotate-policy", {{"threshold", 3}}}})),
                 "veto policy");
   }
   SignatureFile veto(const std::string& id, const Proposal& p) {
@@ -806,8 +819,8 @@ TEST_F(GovernanceTest, TwoVetoesEndAProposalEvenWithTheThresholdMet) {
   EXPECT_EQ(one.vetoed_by, Ids{"dave"});
   EXPECT_FALSE(one.vetoed);
   // The second veto, carried in the bundle itself this time: dead.
-  VerifyReport two =
-      verify_bundle(bundle(p, {sign("alice", p), sign("bob", p), sign("carol", p), veto("erin", p)}), policy, o);
+  VerifyReport two = verify_bundle(
+      bundle(p, {sign("alice", p), sign("bob", p), sign("carol", p), veto("erin", p)}), policy, o);
   EXPECT_FALSE(two.approved);
   EXPECT_TRUE(two.vetoed);
   EXPECT_EQ(checks(two), Ids{"vetoed"});
@@ -890,7 +903,8 @@ TEST_F(GovernanceTest, TheSigningInputsOfTheThreeStatementsDiffer) {
 }
 
 TEST_F(GovernanceTest, VetoesInAPolicyMustBeReachable) {
-  auto r = Policy::parse(policy_doc({{"install-model", {{"threshold", 1}, {"veto", 3}, {"of", {"alice", "bob"}}}}}));
+  auto r = Policy::parse(
+      policy_doc({{"install-model", {{"threshold", 1}, {"veto", 3}, {"of", {"alice", "bob"}}}}}));
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(Contains(r.error().message, "/rules/install-model/veto")) << r.error().message;
   EXPECT_TRUE(Contains(r.error().message, "veto 3 can never be reached")) << r.error().message;
@@ -912,10 +926,12 @@ TEST_F(GovernanceTest, TheProposersOwnSignatureDoesNotCountWhereTheRuleSaysSo) {
   EXPECT_EQ(r.missing, (Ids{"dave", "erin"}));  // alice is not "missing": she cannot count
   EXPECT_TRUE(Contains(r.to_text(policy), "proposer     signature #1 by alice")) << r.to_text(policy);
   // A third approver besides her makes it.
-  VerifyReport ok = verify_bundle(bundle(p, sign_all({"alice", "bob", "carol", "dave"}, p)), policy, at(kNow));
+  VerifyReport ok =
+      verify_bundle(bundle(p, sign_all({"alice", "bob", "carol", "dave"}, p)), policy, at(kNow));
   EXPECT_TRUE(ok.approved) << ok.to_text(policy);
   // Without exclude_proposer her signature counts as any other.
-  VerifyReport plain = verify_bundle(bundle(p, sign_all({"alice", "bob", "carol"}, p)), veto_policy(), at(kNow));
+  VerifyReport plain =
+      verify_bundle(bundle(p, sign_all({"alice", "bob", "carol"}, p)), veto_policy(), at(kNow));
   EXPECT_TRUE(plain.approved);
 }
 

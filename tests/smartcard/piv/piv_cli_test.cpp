@@ -356,7 +356,8 @@ TEST_F(PivCli, TheCardProvesLivenessAndVetoesOverTheirOwnSigningInputs) {
   ASSERT_TRUE(veto) << veto.error().message;
   EXPECT_EQ(veto->statement(), Statement::kVeto);
   EXPECT_TRUE(key->key.verify(signing_input(Statement::kVeto, veto->proposal()), veto->fields().signature));
-  EXPECT_FALSE(key->key.verify(signing_input(Statement::kApproval, veto->proposal()), veto->fields().signature));
+  EXPECT_FALSE(
+      key->key.verify(signing_input(Statement::kApproval, veto->proposal()), veto->fields().signature));
 }
 
 }  // namespace
