@@ -10,7 +10,7 @@ namespace countersign::audit {
 
 namespace {
 
-constexpr std::array<std::string_view, 29> kEvents = {
+constexpr std::array<std::string_view, 32> kEvents = {
     event::kBundleReceived,    event::kBundleVerified,   event::kBundleRejected,    event::kSignatureAccepted,
     event::kSnapshotTaken,     event::kSnapshotRestored, event::kFetchStarted,      event::kSourceFailed,
     event::kHashMismatchAlert, event::kFileVerified,     event::kInstallComplete,   event::kInstallAborted,
@@ -18,7 +18,7 @@ constexpr std::array<std::string_view, 29> kEvents = {
     event::kLogRepaired,       event::kProposalPending,  event::kSignatureRejected, event::kSnapshotSkipped,
     event::kSnapshotFailed,    event::kInstallResumed,   event::kStagingCleaned,    event::kInstallRefused,
     event::kModelDamaged,      event::kActionRefused,    event::kProposalAbandoned, event::kReportsSuppressed,
-    event::kFetchProgress,
+    event::kFetchProgress,     event::kVetoReceived,     event::kProposalVetoed,    event::kApproverProved,
 };
 
 bool is_proposal_id(const nlohmann::json& v) {
