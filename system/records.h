@@ -32,8 +32,8 @@
 #include "core/bundle.h"
 #include "core/policy_chain.h"
 #include "core/result.h"
-#include "core/signature_file.h"
 #include "core/sha256.h"
+#include "core/signature_file.h"
 #include "core/timeutil.h"
 #include "daemon/config.h"
 

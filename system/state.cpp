@@ -39,7 +39,8 @@ Result<SystemState> SystemState::open(const Config& config,
                                       const std::function<bool(const PolicyKey&)>& attested) {
   SystemState s{SystemPaths(config)};
   const SystemPaths& p = s.paths_;
-  for (const auto& d : {p.dir, p.proposals(), p.policy_chain(), p.installed(), p.vetoes()}) CS_TRY_VOID(make_dir(d));
+  for (const auto& d : {p.dir, p.proposals(), p.policy_chain(), p.installed(), p.vetoes()})
+    CS_TRY_VOID(make_dir(d));
 
   s.lock_ = UniqueFd(::open(p.lock().c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!s.lock_.valid()) return io_error("cannot open", p.lock());

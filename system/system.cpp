@@ -519,9 +519,8 @@ Result<json> Helper::accept(const std::string& text) {
   if (auto why = box_refusal(b, config_)) {
     reasons.push_back(*why);
   } else {
-    CS_TRY(VerifyOptions options, verify_options_for(id, env_.clock(), [this](const Digest& d) {
-             return state_.executed(d);
-           }));
+    CS_TRY(VerifyOptions options,
+           verify_options_for(id, env_.clock(), [this](const Digest& d) { return state_.executed(d); }));
     VerifyReport report = verify_bundle(b, state_.policy(), options);
     if (report.approved) {
       // The approval is on record before anything can act on it, in this order: bundle-
@@ -923,19 +922,23 @@ Result<json> Helper::veto(const std::string& text) {
   auto input = two_members(text, "veto", "proposal", "veto");
   if (!input.ok()) return refuse("veto", std::nullopt, input.error());
   auto proposal = Proposal::parse(input->first);
-  if (!proposal.ok()) return refuse("veto", std::nullopt, proposal.error().with_context("veto: the proposal"));
+  if (!proposal.ok())
+    return refuse("veto", std::nullopt, proposal.error().with_context("veto: the proposal"));
   const Digest id = proposal->id();
   const std::string shown = digest_to_string(id);
   auto refused = [&](Errc code, const std::string& why) { return refuse("veto", id, Error(code, why)); };
   auto sig = SignatureFile::parse(input->second);
   if (!sig.ok()) return refused(sig.error().code, "veto: " + sig.error().message);
-  if (auto kind = sig->expect(Statement::kVeto); !kind.ok()) return refused(Errc::kInvalidArgument, kind.error().message);
+  if (auto kind = sig->expect(Statement::kVeto); !kind.ok())
+    return refused(Errc::kInvalidArgument, kind.error().message);
   if (sig->proposal() != id) {
-    return refused(Errc::kRejected, "the veto is of proposal " + digest_to_string(sig->proposal()) + ", not " + shown);
+    return refused(Errc::kRejected,
+                   "the veto is of proposal " + digest_to_string(sig->proposal()) + ", not " + shown);
   }
   const Rule* rule = state_.policy().rule_for(proposal->action());
   if (rule == nullptr || !rule->veto) {
-    return refused(Errc::kRejected, "policy version " + std::to_string(state_.policy().version()) + " takes no vetoes for " +
+    return refused(Errc::kRejected, "policy version " + std::to_string(state_.policy().version()) +
+                                        " takes no vetoes for " +
                                         std::string(action_name(proposal->action())));
   }
   CS_TRY(auto record, state_.load(id));
@@ -958,7 +961,8 @@ Result<json> Helper::veto(const std::string& text) {
   };
   const json as_json = sig->to_json();
   for (std::size_t i = 0; i < vetoes.vetoes.size(); ++i) {
-    if (vetoes.vetoes[i].to_json() == as_json) return answer(vetoes.vetoed_by[i], true);  // the same file again
+    if (vetoes.vetoes[i].to_json() == as_json)
+      return answer(vetoes.vetoed_by[i], true);  // the same file again
   }
   if (record && record->state == ProposalState::kFailed && !vetoes.dead) {
     return refused(Errc::kRejected, "proposal " + shown + " was given up at " +
@@ -991,7 +995,8 @@ Result<json> Helper::veto(const std::string& text) {
                                                   {"vetoed_by", vetoes.vetoed_by},
                                                   {"veto", *rule->veto}}));
     if (record && record->state == ProposalState::kAccepted) {
-      CS_TRY_VOID(finish(*record, ProposalState::kFailed, nullptr, "vetoed by " + join_ids(vetoes.vetoed_by)));
+      CS_TRY_VOID(
+          finish(*record, ProposalState::kFailed, nullptr, "vetoed by " + join_ids(vetoes.vetoed_by)));
       CS_TRY_VOID(state_.remove_sealed(id));
     }
   }
@@ -1006,10 +1011,12 @@ Result<json> Helper::prove(const std::string& text) {
   auto input = two_members(text, "prove", "challenge", "proof");
   if (!input.ok()) return refuse("prove", std::nullopt, input.error());
   auto challenge = Challenge::parse(input->first);
-  if (!challenge.ok()) return refuse("prove", std::nullopt, challenge.error().with_context("prove: the challenge"));
+  if (!challenge.ok())
+    return refuse("prove", std::nullopt, challenge.error().with_context("prove: the challenge"));
   auto sig = SignatureFile::parse(input->second);
   if (!sig.ok()) return refuse("prove", std::nullopt, sig.error().with_context("prove: the proof"));
-  if (auto kind = sig->expect(Statement::kLiveness); !kind.ok()) return refuse("prove", std::nullopt, kind.error());
+  if (auto kind = sig->expect(Statement::kLiveness); !kind.ok())
+    return refuse("prove", std::nullopt, kind.error());
   LivenessCheck check;
   check.now = env_.clock();
   check.box_id = config_.box_id;
@@ -1065,7 +1072,8 @@ bool is_manifest_hex(std::string_view text) {
 
 bool takes_input(SystemAction action) {
   return action == SystemAction::kAccept || action == SystemAction::kProposalAbandon ||
-         action == SystemAction::kLogAppend || action == SystemAction::kVeto || action == SystemAction::kProve;
+         action == SystemAction::kLogAppend || action == SystemAction::kVeto ||
+         action == SystemAction::kProve;
 }
 
 std::uint64_t max_input(SystemAction action) {
@@ -1261,7 +1269,7 @@ json system_check(const Config& config, const SystemEnv& env) {
   if (dirs_ok) {
     add("snapshot backend " + config.snapshot.to_string(), config.models_dir(), [&]() -> Result<void> {
       CS_TRY(StateDirs d, open_state(config));
-      SnapshotContext context{&config,    d.state.get(), d.models.get(), env.clock,
+      SnapshotContext context{&config,    d.state.get(), d.models.get(),    env.clock,
                               env.random, env.run,       env.read_mountinfo};
       CS_TRY(auto backend, make_snapshot_backend(context));
       (void)backend;

@@ -55,7 +55,7 @@ inline constexpr const char* kCrashSteps[] = {
     "accept-executed",  // marked executed; no checkpoint, no reply
     "install-snapshot", "install-moved", "install-logged",  // after the snapshot, the move
                                                             // into models/, install-complete
-    "remove-snapshot",  "remove-trashed", "remove-logged",  // after the snapshot, the rename
+    "remove-snapshot", "remove-trashed", "remove-logged",   // after the snapshot, the rename
                                                             // to .trash-HEX, model-removed
 };
 

@@ -164,7 +164,8 @@ class BoxFixture {
   SignatureFile sign_statement(const std::string& approver, Statement statement, const Digest& digest,
                                UnixTime at = 0) {
     SoftwareKey& k = approver == "outsider" ? *outsider_ : keys_.at(approver);
-    return must(countersign::sign_statement(k, statement, digest, approver, at ? at : system_now()), "statement");
+    return must(countersign::sign_statement(k, statement, digest, approver, at ? at : system_now()),
+                "statement");
   }
 
   nlohmann::json bundle(const Proposal& p, const nlohmann::json& subject,

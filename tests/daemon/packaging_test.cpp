@@ -299,7 +299,6 @@ TEST(DefaultConfig, ParsesDocumentsEveryKeyAndNeedsABoxId) {
   EXPECT_EQ(full->state_dir, "/var/lib/countersign");
 }
 
-
 // ---- who may talk to the box ---------------------------------------------------------------
 
 // The group sysusers creates for API users is not the daemon's own, and the daemon's user is
@@ -310,8 +309,8 @@ TEST(ApiGroup, SysusersCreatesItApartFromTheDaemonsGroup) {
   if (::geteuid() != 0) GTEST_SKIP() << "systemd-sysusers --root needs root";
   test_util::TempDir root("sysusers");
   fs::create_directories(root.path() / "etc");
-  auto r = run_command({*sysusers, "--root=" + root.path().string(),
-                        (kPackaging / "sysusers" / "countersign.conf").string()});
+  auto r = run_command(
+      {*sysusers, "--root=" + root.path().string(), (kPackaging / "sysusers" / "countersign.conf").string()});
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->status, 0) << r->out << r->err;
   std::string api_gid, daemon_gid, api_members = "?";

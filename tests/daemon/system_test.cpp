@@ -168,9 +168,8 @@ TEST(SnapshotCommands, ExactArgv) {
             (V{"btrfs", "subvolume", "delete", "/v/.restore-" + kId}));
   EXPECT_EQ(zfs_take_command("tank/cs/models", kId), (V{"zfs", "snapshot", "tank/cs/models@" + kId}));
   // The parent, so that the datasets a restore retired beside it are listed too.
-  EXPECT_EQ(zfs_list_command("tank/cs/models"),
-            (V{"zfs", "list", "-H", "-p", "-t", "snapshot", "-o", "name,creation", "-s", "creation", "-r",
-               "tank/cs"}));
+  EXPECT_EQ(zfs_list_command("tank/cs/models"), (V{"zfs", "list", "-H", "-p", "-t", "snapshot", "-o",
+                                                   "name,creation", "-s", "creation", "-r", "tank/cs"}));
   EXPECT_EQ(zfs_list_command("tank"), (V{"zfs", "list", "-H", "-p", "-t", "snapshot", "-o", "name,creation",
                                          "-s", "creation", "-d", "1", "tank"}));
 }
@@ -213,10 +212,9 @@ TEST(ZfsList, KeepsTheDatasetAndWhatItsRestoresRetired) {
 }
 
 TEST(ZfsList, RefusesUnexpectedLines) {
-  for (const char* bad :
-       {"tank/m@cs-20260601T000000Z-00000001 1780272000\n",  // space, not tab
-        "tank/m@cs-20260601T000000Z-00000001\tyesterday\n", "tank/m@cs-20260601T000000Z-00000001\t1\t2\n",
-        "tank/m\t1780272000\n"}) {
+  for (const char* bad : {"tank/m@cs-20260601T000000Z-00000001 1780272000\n",  // space, not tab
+                          "tank/m@cs-20260601T000000Z-00000001\tyesterday\n",
+                          "tank/m@cs-20260601T000000Z-00000001\t1\t2\n", "tank/m\t1780272000\n"}) {
     auto r = parse_zfs_list(bad, "tank/m");
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().code, Errc::kMalformed);
@@ -270,7 +268,8 @@ TEST(ZfsBackend, RunsTheCommandLines) {
   FakeZfs fake;
   const UnixTime now = *parse_rfc3339("2026-06-01T12:34:56Z");
   auto backend = make_zfs_backend(
-      "tank/m", "/var/lib/countersign/models", [&] { return now; }, [] { return 0xdeadbeefu; }, fake.runner());
+      "tank/m", "/var/lib/countersign/models", [&] { return now; }, [] { return 0xdeadbeefu; },
+      fake.runner());
   auto taken = backend->take();
   ASSERT_TRUE(taken.ok()) << taken.error().message;
   ASSERT_TRUE(taken->has_value());
@@ -332,9 +331,10 @@ TEST(ZfsBackend, RestoreKeepsTheSafetySnapshotAndEveryLaterOne) {
   auto back = backend->restore(safety);
   ASSERT_TRUE(back.ok()) << back.error().message;
   ASSERT_GE(fake.calls.size(), 3u);
-  EXPECT_EQ(fake.calls[2], (V{"zfs", "clone", "-o", "canmount=noauto", "-o",
-                              "mountpoint=/var/lib/countersign/models", "tank/cs/models-retired-" + x + "@" + safety,
-                              "tank/cs/models-restore-cs-20260603T000000Z-000000a1"}));
+  EXPECT_EQ(fake.calls[2],
+            (V{"zfs", "clone", "-o", "canmount=noauto", "-o", "mountpoint=/var/lib/countersign/models",
+               "tank/cs/models-retired-" + x + "@" + safety,
+               "tank/cs/models-restore-cs-20260603T000000Z-000000a1"}));
 }
 
 TEST(ZfsBackend, APoolRootCannotBeRestoredAndNothingRuns) {
@@ -1408,8 +1408,8 @@ TEST_P(CrashAt, Step) {
   const Manifest m = test::manifest_for(kModel);
   test_util::BoxFixture::ProposalOptions o;
   o.action = Action::kRemoveModel;
-  const std::string rid = accept(
-      box_->bundle(test_util::BoxFixture::make_proposal(m.hash(), o), m.to_json(), {"alice", "bob"}));
+  const std::string rid =
+      accept(box_->bundle(test_util::BoxFixture::make_proposal(m.hash(), o), m.to_json(), {"alice", "bob"}));
   if (step_is("remove-")) {
     auto crashed = helper({"model", "remove", rid}, "", crash_env());
     ASSERT_EQ(crashed.status, 137) << crashed.err;
@@ -1421,8 +1421,9 @@ TEST_P(CrashAt, Step) {
   EXPECT_EQ(actions("model-removed", "sha256:" + rid), 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Each, CrashAt, ::testing::ValuesIn(std::vector<std::string>(
-                                                   std::begin(kCrashSteps), std::end(kCrashSteps))),
+INSTANTIATE_TEST_SUITE_P(Each, CrashAt,
+                         ::testing::ValuesIn(std::vector<std::string>(std::begin(kCrashSteps),
+                                                                      std::end(kCrashSteps))),
                          [](const auto& param_info) {
                            std::string name = param_info.param;
                            for (char& c : name) c = c == '-' ? '_' : c;
@@ -1439,7 +1440,8 @@ TEST(SystemCrashStep, HonouredOnlyWhereTheConfigurationOverrideIs) {
   };
   EXPECT_EQ(system_crash_step(env({{kSystemCrashEnv, "accept-logged"}}), false), "accept-logged");
   EXPECT_EQ(system_crash_step(env({{kSystemCrashEnv, "accept-logged"}}), true), "");
-  EXPECT_EQ(system_crash_step(env({{kSystemCrashEnv, "accept-logged"}, {"SUDO_USER", "countersign"}}), false), "");
+  EXPECT_EQ(system_crash_step(env({{kSystemCrashEnv, "accept-logged"}, {"SUDO_USER", "countersign"}}), false),
+            "");
   EXPECT_EQ(system_crash_step(env({{kSystemCrashEnv, "accept-logged"}, {"SUDO_UID", "998"}}), false), "");
   EXPECT_EQ(system_crash_step(env({}), false), "");
 }
