@@ -4,6 +4,8 @@
 //   countersign box status | jobs | job ID | models | policy | snapshots
 //   countersign box propose --proposal P --manifest M     collect signatures on the box
 //   countersign box add-signature ID SIG...
+//   countersign box veto VETO...                          vetoes, collected like signatures
+//   countersign box challenge [-o FILE] | prove PROOF... | approvers   approver liveness
 //   countersign box log checkpoint | export | prove       fetch what `log verify` checks offline
 //
 // Exit status (docs/api.md "Exit codes"): 0 success (accepted, installed); 1 the box refused,
@@ -18,6 +20,8 @@
 #include "core/fileio.h"
 #include "core/jcs.h"
 #include "core/manifest_diff.h"
+#include "core/signature_file.h"
+#include "core/untrusted_text.h"
 
 namespace countersign::cli {
 namespace {
@@ -158,15 +162,16 @@ int watch_job(Io& io, const Common& c, const std::string& job, std::int64_t time
                           human_size(u64(p, "bytes_total"));
       if (!p["active"].empty()) extra += "  from " + p["active"][0].value("source", std::string());
       draw_progress_bar(io, (*j).value("phase", std::string("installing")), u64(p, "bytes_done"),
-                        u64(p, "bytes_total"), extra.substr(0, 100), state == "done" || state == "failed");
+                        u64(p, "bytes_total"), extra.substr(0, 100),
+                        state == "done" || state == "failed" || state == "vetoed");
       drew = true;
     }
-    if (state == "done" || state == "failed") {
+    if (state == "done" || state == "failed" || state == "vetoed") {
       if (drew && !(io.err_is_tty && j->contains("progress"))) io.err << "\n";
       if (c.json) print_json(io, *j);
-      if (state == "failed") {
-        io.err << "countersign: the job failed: " << j->value("error", std::string("(no reason given)"))
-               << "\n";
+      if (state == "failed" || state == "vetoed") {
+        io.err << "countersign: the job " << (state == "vetoed" ? "was vetoed" : "failed") << ": "
+               << j->value("error", std::string("(no reason given)")) << "\n";
         return kExitFailed;
       }
       if (!c.json) {
@@ -332,6 +337,153 @@ int log_prove(Io& io, const LogArgs& a, bool entry_given) {
   return kExitOk;
 }
 
+// --- vetoes and liveness (issue 19) --------------------------------------------------------
+
+std::string shown(const json& j, const char* k) {
+  return j.contains(k) && j[k].is_string() ? escape_untrusted(j[k].get<std::string>(), 200)
+                                           : std::string("?");
+}
+
+std::string age_text(std::int64_t seconds) {
+  if (seconds < 0) return "in the future";
+  if (seconds < 3600) return std::to_string(seconds / 60) + " min ago";
+  if (seconds < 2 * 86400) return std::to_string(seconds / 3600) + " h ago";
+  return std::to_string(seconds / 86400) + " days ago";
+}
+
+// box veto VETO...: each file names its proposal; the box judges it and answers the count.
+int box_veto(Io& io, const Common& c, const std::vector<std::string>& files) {
+  int result = kExitOk;
+  json answers = json::array();
+  for (const auto& path : files) {
+    auto text = read_file(path, 1u << 20);
+    auto sig = text.ok() ? SignatureFile::parse_text(*text) : Result<SignatureFile>(text.error());
+    if (!sig.ok()) return report_error(io, sig.error().with_context(path), c.json);
+    if (sig->statement() != Statement::kVeto) {
+      return report_error(
+          io,
+          Error(Errc::kInvalidArgument,
+                path + ": this file is " +
+                    (sig->statement() == Statement::kApproval
+                         ? "an approval, not a veto (add it with `countersign box add-signature`)"
+                         : "a liveness proof, not a veto (hand it in with `countersign box prove`)")),
+          c.json);
+    }
+    const std::string id = hex_encode(sig->proposal());
+    int rc = kExitOk;
+    auto a = exchange(io, c, rc, "POST", "/v1/proposals/" + id + "/vetoes", *text);
+    if (!a) return rc;
+    if (!a->ok()) {
+      if (c.json) answers.push_back(a->json);
+      io.err << "countersign: " << path << ": not counted: " << escape_untrusted(a->reason) << "\n";
+      result = std::max(result, a->status == 400 || a->status == 413 ? kExitUsage : kExitFailed);
+      continue;
+    }
+    const json& j = a->json;
+    if (c.json) {
+      answers.push_back(j);
+      continue;
+    }
+    const std::string of = j.contains("veto") && j["veto"].is_number() ? std::to_string(u64(j, "veto")) : "?";
+    io.out << path << ": vetoed by " << shown(j, "approver") << " (" << u64(j, "vetoes") << " of " << of
+           << " vetoes)\n";
+    if (j.value("vetoed", false)) {
+      std::string by;
+      for (const auto& v : j.value("vetoed_by", json::array())) {
+        if (v.is_string()) by += (by.empty() ? "" : ", ") + escape_untrusted(v.get<std::string>(), 100);
+      }
+      io.out << u64(j, "vetoes") << " of " << of << " vetoes: this proposal is dead (vetoed by " << by
+             << ")\n";
+    }
+  }
+  if (c.json) print_json(io, answers.size() == 1 ? answers[0] : answers);
+  return result;
+}
+
+// box challenge [-o FILE]
+int box_challenge(Io& io, const Common& c, const std::string& out) {
+  int rc = kExitOk;
+  auto j = call(io, c, rc, "POST", "/v1/challenges");
+  if (!j) return rc;
+  if (c.json && out.empty()) {
+    print_json(io, *j);
+    return kExitOk;
+  }
+  auto w = write_output(io, out.empty() ? "-" : out, to_pretty_json(*j), true);
+  if (!w.ok()) return report_error(io, w.error(), c.json);
+  if (!out.empty()) {
+    io.err << "challenge written to " << out << " (box " << shown(*j, "box") << ", issued "
+           << shown(*j, "issued") << ")\nsign it with: countersign key prove --key KEY --challenge " << out
+           << "\nthen hand the proof in with: countersign box prove PROOF\n";
+    if (c.json) print_json(io, *j);
+  }
+  return kExitOk;
+}
+
+// box prove PROOF...
+int box_prove(Io& io, const Common& c, const std::vector<std::string>& files) {
+  int result = kExitOk;
+  json answers = json::array();
+  for (const auto& path : files) {
+    auto text = read_file(path, 1u << 20);
+    if (!text.ok()) return report_error(io, text.error(), c.json);
+    int rc = kExitOk;
+    auto a = exchange(io, c, rc, "POST", "/v1/proofs", *text);
+    if (!a) return rc;
+    if (c.json) answers.push_back(a->json);
+    if (!a->ok()) {
+      io.err << "countersign: " << path << ": not recorded: " << escape_untrusted(a->reason) << "\n";
+      result = std::max(result, a->status == 400 || a->status == 413 ? kExitUsage : kExitFailed);
+      continue;
+    }
+    if (!c.json) {
+      io.out << path << ": recorded: " << shown(a->json, "approver") << " proved key "
+             << shown(a->json, "key") << " (challenge issued " << shown(a->json, "issued") << ")\n";
+    }
+  }
+  if (c.json) print_json(io, answers.size() == 1 ? answers[0] : answers);
+  return result;
+}
+
+// box approvers: per approver the latest proof and its age; warnings on stdout and, each
+// as "warning: ...", on stderr. Exit 0 with warnings too: they are advice, not a failure.
+int box_approvers(Io& io, const Common& c) {
+  int rc = kExitOk;
+  auto j = call(io, c, rc, "GET", "/v1/approvers");
+  if (!j) return rc;
+  const json warnings = j->value("warnings", json::array());
+  if (c.json) {
+    print_json(io, *j);
+  } else {
+    std::size_t width = 0;
+    for (const auto& a : j->value("approvers", json::array())) width = std::max(width, shown(a, "id").size());
+    for (const auto& a : j->value("approvers", json::array())) {
+      const std::string id = shown(a, "id");
+      io.out << "  " << id << std::string(width - id.size() + 2, ' ');
+      if (!a.contains("last_proof") || !a["last_proof"].is_string()) {
+        io.out << "never proven";
+      } else {
+        const std::int64_t age = a.contains("age_seconds") && a["age_seconds"].is_number_integer()
+                                     ? a["age_seconds"].get<std::int64_t>()
+                                     : 0;
+        io.out << "proven " << shown(a, "last_proof") << " (" << age_text(age) << ")";
+        if (!a.value("live", false)) io.out << "  STALE";
+      }
+      if (shown(a, "name") != id && a.contains("name")) io.out << "  " << shown(a, "name");
+      io.out << "\n";
+    }
+    if (!j->contains("liveness_days") || !(*j)["liveness_days"].is_number()) {
+      io.out << "The policy sets no liveness_days: no proof is stale.\n";
+    } else if (warnings.empty()) {
+      io.out << "Every rule can be met by approvers proven in the last " << u64(*j, "liveness_days")
+             << " days.\n";
+    }
+    for (const auto& w : warnings) io.out << "warning: " << shown(w, "message") << "\n";
+  }
+  for (const auto& w : warnings) io.err << "warning: " << shown(w, "message") << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 void add_box_commands(Registry& r) {
@@ -489,6 +641,48 @@ void add_box_commands(Registry& r) {
       }
     }
   });
+
+  auto veto_files = std::make_shared<std::vector<std::string>>();
+  auto* veto =
+      box->add_subcommand("veto", "Hand vetoes to the box: at the rule's count the proposal is dead");
+  veto->footer(
+      "Each VETO file (from `countersign veto`) names its proposal. The box counts a veto only from an\n"
+      "approver the action's rule allows (its `veto: K`); at K vetoes a pending proposal is dropped and\n"
+      "an accepted one is cancelled before its privileged step (its job ends \"vetoed\"). After the\n"
+      "privileged step a veto is too late (exit 1). Prints, per file, whether it counted.");
+  veto->add_option("VETO", *veto_files, "Veto files")->required()->check(CLI::ExistingFile);
+  add_common(veto, *c);
+  veto->callback([&io = r.io, &rc = r.rc, c, veto_files] { rc = box_veto(io, *c, *veto_files); });
+
+  auto challenge_out = std::make_shared<std::string>();
+  auto* challenge = box->add_subcommand("challenge", "Ask the box for a liveness challenge to sign");
+  challenge->footer(
+      "Approvers prove they still hold their keys: sign the challenge with `countersign key prove --key\n"
+      "KEY --challenge FILE` and hand the proof in with `countersign box prove PROOF` before the box's\n"
+      "challenge_lifetime (default 7 days) passes. The file is never overwritten.");
+  challenge->add_option("-o,--out", *challenge_out, "Write the challenge here (default: standard output)");
+  add_common(challenge, *c);
+  challenge->callback(
+      [&io = r.io, &rc = r.rc, c, challenge_out] { rc = box_challenge(io, *c, *challenge_out); });
+
+  auto proof_files = std::make_shared<std::vector<std::string>>();
+  auto* prove =
+      box->add_subcommand("prove", "Hand liveness proofs to the box, which records them in its log");
+  prove->footer(
+      "The box checks each proof against the challenge it issued, its policy and its clock, and logs\n"
+      "approver-proved; `countersign box approvers` then shows it.");
+  prove->add_option("PROOF", *proof_files, "Liveness proof files")->required()->check(CLI::ExistingFile);
+  add_common(prove, *c);
+  prove->callback([&io = r.io, &rc = r.rc, c, proof_files] { rc = box_prove(io, *c, *proof_files); });
+
+  auto* approvers =
+      box->add_subcommand("approvers", "Each approver's latest liveness proof, and what it puts at risk");
+  approvers->footer(
+      "With the policy's liveness_days, warns (on standard output, and as \"warning: ...\" on standard\n"
+      "error) when, counting only approvers proven within that many days, a rule's threshold could no\n"
+      "longer be met. Warnings are advice: the exit status is still 0.");
+  add_common(approvers, *c);
+  approvers->callback([&io = r.io, &rc = r.rc, c] { rc = box_approvers(io, *c); });
 
   auto* log =
       box->add_subcommand("log", "Fetch the box's audit log, checkpoints and proofs for offline checks");

@@ -8,8 +8,8 @@
 #include "core/audit_entry.h"
 #include "core/bytes.h"
 #include "core/human_size.h"
-#include "core/sha256.h"
 #include "core/jcs.h"
+#include "core/sha256.h"
 #include "core/signature_file.h"
 #include "system/records.h"
 
@@ -123,7 +123,8 @@ VerifyOptions Admission::verify_options() const {
 // holds submit_mu_.
 AdmissionResult Admission::accept(const Request& req, const Bundle& b, const json& raw) {
   const Digest id = b.proposal().id();
-  if (auto why = box_refusal(b, config_)) return reject(req, id, AdmissionOutcome::kUnsupported, "unsupported", {*why});
+  if (auto why = box_refusal(b, config_))
+    return reject(req, id, AdmissionOutcome::kUnsupported, "unsupported", {*why});
   const Policy policy = policy_.get();
   // Bounded work before any signature is checked: no more signatures than keys could count.
   const std::size_t keys = signing_keys(policy, b);
@@ -205,10 +206,12 @@ Result<void> Admission::load_pending_index() {
   std::map<Digest, PendingInfo> index;
   for (const auto& f : files) {
     auto doc = state_.load_pending(f.proposal);
-    Result<Bundle> b = doc.ok() && *doc ? Bundle::parse(**doc) : Result<Bundle>(Error(Errc::kMalformed, "unreadable"));
+    Result<Bundle> b =
+        doc.ok() && *doc ? Bundle::parse(**doc) : Result<Bundle>(Error(Errc::kMalformed, "unreadable"));
     if (!b.ok()) {
       // Not a pending proposal this daemon could have kept: dropped, said on stderr.
-      std::fprintf(stderr, "countersignd: dropping unreadable pending proposal %s\n", hex_encode(f.proposal).c_str());
+      std::fprintf(stderr, "countersignd: dropping unreadable pending proposal %s\n",
+                   hex_encode(f.proposal).c_str());
       (void)state_.remove_pending(f.proposal);
       continue;
     }
@@ -289,11 +292,11 @@ AdmissionResult Admission::create_pending(std::string_view body, const Peer& pee
   const std::uint64_t size = as_bundle.dump().size();
   if (pending_->size() >= config_.max_pending || bytes + size > config_.max_pending_bytes) {
     return failure(AdmissionOutcome::kBusy,
-                   Error(Errc::kRejected, "the box keeps no more pending proposals now: " +
-                                              std::to_string(pending_->size()) + " of " +
-                                              std::to_string(config_.max_pending) + " (max_pending), " +
-                                              human_size(bytes) + " of " + human_size(config_.max_pending_bytes) +
-                                              " (max_pending_bytes); each is dropped at its expiry"));
+                   Error(Errc::kRejected,
+                         "the box keeps no more pending proposals now: " + std::to_string(pending_->size()) +
+                             " of " + std::to_string(config_.max_pending) + " (max_pending), " +
+                             human_size(bytes) + " of " + human_size(config_.max_pending_bytes) +
+                             " (max_pending_bytes); each is dropped at its expiry"));
   }
   auto saved = save_pending(id, *b, as_bundle);
   if (!saved.ok()) return failure(AdmissionOutcome::kInternalError, saved.error());
@@ -340,12 +343,123 @@ AdmissionResult Admission::lookup(const Digest& id) {
   return r;
 }
 
-AdmissionResult Admission::add_signature(std::string_view proposal_hex, std::string_view body, const Peer& peer) {
+AdmissionResult Admission::add_veto(std::string_view proposal_hex, std::string_view body, const Peer& peer) {
   auto id = parse_hex_id(proposal_hex);
   if (!id) return bad_id();
   const Request req = request(body, peer);
   auto sig = SignatureFile::parse_text(body);
   if (!sig.ok()) return failure(AdmissionOutcome::kMalformed, sig.error());
+  AdmissionResult r;
+  r.proposal = *id;
+  auto refused = [&](AdmissionOutcome outcome, const std::string& code, const std::string& reason,
+                     json fields) {
+    fields["proposal"] = digest_to_string(*id);
+    fields["signature"] = req.body_hash;
+    fields["statement"] = std::string(statement_noun(sig->statement()));
+    refusals_.report(audit::event::kSignatureRejected, code, peer, {reason}, std::move(fields));
+    r.outcome = outcome;
+    r.reasons = {reason};
+    return r;
+  };
+  if (sig->statement() != Statement::kVeto) {
+    return refused(
+        AdmissionOutcome::kVetoRejected, "wrong-endpoint",
+        "this file is " +
+            std::string(sig->statement() == Statement::kApproval ? "an approval" : "a liveness proof") +
+            ", not a veto: " +
+            (sig->statement() == Statement::kApproval
+                 ? "add it with `countersign box add-signature` (POST /v1/proposals/<id>/signatures)"
+                 : "hand it in with `countersign box prove` (POST /v1/proofs)"),
+        json::object());
+  }
+  if (sig->proposal() != *id) {
+    return refused(AdmissionOutcome::kVetoRejected, "other-proposal",
+                   "the veto is of proposal " + hex_encode(sig->proposal()) + ", not " + hex_encode(*id),
+                   json::object());
+  }
+  std::lock_guard lock(submit_mu_);
+  // The proposal: pending here, or the bundle of its job.
+  json proposal;
+  auto pending = state_.load_pending(*id);
+  if (!pending.ok()) return failure(AdmissionOutcome::kInternalError, pending.error());
+  std::optional<JobView> job = queue_.find(*id);
+  if (*pending) {
+    proposal = (**pending)["proposal"];
+  } else if (job) {
+    proposal = job->record.bundle.value("proposal", json());
+  } else {
+    return failure(AdmissionOutcome::kNotFound,
+                   Error(Errc::kNotFound, "no proposal " + hex_encode(*id) +
+                                              " on this box, pending or accepted (a veto needs the proposal: "
+                                              "`countersign box propose` leaves it here)"));
+  }
+  auto parsed = Proposal::parse(proposal);
+  if (!parsed.ok()) return failure(AdmissionOutcome::kInternalError, parsed.error());
+  // The daemon's quick judgement, as the helper will judge it.
+  VerifyOptions options = verify_options();
+  options.already_executed = [](const Digest&) { return false; };
+  options.vetoes = {*sig};
+  const VerifyReport report = verify_approval(*parsed, nullptr, {}, policy_.get(), options);
+  const SignatureVerdict& verdict = report.vetoes.back();
+  if (verdict.status != SignatureVerdict::Status::kCounted) {
+    r.report = report.to_json();
+    return refused(AdmissionOutcome::kVetoRejected, std::string(verdict_name(verdict.status)),
+                   "veto not counted: " + std::string(verdict_name(verdict.status)) +
+                       (verdict.reason.empty() ? "" : ": " + verdict.reason),
+                   {{"key", verdict.key_id}});
+  }
+  auto text = jcs::serialize(json{{"proposal", proposal}, {"veto", sig->to_json()}});
+  if (!text.ok()) return failure(AdmissionOutcome::kInternalError, text.error());
+  auto answer = system_.veto(*text);
+  if (!answer.ok()) {
+    const Error& e = answer.error();
+    if (e.code != Errc::kRejected) return failure(AdmissionOutcome::kHelperFailed, e);
+    r.outcome = e.message.find("too late:") != std::string::npos ? AdmissionOutcome::kTooLate
+                                                                 : AdmissionOutcome::kVetoRejected;
+    r.reasons = {e.message};
+    return r;
+  }
+  r.outcome = AdmissionOutcome::kVetoCounted;
+  r.report = *answer;
+  if (answer->is_object() && answer->value("vetoed", false)) {
+    std::string by;
+    for (const auto& a : answer->value("vetoed_by", json::array())) {
+      if (a.is_string()) by += (by.empty() ? "" : ", ") + a.get<std::string>();
+    }
+    drop_pending(*id);
+    const auto effect = queue_.veto(*id, "vetoed by " + by);
+    if (effect == JobQueue::VetoEffect::kDequeued && parsed->action() == Action::kInstallModel) {
+      // A queued install may have staged files in an earlier run; a running one's staging
+      // goes when its run ends (Engine).
+      auto b = job ? Bundle::parse(job->record.bundle) : Result<Bundle>(Error(Errc::kNotFound, ""));
+      if (b.ok() && b->manifest()) (void)system_.staging_remove(b->manifest()->hash());
+    }
+  }
+  return r;
+}
+
+AdmissionResult Admission::add_signature(std::string_view proposal_hex, std::string_view body,
+                                         const Peer& peer) {
+  auto id = parse_hex_id(proposal_hex);
+  if (!id) return bad_id();
+  const Request req = request(body, peer);
+  auto sig = SignatureFile::parse_text(body);
+  if (!sig.ok()) return failure(AdmissionOutcome::kMalformed, sig.error());
+  if (sig->statement() != Statement::kApproval) {
+    const std::string reason =
+        "this file is " + std::string(sig->statement() == Statement::kVeto ? "a veto" : "a liveness proof") +
+        ", not an approval: " +
+        (sig->statement() == Statement::kVeto
+             ? "submit it with `countersign box veto` (POST /v1/proposals/<id>/vetoes)"
+             : "hand it in with `countersign box prove` (POST /v1/proofs)");
+    refusals_.report(audit::event::kSignatureRejected, "wrong-endpoint", peer, {reason},
+                     {{"proposal", digest_to_string(*id)}, {"signature", req.body_hash}});
+    AdmissionResult r;
+    r.outcome = AdmissionOutcome::kSignatureRejected;
+    r.proposal = *id;
+    r.reasons = {reason};
+    return r;
+  }
   std::lock_guard lock(submit_mu_);
   AdmissionResult current = lookup(*id);  // drops it when it expired
   if (current.outcome != AdmissionOutcome::kPending) return current;
@@ -366,22 +480,24 @@ AdmissionResult Admission::add_signature(std::string_view proposal_hex, std::str
   // The new signature's verdict; for a rotation it counts when it counts under either policy
   // (the rule needs both: the old policy's threshold and the new policy's own).
   const SignatureVerdict* verdict = &report.signatures.back();
-  std::string reason = std::string(verdict_name(verdict->status)) +
-                       (verdict->reason.empty() ? "" : ": " + verdict->reason);
+  std::string reason =
+      std::string(verdict_name(verdict->status)) + (verdict->reason.empty() ? "" : ": " + verdict->reason);
   if (verdict->status != SignatureVerdict::Status::kCounted && !report.under_new_policy.empty()) {
     const SignatureVerdict& next = report.under_new_policy.front().signatures.back();
     if (next.status == SignatureVerdict::Status::kCounted) {
       verdict = &next;
     } else {
-      reason = "under the policy in force: " + reason + "; under the new policy: " +
-               std::string(verdict_name(next.status)) + (next.reason.empty() ? "" : ": " + next.reason);
+      reason = "under the policy in force: " + reason +
+               "; under the new policy: " + std::string(verdict_name(next.status)) +
+               (next.reason.empty() ? "" : ": " + next.reason);
     }
   }
   AdmissionResult r;
   r.proposal = *id;
   if (verdict->status != SignatureVerdict::Status::kCounted) {
-    refusals_.report(audit::event::kSignatureRejected, std::string(verdict_name(verdict->status)), peer, {reason},
-                     {{"proposal", digest_to_string(*id)}, {"key", verdict->key_id}, {"signature", req.body_hash}});
+    refusals_.report(
+        audit::event::kSignatureRejected, std::string(verdict_name(verdict->status)), peer, {reason},
+        {{"proposal", digest_to_string(*id)}, {"key", verdict->key_id}, {"signature", req.body_hash}});
     r.outcome = AdmissionOutcome::kSignatureRejected;
     r.reasons = {reason};
     r.report = report.to_json();

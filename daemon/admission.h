@@ -59,6 +59,9 @@ enum class AdmissionOutcome {
   kSignatureRejected,  // the signature does not count: `reasons` (one), `report`
   kNotFound,           // no such pending proposal (or it expired): `error`
   kBusy,               // the box keeps no more pending proposals now: `error`
+  kVetoCounted,        // the helper counted the veto (or had it already): `report` is its answer
+  kVetoRejected,       // the veto does not count: `reasons` (one), `report` when the daemon judged it
+  kTooLate,            // a veto of a proposal whose privileged step is done: `reasons`
   kHelperFailed,       // the helper could not answer: `error`
   kInternalError,      // the daemon could not read or write its own state: `error`
 };
@@ -95,6 +98,12 @@ class Admission {
   // GET /v1/proposals/<hex>: kPending with the current report, kAccepted when it has a job,
   // kNotFound, kMalformed for an id that is not 64 lowercase hex digits.
   AdmissionResult lookup(std::string_view proposal_hex);
+  // POST /v1/proposals/<hex>/vetoes: one veto file, for a proposal pending here or accepted
+  // (its job not finished). The daemon judges it first for a quick answer (a veto that does
+  // not count is refused through Refusals), then the helper decides (SystemClient::veto).
+  // Once the helper says the proposal is vetoed, a pending proposal is dropped and its job,
+  // queued or running, ends "vetoed" before its privileged step (JobQueue::veto).
+  AdmissionResult add_veto(std::string_view proposal_hex, std::string_view body, const Peer& peer = {});
 
   // Drops the pending proposals whose `expires` passed (and those executed already). Called
   // at start and before a new one is kept.

@@ -134,6 +134,29 @@ Reply signature_reply(const AdmissionResult& r) {
   }
 }
 
+// POST /v1/proposals/<hex>/vetoes
+Reply veto_reply(const AdmissionResult& r) {
+  const std::string reason = r.reasons.empty() ? std::string() : r.reasons.front();
+  switch (r.outcome) {
+    case AdmissionOutcome::kVetoCounted: {
+      json body = r.report.is_object() ? r.report : json::object();
+      body["proposal"] = proposal_hex(r);
+      return Reply{kHttpOk, body, std::nullopt};
+    }
+    case AdmissionOutcome::kVetoRejected: {
+      json body = {{"error", "veto-rejected"}, {"reason", reason}};
+      if (!r.report.is_null()) body["report"] = r.report;
+      return Reply{kHttpUnprocessable, body, std::nullopt};
+    }
+    case AdmissionOutcome::kTooLate:
+      return error_reply(kHttpConflict, "too-late", reason);
+    case AdmissionOutcome::kHelperFailed:
+      return error_reply(kHttpInternalError, "helper", r.error ? r.error->message : std::string());
+    default:
+      return error_result(r);
+  }
+}
+
 // --- jobs ------------------------------------------------------------------------------
 
 json job_json(const JobView& v) {
@@ -178,6 +201,38 @@ Reply Api::create_pending(std::string_view body, const Peer& peer) {
 
 Reply Api::add_signature(std::string_view proposal_hex, std::string_view body, const Peer& peer) {
   return signature_reply(engine_.admission().add_signature(proposal_hex, body, peer));
+}
+
+Reply Api::add_veto(std::string_view proposal_hex, std::string_view body, const Peer& peer) {
+  return veto_reply(engine_.admission().add_veto(proposal_hex, body, peer));
+}
+
+Reply Api::challenge() {
+  auto c = engine_.issue_challenge();
+  if (!c.ok()) return reply_for(c.error());
+  return Reply{kHttpCreated, c->to_json(), std::nullopt};
+}
+
+Reply Api::prove(std::string_view body) {
+  auto proved = engine_.prove(body);
+  if (!proved.ok()) {
+    // The helper's refusal (a proof that does not hold) is a 403 like a refused bundle.
+    if (proved.error().code == Errc::kRejected)
+      return error_reply(kHttpForbidden, "rejected", proved.error().message);
+    return reply_for(proved.error());
+  }
+  json out = {{"recorded", true}};
+  for (const char* k : {"approver", "key", "challenge", "issued", "seq"}) {
+    if (proved->is_object() && proved->contains(k)) out[k] = (*proved)[k];
+  }
+  if (proved->is_object() && proved->contains("recorded")) out["time"] = (*proved)["recorded"];
+  return Reply{kHttpOk, out, std::nullopt};
+}
+
+Reply Api::approvers() {
+  auto report = engine_.approvers();
+  if (!report.ok()) return reply_for(report.error());
+  return Reply{kHttpOk, report->to_json(engine_.now()), std::nullopt};
 }
 
 Reply Api::pending(std::string_view proposal_hex) {
@@ -294,8 +349,15 @@ Reply Api::route(const HttpRequest& r) {
       if (!post) return wrong_method(r, "POST");
       return add_signature(rest.substr(0, rest.size() - 11), r.body, r.peer);
     }
+    if (rest.ends_with("/vetoes")) {
+      if (!post) return wrong_method(r, "POST");
+      return add_veto(rest.substr(0, rest.size() - 7), r.body, r.peer);
+    }
     return get ? pending(rest) : wrong_method(r, "GET");
   }
+  if (p == "/v1/challenges") return post ? challenge() : wrong_method(r, "POST");
+  if (p == "/v1/proofs") return post ? prove(r.body) : wrong_method(r, "POST");
+  if (p == "/v1/approvers") return get ? approvers() : wrong_method(r, "GET");
   if (p == "/v1/jobs") return get ? jobs() : wrong_method(r, "GET");
   if (p.starts_with("/v1/jobs/")) return get ? job(p.substr(9)) : wrong_method(r, "GET");
   if (p == "/v1/models") return get ? models() : wrong_method(r, "GET");
@@ -313,7 +375,8 @@ Reply Api::route(const HttpRequest& r) {
         end = query_uint(r, "end");
         if (!end) return bad_query("end");
       }
-      auto limit = r.query.count("limit") ? query_uint(r, "limit") : std::optional<std::uint64_t>(kLogPageEntries);
+      auto limit =
+          r.query.count("limit") ? query_uint(r, "limit") : std::optional<std::uint64_t>(kLogPageEntries);
       if (!limit) return bad_query("limit");
       return log_entries(*start, end, *limit);
     }

@@ -6,6 +6,10 @@
 //   POST /v1/proposals                     {"proposal", "manifest"} → 201 pending, who is missing
 //   GET  /v1/proposals/<id>                pending state
 //   POST /v1/proposals/<id>/signatures     one signature file; the box acts when the rule is met
+//   POST /v1/proposals/<id>/vetoes         one veto file; at the rule's count the proposal is dead
+//   POST /v1/challenges                    a fresh liveness challenge
+//   POST /v1/proofs                        a liveness proof for a challenge → approver-proved
+//   GET  /v1/approvers                     each approver's latest proof, and the warnings
 //   GET  /v1/jobs, /v1/jobs/<id>           job state, progress (bytes per file, current source)
 //   GET  /v1/models                        installed models with manifest and proposal
 //   GET  /v1/policy                        the policy in force
@@ -47,11 +51,16 @@ class Api {
   Reply route(const HttpRequest& request);
 
   // `peer`: who sent it (HttpRequest::peer), logged with it.
-  Reply submit_bundle(std::string_view body, const Peer& peer = {});  // POST /v1/bundles
+  Reply submit_bundle(std::string_view body, const Peer& peer = {});   // POST /v1/bundles
   Reply create_pending(std::string_view body, const Peer& peer = {});  // POST /v1/proposals
   Reply add_signature(std::string_view proposal_hex, std::string_view body,
                       const Peer& peer = {});  // POST .../signatures
-  Reply pending(std::string_view proposal_hex);                               // GET /v1/proposals/<hex>
+  Reply add_veto(std::string_view proposal_hex, std::string_view body,
+                 const Peer& peer = {});         // POST .../vetoes
+  Reply challenge();                             // POST /v1/challenges
+  Reply prove(std::string_view body);            // POST /v1/proofs
+  Reply approvers();                             // GET /v1/approvers
+  Reply pending(std::string_view proposal_hex);  // GET /v1/proposals/<hex>
 
   Reply status();
   Reply job(std::string_view proposal_hex);

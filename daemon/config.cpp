@@ -147,6 +147,7 @@ const std::vector<ConfigKey>& config_keys() {
       {"stall_timeout", "Drop a source slower than 1 KiB/s for this long (default 30s)"},
       {"connect_timeout", "Drop a source that does not connect within this (default 15s)"},
       {"install_deadline", "Give an install up when its fetch has not finished within this (default 24h)"},
+      {"challenge_lifetime", "A liveness challenge must be answered within this (default 7d)"},
       {"min_throughput",
        "Give an install up when it fetches less than this per second over throughput_window (default 16KiB; "
        "0: no minimum)"},
@@ -248,6 +249,8 @@ Result<void> Config::set(std::string_view key, std::string_view value) {
     CS_TRY(connect_timeout_seconds, parse_seconds(key, v));
   } else if (key == "install_deadline") {
     CS_TRY(install_deadline_seconds, parse_seconds(key, v));
+  } else if (key == "challenge_lifetime") {
+    CS_TRY(challenge_lifetime_seconds, parse_seconds(key, v));
   } else if (key == "min_throughput") {
     if (v == "0") {
       min_throughput = 0;

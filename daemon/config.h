@@ -19,6 +19,7 @@
 //   stall_timeout   = 30s                          a source slower than 1 KiB/s this long is dropped
 //   connect_timeout = 15s
 //   install_deadline  = 24h                        an install's fetch must finish within this
+//   challenge_lifetime = 7d                        a liveness challenge is answered within this
 //   min_throughput    = 16KiB                      ... and fetch at least this per second over
 //   throughput_window = 10m                        this window (0: no minimum)
 //   max_pending       = 64                         proposals waiting for signatures, at most
@@ -86,6 +87,8 @@ struct Config {
   std::int64_t stall_timeout_seconds = 30;
   std::int64_t connect_timeout_seconds = 15;
   std::int64_t install_deadline_seconds = 24 * 3600;
+  // A liveness challenge (POST /v1/challenges) older than this is refused by the helper.
+  std::int64_t challenge_lifetime_seconds = 7 * 86400;
   std::uint64_t min_throughput = 16u << 10;  // bytes per second; 0: none
   std::int64_t throughput_window_seconds = 600;
   std::size_t max_pending = 64;

@@ -2,17 +2,20 @@
 
 #include <algorithm>
 #include <atomic>
-#include <mutex>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <set>
 
 #include "core/audit_entry.h"
 #include "core/bundle.h"
 #include "core/bytes.h"
+#include "core/jcs.h"
 #include "core/policy_chain.h"
+#include "core/signature_file.h"
 #include "daemon/admission.h"
 #include "daemon/audit_reporter.h"
+#include "daemon/challenges.h"
 #include "daemon/fetcher.h"
 #include "daemon/job_queue.h"
 #include "daemon/log_reader.h"
@@ -46,6 +49,7 @@ struct Engine::Impl {
   JobQueue queue;
   Admission admission;
   LogReader log;
+  ChallengeBook challenges;
   std::atomic<bool> stopped{false};
   // GET /v1/snapshots: the helper's last answer, until a job finishes (a job is what changes
   // the snapshots) or kSnapshotCacheSeconds pass.
@@ -76,7 +80,8 @@ struct Engine::Impl {
         admission(
             config, clock, state, policy, [this](const PolicyKey& k) { return attested(k); }, system, audit,
             refusals, queue),
-        log(config.log_dir(), audit) {}
+        log(config.log_dir(), audit),
+        challenges(config.challenge_lifetime_seconds) {}
 
   bool attested(const PolicyKey& k) const { return attestation::check(k, attestation_roots).verified; }
 
@@ -105,6 +110,16 @@ struct Engine::Impl {
 
   RunOutcome run(const JobRecord& job, bool resumed, JobSink& sink) {
     RunOutcome outcome = run_job(runners, job, resumed, sink);
+    if (outcome.kind == RunOutcome::Kind::kInterrupted && job.action == Action::kInstallModel) {
+      // Stopped by vetoes: the helper will never install it, so its staging goes now.
+      if (auto v = queue.find(job.proposal); v && sink.cancelled()) {
+        auto finished = system.finished(job.proposal);
+        auto b = Bundle::parse(job.bundle);
+        if (finished.ok() && *finished && !(*finished)->done && b.ok() && b->manifest()) {
+          (void)system.staging_remove(b->manifest()->hash());
+        }
+      }
+    }
     if (outcome.kind == RunOutcome::Kind::kDone && job.action == Action::kRotatePolicy) {
       // The daemon's copy of the policy in force: replayed from the helper's chain, as at
       // open, before the job shows as done.
@@ -233,6 +248,43 @@ Result<SnapshotListing> Engine::snapshots() {
   s.snapshots_cached = out;
   s.snapshots_at = now;
   return out;
+}
+
+UnixTime Engine::now() const { return impl_->clock(); }
+
+Result<Challenge> Engine::issue_challenge() {
+  Impl& s = *impl_;
+  return s.challenges.issue(s.policy.get().domain(), s.config.box_id, s.clock());
+}
+
+Result<json> Engine::prove(std::string_view body) {
+  Impl& s = *impl_;
+  CS_TRY(SignatureFile proof, SignatureFile::parse_text(body));
+  if (proof.statement() != Statement::kLiveness) {
+    return Error(
+        Errc::kInvalidArgument,
+        std::string("this file is ") + (proof.statement() == Statement::kVeto ? "a veto" : "an approval") +
+            ", not a liveness proof: " +
+            (proof.statement() == Statement::kVeto
+                 ? "submit it with `countersign box veto` (POST /v1/proposals/<id>/vetoes)"
+                 : "add it with `countersign box add-signature` (POST /v1/proposals/<id>/signatures)"));
+  }
+  auto challenge = s.challenges.find(proof.proposal(), s.clock());
+  if (!challenge) {
+    return Error(Errc::kNotFound,
+                 "no such challenge: " + digest_to_string(proof.proposal()) +
+                     " is not one this box issued in the last challenge_lifetime (or it "
+                     "restarted since): ask the box for a new one (countersign box challenge)");
+  }
+  CS_TRY(std::string input,
+         jcs::serialize(json{{"challenge", challenge->to_json()}, {"proof", proof.to_json()}}));
+  return s.system.prove(input);
+}
+
+Result<LivenessReport> Engine::approvers() {
+  Impl& s = *impl_;
+  CS_TRY(auto proofs, s.log.latest_proofs());
+  return liveness_report(s.policy.get(), proofs, s.clock());
 }
 
 bool Engine::wait_idle(std::chrono::milliseconds timeout) { return impl_->queue.wait_idle(timeout); }

@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/liveness.h"
 #include "core/policy.h"
 #include "core/result.h"
 #include "core/snapshot_doc.h"
@@ -90,6 +91,19 @@ class Engine {
   // Error: the helper could not list them (its code and message). The helper's answer is
   // kept until a job finishes or a minute passes, so that requests do not each start it.
   Result<SnapshotListing> snapshots();
+
+  // POST /v1/challenges: a fresh liveness challenge for the policy's domain and this box,
+  // kept for challenge_lifetime (daemon/challenges.h).
+  Result<Challenge> issue_challenge();
+  // POST /v1/proofs: a liveness proof (a signature file) for a challenge this daemon issued,
+  // handed to the helper, which checks it and logs approver-proved. Errors: kMalformed (not
+  // a signature file), kInvalidArgument (another statement: the message names the endpoint
+  // to use), kNotFound (no such challenge kept), the helper's kRejected and others.
+  Result<nlohmann::json> prove(std::string_view body);
+  // GET /v1/approvers: each approver's latest proof, from the audit log, and the warnings
+  // (core/liveness.h liveness_report), as of now.
+  Result<LivenessReport> approvers();
+  UnixTime now() const;
 
   // Blocks until the queue is empty and no job runs, or the timeout passes (tests, demo).
   bool wait_idle(std::chrono::milliseconds timeout);

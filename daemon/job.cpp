@@ -24,6 +24,8 @@ std::string_view job_phase_name(JobPhase phase) {
       return "done";
     case JobPhase::kFailed:
       return "failed";
+    case JobPhase::kVetoed:
+      return "vetoed";
   }
   return "failed";
 }

@@ -29,9 +29,10 @@ enum class JobPhase {
   kRotating,    // rotate-policy
   kDone,
   kFailed,
+  kVetoed,  // ended by vetoes before its privileged step
 };
 // "queued", "starting", "snapshot", "fetching", "installing", "removing", "restoring",
-// "rotating", "done", "failed": the job's "phase" in the API.
+// "rotating", "done", "failed", "vetoed": the job's "phase" in the API.
 std::string_view job_phase_name(JobPhase phase);
 
 // One file of an install being fetched.

@@ -48,7 +48,11 @@ class JobQueue::Sink final : public JobSink {
       if (row.path == path) row.verified = true, row.done = row.total, row.source = source;
     }
   }
-  bool cancelled() const override { return q_.cancel_.load() || q_.preempt_.load(); }
+  bool cancelled() const override {
+    if (q_.cancel_.load() || q_.preempt_.load()) return true;
+    std::lock_guard lock(q_.mu_);
+    return q_.vetoed_.count(id_) != 0;
+  }
 
  private:
   JobQueue& q_;
@@ -74,9 +78,10 @@ Result<std::vector<JobRecord>> JobQueue::recover(const std::vector<ProposalRecor
   std::lock_guard lock(mu_);
   for (auto& r : records) {
     const bool unfinished = r.state == JobState::kQueued || r.state == JobState::kRunning;
-    JobPhase phase = unfinished                   ? JobPhase::kQueued
-                     : r.state == JobState::kDone ? JobPhase::kDone
-                                                  : JobPhase::kFailed;
+    JobPhase phase = unfinished                     ? JobPhase::kQueued
+                     : r.state == JobState::kDone   ? JobPhase::kDone
+                     : r.state == JobState::kVetoed ? JobPhase::kVetoed
+                                                    : JobPhase::kFailed;
     if (unfinished) {
       queue_.push_back(r.proposal);
       queued.push_back(r);
@@ -194,7 +199,59 @@ void JobQueue::run_one(const Digest& id) {
   if (after_) after_(job);
 }
 
+JobQueue::VetoEffect JobQueue::veto(const Digest& proposal, const std::string& reason) {
+  JobRecord copy;
+  {
+    std::lock_guard lock(mu_);
+    auto it = jobs_.find(proposal);
+    if (it == jobs_.end()) return VetoEffect::kNone;
+    JobView& v = it->second;
+    if (running_ && *running_ == proposal) {
+      vetoed_[proposal] = reason;
+      return VetoEffect::kStopping;
+    }
+    auto queued = std::find(queue_.begin(), queue_.end(), proposal);
+    if (queued == queue_.end()) return VetoEffect::kNone;
+    queue_.erase(queued);
+    v.record.state = JobState::kVetoed;
+    v.record.finished = clock_();
+    v.record.error = reason;
+    v.phase = JobPhase::kVetoed;
+    copy = v.record;
+  }
+  save(copy);
+  cv_.notify_all();
+  return VetoEffect::kDequeued;
+}
+
 void JobQueue::finish(const Digest& id, const RunOutcome& outcome) {
+  std::optional<std::string> vetoed;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = vetoed_.find(id); it != vetoed_.end()) {
+      vetoed = it->second;
+      vetoed_.erase(it);
+    }
+  }
+  if (vetoed && outcome.kind != RunOutcome::Kind::kDone) {
+    // The helper refuses the privileged step of a vetoed proposal, so a run it stopped can
+    // only have ended short of it.
+    JobRecord record;
+    {
+      std::lock_guard lock(mu_);
+      preempt_ = false;
+      record = jobs_[id].record;
+    }
+    record.state = JobState::kVetoed;
+    record.finished = clock_();
+    record.error = *vetoed;
+    save(record);
+    std::lock_guard lock(mu_);
+    auto& v = jobs_[id];
+    v.record = std::move(record);
+    v.phase = JobPhase::kVetoed;
+    return;
+  }
   if (outcome.kind == RunOutcome::Kind::kInterrupted) {
     // Stays "running" (resumed at the next start); paused for a rotation, it runs again
     // right after the rotations now queued.

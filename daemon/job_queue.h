@@ -54,7 +54,8 @@ class JobQueue {
   // queued again in the order received, finished ones stay listed. Then makes a job for
   // every proposal in `accepted` (the helper's records, oldest first) that is still in state
   // kAccepted and has no job: the daemon died between the helper's answer and its job file.
-  // Rotations are queued ahead of the rest. Returns the jobs queued, in queue order. Errors: the job files cannot be listed or read.
+  // Rotations are queued ahead of the rest. Returns the jobs queued, in queue order. Errors: the job files
+  // cannot be listed or read.
   Result<std::vector<JobRecord>> recover(const std::vector<ProposalRecord>& accepted);
 
   // Writes the job file of a new job (state queued) and queues it: at the end, or for a
@@ -70,6 +71,13 @@ class JobQueue {
   void stop();
   // Blocks until nothing is queued and nothing runs, or `timeout` passes.
   bool wait_idle(std::chrono::milliseconds timeout);
+
+  // The helper counted enough vetoes for `proposal` (its record says so): a queued job leaves
+  // the queue and ends "vetoed" with `reason` (kDequeued); a running one sees
+  // JobSink::cancelled() and ends "vetoed" however its runner leaves it (kStopping). kNone
+  // when there is no unfinished job for it.
+  enum class VetoEffect { kNone, kDequeued, kStopping };
+  VetoEffect veto(const Digest& proposal, const std::string& reason);
 
   std::optional<JobView> find(const Digest& proposal) const;
   bool contains(const Digest& proposal) const;
@@ -98,8 +106,9 @@ class JobQueue {
   std::map<Digest, JobView> jobs_;
   std::optional<Digest> running_;
   bool stopping_ = false;
-  std::atomic<bool> cancel_{false};   // stopping: a running job leaves off
-  std::atomic<bool> preempt_{false};  // a rotation is queued: a running install pauses
+  std::atomic<bool> cancel_{false};       // stopping: a running job leaves off
+  std::atomic<bool> preempt_{false};      // a rotation is queued: a running install pauses
+  std::map<Digest, std::string> vetoed_;  // running jobs vetoed, with the reason (under mu_)
   std::thread worker_;
 };
 

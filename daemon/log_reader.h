@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include "core/audit_log.h"
 #include "core/result.h"
+#include "core/timeutil.h"
 #include "daemon/audit_reporter.h"
 
 namespace countersign::daemon {
@@ -47,13 +49,19 @@ class LogReader {
   Result<nlohmann::json> consistency(std::uint64_t old_size, std::uint64_t new_size);
   // The number of entries; nullopt when the log cannot be read.
   std::optional<std::uint64_t> size();
+  // Approver id -> the time of their latest approver-proved entry (the helper's own entries
+  // only: one the daemon reported would carry "reported_by", and the helper refuses to write
+  // it anyway). Reads only the entries appended since the last call.
+  Result<std::map<std::string, UnixTime, std::less<>>> latest_proofs();
 
  private:
   Result<audit::AuditLog> open() const;
 
   std::string log_dir_;
   AuditReporter& audit_;
-  std::mutex mu_;  // one read of the log at a time
+  std::mutex mu_;  // one read of the log at a time; the two below
+  std::uint64_t proofs_scanned_ = 0;
+  std::map<std::string, UnixTime, std::less<>> proofs_;
 };
 
 }  // namespace countersign::daemon

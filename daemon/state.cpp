@@ -46,12 +46,15 @@ std::string_view job_state_name(JobState s) {
       return "done";
     case JobState::kFailed:
       return "failed";
+    case JobState::kVetoed:
+      return "vetoed";
   }
   return "failed";
 }
 
 Result<JobState> job_state_from_name(std::string_view name) {
-  for (auto s : {JobState::kQueued, JobState::kRunning, JobState::kDone, JobState::kFailed}) {
+  for (auto s :
+       {JobState::kQueued, JobState::kRunning, JobState::kDone, JobState::kFailed, JobState::kVetoed}) {
     if (job_state_name(s) == name) return s;
   }
   return Error(Errc::kInvalidDocument, "unknown job state \"" + std::string(name) + "\"");

@@ -27,7 +27,8 @@
 
 namespace countersign::daemon {
 
-enum class JobState { kQueued, kRunning, kDone, kFailed };
+// kVetoed: ended by the rule's count of vetoes before its privileged step (final).
+enum class JobState { kQueued, kRunning, kDone, kFailed, kVetoed };
 std::string_view job_state_name(JobState s);
 Result<JobState> job_state_from_name(std::string_view name);
 

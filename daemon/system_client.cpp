@@ -60,6 +60,14 @@ Result<std::optional<HelperOutcome>> HelperSystemClient::finished(const Digest& 
   return std::optional<HelperOutcome>(std::move(o));
 }
 
+Result<json> HelperSystemClient::veto(std::string_view input) {
+  return helper_.run({"veto"}, input, kShortTimeoutSeconds);
+}
+
+Result<json> HelperSystemClient::prove(std::string_view input) {
+  return helper_.run({"prove"}, input, kShortTimeoutSeconds);
+}
+
 Result<json> HelperSystemClient::model_install(const Digest& proposal) {
   return helper_.run({"model", "install", hex_of(proposal)});
 }

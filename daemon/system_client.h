@@ -86,6 +86,21 @@ class SystemClient {
   // The helper's record of `proposal` (system/records.h, read only): nullopt while it still
   // waits for its privileged step, or when the helper never accepted it.
   virtual Result<std::optional<HelperOutcome>> finished(const Digest& proposal) = 0;
+  // `veto`, {"proposal": <document>, "veto": <veto file>} (JCS) on stdin: the helper judges
+  // the veto itself and keeps it when it counts. Returns its answer {"proposal", "approver",
+  // "key", "counted", "vetoes", "veto", "vetoed_by", "vetoed"}; kRejected when the veto does
+  // not count or comes too late (the message then contains "too late:").
+  virtual Result<nlohmann::json> veto(std::string_view input) {
+    (void)input;
+    return Error(Errc::kUnsupported, "this System component takes no vetoes");
+  }
+  // `prove`, {"challenge": <document>, "proof": <liveness file>} on stdin: the helper checks
+  // the proof and logs approver-proved. Returns {"approver", "key", "challenge", "issued",
+  // "recorded", "seq"}; kRejected when the proof does not hold.
+  virtual Result<nlohmann::json> prove(std::string_view input) {
+    (void)input;
+    return Error(Errc::kUnsupported, "this System component takes no liveness proofs");
+  }
   // `check` (read-only): the helper's report {"ok", "checks": [...]} (system/system.h
   // system_check), also when a check failed (ok false). kUnsupported unless overridden.
   virtual Result<nlohmann::json> check() {
@@ -115,6 +130,8 @@ class HelperSystemClient final : public SystemClient {
   Result<std::vector<HelperSnapshot>> snapshot_list() override;
   Result<std::optional<HelperOutcome>> finished(const Digest& proposal) override;
   Result<nlohmann::json> check() override;
+  Result<nlohmann::json> veto(std::string_view input) override;
+  Result<nlohmann::json> prove(std::string_view input) override;
 
  private:
   Privileged helper_;

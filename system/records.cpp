@@ -33,6 +33,49 @@ std::string SystemPaths::sealed(const Digest& id) const {
   return proposals() + "/" + hex_encode(id) + ".sealed";
 }
 
+std::string SystemPaths::veto_record(const Digest& id) const {
+  return vetoes() + "/" + hex_encode(id) + ".json";
+}
+
+nlohmann::json VetoRecord::to_json() const {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& v : vetoes) list.push_back(v.to_json());
+  nlohmann::json j = {{"proposal", digest_to_string(id)}, {"vetoes", list}, {"vetoed_by", vetoed_by}};
+  if (dead) j["dead"] = format_rfc3339(*dead);
+  return j;
+}
+
+Result<VetoRecord> VetoRecord::from_json(const nlohmann::json& j) {
+  auto bad = [](const std::string& what) { return Error(Errc::kInvalidDocument, "veto record: " + what); };
+  if (!j.is_object() || !j.contains("proposal") || !j["proposal"].is_string() || !j.contains("vetoes") ||
+      !j["vetoes"].is_array() || !j.contains("vetoed_by") || !j["vetoed_by"].is_array()) {
+    return bad("expected {\"proposal\", \"vetoes\", \"vetoed_by\"}");
+  }
+  VetoRecord r;
+  CS_TRY(r.id, digest_from_string(j["proposal"].get<std::string>()));
+  for (const auto& v : j["vetoes"]) {
+    CS_TRY(SignatureFile sig, SignatureFile::parse(v));
+    r.vetoes.push_back(std::move(sig));
+  }
+  for (const auto& a : j["vetoed_by"]) {
+    if (!a.is_string()) return bad("\"vetoed_by\" holds a non-string");
+    r.vetoed_by.push_back(a.get<std::string>());
+  }
+  if (j.contains("dead")) {
+    if (!j["dead"].is_string()) return bad("\"dead\" is not a time");
+    CS_TRY(r.dead, parse_rfc3339(j["dead"].get<std::string>()));
+  }
+  return r;
+}
+
+Result<std::optional<VetoRecord>> read_veto_record(const SystemPaths& paths, const Digest& id) {
+  CS_TRY(auto j, read_json_if_present(paths.veto_record(id)));
+  if (!j) return std::optional<VetoRecord>{};
+  auto r = VetoRecord::from_json(*j);
+  if (!r.ok()) return r.error().with_context(paths.veto_record(id));
+  return std::optional<VetoRecord>(std::move(*r));
+}
+
 std::string_view proposal_state_name(ProposalState s) {
   switch (s) {
     case ProposalState::kAccepted:

@@ -13,6 +13,10 @@
 //                          (`model seal`, while the daemon fetches the rest), by identity.
 //   policy/                the policy chain (core/policy_chain.h): rotation-<N>.json, head.json.
 //   installed/<hex>.json   manifest and proposal of each model the helper installed.
+//   vetoes/<hex>.json      the vetoes the helper counted for a proposal (VetoRecord), replaced
+//                          atomically and fsynced before veto-received is reported; once the
+//                          rule's count is reached it says so, and the proposal is dead: never
+//                          accepted, and no privileged step runs for it.
 //   report-budget.json     the rate limit of daemon reports (system/log_writer.h).
 //   .lock                  flock: one helper acting at a time.
 #pragma once
@@ -29,6 +33,7 @@
 #include "core/policy_chain.h"
 #include "core/result.h"
 #include "core/sha256.h"
+#include "core/signature_file.h"
 #include "core/timeutil.h"
 #include "daemon/config.h"
 
@@ -46,6 +51,8 @@ struct SystemPaths {
   std::string installed_record(const std::string& manifest_hex) const {
     return installed() + "/" + manifest_hex + ".json";
   }
+  std::string vetoes() const { return dir + "/vetoes"; }
+  std::string veto_record(const Digest& id) const;
   std::string report_budget() const { return dir + "/report-budget.json"; }
   std::string lock() const { return dir + "/.lock"; }
 };
@@ -69,6 +76,19 @@ struct ProposalRecord {
   nlohmann::json to_json() const;
   static Result<ProposalRecord> from_json(const nlohmann::json& j);
 };
+
+// The vetoes the helper counted for one proposal (vetoes/<hex>.json).
+struct VetoRecord {
+  Digest id{};
+  std::vector<SignatureFile> vetoes;   // each counted when it came in, in that order
+  std::vector<std::string> vetoed_by;  // approver ids, in the same order
+  std::optional<UnixTime> dead;        // when the rule's veto count was reached
+
+  nlohmann::json to_json() const;
+  static Result<VetoRecord> from_json(const nlohmann::json& j);
+};
+// Reads vetoes/<hex>.json; nullopt when no veto came in for `id`.
+Result<std::optional<VetoRecord>> read_veto_record(const SystemPaths& paths, const Digest& id);
 
 // Reads the executed set. A torn last line (a crash during an append) is left out here and
 // cut off by the helper's next start (SystemState::open). Missing file: empty set.

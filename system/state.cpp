@@ -39,7 +39,8 @@ Result<SystemState> SystemState::open(const Config& config,
                                       const std::function<bool(const PolicyKey&)>& attested) {
   SystemState s{SystemPaths(config)};
   const SystemPaths& p = s.paths_;
-  for (const auto& d : {p.dir, p.proposals(), p.policy_chain(), p.installed()}) CS_TRY_VOID(make_dir(d));
+  for (const auto& d : {p.dir, p.proposals(), p.policy_chain(), p.installed(), p.vetoes()})
+    CS_TRY_VOID(make_dir(d));
 
   s.lock_ = UniqueFd(::open(p.lock().c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!s.lock_.valid()) return io_error("cannot open", p.lock());
@@ -93,6 +94,11 @@ Result<void> SystemState::mark_executed(const Digest& id) {
 Result<void> SystemState::save(const ProposalRecord& record) const {
   CS_TRY(std::string text, canonical_text(record.to_json()));
   return write_file_atomic(paths_.proposal(record.id), text, 0644);
+}
+
+Result<void> SystemState::save_vetoes(const VetoRecord& record) const {
+  CS_TRY(std::string text, canonical_text(record.to_json()));
+  return write_file_atomic(paths_.veto_record(record.id), text, 0644);
 }
 
 Result<void> SystemState::add_rotation(const Bundle& rotation) {

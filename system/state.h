@@ -61,6 +61,12 @@ class SystemState {
   Result<void> append_sealed(const Digest& id, const SealedFiles& files) const;
   Result<void> remove_sealed(const Digest& id) const;
 
+  Result<std::optional<VetoRecord>> load_vetoes(const Digest& id) const {
+    return read_veto_record(paths_, id);
+  }
+  // Replaced atomically and fsynced.
+  Result<void> save_vetoes(const VetoRecord& record) const;
+
   Result<void> save_installed(const std::string& manifest_hex, const nlohmann::json& record) const;
   Result<void> remove_installed(const std::string& manifest_hex) const;
 

@@ -22,6 +22,7 @@
 #include "core/bytes.h"
 #include "core/fileio.h"
 #include "core/jcs.h"
+#include "core/liveness.h"
 #include "core/manifest.h"
 #include "core/secret.h"
 #include "core/sha256.h"
@@ -44,6 +45,8 @@ constexpr int kCommandTimeoutSeconds = 600;
 constexpr std::uint64_t kMaxBundleInput = std::uint64_t{64} << 20;
 constexpr std::uint64_t kMaxReasonInput = 4096;
 constexpr std::uint64_t kMaxReportInput = 64 * 1024;
+constexpr std::uint64_t kMaxVetoInput = std::uint64_t{1} << 20;  // a proposal and one veto
+constexpr std::uint64_t kMaxProofInput = 64 * 1024;
 
 // At most 80 bytes of an untrusted argument, escaped (core/untrusted_text.h), for messages.
 std::string printable(std::string_view s) { return escape_untrusted(s, 80); }
@@ -387,6 +390,24 @@ class TreeCheck {
 
 json hash_json(const std::string& hex) { return "sha256:" + hex; }
 
+std::string join_ids(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const auto& id : ids) out += (out.empty() ? "" : ", ") + id;
+  return out;
+}
+
+// {"a": <object>, "b": <object>} and nothing else, from the daemon's stdin.
+Result<std::pair<json, json>> two_members(const std::string& text, const char* what, const char* a,
+                                          const char* b) {
+  auto doc = jcs::parse(text);
+  if (!doc.ok()) return Error(Errc::kMalformed, std::string(what) + ": " + doc.error().message);
+  if (!doc->is_object() || doc->size() != 2 || !doc->contains(a) || !doc->contains(b)) {
+    return Error(Errc::kInvalidDocument,
+                 std::string(what) + ": expected {\"" + a + "\": {...}, \"" + b + "\": {...}}");
+  }
+  return std::pair<json, json>((*doc)[a], (*doc)[b]);
+}
+
 // Everything one privileged invocation works with: its configuration and environment, the
 // state it keeps (locked), the log it writes and the attestation roots it trusts.
 class Helper {
@@ -408,6 +429,8 @@ class Helper {
   Result<json> policy_rotate(const std::string& hex);
   Result<json> abandon(const std::string& hex, const std::string& reason);
   Result<json> staging_remove(const std::string& hex);
+  Result<json> veto(const std::string& text);
+  Result<json> prove(const std::string& text);
 
   LogWriter& log() { return log_; }
 
@@ -422,6 +445,16 @@ class Helper {
     ProposalRecord record;
     Bundle bundle;
   };
+
+  // The vetoes kept for `id` (none when there is no record) go into every verification, so
+  // that a vetoed proposal is never approved.
+  Result<VerifyOptions> verify_options_for(const Digest& id, UnixTime now,
+                                           std::function<bool(const Digest&)> executed) const {
+    VerifyOptions o = verify_options(now, std::move(executed));
+    CS_TRY(auto kept, state_.load_vetoes(id));
+    if (kept) o.vetoes = kept->vetoes;
+    return o;
+  }
 
   VerifyOptions verify_options(UnixTime now, std::function<bool(const Digest&)> executed) const {
     VerifyOptions o;
@@ -486,9 +519,9 @@ Result<json> Helper::accept(const std::string& text) {
   if (auto why = box_refusal(b, config_)) {
     reasons.push_back(*why);
   } else {
-    VerifyReport report =
-        verify_bundle(b, state_.policy(),
-                      verify_options(env_.clock(), [this](const Digest& d) { return state_.executed(d); }));
+    CS_TRY(VerifyOptions options,
+           verify_options_for(id, env_.clock(), [this](const Digest& d) { return state_.executed(d); }));
+    VerifyReport report = verify_bundle(b, state_.policy(), options);
     if (report.approved) {
       // The approval is on record before anything can act on it, in this order: bundle-
       // verified (durable), the helper's own record, then the executed set, which is what
@@ -548,6 +581,11 @@ Result<Helper::Actionable> Helper::actionable(const std::string& subcommand, con
                    "no accepted proposal " + digest_to_string(id) + " (submit its bundle first)");
   if (!state_.executed(id))
     return refused(Errc::kRejected, "proposal " + digest_to_string(id) + " was never accepted");
+  CS_TRY(auto kept, state_.load_vetoes(id));
+  if (kept && kept->dead) {
+    return refused(Errc::kRejected, "proposal " + digest_to_string(id) + " was vetoed by " +
+                                        join_ids(kept->vetoed_by) + " at " + format_rfc3339(*kept->dead));
+  }
   if (record->state != ProposalState::kAccepted) {
     return refused(Errc::kRejected, "proposal " + digest_to_string(id) + " is " +
                                         std::string(proposal_state_name(record->state)) + " already");
@@ -564,10 +602,10 @@ Result<Helper::Actionable> Helper::actionable(const std::string& subcommand, con
   }
   // Again, now: under the policy in force (a rotation since may have revoked a key), as of
   // the acceptance for expiry, never as a replay of itself.
-  VerifyReport report =
-      verify_bundle(*bundle, state_.policy(), verify_options(record->accepted, [id, this](const Digest& d) {
-        return d != id && state_.executed(d);
-      }));
+  CS_TRY(VerifyOptions options, verify_options_for(id, record->accepted, [id, this](const Digest& d) {
+           return d != id && state_.executed(d);
+         }));
+  VerifyReport report = verify_bundle(*bundle, state_.policy(), options);
   if (!report.approved) {
     auto reasons = report.reasons();
     return refused(Errc::kRejected, "proposal " + digest_to_string(id) +
@@ -875,6 +913,128 @@ Result<json> Helper::staging_remove(const std::string& hex) {
   return json{{"hash", hash_json(hex)}, {"removed", true}};
 }
 
+// veto: {"proposal": <proposal document>, "veto": <veto file>}. The proposal id is computed
+// here; the veto is judged as verify_approval judges it (a veto of this proposal, a key of
+// the policy in force with its algorithm, an approver the rule allows, attested where the
+// rule says so, one vote per approver), together with the vetoes kept for it. Only counted
+// vetoes are kept. Refused once the proposal's privileged step is done ("too late").
+Result<json> Helper::veto(const std::string& text) {
+  auto input = two_members(text, "veto", "proposal", "veto");
+  if (!input.ok()) return refuse("veto", std::nullopt, input.error());
+  auto proposal = Proposal::parse(input->first);
+  if (!proposal.ok())
+    return refuse("veto", std::nullopt, proposal.error().with_context("veto: the proposal"));
+  const Digest id = proposal->id();
+  const std::string shown = digest_to_string(id);
+  auto refused = [&](Errc code, const std::string& why) { return refuse("veto", id, Error(code, why)); };
+  auto sig = SignatureFile::parse(input->second);
+  if (!sig.ok()) return refused(sig.error().code, "veto: " + sig.error().message);
+  if (auto kind = sig->expect(Statement::kVeto); !kind.ok())
+    return refused(Errc::kInvalidArgument, kind.error().message);
+  if (sig->proposal() != id) {
+    return refused(Errc::kRejected,
+                   "the veto is of proposal " + digest_to_string(sig->proposal()) + ", not " + shown);
+  }
+  const Rule* rule = state_.policy().rule_for(proposal->action());
+  if (rule == nullptr || !rule->veto) {
+    return refused(Errc::kRejected, "policy version " + std::to_string(state_.policy().version()) +
+                                        " takes no vetoes for " +
+                                        std::string(action_name(proposal->action())));
+  }
+  CS_TRY(auto record, state_.load(id));
+  if (record && record->state == ProposalState::kDone) {
+    return refused(Errc::kRejected, "too late: proposal " + shown + " was executed at " +
+                                        format_rfc3339(record->finished.value_or(record->accepted)));
+  }
+  CS_TRY(auto kept, state_.load_vetoes(id));
+  VetoRecord vetoes = kept ? std::move(*kept) : VetoRecord{id, {}, {}, std::nullopt};
+  auto answer = [&](const std::string& approver, bool counted) {
+    json out = {{"proposal", shown},
+                {"key", sig->key()},
+                {"counted", counted},
+                {"vetoes", vetoes.vetoed_by.size()},
+                {"veto", *rule->veto},
+                {"vetoed_by", vetoes.vetoed_by},
+                {"vetoed", vetoes.dead.has_value()}};
+    if (!approver.empty()) out["approver"] = approver;
+    return out;
+  };
+  const json as_json = sig->to_json();
+  for (std::size_t i = 0; i < vetoes.vetoes.size(); ++i) {
+    if (vetoes.vetoes[i].to_json() == as_json)
+      return answer(vetoes.vetoed_by[i], true);  // the same file again
+  }
+  if (record && record->state == ProposalState::kFailed && !vetoes.dead) {
+    return refused(Errc::kRejected, "proposal " + shown + " was given up at " +
+                                        format_rfc3339(record->finished.value_or(record->accepted)) + " (" +
+                                        record->error.value_or("no reason") + "): nothing is left to veto");
+  }
+  VerifyOptions options = verify_options(env_.clock(), [](const Digest&) { return false; });
+  options.vetoes = vetoes.vetoes;
+  options.vetoes.push_back(*sig);
+  const VerifyReport report = verify_approval(*proposal, nullptr, {}, state_.policy(), options);
+  const SignatureVerdict& verdict = report.vetoes.back();
+  if (verdict.status != SignatureVerdict::Status::kCounted) {
+    return refused(Errc::kRejected, "veto not counted: " + std::string(verdict_name(verdict.status)) +
+                                        (verdict.reason.empty() ? "" : ": " + verdict.reason));
+  }
+  if (vetoes.dead) return answer(verdict.approver_id, false);  // dead already: nothing more to count
+  vetoes.vetoes.push_back(*sig);
+  vetoes.vetoed_by.push_back(verdict.approver_id);
+  if (report.vetoed) vetoes.dead = env_.clock();
+  // On disk before the log says so: a crash after the save and before the entries leaves a
+  // veto that counts (the proposal refused) without its entry, never the reverse.
+  CS_TRY_VOID(state_.save_vetoes(vetoes));
+  CS_TRY_VOID(log_.append(ev::kVetoReceived, {{"proposal", shown},
+                                              {"approver", verdict.approver_id},
+                                              {"key", sig->key()},
+                                              {"policy_version", state_.policy().version()}}));
+  if (vetoes.dead) {
+    CS_TRY_VOID(log_.append(ev::kProposalVetoed, {{"proposal", shown},
+                                                  {"action", std::string(action_name(proposal->action()))},
+                                                  {"vetoed_by", vetoes.vetoed_by},
+                                                  {"veto", *rule->veto}}));
+    if (record && record->state == ProposalState::kAccepted) {
+      CS_TRY_VOID(
+          finish(*record, ProposalState::kFailed, nullptr, "vetoed by " + join_ids(vetoes.vetoed_by)));
+      CS_TRY_VOID(state_.remove_sealed(id));
+    }
+  }
+  CS_TRY_VOID(log_.checkpoint_if_grown());
+  return answer(verdict.approver_id, true);
+}
+
+// prove: {"challenge": <challenge document>, "proof": <liveness file>}, judged by
+// verify_liveness against the policy in force, this box, the helper's clock and
+// challenge_lifetime; a valid proof is logged as approver-proved.
+Result<json> Helper::prove(const std::string& text) {
+  auto input = two_members(text, "prove", "challenge", "proof");
+  if (!input.ok()) return refuse("prove", std::nullopt, input.error());
+  auto challenge = Challenge::parse(input->first);
+  if (!challenge.ok())
+    return refuse("prove", std::nullopt, challenge.error().with_context("prove: the challenge"));
+  auto sig = SignatureFile::parse(input->second);
+  if (!sig.ok()) return refuse("prove", std::nullopt, sig.error().with_context("prove: the proof"));
+  if (auto kind = sig->expect(Statement::kLiveness); !kind.ok())
+    return refuse("prove", std::nullopt, kind.error());
+  LivenessCheck check;
+  check.now = env_.clock();
+  check.box_id = config_.box_id;
+  check.max_age_seconds = config_.challenge_lifetime_seconds;
+  check.skew_seconds = config_.skew_seconds;
+  auto proof = verify_liveness(*sig, *challenge, state_.policy(), check);
+  if (!proof.ok()) return refuse("prove", std::nullopt, proof.error());
+  json fields = {{"approver", proof->approver_id},
+                 {"key", proof->key_id},
+                 {"challenge", digest_to_string(proof->challenge)},
+                 {"issued", format_rfc3339(proof->issued)}};
+  CS_TRY(std::uint64_t seq, log_.append(ev::kApproverProved, fields));
+  CS_TRY_VOID(log_.checkpoint_if_grown());
+  fields["recorded"] = format_rfc3339(check.now);
+  fields["seq"] = seq;
+  return fields;
+}
+
 Result<json> log_append(LogWriter& log, const std::string& text) {
   auto doc = jcs::parse(text);
   if (!doc.ok()) return Error(Errc::kMalformed, "log append: " + doc.error().message);
@@ -912,7 +1072,8 @@ bool is_manifest_hex(std::string_view text) {
 
 bool takes_input(SystemAction action) {
   return action == SystemAction::kAccept || action == SystemAction::kProposalAbandon ||
-         action == SystemAction::kLogAppend;
+         action == SystemAction::kLogAppend || action == SystemAction::kVeto ||
+         action == SystemAction::kProve;
 }
 
 std::uint64_t max_input(SystemAction action) {
@@ -923,6 +1084,10 @@ std::uint64_t max_input(SystemAction action) {
       return kMaxReasonInput;
     case SystemAction::kLogAppend:
       return kMaxReportInput;
+    case SystemAction::kVeto:
+      return kMaxVetoInput;
+    case SystemAction::kProve:
+      return kMaxProofInput;
     default:
       return 0;
   }
@@ -974,6 +1139,8 @@ Result<SystemInvocation> parse_system_args(const std::vector<std::string>& args)
     return usage_error("staging takes remove MANIFEST");
   }
   if (group == "check") return none(SystemAction::kCheck, 1);
+  if (group == "veto") return none(SystemAction::kVeto, 1);
+  if (group == "prove") return none(SystemAction::kProve, 1);
   if (group == "log") {
     if (verb == "append") return none(SystemAction::kLogAppend, 2);
     if (verb == "checkpoint") return none(SystemAction::kLogCheckpoint, 2);
@@ -1003,6 +1170,10 @@ std::string system_usage() {
          "  staging remove MANIFEST   remove the daemon's staging of a manifest\n"
          "  log append                an entry the daemon reports (stdin: {\"event\": NAME, ...})\n"
          "  log checkpoint            sign a checkpoint of the audit log if it grew\n"
+         "  veto                      verify a veto (stdin: {\"proposal\", \"veto\"}) and keep it; at the\n"
+         "                            rule's count the proposal is dead (proposal-vetoed)\n"
+         "  prove                     verify a liveness proof (stdin: {\"challenge\", \"proof\"}) and log\n"
+         "                            approver-proved\n"
          "  check                     read-only: configuration, log key, policy chain, state\n"
          "                            directories and snapshot backend; a JSON report, exit 0\n"
          "                            only when every check passes\n"
@@ -1098,7 +1269,7 @@ json system_check(const Config& config, const SystemEnv& env) {
   if (dirs_ok) {
     add("snapshot backend " + config.snapshot.to_string(), config.models_dir(), [&]() -> Result<void> {
       CS_TRY(StateDirs d, open_state(config));
-      SnapshotContext context{&config,    d.state.get(), d.models.get(), env.clock,
+      SnapshotContext context{&config,    d.state.get(), d.models.get(),    env.clock,
                               env.random, env.run,       env.read_mountinfo};
       CS_TRY(auto backend, make_snapshot_backend(context));
       (void)backend;
@@ -1173,6 +1344,10 @@ Result<SystemOutcome> run_system(const SystemInvocation& inv, const Config& conf
         return helper.abandon(inv.argument, inv.input);
       case SystemAction::kStagingRemove:
         return helper.staging_remove(inv.argument);
+      case SystemAction::kVeto:
+        return helper.veto(inv.input);
+      case SystemAction::kProve:
+        return helper.prove(inv.input);
       case SystemAction::kHelp:
       case SystemAction::kCheck:
       case SystemAction::kSnapshotList:

@@ -12,6 +12,13 @@
 //   rotation revoked no longer counts) with expiry judged as of the acceptance. It acts only
 //   on a proposal whose privileged step has not been done, logs what it checked and did, and
 //   records the outcome; no privileged step happens twice.
+// - `veto` (stdin: {"proposal", "veto"}) verifies one veto itself against the policy in force
+//   (the rule's `veto`, who may count, attestation), keeps the counted ones (system/records.h
+//   vetoes/), logs veto-received and, at the rule's count, proposal-vetoed: from then on the
+//   proposal is never accepted and no privileged step runs for it. After its privileged step
+//   a veto is refused as too late.
+// - `prove` (stdin: {"challenge", "proof"}) verifies a liveness proof against the policy, the
+//   box id, its clock and challenge_lifetime (core/liveness.h) and logs approver-proved.
 // - It writes and signs the audit log; the daemon reports its own events through
 //   `log append`, which checks the event name, bounds the size, marks the entry
 //   "reported_by": "daemon" and rate-limits (system/log_writer.h).
@@ -48,7 +55,7 @@ inline constexpr const char* kCrashSteps[] = {
     "accept-executed",  // marked executed; no checkpoint, no reply
     "install-snapshot", "install-moved", "install-logged",  // after the snapshot, the move
                                                             // into models/, install-complete
-    "remove-snapshot",  "remove-trashed", "remove-logged",  // after the snapshot, the rename
+    "remove-snapshot", "remove-trashed", "remove-logged",   // after the snapshot, the rename
                                                             // to .trash-HEX, model-removed
 };
 
@@ -67,6 +74,8 @@ enum class SystemAction {
   kLogAppend,        // stdin: {"event": NAME, ...fields}
   kLogCheckpoint,
   kCheck,  // read-only: what the helper needs, as a JSON report
+  kVeto,   // stdin: {"proposal": <proposal document>, "veto": <veto file>}
+  kProve,  // stdin: {"challenge": <challenge document>, "proof": <liveness file>}
 };
 
 // True for the subcommands that read stdin.

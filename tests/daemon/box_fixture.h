@@ -107,6 +107,11 @@ class BoxFixture {
             {"rules", std::move(rules)}};
   }
   const nlohmann::json& policy_doc() const { return policy_doc_; }
+  // Replaces the root policy (before the helper first runs: the chain starts from it).
+  void set_policy_doc(nlohmann::json doc) {
+    policy_doc_ = std::move(doc);
+    spit(dir_ / "etc/policy.json", policy_doc_.dump(2));
+  }
 
   // Writes `files` under `root/sub/` and returns a manifest of them with `sources`.
   static Manifest make_manifest(const std::filesystem::path& root, const std::string& sub,
@@ -152,6 +157,15 @@ class BoxFixture {
   SignatureFile sign(const std::string& approver, const Proposal& p) {
     SoftwareKey& k = approver == "outsider" ? *outsider_ : keys_.at(approver);
     return must(sign_proposal(k, p.id(), approver, system_now()), "signature");
+  }
+
+  // A veto of a proposal, or a liveness proof over a challenge's hash ("outsider": a key
+  // in no policy).
+  SignatureFile sign_statement(const std::string& approver, Statement statement, const Digest& digest,
+                               UnixTime at = 0) {
+    SoftwareKey& k = approver == "outsider" ? *outsider_ : keys_.at(approver);
+    return must(countersign::sign_statement(k, statement, digest, approver, at ? at : system_now()),
+                "statement");
   }
 
   nlohmann::json bundle(const Proposal& p, const nlohmann::json& subject,

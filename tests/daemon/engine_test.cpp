@@ -16,6 +16,8 @@
 #include "core/audit_verify.h"
 #include "core/bundle.h"
 #include "core/bytes.h"
+#include "core/liveness.h"
+#include "core/signature_file.h"
 #include "daemon/api.h"
 #include "daemon/state.h"
 #include "smartcard/fido2_device.h"
@@ -516,7 +518,7 @@ TEST_F(EngineTest, ARotationThatDropsAliceEndsHerRunningAndQueuedInstalls) {
     }
   }
   EXPECT_EQ(aborted, (std::vector<std::string>{"sha256:" + running.body["job"].get<std::string>(),
-                                                "sha256:" + queued.body["job"].get<std::string>()}));
+                                               "sha256:" + queued.body["job"].get<std::string>()}));
 }
 
 // A source that keeps just over the stall limit cannot hold the queue: the install is given
@@ -529,7 +531,8 @@ TEST_F(EngineTest, AnInstallBelowTheMinimumThroughputIsGivenUp) {
   ASSERT_EQ(r.status, 202);
   json job = wait_job(r);
   EXPECT_EQ(job["state"], "failed");
-  EXPECT_TRUE(contains(job.value("error", ""), "slower than min_throughput (8.0 KiB/s) over throughput_window (2 s)"))
+  EXPECT_TRUE(
+      contains(job.value("error", ""), "slower than min_throughput (8.0 KiB/s) over throughput_window (2 s)"))
       << job.dump(2);
   EXPECT_FALSE(fs::exists(model_dir(m)));
   EXPECT_TRUE(staging_empty());
@@ -546,7 +549,8 @@ TEST_F(EngineTest, AnInstallPastItsDeadlineIsGivenUp) {
   ASSERT_EQ(r.status, 202);
   json job = wait_job(r);
   EXPECT_EQ(job["state"], "failed");
-  EXPECT_TRUE(contains(job.value("error", ""), "did not finish within install_deadline (2 s)")) << job.dump(2);
+  EXPECT_TRUE(contains(job.value("error", ""), "did not finish within install_deadline (2 s)"))
+      << job.dump(2);
   EXPECT_FALSE(fs::exists(model_dir(m)));
   EXPECT_EQ(events(audit::event::kInstallAborted).size(), 1u);
 }
@@ -582,7 +586,8 @@ TEST_F(EngineTest, RepeatedRefusalsAreOneEntryAndACount) {
 // the new policy's rule, approvers only in the old one toward the old rule.
 TEST_F(EngineTest, APendingRotationTakesSignaturesOfApproversOnlyInTheNewPolicy) {
   json rules = box_.policy_doc()["rules"];
-  test_util::spit(box_.config().policy, box_.make_policy_doc(1, rules, {"alice", "bob", "carol", "dave"}).dump());
+  test_util::spit(box_.config().policy,
+                  box_.make_policy_doc(1, rules, {"alice", "bob", "carol", "dave"}).dump());
   const json next = box_.make_policy_doc(2, rules, {"bob", "carol", "dave", "erin"});
   BoxFixture::ProposalOptions o;
   o.action = Action::kRotatePolicy;
@@ -740,6 +745,162 @@ namespace {
 
 // The whole path for snapshots: installs on a loop-mounted btrfs whose models/ is a
 // subvolume, then a restore-snapshot bundle (approved like any other) brings the tree back.
+// ---- vetoes and liveness (issue 19): the real helper behind the engine --------------------
+
+class GovEngineTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    json rules = box_.policy_doc()["rules"];
+    rules["install-model"] = {{"threshold", 1}, {"veto", 2}};
+    json doc = box_.make_policy_doc(1, rules);
+    doc["liveness_days"] = 90;
+    box_.set_policy_doc(doc);
+  }
+  Reply veto(const Proposal& p, const std::string& who) {
+    return api().add_veto(hex_encode(p.id()),
+                          box_.sign_statement(who, Statement::kVeto, p.id()).to_json().dump());
+  }
+};
+
+TEST_F(GovEngineTest, VetoesEndJobs) {
+  Manifest crawling = crawl_manifest();
+  Manifest waiting = BoxFixture::make_manifest(nginx_.root(), "waiting", {{"w.bin", "www"}},
+                                               {BoxFixture::https_source(nginx_.base_url() + "waiting/")});
+  const Proposal running_p = BoxFixture::make_proposal(crawling.hash());
+  const Proposal queued_p = BoxFixture::make_proposal(waiting.hash());
+  Reply running = submit(box_.bundle(running_p, crawling.to_json(), {"alice"}));
+  ASSERT_EQ(running.status, 202) << running.body.dump(2);
+  bool fetching = false;
+  for (int i = 0; i < 400 && !fetching; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    json j = api().job(running.body["job"].get<std::string>()).body;
+    fetching = j.contains("progress") && j["progress"]["bytes_done"].get<std::uint64_t>() > 0;
+  }
+  ASSERT_TRUE(fetching);
+  Reply queued = submit(box_.bundle(queued_p, waiting.to_json(), {"alice"}));
+  ASSERT_EQ(queued.status, 202) << queued.body.dump(2);
+
+  // Each endpoint says which one a file of the other kind belongs to.
+  Reply approval_as_veto =
+      api().add_veto(hex_encode(queued_p.id()), box_.sign("bob", queued_p).to_json().dump());
+  EXPECT_EQ(approval_as_veto.status, 422);
+  EXPECT_TRUE(contains(approval_as_veto.body["reason"].get<std::string>(), "box add-signature"));
+  Reply veto_as_approval =
+      api().add_signature(hex_encode(queued_p.id()),
+                          box_.sign_statement("bob", Statement::kVeto, queued_p.id()).to_json().dump());
+  EXPECT_EQ(veto_as_approval.status, 422);
+  EXPECT_TRUE(contains(veto_as_approval.body["reason"].get<std::string>(), "box veto"));
+  Reply outsider = veto(queued_p, "outsider");
+  EXPECT_EQ(outsider.status, 422) << outsider.body.dump(2);
+  EXPECT_EQ(outsider.body["error"], "veto-rejected");
+
+  for (const Proposal* p : {&running_p, &queued_p}) {
+    Reply one = veto(*p, "dave");
+    ASSERT_EQ(one.status, 200) << one.body.dump(2);
+    EXPECT_EQ(one.body["vetoed"], false);
+    EXPECT_EQ(one.body["vetoes"], 1);
+    EXPECT_EQ(one.body["veto"], 2);
+    Reply two = veto(*p, "erin");
+    ASSERT_EQ(two.status, 200) << two.body.dump(2);
+    EXPECT_EQ(two.body["vetoed"], true);
+    EXPECT_EQ(two.body["vetoed_by"], json({"dave", "erin"}));
+  }
+  // Long before the crawl could have finished (512 s at 2 KiB/s).
+  ASSERT_TRUE(engine().wait_idle(std::chrono::seconds(60)));
+  for (const Reply* r : {&running, &queued}) {
+    json job = api().job(r->body["job"].get<std::string>()).body;
+    EXPECT_EQ(job["state"], "vetoed") << job.dump(2);
+    EXPECT_EQ(job.value("error", ""), "vetoed by dave, erin") << job.dump(2);
+  }
+  EXPECT_FALSE(fs::exists(model_dir(crawling)));
+  EXPECT_FALSE(fs::exists(model_dir(waiting)));
+  EXPECT_TRUE(staging_empty());
+  auto vetoed = events(audit::event::kProposalVetoed);
+  ASSERT_EQ(vetoed.size(), 2u);
+  EXPECT_EQ(vetoed[0]["vetoed_by"], json({"dave", "erin"}));
+  EXPECT_EQ(events(audit::event::kVetoReceived).size(), 4u);
+  EXPECT_TRUE(events(audit::event::kInstallComplete).empty());
+}
+
+TEST_F(GovEngineTest, PendingDroppedLateRefused) {
+  Proposal p = BoxFixture::make_proposal(manifest_->hash());
+  Reply created =
+      api().create_pending(json{{"proposal", p.to_json()}, {"manifest", manifest_->to_json()}}.dump());
+  ASSERT_EQ(created.status, 201) << created.body.dump(2);
+  EXPECT_EQ(veto(p, "dave").status, 200);
+  EXPECT_EQ(veto(p, "erin").body["vetoed"], true);
+  EXPECT_EQ(api().pending(hex_encode(p.id())).status, 404);
+  Reply late_bundle = submit(box_.bundle(p, manifest_->to_json(), {"alice"}));
+  EXPECT_EQ(late_bundle.status, 403) << late_bundle.body.dump(2);
+  EXPECT_TRUE(contains(late_bundle.body.dump(), "vetoed")) << late_bundle.body.dump(2);
+
+  BoxFixture::ProposalOptions later;
+  later.created = system_now() - 30;  // another proposal of the same manifest
+  const Proposal q = BoxFixture::make_proposal(manifest_->hash(), later);
+  Reply installed = submit(box_.bundle(q, manifest_->to_json(), {"alice"}));
+  ASSERT_EQ(installed.status, 202) << installed.body.dump(2);
+  ASSERT_EQ(wait_job(installed)["state"], "done");
+  Reply late = veto(q, "dave");
+  EXPECT_EQ(late.status, 409) << late.body.dump(2);
+  EXPECT_EQ(late.body["error"], "too-late");
+  EXPECT_TRUE(contains(late.body["reason"].get<std::string>(),
+                       "too late: proposal sha256:" + hex_encode(q.id()) + " was executed at"))
+      << late.body.dump(2);
+}
+
+TEST_F(GovEngineTest, ProofsAndStaleness) {
+  Reply c = api().challenge();
+  ASSERT_EQ(c.status, 201) << c.body.dump(2);
+  const Challenge challenge = test_util::must(Challenge::parse(c.body), "challenge");
+  EXPECT_EQ(challenge.box(), BoxFixture::kBox);
+  Reply proved =
+      api().prove(box_.sign_statement("carol", Statement::kLiveness, challenge.hash()).to_json().dump());
+  ASSERT_EQ(proved.status, 200) << proved.body.dump(2);
+  EXPECT_EQ(proved.body["approver"], "carol");
+  auto entries = events(audit::event::kApproverProved);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_FALSE(entries[0].contains("reported_by"));
+
+  // A challenge this box never issued, and a veto handed in as a proof.
+  const Challenge other = *Challenge::create({BoxFixture::kDomain, BoxFixture::kBox, {}, system_now()});
+  Reply unknown =
+      api().prove(box_.sign_statement("carol", Statement::kLiveness, other.hash()).to_json().dump());
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_TRUE(contains(unknown.body["reason"].get<std::string>(), "no such challenge"))
+      << unknown.body.dump(2);
+  Reply wrong =
+      api().prove(box_.sign_statement("carol", Statement::kVeto, challenge.hash()).to_json().dump());
+  EXPECT_EQ(wrong.status, 400);
+  EXPECT_TRUE(contains(wrong.body["reason"].get<std::string>(), "box veto")) << wrong.body.dump(2);
+
+  json report = api().approvers().body;
+  ASSERT_EQ(report["approvers"].size(), 5u) << report.dump(2);
+  for (const auto& a : report["approvers"]) {
+    EXPECT_EQ(a["live"], a["id"] == "carol") << a.dump();
+    if (a["id"] == "carol") {
+      EXPECT_TRUE(a["last_proof"].is_string());
+    }
+  }
+  ASSERT_FALSE(report["warnings"].empty());
+  EXPECT_TRUE(contains(report["warnings"].dump(),
+                       "remove-model needs 2; only 1 approver has proven their keys in 90 days"))
+      << report.dump(2);
+
+  // 100 days on (the daemon's clock), carol's proof is stale.
+  engine_->stop();
+  engine_ = test_util::must(Engine::open(box_.config(), [] { return system_now() + 100 * 86400; }), "engine");
+  ASSERT_TRUE(engine_->start().ok());
+  json later = api().approvers().body;
+  for (const auto& a : later["approvers"]) {
+    if (a["id"] != "carol") continue;
+    EXPECT_EQ(a["live"], false) << a.dump();
+    EXPECT_GE(a["age_seconds"].get<std::int64_t>(), 100 * 86400);
+  }
+  EXPECT_TRUE(contains(later["warnings"].dump(), "only 0 approvers have proven their keys in 90 days"))
+      << later.dump(2);
+}
+
 class EngineBtrfsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -806,7 +967,8 @@ class EngineBtrfsTest : public ::testing::Test {
 TEST_F(EngineBtrfsTest, SnapshotListingsAreKeptUntilAJobChangesThem) {
   const std::string runs = (tmp_.path() / "helper-runs").string();
   const std::string wrapper = (tmp_.path() / "helper.sh").string();
-  test_util::spit(wrapper, "#!/bin/sh\necho \"$*\" >> '" + runs + "'\nexec '" COUNTERSIGN_SYSTEM_BIN "' \"$@\"\n");
+  test_util::spit(wrapper,
+                  "#!/bin/sh\necho \"$*\" >> '" + runs + "'\nexec '" COUNTERSIGN_SYSTEM_BIN "' \"$@\"\n");
   ::chmod(wrapper.c_str(), 0755);
   engine_->stop();
   engine_.reset();

@@ -105,7 +105,7 @@ std::vector<std::string> words(const std::string& s) {
 TEST(Sudoers, AllowsExactlyTheHelpersForms) {
   const std::string text = test_util::slurp(kPackaging / "sudoers" / "countersign");
   const auto rules = helper_rules(text);
-  ASSERT_EQ(rules.size(), 13u) << text;
+  ASSERT_EQ(rules.size(), 15u) << text;
   for (const auto& r : rules) {
     EXPECT_EQ(r.find_first_of("*?"), std::string::npos) << "no wildcards: " << r;
     EXPECT_NE(r, "\"\"");
@@ -114,7 +114,7 @@ TEST(Sudoers, AllowsExactlyTheHelpersForms) {
   for (const std::string& ok : std::vector<std::string>{
            "accept", "snapshot list", "snapshot take " + hex, "snapshot restore " + hex,
            "model install " + hex, "model remove " + hex, "policy rotate " + hex, "proposal abandon " + hex,
-           "staging remove " + hex, "log append", "log checkpoint", "check"}) {
+           "staging remove " + hex, "log append", "log checkpoint", "check", "veto", "prove"}) {
     EXPECT_TRUE(sudo_allows(rules, ok)) << ok;
     EXPECT_TRUE(parse_system_args(words(ok)).ok()) << ok;  // and the helper agrees
   }
@@ -145,6 +145,8 @@ TEST(Sudoers, AllowsExactlyTheHelpersForms) {
                                                          "log truncate",
                                                          "check " + hex,
                                                          "check --all",
+                                                         "veto " + hex,
+                                                         "prove -",
                                                          "model install " + hex.substr(0, 63) + "-",
                                                          "snapshot delete " + hex}) {
     EXPECT_FALSE(sudo_allows(rules, bad)) << "sudoers allows: " << bad;
@@ -297,7 +299,6 @@ TEST(DefaultConfig, ParsesDocumentsEveryKeyAndNeedsABoxId) {
   EXPECT_EQ(full->state_dir, "/var/lib/countersign");
 }
 
-
 // ---- who may talk to the box ---------------------------------------------------------------
 
 // The group sysusers creates for API users is not the daemon's own, and the daemon's user is
@@ -308,8 +309,8 @@ TEST(ApiGroup, SysusersCreatesItApartFromTheDaemonsGroup) {
   if (::geteuid() != 0) GTEST_SKIP() << "systemd-sysusers --root needs root";
   test_util::TempDir root("sysusers");
   fs::create_directories(root.path() / "etc");
-  auto r = run_command({*sysusers, "--root=" + root.path().string(),
-                        (kPackaging / "sysusers" / "countersign.conf").string()});
+  auto r = run_command(
+      {*sysusers, "--root=" + root.path().string(), (kPackaging / "sysusers" / "countersign.conf").string()});
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->status, 0) << r->out << r->err;
   std::string api_gid, daemon_gid, api_members = "?";

@@ -19,6 +19,7 @@
 #include "core/audit_log.h"
 #include "core/bundle.h"
 #include "core/bytes.h"
+#include "core/liveness.h"
 #include "core/policy_chain.h"
 #include "core/timeutil.h"
 #include "core/unique_fd.h"
@@ -61,6 +62,8 @@ TEST(SystemArgs, AcceptsExactlyTheContractForms) {
       {{"staging", "remove", kHex}, SystemAction::kStagingRemove, kHex},
       {{"log", "append"}, SystemAction::kLogAppend, ""},
       {{"log", "checkpoint"}, SystemAction::kLogCheckpoint, ""},
+      {{"veto"}, SystemAction::kVeto, ""},
+      {{"prove"}, SystemAction::kProve, ""},
   };
   for (const auto& c : cases) {
     auto r = parse_system_args(c.args);
@@ -165,9 +168,8 @@ TEST(SnapshotCommands, ExactArgv) {
             (V{"btrfs", "subvolume", "delete", "/v/.restore-" + kId}));
   EXPECT_EQ(zfs_take_command("tank/cs/models", kId), (V{"zfs", "snapshot", "tank/cs/models@" + kId}));
   // The parent, so that the datasets a restore retired beside it are listed too.
-  EXPECT_EQ(zfs_list_command("tank/cs/models"),
-            (V{"zfs", "list", "-H", "-p", "-t", "snapshot", "-o", "name,creation", "-s", "creation", "-r",
-               "tank/cs"}));
+  EXPECT_EQ(zfs_list_command("tank/cs/models"), (V{"zfs", "list", "-H", "-p", "-t", "snapshot", "-o",
+                                                   "name,creation", "-s", "creation", "-r", "tank/cs"}));
   EXPECT_EQ(zfs_list_command("tank"), (V{"zfs", "list", "-H", "-p", "-t", "snapshot", "-o", "name,creation",
                                          "-s", "creation", "-d", "1", "tank"}));
 }
@@ -210,10 +212,9 @@ TEST(ZfsList, KeepsTheDatasetAndWhatItsRestoresRetired) {
 }
 
 TEST(ZfsList, RefusesUnexpectedLines) {
-  for (const char* bad :
-       {"tank/m@cs-20260601T000000Z-00000001 1780272000\n",  // space, not tab
-        "tank/m@cs-20260601T000000Z-00000001\tyesterday\n", "tank/m@cs-20260601T000000Z-00000001\t1\t2\n",
-        "tank/m\t1780272000\n"}) {
+  for (const char* bad : {"tank/m@cs-20260601T000000Z-00000001 1780272000\n",  // space, not tab
+                          "tank/m@cs-20260601T000000Z-00000001\tyesterday\n",
+                          "tank/m@cs-20260601T000000Z-00000001\t1\t2\n", "tank/m\t1780272000\n"}) {
     auto r = parse_zfs_list(bad, "tank/m");
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().code, Errc::kMalformed);
@@ -267,7 +268,8 @@ TEST(ZfsBackend, RunsTheCommandLines) {
   FakeZfs fake;
   const UnixTime now = *parse_rfc3339("2026-06-01T12:34:56Z");
   auto backend = make_zfs_backend(
-      "tank/m", "/var/lib/countersign/models", [&] { return now; }, [] { return 0xdeadbeefu; }, fake.runner());
+      "tank/m", "/var/lib/countersign/models", [&] { return now; }, [] { return 0xdeadbeefu; },
+      fake.runner());
   auto taken = backend->take();
   ASSERT_TRUE(taken.ok()) << taken.error().message;
   ASSERT_TRUE(taken->has_value());
@@ -329,9 +331,10 @@ TEST(ZfsBackend, RestoreKeepsTheSafetySnapshotAndEveryLaterOne) {
   auto back = backend->restore(safety);
   ASSERT_TRUE(back.ok()) << back.error().message;
   ASSERT_GE(fake.calls.size(), 3u);
-  EXPECT_EQ(fake.calls[2], (V{"zfs", "clone", "-o", "canmount=noauto", "-o",
-                              "mountpoint=/var/lib/countersign/models", "tank/cs/models-retired-" + x + "@" + safety,
-                              "tank/cs/models-restore-cs-20260603T000000Z-000000a1"}));
+  EXPECT_EQ(fake.calls[2],
+            (V{"zfs", "clone", "-o", "canmount=noauto", "-o", "mountpoint=/var/lib/countersign/models",
+               "tank/cs/models-retired-" + x + "@" + safety,
+               "tank/cs/models-restore-cs-20260603T000000Z-000000a1"}));
 }
 
 TEST(ZfsBackend, APoolRootCannotBeRestoredAndNothingRuns) {
@@ -1078,6 +1081,180 @@ TEST_F(HelperTest, ZfsBackendChecksTheMount) {
   EXPECT_TRUE(contains(run.err, "snapshot = zfs:tank/countersign/models: ")) << run.err;
 }
 
+// ---- vetoes and liveness proofs (issue 19) ------------------------------------------------
+
+class GovernanceTest : public HelperTest {
+ protected:
+  void SetUp() override {
+    HelperTest::SetUp();
+    box_->set_policy_doc(box_->make_policy_doc(
+        1, {{"install-model", {{"threshold", 3}, {"veto", 2}}}, {"remove-model", {{"threshold", 2}}}}));
+  }
+  nlohmann::json proposal_of(const nlohmann::json& bundle) { return bundle["proposal"]; }
+  Digest id_of(const nlohmann::json& bundle) { return Bundle::parse(bundle)->proposal().id(); }
+  test::HelperRun veto(const nlohmann::json& bundle, const nlohmann::json& veto_file) {
+    return helper({"veto"}, nlohmann::json{{"proposal", proposal_of(bundle)}, {"veto", veto_file}}.dump());
+  }
+  test::HelperRun veto_by(const nlohmann::json& bundle, const std::string& approver) {
+    return veto(bundle, box_->sign_statement(approver, Statement::kVeto, id_of(bundle)).to_json());
+  }
+  Challenge challenge(const std::string& box = test_util::BoxFixture::kBox, UnixTime issued = 0) {
+    return *Challenge::create({test_util::BoxFixture::kDomain, box, {}, issued ? issued : system_now()});
+  }
+  test::HelperRun prove(const Challenge& c, const nlohmann::json& proof) {
+    return helper({"prove"}, nlohmann::json{{"challenge", c.to_json()}, {"proof", proof}}.dump());
+  }
+};
+
+TEST_F(GovernanceTest, VetoesEndAQueuedInstall) {
+  const auto bundle = install_bundle(kModel);
+  const std::string id = accept(bundle);
+  const std::string hex = test::stage(staging_, kModel);
+
+  auto first = veto_by(bundle, "dave");
+  ASSERT_EQ(first.status, 0) << first.err;
+  EXPECT_EQ(first.json["approver"], "dave");
+  EXPECT_EQ(first.json["vetoes"], 1);
+  EXPECT_EQ(first.json["veto"], 2);
+  EXPECT_EQ(first.json["vetoed"], false);
+  // Not dead yet: one veto of two.
+  auto received = entries_of(audit::event::kVetoReceived);
+  ASSERT_EQ(received.size(), 1u);
+  EXPECT_EQ(received[0]["proposal"], "sha256:" + id);
+  EXPECT_EQ(received[0]["approver"], "dave");
+  EXPECT_TRUE(entries_of(audit::event::kProposalVetoed).empty());
+
+  // The same approver again (here the same file) does not count twice.
+  auto again = veto_by(bundle, "dave");
+  EXPECT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(again.json["vetoes"], 1);
+  EXPECT_EQ(entries_of(audit::event::kVetoReceived).size(), 1u);
+
+  auto second = veto_by(bundle, "erin");
+  ASSERT_EQ(second.status, 0) << second.err;
+  EXPECT_EQ(second.json["vetoed"], true);
+  EXPECT_EQ(second.json["vetoed_by"], nlohmann::json({"dave", "erin"}));
+  auto vetoed = entries_of(audit::event::kProposalVetoed);
+  ASSERT_EQ(vetoed.size(), 1u);
+  EXPECT_EQ(vetoed[0]["proposal"], "sha256:" + id);
+  EXPECT_EQ(vetoed[0]["vetoed_by"], nlohmann::json({"dave", "erin"}));
+
+  // The queued install is refused at its privileged step; nothing is installed.
+  expect_refused(helper({"model", "install", id}), "was vetoed by dave, erin");
+  expect_refused(helper({"model", "seal", id}), "was vetoed by dave, erin");
+  EXPECT_TRUE(fs::exists(staging_ / hex));
+}
+
+TEST_F(GovernanceTest, VetoedIsNeverAccepted) {
+  const auto bundle = install_bundle(kModel);
+  ASSERT_EQ(veto_by(bundle, "dave").status, 0);
+  ASSERT_EQ(veto_by(bundle, "erin").status, 0);
+  auto run = helper({"accept"}, bundle.dump());
+  EXPECT_EQ(run.status, 1);
+  EXPECT_TRUE(contains(run.err, "vetoed by dave, erin")) << run.err;
+  auto rejected = entries_of(audit::event::kBundleRejected);
+  ASSERT_FALSE(rejected.empty());
+  EXPECT_TRUE(contains(rejected.back()["reasons"].dump(), "vetoed")) << rejected.back().dump();
+  EXPECT_TRUE(entries_of(audit::event::kBundleVerified).empty());
+}
+
+TEST_F(GovernanceTest, RefusesAnOutsidersVeto) {
+  const auto bundle = install_bundle(kModel);
+  auto run = veto_by(bundle, "outsider");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_TRUE(contains(run.err, "veto not counted")) << run.err;
+  EXPECT_TRUE(entries_of(audit::event::kVetoReceived).empty());
+  EXPECT_FALSE(entries_of(audit::event::kActionRefused).empty());
+}
+
+TEST_F(GovernanceTest, NoReplayAcrossKinds) {
+  const auto bundle = install_bundle(kModel);
+  const Proposal p = *Proposal::parse(bundle["proposal"]);
+  // An approval relabelled as a veto: its signature is over the approval's input.
+  nlohmann::json relabelled = box_->sign("dave", p).to_json();
+  relabelled["schema"] = std::string(kVetoSchema);
+  auto run = veto(bundle, relabelled);
+  EXPECT_EQ(run.status, 1);
+  EXPECT_TRUE(contains(run.err, "not counted: invalid")) << run.err;
+  // An approval as it is, sent as a veto.
+  auto approval = veto(bundle, box_->sign("dave", p).to_json());
+  EXPECT_EQ(approval.status, 1);
+  EXPECT_TRUE(contains(approval.err, "approval")) << approval.err;
+  EXPECT_TRUE(entries_of(audit::event::kVetoReceived).empty());
+
+  // Vetoes relabelled as approvals do not approve: the bundle falls short.
+  nlohmann::json forged = bundle;
+  forged["signatures"] = nlohmann::json::array();
+  for (const std::string who : {"alice", "bob", "carol"}) {
+    nlohmann::json v = box_->sign_statement(who, Statement::kVeto, p.id()).to_json();
+    v["schema"] = std::string(kSignatureSchema);
+    forged["signatures"].push_back(v);
+  }
+  auto accepted = helper({"accept"}, forged.dump());
+  EXPECT_EQ(accepted.status, 1) << accepted.out;
+  EXPECT_TRUE(entries_of(audit::event::kBundleVerified).empty());
+}
+
+TEST_F(GovernanceTest, TooLateAfterExecution) {
+  const auto bundle = install_bundle(kModel);
+  const std::string id = accept(bundle);
+  test::stage(staging_, kModel);
+  ASSERT_EQ(helper({"model", "install", id}).status, 0);
+  auto run = veto_by(bundle, "dave");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_TRUE(contains(run.err, "too late: proposal sha256:" + id + " was executed at ")) << run.err;
+  EXPECT_TRUE(entries_of(audit::event::kVetoReceived).empty());
+  auto refused = entries_of(audit::event::kActionRefused);
+  ASSERT_FALSE(refused.empty());
+  EXPECT_EQ(refused.back()["subcommand"], "veto");
+}
+
+TEST_F(GovernanceTest, RuleWithoutVetoes) {
+  const Manifest m = test::manifest_for(kModel);
+  test_util::BoxFixture::ProposalOptions o;
+  o.action = Action::kRemoveModel;
+  const auto remove = box_->bundle(test_util::BoxFixture::make_proposal(m.hash(), o), m.to_json(), {"alice"});
+  auto run = veto_by(remove, "dave");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_TRUE(contains(run.err, "takes no vetoes for remove-model")) << run.err;
+}
+
+TEST_F(GovernanceTest, RecordsAProof) {
+  const Challenge c = challenge();
+  auto run = prove(c, box_->sign_statement("carol", Statement::kLiveness, c.hash()).to_json());
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(run.json["approver"], "carol");
+  auto proved = entries_of(audit::event::kApproverProved);
+  ASSERT_EQ(proved.size(), 1u);
+  EXPECT_EQ(proved[0]["approver"], "carol");
+  EXPECT_EQ(proved[0]["challenge"], digest_to_string(c.hash()));
+  EXPECT_EQ(proved[0]["issued"], format_rfc3339(c.issued()));
+  EXPECT_TRUE(proved[0].contains("key"));
+}
+
+TEST_F(GovernanceTest, RefusesBadProofs) {
+  const Challenge other = challenge("box-other");
+  auto run = prove(other, box_->sign_statement("carol", Statement::kLiveness, other.hash()).to_json());
+  EXPECT_EQ(run.status, 1);
+  EXPECT_TRUE(contains(run.err, "box-other")) << run.err;
+
+  const Challenge old = challenge(test_util::BoxFixture::kBox, system_now() - 8 * 86400);
+  auto stale = prove(old, box_->sign_statement("carol", Statement::kLiveness, old.hash()).to_json());
+  EXPECT_EQ(stale.status, 1);
+  EXPECT_FALSE(stale.err.empty());
+
+  const Challenge c = challenge();
+  auto outsider = prove(c, box_->sign_statement("outsider", Statement::kLiveness, c.hash()).to_json());
+  EXPECT_EQ(outsider.status, 1);
+  // A veto over the challenge's hash is no proof.
+  auto veto_file = prove(c, box_->sign_statement("carol", Statement::kVeto, c.hash()).to_json());
+  EXPECT_EQ(veto_file.status, 1);
+  EXPECT_TRUE(contains(veto_file.err, "veto")) << veto_file.err;
+  auto junk = helper({"prove"}, "{\"challenge\": 1}");
+  EXPECT_EQ(junk.status, 1);
+  EXPECT_TRUE(entries_of(audit::event::kApproverProved).empty());
+}
+
 }  // namespace
 }  // namespace countersign::daemon
 
@@ -1231,8 +1408,8 @@ TEST_P(CrashAt, Step) {
   const Manifest m = test::manifest_for(kModel);
   test_util::BoxFixture::ProposalOptions o;
   o.action = Action::kRemoveModel;
-  const std::string rid = accept(
-      box_->bundle(test_util::BoxFixture::make_proposal(m.hash(), o), m.to_json(), {"alice", "bob"}));
+  const std::string rid =
+      accept(box_->bundle(test_util::BoxFixture::make_proposal(m.hash(), o), m.to_json(), {"alice", "bob"}));
   if (step_is("remove-")) {
     auto crashed = helper({"model", "remove", rid}, "", crash_env());
     ASSERT_EQ(crashed.status, 137) << crashed.err;
@@ -1244,8 +1421,9 @@ TEST_P(CrashAt, Step) {
   EXPECT_EQ(actions("model-removed", "sha256:" + rid), 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Each, CrashAt, ::testing::ValuesIn(std::vector<std::string>(
-                                                   std::begin(kCrashSteps), std::end(kCrashSteps))),
+INSTANTIATE_TEST_SUITE_P(Each, CrashAt,
+                         ::testing::ValuesIn(std::vector<std::string>(std::begin(kCrashSteps),
+                                                                      std::end(kCrashSteps))),
                          [](const auto& param_info) {
                            std::string name = param_info.param;
                            for (char& c : name) c = c == '-' ? '_' : c;
@@ -1262,7 +1440,8 @@ TEST(SystemCrashStep, HonouredOnlyWhereTheConfigurationOverrideIs) {
   };
   EXPECT_EQ(system_crash_step(env({{kSystemCrashEnv, "accept-logged"}}), false), "accept-logged");
   EXPECT_EQ(system_crash_step(env({{kSystemCrashEnv, "accept-logged"}}), true), "");
-  EXPECT_EQ(system_crash_step(env({{kSystemCrashEnv, "accept-logged"}, {"SUDO_USER", "countersign"}}), false), "");
+  EXPECT_EQ(system_crash_step(env({{kSystemCrashEnv, "accept-logged"}, {"SUDO_USER", "countersign"}}), false),
+            "");
   EXPECT_EQ(system_crash_step(env({{kSystemCrashEnv, "accept-logged"}, {"SUDO_UID", "998"}}), false), "");
   EXPECT_EQ(system_crash_step(env({}), false), "");
 }
