@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "core/fileio.h"
 #include "core/jcs.h"
+#include "core/liveness.h"
 #include "core/manifest_diff.h"
 #include "core/signature_file.h"
 #include "core/untrusted_text.h"
@@ -344,13 +345,6 @@ std::string shown(const json& j, const char* k) {
                                            : std::string("?");
 }
 
-std::string age_text(std::int64_t seconds) {
-  if (seconds < 0) return "in the future";
-  if (seconds < 3600) return std::to_string(seconds / 60) + " min ago";
-  if (seconds < 2 * 86400) return std::to_string(seconds / 3600) + " h ago";
-  return std::to_string(seconds / 86400) + " days ago";
-}
-
 // box veto VETO...: each file names its proposal; the box judges it and answers the count.
 int box_veto(Io& io, const Common& c, const std::vector<std::string>& files) {
   int result = kExitOk;
@@ -451,36 +445,14 @@ int box_approvers(Io& io, const Common& c) {
   int rc = kExitOk;
   auto j = call(io, c, rc, "GET", "/v1/approvers");
   if (!j) return rc;
-  const json warnings = j->value("warnings", json::array());
   if (c.json) {
     print_json(io, *j);
-  } else {
-    std::size_t width = 0;
-    for (const auto& a : j->value("approvers", json::array())) width = std::max(width, shown(a, "id").size());
-    for (const auto& a : j->value("approvers", json::array())) {
-      const std::string id = shown(a, "id");
-      io.out << "  " << id << std::string(width - id.size() + 2, ' ');
-      if (!a.contains("last_proof") || !a["last_proof"].is_string()) {
-        io.out << "never proven";
-      } else {
-        const std::int64_t age = a.contains("age_seconds") && a["age_seconds"].is_number_integer()
-                                     ? a["age_seconds"].get<std::int64_t>()
-                                     : 0;
-        io.out << "proven " << shown(a, "last_proof") << " (" << age_text(age) << ")";
-        if (!a.value("live", false)) io.out << "  STALE";
-      }
-      if (shown(a, "name") != id && a.contains("name")) io.out << "  " << shown(a, "name");
-      io.out << "\n";
-    }
-    if (!j->contains("liveness_days") || !(*j)["liveness_days"].is_number()) {
-      io.out << "The policy sets no liveness_days: no proof is stale.\n";
-    } else if (warnings.empty()) {
-      io.out << "Every rule can be met by approvers proven in the last " << u64(*j, "liveness_days")
-             << " days.\n";
-    }
-    for (const auto& w : warnings) io.out << "warning: " << shown(w, "message") << "\n";
   }
-  for (const auto& w : warnings) io.err << "warning: " << shown(w, "message") << "\n";
+  UnixTime box_now = 0;
+  auto report = LivenessReport::from_json(*j, &box_now);
+  if (!report.ok()) return report_error(io, report.error(), c.json);
+  if (!c.json) io.out << report->to_text(box_now);
+  for (const auto& w : report->warnings) io.err << "warning: " << escape_untrusted(w.message) << "\n";
   return kExitOk;
 }
 

@@ -175,32 +175,38 @@ const std::string kKeyHelp =
 }  // namespace
 
 void add_sign_commands(Registry& r) {
-  auto a = std::make_shared<SignArgs>();
-  auto* sign_cmd = r.app.add_subcommand("sign", "Sign a proposal (one approver's vote)");
-  sign_cmd->footer(
-      "Shows the proposal in plain words, asks for the key's passphrase (no echo) and writes a signature\n"
-      "file over DESIGN.md's signing input: \"countersign/proposal/v1\" || 0x00 || SHA-256(JCS(proposal)).\n"
-      "An expired proposal is refused. -o never overwrites an existing file.\n\n" +
-      kKeyHelp);
-  add_key_options(sign_cmd, *a);
-  sign_cmd->add_option("PROPOSAL", a->document, "Proposal file")->required();
-  sign_cmd->callback(
-      [&io = r.io, &rc = r.rc, a] { rc = sign_proposal_as(io, *a, Statement::kApproval, "sign"); });
-
-  auto v = std::make_shared<SignArgs>();
-  auto* veto_cmd = r.app.add_subcommand("veto", "Veto a proposal (a signed vote against it)");
-  veto_cmd->footer(
-      "Where the policy's rule for the action says \"veto\": K, K vetoes by approvers who may count end the\n"
-      "proposal: the box refuses it if not yet executed and cancels a queued job for it before its\n"
-      "privileged step. A veto is its own signed statement, made with the same keys and devices as an\n"
-      "approval but over its own signing input: \"countersign/veto/v1\" || 0x00 || SHA-256(JCS(proposal)),\n"
-      "so a veto can never be counted as an approval, nor the reverse. Collect vetoes like signatures and\n"
-      "give them to the box with `countersign box veto`, or put them in the bundle (`bundle assemble`).\n\n" +
-      kKeyHelp);
-  add_key_options(veto_cmd, *v);
-  veto_cmd->add_option("PROPOSAL", v->document, "Proposal file")->required();
-  veto_cmd->callback(
-      [&io = r.io, &rc = r.rc, v] { rc = sign_proposal_as(io, *v, Statement::kVeto, "veto"); });
+  struct VoteCommand {
+    const char* name;
+    const char* help;
+    std::string footer;
+    Statement statement;
+  };
+  const VoteCommand votes[] = {
+      {"sign", "Sign a proposal (one approver's vote)",
+       "Shows the proposal in plain words, asks for the key's passphrase (no echo) and writes a signature\n"
+       "file over DESIGN.md's signing input: \"countersign/proposal/v1\" || 0x00 || SHA-256(JCS(proposal)).\n"
+       "An expired proposal is refused. -o never overwrites an existing file.\n\n",
+       Statement::kApproval},
+      {"veto", "Veto a proposal (a signed vote against it)",
+       "Where the policy's rule for the action says \"veto\": K, K vetoes by approvers who may count end "
+       "the\n"
+       "proposal: the box refuses it if not yet executed and cancels a queued job for it before its\n"
+       "privileged step. A veto is its own signed statement, made with the same keys and devices as an\n"
+       "approval but over its own signing input: \"countersign/veto/v1\" || 0x00 || SHA-256(JCS(proposal)),\n"
+       "so a veto can never be counted as an approval, nor the reverse. Collect vetoes like signatures and\n"
+       "give them to the box with `countersign box veto`, or put them in the bundle (`bundle assemble`).\n\n",
+       Statement::kVeto},
+  };
+  for (const VoteCommand& vote : votes) {
+    auto a = std::make_shared<SignArgs>();
+    auto* cmd = r.app.add_subcommand(vote.name, vote.help);
+    cmd->footer(vote.footer + kKeyHelp);
+    add_key_options(cmd, *a);
+    cmd->add_option("PROPOSAL", a->document, "Proposal file")->required();
+    cmd->callback([&io = r.io, &rc = r.rc, a, statement = vote.statement, name = std::string(vote.name)] {
+      rc = sign_proposal_as(io, *a, statement, name);
+    });
+  }
 
   // `key prove`: `key` is registered by cmd_key.cpp, before this.
   CLI::App* key_cmd = r.app.get_subcommand("key");

@@ -124,8 +124,10 @@ void note_proof_entry(LastProofs& last, const json& entry) {
   const auto event = entry.find("event");
   const auto approver = entry.find("approver");
   const auto time = entry.find("time");
+  // Only the helper's own entries: one the daemon reported carries "reported_by" (and the
+  // helper refuses to write this event for it anyway).
   if (event == entry.end() || *event != audit::event::kApproverProved || approver == entry.end() ||
-      !approver->is_string() || time == entry.end() || !time->is_string()) {
+      !approver->is_string() || time == entry.end() || !time->is_string() || entry.contains(audit::kReportedBy)) {
     return;
   }
   auto t = parse_rfc3339(time->get_ref<const json::string_t&>());
@@ -179,6 +181,7 @@ LivenessReport liveness_report(const Policy& policy, const LastProofs& last_proo
 
 json LivenessReport::to_json(UnixTime now) const {
   json j;
+  j["now"] = format_rfc3339(now);
   j["liveness_days"] = liveness_days ? json(*liveness_days) : json(nullptr);
   json list = json::array();
   for (const auto& a : approvers) {
@@ -203,19 +206,52 @@ json LivenessReport::to_json(UnixTime now) const {
   return j;
 }
 
+Result<LivenessReport> LivenessReport::from_json(const json& j, UnixTime* now) {
+  auto bad = [](const std::string& what) {
+    return Error(Errc::kMalformed, "the box's approver report: " + what);
+  };
+  if (!j.is_object()) return bad("is not a JSON object");
+  LivenessReport r;
+  const auto t = j.find("now");
+  if (t == j.end() || !t->is_string()) return bad("\"now\" is missing");
+  CS_TRY(*now, parse_rfc3339(t->get_ref<const json::string_t&>()));
+  if (const auto d = j.find("liveness_days"); d != j.end() && d->is_number_unsigned()) {
+    r.liveness_days = d->get<std::uint64_t>();
+  }
+  const auto approvers = j.find("approvers");
+  if (approvers == j.end() || !approvers->is_array()) return bad("\"approvers\" is not a list");
+  for (const auto& a : *approvers) {
+    if (!a.is_object() || !a.contains("id") || !a["id"].is_string()) return bad("an approver has no \"id\"");
+    ApproverLiveness al{a["id"].get<std::string>(), a.value("name", a["id"].get<std::string>()), std::nullopt,
+                        a.value("live", false)};
+    if (const auto lp = a.find("last_proof"); lp != a.end() && lp->is_string()) {
+      CS_TRY(al.last_proof, parse_rfc3339(lp->get_ref<const json::string_t&>()));
+    }
+    r.approvers.push_back(std::move(al));
+  }
+  for (const auto& w : j.value("warnings", json::array())) {
+    if (!w.is_object() || !w.contains("message") || !w["message"].is_string()) return bad("a warning has no message");
+    auto action = action_from_name(w.value("action", ""));
+    r.warnings.push_back({action.ok() ? *action : Action::kInstallModel, w.value("threshold", std::uint64_t{0}),
+                          w.value("live", std::size_t{0}), w["message"].get<std::string>()});
+  }
+  return r;
+}
+
 std::string LivenessReport::to_text(UnixTime now) const {
   std::ostringstream o;
   std::size_t width = 0;
-  for (const auto& a : approvers) width = std::max(width, a.id.size());
+  for (const auto& a : approvers) width = std::max(width, escape_untrusted(a.id).size());
   for (const auto& a : approvers) {
-    o << "  " << a.id << std::string(width - a.id.size() + 2, ' ');
+    const std::string id = escape_untrusted(a.id);
+    o << "  " << id << std::string(width - id.size() + 2, ' ');
     if (!a.last_proof) {
       o << "never proven";
     } else {
       o << "proven " << format_rfc3339(*a.last_proof) << " (" << age_text(now, *a.last_proof) << ")";
       if (!a.live) o << "  STALE";
     }
-    if (a.name != a.id) o << "  " << a.name;
+    if (a.name != a.id) o << "  " << escape_untrusted(a.name);
     o << "\n";
   }
   if (!liveness_days) {
@@ -223,7 +259,7 @@ std::string LivenessReport::to_text(UnixTime now) const {
   } else if (warnings.empty()) {
     o << "Every rule can be met by approvers proven in the last " << *liveness_days << " days.\n";
   }
-  for (const auto& w : warnings) o << "warning: " << w.message << "\n";
+  for (const auto& w : warnings) o << "warning: " << escape_untrusted(w.message) << "\n";
   return o.str();
 }
 

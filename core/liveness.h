@@ -96,15 +96,20 @@ struct LivenessReport {
   std::optional<std::uint64_t> liveness_days;
   std::vector<ApproverLiveness> approvers;  // in policy order
   std::vector<LivenessWarning> warnings;    // empty without liveness_days
+  // "now" (the time ages are judged at) goes along, so that a reader far from the box shows
+  // the box's ages.
   nlohmann::json to_json(UnixTime now) const;
+  // What to_json wrote, as the box's API returns it (GET /v1/approvers), and its "now".
+  // Untrusted input: to_text escapes every text it shows. kMalformed naming the member.
+  static Result<LivenessReport> from_json(const nlohmann::json& j, UnixTime* now);
   std::string to_text(UnixTime now) const;
 };
 
 // Approver id -> time of their latest recorded proof.
 using LastProofs = std::map<std::string, UnixTime, std::less<>>;
 // Notes an audit log entry (its parsed JSON) in `last`: an "approver-proved" entry with an
-// "approver" and a "time" moves that approver's latest proof forward; other entries are
-// ignored. The box's log is the record of proofs (the box, the app and auditors read it).
+// "approver" and a "time" moves that approver's latest proof forward; other entries, and
+// entries the daemon reported ("reported_by"), are ignored. The box's log is the record of proofs (the box, the app and auditors read it).
 void note_proof_entry(LastProofs& last, const nlohmann::json& entry);
 
 // `last_proofs`: approver id -> time of their latest recorded proof. Counts, per rule, the

@@ -154,18 +154,24 @@ VerifyReport verify_approval(const Proposal& proposal, const Digest* subject_has
     return mark(SignatureVerdict::Status::kCounted, "");
   };
 
+  // One vote per approver: a valid verdict of an approver already in `seen` is a duplicate;
+  // else the approver joins `ids`.
+  auto count_once = [](SignatureVerdict& v, std::set<std::string>& seen, std::vector<std::string>& ids,
+                       std::string_view already) {
+    if (v.status != SignatureVerdict::Status::kCounted) return;
+    if (!seen.insert(v.approver_id).second) {
+      v.status = SignatureVerdict::Status::kDuplicate;
+      v.reason = "approver \"" + v.approver_id + "\" " + std::string(already) + " (one vote per approver)";
+      return;
+    }
+    ids.push_back(v.approver_id);
+  };
+
   // Vetoes first: a vetoed proposal is dead whatever its approvals.
   std::set<std::string> vetoed;
   auto count_veto = [&](const SignatureFile& sig) {
     SignatureVerdict v = judge(sig, r.vetoes.size(), Statement::kVeto);
-    if (v.status == SignatureVerdict::Status::kCounted && vetoed.contains(v.approver_id)) {
-      v.status = SignatureVerdict::Status::kDuplicate;
-      v.reason = "approver \"" + v.approver_id + "\" has already vetoed (one vote per approver)";
-    }
-    if (v.status == SignatureVerdict::Status::kCounted) {
-      vetoed.insert(v.approver_id);
-      r.vetoed_by.push_back(v.approver_id);
-    }
+    count_once(v, vetoed, r.vetoed_by, "has already vetoed");
     r.vetoes.push_back(std::move(v));
   };
   for (const auto& sig : signatures) {
@@ -189,14 +195,8 @@ VerifyReport verify_approval(const Proposal& proposal, const Digest* subject_has
       v.status = SignatureVerdict::Status::kProposer;
       v.reason = "approver \"" + v.approver_id + "\" proposed this, and the rule for " + action +
                  " does not count the proposer's own signature";
-    } else if (v.status == SignatureVerdict::Status::kCounted && counted.contains(v.approver_id)) {
-      v.status = SignatureVerdict::Status::kDuplicate;
-      v.reason = "approver \"" + v.approver_id + "\" is already counted (one vote per approver)";
     }
-    if (v.status == SignatureVerdict::Status::kCounted) {
-      counted.insert(v.approver_id);
-      r.counted.push_back(v.approver_id);
-    }
+    count_once(v, counted, r.counted, "is already counted");
     r.signatures.push_back(std::move(v));
   }
 

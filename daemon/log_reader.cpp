@@ -4,6 +4,7 @@
 
 #include "core/audit_entry.h"
 #include "core/audit_proof.h"
+#include "core/liveness.h"
 
 namespace countersign::daemon {
 
@@ -55,21 +56,12 @@ Result<nlohmann::json> LogReader::consistency(std::uint64_t old_size, std::uint6
   return audit::consistency_proof_doc(log, old_size, new_size);
 }
 
-Result<std::map<std::string, UnixTime, std::less<>>> LogReader::latest_proofs() {
+Result<LastProofs> LogReader::latest_proofs() {
   std::lock_guard lock(mu_);
   CS_TRY(auto log, open());
   for (; proofs_scanned_ < log.size(); ++proofs_scanned_) {
     CS_TRY(auto bytes, log.entry(proofs_scanned_));
-    auto e = nlohmann::json::parse(bytes, nullptr, false);
-    if (!e.is_object() || e.value("event", "") != audit::event::kApproverProved || e.contains("reported_by"))
-      continue;
-    if (!e.contains("approver") || !e["approver"].is_string() || !e.contains("time") ||
-        !e["time"].is_string())
-      continue;
-    auto at = parse_rfc3339(e["time"].get<std::string>());
-    if (!at.ok()) continue;
-    auto& latest = proofs_[e["approver"].get<std::string>()];
-    latest = std::max(latest, *at);
+    note_proof_entry(proofs_, nlohmann::json::parse(bytes, nullptr, false));
   }
   return proofs_;
 }

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/audit_log.h"
+#include "core/liveness.h"
 #include "core/result.h"
 #include "core/timeutil.h"
 #include "daemon/audit_reporter.h"
@@ -52,7 +53,7 @@ class LogReader {
   // Approver id -> the time of their latest approver-proved entry (the helper's own entries
   // only: one the daemon reported would carry "reported_by", and the helper refuses to write
   // it anyway). Reads only the entries appended since the last call.
-  Result<std::map<std::string, UnixTime, std::less<>>> latest_proofs();
+  Result<LastProofs> latest_proofs();
 
  private:
   Result<audit::AuditLog> open() const;
@@ -61,7 +62,7 @@ class LogReader {
   AuditReporter& audit_;
   std::mutex mu_;  // one read of the log at a time; the two below
   std::uint64_t proofs_scanned_ = 0;
-  std::map<std::string, UnixTime, std::less<>> proofs_;
+  LastProofs proofs_;
 };
 
 }  // namespace countersign::daemon

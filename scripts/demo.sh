@@ -55,14 +55,15 @@ for who in alice bob carol dave erin; do
   run "$cs" key generate --out "$who.key" --passphrase-file passphrase.txt > "$who.pub.json"
 done
 
-step "3. Policy: 3 of 5 to install a model; 4 including compliance to rotate the policy"
+step "3. Policy: 3 of 5 to install a model; 4 including compliance to rotate the policy; 2 vetoes end a removal, whose proposer cannot approve it; keys proven every 90 days"
 run "$cs" policy create --domain acme-prod \
   --approver alice:alice.key:engineering --approver bob:bob.key:compliance \
   --approver carol:carol.key:audit --approver dave:dave.pub.json:engineering \
   --approver erin:erin.key:security \
   --name "alice=Alice Chen, CTO" --name "bob=Bob Okafor, Compliance" --name "carol=Carol Diaz, Audit firm" \
   --rule install-model=3 --rule remove-model=2 --rule rotate-policy=4 \
-  --require-role rotate-policy=compliance -o policy.json
+  --require-role rotate-policy=compliance --veto remove-model=2 --exclude-proposer remove-model \
+  --liveness-days 90 -o policy.json
 run "$cs" policy check policy.json
 
 step "4. Proposal: install the model on box-7f3a, valid for 7 days"
@@ -170,7 +171,28 @@ for line in open(sys.argv[1]):
     print(f'  {e["seq"]:3}  {e["event"]:22} {who}')
 PY
 
-step "12. The audit log, fetched from the box and verified offline with only its public key"
+step "12. Governance: two approvers veto a removal the box holds; an approver proves their key is alive"
+run "$cs" proposal create --domain acme-prod --action remove-model --manifest manifest.json --box box-7f3a \
+  --expires 7d --proposer alice --note "Retire demo-llm-1b" -o removal.json
+run "$cs" box propose --proposal removal.json --manifest manifest.json --socket box/countersignd.sock
+for who in dave erin; do
+  run "$cs" veto --key "$who.key" --passphrase-file passphrase.txt --signer "$who" removal.json -o "$who.veto"
+  run "$cs" box veto "$who.veto" --socket box/countersignd.sock
+done
+echo "-- alice proposed it (her signature does not count), bob signs: the box refuses it, it is dead:"
+for who in alice bob; do
+  "$cs" sign --key "$who.key" --passphrase-file passphrase.txt removal.json -o "$who-removal.sig" 2>/dev/null
+done
+"$cs" bundle assemble --proposal removal.json --manifest manifest.json alice-removal.sig bob-removal.sig \
+  dave.veto erin.veto -o removal-bundle.json 2>/dev/null
+refuse "$cs" bundle verify --policy policy.json --box box-7f3a removal-bundle.json
+echo "-- liveness: the box issues a challenge, carol answers it with her key, the box records it:"
+run "$cs" box challenge -o challenge.json --socket box/countersignd.sock
+run "$cs" key prove --key carol.key --passphrase-file passphrase.txt --challenge challenge.json -o carol.proof
+run "$cs" box prove carol.proof --socket box/countersignd.sock
+run "$cs" box approvers --socket box/countersignd.sock
+
+step "13. The audit log, fetched from the box and verified offline with only its public key"
 run "$cs" box log export --socket box/countersignd.sock -o box-log.jsonl --checkpoint-out box-checkpoint.txt
 run "$cs" log show box-log.jsonl
 run "$cs" log verify box-log.jsonl --key box-log.key.pub --checkpoint box-checkpoint.txt

@@ -215,6 +215,26 @@ TEST_F(AppTest, ReviewShowsUntrustedTextEscaped) {
   EXPECT_FALSE(contains(note, "\xe2\x80\xae"));
 }
 
+TEST_F(AppTest, VerifyShowsTheBundlesNoteAndManifestEscaped) {
+  // A bundle whose proposal note carries the erase-line attack and a Trojan Source override.
+  const Bundle original = must(Bundle::parse_text(test_util::slurp(fx_.bundle)), "bundle");
+  Proposal::Fields pf = original.proposal().fields();
+  pf.nonce.clear();
+  pf.note = "ok\r\x1b[2K\x1b[1A invoice_\xe2\x80\xae" "fdp.exe";
+  const Proposal p = must(Proposal::create(pf), "proposal");
+  const std::string path = dir_.file("attack-bundle.json");
+  ASSERT_TRUE(write_file_atomic(path, to_pretty_json(must(Bundle::create(p, original.subject(), {}), "bundle").to_json()))
+                  .ok());
+  ASSERT_EQ(open({path, fx_.policy}), 2) << s(errors_.join("\n"));
+  const std::string report = s(window_->verify()->report_text());
+  EXPECT_TRUE(contains(report, "Note     ok\\x0d\\x1b[2K\\x1b[1A invoice_<U+202E>fdp.exe\n")) << report;
+  EXPECT_TRUE(contains(report, "Proposer dave\n")) << report;
+  EXPECT_TRUE(contains(report, "Manifest gemma-4-12b-it 2026-06-01, 40 files\n")) << report;
+  EXPECT_FALSE(contains(report, "\x1b"));
+  EXPECT_FALSE(contains(report, "\r"));
+  EXPECT_FALSE(contains(report, "\xe2\x80\xae"));
+}
+
 TEST_F(AppTest, ReviewShowsTheProposalInPlainWordsAndTheFileTable) {
   ASSERT_EQ(open({fx_.proposal, fx_.manifest}), 2) << s(errors_.join("\n"));
   ReviewView* r = window_->review();

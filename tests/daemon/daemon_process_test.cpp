@@ -23,6 +23,7 @@
 #include "core/audit_entry.h"
 #include "core/audit_log.h"
 #include "core/jcs.h"
+#include "core/liveness.h"
 #include "tests/cli/cli_test_util.h"
 #include "tests/daemon/box_fixture.h"
 #include "tests/daemon/integration.h"
@@ -680,6 +681,88 @@ std::uint64_t dir_bytes(const std::string& dir) {
 // run). Halfway, root submits one valid bundle: it must be accepted and installed. The
 // daemon's peak RSS stays under 128 MiB, the log grows by under 1 MiB, the daemon still
 // answers and stops cleanly.
+// Issue 19 through countersignd and the CLI: a proposal left on the box is vetoed with
+// `box veto` (its bundle then refused, the log naming who vetoed), and an approver's liveness
+// proof goes challenge -> proof -> `box prove` -> `box approvers`.
+TEST_F(DaemonProcessTest, VetoesAndLivenessProofsThroughTheCli) {
+  json policy = box_.make_policy_doc(1, {{"install-model", {{"threshold", 3}, {"veto", 2}}}});
+  policy["liveness_days"] = 90;
+  box_.set_policy_doc(policy);
+  Manifest m = BoxFixture::make_manifest(nginx_.root(), "gov", {{"g.bin", "governed"}},
+                                         {BoxFixture::https_source(nginx_.base_url() + "gov/")});
+  auto daemon = start();
+  ASSERT_TRUE(daemon->ready());
+  const Proposal p = BoxFixture::make_proposal(m.hash());
+  const std::string proposal = write_json("proposal.json", p.to_json());
+  const std::string manifest = write_json("manifest.json", m.to_json());
+  auto left = cli({"box", "propose", "--proposal", proposal, "--manifest", manifest});
+  ASSERT_EQ(left.rc, 0) << left;
+
+  const std::string dave = write_json("dave.veto", box_.sign_statement("dave", Statement::kVeto, p.id()).to_json());
+  const std::string erin = write_json("erin.veto", box_.sign_statement("erin", Statement::kVeto, p.id()).to_json());
+  const std::string stranger =
+      write_json("outsider.veto", box_.sign_statement("outsider", Statement::kVeto, p.id()).to_json());
+  auto refused = cli({"box", "veto", stranger});
+  EXPECT_EQ(refused.rc, 1) << refused;
+  EXPECT_TRUE(contains(refused.err, "not in policy version 1")) << refused;
+  auto one = cli({"box", "veto", dave});
+  EXPECT_EQ(one.rc, 0) << one;
+  EXPECT_TRUE(contains(one.out, "vetoed by dave (1 of 2")) << one;
+  auto two = cli({"box", "veto", erin});
+  EXPECT_EQ(two.rc, 0) << two;
+  EXPECT_TRUE(contains(two.out, "this proposal is dead")) << two;
+  // The bundle, even with the threshold met, is refused: the box keeps the vetoes.
+  const std::string bundle = write_json("bundle.json", box_.bundle(p, m.to_json(), {"alice", "bob", "carol"}));
+  auto sub = cli({"submit", bundle});
+  EXPECT_EQ(sub.rc, 1) << sub;
+  EXPECT_TRUE(contains(sub.err, "vetoed")) << sub;
+  EXPECT_FALSE(fs::exists(box_.models_dir() + "/" + hex_encode(m.hash())));
+
+  // Liveness: the box's challenge, carol's proof, the approvers report.
+  auto ch = cli({"box", "challenge", "-o", dir_.file("challenge.json")});
+  ASSERT_EQ(ch.rc, 0) << ch;
+  const Challenge challenge =
+      test_util::must(Challenge::parse_text(test_util::slurp(dir_.file("challenge.json"))), "challenge");
+  EXPECT_EQ(challenge.box(), BoxFixture::kBox);
+  auto again = cli({"box", "challenge", "-o", dir_.file("challenge.json")});
+  EXPECT_EQ(again.rc, 2) << again;  // never over an existing file
+  const std::string proof =
+      write_json("carol.proof", box_.sign_statement("carol", Statement::kLiveness, challenge.hash()).to_json());
+  auto proved = cli({"box", "prove", proof});
+  ASSERT_EQ(proved.rc, 0) << proved;
+  EXPECT_TRUE(contains(proved.out, "recorded: carol")) << proved;
+  auto approvers = cli({"box", "approvers"});
+  ASSERT_EQ(approvers.rc, 0) << approvers;
+  EXPECT_TRUE(contains(approvers.out, "carol  proven ")) << approvers;
+  EXPECT_TRUE(contains(approvers.out, "alice  never proven")) << approvers;
+  EXPECT_TRUE(contains(approvers.out, "warning: install-model needs 3; only 1 approver has proven their keys in 90 days"))
+      << approvers;
+  EXPECT_TRUE(contains(approvers.err, "warning: install-model needs 3")) << approvers;
+  auto aj = cli({"box", "approvers", "--json"});
+  ASSERT_EQ(aj.rc, 0) << aj;
+  EXPECT_EQ(jcs::parse(aj.out)->at("warnings")[0]["live"], 1) << aj;
+
+  // The log says who vetoed and who proved, in the helper's own entries.
+  auto exp = cli({"box", "log", "export", "-o", dir_.file("log.jsonl")});
+  ASSERT_EQ(exp.rc, 0) << exp;
+  bool vetoed = false, proven = false;
+  std::istringstream lines(test_util::slurp(dir_.path() / "log.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    json entry = *jcs::parse(audit::parse_export_line(line)->entry);
+    if (entry["event"] == "proposal-vetoed") {
+      EXPECT_EQ(entry["vetoed_by"], json({"dave", "erin"})) << entry.dump();
+      EXPECT_FALSE(entry.contains("reported_by"));
+      vetoed = true;
+    }
+    if (entry["event"] == "approver-proved") {
+      EXPECT_EQ(entry["approver"], "carol");
+      proven = true;
+    }
+  }
+  EXPECT_TRUE(vetoed);
+  EXPECT_TRUE(proven);
+}
+
 TEST_F(DaemonProcessTest, SoakOfFloodsWhileAValidBundleIsInstalled) {
   CS_REQUIRE_OR_SKIP(::geteuid() == 0, "the soak runs its clients as 20 other users: needs root");
   CS_REQUIRE_OR_SKIP(fs::exists(COUNTERSIGN_SOAK_CLIENT_BIN), "soak_client not built");
