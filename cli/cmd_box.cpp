@@ -439,8 +439,8 @@ int box_prove(Io& io, const Common& c, const std::vector<std::string>& files) {
   return result;
 }
 
-// box approvers: per approver the latest proof and its age; warnings on stdout and, each
-// as "warning: ...", on stderr. Exit 0 with warnings too: they are advice, not a failure.
+// box approvers: per approver the latest proof and its age, then the warnings ("warning:
+// ..."; with --json on stderr). Exit 0 with warnings too: they are advice, not a failure.
 int box_approvers(Io& io, const Common& c) {
   int rc = kExitOk;
   auto j = call(io, c, rc, "GET", "/v1/approvers");
@@ -452,7 +452,10 @@ int box_approvers(Io& io, const Common& c) {
   auto report = LivenessReport::from_json(*j, &box_now);
   if (!report.ok()) return report_error(io, report.error(), c.json);
   if (!c.json) io.out << report->to_text(box_now);
-  for (const auto& w : report->warnings) io.err << "warning: " << escape_untrusted(w.message) << "\n";
+  // With --json stdout is for scripts: the warnings go to stderr as well.
+  if (c.json) {
+    for (const auto& w : report->warnings) io.err << "warning: " << escape_untrusted(w.message) << "\n";
+  }
   return kExitOk;
 }
 
@@ -650,9 +653,9 @@ void add_box_commands(Registry& r) {
   auto* approvers =
       box->add_subcommand("approvers", "Each approver's latest liveness proof, and what it puts at risk");
   approvers->footer(
-      "With the policy's liveness_days, warns (on standard output, and as \"warning: ...\" on standard\n"
-      "error) when, counting only approvers proven within that many days, a rule's threshold could no\n"
-      "longer be met. Warnings are advice: the exit status is still 0.");
+      "With the policy's liveness_days, warns (\"warning: ...\" lines; with --json also on standard error)\n"
+      "when, counting only approvers proven within that many days, a rule's threshold could no longer be\n"
+      "met. Warnings are advice: the exit status is still 0.");
   add_common(approvers, *c);
   approvers->callback([&io = r.io, &rc = r.rc, c] { rc = box_approvers(io, *c); });
 

@@ -127,7 +127,8 @@ void note_proof_entry(LastProofs& last, const json& entry) {
   // Only the helper's own entries: one the daemon reported carries "reported_by" (and the
   // helper refuses to write this event for it anyway).
   if (event == entry.end() || *event != audit::event::kApproverProved || approver == entry.end() ||
-      !approver->is_string() || time == entry.end() || !time->is_string() || entry.contains(audit::kReportedBy)) {
+      !approver->is_string() || time == entry.end() || !time->is_string() ||
+      entry.contains(audit::kReportedBy)) {
     return;
   }
   auto t = parse_rfc3339(time->get_ref<const json::string_t&>());
@@ -215,8 +216,10 @@ Result<LivenessReport> LivenessReport::from_json(const json& j, UnixTime* now) {
   const auto t = j.find("now");
   if (t == j.end() || !t->is_string()) return bad("\"now\" is missing");
   CS_TRY(*now, parse_rfc3339(t->get_ref<const json::string_t&>()));
-  if (const auto d = j.find("liveness_days"); d != j.end() && d->is_number_unsigned()) {
-    r.liveness_days = d->get<std::uint64_t>();
+  if (const auto d = j.find("liveness_days"); d != j.end() && !d->is_null()) {
+    auto days = json_integer(*d, 1, 36500);
+    if (!days.ok()) return bad("\"liveness_days\": " + days.error().message);
+    r.liveness_days = *days;
   }
   const auto approvers = j.find("approvers");
   if (approvers == j.end() || !approvers->is_array()) return bad("\"approvers\" is not a list");
@@ -230,10 +233,12 @@ Result<LivenessReport> LivenessReport::from_json(const json& j, UnixTime* now) {
     r.approvers.push_back(std::move(al));
   }
   for (const auto& w : j.value("warnings", json::array())) {
-    if (!w.is_object() || !w.contains("message") || !w["message"].is_string()) return bad("a warning has no message");
+    if (!w.is_object() || !w.contains("message") || !w["message"].is_string())
+      return bad("a warning has no message");
     auto action = action_from_name(w.value("action", ""));
-    r.warnings.push_back({action.ok() ? *action : Action::kInstallModel, w.value("threshold", std::uint64_t{0}),
-                          w.value("live", std::size_t{0}), w["message"].get<std::string>()});
+    r.warnings.push_back({action.ok() ? *action : Action::kInstallModel,
+                          w.value("threshold", std::uint64_t{0}), w.value("live", std::size_t{0}),
+                          w["message"].get<std::string>()});
   }
   return r;
 }

@@ -202,6 +202,7 @@ VerifyReport verify_approval(const Proposal& proposal, const Digest* subject_has
 
   for (const auto& a : policy.approvers()) {
     if (proposer_excluded && a.id == *proposal.proposer()) continue;
+    if (vetoed.contains(a.id)) continue;  // voted against: not waited for
     if (!counted.contains(a.id) && eligible(rule, a, options)) r.missing.push_back(a.id);
   }
   if (rule != nullptr) {

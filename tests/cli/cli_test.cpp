@@ -236,18 +236,7 @@ TEST_F(CliTest, ProposalShowAndManifestShowForReview) {
 // "invoice_fdp.exe". Such names are refused at parse, naming the character and its offset;
 // free text (a note, a description) may hold them but is shown escaped, never interpreted.
 TEST_F(CliTest, EscapeSequencesAndBidiOverridesCannotHideInTheReview) {
-  const std::string hex(64, 'a');
-  auto manifest_with = [&](const std::string& path, const std::string& description) {
-    json m = {{"schema", "countersign/manifest/v1"},
-              {"kind", "model"},
-              {"name", "x"},
-              {"version", "1"},
-              {"description", description},
-              {"license", {{"spdx", "MIT"}}},
-              {"sources", json::array()},
-              {"files", {{{"path", path}, {"size", 1}, {"sha256", hex}}}}};
-    return m.dump();
-  };
+  auto manifest_with = test_util::manifest_text;
   write("erase.json", manifest_with("zz_backdoor.py\r\x1b[2K\x1b[1A", "ok"));
   CliRun erase = run({"manifest", "show", p("erase.json")});
   EXPECT_EQ(erase.rc, 2) << erase;

@@ -35,15 +35,7 @@ using test_util::contains;
 const UnixTime kNow = 1795341600;  // 2026-11-22T10:00:00Z
 
 std::string manifest_described(const std::string& description) {
-  json m = {{"schema", "countersign/manifest/v1"},
-            {"kind", "model"},
-            {"name", "x"},
-            {"version", "1"},
-            {"description", description},
-            {"license", {{"spdx", "MIT"}}},
-            {"sources", json::array()},
-            {"files", {{{"path", "a.bin"}, {"size", 1}, {"sha256", std::string(64, 'a')}}}}};
-  return m.dump();
+  return test_util::manifest_text("a.bin", description);
 }
 
 void append_utf8(std::string& out, char32_t cp) {

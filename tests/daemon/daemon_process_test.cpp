@@ -188,7 +188,8 @@ TEST_F(DaemonProcessTest, SubmitWaitThenFetchTheLogAndVerifyItOffline) {
   const auto old_size = size_of(test_util::slurp(dir_.path() / "cp.txt"));
   // One more refusal, for another reason (the same peer refused for the same reason again
   // within refusal_interval would only be counted): the log grows.
-  auto malformed = cli::box_request({box_.config().socket, std::nullopt, std::nullopt}, "POST", "/v1/bundles", "{");
+  auto malformed =
+      cli::box_request({box_.config().socket, std::nullopt, std::nullopt}, "POST", "/v1/bundles", "{");
   ASSERT_TRUE(malformed.ok());
   EXPECT_EQ(malformed->status, 400);
   auto newer = cli({"box", "log", "checkpoint", "-o", dir_.file("cp2.txt")});
@@ -320,7 +321,8 @@ TEST_F(DaemonProcessTest, TwoHundredConcurrentClientsAllGetAnswers) {
     bundles.push_back(box_.bundle(BoxFixture::make_proposal(m.hash()), m.to_json(), signers).dump());
   }
   // 200 clients, one uid here: lift the per-peer limit (16 by default) to show the load.
-  test_util::spit(box_.config_file(), test_util::slurp(box_.config_file()) + "max_connections_per_peer = 256\n");
+  test_util::spit(box_.config_file(),
+                  test_util::slurp(box_.config_file()) + "max_connections_per_peer = 256\n");
   auto daemon = start();
   ASSERT_TRUE(daemon->ready());
   cli::BoxEndpoint ep{box_.config().socket, std::nullopt, std::nullopt};
@@ -455,10 +457,12 @@ std::string make_tls_files(const fs::path& dir) {
   const std::string d = dir.string();
   test_util::spit(dir / "server.ext", "subjectAltName=IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n");
   const std::string make =
-      "cd '" + d + "' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+      "cd '" + d +
+      "' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
       "-keyout ca.key -out ca.pem -subj /CN=test-ca && openssl req -new -newkey ec -pkeyopt "
       "ec_paramgen_curve:P-256 -nodes -keyout tls.key -out tls.csr -subj /CN=box && openssl x509 -req -in "
-      "tls.csr -CA ca.pem -CAkey ca.key -set_serial 1 -days 2 -out tls.pem -extfile server.ext && chmod 600 tls.key";
+      "tls.csr -CA ca.pem -CAkey ca.key -set_serial 1 -days 2 -out tls.pem -extfile server.ext && chmod 600 "
+      "tls.key";
   EXPECT_EQ(std::system(("(" + make + ") >>'" + d + "/openssl.log' 2>&1").c_str()), 0)
       << test_util::slurp(dir / "openssl.log");
   return "tls_cert = " + d + "/tls.pem\ntls_key = " + d + "/tls.key\n";
@@ -466,9 +470,10 @@ std::string make_tls_files(const fs::path& dir) {
 std::string curl_https(const fs::path& dir, const std::string& host_port, const std::string& path) {
   const std::string out = (dir / "curl.out").string();
   fs::remove(out);
-  const int rc = std::system(("curl -sS --max-time 10 --tlsv1.3 --cacert '" + (dir / "ca.pem").string() + "' -o '" + out +
-               "' https://" + host_port + path + " >>'" + (dir / "curl.log").string() + "' 2>&1")
-                  .c_str());
+  const int rc =
+      std::system(("curl -sS --max-time 10 --tlsv1.3 --cacert '" + (dir / "ca.pem").string() + "' -o '" +
+                   out + "' https://" + host_port + path + " >>'" + (dir / "curl.log").string() + "' 2>&1")
+                      .c_str());
   EXPECT_EQ(rc, 0) << "curl failed: " << test_util::slurp(dir / "curl.log");
   return test_util::slurp(out);
 }
@@ -481,10 +486,12 @@ TEST_F(DaemonProcessTest, OptionalTcpListenerServesTheSameApi) {
   auto daemon = start();
   ASSERT_TRUE(daemon->ready());
   auto status = curl_https(dir_.path(), "127.0.0.1:" + std::to_string(port), "/v1/status");
-  EXPECT_TRUE(contains(status, "\"box\":\"box-7f3a\"")) << status << test_util::slurp(dir_.path() / "curl.log");
+  EXPECT_TRUE(contains(status, "\"box\":\"box-7f3a\""))
+      << status << test_util::slurp(dir_.path() / "curl.log");
   // countersign itself, trusting the box's CA; without it the certificate does not verify (3).
   const std::string url = "https://127.0.0.1:" + std::to_string(port);
-  auto cli_status = test_util::run_cli({"box", "status", "--url", url, "--cacert", dir_.file("ca.pem")}, system_now);
+  auto cli_status =
+      test_util::run_cli({"box", "status", "--url", url, "--cacert", dir_.file("ca.pem")}, system_now);
   EXPECT_EQ(cli_status.rc, 0) << cli_status;
   EXPECT_TRUE(contains(cli_status.out, "box-7f3a")) << cli_status;
   auto untrusted = test_util::run_cli({"box", "status", "--url", url}, system_now);
@@ -496,8 +503,8 @@ TEST_F(DaemonProcessTest, OptionalTcpListenerOnIpv6Loopback) {
   // Without IPv6 nothing can bind ::1, whatever the port: then the daemon must refuse to
   // start and name the listener, not run without it.
   const std::string listen = "[::1]:" + std::to_string(free != 0 ? free : 18441);
-  test_util::spit(box_.config_file(),
-                  test_util::slurp(box_.config_file()) + "listen = " + listen + "\n" + make_tls_files(dir_.path()));
+  test_util::spit(box_.config_file(), test_util::slurp(box_.config_file()) + "listen = " + listen + "\n" +
+                                          make_tls_files(dir_.path()));
   if (free == 0) {
     auto [rc, err] = run_daemon_once({"--config", box_.config_file()}, dir_.file("err.txt"));
     EXPECT_EQ(rc, 1) << err;
@@ -507,7 +514,8 @@ TEST_F(DaemonProcessTest, OptionalTcpListenerOnIpv6Loopback) {
   auto daemon = start();
   ASSERT_TRUE(daemon->ready());
   auto status = curl_https(dir_.path(), listen, "/v1/status");
-  EXPECT_TRUE(contains(status, "\"box\":\"box-7f3a\"")) << status << test_util::slurp(dir_.path() / "curl.log");
+  EXPECT_TRUE(contains(status, "\"box\":\"box-7f3a\""))
+      << status << test_util::slurp(dir_.path() / "curl.log");
 }
 
 TEST_F(DaemonProcessTest, TcpListenerNeedsANumericAddress) {
@@ -575,7 +583,6 @@ TEST_F(DaemonProcessTest, CheckConfigIsReadOnly) {
   EXPECT_EQ(files_below(log_dir), log_stopped);
 }
 
-
 // The log of more than one page (1500 small entries, then 1000 of 12 KiB: pages cut by the
 // entry count and by the byte cap): every page within its bound, the export complete and
 // verifying, a page beyond the end empty.
@@ -619,7 +626,7 @@ TEST_F(DaemonProcessTest, LogEntriesComeInBoundedPagesAndExportFollowsThemToTheE
     ASSERT_LT(lines_per_page.size(), 100u) << "the pages never end";
   }
   EXPECT_EQ(start, size);
-  ASSERT_GE(lines_per_page.size(), 4u);  // ~14 MiB of entries: the whole log is never one answer
+  ASSERT_GE(lines_per_page.size(), 4u);        // ~14 MiB of entries: the whole log is never one answer
   EXPECT_EQ(lines_per_page[0], kPageEntries);  // cut by the count
   EXPECT_LT(lines_per_page[2], kPageEntries);  // cut by the bytes
   EXPECT_GT(total_bytes, 3 * kPageBytes);
@@ -698,8 +705,10 @@ TEST_F(DaemonProcessTest, VetoesAndLivenessProofsThroughTheCli) {
   auto left = cli({"box", "propose", "--proposal", proposal, "--manifest", manifest});
   ASSERT_EQ(left.rc, 0) << left;
 
-  const std::string dave = write_json("dave.veto", box_.sign_statement("dave", Statement::kVeto, p.id()).to_json());
-  const std::string erin = write_json("erin.veto", box_.sign_statement("erin", Statement::kVeto, p.id()).to_json());
+  const std::string dave =
+      write_json("dave.veto", box_.sign_statement("dave", Statement::kVeto, p.id()).to_json());
+  const std::string erin =
+      write_json("erin.veto", box_.sign_statement("erin", Statement::kVeto, p.id()).to_json());
   const std::string stranger =
       write_json("outsider.veto", box_.sign_statement("outsider", Statement::kVeto, p.id()).to_json());
   auto refused = cli({"box", "veto", stranger});
@@ -712,7 +721,8 @@ TEST_F(DaemonProcessTest, VetoesAndLivenessProofsThroughTheCli) {
   EXPECT_EQ(two.rc, 0) << two;
   EXPECT_TRUE(contains(two.out, "this proposal is dead")) << two;
   // The bundle, even with the threshold met, is refused: the box keeps the vetoes.
-  const std::string bundle = write_json("bundle.json", box_.bundle(p, m.to_json(), {"alice", "bob", "carol"}));
+  const std::string bundle =
+      write_json("bundle.json", box_.bundle(p, m.to_json(), {"alice", "bob", "carol"}));
   auto sub = cli({"submit", bundle});
   EXPECT_EQ(sub.rc, 1) << sub;
   EXPECT_TRUE(contains(sub.err, "vetoed")) << sub;
@@ -726,8 +736,8 @@ TEST_F(DaemonProcessTest, VetoesAndLivenessProofsThroughTheCli) {
   EXPECT_EQ(challenge.box(), BoxFixture::kBox);
   auto again = cli({"box", "challenge", "-o", dir_.file("challenge.json")});
   EXPECT_EQ(again.rc, 2) << again;  // never over an existing file
-  const std::string proof =
-      write_json("carol.proof", box_.sign_statement("carol", Statement::kLiveness, challenge.hash()).to_json());
+  const std::string proof = write_json(
+      "carol.proof", box_.sign_statement("carol", Statement::kLiveness, challenge.hash()).to_json());
   auto proved = cli({"box", "prove", proof});
   ASSERT_EQ(proved.rc, 0) << proved;
   EXPECT_TRUE(contains(proved.out, "recorded: carol")) << proved;
@@ -735,11 +745,13 @@ TEST_F(DaemonProcessTest, VetoesAndLivenessProofsThroughTheCli) {
   ASSERT_EQ(approvers.rc, 0) << approvers;
   EXPECT_TRUE(contains(approvers.out, "carol  proven ")) << approvers;
   EXPECT_TRUE(contains(approvers.out, "alice  never proven")) << approvers;
-  EXPECT_TRUE(contains(approvers.out, "warning: install-model needs 3; only 1 approver has proven their keys in 90 days"))
+  EXPECT_TRUE(contains(approvers.out,
+                       "warning: install-model needs 3; only 1 approver has proven their keys in 90 days"))
       << approvers;
-  EXPECT_TRUE(contains(approvers.err, "warning: install-model needs 3")) << approvers;
+  EXPECT_FALSE(contains(approvers.out, "sets no liveness_days")) << approvers;
   auto aj = cli({"box", "approvers", "--json"});
   ASSERT_EQ(aj.rc, 0) << aj;
+  EXPECT_TRUE(contains(aj.err, "warning: install-model needs 3")) << aj;
   EXPECT_EQ(jcs::parse(aj.out)->at("warnings")[0]["live"], 1) << aj;
 
   // The log says who vetoed and who proved, in the helper's own entries.
@@ -790,8 +802,9 @@ TEST_F(DaemonProcessTest, SoakOfFloodsWhileAValidBundleIsInstalled) {
   std::vector<std::pair<pid_t, std::string>> clients;
   for (int i = 0; i < kProcesses; ++i) {
     const std::string out = dir_.file("soak-" + std::to_string(i) + ".json");
-    std::vector<std::string> args = {COUNTERSIGN_SOAK_CLIENT_BIN, box_.config().socket, std::to_string(seconds),
-                                     std::to_string(kThreads), std::to_string(61000 + i), tmpl_file};
+    std::vector<std::string> args = {COUNTERSIGN_SOAK_CLIENT_BIN, box_.config().socket,
+                                     std::to_string(seconds),     std::to_string(kThreads),
+                                     std::to_string(61000 + i),   tmpl_file};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -834,7 +847,8 @@ TEST_F(DaemonProcessTest, SoakOfFloodsWhileAValidBundleIsInstalled) {
     if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_TRUE(done);
-  EXPECT_EQ(test_util::slurp(box_.models_dir() + "/" + hex_encode(m.hash()) + "/w.bin"), std::string(65536, 'w'));
+  EXPECT_EQ(test_util::slurp(box_.models_dir() + "/" + hex_encode(m.hash()) + "/w.bin"),
+            std::string(65536, 'w'));
   const std::uint64_t rss_kib = peak_rss_kib(daemon->pid());
   auto status = cli::box_request(ep, "GET", "/v1/status");
   ASSERT_TRUE(status.ok());
@@ -842,10 +856,11 @@ TEST_F(DaemonProcessTest, SoakOfFloodsWhileAValidBundleIsInstalled) {
   int st = daemon->kill(SIGTERM);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
   const std::uint64_t log_growth = dir_bytes(box_.config().log_dir()) - log_before;
-  std::printf("soak: %d s, %d clients, %ld requests, valid bundle accepted after %.2f s, daemon peak RSS %.1f MiB, "
-              "log grew %.1f KiB\n",
-              seconds, kProcesses * kThreads, requests, accept_seconds, static_cast<double>(rss_kib) / 1024.0,
-              static_cast<double>(log_growth) / 1024.0);
+  std::printf(
+      "soak: %d s, %d clients, %ld requests, valid bundle accepted after %.2f s, daemon peak RSS %.1f MiB, "
+      "log grew %.1f KiB\n",
+      seconds, kProcesses * kThreads, requests, accept_seconds, static_cast<double>(rss_kib) / 1024.0,
+      static_cast<double>(log_growth) / 1024.0);
   EXPECT_GT(requests, 1000);
 #if defined(__SANITIZE_ADDRESS__)
   // Under ASan the daemon's RSS is mostly shadow memory and the allocator's quarantine of

@@ -102,6 +102,16 @@ class EngineTest : public ::testing::Test {
     return out;
   }
   // 1 MiB served at 2 KiB/s: just over the stall limit, minutes to finish.
+  // Waits (bounded: 10 s) until the job `submitted` answered for has fetched its first bytes.
+  bool wait_fetching(const Reply& submitted) {
+    for (int i = 0; i < 400; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      json j = api().job(submitted.body["job"].get<std::string>()).body;
+      if (j.contains("progress") && j["progress"]["bytes_done"].get<std::uint64_t>() > 0) return true;
+    }
+    return false;
+  }
+
   Manifest crawl_manifest() {
     return BoxFixture::make_manifest(nginx_.root(), "crawl", {{"big.bin", std::string(1 << 20, 'c')}},
                                      {BoxFixture::https_source(nginx_.crawl_url() + "crawl/")});
@@ -475,13 +485,7 @@ TEST_F(EngineTest, ARotationThatDropsAliceEndsHerRunningAndQueuedInstalls) {
                                                {BoxFixture::https_source(nginx_.base_url() + "waiting/")});
   Reply running = submit(install_bundle(crawling, {"alice"}));
   ASSERT_EQ(running.status, 202) << running.body.dump(2);
-  bool fetching = false;
-  for (int i = 0; i < 400 && !fetching; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    json j = api().job(running.body["job"].get<std::string>()).body;
-    fetching = j.contains("progress") && j["progress"]["bytes_done"].get<std::uint64_t>() > 0;
-  }
-  ASSERT_TRUE(fetching);
+  ASSERT_TRUE(wait_fetching(running));
   Reply queued = submit(install_bundle(waiting, {"alice"}));
   ASSERT_EQ(queued.status, 202) << queued.body.dump(2);
 
@@ -771,13 +775,7 @@ TEST_F(GovEngineTest, VetoesEndJobs) {
   const Proposal queued_p = BoxFixture::make_proposal(waiting.hash());
   Reply running = submit(box_.bundle(running_p, crawling.to_json(), {"alice"}));
   ASSERT_EQ(running.status, 202) << running.body.dump(2);
-  bool fetching = false;
-  for (int i = 0; i < 400 && !fetching; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    json j = api().job(running.body["job"].get<std::string>()).body;
-    fetching = j.contains("progress") && j["progress"]["bytes_done"].get<std::uint64_t>() > 0;
-  }
-  ASSERT_TRUE(fetching);
+  ASSERT_TRUE(wait_fetching(running));
   Reply queued = submit(box_.bundle(queued_p, waiting.to_json(), {"alice"}));
   ASSERT_EQ(queued.status, 202) << queued.body.dump(2);
 
