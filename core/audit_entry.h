@@ -59,7 +59,8 @@ inline constexpr std::string_view kProposalAbandoned = "proposal-abandoned";  //
 // Issue 19: governance. Written by the System component from what it verified itself.
 inline constexpr std::string_view kVetoReceived = "veto-received";      // + "approver", "key"
 inline constexpr std::string_view kProposalVetoed = "proposal-vetoed";  // + "vetoed_by": [ids]
-inline constexpr std::string_view kApproverProved = "approver-proved";  // + "approver", "key", "challenge", "issued"
+inline constexpr std::string_view kApproverProved =
+    "approver-proved";  // + "approver", "key", "challenge", "issued"
 inline constexpr std::string_view kReportsSuppressed =
     "reports-suppressed";  // + "count": over the rate limit
 }  // namespace event

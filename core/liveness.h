@@ -109,7 +109,8 @@ struct LivenessReport {
 using LastProofs = std::map<std::string, UnixTime, std::less<>>;
 // Notes an audit log entry (its parsed JSON) in `last`: an "approver-proved" entry with an
 // "approver" and a "time" moves that approver's latest proof forward; other entries, and
-// entries the daemon reported ("reported_by"), are ignored. The box's log is the record of proofs (the box, the app and auditors read it).
+// entries the daemon reported ("reported_by"), are ignored. The box's log is the record of proofs (the box,
+// the app and auditors read it).
 void note_proof_entry(LastProofs& last, const nlohmann::json& entry);
 
 // `last_proofs`: approver id -> time of their latest recorded proof. Counts, per rule, the

@@ -220,10 +220,13 @@ TEST_F(AppTest, VerifyShowsTheBundlesNoteAndManifestEscaped) {
   const Bundle original = must(Bundle::parse_text(test_util::slurp(fx_.bundle)), "bundle");
   Proposal::Fields pf = original.proposal().fields();
   pf.nonce.clear();
-  pf.note = "ok\r\x1b[2K\x1b[1A invoice_\xe2\x80\xae" "fdp.exe";
+  pf.note =
+      "ok\r\x1b[2K\x1b[1A invoice_\xe2\x80\xae"
+      "fdp.exe";
   const Proposal p = must(Proposal::create(pf), "proposal");
   const std::string path = dir_.file("attack-bundle.json");
-  ASSERT_TRUE(write_file_atomic(path, to_pretty_json(must(Bundle::create(p, original.subject(), {}), "bundle").to_json()))
+  ASSERT_TRUE(write_file_atomic(
+                  path, to_pretty_json(must(Bundle::create(p, original.subject(), {}), "bundle").to_json()))
                   .ok());
   ASSERT_EQ(open({path, fx_.policy}), 2) << s(errors_.join("\n"));
   const std::string report = s(window_->verify()->report_text());
