@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 namespace countersign::test_util {
 
 // A fresh, empty directory under ::testing::TempDir(), named after `prefix`, the process
@@ -56,6 +58,20 @@ inline void spit(const std::filesystem::path& p, const std::string& data) {
 
 inline bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
+}
+
+// A one-file manifest document (JSON text) with `path` and free text `description`, as an
+// attacker would write it: nothing is checked here, the parser under test does that.
+inline std::string manifest_text(const std::string& path, const std::string& description) {
+  nlohmann::json m = {{"schema", "countersign/manifest/v1"},
+                      {"kind", "model"},
+                      {"name", "x"},
+                      {"version", "1"},
+                      {"description", description},
+                      {"license", {{"spdx", "MIT"}}},
+                      {"sources", nlohmann::json::array()},
+                      {"files", {{{"path", path}, {"size", 1}, {"sha256", std::string(64, 'a')}}}}};
+  return m.dump();
 }
 
 }  // namespace countersign::test_util

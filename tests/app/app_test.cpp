@@ -215,6 +215,20 @@ TEST_F(AppTest, ReviewShowsUntrustedTextEscaped) {
   EXPECT_FALSE(contains(note, "\xe2\x80\xae"));
 }
 
+TEST_F(AppTest, AManifestNamingAFileWithEscapesIsRefusedForTheDiffWithTheNameEscaped) {
+  const std::string path = dir_.file("erase.json");
+  test_util::spit(path, test_util::manifest_text("zz_backdoor.py\r\x1b[2K\x1b[1A", "ok"));
+  ASSERT_EQ(open({fx_.proposal, fx_.manifest}), 2) << s(errors_.join("\n"));
+  auto r = window_->session().ws().open_previous(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(contains(r.error().message, "/files/0/path")) << r.error().message;
+  EXPECT_TRUE(contains(r.error().message, "zz_backdoor.py\\x0d\\x1b[2K\\x1b[1A")) << r.error().message;
+  EXPECT_FALSE(contains(r.error().message, "\x1b"));
+  // Nothing of it reached the Diff view.
+  window_->session().notify();
+  EXPECT_FALSE(contains(s(window_->diff()->counts()->text()), "\x1b"));
+}
+
 TEST_F(AppTest, VerifyShowsTheBundlesNoteAndManifestEscaped) {
   // A bundle whose proposal note carries the erase-line attack and a Trojan Source override.
   const Bundle original = must(Bundle::parse_text(test_util::slurp(fx_.bundle)), "bundle");

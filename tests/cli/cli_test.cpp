@@ -257,7 +257,14 @@ TEST_F(CliTest, EscapeSequencesAndBidiOverridesCannotHideInTheReview) {
   CliRun shown = run({"manifest", "show", p("described.json")});
   EXPECT_EQ(shown.rc, 0) << shown;
   EXPECT_TRUE(contains(shown.out, "About     fine\\x0d\\x1b[2K\\x1b[1Ahidden <U+202E>txt")) << shown;
-  for (const CliRun* r : {&erase, &bidi, &shown}) {
+  // manifest diff: the same names are refused there too, and the same free text escaped.
+  CliRun diff = run({"manifest", "diff", p("described.json"), p("erase.json")});
+  EXPECT_EQ(diff.rc, 2) << diff;
+  EXPECT_TRUE(contains(diff.err, "zz_backdoor.py\\x0d\\x1b[2K\\x1b[1A")) << diff;
+  CliRun diff_bidi = run({"manifest", "diff", p("bidi.json"), p("described.json")});
+  EXPECT_EQ(diff_bidi.rc, 2) << diff_bidi;
+  EXPECT_TRUE(contains(diff_bidi.err, "invoice_<U+202E>exe.pdf")) << diff_bidi;
+  for (const CliRun* r : {&erase, &bidi, &shown, &diff, &diff_bidi}) {
     EXPECT_FALSE(contains(r->out + r->err, "\x1b")) << "a raw ESC reached the terminal";
     EXPECT_FALSE(contains(r->out + r->err, "\r")) << "a raw CR reached the terminal";
     EXPECT_FALSE(contains(r->out + r->err, "\xe2\x80\xae")) << "a raw RLO reached the terminal";

@@ -9,8 +9,6 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "cli/cli.h"
 
 namespace countersign::test_util {
@@ -37,20 +35,6 @@ inline CliRun run_cli(const std::vector<std::string>& args, Clock now, const std
   r.out = out.str();
   r.err = err.str();
   return r;
-}
-
-// A one-file manifest document (JSON text) with `path` and free text `description`, as an
-// attacker would write it: nothing is checked here, the parser under test does that.
-inline std::string manifest_text(const std::string& path, const std::string& description) {
-  nlohmann::json m = {{"schema", "countersign/manifest/v1"},
-                      {"kind", "model"},
-                      {"name", "x"},
-                      {"version", "1"},
-                      {"description", description},
-                      {"license", {{"spdx", "MIT"}}},
-                      {"sources", nlohmann::json::array()},
-                      {"files", {{{"path", path}, {"size", 1}, {"sha256", std::string(64, 'a')}}}}};
-  return m.dump();
 }
 
 }  // namespace countersign::test_util

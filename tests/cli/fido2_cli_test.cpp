@@ -9,6 +9,7 @@
 #include <map>
 
 #include "core/bytes.h"
+#include "core/liveness.h"
 #include "tests/cli/cli_test_util.h"
 #include "tests/test_util.h"
 #include "tests/tools/virtual_key_process.h"
@@ -250,6 +251,19 @@ TEST_F(Fido2CliTest, AVirtualKeyVetoesAndProvesItsLivenessToTheBox) {
   json pj = json::parse(test_util::slurp(p("bob.proof")));
   EXPECT_EQ(pj["schema"], "countersign/liveness/v1");
   EXPECT_EQ(pj["alg"], "fido2-eddsa");
+  // The box's check of it: bob's key, this box, this challenge.
+  auto policy = Policy::parse_text(test_util::slurp(p("policy.json")));
+  auto challenge = Challenge::parse_text(test_util::slurp(p("challenge.json")));
+  auto proof_file = SignatureFile::parse(pj);
+  ASSERT_TRUE(policy.ok() && challenge.ok() && proof_file.ok());
+  LivenessCheck here;
+  here.now = kNow;
+  here.box_id = "box-7f3a";
+  auto proven = verify_liveness(*proof_file, *challenge, *policy, here);
+  ASSERT_TRUE(proven.ok()) << proven.error().message;
+  EXPECT_EQ(proven->approver_id, "bob");
+  here.box_id = "box-91c2";
+  EXPECT_FALSE(verify_liveness(*proof_file, *challenge, *policy, here).ok());
   // A challenge for another domain is refused before the key is touched.
   test_util::spit(p("other.json"), json{{"schema", "countersign/challenge/v1"},
                                         {"domain", "acme-staging"},
