@@ -861,12 +861,15 @@ TEST_F(DaemonProcessTest, SoakOfFloodsWhileAValidBundleIsInstalled) {
       "log grew %.1f KiB\n",
       seconds, kProcesses * kThreads, requests, accept_seconds, static_cast<double>(rss_kib) / 1024.0,
       static_cast<double>(log_growth) / 1024.0);
-  EXPECT_GT(requests, 1000);
+  // Every client was answered, whatever the build's speed.
+  EXPECT_GT(requests, kProcesses * kThreads);
 #if defined(__SANITIZE_ADDRESS__)
   // Under ASan the daemon's RSS is mostly shadow memory and the allocator's quarantine of
-  // freed blocks (256 MiB by default): the bound is the regular build's to hold.
+  // freed blocks (256 MiB by default), and requests run several times slower (842 in 10 s
+  // on CI's 2 cores): the flood's size and the RSS bound are the regular build's to hold.
   (void)rss_kib;
 #else
+  EXPECT_GT(requests, 1000);
   EXPECT_LT(rss_kib, 128u * 1024);
 #endif
   EXPECT_LT(log_growth, 1u << 20);
