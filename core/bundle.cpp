@@ -38,9 +38,17 @@ Result<Bundle> Bundle::parse(const json& doc) {
     if (!np.ok()) return nested(np.error(), "/manifest");
     b.new_policy_ = std::move(np).value();
   } else if (b.proposal_->action() == Action::kInstallModel ||
-             b.proposal_->action() == Action::kRemoveModel) {
+             b.proposal_->action() == Action::kRemoveModel ||
+             b.proposal_->action() == Action::kInstallPackages) {
     auto m = Manifest::parse(*subject);
     if (!m.ok()) return nested(m.error(), "/manifest");
+    // A model proposal never approves a package change, nor the other way round.
+    bool wants_packages = b.proposal_->action() == Action::kInstallPackages;
+    if (m->is_packages() != wants_packages) {
+      return r.error("manifest", "this " + std::string(action_name(b.proposal_->action())) +
+                                     " bundle carries a \"" + m->kind() + "\" manifest; it approves only \"" +
+                                     (wants_packages ? "packages" : "model") + "\" manifests");
+    }
     b.manifest_ = std::move(m).value();
   } else if (b.proposal_->action() == Action::kRestoreSnapshot) {
     auto sd = SnapshotDoc::parse(*subject);

@@ -1,9 +1,9 @@
 // Bundle: what the box receives (DESIGN.md "Bundle"): a proposal, the document it approves
-// and the signatures. The "manifest" member holds a manifest (install-model, remove-model)
-// or, for rotate-policy, the new policy document, or, for restore-snapshot, the snapshot
-// document (core/snapshot_doc.h). The signature list holds approvals and may hold vetoes
-// (both signature files, core/signature_file.h). Parsing checks schema and shape only;
-// whether the bundle is approved is verify_bundle's job (core/verify.h).
+// and the signatures. The "manifest" member holds a manifest (install-model, remove-model: kind
+// model; install-packages: kind packages) or, for rotate-policy, the new policy document, or, for
+// restore-snapshot, the snapshot document (core/snapshot_doc.h). The signature list holds approvals and may
+// hold vetoes (both signature files, core/signature_file.h). Parsing checks schema and shape only; whether
+// the bundle is approved is verify_bundle's job (core/verify.h).
 #pragma once
 
 #include <optional>

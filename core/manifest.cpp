@@ -1,6 +1,7 @@
 #include "core/manifest.h"
 
 #include <algorithm>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "core/jcs.h"
@@ -101,7 +102,104 @@ Result<Source> parse_source(const json& v, const std::string& pointer) {
   return s;
 }
 
+bool is_alnum(char c) { return is_lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
+
+// One entry of `packages`. Cross-checks against `files` are done by the caller.
+Result<PackageChange> parse_package(const json& v, const std::string& pointer) {
+  CS_TRY(auto r, ObjectReader::open(v, kDoc, pointer));
+  PackageChange p;
+  CS_TRY(p.name, r.name("name"));
+  if (!is_debian_package_name(p.name)) {
+    return r.error("name", "\"" + printable_field(p.name) +
+                               "\" is not a Debian package name (lowercase letters, digits, '+', '-', '.', "
+                               "at least two, starting with a letter or digit)");
+  }
+  CS_TRY(auto remove, r.optional_bool("remove"));
+  p.remove = remove.value_or(false);
+  if (remove && !*remove) return r.error("remove", "is either true or absent");
+  CS_TRY(auto arch, r.optional_name("architecture"));
+  CS_TRY(auto version, r.optional_name("version"));
+  CS_TRY(auto file, r.optional_name("file"));
+  CS_TRY(p.replaces, r.optional_name("replaces"));
+  CS_TRY_VOID(r.finish());
+  if (arch) {
+    if (!is_debian_architecture(*arch)) {
+      return r.error("architecture", "\"" + printable_field(*arch) + "\" is not a Debian architecture");
+    }
+    p.architecture = *arch;
+  }
+  if (p.replaces && !is_debian_version(*p.replaces)) {
+    return r.error("replaces", "\"" + printable_field(*p.replaces) + "\" is not a Debian version");
+  }
+  if (p.remove) {
+    if (version) return r.error("version", "a removal installs no version");
+    if (file) return r.error("file", "a removal installs no file");
+    if (!p.replaces) return r.error("replaces", "a removal names the version installed now");
+    return p;
+  }
+  if (!arch) return r.error("architecture", "is required for a package that is installed");
+  if (!version) return r.error("version", "is required for a package that is installed");
+  if (!file) return r.error("file", "is required for a package that is installed");
+  if (!is_debian_version(*version)) {
+    return r.error("version", "\"" + printable_field(*version) + "\" is not a Debian version");
+  }
+  p.version = *version;
+  p.file = *file;
+  return p;
+}
+
+bool package_order(const PackageChange& a, const PackageChange& b) {
+  return a.name != b.name ? a.name < b.name : a.architecture < b.architecture;
+}
+
 }  // namespace
+
+std::string PackageChange::qualified_name() const {
+  return architecture.empty() ? name : name + ":" + architecture;
+}
+
+bool is_debian_package_name(std::string_view name) {
+  if (name.size() < 2 || name.size() > 128 || !is_lower_alnum(name.front())) return false;
+  for (char c : name) {
+    if (!is_lower_alnum(c) && c != '+' && c != '-' && c != '.') return false;
+  }
+  return true;
+}
+
+bool is_debian_version(std::string_view version) {
+  if (version.empty() || version.size() > 256) return false;
+  std::string_view rest = version;
+  if (auto colon = rest.find(':'); colon != std::string_view::npos) {
+    std::string_view epoch = rest.substr(0, colon);
+    if (epoch.empty() || epoch.size() > 9) return false;
+    for (char c : epoch) {
+      if (c < '0' || c > '9') return false;
+    }
+    rest = rest.substr(colon + 1);
+  }
+  std::string_view upstream = rest;
+  if (auto dash = rest.rfind('-'); dash != std::string_view::npos) {
+    upstream = rest.substr(0, dash);
+    std::string_view revision = rest.substr(dash + 1);
+    if (revision.empty()) return false;
+    for (char c : revision) {
+      if (!is_alnum(c) && c != '+' && c != '.' && c != '~') return false;
+    }
+  }
+  if (upstream.empty() || upstream.front() < '0' || upstream.front() > '9') return false;
+  for (char c : upstream) {
+    if (!is_alnum(c) && c != '+' && c != '.' && c != '~' && c != '-') return false;
+  }
+  return true;
+}
+
+bool is_debian_architecture(std::string_view arch) {
+  if (arch.empty() || arch.size() > 32 || !is_lower_alnum(arch.front())) return false;
+  for (char c : arch) {
+    if (!is_lower_alnum(c) && c != '-') return false;
+  }
+  return true;
+}
 
 // AWS "Bucket naming rules" for virtual-hosted-style URLs: 3 to 63 characters; lowercase letters, digits,
 // hyphens and dots; each dot-separated label starts and ends with a letter or digit; not formatted like an
@@ -276,23 +374,30 @@ Result<Manifest> Manifest::parse(const json& doc) {
   CS_TRY_VOID(r.expect_schema(kManifestSchema));
   Manifest m;
   CS_TRY(m.f_.kind, r.string("kind"));
-  if (m.f_.kind != "model") {
-    return r.error("kind", m.f_.kind == "packages"
-                               ? "\"packages\" manifests are not supported by this version yet"
-                               : "unknown kind \"" + m.f_.kind + "\" (expected \"model\")");
+  if (m.f_.kind != "model" && m.f_.kind != "packages") {
+    return r.error(
+        "kind", "unknown kind \"" + printable_field(m.f_.kind) + "\" (expected \"model\" or \"packages\")");
   }
+  const bool packages = m.is_packages();
   CS_TRY(m.f_.name, r.name("name"));
   CS_TRY(m.f_.version, r.name("version"));
   CS_TRY(m.f_.description, r.optional_string("description"));
 
-  CS_TRY(const json* lic, r.object("license"));
-  CS_TRY(auto lr, ObjectReader::open(*lic, kDoc, "/license"));
-  CS_TRY(m.f_.license.spdx, lr.name("spdx"));
-  CS_TRY(m.f_.license.url, lr.optional_name("url"));
-  CS_TRY_VOID(lr.finish());
+  // A model says under which license it comes; for packages each .deb says it (optional).
+  const json* lic = nullptr;
+  if (!packages || r.has("license")) {
+    CS_TRY(lic, r.object("license"));
+  }
+  if (lic != nullptr) {
+    CS_TRY(auto lr, ObjectReader::open(*lic, kDoc, "/license"));
+    CS_TRY(m.f_.license.spdx, lr.name("spdx"));
+    CS_TRY(m.f_.license.url, lr.optional_name("url"));
+    CS_TRY_VOID(lr.finish());
+  }
 
   CS_TRY(const json::array_t* files, r.array("files"));
-  if (files->empty()) return r.error("files", "must list at least one file");
+  // A packages manifest that only removes has no files; its `packages` is checked below.
+  if (files->empty() && !packages) return r.error("files", "must list at least one file");
   m.f_.files.reserve(files->size());
   std::unordered_set<std::string_view> paths;
   paths.reserve(files->size());
@@ -338,9 +443,58 @@ Result<Manifest> Manifest::parse(const json& doc) {
     }
     m.f_.sources.push_back(std::move(s));
   }
+  if (packages) {
+    CS_TRY_VOID(m.parse_packages(r));
+  }
   CS_TRY_VOID(r.finish());
   CS_TRY(m.hash_, jcs::hash(doc));
   return m;
+}
+
+// `packages`: each entry valid, sorted by name then architecture, unique; every install names
+// a file of `files`, every file is named by exactly one install, none is removed twice or
+// both installed and removed.
+Result<void> Manifest::parse_packages(ObjectReader& r) {
+  CS_TRY(const json::array_t* list, r.array("packages"));
+  if (list->empty()) return r.error("packages", "must list at least one package to install or remove");
+  std::unordered_map<std::string_view, std::size_t> file_users;  // path -> index in packages
+  for (const auto& f : f_.files) file_users.emplace(f.path, list->size());
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    std::string p = pointer_append("/packages", i);
+    CS_TRY(PackageChange c, parse_package((*list)[i], p));
+    if (!f_.packages.empty()) {
+      const PackageChange& prev = f_.packages.back();
+      if (prev.name == c.name && (prev.architecture == c.architecture || prev.remove || c.remove)) {
+        return document_error(kDoc, p, "package \"" + c.qualified_name() + "\" is listed twice");
+      }
+      if (package_order(c, prev)) {
+        return document_error(kDoc, p,
+                              "\"" + c.qualified_name() + "\" comes after \"" + prev.qualified_name() +
+                                  "\": packages must be sorted by name, then architecture");
+      }
+    }
+    if (!c.remove) {
+      auto it = file_users.find(c.file);
+      if (it == file_users.end()) {
+        return document_error(kDoc, pointer_append(p, "file"),
+                              "\"" + printable_field(c.file) + "\" is not one of the manifest's files");
+      }
+      if (it->second != list->size()) {
+        return document_error(kDoc, pointer_append(p, "file"),
+                              "\"" + printable_field(c.file) + "\" is already the file of \"" +
+                                  f_.packages[it->second].qualified_name() + "\"");
+      }
+      it->second = i;
+    }
+    f_.packages.push_back(std::move(c));
+  }
+  for (std::size_t i = 0; i < f_.files.size(); ++i) {
+    if (file_users.at(f_.files[i].path) == list->size()) {
+      return document_error(kDoc, pointer_append(pointer_append("/files", i), "path"),
+                            "\"" + printable_field(f_.files[i].path) + "\" is not the file of any package");
+    }
+  }
+  return {};
 }
 
 Result<Manifest> Manifest::parse_text(std::string_view text) {
@@ -350,6 +504,7 @@ Result<Manifest> Manifest::parse_text(std::string_view text) {
 Result<Manifest> Manifest::create(Fields fields) {
   std::sort(fields.files.begin(), fields.files.end(),
             [](const ManifestFile& a, const ManifestFile& b) { return a.path < b.path; });
+  std::sort(fields.packages.begin(), fields.packages.end(), package_order);
   Manifest m;
   m.f_ = std::move(fields);
   return parse(m.to_json());
@@ -368,10 +523,12 @@ json Manifest::to_json() const {
   j["name"] = f_.name;
   j["version"] = f_.version;
   if (f_.description) j["description"] = *f_.description;
-  json lic;
-  lic["spdx"] = f_.license.spdx;
-  if (f_.license.url) lic["url"] = *f_.license.url;
-  j["license"] = std::move(lic);
+  if (!is_packages() || !f_.license.spdx.empty()) {
+    json lic;
+    lic["spdx"] = f_.license.spdx;
+    if (f_.license.url) lic["url"] = *f_.license.url;
+    j["license"] = std::move(lic);
+  }
   json files = json::array();
   for (const auto& f : f_.files) {
     files.push_back(json{{"path", f.path}, {"size", f.size}, {"sha256", hex_encode(f.sha256)}});
@@ -380,6 +537,22 @@ json Manifest::to_json() const {
   json sources = json::array();
   for (const auto& s : f_.sources) sources.push_back(s.to_json());
   j["sources"] = std::move(sources);
+  if (is_packages()) {
+    json list = json::array();
+    for (const auto& p : f_.packages) {
+      json e = {{"name", p.name}};
+      if (!p.architecture.empty()) e["architecture"] = p.architecture;
+      if (p.remove) {
+        e["remove"] = true;
+      } else {
+        e["version"] = p.version;
+        e["file"] = p.file;
+      }
+      if (p.replaces) e["replaces"] = *p.replaces;
+      list.push_back(std::move(e));
+    }
+    j["packages"] = std::move(list);
+  }
   return j;
 }
 

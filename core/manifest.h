@@ -15,6 +15,8 @@
 
 namespace countersign {
 
+class ObjectReader;
+
 inline constexpr std::string_view kManifestSchema = "countersign/manifest/v1";
 
 struct ManifestFile {
@@ -55,6 +57,31 @@ struct License {
   std::optional<std::string> url;
 };
 
+// One entry of a packages manifest's `packages` (DESIGN.md "Packages manifests"): a package
+// installed from one of the manifest's files, or removed. `replaces` is the version the box
+// must have installed now (absent: not installed); a removal always has one.
+struct PackageChange {
+  std::string name;          // Debian package name (Policy 5.6.1)
+  std::string architecture;  // "amd64", "all"; may be empty for a removal
+  std::string version;       // Debian version (Policy 5.6.12); empty for a removal
+  std::string file;          // a path of the manifest's files; empty for a removal
+  bool remove = false;
+  std::optional<std::string> replaces;
+
+  // "name" or "name:arch" (as dpkg and apt write a package with its architecture).
+  std::string qualified_name() const;
+};
+
+// Debian's own rules, checked wherever a packages manifest or a box's package list is read.
+// Package names: at least two characters, lowercase letters, digits, '+', '-', '.',
+// starting with a letter or digit (Debian Policy 5.6.1).
+bool is_debian_package_name(std::string_view name);
+// Versions: [epoch:]upstream[-revision] (Policy 5.6.12): the epoch digits, upstream starts
+// with a digit and holds letters, digits, ".+~-:" as the rules allow.
+bool is_debian_version(std::string_view version);
+// Architectures: lowercase letters, digits and '-' ("amd64", "all", "arm64", "musl-linux-any").
+bool is_debian_architecture(std::string_view arch);
+
 // Checks one manifest path against DESIGN's rules; returns the reason it is not allowed.
 std::optional<std::string> check_manifest_path(std::string_view path);
 
@@ -68,6 +95,8 @@ class Manifest {
     License license;
     std::vector<ManifestFile> files;  // any order; create() sorts them
     std::vector<Source> sources;
+    // kind "packages" only: sorted by name then architecture (create() sorts them).
+    std::vector<PackageChange> packages;
   };
 
   // Validates a parsed JSON document.
@@ -84,14 +113,19 @@ class Manifest {
   const License& license() const { return f_.license; }
   const std::vector<ManifestFile>& files() const { return f_.files; }
   const std::vector<Source>& sources() const { return f_.sources; }
+  bool is_packages() const { return f_.kind == "packages"; }
+  // Kind "packages": what changes, in document order (sorted); empty for models.
+  const std::vector<PackageChange>& packages() const { return f_.packages; }
   std::uint64_t total_size() const;
-  // Document hash: SHA-256 of the JCS form; names the install directory models/<hex>/.
+  // Document hash: SHA-256 of the JCS form; names the install directory models/<hex>/
+  // (models only: a packages manifest installs nothing into models/).
   const Digest& hash() const { return hash_; }
 
   nlohmann::json to_json() const;
 
  private:
   Manifest() = default;
+  Result<void> parse_packages(ObjectReader& r);
   Fields f_;
   Digest hash_{};
 };
