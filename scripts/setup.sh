@@ -38,6 +38,9 @@ packages=(
   debhelper desktop-file-utils libxml2-utils debootstrap
   # issue 19: tests/cli/terminal_view_test.cpp checks what a terminal (tmux) shows of `manifest show`.
   tmux
+  # issue 20: the local Debian repository of the packages-gate tests (dpkg-dev's
+  # dpkg-scanpackages and dpkg-parsechangelog, apt-utils' apt-ftparchive, gpg signs its Release).
+  dpkg-dev apt-utils gpg
 )
 node_packages=(nodejs npm)
 
