@@ -161,6 +161,11 @@ int enroll(Io& io, const EnrollArgs& a) {
     return report_error(
         io, Error(Errc::kInvalidArgument, "say which kind of key to enroll: --fido2 or --piv"), a.json);
   }
+  // Before any touch, PIN or key generation: -o never overwrites, so say so first.
+  if (!a.out.empty() && a.out != "-") {
+    auto absent = refuse_existing(a.out);
+    if (!absent.ok()) return report_error(io, absent.error().with_context("-o"), a.json);
+  }
   if (a.piv) {
     if (!a.device.empty() || a.uv || a.resident) {
       return report_error(io, Error(Errc::kInvalidArgument, "--device, --uv and --resident are for --fido2"),

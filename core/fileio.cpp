@@ -113,17 +113,24 @@ Result<std::string> read_file_or_stdin(const std::string& path, std::istream& in
   while (in.read(buf, sizeof buf) || in.gcount() > 0) {
     out.append(buf, static_cast<std::size_t>(in.gcount()));
     if (out.size() > max_size) {
-      return Error(Errc::kInvalidArgument, "standard input is larger than " + std::to_string(max_size) + " bytes");
+      return Error(Errc::kInvalidArgument,
+                   "standard input is larger than " + std::to_string(max_size) + " bytes");
     }
   }
   return out;
+}
+
+Result<void> refuse_existing(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) return already_exists(path);
+  return {};
 }
 
 Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode, bool exclusive) {
   namespace fs = std::filesystem;
   const fs::path target(path);
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  if (exclusive && ::access(path.c_str(), F_OK) == 0) return already_exists(path);
+  if (exclusive) CS_TRY_VOID(refuse_existing(path));
   // The temp file is created 0600 with O_EXCL (never someone else's file, never readable by
   // others while being written) and only then given `mode`.
   std::random_device rd;

@@ -3,10 +3,10 @@
 // directory), and the pretty JSON form we write for people.
 #pragma once
 
+#include <sys/types.h>
 #include <cstdint>
 #include <istream>
 #include <string>
-#include <sys/types.h>
 
 #include <nlohmann/json.hpp>
 
@@ -25,6 +25,11 @@ Result<std::string> read_file_or_stdin(const std::string& path, std::istream& in
 // With `exclusive`, fails if `path` already exists.
 Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644,
                                bool exclusive = false);
+
+// Fails ("PATH already exists; refusing to overwrite it") when anything, even a dangling
+// symlink, is at `path`: for commands that would otherwise do work (a touch, a key made on
+// a card) before an exclusive write refuses.
+Result<void> refuse_existing(const std::string& path);
 
 // JSON for people and files: two-space indent, UTF-8, members in sorted order, integral
 // numbers without a fraction ("size": 42, not 42.0). Ends with a newline.

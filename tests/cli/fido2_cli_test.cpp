@@ -97,6 +97,26 @@ class Fido2CliTest : public ::testing::Test {
   std::vector<std::unique_ptr<VirtualKeyProcess>> keys_;
 };
 
+// Issue 25: -o that names an existing file (or a dangling link) is refused before the key is
+// asked for a touch or makes a credential, and the file is left as it was.
+TEST_F(Fido2CliTest, EnrollToAnExistingFileIsRefusedBeforeAnyTouch) {
+  start("alice");
+  test_util::spit(p("alice.json"), "keep\n");
+  std::filesystem::create_symlink(p("nowhere"), p("link.json"));
+  for (const char* out : {"alice.json", "link.json"}) {
+    CliRun r = run({"key", "enroll", "--fido2", "--device", dev("alice"), "--name", "alice", "-o", p(out)});
+    EXPECT_EQ(r.rc, 2) << r;
+    EXPECT_TRUE(contains(r.err, "already exists; refusing to overwrite it")) << r;
+    EXPECT_FALSE(contains(r.err, "Touch your security key")) << r;
+  }
+  EXPECT_EQ(test_util::slurp(p("alice.json")), "keep\n");
+  EXPECT_FALSE(std::filesystem::exists(p("nowhere")));
+  CliRun fresh =
+      run({"key", "enroll", "--fido2", "--device", dev("alice"), "--name", "alice", "-o", p("new.json")});
+  EXPECT_EQ(fresh.rc, 0) << fresh;
+  EXPECT_TRUE(contains(fresh.err, "Touch your security key")) << fresh;
+}
+
 TEST_F(Fido2CliTest, KeyListShowsTheAuthenticatorAndItsPinState) {
   start("alice");
   start("carol", {"--pin", "271828"});
