@@ -55,7 +55,7 @@ Result<void> write_output(Io& io, const std::string& path, const std::string& te
     io.out.flush();
     return {};
   }
-  return write_file_atomic(path, text, 0644, exclusive);
+  return exclusive ? write_file_atomic(path, text, 0644, true) : write_output_file(path, text);
 }
 
 namespace {

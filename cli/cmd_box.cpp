@@ -317,7 +317,7 @@ int log_export(Io& io, const LogArgs& a) {
   auto w = write_output(io, a.out, lines);
   if (!w.ok()) return report_error(io, w.error(), false);
   if (!a.checkpoint_out.empty()) {
-    auto wc = write_file_atomic(a.checkpoint_out, *cp);
+    auto wc = write_output_file(a.checkpoint_out, *cp);
     if (!wc.ok()) return report_error(io, wc.error(), false);
   }
   io.err << "exported " << start << " entries\n";

@@ -28,7 +28,8 @@ namespace fs = std::filesystem;
 // A verification outcome is exit 1 whatever its code; only unreadable input is exit 2.
 int report_check_failure(Io& io, const Error& e, bool json) {
   int rc = report_error(io, e, json);
-  return e.code == Errc::kNotFound || e.code == Errc::kIo || e.code == Errc::kInvalidArgument ? rc : kExitFailed;
+  return e.code == Errc::kNotFound || e.code == Errc::kIo || e.code == Errc::kInvalidArgument ? rc
+                                                                                              : kExitFailed;
 }
 
 // --key: a file holding a vkey, or the vkey text itself.
@@ -52,7 +53,8 @@ Result<note::Signer> load_signer(const std::string& path) {
 
 // Calls `each(index, entry_bytes, leaf_hash)` for every entry of a log directory or export.
 Result<std::optional<audit::TornTail>> for_each_entry(
-    const std::string& source, const std::function<Result<void>(std::uint64_t, const std::string&, const Digest&)>& each) {
+    const std::string& source,
+    const std::function<Result<void>(std::uint64_t, const std::string&, const Digest&)>& each) {
   if (fs::is_directory(source)) {
     std::uint64_t i = 0;
     return audit::scan_record_file((fs::path(source) / "entries").string(), audit::kEntriesHeader,
@@ -76,9 +78,10 @@ std::string describe(const nlohmann::json& e) {
   std::string extra;
   for (const auto& [k, v] : e.items()) {
     if (k == "seq" || k == "time" || k == "event" || k == "proposal") continue;
-    std::string shown = v.is_string() ? v.get<std::string>()
-                        : v.is_number() ? jcs::format_number(v.get<double>())
-                                        : jcs::serialize(v).ok() ? *jcs::serialize(v) : v.dump();
+    std::string shown = v.is_string()            ? v.get<std::string>()
+                        : v.is_number()          ? jcs::format_number(v.get<double>())
+                        : jcs::serialize(v).ok() ? *jcs::serialize(v)
+                                                 : v.dump();
     extra += "  " + k + "=" + shown;
   }
   return extra;
@@ -95,8 +98,8 @@ int keygen(Io& io, const KeygenArgs& a) {
   auto signer = note::Signer::generate(a.name, a.cosigner ? note::kTypeCosignatureV1 : note::kTypeEd25519);
   if (!signer.ok()) return report_error(io, signer.error(), false);
   SecretBytes skey = signer->skey();
-  auto w = write_file_atomic(a.out, std::string_view(reinterpret_cast<const char*>(skey.data()), skey.size()), 0600,
-                             true);
+  auto w = write_file_atomic(a.out, std::string_view(reinterpret_cast<const char*>(skey.data()), skey.size()),
+                             0600, true);
   if (!w.ok()) return report_error(io, w.error(), false);
   std::string vkey = signer->verifier().vkey();
   auto p = write_file_atomic(a.out + ".pub", vkey + "\n", 0644, true);
@@ -115,7 +118,8 @@ int append(Io& io, const AppendArgs& a) {
   nlohmann::json fields = nlohmann::json::object();
   if (!a.fields.empty()) {
     auto f = jcs::parse(a.fields);
-    if (!f.ok() || !f->is_object()) return report_error(io, Error(Errc::kInvalidArgument, "--fields must be a JSON object"), false);
+    if (!f.ok() || !f->is_object())
+      return report_error(io, Error(Errc::kInvalidArgument, "--fields must be a JSON object"), false);
     fields = *f;
   }
   if (!a.proposal.empty()) fields["proposal"] = a.proposal;
@@ -144,28 +148,34 @@ int append(Io& io, const AppendArgs& a) {
 int show(Io& io, const std::string& source, std::uint64_t from, bool json) {
   nlohmann::json rows = nlohmann::json::array();
   std::ostringstream text;
-  auto torn = for_each_entry(source, [&](std::uint64_t i, const std::string& bytes, const Digest& leaf) -> Result<void> {
-    if (i < from) return {};
-    auto e = jcs::parse(bytes);
-    if (!e.ok()) return Error(Errc::kMalformed, "entry " + std::to_string(i) + ": " + e.error().message);
-    if (json) {
-      rows.push_back({{"index", i}, {"leaf_hash", hex_encode(leaf)}, {"entry", *e}});
-    } else {
-      auto get = [&](const char* k) { return e->contains(k) && (*e)[k].is_string() ? (*e)[k].get<std::string>() : "-"; };
-      text << "#" << i << "  " << get("time") << "  " << get("event");
-      if (e->contains("proposal")) text << "  proposal " << get("proposal").substr(0, 19) << "…";
-      text << describe(*e) << "\n";
-    }
-    return {};
-  });
+  auto torn = for_each_entry(
+      source, [&](std::uint64_t i, const std::string& bytes, const Digest& leaf) -> Result<void> {
+        if (i < from) return {};
+        auto e = jcs::parse(bytes);
+        if (!e.ok()) return Error(Errc::kMalformed, "entry " + std::to_string(i) + ": " + e.error().message);
+        if (json) {
+          rows.push_back({{"index", i}, {"leaf_hash", hex_encode(leaf)}, {"entry", *e}});
+        } else {
+          auto get = [&](const char* k) {
+            return e->contains(k) && (*e)[k].is_string() ? (*e)[k].get<std::string>() : "-";
+          };
+          text << "#" << i << "  " << get("time") << "  " << get("event");
+          if (e->contains("proposal")) text << "  proposal " << get("proposal").substr(0, 19) << "…";
+          text << describe(*e) << "\n";
+        }
+        return {};
+      });
   if (!torn.ok()) return report_error(io, torn.error(), json);
   if (json) {
     nlohmann::json out = {{"entries", rows}};
-    if (*torn) out["torn_tail"] = {{"file", (*torn)->file}, {"offset", (*torn)->offset}, {"bytes", (*torn)->bytes}};
+    if (*torn)
+      out["torn_tail"] = {{"file", (*torn)->file}, {"offset", (*torn)->offset}, {"bytes", (*torn)->bytes}};
     print_json(io, out);
   } else {
     io.out << text.str();
-    if (*torn) io.out << "(torn final record: " << (*torn)->bytes << " bytes at byte " << (*torn)->offset << ", not shown)\n";
+    if (*torn)
+      io.out << "(torn final record: " << (*torn)->bytes << " bytes at byte " << (*torn)->offset
+             << ", not shown)\n";
   }
   return kExitOk;
 }
@@ -184,14 +194,16 @@ int verify(Io& io, const std::string& source, const std::string& key_arg, const 
                                     : audit::verify_export(source, *key, notes);
   if (!r.ok()) return report_check_failure(io, r.error().with_context("log verify " + source), json);
   if (json) {
-    nlohmann::json j = {{"valid", true},
-                        {"entries", r->entries},
-                        {"root", base64_encode(r->root)},
-                        {"checkpoints_checked", r->checkpoints_checked},
-                        {"newest_checkpoint", {{"size", r->newest.size}, {"root", base64_encode(r->newest.root)}}},
-                        {"unsigned_entries", r->unsigned_entries},
-                        {"consistent_checkpoints", r->consistent.size()}};
-    if (r->torn) j["torn_tail"] = {{"file", r->torn->file}, {"offset", r->torn->offset}, {"bytes", r->torn->bytes}};
+    nlohmann::json j = {
+        {"valid", true},
+        {"entries", r->entries},
+        {"root", base64_encode(r->root)},
+        {"checkpoints_checked", r->checkpoints_checked},
+        {"newest_checkpoint", {{"size", r->newest.size}, {"root", base64_encode(r->newest.root)}}},
+        {"unsigned_entries", r->unsigned_entries},
+        {"consistent_checkpoints", r->consistent.size()}};
+    if (r->torn)
+      j["torn_tail"] = {{"file", r->torn->file}, {"offset", r->torn->offset}, {"bytes", r->torn->bytes}};
     print_json(io, j);
     return kExitOk;
   }
@@ -199,7 +211,8 @@ int verify(Io& io, const std::string& source, const std::string& key_arg, const 
   io.out << "    " << r->checkpoints_checked << " checkpoint(s) signed by " << key->label()
          << " match; newest covers " << r->newest.size << " entries\n";
   if (r->unsigned_entries > 0) {
-    io.out << "    note: " << r->unsigned_entries << " newest entries are not yet covered by a signed checkpoint\n";
+    io.out << "    note: " << r->unsigned_entries
+           << " newest entries are not yet covered by a signed checkpoint\n";
   }
   for (const auto& c : r->consistent) {
     if (c.size < r->newest.size) {
@@ -209,8 +222,8 @@ int verify(Io& io, const std::string& source, const std::string& key_arg, const 
     }
   }
   if (r->torn) {
-    io.out << "    torn final record (" << r->torn->bytes << " bytes at byte " << r->torn->offset << " of " << r->torn->file
-           << "): a crash during an append; the writer cuts it off on its next start\n";
+    io.out << "    torn final record (" << r->torn->bytes << " bytes at byte " << r->torn->offset << " of "
+           << r->torn->file << "): a crash during an append; the writer cuts it off on its next start\n";
   }
   return kExitOk;
 }
@@ -251,24 +264,27 @@ int check_proof(Io& io, const std::string& path, const std::string& key_arg, boo
   return kExitOk;
 }
 
-int export_log(Io& io, const std::string& dir, const std::string& out, const std::string& cp_out, std::uint64_t from) {
-  if (!fs::is_directory(dir)) return report_error(io, Error(Errc::kNotFound, dir + " is not a log directory"), false);
-  // To a file: collected, then written with write_file_atomic, so a failed or interrupted
-  // export never leaves a partial file under the requested name.
+int export_log(Io& io, const std::string& dir, const std::string& out, const std::string& cp_out,
+               std::uint64_t from) {
+  if (!fs::is_directory(dir))
+    return report_error(io, Error(Errc::kNotFound, dir + " is not a log directory"), false);
+  // To a file: collected, then written with write_output_file, so a failed or interrupted
+  // export never leaves a partial file under the requested name (and a device stays one).
   const bool to_file = !out.empty() && out != "-";
   std::ostringstream collected;
   std::ostream* sink = to_file ? static_cast<std::ostream*>(&collected) : &io.out;
   std::uint64_t n = 0;
-  auto torn = for_each_entry(dir, [&](std::uint64_t i, const std::string& bytes, const Digest& leaf) -> Result<void> {
-    if (i >= from) {
-      *sink << audit::export_line(i, bytes, leaf) << "\n";
-      ++n;
-    }
-    return {};
-  });
+  auto torn =
+      for_each_entry(dir, [&](std::uint64_t i, const std::string& bytes, const Digest& leaf) -> Result<void> {
+        if (i >= from) {
+          *sink << audit::export_line(i, bytes, leaf) << "\n";
+          ++n;
+        }
+        return {};
+      });
   if (!torn.ok()) return report_error(io, torn.error(), false);
   if (to_file) {
-    auto w = write_file_atomic(out, collected.str());
+    auto w = write_output_file(out, collected.str());
     if (!w.ok()) return report_error(io, w.error(), false);
   }
   if (!cp_out.empty()) {
@@ -276,7 +292,7 @@ int export_log(Io& io, const std::string& dir, const std::string& out, const std
     if (!log.ok()) return report_error(io, log.error(), false);
     auto cp = audit::find_checkpoint(*log, 0);
     if (!cp.ok()) return report_error(io, cp.error(), false);
-    auto w = write_file_atomic(cp_out, cp->first);
+    auto w = write_output_file(cp_out, cp->first);
     if (!w.ok()) return report_error(io, w.error(), false);
   }
   io.err << "exported " << n << " entries\n";
@@ -309,7 +325,8 @@ int cosign(Io& io, const CosignArgs& a) {
   return kExitOk;
 }
 
-int check_cosignature(Io& io, const std::string& path, const std::string& log_key_arg, const std::string& cosigner_arg) {
+int check_cosignature(Io& io, const std::string& path, const std::string& log_key_arg,
+                      const std::string& cosigner_arg) {
   auto log_key = load_verifier(log_key_arg);
   if (!log_key.ok()) return report_error(io, log_key.error(), false);
   auto cosigner = load_verifier(cosigner_arg);
@@ -338,9 +355,11 @@ void add_log_commands(Registry& r) {
 
   auto kg = std::make_shared<KeygenArgs>();
   auto* kg_cmd = log->add_subcommand("keygen", "Make a log (or auditor cosigner) Ed25519 key");
-  kg_cmd->footer("Writes the private key (C2SP/sumdb note skey form) with mode 0600 and FILE.pub with the\n"
-                 "verifier key, which is also printed. Refuses to overwrite.");
-  kg_cmd->add_option("--name", kg->name, "Key name = checkpoint origin, e.g. box17.example.org/audit")->required();
+  kg_cmd->footer(
+      "Writes the private key (C2SP/sumdb note skey form) with mode 0600 and FILE.pub with the\n"
+      "verifier key, which is also printed. Refuses to overwrite.");
+  kg_cmd->add_option("--name", kg->name, "Key name = checkpoint origin, e.g. box17.example.org/audit")
+      ->required();
   kg_cmd->add_option("--out", kg->out, "Private key file")->required();
   kg_cmd->add_flag("--cosigner", kg->cosigner, "A tlog-cosignature (type 0x04) key for an auditor");
   kg_cmd->callback([&io = r.io, &rc = r.rc, kg] { rc = keygen(io, *kg); });
@@ -369,7 +388,8 @@ void add_log_commands(Registry& r) {
   sh_cmd->add_option("SOURCE", *sh_src, "Log directory or JSON-lines export")->required();
   sh_cmd->add_option("--from", *sh_from, "First entry to show");
   sh_cmd->add_flag("--json", *sh_json, "Machine-readable output");
-  sh_cmd->callback([&io = r.io, &rc = r.rc, sh_src, sh_from, sh_json] { rc = show(io, *sh_src, *sh_from, *sh_json); });
+  sh_cmd->callback(
+      [&io = r.io, &rc = r.rc, sh_src, sh_from, sh_json] { rc = show(io, *sh_src, *sh_from, *sh_json); });
 
   auto vf_src = std::make_shared<std::string>();
   auto vf_key = std::make_shared<std::string>();
@@ -422,9 +442,11 @@ void add_log_commands(Registry& r) {
 
   auto cs = std::make_shared<CosignArgs>();
   auto* cs_cmd = log->add_subcommand("cosign", "Add an auditor's tlog-cosignature to a checkpoint");
-  cs_cmd->footer("Run after log verify succeeded. The checkpoint must verify with --log-key; the cosigner key\n"
-                 "comes from log keygen --cosigner. Check with: log check-cosignature.");
-  cs_cmd->add_option("CHECKPOINT", cs->checkpoint, "Signed checkpoint file, or - for standard input")->required();
+  cs_cmd->footer(
+      "Run after log verify succeeded. The checkpoint must verify with --log-key; the cosigner key\n"
+      "comes from log keygen --cosigner. Check with: log check-cosignature.");
+  cs_cmd->add_option("CHECKPOINT", cs->checkpoint, "Signed checkpoint file, or - for standard input")
+      ->required();
   cs_cmd->add_option("--key", cs->key, "Cosigner private key file")->required();
   cs_cmd->add_option("--log-key", cs->log_key, "Log verifier key")->required();
   cs_cmd->add_option("-o,--out", cs->out, "Cosigned checkpoint (default: standard output)");
@@ -447,8 +469,9 @@ void add_log_commands(Registry& r) {
   auto ex_from = std::make_shared<std::uint64_t>(0);
   auto ex_jsonl = std::make_shared<bool>(false);
   auto* ex_cmd = log->add_subcommand("export", "Export entries as JSON lines for a SIEM");
-  ex_cmd->footer("Each line: {\"entry\":{...},\"index\":N,\"leaf_hash\":\"<hex>\"} (JCS). An export from entry 0\n"
-                 "with --checkpoint-out can be checked by log verify EXPORT --checkpoint FILE.");
+  ex_cmd->footer(
+      "Each line: {\"entry\":{...},\"index\":N,\"leaf_hash\":\"<hex>\"} (JCS). An export from entry 0\n"
+      "with --checkpoint-out can be checked by log verify EXPORT --checkpoint FILE.");
   ex_cmd->add_option("LOGDIR", *ex_dir, "Log directory")->required();
   ex_cmd->add_flag("--jsonl", *ex_jsonl, "JSON lines (the only format)")->required();
   ex_cmd->add_option("-o,--out", *ex_out, "Output file (default: standard output)");

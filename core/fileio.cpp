@@ -126,6 +126,39 @@ Result<void> refuse_existing(const std::string& path) {
   return {};
 }
 
+Result<void> write_output_file(const std::string& path, std::string_view data, mode_t mode) {
+  struct stat lst {};
+  if (::lstat(path.c_str(), &lst) != 0) {
+    if (errno != ENOENT) return io_error("cannot inspect", path);
+    return write_file_atomic(path, data, mode);
+  }
+  if (S_ISREG(lst.st_mode)) return write_file_atomic(path, data, mode);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (S_ISLNK(lst.st_mode)) {
+      return Error(Errc::kInvalidArgument, path + " is a symbolic link to nothing; not writing through it");
+    }
+    return io_error("cannot inspect", path);
+  }
+  if (S_ISDIR(st.st_mode)) return Error(Errc::kInvalidArgument, path + " is a directory");
+  if (S_ISREG(st.st_mode)) {
+    // A link to a regular file: that file is replaced, the link kept.
+    std::error_code ec;
+    auto target = std::filesystem::canonical(path, ec);
+    if (ec) return Error(Errc::kIo, "cannot resolve " + path + ": " + ec.message());
+    return write_file_atomic(target.string(), data, mode);
+  }
+  if (!S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+    return Error(Errc::kInvalidArgument, path + " is neither a file, a device nor a FIFO");
+  }
+  // A device or FIFO is written, never replaced (no O_CREAT: it exists; no O_TRUNC).
+  const int fd = ::open(path.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return io_error("cannot open", path);
+  auto written = write_all(fd, data, path);
+  if (::close(fd) != 0 && written.ok()) return io_error("cannot write", path);
+  return written;
+}
+
 Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode, bool exclusive) {
   namespace fs = std::filesystem;
   const fs::path target(path);

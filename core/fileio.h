@@ -26,6 +26,13 @@ Result<std::string> read_file_or_stdin(const std::string& path, std::istream& in
 Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644,
                                bool exclusive = false);
 
+// Where a person's command writes its output (-o, --checkpoint-out): like write_file_atomic
+// for a new or regular file, but what is already at `path` is respected, never replaced:
+// a device or FIFO (`-o /dev/null`, `-o /dev/stdout` on a terminal or pipe) is opened and
+// written as it is; a symlink to a regular file replaces that file (atomically), the link
+// stays; a link to nothing, a directory or a socket is an error naming `path`.
+Result<void> write_output_file(const std::string& path, std::string_view data, mode_t mode = 0644);
+
 // Fails ("PATH already exists; refusing to overwrite it") when anything, even a dangling
 // symlink, is at `path`: for commands that would otherwise do work (a touch, a key made on
 // a card) before an exclusive write refuses.

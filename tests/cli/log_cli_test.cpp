@@ -2,6 +2,7 @@
 // an auditor type, the files they get, the messages and exit codes they see.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -97,7 +98,8 @@ TEST_F(LogCliTest, ShowVerifyProveCheckExport) {
   auto nosize = run({"log", "prove", p("log"), "--consistency", "3", "9"});
   EXPECT_EQ(nosize.rc, 2) << nosize;
 
-  auto ex = run({"log", "export", p("log"), "--jsonl", "-o", p("log.jsonl"), "--checkpoint-out", p("cp.txt")});
+  auto ex =
+      run({"log", "export", p("log"), "--jsonl", "-o", p("log.jsonl"), "--checkpoint-out", p("cp.txt")});
   ASSERT_EQ(ex.rc, 0) << ex;
   std::string lines = slurp(p("log.jsonl"));
   EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 7);
@@ -110,6 +112,18 @@ TEST_F(LogCliTest, ShowVerifyProveCheckExport) {
   EXPECT_FALSE(contains(sx.out, "#5  ")) << sx.out;
   auto stdout_export = run({"log", "export", p("log"), "--jsonl"});
   EXPECT_EQ(stdout_export.out, lines);
+
+  // Issue 25: an auditor working as root exports to a device (here a null device made in the
+  // test's directory): it is written into, and stays a device, checkpoint output too.
+  if (::geteuid() == 0) {
+    const std::string null = p("null");
+    ASSERT_EQ(::mknod(null.c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+    auto dev = run({"log", "export", p("log"), "--jsonl", "-o", null, "--checkpoint-out", null});
+    ASSERT_EQ(dev.rc, 0) << dev;
+    struct stat st {};
+    ASSERT_EQ(::lstat(null.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISCHR(st.st_mode)) << "the device was replaced";
+  }
 }
 
 TEST_F(LogCliTest, TamperedProofsFailWithExit1) {
@@ -163,19 +177,24 @@ TEST_F(LogCliTest, VerifyNamesTheFirstBadEntryAndRewrittenHistory) {
 
 TEST_F(LogCliTest, AuditorCosignsACheckpoint) {
   make_log(3);
-  ASSERT_EQ(run({"log", "export", p("log"), "--jsonl", "-o", p("x.jsonl"), "--checkpoint-out", p("cp.txt")}).rc, 0);
+  ASSERT_EQ(
+      run({"log", "export", p("log"), "--jsonl", "-o", p("x.jsonl"), "--checkpoint-out", p("cp.txt")}).rc, 0);
   ASSERT_EQ(run({"log", "keygen", "--cosigner", "--name", "auditor.example/w1", "--out", p("w1.key")}).rc, 0);
-  auto c = run({"log", "cosign", p("cp.txt"), "--key", p("w1.key"), "--log-key", p("box.key.pub"), "-o", p("cp2.txt")});
+  auto c = run({"log", "cosign", p("cp.txt"), "--key", p("w1.key"), "--log-key", p("box.key.pub"), "-o",
+                p("cp2.txt")});
   ASSERT_EQ(c.rc, 0) << c;
   std::string cosigned = slurp(p("cp2.txt"));
   EXPECT_TRUE(contains(cosigned, "\xe2\x80\x94 auditor.example/w1 ")) << cosigned;
-  auto ok = run({"log", "check-cosignature", p("cp2.txt"), "--key", p("box.key.pub"), "--cosigner", p("w1.key.pub")});
+  auto ok = run(
+      {"log", "check-cosignature", p("cp2.txt"), "--key", p("box.key.pub"), "--cosigner", p("w1.key.pub")});
   ASSERT_EQ(ok.rc, 0) << ok;
   EXPECT_TRUE(contains(ok.out, "cosigned by auditor.example/w1+")) << ok.out;
   // The log still verifies against the cosigned checkpoint (other signatures are ignored).
-  EXPECT_EQ(run({"log", "verify", p("x.jsonl"), "--key", p("box.key.pub"), "--checkpoint", p("cp2.txt")}).rc, 0);
+  EXPECT_EQ(run({"log", "verify", p("x.jsonl"), "--key", p("box.key.pub"), "--checkpoint", p("cp2.txt")}).rc,
+            0);
   // Not cosigned by this auditor: exit 1.
-  auto none = run({"log", "check-cosignature", p("cp.txt"), "--key", p("box.key.pub"), "--cosigner", p("w1.key.pub")});
+  auto none = run(
+      {"log", "check-cosignature", p("cp.txt"), "--key", p("box.key.pub"), "--cosigner", p("w1.key.pub")});
   EXPECT_EQ(none.rc, 1) << none;
   // A cosigner refuses a checkpoint the log key did not sign.
   ASSERT_EQ(run({"log", "keygen", "--name", "box17.example.org/audit", "--out", p("evil.key")}).rc, 0);

@@ -2,12 +2,16 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "core/jcs.h"
 #include "tests/test_util.h"
@@ -112,6 +116,54 @@ TEST_F(FileIoTest, WriteIntoMissingDirectoryFails) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::kIo);
   EXPECT_NE(r.error().message.find(path("no/such/dir/f")), std::string::npos) << r.error().message;
+}
+
+// Issue 25: `-o /dev/null` replaced /dev/null with a regular file. The device, FIFO and links
+// here are made in the test's own directory (mknod, mkfifo), never the machine's.
+TEST_F(FileIoTest, OutputToADeviceWritesIntoItAndLeavesItADevice) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mknod of a character device needs root";
+  const std::string null = path("null");
+  ASSERT_EQ(::mknod(null.c_str(), S_IFCHR | 0666, makedev(1, 3)), 0) << std::strerror(errno);
+  ASSERT_TRUE(write_output_file(null, "an export\n").ok());
+  struct stat st {};
+  ASSERT_EQ(::lstat(null.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_EQ(st.st_rdev, makedev(1, 3));
+  EXPECT_EQ(entries(), 1u);  // no temporary file left beside it
+}
+
+TEST_F(FileIoTest, OutputToAFifoIsReadByItsReaderAndTheFifoStays) {
+  const std::string fifo = path("pipe");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string got;
+  std::thread reader([&] { got = test_util::slurp(fifo); });
+  auto w = write_output_file(fifo, "through the pipe\n");
+  reader.join();
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  EXPECT_EQ(got, "through the pipe\n");
+  struct stat st {};
+  ASSERT_EQ(::lstat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+}
+
+TEST_F(FileIoTest, OutputThroughALinkReplacesItsFileAndKeepsTheLink) {
+  test_util::spit(path("real.txt"), "old\n");
+  fs::create_symlink("real.txt", path("link.txt"));
+  ASSERT_TRUE(write_output_file(path("link.txt"), "new\n").ok());
+  EXPECT_TRUE(fs::is_symlink(path("link.txt")));
+  EXPECT_EQ(slurp(path("real.txt")), "new\n");
+
+  fs::create_symlink("nothing.txt", path("dangling"));
+  auto dangling = write_output_file(path("dangling"), "x");
+  ASSERT_FALSE(dangling.ok());
+  EXPECT_NE(dangling.error().message.find("symbolic link to nothing"), std::string::npos);
+  EXPECT_FALSE(fs::exists(path("nothing.txt")));
+  EXPECT_TRUE(fs::is_symlink(path("dangling")));
+
+  fs::create_directory(path("dir"));
+  auto dir = write_output_file(path("dir"), "x");
+  ASSERT_FALSE(dir.ok());
+  EXPECT_NE(dir.error().message.find("is a directory"), std::string::npos);
 }
 
 TEST(PrettyJson, IntegralNumbersWithoutFraction) {
