@@ -57,18 +57,12 @@ Result<InstalledPackage> parse_entry(const json& v, const std::string& pointer) 
   CS_TRY(auto r, ObjectReader::open(v, kDoc, pointer));
   InstalledPackage p;
   CS_TRY(p.name, r.name("name"));
-  if (!is_debian_package_name(p.name)) {
-    return r.error("name", "\"" + escape_untrusted(p.name, 80) + "\" is not a Debian package name");
-  }
+  if (auto why = debian_problem(DebianField::kPackageName, p.name)) return r.error("name", *why);
   CS_TRY(p.architecture, r.name("architecture"));
-  if (!is_debian_architecture(p.architecture)) {
-    return r.error("architecture",
-                   "\"" + escape_untrusted(p.architecture, 80) + "\" is not a Debian architecture");
-  }
+  if (auto why = debian_problem(DebianField::kArchitecture, p.architecture))
+    return r.error("architecture", *why);
   CS_TRY(p.version, r.name("version"));
-  if (!is_debian_version(p.version)) {
-    return r.error("version", "\"" + escape_untrusted(p.version, 80) + "\" is not a Debian version");
-  }
+  if (auto why = debian_problem(DebianField::kVersion, p.version)) return r.error("version", *why);
   CS_TRY(p.status, r.name("status"));
   if (!is_dpkg_status(p.status)) {
     return r.error("status", "\"" + escape_untrusted(p.status, 80) + "\" is not a dpkg status (three words)");

@@ -109,11 +109,7 @@ Result<PackageChange> parse_package(const json& v, const std::string& pointer) {
   CS_TRY(auto r, ObjectReader::open(v, kDoc, pointer));
   PackageChange p;
   CS_TRY(p.name, r.name("name"));
-  if (!is_debian_package_name(p.name)) {
-    return r.error("name", "\"" + printable_field(p.name) +
-                               "\" is not a Debian package name (lowercase letters, digits, '+', '-', '.', "
-                               "at least two, starting with a letter or digit)");
-  }
+  if (auto why = debian_problem(DebianField::kPackageName, p.name)) return r.error("name", *why);
   CS_TRY(auto remove, r.optional_bool("remove"));
   p.remove = remove.value_or(false);
   if (remove && !*remove) return r.error("remove", "is either true or absent");
@@ -123,13 +119,11 @@ Result<PackageChange> parse_package(const json& v, const std::string& pointer) {
   CS_TRY(p.replaces, r.optional_name("replaces"));
   CS_TRY_VOID(r.finish());
   if (arch) {
-    if (!is_debian_architecture(*arch)) {
-      return r.error("architecture", "\"" + printable_field(*arch) + "\" is not a Debian architecture");
-    }
+    if (auto why = debian_problem(DebianField::kArchitecture, *arch)) return r.error("architecture", *why);
     p.architecture = *arch;
   }
-  if (p.replaces && !is_debian_version(*p.replaces)) {
-    return r.error("replaces", "\"" + printable_field(*p.replaces) + "\" is not a Debian version");
+  if (p.replaces) {
+    if (auto why = debian_problem(DebianField::kVersion, *p.replaces)) return r.error("replaces", *why);
   }
   if (p.remove) {
     if (version) return r.error("version", "a removal installs no version");
@@ -140,9 +134,7 @@ Result<PackageChange> parse_package(const json& v, const std::string& pointer) {
   if (!arch) return r.error("architecture", "is required for a package that is installed");
   if (!version) return r.error("version", "is required for a package that is installed");
   if (!file) return r.error("file", "is required for a package that is installed");
-  if (!is_debian_version(*version)) {
-    return r.error("version", "\"" + printable_field(*version) + "\" is not a Debian version");
-  }
+  if (auto why = debian_problem(DebianField::kVersion, *version)) return r.error("version", *why);
   p.version = *version;
   p.file = *file;
   return p;
@@ -199,6 +191,24 @@ bool is_debian_architecture(std::string_view arch) {
     if (!is_lower_alnum(c) && c != '-') return false;
   }
   return true;
+}
+
+std::optional<std::string> debian_problem(DebianField field, std::string_view value) {
+  switch (field) {
+    case DebianField::kPackageName:
+      if (is_debian_package_name(value)) return std::nullopt;
+      return "\"" + printable_field(value) +
+             "\" is not a Debian package name (lowercase letters, digits, '+', '-', '.', at least two, "
+             "starting "
+             "with a letter or digit)";
+    case DebianField::kVersion:
+      if (is_debian_version(value)) return std::nullopt;
+      return "\"" + printable_field(value) + "\" is not a Debian version";
+    case DebianField::kArchitecture:
+      if (is_debian_architecture(value)) return std::nullopt;
+      return "\"" + printable_field(value) + "\" is not a Debian architecture";
+  }
+  return std::nullopt;
 }
 
 // AWS "Bucket naming rules" for virtual-hosted-style URLs: 3 to 63 characters; lowercase letters, digits,

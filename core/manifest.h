@@ -81,6 +81,10 @@ bool is_debian_package_name(std::string_view name);
 bool is_debian_version(std::string_view version);
 // Architectures: lowercase letters, digits and '-' ("amd64", "all", "arm64", "musl-linux-any").
 bool is_debian_architecture(std::string_view arch);
+enum class DebianField { kPackageName, kVersion, kArchitecture };
+// nullopt when `value` passes the check above for `field`; else the message documents give,
+// with the value escaped and bounded: "\"five\" is not a Debian version".
+std::optional<std::string> debian_problem(DebianField field, std::string_view value);
 
 // Checks one manifest path against DESIGN's rules; returns the reason it is not allowed.
 std::optional<std::string> check_manifest_path(std::string_view path);
