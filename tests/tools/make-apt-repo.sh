@@ -83,7 +83,8 @@ build() {
   local pool="$out/repo/pool/$component/${name:0:1}/$name"
   mkdir -p "$pool"
   dpkg-deb --root-owner-group -Zxz --build "$dir" "$pool/${name}_${version}_${pkg_arch}.deb" >/dev/null
-  if [ "${version%%-*}" = 1.0 ]; then cp "$pool/${name}_${version}_${pkg_arch}.deb" "$out/v1/"; fi
+  # cs-new is only in the new state: the box has never had it.
+  if [ "${version%%-*}" = 1.0 ] && [ "$name" != cs-new ]; then cp "$pool/${name}_${version}_${pkg_arch}.deb" "$out/v1/"; fi
 }
 
 scripted_postinst='if [ "$1" = configure ]; then mkdir -p /var/lib/cs-scripted; echo ok >"/var/lib/cs-scripted/configured-$2-to-'
