@@ -415,6 +415,10 @@ Result<KeyFile> parse_key_file(const std::string& text) {
 
 Result<PublicKey> SoftwareKey::read_public(const std::string& path) {
   CS_TRY(std::string text, read_key_file(path));
+  return public_key_of_text(text);
+}
+
+Result<PublicKey> SoftwareKey::public_key_of_text(const std::string& text) {
   CS_TRY(KeyFile file, parse_key_file(text));
   return PublicKey::parse(file.alg, file.spki);
 }

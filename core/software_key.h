@@ -33,6 +33,9 @@ class SoftwareKey final : public Signer {
   // authenticated by decryption: whoever can write the file can change what this returns
   // (load() would then fail). Errors as load(), except that messages do not name `path`.
   static Result<PublicKey> read_public(const std::string& path);
+  // read_public on a key file's contents: every check load() makes before the key
+  // derivation (tests/fuzz/key_file_fuzz.cpp).
+  static Result<PublicKey> public_key_of_text(const std::string& text);
   // Raw private key material (seed or scalar) for Shamir backup / restore.
   static Result<SoftwareKey> from_secret(Alg alg, const SecretBytes& secret);
 

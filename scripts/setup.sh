@@ -3,7 +3,9 @@
 # builds it. Safe to run again. Usage: scripts/setup.sh [BUILD_DIR] [extra cmake args...]
 #
 #   BUILD_DIR defaults to ./build. Set COUNTERSIGN_SKIP_APT=1 to skip the package step
-#   (when you manage packages yourself).
+#   (when you manage packages yourself). COUNTERSIGN_TARGETS="countersign countersignd ..."
+#   builds only those targets (and what they link) and skips the npm reference packages,
+#   which only the tests use: scripts/demo.sh and scripts/fuzz.sh build this way.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-"$here/build"}
@@ -64,7 +66,7 @@ fi
 # Reference implementations used by integration tests, pinned, installed into the build
 # tree (nothing global).
 npm_dir="$build/npm"
-if [ ! -d "$npm_dir/node_modules/canonicalize" ] || [ ! -d "$npm_dir/node_modules/slip39" ]; then
+if [ -z "${COUNTERSIGN_TARGETS:-}" ] && { [ ! -d "$npm_dir/node_modules/canonicalize" ] || [ ! -d "$npm_dir/node_modules/slip39" ]; }; then
   echo "== installing npm reference packages into $npm_dir"
   mkdir -p "$npm_dir"
   npm install --silent --no-audit --no-fund --no-save --prefix "$npm_dir" canonicalize@4.0.0 slip39@0.1.9 >/dev/null
@@ -72,5 +74,11 @@ fi
 
 echo "== configuring $build"
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOUNTERSIGN_WERROR=ON "$@" >/dev/null
-echo "== building"
-cmake --build "$build" -j"$(nproc)"
+if [ -n "${COUNTERSIGN_TARGETS:-}" ]; then
+  read -r -a targets <<<"$COUNTERSIGN_TARGETS"
+  echo "== building ${targets[*]}"
+  cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
+else
+  echo "== building"
+  cmake --build "$build" -j"$(nproc)"
+fi

@@ -3,10 +3,12 @@
 # errors, and runs every test suite; then builds the Debian packages twice and checks they
 # are identical (scripts/check-reproducible.sh), installs them in a clean Debian 12 root
 # (tests/packaging/install_test.sh); then builds again with ASan+UBSan and runs the suites
-# under the sanitizers. Prints how long each step took. Usage: scripts/test.sh
+# under the sanitizers; then runs every libFuzzer target for a bounded time (scripts/fuzz.sh).
+# Prints how long each step took. Usage: scripts/test.sh
 #
 #   COUNTERSIGN_SKIP_SANITIZE=1   skip the sanitizer build (quick local runs)
 #   COUNTERSIGN_SKIP_PACKAGES=1   skip the package build, reproducibility and install test
+#   COUNTERSIGN_FUZZ_SECONDS=N    seconds per fuzz target (default 15; 0 skips the fuzz run)
 #   COUNTERSIGN_REQUIRE_INTEGRATION=1   an integration test that cannot start fails instead
 #                                       of skipping (CI sets this)
 set -euo pipefail
@@ -54,4 +56,10 @@ if [ "${COUNTERSIGN_SKIP_SANITIZE:-0}" != 1 ]; then
     LSAN_OPTIONS="suppressions=$here/tests/lsan-suppressions.txt" \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$asan" --output-on-failure -j"$jobs" --timeout 1200 -LE package
+fi
+
+fuzz_seconds=${COUNTERSIGN_FUZZ_SECONDS:-15}
+if [ "$fuzz_seconds" != 0 ]; then
+  echo "== fuzz targets, $fuzz_seconds s each (scripts/fuzz.sh; clang, libFuzzer, ASan+UBSan)"
+  step "fuzz: build + $fuzz_seconds s per target" "$here/scripts/fuzz.sh" --seconds "$fuzz_seconds"
 fi

@@ -45,7 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto line = audit::parse_export_line(text);
   if (line.ok()) {
     auto again = audit::parse_export_line(audit::export_line(line->index, line->entry, line->leaf_hash));
-    if (!again.ok() || again->entry != line->entry || again->index != line->index) fail("export line round trip");
+    if (!again.ok() || again->entry != line->entry || again->index != line->index)
+      fail("export line round trip");
   }
 
   auto n = note::Note::parse(text);
@@ -54,8 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!again.ok() || again->text() != n->text() || again->signatures().size() != n->signatures().size()) {
       fail("note round trip");
     }
-    static const auto unrelated = note::Verifier::parse(
-        "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k");
+    static const auto unrelated =
+        note::Verifier::parse("example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k");
     if (!unrelated.ok()) fail("fixed vkey does not parse");
     (void)note::verify(*n, *unrelated);
     (void)note::verify_cosignature(*n, *unrelated);
