@@ -6,7 +6,10 @@
 # The source is copied first (the files git knows, as they are in the working tree, or the
 # whole tree when it is not a git checkout), so the build never writes into the checkout.
 # SOURCE_DATE_EPOCH defaults to the commit time of HEAD: every timestamp in the packages
-# comes from it (docs/packaging.md "Reproducible").
+# comes from it (docs/packaging.md "Reproducible"). Beside the packages goes the .buildinfo
+# dpkg-genbuildinfo writes (dpkg-buildpackage runs it): the exact version of every package
+# installed in the build environment, so a rebuild can be made in, and compared against, the
+# same environment (scripts/check-reproducible.sh --compare reads it).
 #
 #   COUNTERSIGN_DEB_WORKDIR=DIR   where to copy and build (default: a new directory beside
 #                                 OUTDIR, removed at the end); must not exist yet
@@ -110,8 +113,10 @@ main() {
   shopt -s nullglob
   debs=("$work"/*.deb "$work"/*.ddeb)
   [ ${#debs[@]} -gt 0 ] || { echo "build-debs: no packages were built" >&2; exit 1; }
-  rm -f "$out"/*.deb "$out"/*.ddeb
-  cp "${debs[@]}" "$out/"
+  buildinfo=("$work"/*.buildinfo)
+  [ ${#buildinfo[@]} -eq 1 ] || { echo "build-debs: dpkg-buildpackage wrote ${#buildinfo[@]} .buildinfo files, expected one" >&2; exit 1; }
+  rm -f "$out"/*.deb "$out"/*.ddeb "$out"/*.buildinfo
+  cp "${debs[@]}" "${buildinfo[@]}" "$out/"
 
   if [ "${COUNTERSIGN_SKIP_LINTIAN:-0}" != 1 ]; then
     echo "== lintian"
@@ -120,7 +125,7 @@ main() {
   fi
 
   echo "== packages in $out ($((SECONDS - start)) s)"
-  (cd "$out" && sha256sum -- *.deb *.ddeb)
+  (cd "$out" && sha256sum -- *.deb *.ddeb && echo "build environment: $(basename "${buildinfo[0]}")")
 }
 
 main "$@"

@@ -13,7 +13,11 @@
 # it, so uncommitted changes are not part of the check.
 #
 # --compare only compares two directories of packages built elsewhere, the same way (an
-# auditor's own build against the packages a box runs, for instance).
+# auditor's own build against the packages a box runs, for instance). Both comparisons first
+# compare the build environments the two .buildinfo files record (scripts/build-debs.sh puts
+# one beside the packages): the build architecture and the exact version of every installed
+# build dependency, naming each one that differs, so that packages that differ because one
+# was built with libssl-dev 3.0.19 and the other with 3.0.22 say so.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -42,6 +46,45 @@ show_diff() {
   echo "   for a full report: diffoscope $a $b"
 }
 
+# build_deps FILE: "name version" per line, sorted, from a .buildinfo's Installed-Build-Depends
+# ("libssl-dev (= 3.0.19-1~deb12u2)," continuation lines), then "Build-Architecture arch".
+build_deps() {
+  {
+    awk '/^Installed-Build-Depends:/ { f = 1; next }
+         f && /^ / { sub(/^ +/, ""); sub(/,$/, ""); print; next }
+         { f = 0 }' "$1" | sed -E 's/^([^ ]+) \(= (.*)\)$/\1 \2/'
+    sed -n 's/^Build-Architecture: */Build-Architecture /p' "$1"
+  } | LC_ALL=C sort
+}
+
+# compare_environments DIR_A DIR_B: what the two .buildinfo files record differently; sets
+# `env_differences` (-1 when a .buildinfo is missing, so nothing can be said).
+compare_environments() {
+  local dir_a=$1 dir_b=$2 f
+  local infos_a=("$dir_a"/*.buildinfo) infos_b=("$dir_b"/*.buildinfo)
+  env_differences=-1
+  for f in "$dir_a" "$dir_b"; do
+    local infos=("$f"/*.buildinfo)
+    if [ ${#infos[@]} -ne 1 ]; then
+      echo "== build environment: $f has ${#infos[@]} .buildinfo files (expected one); environments not compared"
+      return 0
+    fi
+  done
+  build_deps "${infos_a[0]}" >"$base/env-a"
+  build_deps "${infos_b[0]}" >"$base/env-b"
+  echo "== build environment ($(basename "${infos_a[0]}") | $(basename "${infos_b[0]}"))"
+  # name, first version, second version ("-" where a side does not have it); only differences.
+  LC_ALL=C join -a1 -a2 -e - -o 0,1.2,2.2 "$base/env-a" "$base/env-b" |
+    awk '$2 != $3 { printf "   %s: %s in the first, %s in the second\n", $1, $2, $3 }' >"$base/env-diff"
+  env_differences=$(wc -l <"$base/env-diff")
+  if [ "$env_differences" -eq 0 ]; then
+    echo "   the same: $(wc -l <"$base/env-a") build dependencies and the architecture, version for version"
+  else
+    echo "   $env_differences differ:"
+    cat "$base/env-diff"
+  fi
+}
+
 # compare DIR_A DIR_B: SHA-256 of each package, identical or not, and what differs; sets
 # `identical` to the number of identical packages and returns 1 on any difference.
 compare() {
@@ -53,6 +96,7 @@ compare() {
     [ -e "$dir_a/$(basename "$f")" ] || { echo "only in the second build: $(basename "$f")"; status=1; }
   done
   [ ${#names[@]} -gt 0 ] || { echo "check-reproducible: no packages in $dir_a" >&2; return 1; }
+  compare_environments "$dir_a" "$dir_b"
   echo "== SHA-256 (first build | second build)"
   identical=0
   for n in "${names[@]}"; do
@@ -68,6 +112,14 @@ compare() {
       [ -e "$b" ] && show_diff "$a" "$b"
     fi
   done
+  if [ $status -ne 0 ]; then
+    if [ "$env_differences" -gt 0 ]; then
+      echo "== the packages differ, and so do $env_differences entries of the recorded build environment (above):"
+      echo "   rebuild in the environment the first .buildinfo records before looking further (docs/packaging.md)"
+    elif [ "$env_differences" -eq 0 ]; then
+      echo "== the packages differ although the recorded build environments are the same: a reproducibility bug"
+    fi
+  fi
   return $status
 }
 
@@ -121,7 +173,7 @@ build b "$dir_b" \
 status=0
 compare "$dir_a/out" "$dir_b/out" || status=1
 
-rm -f "$out"/*.deb "$out"/*.ddeb
+rm -f "$out"/*.deb "$out"/*.ddeb "$out"/*.buildinfo
 cp "$dir_a/out"/* "$out/"
 if [ $status -ne 0 ]; then
   trap - EXIT
