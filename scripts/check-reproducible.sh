@@ -23,7 +23,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 # show_diff A B: which members of the two .debs differ (control and data), file by file.
 show_diff() {
-  local a=$1 b=$2 x="$base/diff/$(basename "$1")"
+  local a=$1 b=$2 x
+  x="$base/diff/$(basename "$1")"
   mkdir -p "$x/a" "$x/b"
   echo "   ar members:"
   diff <(ar tv "$a") <(ar tv "$b") | sed 's/^/     /' || true

@@ -43,6 +43,8 @@ packages=(
   # issue 20: the local Debian repository of the packages-gate tests (dpkg-dev's
   # dpkg-scanpackages and dpkg-parsechangelog, apt-utils' apt-ftparchive, gpg signs its Release).
   dpkg-dev apt-utils gpg
+  # every shell script is checked by shellcheck (tests/lint/shellcheck_test.sh)
+  shellcheck
 )
 node_packages=(nodejs npm)
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/build-debs.sh and tests/packaging/app_slot_test.sh.
 #
 #   countersign_has_app_target SRCDIR   true when a CMakeLists.txt under SRCDIR defines the

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/demo.sh and tests/bench/install_bench.sh: a model mirror on loopback.
 #
 #   start_local_mirror DIR ROOT   starts nginx (Debian's nginx-light) in the foreground with its
@@ -24,6 +25,7 @@ http {
 }
 CONF
   /usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf" &
+  # shellcheck disable=SC2034 # the caller's: it stops the mirror with it
   mirror_pid=$!
   local _
   for _ in $(seq 100); do

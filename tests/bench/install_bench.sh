@@ -27,6 +27,7 @@ mkdir -p www/model
 for i in $(seq 1 $files); do
   head -c $((per_mib * 1024 * 1024)) /dev/urandom > "www/model/shard-$i.bin"
 done
+# shellcheck source=../../scripts/lib/local-mirror.sh
 . "$bench_dir/../../scripts/lib/local-mirror.sh"
 start_local_mirror "$work/nginx" "$work/www"; pids+=("$mirror_pid")
 url="http://127.0.0.1:$mirror_port/model/"
@@ -65,7 +66,7 @@ helper = $build/system/countersign-system
 parallel = $parallel
 CONF
 export COUNTERSIGN_SYSTEM_CONFIG="$work/box/countersignd.conf"
-"$build/daemon/countersignd" --config box/countersignd.conf 2> box/log & dpid=$!; pids+=($dpid)
+"$build/daemon/countersignd" --config box/countersignd.conf 2> box/log & dpid=$!; pids+=("$dpid")
 for _ in $(seq 100); do "$cs" box status --socket box/cs.sock >/dev/null 2>&1 && break; sleep 0.1; done
 t0=$(now); "$cs" submit bundle.json --socket box/cs.sock --wait >/dev/null 2>&1; t1=$(now)
 rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$dpid/status")

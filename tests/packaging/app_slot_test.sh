@@ -56,14 +56,14 @@ has_app no 'add_library(countersign-app STATIC x.cpp)'
 # ---- which packages the profile builds --------------------------------------------------------
 pkgs=$(cd "$src" && DEB_BUILD_PROFILES=pkg.countersign.noapp dh_listpackages | LC_ALL=C sort | paste -sd' ')
 [ "$pkgs" = "countersign countersignd" ] && pass "profile noapp: $pkgs" || fail "profile noapp builds: $pkgs"
-pkgs=$(cd "$src" && DEB_BUILD_PROFILES= dh_listpackages | LC_ALL=C sort | paste -sd' ')
+pkgs=$(cd "$src" && DEB_BUILD_PROFILES='' dh_listpackages | LC_ALL=C sort | paste -sd' ')
 [ "$pkgs" = "countersign countersign-app countersignd" ] && pass "no profile: $pkgs" || fail "no profile builds: $pkgs"
 
 # ---- what packaging/CMakeLists.txt installs, with and without the target ---------------------
 # A stub project: packaging/ after an optional countersign-app target, as the root
 # CMakeLists.txt adds it after app/.
 install_tree() {
-  local name=$1 with_app=$2 p=$tmp/$1
+  local with_app=$2 p=$tmp/$1
   mkdir -p "$p/src"
   echo 'int main(void) { return 0; }' >"$p/src/main.c"
   {

@@ -121,7 +121,7 @@ mv "$out/release.tmp" dists/bookworm-cs/Release
 
 # Throwaway keys: no passphrase, private to OUT_DIR.
 newkey() { # GNUPGHOME UID KEYRING
-  mkdir -m 0700 -p "$1"
+  mkdir -p "$1" && chmod 0700 "$1"
   GNUPGHOME=$1 gpg --batch --quiet --passphrase '' --quick-gen-key "$2" ed25519 sign never 2>/dev/null
   GNUPGHOME=$1 gpg --batch --quiet --export >"$3"
 }
