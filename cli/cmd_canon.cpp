@@ -29,7 +29,8 @@ void add_canon_commands(Registry& r) {
   auto file = std::make_shared<std::string>("-");
   auto* canon = r.app.add_subcommand("canon", "Print the RFC 8785 canonical form (JCS) of a JSON document");
   canon->footer(
-      "Reads FILE (or standard input for -) strictly: duplicate keys, invalid UTF-8, lone surrogates, numbers\n"
+      "Reads FILE (or standard input for -) strictly: duplicate keys, invalid UTF-8, lone surrogates, "
+      "numbers\n"
       "outside double range and trailing data are refused with the line and column. Prints the canonical\n"
       "bytes with no trailing newline. Document hashes are SHA-256 over exactly these bytes.");
   canon->add_option("FILE", *file, "JSON file, or - for standard input")->capture_default_str();

@@ -48,7 +48,8 @@ void add_split_options(CLI::App* cmd, SplitOptions& o) {
   cmd->add_option("--group-threshold", o.group_threshold, "Number of groups needed to recover")
       ->required()
       ->check(CLI::Range(1, 16));
-  cmd->add_option("--group", o.groups, "A group as T/N: T of its N shares are needed (repeat per group, up to 16)")
+  cmd->add_option("--group", o.groups,
+                  "A group as T/N: T of its N shares are needed (repeat per group, up to 16)")
       ->required();
   cmd->add_flag("--extendable", o.extendable, "Set the SLIP-39 extendable backup flag");
   cmd->add_option("--iteration-exponent", o.iteration_exponent,
@@ -88,7 +89,8 @@ Result<SecretBytes> secret_from_hex(const SecretBytes& text) {
   auto space = [](std::uint8_t c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
   while (begin < end && space(text.data()[begin])) ++begin;
   while (end > begin && space(text.data()[end - 1])) --end;
-  if ((end - begin) % 2 != 0) return make_error(Errc::kMalformed, "the secret file must hold hex digits (an even number)");
+  if ((end - begin) % 2 != 0)
+    return make_error(Errc::kMalformed, "the secret file must hold hex digits (an even number)");
   SecretBytes out((end - begin) / 2);
   auto value = [](std::uint8_t c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
@@ -137,8 +139,9 @@ void print_shares(Io& io, const shamir::ShareSet& set, std::size_t secret_bits, 
     return;
   }
   io.out << "SLIP-39 shares of a " << secret_bits << "-bit secret (identifier " << set.identifier
-         << ", iteration exponent " << unsigned{set.iteration_exponent} << (set.extendable ? ", extendable" : "")
-         << "). Any " << set.group_threshold << " of the " << set.groups.size() << " groups recover it.\n";
+         << ", iteration exponent " << unsigned{set.iteration_exponent}
+         << (set.extendable ? ", extendable" : "") << "). Any " << set.group_threshold << " of the "
+         << set.groups.size() << " groups recover it.\n";
   for (std::size_t g = 0; g < set.groups.size(); ++g) {
     io.out << "\nGroup " << g + 1 << " of " << set.groups.size() << " (" << set.groups[g].threshold << " of "
            << set.groups[g].count << " shares needed)\n";
@@ -161,7 +164,8 @@ Result<std::vector<shamir::MnemonicInput>> read_mnemonics(Io& io) {
     while (i < text.size() && (text.data()[i] == ' ' || text.data()[i] == '\t')) ++i;
     std::size_t digits = i;
     while (digits < text.size() && text.data()[digits] >= '0' && text.data()[digits] <= '9') ++digits;
-    if (digits > i && digits + 1 < text.size() && text.data()[digits] == '.' && text.data()[digits + 1] == ' ') {
+    if (digits > i && digits + 1 < text.size() && text.data()[digits] == '.' &&
+        text.data()[digits + 1] == ' ') {
       std::memmove(text.data(), text.data() + digits + 2, text.size() - digits - 2);
       text.truncate(text.size() - digits - 2);
     }
@@ -252,21 +256,25 @@ int check(Io& io, bool json) {
                     {"subsets_total", r.subsets_total},
                     {"capped", r.capped}});
   } else {
-    io.out << "SLIP-39 set: identifier " << r.identifier << ", " << r.secret_bits << "-bit secret, iteration exponent "
-           << unsigned{r.iteration_exponent} << (r.extendable ? ", extendable" : "") << "; " << r.group_threshold
-           << " of " << r.group_count << " groups needed\n";
+    io.out << "SLIP-39 set: identifier " << r.identifier << ", " << r.secret_bits
+           << "-bit secret, iteration exponent " << unsigned{r.iteration_exponent}
+           << (r.extendable ? ", extendable" : "") << "; " << r.group_threshold << " of " << r.group_count
+           << " groups needed\n";
     for (const auto& g : r.groups) {
-      io.out << "  group " << g.number << ": " << g.shares_present << " share" << (g.shares_present == 1 ? "" : "s");
+      io.out << "  group " << g.number << ": " << g.shares_present << " share"
+             << (g.shares_present == 1 ? "" : "s");
       if (g.threshold > 0) io.out << ", " << g.threshold << " needed";
       io.out << "\n";
     }
     io.out << "Every share has a valid checksum. Recovered " << r.subsets_recovered
            << " threshold subsets (members within each group, then groups) with valid digests";
     if (r.capped) io.out << " (capped: not every subset was recovered one by one)";
-    io.out << "; all " << r.subsets_total
-           << " threshold subsets of the whole set agree, since every share lies on its group's polynomial.\n";
+    io.out
+        << "; all " << r.subsets_total
+        << " threshold subsets of the whole set agree, since every share lies on its group's polynomial.\n";
     for (const auto& p : r.problems) io.out << "PROBLEM: " << p << "\n";
-    io.out << (r.problems.empty() ? "OK" : "FAILED") << " (the passphrase is not checked: a wrong one cannot be detected)\n";
+    io.out << (r.problems.empty() ? "OK" : "FAILED")
+           << " (the passphrase is not checked: a wrong one cannot be detected)\n";
   }
   if (!r.problems.empty()) {
     io.err << "countersign: error: the set of shares has " << r.problems.size() << " problem"
@@ -284,7 +292,8 @@ struct BackupOptions {
 int key_backup(Io& io, const BackupOptions& o) {
   auto params = split_params(o.split);
   if (!params.ok()) return report_error(io, params.error(), o.split.json);
-  auto key_pass = obtain_passphrase(o.key_passphrase_file, kPassphraseEnv, "Passphrase of " + o.key_file + ": ", false);
+  auto key_pass =
+      obtain_passphrase(o.key_passphrase_file, kPassphraseEnv, "Passphrase of " + o.key_file + ": ", false);
   if (!key_pass.ok()) return report_error(io, key_pass.error(), o.split.json);
   auto key = SoftwareKey::load(o.key_file, *key_pass);
   if (!key.ok()) return report_error(io, key.error().with_context(o.key_file), o.split.json);
@@ -327,20 +336,24 @@ int key_restore(Io& io, const RestoreOptions& o) {
   auto secret = shamir::combine_mnemonics(*shares, *pass);
   if (!secret.ok()) return report_error(io, secret.error(), o.json);
   if (secret->size() != 32) {
-    return report_error(io, Error(Errc::kInvalidArgument, "these shares hold a " + std::to_string(secret->size() * 8) +
-                                                              "-bit secret; a software key backup holds 256 bits"),
-                        o.json);
+    return report_error(
+        io,
+        Error(Errc::kInvalidArgument, "these shares hold a " + std::to_string(secret->size() * 8) +
+                                          "-bit secret; a software key backup holds 256 bits"),
+        o.json);
   }
   auto key = SoftwareKey::from_secret(*alg, *secret);
   if (!key.ok()) return report_error(io, key.error(), o.json);
   if (!o.expect_key_id.empty() && key->public_key().id() != o.expect_key_id) {
-    return report_error(io, Error(Errc::kRejected, "the restored key has key id " + key->public_key().id() + ", not " +
-                                                       o.expect_key_id +
-                                                       ": wrong SLIP-39 passphrase, wrong --alg or shares of "
-                                                       "another key; nothing was written"),
+    return report_error(io,
+                        Error(Errc::kRejected, "the restored key has key id " + key->public_key().id() +
+                                                   ", not " + o.expect_key_id +
+                                                   ": wrong SLIP-39 passphrase, wrong --alg or shares of "
+                                                   "another key; nothing was written"),
                         o.json);
   }
-  auto key_pass = obtain_passphrase(o.key_passphrase_file, kPassphraseEnv, "Passphrase for the restored key: ", true);
+  auto key_pass =
+      obtain_passphrase(o.key_passphrase_file, kPassphraseEnv, "Passphrase for the restored key: ", true);
   if (!key_pass.ok()) return report_error(io, key_pass.error(), o.json);
   auto saved = key->save(o.out, *key_pass, false);
   if (!saved.ok()) return report_error(io, saved.error(), o.json);
@@ -353,30 +366,39 @@ int key_restore(Io& io, const RestoreOptions& o) {
 }  // namespace
 
 void add_shamir_commands(Registry& r) {
-  auto* shamir_cmd = r.app.add_subcommand("shamir", "Split a secret into SLIP-39 (Trezor-compatible) shares and recover it");
+  auto* shamir_cmd =
+      r.app.add_subcommand("shamir", "Split a secret into SLIP-39 (Trezor-compatible) shares and recover it");
   shamir_cmd->require_subcommand(1);
-  shamir_cmd->footer(std::string(
-      "Shares are SLIP-0039 mnemonics (20 words for 128 bits, 33 for 256), compatible with Trezor and\n"
-      "python-shamir-mnemonic. Groups: --group-threshold G of the groups, each --group T/N needing T of\n"
-      "its N shares.\n\n") + kPassphraseHelp);
+  shamir_cmd->footer(
+      std::string(
+          "Shares are SLIP-0039 mnemonics (20 words for 128 bits, 33 for 256), compatible with Trezor and\n"
+          "python-shamir-mnemonic. Groups: --group-threshold G of the groups, each --group T/N needing T of\n"
+          "its N shares.\n\n") +
+      kPassphraseHelp);
 
   auto so = std::make_shared<SplitOptions>();
   auto secret_file = std::make_shared<std::string>();
   auto generate_bits = std::make_shared<unsigned>(0);
   auto* sp = shamir_cmd->add_subcommand("split", "Split a secret into SLIP-39 shares, grouped and numbered");
   add_split_options(sp, *so);
-  auto* sf = sp->add_option("--secret-file", *secret_file,
-                            "File holding the secret as hex digits (16 to 32 bytes, even; one trailing newline ok)");
-  auto* gen = sp->add_option("--generate", *generate_bits, "Make a fresh random secret of this many bits (128-256)");
+  auto* sf =
+      sp->add_option("--secret-file", *secret_file,
+                     "File holding the secret as hex digits (16 to 32 bytes, even; one trailing newline ok)");
+  auto* gen =
+      sp->add_option("--generate", *generate_bits, "Make a fresh random secret of this many bits (128-256)");
   sf->excludes(gen);
   sp->add_option("--passphrase-file", so->passphrase_file, "Read the SLIP-39 passphrase from this file");
-  sp->add_flag("--ask-passphrase", so->ask_passphrase, "Ask for the SLIP-39 passphrase on the terminal (twice)");
-  sp->footer(std::string("Exactly one of --secret-file or --generate. The secret is never taken from the command "
-                         "line.\nWith --generate the secret exists only in the shares: recover it with combine.\n\n") +
-             kPassphraseHelp);
+  sp->add_flag("--ask-passphrase", so->ask_passphrase,
+               "Ask for the SLIP-39 passphrase on the terminal (twice)");
+  sp->footer(
+      std::string(
+          "Exactly one of --secret-file or --generate. The secret is never taken from the command "
+          "line.\nWith --generate the secret exists only in the shares: recover it with combine.\n\n") +
+      kPassphraseHelp);
   sp->callback([&io = r.io, &rc = r.rc, so, secret_file, generate_bits, sf, gen] {
     if (sf->count() == 0 && gen->count() == 0) {
-      rc = report_error(io, Error(Errc::kInvalidArgument, "give --secret-file FILE or --generate BITS"), so->json);
+      rc = report_error(io, Error(Errc::kInvalidArgument, "give --secret-file FILE or --generate BITS"),
+                        so->json);
       return;
     }
     rc = split(io, *so, *secret_file, *generate_bits);
@@ -386,19 +408,23 @@ void add_shamir_commands(Registry& r) {
   auto* cb = shamir_cmd->add_subcommand("combine", "Recover a secret from SLIP-39 shares on standard input");
   cb->add_option("--passphrase-file", co->passphrase_file, "Read the SLIP-39 passphrase from this file");
   cb->add_flag("--ask-passphrase", co->ask_passphrase, "Ask for the SLIP-39 passphrase on the terminal");
-  cb->add_option("-o,--out", co->out, "Write the secret (hex) to this new file, mode 0600, instead of stdout");
+  cb->add_option("-o,--out", co->out,
+                 "Write the secret (hex) to this new file, mode 0600, instead of stdout");
   cb->add_flag("--json", co->json, "Errors as JSON too");
-  cb->footer(std::string("Reads one mnemonic a line, in any order; blank lines are ignored and extra shares are\n"
-                         "allowed (they must agree with the others). Errors name the line of the share.\n\n") +
-             kPassphraseHelp);
+  cb->footer(
+      std::string("Reads one mnemonic a line, in any order; blank lines are ignored and extra shares are\n"
+                  "allowed (they must agree with the others). Errors name the line of the share.\n\n") +
+      kPassphraseHelp);
   cb->callback([&io = r.io, &rc = r.rc, co] { rc = combine(io, *co); });
 
   auto check_json = std::make_shared<bool>(false);
-  auto* ck = shamir_cmd->add_subcommand("check", "Validate a full set of SLIP-39 shares without showing the secret");
+  auto* ck =
+      shamir_cmd->add_subcommand("check", "Validate a full set of SLIP-39 shares without showing the secret");
   ck->add_flag("--json", *check_json, "Report as JSON");
-  ck->footer("Reads every share of a set on standard input and checks each checksum, that every group can be\n"
-             "reached, and that every threshold subset recovers the same secret. No passphrase is asked:\n"
-             "a wrong passphrase cannot be detected by design. Exit 0 when the set is good, 1 otherwise.");
+  ck->footer(
+      "Reads every share of a set on standard input and checks each checksum, that every group can be\n"
+      "reached, and that every threshold subset recovers the same secret. No passphrase is asked:\n"
+      "a wrong passphrase cannot be detected by design. Exit 0 when the set is good, 1 otherwise.");
   ck->callback([&io = r.io, &rc = r.rc, check_json] { rc = check(io, *check_json); });
 
   // key backup / restore live under `key`.
@@ -407,23 +433,32 @@ void add_shamir_commands(Registry& r) {
   auto* bk = key->add_subcommand("backup", "Split a software signing key into SLIP-39 shares");
   bk->add_option("KEYFILE", bo->key_file, "Key file to back up")->required();
   add_split_options(bk, bo->split);
-  bk->add_option("--passphrase-file", bo->key_passphrase_file, "Read the key file's passphrase from this file");
-  bk->add_option("--slip39-passphrase-file", bo->split.passphrase_file, "Read a SLIP-39 passphrase from this file");
-  bk->add_flag("--ask-slip39-passphrase", bo->split.ask_passphrase, "Ask for a SLIP-39 passphrase on the terminal");
-  bk->footer(std::string("The shares hold the key's 32 bytes of private key material (Ed25519 seed or P-256 scalar).\n"
-                         "The algorithm is not in the shares: the output says which `key restore --alg` to use.\n\n") +
-             kPassphraseHelp);
+  bk->add_option("--passphrase-file", bo->key_passphrase_file,
+                 "Read the key file's passphrase from this file");
+  bk->add_option("--slip39-passphrase-file", bo->split.passphrase_file,
+                 "Read a SLIP-39 passphrase from this file");
+  bk->add_flag("--ask-slip39-passphrase", bo->split.ask_passphrase,
+               "Ask for a SLIP-39 passphrase on the terminal");
+  bk->footer(
+      std::string(
+          "The shares hold the key's 32 bytes of private key material (Ed25519 seed or P-256 scalar).\n"
+          "The algorithm is not in the shares: the output says which `key restore --alg` to use.\n\n") +
+      kPassphraseHelp);
   bk->callback([&io = r.io, &rc = r.rc, bo] { rc = key_backup(io, *bo); });
 
   auto ro = std::make_shared<RestoreOptions>();
-  auto* rs = key->add_subcommand("restore", "Rebuild a software signing key file from SLIP-39 shares on stdin");
+  auto* rs =
+      key->add_subcommand("restore", "Rebuild a software signing key file from SLIP-39 shares on stdin");
   rs->add_option("-o,--out", ro->out, "Key file to create")->required();
   rs->add_option("--alg", ro->alg, "ed25519 (default) or ecdsa-p256, as printed by key backup")
       ->check(CLI::IsMember({"ed25519", "ecdsa-p256"}));
   rs->add_option("--expect-key-id", ro->expect_key_id, "Fail unless the restored key has this key id");
-  rs->add_option("--passphrase-file", ro->key_passphrase_file, "Read the new key file's passphrase from this file");
-  rs->add_option("--slip39-passphrase-file", ro->slip39_passphrase_file, "Read the SLIP-39 passphrase from this file");
-  rs->add_flag("--ask-slip39-passphrase", ro->ask_passphrase, "Ask for the SLIP-39 passphrase on the terminal");
+  rs->add_option("--passphrase-file", ro->key_passphrase_file,
+                 "Read the new key file's passphrase from this file");
+  rs->add_option("--slip39-passphrase-file", ro->slip39_passphrase_file,
+                 "Read the SLIP-39 passphrase from this file");
+  rs->add_flag("--ask-slip39-passphrase", ro->ask_passphrase,
+               "Ask for the SLIP-39 passphrase on the terminal");
   rs->add_flag("--json", ro->json, "Errors as JSON too");
   rs->footer(std::string("Shares are read one a line from standard input. Prints the policy key entry.\n\n") +
              kPassphraseHelp);

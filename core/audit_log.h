@@ -62,7 +62,7 @@ inline constexpr std::size_t kRecordOverhead = 4 + 32;
 
 // A torn final record found on open.
 struct TornTail {
-  std::string file;        // "entries" or "checkpoints"
+  std::string file;          // "entries" or "checkpoints"
   std::uint64_t offset = 0;  // where the good data ends
   std::uint64_t bytes = 0;   // how many bytes follow it
 };

@@ -36,29 +36,36 @@ Result<std::pair<std::string, Checkpoint>> find_checkpoint(const AuditLog& log, 
     CS_TRY(Checkpoint c, Checkpoint::parse(n.text()));
     if (size == 0 || c.size == size) return std::make_pair(*it, c);
   }
-  return Error(Errc::kNotFound, size == 0 ? "the log has no signed checkpoint"
-                                          : "the log has no signed checkpoint of size " + std::to_string(size));
+  return Error(Errc::kNotFound, size == 0
+                                    ? "the log has no signed checkpoint"
+                                    : "the log has no signed checkpoint of size " + std::to_string(size));
 }
 
-Result<nlohmann::json> inclusion_proof_doc(const AuditLog& log, std::uint64_t index, std::uint64_t tree_size) {
+Result<nlohmann::json> inclusion_proof_doc(const AuditLog& log, std::uint64_t index,
+                                           std::uint64_t tree_size) {
   CS_TRY(auto cp, find_checkpoint(log, tree_size));
   const Checkpoint& c = cp.second;
   if (index >= c.size) {
     return Error(Errc::kInvalidArgument, "entry " + std::to_string(index) +
-                                             " is not covered by the checkpoint of size " + std::to_string(c.size));
+                                             " is not covered by the checkpoint of size " +
+                                             std::to_string(c.size));
   }
   CS_TRY(std::string bytes, log.entry(index));
   CS_TRY(Digest leaf, log.leaf_hash(index));
   CS_TRY(std::vector<Digest> proof, log.inclusion_proof(index, c.size));
   CS_TRY(nlohmann::json entry, jcs::parse(bytes));
-  nlohmann::json doc = {{"schema", kInclusionProofSchema}, {"index", index}, {"tree_size", c.size},
-                        {"entry", std::move(entry)},        {"leaf_hash", hex_encode(leaf)},
+  nlohmann::json doc = {{"schema", kInclusionProofSchema},
+                        {"index", index},
+                        {"tree_size", c.size},
+                        {"entry", std::move(entry)},
+                        {"leaf_hash", hex_encode(leaf)},
                         {"checkpoint", cp.first}};
   proof_b64(proof, doc["proof"]);
   return doc;
 }
 
-Result<nlohmann::json> consistency_proof_doc(const AuditLog& log, std::uint64_t old_size, std::uint64_t new_size) {
+Result<nlohmann::json> consistency_proof_doc(const AuditLog& log, std::uint64_t old_size,
+                                             std::uint64_t new_size) {
   CS_TRY(auto old_cp, find_checkpoint(log, old_size));
   CS_TRY(auto new_cp, find_checkpoint(log, new_size));
   CS_TRY(std::vector<Digest> proof, log.consistency_proof(old_size, new_size));
@@ -75,14 +82,16 @@ Result<std::string> check_proof_doc(const nlohmann::json& d, const note::Verifie
   }
   const std::string schema = d["schema"];
   auto str = [&](const char* k) -> Result<std::string> {
-    if (!d.contains(k) || !d[k].is_string()) return Error(Errc::kInvalidDocument, std::string("\"") + k + "\" missing");
+    if (!d.contains(k) || !d[k].is_string())
+      return Error(Errc::kInvalidDocument, std::string("\"") + k + "\" missing");
     return d[k].get<std::string>();
   };
   auto num = [&](const char* k) -> Result<std::uint64_t> {
     // jcs::parse keeps every number as a double; accept exact non-negative integers.
     double v = d.contains(k) && d[k].is_number() ? d[k].get<double>() : -1;
     if (v < 0 || v > 9007199254740991.0 || v != static_cast<double>(static_cast<std::uint64_t>(v))) {
-      return Error(Errc::kInvalidDocument, std::string("\"") + k + "\" missing or not a non-negative integer");
+      return Error(Errc::kInvalidDocument,
+                   std::string("\"") + k + "\" missing or not a non-negative integer");
     }
     return static_cast<std::uint64_t>(v);
   };
@@ -94,14 +103,17 @@ Result<std::string> check_proof_doc(const nlohmann::json& d, const note::Verifie
     if (!cp.ok()) return cp.error().with_context("checkpoint");
     CS_TRY(std::uint64_t index, num("index"));
     CS_TRY(std::uint64_t tree_size, num("tree_size"));
-    if (tree_size != cp->size) return Error(Errc::kInvalidDocument, "\"tree_size\" differs from the checkpoint's size");
-    if (!d.contains("entry") || !d["entry"].is_object()) return Error(Errc::kInvalidDocument, "\"entry\" missing");
+    if (tree_size != cp->size)
+      return Error(Errc::kInvalidDocument, "\"tree_size\" differs from the checkpoint's size");
+    if (!d.contains("entry") || !d["entry"].is_object())
+      return Error(Errc::kInvalidDocument, "\"entry\" missing");
     CS_TRY(std::string bytes, jcs::serialize(d["entry"]));
     auto e = check_entry(bytes, index);
     if (!e.ok()) return e.error().with_context("entry");
     Digest leaf = merkle::leaf_hash(as_bytes(bytes));
     CS_TRY(std::string leaf_hex, str("leaf_hash"));
-    if (leaf_hex != hex_encode(leaf)) return Error(Errc::kHashMismatch, "\"leaf_hash\" is not the leaf hash of \"entry\"");
+    if (leaf_hex != hex_encode(leaf))
+      return Error(Errc::kHashMismatch, "\"leaf_hash\" is not the leaf hash of \"entry\"");
     auto r = merkle::verify_inclusion(index, cp->size, ByteView(leaf), proof, ByteView(cp->root));
     if (!r.ok()) return r.error().with_context("inclusion of entry " + std::to_string(index));
     return "entry " + std::to_string(index) + " is in the log: inclusion proof to the checkpoint of size " +
@@ -116,8 +128,8 @@ Result<std::string> check_proof_doc(const nlohmann::json& d, const note::Verifie
     if (!b.ok()) return b.error().with_context("new checkpoint");
     auto r = merkle::verify_consistency(a->size, b->size, proof, ByteView(a->root), ByteView(b->root));
     if (!r.ok()) {
-      return r.error().with_context("checkpoints of size " + std::to_string(a->size) + " and " + std::to_string(b->size) +
-                                    " are not consistent (history rewritten?)");
+      return r.error().with_context("checkpoints of size " + std::to_string(a->size) + " and " +
+                                    std::to_string(b->size) + " are not consistent (history rewritten?)");
     }
     return "consistent: the log of " + std::to_string(b->size) + " entries extends the one of " +
            std::to_string(a->size) + " entries (both signed by " + key.label() + "); no history rewritten\n";

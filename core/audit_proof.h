@@ -33,7 +33,8 @@ Result<std::pair<std::string, Checkpoint>> find_checkpoint(const AuditLog& log, 
 // newest checkpoint when 0). kInvalidArgument when the checkpoint does not cover the entry.
 Result<nlohmann::json> inclusion_proof_doc(const AuditLog& log, std::uint64_t index, std::uint64_t tree_size);
 // Consistency proof between the signed checkpoints of `old_size` and `new_size` entries.
-Result<nlohmann::json> consistency_proof_doc(const AuditLog& log, std::uint64_t old_size, std::uint64_t new_size);
+Result<nlohmann::json> consistency_proof_doc(const AuditLog& log, std::uint64_t old_size,
+                                             std::uint64_t new_size);
 
 // Checks a proof document offline; returns a human sentence saying what it proves.
 Result<std::string> check_proof_doc(const nlohmann::json& doc, const note::Verifier& key);

@@ -32,7 +32,8 @@ class Recomputed {
   std::uint64_t size() const { return range_.size(); }
   merkle::SubtreeSource source() const {
     return [this](unsigned k, std::uint64_t j) -> Result<Digest> {
-      if (k >= levels_.size() || j >= levels_[k].size()) return Error(Errc::kInternal, "subtree not computed");
+      if (k >= levels_.size() || j >= levels_[k].size())
+        return Error(Errc::kInternal, "subtree not computed");
       return levels_[k][j];
     };
   }
@@ -47,30 +48,33 @@ class Recomputed {
 };
 
 std::string range_text(std::uint64_t a, std::uint64_t b) {
-  return b - a == 1 ? "entry " + std::to_string(a) : "entries " + std::to_string(a) + ".." + std::to_string(b - 1);
+  return b - a == 1 ? "entry " + std::to_string(a)
+                    : "entries " + std::to_string(a) + ".." + std::to_string(b - 1);
 }
 
 Result<VerifyReport> finish(Recomputed& tree, std::vector<Held> held, std::optional<TornTail> torn) {
   if (held.empty()) {
-    return Error(Errc::kRejected, "no signed checkpoint: nothing vouches for the " + std::to_string(tree.size()) +
-                                      " entries (give one with --checkpoint)");
+    return Error(Errc::kRejected, "no signed checkpoint: nothing vouches for the " +
+                                      std::to_string(tree.size()) + " entries (give one with --checkpoint)");
   }
   // Check roots from the smallest size up, so the first mismatch bounds the first bad entry.
-  std::stable_sort(held.begin(), held.end(), [](const Held& a, const Held& b) { return a.cp.size < b.cp.size; });
+  std::stable_sort(held.begin(), held.end(),
+                   [](const Held& a, const Held& b) { return a.cp.size < b.cp.size; });
   std::uint64_t good = 0;  // entries [0, good) are vouched for by a matching checkpoint
   for (const Held& h : held) {
     if (h.cp.size > tree.size()) {
-      return Error(Errc::kHashMismatch, h.where + " covers " + std::to_string(h.cp.size) + " entries but the log has " +
-                                            std::to_string(tree.size()) + ": " +
+      return Error(Errc::kHashMismatch, h.where + " covers " + std::to_string(h.cp.size) +
+                                            " entries but the log has " + std::to_string(tree.size()) + ": " +
                                             range_text(tree.size(), h.cp.size) + " dropped or truncated");
     }
     CS_TRY(Digest root, tree.root_at(h.cp.size));
     if (root != h.cp.root) {
-      return Error(Errc::kHashMismatch,
-                   h.where + " (size " + std::to_string(h.cp.size) + ") does not match the entries: " +
-                       (good < h.cp.size ? range_text(good, h.cp.size) : std::string("the history")) +
-                       " changed, dropped, reordered or inserted after it was signed" +
-                       (good > 0 ? " (entries before " + std::to_string(good) + " match an earlier checkpoint)" : ""));
+      return Error(
+          Errc::kHashMismatch,
+          h.where + " (size " + std::to_string(h.cp.size) + ") does not match the entries: " +
+              (good < h.cp.size ? range_text(good, h.cp.size) : std::string("the history")) +
+              " changed, dropped, reordered or inserted after it was signed" +
+              (good > 0 ? " (entries before " + std::to_string(good) + " match an earlier checkpoint)" : ""));
     }
     good = h.cp.size;
   }
@@ -105,7 +109,8 @@ Result<std::vector<Held>> open_extras(const std::vector<std::string>& notes, con
   return out;
 }
 
-Result<void> add_entry(Recomputed& tree, std::uint64_t index, std::string_view bytes, const std::string& where) {
+Result<void> add_entry(Recomputed& tree, std::uint64_t index, std::string_view bytes,
+                       const std::string& where) {
   auto e = check_entry(bytes, index);
   if (!e.ok()) return e.error().with_context(where);
   tree.add(merkle::leaf_hash(as_bytes(bytes)));
@@ -120,7 +125,8 @@ Result<Checkpoint> open_checkpoint(std::string_view note_text, const note::Verif
   CS_TRY(Checkpoint cp, Checkpoint::parse(n.text()));
   // tlog-checkpoint "Signatures": the log's key name should match the origin; ours always do.
   if (cp.origin != key.name()) {
-    return Error(Errc::kCrypto, "checkpoint origin \"" + cp.origin + "\" is not the log key's name \"" + key.name() + "\"");
+    return Error(Errc::kCrypto,
+                 "checkpoint origin \"" + cp.origin + "\" is not the log key's name \"" + key.name() + "\"");
   }
   return cp;
 }
@@ -140,8 +146,9 @@ Result<VerifyReport> verify_log_dir(const std::string& dir, const note::Verifier
                             if (!cp.ok()) return cp.error().with_context(where);
                             if (!held.empty() && cp->size < held.back().cp.size) {
                               return Error(Errc::kInvalidDocument,
-                                           where + ": size " + std::to_string(cp->size) + " is smaller than the " +
-                                               std::to_string(held.back().cp.size) + " of the checkpoint before it");
+                                           where + ": size " + std::to_string(cp->size) +
+                                               " is smaller than the " + std::to_string(held.back().cp.size) +
+                                               " of the checkpoint before it");
                             }
                             held.push_back({*cp, where, false});
                             return {};
@@ -154,20 +161,21 @@ Result<VerifyReport> verify_log_dir(const std::string& dir, const note::Verifier
   std::ifstream leaves((fs::path(dir) / "tree-00").string(), std::ios::binary);
   Recomputed tree;
   const std::string entries_path = (fs::path(dir) / "entries").string();
-  CS_TRY(auto torn, scan_record_file(entries_path, kEntriesHeader, kMaxEntrySize, "entries",
-                                     [&](const Record& r) -> Result<void> {
-                                       std::uint64_t i = tree.size();
-                                       std::string where = "entry " + std::to_string(i) + " (byte " +
-                                                           std::to_string(r.offset) + " of " + entries_path + ")";
-                                       Digest stored{};
-                                       if (leaves && leaves.read(reinterpret_cast<char*>(stored.data()), 32) &&
-                                           stored != r.checksum) {
-                                         return Error(Errc::kHashMismatch,
-                                                      where + ": leaf hash differs from the one recorded in tree-00 "
-                                                              "when it was appended (entry rewritten)");
-                                       }
-                                       return add_entry(tree, i, r.payload, where);
-                                     }));
+  CS_TRY(
+      auto torn,
+      scan_record_file(
+          entries_path, kEntriesHeader, kMaxEntrySize, "entries", [&](const Record& r) -> Result<void> {
+            std::uint64_t i = tree.size();
+            std::string where = "entry " + std::to_string(i) + " (byte " + std::to_string(r.offset) + " of " +
+                                entries_path + ")";
+            Digest stored{};
+            if (leaves && leaves.read(reinterpret_cast<char*>(stored.data()), 32) && stored != r.checksum) {
+              return Error(Errc::kHashMismatch, where +
+                                                    ": leaf hash differs from the one recorded in tree-00 "
+                                                    "when it was appended (entry rewritten)");
+            }
+            return add_entry(tree, i, r.payload, where);
+          }));
   return finish(tree, std::move(held), torn);
 }
 
@@ -185,11 +193,13 @@ Result<VerifyReport> verify_export(const std::string& jsonl_path, const note::Ve
     auto parsed = parse_export_line(line);
     if (!parsed.ok()) return parsed.error().with_context(where);
     if (parsed->index != tree.size()) {
-      return Error(Errc::kInvalidDocument, where + ": index " + std::to_string(parsed->index) + ", expected " +
-                                               std::to_string(tree.size()) +
-                                               " (the export must hold the whole log from entry 0, in order)");
+      return Error(Errc::kInvalidDocument,
+                   where + ": index " + std::to_string(parsed->index) + ", expected " +
+                       std::to_string(tree.size()) +
+                       " (the export must hold the whole log from entry 0, in order)");
     }
-    CS_TRY_VOID(add_entry(tree, parsed->index, parsed->entry, where + " (entry " + std::to_string(parsed->index) + ")"));
+    CS_TRY_VOID(add_entry(tree, parsed->index, parsed->entry,
+                          where + " (entry " + std::to_string(parsed->index) + ")"));
   }
   if (in.bad()) return Error(Errc::kIo, "cannot read " + jsonl_path);
   return finish(tree, std::move(held), std::nullopt);

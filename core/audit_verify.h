@@ -32,9 +32,9 @@ struct VerifyReport {
   std::uint64_t entries = 0;
   Digest root{};
   std::uint64_t checkpoints_checked = 0;
-  Checkpoint newest;                      // the newest signed checkpoint
-  std::uint64_t unsigned_entries = 0;     // entries after the newest checkpoint
-  std::vector<Checkpoint> consistent;     // handed-in checkpoints proven consistent
+  Checkpoint newest;                   // the newest signed checkpoint
+  std::uint64_t unsigned_entries = 0;  // entries after the newest checkpoint
+  std::vector<Checkpoint> consistent;  // handed-in checkpoints proven consistent
   std::optional<TornTail> torn;
 };
 

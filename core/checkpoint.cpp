@@ -26,12 +26,15 @@ Result<Checkpoint> Checkpoint::parse(std::string_view text) {
   c.origin = std::string(lines[0]);
   std::string_view size = lines[1];
   if ((size.size() > 1 && size[0] == '0') || size.size() > 20) {
-    return bad("line 2: tree size \"" + std::string(size) + "\" is not a decimal number without leading zeroes");
+    return bad("line 2: tree size \"" + std::string(size) +
+               "\" is not a decimal number without leading zeroes");
   }
   for (char ch : size) {
-    if (ch < '0' || ch > '9') return bad("line 2: tree size \"" + std::string(size) + "\" is not a decimal number");
+    if (ch < '0' || ch > '9')
+      return bad("line 2: tree size \"" + std::string(size) + "\" is not a decimal number");
     std::uint64_t digit = static_cast<std::uint64_t>(ch - '0');
-    if (c.size > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) return bad("line 2: tree size overflows");
+    if (c.size > (std::numeric_limits<std::uint64_t>::max() - digit) / 10)
+      return bad("line 2: tree size overflows");
     c.size = c.size * 10 + digit;
   }
   auto root = base64_decode(lines[2]);

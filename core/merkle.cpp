@@ -113,10 +113,11 @@ Result<Digest> range_hash(const SubtreeSource& source, std::uint64_t begin, std:
   return node_hash(left, right);
 }
 
-Result<std::vector<Digest>> inclusion_proof(const SubtreeSource& source, std::uint64_t index, std::uint64_t size) {
+Result<std::vector<Digest>> inclusion_proof(const SubtreeSource& source, std::uint64_t index,
+                                            std::uint64_t size) {
   if (index >= size) {
-    return Error(Errc::kInvalidArgument, "no entry " + std::to_string(index) + " in a tree of size " +
-                                             std::to_string(size));
+    return Error(Errc::kInvalidArgument,
+                 "no entry " + std::to_string(index) + " in a tree of size " + std::to_string(size));
   }
   std::vector<Digest> out;
   CS_TRY_VOID(path(source, index, 0, size, out));
@@ -138,8 +139,8 @@ Result<void> verify_inclusion(std::uint64_t index, std::uint64_t size, const Dig
                               std::span<const Digest> proof, const Digest& root) {
   // RFC 9162 section 2.1.3.2, step by step.
   if (index >= size) {
-    return Error(Errc::kInvalidArgument, "leaf index " + std::to_string(index) + " is not below tree size " +
-                                             std::to_string(size));
+    return Error(Errc::kInvalidArgument,
+                 "leaf index " + std::to_string(index) + " is not below tree size " + std::to_string(size));
   }
   std::uint64_t fn = index;
   std::uint64_t sn = size - 1;
@@ -176,8 +177,9 @@ Result<void> verify_inclusion(std::uint64_t index, std::uint64_t size, ByteView 
 Result<void> verify_consistency(std::uint64_t size1, std::uint64_t size2, std::span<const Digest> proof,
                                 const Digest& root1, const Digest& root2) {
   if (size1 > size2) {
-    return Error(Errc::kInvalidArgument, "old tree size " + std::to_string(size1) + " is larger than new size " +
-                                             std::to_string(size2) + ": the log shrank");
+    return Error(Errc::kInvalidArgument, "old tree size " + std::to_string(size1) +
+                                             " is larger than new size " + std::to_string(size2) +
+                                             ": the log shrank");
   }
   if (size1 == 0) {
     // Everything is consistent with the empty tree; a "proof" of it proves nothing, so it
@@ -186,7 +188,8 @@ Result<void> verify_consistency(std::uint64_t size1, std::uint64_t size2, std::s
   }
   if (size1 == size2) {
     if (!proof.empty()) return proof_error("consistency proof between equal sizes must be empty");
-    if (root1 != root2) return proof_error("two different root hashes for the same tree size " + std::to_string(size1));
+    if (root1 != root2)
+      return proof_error("two different root hashes for the same tree size " + std::to_string(size1));
     return {};
   }
   // RFC 9162 section 2.1.4.2.

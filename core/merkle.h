@@ -41,7 +41,8 @@ Result<Digest> range_hash(const SubtreeSource& source, std::uint64_t begin, std:
 
 // PATH(index, D[0:size]), section 2.1.3.1: sibling hashes from the leaf up.
 // kInvalidArgument when index >= size.
-Result<std::vector<Digest>> inclusion_proof(const SubtreeSource& source, std::uint64_t index, std::uint64_t size);
+Result<std::vector<Digest>> inclusion_proof(const SubtreeSource& source, std::uint64_t index,
+                                            std::uint64_t size);
 
 // PROOF(size1, D[0:size2]), section 2.1.4.1. kInvalidArgument unless 0 < size1 <= size2.
 Result<std::vector<Digest>> consistency_proof(const SubtreeSource& source, std::uint64_t size1,

@@ -83,7 +83,8 @@ namespace {
 // Mode bits of an open file that let anyone but its owner read or write it.
 Result<void> check_private_fd(int fd, const std::string& path) {
   struct stat st {};
-  if (::fstat(fd, &st) != 0) return make_error(Errc::kIo, "cannot examine " + path + ": " + std::strerror(errno));
+  if (::fstat(fd, &st) != 0)
+    return make_error(Errc::kIo, "cannot examine " + path + ": " + std::strerror(errno));
   if ((st.st_mode & 077) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));

@@ -58,7 +58,8 @@ Result<void> check_characters(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
     std::uint32_t cp = 0;
     std::size_t n = decode_utf8(s, i, cp);
-    if (n == 0) return malformed("line " + std::to_string(line) + ": invalid UTF-8 at byte " + std::to_string(i));
+    if (n == 0)
+      return malformed("line " + std::to_string(line) + ": invalid UTF-8 at byte " + std::to_string(i));
     if (cp == '\n') {
       ++line;
     } else if (cp < 0x20 || cp == 0x7f) {
@@ -76,7 +77,8 @@ std::string hex32(std::uint32_t v) {
 }
 
 Result<std::uint32_t> parse_hex32(std::string_view s) {
-  if (!is_lower_hex(s, 8)) return Error(Errc::kMalformed, "key id \"" + std::string(s) + "\" is not 8 lowercase hex digits");
+  if (!is_lower_hex(s, 8))
+    return Error(Errc::kMalformed, "key id \"" + std::string(s) + "\" is not 8 lowercase hex digits");
   std::uint32_t v = 0;
   for (char c : s) v = (v << 4) | static_cast<std::uint32_t>(c <= '9' ? c - '0' : c - 'a' + 10);
   return v;
@@ -172,12 +174,14 @@ Result<Note> Note::parse(std::string_view s) {
     if (note.signatures_.size() >= kMaxSignatures) {
       return malformed("more than " + std::to_string(kMaxSignatures) + " signatures");
     }
-    if (line.substr(0, kSigPrefix.size()) != kSigPrefix) return malformed(where + ": does not start with \"— \"");
+    if (line.substr(0, kSigPrefix.size()) != kSigPrefix)
+      return malformed(where + ": does not start with \"— \"");
     line.remove_prefix(kSigPrefix.size());
     std::size_t sp = line.find(' ');
     if (sp == std::string_view::npos) return malformed(where + ": no space between key name and signature");
     std::string_view name = line.substr(0, sp);
-    if (!is_valid_key_name(name)) return malformed(where + ": invalid key name \"" + std::string(name) + "\"");
+    if (!is_valid_key_name(name))
+      return malformed(where + ": invalid key name \"" + std::string(name) + "\"");
     auto raw = base64_decode(line.substr(sp + 1));
     if (!raw.ok()) return malformed(where + ": signature is not base64");
     if (raw->size() < 5) return malformed(where + ": signature shorter than a key id and one byte");
@@ -215,8 +219,8 @@ Result<Verifier> Verifier::create(std::string name, std::uint8_t type, ByteView 
                                          " is not supported (only 0x01 Ed25519 and 0x04 cosignature/v1)");
   }
   if (public_key.size() != crypto_sign_PUBLICKEYBYTES) {
-    return Error(Errc::kInvalidArgument, "Ed25519 public key is " + std::to_string(public_key.size()) +
-                                             " bytes, expected 32");
+    return Error(Errc::kInvalidArgument,
+                 "Ed25519 public key is " + std::to_string(public_key.size()) + " bytes, expected 32");
   }
   Verifier v;
   v.name_ = std::move(name);
@@ -241,8 +245,8 @@ Result<Verifier> Verifier::parse(std::string_view vkey) {
   auto v = create(std::string(name), (*raw)[0], key);
   if (!v.ok()) return v.error().with_context("verifier key");
   if (v->key_id() != *id) {
-    return Error(Errc::kInvalidArgument, "verifier key: key id " + hex32(*id) + " does not match the name and key (" +
-                                             hex32(v->key_id()) + ")");
+    return Error(Errc::kInvalidArgument, "verifier key: key id " + hex32(*id) +
+                                             " does not match the name and key (" + hex32(v->key_id()) + ")");
   }
   return v;
 }
@@ -256,7 +260,8 @@ std::string Verifier::vkey() const {
 std::string Verifier::label() const { return name_ + "+" + hex32(key_id_); }
 
 Result<void> verify(const Note& note, const Verifier& v) {
-  if (v.type() != kTypeEd25519) return Error(Errc::kInvalidArgument, v.label() + " is not an Ed25519 note key (type 0x01)");
+  if (v.type() != kTypeEd25519)
+    return Error(Errc::kInvalidArgument, v.label() + " is not an Ed25519 note key (type 0x01)");
   auto sigs = matching(note, v);
   if (sigs.empty()) {
     return Error(Errc::kCrypto, "no signature by " + v.label() + " (signed by: " + others(note) + ")");
@@ -273,18 +278,21 @@ Result<std::uint64_t> verify_cosignature(const Note& note, const Verifier& v) {
     return Error(Errc::kInvalidArgument, v.label() + " is not a cosigner key (type 0x04)");
   }
   auto sigs = matching(note, v);
-  if (sigs.empty()) return Error(Errc::kCrypto, "no cosignature by " + v.label() + " (signed by: " + others(note) + ")");
+  if (sigs.empty())
+    return Error(Errc::kCrypto, "no cosignature by " + v.label() + " (signed by: " + others(note) + ")");
   std::uint64_t ts = 0;
   for (const Signature* s : sigs) {
     // timestamped_signature: u64 big-endian timestamp || 64-byte Ed25519 signature.
     if (s->signature.size() != 8 + crypto_sign_BYTES) {
-      return Error(Errc::kCrypto, "cosignature by " + v.label() + " is " + std::to_string(s->signature.size()) +
-                                      " bytes, expected 72");
+      return Error(Errc::kCrypto, "cosignature by " + v.label() + " is " +
+                                      std::to_string(s->signature.size()) + " bytes, expected 72");
     }
     ts = 0;
     for (int i = 0; i < 8; ++i) ts = (ts << 8) | s->signature[static_cast<std::size_t>(i)];
-    if (ts > (std::uint64_t{1} << 63) - 1) return Error(Errc::kCrypto, "cosignature timestamp exceeds 2^63-1");
-    auto ok = ed25519_verify(v.public_key(), ByteView(s->signature).subspan(8), cosigned_message(note.text(), ts));
+    if (ts > (std::uint64_t{1} << 63) - 1)
+      return Error(Errc::kCrypto, "cosignature timestamp exceeds 2^63-1");
+    auto ok =
+        ed25519_verify(v.public_key(), ByteView(s->signature).subspan(8), cosigned_message(note.text(), ts));
     if (!ok.ok()) return Error(Errc::kCrypto, "cosignature by " + v.label() + " does not verify");
   }
   return ts;
@@ -294,7 +302,8 @@ Result<Signer> Signer::generate(std::string name, std::uint8_t type) {
   ensure_sodium_initialized();
   SecretBytes sk(crypto_sign_SECRETKEYBYTES);
   Bytes pk(crypto_sign_PUBLICKEYBYTES);
-  if (crypto_sign_keypair(pk.data(), sk.data()) != 0) return Error(Errc::kInternal, "crypto_sign_keypair failed");
+  if (crypto_sign_keypair(pk.data(), sk.data()) != 0)
+    return Error(Errc::kInternal, "crypto_sign_keypair failed");
   CS_TRY(Verifier v, Verifier::create(std::move(name), type, pk));
   return Signer(std::move(v), std::move(sk));
 }
@@ -331,7 +340,8 @@ Result<Signer> Signer::parse(const SecretBytes& skey) {
   }
   auto v = Verifier::create(std::move(name), type, pk);
   if (!v.ok()) return v.error().with_context("signer key");
-  if (v->key_id() != *id) return Error(Errc::kInvalidArgument, "signer key: key id does not match the name and key");
+  if (v->key_id() != *id)
+    return Error(Errc::kInvalidArgument, "signer key: key id does not match the name and key");
   return Signer(std::move(v).value(), std::move(sk));
 }
 
@@ -353,13 +363,14 @@ SecretBytes Signer::skey() const {
 }
 
 Result<Signature> Signer::sign(std::string_view text) const {
-  if (verifier_.type() != kTypeEd25519) return Error(Errc::kInvalidArgument, verifier_.label() + " is a cosigner key");
+  if (verifier_.type() != kTypeEd25519)
+    return Error(Errc::kInvalidArgument, verifier_.label() + " is a cosigner key");
   Signature s;
   s.name = verifier_.name();
   s.key_id = verifier_.key_id();
   s.signature.resize(crypto_sign_BYTES);
-  crypto_sign_detached(s.signature.data(), nullptr, reinterpret_cast<const unsigned char*>(text.data()), text.size(),
-                       secret_key_.data());
+  crypto_sign_detached(s.signature.data(), nullptr, reinterpret_cast<const unsigned char*>(text.data()),
+                       text.size(), secret_key_.data());
   return s;
 }
 
@@ -367,15 +378,17 @@ Result<Signature> Signer::cosign(std::string_view checkpoint_text, std::uint64_t
   if (verifier_.type() != kTypeCosignatureV1) {
     return Error(Errc::kInvalidArgument, verifier_.label() + " is not a cosigner key (type 0x04)");
   }
-  if (timestamp > (std::uint64_t{1} << 63) - 1) return Error(Errc::kInvalidArgument, "timestamp exceeds 2^63-1");
+  if (timestamp > (std::uint64_t{1} << 63) - 1)
+    return Error(Errc::kInvalidArgument, "timestamp exceeds 2^63-1");
   std::string msg = cosigned_message(checkpoint_text, timestamp);
   Signature s;
   s.name = verifier_.name();
   s.key_id = verifier_.key_id();
-  for (int shift = 56; shift >= 0; shift -= 8) s.signature.push_back(static_cast<std::uint8_t>(timestamp >> shift));
+  for (int shift = 56; shift >= 0; shift -= 8)
+    s.signature.push_back(static_cast<std::uint8_t>(timestamp >> shift));
   s.signature.resize(8 + crypto_sign_BYTES);
-  crypto_sign_detached(s.signature.data() + 8, nullptr, reinterpret_cast<const unsigned char*>(msg.data()), msg.size(),
-                       secret_key_.data());
+  crypto_sign_detached(s.signature.data() + 8, nullptr, reinterpret_cast<const unsigned char*>(msg.data()),
+                       msg.size(), secret_key_.data());
   return s;
 }
 

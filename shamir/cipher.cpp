@@ -14,10 +14,11 @@ namespace {
 constexpr unsigned kRounds = 4;
 constexpr unsigned kBaseIterations = 10000;  // split over the 4 rounds
 
-Result<SecretBytes> feistel(const SecretBytes& input, const SecretBytes& passphrase, const CipherParams& params,
-                            bool encrypt) {
+Result<SecretBytes> feistel(const SecretBytes& input, const SecretBytes& passphrase,
+                            const CipherParams& params, bool encrypt) {
   if (input.size() % 2 != 0 || input.empty()) {
-    return make_error(Errc::kInvalidArgument, "the master secret must have an even, non-zero number of bytes");
+    return make_error(Errc::kInvalidArgument,
+                      "the master secret must have an even, non-zero number of bytes");
   }
   if (params.iteration_exponent > 15) {
     return make_error(Errc::kInvalidArgument, "the iteration exponent must be between 0 and 15");
@@ -52,7 +53,8 @@ Result<SecretBytes> feistel(const SecretBytes& input, const SecretBytes& passphr
       return detail::openssl_failure("PBKDF2-HMAC-SHA256 (OpenSSL)");
     }
     // (L, R) <- (R, L xor F(R))
-    for (std::size_t k = 0; k < half; ++k) left.data()[k] = static_cast<std::uint8_t>(left.data()[k] ^ f.data()[k]);
+    for (std::size_t k = 0; k < half; ++k)
+      left.data()[k] = static_cast<std::uint8_t>(left.data()[k] ^ f.data()[k]);
     std::swap(left, right);
   }
   SecretBytes out(input.size());
@@ -69,7 +71,8 @@ Result<void> check_passphrase(const SecretBytes& passphrase) {
     if (c < 32 || c > 126) {
       return make_error(Errc::kInvalidArgument,
                         "the SLIP-39 passphrase may contain only printable ASCII characters (space to ~); "
-                        "character " + std::to_string(i + 1) + " is not one");
+                        "character " +
+                            std::to_string(i + 1) + " is not one");
     }
   }
   return {};

@@ -30,7 +30,8 @@ class Polymod {
 
 std::string_view customization(bool extendable) { return extendable ? "shamir_extendable" : "shamir"; }
 
-std::array<std::uint16_t, kChecksumWords> create_checksum(std::span<const std::uint16_t> data, bool extendable) {
+std::array<std::uint16_t, kChecksumWords> create_checksum(std::span<const std::uint16_t> data,
+                                                          bool extendable) {
   Polymod p;
   p.feed_customization(extendable);
   for (std::uint16_t v : data) p.feed(v);

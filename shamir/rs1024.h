@@ -17,7 +17,8 @@ inline constexpr std::size_t kChecksumWords = 3;
 std::string_view customization(bool extendable);
 
 // The three checksum words for `data` (10-bit values, without checksum).
-std::array<std::uint16_t, kChecksumWords> create_checksum(std::span<const std::uint16_t> data, bool extendable);
+std::array<std::uint16_t, kChecksumWords> create_checksum(std::span<const std::uint16_t> data,
+                                                          bool extendable);
 
 // True when `data_with_checksum` (10-bit values, checksum last) has a valid checksum.
 bool verify_checksum(std::span<const std::uint16_t> data_with_checksum, bool extendable);

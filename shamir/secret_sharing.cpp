@@ -16,8 +16,8 @@ namespace {
 Result<SecretBytes> create_digest(ByteView random_part, ByteView secret) {
   SecretBytes mac(EVP_MAX_MD_SIZE);
   unsigned int mac_len = 0;
-  if (HMAC(EVP_sha256(), random_part.data(), static_cast<int>(random_part.size()), secret.data(), secret.size(),
-           mac.data(), &mac_len) == nullptr ||
+  if (HMAC(EVP_sha256(), random_part.data(), static_cast<int>(random_part.size()), secret.data(),
+           secret.size(), mac.data(), &mac_len) == nullptr ||
       mac_len < kDigestBytes) {
     return detail::openssl_failure("HMAC-SHA256 (OpenSSL)");
   }
@@ -31,15 +31,18 @@ Result<std::vector<RawShare>> split_secret(unsigned threshold, unsigned count, c
   if (threshold < 1) return make_error(Errc::kInvalidArgument, "a threshold must be at least 1");
   if (threshold > count) {
     return make_error(Errc::kInvalidArgument, "a threshold (" + std::to_string(threshold) +
-                                                  ") cannot exceed the number of shares (" + std::to_string(count) + ")");
+                                                  ") cannot exceed the number of shares (" +
+                                                  std::to_string(count) + ")");
   }
   if (count > 16) return make_error(Errc::kInvalidArgument, "at most 16 shares per level");
-  if (secret.size() < kDigestBytes) return make_error(Errc::kInvalidArgument, "the secret is too short to share");
+  if (secret.size() < kDigestBytes)
+    return make_error(Errc::kInvalidArgument, "the secret is too short to share");
   ensure_sodium_initialized();
   std::vector<RawShare> shares;
   shares.reserve(count);
   if (threshold == 1) {
-    for (unsigned i = 0; i < count; ++i) shares.push_back({static_cast<std::uint8_t>(i), SecretBytes::copy_of(secret.view())});
+    for (unsigned i = 0; i < count; ++i)
+      shares.push_back({static_cast<std::uint8_t>(i), SecretBytes::copy_of(secret.view())});
     return shares;
   }
   // threshold - 2 random shares, the digest share and the secret fix the polynomial.
@@ -70,12 +73,14 @@ Result<SecretBytes> recover_secret(unsigned threshold, std::span<const gf256::Po
   if (threshold == 1) return SecretBytes::copy_of(points[0].y);
   CS_TRY(SecretBytes secret, gf256::interpolate(points, kSecretIndex));
   CS_TRY(SecretBytes digest_share, gf256::interpolate(points, kDigestIndex));
-  if (digest_share.size() < kDigestBytes) return make_error(Errc::kInvalidArgument, "share values are too short");
+  if (digest_share.size() < kDigestBytes)
+    return make_error(Errc::kInvalidArgument, "share values are too short");
   CS_TRY(SecretBytes digest, create_digest(digest_share.view().subspan(kDigestBytes), secret.view()));
   if (sodium_memcmp(digest.data(), digest_share.data(), kDigestBytes) != 0) {
-    return make_error(Errc::kHashMismatch,
-                      "digest mismatch: these shares do not recover a consistent secret (one is corrupt, or they "
-                      "come from different backups with the same identifier)");
+    return make_error(
+        Errc::kHashMismatch,
+        "digest mismatch: these shares do not recover a consistent secret (one is corrupt, or they "
+        "come from different backups with the same identifier)");
   }
   return secret;
 }

@@ -61,8 +61,8 @@ Result<WordIndices> words_to_indices(std::string_view mnemonic) {
     while (i < mnemonic.size() && std::isspace(static_cast<unsigned char>(mnemonic[i])) == 0) ++i;
   }
   if (count > kMaxWords) {
-    return make_error(Errc::kMalformed, "too many words (" + std::to_string(count) + "); a share has at most " +
-                                            std::to_string(kMaxWords));
+    return make_error(Errc::kMalformed, "too many words (" + std::to_string(count) +
+                                            "); a share has at most " + std::to_string(kMaxWords));
   }
   WordIndices indices(count);
   std::size_t n = 0;
@@ -142,17 +142,17 @@ Result<Share> parse_share(std::string_view mnemonic) {
   s.member_index = static_cast<std::uint8_t>((params >> 4) & 0xFu);
   s.member_threshold = static_cast<std::uint8_t>((params & 0xFu) + 1);
   if (s.group_threshold > s.group_count) {
-    return make_error(Errc::kInvalidArgument, "invalid share: its group threshold (" +
-                                                  std::to_string(s.group_threshold) +
-                                                  ") is larger than its group count (" +
-                                                  std::to_string(s.group_count) + ")");
+    return make_error(Errc::kInvalidArgument,
+                      "invalid share: its group threshold (" + std::to_string(s.group_threshold) +
+                          ") is larger than its group count (" + std::to_string(s.group_count) + ")");
   }
 
   // Read the value bits MSB first, after `padding_bits` leading bits that must be zero.
   const std::size_t value_bytes = (kRadixBits * value_words - padding_bits) / 8;
   if (value_bytes < kMinSecretBytes || value_bytes % 2 != 0) {
-    return make_error(Errc::kMalformed, "invalid master secret length: " + std::to_string(value_bytes * 8) +
-                                            " bits (SLIP-39 needs at least 128 bits, an even number of bytes)");
+    return make_error(Errc::kMalformed,
+                      "invalid master secret length: " + std::to_string(value_bytes * 8) +
+                          " bits (SLIP-39 needs at least 128 bits, an even number of bytes)");
   }
   s.value = SecretBytes(value_bytes);
   unsigned padding = 0;
@@ -166,7 +166,8 @@ Result<Share> parse_share(std::string_view mnemonic) {
     const std::size_t vbit = bit - padding_bits;
     s.value.data()[vbit / 8] = static_cast<std::uint8_t>(s.value.data()[vbit / 8] | (b << (7 - vbit % 8)));
   }
-  if (padding != 0) return make_error(Errc::kMalformed, "invalid padding: the bits before the share value must be zero");
+  if (padding != 0)
+    return make_error(Errc::kMalformed, "invalid padding: the bits before the share value must be zero");
   return s;
 }
 
@@ -194,9 +195,10 @@ SecretBytes encode_share(const Share& share) {
     words[4 + bit / kRadixBits] =
         static_cast<std::uint16_t>(words[4 + bit / kRadixBits] | (b << (kRadixBits - 1 - bit % kRadixBits)));
   }
-  const auto checksum =
-      rs1024::create_checksum(std::span<const std::uint16_t>(words.data(), n - rs1024::kChecksumWords), share.extendable);
-  for (std::size_t i = 0; i < rs1024::kChecksumWords; ++i) words[n - rs1024::kChecksumWords + i] = checksum[i];
+  const auto checksum = rs1024::create_checksum(
+      std::span<const std::uint16_t>(words.data(), n - rs1024::kChecksumWords), share.extendable);
+  for (std::size_t i = 0; i < rs1024::kChecksumWords; ++i)
+    words[n - rs1024::kChecksumWords + i] = checksum[i];
 
   std::size_t length = 0;
   for (std::uint16_t w : words) length += wordlist::word(w).size() + 1;

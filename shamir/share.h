@@ -24,15 +24,15 @@ inline constexpr std::size_t kMetadataWords = 7;
 inline constexpr std::size_t kMinMnemonicWords = kMetadataWords + 13;  // 128-bit value: 13 words
 
 struct Share {
-  std::uint16_t identifier = 0;       // 15 bits; the same for every share of one secret
-  bool extendable = false;            // the extendable backup flag
+  std::uint16_t identifier = 0;         // 15 bits; the same for every share of one secret
+  bool extendable = false;              // the extendable backup flag
   std::uint8_t iteration_exponent = 0;  // 0..15: PBKDF2 runs 2500 << e iterations per round
-  std::uint8_t group_index = 0;       // 0..15
-  std::uint8_t group_threshold = 1;   // 1..16, <= group_count
-  std::uint8_t group_count = 1;       // 1..16
-  std::uint8_t member_index = 0;      // 0..15
-  std::uint8_t member_threshold = 1;  // 1..16
-  SecretBytes value;                  // the share value (same length as the secret)
+  std::uint8_t group_index = 0;         // 0..15
+  std::uint8_t group_threshold = 1;     // 1..16, <= group_count
+  std::uint8_t group_count = 1;         // 1..16
+  std::uint8_t member_index = 0;        // 0..15
+  std::uint8_t member_threshold = 1;    // 1..16
+  SecretBytes value;                    // the share value (same length as the secret)
 
   // True when both shares name the same set (identifier, extendable, e, group threshold and
   // count): SLIP-0039's "common parameters".

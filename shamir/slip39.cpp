@@ -37,7 +37,8 @@ bool equal_secret(ByteView a, ByteView b) {
 
 std::string lines_of(std::span<const ParsedShare* const> members) {
   std::string out;
-  for (std::size_t i = 0; i < members.size(); ++i) out += (i == 0 ? "" : ", ") + std::to_string(members[i]->line);
+  for (std::size_t i = 0; i < members.size(); ++i)
+    out += (i == 0 ? "" : ", ") + std::to_string(members[i]->line);
   return (members.size() == 1 ? "line " : "lines ") + out;
 }
 
@@ -59,7 +60,8 @@ Result<SecretBytes> recover_group(unsigned group_number, std::span<const ParsedS
   for (const ParsedShare* extra : members.subspan(threshold)) {
     CS_TRY(SecretBytes expected, gf256::interpolate(points, extra->share.member_index));
     if (!equal_secret(expected.view(), extra->share.value.view())) {
-      return make_error(Errc::kHashMismatch, line_name(extra->line) + " does not agree with the other shares of group " +
+      return make_error(Errc::kHashMismatch, line_name(extra->line) +
+                                                 " does not agree with the other shares of group " +
                                                  std::to_string(group_number) + " (" + lines_of(used) +
                                                  "): it is corrupt or from another backup");
     }
@@ -76,11 +78,13 @@ std::uint64_t choose(unsigned n, unsigned k) {
 }
 
 std::uint64_t sat_mul(std::uint64_t a, std::uint64_t b) {
-  if (a != 0 && b > std::numeric_limits<std::uint64_t>::max() / a) return std::numeric_limits<std::uint64_t>::max();
+  if (a != 0 && b > std::numeric_limits<std::uint64_t>::max() / a)
+    return std::numeric_limits<std::uint64_t>::max();
   return a * b;
 }
 std::uint64_t sat_add(std::uint64_t a, std::uint64_t b) {
-  return b > std::numeric_limits<std::uint64_t>::max() - a ? std::numeric_limits<std::uint64_t>::max() : a + b;
+  return b > std::numeric_limits<std::uint64_t>::max() - a ? std::numeric_limits<std::uint64_t>::max()
+                                                           : a + b;
 }
 
 // Calls f(indices) for each k-subset of {0..n-1} in lexicographic order while f returns true.
@@ -115,14 +119,16 @@ Result<ShareSet> generate_mnemonics(const SecretBytes& master_secret, const Secr
                                     const SplitParams& params) {
   if (master_secret.size() < kMinSecretBytes || master_secret.size() > kMaxSecretBytes ||
       master_secret.size() % 2 != 0) {
-    return make_error(Errc::kInvalidArgument, "the secret must be 128 to 256 bits, an even number of bytes; got " +
-                                                  std::to_string(master_secret.size() * 8) + " bits");
+    return make_error(Errc::kInvalidArgument,
+                      "the secret must be 128 to 256 bits, an even number of bytes; got " +
+                          std::to_string(master_secret.size() * 8) + " bits");
   }
   if (params.groups.empty() || params.groups.size() > kMaxShareCount) {
     return make_error(Errc::kInvalidArgument, "give 1 to 16 groups");
   }
   if (params.group_threshold < 1 || params.group_threshold > params.groups.size()) {
-    return make_error(Errc::kInvalidArgument, "the group threshold (" + std::to_string(params.group_threshold) +
+    return make_error(Errc::kInvalidArgument, "the group threshold (" +
+                                                  std::to_string(params.group_threshold) +
                                                   ") must be between 1 and the number of groups (" +
                                                   std::to_string(params.groups.size()) + ")");
   }
@@ -138,7 +144,8 @@ Result<ShareSet> generate_mnemonics(const SecretBytes& master_secret, const Secr
                         name + ": SLIP-39 does not allow several shares with threshold 1; use 1/1 instead");
     }
   }
-  if (params.iteration_exponent > 15) return make_error(Errc::kInvalidArgument, "the iteration exponent must be 0..15");
+  if (params.iteration_exponent > 15)
+    return make_error(Errc::kInvalidArgument, "the iteration exponent must be 0..15");
   CS_TRY_VOID(check_passphrase(passphrase));
 
   ShareSet out;
@@ -205,17 +212,19 @@ Result<std::vector<ParsedShare>> decode_mnemonics(std::span<const MnemonicInput>
       what = "iteration exponent " + std::to_string(b.iteration_exponent) + " vs " +
              std::to_string(a.iteration_exponent);
     } else if (a.group_threshold != b.group_threshold) {
-      what = "group threshold " + std::to_string(b.group_threshold) + " vs " + std::to_string(a.group_threshold);
+      what =
+          "group threshold " + std::to_string(b.group_threshold) + " vs " + std::to_string(a.group_threshold);
     } else if (a.group_count != b.group_count) {
       what = "group count " + std::to_string(b.group_count) + " vs " + std::to_string(a.group_count);
     } else if (a.value.size() != b.value.size()) {
-      what = "secret length " + std::to_string(b.value.size() * 8) + " vs " + std::to_string(a.value.size() * 8) +
-             " bits";
+      what = "secret length " + std::to_string(b.value.size() * 8) + " vs " +
+             std::to_string(a.value.size() * 8) + " bits";
     }
     if (!what.empty()) {
-      return make_error(Errc::kInvalidArgument, line_name(p.line) + " is from a different set of shares than " +
-                                                    line_name(first.line) + ": " + what +
-                                                    " (all shares of one backup begin with the same two words)");
+      return make_error(Errc::kInvalidArgument,
+                        line_name(p.line) + " is from a different set of shares than " +
+                            line_name(first.line) + ": " + what +
+                            " (all shares of one backup begin with the same two words)");
     }
   }
   for (std::size_t i = 0; i < parsed.size(); ++i) {
@@ -226,19 +235,22 @@ Result<std::vector<ParsedShare>> decode_mnemonics(std::span<const MnemonicInput>
       const std::string group = "group " + std::to_string(a.group_index + 1);
       if (a.member_threshold != b.member_threshold) {
         return make_error(Errc::kInvalidArgument,
-                          line_name(parsed[i].line) + " and " + line_name(parsed[j].line) + " are both in " + group +
-                              " but need different numbers of shares (" + std::to_string(b.member_threshold) +
-                              " vs " + std::to_string(a.member_threshold) + "); one is corrupt or from another set");
+                          line_name(parsed[i].line) + " and " + line_name(parsed[j].line) + " are both in " +
+                              group + " but need different numbers of shares (" +
+                              std::to_string(b.member_threshold) + " vs " +
+                              std::to_string(a.member_threshold) + "); one is corrupt or from another set");
       }
       if (a.member_index == b.member_index) {
         const std::string who = group + ", share " + std::to_string(a.member_index + 1);
         if (equal_secret(a.value.view(), b.value.view())) {
-          return make_error(Errc::kInvalidArgument, "duplicate share: " + line_name(parsed[i].line) + " repeats " +
-                                                        line_name(parsed[j].line) + " (" + who + ")");
+          return make_error(Errc::kInvalidArgument, "duplicate share: " + line_name(parsed[i].line) +
+                                                        " repeats " + line_name(parsed[j].line) + " (" + who +
+                                                        ")");
         }
-        return make_error(Errc::kInvalidArgument, "duplicate share number: " + line_name(parsed[j].line) + " and " +
-                                                      line_name(parsed[i].line) + " are both " + who +
-                                                      " but differ; one of them is corrupt or from another backup");
+        return make_error(Errc::kInvalidArgument,
+                          "duplicate share number: " + line_name(parsed[j].line) + " and " +
+                              line_name(parsed[i].line) + " are both " + who +
+                              " but differ; one of them is corrupt or from another backup");
       }
     }
   }
@@ -266,14 +278,16 @@ Result<SecretBytes> recover_encrypted_secret(std::span<const ParsedShare> shares
   const unsigned need_groups = common.group_threshold;
   if (complete.size() < need_groups) {
     const auto more = need_groups - complete.size();
-    return make_error(Errc::kRejected,
-                      "not enough shares: " + std::to_string(need_groups) + " of " + std::to_string(common.group_count) +
-                          " groups are needed and " + std::to_string(complete.size()) + " " +
-                          (complete.size() == 1 ? "is" : "are") + " complete; complete " + std::to_string(more) +
-                          " more group" + (more == 1 ? "" : "s") + missing);
+    return make_error(Errc::kRejected, "not enough shares: " + std::to_string(need_groups) + " of " +
+                                           std::to_string(common.group_count) + " groups are needed and " +
+                                           std::to_string(complete.size()) + " " +
+                                           (complete.size() == 1 ? "is" : "are") + " complete; complete " +
+                                           std::to_string(more) + " more group" + (more == 1 ? "" : "s") +
+                                           missing);
   }
   std::vector<gf256::Point> points;
-  for (std::size_t i = 0; i < need_groups; ++i) points.push_back({static_cast<std::uint8_t>(complete[i].index), complete[i].value.view()});
+  for (std::size_t i = 0; i < need_groups; ++i)
+    points.push_back({static_cast<std::uint8_t>(complete[i].index), complete[i].value.view()});
   auto secret = recover_secret(need_groups, points);
   if (!secret.ok()) return secret.error().with_context("combining the groups");
   for (std::size_t i = need_groups; i < complete.size(); ++i) {
@@ -285,19 +299,22 @@ Result<SecretBytes> recover_encrypted_secret(std::span<const ParsedShare> shares
       expected = std::move(e);
     }
     if (!equal_secret(expected.view(), complete[i].value.view())) {
-      return make_error(Errc::kHashMismatch, "group " + std::to_string(complete[i].index + 1) +
-                                                 " does not agree with the other groups: a share in it is corrupt or "
-                                                 "from another backup");
+      return make_error(Errc::kHashMismatch,
+                        "group " + std::to_string(complete[i].index + 1) +
+                            " does not agree with the other groups: a share in it is corrupt or "
+                            "from another backup");
     }
   }
   return secret;
 }
 
-Result<SecretBytes> combine_mnemonics(std::span<const MnemonicInput> mnemonics, const SecretBytes& passphrase) {
+Result<SecretBytes> combine_mnemonics(std::span<const MnemonicInput> mnemonics,
+                                      const SecretBytes& passphrase) {
   CS_TRY(std::vector<ParsedShare> shares, decode_mnemonics(mnemonics));
   CS_TRY(SecretBytes encrypted, recover_encrypted_secret(shares));
   const Share& s = shares[0].share;
-  return decrypt_master_secret(encrypted, passphrase, CipherParams{s.identifier, s.extendable, s.iteration_exponent});
+  return decrypt_master_secret(encrypted, passphrase,
+                               CipherParams{s.identifier, s.extendable, s.iteration_exponent});
 }
 
 Result<CheckReport> check_mnemonics(std::span<const MnemonicInput> mnemonics, std::uint64_t max_recoveries) {
@@ -327,7 +344,8 @@ Result<CheckReport> check_mnemonics(std::span<const MnemonicInput> mnemonics, st
     const auto& members = it->second;
     gr.threshold = members[0]->share.member_threshold;
     gr.shares_present = static_cast<unsigned>(members.size());
-    for (const ParsedShare* p : members) gr.member_count_hint = std::max(gr.member_count_hint, p->share.member_index + 1u);
+    for (const ParsedShare* p : members)
+      gr.member_count_hint = std::max(gr.member_count_hint, p->share.member_index + 1u);
     report.groups.push_back(gr);
     if (members.size() < gr.threshold) {
       report.problems.push_back("group " + std::to_string(g + 1) + " cannot be reached: " +
@@ -356,7 +374,8 @@ Result<CheckReport> check_mnemonics(std::span<const MnemonicInput> mnemonics, st
       auto got = recover_secret(gr.threshold, member_points(subset));
       if (!got.ok() || !equal_secret(got->view(), value->view())) {
         report.problems.push_back("group " + std::to_string(g + 1) + ": " + lines_of(subset) +
-                                  " do not recover the group's share" + (got.ok() ? "" : ": " + got.error().message));
+                                  " do not recover the group's share" +
+                                  (got.ok() ? "" : ": " + got.error().message));
         failed = true;
         return false;
       }
@@ -376,31 +395,34 @@ Result<CheckReport> check_mnemonics(std::span<const MnemonicInput> mnemonics, st
 
   if (complete.size() >= common.group_threshold) {
     std::vector<gf256::Point> all;
-    for (const GroupSecret& gs : complete) all.push_back({static_cast<std::uint8_t>(gs.index), gs.value.view()});
-    auto reference = recover_secret(common.group_threshold, std::span(all).subspan(0, common.group_threshold));
+    for (const GroupSecret& gs : complete)
+      all.push_back({static_cast<std::uint8_t>(gs.index), gs.value.view()});
+    auto reference =
+        recover_secret(common.group_threshold, std::span(all).subspan(0, common.group_threshold));
     if (!reference.ok()) {
       report.problems.push_back("the groups do not combine: " + reference.error().message);
     } else {
-      for_each_subset(static_cast<unsigned>(all.size()), common.group_threshold, [&](std::span<const unsigned> idx) {
-        if (budget == 0) {
-          report.capped = true;
-          return false;
-        }
-        --budget;
-        ++report.subsets_recovered;
-        std::vector<gf256::Point> subset;
-        std::string names;
-        for (unsigned i : idx) {
-          subset.push_back(all[i]);
-          names += (names.empty() ? "" : ", ") + std::to_string(all[i].x + 1);
-        }
-        auto got = recover_secret(common.group_threshold, subset);
-        if (!got.ok() || !equal_secret(got->view(), reference->view())) {
-          report.problems.push_back("groups " + names + " do not recover the same secret as the others");
-          return false;
-        }
-        return true;
-      });
+      for_each_subset(
+          static_cast<unsigned>(all.size()), common.group_threshold, [&](std::span<const unsigned> idx) {
+            if (budget == 0) {
+              report.capped = true;
+              return false;
+            }
+            --budget;
+            ++report.subsets_recovered;
+            std::vector<gf256::Point> subset;
+            std::string names;
+            for (unsigned i : idx) {
+              subset.push_back(all[i]);
+              names += (names.empty() ? "" : ", ") + std::to_string(all[i].x + 1);
+            }
+            auto got = recover_secret(common.group_threshold, subset);
+            if (!got.ok() || !equal_secret(got->view(), reference->view())) {
+              report.problems.push_back("groups " + names + " do not recover the same secret as the others");
+              return false;
+            }
+            return true;
+          });
     }
   } else if (report.problems.empty()) {
     report.problems.push_back("fewer complete groups than the group threshold");

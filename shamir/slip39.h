@@ -28,9 +28,9 @@ struct GroupSpec {
 };
 
 struct SplitParams {
-  unsigned group_threshold = 1;  // groups needed, 1..groups.size()
-  std::vector<GroupSpec> groups;  // 1..16 groups
-  bool extendable = false;        // the extendable backup flag
+  unsigned group_threshold = 1;         // groups needed, 1..groups.size()
+  std::vector<GroupSpec> groups;        // 1..16 groups
+  bool extendable = false;              // the extendable backup flag
   std::uint8_t iteration_exponent = 1;  // 0..15; PBKDF2 does 10000 << e iterations in all
 };
 
@@ -85,7 +85,8 @@ Result<SecretBytes> recover_encrypted_secret(std::span<const ParsedShare> shares
 
 // decode + recover + decrypt with `passphrase`. A wrong passphrase is not an error (see the
 // header comment).
-Result<SecretBytes> combine_mnemonics(std::span<const MnemonicInput> mnemonics, const SecretBytes& passphrase);
+Result<SecretBytes> combine_mnemonics(std::span<const MnemonicInput> mnemonics,
+                                      const SecretBytes& passphrase);
 
 struct GroupReport {
   unsigned number = 0;  // 1-based
@@ -101,8 +102,8 @@ struct CheckReport {
   unsigned group_threshold = 0;
   unsigned group_count = 0;
   std::size_t secret_bits = 0;
-  std::vector<GroupReport> groups;           // one per group of the set, in order
-  std::vector<std::string> problems;         // empty when the set is good
+  std::vector<GroupReport> groups;    // one per group of the set, in order
+  std::vector<std::string> problems;  // empty when the set is good
   // Subsets of threshold size that were recovered one by one (digest checked), and how
   // many there are; capped explicitly when huge. All of them are covered regardless by the
   // consistency check (every share lies on its group's polynomial).
@@ -116,6 +117,7 @@ struct CheckReport {
 // threshold of shares, every share agrees with the others of its group and every group with
 // the others, and up to `max_recoveries` threshold subsets (members within each group, then
 // groups) recover with a valid digest. Findings go to CheckReport::problems.
-Result<CheckReport> check_mnemonics(std::span<const MnemonicInput> mnemonics, std::uint64_t max_recoveries = 5000);
+Result<CheckReport> check_mnemonics(std::span<const MnemonicInput> mnemonics,
+                                    std::uint64_t max_recoveries = 5000);
 
 }  // namespace countersign::shamir

@@ -3,8 +3,8 @@
 // Open does with both selected, and the known-manifests lookup),
 // diff_manifests, and fill the Diff and Review models. Input files are written first and
 // not timed. Usage: app_diff_bench [FILES] (default 100000); prints each phase and the total.
-#include <QGuiApplication>
 #include <sys/resource.h>
+#include <QGuiApplication>
 
 #include <chrono>
 #include <cstdio>
@@ -26,7 +26,9 @@ double since(Steady::time_point t) { return std::chrono::duration<double>(Steady
 double cpu_seconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  auto s = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
   return s(u.ru_utime) + s(u.ru_stime);
 }
 

@@ -20,22 +20,27 @@
 namespace {
 
 using Steady = std::chrono::steady_clock;
-double seconds_since(Steady::time_point t) { return std::chrono::duration<double>(Steady::now() - t).count(); }
+double seconds_since(Steady::time_point t) {
+  return std::chrono::duration<double>(Steady::now() - t).count();
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace countersign;
   namespace fs = std::filesystem;
-  fs::path dir = argc > 1 ? fs::path(argv[1]) : fs::temp_directory_path() / ("log_bench." + std::to_string(::getpid()));
+  fs::path dir =
+      argc > 1 ? fs::path(argv[1]) : fs::temp_directory_path() / ("log_bench." + std::to_string(::getpid()));
   std::uint64_t total = argc > 2 ? std::stoull(argv[2]) : 1000000;
   fs::remove_all(dir);
-  auto log = audit::AuditLog::open(dir.string(), audit::AuditLog::Mode::kWrite, [] { return UnixTime{1795341600}; });
+  auto log =
+      audit::AuditLog::open(dir.string(), audit::AuditLog::Mode::kWrite, [] { return UnixTime{1795341600}; });
   if (!log.ok()) {
     std::fprintf(stderr, "log_bench: %s\n", log.error().message.c_str());
     return 1;
   }
-  nlohmann::json fields = {{"proposal", "sha256:" + std::string(64, 'a')}, {"path", "weights/model-00001.safetensors"}};
+  nlohmann::json fields = {{"proposal", "sha256:" + std::string(64, 'a')},
+                           {"path", "weights/model-00001.safetensors"}};
 
   const int kTimed = 2000;
   auto t0 = Steady::now();
@@ -43,14 +48,15 @@ int main(int argc, char** argv) {
     if (!log->append(audit::event::kFileVerified, fields).ok()) return 1;
   }
   double s = seconds_since(t0);
-  std::printf("append with fsync: %d entries in %.3f s = %.0f appends/s (%.1f us each)\n", kTimed, s, kTimed / s,
-              s / kTimed * 1e6);
+  std::printf("append with fsync: %d entries in %.3f s = %.0f appends/s (%.1f us each)\n", kTimed, s,
+              kTimed / s, s / kTimed * 1e6);
 
   // Growing to a million entries at the fsync rate would take a quarter of an hour; the same
   // append path without the per-record fdatasync is used for the bulk.
   log = Error(Errc::kInternal, "closed");  // release the writer lock first
-  log = audit::AuditLog::open(dir.string(), audit::AuditLog::Mode::kWrite, [] { return UnixTime{1795341600}; },
-                              audit::AuditLog::Durability::kNoSync);
+  log = audit::AuditLog::open(
+      dir.string(), audit::AuditLog::Mode::kWrite, [] { return UnixTime{1795341600}; },
+      audit::AuditLog::Durability::kNoSync);
   if (!log.ok()) {
     std::fprintf(stderr, "log_bench: %s\n", log.error().message.c_str());
     return 1;
@@ -59,8 +65,8 @@ int main(int argc, char** argv) {
   while (log->size() < total) {
     if (!log->append(audit::event::kFileVerified, fields).ok()) return 1;
   }
-  std::printf("grew the log to %llu entries in %.1f s (no fsync)\n", static_cast<unsigned long long>(log->size()),
-              seconds_since(t1));
+  std::printf("grew the log to %llu entries in %.1f s (no fsync)\n",
+              static_cast<unsigned long long>(log->size()), seconds_since(t1));
   log = Error(Errc::kInternal, "closed");  // close: syncs the derived files, drops the lock
 
   auto t2 = Steady::now();
@@ -83,8 +89,8 @@ int main(int argc, char** argv) {
     if (i < 10 && !merkle::verify_inclusion(idx, n, *reopened->leaf_hash(idx), *p, root).ok()) return 1;
   }
   double ps = seconds_since(t3);
-  std::printf("inclusion proof at %llu entries: %.1f us each (%zu hashes avg)\n", static_cast<unsigned long long>(n),
-              ps / kProofs * 1e6, hashes / kProofs);
+  std::printf("inclusion proof at %llu entries: %.1f us each (%zu hashes avg)\n",
+              static_cast<unsigned long long>(n), ps / kProofs * 1e6, hashes / kProofs);
   auto t4 = Steady::now();
   for (int i = 0; i < kProofs; ++i) {
     std::uint64_t m = 1 + rng() % (n - 1);

@@ -18,11 +18,15 @@ int main() {
     // Mixed algorithms, as in a real policy: software Ed25519 and ECDSA P-256 keys.
     auto k = SoftwareKey::generate(i % 2 == 0 ? Alg::kEd25519 : Alg::kEcdsaP256);
     if (!k.ok()) return 1;
-    approvers.push_back({{"id", "approver" + std::to_string(i)},
-                         {"keys", {policy_key_to_json(PolicyKey{k->public_key(), {}, false, std::nullopt})}}});
+    approvers.push_back(
+        {{"id", "approver" + std::to_string(i)},
+         {"keys", {policy_key_to_json(PolicyKey{k->public_key(), {}, false, std::nullopt})}}});
     keys.push_back(std::move(k).value());
   }
-  nlohmann::json pdoc{{"schema", kPolicySchema}, {"domain", "bench"}, {"version", 1}, {"approvers", approvers},
+  nlohmann::json pdoc{{"schema", kPolicySchema},
+                      {"domain", "bench"},
+                      {"version", 1},
+                      {"approvers", approvers},
                       {"rules", {{"install-model", {{"threshold", kThreshold}}}}}};
   auto policy = Policy::parse(pdoc);
   if (!policy.ok()) return 1;
@@ -30,7 +34,8 @@ int main() {
   mf.name = "bench";
   mf.version = "1";
   mf.license.spdx = "MIT";
-  for (int i = 0; i < 20; ++i) mf.files.push_back({"shard-" + std::to_string(i), 1u << 30, sha256(std::to_string(i))});
+  for (int i = 0; i < 20; ++i)
+    mf.files.push_back({"shard-" + std::to_string(i), 1u << 30, sha256(std::to_string(i))});
   auto manifest = Manifest::create(mf);
   Proposal::Fields pf;
   pf.domain = "bench";
@@ -40,7 +45,8 @@ int main() {
   auto proposal = Proposal::create(pf);
   std::vector<SignatureFile> sigs;
   for (int i = 0; i < kThreshold; ++i) {
-    sigs.push_back(*sign_proposal(keys[static_cast<std::size_t>(i)], proposal->id(), std::nullopt, pf.created));
+    sigs.push_back(
+        *sign_proposal(keys[static_cast<std::size_t>(i)], proposal->id(), std::nullopt, pf.created));
   }
   auto bundle = Bundle::create(*proposal, manifest->to_json(), sigs);
   if (!bundle.ok()) return 1;
@@ -59,7 +65,7 @@ int main() {
     if (us < best) best = us;
   }
   double mean = total / kRounds;
-  std::printf("bundle verify 5-of-9: mean %.1f us, best %.1f us per bundle (target < 1000 us): %s\n", mean, best,
-              mean < 1000 ? "met" : "NOT met");
+  std::printf("bundle verify 5-of-9: mean %.1f us, best %.1f us per bundle (target < 1000 us): %s\n", mean,
+              best, mean < 1000 ? "met" : "NOT met");
   return 0;
 }

@@ -168,7 +168,8 @@ TEST_F(BoxClientTest, ASuccessThatIsNotJsonIsUnreachable) {
   ScriptedServer server(socket_, http(200, "text/plain", "hello"));
   auto status = cli({"box", "status"});
   EXPECT_EQ(status.rc, 3) << status;
-  EXPECT_TRUE(contains(status.err, "answered HTTP 200 (5 bytes) with a body that is not a JSON object")) << status;
+  EXPECT_TRUE(contains(status.err, "answered HTTP 200 (5 bytes) with a body that is not a JSON object"))
+      << status;
 }
 
 TEST_F(BoxClientTest, NoAnswerInTimeIsATimeoutNamingThePath) {
@@ -181,32 +182,39 @@ TEST_F(BoxClientTest, NoAnswerInTimeIsATimeoutNamingThePath) {
 }
 
 TEST_F(BoxClientTest, ARefusedBundleIsExitOneWithEveryReason) {
-  ScriptedServer server(socket_, http(403, "application/json",
-                                      R"({"error":"rejected","reasons":["threshold not met: 1 of 3","expired"]})"));
+  ScriptedServer server(socket_,
+                        http(403, "application/json",
+                             R"({"error":"rejected","reasons":["threshold not met: 1 of 3","expired"]})"));
   auto sub = cli({"submit", bundle()});
   EXPECT_EQ(sub.rc, 1) << sub;
-  EXPECT_TRUE(contains(sub.err, "the box rejected the bundle:\n  - threshold not met: 1 of 3\n  - expired")) << sub;
+  EXPECT_TRUE(contains(sub.err, "the box rejected the bundle:\n  - threshold not met: 1 of 3\n  - expired"))
+      << sub;
   auto json = cli({"submit", bundle(), "--json"});
   EXPECT_EQ(json.rc, 1) << json;
   EXPECT_TRUE(contains(json.out, "\"error\": \"rejected\"")) << json;
 }
 
 TEST_F(BoxClientTest, AMalformedRequestTheBoxRefusesIsExitTwo) {
-  ScriptedServer server(socket_, http(400, "application/json", R"({"error":"malformed","reason":"query parameter \"start\" missing or not a whole number"})"));
+  ScriptedServer server(
+      socket_,
+      http(400, "application/json",
+           R"({"error":"malformed","reason":"query parameter \"start\" missing or not a whole number"})"));
   auto exp = cli({"box", "log", "export", "-o", dir_.file("log.jsonl")});
   EXPECT_EQ(exp.rc, 2) << exp;
   EXPECT_TRUE(contains(exp.err, "countersignd: query parameter \"start\"")) << exp;
 }
 
 TEST_F(BoxClientTest, NotFoundAndServerErrorsFromTheBoxAreExitOne) {
-  ScriptedServer server(socket_, http(500, "application/json", R"({"error":"helper","reason":"countersign-system: exit 1"})"));
+  ScriptedServer server(
+      socket_, http(500, "application/json", R"({"error":"helper","reason":"countersign-system: exit 1"})"));
   auto snaps = cli({"box", "snapshots"});
   EXPECT_EQ(snaps.rc, 1) << snaps;
   EXPECT_TRUE(contains(snaps.err, "countersignd: countersign-system: exit 1")) << snaps;
 }
 
 TEST(BoxClientHelp, ExitCodesAreInTheHelpOfEveryBoxCommand) {
-  for (std::vector<std::string> cmd : {std::vector<std::string>{"submit", "--help"}, {"box", "status", "--help"},
+  for (std::vector<std::string> cmd : {std::vector<std::string>{"submit", "--help"},
+                                       {"box", "status", "--help"},
                                        {"box", "log", "export", "--help"}}) {
     auto r = test_util::run_cli(cmd, system_now);
     EXPECT_EQ(r.rc, 0) << r;

@@ -29,7 +29,8 @@ using test_util::contains;
 class ShamirCliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    SoftwareKey::set_kdf_limits_for_tests(crypto_pwhash_argon2id_OPSLIMIT_MIN, crypto_pwhash_argon2id_MEMLIMIT_MIN);
+    SoftwareKey::set_kdf_limits_for_tests(crypto_pwhash_argon2id_OPSLIMIT_MIN,
+                                          crypto_pwhash_argon2id_MEMLIMIT_MIN);
   }
   std::string file(const std::string& name, const std::string& content) {
     const auto p = dir_ / name;
@@ -38,7 +39,8 @@ class ShamirCliTest : public ::testing::Test {
   }
 
   static CliRun run(const std::vector<std::string>& args, const std::string& stdin_text = "") {
-    return test_util::run_cli(args, [] { return UnixTime{1795341600}; }, stdin_text);
+    return test_util::run_cli(
+        args, [] { return UnixTime{1795341600}; }, stdin_text);
   }
 
   // The mnemonics of `split` text output, per group.
@@ -64,8 +66,9 @@ TEST_F(ShamirCliTest, SplitCombineRoundTrip) {
   const std::string secret = "00112233445566778899aabbccddeeff";
   const auto secret_file = file("secret.hex", secret + "\n");
   const auto pass = file("pass", "TREZOR\n");
-  CliRun split = run({"shamir", "split", "--group-threshold", "2", "--group", "2/3", "--group", "3/5", "--group", "1/1",
-                   "--secret-file", secret_file, "--passphrase-file", pass, "--iteration-exponent", "0"});
+  CliRun split =
+      run({"shamir", "split", "--group-threshold", "2", "--group", "2/3", "--group", "3/5", "--group", "1/1",
+           "--secret-file", secret_file, "--passphrase-file", pass, "--iteration-exponent", "0"});
   ASSERT_EQ(split.rc, 0) << split;
   EXPECT_TRUE(contains(split.out, "Group 1 of 3 (2 of 3 shares needed)\n  1. ")) << split;
   EXPECT_TRUE(contains(split.out, "Group 2 of 3 (3 of 5 shares needed)")) << split;
@@ -75,8 +78,8 @@ TEST_F(ShamirCliTest, SplitCombineRoundTrip) {
   ASSERT_EQ(groups[1].size(), 5u);
 
   // Any order, blank lines, an extra share.
-  const std::string input = groups[1][4] + "\n\n" + groups[0][2] + "\n" + groups[1][0] + "\n" + groups[0][0] + "\n" +
-                            groups[1][2] + "\n" + groups[1][1] + "\n";
+  const std::string input = groups[1][4] + "\n\n" + groups[0][2] + "\n" + groups[1][0] + "\n" + groups[0][0] +
+                            "\n" + groups[1][2] + "\n" + groups[1][1] + "\n";
   CliRun combined = run({"shamir", "combine", "--passphrase-file", pass}, input);
   ASSERT_EQ(combined.rc, 0) << combined;
   EXPECT_EQ(combined.out, secret + "\n");
@@ -98,7 +101,8 @@ TEST_F(ShamirCliTest, SplitCombineRoundTrip) {
   std::ifstream recovered(out_path);
   std::string content((std::istreambuf_iterator<char>(recovered)), std::istreambuf_iterator<char>());
   EXPECT_EQ(content, secret + "\n");
-  EXPECT_EQ(fs::status(out_path).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(fs::status(out_path).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
 
   // Not enough shares: exit 1 and how many more.
   CliRun short_run = run({"shamir", "combine"}, groups[0][0] + "\n" + groups[2][0] + "\n");
@@ -114,8 +118,8 @@ TEST_F(ShamirCliTest, SplitCombineRoundTrip) {
 }
 
 TEST_F(ShamirCliTest, SplitJsonAndGenerate) {
-  CliRun split = run({"shamir", "split", "--group-threshold", "1", "--group", "2/3", "--generate", "256", "--json",
-                   "--extendable", "--iteration-exponent", "0"});
+  CliRun split = run({"shamir", "split", "--group-threshold", "1", "--group", "2/3", "--generate", "256",
+                      "--json", "--extendable", "--iteration-exponent", "0"});
   ASSERT_EQ(split.rc, 0) << split;
   const auto doc = nlohmann::json::parse(split.out);
   EXPECT_EQ(doc["secret_bits"], 256);
@@ -130,15 +134,16 @@ TEST_F(ShamirCliTest, SplitJsonAndGenerate) {
 
   CliRun neither = run({"shamir", "split", "--group-threshold", "1", "--group", "1/1"});
   EXPECT_EQ(neither.rc, 2) << neither;
-  CliRun bad_group = run({"shamir", "split", "--group-threshold", "1", "--group", "1/3", "--generate", "128"});
+  CliRun bad_group =
+      run({"shamir", "split", "--group-threshold", "1", "--group", "1/3", "--generate", "128"});
   EXPECT_EQ(bad_group.rc, 2) << bad_group;
   EXPECT_TRUE(contains(bad_group.err, "use 1/1")) << bad_group;
 }
 
 TEST_F(ShamirCliTest, CheckValidatesAFullSet) {
   const auto secret_file = file("secret.hex", "000102030405060708090a0b0c0d0e0f");
-  CliRun split = run({"shamir", "split", "--group-threshold", "2", "--group", "2/3", "--group", "2/2", "--secret-file",
-                   secret_file, "--iteration-exponent", "0"});
+  CliRun split = run({"shamir", "split", "--group-threshold", "2", "--group", "2/3", "--group", "2/2",
+                      "--secret-file", secret_file, "--iteration-exponent", "0"});
   ASSERT_EQ(split.rc, 0) << split;
   const auto groups = groups_of(split.out);
   std::string all;
@@ -152,7 +157,8 @@ TEST_F(ShamirCliTest, CheckValidatesAFullSet) {
   EXPECT_FALSE(contains(ok.out, "000102030405060708090a0b0c0d0e0f"));
 
   // Group 2 lacks a share: it cannot be reached.
-  CliRun missing = run({"shamir", "check", "--json"}, groups[0][0] + "\n" + groups[0][1] + "\n" + groups[1][0] + "\n");
+  CliRun missing =
+      run({"shamir", "check", "--json"}, groups[0][0] + "\n" + groups[0][1] + "\n" + groups[1][0] + "\n");
   EXPECT_EQ(missing.rc, 1) << missing;
   const auto doc = nlohmann::json::parse(missing.out);
   EXPECT_EQ(doc["ok"], false);
@@ -169,24 +175,25 @@ TEST_F(ShamirCliTest, KeyBackupRestoreSignsWithTheSameKey) {
     auto public_key = SoftwareKey::read_public(key_path);
     ASSERT_TRUE(public_key.ok());
 
-    CliRun backup = run({"key", "backup", key_path, "--group-threshold", "2", "--group", "1/1", "--group", "2/3",
-                      "--passphrase-file", pass, "--iteration-exponent", "0"});
+    CliRun backup = run({"key", "backup", key_path, "--group-threshold", "2", "--group", "1/1", "--group",
+                         "2/3", "--passphrase-file", pass, "--iteration-exponent", "0"});
     ASSERT_EQ(backup.rc, 0) << backup;
-    EXPECT_TRUE(contains(backup.out, "Restore with: countersign key restore --alg " + alg + " --expect-key-id " +
-                                         public_key->id()))
+    EXPECT_TRUE(contains(backup.out, "Restore with: countersign key restore --alg " + alg +
+                                         " --expect-key-id " + public_key->id()))
         << backup;
     const auto groups = groups_of(backup.out);
     ASSERT_EQ(groups.size(), 2u);
     const std::string shares = groups[1][2] + "\n" + groups[0][0] + "\n" + groups[1][0] + "\n";
 
     const auto restored_path = (dir_ / (alg + "-restored.key")).string();
-    CliRun restore = run({"key", "restore", "--alg", alg, "--expect-key-id", public_key->id(), "--out", restored_path,
-                       "--passphrase-file", pass},
-                      shares);
+    CliRun restore = run({"key", "restore", "--alg", alg, "--expect-key-id", public_key->id(), "--out",
+                          restored_path, "--passphrase-file", pass},
+                         shares);
     ASSERT_EQ(restore.rc, 0) << restore;
     EXPECT_TRUE(contains(restore.err, public_key->id())) << restore;
 
-    auto restored = SoftwareKey::load(restored_path, SecretBytes::copy_of(as_bytes("correct horse battery staple")));
+    auto restored =
+        SoftwareKey::load(restored_path, SecretBytes::copy_of(as_bytes("correct horse battery staple")));
     ASSERT_TRUE(restored.ok()) << restored.error().message;
     EXPECT_EQ(restored->public_key().id(), public_key->id());
     const SigningInput input = signing_input(Digest{});
@@ -197,9 +204,9 @@ TEST_F(ShamirCliTest, KeyBackupRestoreSignsWithTheSameKey) {
     // The wrong --alg gives another key id: refused, nothing written.
     const std::string other = alg == "ed25519" ? "ecdsa-p256" : "ed25519";
     const auto wrong_path = (dir_ / (alg + "-wrong.key")).string();
-    CliRun wrong = run({"key", "restore", "--alg", other, "--expect-key-id", public_key->id(), "--out", wrong_path,
-                     "--passphrase-file", pass},
-                    shares);
+    CliRun wrong = run({"key", "restore", "--alg", other, "--expect-key-id", public_key->id(), "--out",
+                        wrong_path, "--passphrase-file", pass},
+                       shares);
     EXPECT_EQ(wrong.rc, 1) << wrong;
     EXPECT_FALSE(fs::exists(wrong_path));
   }

@@ -32,7 +32,8 @@ using test_util::slurp;
   for (std::uint64_t i = 0;; ++i) {
     // Entries of varying size, up to a few pages, so that kills land inside writes too.
     std::string pad(rng() % 12000, 'x');
-    if (!log->append(event::kFileVerified, {{"path", "weights/" + std::to_string(i)}, {"pad", pad}}).ok()) _exit(4);
+    if (!log->append(event::kFileVerified, {{"path", "weights/" + std::to_string(i)}, {"pad", pad}}).ok())
+      _exit(4);
     if (i % 3 == 0 && !log->sign_checkpoint(key).ok()) _exit(5);
   }
 }
@@ -69,7 +70,7 @@ TEST(AuditLogCrash, SigkillAtRandomMomentsNeverLosesOrRewritesHistory) {
       // SIGKILL rarely interrupts a single write(); a power cut can. Every third round,
       // leave the beginning of a record that never finished, as such a cut would.
       std::string torn(4, '\0');
-      torn[2] = 0x01;  // a 256-byte record...
+      torn[2] = 0x01;                         // a 256-byte record...
       torn += std::string(rng() % 200, '{');  // ...of which only part arrived
       std::ofstream(dir / (kills % 2 ? "entries" : "checkpoints"), std::ios::binary | std::ios::app) << torn;
     }

@@ -86,10 +86,12 @@ class AuditLogTest : public ::testing::Test {
     return verify_log_dir(dir_.string(), key_.verifier(), extra);
   }
 
-  void expect_rejected(const std::vector<std::string>& must_contain, const std::vector<std::string>& extra = {}) {
+  void expect_rejected(const std::vector<std::string>& must_contain,
+                       const std::vector<std::string>& extra = {}) {
     auto r = verify(extra);
     ASSERT_FALSE(r.ok()) << "tampering not detected";
-    for (const auto& s : must_contain) EXPECT_NE(r.error().message.find(s), std::string::npos) << r.error().message;
+    for (const auto& s : must_contain)
+      EXPECT_NE(r.error().message.find(s), std::string::npos) << r.error().message;
   }
 
   test_util::TempDir tmp_{"auditlog"};
@@ -100,22 +102,26 @@ class AuditLogTest : public ::testing::Test {
 };
 
 TEST(AuditEntry, VocabularyAndCanonicalForm) {
-  auto e = make_entry(7, 1767225600, event::kBundleRejected,
-                      {{"proposal", "sha256:" + std::string(64, 'e')}, {"reasons", {"expired", "threshold"}}});
+  auto e =
+      make_entry(7, 1767225600, event::kBundleRejected,
+                 {{"proposal", "sha256:" + std::string(64, 'e')}, {"reasons", {"expired", "threshold"}}});
   ASSERT_TRUE(e.ok()) << e.error().message;
-  EXPECT_EQ(*e, "{\"event\":\"bundle-rejected\",\"proposal\":\"sha256:" + std::string(64, 'e') +
-                    "\",\"reasons\":[\"expired\",\"threshold\"],\"seq\":7,\"time\":\"2026-01-01T00:00:00Z\"}");
+  EXPECT_EQ(*e,
+            "{\"event\":\"bundle-rejected\",\"proposal\":\"sha256:" + std::string(64, 'e') +
+                "\",\"reasons\":[\"expired\",\"threshold\"],\"seq\":7,\"time\":\"2026-01-01T00:00:00Z\"}");
   EXPECT_TRUE(check_entry(*e, 7).ok());
   EXPECT_FALSE(check_entry(*e, 8).ok());
   EXPECT_FALSE(make_entry(0, 0, "made-up", nullptr).ok());
   EXPECT_FALSE(make_entry(0, 0, event::kDaemonStarted, {{"seq", 3}}).ok());
   EXPECT_FALSE(make_entry(0, 0, event::kDaemonStarted, {{"proposal", "abc"}}).ok());
   EXPECT_FALSE(make_entry(0, 0, event::kDaemonStarted, {{"x", std::string(kMaxEntrySize, 'x')}}).ok());
-  EXPECT_FALSE(check_entry("{\"seq\":0, \"time\":\"2026-01-01T00:00:00Z\",\"event\":\"x\"}", 0).ok());  // not JCS
-  for (auto name : {event::kBundleReceived, event::kBundleVerified, event::kSignatureAccepted, event::kSnapshotTaken,
-                    event::kSnapshotRestored, event::kFetchStarted, event::kSourceFailed, event::kHashMismatchAlert,
-                    event::kFileVerified, event::kInstallComplete, event::kInstallAborted, event::kPolicyRotated,
-                    event::kModelRemoved, event::kDaemonStarted, event::kDaemonStopped, event::kLogRepaired}) {
+  EXPECT_FALSE(
+      check_entry("{\"seq\":0, \"time\":\"2026-01-01T00:00:00Z\",\"event\":\"x\"}", 0).ok());  // not JCS
+  for (auto name :
+       {event::kBundleReceived, event::kBundleVerified, event::kSignatureAccepted, event::kSnapshotTaken,
+        event::kSnapshotRestored, event::kFetchStarted, event::kSourceFailed, event::kHashMismatchAlert,
+        event::kFileVerified, event::kInstallComplete, event::kInstallAborted, event::kPolicyRotated,
+        event::kModelRemoved, event::kDaemonStarted, event::kDaemonStopped, event::kLogRepaired}) {
     EXPECT_TRUE(is_known_event(name)) << name;
   }
 }
@@ -149,7 +155,8 @@ TEST_F(AuditLogTest, AppendsReopensAndProves) {
     EXPECT_EQ(*log->leaf_hash(i), leaves.back());
   }
   EXPECT_EQ(log->root(), merkle::root_of(leaves));
-  for (std::uint64_t n = 1; n <= 100; n += 7) EXPECT_EQ(*log->root_at(n), merkle::root_of(std::span(leaves).first(n)));
+  for (std::uint64_t n = 1; n <= 100; n += 7)
+    EXPECT_EQ(*log->root_at(n), merkle::root_of(std::span(leaves).first(n)));
   for (std::uint64_t i = 0; i < 100; ++i) {
     auto p = log->inclusion_proof(i, 100);
     ASSERT_TRUE(p.ok());
@@ -332,7 +339,8 @@ TEST_F(AuditLogTest, SavedCheckpointCatchesHistoryRewrittenWithTheBoxKey) {
   now_ += 1000;
   make_log(12, key_);
   ASSERT_TRUE(verify().ok());  // self-consistent on its own...
-  expect_rejected({"given checkpoint 1", "size 5", "does not match the entries"}, {saved});  // ...but not with the past
+  expect_rejected({"given checkpoint 1", "size 5", "does not match the entries"},
+                  {saved});  // ...but not with the past
 }
 
 TEST_F(AuditLogTest, ExportVerifiesAndTamperedExportFails) {
@@ -340,7 +348,8 @@ TEST_F(AuditLogTest, ExportVerifiesAndTamperedExportFails) {
   auto log = AuditLog::open(dir_.string(), AuditLog::Mode::kReadOnly);
   ASSERT_TRUE(log.ok());
   std::string jsonl;
-  for (std::uint64_t i = 0; i < log->size(); ++i) jsonl += export_line(i, *log->entry(i), *log->leaf_hash(i)) + "\n";
+  for (std::uint64_t i = 0; i < log->size(); ++i)
+    jsonl += export_line(i, *log->entry(i), *log->leaf_hash(i)) + "\n";
   const fs::path exp = dir_ / "export.jsonl";
   spit(exp, jsonl);
   std::string cp = log->checkpoints()->back();

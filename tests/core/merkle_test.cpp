@@ -74,7 +74,8 @@ SubtreeSource naive_source(const std::vector<Digest>& leaves) {
   return [&leaves](unsigned level, std::uint64_t index) -> Result<Digest> {
     std::uint64_t w = std::uint64_t{1} << level;
     if ((index + 1) * w > leaves.size()) return Error(Errc::kInternal, "incomplete subtree asked for");
-    return root_of(std::span<const Digest>(leaves).subspan(static_cast<std::size_t>(index * w), static_cast<std::size_t>(w)));
+    return root_of(std::span<const Digest>(leaves).subspan(static_cast<std::size_t>(index * w),
+                                                           static_cast<std::size_t>(w)));
   };
 }
 
@@ -101,8 +102,8 @@ TEST(MerkleVectors, Inclusion) {
   int happy = 0;
   for (const auto& path : vector_files("inclusion")) {
     auto j = load(path);
-    auto r = verify_inclusion(j["leafIdx"].get<std::uint64_t>(), j["treeSize"].get<std::uint64_t>(), b64(j["leafHash"]),
-                              proof_of(j["proof"]), b64(j["root"]));
+    auto r = verify_inclusion(j["leafIdx"].get<std::uint64_t>(), j["treeSize"].get<std::uint64_t>(),
+                              b64(j["leafHash"]), proof_of(j["proof"]), b64(j["root"]));
     EXPECT_EQ(r.ok(), !j["wantErr"].get<bool>()) << path << ": " << (r.ok() ? "accepted" : r.error().message);
     ++run;
     if (path.filename() == "happy-path.json") {
@@ -113,7 +114,8 @@ TEST(MerkleVectors, Inclusion) {
       ASSERT_TRUE(gen.ok());
       auto want = proof_of(j["proof"]);
       ASSERT_EQ(gen->size(), want.size()) << path;
-      for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(Bytes((*gen)[i].begin(), (*gen)[i].end()), want[i]);
+      for (std::size_t i = 0; i < want.size(); ++i)
+        EXPECT_EQ(Bytes((*gen)[i].begin(), (*gen)[i].end()), want[i]);
       ++happy;
     }
   }
@@ -137,7 +139,8 @@ TEST(MerkleVectors, Consistency) {
       ASSERT_TRUE(gen.ok());
       auto want = proof_of(j["proof"]);
       ASSERT_EQ(gen->size(), want.size()) << path;
-      for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(Bytes((*gen)[i].begin(), (*gen)[i].end()), want[i]);
+      for (std::size_t i = 0; i < want.size(); ++i)
+        EXPECT_EQ(Bytes((*gen)[i].begin(), (*gen)[i].end()), want[i]);
       ++happy;
     }
   }

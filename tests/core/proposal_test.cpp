@@ -24,7 +24,8 @@ const std::string kPretty = R"({
   "domain": "acme-prod",
   "action": "install-model",
   "created": "2026-11-22T10:00:00Z",
-  "manifest": ")" + kManifestHash + R"(",
+  "manifest": ")" + kManifestHash +
+                            R"(",
   "boxes": ["box-7f3a", "box-91c2"],
   "nonce": ")" + kNonce + R"("
 })";
@@ -161,7 +162,8 @@ TEST(ProposalReject, UnknownSchema) {
 TEST(ProposalReject, UnknownField) {
   json doc = base_doc();
   doc["approved"] = true;
-  EXPECT_TRUE(FailsWith(Proposal::parse(doc), Errc::kInvalidDocument, {"proposal /approved", "unknown field"}));
+  EXPECT_TRUE(
+      FailsWith(Proposal::parse(doc), Errc::kInvalidDocument, {"proposal /approved", "unknown field"}));
 }
 
 TEST(ProposalReject, BadAction) {
@@ -213,10 +215,10 @@ TEST(ProposalReject, ExpiresNotAfterCreated) {
 }
 
 TEST(ProposalReject, BadRfc3339Times) {
-  for (const char* bad : {"2026-11-22 10:00:00Z", "2026-11-22T10:00:00", "2026-11-22T10:00:00+00:00",
-                          "2026-11-22T10:00:00.5Z", "2026-11-22t10:00:00z", "2026-02-30T10:00:00Z",
-                          "2026-11-22T24:00:00Z", "2026-11-22T10:60:00Z", "2026-11-22T10:00:60Z", "1764064800",
-                          "2026-13-01T00:00:00Z", ""}) {
+  for (const char* bad :
+       {"2026-11-22 10:00:00Z", "2026-11-22T10:00:00", "2026-11-22T10:00:00+00:00", "2026-11-22T10:00:00.5Z",
+        "2026-11-22t10:00:00z", "2026-02-30T10:00:00Z", "2026-11-22T24:00:00Z", "2026-11-22T10:60:00Z",
+        "2026-11-22T10:00:60Z", "1764064800", "2026-13-01T00:00:00Z", ""}) {
     json doc = base_doc();
     doc["created"] = bad;
     EXPECT_TRUE(FailsWith(Proposal::parse(doc), Errc::kInvalidDocument, {"/created", "RFC 3339"})) << bad;

@@ -103,15 +103,18 @@ TEST(SignatureFileReject, UnknownSchema) {
 TEST(SignatureFileReject, UnknownField) {
   json doc = ed25519_doc();
   doc["comment"] = "trusted";
-  EXPECT_TRUE(FailsWith(SignatureFile::parse(doc), Errc::kInvalidDocument, {"signature /comment", "unknown field"}));
+  EXPECT_TRUE(
+      FailsWith(SignatureFile::parse(doc), Errc::kInvalidDocument, {"signature /comment", "unknown field"}));
 }
 
 TEST(SignatureFileReject, Fido2WithoutAuthenticatorData) {
   json doc = fido2_doc();
   doc.erase("authenticator_data");
-  EXPECT_TRUE(FailsWith(SignatureFile::parse(doc), Errc::kInvalidDocument, {"/authenticator_data", "missing"}));
+  EXPECT_TRUE(
+      FailsWith(SignatureFile::parse(doc), Errc::kInvalidDocument, {"/authenticator_data", "missing"}));
   doc["alg"] = "fido2-eddsa";
-  EXPECT_TRUE(FailsWith(SignatureFile::parse(doc), Errc::kInvalidDocument, {"/authenticator_data", "missing"}));
+  EXPECT_TRUE(
+      FailsWith(SignatureFile::parse(doc), Errc::kInvalidDocument, {"/authenticator_data", "missing"}));
 }
 
 TEST(SignatureFileReject, ShortAuthenticatorData) {
@@ -125,17 +128,19 @@ TEST(SignatureFileReject, AuthenticatorDataOnEd25519) {
     json doc = ed25519_doc();
     doc["alg"] = alg;
     doc["authenticator_data"] = base64_encode(Bytes(37, 1));
-    EXPECT_TRUE(FailsWith(SignatureFile::parse(doc), Errc::kInvalidDocument, {"/authenticator_data", "fido2"}))
+    EXPECT_TRUE(
+        FailsWith(SignatureFile::parse(doc), Errc::kInvalidDocument, {"/authenticator_data", "fido2"}))
         << alg;
   }
 }
 
 TEST(SignatureFileReject, BadKeyId) {
-  for (const std::string& bad : {kKeyId.substr(0, 16), kKeyId + "0", std::string(64, 'E'), "sha256:" + kKeyId,
-                                 std::string(64, 'z')}) {
+  for (const std::string& bad :
+       {kKeyId.substr(0, 16), kKeyId + "0", std::string(64, 'E'), "sha256:" + kKeyId, std::string(64, 'z')}) {
     json doc = ed25519_doc();
     doc["key"] = bad;
-    EXPECT_TRUE(FailsWith(SignatureFile::parse(doc), Errc::kInvalidDocument, {"/key", "64 lowercase hex"})) << bad;
+    EXPECT_TRUE(FailsWith(SignatureFile::parse(doc), Errc::kInvalidDocument, {"/key", "64 lowercase hex"}))
+        << bad;
   }
 }
 

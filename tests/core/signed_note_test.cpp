@@ -51,7 +51,8 @@ TEST(SignedNoteVectors, VerifyAndRoundTripByteForByte) {
       ASSERT_TRUE(signer.ok()) << signer.error().message;
       EXPECT_EQ(signer->verifier().vkey(), vkey);
       SecretBytes sk = signer->skey();
-      EXPECT_EQ(std::string(reinterpret_cast<const char*>(sk.data()), sk.size()), v["skey"].get<std::string>() + "\n");
+      EXPECT_EQ(std::string(reinterpret_cast<const char*>(sk.data()), sk.size()),
+                v["skey"].get<std::string>() + "\n");
       auto fresh = Note::from_text(n->text());
       ASSERT_TRUE(fresh.ok());
       fresh->add_signature(*signer->sign(fresh->text()));
@@ -125,7 +126,10 @@ TEST_F(SignedNoteTest, ParseRejectsMalformedNotes) {
       {text_, "blank line"},
       {text_ + "\n", "no signature"},
       {text_ + "\n" + sig_line.substr(0, sig_line.size() - 1), "newline"},
-      {"a\x01" "b\n\n" + sig_line, "control character"},
+      {"a\x01"
+       "b\n\n" +
+           sig_line,
+       "control character"},
       {"a\xff\n\n" + sig_line, "UTF-8"},
       {text_ + "\n- box.example/log AAAAAAA=\n", "does not start"},
       {text_ + "\n\xe2\x80\x94 box+log AAAAAAAA\n", "invalid key name"},
@@ -143,7 +147,9 @@ TEST_F(SignedNoteTest, ParseRejectsMalformedNotes) {
   for (std::size_t i = 0; i <= kMaxSignatures; ++i) many += sig_line;
   EXPECT_FALSE(Note::parse(many).ok());
   EXPECT_FALSE(is_valid_key_name("a b"));
-  EXPECT_FALSE(is_valid_key_name("a\xc2\xa0" "b"));  // U+00A0
+  EXPECT_FALSE(
+      is_valid_key_name("a\xc2\xa0"
+                        "b"));  // U+00A0
   EXPECT_TRUE(is_valid_key_name("box.example/log"));
 }
 
@@ -186,9 +192,10 @@ TEST(Cosignature, SignAndVerifyTlogCosignatureV1) {
   const Signature& cs = parsed.signatures()[1];
   ASSERT_EQ(cs.signature.size(), 72u);
   std::string msg = "cosignature/v1\ntime 1679315147\n" + text;
-  EXPECT_EQ(crypto_sign_verify_detached(cs.signature.data() + 8, reinterpret_cast<const unsigned char*>(msg.data()),
-                                        msg.size(), witness.verifier().public_key().data()),
-            0);
+  EXPECT_EQ(
+      crypto_sign_verify_detached(cs.signature.data() + 8, reinterpret_cast<const unsigned char*>(msg.data()),
+                                  msg.size(), witness.verifier().public_key().data()),
+      0);
   // Key id uses type 0x04.
   EXPECT_EQ(cs.key_id, key_id("auditor.example/w1", 0x04, witness.verifier().public_key()));
 
@@ -209,8 +216,8 @@ TEST(CheckpointText, ParseRules) {
   ASSERT_TRUE(ext.ok());
   EXPECT_EQ(ext->extensions.size(), 1u);
   for (const char* bad : {"o\n01\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
-                          "o\n-1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
-                          "o\n1\nAAAA\n", "o\n1\n", "\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
+                          "o\n-1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n", "o\n1\nAAAA\n", "o\n1\n",
+                          "\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
                           "o\n99999999999999999999\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
                           "o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\nx\n"}) {
     EXPECT_FALSE(Checkpoint::parse(bad).ok()) << bad;

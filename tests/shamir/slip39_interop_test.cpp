@@ -6,8 +6,8 @@
 //   COUNTERSIGN_NODE_MODULES=$PWD/build-npm/node_modules ctest -L integration
 // Skipped when missing, unless COUNTERSIGN_REQUIRE_INTEGRATION=1.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -99,7 +99,8 @@ std::string random_hex(std::mt19937& rng, std::size_t bytes) {
 }
 
 // A threshold subset: the first group_threshold groups, the first threshold members of each.
-std::vector<std::string> threshold_subset(const Layout& l, const std::vector<std::vector<std::string>>& groups) {
+std::vector<std::string> threshold_subset(const Layout& l,
+                                          const std::vector<std::vector<std::string>>& groups) {
   std::vector<std::string> out;
   for (unsigned g = 0; g < l.group_threshold; ++g) {
     for (unsigned m = 0; m < l.groups[g].threshold; ++m) out.push_back(groups[g][m]);
@@ -116,16 +117,19 @@ TEST_F(Slip39Interop, OurSharesRecoverWithSlip39Js) {
         const std::string secret_hex = random_hex(rng, bytes);
         auto secret_bytes = hex_decode(secret_hex);
         SplitParams p{l.group_threshold, l.groups, extendable, static_cast<std::uint8_t>(cases % 3)};
-        auto set = generate_mnemonics(SecretBytes::copy_of(*secret_bytes), SecretBytes::copy_of(as_bytes("TREZOR")), p);
+        auto set = generate_mnemonics(SecretBytes::copy_of(*secret_bytes),
+                                      SecretBytes::copy_of(as_bytes("TREZOR")), p);
         ASSERT_TRUE(set.ok()) << set.error().message;
         std::vector<std::vector<std::string>> groups;
         for (const auto& g : set->mnemonics) {
           groups.emplace_back();
           for (const auto& m : g) groups.back().emplace_back(as_chars(m.view()));
         }
-        auto out = node({{"op", "recover"}, {"mnemonics", threshold_subset(l, groups)}, {"passphrase", "TREZOR"}});
+        auto out =
+            node({{"op", "recover"}, {"mnemonics", threshold_subset(l, groups)}, {"passphrase", "TREZOR"}});
         ASSERT_TRUE(out.is_object());
-        EXPECT_EQ(out.value("secret", ""), secret_hex) << "layout " << l.groups.size() << " groups, " << bytes << " bytes";
+        EXPECT_EQ(out.value("secret", ""), secret_hex)
+            << "layout " << l.groups.size() << " groups, " << bytes << " bytes";
         ++cases;
       }
     }
@@ -152,7 +156,8 @@ TEST_F(Slip39Interop, Slip39JsSharesRecoverWithUs) {
         ASSERT_TRUE(out.is_object() && out.contains("groups"));
         const auto js_groups = out["groups"].get<std::vector<std::vector<std::string>>>();
         std::vector<MnemonicInput> in;
-        for (const auto& m : threshold_subset(l, js_groups)) in.push_back({in.size() + 1, SecretBytes::copy_of(as_bytes(m))});
+        for (const auto& m : threshold_subset(l, js_groups))
+          in.push_back({in.size() + 1, SecretBytes::copy_of(as_bytes(m))});
         auto got = combine_mnemonics(in, SecretBytes::copy_of(as_bytes("TREZOR")));
         ASSERT_TRUE(got.ok()) << got.error().message;
         EXPECT_EQ(hex_encode(got->view()), secret_hex);

@@ -77,8 +77,8 @@ std::vector<std::string> vector_mnemonics(std::size_t number) {
 // --- Messages a custodian sees ---
 
 TEST(Slip39Errors, BadChecksumNamesTheLine) {
-  std::vector<std::string> lines = vector_mnemonics(4);       // valid 2-of-3
-  lines.push_back(vector_mnemonics(2)[0]);                   // bad checksum on line 3
+  std::vector<std::string> lines = vector_mnemonics(4);  // valid 2-of-3
+  lines.push_back(vector_mnemonics(2)[0]);               // bad checksum on line 3
   auto got = combine(lines);
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.error().code, Errc::kMalformed);
@@ -147,8 +147,9 @@ TEST(Slip39Errors, NotEnoughSharesSaysHowManyMore) {
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.error().code, Errc::kRejected);
   const std::string& msg = got.error().message;
-  EXPECT_NE(msg.find("not enough shares: 2 of 3 groups are needed and 0 are complete; complete 2 more groups"),
-            std::string::npos)
+  EXPECT_NE(
+      msg.find("not enough shares: 2 of 3 groups are needed and 0 are complete; complete 2 more groups"),
+      std::string::npos)
       << msg;
   EXPECT_NE(msg.find("group 1: 1 of 2 shares, 1 more needed"), std::string::npos) << msg;
   EXPECT_NE(msg.find("group 2: 2 of 3 shares, 1 more needed"), std::string::npos) << msg;
@@ -164,7 +165,8 @@ TEST(Slip39Errors, DuplicateShare) {
   const auto lines = vector_mnemonics(4);
   auto got = combine({lines[0], lines[1], lines[0]});
   ASSERT_FALSE(got.ok());
-  EXPECT_NE(got.error().message.find("duplicate share: line 3 repeats line 1 (group 1, share"), std::string::npos)
+  EXPECT_NE(got.error().message.find("duplicate share: line 3 repeats line 1 (group 1, share"),
+            std::string::npos)
       << got.error().message;
   // Vector 11: two different shares with the same member index.
   got = combine(vector_mnemonics(11));
@@ -190,7 +192,8 @@ TEST(Slip39Errors, ExtraShareThatDisagreesIsNamed) {
   bad->value.data()[0] ^= 1;  // a share re-encoded with a valid checksum but a wrong value
   auto got = combine({text(set->mnemonics[0][0]), text(set->mnemonics[0][1]), text(encode_share(*bad))});
   ASSERT_FALSE(got.ok());
-  EXPECT_NE(got.error().message.find("line 3 does not agree with the other shares of group 1"), std::string::npos)
+  EXPECT_NE(got.error().message.find("line 3 does not agree with the other shares of group 1"),
+            std::string::npos)
       << got.error().message;
 }
 
@@ -209,7 +212,7 @@ TEST(Slip39Errors, RejectsBadLayoutsAndSecrets) {
   ASSERT_FALSE(got.ok());
   EXPECT_NE(got.error().message.find("use 1/1"), std::string::npos);
   p.groups = {{2, 3}};
-  EXPECT_FALSE(generate_mnemonics(secret_of("0123456789abcde"), secret_of(""), p).ok());   // 120 bits
+  EXPECT_FALSE(generate_mnemonics(secret_of("0123456789abcde"), secret_of(""), p).ok());    // 120 bits
   EXPECT_FALSE(generate_mnemonics(secret_of("0123456789abcdef0"), secret_of(""), p).ok());  // odd
   EXPECT_FALSE(generate_mnemonics(SecretBytes(34), secret_of(""), p).ok());                 // > 256 bits
   EXPECT_FALSE(generate_mnemonics(secret_of("0123456789abcdef"), secret_of("caf\xc3\xa9"), p).ok());
@@ -221,7 +224,9 @@ TEST(Slip39Errors, RejectsBadLayoutsAndSecrets) {
 
 TEST(Slip39Properties, AnyThresholdSubsetRecoversAndNoSmallerOneDoes) {
   std::mt19937 rng(20240611);  // deterministic layouts; the shares themselves use libsodium
-  auto uniform = [&](unsigned lo, unsigned hi) { return std::uniform_int_distribution<unsigned>(lo, hi)(rng); };
+  auto uniform = [&](unsigned lo, unsigned hi) {
+    return std::uniform_int_distribution<unsigned>(lo, hi)(rng);
+  };
   for (int round = 0; round < 30; ++round) {
     SplitParams p;
     const unsigned group_count = uniform(1, 5);
@@ -269,9 +274,11 @@ TEST(Slip39Properties, AnyThresholdSubsetRecoversAndNoSmallerOneDoes) {
     ASSERT_FALSE(short_got.ok());
     if (!fewer.empty()) {  // else "no shares were given"
       EXPECT_EQ(short_got.error().code, Errc::kRejected);
-      EXPECT_NE(short_got.error().message.find("not enough shares"), std::string::npos) << short_got.error().message;
+      EXPECT_NE(short_got.error().message.find("not enough shares"), std::string::npos)
+          << short_got.error().message;
       if (chosen[0].size() > 1) {
-        EXPECT_NE(short_got.error().message.find("1 more needed"), std::string::npos) << short_got.error().message;
+        EXPECT_NE(short_got.error().message.find("1 more needed"), std::string::npos)
+            << short_got.error().message;
       }
     }
 
