@@ -10,15 +10,19 @@ namespace countersign::audit {
 
 namespace {
 
-constexpr std::array<std::string_view, 32> kEvents = {
-    event::kBundleReceived,    event::kBundleVerified,   event::kBundleRejected,    event::kSignatureAccepted,
-    event::kSnapshotTaken,     event::kSnapshotRestored, event::kFetchStarted,      event::kSourceFailed,
-    event::kHashMismatchAlert, event::kFileVerified,     event::kInstallComplete,   event::kInstallAborted,
-    event::kPolicyRotated,     event::kModelRemoved,     event::kDaemonStarted,     event::kDaemonStopped,
-    event::kLogRepaired,       event::kProposalPending,  event::kSignatureRejected, event::kSnapshotSkipped,
-    event::kSnapshotFailed,    event::kInstallResumed,   event::kStagingCleaned,    event::kInstallRefused,
-    event::kModelDamaged,      event::kActionRefused,    event::kProposalAbandoned, event::kReportsSuppressed,
-    event::kFetchProgress,     event::kVetoReceived,     event::kProposalVetoed,    event::kApproverProved,
+constexpr std::array<std::string_view, 35> kEvents = {
+    event::kBundleReceived,    event::kBundleVerified,     event::kBundleRejected,
+    event::kSignatureAccepted, event::kSnapshotTaken,      event::kSnapshotRestored,
+    event::kFetchStarted,      event::kSourceFailed,       event::kHashMismatchAlert,
+    event::kFileVerified,      event::kInstallComplete,    event::kInstallAborted,
+    event::kPolicyRotated,     event::kModelRemoved,       event::kDaemonStarted,
+    event::kDaemonStopped,     event::kLogRepaired,        event::kProposalPending,
+    event::kSignatureRejected, event::kSnapshotSkipped,    event::kSnapshotFailed,
+    event::kInstallResumed,    event::kStagingCleaned,     event::kInstallRefused,
+    event::kModelDamaged,      event::kActionRefused,      event::kProposalAbandoned,
+    event::kReportsSuppressed, event::kFetchProgress,      event::kVetoReceived,
+    event::kProposalVetoed,    event::kApproverProved,     event::kPackagesInstalled,
+    event::kPackagesFailed,    event::kPackagesRolledBack,
 };
 
 bool is_proposal_id(const nlohmann::json& v) {

@@ -63,6 +63,12 @@ inline constexpr std::string_view kApproverProved =
     "approver-proved";  // + "approver", "key", "challenge", "issued"
 inline constexpr std::string_view kReportsSuppressed =
     "reports-suppressed";  // + "count": over the rate limit
+// Issue 20: Debian packages. Written by the System component from what dpkg-query showed it.
+inline constexpr std::string_view kPackagesInstalled =
+    "packages-installed";  // + "packages": [{"name", "architecture", "old", "new"}] (null: none)
+inline constexpr std::string_view kPackagesFailed = "packages-failed";  // + "reason", "stage"
+inline constexpr std::string_view kPackagesRolledBack =
+    "packages-rolled-back";  // + "snapshot" (the system root is as it was before)
 }  // namespace event
 
 // The member the System component adds to every entry whose content the daemon reported

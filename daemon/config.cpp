@@ -139,6 +139,10 @@ const std::vector<ConfigKey>& config_keys() {
       {"listen", "Also serve the API on TCP HOST:PORT (numeric host, IPv6 in brackets: [::1]:8441)"},
       {"mirror", "Box-local mirror tried before the manifest's sources, a source spec (repeatable)"},
       {"snapshot", "Snapshot backend: none, btrfs:SUBVOLUME or zfs:DATASET"},
+      {"system_root", "Root file system Debian packages are installed into, with dpkg --root (default /)"},
+      {"system_snapshot",
+       "Snapshot backend of system_root, taken before every install-packages: none (the default) or "
+       "btrfs:SYSTEM_ROOT (a btrfs subvolume); zfs is not supported yet"},
       {"helper",
        "How to run the privileged helper (default: sudo -n /usr/libexec/countersign/countersign-system)"},
       {"parallel", "Files fetched at once, 1..64 (default 4)"},
@@ -218,6 +222,24 @@ Result<void> Config::set(std::string_view key, std::string_view value) {
     auto s = SnapshotSpec::parse(v);
     if (!s.ok()) return prefix(s.error());
     snapshot = *s;
+  } else if (key == "system_root") {
+    CS_TRY(system_root, absolute_path(key, v));
+    while (system_root.size() > 1 && system_root.back() == '/') system_root.pop_back();
+    if (system_root.find("/../") != std::string::npos || system_root.ends_with("/..") ||
+        system_root.find("/./") != std::string::npos || system_root.ends_with("/.") ||
+        system_root.find("//") != std::string::npos) {
+      return Error(Errc::kInvalidArgument,
+                   "system_root: \"" + std::string(v) + "\" must be a plain absolute path (no ., .. or //)");
+    }
+  } else if (key == "system_snapshot") {
+    auto s = SnapshotSpec::parse(v);
+    if (!s.ok()) return prefix(s.error());
+    if (s->kind == SnapshotSpec::Kind::kZfs) {
+      return Error(Errc::kUnsupported,
+                   "system_snapshot: zfs is not supported yet for the system root (use btrfs:PATH or none)");
+    }
+    while (s->target.size() > 1 && s->target.back() == '/') s->target.pop_back();
+    system_snapshot = *s;
   } else if (key == "helper") {
     std::vector<std::string> words;
     std::string cur;
@@ -339,6 +361,20 @@ Result<void> Config::validate() const {
     return Error(Errc::kInvalidArgument, "max_body_memory: " + std::to_string(max_body_memory) +
                                              " bytes cannot hold one request of max_body (" +
                                              std::to_string(max_body) + " bytes)");
+  }
+  // The system snapshot covers exactly the system root; a restore swaps the subvolume in its
+  // parent directory, which the mounted root of a running system ("/") does not allow.
+  if (system_snapshot.kind == SnapshotSpec::Kind::kBtrfs) {
+    if (system_snapshot.target != system_root) {
+      return Error(Errc::kInvalidArgument, "system_snapshot: btrfs:" + system_snapshot.target +
+                                               " must be the system root " + system_root +
+                                               " (the snapshot must cover what dpkg changes)");
+    }
+    if (system_root == "/") {
+      return Error(Errc::kUnsupported,
+                   "system_snapshot: btrfs:/ cannot be restored while it is the running root; make "
+                   "system_root a subvolume below / (docs/daemon.md \"Debian packages\")");
+    }
   }
   return {};
 }

@@ -12,6 +12,9 @@
 //                                                  sources; repeatable; a source spec like
 //                                                  `countersign manifest create --source`
 //   snapshot   = none | btrfs:PATH | zfs:DATASET
+//   system_root     = /                            the root file system Debian packages go into
+//   system_snapshot = none | btrfs:PATH            its snapshot backend (PATH: system_root, a
+//                                                  btrfs subvolume); zfs is not supported yet
 //   helper     = sudo -n /usr/libexec/countersign/countersign-system
 //   parallel   = 4                                 files fetched at once
 //   skew       = 5m                                tolerated clock difference
@@ -80,6 +83,10 @@ struct Config {
   std::optional<std::string> listen;  // "HOST:PORT"
   std::vector<Source> mirrors;
   SnapshotSpec snapshot;
+  // install-packages (docs/daemon.md "Debian packages"): the root file system dpkg installs
+  // into (dpkg --root), and the snapshot backend that covers it (none or btrfs:SYSTEM_ROOT).
+  std::string system_root = "/";
+  SnapshotSpec system_snapshot;
   std::vector<std::string> helper = {"sudo", "-n", "/usr/libexec/countersign/countersign-system"};
   unsigned parallel = 4;
   std::int64_t skew_seconds = 300;
@@ -115,11 +122,16 @@ struct Config {
   // The daemon's own records (executed ids, jobs, pending proposals, rotated policy): owned
   // by the daemon's user, while state_dir itself and models/ belong to root.
   std::string daemon_dir() const { return state_dir + "/daemon"; }
+  // dpkg's database in the system root ("/var/lib/dpkg" when system_root is /).
+  std::string system_admindir() const {
+    return (system_root == "/" ? std::string() : system_root) + "/var/lib/dpkg";
+  }
 
   // Sets one key from text. Errors name the key ("parallel: must be 1..64").
   Result<void> set(std::string_view key, std::string_view value);
   // Checks required keys and consistency after all sets: listen needs tls_cert and tls_key;
-  // max_connections_per_peer <= max_connections; max_body <= max_body_memory.
+  // max_connections_per_peer <= max_connections; max_body <= max_body_memory;
+  // system_snapshot btrfs:PATH names system_root, which is not "/" (see config.cpp).
   Result<void> validate() const;
 };
 

@@ -194,8 +194,6 @@ Result<std::optional<nlohmann::json>> read_installed_record(const SystemPaths& p
 
 std::optional<std::string> box_refusal(const Bundle& b, const Config& config) {
   switch (b.proposal().action()) {
-    case Action::kInstallPackages:
-      return "install-packages is not supported by this version of Countersign";
     case Action::kRestoreSnapshot: {
       const auto& s = b.snapshot()->fields();
       const std::string backend = config.snapshot.backend_name();
@@ -205,6 +203,7 @@ std::optional<std::string> box_refusal(const Bundle& b, const Config& config) {
         return "the snapshot is a " + s.backend + " snapshot, this box uses " + backend;
       return std::nullopt;
     }
+    case Action::kInstallPackages:
     case Action::kInstallModel:
     case Action::kRemoveModel:
     case Action::kRotatePolicy:

@@ -53,14 +53,29 @@ class NoneBackend final : public SnapshotBackend {
   }
 };
 
-// Read-only snapshots of the models subvolume at <state_dir>/snapshots/<id>.
+// Where a btrfs backend works: the subvolume it protects (opened by the helper), the directory
+// holding it (a restore swaps the subvolume there) and the directory of its snapshots (in
+// `parent`, root-only, created on the first snapshot). The models backend: models/ in the
+// state directory, snapshots at <state_dir>/snapshots; the system root's (system.h
+// `packages install`): SYSTEM_ROOT in its parent directory, snapshots at
+// <parent>/.countersign-system-snapshots.
+struct BtrfsLayout {
+  int subvolume_fd = -1;
+  std::string subvolume_shown;  // "/var/lib/countersign/models"
+  int parent_fd = -1;
+  std::string parent_shown;    // "/var/lib/countersign"
+  std::string name;            // "models": the subvolume's entry in parent
+  std::string snapshots_name;  // "snapshots": in parent
+};
+
+// Read-only snapshots of a subvolume (BtrfsLayout) at <parent>/<snapshots_name>/<id>.
 //
 // The btrfs tool is handed paths of the form /proc/self/fd/N/NAME, where N is a directory
 // this helper opened without following symlinks and checked: the tool then reaches exactly
 // that directory, not whatever a path string resolves to by the time it runs.
 class BtrfsBackend final : public SnapshotBackend {
  public:
-  explicit BtrfsBackend(const SnapshotContext& c) : c_(c) {}
+  BtrfsBackend(const SnapshotContext& c, BtrfsLayout layout) : c_(c), l_(std::move(layout)) {}
 
   std::string_view name() const override { return "btrfs"; }
 
@@ -71,8 +86,8 @@ class BtrfsBackend final : public SnapshotBackend {
     CS_TRY(auto clash, stat_at(snaps.get(), info.id, shown_snapshot(info.id)));
     if (clash) return Error(Errc::kInternal, shown_snapshot(info.id) + " already exists");
     CS_TRY_VOID(run(btrfs_take_command("/proc/self/fd/3", "/proc/self/fd/4/" + info.id),
-                    btrfs_take_command(c_.config->models_dir(), shown_snapshot(info.id)),
-                    {c_.models_fd, snaps.get()}));
+                    btrfs_take_command(l_.subvolume_shown, shown_snapshot(info.id)),
+                    {l_.subvolume_fd, snaps.get()}));
     CS_TRY(auto made, stat_at(snaps.get(), info.id, shown_snapshot(info.id)));
     if (!made || !is_subvolume(*made)) {
       return Error(Errc::kIo,
@@ -107,62 +122,64 @@ class BtrfsBackend final : public SnapshotBackend {
     }
     if (!snap || !is_subvolume(*snap)) return Error(Errc::kNotFound, "there is no btrfs snapshot " + id);
 
-    // 1. A writable snapshot of the snapshot, next to the models directory.
+    // 1. A writable snapshot of the snapshot, next to the subvolume.
     const std::string temp = ".restore-" + id;
-    const std::string temp_shown = c_.config->state_dir + "/" + temp;
+    const std::string temp_shown = l_.parent_shown + "/" + temp;
     CS_TRY_VOID(remove_leftover(temp));
     CS_TRY_VOID(run(btrfs_clone_command("/proc/self/fd/3/" + id, "/proc/self/fd/4/" + temp),
-                    btrfs_clone_command(shown_snapshot(id), temp_shown), {snaps.get(), c_.state_fd}));
-    CS_TRY(auto made, stat_at(c_.state_fd, temp, temp_shown));
+                    btrfs_clone_command(shown_snapshot(id), temp_shown), {snaps.get(), l_.parent_fd}));
+    CS_TRY(auto made, stat_at(l_.parent_fd, temp, temp_shown));
     if (!made || !is_subvolume(*made)) {
       return Error(Errc::kIo, "btrfs reported success but " + temp_shown + " is not a subvolume");
     }
-    // 2. Swap it with the models directory in one step: readers see the old tree or the
-    //    restored one, never neither.
-    if (::renameat2(c_.state_fd, temp.c_str(), c_.state_fd, "models", RENAME_EXCHANGE) != 0) {
+    // 2. Swap it with the subvolume in one step: readers see the old tree or the restored
+    //    one, never neither.
+    if (::renameat2(l_.parent_fd, temp.c_str(), l_.parent_fd, l_.name.c_str(), RENAME_EXCHANGE) != 0) {
       const int e = errno;
       auto cleanup = remove_leftover(temp);
-      return Error(Errc::kIo, "cannot swap " + temp_shown + " with " + c_.config->models_dir() + ": " +
+      return Error(Errc::kIo, "cannot swap " + temp_shown + " with " + l_.subvolume_shown + ": " +
                                   std::strerror(e) +
                                   (cleanup.ok() ? "" : " (and " + cleanup.error().message + ")"));
     }
-    CS_TRY_VOID(sync_fd(c_.state_fd, c_.config->state_dir));
+    CS_TRY_VOID(sync_fd(l_.parent_fd, l_.parent_shown));
     // 3. Delete the old tree, now under the temporary name. Failing here leaves a leftover
     //    the next restore removes; the restore itself is done.
     std::vector<std::string> warnings;
     auto removed = remove_leftover(temp);
     if (!removed.ok())
-      warnings.push_back("restored, but the old models tree is left at " + temp_shown + ": " +
+      warnings.push_back("restored, but the old tree is left at " + temp_shown + ": " +
                          removed.error().message);
     return warnings;
   }
 
  private:
-  std::string snapshots_shown() const { return c_.config->state_dir + "/snapshots"; }
+  std::string snapshots_shown() const { return l_.parent_shown + "/" + l_.snapshots_name; }
   std::string shown_snapshot(const std::string& id) const { return snapshots_shown() + "/" + id; }
 
-  // <state_dir>/snapshots, root-only; created (0700) when `create`, else an invalid fd when absent.
+  // <parent>/<snapshots_name>, root-only; created (0700) when `create`, else an invalid fd
+  // when absent.
   Result<UniqueFd> snapshots_dir(bool create) {
-    if (create && ::mkdirat(c_.state_fd, "snapshots", 0700) != 0 && errno != EEXIST) {
+    if (create && ::mkdirat(l_.parent_fd, l_.snapshots_name.c_str(), 0700) != 0 && errno != EEXIST) {
       return Error(Errc::kIo, "cannot create " + snapshots_shown() + ": " + std::strerror(errno));
     }
-    auto fd = open_directory_at(c_.state_fd, "snapshots", snapshots_shown());
+    auto fd = open_directory_at(l_.parent_fd, l_.snapshots_name, snapshots_shown());
     if (!fd.ok() && fd.error().code == Errc::kNotFound && !create) return UniqueFd();
     if (!fd.ok()) return std::move(fd).error();
     CS_TRY_VOID(check_root_only(fd->get(), snapshots_shown()));
     return fd;
   }
 
-  // Removes <state_dir>/NAME left by an earlier restore: a subvolume with btrfs, anything
+  // Removes <parent>/NAME left by an earlier restore: a subvolume with btrfs, anything
   // else (never a symlink's target) with remove_tree_at.
   Result<void> remove_leftover(const std::string& name) {
-    const std::string shown = c_.config->state_dir + "/" + name;
-    CS_TRY(auto st, stat_at(c_.state_fd, name, shown));
+    const std::string shown = l_.parent_shown + "/" + name;
+    CS_TRY(auto st, stat_at(l_.parent_fd, name, shown));
     if (!st) return {};
     if (is_subvolume(*st)) {
-      return run(btrfs_delete_command("/proc/self/fd/3/" + name), btrfs_delete_command(shown), {c_.state_fd});
+      return run(btrfs_delete_command("/proc/self/fd/3/" + name), btrfs_delete_command(shown),
+                 {l_.parent_fd});
     }
-    CS_TRY_VOID(remove_tree_at(c_.state_fd, name, shown));
+    CS_TRY_VOID(remove_tree_at(l_.parent_fd, name, shown));
     return {};
   }
 
@@ -174,6 +191,7 @@ class BtrfsBackend final : public SnapshotBackend {
   }
 
   SnapshotContext c_;
+  BtrfsLayout l_;
 };
 
 // Snapshots DATASET@ID of the dataset mounted at the models directory.
@@ -207,9 +225,11 @@ class ZfsBackend final : public SnapshotBackend {
   Result<std::vector<std::string>> restore(const std::string& id) override {
     CS_TRY_VOID(parse_snapshot_id(id));
     if (dataset_.find('/') == std::string::npos) {
-      return Error(Errc::kUnsupported, "zfs:" + dataset_ +
-                                           " is a pool's root dataset, which cannot be renamed: restore needs "
-                                           "the models in a dataset below it (like " + dataset_ + "/models)");
+      return Error(Errc::kUnsupported,
+                   "zfs:" + dataset_ +
+                       " is a pool's root dataset, which cannot be renamed: restore needs "
+                       "the models in a dataset below it (like " +
+                       dataset_ + "/models)");
     }
     CS_TRY(auto all, list());
     auto it = std::find_if(all.begin(), all.end(), [&](const SnapshotInfo& s) { return s.id == id; });
@@ -331,19 +351,22 @@ std::vector<std::string> zfs_take_command(const std::string& dataset, const std:
 std::vector<std::string> zfs_list_command(const std::string& dataset) {
   const auto slash = dataset.rfind('/');
   if (slash == std::string::npos) {
-    return {"zfs", "list", "-H", "-p", "-t", "snapshot", "-o", "name,creation", "-s", "creation", "-d", "1", dataset};
+    return {"zfs",           "list", "-H",       "-p", "-t", "snapshot", "-o",
+            "name,creation", "-s",   "creation", "-d", "1",  dataset};
   }
-  return {"zfs",           "list", "-H",       "-p", "-t", "snapshot", "-o",
-          "name,creation", "-s",   "creation", "-r", dataset.substr(0, slash)};
+  return {"zfs", "list",          "-H", "-p",       "-t", "snapshot",
+          "-o",  "name,creation", "-s", "creation", "-r", dataset.substr(0, slash)};
 }
 
-std::vector<std::vector<std::string>> zfs_restore_commands(const std::string& dataset, const std::string& holder,
-                                                           const std::string& id, const std::string& fresh,
+std::vector<std::vector<std::string>> zfs_restore_commands(const std::string& dataset,
+                                                           const std::string& holder, const std::string& id,
+                                                           const std::string& fresh,
                                                            const std::string& mountpoint) {
   const std::string restoring = dataset + "-restore-" + fresh;
   const std::string retired = dataset + "-retired-" + fresh;
   return {
-      {"zfs", "clone", "-o", "canmount=noauto", "-o", "mountpoint=" + mountpoint, holder + "@" + id, restoring},
+      {"zfs", "clone", "-o", "canmount=noauto", "-o", "mountpoint=" + mountpoint, holder + "@" + id,
+       restoring},
       {"zfs", "promote", restoring},
       {"zfs", "set", "canmount=noauto", dataset},
       {"zfs", "rename", "-u", dataset, retired},
@@ -381,7 +404,8 @@ Result<std::vector<SnapshotInfo>> parse_zfs_list(std::string_view output, const 
     }
     std::string_view name = line.substr(0, tab), creation = line.substr(tab + 1);
     const auto at = name.find('@');
-    if (at == std::string_view::npos || at == 0) return bad("\"" + std::string(name) + "\" is not a snapshot");
+    if (at == std::string_view::npos || at == 0)
+      return bad("\"" + std::string(name) + "\" is not a snapshot");
     UnixTime taken = 0;
     auto [p, ec] = std::from_chars(creation.data(), creation.data() + creation.size(), taken);
     if (ec != std::errc() || p != creation.data() + creation.size() || taken < 0) {
@@ -453,7 +477,9 @@ Result<std::unique_ptr<SnapshotBackend>> make_snapshot_backend(const SnapshotCon
       if (::access("/proc/self/fd", X_OK) != 0) {
         return Error(Errc::kUnsupported, "btrfs snapshots need /proc mounted (/proc/self/fd)");
       }
-      return std::unique_ptr<SnapshotBackend>(std::make_unique<BtrfsBackend>(c));
+      BtrfsLayout layout{c.models_fd, config.models_dir(), c.state_fd, config.state_dir,
+                         "models",    "snapshots"};
+      return std::unique_ptr<SnapshotBackend>(std::make_unique<BtrfsBackend>(c, std::move(layout)));
     }
     case SnapshotSpec::Kind::kZfs: {
       char real[PATH_MAX];
@@ -468,10 +494,47 @@ Result<std::unique_ptr<SnapshotBackend>> make_snapshot_backend(const SnapshotCon
   return Error(Errc::kInternal, "unknown snapshot backend");
 }
 
+Result<std::unique_ptr<SnapshotBackend>> make_system_snapshot_backend(const SystemSnapshotContext& c) {
+  const Config& config = *c.config;
+  if (config.system_snapshot.kind == SnapshotSpec::Kind::kNone) {
+    return std::unique_ptr<SnapshotBackend>(std::make_unique<NoneBackend>());
+  }
+  if (config.system_snapshot.kind != SnapshotSpec::Kind::kBtrfs) {
+    return Error(Errc::kUnsupported, "system_snapshot = " + config.system_snapshot.to_string() +
+                                         ": only btrfs is supported for the system root");
+  }
+  if (config.system_snapshot.target != config.system_root || config.system_root == "/") {
+    return Error(Errc::kRejected, "system_snapshot = btrfs:" + config.system_snapshot.target +
+                                      " must name the system root " + config.system_root + ", not /");
+  }
+  struct statfs fs {};
+  struct stat st {};
+  if (::fstatfs(c.root_fd, &fs) != 0 || ::fstat(c.root_fd, &st) != 0) {
+    return Error(Errc::kIo, "cannot stat " + config.system_root + ": " + std::strerror(errno));
+  }
+  if (fs.f_type != BTRFS_SUPER_MAGIC || !is_subvolume(st)) {
+    return Error(Errc::kRejected, "system_snapshot = btrfs: the system root " + config.system_root +
+                                      " is not a btrfs subvolume (docs/daemon.md \"Debian packages\")");
+  }
+  if (::access("/proc/self/fd", X_OK) != 0) {
+    return Error(Errc::kUnsupported, "btrfs snapshots need /proc mounted (/proc/self/fd)");
+  }
+  const auto slash = config.system_root.rfind('/');
+  BtrfsLayout layout{c.root_fd,
+                     config.system_root,
+                     c.parent_fd,
+                     slash == 0 ? "/" : config.system_root.substr(0, slash),
+                     config.system_root.substr(slash + 1),
+                     std::string(kSystemSnapshotsDir)};
+  SnapshotContext base{&config, -1, -1, c.clock, c.random, c.run, nullptr};
+  return std::unique_ptr<SnapshotBackend>(std::make_unique<BtrfsBackend>(base, std::move(layout)));
+}
+
 std::unique_ptr<SnapshotBackend> make_zfs_backend(const std::string& dataset, const std::string& mountpoint,
                                                   Clock clock, std::function<std::uint32_t()> random,
                                                   CommandRunner run) {
-  return std::make_unique<ZfsBackend>(dataset, mountpoint, std::move(clock), std::move(random), std::move(run));
+  return std::make_unique<ZfsBackend>(dataset, mountpoint, std::move(clock), std::move(random),
+                                      std::move(run));
 }
 
 std::uint32_t random_u32() {

@@ -80,8 +80,9 @@ std::vector<std::string> zfs_list_command(const std::string& dataset);
 // them all; the retired tree stays mounted below the restored one until it is unmounted
 // or the box reboots, and holds its space until an administrator destroys it. A pool's root
 // dataset cannot be renamed, so it cannot be restored this way (kUnsupported).
-std::vector<std::vector<std::string>> zfs_restore_commands(const std::string& dataset, const std::string& holder,
-                                                           const std::string& id, const std::string& fresh,
+std::vector<std::vector<std::string>> zfs_restore_commands(const std::string& dataset,
+                                                           const std::string& holder, const std::string& id,
+                                                           const std::string& fresh,
                                                            const std::string& mountpoint);
 
 // Parses the output of zfs_list_command: lines "NAME@SNAPSHOT<TAB>CREATION" (seconds since
@@ -136,6 +137,24 @@ struct SnapshotContext {
 // directory (btrfs: `PATH` is the models directory and a btrfs subvolume; zfs: the dataset
 // is mounted there).
 Result<std::unique_ptr<SnapshotBackend>> make_snapshot_backend(const SnapshotContext& context);
+
+// The system root's backend (config system_snapshot; `packages install`, system/system.h):
+// none, or btrfs:SYSTEM_ROOT when SYSTEM_ROOT (not "/") is a btrfs subvolume. Its snapshots
+// are read-only subvolumes at <parent of SYSTEM_ROOT>/.countersign-system-snapshots/<id>; a
+// restore makes a writable snapshot of one beside SYSTEM_ROOT and swaps the two in one
+// renameat2(RENAME_EXCHANGE), so SYSTEM_ROOT must not itself be a mount point. The
+// descriptors are borrowed: `root_fd` is SYSTEM_ROOT, `parent_fd` its parent directory, both
+// opened by the helper without following links and checked to be root's.
+inline constexpr std::string_view kSystemSnapshotsDir = ".countersign-system-snapshots";
+struct SystemSnapshotContext {
+  const Config* config = nullptr;
+  int root_fd = -1;
+  int parent_fd = -1;
+  Clock clock;
+  std::function<std::uint32_t()> random;
+  CommandRunner run;
+};
+Result<std::unique_ptr<SnapshotBackend>> make_system_snapshot_backend(const SystemSnapshotContext& context);
 
 // The zfs backend without the mount check, for tests with a fake runner. `mountpoint`: the
 // models directory, resolved (where a restored dataset is mounted).

@@ -32,6 +32,7 @@
 #include "smartcard/attestation.h"
 #include "system/fs_at.h"
 #include "system/log_writer.h"
+#include "system/packages.h"
 #include "system/snapshot.h"
 #include "system/state.h"
 
@@ -101,6 +102,34 @@ Result<StateDirs> open_state(const Config& c) {
 }
 
 bool running_as_root() { return ::geteuid() == 0; }
+
+// The system root dpkg installs into (config system_root) and its parent directory, opened
+// without following links: the configured path must be the real one, and both must be
+// root's (whoever could rename them decides what a restore swaps).
+struct SystemRootDirs {
+  UniqueFd parent;  // not valid when system_root is "/"
+  UniqueFd root;
+};
+
+Result<SystemRootDirs> open_system_root(const Config& c) {
+  SystemRootDirs d;
+  CS_TRY(std::string real, real_path(c.system_root));
+  if (real != c.system_root) {
+    return Error(Errc::kRejected, "system_root " + c.system_root + " resolves to " + real +
+                                      " (symbolic links are refused: configure the real path)");
+  }
+  if (c.system_root == "/") {
+    CS_TRY(d.root, open_directory("/"));
+    return d;
+  }
+  const auto slash = c.system_root.rfind('/');
+  const std::string parent = slash == 0 ? "/" : c.system_root.substr(0, slash);
+  CS_TRY(d.parent, open_directory(parent));
+  if (running_as_root()) CS_TRY_VOID(check_root_only(d.parent.get(), "the system root's parent " + parent));
+  CS_TRY(d.root, open_directory_at(d.parent.get(), c.system_root.substr(slash + 1), c.system_root));
+  if (running_as_root()) CS_TRY_VOID(check_root_only(d.root.get(), "the system root " + c.system_root));
+  return d;
+}
 
 // Root owns everything installed, read-only: chown only when running as root (tests may not).
 Result<void> make_root_read_only(int fd, mode_t mode, const std::string& shown) {
@@ -425,6 +454,7 @@ class Helper {
   Result<json> model_seal(const std::string& hex);
   Result<json> model_install(const std::string& hex);
   Result<json> model_remove(const std::string& hex);
+  Result<json> packages_install(const std::string& hex);
   Result<json> snapshot_restore(const std::string& hex);
   Result<json> policy_rotate(const std::string& hex);
   Result<json> abandon(const std::string& hex, const std::string& reason);
@@ -486,6 +516,13 @@ class Helper {
     return state_.save(record);
   }
   Result<json> install_from(const StateDirs& d, ProposalRecord& record, const Manifest& m);
+  // packages install: the pieces (system/packages.h has the pure checks).
+  Result<BoxPackages> read_system_packages();
+  Result<std::string> ensure_system_snapshot(ProposalRecord& record, const SystemRootDirs& root);
+  Result<void> seal_packages(const StateDirs& d, ProposalRecord& record, const Manifest& m);
+  Result<void> remove_packages_work(const StateDirs& d, const std::string& mhex);
+  Error packages_failed(const StateDirs& d, const SystemRootDirs& root, ProposalRecord& record,
+                        const Manifest& m, const std::string& stage, const std::string& reason);
   // A privileged step found its outcome `entry` logged already (a crash before its record
   // was finished): finishes the record from it and answers as the step did.
   Result<json> finish_logged(ProposalRecord& record, const json& entry) {
@@ -829,6 +866,233 @@ Result<json> Helper::model_remove(const std::string& hex) {
   return done;
 }
 
+Result<BoxPackages> Helper::read_system_packages() {
+  std::vector<std::string> argv = {"dpkg-query"};
+  for (auto& a : dpkg_query_args(config_.system_admindir())) argv.push_back(std::move(a));
+  CS_TRY(CommandOutput out, env_.run(argv, {}));
+  // dpkg-query --show exits 1 when the database lists no package at all; its output is
+  // then empty, which is the truth.
+  if (out.status != 0 && !(out.status == 1 && out.out.empty() && out.err.empty())) {
+    return Error(Errc::kIo,
+                 describe_command({"dpkg-query", "--admindir=" + config_.system_admindir(), "--show"}) +
+                     " failed: " + printable(first_line(out.err.empty() ? out.out : out.err)));
+  }
+  auto parsed = BoxPackages::from_dpkg_query(out.out, config_.box_id, env_.clock());
+  if (!parsed.ok()) return parsed.error().with_context("the dpkg database " + config_.system_admindir());
+  return parsed;
+}
+
+Result<std::string> Helper::ensure_system_snapshot(ProposalRecord& record, const SystemRootDirs& root) {
+  if (record.snapshot) return *record.snapshot;
+  const std::string proposal = digest_to_string(record.id);
+  if (config_.system_snapshot.kind == SnapshotSpec::Kind::kNone) {
+    CS_TRY_VOID(log_.append(ev::kSnapshotSkipped, {{"proposal", proposal},
+                                                   {"root", config_.system_root},
+                                                   {"reason", "no system snapshot backend configured"}}));
+    record.snapshot = "none";
+  } else {
+    SystemSnapshotContext context{&config_,   root.root.get(), root.parent.get(),
+                                  env_.clock, env_.random,     env_.run};
+    auto taken = [&]() -> Result<std::optional<SnapshotInfo>> {
+      CS_TRY(auto backend, make_system_snapshot_backend(context));
+      return backend->take();
+    }();
+    if (!taken.ok() || !*taken) {
+      const std::string why = taken.ok() ? "the backend took no snapshot" : taken.error().message;
+      CS_TRY_VOID(log_.append(ev::kSnapshotFailed,
+                              {{"proposal", proposal}, {"root", config_.system_root}, {"reason", why}}));
+      return Error(Errc::kIo, "snapshot of the system root failed: " + why);
+    }
+    record.snapshot = (*taken)->id;
+    CS_TRY_VOID(log_.append(ev::kSnapshotTaken, {{"proposal", proposal},
+                                                 {"snapshot", *record.snapshot},
+                                                 {"root", config_.system_root},
+                                                 {"backend", config_.system_snapshot.to_string()}}));
+  }
+  CS_TRY_VOID(state_.save(record));
+  return *record.snapshot;
+}
+
+// <staging>/HEX (the daemon's fetch) is renamed to <models>/.packages-HEX, root's, and
+// checked with the same TreeCheck a model install uses: sealed (root-owned, read-only, not
+// open elsewhere) and every .deb re-hashed against the manifest. An interrupted run finds
+// the work directory already there and checks it again.
+Result<void> Helper::seal_packages(const StateDirs& d, ProposalRecord& record, const Manifest& m) {
+  const std::string hex = hex_encode(m.hash());
+  const std::string work = ".packages-" + hex;
+  const std::string work_shown = config_.models_dir() + "/" + work;
+  const std::string shown = config_.staging_dir() + "/" + hex;
+  CS_TRY(auto staged, d.staging.valid() ? stat_at(d.staging.get(), hex, shown)
+                                        : Result<std::optional<struct stat>>(std::optional<struct stat>{}));
+  CS_TRY(auto interrupted, stat_at(d.models.get(), work, work_shown));
+  if (staged) {
+    if (interrupted) CS_TRY_VOID(remove_tree_at(d.models.get(), work, work_shown));
+    CS_TRY_VOID(rename_noreplace(d.staging.get(), hex, d.models.get(), work, work_shown));
+    CS_TRY_VOID(sync_fd(d.staging.get(), config_.staging_dir()));
+    CS_TRY_VOID(sync_fd(d.models.get(), config_.models_dir()));
+  } else if (!interrupted) {
+    return refuse("packages install", record.id,
+                  Error(Errc::kNotFound, "there is no staging directory " + shown));
+  }
+  TreeCheck check(m, work_shown, env_.hash_threads, TreeCheck::Mode::kInstall, nullptr);
+  return check.run(d.models.get(), work);
+}
+
+Result<void> Helper::remove_packages_work(const StateDirs& d, const std::string& mhex) {
+  const std::string work = ".packages-" + mhex;
+  CS_TRY_VOID(remove_tree_at(d.models.get(), work, config_.models_dir() + "/" + work));
+  return sync_fd(d.models.get(), config_.models_dir());
+}
+
+// After the snapshot: logs packages-failed, restores the snapshot (packages-rolled-back),
+// finishes the record as failed and returns the error the caller reports.
+Error Helper::packages_failed(const StateDirs& d, const SystemRootDirs& root, ProposalRecord& record,
+                              const Manifest& m, const std::string& stage, const std::string& reason) {
+  const std::string proposal = digest_to_string(record.id);
+  const std::string snap = record.snapshot.value_or("none");
+  auto logged = log_.append(ev::kPackagesFailed, {{"proposal", proposal},
+                                                  {"stage", stage},
+                                                  {"reason", reason},
+                                                  {"root", config_.system_root},
+                                                  {"packages", package_changes_json(m)}});
+  if (!logged.ok()) return logged.error().with_context("packages failed (" + reason + "), and cannot log it");
+  std::string outcome;
+  if (snap == "none") {
+    outcome = "no system snapshot is configured: " + config_.system_root + " is left as dpkg left it";
+  } else {
+    SystemSnapshotContext context{&config_,   root.root.get(), root.parent.get(),
+                                  env_.clock, env_.random,     env_.run};
+    auto restored = [&]() -> Result<std::vector<std::string>> {
+      CS_TRY(auto backend, make_system_snapshot_backend(context));
+      return backend->restore(snap);
+    }();
+    if (!restored.ok()) {
+      (void)log_.append(ev::kSnapshotFailed, {{"proposal", proposal},
+                                              {"snapshot", snap},
+                                              {"root", config_.system_root},
+                                              {"reason", restored.error().message}});
+      outcome = "and restoring snapshot " + snap + " failed: " + restored.error().message;
+    } else {
+      json done = {{"proposal", proposal}, {"snapshot", snap}, {"root", config_.system_root}};
+      if (!restored->empty()) done["warnings"] = *restored;
+      auto rolled = log_.append(ev::kPackagesRolledBack, done);
+      if (!rolled.ok()) return rolled.error().with_context("rolled back, and cannot log it");
+      outcome = config_.system_root + " was restored to snapshot " + snap;
+    }
+  }
+  (void)finish(record, ProposalState::kFailed, nullptr, reason);
+  (void)remove_packages_work(d, hex_encode(m.hash()));
+  (void)log_.checkpoint_if_grown();
+  return Error(Errc::kRejected, "packages not installed (" + stage + "): " + reason + "; " + outcome);
+}
+
+// packages install PROPOSAL (docs/daemon.md "Debian packages"). In order: the plan must
+// apply to the dpkg database as it is now (plan_problem: refused before anything changes);
+// the staged .debs are sealed and re-hashed (TreeCheck) and their control fields checked
+// with dpkg-deb; the system root's snapshot; "dpkg-started" saved in the record; dpkg
+// --install of exactly the staged files and dpkg --remove of the removals; the database
+// read again must equal the plan (result_problem); packages-installed logged. Any failure
+// after the snapshot restores it. A rerun after a crash never runs a step twice: with
+// packages-installed logged it only finishes the record; with dpkg started and nothing
+// logged it judges the database as dpkg left it (the plan: logged as installed; anything
+// else: restored).
+Result<json> Helper::packages_install(const std::string& hex) {
+  CS_TRY(Actionable a, actionable("packages install", hex, Action::kInstallPackages));
+  const Manifest& m = *a.bundle.manifest();
+  const std::string mhex = hex_encode(m.hash());
+  const std::string proposal = digest_to_string(a.record.id);
+  CS_TRY(StateDirs d, open_state(config_));
+  CS_TRY(auto logged, log_.outcome_logged(ev::kPackagesInstalled, proposal));
+  if (logged) {
+    CS_TRY_VOID(remove_packages_work(d, mhex));
+    return finish_logged(a.record, *logged);
+  }
+  CS_TRY(SystemRootDirs root, open_system_root(config_));
+  const bool dpkg_started =
+      a.record.result.is_object() && a.record.result.value("packages", "") == "dpkg-started";
+  std::optional<BoxPackages> before;
+  if (!dpkg_started) {
+    CS_TRY(before, read_system_packages());
+    if (auto why = plan_problem(m, *before)) {
+      return refuse("packages install", a.record.id,
+                    Error(Errc::kRejected, "the plan does not apply: " + *why));
+    }
+    if (auto sealed = seal_packages(d, a.record, m); !sealed.ok()) {
+      if (sealed.error().code == Errc::kNotFound) return sealed.error();
+      CS_TRY_VOID(remove_packages_work(d, mhex));
+      CS_TRY_VOID(log_.append(ev::kPackagesFailed, {{"proposal", proposal},
+                                                    {"stage", "verify"},
+                                                    {"reason", sealed.error().message},
+                                                    {"root", config_.system_root}}));
+      return Error(sealed.error().code,
+                   "the staged packages were refused and deleted: " + sealed.error().message);
+    }
+    const std::string work = config_.models_dir() + "/.packages-" + mhex;
+    for (const auto& c : m.packages()) {
+      if (c.remove) continue;
+      const auto argv = dpkg_deb_fields_command(work + "/" + c.file);
+      CS_TRY(CommandOutput out, env_.run(argv, {}));
+      std::optional<std::string> why;
+      if (out.status != 0) {
+        why = describe_command(argv) + " failed: " + printable(first_line(out.err));
+      } else {
+        why = deb_fields_problem(out.out, c);
+      }
+      if (why) {
+        CS_TRY_VOID(remove_packages_work(d, mhex));
+        CS_TRY_VOID(log_.append(
+            ev::kPackagesFailed,
+            {{"proposal", proposal}, {"stage", "verify"}, {"reason", *why}, {"root", config_.system_root}}));
+        return Error(Errc::kRejected, "the staged packages were refused and deleted: " + *why);
+      }
+    }
+    CS_TRY_VOID(ensure_system_snapshot(a.record, root));
+    crash_point("packages-snapshot");
+    a.record.result = json{{"packages", "dpkg-started"}};
+    CS_TRY_VOID(state_.save(a.record));
+    std::vector<std::string> debs, removals;
+    for (const auto& c : m.packages()) {
+      if (c.remove) {
+        removals.push_back(c.qualified_name());
+      } else {
+        debs.push_back(work + "/" + c.file);
+      }
+    }
+    auto run_dpkg = [&](const std::vector<std::string>& argv) -> std::optional<std::string> {
+      auto out = env_.run(argv, {});
+      if (!out.ok()) return out.error().message;
+      if (out->status == 0) return std::nullopt;
+      // dpkg's last lines say what failed ("Errors were encountered while processing: ...").
+      std::string text = out->err.empty() ? out->out : out->err;
+      if (text.size() > 600) text = text.substr(text.size() - 600);
+      return "dpkg exited with status " + std::to_string(out->status) + ": " + printable(text);
+    };
+    std::optional<std::string> failed;
+    if (!debs.empty()) failed = run_dpkg(dpkg_install_command(config_.system_root, debs));
+    if (!failed && !removals.empty()) failed = run_dpkg(dpkg_remove_command(config_.system_root, removals));
+    crash_point("packages-dpkg");
+    if (failed) return packages_failed(d, root, a.record, m, "dpkg", *failed);
+  }
+  auto after = read_system_packages();
+  if (!after.ok()) return packages_failed(d, root, a.record, m, "result", after.error().message);
+  if (auto why = result_problem(m, *after, before ? &*before : nullptr)) {
+    return packages_failed(d, root, a.record, m, "result", "the installed result is not the plan: " + *why);
+  }
+  json done = {{"proposal", proposal},
+               {"manifest", hash_json(mhex)},
+               {"root", config_.system_root},
+               {"snapshot", a.record.snapshot.value_or("none")},
+               {"packages", package_changes_json(m)},
+               {"verified", "every .deb re-hashed by countersign-system; the dpkg database equals the plan"}};
+  if (dpkg_started) done["interrupted"] = true;
+  CS_TRY_VOID(log_.append(ev::kPackagesInstalled, done));
+  crash_point("packages-logged");
+  CS_TRY_VOID(remove_packages_work(d, mhex));
+  CS_TRY_VOID(finish(a.record, ProposalState::kDone, done, std::nullopt));
+  CS_TRY_VOID(log_.checkpoint_if_grown());
+  return done;
+}
+
 Result<json> Helper::snapshot_restore(const std::string& hex) {
   CS_TRY(Actionable a, actionable("snapshot restore", hex, Action::kRestoreSnapshot));
   const auto& s = a.bundle.snapshot()->fields();
@@ -907,8 +1171,9 @@ Result<json> Helper::staging_remove(const std::string& hex) {
     }
     CS_TRY_VOID(sync_fd(d.staging.get(), config_.staging_dir()));
   }
-  const std::string work = ".install-" + hex;
-  CS_TRY_VOID(remove_tree_at(d.models.get(), work, config_.models_dir() + "/" + work));
+  for (const std::string& work : {".install-" + hex, ".packages-" + hex}) {
+    CS_TRY_VOID(remove_tree_at(d.models.get(), work, config_.models_dir() + "/" + work));
+  }
   CS_TRY_VOID(sync_fd(d.models.get(), config_.models_dir()));
   return json{{"hash", hash_json(hex)}, {"removed", true}};
 }
@@ -1126,6 +1391,10 @@ Result<SystemInvocation> parse_system_args(const std::vector<std::string>& args)
     if (verb == "remove") return hex_argument(SystemAction::kModelRemove, "proposal id");
     return usage_error("model takes seal PROPOSAL, install PROPOSAL or remove PROPOSAL");
   }
+  if (group == "packages") {
+    if (verb == "install") return hex_argument(SystemAction::kPackagesInstall, "proposal id");
+    return usage_error("packages takes install PROPOSAL");
+  }
   if (group == "policy") {
     if (verb == "rotate") return hex_argument(SystemAction::kPolicyRotate, "proposal id");
     return usage_error("policy takes rotate PROPOSAL");
@@ -1165,6 +1434,9 @@ std::string system_usage() {
          "  model install PROPOSAL    seal models/.staging/<manifest>, re-hash every file against the\n"
          "                            accepted manifest, move it to models/<manifest>, read-only\n"
          "  model remove PROPOSAL     remove the model an accepted remove-model names\n"
+         "  packages install PROPOSAL check an accepted install-packages against the dpkg database,\n"
+         "                            seal and re-hash the staged .debs, snapshot the system root,\n"
+         "                            dpkg --install/--remove exactly the plan; restore on failure\n"
          "  policy rotate PROPOSAL    put the policy of an accepted rotate-policy in force\n"
          "  proposal abandon PROPOSAL give an accepted proposal up (reason on stdin, one line)\n"
          "  staging remove MANIFEST   remove the daemon's staging of a manifest\n"
@@ -1276,6 +1548,28 @@ json system_check(const Config& config, const SystemEnv& env) {
       return {};
     }());
   }
+  // install-packages: the root dpkg installs into, its database, and its snapshot backend.
+  const bool root_ok =
+      add("system root " + config.system_root, config.system_admindir(), [&]() -> Result<void> {
+        CS_TRY(SystemRootDirs root, open_system_root(config));
+        CS_TRY(UniqueFd admin, open_directory(config.system_admindir()));
+        CS_TRY(auto status, stat_at(admin.get(), "status", config.system_admindir() + "/status"));
+        if (!status || !S_ISREG(status->st_mode)) {
+          return Error(Errc::kNotFound, config.system_admindir() + "/status: no dpkg database here");
+        }
+        return {};
+      }());
+  if (root_ok) {
+    add("system snapshot backend " + config.system_snapshot.to_string(), config.system_root,
+        [&]() -> Result<void> {
+          CS_TRY(SystemRootDirs root, open_system_root(config));
+          SystemSnapshotContext context{&config,   root.root.get(), root.parent.get(),
+                                        env.clock, env.random,      env.run};
+          CS_TRY(auto backend, make_system_snapshot_backend(context));
+          (void)backend;
+          return {};
+        }());
+  }
   json report = {{"ok", true}, {"checks", checks}};
   for (const auto& c : checks) {
     if (!c["ok"].get<bool>()) {
@@ -1338,6 +1632,8 @@ Result<SystemOutcome> run_system(const SystemInvocation& inv, const Config& conf
         return helper.model_install(inv.argument);
       case SystemAction::kModelRemove:
         return helper.model_remove(inv.argument);
+      case SystemAction::kPackagesInstall:
+        return helper.packages_install(inv.argument);
       case SystemAction::kPolicyRotate:
         return helper.policy_rotate(inv.argument);
       case SystemAction::kProposalAbandon:

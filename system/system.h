@@ -53,10 +53,12 @@ inline constexpr const char* kCrashSteps[] = {
     "accept-logged",    // bundle-verified appended; no record, not executed
     "accept-recorded",  // the proposal record saved; not executed yet
     "accept-executed",  // marked executed; no checkpoint, no reply
-    "install-snapshot", "install-moved", "install-logged",  // after the snapshot, the move
-                                                            // into models/, install-complete
-    "remove-snapshot", "remove-trashed", "remove-logged",   // after the snapshot, the rename
-                                                            // to .trash-HEX, model-removed
+    "install-snapshot", "install-moved", "install-logged",    // after the snapshot, the move
+                                                              // into models/, install-complete
+    "remove-snapshot", "remove-trashed", "remove-logged",     // after the snapshot, the rename
+                                                              // to .trash-HEX, model-removed
+    "packages-snapshot", "packages-dpkg", "packages-logged",  // after the system root's
+                                                              // snapshot, dpkg, packages-installed
 };
 
 enum class SystemAction {
@@ -68,6 +70,7 @@ enum class SystemAction {
   kModelSeal,        // argument: proposal id of an install-model (files hashed ahead)
   kModelInstall,     // argument: proposal id of an install-model
   kModelRemove,      // argument: proposal id of a remove-model
+  kPackagesInstall,  // argument: proposal id of an install-packages
   kPolicyRotate,     // argument: proposal id of a rotate-policy
   kProposalAbandon,  // argument: proposal id; stdin: the reason, one line
   kStagingRemove,    // argument: manifest hash (64 hex)
@@ -134,7 +137,9 @@ struct SystemOutcome {
 // `check`: changes nothing. Checks the log key (readable, owner-only, parses), the policy
 // chain (replays), the state dirs (state_dir, models/, models/.staging, log/, system/: exist;
 // running as root, all but .staging root's and writable only by root) and the snapshot
-// backend (btrfs subvolume / zfs dataset mounted at models/). Returns
+// backend (btrfs subvolume / zfs dataset mounted at models/), the system root (system_root:
+// root's, with a dpkg database at system_admindir) and its snapshot backend (system_snapshot:
+// btrfs subvolume). Returns
 // {"ok": bool, "checks": [{"check", "path", "ok", "detail"?}...]}; not ok, it also carries
 // "error": "rejected" and "reason" (the first failure), as a refusal does.
 nlohmann::json system_check(const Config& config, const SystemEnv& env);

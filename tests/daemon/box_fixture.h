@@ -62,6 +62,11 @@ class BoxFixture {
     config_.stall_timeout_seconds = 2;
     config_.connect_timeout_seconds = 2;
     std::filesystem::create_directories(config_.state_dir + "/models/.staging");
+    // A system root of its own with an empty dpkg database, never the machine's /var/lib/dpkg
+    // (packages tests put a real one there: tests/daemon/packages_install_test.cpp).
+    config_.system_root = (dir_ / "sysroot").string();
+    std::filesystem::create_directories(dir_ / "sysroot/var/lib/dpkg");
+    spit(dir_ / "sysroot/var/lib/dpkg/status", "");
     write_config();
   }
 
@@ -70,7 +75,8 @@ class BoxFixture {
     std::string text = "policy = " + config_.policy + "\nstate_dir = " + config_.state_dir +
                        "\nbox_id = " + config_.box_id + "\nlog_key = " + config_.log_key +
                        "\nsocket = " + config_.socket + "\nsnapshot = " + config_.snapshot.to_string() +
-                       "\nhelper =";
+                       "\nsystem_root = " + config_.system_root +
+                       "\nsystem_snapshot = " + config_.system_snapshot.to_string() + "\nhelper =";
     for (const auto& w : config_.helper) text += " " + w;
     text += "\nstall_timeout = " + std::to_string(config_.stall_timeout_seconds) +
             "s\nconnect_timeout = " + std::to_string(config_.connect_timeout_seconds) +

@@ -51,6 +51,50 @@ TEST(ConfigTest, EveryKeyParses) {
   EXPECT_EQ(v6->listen, "[::1]:8441");
 }
 
+TEST(ConfigTest, SystemRootAndItsSnapshot) {
+  auto plain = parse_config(kMinimal, "f");
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(plain->system_root, "/");
+  EXPECT_EQ(plain->system_admindir(), "/var/lib/dpkg");
+  EXPECT_EQ(plain->system_snapshot.kind, SnapshotSpec::Kind::kNone);
+
+  auto c = parse_config(
+      std::string(kMinimal) + "system_root = /srv/box-root/\nsystem_snapshot = btrfs:/srv/box-root\n", "f");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_TRUE(c->validate().ok()) << c->validate().error().message;
+  EXPECT_EQ(c->system_root, "/srv/box-root");
+  EXPECT_EQ(c->system_admindir(), "/srv/box-root/var/lib/dpkg");
+  EXPECT_EQ(c->system_snapshot.to_string(), "btrfs:/srv/box-root");
+
+  struct Bad {
+    std::string text;
+    std::string says;
+  };
+  for (const auto& [text, says] : std::vector<Bad>{
+           {"system_root = srv/root\n", "system_root: \"srv/root\" is not an absolute path"},
+           {"system_root = /srv/../etc\n", "must be a plain absolute path"},
+           {"system_snapshot = zfs:tank/root\n", "zfs is not supported yet"},
+           {"system_snapshot = lvm:/dev/x\n", "is not a snapshot backend"},
+       }) {
+    auto r = parse_config(std::string(kMinimal) + text, "box.conf");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.error().message.find("box.conf:6: "), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find(says), std::string::npos) << r.error().message;
+  }
+  // The snapshot must cover the system root, and cannot be the running /.
+  auto other =
+      parse_config(std::string(kMinimal) + "system_root = /srv/a\nsystem_snapshot = btrfs:/srv/b\n", "f");
+  ASSERT_TRUE(other.ok());
+  ASSERT_FALSE(other->validate().ok());
+  EXPECT_NE(other->validate().error().message.find("must be the system root /srv/a"), std::string::npos)
+      << other->validate().error().message;
+  auto slash = parse_config(std::string(kMinimal) + "system_snapshot = btrfs:/\n", "f");
+  ASSERT_TRUE(slash.ok());
+  ASSERT_FALSE(slash->validate().ok());
+  EXPECT_NE(slash->validate().error().message.find("running root"), std::string::npos)
+      << slash->validate().error().message;
+}
+
 TEST(ConfigTest, ListenAddressesAreNumeric) {
   auto v4 = parse_listen_address("127.0.0.1:8441");
   ASSERT_TRUE(v4.ok()) << v4.error().message;

@@ -105,16 +105,17 @@ std::vector<std::string> words(const std::string& s) {
 TEST(Sudoers, AllowsExactlyTheHelpersForms) {
   const std::string text = test_util::slurp(kPackaging / "sudoers" / "countersign");
   const auto rules = helper_rules(text);
-  ASSERT_EQ(rules.size(), 15u) << text;
+  ASSERT_EQ(rules.size(), 16u) << text;
   for (const auto& r : rules) {
     EXPECT_EQ(r.find_first_of("*?"), std::string::npos) << "no wildcards: " << r;
     EXPECT_NE(r, "\"\"");
   }
   const std::string hex(64, 'c');
-  for (const std::string& ok : std::vector<std::string>{
-           "accept", "snapshot list", "snapshot take " + hex, "snapshot restore " + hex,
-           "model install " + hex, "model remove " + hex, "policy rotate " + hex, "proposal abandon " + hex,
-           "staging remove " + hex, "log append", "log checkpoint", "check", "veto", "prove"}) {
+  for (const std::string& ok :
+       std::vector<std::string>{"accept", "snapshot list", "snapshot take " + hex, "snapshot restore " + hex,
+                                "model install " + hex, "model remove " + hex, "packages install " + hex,
+                                "policy rotate " + hex, "proposal abandon " + hex, "staging remove " + hex,
+                                "log append", "log checkpoint", "check", "veto", "prove"}) {
     EXPECT_TRUE(sudo_allows(rules, ok)) << ok;
     EXPECT_TRUE(parse_system_args(words(ok)).ok()) << ok;  // and the helper agrees
   }
@@ -135,6 +136,9 @@ TEST(Sudoers, AllowsExactlyTheHelpersForms) {
                                                          "model install sha256:" + hex.substr(7),
                                                          "model install ../../../etc/shadow",
                                                          "model install " + hex + "\n",
+                                                         "packages install",
+                                                         "packages install " + hex + " " + hex,
+                                                         "packages remove " + hex,
                                                          "model remove",
                                                          "policy rotate",
                                                          "proposal abandon " + hex + " reason",

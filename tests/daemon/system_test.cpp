@@ -57,6 +57,7 @@ TEST(SystemArgs, AcceptsExactlyTheContractForms) {
       {{"model", "seal", kHex}, SystemAction::kModelSeal, kHex},
       {{"model", "install", kHex}, SystemAction::kModelInstall, kHex},
       {{"model", "remove", kHex}, SystemAction::kModelRemove, kHex},
+      {{"packages", "install", kHex}, SystemAction::kPackagesInstall, kHex},
       {{"policy", "rotate", kHex}, SystemAction::kPolicyRotate, kHex},
       {{"proposal", "abandon", kHex}, SystemAction::kProposalAbandon, kHex},
       {{"staging", "remove", kHex}, SystemAction::kStagingRemove, kHex},
@@ -82,6 +83,8 @@ TEST(SystemArgs, RefusesEverythingElse) {
   const Case cases[] = {
       {{}, "no subcommand"},
       {{"model"}, "model takes seal PROPOSAL, install PROPOSAL or remove PROPOSAL"},
+      {{"packages", "remove", kHex}, "packages takes install PROPOSAL"},
+      {{"packages", "install", kHex.substr(1)}, "is not a proposal id"},
       {{"model", "install"}, "takes exactly one proposal id"},
       {{"model", "install", kHex, "--force"}, "takes exactly one proposal id"},
       {{"model", "install", upper}, "is not a proposal id"},
