@@ -4,6 +4,7 @@
 // the changelogs. The box's package list is the repository's version-1 state (v1/) plus an
 // Essential dpkg. Nothing here reads or writes this machine's /etc/apt or /var/lib/dpkg.
 #include <gtest/gtest.h>
+#include <sodium.h>
 
 #include <filesystem>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "core/manifest.h"
 #include "core/packages_review.h"
 #include "core/sha256.h"
+#include "core/software_key.h"
 #include "system/command.h"
 #include "tests/cli/cli_test_util.h"
 #include "tests/daemon/integration.h"
@@ -45,6 +47,8 @@ Repo* g_repo = nullptr;
 class PackagesCliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    SoftwareKey::set_kdf_limits_for_tests(crypto_pwhash_argon2id_OPSLIMIT_MIN,
+                                          crypto_pwhash_argon2id_MEMLIMIT_MIN);
     g_repo = new Repo;
     Repo& r = *g_repo;
     for (const char* tool : {"apt-get", "apt-cache", "apt-ftparchive", "dpkg-deb", "gpg", "gzip", "bash"}) {
@@ -280,6 +284,46 @@ TEST_F(PackagesCliTest, ManifestDiffOfTwoPlansShowsPackagesNotPoolPaths) {
   ASSERT_EQ(d.rc, 0) << d;
   auto j = nlohmann::json::parse(d.out);
   EXPECT_EQ(j["packages"].size(), 3u);  // cs-hello, libcs-greet1 added; cs-new dropped
+}
+
+TEST_F(PackagesCliTest, BundleVerifyDescribesAPackagesBundleInWords) {
+  ASSERT_EQ(plan({"--install", "cs-hello", "--remove", "cs-old", "-o", out("m.json")}).rc,
+            2);  // one mode only
+  ASSERT_EQ(plan({"--install", "cs-hello", "-o", out("m.json")}).rc, 0);
+  test_util::spit(out("pass.txt"), "correct horse battery staple\n");
+  auto k = run_cli({"key", "generate", "-o", out("alice.key"), "--passphrase-file", out("pass.txt")},
+                   fixed_clock());
+  ASSERT_EQ(k.rc, 0) << k;
+  auto pol = run_cli({"policy", "create", "--domain", "acme-prod", "--approver", "alice:" + out("alice.key"),
+                      "--rule", "install-packages=1", "-o", out("policy.json")},
+                     fixed_clock());
+  ASSERT_EQ(pol.rc, 0) << pol;
+  // A model action never approves a packages manifest.
+  auto wrong = run_cli({"proposal", "create", "--domain", "acme-prod", "--action", "install-model",
+                        "--manifest", out("m.json"), "--expires", "7d", "-o", out("wrong.json")},
+                       fixed_clock());
+  EXPECT_EQ(wrong.rc, 2) << wrong;
+  EXPECT_TRUE(contains(wrong.err, "install-model approves only \"model\" manifests")) << wrong;
+  EXPECT_FALSE(fs::exists(out("wrong.json")));
+  auto prop = run_cli({"proposal", "create", "--domain", "acme-prod", "--action", "install-packages",
+                       "--manifest", out("m.json"), "--expires", "7d", "-o", out("proposal.json")},
+                      fixed_clock());
+  ASSERT_EQ(prop.rc, 0) << prop;
+  auto sig = run_cli({"sign", "--key", out("alice.key"), "--passphrase-file", out("pass.txt"), "--signer",
+                      "alice", "-o", out("alice.sig"), out("proposal.json")},
+                     fixed_clock());
+  ASSERT_EQ(sig.rc, 0) << sig;
+  auto b = run_cli({"bundle", "assemble", "--proposal", out("proposal.json"), "--manifest", out("m.json"),
+                    out("alice.sig"), "-o", out("bundle.json")},
+                   fixed_clock());
+  ASSERT_EQ(b.rc, 0) << b;
+  auto v = run_cli({"bundle", "verify", "--policy", out("policy.json"), out("bundle.json")}, fixed_clock());
+  EXPECT_EQ(v.rc, 0) << v;
+  EXPECT_TRUE(contains(
+      v.out, "Packages box-7f3a-packages 2025-12-01T12:00:00Z: Debian packages changed on the box\n"))
+      << v;
+  EXPECT_TRUE(contains(v.out, "upgrade  cs-hello:" + g_repo->arch + "  1.0-1 -> 1.1-1\n")) << v;
+  EXPECT_FALSE(contains(v.out, "Manifest box-7f3a-packages")) << v;
 }
 
 TEST_F(PackagesCliTest, WrongKeyringIsRefusedNamingTheRepositoryAndWritesNothing) {
