@@ -79,6 +79,17 @@ class PackagesCliTest : public ::testing::Test {
     }
     fs::copy(r.dir->file("out/repo"), r.nginx->root() / "repo", fs::copy_options::recursive);
     fs::copy(r.dir->file("out/tampered"), r.nginx->root() / "tampered", fs::copy_options::recursive);
+    // A Release changed after signing: its clearsigned text no longer matches the signature.
+    fs::copy(r.dir->file("out/repo"), r.nginx->root() / "badrelease", fs::copy_options::recursive);
+    const fs::path in_release = r.nginx->root() / "badrelease/dists/bookworm-cs/InRelease";
+    std::string text = test_util::slurp(in_release);
+    const auto at = text.find("Origin: Countersign-Tests");
+    if (at == std::string::npos) {
+      r.why_not = "InRelease has no Origin line";
+      return;
+    }
+    text.replace(at, 25, "Origin: Countersign-Testz");
+    test_util::spit(in_release, text);
   }
   static void TearDownTestSuite() {
     delete g_repo;
@@ -330,6 +341,14 @@ TEST_F(PackagesCliTest, WrongKeyringIsRefusedNamingTheRepositoryAndWritesNothing
   auto r = plan({"--upgrade", "-o", out("m.json")}, "repo", "other-keyring.gpg");
   EXPECT_EQ(r.rc, 1) << r;
   EXPECT_TRUE(contains(r.err, repo_url())) << r;
+  EXPECT_TRUE(contains(r.err, "could not be verified")) << r;
+  EXPECT_FALSE(fs::exists(out("m.json")));
+}
+
+TEST_F(PackagesCliTest, ReleaseChangedAfterSigningIsRefused) {
+  auto r = plan({"--upgrade", "-o", out("m.json")}, "badrelease");
+  EXPECT_EQ(r.rc, 1) << r;
+  EXPECT_TRUE(contains(r.err, repo_url("badrelease"))) << r;
   EXPECT_TRUE(contains(r.err, "could not be verified")) << r;
   EXPECT_FALSE(fs::exists(out("m.json")));
 }
