@@ -204,6 +204,9 @@ int plan(Io& io, const PlanArgs& a) {
   repo.suite = a.suite;
   if (!a.components.empty()) repo.components = a.components;
   repo.keyring = a.keyring;
+  if (a.repo.empty())
+    return report_error(io, Error(Errc::kInvalidArgument, "--repo: give the repository's URL"), a.json);
+  // The manifest's source: the base the pool paths are joined to (a directory, so with '/').
   auto source = Source::from_spec(a.repo.back() == '/' ? a.repo : a.repo + "/");
   if (!source.ok()) return report_error(io, source.error().with_context("--repo"), a.json);
 

@@ -421,12 +421,22 @@ TEST_F(PackagesCliTest, JsonOutputForScripts) {
   EXPECT_EQ(j["error"]["code"], "rejected");
 }
 
+TEST_F(PackagesCliTest, NothingToDoIsRefused) {
+  auto r = plan({"--install", "cs-doc=1.0-1", "-o", out("m.json")});  // the box has it
+  EXPECT_EQ(r.rc, 1) << r;
+  EXPECT_TRUE(contains(r.err, "nothing to do")) << r;
+  EXPECT_FALSE(fs::exists(out("m.json")));
+}
+
 TEST_F(PackagesCliTest, UsageErrors) {
   auto r = plan({"-o", out("m.json")});
   EXPECT_EQ(r.rc, 2) << r;
   EXPECT_TRUE(contains(r.err, "exactly one of --upgrade, --install or --remove")) << r;
   r = plan({"--install", "-oAPT::Get=1", "-o", out("m.json")});
   EXPECT_EQ(r.rc, 2) << r;
+  r = plan({"--install", "cs-new", "-o", "-", "--json"});
+  EXPECT_EQ(r.rc, 2) << r;
+  EXPECT_TRUE(contains(r.err, "--json prints to standard output")) << r;
   r = plan({"--install", "cs-new", "-o", out("m.json")}, "repo", "no-such-keyring.gpg");
   EXPECT_EQ(r.rc, 2) << r;
   EXPECT_TRUE(contains(r.err, "no-such-keyring.gpg")) << r;
