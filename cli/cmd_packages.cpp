@@ -98,6 +98,10 @@ Result<PackageReview> review_package(const PackageChange& c, const std::string& 
   std::error_code ec;
   std::filesystem::create_directories(root, ec);
   if (ec) return make_error(Errc::kIo, "cannot make " + root + ": " + ec.message());
+  // Only we enter it: run as root, dpkg-deb keeps the package's owners and modes, and a
+  // setuid file of a hostile package must not be reachable by other users while it is there.
+  std::filesystem::permissions(root, std::filesystem::perms::owner_all, ec);
+  if (ec) return make_error(Errc::kIo, "cannot restrict " + root + ": " + ec.message());
   daemon::CommandOptions opts;
   opts.timeout_seconds = kDebToolTimeoutSeconds;
   CS_TRY(auto x, daemon::run_command({"dpkg-deb", "--extract", deb, root}, opts));
