@@ -162,6 +162,14 @@ Result<PackagesReview> make_review(AptSandbox& apt, const AptRequest& request, c
       if (mf.path == c.file) file = &mf;
     }
     auto it = file ? by_hash.find(file->sha256) : by_hash.end();
+    // apt's file: method uses a local repository's .debs where they are, without a copy in
+    // the cache: take it from there, by the same hash.
+    for (const auto& src : m.sources()) {
+      if (!file || it != by_hash.end() || src.type != Source::Type::kFile) continue;
+      const std::string local = src.location_of(file->path);
+      auto d = sha256_file(local);
+      if (d.ok() && *d == file->sha256) it = by_hash.emplace(*d, local).first;
+    }
     if (!file || it == by_hash.end()) {
       return make_error(Errc::kHashMismatch,
                         "no downloaded file of " + escape_untrusted(c.qualified_name(), 100) +

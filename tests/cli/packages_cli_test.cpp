@@ -337,6 +337,26 @@ TEST_F(PackagesCliTest, BundleVerifyDescribesAPackagesBundleInWords) {
   EXPECT_FALSE(contains(v.out, "Manifest box-7f3a-packages")) << v;
 }
 
+TEST_F(PackagesCliTest, LocalFileRepositoryIsReviewedFromItsOwnFiles) {
+  // apt's file: method leaves the .debs where they are (no copy in the cache).
+  const std::string url = "file://" + g_repo->dir->file("out/repo") + "/";
+  auto r = run_cli(
+      {"packages", "plan", "--box-status", box_file(), "--repo", url, "--keyring", keyring(), "--suite",
+       "bookworm-cs", "--install", "cs-hello", "-o", out("m.json"), "--review", out("r.json")},
+      fixed_clock());
+  ASSERT_EQ(r.rc, 0) << r;
+  auto m = Manifest::parse_text(test_util::slurp(out("m.json")));
+  ASSERT_TRUE(m.ok());
+  ASSERT_EQ(m->sources().size(), 1u);
+  EXPECT_EQ(m->sources()[0].type, Source::Type::kFile);
+  auto review = PackagesReview::parse_text(test_util::slurp(out("r.json")));
+  ASSERT_TRUE(review.ok()) << review.error().message;
+  const auto* hello = review->find("cs-hello", g_repo->arch);
+  ASSERT_NE(hello, nullptr);
+  ASSERT_EQ(hello->changelog.size(), 1u);
+  EXPECT_EQ(hello->changelog[0].version, "1.1-1");
+}
+
 TEST_F(PackagesCliTest, WrongKeyringIsRefusedNamingTheRepositoryAndWritesNothing) {
   auto r = plan({"--upgrade", "-o", out("m.json")}, "repo", "other-keyring.gpg");
   EXPECT_EQ(r.rc, 1) << r;
