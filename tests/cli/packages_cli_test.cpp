@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/apt_plan.h"
 #include "core/box_packages.h"
 #include "core/fileio.h"
 #include "core/manifest.h"
@@ -355,6 +356,35 @@ TEST_F(PackagesCliTest, LocalFileRepositoryIsReviewedFromItsOwnFiles) {
   ASSERT_NE(hello, nullptr);
   ASSERT_EQ(hello->changelog.size(), 1u);
   EXPECT_EQ(hello->changelog[0].version, "1.1-1");
+}
+
+TEST_F(PackagesCliTest, PrivateAptReadsNothingOfThisMachinesConfiguration) {
+  auto box = BoxPackages::parse_text(test_util::slurp(box_file()));
+  ASSERT_TRUE(box.ok());
+  std::string dir;
+  {
+    auto apt = cli::AptSandbox::create(*box, {repo_url(), "bookworm-cs", {"main"}, keyring()});
+    ASSERT_TRUE(apt.ok()) << apt.error().message;
+    dir = apt->directory();
+    daemon::CommandOptions opts;
+    opts.environment =
+        std::vector<std::string>{"PATH=/usr/bin:/bin", "LC_ALL=C", "APT_CONFIG=" + dir + "/apt.conf"};
+    auto dump = daemon::run_command({"apt-config", "dump"}, opts);
+    ASSERT_TRUE(dump.ok());
+    ASSERT_EQ(dump->status, 0) << dump->err;
+    // Whatever /etc/apt/apt.conf.d holds on this machine, none of it is read.
+    EXPECT_FALSE(contains(dump->out, "/etc/apt")) << dump->out;
+    EXPECT_TRUE(contains(dump->out, "Dir::Etc::main \"/dev/null\";")) << dump->out;
+    EXPECT_TRUE(contains(dump->out, "Dir::Etc::parts \"/dev/null\";")) << dump->out;
+    // Debian's own apt.conf.d/01autoremove, where this machine has it, sets APT::NeverAutoRemove.
+    if (fs::exists("/etc/apt/apt.conf.d/01autoremove")) {
+      EXPECT_FALSE(contains(dump->out, "NeverAutoRemove")) << dump->out;
+    }
+    EXPECT_TRUE(contains(dump->out, "Dir::State::status \"" + dir + "/status\";")) << dump->out;
+    EXPECT_TRUE(contains(dump->out, "APT::Architecture \"" + g_repo->arch + "\";")) << dump->out;
+    EXPECT_TRUE(contains(test_util::slurp(dir + "/status"), "Package: cs-hello\n")) << dir;
+  }
+  EXPECT_FALSE(fs::exists(dir)) << "the private directory outlived the plan";
 }
 
 TEST_F(PackagesCliTest, WrongKeyringIsRefusedNamingTheRepositoryAndWritesNothing) {
