@@ -206,6 +206,16 @@ TEST_F(PackagesCliTest, UpgradeTakesEveryNewerVersionOfTheGivenComponents) {
   // cs-broken 2.0-1 is only in component "broken", not asked for; cs-new is not installed.
   EXPECT_EQ(got, (std::vector<std::string>{"cs-doc=1.1-1", "cs-hello=1.1-1", "cs-scripted=2.0-1",
                                            "libcs-greet1=1.1-1"}));
+  // With the component "broken" as well, its cs-broken 2.0-1 is an upgrade too.
+  r = plan({"--upgrade", "--component", "main", "--component", "broken", "-o", out("m2.json")});
+  ASSERT_EQ(r.rc, 0) << r;
+  m = Manifest::parse_text(test_util::slurp(out("m2.json")));
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  const auto* broken = find_change(*m, "cs-broken");
+  ASSERT_NE(broken, nullptr) << test_util::slurp(out("m2.json"));
+  EXPECT_EQ(broken->version, "2.0-1");
+  EXPECT_EQ(broken->file, "pool/broken/c/cs-broken/cs-broken_2.0-1_all.deb");
+  EXPECT_EQ(m->packages().size(), 5u);
 }
 
 TEST_F(PackagesCliTest, ReviewCarriesTheChangelogEntriesBetweenTheVersions) {
