@@ -160,6 +160,23 @@ TEST(AptPlanTest, RequestArgumentsAreDebianNamesNeverOptions) {
   }
 }
 
+TEST(AptPlanTest, VersionsAreComparedByDpkg) {
+  const auto cmp = [](const char* a, const char* b) {
+    auto r = dpkg_compare_versions(a, b);
+    EXPECT_TRUE(r.ok()) << a << " " << b << ": " << (r.ok() ? "" : r.error().message);
+    return r.ok() ? *r : 99;
+  };
+  EXPECT_LT(cmp("1.0-1", "1.1-1"), 0);
+  EXPECT_GT(cmp("1:0.1-1", "9.9-9"), 0);    // the epoch first
+  EXPECT_LT(cmp("1.0~rc1-1", "1.0-1"), 0);  // '~' sorts before anything, even the end
+  EXPECT_LT(cmp("1.9-1", "1.10-1"), 0);     // digits as numbers
+  EXPECT_EQ(cmp("2.0-1", "2.0-1"), 0);
+  // Not a version: refused before dpkg sees it.
+  auto r = dpkg_compare_versions("--help", "1.0");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::kInvalidArgument);
+}
+
 TEST(AptPlanTest, RepositoryIsDescribedEscaped) {
   AptRepository repo{"http://127.0.0.1:8080/debian/", "bookworm-cs", {"main", "broken"}, "k.gpg"};
   EXPECT_EQ(repo.describe(), "http://127.0.0.1:8080/debian/ bookworm-cs (main broken)");
