@@ -74,6 +74,12 @@ A typical approval:
       alice.sig bob.sig carol.sig -o bundle.json
   countersign bundle verify --policy policy.json bundle.json
 
+Debian packages (docs/packages.md): plan with apt against the box's package list, then review:
+  countersign packages plan --box-status box-packages.json --repo URL --keyring KEYRING \
+      --upgrade -o manifest.json --review review.json
+  countersign manifest show --review review.json manifest.json
+  ... then proposal create --action install-packages, sign, bundle assemble as above.
+
 Documents and formats: see docs/ and DESIGN.md.)";
 }  // namespace
 
@@ -95,6 +101,7 @@ int run(int argc, const char* const* argv, Io& io) {
   add_policy_commands(reg);
   add_log_commands(reg);
   add_box_commands(reg);
+  add_packages_commands(reg);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

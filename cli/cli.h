@@ -70,6 +70,7 @@ void add_bundle_commands(Registry& r);
 void add_policy_commands(Registry& r);
 void add_log_commands(Registry& r);
 void add_box_commands(Registry& r);
+void add_packages_commands(Registry& r);  // packages plan (cli/cmd_packages.cpp)
 
 // Runs the command line in-process; returns the exit code.
 int run(int argc, const char* const* argv, Io& io);

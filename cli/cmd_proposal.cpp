@@ -7,6 +7,7 @@
 #include "core/proposal.h"
 #include "core/review.h"
 #include "core/snapshot_doc.h"
+#include "core/untrusted_text.h"
 
 namespace countersign::cli {
 
@@ -38,9 +39,21 @@ int create(Io& io, const CreateArgs& a) {
     auto p = load_document<Policy>(io, a.manifest);
     if (!p.ok()) return report_error(io, p.error(), false);
     subject = p->hash();
-  } else if (*action == Action::kInstallModel || *action == Action::kRemoveModel) {
+  } else if (*action == Action::kInstallModel || *action == Action::kRemoveModel ||
+             *action == Action::kInstallPackages) {
     auto m = load_document<Manifest>(io, a.manifest);
     if (!m.ok()) return report_error(io, m.error(), false);
+    // As Bundle::parse will: install-packages approves a packages manifest, the model
+    // actions a model manifest (refused here, before anyone signs).
+    const bool wants_packages = *action == Action::kInstallPackages;
+    if (m->is_packages() != wants_packages) {
+      return report_error(
+          io,
+          Error(Errc::kInvalidArgument, a.manifest + " is a \"" + escape_untrusted(m->kind()) +
+                                            "\" manifest; " + a.action + " approves only \"" +
+                                            (wants_packages ? "packages" : "model") + "\" manifests"),
+          false);
+    }
     subject = m->hash();
   } else if (*action == Action::kRestoreSnapshot) {
     auto s = load_document<SnapshotDoc>(io, a.manifest);
@@ -99,15 +112,20 @@ void add_proposal_commands(Registry& r) {
   auto c = std::make_shared<CreateArgs>();
   auto* create_cmd = proposal->add_subcommand("create", "Propose an action for approvers to sign");
   create_cmd->footer(
-      "--manifest names the document the action is about: a manifest for install-model and remove-model,\n"
-      "the new policy for rotate-policy. It is validated, and its hash goes into the proposal. A fresh\n"
+      "--manifest names the document the action is about: a model manifest for install-model and\n"
+      "remove-model, a packages manifest (`countersign packages plan`) for install-packages, the snapshot\n"
+      "document for restore-snapshot, the new policy for rotate-policy. It is validated, and its hash goes "
+      "into the proposal. A fresh\n"
       "random nonce makes every proposal unique. The proposal id (printed on stderr) is what approvers "
       "sign.\n\n"
       "Example:\n"
       "  countersign proposal create --domain acme-prod --action install-model --manifest manifest.json \\\n"
       "      --box box-7f3a --expires 7d --note \"Upgrade the support bot\" -o proposal.json");
   create_cmd->add_option("--domain", c->domain, "The policy domain (organisation or fleet)")->required();
-  create_cmd->add_option("--action", c->action, "install-model, remove-model or rotate-policy")->required();
+  create_cmd
+      ->add_option("--action", c->action,
+                   "install-model, remove-model, install-packages, restore-snapshot or rotate-policy")
+      ->required();
   create_cmd
       ->add_option(
           "--manifest", c->manifest,

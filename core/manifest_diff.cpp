@@ -22,6 +22,23 @@ json license_json(const License& l) {
   return j;
 }
 
+json package_json(const PackageChange& c) {
+  json j{{"name", c.name}};
+  if (!c.architecture.empty()) j["architecture"] = c.architecture;
+  if (c.remove) j["remove"] = true;
+  if (!c.version.empty()) j["version"] = c.version;
+  if (!c.file.empty()) j["file"] = c.file;
+  if (c.replaces) j["replaces"] = *c.replaces;
+  return j;
+}
+
+// "upgrade 1.0-1 -> 1.1-1", "install 1.0-1 (new)", "remove 1.0-1", escaped.
+std::string change_words(const PackageChange& c) {
+  if (c.remove) return "remove " + escape_untrusted(c.replaces.value_or(""));
+  if (c.replaces) return "upgrade " + escape_untrusted(*c.replaces) + " -> " + escape_untrusted(c.version);
+  return "install " + escape_untrusted(c.version) + " (new)";
+}
+
 std::string license_text(const License& l) {
   return escape_untrusted(l.spdx) + (l.url ? " <" + escape_untrusted(*l.url) + ">" : "");
 }
@@ -31,7 +48,7 @@ std::string license_text(const License& l) {
 bool ManifestDiff::empty() const {
   return added.empty() && removed.empty() && changed.empty() && sources_added.empty() &&
          sources_removed.empty() && !sources_reordered && !license_changed && !name_changed &&
-         !version_changed;
+         !version_changed && packages.empty();
 }
 
 ManifestDiff diff_manifests(const Manifest& before, const Manifest& after) {
@@ -76,6 +93,26 @@ ManifestDiff diff_manifests(const Manifest& before, const Manifest& after) {
   if (before.license().spdx != after.license().spdx || before.license().url != after.license().url) {
     d.license_changed = std::make_pair(before.license(), after.license());
   }
+  {
+    const auto key = [](const PackageChange& c) { return std::make_pair(c.name, c.architecture); };
+    const auto same = [](const PackageChange& x, const PackageChange& y) {
+      return x.version == y.version && x.remove == y.remove && x.replaces == y.replaces && x.file == y.file;
+    };
+    const auto& pa = before.packages();
+    const auto& pb = after.packages();
+    std::size_t k = 0, l = 0;
+    while (k < pa.size() || l < pb.size()) {
+      if (l == pb.size() || (k < pa.size() && key(pa[k]) < key(pb[l]))) {
+        d.packages.push_back({pa[k++], std::nullopt});
+      } else if (k == pa.size() || key(pb[l]) < key(pa[k])) {
+        d.packages.push_back({std::nullopt, pb[l++]});
+      } else {
+        if (!same(pa[k], pb[l])) d.packages.push_back({pa[k], pb[l]});
+        ++k;
+        ++l;
+      }
+    }
+  }
   if (before.name() != after.name()) d.name_changed = std::make_pair(before.name(), after.name());
   if (before.version() != after.version())
     d.version_changed = std::make_pair(before.version(), after.version());
@@ -108,6 +145,15 @@ json ManifestDiff::to_json() const {
   j["license"] = license_changed ? json{{"before", license_json(license_changed->first)},
                                         {"after", license_json(license_changed->second)}}
                                  : json(nullptr);
+  json jp = json::array();
+  for (const auto& p : packages) {
+    const PackageChange& any = p.after ? *p.after : *p.before;
+    jp.push_back({{"name", any.name},
+                  {"architecture", any.architecture},
+                  {"before", p.before ? package_json(*p.before) : json(nullptr)},
+                  {"after", p.after ? package_json(*p.after) : json(nullptr)}});
+  }
+  j["packages"] = std::move(jp);
   j["name"] =
       name_changed ? json{{"before", name_changed->first}, {"after", name_changed->second}} : json(nullptr);
   j["version"] = version_changed
@@ -141,6 +187,26 @@ std::string ManifestDiff::to_text() const {
       o << "  sha256 " << hex_encode(c.before.sha256).substr(0, 12) << "... -> "
         << hex_encode(c.after.sha256).substr(0, 12) << "...";
     o << "\n";
+  }
+  for (const auto& s : sources_added) o << "+ source   " << escape_untrusted(s.describe()) << "\n";
+  for (const auto& s : sources_removed) o << "- source   " << escape_untrusted(s.describe()) << "\n";
+  if (sources_reordered) o << "~ sources  same sources, new order\n";
+  return o.str();
+}
+
+std::string ManifestDiff::packages_text() const {
+  std::ostringstream o;
+  o << packages.size() << (packages.size() == 1 ? " package entry differs\n" : " package entries differ\n");
+  for (const auto& p : packages) {
+    const PackageChange& any = p.after ? *p.after : *p.before;
+    const std::string name = escape_untrusted(any.qualified_name());
+    if (!p.before) {
+      o << "+ " << name << "  " << change_words(*p.after) << "\n";
+    } else if (!p.after) {
+      o << "- " << name << "  " << change_words(*p.before) << "  (no longer in the plan)\n";
+    } else {
+      o << "~ " << name << "  " << change_words(*p.before) << "  =>  " << change_words(*p.after) << "\n";
+    }
   }
   for (const auto& s : sources_added) o << "+ source   " << escape_untrusted(s.describe()) << "\n";
   for (const auto& s : sources_removed) o << "- source   " << escape_untrusted(s.describe()) << "\n";

@@ -29,10 +29,21 @@ struct ManifestDiff {
   std::optional<std::pair<License, License>> license_changed;
   std::optional<std::pair<std::string, std::string>> name_changed;
   std::optional<std::pair<std::string, std::string>> version_changed;
+  // Packages manifests: the entries of `packages` (by name and architecture) that are only in
+  // one of the two, or differ (version, removal, replaces), in name order.
+  struct PackageDiff {
+    std::optional<PackageChange> before;
+    std::optional<PackageChange> after;
+  };
+  std::vector<PackageDiff> packages;
 
   bool empty() const;
   nlohmann::json to_json() const;
   std::string to_text() const;
+  // For packages manifests: the package entries that differ and the source changes, escaped:
+  //   1 package entry differs
+  //   ~ cs-hello:amd64  upgrade 1.0-1 -> 1.1-1  =>  upgrade 1.0-1 -> 1.2-1
+  std::string packages_text() const;
 };
 
 // O(n) merge over the two sorted file lists.

@@ -72,12 +72,82 @@ std::string describe_proposal(const Proposal& p, UnixTime now) {
   return o.str();
 }
 
+std::string package_change_counts(const Manifest& m) {
+  std::size_t upgraded = 0, added = 0, removed = 0;
+  for (const auto& c : m.packages()) {
+    if (c.remove) {
+      ++removed;
+    } else if (c.replaces) {
+      ++upgraded;
+    } else {
+      ++added;
+    }
+  }
+  return std::to_string(upgraded) + " upgraded, " + std::to_string(added) + " new, " +
+         std::to_string(removed) + " removed";
+}
+
+std::string describe_package_changes(const Manifest& m, const PackagesReview* review,
+                                     const std::string& indent) {
+  const auto e = [](std::string_view t) { return escape_untrusted(t); };
+  std::ostringstream o;
+  o << indent << package_change_counts(m) << "\n";
+  const std::string under = indent + "         ";
+  for (const auto& c : m.packages()) {
+    if (c.remove) {
+      o << indent << "remove   " << e(c.qualified_name()) << "  " << e(c.replaces.value_or("")) << "\n";
+      continue;
+    }
+    if (c.replaces) {
+      o << indent << "upgrade  " << e(c.qualified_name()) << "  " << e(*c.replaces) << " -> " << e(c.version)
+        << "\n";
+    } else {
+      o << indent << "install  " << e(c.qualified_name()) << "  " << e(c.version) << " (new)\n";
+    }
+    if (!review) continue;
+    const PackageReview* pr = review->find(c.name, c.architecture);
+    if (!pr) {
+      o << under << "(the review has no entry for this package)\n";
+      continue;
+    }
+    if (pr->new_version != c.version || pr->old_version != c.replaces) {
+      o << under << "! the review describes " << e(pr->old_version.value_or("nothing")) << " -> "
+        << e(pr->new_version) << ", not this change\n";
+      continue;
+    }
+    for (const auto& entry : pr->changelog) {
+      o << under << e(entry.version) << "  " << e(entry.distribution) << "\n";
+      // Each line of the text on its own line, escaped: the text cannot draw lines of its own.
+      std::string_view text = entry.text;
+      for (std::size_t lines = 0; !text.empty() && lines < kMaxChangelogEntryText; ++lines) {
+        auto nl = text.find('\n');
+        const std::string_view line = text.substr(0, nl);
+        if (line.find_first_not_of(" \t") == std::string_view::npos) {
+          o << "\n";
+        } else {
+          o << under << "  " << e(line) << "\n";
+        }
+        if (nl == std::string_view::npos) break;
+        text.remove_prefix(nl + 1);
+      }
+    }
+    if (pr->note) o << under << "(" << e(*pr->note) << ")\n";
+  }
+  return o.str();
+}
+
 std::string describe_bundle_subject(const Bundle& b) {
   std::ostringstream o;
   const Proposal& p = b.proposal();
   if (p.proposer()) o << "Proposer " << escape_untrusted(*p.proposer()) << "\n";
   if (p.note()) o << "Note     " << escape_untrusted(*p.note()) << "\n";
-  if (const auto& m = b.manifest()) {
+  if (const auto& m = b.manifest(); m && m->is_packages()) {
+    o << "Packages " << escape_untrusted(m->name()) << " " << escape_untrusted(m->version())
+      << ": Debian packages changed on the box\n";
+    o << describe_package_changes(*m, nullptr, "         ");
+    if (m->description()) o << "         " << escape_untrusted(*m->description()) << "\n";
+    o << describe_name_warnings(*m);
+  } else if (m) {
     o << "Manifest " << escape_untrusted(m->name()) << " " << escape_untrusted(m->version()) << ", "
       << m->files().size() << " file" << (m->files().size() == 1 ? "" : "s") << "\n";
     if (m->description()) o << "         " << escape_untrusted(*m->description()) << "\n";

@@ -7,6 +7,7 @@
 
 #include "core/bundle.h"
 #include "core/manifest.h"
+#include "core/packages_review.h"
 #include "core/proposal.h"
 #include "core/timeutil.h"
 
@@ -15,6 +16,21 @@ namespace countersign {
 // Multi-line description of a proposal: action, domain, boxes, manifest, times (with time
 // left), note, and the proposal id grouped for reading aloud.
 std::string describe_proposal(const Proposal& p, UnixTime now);
+
+// What a packages manifest changes on the box, for a terminal review: the counts, then one
+// line a package ("upgrade cs-hello:amd64  1.0-1 -> 1.1-1", "install cs-new:all  1.0-1 (new)",
+// "remove cs-old  1.0-1"). With `review` (its manifest hash checked by the caller), the
+// changelog entries of each installed package under it, or the review's note on why there
+// are none. Every name, version and changelog text escaped; `indent` starts every line.
+//   2 upgraded, 1 new, 1 removed
+//   upgrade  cs-hello:amd64  1.0-1 -> 1.1-1
+//            1.1-1  bookworm; urgency=medium
+//              * New upstream release: greets in French as well.
+std::string describe_package_changes(const Manifest& m, const PackagesReview* review,
+                                     const std::string& indent = "  ");
+
+// "2 upgraded, 1 new, 1 removed": the counts of a packages manifest's changes.
+std::string package_change_counts(const Manifest& m);
 
 // What a bundle approves, in the words of its documents, for the end of a verification
 // report (`bundle verify`, the app's Verify view): the proposer, the note, the manifest's
