@@ -85,10 +85,48 @@ Result<Rule> parse_rule(const json& v, const std::string& pointer) {
   }
   CS_TRY(auto exclude, r.optional_bool("exclude_proposer"));
   rule.exclude_proposer = exclude.value_or(false);
+  CS_TRY(auto attested, r.optional_bool("attested_image"));
+  rule.attested_image = attested.value_or(false);
   (void)r.optional_string("of");
   (void)r.optional_string("require_roles");
   CS_TRY_VOID(r.finish());
   return rule;
+}
+
+// "0".."31", no leading zero.
+std::optional<unsigned> pcr_index(std::string_view key) {
+  if (key.empty() || key.size() > 2 || (key.size() == 2 && key[0] == '0')) return std::nullopt;
+  unsigned v = 0;
+  for (char c : key) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<unsigned>(c - '0');
+  }
+  return v < 32 ? std::optional<unsigned>(v) : std::nullopt;
+}
+
+Result<Image> parse_image(const json& v, const std::string& pointer) {
+  CS_TRY(auto r, ObjectReader::open(v, kDoc, pointer));
+  Image image;
+  CS_TRY(image.name, r.name("name"));
+  CS_TRY(image.platform, r.string("platform"));
+  if (image.platform != "aws-nitro") {
+    return r.error("platform",
+                   "unknown platform \"" + cut_text(image.platform, 40) + "\" (expected aws-nitro)");
+  }
+  CS_TRY(const json* pcrs, r.object("pcrs"));
+  if (pcrs->empty()) return r.error("pcrs", "must list at least one PCR");
+  for (const auto& [key, value] : pcrs->items()) {
+    const std::string pp = pointer_append(r.child("pcrs"), key);
+    const auto index = pcr_index(key);
+    if (!index) return document_error(kDoc, pp, "a PCR index must be 0 to 31 in decimal");
+    if (!value.is_string() || !is_lower_hex(value.get_ref<const std::string&>(), 96)) {
+      return document_error(kDoc, pp, "must be 96 lowercase hex digits (a SHA-384 PCR)");
+    }
+    CS_TRY(Bytes b, hex_decode(value.get_ref<const std::string&>()));
+    image.pcrs.emplace(*index, std::move(b));
+  }
+  CS_TRY_VOID(r.finish());
+  return image;
 }
 
 }  // namespace
@@ -182,6 +220,20 @@ Result<Policy> Policy::parse(const json& doc) {
     p.approvers_.push_back(std::move(a));
   }
 
+  if (r.has("images")) {
+    CS_TRY(const json::array_t* images, r.array("images"));
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < images->size(); ++i) {
+      const std::string ip = pointer_append("/images", i);
+      CS_TRY(Image image, parse_image((*images)[i], ip));
+      if (!names.insert(image.name).second) {
+        return document_error(kDoc, pointer_append(ip, "name"),
+                              "image name \"" + image.name + "\" is used twice");
+      }
+      p.images_.push_back(std::move(image));
+    }
+  }
+
   CS_TRY(const json* rules, r.object("rules"));
   for (const auto& [name, value] : rules->items()) {
     std::string rp = pointer_append("/rules", name);
@@ -222,6 +274,10 @@ Result<Policy> Policy::parse(const json& doc) {
       return document_error(kDoc, pointer_append(rp, "veto"),
                             "veto " + std::to_string(*rule.veto) + " can never be reached: only " +
                                 std::to_string(eligible) + " approver(s) may veto");
+    }
+    if (rule.attested_image && p.images_.empty()) {
+      return document_error(kDoc, pointer_append(rp, "attested_image"),
+                            "the policy lists no images, so no box could ever be attested");
     }
     for (std::size_t i = 0; i < rule.require_roles.size(); ++i) {
       if (!coverable_roles.contains(rule.require_roles[i])) {

@@ -55,8 +55,19 @@ struct Rule {
   std::optional<std::uint64_t> veto;
   // The proposer's own signature does not count.
   bool exclude_proposer = false;
+  // The box acts only while its own hardware attestation matches one of the policy's
+  // `images` and binds the box (DESIGN.md "Policy"); a policy with such a rule lists images.
+  bool attested_image = false;
   // True when approver `id` may count under this rule.
   bool allows(std::string_view approver_id) const;
+};
+
+// An approved box image for hardware attestation (DESIGN.md "Policy", `images`): a
+// document matches it when every listed PCR is equal (smartcard/nitro_binding.h).
+struct Image {
+  std::string name;
+  std::string platform;            // "aws-nitro", the only platform so far
+  std::map<unsigned, Bytes> pcrs;  // index 0..31 -> 48 bytes (96 hex in the document)
 };
 
 // Parses one policy key entry ({"alg", "public_key", ...}) at JSON pointer `pointer`.
@@ -75,6 +86,8 @@ class Policy {
   // Tools warn when, counting only approvers whose latest liveness proof is younger than this
   // many days, a rule could no longer be met (core/liveness.h). Absent: no such warnings.
   const std::optional<std::uint64_t>& liveness_days() const { return liveness_days_; }
+  // The approved box images (absent in the document: none).
+  const std::vector<Image>& images() const { return images_; }
   // The rule for an action, or null when the policy allows no such action.
   const Rule* rule_for(Action a) const;
   const Approver* find_approver(std::string_view id) const;
@@ -97,6 +110,7 @@ class Policy {
   std::vector<Approver> approvers_;
   std::map<Action, Rule> rules_;
   std::optional<std::uint64_t> liveness_days_;
+  std::vector<Image> images_;
   std::map<std::string, std::pair<std::size_t, std::size_t>, std::less<>> key_index_;
   nlohmann::json doc_;
   Digest hash_{};

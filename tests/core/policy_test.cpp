@@ -118,33 +118,36 @@ TEST_F(PolicyTest, RejectsUnknownSchemaAndFields) {
   EXPECT_TRUE(FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/approvers/2/email", "unknown field"}));
   d = doc();
   d["approvers"][0]["keys"][0]["slot"] = "9c";
-  EXPECT_TRUE(FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/approvers/0/keys/0/slot", "unknown field"}));
+  EXPECT_TRUE(
+      FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/approvers/0/keys/0/slot", "unknown field"}));
   d = doc();
   d["rules"]["install-model"]["quorum"] = 2;
-  EXPECT_TRUE(FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/rules/install-model/quorum", "unknown field"}));
+  EXPECT_TRUE(
+      FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/rules/install-model/quorum", "unknown field"}));
 }
 
 TEST_F(PolicyTest, RejectsThresholdZero) {
   json d = doc();
   d["rules"]["install-model"]["threshold"] = 0;
-  EXPECT_TRUE(FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/rules/install-model/threshold", "at least 1"}));
+  EXPECT_TRUE(
+      FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/rules/install-model/threshold", "at least 1"}));
 }
 
 TEST_F(PolicyTest, RejectsUnreachableThreshold) {
   json d = doc();
   d["rules"]["install-model"]["threshold"] = 6;
-  EXPECT_TRUE(
-      FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/rules/install-model/threshold", "never be reached"}));
+  EXPECT_TRUE(FailsWith(Policy::parse(d), Errc::kInvalidDocument,
+                        {"/rules/install-model/threshold", "never be reached"}));
   // `of` limits who may count: 3 of {alice, bob} can never happen.
   d = doc();
   d["rules"]["remove-model"] = {{"threshold", 3}, {"of", {"alice", "bob"}}};
-  EXPECT_TRUE(
-      FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/rules/remove-model/threshold", "never be reached"}));
+  EXPECT_TRUE(FailsWith(Policy::parse(d), Errc::kInvalidDocument,
+                        {"/rules/remove-model/threshold", "never be reached"}));
   // require_attestation with no attested key: nobody can count.
   d = doc();
   d["rules"]["install-model"]["require_attestation"] = true;
-  EXPECT_TRUE(
-      FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/rules/install-model/threshold", "never be reached"}));
+  EXPECT_TRUE(FailsWith(Policy::parse(d), Errc::kInvalidDocument,
+                        {"/rules/install-model/threshold", "never be reached"}));
 }
 
 TEST_F(PolicyTest, RejectsOfNamingUnknownApprover) {
@@ -156,21 +159,21 @@ TEST_F(PolicyTest, RejectsOfNamingUnknownApprover) {
 TEST_F(PolicyTest, RejectsRequiredRoleNoEligibleApproverHolds) {
   json d = doc();
   d["rules"]["rotate-policy"]["require_roles"] = {"compliance", "security"};
-  EXPECT_TRUE(
-      FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/rules/rotate-policy/require_roles/1", "security"}));
+  EXPECT_TRUE(FailsWith(Policy::parse(d), Errc::kInvalidDocument,
+                        {"/rules/rotate-policy/require_roles/1", "security"}));
   // bob holds compliance but may not count under this rule.
   d = doc();
   d["rules"]["remove-model"]["require_roles"] = json::array({"compliance"});
   d["rules"]["remove-model"]["of"] = {"alice", "carol"};
-  EXPECT_TRUE(
-      FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/rules/remove-model/require_roles/0", "compliance"}));
+  EXPECT_TRUE(FailsWith(Policy::parse(d), Errc::kInvalidDocument,
+                        {"/rules/remove-model/require_roles/0", "compliance"}));
 }
 
 TEST_F(PolicyTest, RejectsKeySharedBetweenApprovers) {
   json d = doc();
   d["approvers"][3]["keys"][0] = keys_[1];  // dave lists bob's key
-  EXPECT_TRUE(
-      FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/approvers/3/keys/0", "shared", "\"bob\"", "\"dave\""}));
+  EXPECT_TRUE(FailsWith(Policy::parse(d), Errc::kInvalidDocument,
+                        {"/approvers/3/keys/0", "shared", "\"bob\"", "\"dave\""}));
   d = doc();
   d["approvers"][0]["keys"].push_back(keys_[0]);  // the same key twice for one approver
   EXPECT_TRUE(FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/approvers/0/keys/1", "twice"}));
@@ -193,7 +196,8 @@ TEST_F(PolicyTest, RejectsApproverWithoutKeys) {
 TEST_F(PolicyTest, RejectsRuleForUnknownAction) {
   json d = doc();
   d["rules"]["launch-missiles"] = {{"threshold", 1}};
-  EXPECT_TRUE(FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/rules/launch-missiles", "launch-missiles"}));
+  EXPECT_TRUE(
+      FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/rules/launch-missiles", "launch-missiles"}));
 }
 
 TEST_F(PolicyTest, RejectsBadVersionAndKeys) {
@@ -217,7 +221,8 @@ TEST_F(PolicyTest, Fido2KeyNeedsCredentialId) {
   json d = doc();
   json entry{{"alg", "fido2-es256"}, {"public_key", base64_encode(k->public_key().spki())}, {"uv", true}};
   d["approvers"][4]["keys"].push_back(entry);
-  EXPECT_TRUE(FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/approvers/4/keys/1/credential_id", "missing"}));
+  EXPECT_TRUE(
+      FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/approvers/4/keys/1/credential_id", "missing"}));
   d["approvers"][4]["keys"][1]["credential_id"] = base64_encode(Bytes{1, 2, 3});
   auto p = Policy::parse(d);
   ASSERT_TRUE(p.ok()) << p.error().message;
@@ -235,10 +240,76 @@ TEST_F(PolicyTest, AttestedKeysMakeAttestationRulesReachable) {
   ASSERT_TRUE(p.ok()) << p.error().message;
   EXPECT_TRUE(p->rule_for(Action::kRemoveModel)->require_attestation);
   d["rules"]["remove-model"]["threshold"] = 3;
-  EXPECT_TRUE(FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/rules/remove-model/threshold", "attested"}));
+  EXPECT_TRUE(
+      FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/rules/remove-model/threshold", "attested"}));
   d = doc();
   d["approvers"][0]["keys"][0]["attestation"] = {{"format", "tpm"}, {"certificates", json::array({"MAA="})}};
-  EXPECT_TRUE(FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/approvers/0/keys/0/attestation/format", "tpm"}));
+  EXPECT_TRUE(
+      FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/approvers/0/keys/0/attestation/format", "tpm"}));
+}
+
+// Approved box images (DESIGN.md "Policy", `images`) and the rule flag attested_image.
+TEST_F(PolicyTest, ParsesImagesAndAttestedImageAndKeepsThemInToJson) {
+  json d = doc();
+  const std::string pcr0(96, 'a');
+  d["images"] = json::array({{{"name", "safebox-2026.11"},
+                              {"platform", "aws-nitro"},
+                              {"pcrs", {{"0", pcr0}, {"31", std::string(96, '0')}}}}});
+  d["rules"]["install-model"]["attested_image"] = true;
+  auto p = Policy::parse(d);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  ASSERT_EQ(p->images().size(), 1u);
+  EXPECT_EQ(p->images()[0].name, "safebox-2026.11");
+  EXPECT_EQ(p->images()[0].platform, "aws-nitro");
+  ASSERT_EQ(p->images()[0].pcrs.size(), 2u);
+  EXPECT_EQ(hex_encode(p->images()[0].pcrs.at(0)), pcr0);
+  EXPECT_EQ(p->images()[0].pcrs.at(31).size(), 48u);
+  EXPECT_TRUE(p->rule_for(Action::kInstallModel)->attested_image);
+  EXPECT_FALSE(p->rule_for(Action::kRemoveModel)->attested_image);
+  auto again = Policy::parse(p->to_json());
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->images()[0].pcrs, p->images()[0].pcrs);
+  EXPECT_EQ(again->hash(), p->hash());
+}
+
+TEST_F(PolicyTest, RejectsBadImagesNamingThePointer) {
+  auto with_image = [this](json image) {
+    json d = doc();
+    d["images"] = json::array({std::move(image)});
+    return Policy::parse(d);
+  };
+  const std::string pcr(96, 'a');
+  json good{{"name", "safebox"}, {"platform", "aws-nitro"}, {"pcrs", {{"0", pcr}}}};
+  json bad = good;
+  bad["platform"] = "intel-tdx";
+  EXPECT_TRUE(FailsWith(with_image(bad), Errc::kInvalidDocument, {"/images/0/platform", "aws-nitro"}));
+  bad = good;
+  bad["pcrs"] = {{"32", pcr}};
+  EXPECT_TRUE(FailsWith(with_image(bad), Errc::kInvalidDocument, {"/images/0/pcrs/32", "0 to 31"}));
+  bad["pcrs"] = {{"01", pcr}};
+  EXPECT_TRUE(FailsWith(with_image(bad), Errc::kInvalidDocument, {"/images/0/pcrs/01"}));
+  bad["pcrs"] = {{"0", std::string(96, 'A')}};
+  EXPECT_TRUE(FailsWith(with_image(bad), Errc::kInvalidDocument, {"/images/0/pcrs/0", "96 lowercase hex"}));
+  bad["pcrs"] = {{"0", std::string(64, 'a')}};
+  EXPECT_TRUE(FailsWith(with_image(bad), Errc::kInvalidDocument, {"/images/0/pcrs/0", "96 lowercase hex"}));
+  bad["pcrs"] = json::object();
+  EXPECT_TRUE(FailsWith(with_image(bad), Errc::kInvalidDocument, {"/images/0/pcrs", "at least one PCR"}));
+  bad = good;
+  bad["note"] = "x";
+  EXPECT_TRUE(FailsWith(with_image(bad), Errc::kInvalidDocument, {"/images/0/note"}));
+  bad = good;
+  bad["name"] = "safe\u202ebox";
+  EXPECT_TRUE(FailsWith(with_image(bad), Errc::kInvalidDocument, {"/images/0/name"}));
+  json d = doc();
+  d["images"] = json::array({good, good});
+  EXPECT_TRUE(FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/images/1/name", "used twice"}));
+  d = doc();
+  d["rules"]["install-model"]["attested_image"] = true;
+  EXPECT_TRUE(FailsWith(Policy::parse(d), Errc::kInvalidDocument,
+                        {"/rules/install-model/attested_image", "lists no images"}));
+  d["images"] = json::array({good});
+  d["rules"]["install-model"]["attested_image"] = "yes";
+  EXPECT_TRUE(FailsWith(Policy::parse(d), Errc::kInvalidDocument, {"/rules/install-model/attested_image"}));
 }
 
 }  // namespace

@@ -110,3 +110,65 @@ TEST(CborReader, AMapHeadIsOnlyACount) {
 
 }  // namespace
 }  // namespace countersign::cbor
+
+namespace countersign::cbor {
+namespace {
+
+TEST(CborReader, ReadsTextArraysTagsAndTheThreeSimpleValues) {
+  const Bytes in{0xd2, 0x84, 0x63, 'a', 'b', 'c', 0xf4, 0xf5, 0xf6};  // 18([ "abc", false, true, null ])
+  Reader r(in);
+  EXPECT_FALSE(r.skip_tag(17)) << "another tag is not skipped";
+  EXPECT_EQ(r.offset(), 0u);
+  EXPECT_TRUE(r.skip_tag(18));
+  auto n = r.array();
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(*n, 4u);
+  auto t = r.text();
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_EQ(std::string(t->begin(), t->end()), "abc");
+  EXPECT_FALSE(r.skip_null()) << "false is not null";
+  auto f = r.item_head();
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->major, Major::kSimple);
+  EXPECT_EQ(f->argument, 20u);
+  auto tr = r.item_head();
+  ASSERT_TRUE(tr.ok());
+  EXPECT_EQ(tr->argument, 21u);
+  EXPECT_TRUE(r.skip_null());
+  EXPECT_TRUE(r.at_end());
+  EXPECT_FALSE(r.skip_null()) << "nothing left";
+  EXPECT_FALSE(r.skip_tag(18)) << "nothing left";
+}
+
+TEST(CborReader, KeepsItsStrictnessForTheNewTypes) {
+  for (const Bytes& in : std::vector<Bytes>{{0xf7},                   // undefined
+                                            {0xf8, 0x20},             // one-byte simple value
+                                            {0xf9, 0x3c, 0x00},       // half float
+                                            {0xd8, 0x12},             // tag 18 not in shortest form
+                                            {0x7f, 0x61, 'a', 0xff},  // indefinite text
+                                            {0x9f, 0xff},             // indefinite array
+                                            {0x78, 0x01, 'a'}}) {     // text head not shortest
+    Reader r(in);
+    auto h = r.item_head();
+    ASSERT_FALSE(h.ok()) << hex_encode(in);
+    EXPECT_EQ(h.error().code, Errc::kMalformed);
+  }
+  const Bytes long_text{0x63, 'a', 'b'};
+  Reader r(long_text);
+  auto t = r.text();
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().message.find("a text string of 3 bytes where 2 are left at byte 0"), std::string::npos)
+      << t.error().message;
+  const Bytes bytes_not_text{0x41, 0x00};
+  Reader b(bytes_not_text);
+  EXPECT_FALSE(b.text().ok());
+  Reader a(bytes_not_text);
+  EXPECT_FALSE(a.array().ok());
+  const Bytes tag18_not_shortest{0xd8, 0x12, 0x80};
+  Reader s(tag18_not_shortest);
+  EXPECT_FALSE(s.skip_tag(18)) << "a tag head not in shortest form is not skipped";
+  EXPECT_EQ(s.offset(), 0u);
+}
+
+}  // namespace
+}  // namespace countersign::cbor

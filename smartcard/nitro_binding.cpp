@@ -1,0 +1,70 @@
+#include "smartcard/nitro_binding.h"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "core/jcs.h"
+#include "core/untrusted_text.h"
+
+namespace countersign::nitro {
+
+Result<const Image*> match_image(const Report& report, const Policy& policy) {
+  if (report.debug) {
+    return make_error(Errc::kRejected,
+                      "the enclave ran in debug mode (PCRs 0, 1 and 2 are zero): its memory was open to the "
+                      "parent instance, so it matches no approved image");
+  }
+  std::string why;
+  for (const Image& image : policy.images()) {
+    if (image.platform != "aws-nitro") continue;
+    std::string differs;
+    for (const auto& [index, value] : image.pcrs) {
+      const auto it = report.pcrs.find(index);
+      if (it == report.pcrs.end()) {
+        differs = "the document has no PCR " + std::to_string(index);
+        break;
+      }
+      if (!std::equal(value.begin(), value.end(), it->second.begin(), it->second.end())) {
+        differs =
+            "PCR " + std::to_string(index) + " is " + hex_encode(it->second) + ", not " + hex_encode(value);
+        break;
+      }
+    }
+    if (differs.empty()) return &image;
+    why += (why.empty() ? "" : "; ") + escape_untrusted(image.name) + ": " + differs;
+  }
+  if (why.empty()) return make_error(Errc::kRejected, "the policy lists no aws-nitro images");
+  return make_error(Errc::kRejected, "the document matches no approved image (" + why + ")");
+}
+
+Result<Digest> binding(std::string_view box_id, ByteView log_key_spki, std::optional<ByteView> tls_key_spki) {
+  if (auto problem = name_problem(box_id); problem || box_id.empty()) {
+    return make_error(Errc::kInvalidArgument, "box id \"" + escape_untrusted(box_id, 64) +
+                                                  "\" is not a name" + (problem ? ": " + *problem : ""));
+  }
+  nlohmann::json doc{{"box", std::string(box_id)}, {"log_key", base64_encode(log_key_spki)}};
+  if (tls_key_spki) doc["tls_key"] = base64_encode(*tls_key_spki);
+  return jcs::hash(doc);
+}
+
+Result<void> check_binding(const Report& report, std::string_view box_id, ByteView log_key_spki,
+                           std::optional<ByteView> tls_key_spki) {
+  if (!report.user_data)
+    return make_error(Errc::kRejected, "the document carries no user_data, so it binds no box");
+  if (report.user_data->size() != 32) {
+    return make_error(Errc::kRejected, "the document's user_data is " +
+                                           std::to_string(report.user_data->size()) +
+                                           " bytes, not a 32-byte binding to a box");
+  }
+  CS_TRY(Digest want, binding(box_id, log_key_spki, tls_key_spki));
+  if (!std::equal(want.begin(), want.end(), report.user_data->begin(), report.user_data->end())) {
+    return make_error(Errc::kRejected, "the document's user_data does not bind box " +
+                                           escape_untrusted(box_id) + " with this log key" +
+                                           (tls_key_spki ? " and TLS key" : "") +
+                                           " (it was made for another box or another key)");
+  }
+  return {};
+}
+
+}  // namespace countersign::nitro

@@ -1,0 +1,38 @@
+// A verified Nitro attestation (nitro.h) against the policy (DESIGN.md "Policy", `images`):
+// which approved image it shows, and whether it binds this box.
+//
+// An image matches when every PCR it lists is equal to the document's, and the enclave is not
+// in debug mode (a debug enclave's PCRs 0-2 are zero and its memory is open to the parent
+// instance, so it matches nothing). A document binds a box when its user_data is
+//   SHA-256(JCS({"box": <box id>, "log_key": <log public key, SPKI DER base64>,
+//                "tls_key": <the API's TLS public key, SPKI DER base64; absent when none>}))
+// so an attestation made for one box, or for another log key, is refused for this one.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/bytes.h"
+#include "core/policy.h"
+#include "core/result.h"
+#include "core/sha256.h"
+#include "smartcard/nitro.h"
+
+namespace countersign::nitro {
+
+// The approved image `report` matches, pointing into `policy`. Errors (kRejected), each
+// saying why: a debug-mode enclave, a policy with no aws-nitro images, no image whose PCRs
+// all match (naming, for each image, the first PCR that differs or is missing).
+Result<const Image*> match_image(const Report& report, const Policy& policy);
+
+// What the box puts in user_data (see the header comment). `log_key_spki` and `tls_key_spki`
+// are SubjectPublicKeyInfo DER. Errors: kInvalidArgument for a box id that is not a name.
+Result<Digest> binding(std::string_view box_id, ByteView log_key_spki, std::optional<ByteView> tls_key_spki);
+
+// Whether `report`'s user_data is binding(box_id, log_key_spki, tls_key_spki). Errors
+// (kRejected): no user_data, user_data that is not 32 bytes, or another binding.
+Result<void> check_binding(const Report& report, std::string_view box_id, ByteView log_key_spki,
+                           std::optional<ByteView> tls_key_spki);
+
+}  // namespace countersign::nitro
