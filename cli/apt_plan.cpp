@@ -464,6 +464,12 @@ Result<std::string> AptSandbox::download(const AptRequest& r) {
   std::vector<std::string> args{"apt-get", "-q", "--download-only", "-y"};
   for (auto& a : request_args(r)) args.push_back(std::move(a));
   CS_TRY(auto out, apt(args, kDownloadTimeoutSeconds));
+  // A file that does not match the verified index: the mirror serves other bytes (exit 1).
+  if (out.err.find("Hash Sum mismatch") != std::string::npos ||
+      out.err.find("File has unexpected size") != std::string::npos) {
+    return make_error(Errc::kHashMismatch,
+                      "a .deb from " + repo_ + " does not match the signed index: " + apt_errors(out.err));
+  }
   if (out.status != 0) {
     return make_error(Errc::kIo, "apt-get --download-only from " + repo_ + " failed: " + apt_errors(out.err));
   }

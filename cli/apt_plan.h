@@ -123,7 +123,8 @@ class AptSandbox {
   // The index record of an installed action, from `apt-cache show NAME:ARCH=VERSION`.
   Result<IndexRecord> index_record(const AptAction& a);
   // `apt-get --download-only` of the request into the private cache; returns the directory
-  // the .deb files are in (apt has checked them against the index).
+  // the .deb files are in (apt has checked them against the index). kHashMismatch when a file
+  // does not match the index, kIo for other failures.
   Result<std::string> download(const AptRequest& r);
 
   const std::string& directory() const { return dir_; }
