@@ -1,7 +1,7 @@
 // countersign submit / box: talking to countersignd (daemon/api.h) over its Unix socket.
 //
 //   countersign submit BUNDLE [--wait]        hand a bundle to the box (and watch the install)
-//   countersign box status | jobs | job ID | models | policy | snapshots
+//   countersign box status | jobs | job ID | models | packages [-o F] | policy | snapshots
 //   countersign box propose --proposal P --manifest M     collect signatures on the box
 //   countersign box add-signature ID SIG...
 //   countersign box veto VETO...                          vetoes, collected like signatures
@@ -17,6 +17,7 @@
 
 #include "cli/box_client.h"
 #include "cli/cli.h"
+#include "core/box_packages.h"
 #include "core/fileio.h"
 #include "core/jcs.h"
 #include "core/liveness.h"
@@ -475,7 +476,7 @@ void add_box_commands(Registry& r) {
   sub->callback([&io = r.io, &rc = r.rc, s] { rc = submit(io, *s); });
 
   auto* box =
-      r.app.add_subcommand("box", "Ask the box's countersignd: status, jobs, models, policy, snapshots, log");
+      r.app.add_subcommand("box", "Ask the box's countersignd: status, jobs, models, packages, policy, snapshots, log");
   box->require_subcommand(1);
   auto c = std::make_shared<Common>();
   auto simple = [&](const char* name, const char* help, std::string path,
@@ -542,6 +543,44 @@ void add_box_commands(Registry& r) {
     if (c->json) print_json(io, *j);
     if (!c->json && (*j)["snapshots"].empty())
       io.out << "no snapshots (backend " << (*j)["backend"].get<std::string>() << ")\n";
+    rc = kExitOk;
+  });
+
+  auto pkg_out = std::make_shared<std::string>();
+  auto* pkgs = box->add_subcommand("packages", "The box's installed Debian packages, as a planner reads them");
+  pkgs->footer(
+      "What dpkg's database on the box says (countersign/box-packages/v1, docs/packages.md). With -o FILE\n"
+      "the document is written there for `countersign packages plan --box-status FILE`, on this machine\n"
+      "or carried to an air-gapped one.");
+  pkgs->add_option("-o,--output", *pkg_out, "Write the document to this file");
+  add_common(pkgs, *c);
+  pkgs->callback([&io = r.io, &rc = r.rc, c, pkg_out] {
+    auto j = call(io, *c, rc, "GET", "/v1/packages");
+    if (!j) return;
+    auto doc = BoxPackages::parse(*j);
+    if (!doc.ok()) {
+      rc = report_error(io, doc.error().with_context("the box's answer to GET /v1/packages"), c->json);
+      return;
+    }
+    if (!pkg_out->empty()) {
+      auto w = write_file_atomic(*pkg_out, to_pretty_json(doc->to_json()));
+      if (!w.ok()) {
+        rc = report_error(io, w.error(), c->json);
+        return;
+      }
+    }
+    if (c->json) {
+      print_json(io, doc->to_json());
+    } else if (pkg_out->empty()) {
+      for (const auto& p : doc->packages()) {
+        io.out << escape_untrusted(p.name) << ":" << escape_untrusted(p.architecture) << " "
+               << escape_untrusted(p.version) << "  " << escape_untrusted(p.status) << "\n";
+      }
+      if (doc->packages().empty()) io.out << "no packages in the box's dpkg database\n";
+    } else {
+      io.out << "wrote " << *pkg_out << ": " << doc->packages().size() << " packages of box "
+             << escape_untrusted(doc->fields().box) << "\n";
+    }
     rc = kExitOk;
   });
 

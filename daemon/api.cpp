@@ -310,6 +310,12 @@ Reply Api::snapshots() {
   return Reply{kHttpOk, json{{"backend", listing->backend}, {"snapshots", out}}, std::nullopt};
 }
 
+Reply Api::packages() {
+  auto list = engine_.packages();
+  if (!list.ok()) return error_reply(kHttpInternalError, "dpkg", list.error().message);
+  return Reply{kHttpOk, list->to_json(), std::nullopt};
+}
+
 Reply Api::log_checkpoint() {
   auto cp = engine_.log().checkpoint();
   if (!cp.ok()) return reply_for(cp.error());
@@ -363,6 +369,7 @@ Reply Api::route(const HttpRequest& r) {
   if (p == "/v1/models") return get ? models() : wrong_method(r, "GET");
   if (p == "/v1/policy") return get ? policy() : wrong_method(r, "GET");
   if (p == "/v1/snapshots") return get ? snapshots() : wrong_method(r, "GET");
+  if (p == "/v1/packages") return get ? packages() : wrong_method(r, "GET");
   if (p.starts_with("/v1/log/")) {
     if (!get) return wrong_method(r, "GET");
     std::string_view what = p.substr(8);

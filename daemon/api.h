@@ -68,6 +68,8 @@ class Api {
   Reply models();
   Reply policy();
   Reply snapshots();
+  // GET /v1/packages: the box's installed Debian packages (countersign/box-packages/v1).
+  Reply packages();
 
   Reply log_checkpoint();
   // One page (LogReader::entries): at most `limit` entries, capped at LogReader::kMaxPage.

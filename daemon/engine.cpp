@@ -26,6 +26,7 @@
 #include "daemon/state.h"
 #include "daemon/system_client.h"
 #include "smartcard/attestation.h"
+#include "system/dpkg_query.h"
 #include "system/records.h"
 
 namespace countersign::daemon {
@@ -206,6 +207,11 @@ EngineStatus Engine::status() const {
   st.log_report_failures = s.audit.failures();
   st.log_size = impl_->log.size();
   return st;
+}
+
+Result<BoxPackages> Engine::packages() const {
+  const Impl& s = *impl_;
+  return query_box_packages(system_command_runner(60), s.config.system_admindir(), s.config.box_id, s.clock());
 }
 
 std::vector<InstalledModel> Engine::models() const {

@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/box_packages.h"
 #include "core/liveness.h"
 #include "core/policy.h"
 #include "core/result.h"
@@ -91,6 +92,10 @@ class Engine {
   // Error: the helper could not list them (its code and message). The helper's answer is
   // kept until a job finishes or a minute passes, so that requests do not each start it.
   Result<SnapshotListing> snapshots();
+  // GET /v1/packages: the Debian packages installed in system_root, as dpkg-query reads its
+  // database (no helper: the database is readable by anyone). Error kIo when dpkg-query
+  // fails, kInvalidDocument when its output does not read.
+  Result<BoxPackages> packages() const;
 
   // POST /v1/challenges: a fresh liveness challenge for the policy's domain and this box,
   // kept for challenge_lifetime (daemon/challenges.h).

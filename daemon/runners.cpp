@@ -280,6 +280,64 @@ RunOutcome helper_step(const RunnerEnv& env, const JobRecord& job, Result<json> 
   return RunOutcome::done(std::move(*answer));
 }
 
+// Step 5 of run_install, for install-packages too: models/.staging/<hash> made, the fetch
+// reported and watched, `seal_ahead`: the helper seals verified files meanwhile (models
+// only). nullopt when every file verified; otherwise how the run ended.
+std::optional<RunOutcome> fetch_to_staging(const RunnerEnv& env, const JobRecord& job, const Manifest& m,
+                                           bool seal_ahead, JobSink& sink) {
+  const Digest manifest = m.hash();
+  const std::string staging = env.config.staging_dir() + "/" + hex_encode(manifest);
+  // Staging: the daemon's own directory inside models/ (same file system: one rename). The
+  // first mkdir may fail because it exists; the second one says whether staging is usable.
+  ::mkdir(env.config.staging_dir().c_str(), 0750);
+  if (::mkdir(staging.c_str(), 0750) != 0 && errno != EEXIST) {
+    return give_up(env, job, "cannot create " + staging + ": " + std::strerror(errno), manifest);
+  }
+  sink.fetch_started(m);
+  json sources = json::array();
+  for (const auto& s : env.config.mirrors) sources.push_back("mirror " + s.describe());
+  for (const auto& s : m.sources()) sources.push_back(s.describe());
+  env.audit.report(audit::event::kFetchStarted, {{"proposal", digest_to_string(job.proposal)},
+                                                 {"manifest", digest_to_string(manifest)},
+                                                 {"files", m.files().size()},
+                                                 {"bytes", m.total_size()},
+                                                 {"sources", sources}});
+  FetchMilestones milestones(env, job.proposal, m);
+  FetchWatchdog watchdog(env.config, m);
+  std::optional<AheadSealer> sealer;
+  if (seal_ahead) sealer.emplace(env, job.proposal);
+  FetchObserver obs;
+  const Digest id = job.proposal;
+  obs.on_event = [&env, &sink, &milestones, &sealer, id](const FetchEvent& e) {
+    if (e.kind == FetchEvent::Kind::kFileVerified) {
+      sink.file_verified(e.path, e.source);
+      milestones.verified(e.path);
+      if (sealer) sealer->file_verified();
+      return;
+    }
+    auto event = e.kind == FetchEvent::Kind::kHashMismatch ? audit::event::kHashMismatchAlert
+                                                           : audit::event::kSourceFailed;
+    env.audit.report(
+        event,
+        {{"proposal", digest_to_string(id)}, {"path", e.path}, {"source", e.source}, {"reason", e.reason}});
+  };
+  obs.on_progress = [&sink, &milestones, &watchdog](const FileProgress& p) {
+    sink.file_progress(p);
+    milestones.progress(p.file, p.done);
+    watchdog.progress(p.file, p.done);
+  };
+  obs.cancelled = [&sink, &watchdog] { return sink.cancelled() || watchdog.expired(); };
+  auto fetched = env.fetcher.fetch(m, staging, obs);
+  if (sealer) sealer->stop();
+  if (!fetched.ok()) {
+    // Paused (a stop, or a rotation to go first): resumed later from the staging.
+    if (sink.cancelled()) return RunOutcome::interrupted();
+    if (std::string why = watchdog.why(); !why.empty()) return give_up(env, job, why, manifest);
+    return give_up(env, job, fetched.error().message, manifest);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 RunOutcome run_install(const RunnerEnv& env, const JobRecord& job, const Manifest& m, bool resumed,
@@ -303,57 +361,30 @@ RunOutcome run_install(const RunnerEnv& env, const JobRecord& job, const Manifes
   if (auto short_by = space_shortfall(env.config, m, staging)) return give_up(env, job, *short_by, manifest);
   if (auto snap = take_snapshot(env, job, sink); !snap.ok())
     return give_up(env, job, snap.error().message, manifest);
-  // Staging: the daemon's own directory inside models/ (same file system: one rename). The
-  // first mkdir may fail because it exists; the second one says whether staging is usable.
-  ::mkdir(env.config.staging_dir().c_str(), 0750);
-  if (::mkdir(staging.c_str(), 0750) != 0 && errno != EEXIST) {
-    return give_up(env, job, "cannot create " + staging + ": " + std::strerror(errno), manifest);
-  }
-  sink.fetch_started(m);
-  json sources = json::array();
-  for (const auto& s : env.config.mirrors) sources.push_back("mirror " + s.describe());
-  for (const auto& s : m.sources()) sources.push_back(s.describe());
-  env.audit.report(audit::event::kFetchStarted, {{"proposal", digest_to_string(job.proposal)},
-                                                 {"manifest", digest_to_string(manifest)},
-                                                 {"files", m.files().size()},
-                                                 {"bytes", m.total_size()},
-                                                 {"sources", sources}});
-  FetchMilestones milestones(env, job.proposal, m);
-  FetchWatchdog watchdog(env.config, m);
-  AheadSealer sealer(env, job.proposal);
-  FetchObserver obs;
-  const Digest id = job.proposal;
-  obs.on_event = [&env, &sink, &milestones, &sealer, id](const FetchEvent& e) {
-    if (e.kind == FetchEvent::Kind::kFileVerified) {
-      sink.file_verified(e.path, e.source);
-      milestones.verified(e.path);
-      sealer.file_verified();
-      return;
-    }
-    auto event = e.kind == FetchEvent::Kind::kHashMismatch ? audit::event::kHashMismatchAlert
-                                                           : audit::event::kSourceFailed;
-    env.audit.report(
-        event,
-        {{"proposal", digest_to_string(id)}, {"path", e.path}, {"source", e.source}, {"reason", e.reason}});
-  };
-  obs.on_progress = [&sink, &milestones, &watchdog](const FileProgress& p) {
-    sink.file_progress(p);
-    milestones.progress(p.file, p.done);
-    watchdog.progress(p.file, p.done);
-  };
-  obs.cancelled = [&sink, &watchdog] { return sink.cancelled() || watchdog.expired(); };
-  auto fetched = env.fetcher.fetch(m, staging, obs);
-  sealer.stop();
-  if (!fetched.ok()) {
-    // Paused (a stop, or a rotation to go first): resumed later from the staging.
-    if (sink.cancelled()) return RunOutcome::interrupted();
-    if (std::string why = watchdog.why(); !why.empty()) return give_up(env, job, why, manifest);
-    return give_up(env, job, fetched.error().message, manifest);
-  }
+  if (auto ended = fetch_to_staging(env, job, m, true, sink)) return std::move(*ended);
   sink.phase(JobPhase::kInstalling);
   auto installed = env.system.model_install(job.proposal);
   if (!installed.ok()) {
     return give_up(env, job, "countersign-system refused the install: " + installed.error().message,
+                   manifest);
+  }
+  return RunOutcome::done(std::move(*installed));
+}
+
+RunOutcome run_packages(const RunnerEnv& env, const JobRecord& job, const Manifest& m, bool resumed,
+                        JobSink& sink) {
+  const Digest manifest = m.hash();
+  if (resumed) {
+    env.audit.report(audit::event::kInstallResumed, {{"proposal", digest_to_string(job.proposal)},
+                                                     {"manifest", digest_to_string(manifest)}});
+  }
+  const std::string staging = env.config.staging_dir() + "/" + hex_encode(manifest);
+  if (auto short_by = space_shortfall(env.config, m, staging)) return give_up(env, job, *short_by, manifest);
+  if (auto ended = fetch_to_staging(env, job, m, false, sink)) return std::move(*ended);
+  sink.phase(JobPhase::kInstalling);
+  auto installed = env.system.packages_install(job.proposal);
+  if (!installed.ok()) {
+    return give_up(env, job, "countersign-system refused the packages: " + installed.error().message,
                    manifest);
   }
   return RunOutcome::done(std::move(*installed));
@@ -386,7 +417,9 @@ RunOutcome run_job(const RunnerEnv& env, const JobRecord& job, bool resumed, Job
   if (env.still_approved) {
     if (auto why = env.still_approved(*b, job)) {
       std::optional<Digest> staging;
-      if (b->proposal().action() == Action::kInstallModel && b->manifest()) staging = b->manifest()->hash();
+      const Action a = b->proposal().action();
+      if ((a == Action::kInstallModel || a == Action::kInstallPackages) && b->manifest())
+        staging = b->manifest()->hash();
       return give_up(env, job, *why, staging);
     }
   }
@@ -400,9 +433,9 @@ RunOutcome run_job(const RunnerEnv& env, const JobRecord& job, bool resumed, Job
     case Action::kRotatePolicy:
       return run_rotate(env, job, sink);
     case Action::kInstallPackages:
-      break;
+      return run_packages(env, job, *b->manifest(), resumed, sink);
   }
-  return give_up(env, job, "install-packages is not supported", std::nullopt);
+  return RunOutcome::failed("stored bundle has an action this daemon does not know");
 }
 
 }  // namespace countersign::daemon

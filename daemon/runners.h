@@ -57,6 +57,12 @@ struct RunnerEnv {
 //    models/<hash>, read-only).
 RunOutcome run_install(const RunnerEnv& env, const JobRecord& job, const Manifest& manifest, bool resumed,
                        JobSink& sink);
+// install-packages: install-resumed when `resumed`, free space as step 3, the .debs fetched
+// into models/.staging/<hash> as step 5 (no daemon snapshot and no sealing ahead: the helper
+// seals and re-hashes them, snapshots the system root and runs dpkg in one step), then the
+// helper's `packages install`. A refusal gives the proposal up with the helper's reason.
+RunOutcome run_packages(const RunnerEnv& env, const JobRecord& job, const Manifest& manifest, bool resumed,
+                        JobSink& sink);
 // remove-model: the helper removes models/<hash> (it snapshots first).
 RunOutcome run_remove(const RunnerEnv& env, const JobRecord& job, JobSink& sink);
 // restore-snapshot: the helper restores the approved snapshot (safety snapshot first).
@@ -70,8 +76,7 @@ RunOutcome run_rotate(const RunnerEnv& env, const JobRecord& job, JobSink& sink)
 // then is the outcome. Before the runner, the bundle is checked again under the policy in
 // force (RunnerEnv::still_approved): a rotation since that revoked its signers ends the job,
 // given up with the reason (an install's staging removed). A bundle that no longer parses
-// fails the job as it is (the helper keeps its own copy); install-packages is given up as
-// not supported.
+// fails the job as it is (the helper keeps its own copy).
 RunOutcome run_job(const RunnerEnv& env, const JobRecord& job, bool resumed, JobSink& sink);
 
 }  // namespace countersign::daemon

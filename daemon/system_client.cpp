@@ -72,6 +72,10 @@ Result<json> HelperSystemClient::model_install(const Digest& proposal) {
   return helper_.run({"model", "install", hex_of(proposal)});
 }
 
+Result<json> HelperSystemClient::packages_install(const Digest& proposal) {
+  return helper_.run({"packages", "install", hex_of(proposal)});
+}
+
 Result<json> HelperSystemClient::model_remove(const Digest& proposal) {
   return helper_.run({"model", "remove", hex_of(proposal)});
 }

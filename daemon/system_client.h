@@ -64,6 +64,10 @@ class SystemClient {
   // models/<hash>), re-hashes every file against the manifest it accepted and moves it into
   // place. Returns what it did (its JSON answer: path, files, bytes).
   virtual Result<nlohmann::json> model_install(const Digest& proposal) = 0;
+  // `packages install ID`: the helper checks the accepted plan against the dpkg database,
+  // seals and re-hashes the staged .debs, snapshots the system root and runs dpkg (restoring
+  // the snapshot when dpkg or the result check fails). Returns its answer (packages, snapshot).
+  virtual Result<nlohmann::json> packages_install(const Digest& proposal) = 0;
   // `model remove ID`, `snapshot restore ID`, `policy rotate ID`: the one privileged step of
   // those actions. Each returns the helper's JSON answer.
   virtual Result<nlohmann::json> model_remove(const Digest& proposal) = 0;
@@ -120,6 +124,7 @@ class HelperSystemClient final : public SystemClient {
   Result<nlohmann::json> model_seal(const Digest& proposal) override;
   Result<nlohmann::json> model_install(const Digest& proposal) override;
   Result<nlohmann::json> model_remove(const Digest& proposal) override;
+  Result<nlohmann::json> packages_install(const Digest& proposal) override;
   Result<nlohmann::json> snapshot_restore(const Digest& proposal) override;
   Result<nlohmann::json> policy_rotate(const Digest& proposal) override;
   Result<void> abandon(const Digest& proposal, std::string_view reason) override;

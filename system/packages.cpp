@@ -140,14 +140,15 @@ std::optional<std::string> deb_fields_problem(std::string_view output, const Pac
 }
 
 std::vector<std::string> dpkg_install_command(const std::string& root, const std::vector<std::string>& debs) {
-  std::vector<std::string> argv = {"dpkg", "--root=" + root, "--force-confdef", "--force-confold",
-                                   "--install"};
+  std::vector<std::string> argv = {"dpkg", "--root=" + root, "--log=" + root + "/var/log/dpkg.log",
+                                   "--force-confdef", "--force-confold", "--install"};
   argv.insert(argv.end(), debs.begin(), debs.end());
   return argv;
 }
 
 std::vector<std::string> dpkg_remove_command(const std::string& root, const std::vector<std::string>& names) {
-  std::vector<std::string> argv = {"dpkg", "--root=" + root, "--remove"};
+  std::vector<std::string> argv = {"dpkg", "--root=" + root, "--log=" + root + "/var/log/dpkg.log",
+                                   "--remove"};
   argv.insert(argv.end(), names.begin(), names.end());
   return argv;
 }

@@ -41,10 +41,12 @@ std::vector<std::string> dpkg_deb_fields_command(const std::string& deb);
 // the first difference ("pool/…/x.deb is Package cs-evil, the manifest says cs-hello").
 std::optional<std::string> deb_fields_problem(std::string_view output, const PackageChange& change);
 
-// dpkg --root=ROOT --force-confdef --force-confold --install DEB...
-// (conffiles an administrator changed are kept without asking: stdin is /dev/null)
+// dpkg --root=ROOT --log=ROOT/var/log/dpkg.log --force-confdef --force-confold --install DEB...
+// (conffiles an administrator changed are kept without asking: stdin is /dev/null). dpkg 1.21
+// does not move its log under --root: without --log it would append to this machine's own
+// /var/log/dpkg.log, outside the root being changed.
 std::vector<std::string> dpkg_install_command(const std::string& root, const std::vector<std::string>& debs);
-// dpkg --root=ROOT --remove NAME...
+// dpkg --root=ROOT --log=ROOT/var/log/dpkg.log --remove NAME...
 std::vector<std::string> dpkg_remove_command(const std::string& root, const std::vector<std::string>& names);
 
 }  // namespace countersign::daemon

@@ -30,6 +30,7 @@
 #include "core/untrusted_text.h"
 #include "core/verify.h"
 #include "smartcard/attestation.h"
+#include "system/dpkg_query.h"
 #include "system/fs_at.h"
 #include "system/log_writer.h"
 #include "system/packages.h"
@@ -867,19 +868,7 @@ Result<json> Helper::model_remove(const std::string& hex) {
 }
 
 Result<BoxPackages> Helper::read_system_packages() {
-  std::vector<std::string> argv = {"dpkg-query"};
-  for (auto& a : dpkg_query_args(config_.system_admindir())) argv.push_back(std::move(a));
-  CS_TRY(CommandOutput out, env_.run(argv, {}));
-  // dpkg-query --show exits 1 when the database lists no package at all; its output is
-  // then empty, which is the truth.
-  if (out.status != 0 && !(out.status == 1 && out.out.empty() && out.err.empty())) {
-    return Error(Errc::kIo,
-                 describe_command({"dpkg-query", "--admindir=" + config_.system_admindir(), "--show"}) +
-                     " failed: " + printable(first_line(out.err.empty() ? out.out : out.err)));
-  }
-  auto parsed = BoxPackages::from_dpkg_query(out.out, config_.box_id, env_.clock());
-  if (!parsed.ok()) return parsed.error().with_context("the dpkg database " + config_.system_admindir());
-  return parsed;
+  return query_box_packages(env_.run, config_.system_admindir(), config_.box_id, env_.clock());
 }
 
 Result<std::string> Helper::ensure_system_snapshot(ProposalRecord& record, const SystemRootDirs& root) {

@@ -23,6 +23,7 @@
 #include "cli/box_client.h"
 #include "core/audit_entry.h"
 #include "core/audit_log.h"
+#include "core/box_packages.h"
 #include "core/jcs.h"
 #include "core/liveness.h"
 #include "tests/cli/cli_test_util.h"
@@ -208,6 +209,40 @@ TEST_F(DaemonProcessTest, SubmitWaitThenFetchTheLogAndVerifyItOffline) {
   // SIGTERM: a clean stop, exit 0.
   int st = daemon->kill(SIGTERM);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+}
+
+TEST_F(DaemonProcessTest, BoxPackagesWritesWhatDpkgSaysForThePlanner) {
+  // The box's dpkg database (its system root's var/lib/dpkg/status), as dpkg writes it.
+  test_util::spit(fs::path(box_.config().system_root) / "var/lib/dpkg/status",
+                  "Package: cs-hello\nStatus: install ok installed\nPriority: optional\nSection: misc\n"
+                  "Maintainer: Test <test@example.org>\nArchitecture: all\nVersion: 1.0-1\n"
+                  "Depends: libcs-greet1 (>= 1.0)\nDescription: test package\n\n"
+                  "Package: cs-gone\nStatus: deinstall ok config-files\nPriority: optional\nSection: misc\n"
+                  "Maintainer: Test <test@example.org>\nArchitecture: all\nVersion: 0.9-1\n"
+                  "Description: removed, its configuration kept\n");
+  auto daemon = start();
+  ASSERT_TRUE(daemon->ready());
+  auto out = cli({"box", "packages", "-o", dir_.file("box-packages.json")});
+  ASSERT_EQ(out.rc, 0) << out;
+  EXPECT_TRUE(contains(out.out, "2 packages of box box-7f3a")) << out;
+  auto doc = BoxPackages::parse_text(test_util::slurp(dir_.file("box-packages.json")));
+  ASSERT_TRUE(doc.ok()) << doc.error().message;
+  ASSERT_NE(doc->installed("cs-hello", "all"), nullptr);
+  EXPECT_EQ(doc->installed("cs-hello", "all")->version, "1.0-1");
+  EXPECT_EQ(doc->installed("cs-hello", "all")->depends, "libcs-greet1 (>= 1.0)");
+  EXPECT_EQ(doc->installed("cs-gone", "all"), nullptr);  // listed, but not installed
+  auto listing = cli({"box", "packages"});
+  ASSERT_EQ(listing.rc, 0) << listing;
+  EXPECT_TRUE(contains(listing.out, "cs-hello:all 1.0-1  install ok installed")) << listing;
+  EXPECT_TRUE(contains(listing.out, "cs-gone:all 0.9-1  deinstall ok config-files")) << listing;
+  auto as_json = cli({"box", "packages", "--json"});
+  ASSERT_EQ(as_json.rc, 0) << as_json;
+  EXPECT_EQ(jcs::parse(as_json.out)->at("schema"), "countersign/box-packages/v1");
+  // A database dpkg-query cannot read is the box's failure, said as such.
+  test_util::spit(fs::path(box_.config().system_root) / "var/lib/dpkg/status", "Package cs-hello\n");
+  auto broken = cli({"box", "packages"});
+  EXPECT_EQ(broken.rc, 1) << broken;
+  EXPECT_TRUE(contains(broken.err, "dpkg-query")) << broken;
 }
 
 TEST_F(DaemonProcessTest, OversizedAndMalformedRequestsGetJsonErrors) {

@@ -47,6 +47,7 @@ class FakeSystemClient final : public SystemClient {
   std::deque<Error> install_errors;
   Result<nlohmann::json> install_answer = nlohmann::json{{"installed", true}};
   Result<nlohmann::json> remove_answer = nlohmann::json{{"removed", true}};
+  Result<nlohmann::json> packages_answer = nlohmann::json{{"packages", nlohmann::json::array()}};
   Result<nlohmann::json> restore_answer = nlohmann::json{{"restored", true}};
   Result<nlohmann::json> rotate_answer = nlohmann::json{{"rotated", true}};
   Result<void> abandon_answer = {};
@@ -97,6 +98,11 @@ class FakeSystemClient final : public SystemClient {
     Error e = install_errors.front();
     install_errors.pop_front();
     return e;
+  }
+  Result<nlohmann::json> packages_install(const Digest& p) override {
+    std::lock_guard lock(mu_);
+    calls.push_back("packages install " + hex_encode(p));
+    return packages_answer;
   }
   Result<nlohmann::json> model_remove(const Digest& p) override {
     std::lock_guard lock(mu_);

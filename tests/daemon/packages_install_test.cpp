@@ -28,12 +28,15 @@
 #include "core/bytes.h"
 #include "core/manifest.h"
 #include "core/sha256.h"
+#include "daemon/api.h"
+#include "daemon/engine.h"
 #include "system/command.h"
 #include "system/snapshot.h"
 #include "system/system.h"
 #include "tests/daemon/box_fixture.h"
 #include "tests/daemon/integration.h"
 #include "tests/daemon/loop_btrfs.h"
+#include "tests/daemon/nginx_fixture.h"
 #include "tests/daemon/system_test_util.h"
 #include "tests/test_util.h"
 
@@ -172,7 +175,8 @@ class PackagesInstallTest : public ::testing::Test {
     fs::create_directory_symlink("bin", root_ / "usr/sbin");
     copy_program("/usr/bin/dash", "usr/bin/sh");
     copy_program("/usr/bin/mkdir", "usr/bin/mkdir");
-    std::vector<std::string> v1 = {"dpkg", "--root=" + root_.string(), "--install"};
+    std::vector<std::string> v1 = {"dpkg", "--root=" + root_.string(),
+                                   "--log=" + (root_ / "var/log/dpkg.log").string(), "--install"};
     for (const auto& e : fs::directory_iterator(repo_ / "v1")) v1.push_back(e.path().string());
     auto installed = test::run_tool(v1, 300);
     ASSERT_TRUE(installed.ok() && installed->status == 0)
@@ -206,7 +210,8 @@ class PackagesInstallTest : public ::testing::Test {
            arch + ".deb";
   }
 
-  Manifest plan(const std::vector<Change>& changes) const {
+  Manifest plan(const std::vector<Change>& changes,
+               const std::string& source = "http://127.0.0.1:1/debian/") const {
     Manifest::Fields f;
     f.kind = "packages";
     f.name = "box-7f3a-upgrade";
@@ -224,7 +229,7 @@ class PackagesInstallTest : public ::testing::Test {
       const std::string bytes = test_util::slurp(repo_ / "repo" / c.file);
       f.files.push_back({c.file, bytes.size(), sha256(std::string_view(bytes))});
     }
-    f.sources.push_back(*Source::from_spec("http://127.0.0.1:1/debian/"));
+    f.sources.push_back(*Source::from_spec(source));
     auto m = Manifest::create(std::move(f));
     EXPECT_TRUE(m.ok()) << m.error().message;
     return *m;
@@ -283,11 +288,12 @@ class PackagesInstallTest : public ::testing::Test {
   }
 
   // cs-hello and libcs-greet1 1.0-1 -> 1.1-1, cs-new installed, cs-old removed.
-  Manifest upgrade() const {
+  Manifest upgrade(const std::string& source = "http://127.0.0.1:1/debian/") const {
     return plan({{"cs-hello", "1.1-1", arch_, deb("main", "cs-hello", "1.1-1", arch_), "1.0-1"},
                  {"cs-new", "1.0-1", "all", deb("main", "cs-new", "1.0-1", "all"), std::nullopt},
                  {"cs-old", "", "", "", "1.0-1", true},
-                 {"libcs-greet1", "1.1-1", arch_, deb("main", "libcs-greet1", "1.1-1", arch_), "1.0-1"}});
+                 {"libcs-greet1", "1.1-1", arch_, deb("main", "libcs-greet1", "1.1-1", arch_), "1.0-1"}},
+                source);
   }
 
   std::unique_ptr<ShortTempDir> tmp_;
@@ -419,6 +425,9 @@ TEST_F(PackagesInstallTest, ATamperedStagedDebIsRefusedByTheRehash) {
 TEST_F(PackagesInstallTest, ACrashAfterDpkgIsFinishedByTheRerunWithoutRunningDpkgAgain) {
   const Manifest m = upgrade();
   const std::string id = accept_and_stage(m, repo_ / "repo");
+  // This machine's own dpkg log is not the root's: dpkg --root alone would append there.
+  std::error_code ec;
+  const auto host_log_size = fs::file_size("/var/log/dpkg.log", ec);
   auto crashed = helper({"packages", "install", id}, "", {std::string(kSystemCrashEnv) + "=packages-dpkg"});
   ASSERT_EQ(crashed.status, 137) << crashed.err;
   EXPECT_TRUE(entries_of("packages-installed").empty());
@@ -433,6 +442,8 @@ TEST_F(PackagesInstallTest, ACrashAfterDpkgIsFinishedByTheRerunWithoutRunningDpk
   EXPECT_EQ(entries_of("snapshot-taken").size(), 1u);  // one snapshot
   EXPECT_EQ(dpkg_list().at("libcs-greet1:" + arch_), "1.1-1 install ok installed");
   EXPECT_EQ(test_util::slurp(root_ / "var/log/dpkg.log"), dpkg_log);
+  std::error_code ec_after;
+  EXPECT_EQ(fs::file_size("/var/log/dpkg.log", ec_after), host_log_size);
 }
 
 TEST_F(PackagesInstallTest, ACrashAfterTheSnapshotRunsDpkgOnceOnTheRerun) {
@@ -447,6 +458,128 @@ TEST_F(PackagesInstallTest, ACrashAfterTheSnapshotRunsDpkgOnceOnTheRerun) {
   EXPECT_FALSE(rerun.json.contains("interrupted"));
   EXPECT_EQ(entries_of("snapshot-taken").size(), 1u);  // the snapshot is not taken twice
   EXPECT_EQ(dpkg_list().at("cs-hello:" + arch_), "1.1-1 install ok installed");
+}
+
+
+// countersignd end to end (what an operator does after `packages plan` and three approvers
+// signed): the bundle submitted to the daemon's API, the .debs fetched from a real nginx
+// mirror into staging, the helper's packages install; GET /v1/packages before and after.
+class PackagesThroughTheDaemonTest : public PackagesInstallTest {
+ protected:
+  void SetUp() override {
+    PackagesInstallTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    CS_REQUIRE_OR_SKIP(nginx_.running(), nginx_.skip_reason());
+    // nginx's worker reads the document root, not the test's 0700 temp directory: a copy.
+    fs::copy(repo_ / "repo", nginx_.root() / "debian", fs::copy_options::recursive);
+    fs::copy(repo_ / "tampered", nginx_.root() / "tampered", fs::copy_options::recursive);
+  }
+  void TearDown() override {
+    if (engine_) engine_->stop();
+    engine_.reset();
+    PackagesInstallTest::TearDown();
+  }
+  Engine& engine() {
+    if (!engine_) {
+      box_->write_config();
+      engine_ = test_util::must(Engine::open(box_->config()), "engine");
+      auto started = engine_->start();
+      EXPECT_TRUE(started.ok()) << started.error().message;
+    }
+    return *engine_;
+  }
+  json submit_and_wait(const Manifest& m) {
+    test_util::BoxFixture::ProposalOptions o;
+    o.action = Action::kInstallPackages;
+    const json bundle = box_->bundle(test_util::BoxFixture::make_proposal(m.hash(), o), m.to_json(),
+                                     {"alice", "bob", "carol"});
+    Api api(engine());
+    Reply r = api.submit_bundle(bundle.dump());
+    EXPECT_EQ(r.status, 202) << r.body.dump(2);
+    if (r.status != 202) return r.body;
+    EXPECT_TRUE(engine().wait_idle(std::chrono::seconds(120)));
+    return api.job(r.body["job"].get<std::string>()).body;
+  }
+  // name:arch -> version of the installed packages, as GET /v1/packages answers.
+  std::map<std::string, std::string> api_packages() {
+    Reply r = Api(engine()).packages();
+    EXPECT_EQ(r.status, 200) << r.body.dump(2);
+    EXPECT_EQ(r.body.value("schema", ""), "countersign/box-packages/v1");
+    EXPECT_EQ(r.body.value("box", ""), test_util::BoxFixture::kBox);
+    std::map<std::string, std::string> out;
+    for (const auto& p : r.body["packages"]) {
+      if (contains(p["status"].get<std::string>(), " installed"))
+        out[p["name"].get<std::string>() + ":" + p["architecture"].get<std::string>()] = p["version"];
+    }
+    return out;
+  }
+
+  test_util::NginxFixture nginx_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(PackagesThroughTheDaemonTest, TheDaemonFetchesTheApprovedDebsAndTheHelperInstallsThem) {
+  auto before = api_packages();
+  EXPECT_EQ(before.at("cs-hello:" + arch_), "1.0-1");
+  EXPECT_EQ(before.at("cs-old:all"), "1.0-1");
+  EXPECT_FALSE(before.count("cs-new:all"));
+
+  json job = submit_and_wait(upgrade(nginx_.base_url() + "debian/"));
+  EXPECT_EQ(job["state"], "done") << job.dump(2);
+  auto after = api_packages();
+  EXPECT_EQ(after.at("cs-hello:" + arch_), "1.1-1");
+  EXPECT_EQ(after.at("libcs-greet1:" + arch_), "1.1-1");
+  EXPECT_EQ(after.at("cs-new:all"), "1.0-1");
+  EXPECT_FALSE(after.count("cs-old:all"));
+  EXPECT_EQ(after.at("cs-scripted:all"), before.at("cs-scripted:all"));
+  // The story in the log: verified, fetched, snapshot of the root, installed; staging gone.
+  EXPECT_EQ(entries_of("bundle-verified").size(), 1u);
+  ASSERT_EQ(entries_of("fetch-started").size(), 1u);
+  EXPECT_EQ(entries_of("fetch-started")[0]["files"], 3);
+  EXPECT_EQ(entries_of("snapshot-taken").size(), 1u);
+  EXPECT_EQ(entries_of("packages-installed").size(), 1u);
+  std::error_code ec;
+  EXPECT_TRUE(fs::is_empty(staging_, ec)) << staging_;
+}
+
+TEST_F(PackagesThroughTheDaemonTest, ATamperedBoxMirrorIsPassedOverForTheNextSource) {
+  // The box's own mirror comes first and serves cs-hello 1.1-1 with one byte changed.
+  box_->config().mirrors = {test_util::BoxFixture::https_source(nginx_.base_url() + "tampered/")};
+  json job = submit_and_wait(upgrade(nginx_.base_url() + "debian/"));
+  EXPECT_EQ(job["state"], "done") << job.dump(2);
+  EXPECT_EQ(api_packages().at("cs-hello:" + arch_), "1.1-1");
+  auto alerts = entries_of("hash-mismatch-alert");
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_TRUE(contains(alerts[0]["path"].get<std::string>(), "cs-hello_1.1-1")) << alerts[0].dump();
+  EXPECT_TRUE(contains(alerts[0]["source"].get<std::string>(), "/tampered/")) << alerts[0].dump();
+  EXPECT_EQ(entries_of("packages-installed").size(), 1u);
+}
+
+TEST_F(PackagesThroughTheDaemonTest, WhenEverySourceIsBadNothingIsInstalledAndNoSnapshotTaken) {
+  const std::string status_before = status_file();
+  json job = submit_and_wait(upgrade(nginx_.base_url() + "tampered/"));
+  EXPECT_EQ(job["state"], "failed") << job.dump(2);
+  EXPECT_TRUE(contains(job.dump(), "cs-hello_1.1-1")) << job.dump(2);  // the file no source had right
+  EXPECT_EQ(status_file(), status_before);
+  EXPECT_TRUE(entries_of("snapshot-taken").empty());
+  EXPECT_TRUE(entries_of("packages-installed").empty());
+  EXPECT_EQ(entries_of("hash-mismatch-alert").size(), 1u);
+  EXPECT_EQ(entries_of("install-aborted").size() + entries_of("proposal-abandoned").size(), 1u);
+  std::error_code ec;
+  EXPECT_TRUE(fs::is_empty(staging_, ec)) << staging_;
+}
+
+TEST_F(PackagesThroughTheDaemonTest, APlanTheBoxHasMovedPastFailsTheJobAndChangesNothing) {
+  // Approved against cs-hello 1.0-1, but the box has 1.1-1 by now (an earlier upgrade).
+  auto first = submit_and_wait(upgrade(nginx_.base_url() + "debian/"));
+  ASSERT_EQ(first["state"], "done") << first.dump(2);
+  const std::string status_before = status_file();
+  json job = submit_and_wait(plan({{"cs-hello", "1.1-1", arch_, deb("main", "cs-hello", "1.1-1", arch_), "1.0-1"}},
+                                  nginx_.base_url() + "debian/"));
+  EXPECT_EQ(job["state"], "failed") << job.dump(2);
+  EXPECT_TRUE(contains(job.dump(), "the plan does not apply")) << job.dump(2);
+  EXPECT_EQ(status_file(), status_before);
+  EXPECT_EQ(entries_of("packages-installed").size(), 1u);
 }
 
 }  // namespace

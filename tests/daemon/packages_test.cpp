@@ -170,10 +170,11 @@ TEST(PackagesDebFields, MustBeTheManifestsEntry) {
 
 TEST(PackagesCommands, AreFixedArgvVectors) {
   EXPECT_EQ(dpkg_install_command("/srv/root", {"/a.deb", "/b.deb"}),
-            (std::vector<std::string>{"dpkg", "--root=/srv/root", "--force-confdef", "--force-confold",
-                                      "--install", "/a.deb", "/b.deb"}));
+            (std::vector<std::string>{"dpkg", "--root=/srv/root", "--log=/srv/root/var/log/dpkg.log",
+                                      "--force-confdef", "--force-confold", "--install", "/a.deb", "/b.deb"}));
   EXPECT_EQ(dpkg_remove_command("/srv/root", {"cs-old"}),
-            (std::vector<std::string>{"dpkg", "--root=/srv/root", "--remove", "cs-old"}));
+            (std::vector<std::string>{"dpkg", "--root=/srv/root", "--log=/srv/root/var/log/dpkg.log",
+                                      "--remove", "cs-old"}));
   EXPECT_EQ(
       dpkg_deb_fields_command("/x.deb"),
       (std::vector<std::string>{"dpkg-deb", "--field", "/x.deb", "Package", "Version", "Architecture"}));

@@ -9,6 +9,7 @@
 
 #include "core/audit_entry.h"
 #include "core/bytes.h"
+#include "core/sha256.h"
 #include "tests/daemon/box_fixture.h"
 #include "tests/daemon/fakes.h"
 
@@ -82,6 +83,58 @@ TEST_F(RunnersTest, InstallTakesTheSnapshotFetchesIntoStagingAndHasTheHelperInst
   EXPECT_EQ(started[0].fields["bytes"], 4000);
   EXPECT_EQ(started[0].fields["sources"], json::array({"https://models.example/m/"}));
   EXPECT_TRUE(system_.abandon_reasons.empty());
+}
+
+// A plan of one upgrade (cs-hello 1.0-1 -> 1.1-1, its .deb by pool path) from a mirror.
+Manifest packages_plan() {
+  Manifest::Fields f;
+  f.kind = "packages";
+  f.name = "box-7f3a-upgrade";
+  f.version = "1";
+  PackageChange c;
+  c.name = "cs-hello";
+  c.version = "1.1-1";
+  c.architecture = "all";
+  c.file = "pool/main/c/cs-hello/cs-hello_1.1-1_all.deb";
+  c.replaces = "1.0-1";
+  f.packages.push_back(c);
+  const std::string deb(2000, 'd');
+  f.files.push_back({c.file, deb.size(), sha256(std::string_view(deb))});
+  f.sources.push_back(BoxFixture::https_source("https://deb.example/debian/"));
+  return test_util::must(Manifest::create(std::move(f)), "packages manifest");
+}
+
+TEST_F(RunnersTest, PackagesAreFetchedIntoStagingAndInstalledByTheHelperInOneStep) {
+  const Manifest plan = packages_plan();
+  system_.packages_answer = json{{"packages", json::array({{{"name", "cs-hello"}}})}, {"snapshot", "s1"}};
+  const JobRecord job = job_for(Action::kInstallPackages, plan.hash(), plan.to_json());
+  RunOutcome out = run(job);
+  ASSERT_EQ(out.kind, RunOutcome::Kind::kDone) << out.error;
+  EXPECT_EQ(out.result["snapshot"], "s1");
+  // The helper snapshots the system root itself: no daemon snapshot, no model seal.
+  EXPECT_EQ(system_.calls, std::vector<std::string>{"packages install " + hex(job.proposal)});
+  EXPECT_EQ(system_.seal_count(), 0);
+  EXPECT_EQ(fetcher_.staging_dir, box_.config().staging_dir() + "/" + hex(plan.hash()));
+  EXPECT_EQ(sink_.phases, (std::vector<JobPhase>{JobPhase::kFetching, JobPhase::kInstalling}));
+  EXPECT_EQ(sink_.verified, std::vector<std::string>{"pool/main/c/cs-hello/cs-hello_1.1-1_all.deb"});
+  auto started = system_.reports_of(audit::event::kFetchStarted);
+  ASSERT_EQ(started.size(), 1u);
+  EXPECT_EQ(started[0].fields["sources"], json::array({"https://deb.example/debian/"}));
+}
+
+TEST_F(RunnersTest, PackagesTheHelperRefusesAreGivenUpWithItsReasonAndTheStagingRemoved) {
+  const Manifest plan = packages_plan();
+  system_.packages_answer =
+      Error(Errc::kRejected, "countersign-system packages install: the plan does not apply: cs-hello is 1.2-1");
+  const JobRecord job = job_for(Action::kInstallPackages, plan.hash(), plan.to_json());
+  RunOutcome out = run(job);
+  ASSERT_EQ(out.kind, RunOutcome::Kind::kFailed);
+  EXPECT_EQ(out.error,
+            "countersign-system refused the packages: countersign-system packages install: the plan does not "
+            "apply: cs-hello is 1.2-1");
+  EXPECT_EQ(system_.calls, (std::vector<std::string>{"packages install " + hex(job.proposal),
+                                                     "staging remove " + hex(plan.hash()),
+                                                     "proposal abandon " + hex(job.proposal)}));
 }
 
 TEST_F(RunnersTest, AnInstallTheHelperRefusesIsGivenUpAndItsStagingRemoved) {
