@@ -251,6 +251,13 @@ Reply Api::status() {
             {"log_report_failures", s.log_report_failures}};
   if (s.running) j["running"] = job_json(*s.running);
   if (s.log_size) j["log_size"] = *s.log_size;
+  json destinations = json::array();
+  for (const auto& d : s.log_destinations) {
+    json one = {{"destination", d.destination}, {"delivered", d.delivered}};
+    if (d.error) one["error"] = *d.error;
+    destinations.push_back(std::move(one));
+  }
+  j["log_destinations"] = std::move(destinations);
   return Reply{kHttpOk, j, std::nullopt};
 }
 

@@ -2,6 +2,7 @@
 
 #include <netdb.h>
 
+#include <cctype>
 #include <charconv>
 #include <cstring>
 
@@ -182,6 +183,13 @@ const std::vector<ConfigKey>& config_keys() {
       {"tls_key", "PEM private key of tls_cert, readable only by its owner (required with listen)"},
       {"tls_client_ca",
        "PEM CA certificate(s): TCP clients must then present a client certificate issued by one of them"},
+      {"syslog", "Send every audit log entry as RFC 5424 syslog over TLS (RFC 5425) to this HOST:PORT"},
+      {"syslog_ca", "PEM CA certificate(s) the syslog collector's certificate must chain to (required with syslog)"},
+      {"syslog_name", "The name or IP address the collector's certificate must carry (default: syslog's host)"},
+      {"syslog_cert", "PEM client certificate (chain) presented to the syslog collector (optional)"},
+      {"syslog_key", "PEM private key of syslog_cert, readable only by its owner"},
+      {"journal", "yes: also write every audit log entry as a JSON line on standard output (the journal)"},
+      {"ship_retry", "Wait this long before trying a failed log destination again (default 10s)"},
   };
   return keys;
 }
@@ -330,6 +338,26 @@ Result<void> Config::set(std::string_view key, std::string_view value) {
   } else if (key == "tls_client_ca") {
     CS_TRY(std::string p, absolute_path(key, v));
     tls_client_ca = p;
+  } else if (key == "syslog") {
+    CS_TRY_VOID(parse_host_port(key, v));
+    syslog = std::string(v);
+  } else if (key == "syslog_ca" || key == "syslog_cert" || key == "syslog_key") {
+    CS_TRY(std::string p, absolute_path(key, v));
+    (key == "syslog_ca" ? syslog_ca : key == "syslog_cert" ? syslog_cert : syslog_key) = p;
+  } else if (key == "syslog_name") {
+    for (char c : v) {
+      if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+        return Error(Errc::kInvalidArgument, "syslog_name: must not contain spaces or control characters");
+    }
+    syslog_name = std::string(v);
+  } else if (key == "journal") {
+    if (v != "yes" && v != "no")
+      return Error(Errc::kInvalidArgument, "journal: \"" + std::string(v) + "\" is not yes or no");
+    journal = v == "yes";
+  } else if (key == "ship_retry") {
+    CS_TRY(ship_retry_seconds, parse_seconds(key, v));
+    if (ship_retry_seconds < 1 || ship_retry_seconds > 3600)
+      return Error(Errc::kInvalidArgument, "ship_retry: must be 1s..1h");
   } else {
     return Error(Errc::kInvalidArgument, "unknown key \"" + std::string(key) + "\"");
   }
@@ -361,6 +389,17 @@ Result<void> Config::validate() const {
     return Error(Errc::kInvalidArgument, "max_body_memory: " + std::to_string(max_body_memory) +
                                              " bytes cannot hold one request of max_body (" +
                                              std::to_string(max_body) + " bytes)");
+  }
+  if (syslog && !syslog_ca) {
+    return Error(Errc::kInvalidArgument,
+                 "syslog: needs syslog_ca, the CA the collector's certificate must chain to (the log "
+                 "is never sent to an unauthenticated collector)");
+  }
+  if (!syslog && (syslog_ca || syslog_name || syslog_cert || syslog_key)) {
+    return Error(Errc::kInvalidArgument, "syslog_ca, syslog_name, syslog_cert and syslog_key need syslog");
+  }
+  if (syslog_cert.has_value() != syslog_key.has_value()) {
+    return Error(Errc::kInvalidArgument, "syslog_cert and syslog_key: set both or neither");
   }
   // The system snapshot covers exactly the system root; a restore swaps the subvolume in its
   // parent directory, which the mounted root of a running system ("/") does not allow.
@@ -402,6 +441,32 @@ Result<Config> parse_config(std::string_view text, const std::string& file_name)
     if (!r.ok()) return Error(r.error().code, where + r.error().message);
   }
   return c;
+}
+
+Result<HostPort> parse_host_port(std::string_view key, std::string_view text) {
+  const std::string k(key);
+  auto bad = [&](const std::string& why) {
+    return Error(Errc::kInvalidArgument, k + ": \"" + std::string(text) + "\" " + why);
+  };
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return bad("is not HOST:PORT (like siem.example.com:6514)");
+  std::string host(text.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    for (char c : host) {
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return bad("has no IPv6 address in brackets");
+    }
+  } else if (host.find(':') != std::string::npos) {
+    return bad("has an IPv6 address: it goes in brackets, like [::1]:6514");
+  } else {
+    for (char c : host) {
+      const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+      if (!ok) return bad("has a host that is no DNS name or IPv4 address");
+    }
+  }
+  if (host.empty()) return bad("has no host");
+  CS_TRY(auto port, parse_uint(key, text.substr(colon + 1), 1, 65535));
+  return HostPort{host, static_cast<std::uint16_t>(port)};
 }
 
 Result<ListenAddress> parse_listen_address(std::string_view host_port) {

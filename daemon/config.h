@@ -49,6 +49,19 @@
 //   tls_client_ca            = /etc/countersign/tls/clients.pem  when set, TCP clients must present
 //                                                  a certificate issued by one of these CAs
 //
+// The audit log leaving the box (daemon/log_shipper.h, docs/audit-log.md "Leaving the box"):
+//   syslog        = siem.example.com:6514           RFC 5424 syslog over TLS (RFC 5425) to this
+//                                                  collector, every entry as it is appended
+//   syslog_ca     = /etc/countersign/siem-ca.pem   the CA(s) the collector's certificate must
+//                                                  chain to (required with syslog)
+//   syslog_name   = siem.example.com               the name (or IP) its certificate must carry
+//                                                  (default: the host of syslog)
+//   syslog_cert   = /etc/countersign/siem-client.pem   optional client certificate, and its key
+//   syslog_key    = /etc/countersign/siem-client.key   (readable only by its owner)
+//   journal       = no | yes                       also one JSON line per entry on standard
+//                                                  output (the unit hands it to the journal)
+//   ship_retry    = 10s                            wait between attempts when a destination fails
+//
 // Paths must be absolute. Errors name the file, line and key.
 #pragma once
 
@@ -114,6 +127,14 @@ struct Config {
   std::optional<std::string> tls_cert;
   std::optional<std::string> tls_key;
   std::optional<std::string> tls_client_ca;
+  // The audit log leaving the box (see the comment block above).
+  std::optional<std::string> syslog;  // "HOST:PORT"
+  std::optional<std::string> syslog_ca;
+  std::optional<std::string> syslog_name;
+  std::optional<std::string> syslog_cert;
+  std::optional<std::string> syslog_key;
+  bool journal = false;
+  std::int64_t ship_retry_seconds = 10;
 
   // Derived paths.
   std::string models_dir() const { return state_dir + "/models"; }
@@ -147,6 +168,14 @@ struct ListenAddress {
   const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
 };
 Result<ListenAddress> parse_listen_address(std::string_view host_port);
+
+// A destination "HOST:PORT": a DNS name, an IPv4 address or a bracketed IPv6 one, and a port
+// 1..65535 ("siem.example.com:6514", "[::1]:6514"). kInvalidArgument naming `key` otherwise.
+struct HostPort {
+  std::string host;  // without brackets
+  std::uint16_t port = 0;
+};
+Result<HostPort> parse_host_port(std::string_view key, std::string_view text);
 
 // The keys parse_config knows, in the order above, with a line of help each (countersignd
 // turns every key into a flag).

@@ -19,6 +19,7 @@
 #include "daemon/fetcher.h"
 #include "daemon/job_queue.h"
 #include "daemon/log_reader.h"
+#include "daemon/log_shipper.h"
 #include "daemon/policy_in_force.h"
 #include "daemon/refusals.h"
 #include "daemon/runners.h"
@@ -58,6 +59,8 @@ struct Engine::Impl {
   std::mutex snapshots_mu;
   std::optional<SnapshotListing> snapshots_cached;
   UnixTime snapshots_at = 0;
+  // The audit log's destinations (syslog, journal); stopped before everything above goes.
+  std::unique_ptr<LogShipper> shipper;
 
   Impl(Config c, Clock clk, StateDir s, attestation::Roots roots, Policy in_force, std::unique_ptr<Fetcher> f)
       : config(std::move(c)),
@@ -150,8 +153,11 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, Clock clock) 
   if (!chain.ok()) return chain.error();
   CS_TRY(StateDir state, StateDir::open(config.daemon_dir()));
   CS_TRY(auto fetcher, SourceFetcher::from_config(config));
+  CS_TRY(auto destinations, log_destinations(config));
+  CS_TRY(auto shipper, LogShipper::open(config, std::move(destinations)));
   auto impl = std::make_unique<Impl>(config, std::move(clock), std::move(state), std::move(*roots),
                                      chain->current, std::move(fetcher));
+  impl->shipper = std::move(shipper);
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
@@ -167,13 +173,14 @@ Result<void> Engine::start() {
   CS_TRY(auto queued, s.queue.recover(*accepted));
   std::set<Digest> keep;  // the staging of every unfinished install
   for (const auto& job : queued) {
-    if (job.action != Action::kInstallModel) continue;
+    if (job.action != Action::kInstallModel && job.action != Action::kInstallPackages) continue;
     auto b = Bundle::parse(job.bundle);
     if (b.ok() && b->manifest()) keep.insert(b->manifest()->hash());
   }
   clean_staging(s.config, keep, s.system, s.audit);
   s.admission.sweep_pending();
   CS_TRY_VOID(s.audit.sign_checkpoint());
+  s.shipper->start();
   s.queue.start();
   return {};
 }
@@ -185,6 +192,9 @@ void Engine::stop() {
   s.refusals.stop();
   s.audit.report(audit::event::kDaemonStopped, {{"box", s.config.box_id}});
   s.audit.sign_checkpoint_or_warn("at stop");
+  // daemon-stopped on its way out too, when the destinations take it within a moment.
+  if (auto size = s.log.size()) s.shipper->drain(*size, std::chrono::seconds(2));
+  s.shipper->stop();
 }
 
 Admission& Engine::admission() { return impl_->admission; }
@@ -206,6 +216,7 @@ EngineStatus Engine::status() const {
   st.executed = executed.ok() ? executed->size() : 0;
   st.log_report_failures = s.audit.failures();
   st.log_size = impl_->log.size();
+  st.log_destinations = s.shipper->status();
   return st;
 }
 

@@ -30,6 +30,7 @@
 #include "core/timeutil.h"
 #include "daemon/config.h"
 #include "daemon/job.h"
+#include "daemon/log_shipper.h"
 
 namespace countersign::daemon {
 
@@ -49,6 +50,7 @@ struct EngineStatus {
   std::size_t executed = 0;        // proposal ids in the helper's executed set
   std::uint64_t log_report_failures = 0;
   std::optional<std::uint64_t> log_size;  // nullopt when the log cannot be read
+  std::vector<ShipStatus> log_destinations;  // syslog, journal: how far each got
 };
 
 // One directory models/<hex> (GET /v1/models).

@@ -45,6 +45,9 @@ packages=(
   dpkg-dev apt-utils gpg
   # every shell script is checked by shellcheck (tests/lint/shellcheck_test.sh)
   shellcheck
+  # issue 21: the SIEM collector of the log-shipping tests (tests/daemon/rsyslog_fixture.h):
+  # rsyslog with its GnuTLS driver, TLS on loopback.
+  rsyslog rsyslog-gnutls
 )
 node_packages=(nodejs npm)
 

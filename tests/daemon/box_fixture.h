@@ -82,6 +82,13 @@ class BoxFixture {
             "s\nconnect_timeout = " + std::to_string(config_.connect_timeout_seconds) +
             "s\nparallel = " + std::to_string(config_.parallel) + "\n";
     for (const auto& r : config_.attestation_roots) text += "attestation_root = " + r + "\n";
+    if (config_.syslog) text += "syslog = " + *config_.syslog + "\n";
+    if (config_.syslog_ca) text += "syslog_ca = " + *config_.syslog_ca + "\n";
+    if (config_.syslog_name) text += "syslog_name = " + *config_.syslog_name + "\n";
+    if (config_.syslog_cert) text += "syslog_cert = " + *config_.syslog_cert + "\n";
+    if (config_.syslog_key) text += "syslog_key = " + *config_.syslog_key + "\n";
+    if (config_.journal) text += "journal = yes\n";
+    text += "ship_retry = " + std::to_string(config_.ship_retry_seconds) + "s\n";
     for (const auto& m : config_.mirrors) {
       text += "mirror = " + (m.type == Source::Type::kFile ? "file://" + m.base : m.base) + "\n";
     }

@@ -95,6 +95,57 @@ TEST(ConfigTest, SystemRootAndItsSnapshot) {
       << slash->validate().error().message;
 }
 
+TEST(ConfigTest, LogDestinationsAreOffByDefaultAndSyslogNeedsItsCa) {
+  auto plain = parse_config(kMinimal, "f");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->syslog);
+  EXPECT_FALSE(plain->journal);
+  EXPECT_EQ(plain->ship_retry_seconds, 10);
+
+  auto c = parse_config(std::string(kMinimal) +
+                            "syslog = siem.example.com:6514\nsyslog_ca = /etc/countersign/siem-ca.pem\n"
+                            "journal = yes\nship_retry = 30s\n",
+                        "f");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_TRUE(c->validate().ok()) << c->validate().error().message;
+  EXPECT_EQ(*c->syslog, "siem.example.com:6514");
+  EXPECT_TRUE(c->journal);
+  EXPECT_EQ(c->ship_retry_seconds, 30);
+  auto v6 = parse_host_port("syslog", "[::1]:6514");
+  ASSERT_TRUE(v6.ok()) << v6.error().message;
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 6514);
+
+  struct Bad {
+    std::string text;
+    std::string says;
+  };
+  for (const auto& [text, says] : std::vector<Bad>{
+           {"syslog = siem.example.com\n", "is not HOST:PORT"},
+           {"syslog = ::1:6514\n", "goes in brackets"},
+           {"syslog = siem.example.com:70000\n", "is not a whole number in 1..65535"},
+           {"syslog = siem_example!:6514\n", "no DNS name or IPv4 address"},
+           {"syslog_ca = siem-ca.pem\n", "is not an absolute path"},
+           {"journal = maybe\n", "journal: \"maybe\" is not yes or no"},
+           {"ship_retry = 2h\n", "ship_retry: must be 1s..1h"},
+       }) {
+    auto r = parse_config(std::string(kMinimal) + text, "box.conf");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.error().message.find("box.conf:6: "), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find(says), std::string::npos) << r.error().message;
+  }
+  for (const auto& [text, says] : std::vector<Bad>{
+           {"syslog = siem.example.com:6514\n", "needs syslog_ca"},
+           {"syslog_ca = /etc/ca.pem\n", "need syslog"},
+           {"syslog = s:1\nsyslog_ca = /ca.pem\nsyslog_cert = /c.pem\n", "set both or neither"},
+       }) {
+    auto r = parse_config(std::string(kMinimal) + text, "box.conf");
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    ASSERT_FALSE(r->validate().ok()) << text;
+    EXPECT_NE(r->validate().error().message.find(says), std::string::npos) << r->validate().error().message;
+  }
+}
+
 TEST(ConfigTest, ListenAddressesAreNumeric) {
   auto v4 = parse_listen_address("127.0.0.1:8441");
   ASSERT_TRUE(v4.ok()) << v4.error().message;

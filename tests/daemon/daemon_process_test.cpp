@@ -43,6 +43,8 @@ using test_util::contains;
 
 // Starts countersignd with `args`, stderr to `err_file` (opened with O_CREAT | `mode_flag`:
 // O_APPEND or O_TRUNC), stdout to /dev/null. Returns the pid, -1 when it cannot start.
+// countersignd with `extra` arguments: stderr to `err_file`, stdout (the journal lines of
+// `journal = yes`) to `err_file`.stdout, both in the test's directory.
 pid_t spawn_daemon(const std::vector<std::string>& extra, const std::string& err_file, int mode_flag) {
   std::vector<std::string> args = {COUNTERSIGN_DAEMON_BIN};
   args.insert(args.end(), extra.begin(), extra.end());
@@ -52,7 +54,8 @@ pid_t spawn_daemon(const std::vector<std::string>& extra, const std::string& err
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 2, err_file.c_str(), O_WRONLY | O_CREAT | mode_flag, 0644);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  const std::string out_file = err_file + ".stdout";
+  posix_spawn_file_actions_addopen(&fa, 1, out_file.c_str(), O_WRONLY | O_CREAT | mode_flag, 0644);
   pid_t pid = -1;
   if (::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) pid = -1;
   posix_spawn_file_actions_destroy(&fa);
@@ -243,6 +246,46 @@ TEST_F(DaemonProcessTest, BoxPackagesWritesWhatDpkgSaysForThePlanner) {
   auto broken = cli({"box", "packages"});
   EXPECT_EQ(broken.rc, 1) << broken;
   EXPECT_TRUE(contains(broken.err, "dpkg-query")) << broken;
+}
+
+TEST_F(DaemonProcessTest, WithJournalEveryEntryIsAJsonLineOnStandardOutput) {
+  box_.config().journal = true;
+  box_.write_config();
+  auto daemon = start();
+  ASSERT_TRUE(daemon->ready());
+  auto status = cli({"box", "status", "--json"});
+  ASSERT_EQ(status.rc, 0) << status;
+  EXPECT_EQ(jcs::parse(status.out)->at("log_destinations")[0]["destination"], "journal (standard output)");
+  EXPECT_EQ(daemon->kill(SIGTERM), 0);  // a clean stop: daemon-stopped goes out as well
+  // What journalctl -u countersignd -o cat shows: one export line per entry, from 0, in order,
+  // each checked (its leaf hash) as `countersign log verify` reads an export.
+  const std::string out = test_util::slurp(dir_.file("countersignd.log.stdout"));
+  std::vector<std::string> events;
+  std::uint64_t index = 0;
+  for (std::size_t pos = 0; pos < out.size();) {
+    const auto nl = out.find('\n', pos);
+    ASSERT_NE(nl, std::string::npos) << "a line without its newline: " << out.substr(pos);
+    auto line = audit::parse_export_line(std::string_view(out).substr(pos, nl - pos));
+    ASSERT_TRUE(line.ok()) << line.error().message;
+    EXPECT_EQ(line->index, index++);
+    events.push_back(jcs::parse(line->entry)->at("event"));
+    pos = nl + 1;
+  }
+  ASSERT_GE(events.size(), 2u) << out;
+  EXPECT_EQ(events.front(), "daemon-started");
+  EXPECT_EQ(events.back(), "daemon-stopped");
+  // The journal's lines verify against the last checkpoint the box signed (at its stop).
+  auto log = audit::AuditLog::open(box_.config().log_dir(), audit::AuditLog::Mode::kReadOnly);
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  auto checkpoints = log->checkpoints();
+  ASSERT_TRUE(checkpoints.ok() && !checkpoints->empty());
+  test_util::spit(dir_.path() / "cp.txt", checkpoints->back());
+  test_util::spit(dir_.path() / "journal.jsonl", out);
+  test_util::spit(dir_.path() / "log.pub", box_.log_verifier());
+  auto verified = test_util::run_cli({"log", "verify", dir_.file("journal.jsonl"), "--key", dir_.file("log.pub"),
+                                      "--checkpoint", dir_.file("cp.txt")},
+                                     system_now);
+  EXPECT_EQ(verified.rc, 0) << verified;
 }
 
 TEST_F(DaemonProcessTest, OversizedAndMalformedRequestsGetJsonErrors) {

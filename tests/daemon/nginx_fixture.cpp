@@ -62,27 +62,6 @@ int listen_loopback(std::uint16_t* port) {
   return fd;
 }
 
-// A port that was free a moment ago (nginx binds it itself; start retries on a conflict).
-std::uint16_t free_port() {
-  std::uint16_t port = 0;
-  int fd = listen_loopback(&port);
-  if (fd < 0) return 0;
-  ::close(fd);
-  return port;
-}
-
-bool can_connect(std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
 bool send_all(int fd, const char* data, std::size_t n, std::uint64_t* sent) {
   while (n > 0) {
     ssize_t w = ::send(fd, data, n, MSG_NOSIGNAL);
@@ -114,6 +93,28 @@ std::string trim(std::string_view s) {
 }
 
 }  // namespace
+
+// A port that was free a moment ago (nginx binds it itself; start retries on a conflict).
+std::uint16_t free_port() {
+  std::uint16_t port = 0;
+  int fd = listen_loopback(&port);
+  if (fd < 0) return 0;
+  ::close(fd);
+  return port;
+}
+
+bool can_connect(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
 
 // The fixture's own upstream for the failure modes nginx cannot produce alone. nginx
 // proxies /drop/, /endless/ and /stall/ here unbuffered, so what this server does reaches

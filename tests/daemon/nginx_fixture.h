@@ -39,6 +39,12 @@ struct BackendRequest {
   std::uint64_t body_bytes_sent = 0;  // final once the connection closed
 };
 
+// Loopback helpers the other server fixtures (rsyslog) use too.
+// A port on 127.0.0.1 that was free a moment ago (0 when none could be had).
+std::uint16_t free_port();
+// Whether something accepts TCP connections on 127.0.0.1:port.
+bool can_connect(std::uint16_t port);
+
 class NginxFixture {
  public:
   struct Options {
