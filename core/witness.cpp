@@ -156,14 +156,22 @@ int http_status(Status s) {
 
 Result<Witness> Witness::open(const std::string& state_dir, std::vector<note::Verifier> log_keys,
                               note::Signer cosigner) {
+  std::vector<LogKey> keys;
+  for (auto& k : log_keys) keys.push_back({k.name(), std::move(k)});
+  return open(state_dir, std::move(keys), std::move(cosigner));
+}
+
+Result<Witness> Witness::open(const std::string& state_dir, std::vector<LogKey> log_keys,
+                              note::Signer cosigner) {
   if (cosigner.verifier().type() != note::kTypeCosignatureV1) {
     return Error(Errc::kInvalidArgument, cosigner.verifier().label() +
                                              " is not a cosigner key (make one with log keygen --cosigner)");
   }
   if (log_keys.empty()) return Error(Errc::kInvalidArgument, "no log key to witness");
   for (const auto& k : log_keys) {
-    if (k.type() != note::kTypeEd25519)
-      return Error(Errc::kInvalidArgument, k.label() + " is not a log key (type 0x01)");
+    if (k.key.type() != note::kTypeEd25519)
+      return Error(Errc::kInvalidArgument, k.key.label() + " is not a log key (type 0x01)");
+    if (k.origin.empty()) return Error(Errc::kInvalidArgument, "empty log origin for " + k.key.label());
   }
   CS_TRY_VOID(make_dir(state_dir));
   CS_TRY_VOID(make_dir(state_dir + "/logs"));
@@ -199,7 +207,7 @@ Result<Outcome> Witness::add_checkpoint(const Request& req, std::uint64_t now) c
   // tlog-witness: unknown origin 404; no signature by a trusted key 403 (others ignored).
   std::vector<const note::Verifier*> keys;
   for (const auto& k : log_keys_)
-    if (k.name() == cp->origin) keys.push_back(&k);
+    if (k.origin == cp->origin) keys.push_back(&k.key);
   if (keys.empty())
     return refuse(Status::kUnknownLog, "this witness has no log key for origin \"" + origin + "\"");
   std::string why;

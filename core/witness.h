@@ -85,11 +85,22 @@ struct Outcome {
   std::vector<note::Signature> cosignatures;  // kCosigned: one, by the witness key
 };
 
+// A log this witness follows: the checkpoint origin it signs and its key. For countersign
+// logs the origin is the key's name (audit::open_checkpoint insists); other logs differ
+// (sum.golang.org signs origin "go.sum database tree").
+struct LogKey {
+  std::string origin;
+  note::Verifier key;
+};
+
 class Witness {
  public:
   // Creates STATE_DIR (0700) and its subdirectories when missing. `log_keys`: the logs it
-  // witnesses (type 0x01 keys; several may share an origin, during a key rotation).
+  // witnesses (type 0x01 keys; several may share an origin, during a key rotation); a key
+  // alone stands for the origin of its name.
   // `cosigner` must be a type 0x04 key. kInvalidArgument / kIo naming what is wrong.
+  static Result<Witness> open(const std::string& state_dir, std::vector<LogKey> log_keys,
+                              note::Signer cosigner);
   static Result<Witness> open(const std::string& state_dir, std::vector<note::Verifier> log_keys,
                               note::Signer cosigner);
 
@@ -108,11 +119,11 @@ class Witness {
   Result<std::optional<std::string>> latest(const std::string& origin) const;
 
  private:
-  Witness(std::string dir, std::vector<note::Verifier> keys, note::Signer s)
+  Witness(std::string dir, std::vector<LogKey> keys, note::Signer s)
       : dir_(std::move(dir)), log_keys_(std::move(keys)), cosigner_(std::move(s)) {}
   std::string state_path(const std::string& origin) const;
   std::string dir_;
-  std::vector<note::Verifier> log_keys_;
+  std::vector<LogKey> log_keys_;
   note::Signer cosigner_;
 };
 
