@@ -688,9 +688,12 @@ void add_box_commands(Registry& r) {
   auto* lp_cons = lp->add_option("--consistency", la->consistency, "OLD NEW tree sizes")->expected(2);
   lp_entry->excludes(lp_cons);
   lp->add_option("-o,--out", la->out, "Proof file (default: standard output)");
-  lp->add_flag("--tlog-proof", la->tlog_proof, "Write --entry's proof as a C2SP tlog-proof")->excludes(lp_cons);
-  lp->add_option("--cosigned", la->cosigned,
-                 "Checkpoint with witness cosignatures (log witness -o) to include; give --size with its size");
+  lp->add_flag("--tlog-proof", la->tlog_proof, "Write --entry's proof as a C2SP tlog-proof")
+      ->excludes(lp_cons);
+  lp->add_option(
+        "--cosigned", la->cosigned,
+        "Checkpoint with witness cosignatures (log witness -o) to include; give --size with its size")
+      ->allow_extra_args(false);
   add_common(lp, la->c, false);
   lp->callback([&io = r.io, &rc = r.rc, la, lp_entry, lp_cons] {
     if (lp_entry->count() == 0 && lp_cons->count() == 0) {

@@ -597,7 +597,8 @@ void add_log_commands(Registry& r) {
   vf_cmd->add_option("SOURCE", *vf_src, "Log directory or JSON-lines export")->required();
   vf_cmd->add_option("--key", *vf_key, "Log verifier key (.pub file or NAME+ID+KEY)")->required();
   vf_cmd->add_option("--checkpoint", *vf_cps, "A signed checkpoint you hold (repeatable)");
-  vf_cmd->add_option("--witness", vf_wp->keys, "Witness cosigner verifier key (repeatable)");
+  vf_cmd->add_option("--witness", vf_wp->keys, "Witness cosigner verifier key (repeatable)")
+      ->allow_extra_args(false);
   vf_cmd->add_option("--quorum", vf_wp->quorum, "Valid cosignatures required (default: every --witness)")
       ->check(CLI::PositiveNumber);
   vf_cmd->add_flag("--json", *vf_json, "Machine-readable output");
@@ -622,8 +623,10 @@ void add_log_commands(Registry& r) {
   pv_entry->excludes(pv_cons);
   pv_cmd->add_option("-o,--out", pv->out, "Proof file (default: standard output)");
   auto* pv_tlog = pv_cmd->add_flag("--tlog-proof", pv->tlog_proof, "C2SP tlog-proof form (with --entry)");
-  pv_cmd->add_option("--cosigned", pv->cosigned,
-                     "Cosigned checkpoint whose cosignatures to include (repeatable)");
+  pv_cmd
+      ->add_option("--cosigned", pv->cosigned,
+                   "Cosigned checkpoint whose cosignatures to include (repeatable)")
+      ->allow_extra_args(false);
   pv_tlog->excludes(pv_cons);
   pv_cmd->callback([&io = r.io, &rc = r.rc, pv, pv_entry, pv_cons] {
     if (pv_entry->count() == 0 && pv_cons->count() == 0) {
@@ -643,7 +646,8 @@ void add_log_commands(Registry& r) {
       "tells them apart by their first bytes. With --witness W.pub (repeatable) the proof's checkpoint\n"
       "must carry valid cosignatures from --quorum K of them (default: all).");
   cp_cmd->add_option("PROOF", *cp_path, "Proof file, or - for standard input")->required();
-  cp_cmd->add_option("--witness", cp_wp->keys, "Witness cosigner verifier key (repeatable)");
+  cp_cmd->add_option("--witness", cp_wp->keys, "Witness cosigner verifier key (repeatable)")
+      ->allow_extra_args(false);
   cp_cmd->add_option("--quorum", cp_wp->quorum, "Valid cosignatures required (default: every --witness)")
       ->check(CLI::PositiveNumber);
   cp_cmd->add_option("--key", *cp_key, "Log verifier key (.pub file or NAME+ID+KEY)")->required();

@@ -77,6 +77,20 @@ int witness_offline(Io& io, const WitnessArgs& a) {
     auto r = witness::request_from_consistency_doc(*doc);
     if (!r.ok()) return report_error(io, r.error().with_context(a.proof), a.json);
     req = std::move(r).value();
+    // The proof's new checkpoint may be the one the witness already holds (the same file
+    // handed in twice): then it is checked as the same size, without the proof.
+    auto pn = note::Note::parse(req.checkpoint);
+    auto pc = pn.ok() ? Checkpoint::parse(pn->text()) : Result<Checkpoint>(pn.error());
+    auto stored = pc.ok() ? w->latest(pc->origin) : Result<std::optional<std::string>>(std::nullopt);
+    if (pc.ok() && stored.ok() && *stored) {
+      auto sn = note::Note::parse(**stored);
+      auto sc = sn.ok() ? Checkpoint::parse(sn->text()) : Result<Checkpoint>(sn.error());
+      if (sc.ok() && sc->size == pc->size) {
+        req.old_size = sc->size;
+        req.proof.clear();
+        req.old_root.reset();
+      }
+    }
   }
   if (!a.checkpoint.empty()) {
     auto text = read_file_or_stdin(a.checkpoint, io.in, note::kMaxNoteSize);
@@ -196,7 +210,8 @@ void add_witness_commands(CLI::App* log, Registry& r) {
                   "Consistency proof file from the last cosigned size (box log prove --consistency OLD NEW)");
   cmd->add_option("--state", a->state, "Witness state directory (created 0700)");
   cmd->add_option("--key", a->key, "Cosigner private key file (log keygen --cosigner), mode 0600");
-  cmd->add_option("--log-key", a->log_keys, "Verifier key of a log to witness (repeatable)");
+  cmd->add_option("--log-key", a->log_keys, "Verifier key of a log to witness (repeatable)")
+      ->allow_extra_args(false);
   cmd->add_option("-o,--out", a->out, "Write the checkpoint with the new cosignature here");
   cmd->add_flag("--json", a->json, "Machine-readable output");
 
@@ -216,7 +231,9 @@ void add_witness_commands(CLI::App* log, Registry& r) {
       ->required();
   serve->add_option("--state", a->state, "Witness state directory (created 0700)")->required();
   serve->add_option("--key", a->key, "Cosigner private key file, mode 0600")->required();
-  serve->add_option("--log-key", a->log_keys, "Verifier key of a log to witness (repeatable)")->required();
+  serve->add_option("--log-key", a->log_keys, "Verifier key of a log to witness (repeatable)")
+      ->allow_extra_args(false)
+      ->required();
   serve->callback([&io = r.io, &rc = r.rc, a] {
     auto w = open_witness(*a);
     if (!w.ok()) {
