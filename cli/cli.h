@@ -10,6 +10,7 @@
 #include <functional>
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -54,6 +55,13 @@ void print_json(Io& io, const nlohmann::json& value);
 // Writes `text` to `path`, or to stdout when path is empty or "-".
 Result<void> write_output(Io& io, const std::string& path, const std::string& text, bool exclusive = false);
 
+// What `log prove` and `box log prove` write from a proof document (core/audit_proof.h): the
+// JSON document; with `cosigned` files (checkpoints carrying witness cosignatures, from `log
+// witness -o`) their cosignatures added to the inclusion proof's checkpoint; with `tlog_proof`
+// the C2SP tlog-proof form (core/tlog_proof.h). Errors name the file that does not fit.
+Result<std::string> proof_output(const nlohmann::json& doc, const std::vector<std::string>& cosigned,
+                                 bool tlog_proof);
+
 // Each command group registers its subcommands; a callback stores its exit code in `rc`.
 struct Registry {
   CLI::App& app;
@@ -69,6 +77,8 @@ void add_sign_commands(Registry& r);
 void add_bundle_commands(Registry& r);
 void add_policy_commands(Registry& r);
 void add_log_commands(Registry& r);
+// log witness [serve] (cli/cmd_witness.cpp), under the `log` command.
+void add_witness_commands(CLI::App* log, Registry& r);
 void add_box_commands(Registry& r);
 void add_packages_commands(Registry& r);  // packages plan (cli/cmd_packages.cpp)
 

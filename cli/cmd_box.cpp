@@ -280,6 +280,8 @@ struct LogArgs {
   std::string out, checkpoint_out;
   std::uint64_t entry = 0, size = 0;
   std::vector<std::uint64_t> consistency;
+  std::vector<std::string> cosigned;  // box log prove --cosigned
+  bool tlog_proof = false;
 };
 
 int log_checkpoint(Io& io, const LogArgs& a) {
@@ -333,7 +335,9 @@ int log_prove(Io& io, const LogArgs& a, bool entry_given) {
   int rc = kExitOk;
   auto j = call(io, a.c, rc, "GET", path);
   if (!j) return rc;
-  auto w = write_output(io, a.out, to_pretty_json(*j));
+  auto text = proof_output(*j, a.cosigned, a.tlog_proof);
+  if (!text.ok()) return report_error(io, text.error(), false);
+  auto w = write_output(io, a.out, *text);
   if (!w.ok()) return report_error(io, w.error(), false);
   if (!a.out.empty() && a.out != "-") io.err << "proof written to " << a.out << "\n";
   return kExitOk;
@@ -715,11 +719,20 @@ void add_box_commands(Registry& r) {
   add_common(le, la->c, false);
   le->callback([&io = r.io, &rc = r.rc, la] { rc = log_export(io, *la); });
   auto* lp = log->add_subcommand("prove", "An inclusion or consistency proof file, as `log prove` writes");
+  lp->footer(
+      "--consistency OLD NEW is what a witness needs (countersign log witness --proof FILE).\n"
+      "--entry N --tlog-proof writes a C2SP tlog-proof; --cosigned adds witnesses' cosignatures to it.");
   auto* lp_entry = lp->add_option("--entry", la->entry, "Entry index");
   lp->add_option("--size", la->size, "Checkpoint size for --entry (default: newest)");
   auto* lp_cons = lp->add_option("--consistency", la->consistency, "OLD NEW tree sizes")->expected(2);
   lp_entry->excludes(lp_cons);
   lp->add_option("-o,--out", la->out, "Proof file (default: standard output)");
+  lp->add_flag("--tlog-proof", la->tlog_proof, "Write --entry's proof as a C2SP tlog-proof")
+      ->excludes(lp_cons);
+  lp->add_option(
+        "--cosigned", la->cosigned,
+        "Checkpoint with witness cosignatures (log witness -o) to include; give --size with its size")
+      ->allow_extra_args(false);
   add_common(lp, la->c, false);
   lp->callback([&io = r.io, &rc = r.rc, la, lp_entry, lp_cons] {
     if (lp_entry->count() == 0 && lp_cons->count() == 0) {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/cli.h"
+#include "cli/load.h"
 #include "core/audit_entry.h"
 #include "core/audit_log.h"
 #include "core/audit_proof.h"
@@ -18,8 +19,29 @@
 #include "core/merkle.h"
 #include "core/secret.h"
 #include "core/signed_note.h"
+#include "core/timeutil.h"
+#include "core/tlog_proof.h"
+#include "core/witness_quorum.h"
 
 namespace countersign::cli {
+
+Result<note::Verifier> load_verifier(const std::string& arg) {
+  if (std::filesystem::exists(arg)) {
+    CS_TRY(std::string text, read_file(arg, 4096));
+    auto v = note::Verifier::parse(text);
+    if (!v.ok()) return v.error().with_context(arg);
+    return v;
+  }
+  if (arg.find('+') != std::string::npos) return note::Verifier::parse(arg);
+  return Error(Errc::kNotFound, "key " + arg + " not found (give a .pub file or NAME+ID+KEY)");
+}
+
+Result<note::Signer> load_signer(const std::string& path, bool private_only) {
+  CS_TRY(SecretBytes skey, private_only ? read_private_secret_file(path) : read_secret_file(path));
+  auto s = note::Signer::parse(skey);
+  if (!s.ok()) return s.error().with_context(path);
+  return s;
+}
 
 namespace {
 
@@ -30,25 +52,6 @@ int report_check_failure(Io& io, const Error& e, bool json) {
   int rc = report_error(io, e, json);
   return e.code == Errc::kNotFound || e.code == Errc::kIo || e.code == Errc::kInvalidArgument ? rc
                                                                                               : kExitFailed;
-}
-
-// --key: a file holding a vkey, or the vkey text itself.
-Result<note::Verifier> load_verifier(const std::string& arg) {
-  if (fs::exists(arg)) {
-    CS_TRY(std::string text, read_file(arg, 4096));
-    auto v = note::Verifier::parse(text);
-    if (!v.ok()) return v.error().with_context(arg);
-    return v;
-  }
-  if (arg.find('+') != std::string::npos) return note::Verifier::parse(arg);
-  return Error(Errc::kNotFound, "log key " + arg + " not found (give a .pub file or NAME+ID+KEY)");
-}
-
-Result<note::Signer> load_signer(const std::string& path) {
-  CS_TRY(SecretBytes skey, read_secret_file(path));
-  auto s = note::Signer::parse(skey);
-  if (!s.ok()) return s.error().with_context(path);
-  return s;
 }
 
 // Calls `each(index, entry_bytes, leaf_hash)` for every entry of a log directory or export.
@@ -85,6 +88,68 @@ std::string describe(const nlohmann::json& e) {
     extra += "  " + k + "=" + shown;
   }
   return extra;
+}
+
+// --witness KEY... --quorum K: the witness policy a checkpoint must meet (log verify,
+// log check-proof). quorum 0 = every witness given.
+struct WitnessPolicy {
+  std::vector<std::string> keys;
+  std::size_t quorum = 0;
+};
+
+Result<std::vector<note::Verifier>> load_witnesses(const WitnessPolicy& p, std::size_t& quorum) {
+  std::vector<note::Verifier> out;
+  std::vector<std::string> distinct;
+  for (const auto& k : p.keys) {
+    auto v = load_verifier(k);
+    if (!v.ok()) return v.error().with_context("--witness");
+    if (v->type() != note::kTypeCosignatureV1)
+      return Error(Errc::kInvalidArgument,
+                   "--witness " + k + ": " + v->label() + " is not a cosigner key (type 0x04)");
+    if (std::find(distinct.begin(), distinct.end(), v->vkey()) == distinct.end())
+      distinct.push_back(v->vkey());
+    out.push_back(std::move(v).value());
+  }
+  if (p.keys.empty() && p.quorum > 0) return Error(Errc::kInvalidArgument, "--quorum needs --witness keys");
+  quorum = p.quorum == 0 ? distinct.size() : p.quorum;
+  if (quorum > distinct.size()) {
+    return Error(Errc::kInvalidArgument, "--quorum " + std::to_string(quorum) + " but only " +
+                                             std::to_string(distinct.size()) + " distinct --witness key(s)");
+  }
+  return out;
+}
+
+// Checks the quorum on a checkpoint note; says on `text` which witnesses cosigned.
+Result<witness::QuorumReport> check_witnesses(const std::string& note_text,
+                                              const std::vector<note::Verifier>& ws, std::size_t quorum,
+                                              std::ostream& text) {
+  CS_TRY(note::Note n, note::Note::parse(note_text));
+  witness::QuorumReport q = witness::check_quorum(n, ws, quorum);
+  auto cp = Checkpoint::parse(n.text());
+  text << "    witnesses: " << q.valid << " valid cosignature(s) on the checkpoint of size "
+       << (cp.ok() ? std::to_string(cp->size) : "?") << ", " << q.required << " required\n";
+  for (const auto& w : q.witnesses) {
+    if (w.valid) {
+      text << "      cosigned by " << w.label << " at " << format_rfc3339(static_cast<UnixTime>(w.time))
+           << "\n";
+    } else {
+      text << "      missing: " << w.problem << "\n";
+    }
+  }
+  CS_TRY_VOID(witness::require_quorum(q));
+  return q;
+}
+
+nlohmann::json quorum_json(const witness::QuorumReport& q) {
+  nlohmann::json cosigned = nlohmann::json::array(), missing = nlohmann::json::array();
+  for (const auto& w : q.witnesses) {
+    if (w.valid) {
+      cosigned.push_back({{"key", w.label}, {"time", format_rfc3339(static_cast<UnixTime>(w.time))}});
+    } else {
+      missing.push_back({{"key", w.label}, {"problem", w.problem}});
+    }
+  }
+  return {{"required", q.required}, {"valid", q.valid}, {"cosigned", cosigned}, {"missing", missing}};
 }
 
 // --- commands --------------------------------------------------------------------------
@@ -180,19 +245,66 @@ int show(Io& io, const std::string& source, std::uint64_t from, bool json) {
   return kExitOk;
 }
 
+// The checkpoint a witness quorum is required of: the largest --checkpoint given, with the
+// cosignatures of every --checkpoint that is the same checkpoint (one file per witness).
+Result<std::string> witnessed_checkpoint(const std::vector<std::string>& notes,
+                                         const std::vector<std::string>& paths) {
+  std::size_t best = notes.size();
+  std::uint64_t best_size = 0;
+  std::vector<std::string> texts;
+  for (std::size_t i = 0; i < notes.size(); ++i) {
+    auto n = note::Note::parse(notes[i]);
+    if (!n.ok()) return n.error().with_context(paths[i]);
+    auto c = Checkpoint::parse(n->text());
+    if (!c.ok()) return c.error().with_context(paths[i]);
+    texts.push_back(n->text());
+    if (best == notes.size() || c->size > best_size) best = i, best_size = c->size;
+  }
+  if (best == notes.size()) {
+    return Error(
+        Errc::kInvalidArgument,
+        "--witness needs the cosigned checkpoint: give it with --checkpoint (log witness -o, or the box)");
+  }
+  std::vector<std::string> same, names;
+  for (std::size_t i = 0; i < notes.size(); ++i) {
+    if (i != best && texts[i] == texts[best]) same.push_back(notes[i]), names.push_back(paths[i]);
+  }
+  CS_TRY(note::Note merged, witness::merge_cosignatures(notes[best], same, names));
+  return merged.serialize();
+}
+
 int verify(Io& io, const std::string& source, const std::string& key_arg, const std::vector<std::string>& cps,
-           bool json) {
+           const WitnessPolicy& wp, bool json) {
   auto key = load_verifier(key_arg);
   if (!key.ok()) return report_error(io, key.error(), json);
+  std::size_t quorum = 0;
+  auto witnesses = load_witnesses(wp, quorum);
+  if (!witnesses.ok()) return report_error(io, witnesses.error(), json);
   std::vector<std::string> notes;
   for (const auto& p : cps) {
     auto t = read_file(p, note::kMaxNoteSize);
     if (!t.ok()) return report_error(io, t.error(), json);
     notes.push_back(*t);
   }
+  std::string witnessed;
+  if (!witnesses->empty()) {
+    auto w = witnessed_checkpoint(notes, cps);
+    if (!w.ok()) return report_error(io, w.error(), json);
+    witnessed = *w;
+  }
   auto r = fs::is_directory(source) ? audit::verify_log_dir(source, *key, notes)
                                     : audit::verify_export(source, *key, notes);
   if (!r.ok()) return report_check_failure(io, r.error().with_context("log verify " + source), json);
+  std::ostringstream wtext;
+  std::optional<witness::QuorumReport> quorum_report;
+  if (!witnesses->empty()) {
+    auto q = check_witnesses(witnessed, *witnesses, quorum, wtext);
+    if (!q.ok()) {
+      if (!json) io.out << wtext.str();
+      return report_check_failure(io, q.error().with_context("log verify " + source), json);
+    }
+    quorum_report = *q;
+  }
   if (json) {
     nlohmann::json j = {
         {"valid", true},
@@ -204,6 +316,7 @@ int verify(Io& io, const std::string& source, const std::string& key_arg, const 
         {"consistent_checkpoints", r->consistent.size()}};
     if (r->torn)
       j["torn_tail"] = {{"file", r->torn->file}, {"offset", r->torn->offset}, {"bytes", r->torn->bytes}};
+    if (quorum_report) j["witnesses"] = quorum_json(*quorum_report);
     print_json(io, j);
     return kExitOk;
   }
@@ -221,6 +334,7 @@ int verify(Io& io, const std::string& source, const std::string& key_arg, const 
       io.out << "    your checkpoint of size " << c.size << " is the newest\n";
     }
   }
+  io.out << wtext.str();
   if (r->torn) {
     io.out << "    torn final record (" << r->torn->bytes << " bytes at byte " << r->torn->offset << " of "
            << r->torn->file << "): a crash during an append; the writer cuts it off on its next start\n";
@@ -233,33 +347,106 @@ struct ProveArgs {
   std::uint64_t entry = 0;
   std::uint64_t size = 0;
   std::vector<std::uint64_t> consistency;
+  std::vector<std::string> cosigned;  // checkpoints with witness cosignatures to carry
+  bool tlog_proof = false;
 };
 
-int prove(Io& io, const ProveArgs& a, bool entry_given) {
+}  // namespace
+
+Result<std::string> proof_output(const nlohmann::json& fetched, const std::vector<std::string>& cosigned,
+                                 bool tlog_proof) {
+  nlohmann::json doc = fetched;
+  const bool inclusion = doc.is_object() && doc.contains("checkpoint") && doc["checkpoint"].is_string();
+  if (!cosigned.empty()) {
+    if (!inclusion) return Error(Errc::kInvalidArgument, "--cosigned goes with --entry N");
+    std::vector<std::string> notes;
+    for (const auto& p : cosigned) {
+      CS_TRY(std::string t, read_file(p, note::kMaxNoteSize));
+      notes.push_back(std::move(t));
+    }
+    auto merged = witness::merge_cosignatures(doc["checkpoint"].get<std::string>(), notes, cosigned);
+    if (!merged.ok()) {
+      return merged.error().with_context("--cosigned (give --size with the size of the cosigned checkpoint)");
+    }
+    doc["checkpoint"] = merged->serialize();
+  }
+  if (!tlog_proof) return to_pretty_json(doc);
+  CS_TRY(audit::TlogProof p, audit::tlog_proof_from_inclusion_doc(doc));
+  return p.serialize();
+}
+
+namespace {
+
+int prove(Io& io, ProveArgs a, bool entry_given) {
   auto log = audit::AuditLog::open(a.dir, audit::AuditLog::Mode::kReadOnly);
   if (!log.ok()) return report_error(io, log.error(), false);
+  if (entry_given && a.size == 0 && !a.cosigned.empty()) {
+    // The checkpoint the witnesses cosigned, unless --size says otherwise.
+    auto t = read_file(a.cosigned[0], note::kMaxNoteSize);
+    if (!t.ok()) return report_error(io, t.error(), false);
+    auto n = note::Note::parse(*t);
+    auto c = n.ok() ? Checkpoint::parse(n->text()) : Result<Checkpoint>(n.error());
+    if (!c.ok()) return report_error(io, c.error().with_context(a.cosigned[0]), false);
+    a.size = c->size;
+  }
   auto doc = entry_given ? audit::inclusion_proof_doc(*log, a.entry, a.size)
                          : audit::consistency_proof_doc(*log, a.consistency[0], a.consistency[1]);
   if (!doc.ok()) return report_error(io, doc.error(), false);
-  auto w = write_output(io, a.out, to_pretty_json(*doc));
+  auto text = proof_output(*doc, a.cosigned, a.tlog_proof);
+  if (!text.ok()) return report_error(io, text.error(), false);
+  auto w = write_output(io, a.out, *text);
   if (!w.ok()) return report_error(io, w.error(), false);
   if (!a.out.empty() && a.out != "-") io.err << "proof written to " << a.out << "\n";
   return kExitOk;
 }
 
-int check_proof(Io& io, const std::string& path, const std::string& key_arg, bool json) {
+int check_proof(Io& io, const std::string& path, const std::string& key_arg, const WitnessPolicy& wp,
+                bool json) {
   auto key = load_verifier(key_arg);
   if (!key.ok()) return report_error(io, key.error(), json);
+  std::size_t quorum = 0;
+  auto witnesses = load_witnesses(wp, quorum);
+  if (!witnesses.ok()) return report_error(io, witnesses.error(), json);
   auto text = read_file_or_stdin(path, io.in, 1 << 20);
   if (!text.ok()) return report_error(io, text.error(), json);
-  auto d = jcs::parse(*text);
-  if (!d.ok()) return report_error(io, d.error().with_context(path), json);
-  auto r = audit::check_proof_doc(*d, *key);
-  if (!r.ok()) return report_check_failure(io, r.error().with_context(path), json);
-  if (json) {
-    print_json(io, {{"valid", true}, {"schema", (*d)["schema"]}});
+  // Two forms: C2SP tlog-proof text, or our JSON proof documents (core/audit_proof.h).
+  std::string form, checkpoint;
+  Result<std::string> r = std::string();
+  if (audit::is_tlog_proof(*text)) {
+    form = audit::kTlogProofHeader;
+    auto p = audit::TlogProof::parse(*text);
+    if (!p.ok()) return report_error(io, p.error().with_context(path), json);
+    checkpoint = p->checkpoint;
+    r = audit::check_tlog_proof(*p, *key);
   } else {
-    io.out << "OK: " << *r;
+    auto d = jcs::parse(*text);
+    if (!d.ok()) {
+      return report_error(
+          io, d.error().with_context(path + " (neither a JSON proof file nor a C2SP tlog-proof)"), json);
+    }
+    form = d->contains("schema") && (*d)["schema"].is_string() ? (*d)["schema"].get<std::string>() : "";
+    for (const char* k : {"checkpoint", "new_checkpoint"}) {
+      if (d->contains(k) && (*d)[k].is_string()) checkpoint = (*d)[k].get<std::string>();
+    }
+    r = audit::check_proof_doc(*d, *key);
+  }
+  if (!r.ok()) return report_check_failure(io, r.error().with_context(path), json);
+  std::ostringstream wtext;
+  std::optional<witness::QuorumReport> quorum_report;
+  if (!witnesses->empty()) {
+    auto q = check_witnesses(checkpoint, *witnesses, quorum, wtext);
+    if (!q.ok()) {
+      if (!json) io.out << wtext.str();
+      return report_check_failure(io, q.error().with_context(path), json);
+    }
+    quorum_report = *q;
+  }
+  if (json) {
+    nlohmann::json j = {{"valid", true}, {"schema", form}};
+    if (quorum_report) j["witnesses"] = quorum_json(*quorum_report);
+    print_json(io, j);
+  } else {
+    io.out << "OK: " << *r << wtext.str();
   }
   return kExitOk;
 }
@@ -395,18 +582,28 @@ void add_log_commands(Registry& r) {
   auto vf_key = std::make_shared<std::string>();
   auto vf_cps = std::make_shared<std::vector<std::string>>();
   auto vf_json = std::make_shared<bool>(false);
+  auto vf_wp = std::make_shared<WitnessPolicy>();
   auto* vf_cmd = log->add_subcommand("verify", "Recompute the tree and check it against signed checkpoints");
   vf_cmd->footer(
       "Checks every entry, every checkpoint's signature by --key, that the recomputed tree has each\n"
       "checkpoint's root, and that each --checkpoint you saved earlier is consistent with the newest\n"
       "(RFC 9162 consistency proof: no history rewritten). For an export, --checkpoint gives the\n"
-      "signed checkpoint(s) to check against. Exit 1 naming the first bad entry or checkpoint.");
+      "signed checkpoint(s) to check against. Exit 1 naming the first bad entry or checkpoint.\n"
+      "With --witness W.pub (repeatable) the largest --checkpoint must also carry valid cosignatures\n"
+      "(C2SP tlog-cosignature) from at least --quorum K distinct witnesses (default: all given);\n"
+      "cosignatures on copies of that checkpoint in other --checkpoint files (one per witness) count.\n"
+      "Says which witnesses cosigned; when the quorum is not met, how many were valid and which are\n"
+      "missing (exit 1).");
   vf_cmd->add_option("SOURCE", *vf_src, "Log directory or JSON-lines export")->required();
   vf_cmd->add_option("--key", *vf_key, "Log verifier key (.pub file or NAME+ID+KEY)")->required();
   vf_cmd->add_option("--checkpoint", *vf_cps, "A signed checkpoint you hold (repeatable)");
+  vf_cmd->add_option("--witness", vf_wp->keys, "Witness cosigner verifier key (repeatable)")
+      ->allow_extra_args(false);
+  vf_cmd->add_option("--quorum", vf_wp->quorum, "Valid cosignatures required (default: every --witness)")
+      ->check(CLI::PositiveNumber);
   vf_cmd->add_flag("--json", *vf_json, "Machine-readable output");
-  vf_cmd->callback([&io = r.io, &rc = r.rc, vf_src, vf_key, vf_cps, vf_json] {
-    rc = verify(io, *vf_src, *vf_key, *vf_cps, *vf_json);
+  vf_cmd->callback([&io = r.io, &rc = r.rc, vf_src, vf_key, vf_cps, vf_wp, vf_json] {
+    rc = verify(io, *vf_src, *vf_key, *vf_cps, *vf_wp, *vf_json);
   });
 
   auto pv = std::make_shared<ProveArgs>();
@@ -414,13 +611,23 @@ void add_log_commands(Registry& r) {
   pv_cmd->footer(
       "--entry N: inclusion of entry N in the newest signed checkpoint (or the one of --size S).\n"
       "--consistency OLD NEW: consistency between the signed checkpoints of sizes OLD and NEW.\n"
-      "Check the file on another machine with: countersign log check-proof FILE --key LOGKEY.pub");
+      "--tlog-proof: write --entry's proof as a C2SP tlog-proof (c2sp.org/tlog-proof@v1; the entry in its\n"
+      "extra line); --cosigned FILE (repeatable, from log witness -o) adds the witnesses' cosignatures\n"
+      "to the checkpoint, which is then the cosigned one unless --size says otherwise.\n"
+      "Check the file on another machine with: countersign log check-proof FILE --key LOGKEY.pub\n"
+      "  [--witness W1.pub --witness W2.pub --quorum 2]");
   pv_cmd->add_option("LOGDIR", pv->dir, "Log directory")->required();
   auto* pv_entry = pv_cmd->add_option("--entry", pv->entry, "Entry index");
   pv_cmd->add_option("--size", pv->size, "Checkpoint size for --entry (default: newest)");
   auto* pv_cons = pv_cmd->add_option("--consistency", pv->consistency, "OLD NEW tree sizes")->expected(2);
   pv_entry->excludes(pv_cons);
   pv_cmd->add_option("-o,--out", pv->out, "Proof file (default: standard output)");
+  auto* pv_tlog = pv_cmd->add_flag("--tlog-proof", pv->tlog_proof, "C2SP tlog-proof form (with --entry)");
+  pv_cmd
+      ->add_option("--cosigned", pv->cosigned,
+                   "Cosigned checkpoint whose cosignatures to include (repeatable)")
+      ->allow_extra_args(false);
+  pv_tlog->excludes(pv_cons);
   pv_cmd->callback([&io = r.io, &rc = r.rc, pv, pv_entry, pv_cons] {
     if (pv_entry->count() == 0 && pv_cons->count() == 0) {
       rc = report_error(io, Error(Errc::kInvalidArgument, "give --entry N or --consistency OLD NEW"), false);
@@ -432,12 +639,21 @@ void add_log_commands(Registry& r) {
   auto cp_path = std::make_shared<std::string>();
   auto cp_key = std::make_shared<std::string>();
   auto cp_json = std::make_shared<bool>(false);
+  auto cp_wp = std::make_shared<WitnessPolicy>();
   auto* cp_cmd = log->add_subcommand("check-proof", "Verify a proof file from log prove, offline");
+  cp_cmd->footer(
+      "Takes the JSON proof files of log prove / box log prove and C2SP tlog-proofs (--tlog-proof), and\n"
+      "tells them apart by their first bytes. With --witness W.pub (repeatable) the proof's checkpoint\n"
+      "must carry valid cosignatures from --quorum K of them (default: all).");
   cp_cmd->add_option("PROOF", *cp_path, "Proof file, or - for standard input")->required();
+  cp_cmd->add_option("--witness", cp_wp->keys, "Witness cosigner verifier key (repeatable)")
+      ->allow_extra_args(false);
+  cp_cmd->add_option("--quorum", cp_wp->quorum, "Valid cosignatures required (default: every --witness)")
+      ->check(CLI::PositiveNumber);
   cp_cmd->add_option("--key", *cp_key, "Log verifier key (.pub file or NAME+ID+KEY)")->required();
   cp_cmd->add_flag("--json", *cp_json, "Machine-readable output");
-  cp_cmd->callback([&io = r.io, &rc = r.rc, cp_path, cp_key, cp_json] {
-    rc = check_proof(io, *cp_path, *cp_key, *cp_json);
+  cp_cmd->callback([&io = r.io, &rc = r.rc, cp_path, cp_key, cp_wp, cp_json] {
+    rc = check_proof(io, *cp_path, *cp_key, *cp_wp, *cp_json);
   });
 
   auto cs = std::make_shared<CosignArgs>();
@@ -462,6 +678,8 @@ void add_log_commands(Registry& r) {
   cc_cmd->callback([&io = r.io, &rc = r.rc, cc_path, cc_key, cc_cosigner] {
     rc = check_cosignature(io, *cc_path, *cc_key, *cc_cosigner);
   });
+
+  add_witness_commands(log, r);
 
   auto ex_dir = std::make_shared<std::string>();
   auto ex_out = std::make_shared<std::string>();

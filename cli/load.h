@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "core/fileio.h"
+#include "core/signed_note.h"
 
 namespace countersign::cli {
 
@@ -17,5 +18,13 @@ Result<T> load_document(Io& io, const std::string& path) {
   if (!doc.ok()) return doc.error().with_context(path == "-" ? "standard input" : path);
   return doc;
 }
+
+// A note verifier key (--key, --log-key, --witness): a file holding a vkey, or the vkey
+// text itself. Errors name the file.
+Result<note::Verifier> load_verifier(const std::string& arg);
+
+// A note signer key from its file, read into guarded memory. With `private_only`, a file
+// readable or writable by group or others is refused (read_private_secret_file).
+Result<note::Signer> load_signer(const std::string& path, bool private_only = false);
 
 }  // namespace countersign::cli

@@ -76,6 +76,20 @@ Result<nlohmann::json> consistency_proof_doc(const AuditLog& log, std::uint64_t 
   return doc;
 }
 
+Result<std::string> check_inclusion(const std::string& entry, std::uint64_t index,
+                                    const std::vector<Bytes>& proof, const std::string& checkpoint_note,
+                                    const note::Verifier& key) {
+  auto cp = open_checkpoint(checkpoint_note, key);
+  if (!cp.ok()) return cp.error().with_context("checkpoint");
+  auto e = check_entry(entry, index);
+  if (!e.ok()) return e.error().with_context("entry");
+  Digest leaf = merkle::leaf_hash(as_bytes(entry));
+  auto r = merkle::verify_inclusion(index, cp->size, ByteView(leaf), proof, ByteView(cp->root));
+  if (!r.ok()) return r.error().with_context("inclusion of entry " + std::to_string(index));
+  return "entry " + std::to_string(index) + " is in the log: inclusion proof to the checkpoint of size " +
+         std::to_string(cp->size) + " signed by " + key.label() + " verifies\n  " + entry + "\n";
+}
+
 Result<std::string> check_proof_doc(const nlohmann::json& d, const note::Verifier& key) {
   if (!d.is_object() || !d.contains("schema") || !d["schema"].is_string()) {
     return Error(Errc::kUnknownSchema, "not a countersign log proof (no \"schema\")");
@@ -99,25 +113,19 @@ Result<std::string> check_proof_doc(const nlohmann::json& d, const note::Verifie
   CS_TRY(std::vector<Bytes> proof, proof_from_json(d["proof"]));
   if (schema == kInclusionProofSchema) {
     CS_TRY(std::string note_text, str("checkpoint"));
-    auto cp = open_checkpoint(note_text, key);
-    if (!cp.ok()) return cp.error().with_context("checkpoint");
     CS_TRY(std::uint64_t index, num("index"));
     CS_TRY(std::uint64_t tree_size, num("tree_size"));
-    if (tree_size != cp->size)
-      return Error(Errc::kInvalidDocument, "\"tree_size\" differs from the checkpoint's size");
     if (!d.contains("entry") || !d["entry"].is_object())
       return Error(Errc::kInvalidDocument, "\"entry\" missing");
     CS_TRY(std::string bytes, jcs::serialize(d["entry"]));
-    auto e = check_entry(bytes, index);
-    if (!e.ok()) return e.error().with_context("entry");
-    Digest leaf = merkle::leaf_hash(as_bytes(bytes));
     CS_TRY(std::string leaf_hex, str("leaf_hash"));
-    if (leaf_hex != hex_encode(leaf))
+    if (leaf_hex != hex_encode(merkle::leaf_hash(as_bytes(bytes))))
       return Error(Errc::kHashMismatch, "\"leaf_hash\" is not the leaf hash of \"entry\"");
-    auto r = merkle::verify_inclusion(index, cp->size, ByteView(leaf), proof, ByteView(cp->root));
-    if (!r.ok()) return r.error().with_context("inclusion of entry " + std::to_string(index));
-    return "entry " + std::to_string(index) + " is in the log: inclusion proof to the checkpoint of size " +
-           std::to_string(cp->size) + " signed by " + key.label() + " verifies\n  " + bytes + "\n";
+    auto cp = open_checkpoint(note_text, key);
+    if (!cp.ok()) return cp.error().with_context("checkpoint");
+    if (tree_size != cp->size)
+      return Error(Errc::kInvalidDocument, "\"tree_size\" differs from the checkpoint's size");
+    return check_inclusion(bytes, index, proof, note_text, key);
   }
   if (schema == kConsistencyProofSchema) {
     CS_TRY(std::string old_text, str("old_checkpoint"));

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -35,6 +36,13 @@ Result<nlohmann::json> inclusion_proof_doc(const AuditLog& log, std::uint64_t in
 // Consistency proof between the signed checkpoints of `old_size` and `new_size` entries.
 Result<nlohmann::json> consistency_proof_doc(const AuditLog& log, std::uint64_t old_size,
                                              std::uint64_t new_size);
+
+// Checks that `entry` (an entry's JCS bytes) is entry `index` of the log whose signed
+// checkpoint is `checkpoint_note`: the checkpoint's signature by `key`, the entry's form, and
+// the RFC 9162 inclusion proof `proof` to the checkpoint's root. Returns what it proves.
+Result<std::string> check_inclusion(const std::string& entry, std::uint64_t index,
+                                    const std::vector<Bytes>& proof, const std::string& checkpoint_note,
+                                    const note::Verifier& key);
 
 // Checks a proof document offline; returns a human sentence saying what it proves.
 Result<std::string> check_proof_doc(const nlohmann::json& doc, const note::Verifier& key);
