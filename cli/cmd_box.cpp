@@ -479,8 +479,8 @@ void add_box_commands(Registry& r) {
   add_common(sub, s->c);
   sub->callback([&io = r.io, &rc = r.rc, s] { rc = submit(io, *s); });
 
-  auto* box =
-      r.app.add_subcommand("box", "Ask the box's countersignd: status, jobs, models, packages, policy, snapshots, log");
+  auto* box = r.app.add_subcommand(
+      "box", "Ask the box's countersignd: status, jobs, models, packages, policy, snapshots, log");
   box->require_subcommand(1);
   auto c = std::make_shared<Common>();
   auto simple = [&](const char* name, const char* help, std::string path,
@@ -551,7 +551,8 @@ void add_box_commands(Registry& r) {
   });
 
   auto pkg_out = std::make_shared<std::string>();
-  auto* pkgs = box->add_subcommand("packages", "The box's installed Debian packages, as a planner reads them");
+  auto* pkgs =
+      box->add_subcommand("packages", "The box's installed Debian packages, as a planner reads them");
   pkgs->footer(
       "What dpkg's database on the box says (countersign/box-packages/v1, docs/packages.md). With -o FILE\n"
       "the document is written there for `countersign packages plan --box-status FILE`, on this machine\n"
@@ -740,6 +741,40 @@ void add_box_commands(Registry& r) {
       return;
     }
     rc = log_prove(io, *la, lp_entry->count() > 0);
+  });
+
+  auto cosign_file = std::make_shared<std::string>();
+  auto* lcs =
+      log->add_subcommand("cosign", "Hand a witness's cosignature of the box's checkpoint to the box");
+  lcs->footer(
+      "For a witness the box cannot reach: the auditor runs `countersign log witness` offline and\n"
+      "brings back its -o file (the checkpoint with the cosignature line). The box keeps every\n"
+      "cosignature by a witness its configuration lists that verifies, and serves it with its\n"
+      "checkpoint (`countersign box log checkpoint`), for `log verify --witness KEY --quorum K`.");
+  lcs->add_option("FILE", *cosign_file, "The cosigned checkpoint (log witness -o), or - for standard input")
+      ->required();
+  add_common(lcs, la->c);
+  lcs->callback([&io = r.io, &rc = r.rc, la, cosign_file] {
+    auto text = read_file_or_stdin(*cosign_file, io.in, 1u << 20);
+    if (!text.ok()) {
+      rc = report_error(io, text.error(), la->c.json);
+      return;
+    }
+    auto j = call(io, la->c, rc, "POST", "/v1/log/cosignatures", *text);
+    if (!j) return;
+    if (la->c.json) {
+      print_json(io, *j);
+    } else {
+      for (const auto& w : (*j)["cosigned_by"]) {
+        io.out << "kept the cosignature of " << escape_untrusted(w.get<std::string>()) << " on checkpoint "
+               << u64(*j, "size") << "\n";
+      }
+      for (const auto& i : (*j)["ignored"]) {
+        io.err << "ignored " << escape_untrusted(i["key"].get<std::string>()) << ": "
+               << escape_untrusted(i["reason"].get<std::string>()) << "\n";
+      }
+    }
+    rc = kExitOk;
   });
 }
 

@@ -258,6 +258,14 @@ Reply Api::status() {
     destinations.push_back(std::move(one));
   }
   j["log_destinations"] = std::move(destinations);
+  json witnesses = json::array();
+  for (const auto& w : s.witnesses) {
+    json one = {{"witness", w.witness}, {"cosigned", w.cosigned}};
+    one["url"] = w.url ? json(*w.url) : json(nullptr);
+    if (w.error) one["error"] = *w.error;
+    witnesses.push_back(std::move(one));
+  }
+  j["witnesses"] = std::move(witnesses);
   return Reply{kHttpOk, j, std::nullopt};
 }
 
@@ -326,7 +334,17 @@ Reply Api::packages() {
 Reply Api::log_checkpoint() {
   auto cp = engine_.log().checkpoint();
   if (!cp.ok()) return reply_for(cp.error());
-  return Reply{kHttpOk, nullptr, std::move(*cp)};
+  return Reply{kHttpOk, nullptr, engine_.witnesses().with_cosignatures(*cp)};
+}
+
+Reply Api::add_cosignatures(std::string_view body) {
+  auto added = engine_.witnesses().add_cosignatures(body);
+  if (!added.ok()) {
+    if (added.error().code == Errc::kRejected)
+      return error_reply(kHttpUnprocessable, "rejected", added.error().message);
+    return reply_for(added.error());
+  }
+  return Reply{kHttpOk, *added, std::nullopt};
 }
 
 static_assert(kLogPageEntries == LogReader::kMaxPage, "docs/api.md documents one page size");
@@ -377,6 +395,7 @@ Reply Api::route(const HttpRequest& r) {
   if (p == "/v1/policy") return get ? policy() : wrong_method(r, "GET");
   if (p == "/v1/snapshots") return get ? snapshots() : wrong_method(r, "GET");
   if (p == "/v1/packages") return get ? packages() : wrong_method(r, "GET");
+  if (p == "/v1/log/cosignatures") return post ? add_cosignatures(r.body) : wrong_method(r, "POST");
   if (p.starts_with("/v1/log/")) {
     if (!get) return wrong_method(r, "GET");
     std::string_view what = p.substr(8);

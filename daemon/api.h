@@ -71,7 +71,10 @@ class Api {
   // GET /v1/packages: the box's installed Debian packages (countersign/box-packages/v1).
   Reply packages();
 
+  // The newest checkpoint with the witnesses' cosignatures the box keeps for it.
   Reply log_checkpoint();
+  // POST /v1/log/cosignatures: a checkpoint with cosignatures (countersign box log cosign).
+  Reply add_cosignatures(std::string_view body);
   // One page (LogReader::entries): at most `limit` entries, capped at LogReader::kMaxPage.
   Reply log_entries(std::uint64_t start, std::optional<std::uint64_t> end,
                     std::uint64_t limit = kLogPageEntries);

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/fileio.h"
+#include "core/signed_note.h"
 #include "core/timeutil.h"
 
 namespace countersign::daemon {
@@ -166,6 +167,9 @@ const std::vector<ConfigKey>& config_keys() {
       {"attestation_root",
        "Also trust this attestation root (PEM or DER) for require_attestation rules; Yubico's FIDO and PIV "
        "roots are built in (repeatable)"},
+      {"witness",
+       "An auditor's witness: its cosigner key (vkey) and, when the box can reach it, its tlog-witness "
+       "add-checkpoint URL (repeatable)"},
       // The HTTP listener.
       {"socket_group", "Group of the API Unix socket, mode 0660 (default: the daemon's own group)"},
       {"max_connections", "Open API connections at once, all listeners together, 1..16384 (default 256)"},
@@ -184,8 +188,10 @@ const std::vector<ConfigKey>& config_keys() {
       {"tls_client_ca",
        "PEM CA certificate(s): TCP clients must then present a client certificate issued by one of them"},
       {"syslog", "Send every audit log entry as RFC 5424 syslog over TLS (RFC 5425) to this HOST:PORT"},
-      {"syslog_ca", "PEM CA certificate(s) the syslog collector's certificate must chain to (required with syslog)"},
-      {"syslog_name", "The name or IP address the collector's certificate must carry (default: syslog's host)"},
+      {"syslog_ca",
+       "PEM CA certificate(s) the syslog collector's certificate must chain to (required with syslog)"},
+      {"syslog_name",
+       "The name or IP address the collector's certificate must carry (default: syslog's host)"},
       {"syslog_cert", "PEM client certificate (chain) presented to the syslog collector (optional)"},
       {"syslog_key", "PEM private key of syslog_cert, readable only by its owner"},
       {"journal", "yes: also write every audit log entry as a JSON line on standard output (the journal)"},
@@ -305,6 +311,37 @@ Result<void> Config::set(std::string_view key, std::string_view value) {
   } else if (key == "attestation_root") {
     CS_TRY(std::string p, absolute_path(key, v));
     attestation_roots.push_back(p);
+  } else if (key == "witness") {
+    const auto sp = v.find_first_of(" \t");
+    WitnessSpec w;
+    w.vkey = std::string(v.substr(0, sp));
+    auto key_ok = note::Verifier::parse(w.vkey);
+    if (!key_ok.ok()) return Error(Errc::kInvalidArgument, "witness: " + key_ok.error().message);
+    if (key_ok->type() != note::kTypeCosignatureV1) {
+      return Error(Errc::kInvalidArgument,
+                   "witness: " + key_ok->label() +
+                       " is not a cosigner key (type 0x04: countersign log keygen --cosigner)");
+    }
+    for (const auto& other : witnesses) {
+      if (other.vkey == w.vkey)
+        return Error(Errc::kInvalidArgument, "witness: " + key_ok->label() + " is listed twice");
+    }
+    if (sp != std::string_view::npos) {
+      const std::string url(trim(v.substr(sp)));
+      const bool https = url.starts_with("https://");
+      const bool loopback_http = url.starts_with("http://127.0.0.1:") || url.starts_with("http://[::1]:") ||
+                                 url.starts_with("http://localhost:");
+      if (!https && !loopback_http) {
+        return Error(Errc::kInvalidArgument,
+                     "witness: \"" + url +
+                         "\" is not an https:// URL (plain http only to 127.0.0.1, [::1] "
+                         "or localhost)");
+      }
+      if (url.find_first_of(" \t") != std::string::npos)
+        return Error(Errc::kInvalidArgument, "witness: expected VKEY [URL], got more words");
+      w.url = url;
+    }
+    witnesses.push_back(std::move(w));
   } else if (key == "socket_group") {
     // A POSIX portable group name; that it exists is checked when the socket is made.
     bool ok = !v.empty() && v.size() <= 32 && v.front() != '-';
@@ -449,12 +486,14 @@ Result<HostPort> parse_host_port(std::string_view key, std::string_view text) {
     return Error(Errc::kInvalidArgument, k + ": \"" + std::string(text) + "\" " + why);
   };
   const auto colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return bad("is not HOST:PORT (like siem.example.com:6514)");
+  if (colon == std::string_view::npos || colon == 0)
+    return bad("is not HOST:PORT (like siem.example.com:6514)");
   std::string host(text.substr(0, colon));
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
     for (char c : host) {
-      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return bad("has no IPv6 address in brackets");
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.')
+        return bad("has no IPv6 address in brackets");
     }
   } else if (host.find(':') != std::string::npos) {
     return bad("has an IPv6 address: it goes in brackets, like [::1]:6514");

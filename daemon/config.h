@@ -32,6 +32,10 @@
 //   s3_credentials_file = /etc/countersign/s3      two lines: access key id, secret key
 //   attestation_root = /etc/countersign/vendor.pem extra attestation root for require_attestation
 //                                                  rules (repeatable; Yubico's are built in)
+//   witness = VKEY [URL]                           an auditor's witness (repeatable): its cosigner
+//                                                  key (vkey, type 0x04) and, when the box can reach
+//                                                  it, its tlog-witness add-checkpoint URL
+//                                                  (daemon/witnesses.h)
 //
 // The HTTP listener (daemon/http_server.h, docs/daemon.md "The HTTP listener"):
 //   socket_group             = countersign-api     the Unix socket's group (mode 0660); unset: the
@@ -117,6 +121,11 @@ struct Config {
   std::optional<std::string> hf_token_file;
   std::optional<std::string> s3_credentials_file;
   std::vector<std::string> attestation_roots;
+  struct WitnessSpec {
+    std::string vkey;                // a type 0x04 verifier key
+    std::optional<std::string> url;  // none: the witness cosigns offline (box log cosign)
+  };
+  std::vector<WitnessSpec> witnesses;
   // The HTTP listener (see the comment block above).
   std::optional<std::string> socket_group;
   unsigned max_connections = 256;

@@ -26,6 +26,7 @@
 #include "daemon/staging.h"
 #include "daemon/state.h"
 #include "daemon/system_client.h"
+#include "daemon/witnesses.h"
 #include "smartcard/attestation.h"
 #include "system/dpkg_query.h"
 #include "system/records.h"
@@ -59,8 +60,10 @@ struct Engine::Impl {
   std::mutex snapshots_mu;
   std::optional<SnapshotListing> snapshots_cached;
   UnixTime snapshots_at = 0;
-  // The audit log's destinations (syslog, journal); stopped before everything above goes.
+  // The audit log's destinations (syslog, journal) and witnesses; stopped before everything
+  // above goes.
   std::unique_ptr<LogShipper> shipper;
+  std::unique_ptr<Witnesses> witnesses;
 
   Impl(Config c, Clock clk, StateDir s, attestation::Roots roots, Policy in_force, std::unique_ptr<Fetcher> f)
       : config(std::move(c)),
@@ -155,9 +158,11 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, Clock clock) 
   CS_TRY(auto fetcher, SourceFetcher::from_config(config));
   CS_TRY(auto destinations, log_destinations(config));
   CS_TRY(auto shipper, LogShipper::open(config, std::move(destinations)));
+  CS_TRY(auto witnesses, Witnesses::open(config));
   auto impl = std::make_unique<Impl>(config, std::move(clock), std::move(state), std::move(*roots),
                                      chain->current, std::move(fetcher));
   impl->shipper = std::move(shipper);
+  impl->witnesses = std::move(witnesses);
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
@@ -181,6 +186,7 @@ Result<void> Engine::start() {
   s.admission.sweep_pending();
   CS_TRY_VOID(s.audit.sign_checkpoint());
   s.shipper->start();
+  s.witnesses->start();
   s.queue.start();
   return {};
 }
@@ -195,11 +201,13 @@ void Engine::stop() {
   // daemon-stopped on its way out too, when the destinations take it within a moment.
   if (auto size = s.log.size()) s.shipper->drain(*size, std::chrono::seconds(2));
   s.shipper->stop();
+  s.witnesses->stop();
 }
 
 Admission& Engine::admission() { return impl_->admission; }
 const JobQueue& Engine::jobs() const { return impl_->queue; }
 LogReader& Engine::log() { return impl_->log; }
+Witnesses& Engine::witnesses() { return *impl_->witnesses; }
 
 EngineStatus Engine::status() const {
   const Impl& s = *impl_;
@@ -217,12 +225,14 @@ EngineStatus Engine::status() const {
   st.log_report_failures = s.audit.failures();
   st.log_size = impl_->log.size();
   st.log_destinations = s.shipper->status();
+  st.witnesses = s.witnesses->status();
   return st;
 }
 
 Result<BoxPackages> Engine::packages() const {
   const Impl& s = *impl_;
-  return query_box_packages(system_command_runner(60), s.config.system_admindir(), s.config.box_id, s.clock());
+  return query_box_packages(system_command_runner(60), s.config.system_admindir(), s.config.box_id,
+                            s.clock());
 }
 
 std::vector<InstalledModel> Engine::models() const {

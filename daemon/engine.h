@@ -31,6 +31,7 @@
 #include "daemon/config.h"
 #include "daemon/job.h"
 #include "daemon/log_shipper.h"
+#include "daemon/witnesses.h"
 
 namespace countersign::daemon {
 
@@ -51,6 +52,7 @@ struct EngineStatus {
   std::uint64_t log_report_failures = 0;
   std::optional<std::uint64_t> log_size;  // nullopt when the log cannot be read
   std::vector<ShipStatus> log_destinations;  // syslog, journal: how far each got
+  std::vector<WitnessStatus> witnesses;      // what each witness cosigned last
 };
 
 // One directory models/<hex> (GET /v1/models).
@@ -86,6 +88,8 @@ class Engine {
   Admission& admission();
   const JobQueue& jobs() const;
   LogReader& log();
+  // The witnesses of the log (daemon/witnesses.h): their cosignatures, kept by the daemon.
+  Witnesses& witnesses();
 
   EngineStatus status() const;
   // Every models/<hex> directory, by hash.

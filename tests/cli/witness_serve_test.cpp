@@ -23,6 +23,7 @@
 #include "core/witness.h"
 #include "tests/cli/cli_test_util.h"
 #include "tests/test_util.h"
+#include "tests/witness_process.h"
 
 extern char** environ;
 
@@ -30,6 +31,8 @@ namespace countersign::cli {
 namespace {
 
 namespace fs = std::filesystem;
+
+using test_util::WitnessProcess;
 
 using test_util::contains;
 using test_util::slurp;
@@ -63,61 +66,6 @@ Answer post(std::uint16_t port, const std::string& path, const std::string& body
   curl_easy_cleanup(c);
   return a;
 }
-
-// One `countersign log witness serve` process, its stdout and stderr in files.
-class WitnessProcess {
- public:
-  WitnessProcess(const fs::path& dir, const std::string& name, const std::string& log_pub)
-      : dir_(dir), name_(name) {
-    const std::string binary = COUNTERSIGN_BINARY_DIR "/cli/countersign";
-    std::vector<std::string> args{binary,      "log",
-                                  "witness",   "serve",
-                                  "--listen",  "127.0.0.1:0",
-                                  "--state",   (dir / (name + "-state")).string(),
-                                  "--key",     (dir / (name + ".key")).string(),
-                                  "--log-key", log_pub};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out().c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&fa, 2, err().c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    EXPECT_EQ(posix_spawn(&pid_, binary.c_str(), &fa, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    // "witness NAME+ID listening on http://127.0.0.1:PORT/add-checkpoint"
-    for (int i = 0; i < 200 && port_ == 0; ++i) {
-      std::string o = fs::exists(out()) ? slurp(out()) : "";
-      std::size_t at = o.find("http://127.0.0.1:");
-      if (at != std::string::npos && o.find("/add-checkpoint", at) != std::string::npos) {
-        port_ = static_cast<std::uint16_t>(std::stoi(o.substr(at + 17)));
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(25));
-      }
-    }
-    EXPECT_NE(port_, 0) << slurp(err());
-  }
-  ~WitnessProcess() {
-    if (pid_ > 0) stop();
-  }
-  // SIGTERM; returns the exit status.
-  int stop() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  std::uint16_t port() const { return port_; }
-  std::string out() const { return (dir_ / (name_ + ".out")).string(); }
-  std::string err() const { return (dir_ / (name_ + ".err")).string(); }
-
- private:
-  fs::path dir_;
-  std::string name_;
-  pid_t pid_ = -1;
-  std::uint16_t port_ = 0;
-};
 
 class WitnessServeTest : public ::testing::Test {
  protected:

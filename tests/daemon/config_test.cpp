@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 
+#include "core/signed_note.h"
+
 namespace countersign::daemon {
 namespace {
 
@@ -144,6 +146,40 @@ TEST(ConfigTest, LogDestinationsAreOffByDefaultAndSyslogNeedsItsCa) {
     ASSERT_FALSE(r->validate().ok()) << text;
     EXPECT_NE(r->validate().error().message.find(says), std::string::npos) << r->validate().error().message;
   }
+}
+
+TEST(ConfigTest, WitnessesAreCosignerKeysWithAnOptionalUrl) {
+  const std::string cosigner =
+      note::Signer::generate("auditor.example/w", note::kTypeCosignatureV1)->verifier().vkey();
+  const std::string log_key = note::Signer::generate("box.example/audit")->verifier().vkey();
+  auto c = parse_config(std::string(kMinimal) + "witness = " + cosigner +
+                            " https://witness.auditor.example/add-checkpoint\nwitness = " +
+                            note::Signer::generate("b", note::kTypeCosignatureV1)->verifier().vkey() + "\n",
+                        "f");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_EQ(c->witnesses.size(), 2u);
+  EXPECT_EQ(c->witnesses[0].vkey, cosigner);
+  EXPECT_EQ(*c->witnesses[0].url, "https://witness.auditor.example/add-checkpoint");
+  EXPECT_FALSE(c->witnesses[1].url);
+  struct Bad {
+    std::string text;
+    std::string says;
+  };
+  for (const auto& [text, says] : std::vector<Bad>{
+           {"witness = " + log_key + "\n", "is not a cosigner key (type 0x04"},
+           {"witness = not-a-key\n", "witness: "},
+           {"witness = " + cosigner + " http://witness.example/add-checkpoint\n", "is not an https:// URL"},
+           {"witness = " + cosigner + " https://a/ https://b/\n", "expected VKEY [URL]"},
+       }) {
+    auto r = parse_config(std::string(kMinimal) + text, "box.conf");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.error().message.find("box.conf:6: "), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find(says), std::string::npos) << r.error().message;
+  }
+  auto twice =
+      parse_config(std::string(kMinimal) + "witness = " + cosigner + "\nwitness = " + cosigner + "\n", "f");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.error().message.find("listed twice"), std::string::npos) << twice.error().message;
 }
 
 TEST(ConfigTest, ListenAddressesAreNumeric) {

@@ -282,10 +282,40 @@ TEST_F(DaemonProcessTest, WithJournalEveryEntryIsAJsonLineOnStandardOutput) {
   test_util::spit(dir_.path() / "cp.txt", checkpoints->back());
   test_util::spit(dir_.path() / "journal.jsonl", out);
   test_util::spit(dir_.path() / "log.pub", box_.log_verifier());
-  auto verified = test_util::run_cli({"log", "verify", dir_.file("journal.jsonl"), "--key", dir_.file("log.pub"),
-                                      "--checkpoint", dir_.file("cp.txt")},
+  auto verified = test_util::run_cli({"log", "verify", dir_.file("journal.jsonl"), "--key",
+                                      dir_.file("log.pub"), "--checkpoint", dir_.file("cp.txt")},
                                      system_now);
   EXPECT_EQ(verified.rc, 0) << verified;
+}
+
+TEST_F(DaemonProcessTest, AnOfflineWitnessCosignsWithBoxLogCosign) {
+  // The auditor's cosigner key, listed in the box's configuration without a URL.
+  auto k = test_util::run_cli(
+      {"log", "keygen", "--cosigner", "--name", "auditor.example/w", "--out", dir_.file("w.key")},
+      system_now);
+  ASSERT_EQ(k.rc, 0) << k;
+  const std::string vkey = test_util::slurp(dir_.file("w.key.pub"));
+  box_.config().witnesses.push_back({vkey.substr(0, vkey.find('\n')), std::nullopt});
+  box_.write_config();
+  auto daemon = start();
+  ASSERT_TRUE(daemon->ready());
+  test_util::spit(dir_.path() / "log.pub", box_.log_verifier());
+  ASSERT_EQ(cli({"box", "log", "checkpoint", "-o", dir_.file("cp.txt")}).rc, 0);
+  auto w =
+      test_util::run_cli({"log", "witness", dir_.file("cp.txt"), "--state", dir_.file("w-state"), "--key",
+                          dir_.file("w.key"), "--log-key", dir_.file("log.pub"), "-o", dir_.file("cp-w.txt")},
+                         system_now);
+  ASSERT_EQ(w.rc, 0) << w;
+  auto cosign = cli({"box", "log", "cosign", dir_.file("cp-w.txt")});
+  ASSERT_EQ(cosign.rc, 0) << cosign;
+  EXPECT_TRUE(contains(cosign.out, "kept the cosignature of auditor.example/w+")) << cosign;
+  ASSERT_EQ(cli({"box", "log", "checkpoint", "-o", dir_.file("cp2.txt")}).rc, 0);
+  EXPECT_TRUE(contains(test_util::slurp(dir_.file("cp2.txt")), "— auditor.example/w "))
+      << test_util::slurp(dir_.file("cp2.txt"));
+  // The plain checkpoint carries no cosignature the box could keep: refused, exit 1.
+  auto none = cli({"box", "log", "cosign", dir_.file("cp.txt")});
+  EXPECT_EQ(none.rc, 1) << none;
+  EXPECT_TRUE(contains(none.err, "no cosignature by a configured witness")) << none;
 }
 
 TEST_F(DaemonProcessTest, OversizedAndMalformedRequestsGetJsonErrors) {
