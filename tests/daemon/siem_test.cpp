@@ -114,6 +114,16 @@ class SiemTest : public ::testing::Test {
   }
   std::uint64_t log_size() { return *engine().log().size(); }
   json status() { return Api(engine()).status().body; }
+  // The status once the first destination reports an error (bounded: 5 s), or the last one seen.
+  json status_once_failing() {
+    json s;
+    for (int i = 0; i < 100; ++i) {
+      s = status();
+      if (s["log_destinations"][0].contains("error")) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return s;
+  }
 
   // The received messages, checked line by line; returns the entries by seq (the last copy
   // of each) and checks that seqs never skip ahead (a resend repeats, it never leaves a gap).
@@ -187,12 +197,7 @@ TEST_F(SiemTest, ACollectorThatWasDownReceivesEverythingAfterItComesBack) {
   rsyslog_.stop();
   append(10, "while down");
   // The box says the destination is failing, and how far it got.
-  json s;
-  for (int i = 0; i < 100; ++i) {
-    s = status();
-    if (s["log_destinations"][0].contains("error")) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  json s = status_once_failing();
   ASSERT_TRUE(s["log_destinations"][0].contains("error")) << s.dump(2);
   EXPECT_LT(s["log_destinations"][0]["delivered"].get<std::uint64_t>(), log_size());
   ASSERT_TRUE(rsyslog_.start()) << rsyslog_.skip_reason();
@@ -228,12 +233,7 @@ TEST_F(SiemTest, ACollectorWhoseCertificateDoesNotNameItGetsNothing) {
   box_.config().syslog_name = "collector.other.example";
   engine();
   append(2, "secret");
-  json s;
-  for (int i = 0; i < 100; ++i) {
-    s = status();
-    if (s["log_destinations"][0].contains("error")) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  json s = status_once_failing();
   ASSERT_TRUE(s["log_destinations"][0].contains("error")) << s.dump(2);
   EXPECT_TRUE(contains(s["log_destinations"][0]["error"].get<std::string>(), "does not verify")) << s.dump(2);
   EXPECT_EQ(s["log_destinations"][0]["delivered"], 0);

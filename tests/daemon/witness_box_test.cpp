@@ -117,6 +117,16 @@ class WitnessBoxTest : public ::testing::Test {
     return cli(args);
   }
   json status() { return Api(engine()).status().body; }
+  // The status once the first witness reports an error (bounded: 5 s), or the last one seen.
+  json status_once_failing() {
+    json s;
+    for (int i = 0; i < 100; ++i) {
+      s = status();
+      if (s["witnesses"][0].contains("error")) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return s;
+  }
 
   test_util::TempDir dir_{"witnessbox"};
   BoxFixture box_{dir_.path()};
@@ -163,12 +173,7 @@ TEST_F(WitnessBoxTest, AWitnessThatComesUpLateCatchesUpFromTheSizeItKnows) {
   append(2);
   checkpoint("cp.txt");
   // Nobody listens yet: the box says so and keeps trying.
-  json s;
-  for (int i = 0; i < 100; ++i) {
-    s = status();
-    if (s["witnesses"][0].contains("error")) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  json s = status_once_failing();
   ASSERT_TRUE(s["witnesses"][0].contains("error")) << s.dump(2);
   EXPECT_TRUE(contains(s["witnesses"][0]["error"].get<std::string>(), "cannot reach")) << s.dump(2);
   {
@@ -219,12 +224,7 @@ TEST_F(WitnessBoxTest, AWitnessThatSawAnotherHistoryRefusesAndTheBoxSaysSo) {
   append(12);
   engine();
   checkpoint("real-cp.txt");
-  json s;
-  for (int i = 0; i < 100; ++i) {
-    s = status();
-    if (s["witnesses"][0].contains("error")) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  json s = status_once_failing();
   ASSERT_TRUE(s["witnesses"][0].contains("error")) << s.dump(2);
   EXPECT_TRUE(contains(s["witnesses"][0]["error"].get<std::string>(), "answered 422")) << s.dump(2);
   EXPECT_FALSE(contains(checkpoint("cp.txt"), "— auditor.example/w1 "));
