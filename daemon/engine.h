@@ -50,7 +50,7 @@ struct EngineStatus {
   std::string snapshot_backend;    // SnapshotSpec::to_string()
   std::size_t executed = 0;        // proposal ids in the helper's executed set
   std::uint64_t log_report_failures = 0;
-  std::optional<std::uint64_t> log_size;  // nullopt when the log cannot be read
+  std::optional<std::uint64_t> log_size;     // nullopt when the log cannot be read
   std::vector<ShipStatus> log_destinations;  // syslog, journal: how far each got
   std::vector<WitnessStatus> witnesses;      // what each witness cosigned last
 };

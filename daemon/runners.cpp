@@ -7,9 +7,9 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -224,11 +224,13 @@ class FetchWatchdog {
       if (now - s.at >= window_) then = s.bytes;
     }
     const std::uint64_t in_window = bytes >= then ? bytes - then : 0;
-    const auto window_s = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(window_).count());
+    const auto window_s =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(window_).count());
     if (in_window < min_rate_ * window_s) {
-      why_ = "the fetch is slower than min_throughput (" + human_size(min_rate_) + "/s) over throughput_window (" +
-             format_duration(window_) + "): " + human_size(in_window) + " in the last " + format_duration(window_) +
-             ", " + human_size(bytes) + " of " + human_size(total_) + " fetched";
+      why_ = "the fetch is slower than min_throughput (" + human_size(min_rate_) +
+             "/s) over throughput_window (" + format_duration(window_) + "): " + human_size(in_window) +
+             " in the last " + format_duration(window_) + ", " + human_size(bytes) + " of " +
+             human_size(total_) + " fetched";
       return true;
     }
     return false;

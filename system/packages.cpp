@@ -140,8 +140,12 @@ std::optional<std::string> deb_fields_problem(std::string_view output, const Pac
 }
 
 std::vector<std::string> dpkg_install_command(const std::string& root, const std::vector<std::string>& debs) {
-  std::vector<std::string> argv = {"dpkg", "--root=" + root, "--log=" + root + "/var/log/dpkg.log",
-                                   "--force-confdef", "--force-confold", "--install"};
+  std::vector<std::string> argv = {"dpkg",
+                                   "--root=" + root,
+                                   "--log=" + root + "/var/log/dpkg.log",
+                                   "--force-confdef",
+                                   "--force-confold",
+                                   "--install"};
   argv.insert(argv.end(), debs.begin(), debs.end());
   return argv;
 }

@@ -82,7 +82,8 @@ class BoxFixture {
             "s\nconnect_timeout = " + std::to_string(config_.connect_timeout_seconds) +
             "s\nparallel = " + std::to_string(config_.parallel) + "\n";
     for (const auto& r : config_.attestation_roots) text += "attestation_root = " + r + "\n";
-    for (const auto& w : config_.witnesses) text += "witness = " + w.vkey + (w.url ? " " + *w.url : "") + "\n";
+    for (const auto& w : config_.witnesses)
+      text += "witness = " + w.vkey + (w.url ? " " + *w.url : "") + "\n";
     if (config_.syslog) text += "syslog = " + *config_.syslog + "\n";
     if (config_.syslog_ca) text += "syslog_ca = " + *config_.syslog_ca + "\n";
     if (config_.syslog_name) text += "syslog_name = " + *config_.syslog_name + "\n";

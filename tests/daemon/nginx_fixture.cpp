@@ -115,7 +115,6 @@ bool can_connect(std::uint16_t port) {
   return ok;
 }
 
-
 // The fixture's own upstream for the failure modes nginx cannot produce alone. nginx
 // proxies /drop/, /endless/ and /stall/ here unbuffered, so what this server does reaches
 // the client through nginx as it happens. One thread accepts; one thread per connection.

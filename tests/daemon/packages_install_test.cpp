@@ -211,7 +211,7 @@ class PackagesInstallTest : public ::testing::Test {
   }
 
   Manifest plan(const std::vector<Change>& changes,
-               const std::string& source = "http://127.0.0.1:1/debian/") const {
+                const std::string& source = "http://127.0.0.1:1/debian/") const {
     Manifest::Fields f;
     f.kind = "packages";
     f.name = "box-7f3a-upgrade";
@@ -460,7 +460,6 @@ TEST_F(PackagesInstallTest, ACrashAfterTheSnapshotRunsDpkgOnceOnTheRerun) {
   EXPECT_EQ(dpkg_list().at("cs-hello:" + arch_), "1.1-1 install ok installed");
 }
 
-
 // countersignd end to end (what an operator does after `packages plan` and three approvers
 // signed): the bundle submitted to the daemon's API, the .debs fetched from a real nginx
 // mirror into staging, the helper's packages install; GET /v1/packages before and after.
@@ -574,8 +573,9 @@ TEST_F(PackagesThroughTheDaemonTest, APlanTheBoxHasMovedPastFailsTheJobAndChange
   auto first = submit_and_wait(upgrade(nginx_.base_url() + "debian/"));
   ASSERT_EQ(first["state"], "done") << first.dump(2);
   const std::string status_before = status_file();
-  json job = submit_and_wait(plan({{"cs-hello", "1.1-1", arch_, deb("main", "cs-hello", "1.1-1", arch_), "1.0-1"}},
-                                  nginx_.base_url() + "debian/"));
+  json job =
+      submit_and_wait(plan({{"cs-hello", "1.1-1", arch_, deb("main", "cs-hello", "1.1-1", arch_), "1.0-1"}},
+                           nginx_.base_url() + "debian/"));
   EXPECT_EQ(job["state"], "failed") << job.dump(2);
   EXPECT_TRUE(contains(job.dump(), "the plan does not apply")) << job.dump(2);
   EXPECT_EQ(status_file(), status_before);

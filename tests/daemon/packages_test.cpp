@@ -169,9 +169,10 @@ TEST(PackagesDebFields, MustBeTheManifestsEntry) {
 }
 
 TEST(PackagesCommands, AreFixedArgvVectors) {
-  EXPECT_EQ(dpkg_install_command("/srv/root", {"/a.deb", "/b.deb"}),
-            (std::vector<std::string>{"dpkg", "--root=/srv/root", "--log=/srv/root/var/log/dpkg.log",
-                                      "--force-confdef", "--force-confold", "--install", "/a.deb", "/b.deb"}));
+  EXPECT_EQ(
+      dpkg_install_command("/srv/root", {"/a.deb", "/b.deb"}),
+      (std::vector<std::string>{"dpkg", "--root=/srv/root", "--log=/srv/root/var/log/dpkg.log",
+                                "--force-confdef", "--force-confold", "--install", "/a.deb", "/b.deb"}));
   EXPECT_EQ(dpkg_remove_command("/srv/root", {"cs-old"}),
             (std::vector<std::string>{"dpkg", "--root=/srv/root", "--log=/srv/root/var/log/dpkg.log",
                                       "--remove", "cs-old"}));

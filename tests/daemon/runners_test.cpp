@@ -124,8 +124,8 @@ TEST_F(RunnersTest, PackagesAreFetchedIntoStagingAndInstalledByTheHelperInOneSte
 
 TEST_F(RunnersTest, PackagesTheHelperRefusesAreGivenUpWithItsReasonAndTheStagingRemoved) {
   const Manifest plan = packages_plan();
-  system_.packages_answer =
-      Error(Errc::kRejected, "countersign-system packages install: the plan does not apply: cs-hello is 1.2-1");
+  system_.packages_answer = Error(
+      Errc::kRejected, "countersign-system packages install: the plan does not apply: cs-hello is 1.2-1");
   const JobRecord job = job_for(Action::kInstallPackages, plan.hash(), plan.to_json());
   RunOutcome out = run(job);
   ASSERT_EQ(out.kind, RunOutcome::Kind::kFailed);
