@@ -34,6 +34,7 @@
 #include "system/snapshot.h"
 #include "system/system.h"
 #include "tests/daemon/box_fixture.h"
+#include "tests/daemon/engine_holder.h"
 #include "tests/daemon/integration.h"
 #include "tests/daemon/loop_btrfs.h"
 #include "tests/daemon/nginx_fixture.h"
@@ -472,21 +473,13 @@ class PackagesThroughTheDaemonTest : public PackagesInstallTest {
     // nginx's worker reads the document root, not the test's 0700 temp directory: a copy.
     fs::copy(repo_ / "repo", nginx_.root() / "debian", fs::copy_options::recursive);
     fs::copy(repo_ / "tampered", nginx_.root() / "tampered", fs::copy_options::recursive);
+    engine_ = std::make_unique<test_util::EngineHolder>(*box_);
   }
   void TearDown() override {
-    if (engine_) engine_->stop();
-    engine_.reset();
+    engine_.reset();  // before the box and its mount go
     PackagesInstallTest::TearDown();
   }
-  Engine& engine() {
-    if (!engine_) {
-      box_->write_config();
-      engine_ = test_util::must(Engine::open(box_->config()), "engine");
-      auto started = engine_->start();
-      EXPECT_TRUE(started.ok()) << started.error().message;
-    }
-    return *engine_;
-  }
+  Engine& engine() { return engine_->get(); }
   json submit_and_wait(const Manifest& m) {
     test_util::BoxFixture::ProposalOptions o;
     o.action = Action::kInstallPackages;
@@ -514,7 +507,7 @@ class PackagesThroughTheDaemonTest : public PackagesInstallTest {
   }
 
   test_util::NginxFixture nginx_;
-  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<test_util::EngineHolder> engine_;
 };
 
 TEST_F(PackagesThroughTheDaemonTest, TheDaemonFetchesTheApprovedDebsAndTheHelperInstallsThem) {

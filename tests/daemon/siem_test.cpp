@@ -22,6 +22,7 @@
 #include "daemon/log_reader.h"
 #include "daemon/log_shipper.h"
 #include "tests/daemon/box_fixture.h"
+#include "tests/daemon/engine_holder.h"
 #include "tests/daemon/integration.h"
 #include "tests/daemon/rsyslog_fixture.h"
 #include "tests/daemon/system_test_util.h"
@@ -83,34 +84,14 @@ class SiemTest : public ::testing::Test {
     box_.config().ship_retry_seconds = 1;
     box_.config().stall_timeout_seconds = 5;
   }
-  void TearDown() override {
-    if (engine_) engine_->stop();
-  }
-  Engine& engine() {
-    if (!engine_) {
-      box_.write_config();
-      engine_ = test_util::must(Engine::open(box_.config()), "engine");
-      auto s = engine_->start();
-      EXPECT_TRUE(s.ok()) << s.error().message;
-    }
-    return *engine_;
-  }
+  Engine& engine() { return engine_.get(); }
   void restart() {
-    if (engine_) engine_->stop();
     engine_.reset();
     engine();
   }
   // Entries the daemon reports, appended by the helper as the daemon has it do.
   void append(int n, const std::string& what) {
-    for (int i = 0; i < n; ++i) {
-      auto r = test::run_helper(box_.config_file(), {"log", "append"}, {},
-                                json{{"event", "source-failed"},
-                                     {"path", "weights/model-" + std::to_string(i) + ".bin"},
-                                     {"source", "https://mirror.example/"},
-                                     {"reason", what + " — naïve ü " + std::to_string(i)}}
-                                    .dump());
-      ASSERT_EQ(r.status, 0) << r.err;
-    }
+    test::append_reported_entries(box_.config_file(), n, "weights/model-", what + " — naïve ü");
   }
   std::uint64_t log_size() { return *engine().log().size(); }
   json status() { return Api(engine()).status().body; }
@@ -170,7 +151,7 @@ class SiemTest : public ::testing::Test {
   test_util::RsyslogFixture rsyslog_;
   test_util::TempDir dir_{"siem"};
   BoxFixture box_{dir_.path()};
-  std::unique_ptr<Engine> engine_;
+  test_util::EngineHolder engine_{box_};
 };
 
 TEST_F(SiemTest, EveryEntryArrivesInOrderAndVerifiesAgainstTheCheckpoint) {

@@ -155,6 +155,22 @@ inline HelperRun run_helper(const std::string& config, const std::vector<std::st
   return run;
 }
 
+// Has the helper append `n` entries as the daemon reports them (`log append`, event
+// source-failed), entry i with path "<path_prefix>i" and reason "<reason> i": a log that grows
+// in tests of what reads it (shipping, witnesses). Fails the test when the helper refuses.
+inline void append_reported_entries(const std::string& config, int n, const std::string& path_prefix,
+                                    const std::string& reason) {
+  for (int i = 0; i < n; ++i) {
+    auto r = run_helper(config, {"log", "append"}, {},
+                        nlohmann::json{{"event", "source-failed"},
+                                       {"path", path_prefix + std::to_string(i)},
+                                       {"source", "https://mirror.example/"},
+                                       {"reason", reason + " " + std::to_string(i)}}
+                            .dump());
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+}
+
 // Runs a system tool (mkfs.btrfs, mount, …) for a test harness.
 inline Result<CommandOutput> run_tool(const std::vector<std::string>& argv, int timeout_seconds = 120) {
   CommandOptions options;

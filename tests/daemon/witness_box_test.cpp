@@ -20,6 +20,7 @@
 #include "daemon/log_reader.h"
 #include "tests/cli/cli_test_util.h"
 #include "tests/daemon/box_fixture.h"
+#include "tests/daemon/engine_holder.h"
 #include "tests/daemon/integration.h"
 #include "tests/daemon/nginx_fixture.h"
 #include "tests/daemon/system_test_util.h"
@@ -51,9 +52,6 @@ class WitnessBoxTest : public ::testing::Test {
     box_.config().stall_timeout_seconds = 5;
     box_.config().connect_timeout_seconds = 2;
   }
-  void TearDown() override {
-    if (engine_) engine_->stop();
-  }
   std::string file(const std::string& name) const { return (dir_.path() / name).string(); }
   std::string vkey(const std::string& w) const { return first_line(test_util::slurp(file(w + ".key.pub"))); }
   test_util::CliRun cli(const std::vector<std::string>& args) { return test_util::run_cli(args, system_now); }
@@ -63,25 +61,9 @@ class WitnessBoxTest : public ::testing::Test {
   static std::string url_of(const WitnessProcess& p) {
     return "http://127.0.0.1:" + std::to_string(p.port()) + "/add-checkpoint";
   }
-  Engine& engine() {
-    if (!engine_) {
-      box_.write_config();
-      engine_ = test_util::must(Engine::open(box_.config()), "engine");
-      auto s = engine_->start();
-      EXPECT_TRUE(s.ok()) << s.error().message;
-    }
-    return *engine_;
-  }
+  Engine& engine() { return engine_.get(); }
   void append(int n, const std::string& tag = "test") {
-    for (int i = 0; i < n; ++i) {
-      auto r = test::run_helper(box_.config_file(), {"log", "append"}, {},
-                                json{{"event", "source-failed"},
-                                     {"path", "m" + std::to_string(i)},
-                                     {"source", "https://mirror.example/"},
-                                     {"reason", tag}}
-                                    .dump());
-      ASSERT_EQ(r.status, 0) << r.err;
-    }
+    test::append_reported_entries(box_.config_file(), n, "m", tag);
   }
   // The box's checkpoint as served (signed first when the log grew), written to `name`.
   std::string checkpoint(const std::string& name) {
@@ -130,7 +112,7 @@ class WitnessBoxTest : public ::testing::Test {
 
   test_util::TempDir dir_{"witnessbox"};
   BoxFixture box_{dir_.path()};
-  std::unique_ptr<Engine> engine_;
+  test_util::EngineHolder engine_{box_};
 };
 
 TEST_F(WitnessBoxTest, TwoReachableWitnessesCosignEveryNewCheckpointAndTheQuorumHolds) {
@@ -198,7 +180,6 @@ TEST_F(WitnessBoxTest, AWitnessThatSawAnotherHistoryRefusesAndTheBoxSaysSo) {
   engine();
   append(2);
   checkpoint("ours.txt");
-  engine_->stop();
   engine_.reset();
   // The fork: a copy of this state dir grown with other entries, cosigned offline by w1.
   const fs::path fork = dir_.path() / "fork-state";
