@@ -480,48 +480,51 @@ Result<Config> parse_config(std::string_view text, const std::string& file_name)
   return c;
 }
 
-Result<HostPort> parse_host_port(std::string_view key, std::string_view text) {
-  const std::string k(key);
-  auto bad = [&](const std::string& why) {
-    return Error(Errc::kInvalidArgument, k + ": \"" + std::string(text) + "\" " + why);
-  };
+namespace {
+
+// "HOST:PORT" split at its last colon, an IPv6 host's brackets removed. The errors name `key`
+// and give `example` of the form.
+Result<std::pair<std::string, std::string>> split_host_port(std::string_view key, std::string_view text,
+                                                            std::string_view example) {
+  const std::string head = std::string(key) + ": \"" + std::string(text) + "\"";
   const auto colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0)
-    return bad("is not HOST:PORT (like siem.example.com:6514)");
+  if (colon == std::string_view::npos || colon == 0) {
+    return Error(Errc::kInvalidArgument, head + " is not HOST:PORT (like " + std::string(example) + ")");
+  }
   std::string host(text.substr(0, colon));
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
-    for (char c : host) {
-      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.')
-        return bad("has no IPv6 address in brackets");
-    }
   } else if (host.find(':') != std::string::npos) {
-    return bad("has an IPv6 address: it goes in brackets, like [::1]:6514");
-  } else {
-    for (char c : host) {
-      const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
-      if (!ok) return bad("has a host that is no DNS name or IPv4 address");
-    }
+    return Error(Errc::kInvalidArgument, head + ": an IPv6 address goes in brackets, like [::1]" +
+                                             std::string(example.substr(example.rfind(':'))));
   }
+  return std::pair{host, std::string(text.substr(colon + 1))};
+}
+
+}  // namespace
+
+Result<HostPort> parse_host_port(std::string_view key, std::string_view text) {
+  CS_TRY(auto split, split_host_port(key, text, "siem.example.com:6514"));
+  auto& [host, port_text] = split;
+  auto bad = [&](const std::string& why) {
+    return Error(Errc::kInvalidArgument, std::string(key) + ": \"" + std::string(text) + "\" " + why);
+  };
   if (host.empty()) return bad("has no host");
-  CS_TRY(auto port, parse_uint(key, text.substr(colon + 1), 1, 65535));
+  const bool bracketed = text.front() == '[';
+  for (char c : host) {
+    const bool ok = bracketed ? std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.'
+                              : std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+    if (!ok)
+      return bad(bracketed ? "has no IPv6 address in brackets"
+                           : "has a host that is no DNS name or IPv4 address");
+  }
+  CS_TRY(auto port, parse_uint(key, port_text, 1, 65535));
   return HostPort{host, static_cast<std::uint16_t>(port)};
 }
 
 Result<ListenAddress> parse_listen_address(std::string_view host_port) {
-  const auto colon = host_port.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) {
-    return Error(Errc::kInvalidArgument,
-                 "listen: \"" + std::string(host_port) + "\" is not HOST:PORT (like 127.0.0.1:8441)");
-  }
-  std::string host(host_port.substr(0, colon));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  } else if (host.find(':') != std::string::npos) {
-    return Error(Errc::kInvalidArgument, "listen: \"" + std::string(host_port) +
-                                             "\": an IPv6 address goes in brackets, like [::1]:8441");
-  }
-  const std::string port(host_port.substr(colon + 1));
+  CS_TRY(auto split, split_host_port("listen", host_port, "127.0.0.1:8441"));
+  const auto& [host, port] = split;
   addrinfo hints{};
   hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
   hints.ai_socktype = SOCK_STREAM;
