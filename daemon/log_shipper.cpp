@@ -335,7 +335,7 @@ class SyslogDestination final : public LogDestination {
     ERR_clear_error();
   }
 
-  const Config& config_;
+  const Config config_;  // a copy: the Config given to log_destinations() need not outlive it
   HostPort hp_;
   std::string name_;
   SSL_CTX* ctx_ = nullptr;
