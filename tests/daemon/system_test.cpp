@@ -1114,7 +1114,8 @@ TEST_F(GovernanceTest, VetoesEndAQueuedInstall) {
   const std::string id = accept(bundle);
   const std::string hex = test::stage(staging_, kModel);
 
-  auto first = veto_by(bundle, "dave");
+  const auto dave = box_->sign_statement("dave", Statement::kVeto, id_of(bundle)).to_json();
+  auto first = veto(bundle, dave);
   ASSERT_EQ(first.status, 0) << first.err;
   EXPECT_EQ(first.json["approver"], "dave");
   EXPECT_EQ(first.json["vetoes"], 1);
@@ -1127,10 +1128,13 @@ TEST_F(GovernanceTest, VetoesEndAQueuedInstall) {
   EXPECT_EQ(received[0]["approver"], "dave");
   EXPECT_TRUE(entries_of(audit::event::kProposalVetoed).empty());
 
-  // The same approver again (here the same file) does not count twice.
-  auto again = veto_by(bundle, "dave");
+  // The same file again does not count twice; a second veto signed by the same approver is refused.
+  auto again = veto(bundle, dave);
   EXPECT_EQ(again.status, 0) << again.err;
   EXPECT_EQ(again.json["vetoes"], 1);
+  auto resigned = veto(bundle, box_->sign_statement("dave", Statement::kVeto, id_of(bundle), system_now() + 5).to_json());
+  EXPECT_NE(resigned.status, 0);
+  EXPECT_NE(resigned.err.find("approver \"dave\" has already vetoed"), std::string::npos) << resigned.err;
   EXPECT_EQ(entries_of(audit::event::kVetoReceived).size(), 1u);
 
   auto second = veto_by(bundle, "erin");
