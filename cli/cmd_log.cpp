@@ -292,8 +292,21 @@ int verify(Io& io, const std::string& source, const std::string& key_arg, const 
     if (!w.ok()) return report_error(io, w.error(), json);
     witnessed = *w;
   }
-  auto r = fs::is_directory(source) ? audit::verify_log_dir(source, *key, notes)
-                                    : audit::verify_export(source, *key, notes);
+  // A directory holding segments/ is a copy of the box's S3 archive; another, the log itself.
+  std::optional<std::uint64_t> segments;
+  Result<audit::VerifyReport> r = Error(Errc::kInternal, "not verified");
+  if (fs::is_directory(fs::path(source) / "segments")) {
+    auto b = audit::verify_bucket_copy(source, *key, notes);
+    if (b.ok()) {
+      segments = b->segments;
+      r = std::move(b->log);
+    } else {
+      r = b.error();
+    }
+  } else {
+    r = fs::is_directory(source) ? audit::verify_log_dir(source, *key, notes)
+                                 : audit::verify_export(source, *key, notes);
+  }
   if (!r.ok()) return report_check_failure(io, r.error().with_context("log verify " + source), json);
   std::ostringstream wtext;
   std::optional<witness::QuorumReport> quorum_report;
@@ -317,10 +330,12 @@ int verify(Io& io, const std::string& source, const std::string& key_arg, const 
     if (r->torn)
       j["torn_tail"] = {{"file", r->torn->file}, {"offset", r->torn->offset}, {"bytes", r->torn->bytes}};
     if (quorum_report) j["witnesses"] = quorum_json(*quorum_report);
+    if (segments) j["segments"] = *segments;
     print_json(io, j);
     return kExitOk;
   }
-  io.out << "OK: " << r->entries << " entries, root " << base64_encode(r->root) << "\n";
+  io.out << "OK: " << r->entries << " entries, root " << base64_encode(r->root)
+         << (segments ? " (from " + std::to_string(*segments) + " archived segments, none missing)" : "") << "\n";
   io.out << "    " << r->checkpoints_checked << " checkpoint(s) signed by " << key->label()
          << " match; newest covers " << r->newest.size << " entries\n";
   if (r->unsigned_entries > 0) {
@@ -593,7 +608,10 @@ void add_log_commands(Registry& r) {
       "(C2SP tlog-cosignature) from at least --quorum K distinct witnesses (default: all given);\n"
       "cosignatures on copies of that checkpoint in other --checkpoint files (one per witness) count.\n"
       "Says which witnesses cosigned; when the quorum is not met, how many were valid and which are\n"
-      "missing (exit 1).");
+      "missing (exit 1).\n"
+      "SOURCE may also be a copy of the box's S3 archive (a directory with segments/ and\n"
+      "checkpoints/, e.g. from `aws s3 sync s3://BUCKET/PREFIX/BOX copy`): the segments are read in\n"
+      "order, overlaps must agree, and every range of entries no segment holds is named (exit 1).");
   vf_cmd->add_option("SOURCE", *vf_src, "Log directory or JSON-lines export")->required();
   vf_cmd->add_option("--key", *vf_key, "Log verifier key (.pub file or NAME+ID+KEY)")->required();
   vf_cmd->add_option("--checkpoint", *vf_cps, "A signed checkpoint you hold (repeatable)");

@@ -7,6 +7,7 @@
 
 #include "core/audit_entry.h"
 #include "core/bytes.h"
+#include "core/fileio.h"
 #include "core/merkle.h"
 
 namespace countersign::audit {
@@ -203,6 +204,144 @@ Result<VerifyReport> verify_export(const std::string& jsonl_path, const note::Ve
   }
   if (in.bad()) return Error(Errc::kIo, "cannot read " + jsonl_path);
   return finish(tree, std::move(held), std::nullopt);
+}
+
+namespace {
+
+// "000000000000-000000000255.jsonl" -> {0, 255}; "000000000256.note" -> 256.
+bool parse_number(std::string_view s, std::uint64_t& out) {
+  if (s.empty() || s.size() > 19) return false;
+  out = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return true;
+}
+
+struct Segment {
+  std::uint64_t first = 0, last = 0;
+  std::string path;
+};
+
+}  // namespace
+
+Result<BucketCopyReport> verify_bucket_copy(const std::string& dir, const note::Verifier& key,
+                                            const std::vector<std::string>& extra_checkpoints) {
+  namespace fs = std::filesystem;
+  const fs::path seg_dir = fs::path(dir) / "segments", cp_dir = fs::path(dir) / "checkpoints";
+  if (!fs::is_directory(seg_dir)) return Error(Errc::kNotFound, seg_dir.string() + " is not a directory");
+  std::error_code ec;
+  std::vector<Segment> segments;
+  for (const auto& e : fs::directory_iterator(seg_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    std::uint64_t first = 0, last = 0;
+    const auto dash = name.find('-');
+    const bool ok = name.size() > 6 && name.ends_with(".jsonl") && dash != std::string::npos &&
+                    parse_number(std::string_view(name).substr(0, dash), first) &&
+                    parse_number(std::string_view(name).substr(dash + 1, name.size() - 6 - dash - 1), last) &&
+                    first <= last;
+    if (!ok) {
+      return Error(Errc::kInvalidDocument,
+                   e.path().string() + ": not a segment name (FIRST-LAST.jsonl, entries FIRST..LAST)");
+    }
+    segments.push_back({first, last, e.path().string()});
+  }
+  if (ec) return Error(Errc::kIo, "cannot list " + seg_dir.string() + ": " + ec.message());
+  std::sort(segments.begin(), segments.end(),
+            [](const Segment& a, const Segment& b) { return a.first != b.first ? a.first < b.first : a.last < b.last; });
+
+  std::vector<Held> held;
+  if (fs::is_directory(cp_dir)) {
+    std::vector<fs::path> notes;
+    for (const auto& e : fs::directory_iterator(cp_dir, ec)) notes.push_back(e.path());
+    if (ec) return Error(Errc::kIo, "cannot list " + cp_dir.string() + ": " + ec.message());
+    std::sort(notes.begin(), notes.end());
+    for (const auto& p : notes) {
+      const std::string name = p.filename().string();
+      std::uint64_t size = 0;
+      if (!name.ends_with(".note") || !parse_number(std::string_view(name).substr(0, name.size() - 5), size)) {
+        return Error(Errc::kInvalidDocument, p.string() + ": not a checkpoint name (SIZE.note)");
+      }
+      CS_TRY(std::string text, read_file(p.string(), note::kMaxNoteSize));
+      auto cp = open_checkpoint(text, key);
+      if (!cp.ok()) return cp.error().with_context(p.string());
+      if (cp->size != size) {
+        return Error(Errc::kInvalidDocument, p.string() + ": holds the checkpoint of size " +
+                                                 std::to_string(cp->size) + ", not " + std::to_string(size));
+      }
+      held.push_back({*cp, p.string(), false});
+    }
+  }
+  CS_TRY(auto extras, open_extras(extra_checkpoints, key));
+  held.insert(held.end(), extras.begin(), extras.end());
+
+  BucketCopyReport report;
+  report.segments = segments.size();
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> missing;  // [first, end)
+  Recomputed tree;
+  std::vector<Digest> leaves;  // to compare segments that overlap
+  for (const Segment& seg : segments) {
+    if (seg.first > tree.size()) {
+      // A gap: the tree stops here; the rest is only named.
+      missing.push_back({tree.size(), seg.first});
+      break;
+    }
+    std::ifstream in(seg.path, std::ios::binary);
+    if (!in) return Error(Errc::kIo, "cannot open " + seg.path);
+    std::string line;
+    std::uint64_t expect = seg.first;
+    while (std::getline(in, line)) {
+      const std::string where = seg.path + " line " + std::to_string(expect - seg.first + 1);
+      auto parsed = parse_export_line(line);
+      if (!parsed.ok()) return parsed.error().with_context(where);
+      if (parsed->index != expect || expect > seg.last) {
+        return Error(Errc::kInvalidDocument, where + ": index " + std::to_string(parsed->index) + ", expected " +
+                                                 (expect > seg.last ? "none (the name ends at " +
+                                                                          std::to_string(seg.last) + ")"
+                                                                    : std::to_string(expect)));
+      }
+      if (expect < tree.size()) {
+        if (leaves[expect] != parsed->leaf_hash) {
+          return Error(Errc::kHashMismatch, where + ": entry " + std::to_string(expect) +
+                                                " differs from the same entry in an earlier segment");
+        }
+      } else {
+        CS_TRY_VOID(add_entry(tree, expect, parsed->entry, where + " (entry " + std::to_string(expect) + ")"));
+        leaves.push_back(parsed->leaf_hash);
+      }
+      ++expect;
+    }
+    if (in.bad()) return Error(Errc::kIo, "cannot read " + seg.path);
+    if (expect != seg.last + 1) {
+      return Error(Errc::kInvalidDocument, seg.path + ": ends at entry " + std::to_string(expect) +
+                                               ", its name says it holds up to " + std::to_string(seg.last));
+    }
+  }
+  std::uint64_t covered = 0;
+  for (const Held& h : held) covered = std::max(covered, h.cp.size);
+  if (missing.empty() && covered > tree.size()) missing.push_back({tree.size(), covered});
+  if (!missing.empty()) {
+    // Name every gap, also those after the first (from the segment names alone).
+    std::uint64_t end = missing.front().second;
+    for (const Segment& seg : segments) {
+      if (seg.last + 1 <= end) {
+        end = std::max(end, seg.last + 1);
+        continue;
+      }
+      if (seg.first > end) missing.push_back({end, seg.first});
+      end = std::max(end, seg.last + 1);
+    }
+    if (covered > end) missing.push_back({end, covered});
+    std::string text;
+    for (const auto& [a, b] : missing) text += (text.empty() ? "" : ", ") + range_text(a, b);
+    return Error(Errc::kHashMismatch, dir + ": no segment holds " + text +
+                                          (covered > 0 ? " (the newest checkpoint covers " + std::to_string(covered) +
+                                                             " entries)"
+                                                       : ""));
+  }
+  CS_TRY(report.log, finish(tree, std::move(held), std::nullopt));
+  return report;
 }
 
 }  // namespace countersign::audit

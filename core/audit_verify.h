@@ -47,6 +47,20 @@ Result<VerifyReport> verify_log_dir(const std::string& dir, const note::Verifier
 Result<VerifyReport> verify_export(const std::string& jsonl_path, const note::Verifier& key,
                                    const std::vector<std::string>& extra_checkpoints);
 
+// A copy of the box's S3 archive (daemon/s3_archive.h; docs/audit-log.md), as an auditor
+// downloads it: DIR/segments/FIRST-LAST.jsonl (export lines of entries FIRST..LAST) and
+// DIR/checkpoints/SIZE.note. Segments may overlap (a retry after a lost answer can seal a
+// longer one); where they do, their entries must be the same. Checked as above, with the
+// checkpoints found in DIR/checkpoints and those handed in. Entries no segment holds (a gap
+// between segments, or a tail a checkpoint covers) are an error (kHashMismatch) naming every
+// missing range.
+struct BucketCopyReport {
+  VerifyReport log;
+  std::uint64_t segments = 0;
+};
+Result<BucketCopyReport> verify_bucket_copy(const std::string& dir, const note::Verifier& key,
+                                            const std::vector<std::string>& extra_checkpoints);
+
 // Parses a signed checkpoint note and verifies it with `key` (signature, origin == name).
 Result<Checkpoint> open_checkpoint(std::string_view note_text, const note::Verifier& key);
 

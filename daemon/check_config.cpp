@@ -49,6 +49,9 @@ int check_config(const Config& config, SystemClient& helper, std::ostream& out) 
   if (config.s3_credentials_file)
     report("s3_credentials_file private", *config.s3_credentials_file,
            check_private_file(*config.s3_credentials_file));
+  if (config.s3_archive_credentials)
+    report("s3_archive_credentials private", *config.s3_archive_credentials,
+           check_private_file(*config.s3_archive_credentials));
 
   auto checked = helper.check();
   if (!checked.ok()) {

@@ -9,6 +9,7 @@
 #include "core/fileio.h"
 #include "core/signed_note.h"
 #include "core/timeutil.h"
+#include "daemon/s3_url.h"
 
 namespace countersign::daemon {
 namespace {
@@ -196,6 +197,16 @@ const std::vector<ConfigKey>& config_keys() {
       {"syslog_key", "PEM private key of syslog_cert, readable only by its owner"},
       {"journal", "yes: also write every audit log entry as a JSON line on standard output (the journal)"},
       {"ship_retry", "Wait this long before trying a failed log destination again (default 10s)"},
+      {"s3_archive",
+       "Upload the audit log (sealed segments and signed checkpoints) to this S3 bucket with Object Lock: "
+       "https://HOST/BUCKET[/PREFIX]"},
+      {"s3_archive_region", "The bucket's region, for SigV4 (default us-east-1)"},
+      {"s3_archive_credentials",
+       "File with two lines, the access key id and secret key the box uploads with (readable only by its owner)"},
+      {"s3_archive_ca", "PEM CA bundle the S3 endpoint's certificate must chain to (default: the system's)"},
+      {"s3_archive_retention", "How long each uploaded version is locked in COMPLIANCE mode (default 365d)"},
+      {"s3_archive_segment_entries", "Seal a segment at this many entries (1..4096, default 256)"},
+      {"s3_archive_segment_time", "... or once its first entry has waited this long (default 5m)"},
   };
   return keys;
 }
@@ -395,6 +406,29 @@ Result<void> Config::set(std::string_view key, std::string_view value) {
     CS_TRY(ship_retry_seconds, parse_seconds(key, v));
     if (ship_retry_seconds < 1 || ship_retry_seconds > 3600)
       return Error(Errc::kInvalidArgument, "ship_retry: must be 1s..1h");
+  } else if (key == "s3_archive") {
+    auto u = parse_s3_url(v);
+    if (!u.ok()) return Error(Errc::kInvalidArgument, "s3_archive: " + u.error().message);
+    s3_archive = std::string(v);
+  } else if (key == "s3_archive_region") {
+    if (v.empty() || v.size() > 64 ||
+        v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string_view::npos)
+      return Error(Errc::kInvalidArgument, "s3_archive_region: \"" + std::string(v) + "\" is not a region name");
+    s3_archive_region = std::string(v);
+  } else if (key == "s3_archive_credentials" || key == "s3_archive_ca") {
+    CS_TRY(std::string p, absolute_path(key, v));
+    (key == "s3_archive_ca" ? s3_archive_ca : s3_archive_credentials) = p;
+  } else if (key == "s3_archive_retention") {
+    CS_TRY(s3_archive_retention_seconds, parse_seconds(key, v));
+    if (s3_archive_retention_seconds < 86400)
+      return Error(Errc::kInvalidArgument, "s3_archive_retention: at least 1d (S3 retention is counted in days)");
+  } else if (key == "s3_archive_segment_entries") {
+    CS_TRY(auto n, parse_uint(key, v, 1, 4096));
+    s3_archive_segment_entries = n;
+  } else if (key == "s3_archive_segment_time") {
+    CS_TRY(s3_archive_segment_seconds, parse_seconds(key, v));
+    if (s3_archive_segment_seconds < 1 || s3_archive_segment_seconds > 86400)
+      return Error(Errc::kInvalidArgument, "s3_archive_segment_time: must be 1s..1d");
   } else {
     return Error(Errc::kInvalidArgument, "unknown key \"" + std::string(key) + "\"");
   }
@@ -437,6 +471,13 @@ Result<void> Config::validate() const {
   }
   if (syslog_cert.has_value() != syslog_key.has_value()) {
     return Error(Errc::kInvalidArgument, "syslog_cert and syslog_key: set both or neither");
+  }
+  if (s3_archive && !s3_archive_credentials) {
+    return Error(Errc::kInvalidArgument,
+                 "s3_archive: needs s3_archive_credentials, the file with the key the box uploads with");
+  }
+  if (!s3_archive && (s3_archive_credentials || s3_archive_ca)) {
+    return Error(Errc::kInvalidArgument, "s3_archive_credentials and s3_archive_ca need s3_archive");
   }
   // The system snapshot covers exactly the system root; a restore swaps the subvolume in its
   // parent directory, which the mounted root of a running system ("/") does not allow.

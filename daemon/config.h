@@ -65,6 +65,18 @@
 //   journal       = no | yes                       also one JSON line per entry on standard
 //                                                  output (the unit hands it to the journal)
 //   ship_retry    = 10s                            wait between attempts when a destination fails
+//   s3_archive    = https://s3.eu-central-1.amazonaws.com/BUCKET[/PREFIX]   an S3 bucket with
+//                                                  Object Lock (path style) for the log's
+//                                                  immutable copy (daemon/s3_archive.h)
+//   s3_archive_region      = eu-central-1          its SigV4 region (default us-east-1)
+//   s3_archive_credentials = /etc/countersign/s3-archive.credentials   two lines, access key id
+//                                                  then secret key, readable only by its owner
+//                                                  (required with s3_archive)
+//   s3_archive_ca          = /etc/countersign/s3-ca.pem   optional CA bundle for https
+//   s3_archive_retention   = 365d                  each version is locked (COMPLIANCE) this long
+//   s3_archive_segment_entries = 256               a segment is sealed at this many entries
+//                                                  (1..4096) ...
+//   s3_archive_segment_time    = 5m                ... or when its first entry waited this long
 //
 // Paths must be absolute. Errors name the file, line and key.
 #pragma once
@@ -144,6 +156,13 @@ struct Config {
   std::optional<std::string> syslog_key;
   bool journal = false;
   std::int64_t ship_retry_seconds = 10;
+  std::optional<std::string> s3_archive;  // "https://HOST/BUCKET[/PREFIX]"
+  std::string s3_archive_region = "us-east-1";
+  std::optional<std::string> s3_archive_credentials;
+  std::optional<std::string> s3_archive_ca;
+  std::int64_t s3_archive_retention_seconds = 365 * 86400;
+  std::size_t s3_archive_segment_entries = 256;
+  std::int64_t s3_archive_segment_seconds = 300;
 
   // Derived paths.
   std::string models_dir() const { return state_dir + "/models"; }

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <csignal>
@@ -32,6 +34,7 @@
 #include "core/secret.h"
 #include "core/timeutil.h"
 #include "core/untrusted_text.h"
+#include "daemon/s3_archive.h"
 
 namespace countersign::daemon {
 namespace {
@@ -39,7 +42,6 @@ namespace {
 using nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
 
-constexpr std::size_t kBatchEntries = 256;
 constexpr std::size_t kBatchBytes = 1u << 20;
 constexpr auto kPollInterval = std::chrono::milliseconds(250);
 
@@ -379,6 +381,10 @@ Result<std::vector<std::unique_ptr<LogDestination>>> log_destinations(const Conf
     out.push_back(std::move(d));
   }
   if (config.journal) out.push_back(journal_destination(STDOUT_FILENO));
+  if (config.s3_archive) {
+    CS_TRY(auto d, s3_archive_destination(config));
+    out.push_back(std::move(d));
+  }
   return out;
 }
 
@@ -398,6 +404,7 @@ struct LogShipper::Impl {
   std::condition_variable cv;
   bool stopping = false;
   bool started = false;
+  std::atomic<bool> flushing{false};  // drain(): destinations holding entries back deliver them
 
   // One batch from the worker's cursor: true when something was delivered. `log_failed`
   // tells a failure to read the log (which can be passing: the helper may be between the
@@ -416,10 +423,16 @@ struct LogShipper::Impl {
                                                " entries were delivered, the log has " +
                                                std::to_string(size));
     }
-    if (next == size) return false;
+    const std::size_t limit = std::max<std::size_t>(1, w.destination->batch_limit());
+    const auto available = static_cast<std::size_t>(std::min<std::uint64_t>(size - next, limit));
+    if (available == 0 || !w.destination->ready(next, available, flushing.load())) {
+      log_failed = false;
+      CS_TRY_VOID(w.destination->after(log, next));
+      return false;
+    }
     std::vector<std::string> batch;
     std::size_t bytes = 0;
-    for (std::uint64_t i = next; i < size && batch.size() < kBatchEntries && bytes < kBatchBytes; ++i) {
+    for (std::uint64_t i = next; i < size && batch.size() < available && bytes < kBatchBytes; ++i) {
       CS_TRY(std::string e, log.entry(i));
       bytes += e.size();
       batch.push_back(std::move(e));
@@ -428,8 +441,12 @@ struct LogShipper::Impl {
     CS_TRY_VOID(w.destination->deliver(next, batch));
     const std::uint64_t delivered = next + batch.size();
     CS_TRY_VOID(write_file_atomic(w.cursor_file, json{{"delivered", delivered}}.dump() + "\n", 0640));
+    {
+      std::lock_guard lock(mu);
+      w.next = delivered;
+    }
+    CS_TRY_VOID(w.destination->after(log, delivered));
     std::lock_guard lock(mu);
-    w.next = delivered;
     w.error.reset();
     return true;
   }
@@ -518,6 +535,7 @@ void LogShipper::start() {
 }
 
 void LogShipper::drain(std::uint64_t size, std::chrono::milliseconds max) {
+  impl_->flushing = true;
   std::unique_lock lock(impl_->mu);
   if (!impl_->started) return;
   const auto until = SteadyClock::now() + max;

@@ -19,6 +19,8 @@
 //            twice (same seq), never lose one or receive them out of order.
 //   journal  one line per entry on standard output in the `countersign log export` format
 //            ({"entry": ..., "index": N, "leaf_hash": ...}); delivered once written.
+//   s3       sealed segments of entries and every signed checkpoint, PUT with Object Lock
+//            (daemon/s3_archive.h); delivered once the server answered 200.
 #pragma once
 
 #include <chrono>
@@ -29,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/audit_log.h"
 #include "core/result.h"
 #include "daemon/config.h"
 
@@ -53,9 +56,22 @@ class LogDestination {
   // For messages: "syslog siem.example.com:6514 (TLS)".
   virtual std::string describe() const = 0;
   virtual Result<void> deliver(std::uint64_t first_index, const std::vector<std::string>& entries) = 0;
+
+  // At most this many entries per deliver() (the shipper also stops a batch at 1 MiB).
+  virtual std::size_t batch_limit() const { return 256; }
+  // Whether to deliver now, `available` entries (at most batch_limit()) waiting from
+  // `first_index`; false holds them back (a destination sealing segments waits for a full
+  // one, or for its time). `flushing`: the daemon is stopping, deliver what there is.
+  virtual bool ready(std::uint64_t /*first_index*/, std::size_t /*available*/, bool /*flushing*/) {
+    return true;
+  }
+  // Called each round, with the log open, once the entries [0, delivered) are delivered:
+  // for what follows entries (the S3 archive's signed checkpoints). An error is reported
+  // and retried like deliver()'s.
+  virtual Result<void> after(const audit::AuditLog& /*log*/, std::uint64_t /*delivered*/) { return {}; }
 };
 
-// The destinations `config` asks for (syslog, journal), in that order. Errors: a client key
+// The destinations `config` asks for (syslog, journal, s3_archive), in that order. Errors: a client key
 // others may read, a CA file that does not load (naming the file).
 Result<std::vector<std::unique_ptr<LogDestination>>> log_destinations(const Config& config);
 // One JSON line per entry written to `fd` (standard output in countersignd).

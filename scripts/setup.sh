@@ -48,6 +48,9 @@ packages=(
   # issue 21: the SIEM collector of the log-shipping tests (tests/daemon/rsyslog_fixture.h):
   # rsyslog with its GnuTLS driver, TLS on loopback.
   rsyslog rsyslog-gnutls
+  # issue 21: the S3 server with Object Lock of the archive tests (tests/daemon/radosgw_fixture.h):
+  # Ceph's radosgw on a one-node cluster (monitor, memstore OSD) on loopback.
+  ceph-mon ceph-osd radosgw ceph-common
 )
 node_packages=(nodejs npm)
 

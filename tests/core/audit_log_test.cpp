@@ -343,6 +343,80 @@ TEST_F(AuditLogTest, SavedCheckpointCatchesHistoryRewrittenWithTheBoxKey) {
                   {saved});  // ...but not with the past
 }
 
+// A copy of the S3 archive (daemon/s3_archive.h): segments FIRST-LAST.jsonl, checkpoints SIZE.note.
+TEST_F(AuditLogTest, BucketCopyVerifiesAndNamesEveryMissingRange) {
+  make_log(20, key_, false);
+  auto log = AuditLog::open(dir_.string(), AuditLog::Mode::kReadOnly);
+  ASSERT_TRUE(log.ok());
+  const fs::path copy = tmp_.path() / "copy";
+  fs::create_directories(copy / "segments");
+  fs::create_directories(copy / "checkpoints");
+  auto segment = [&](std::uint64_t first, std::uint64_t last) {
+    std::string body;
+    for (std::uint64_t i = first; i <= last; ++i) body += export_line(i, *log->entry(i), *log->leaf_hash(i)) + "\n";
+    char name[64];
+    std::snprintf(name, sizeof name, "%012llu-%012llu.jsonl", static_cast<unsigned long long>(first),
+                  static_cast<unsigned long long>(last));
+    spit(copy / "segments" / name, body);
+    return copy / "segments" / name;
+  };
+  segment(0, 7);
+  segment(8, 15);
+  segment(8, 12);  // sealed again after a crash: overlaps, same entries
+  const auto last = segment(16, 19);
+  spit(copy / "checkpoints" / "000000000020.note", log->checkpoints()->back());
+  auto ok = verify_bucket_copy(copy.string(), key_.verifier(), {});
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->segments, 4u);
+  EXPECT_EQ(ok->log.entries, 20u);
+  EXPECT_EQ(ok->log.newest.size, 20u);
+
+  // Gaps between segments and a tail the checkpoint covers are all named.
+  fs::remove(copy / "segments" / "000000000008-000000000015.jsonl");
+  fs::remove(copy / "segments" / "000000000008-000000000012.jsonl");
+  segment(10, 12);
+  fs::remove(last);
+  segment(16, 17);
+  auto gaps = verify_bucket_copy(copy.string(), key_.verifier(), {});
+  ASSERT_FALSE(gaps.ok());
+  EXPECT_EQ(gaps.error().code, Errc::kHashMismatch);
+  EXPECT_NE(gaps.error().message.find("no segment holds entries 8..9, entries 13..15, entries 18..19"),
+            std::string::npos)
+      << gaps.error().message;
+
+  // Overlapping segments that disagree, a segment whose lines do not match its name, a
+  // checkpoint under another size's name: each refused, naming the file.
+  fs::remove_all(copy / "segments");
+  fs::create_directories(copy / "segments");
+  segment(0, 19);
+  const auto other = segment(5, 6);
+  std::string text = slurp(other);
+  std::string changed = text;
+  std::string entry = parse_export_line(text.substr(0, text.find('\n'))).value().entry;
+  entry.replace(entry.find("bundle-"), 15, "bundle-rejected");
+  changed.replace(0, changed.find('\n'), export_line(5, entry, merkle::leaf_hash(as_bytes(entry))));
+  spit(other, changed);
+  auto differ = verify_bucket_copy(copy.string(), key_.verifier(), {});
+  ASSERT_FALSE(differ.ok());
+  EXPECT_NE(differ.error().message.find("entry 5 differs from the same entry in an earlier segment"), std::string::npos)
+      << differ.error().message;
+  spit(other, text.substr(0, text.find('\n') + 1));
+  auto short_one = verify_bucket_copy(copy.string(), key_.verifier(), {});
+  ASSERT_FALSE(short_one.ok());
+  EXPECT_NE(short_one.error().message.find("its name says it holds up to 6"), std::string::npos)
+      << short_one.error().message;
+  fs::remove(other);
+  fs::rename(copy / "checkpoints" / "000000000020.note", copy / "checkpoints" / "000000000019.note");
+  auto misnamed = verify_bucket_copy(copy.string(), key_.verifier(), {});
+  ASSERT_FALSE(misnamed.ok());
+  EXPECT_NE(misnamed.error().message.find("holds the checkpoint of size 20, not 19"), std::string::npos)
+      << misnamed.error().message;
+  spit(copy / "segments" / "notes.txt", "x");
+  auto stray = verify_bucket_copy(copy.string(), key_.verifier(), {});
+  ASSERT_FALSE(stray.ok());
+  EXPECT_NE(stray.error().message.find("notes.txt: not a segment name"), std::string::npos) << stray.error().message;
+}
+
 TEST_F(AuditLogTest, ExportVerifiesAndTamperedExportFails) {
   make_log(9, key_);
   auto log = AuditLog::open(dir_.string(), AuditLog::Mode::kReadOnly);

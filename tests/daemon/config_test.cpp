@@ -1,4 +1,5 @@
 #include "daemon/config.h"
+#include "daemon/s3_url.h"
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -95,6 +96,63 @@ TEST(ConfigTest, SystemRootAndItsSnapshot) {
   ASSERT_FALSE(slash->validate().ok());
   EXPECT_NE(slash->validate().error().message.find("running root"), std::string::npos)
       << slash->validate().error().message;
+}
+
+TEST(ConfigTest, TheS3ArchiveIsOffByDefaultAndNeedsItsCredentials) {
+  auto plain = parse_config(kMinimal, "f");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->s3_archive);
+  EXPECT_EQ(plain->s3_archive_retention_seconds, 365 * 86400);
+  EXPECT_EQ(plain->s3_archive_segment_entries, 256u);
+
+  auto c = parse_config(std::string(kMinimal) +
+                            "s3_archive = https://s3.eu-central-1.amazonaws.com/acme-audit/countersign/eu\n"
+                            "s3_archive_region = eu-central-1\n"
+                            "s3_archive_credentials = /etc/countersign/s3-archive.credentials\n"
+                            "s3_archive_retention = 2555d\ns3_archive_segment_entries = 1000\n"
+                            "s3_archive_segment_time = 1h\n",
+                        "f");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_TRUE(c->validate().ok()) << c->validate().error().message;
+  EXPECT_EQ(c->s3_archive_region, "eu-central-1");
+  EXPECT_EQ(c->s3_archive_retention_seconds, 2555 * 86400);
+  EXPECT_EQ(c->s3_archive_segment_entries, 1000u);
+  EXPECT_EQ(c->s3_archive_segment_seconds, 3600);
+  auto u = parse_s3_url(*c->s3_archive);
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->endpoint, "https://s3.eu-central-1.amazonaws.com");
+  EXPECT_EQ(u->bucket, "acme-audit");
+  EXPECT_EQ(u->prefix, "countersign/eu");
+
+  struct Bad {
+    std::string text;
+    std::string says;
+  };
+  for (const auto& [text, says] : std::vector<Bad>{
+           {"s3_archive = s3.amazonaws.com/b\n", "no scheme"},
+           {"s3_archive = ftp://h/bucket\n", "must be https"},
+           {"s3_archive = https://h\n", "no bucket"},
+           {"s3_archive = https://h/Bad_Bucket\n", "is not an S3 bucket name"},
+           {"s3_archive = https://h/bucket?x=1\n", "no query"},
+           {"s3_archive_region = EU\n", "is not a region name"},
+           {"s3_archive_retention = 1h\n", "at least 1d"},
+           {"s3_archive_segment_entries = 5000\n", "s3_archive_segment_entries"},
+           {"s3_archive_credentials = creds\n", "is not an absolute path"},
+       }) {
+    auto r = parse_config(std::string(kMinimal) + text, "box.conf");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.error().message.find("box.conf:6: "), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find(says), std::string::npos) << r.error().message;
+  }
+  for (const auto& [text, says] : std::vector<Bad>{
+           {"s3_archive = https://h/bucket\n", "needs s3_archive_credentials"},
+           {"s3_archive_credentials = /etc/c\n", "need s3_archive"},
+       }) {
+    auto r = parse_config(std::string(kMinimal) + text, "box.conf");
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    ASSERT_FALSE(r->validate().ok()) << text;
+    EXPECT_NE(r->validate().error().message.find(says), std::string::npos) << r->validate().error().message;
+  }
 }
 
 TEST(ConfigTest, LogDestinationsAreOffByDefaultAndSyslogNeedsItsCa) {
