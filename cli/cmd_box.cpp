@@ -23,6 +23,7 @@
 #include "core/liveness.h"
 #include "core/manifest_diff.h"
 #include "core/signature_file.h"
+#include "core/snapshot_doc.h"
 #include "core/untrusted_text.h"
 
 namespace countersign::cli {
@@ -525,7 +526,9 @@ void add_box_commands(Registry& r) {
                                     "The box's snapshots, as documents a restore-snapshot proposal approves");
   snaps->footer(
       "With -o DIR, writes each snapshot document to DIR/<id>.json for `countersign proposal create\n"
-      "--action restore-snapshot --manifest DIR/<id>.json`.");
+      "--action restore-snapshot --manifest DIR/<id>.json`. A snapshot of the models directory\n"
+      "says \"models\"; one of the system root (taken before each packages install) says \"system\n"
+      "root\": restoring it rolls that packages change back (docs/packages.md).");
   snaps->add_option("-o,--out-dir", *snap_dir, "Write each snapshot document into this directory");
   add_common(snaps, *c);
   snaps->callback([&io = r.io, &rc = r.rc, c, snap_dir] {
@@ -533,6 +536,12 @@ void add_box_commands(Registry& r) {
     if (!j) return;
     for (const auto& snap : (*j)["snapshots"]) {
       const json& d = snap["document"];
+      // The box's answer is untrusted: only a valid snapshot document names a file.
+      auto doc = SnapshotDoc::parse(d);
+      if (!doc.ok()) {
+        rc = report_error(io, doc.error().with_context("the box's snapshot list"), c->json);
+        return;
+      }
       if (!snap_dir->empty()) {
         auto w = write_file_atomic(*snap_dir + "/" + d["id"].get<std::string>() + ".json", to_pretty_json(d));
         if (!w.ok()) {
@@ -541,8 +550,9 @@ void add_box_commands(Registry& r) {
         }
       }
       if (!c->json)
-        io.out << d["id"].get<std::string>() << "  taken " << d["taken"].get<std::string>() << "  "
-               << snap["hash"].get<std::string>() << "\n";
+        io.out << shown(d, "id") << "  taken " << shown(d, "taken") << "  " << shown(snap, "hash")
+               << (d.value("scope", "") == "system" ? "  system root (rolls a packages change back)" : "  models")
+               << "\n";
     }
     if (c->json) print_json(io, *j);
     if (!c->json && (*j)["snapshots"].empty())

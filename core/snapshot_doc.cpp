@@ -31,6 +31,11 @@ Result<SnapshotDoc> SnapshotDoc::parse(const nlohmann::json& doc) {
     return r.error("id", "must be 1..100 of A-Z a-z 0-9 . _ - and not start with . or -");
   }
   CS_TRY(s.f_.taken, r.time("taken"));
+  CS_TRY(auto scope, r.optional_string("scope"));
+  if (scope && *scope != "system") {
+    return r.error("scope", "must be \"system\" (a snapshot of the system root) or absent (of the models directory)");
+  }
+  s.f_.scope = scope.value_or("");
   CS_TRY_VOID(r.finish());
   CS_TRY(s.hash_, jcs::hash(doc));
   return s;
@@ -53,6 +58,7 @@ nlohmann::json SnapshotDoc::to_json() const {
   j["backend"] = f_.backend;
   j["id"] = f_.id;
   j["taken"] = format_rfc3339(f_.taken);
+  if (!f_.scope.empty()) j["scope"] = f_.scope;
   return j;
 }
 

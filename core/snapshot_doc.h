@@ -7,7 +7,10 @@
 //    "id": "cs-20261122T101500Z-3fa2b1c0", "taken": "2026-11-22T10:15:00Z"}
 //
 // The proposal's `manifest` member is the JCS hash of this document. `box` binds the
-// snapshot to the one box that has it; `id` is the backend's snapshot name.
+// snapshot to the one box that has it; `id` is the backend's snapshot name. A snapshot of
+// the box's system root (taken before a packages install, config system_snapshot) carries
+// "scope": "system"; without `scope` the snapshot is of the models directory. Restoring a
+// system snapshot rolls a packages upgrade back.
 #pragma once
 
 #include <string>
@@ -33,7 +36,9 @@ class SnapshotDoc {
     std::string backend;  // "btrfs", "zfs"
     std::string id;
     UnixTime taken = 0;
+    std::string scope;  // "" (the models directory) or "system" (the system root)
   };
+  bool of_system() const { return f_.scope == "system"; }
   static Result<SnapshotDoc> parse(const nlohmann::json& doc);
   static Result<SnapshotDoc> parse_text(std::string_view text);
   static Result<SnapshotDoc> create(Fields fields);

@@ -259,7 +259,9 @@ Policy Engine::policy() const { return impl_->policy.get(); }
 
 Result<SnapshotListing> Engine::snapshots() {
   Impl& s = *impl_;
-  if (s.config.snapshot.kind == SnapshotSpec::Kind::kNone) return SnapshotListing{"none", {}};
+  if (s.config.snapshot.kind == SnapshotSpec::Kind::kNone &&
+      s.config.system_snapshot.kind == SnapshotSpec::Kind::kNone)
+    return SnapshotListing{"none", {}};
   // One helper run at a time answers every caller; the others wait for its answer.
   std::lock_guard lock(s.snapshots_mu);
   const UnixTime now = s.clock();
@@ -269,7 +271,7 @@ Result<SnapshotListing> Engine::snapshots() {
   CS_TRY(auto listed, s.system.snapshot_list());
   SnapshotListing out{s.config.snapshot.to_string(), {}};
   for (const auto& e : listed) {
-    auto doc = SnapshotDoc::create({s.config.box_id, e.backend, e.id, e.taken});
+    auto doc = SnapshotDoc::create({s.config.box_id, e.backend, e.id, e.taken, e.scope});
     if (doc.ok()) out.snapshots.push_back(std::move(*doc));
   }
   s.snapshots_cached = out;

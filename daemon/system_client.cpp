@@ -128,6 +128,7 @@ Result<std::vector<HelperSnapshot>> HelperSystemClient::snapshot_list() {
     HelperSnapshot s;
     s.id = e["id"].get<std::string>();
     s.backend = e.value("backend", "");
+    s.scope = e.value("scope", "") == "system" ? "system" : "";
     if (e["taken"].is_string()) {
       auto taken = parse_rfc3339(e["taken"].get<std::string>());
       if (taken.ok()) s.taken = *taken;

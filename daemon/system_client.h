@@ -36,6 +36,7 @@ struct HelperSnapshot {
   std::string id;
   std::string backend;  // "btrfs", "zfs"; empty when the helper did not say
   UnixTime taken = 0;   // 0 when the helper's time does not parse
+  std::string scope;    // "system" for a snapshot of the system root, "" for the models directory
 };
 
 // What the helper's own records say became of a proposal whose step is over.

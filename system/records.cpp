@@ -196,11 +196,13 @@ std::optional<std::string> box_refusal(const Bundle& b, const Config& config) {
   switch (b.proposal().action()) {
     case Action::kRestoreSnapshot: {
       const auto& s = b.snapshot()->fields();
-      const std::string backend = config.snapshot.backend_name();
+      const bool system = b.snapshot()->of_system();
+      const std::string backend = (system ? config.system_snapshot : config.snapshot).backend_name();
       if (s.box != config.box_id)
         return "the snapshot belongs to box \"" + s.box + "\", this is \"" + config.box_id + "\"";
       if (s.backend != backend)
-        return "the snapshot is a " + s.backend + " snapshot, this box uses " + backend;
+        return "the snapshot is a " + s.backend + " snapshot" + (system ? " of the system root" : "") +
+               ", this box uses " + backend + (system ? " for its system root" : "");
       return std::nullopt;
     }
     case Action::kInstallPackages:

@@ -1090,20 +1090,40 @@ Result<json> Helper::snapshot_restore(const std::string& hex) {
     return refuse("snapshot restore", a.record.id, Error(Errc::kRejected, *why));
   }
   CS_TRY(StateDirs d, open_state(config_));
-  CS_TRY(std::string safety, ensure_snapshot(a.record, d));
-  SnapshotContext context{&config_,    d.state.get(), d.models.get(),     env_.clock,
-                          env_.random, env_.run,      env_.read_mountinfo};
-  auto restored = [&]() -> Result<std::vector<std::string>> {
-    CS_TRY(auto backend, make_snapshot_backend(context));
-    return backend->restore(s.id);
-  }();
+  std::string safety;
+  Result<std::vector<std::string>> restored = std::vector<std::string>{};
+  if (a.bundle.snapshot()->of_system()) {
+    // Rolling a packages upgrade back: the system root, under its own backend; the state
+    // it is in now is kept first as the safety snapshot, as for the models directory.
+    if (config_.system_snapshot.kind == SnapshotSpec::Kind::kNone) {
+      return refuse("snapshot restore", a.record.id,
+                    Error(Errc::kRejected, "the bundle restores a snapshot of the system root, and this box "
+                                           "has no system_snapshot backend configured"));
+    }
+    CS_TRY(SystemRootDirs root, open_system_root(config_));
+    CS_TRY(safety, ensure_system_snapshot(a.record, root));
+    SystemSnapshotContext context{&config_, root.root.get(), root.parent.get(), env_.clock, env_.random, env_.run};
+    restored = [&]() -> Result<std::vector<std::string>> {
+      CS_TRY(auto backend, make_system_snapshot_backend(context));
+      return backend->restore(s.id);
+    }();
+  } else {
+    CS_TRY(safety, ensure_snapshot(a.record, d));
+    SnapshotContext context{&config_,    d.state.get(), d.models.get(),     env_.clock,
+                            env_.random, env_.run,      env_.read_mountinfo};
+    restored = [&]() -> Result<std::vector<std::string>> {
+      CS_TRY(auto backend, make_snapshot_backend(context));
+      return backend->restore(s.id);
+    }();
+  }
   if (!restored.ok()) {
-    CS_TRY_VOID(
-        log_.append(ev::kSnapshotFailed,
-                    {{"proposal", proposal}, {"snapshot", s.id}, {"reason", restored.error().message}}));
+    json failed = {{"proposal", proposal}, {"snapshot", s.id}, {"reason", restored.error().message}};
+    if (a.bundle.snapshot()->of_system()) failed["root"] = config_.system_root;
+    CS_TRY_VOID(log_.append(ev::kSnapshotFailed, failed));
     return Error(restored.error().code, "restore failed: " + restored.error().message);
   }
   json done = {{"proposal", proposal}, {"snapshot", s.id}, {"safety_snapshot", safety}, {"restored", true}};
+  if (a.bundle.snapshot()->of_system()) done["root"] = config_.system_root;
   if (!restored->empty()) done["warnings"] = *restored;
   CS_TRY_VOID(log_.append(ev::kSnapshotRestored, done));
   CS_TRY_VOID(finish(a.record, ProposalState::kDone, done, std::nullopt));
@@ -1585,10 +1605,22 @@ Result<SystemOutcome> run_system(const SystemInvocation& inv, const Config& conf
     SnapshotContext context{&config,    dirs.state.get(), dirs.models.get(), env.clock,
                             env.random, env.run,          env.read_mountinfo};
     outcome.output = json::array();
-    if (config.snapshot.kind == SnapshotSpec::Kind::kNone) return outcome;
-    CS_TRY(auto backend, make_snapshot_backend(context));
-    CS_TRY(auto all, backend->list());
-    for (const auto& s : all) outcome.output.push_back(s.to_json());
+    if (config.snapshot.kind != SnapshotSpec::Kind::kNone) {
+      CS_TRY(auto backend, make_snapshot_backend(context));
+      CS_TRY(auto all, backend->list());
+      for (const auto& s : all) outcome.output.push_back(s.to_json());
+    }
+    if (config.system_snapshot.kind != SnapshotSpec::Kind::kNone) {
+      CS_TRY(SystemRootDirs root, open_system_root(config));
+      SystemSnapshotContext system_context{&config, root.root.get(), root.parent.get(), env.clock, env.random, env.run};
+      CS_TRY(auto backend, make_system_snapshot_backend(system_context));
+      CS_TRY(auto all, backend->list());
+      for (const auto& s : all) {
+        json j = s.to_json();
+        j["scope"] = "system";
+        outcome.output.push_back(std::move(j));
+      }
+    }
     return outcome;
   }
   if (inv.action == SystemAction::kLogAppend || inv.action == SystemAction::kLogCheckpoint) {

@@ -6,6 +6,7 @@
 
 #include "core/jcs.h"
 #include "core/sha256.h"
+#include "core/snapshot_doc.h"
 #include "tests/core/document_test_util.h"
 
 namespace countersign {
@@ -248,6 +249,36 @@ TEST(ProposalReject, EmptyDomain) {
   json doc = base_doc();
   doc["domain"] = "";
   EXPECT_TRUE(FailsWith(Proposal::parse(doc), Errc::kInvalidDocument, {"/domain", "empty"}));
+}
+
+}  // namespace
+}  // namespace countersign
+
+namespace countersign {
+namespace {
+
+// The snapshot document of a restore-snapshot proposal: of the models directory (no scope)
+// or of the system root ("scope": "system", rolling a packages upgrade back).
+TEST(SnapshotDocTest, ScopeIsAbsentForModelsAndSystemForTheSystemRoot) {
+  auto models = SnapshotDoc::parse_text(
+      R"({"schema":"countersign/snapshot/v1","box":"box-7f3a","backend":"btrfs","id":"cs-20261122T101500Z-3fa2b1c0","taken":"2026-11-22T10:15:00Z"})");
+  ASSERT_TRUE(models.ok()) << models.error().message;
+  EXPECT_FALSE(models->of_system());
+  EXPECT_FALSE(models->to_json().contains("scope"));
+
+  auto system = SnapshotDoc::parse_text(
+      R"({"schema":"countersign/snapshot/v1","box":"box-7f3a","backend":"btrfs","id":"cs-20261122T101500Z-3fa2b1c0","taken":"2026-11-22T10:15:00Z","scope":"system"})");
+  ASSERT_TRUE(system.ok()) << system.error().message;
+  EXPECT_TRUE(system->of_system());
+  EXPECT_NE(system->hash(), models->hash());  // what approvers sign says which is restored
+  auto made = SnapshotDoc::create(system->fields());
+  ASSERT_TRUE(made.ok());
+  EXPECT_EQ(made->hash(), system->hash());
+
+  auto bad = SnapshotDoc::parse_text(
+      R"({"schema":"countersign/snapshot/v1","box":"box-7f3a","backend":"btrfs","id":"cs-20261122T101500Z-3fa2b1c0","taken":"2026-11-22T10:15:00Z","scope":"models"})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("scope"), std::string::npos) << bad.error().message;
 }
 
 }  // namespace

@@ -140,7 +140,7 @@ TEST_F(AdmissionTest, AMalformedBundleIsRejectedAndLogged) {
 
 TEST_F(AdmissionTest, AnotherBoxsSnapshotIsUnsupportedBeforeAnySignatureCounts) {
   auto doc =
-      test_util::must(SnapshotDoc::create({"box-91c2", "btrfs", "cs-20260601T120000Z-0000abcd", 1}), "doc");
+      test_util::must(SnapshotDoc::create({"box-91c2", "btrfs", "cs-20260601T120000Z-0000abcd", 1, ""}), "doc");
   BoxFixture::ProposalOptions o;
   o.action = Action::kRestoreSnapshot;
   AdmissionResult r = submit(box_.bundle(BoxFixture::make_proposal(doc.hash(), o), doc.to_json(), {"alice"}));

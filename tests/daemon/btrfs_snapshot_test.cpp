@@ -108,7 +108,7 @@ class BtrfsSnapshotTest : public ::testing::Test {
   // An accepted restore-snapshot proposal for snapshot `id`.
   std::string accept_restore(const std::string& id) {
     auto taken = parse_snapshot_id(id);
-    auto doc = SnapshotDoc::create({test_util::BoxFixture::kBox, "btrfs", id, taken.ok() ? *taken : 0});
+    auto doc = SnapshotDoc::create({test_util::BoxFixture::kBox, "btrfs", id, taken.ok() ? *taken : 0, ""});
     EXPECT_TRUE(doc.ok());
     return accept(Action::kRestoreSnapshot, doc->hash(), doc->to_json());
   }

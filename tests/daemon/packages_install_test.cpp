@@ -28,6 +28,7 @@
 #include "core/bytes.h"
 #include "core/manifest.h"
 #include "core/sha256.h"
+#include "core/snapshot_doc.h"
 #include "daemon/api.h"
 #include "daemon/engine.h"
 #include "system/command.h"
@@ -344,6 +345,56 @@ TEST_F(PackagesInstallTest, InstallsExactlyTheApprovedVersionsAndLogsOldAndNew) 
   EXPECT_EQ(twice.status, 1);
   EXPECT_TRUE(contains(twice.err, "done already")) << twice.err;
   EXPECT_EQ(entries_of("packages-installed").size(), 1u);
+}
+
+TEST_F(PackagesInstallTest, ARestoreSnapshotBundleOfTheSystemSnapshotRollsTheUpgradeBack) {
+  const std::string status_before = status_file();
+  const Manifest m = upgrade();
+  const std::string id = accept_and_stage(m, repo_ / "repo");
+  auto run = helper({"packages", "install", id});
+  ASSERT_EQ(run.status, 0) << run.err << run.out;
+  ASSERT_EQ(dpkg_list().at("cs-hello:" + arch_), "1.1-1 install ok installed");
+  ASSERT_EQ(entries_of("snapshot-taken").size(), 1u);
+  const std::string snap = entries_of("snapshot-taken")[0]["snapshot"];
+
+  // The box lists it as a snapshot of the system root, the document approvers sign.
+  auto listed = helper({"snapshot", "list"});
+  ASSERT_EQ(listed.status, 0) << listed.err;
+  json listing = json::parse(listed.out);
+  ASSERT_TRUE(listing.is_array()) << listed.out;
+  bool found = false;
+  for (const auto& e : listing) found = found || (e["id"] == snap && e["scope"] == "system");
+  EXPECT_TRUE(found) << listed.out;
+
+  auto doc = SnapshotDoc::create({test_util::BoxFixture::kBox, "btrfs", snap, *parse_snapshot_id(snap), "system"});
+  ASSERT_TRUE(doc.ok()) << doc.error().message;
+  EXPECT_EQ(doc->to_json()["scope"], "system");
+  test_util::BoxFixture::ProposalOptions o;
+  o.action = Action::kRestoreSnapshot;
+  const json restore = box_->bundle(test_util::BoxFixture::make_proposal(doc->hash(), o), doc->to_json(),
+                                    {"alice", "bob", "carol"});
+  auto accepted = helper({"accept"}, restore.dump());
+  ASSERT_EQ(accepted.status, 0) << accepted.err;
+  const std::string rid = hex_encode(Bundle::parse(restore)->proposal().id());
+  auto restored = helper({"snapshot", "restore", rid});
+  ASSERT_EQ(restored.status, 0) << restored.err << restored.out;
+
+  // dpkg's database and the files are as they were before the upgrade.
+  EXPECT_EQ(status_file(), status_before);
+  EXPECT_EQ(dpkg_list().at("cs-hello:" + arch_), "1.0-1 install ok installed");
+  EXPECT_FALSE(fs::exists(root_ / "usr/share/doc/cs-new/changelog.Debian.gz"));
+  auto logged = entries_of("snapshot-restored");
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_EQ(logged[0]["snapshot"], snap);
+  EXPECT_EQ(logged[0]["root"], root_.string());
+  // The upgraded state was kept first (the safety snapshot), so the rollback can be undone.
+  ASSERT_EQ(entries_of("snapshot-taken").size(), 2u);
+  EXPECT_EQ(logged[0]["safety_snapshot"], entries_of("snapshot-taken")[1]["snapshot"]);
+
+  // The same restore again: a box executes a proposal once.
+  auto twice = helper({"snapshot", "restore", rid});
+  EXPECT_EQ(twice.status, 1);
+  EXPECT_TRUE(contains(twice.err, "done already")) << twice.err;
 }
 
 TEST_F(PackagesInstallTest, AFailingMaintainerScriptRestoresTheSnapshot) {

@@ -315,7 +315,7 @@ TEST_F(RunnersTest, RemoveRestoreAndRotateAreOneHelperStepEach) {
     Digest subject_hash = h;
     if (c.action == Action::kRestoreSnapshot) {
       auto doc =
-          test_util::must(SnapshotDoc::create({BoxFixture::kBox, "btrfs", "cs-20260601T120000Z-0000abcd", 1}),
+          test_util::must(SnapshotDoc::create({BoxFixture::kBox, "btrfs", "cs-20260601T120000Z-0000abcd", 1, ""}),
                           "snapshot doc");
       subject = doc.to_json();
       subject_hash = doc.hash();
@@ -337,7 +337,7 @@ TEST_F(RunnersTest, RemoveRestoreAndRotateTheHelperRefusesAreGivenUp) {
   system_.restore_answer = Error(Errc::kIo, "btrfs failed");
   system_.rotate_answer = Error(Errc::kRejected, "version is not 2");
   auto snap = test_util::must(
-      SnapshotDoc::create({BoxFixture::kBox, "btrfs", "cs-20260601T120000Z-0000abcd", 1}), "doc");
+      SnapshotDoc::create({BoxFixture::kBox, "btrfs", "cs-20260601T120000Z-0000abcd", 1, ""}), "doc");
   json next = box_.make_policy_doc(2, box_.policy_doc()["rules"]);
   struct Case {
     JobRecord job;
