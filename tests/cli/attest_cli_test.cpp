@@ -259,6 +259,23 @@ TEST(AttestVerify, JsonReportsTheFieldsScriptsNeed) {
   EXPECT_EQ(bad["claimed_timestamp"], kRealAt);
 }
 
+TEST(AttestVerify, TheRealDocumentBindsNoBox) {
+  test_util::TempDir dir("cs-attest");
+  const std::string policy =
+      write_policy(dir, json::array({image("safebox-2026.11", {{"0", kPcr0}, {"1", kPcr1}, {"2", kPcr2}})}));
+  auto log = note::Signer::generate("box-7f3a-log");
+  ASSERT_TRUE(log.ok());
+  test_util::spit(dir.file("log.pub"), log->verifier().vkey() + "\n");
+  CliRun r = run({"attest", "verify", kReal, "--policy", policy, "--at", kRealAt, "--box-id", "box-7f3a",
+                  "--log-key", dir.file("log.pub")});
+  EXPECT_EQ(r.rc, 1) << r;
+  EXPECT_EQ(r.out.rfind(
+                "NOT APPROVED: the document's user_data is 1024 bytes, not a 32-byte binding to a box\n", 0),
+            0u)
+      << r;
+  EXPECT_TRUE(contains(r.out, "Image         approved image safebox-2026.11 (PCRs 0, 1, 2 equal)\n")) << r;
+}
+
 TEST(AttestVerify, UsageErrorsAreExit2BeforeAnythingIsRead) {
   test_util::TempDir dir("cs-attest");
   const std::string policy = write_policy(dir, json::array({image("safebox-2026.11", {{"0", kPcr0}})}));
