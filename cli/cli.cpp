@@ -102,6 +102,7 @@ int run(int argc, const char* const* argv, Io& io) {
   add_log_commands(reg);
   add_box_commands(reg);
   add_packages_commands(reg);
+  add_attest_commands(reg);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -81,6 +81,7 @@ void add_log_commands(Registry& r);
 void add_witness_commands(CLI::App* log, Registry& r);
 void add_box_commands(Registry& r);
 void add_packages_commands(Registry& r);  // packages plan (cli/cmd_packages.cpp)
+void add_attest_commands(Registry& r);    // attest verify (cli/cmd_attest.cpp)
 
 // Runs the command line in-process; returns the exit code.
 int run(int argc, const char* const* argv, Io& io);
