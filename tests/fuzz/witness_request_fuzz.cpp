@@ -67,13 +67,18 @@ struct Fixture {
     std::filesystem::remove_all(dir, ec);
   }
 
-  // Back to knowing only the checkpoint of size 6.
+  // Back to knowing only the checkpoint of size 6. Only a cosignature changes what the
+  // witness knows (a refused fork adds an evidence file, which no decision reads), so the
+  // state is rebuilt only after one: most inputs then cost no file writes.
+  bool changed = true;
   void reset() {
+    if (!changed) return;
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator(dir / "state" / "logs", ec))
       std::filesystem::remove(e.path(), ec);
     auto r = w->add_checkpoint(known, 1798761700);
     if (!r.ok() || r->status != witness::Status::kCosigned) fail("the known checkpoint is not cosigned");
+    changed = false;
   }
 };
 
@@ -97,6 +102,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static Fixture fixture;
   fixture.reset();
   auto out = fixture.w->add_checkpoint(*req, 1798761800);
+  fixture.changed = !out.ok() || out->status == witness::Status::kCosigned;
   if (!out.ok()) {
     if (out.error().message.empty()) fail("error without a message");
     return 0;
