@@ -249,23 +249,26 @@ void Admission::sweep_pending() {
   for (const auto& id : gone) drop_pending(id);
 }
 
-AdmissionResult Admission::create_pending(std::string_view body, const Peer& peer) {
+Result<PendingRequest> parse_pending_request(std::string_view body) {
   auto doc = jcs::parse(body);
-  if (!doc.ok()) return failure(AdmissionOutcome::kMalformed, Error(Errc::kMalformed, doc.error().message));
+  if (!doc.ok()) return Error(Errc::kMalformed, doc.error().message);
   if (!doc->is_object() || !doc->contains("proposal") || !doc->contains("manifest")) {
-    return failure(AdmissionOutcome::kMalformed,
-                   Error(Errc::kMalformed, "expected {\"proposal\": {...}, \"manifest\": {...}}"));
+    return Error(Errc::kMalformed, "expected {\"proposal\": {...}, \"manifest\": {...}}");
   }
   json as_bundle = {{"schema", kBundleSchema},
                     {"proposal", (*doc)["proposal"]},
                     {"manifest", (*doc)["manifest"]},
                     {"signatures", json::array()}};
-  if (doc->size() != 2) {
-    return failure(AdmissionOutcome::kMalformed,
-                   Error(Errc::kMalformed, "only \"proposal\" and \"manifest\" are allowed"));
-  }
-  auto b = Bundle::parse(as_bundle);
-  if (!b.ok()) return failure(AdmissionOutcome::kMalformed, b.error());
+  if (doc->size() != 2) return Error(Errc::kMalformed, "only \"proposal\" and \"manifest\" are allowed");
+  CS_TRY(Bundle bundle, Bundle::parse(as_bundle));
+  return PendingRequest{std::move(as_bundle), std::move(bundle)};
+}
+
+AdmissionResult Admission::create_pending(std::string_view body, const Peer& peer) {
+  auto parsed = parse_pending_request(body);
+  if (!parsed.ok()) return failure(AdmissionOutcome::kMalformed, parsed.error());
+  const json& as_bundle = parsed->as_bundle;
+  const Bundle* b = &parsed->bundle;
   sweep_pending();
   std::lock_guard lock(submit_mu_);
   const Digest id = b->proposal().id();

@@ -75,6 +75,16 @@ struct AdmissionResult {
   std::optional<Error> error;        // kMalformed, kNotFound, kHelperFailed, kInternalError
 };
 
+// The body of POST /v1/proposals, {"proposal": {...}, "manifest": {...}} and nothing else, read
+// as the bundle it stands for: `as_bundle` (no signatures yet) is what a pending proposal is
+// kept as, `bundle` its parse. kMalformed naming what is wrong, or Bundle::parse's error. Pure:
+// no state, no policy (Admission::create_pending checks those next).
+struct PendingRequest {
+  nlohmann::json as_bundle;
+  Bundle bundle;
+};
+Result<PendingRequest> parse_pending_request(std::string_view body);
+
 class Admission {
  public:
   // Counts a key of a require_attestation rule only when this returns true for it.
