@@ -35,7 +35,6 @@ class RadosgwFixture {
  public:
   static constexpr const char* kAccessKey = "COUNTERSIGNTESTKEY01";
   static constexpr const char* kSecretKey = "countersign-test-secret-key-not-a-real-one";
-  static constexpr const char* kFsid = "6b1f8a3e-5c2d-4e0f-9a7b-3d2c1e0f9a8b";
 
   RadosgwFixture() {
     for (const char* tool : {"ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "monmaptool", "ceph"}) {
@@ -45,6 +44,14 @@ class RadosgwFixture {
         return;
       }
     }
+    // A cluster id of its own: two suites running at once must never take each other's
+    // daemons for theirs.
+    fsid_ = slurp("/proc/sys/kernel/random/uuid");
+    while (!fsid_.empty() && (fsid_.back() == '\n' || fsid_.back() == ' ')) fsid_.pop_back();
+    if (fsid_.size() != 36) {
+      why_ = "cannot read a fresh uuid from /proc/sys/kernel/random/uuid";
+      return;
+    }
     mon_port_ = free_port();
     rgw_port_ = free_port();
     const std::string d = dir_.path().string();
@@ -53,7 +60,7 @@ class RadosgwFixture {
     spit(dir_.path() / "ceph.conf",
          "[global]\n"
          "fsid = " +
-             std::string(kFsid) +
+             fsid_ +
              "\n"
              "mon host = v1:127.0.0.1:" +
              std::to_string(mon_port_) +
@@ -80,7 +87,7 @@ class RadosgwFixture {
              "rgw data = " +
              d + "/rgw\n");
     const std::string c = " -c '" + conf() + "'";
-    const std::string mkfs = "cd '" + d + "' && monmaptool --create --fsid " + kFsid +
+    const std::string mkfs = "cd '" + d + "' && monmaptool --create --fsid " + fsid_ +
                              " --addv a '[v1:127.0.0.1:" + std::to_string(mon_port_) + "]' monmap" + c +
                              " >>setup.out 2>&1 && ceph-mon" + c +
                              " -i a --mkfs --monmap monmap >>setup.out 2>&1";
@@ -201,6 +208,7 @@ class RadosgwFixture {
 
   TempDir dir_{"radosgw"};
   std::string why_;
+  std::string fsid_;
   std::uint16_t mon_port_ = 0, rgw_port_ = 0;
   pid_t mon_pid_ = -1, osd_pid_ = -1, rgw_pid_ = -1;
   bool ready_ = false;
