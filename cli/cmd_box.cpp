@@ -551,7 +551,8 @@ void add_box_commands(Registry& r) {
       }
       if (!c->json)
         io.out << shown(d, "id") << "  taken " << shown(d, "taken") << "  " << shown(snap, "hash")
-               << (d.value("scope", "") == "system" ? "  system root (rolls a packages change back)" : "  models")
+               << (d.value("scope", "") == "system" ? "  system root (rolls a packages change back)"
+                                                    : "  models")
                << "\n";
     }
     if (c->json) print_json(io, *j);

@@ -335,7 +335,8 @@ int verify(Io& io, const std::string& source, const std::string& key_arg, const 
     return kExitOk;
   }
   io.out << "OK: " << r->entries << " entries, root " << base64_encode(r->root)
-         << (segments ? " (from " + std::to_string(*segments) + " archived segments, none missing)" : "") << "\n";
+         << (segments ? " (from " + std::to_string(*segments) + " archived segments, none missing)" : "")
+         << "\n";
   io.out << "    " << r->checkpoints_checked << " checkpoint(s) signed by " << key->label()
          << " match; newest covers " << r->newest.size << " entries\n";
   if (r->unsigned_entries > 0) {

@@ -248,8 +248,9 @@ Result<BucketCopyReport> verify_bucket_copy(const std::string& dir, const note::
     segments.push_back({first, last, e.path().string()});
   }
   if (ec) return Error(Errc::kIo, "cannot list " + seg_dir.string() + ": " + ec.message());
-  std::sort(segments.begin(), segments.end(),
-            [](const Segment& a, const Segment& b) { return a.first != b.first ? a.first < b.first : a.last < b.last; });
+  std::sort(segments.begin(), segments.end(), [](const Segment& a, const Segment& b) {
+    return a.first != b.first ? a.first < b.first : a.last < b.last;
+  });
 
   std::vector<Held> held;
   if (fs::is_directory(cp_dir)) {
@@ -260,7 +261,8 @@ Result<BucketCopyReport> verify_bucket_copy(const std::string& dir, const note::
     for (const auto& p : notes) {
       const std::string name = p.filename().string();
       std::uint64_t size = 0;
-      if (!name.ends_with(".note") || !parse_number(std::string_view(name).substr(0, name.size() - 5), size)) {
+      if (!name.ends_with(".note") ||
+          !parse_number(std::string_view(name).substr(0, name.size() - 5), size)) {
         return Error(Errc::kInvalidDocument, p.string() + ": not a checkpoint name (SIZE.note)");
       }
       CS_TRY(std::string text, read_file(p.string(), note::kMaxNoteSize));
@@ -296,10 +298,10 @@ Result<BucketCopyReport> verify_bucket_copy(const std::string& dir, const note::
       auto parsed = parse_export_line(line);
       if (!parsed.ok()) return parsed.error().with_context(where);
       if (parsed->index != expect || expect > seg.last) {
-        return Error(Errc::kInvalidDocument, where + ": index " + std::to_string(parsed->index) + ", expected " +
-                                                 (expect > seg.last ? "none (the name ends at " +
-                                                                          std::to_string(seg.last) + ")"
-                                                                    : std::to_string(expect)));
+        return Error(Errc::kInvalidDocument,
+                     where + ": index " + std::to_string(parsed->index) + ", expected " +
+                         (expect > seg.last ? "none (the name ends at " + std::to_string(seg.last) + ")"
+                                            : std::to_string(expect)));
       }
       if (expect < tree.size()) {
         if (leaves[expect] != parsed->leaf_hash) {
@@ -307,7 +309,8 @@ Result<BucketCopyReport> verify_bucket_copy(const std::string& dir, const note::
                                                 " differs from the same entry in an earlier segment");
         }
       } else {
-        CS_TRY_VOID(add_entry(tree, expect, parsed->entry, where + " (entry " + std::to_string(expect) + ")"));
+        CS_TRY_VOID(
+            add_entry(tree, expect, parsed->entry, where + " (entry " + std::to_string(expect) + ")"));
         leaves.push_back(parsed->leaf_hash);
       }
       ++expect;
@@ -335,10 +338,10 @@ Result<BucketCopyReport> verify_bucket_copy(const std::string& dir, const note::
     if (covered > end) missing.push_back({end, covered});
     std::string text;
     for (const auto& [a, b] : missing) text += (text.empty() ? "" : ", ") + range_text(a, b);
-    return Error(Errc::kHashMismatch, dir + ": no segment holds " + text +
-                                          (covered > 0 ? " (the newest checkpoint covers " + std::to_string(covered) +
-                                                             " entries)"
-                                                       : ""));
+    return Error(
+        Errc::kHashMismatch,
+        dir + ": no segment holds " + text +
+            (covered > 0 ? " (the newest checkpoint covers " + std::to_string(covered) + " entries)" : ""));
   }
   CS_TRY(report.log, finish(tree, std::move(held), std::nullopt));
   return report;

@@ -12,8 +12,8 @@ constexpr std::string_view kDoc = "snapshot";
 bool is_valid_snapshot_id(std::string_view id) {
   if (id.empty() || id.size() > 100 || id.front() == '.' || id.front() == '-') return false;
   for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -25,7 +25,8 @@ Result<SnapshotDoc> SnapshotDoc::parse(const nlohmann::json& doc) {
   SnapshotDoc s;
   CS_TRY(s.f_.box, r.name("box"));
   CS_TRY(s.f_.backend, r.string("backend"));
-  if (s.f_.backend != "btrfs" && s.f_.backend != "zfs") return r.error("backend", "must be \"btrfs\" or \"zfs\"");
+  if (s.f_.backend != "btrfs" && s.f_.backend != "zfs")
+    return r.error("backend", "must be \"btrfs\" or \"zfs\"");
   CS_TRY(s.f_.id, r.string("id"));
   if (!is_valid_snapshot_id(s.f_.id)) {
     return r.error("id", "must be 1..100 of A-Z a-z 0-9 . _ - and not start with . or -");
@@ -33,7 +34,8 @@ Result<SnapshotDoc> SnapshotDoc::parse(const nlohmann::json& doc) {
   CS_TRY(s.f_.taken, r.time("taken"));
   CS_TRY(auto scope, r.optional_string("scope"));
   if (scope && *scope != "system") {
-    return r.error("scope", "must be \"system\" (a snapshot of the system root) or absent (of the models directory)");
+    return r.error("scope",
+                   "must be \"system\" (a snapshot of the system root) or absent (of the models directory)");
   }
   s.f_.scope = scope.value_or("");
   CS_TRY_VOID(r.finish());

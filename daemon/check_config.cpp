@@ -16,7 +16,8 @@ namespace {
 // An existing directory this process may create entries in (access(2) with the real ids,
 // which are the daemon's: it is not set-id).
 Result<void> writable_dir(const std::string& path) {
-  if (::access(path.c_str(), F_OK) != 0) return Error(Errc::kNotFound, "missing (" + std::string(std::strerror(errno)) + ")");
+  if (::access(path.c_str(), F_OK) != 0)
+    return Error(Errc::kNotFound, "missing (" + std::string(std::strerror(errno)) + ")");
   if (::access(path.c_str(), W_OK | X_OK) != 0)
     return Error(Errc::kRejected, "not writable by this user (" + std::string(std::strerror(errno)) + ")");
   return {};

@@ -202,7 +202,8 @@ const std::vector<ConfigKey>& config_keys() {
        "https://HOST/BUCKET[/PREFIX]"},
       {"s3_archive_region", "The bucket's region, for SigV4 (default us-east-1)"},
       {"s3_archive_credentials",
-       "File with two lines, the access key id and secret key the box uploads with (readable only by its owner)"},
+       "File with two lines, the access key id and secret key the box uploads with (readable only by its "
+       "owner)"},
       {"s3_archive_ca", "PEM CA bundle the S3 endpoint's certificate must chain to (default: the system's)"},
       {"s3_archive_retention", "How long each uploaded version is locked in COMPLIANCE mode (default 365d)"},
       {"s3_archive_segment_entries", "Seal a segment at this many entries (1..4096, default 256)"},
@@ -413,7 +414,8 @@ Result<void> Config::set(std::string_view key, std::string_view value) {
   } else if (key == "s3_archive_region") {
     if (v.empty() || v.size() > 64 ||
         v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string_view::npos)
-      return Error(Errc::kInvalidArgument, "s3_archive_region: \"" + std::string(v) + "\" is not a region name");
+      return Error(Errc::kInvalidArgument,
+                   "s3_archive_region: \"" + std::string(v) + "\" is not a region name");
     s3_archive_region = std::string(v);
   } else if (key == "s3_archive_credentials" || key == "s3_archive_ca") {
     CS_TRY(std::string p, absolute_path(key, v));
@@ -421,7 +423,8 @@ Result<void> Config::set(std::string_view key, std::string_view value) {
   } else if (key == "s3_archive_retention") {
     CS_TRY(s3_archive_retention_seconds, parse_seconds(key, v));
     if (s3_archive_retention_seconds < 86400)
-      return Error(Errc::kInvalidArgument, "s3_archive_retention: at least 1d (S3 retention is counted in days)");
+      return Error(Errc::kInvalidArgument,
+                   "s3_archive_retention: at least 1d (S3 retention is counted in days)");
   } else if (key == "s3_archive_segment_entries") {
     CS_TRY(auto n, parse_uint(key, v, 1, 4096));
     s3_archive_segment_entries = n;

@@ -1097,12 +1097,14 @@ Result<json> Helper::snapshot_restore(const std::string& hex) {
     // it is in now is kept first as the safety snapshot, as for the models directory.
     if (config_.system_snapshot.kind == SnapshotSpec::Kind::kNone) {
       return refuse("snapshot restore", a.record.id,
-                    Error(Errc::kRejected, "the bundle restores a snapshot of the system root, and this box "
-                                           "has no system_snapshot backend configured"));
+                    Error(Errc::kRejected,
+                          "the bundle restores a snapshot of the system root, and this box "
+                          "has no system_snapshot backend configured"));
     }
     CS_TRY(SystemRootDirs root, open_system_root(config_));
     CS_TRY(safety, ensure_system_snapshot(a.record, root));
-    SystemSnapshotContext context{&config_, root.root.get(), root.parent.get(), env_.clock, env_.random, env_.run};
+    SystemSnapshotContext context{&config_,   root.root.get(), root.parent.get(),
+                                  env_.clock, env_.random,     env_.run};
     restored = [&]() -> Result<std::vector<std::string>> {
       CS_TRY(auto backend, make_system_snapshot_backend(context));
       return backend->restore(s.id);
@@ -1612,7 +1614,8 @@ Result<SystemOutcome> run_system(const SystemInvocation& inv, const Config& conf
     }
     if (config.system_snapshot.kind != SnapshotSpec::Kind::kNone) {
       CS_TRY(SystemRootDirs root, open_system_root(config));
-      SystemSnapshotContext system_context{&config, root.root.get(), root.parent.get(), env.clock, env.random, env.run};
+      SystemSnapshotContext system_context{&config,   root.root.get(), root.parent.get(),
+                                           env.clock, env.random,      env.run};
       CS_TRY(auto backend, make_system_snapshot_backend(system_context));
       CS_TRY(auto all, backend->list());
       for (const auto& s : all) {

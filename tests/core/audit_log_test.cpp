@@ -353,7 +353,8 @@ TEST_F(AuditLogTest, BucketCopyVerifiesAndNamesEveryMissingRange) {
   fs::create_directories(copy / "checkpoints");
   auto segment = [&](std::uint64_t first, std::uint64_t last) {
     std::string body;
-    for (std::uint64_t i = first; i <= last; ++i) body += export_line(i, *log->entry(i), *log->leaf_hash(i)) + "\n";
+    for (std::uint64_t i = first; i <= last; ++i)
+      body += export_line(i, *log->entry(i), *log->leaf_hash(i)) + "\n";
     char name[64];
     std::snprintf(name, sizeof name, "%012llu-%012llu.jsonl", static_cast<unsigned long long>(first),
                   static_cast<unsigned long long>(last));
@@ -398,7 +399,8 @@ TEST_F(AuditLogTest, BucketCopyVerifiesAndNamesEveryMissingRange) {
   spit(other, changed);
   auto differ = verify_bucket_copy(copy.string(), key_.verifier(), {});
   ASSERT_FALSE(differ.ok());
-  EXPECT_NE(differ.error().message.find("entry 5 differs from the same entry in an earlier segment"), std::string::npos)
+  EXPECT_NE(differ.error().message.find("entry 5 differs from the same entry in an earlier segment"),
+            std::string::npos)
       << differ.error().message;
   spit(other, text.substr(0, text.find('\n') + 1));
   auto short_one = verify_bucket_copy(copy.string(), key_.verifier(), {});
@@ -414,7 +416,8 @@ TEST_F(AuditLogTest, BucketCopyVerifiesAndNamesEveryMissingRange) {
   spit(copy / "segments" / "notes.txt", "x");
   auto stray = verify_bucket_copy(copy.string(), key_.verifier(), {});
   ASSERT_FALSE(stray.ok());
-  EXPECT_NE(stray.error().message.find("notes.txt: not a segment name"), std::string::npos) << stray.error().message;
+  EXPECT_NE(stray.error().message.find("notes.txt: not a segment name"), std::string::npos)
+      << stray.error().message;
 }
 
 TEST_F(AuditLogTest, ExportVerifiesAndTamperedExportFails) {

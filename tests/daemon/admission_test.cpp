@@ -30,8 +30,8 @@ class AdmissionTest : public ::testing::Test {
         queue_(state_, system_now,
                [](const JobRecord&, bool, JobSink&) { return RunOutcome::done(nullptr); }),
         admission_(
-            box_.config(), [this] { return now_; }, state_, policy_, [](const PolicyKey&) { return false; }, system_,
-            audit_, refusals_, queue_) {
+            box_.config(), [this] { return now_; }, state_, policy_, [](const PolicyKey&) { return false; },
+            system_, audit_, refusals_, queue_) {
     std::filesystem::create_directories(box_.config().state_dir + "/system");
   }
 
@@ -139,8 +139,8 @@ TEST_F(AdmissionTest, AMalformedBundleIsRejectedAndLogged) {
 }
 
 TEST_F(AdmissionTest, AnotherBoxsSnapshotIsUnsupportedBeforeAnySignatureCounts) {
-  auto doc =
-      test_util::must(SnapshotDoc::create({"box-91c2", "btrfs", "cs-20260601T120000Z-0000abcd", 1, ""}), "doc");
+  auto doc = test_util::must(
+      SnapshotDoc::create({"box-91c2", "btrfs", "cs-20260601T120000Z-0000abcd", 1, ""}), "doc");
   BoxFixture::ProposalOptions o;
   o.action = Action::kRestoreSnapshot;
   AdmissionResult r = submit(box_.bundle(BoxFixture::make_proposal(doc.hash(), o), doc.to_json(), {"alice"}));
@@ -194,8 +194,9 @@ TEST_F(AdmissionTest, MoreSignaturesThanKeysAreRefusedBeforeAnyIsChecked) {
   AdmissionResult r = admission_.submit_bundle(body, peer);
   ASSERT_EQ(r.outcome, AdmissionOutcome::kRejected);
   ASSERT_EQ(r.reasons.size(), 1u);
-  EXPECT_EQ(r.reasons[0],
-            "too-many-signatures: the bundle carries 6 signatures; policy version 1 has 5 keys that could count");
+  EXPECT_EQ(
+      r.reasons[0],
+      "too-many-signatures: the bundle carries 6 signatures; policy version 1 has 5 keys that could count");
   EXPECT_TRUE(r.report.is_null());  // no verification ran
   auto rejected = system_.reports_of(audit::event::kBundleRejected);
   ASSERT_EQ(rejected.size(), 1u);
@@ -276,8 +277,8 @@ TEST_F(AdmissionTest, PendingProposalsAreCappedAndExpire) {
 // who is only in the new policy counts toward it when added one at a time.
 TEST_F(AdmissionTest, PendingRotationCountsSignaturesUnderEitherPolicy) {
   json rules = box_.policy_doc()["rules"];
-  policy_.set(test_util::must(Policy::parse(box_.make_policy_doc(1, rules, {"alice", "bob", "carol", "dave"})),
-                              "v1"));
+  policy_.set(test_util::must(
+      Policy::parse(box_.make_policy_doc(1, rules, {"alice", "bob", "carol", "dave"})), "v1"));
   const json next = box_.make_policy_doc(2, rules, {"bob", "carol", "dave", "erin"});
   BoxFixture::ProposalOptions o;
   o.action = Action::kRotatePolicy;

@@ -366,7 +366,8 @@ TEST_F(PackagesInstallTest, ARestoreSnapshotBundleOfTheSystemSnapshotRollsTheUpg
   for (const auto& e : listing) found = found || (e["id"] == snap && e["scope"] == "system");
   EXPECT_TRUE(found) << listed.out;
 
-  auto doc = SnapshotDoc::create({test_util::BoxFixture::kBox, "btrfs", snap, *parse_snapshot_id(snap), "system"});
+  auto doc =
+      SnapshotDoc::create({test_util::BoxFixture::kBox, "btrfs", snap, *parse_snapshot_id(snap), "system"});
   ASSERT_TRUE(doc.ok()) << doc.error().message;
   EXPECT_EQ(doc->to_json()["scope"], "system");
   test_util::BoxFixture::ProposalOptions o;

@@ -314,9 +314,9 @@ TEST_F(RunnersTest, RemoveRestoreAndRotateAreOneHelperStepEach) {
     json subject = manifest_.to_json();
     Digest subject_hash = h;
     if (c.action == Action::kRestoreSnapshot) {
-      auto doc =
-          test_util::must(SnapshotDoc::create({BoxFixture::kBox, "btrfs", "cs-20260601T120000Z-0000abcd", 1, ""}),
-                          "snapshot doc");
+      auto doc = test_util::must(
+          SnapshotDoc::create({BoxFixture::kBox, "btrfs", "cs-20260601T120000Z-0000abcd", 1, ""}),
+          "snapshot doc");
       subject = doc.to_json();
       subject_hash = doc.hash();
     } else if (c.action == Action::kRotatePolicy) {

@@ -1132,7 +1132,8 @@ TEST_F(GovernanceTest, VetoesEndAQueuedInstall) {
   auto again = veto(bundle, dave);
   EXPECT_EQ(again.status, 0) << again.err;
   EXPECT_EQ(again.json["vetoes"], 1);
-  auto resigned = veto(bundle, box_->sign_statement("dave", Statement::kVeto, id_of(bundle), system_now() + 5).to_json());
+  auto resigned =
+      veto(bundle, box_->sign_statement("dave", Statement::kVeto, id_of(bundle), system_now() + 5).to_json());
   EXPECT_NE(resigned.status, 0);
   EXPECT_NE(resigned.err.find("approver \"dave\" has already vetoed"), std::string::npos) << resigned.err;
   EXPECT_EQ(entries_of(audit::event::kVetoReceived).size(), 1u);
