@@ -20,6 +20,7 @@
 #include "core/sha256.h"
 #include "core/signed_note.h"
 #include "smartcard/nitro.h"
+#include "tests/cbor_writer.h"
 #include "tests/cli/cli_test_util.h"
 #include "tests/test_util.h"
 
@@ -358,28 +359,7 @@ Bytes spki_of(EVP_PKEY* key) {
   return out;
 }
 
-// Shortest-form CBOR heads, enough to write a document.
-struct Cbor {
-  Bytes out;
-  void head(std::uint8_t major, std::uint64_t n) {
-    const auto m = static_cast<std::uint8_t>(major << 5);
-    if (n < 24) {
-      out.push_back(static_cast<std::uint8_t>(m | n));
-      return;
-    }
-    const int len = n <= 0xff ? 1 : n <= 0xffff ? 2 : n <= 0xffffffffu ? 4 : 8;
-    out.push_back(static_cast<std::uint8_t>(m | (len == 1 ? 24 : len == 2 ? 25 : len == 4 ? 26 : 27)));
-    for (int i = len - 1; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(n >> (8 * i)));
-  }
-  void bytes(ByteView b) {
-    head(2, b.size());
-    out.insert(out.end(), b.begin(), b.end());
-  }
-  void text(std::string_view t) {
-    head(3, t.size());
-    out.insert(out.end(), t.begin(), t.end());
-  }
-};
+using Cbor = test_util::CborWriter;
 
 // A box with a test Nitro root: its log key, its TLS certificate and documents it signs.
 class TestBox {

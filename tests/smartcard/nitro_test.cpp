@@ -12,6 +12,7 @@
 #include "core/fileio.h"
 #include "core/sha256.h"
 #include "smartcard/attestation_roots.h"
+#include "tests/cbor_writer.h"
 
 namespace countersign::nitro {
 namespace {
@@ -45,28 +46,7 @@ UnixTime own_time(const Bytes& doc) {
   return d.ok() ? d->timestamp_ms / 1000 : 0;
 }
 
-// A minimal CBOR writer (shortest-form heads), enough to re-encode a document.
-struct Writer {
-  Bytes out;
-  void head(std::uint8_t major, std::uint64_t n) {
-    const auto m = static_cast<std::uint8_t>(major << 5);
-    if (n < 24) {
-      out.push_back(static_cast<std::uint8_t>(m | n));
-      return;
-    }
-    const int len = n <= 0xff ? 1 : n <= 0xffff ? 2 : n <= 0xffffffffu ? 4 : 8;
-    out.push_back(static_cast<std::uint8_t>(m | (len == 1 ? 24 : len == 2 ? 25 : len == 4 ? 26 : 27)));
-    for (int i = len - 1; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(n >> (8 * i)));
-  }
-  void bytes(ByteView b) {
-    head(2, b.size());
-    out.insert(out.end(), b.begin(), b.end());
-  }
-  void text(std::string_view t) {
-    head(3, t.size());
-    out.insert(out.end(), t.begin(), t.end());
-  }
-};
+using Writer = test_util::CborWriter;
 
 // What a test changes in a document before it is encoded again.
 struct Edit {
