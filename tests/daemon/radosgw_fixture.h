@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -81,6 +82,10 @@ class RadosgwFixture {
              "[osd.0]\nosd data = " +
              d +
              "/osd\nosd objectstore = memstore\nmemstore device bytes = 1073741824\n"
+             // The fixture places the OSD in the CRUSH map itself: an OSD doing so at boot
+             // sends mon commands that a loaded machine can race ahead of the monmap (the
+             // mon refuses them as "wrong fsid" and the OSD exits).
+             "osd crush update on start = false\nosd class update on start = false\n"
              "[client.rgw]\nrgw frontends = beast endpoint=127.0.0.1:" +
              std::to_string(rgw_port_) +
              "\n"
@@ -105,11 +110,29 @@ class RadosgwFixture {
     }
     if (!spawn({"ceph-osd", "-f", "-c", conf(), "-i", "0"}, osd_pid_)) return;
     const std::string crush =
-        "cd '" + d + "' && timeout 60 ceph" + c + " osd crush add osd.0 1.0 host=localhost >>setup.out 2>&1";
+        "cd '" + d + "' && timeout 60 ceph" + c + " osd crush add osd.0 1.0 root=default host=localhost >>setup.out 2>&1";
     if (std::system(crush.c_str()) != 0) {
       why_ = "adding the OSD to the CRUSH map failed: " + slurp(dir_.path() / "setup.out");
       stop_all();
       return;
+    }
+    // Bounded (60 s): the OSD must be up before radosgw can create its pools.
+    const std::string up = "cd '" + d + "' && timeout 10 ceph" + c + " osd stat 2>>setup.out";
+    for (int i = 0;; ++i) {
+      int status = 0;
+      if (::waitpid(osd_pid_, &status, WNOHANG) == osd_pid_) {
+        osd_pid_ = -1;
+        why_ = "ceph-osd exited: " + tail(dir_.path() / "daemons.out");
+        stop_all();
+        return;
+      }
+      if (run_output(up).find("1 up") != std::string::npos) break;
+      if (i == 120) {
+        why_ = "ceph-osd is not up after 60 s: " + tail(dir_.path() / "daemons.out");
+        stop_all();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
     if (!start_rgw()) return;
     const std::string user =
@@ -156,13 +179,28 @@ class RadosgwFixture {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
-    why_ = "radosgw does not answer on " + url() + ": " + slurp(dir_.path() / "daemons.out");
+    why_ = "radosgw does not answer on " + url() + ": " + tail(dir_.path() / "daemons.out");
     stop_all();
     return false;
   }
   void stop_rgw() { stop(rgw_pid_); }
 
  private:
+  // The last 2000 bytes of a log, for a failure message.
+  static std::string tail(const std::filesystem::path& p) {
+    const std::string all = slurp(p);
+    return all.size() > 2000 ? all.substr(all.size() - 2000) : all;
+  }
+  static std::string run_output(const std::string& cmd) {
+    std::string out;
+    if (FILE* f = ::popen(cmd.c_str(), "r")) {
+      char buf[512];
+      std::size_t n = 0;
+      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+      ::pclose(f);
+    }
+    return out;
+  }
   bool spawn(std::vector<std::string> args, pid_t& pid) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
