@@ -6,11 +6,6 @@
 // image it shows (never a debug-mode enclave: smartcard/nitro_binding.h match_image), whether
 // its user_data binds the given box, log key and TLS key (check_binding), and whether its nonce
 // is the one asked for. Every text from the document is shown through escape_untrusted.
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
 #include <algorithm>
 #include <memory>
@@ -73,48 +68,10 @@ Result<Bytes> log_key_spki(const std::string& arg) {
   return key.spki();
 }
 
-struct BioFree {
-  void operator()(BIO* p) const { BIO_free(p); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-
-// DER of an OpenSSL object through its i2d function; empty on failure.
-template <typename T, typename F>
-Bytes to_der(const T* object, F i2d) {
-  unsigned char* der = nullptr;
-  const int len = i2d(object, &der);
-  if (len <= 0) {
-    ERR_clear_error();
-    return {};
-  }
-  Bytes out(der, der + len);
-  OPENSSL_free(der);
-  return out;
-}
-
-// The SubjectPublicKeyInfo of the API's TLS key, any algorithm: from its certificate (PEM,
-// as the box's tls_cert, whose first certificate is the box's own; or DER) or a PEM PUBLIC KEY.
+// The SubjectPublicKeyInfo of the API's TLS key (core/x509.h read_spki).
 Result<Bytes> tls_key_spki(const std::string& path) {
-  auto certs = x509::read_certificates(path);
-  if (certs.ok() && !certs->empty()) {
-    x509::CertificatePtr cert = x509::parse_certificate(certs->front());
-    Bytes spki = cert ? to_der(X509_get_X509_PUBKEY(cert.get()), i2d_X509_PUBKEY) : Bytes{};
-    if (!spki.empty()) return spki;
-  } else if (!certs.ok() && certs.error().code != Errc::kMalformed) {
-    return certs.error().with_context("--tls-key");
-  }
-  CS_TRY(std::string pem, read_file(path, 64 * 1024));
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  std::unique_ptr<EVP_PKEY, PkeyFree> key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr)
-                                              : nullptr);
-  Bytes spki = key ? to_der(key.get(), i2d_PUBKEY) : Bytes{};
-  ERR_clear_error();
-  if (spki.empty()) {
-    return make_error(Errc::kMalformed,
-                      "--tls-key " + path + ": neither a certificate (PEM or DER) nor a PEM PUBLIC KEY");
-  }
+  auto spki = x509::read_spki(path);
+  if (!spki.ok()) return spki.error().with_context("--tls-key");
   return spki;
 }
 

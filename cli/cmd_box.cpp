@@ -2,6 +2,7 @@
 //
 //   countersign submit BUNDLE [--wait]        hand a bundle to the box (and watch the install)
 //   countersign box status | jobs | job ID | models | packages [-o F] | policy | snapshots
+//   countersign box attest [--nonce HEX] -o FILE
 //   countersign box propose --proposal P --manifest M     collect signatures on the box
 //   countersign box add-signature ID SIG...
 //   countersign box veto VETO...                          vetoes, collected like signatures
@@ -12,6 +13,8 @@
 // or the job failed or did not finish in time; 2 usage error, malformed input, or a request the
 // box found malformed; 3 the box could not be reached (no socket, refused, timeout, TLS, the
 // connection closed without an answer, an answer that is not the API's).
+#include <sodium.h>
+
 #include <chrono>
 #include <thread>
 
@@ -596,6 +599,63 @@ void add_box_commands(Registry& r) {
     } else {
       io.out << "wrote " << *pkg_out << ": " << doc->packages().size() << " packages of box "
              << escape_untrusted(doc->fields().box) << "\n";
+    }
+    rc = kExitOk;
+  });
+
+  struct AttestArgs {
+    std::string nonce, output;
+  };
+  auto aa = std::make_shared<AttestArgs>();
+  auto* att = box->add_subcommand("attest", "The box's AWS Nitro attestation document, for `attest verify`");
+  att->footer(
+      "The box's System component asks its Nitro Secure Module for a document that binds the box id,\n"
+      "its log key and its API TLS key, with your nonce (a fresh random one when --nonce is not given),\n"
+      "and this writes it to -o FILE. Nothing here is to be believed yet: check it offline with\n"
+      "  countersign attest verify FILE --policy policy.json --box-id ID --log-key box-log.pub --nonce HEX\n"
+      "(docs/attestation.md). A box without a Nitro Secure Module says so: exit 1, nothing written.");
+  att->add_option("--nonce", aa->nonce, "Nonce to put in the document, hex (1 to 1024 bytes)");
+  att->add_option("-o,--output", aa->output, "Write the document (CBOR) to this file")->required();
+  add_common(att, *c);
+  att->callback([&io = r.io, &rc = r.rc, c, aa] {
+    Bytes nonce;
+    if (aa->nonce.empty()) {
+      nonce.resize(32);
+      randombytes_buf(nonce.data(), nonce.size());
+    } else {
+      auto raw = hex_decode(aa->nonce);
+      if (!raw.ok() || raw->empty() || raw->size() > 1024) {
+        rc = report_error(io, make_error(Errc::kInvalidArgument, "--nonce: 1 to 1024 bytes in hex"), c->json);
+        return;
+      }
+      nonce = std::move(*raw);
+    }
+    auto j = call(io, *c, rc, "GET", "/v1/attestation?nonce=" + hex_encode(nonce));
+    if (!j) return;
+    auto doc = j->contains("document") && (*j)["document"].is_string()
+                   ? base64_decode((*j)["document"].get<std::string>())
+                   : Result<Bytes>(make_error(Errc::kMalformed, "no document in it"));
+    if (!doc.ok()) {
+      rc = report_error(io, doc.error().with_context("the box's answer to GET /v1/attestation"), c->json);
+      return;
+    }
+    auto w = write_file_atomic(aa->output, std::string(doc->begin(), doc->end()));
+    if (!w.ok()) {
+      rc = report_error(io, w.error(), c->json);
+      return;
+    }
+    const std::string box_id = j->contains("binding") && (*j)["binding"].is_object()
+                                   ? (*j)["binding"].value("box", std::string())
+                                   : std::string();
+    if (c->json) {
+      print_json(io, json{{"output", aa->output}, {"bytes", doc->size()}, {"nonce", hex_encode(nonce)},
+                          {"binding", j->value("binding", json::object())}});
+    } else {
+      io.out << "wrote " << aa->output << ": attestation document of box " << escape_untrusted(box_id) << " ("
+             << doc->size() << " bytes), nonce " << hex_encode(nonce) << "\n"
+             << "not checked yet: countersign attest verify " << aa->output
+             << " --policy POLICY --box-id " << escape_untrusted(box_id) << " --log-key LOG_KEY --nonce "
+             << hex_encode(nonce) << "\n";
     }
     rc = kExitOk;
   });

@@ -28,6 +28,20 @@ Result<Bytes> to_der(X509* c) {
 
 X509Ptr parse(ByteView der) { return parse_certificate(der); }
 
+// DER of an OpenSSL object through its i2d function; empty on failure.
+template <typename T, typename F>
+Bytes i2d_bytes(const T* object, F i2d) {
+  unsigned char* der = nullptr;
+  const int len = i2d(object, &der);
+  if (len <= 0) {
+    detail::clear_openssl_errors();
+    return {};
+  }
+  Bytes out(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
 }  // namespace
 
 void CertificateFree::operator()(x509_st* cert) const { X509_free(cert); }
@@ -164,6 +178,25 @@ Result<Bytes> self_signed_certificate(const PublicKey& key, std::string_view com
     return make_error(Errc::kCrypto, "the card's signature does not verify with the generated key");
   }
   return to_der(cert.get());
+}
+
+Result<Bytes> read_spki(const std::string& path) {
+  auto certs = read_certificates(path);
+  if (certs.ok() && !certs->empty()) {
+    CertificatePtr cert = parse_certificate(certs->front());
+    Bytes spki = cert ? i2d_bytes(X509_get_X509_PUBKEY(cert.get()), i2d_X509_PUBKEY) : Bytes{};
+    if (!spki.empty()) return spki;
+  } else if (!certs.ok() && certs.error().code != Errc::kMalformed) {
+    return certs.error();
+  }
+  CS_TRY(std::string pem, read_file(path, 64 * 1024));
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  detail::PkeyPtr key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  Bytes spki = key ? i2d_bytes(key.get(), i2d_PUBKEY) : Bytes{};
+  detail::clear_openssl_errors();
+  if (spki.empty())
+    return Error(Errc::kMalformed, path + ": neither a certificate (PEM or DER) nor a PEM PUBLIC KEY");
+  return spki;
 }
 
 }  // namespace countersign::x509

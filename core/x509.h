@@ -38,6 +38,12 @@ std::vector<Bytes> pem_certificates(std::string_view pem);
 // certificate. Errors: kNotFound / kIo from reading, kMalformed for anything else.
 Result<std::vector<Bytes>> read_certificates(const std::string& path);
 
+// The SubjectPublicKeyInfo (DER) of the key in a file, any algorithm: of its first certificate
+// (PEM, as a TLS certificate chain whose first certificate is the server's own, or DER) or of
+// a PEM PUBLIC KEY. Errors: kNotFound / kIo from reading, kMalformed for anything else (the
+// message names the file).
+Result<Bytes> read_spki(const std::string& path);
+
 // The subject of a DER certificate on one line ("/CN=Yubico PIV Attestation"), or "" when
 // the bytes do not parse.
 std::string subject_line(ByteView certificate_der);

@@ -331,6 +331,31 @@ Reply Api::packages() {
   return Reply{kHttpOk, list->to_json(), std::nullopt};
 }
 
+Reply Api::attestation(const HttpRequest& r) {
+  std::optional<Bytes> nonce;
+  if (auto it = r.query.find("nonce"); it != r.query.end()) {
+    auto raw = hex_decode(it->second);
+    if (!raw.ok() || raw->empty() || raw->size() > 1024) {
+      return error_reply(kHttpBadRequest, "invalid-argument", "nonce: 1 to 1024 bytes in hex");
+    }
+    nonce = std::move(*raw);
+  }
+  auto answer = engine_.attestation(nonce);
+  if (!answer.ok()) {
+    // No Nitro Secure Module: the box cannot attest, which is a fact about it, not a fault.
+    if (answer.error().code == Errc::kUnsupported)
+      return error_reply(kHttpNotFound, "no-attestation", answer.error().message);
+    return reply_for(answer.error());
+  }
+  json out = json::object();
+  for (const char* k : {"document", "binding", "device"}) {
+    if (answer->is_object() && answer->contains(k)) out[k] = (*answer)[k];
+  }
+  if (!out.contains("document") || !out["document"].is_string())
+    return error_reply(kHttpInternalError, "internal", "the System component answered no document");
+  return Reply{kHttpOk, out, std::nullopt};
+}
+
 Reply Api::log_checkpoint() {
   auto cp = engine_.log().checkpoint();
   if (!cp.ok()) return reply_for(cp.error());
@@ -395,6 +420,7 @@ Reply Api::route(const HttpRequest& r) {
   if (p == "/v1/policy") return get ? policy() : wrong_method(r, "GET");
   if (p == "/v1/snapshots") return get ? snapshots() : wrong_method(r, "GET");
   if (p == "/v1/packages") return get ? packages() : wrong_method(r, "GET");
+  if (p == "/v1/attestation") return get ? attestation(r) : wrong_method(r, "GET");
   if (p == "/v1/log/cosignatures") return post ? add_cosignatures(r.body) : wrong_method(r, "POST");
   if (p.starts_with("/v1/log/")) {
     if (!get) return wrong_method(r, "GET");

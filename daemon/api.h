@@ -68,6 +68,7 @@ class Api {
   Reply models();
   Reply policy();
   Reply snapshots();
+  Reply attestation(const HttpRequest& r);  // GET /v1/attestation[?nonce=HEX]
   // GET /v1/packages: the box's installed Debian packages (countersign/box-packages/v1).
   Reply packages();
 

@@ -142,6 +142,8 @@ const std::vector<ConfigKey>& config_keys() {
       {"listen", "Also serve the API on TCP HOST:PORT (numeric host, IPv6 in brackets: [::1]:8441)"},
       {"mirror", "Box-local mirror tried before the manifest's sources, a source spec (repeatable)"},
       {"snapshot", "Snapshot backend: none, btrfs:SUBVOLUME or zfs:DATASET"},
+      {"nsm_device",
+       "The Nitro Secure Module the System component asks for the box's attestation (default /dev/nsm)"},
       {"system_root", "Root file system Debian packages are installed into, with dpkg --root (default /)"},
       {"system_snapshot",
        "Snapshot backend of system_root, taken before every install-packages: none (the default) or "
@@ -248,6 +250,8 @@ Result<void> Config::set(std::string_view key, std::string_view value) {
     auto s = SnapshotSpec::parse(v);
     if (!s.ok()) return prefix(s.error());
     snapshot = *s;
+  } else if (key == "nsm_device") {
+    CS_TRY(nsm_device, absolute_path(key, v));
   } else if (key == "system_root") {
     CS_TRY(system_root, absolute_path(key, v));
     while (system_root.size() > 1 && system_root.back() == '/') system_root.pop_back();

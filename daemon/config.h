@@ -15,6 +15,8 @@
 //   system_root     = /                            the root file system Debian packages go into
 //   system_snapshot = none | btrfs:PATH            its snapshot backend (PATH: system_root, a
 //                                                  btrfs subvolume); zfs is not supported yet
+//   nsm_device      = /dev/nsm                     the Nitro Secure Module (attested_image rules,
+//                                                  `countersign box attest`)
 //   helper     = sudo -n /usr/libexec/countersign/countersign-system
 //   parallel   = 4                                 files fetched at once
 //   skew       = 5m                                tolerated clock difference
@@ -115,6 +117,7 @@ struct Config {
   // install-packages (docs/daemon.md "Debian packages"): the root file system dpkg installs
   // into (dpkg --root), and the snapshot backend that covers it (none or btrfs:SYSTEM_ROOT).
   std::string system_root = "/";
+  std::string nsm_device = "/dev/nsm";
   SnapshotSpec system_snapshot;
   std::vector<std::string> helper = {"sudo", "-n", "/usr/libexec/countersign/countersign-system"};
   unsigned parallel = 4;

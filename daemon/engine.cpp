@@ -310,6 +310,13 @@ Result<json> Engine::prove(std::string_view body) {
   return s.system.prove(input);
 }
 
+Result<json> Engine::attestation(const std::optional<Bytes>& nonce) {
+  json request = json::object();
+  if (nonce) request["nonce"] = hex_encode(*nonce);
+  CS_TRY(std::string input, jcs::serialize(request));
+  return impl_->system.attest(input);
+}
+
 Result<LivenessReport> Engine::approvers() {
   Impl& s = *impl_;
   CS_TRY(auto proofs, s.log.latest_proofs());

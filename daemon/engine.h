@@ -111,6 +111,11 @@ class Engine {
   // a signature file), kInvalidArgument (another statement: the message names the endpoint
   // to use), kNotFound (no such challenge kept), the helper's kRejected and others.
   Result<nlohmann::json> prove(std::string_view body);
+  // GET /v1/attestation[?nonce=HEX]: the box's attestation document, which the helper asks
+  // its Nitro Secure Module for (binding box_id, the log key and the TLS key; `nonce`, 1 to
+  // 1024 bytes, when given). Returns the helper's answer; kUnsupported when the box has no
+  // NSM, kInvalidArgument for a bad nonce.
+  Result<nlohmann::json> attestation(const std::optional<Bytes>& nonce);
   // GET /v1/approvers: each approver's latest proof, from the audit log, and the warnings
   // (core/liveness.h liveness_report), as of now.
   Result<LivenessReport> approvers();

@@ -68,6 +68,10 @@ Result<json> HelperSystemClient::prove(std::string_view input) {
   return helper_.run({"prove"}, input, kShortTimeoutSeconds);
 }
 
+Result<json> HelperSystemClient::attest(std::string_view input) {
+  return helper_.run({"attest"}, input, kShortTimeoutSeconds);
+}
+
 Result<json> HelperSystemClient::model_install(const Digest& proposal) {
   return helper_.run({"model", "install", hex_of(proposal)});
 }

@@ -106,6 +106,13 @@ class SystemClient {
     (void)input;
     return Error(Errc::kUnsupported, "this System component takes no liveness proofs");
   }
+  // `attest`, {"nonce": HEX} or {} on stdin: the box's attestation document from its Nitro
+  // Secure Module, binding the box ({"document": base64, "binding": {...}, "device"}).
+  // kUnsupported when the box has none ("no attestation available: ...").
+  virtual Result<nlohmann::json> attest(std::string_view input) {
+    (void)input;
+    return Error(Errc::kUnsupported, "no attestation available: this System component cannot attest");
+  }
   // `check` (read-only): the helper's report {"ok", "checks": [...]} (system/system.h
   // system_check), also when a check failed (ok false). kUnsupported unless overridden.
   virtual Result<nlohmann::json> check() {
@@ -138,6 +145,7 @@ class HelperSystemClient final : public SystemClient {
   Result<nlohmann::json> check() override;
   Result<nlohmann::json> veto(std::string_view input) override;
   Result<nlohmann::json> prove(std::string_view input) override;
+  Result<nlohmann::json> attest(std::string_view input) override;
 
  private:
   Privileged helper_;

@@ -67,4 +67,21 @@ Result<void> check_binding(const Report& report, std::string_view box_id, ByteVi
   return {};
 }
 
+Result<SelfAttestation> check_self(ByteView cose, const Policy& policy, const std::vector<Bytes>& roots,
+                                   UnixTime at, ByteView nonce, const BoxKeys& box) {
+  auto report = verify(cose, roots, at);
+  if (!report.ok()) return report.error().with_context("the box's attestation does not verify");
+  if (!report->nonce || !std::equal(nonce.begin(), nonce.end(), report->nonce->begin(), report->nonce->end())) {
+    return make_error(Errc::kRejected,
+                      "the box's attestation does not carry the nonce it was asked for, so it is not fresh");
+  }
+  auto image = match_image(*report, policy);
+  if (!image.ok()) return image.error().with_context("the box's attestation");
+  std::optional<ByteView> tls;
+  if (box.tls_key_spki) tls = ByteView(*box.tls_key_spki);
+  auto bound = check_binding(*report, box.box_id, box.log_key_spki, tls);
+  if (!bound.ok()) return bound.error().with_context("the box's attestation");
+  return SelfAttestation{(*image)->name, std::move(*report)};
+}
+
 }  // namespace countersign::nitro

@@ -35,4 +35,25 @@ Result<Digest> binding(std::string_view box_id, ByteView log_key_spki, std::opti
 Result<void> check_binding(const Report& report, std::string_view box_id, ByteView log_key_spki,
                            std::optional<ByteView> tls_key_spki);
 
+// Who the box is, as its binding names it: its id, log key and API TLS key (SPKI DER).
+struct BoxKeys {
+  std::string box_id;
+  Bytes log_key_spki;
+  std::optional<Bytes> tls_key_spki;
+};
+
+// What the box's own check of itself found: the approved image it runs and the document.
+struct SelfAttestation {
+  std::string image;  // the approved image's name (untrusted text from the policy)
+  Report report;
+};
+
+// The System component's check before an action whose rule says attested_image (DESIGN.md
+// "Policy"): `cose`, just obtained from the box's Nitro Secure Module for `nonce`, verifies
+// against `roots` at `at`, carries that nonce (so it is fresh, not a replay of an older one),
+// matches an approved image and binds `box`. Errors: verify()'s, match_image()'s and
+// check_binding()'s, and kRejected for another nonce; each message starts with what failed.
+Result<SelfAttestation> check_self(ByteView cose, const Policy& policy, const std::vector<Bytes>& roots,
+                                   UnixTime at, ByteView nonce, const BoxKeys& box);
+
 }  // namespace countersign::nitro

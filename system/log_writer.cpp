@@ -56,6 +56,8 @@ nlohmann::json bound_value(const nlohmann::json& v, int depth) {
   return v;
 }
 
+}  // namespace
+
 Result<note::Signer> read_log_key(const std::string& path) {
   if (::geteuid() == 0) {
     struct stat st {};
@@ -74,6 +76,8 @@ Result<note::Signer> read_log_key(const std::string& path) {
   if (!signer.ok()) return signer.error().with_context("log_key " + path);
   return std::move(*signer);
 }
+
+namespace {
 
 struct Budget {
   double tokens = kReportBurst;

@@ -39,6 +39,10 @@ inline constexpr double kReportRefillSeconds = 2;
 // events of privileged actions) is refused.
 bool daemon_may_report(std::string_view event);
 
+// The log signing key at `path`. Running as root, the file must be root's and readable only
+// by root (mode 0600 or 0400); errors name the file.
+Result<note::Signer> read_log_key(const std::string& path);
+
 // Bounds `fields` as described above (strings, arrays, then the whole entry).
 nlohmann::json bound_reported_fields(nlohmann::json fields);
 

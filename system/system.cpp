@@ -22,6 +22,7 @@
 #include "core/bytes.h"
 #include "core/fileio.h"
 #include "core/jcs.h"
+#include "core/keys.h"
 #include "core/liveness.h"
 #include "core/manifest.h"
 #include "core/secret.h"
@@ -29,7 +30,10 @@
 #include "core/signed_note.h"
 #include "core/untrusted_text.h"
 #include "core/verify.h"
+#include "core/x509.h"
 #include "smartcard/attestation.h"
+#include "smartcard/nitro_binding.h"
+#include "smartcard/nsm.h"
 #include "system/dpkg_query.h"
 #include "system/fs_at.h"
 #include "system/log_writer.h"
@@ -49,6 +53,7 @@ constexpr std::uint64_t kMaxReasonInput = 4096;
 constexpr std::uint64_t kMaxReportInput = 64 * 1024;
 constexpr std::uint64_t kMaxVetoInput = std::uint64_t{1} << 20;  // a proposal and one veto
 constexpr std::uint64_t kMaxProofInput = 64 * 1024;
+constexpr std::uint64_t kMaxAttestInput = 4 * 1024;
 
 // At most 80 bytes of an untrusted argument, escaped (core/untrusted_text.h), for messages.
 std::string printable(std::string_view s) { return escape_untrusted(s, 80); }
@@ -438,6 +443,55 @@ Result<std::pair<json, json>> two_members(const std::string& text, const char* w
   return std::pair<json, json>((*doc)[a], (*doc)[b]);
 }
 
+// Who this box is, as its attestation binds it (smartcard/nitro_binding.h): box_id, the log
+// key's SubjectPublicKeyInfo and, when the API listens with TLS, the key of tls_cert.
+Result<nitro::BoxKeys> box_keys(const Config& config) {
+  CS_TRY(note::Signer key, read_log_key(config.log_key));
+  CS_TRY(PublicKey pub, PublicKey::from_raw(Alg::kEd25519, key.verifier().public_key()));
+  nitro::BoxKeys keys{config.box_id, pub.spki(), std::nullopt};
+  if (config.tls_cert) {
+    auto spki = x509::read_spki(*config.tls_cert);
+    if (!spki.ok()) return spki.error().with_context("tls_cert");
+    keys.tls_key_spki = std::move(*spki);
+  }
+  return keys;
+}
+
+// A document from the box's Nitro Secure Module whose user_data binds `keys`, for `nonce`.
+Result<Bytes> own_attestation(const Config& config, const nitro::BoxKeys& keys, std::optional<Bytes> nonce) {
+  std::optional<ByteView> tls;
+  if (keys.tls_key_spki) tls = ByteView(*keys.tls_key_spki);
+  CS_TRY(Digest bound, nitro::binding(keys.box_id, keys.log_key_spki, tls));
+  return nsm::attest(config.nsm_device, {Bytes(bound.begin(), bound.end()), std::move(nonce), std::nullopt});
+}
+
+// `attest`: {"nonce": HEX} (1 to 1024 bytes) or {} on stdin. Answers {"document": base64,
+// "binding": {"box", "log_key", "tls_key"?}, "device"}; the document is not verified here:
+// whoever asked checks it offline (`countersign attest verify`).
+Result<json> attest(const Config& config, const std::string& input) {
+  std::optional<Bytes> nonce;
+  if (!input.empty()) {
+    auto doc = jcs::parse(input);
+    if (!doc.ok()) return doc.error().with_context("attest: the request");
+    if (!doc->is_object()) return Error(Errc::kInvalidDocument, "attest: the request is not a JSON object");
+    for (const auto& [key, value] : doc->items()) {
+      if (key != "nonce")
+        return Error(Errc::kInvalidDocument, "attest: unknown member \"" + escape_untrusted(key, 64) + "\"");
+      auto raw = value.is_string() ? hex_decode(value.get<std::string>()) : Result<Bytes>(Error(Errc::kMalformed, ""));
+      if (!raw.ok() || raw->empty() || raw->size() > nsm::kMaxField) {
+        return Error(Errc::kInvalidDocument, "attest: nonce must be 1 to " + std::to_string(nsm::kMaxField) +
+                                                 " bytes in hex");
+      }
+      nonce = std::move(*raw);
+    }
+  }
+  CS_TRY(nitro::BoxKeys keys, box_keys(config));
+  CS_TRY(Bytes document, own_attestation(config, keys, std::move(nonce)));
+  json binding = {{"box", keys.box_id}, {"log_key", base64_encode(keys.log_key_spki)}};
+  if (keys.tls_key_spki) binding["tls_key"] = base64_encode(*keys.tls_key_spki);
+  return json{{"document", base64_encode(document)}, {"binding", binding}, {"device", config.nsm_device}};
+}
+
 // Everything one privileged invocation works with: its configuration and environment, the
 // state it keeps (locked), the log it writes and the attestation roots it trusts.
 class Helper {
@@ -507,6 +561,12 @@ class Helper {
   }
 
   Result<Actionable> actionable(const std::string& subcommand, const std::string& hex, Action action);
+  // attested_image (DESIGN.md "Policy"): when the rule for `action` asks for it, the box acts
+  // only while its own attestation, asked for now with a fresh nonce, verifies against the
+  // pinned AWS root, matches one of the policy's images and binds this box. Returns the
+  // image's name, nullopt when the rule does not ask; kRejected saying why otherwise (no
+  // Nitro Secure Module: the rule is not met).
+  Result<std::optional<std::string>> attested_image(Action action) const;
   Result<std::string> ensure_snapshot(ProposalRecord& record, const StateDirs& d);
   Result<void> finish(ProposalRecord& record, ProposalState state, json result,
                       std::optional<std::string> error) {
@@ -560,6 +620,16 @@ Result<json> Helper::accept(const std::string& text) {
     CS_TRY(VerifyOptions options,
            verify_options_for(id, env_.clock(), [this](const Digest& d) { return state_.executed(d); }));
     VerifyReport report = verify_bundle(b, state_.policy(), options);
+    std::optional<std::string> image;
+    if (report.approved) {
+      auto attested = attested_image(b.proposal().action());
+      if (attested.ok()) {
+        image = std::move(*attested);
+      } else {
+        report.approved = false;
+        report.failures.push_back({"attested_image", attested.error().message});
+      }
+    }
     if (report.approved) {
       // The approval is on record before anything can act on it, in this order: bundle-
       // verified (durable), the helper's own record, then the executed set, which is what
@@ -570,12 +640,14 @@ Result<json> Helper::accept(const std::string& text) {
       const std::string action(action_name(b.proposal().action()));
       CS_TRY(auto recorded, state_.load(id));
       if (!recorded) {
-        CS_TRY_VOID(log_.append(ev::kBundleVerified, {{"proposal", digest_to_string(id)},
-                                                      {"action", action},
-                                                      {"subject", digest_to_string(b.subject_hash())},
-                                                      {"counted", report.counted},
-                                                      {"policy_version", report.policy_version},
-                                                      {"policy", digest_to_string(state_.policy().hash())}}));
+        json fields = {{"proposal", digest_to_string(id)},
+                       {"action", action},
+                       {"subject", digest_to_string(b.subject_hash())},
+                       {"counted", report.counted},
+                       {"policy_version", report.policy_version},
+                       {"policy", digest_to_string(state_.policy().hash())}};
+        if (image) fields["image"] = *image;
+        CS_TRY_VOID(log_.append(ev::kBundleVerified, fields));
         crash_point("accept-logged");
         ProposalRecord r;
         r.id = id;
@@ -651,7 +723,35 @@ Result<Helper::Actionable> Helper::actionable(const std::string& subcommand, con
                                         std::to_string(state_.policy().version()) + ": " +
                                         (reasons.empty() ? "not approved" : reasons.front()));
   }
+  auto attested = attested_image(action);
+  if (!attested.ok()) {
+    return refused(Errc::kRejected,
+                   "proposal " + digest_to_string(id) + ": attested_image: " + attested.error().message);
+  }
   return Actionable{std::move(*record), std::move(*bundle)};
+}
+
+Result<std::optional<std::string>> Helper::attested_image(Action action) const {
+  const Rule* rule = state_.policy().rule_for(action);
+  if (rule == nullptr || !rule->attested_image) return std::optional<std::string>();
+  auto checked = [&]() -> Result<std::string> {
+    CS_TRY(nitro::BoxKeys keys, box_keys(config_));
+    Bytes nonce(32);
+    for (std::size_t i = 0; i < nonce.size(); i += 4) {
+      const std::uint32_t r = env_.random();
+      for (std::size_t k = 0; k < 4; ++k) nonce[i + k] = static_cast<std::uint8_t>(r >> (8 * k));
+    }
+    CS_TRY(Bytes document, own_attestation(config_, keys, nonce));
+    CS_TRY(nitro::SelfAttestation self,
+           nitro::check_self(document, state_.policy(), nitro::pinned_roots(), env_.clock(), nonce, keys));
+    return self.image;
+  }();
+  if (!checked.ok()) {
+    return Error(Errc::kRejected, "the rule for " + std::string(action_name(action)) +
+                                      " requires an attested image, and this box's attestation is not one: " +
+                                      checked.error().message);
+  }
+  return std::optional<std::string>(*checked);
 }
 
 Result<std::string> Helper::ensure_snapshot(ProposalRecord& record, const StateDirs& d) {
@@ -1349,7 +1449,7 @@ bool is_manifest_hex(std::string_view text) {
 bool takes_input(SystemAction action) {
   return action == SystemAction::kAccept || action == SystemAction::kProposalAbandon ||
          action == SystemAction::kLogAppend || action == SystemAction::kVeto ||
-         action == SystemAction::kProve;
+         action == SystemAction::kProve || action == SystemAction::kAttest;
 }
 
 std::uint64_t max_input(SystemAction action) {
@@ -1364,6 +1464,8 @@ std::uint64_t max_input(SystemAction action) {
       return kMaxVetoInput;
     case SystemAction::kProve:
       return kMaxProofInput;
+    case SystemAction::kAttest:
+      return kMaxAttestInput;
     default:
       return 0;
   }
@@ -1421,6 +1523,7 @@ Result<SystemInvocation> parse_system_args(const std::vector<std::string>& args)
   if (group == "check") return none(SystemAction::kCheck, 1);
   if (group == "veto") return none(SystemAction::kVeto, 1);
   if (group == "prove") return none(SystemAction::kProve, 1);
+  if (group == "attest") return none(SystemAction::kAttest, 1);
   if (group == "log") {
     if (verb == "append") return none(SystemAction::kLogAppend, 2);
     if (verb == "checkpoint") return none(SystemAction::kLogCheckpoint, 2);
@@ -1457,6 +1560,9 @@ std::string system_usage() {
          "                            rule's count the proposal is dead (proposal-vetoed)\n"
          "  prove                     verify a liveness proof (stdin: {\"challenge\", \"proof\"}) and log\n"
          "                            approver-proved\n"
+         "  attest                    the box's attestation document from its Nitro Secure Module\n"
+         "                            (nsm_device), binding box_id, the log key and the TLS key\n"
+         "                            (stdin: {\"nonce\": HEX} or {})\n"
          "  check                     read-only: configuration, log key, policy chain, state\n"
          "                            directories and snapshot backend; a JSON report, exit 0\n"
          "                            only when every check passes\n"
@@ -1601,6 +1707,12 @@ Result<SystemOutcome> run_system(const SystemInvocation& inv, const Config& conf
     outcome.failed = !outcome.output["ok"].get<bool>();
     return outcome;
   }
+  if (inv.action == SystemAction::kAttest) {
+    // Reads the log key and asks the device; no state, no log entry (the daemon's endpoint
+    // may be asked often, and an attestation changes nothing).
+    CS_TRY(outcome.output, attest(config, inv.input));
+    return outcome;
+  }
   // The state directory and models/ must be root's before anything else is looked at.
   CS_TRY(StateDirs dirs, open_state(config));
   if (inv.action == SystemAction::kSnapshotList) {
@@ -1670,6 +1782,7 @@ Result<SystemOutcome> run_system(const SystemInvocation& inv, const Config& conf
         return helper.prove(inv.input);
       case SystemAction::kHelp:
       case SystemAction::kCheck:
+      case SystemAction::kAttest:
       case SystemAction::kSnapshotList:
       case SystemAction::kLogAppend:
       case SystemAction::kLogCheckpoint:

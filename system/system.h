@@ -78,7 +78,8 @@ enum class SystemAction {
   kLogCheckpoint,
   kCheck,  // read-only: what the helper needs, as a JSON report
   kVeto,   // stdin: {"proposal": <proposal document>, "veto": <veto file>}
-  kProve,  // stdin: {"challenge": <challenge document>, "proof": <liveness file>}
+  kProve,   // stdin: {"challenge": <challenge document>, "proof": <liveness file>}
+  kAttest,  // stdin: {"nonce": HEX} or {}: the box's attestation from its Nitro Secure Module
 };
 
 // True for the subcommands that read stdin.

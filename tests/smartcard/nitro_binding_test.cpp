@@ -9,6 +9,7 @@
 #include "core/fileio.h"
 #include "core/jcs.h"
 #include "core/keys.h"
+#include "tests/nitro_test_box.h"
 
 namespace countersign::nitro {
 namespace {
@@ -127,6 +128,76 @@ TEST(NitroBinding, RefusesAnotherBoxAnotherLogKeyAndAMissingTlsKey) {
   ASSERT_FALSE(res.ok());
   EXPECT_NE(res.error().message.find("1024 bytes, not a 32-byte binding"), std::string::npos)
       << res.error().message;
+}
+
+// --- The box's check of itself before an attested_image action (check_self) ---------------
+
+class NitroSelf : public ::testing::Test {
+ protected:
+  NitroSelf() : box_(dir_) {}
+  Policy policy() {
+    nlohmann::json img{{"name", "safebox-2026.11"},
+                       {"platform", "aws-nitro"},
+                       {"pcrs", {{"0", std::string(96, '1')}, {"1", std::string(96, '2')}}}};
+    return policy_with(nlohmann::json::array({img}));
+  }
+  BoxKeys keys(const std::string& box = "box-7f3a") const { return {box, box_.log_spki(), box_.tls_spki()}; }
+  Bytes document(const Bytes& user_data, const Bytes& nonce) {
+    auto text = read_file(box_.document("att.cbor", user_data, nonce));
+    EXPECT_TRUE(text.ok());
+    return Bytes(text->begin(), text->end());
+  }
+  std::vector<Bytes> roots() const { return {box_.root()}; }
+
+  test_util::TempDir dir_{"nitro-self"};
+  test_util::NitroTestBox box_;
+  const Bytes nonce_ = Bytes(32, 0x5a);
+};
+
+TEST_F(NitroSelf, AFreshDocumentOfAnApprovedImageBindingTheBoxNamesTheImage) {
+  const Policy p = policy();
+  auto got = check_self(document(box_.binding("box-7f3a"), nonce_), p, roots(), test_util::kNitroTestNow,
+                        nonce_, keys());
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(got->image, "safebox-2026.11");
+  EXPECT_EQ(got->report.module_id, "i-0123456789abcdef0-enc0123456789abcdef");
+}
+
+TEST_F(NitroSelf, AnotherNonceIsAReplayNotAFreshDocument) {
+  const Policy p = policy();
+  auto got = check_self(document(box_.binding("box-7f3a"), Bytes(32, 0x01)), p, roots(),
+                        test_util::kNitroTestNow, nonce_, keys());
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.error().code, Errc::kRejected);
+  EXPECT_TRUE(test_util::contains(got.error().message, "does not carry the nonce it was asked for"))
+      << got.error().message;
+}
+
+TEST_F(NitroSelf, ADocumentBindingAnotherBoxIsRefused) {
+  const Policy p = policy();
+  auto got = check_self(document(box_.binding("box-91c2"), nonce_), p, roots(), test_util::kNitroTestNow,
+                        nonce_, keys());
+  ASSERT_FALSE(got.ok());
+  EXPECT_TRUE(test_util::contains(got.error().message, "does not bind box box-7f3a")) << got.error().message;
+}
+
+TEST_F(NitroSelf, ThePinnedAwsRootDoesNotVouchForATestRoot) {
+  const Policy p = policy();
+  auto got = check_self(document(box_.binding("box-7f3a"), nonce_), p, pinned_roots(), test_util::kNitroTestNow,
+                        nonce_, keys());
+  ASSERT_FALSE(got.ok());
+  EXPECT_TRUE(test_util::contains(got.error().message, "the box's attestation does not verify"))
+      << got.error().message;
+}
+
+TEST_F(NitroSelf, AnImageThePolicyDoesNotListIsNotApproved) {
+  nlohmann::json img{{"name", "safebox-2026.10"}, {"platform", "aws-nitro"}, {"pcrs", {{"0", std::string(96, 'a')}}}};
+  const Policy p = policy_with(nlohmann::json::array({img}));
+  auto got = check_self(document(box_.binding("box-7f3a"), nonce_), p, roots(), test_util::kNitroTestNow,
+                        nonce_, keys());
+  ASSERT_FALSE(got.ok());
+  EXPECT_TRUE(test_util::contains(got.error().message, "matches no approved image (safebox-2026.10: PCR 0 is"))
+      << got.error().message;
 }
 
 }  // namespace
