@@ -65,6 +65,8 @@ class BoxFixture {
     // A system root of its own with an empty dpkg database, never the machine's /var/lib/dpkg
     // (packages tests put a real one there: tests/daemon/packages_install_test.cpp).
     config_.system_root = (dir_ / "sysroot").string();
+    // No Nitro Secure Module unless a test makes one here (never the machine's /dev/nsm).
+    config_.nsm_device = (dir_ / "nsm").string();
     std::filesystem::create_directories(dir_ / "sysroot/var/lib/dpkg");
     spit(dir_ / "sysroot/var/lib/dpkg/status", "");
     write_config();
@@ -76,7 +78,8 @@ class BoxFixture {
                        "\nbox_id = " + config_.box_id + "\nlog_key = " + config_.log_key +
                        "\nsocket = " + config_.socket + "\nsnapshot = " + config_.snapshot.to_string() +
                        "\nsystem_root = " + config_.system_root +
-                       "\nsystem_snapshot = " + config_.system_snapshot.to_string() + "\nhelper =";
+                       "\nsystem_snapshot = " + config_.system_snapshot.to_string() +
+                       "\nnsm_device = " + config_.nsm_device + "\nhelper =";
     for (const auto& w : config_.helper) text += " " + w;
     text += "\nstall_timeout = " + std::to_string(config_.stall_timeout_seconds) +
             "s\nconnect_timeout = " + std::to_string(config_.connect_timeout_seconds) +

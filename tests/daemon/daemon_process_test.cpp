@@ -248,6 +248,28 @@ TEST_F(DaemonProcessTest, BoxPackagesWritesWhatDpkgSaysForThePlanner) {
   EXPECT_TRUE(contains(broken.err, "dpkg-query")) << broken;
 }
 
+// Issue 22: `box attest` goes through the daemon to the System component, which asks the
+// box's Nitro Secure Module. This box has none: said plainly, exit 1, nothing written.
+TEST_F(DaemonProcessTest, BoxAttestOnABoxWithoutANitroSecureModuleSaysSo) {
+  auto daemon = start();
+  ASSERT_TRUE(daemon->ready());
+  const std::string out = dir_.file("att.cbor");
+  auto r = cli({"box", "attest", "-o", out});
+  EXPECT_EQ(r.rc, 1) << r;
+  EXPECT_TRUE(contains(r.err, "no attestation available: this box has no Nitro Secure Module (" +
+                                  box_.config().nsm_device + " does not exist)"))
+      << r;
+  EXPECT_FALSE(fs::exists(out));
+  auto j = cli({"box", "attest", "-o", out, "--json"});
+  EXPECT_EQ(j.rc, 1) << j;
+  EXPECT_EQ(jcs::parse(j.out)->at("error"), "no-attestation") << j;
+  auto bad = cli({"box", "attest", "--nonce", "xyz", "-o", out});
+  EXPECT_EQ(bad.rc, 2) << bad;
+  EXPECT_TRUE(contains(bad.err, "--nonce: 1 to 1024 bytes in hex")) << bad;
+  auto help = cli({"box", "attest", "--help"});
+  EXPECT_TRUE(contains(help.out, "countersign attest verify FILE --policy policy.json")) << help;
+}
+
 TEST_F(DaemonProcessTest, WithJournalEveryEntryIsAJsonLineOnStandardOutput) {
   box_.config().journal = true;
   box_.write_config();

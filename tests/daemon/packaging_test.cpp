@@ -105,7 +105,7 @@ std::vector<std::string> words(const std::string& s) {
 TEST(Sudoers, AllowsExactlyTheHelpersForms) {
   const std::string text = test_util::slurp(kPackaging / "sudoers" / "countersign");
   const auto rules = helper_rules(text);
-  ASSERT_EQ(rules.size(), 16u) << text;
+  ASSERT_EQ(rules.size(), 17u) << text;
   for (const auto& r : rules) {
     EXPECT_EQ(r.find_first_of("*?"), std::string::npos) << "no wildcards: " << r;
     EXPECT_NE(r, "\"\"");
@@ -115,7 +115,7 @@ TEST(Sudoers, AllowsExactlyTheHelpersForms) {
        std::vector<std::string>{"accept", "snapshot list", "snapshot take " + hex, "snapshot restore " + hex,
                                 "model install " + hex, "model remove " + hex, "packages install " + hex,
                                 "policy rotate " + hex, "proposal abandon " + hex, "staging remove " + hex,
-                                "log append", "log checkpoint", "check", "veto", "prove"}) {
+                                "log append", "log checkpoint", "check", "veto", "prove", "attest"}) {
     EXPECT_TRUE(sudo_allows(rules, ok)) << ok;
     EXPECT_TRUE(parse_system_args(words(ok)).ok()) << ok;  // and the helper agrees
   }
@@ -151,6 +151,7 @@ TEST(Sudoers, AllowsExactlyTheHelpersForms) {
                                                          "check --all",
                                                          "veto " + hex,
                                                          "prove -",
+                                                         "attest " + hex,
                                                          "model install " + hex.substr(0, 63) + "-",
                                                          "snapshot delete " + hex}) {
     EXPECT_FALSE(sudo_allows(rules, bad)) << "sudoers allows: " << bad;

@@ -65,6 +65,7 @@ TEST(SystemArgs, AcceptsExactlyTheContractForms) {
       {{"log", "checkpoint"}, SystemAction::kLogCheckpoint, ""},
       {{"veto"}, SystemAction::kVeto, ""},
       {{"prove"}, SystemAction::kProve, ""},
+      {{"attest"}, SystemAction::kAttest, ""},
   };
   for (const auto& c : cases) {
     auto r = parse_system_args(c.args);
@@ -536,6 +537,56 @@ TEST_F(HelperTest, AcceptsAnApprovedBundleAndLogsWhatItVerified) {
   auto log = audit::AuditLog::open(state_ / "log", audit::AuditLog::Mode::kReadOnly);
   ASSERT_TRUE(log.ok());
   EXPECT_EQ(log->checkpoints()->size(), 1u);
+}
+
+// attested_image (issue 22): the System component asks its own Nitro Secure Module; a box
+// without one, or with something else at nsm_device, never meets such a rule (fail closed).
+TEST_F(HelperTest, WithoutANitroSecureModuleAttestedImageRulesAreNeverMet) {
+  auto doc = box_->make_policy_doc(1, {{"install-model", {{"threshold", 3}, {"attested_image", true}}},
+                                       {"remove-model", {{"threshold", 2}}}});
+  doc["images"] = {{{"name", "safebox-2026.11"}, {"platform", "aws-nitro"}, {"pcrs", {{"0", std::string(96, '1')}}}}};
+  box_->set_policy_doc(doc);
+  const std::string nsm = box_->config().nsm_device;
+
+  auto attest = helper({"attest"}, "{}");
+  EXPECT_EQ(attest.status, 1) << attest.err;
+  EXPECT_EQ(attest.json["error"], "unsupported") << attest.out;
+  EXPECT_TRUE(contains(attest.err, "no attestation available: this box has no Nitro Secure Module (" + nsm +
+                                       " does not exist)"))
+      << attest.err;
+
+  const auto bundle = install_bundle(kModel);
+  expect_refused(helper({"accept"}, bundle.dump()),
+                 "attested_image: the rule for install-model requires an attested image, and this box's "
+                 "attestation is not one: no attestation available: this box has no Nitro Secure Module");
+  EXPECT_TRUE(entries_of(audit::event::kBundleVerified).empty());
+  auto rejected = entries_of(audit::event::kBundleRejected);
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_TRUE(contains(rejected[0]["reasons"][0].get<std::string>(), "attested_image: ")) << rejected[0].dump();
+  expect_refused(helper({"model", "install", proposal_hex(bundle)}), "no accepted proposal");
+
+  // Something at the path that is not a character device is not taken for the module.
+  test_util::spit(nsm, "not a device");
+  expect_refused(helper({"accept"}, bundle.dump()), "is not a character device, so not a Nitro Secure Module");
+
+  // Rules that do not ask are unaffected.
+  const Manifest m = test::manifest_for(kModel);
+  test_util::BoxFixture::ProposalOptions o;
+  o.action = Action::kRemoveModel;
+  auto remove = helper({"accept"}, box_->bundle(test_util::BoxFixture::make_proposal(m.hash(), o), m.to_json(),
+                                                {"alice", "bob"})
+                                       .dump());
+  EXPECT_EQ(remove.status, 0) << remove.err;
+}
+
+TEST_F(HelperTest, AttestTakesOnlyANonceOfOneTo1024Bytes) {
+  for (const std::string bad : {R"({"nonce": "zz"})", R"({"nonce": ""})", R"({"other": "00"})", "[1]"}) {
+    auto run = helper({"attest"}, bad);
+    EXPECT_EQ(run.status, 1) << bad;
+    EXPECT_TRUE(contains(run.err, "attest: ")) << bad << ": " << run.err;
+  }
+  auto big = helper({"attest"}, R"({"nonce": ")" + std::string(2050, 'a') + R"("})");
+  EXPECT_TRUE(contains(big.err, "nonce must be 1 to 1024 bytes in hex")) << big.err;
 }
 
 TEST_F(HelperTest, RefusesBundlesMofNDidNotApprove) {
