@@ -84,11 +84,6 @@ nlohmann::json hex_or_null(const std::optional<Bytes>& b) {
   return b ? nlohmann::json(hex_encode(*b)) : nlohmann::json();
 }
 
-// How far `t` lies before `now`, in words.
-std::string age(UnixTime t, UnixTime now) {
-  if (t > now) return "in the future by " + format_duration(t - now);
-  return format_duration(now - t) + " ago";
-}
 
 // Every PCR an aws-nitro image lists that the document does not have with the same value: for
 // showing; the verdict is match_image's.
@@ -208,7 +203,10 @@ int verify(Io& io, const VerifyArgs& a) {
   }
   std::optional<bool> nonce_ok;
   if (nonce) nonce_ok = rep.nonce && *rep.nonce == *nonce;
-  const bool approved = image.ok() && (!bound || bound->ok()) && (!nonce_ok || *nonce_ok);
+  std::optional<nitro::BoxKeys> box_keys;
+  if (!a.box_id.empty()) box_keys = nitro::BoxKeys{a.box_id, *log_spki, tls_spki};
+  const nitro::Verdict verdict = nitro::judge(*raw, *policy, roots, at, io.now(), box_keys, nonce);
+  const bool approved = verdict.approved;
   const UnixTime attested = rep.timestamp_ms / 1000;
   const std::string root_name = a.root.empty() ? "the pinned AWS Nitro Enclaves root" : a.root + " (--root)";
   const std::string box = escape_untrusted(a.box_id);
@@ -259,17 +257,9 @@ int verify(Io& io, const VerifyArgs& a) {
 
   std::ostringstream o;
   if (approved) {
-    o << "APPROVED: " << (bound ? box : std::string("the enclave")) << " runs approved image "
-      << escape_untrusted((*image)->name) << ", attested " << age(attested, io.now()) << "\n";
+    o << "APPROVED: " << verdict.line << "\n";
   } else {
-    o << "NOT APPROVED: ";
-    if (!image.ok()) {
-      o << image.error().message << "\n";
-    } else if (bound && !bound->ok()) {
-      o << bound->error().message << "\n";
-    } else {
-      o << "the document's nonce is not the one asked for (a replayed or another request's document)\n";
-    }
+    o << "NOT APPROVED: " << verdict.line << "\n";
   }
   if (!a.root.empty()) {
     o << "WARNING: the chain was checked against " << a.root
@@ -279,7 +269,7 @@ int verify(Io& io, const VerifyArgs& a) {
     << "              its certificate chain verified to " << root_name << " at " << format_rfc3339(at)
     << "\n";
   o << "Module        " << escape_untrusted(rep.module_id, nitro::kMaxModuleId) << "\n";
-  o << "Attested      " << format_rfc3339(attested) << " (" << age(attested, io.now()) << ")\n";
+  o << "Attested      " << format_rfc3339(attested) << " (" << format_age(attested, io.now()) << ")\n";
   if (rep.debug) {
     o << "Mode          DEBUG MODE (PCRs 0, 1 and 2 are zero): the parent instance could read and change the "
          "enclave's memory; never an approved image\n";

@@ -96,6 +96,11 @@ Result<std::int64_t> parse_duration(std::string_view text) {
   return total;
 }
 
+std::string format_age(UnixTime t, UnixTime now) {
+  if (t > now) return "in the future by " + format_duration(t - now);
+  return format_duration(now - t) + " ago";
+}
+
 std::string format_duration(std::int64_t s) {
   if (s < 0) s = 0;
   std::int64_t d = s / 86400, h = s % 86400 / 3600, m = s % 3600 / 60, sec = s % 60;

@@ -23,6 +23,8 @@ std::string format_rfc3339(UnixTime t);
 Result<std::int64_t> parse_duration(std::string_view text);
 // "6d 23h", "45m", "12s": a compact human form of a non-negative span.
 std::string format_duration(std::int64_t seconds);
+// How far `t` lies before `now`, in words: "12m ago", or "in the future by 5m".
+std::string format_age(UnixTime t, UnixTime now);
 
 // Injected clock (STYLE.md: inject the clock so commands are testable).
 using Clock = std::function<UnixTime()>;

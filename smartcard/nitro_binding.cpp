@@ -84,4 +84,38 @@ Result<SelfAttestation> check_self(ByteView cose, const Policy& policy, const st
   return SelfAttestation{(*image)->name, std::move(*report)};
 }
 
+Verdict judge(ByteView cose, const Policy& policy, const std::vector<Bytes>& roots, UnixTime at, UnixTime now,
+              const std::optional<BoxKeys>& box, const std::optional<Bytes>& nonce) {
+  Verdict v;
+  auto report = verify(cose, roots, at);
+  if (!report.ok()) {
+    v.line = "the attestation document does not verify: " + report.error().message;
+    return v;
+  }
+  v.report = *report;
+  auto image = match_image(*report, policy);
+  if (!image.ok()) {
+    v.line = image.error().message;
+    return v;
+  }
+  v.image = (*image)->name;
+  if (box) {
+    std::optional<ByteView> tls;
+    if (box->tls_key_spki) tls = ByteView(*box->tls_key_spki);
+    auto bound = check_binding(*report, box->box_id, box->log_key_spki, tls);
+    if (!bound.ok()) {
+      v.line = bound.error().message;
+      return v;
+    }
+  }
+  if (nonce && !(report->nonce && *report->nonce == *nonce)) {
+    v.line = "the document's nonce is not the one asked for (a replayed or another request's document)";
+    return v;
+  }
+  v.approved = true;
+  v.line = (box ? escape_untrusted(box->box_id) : std::string("the enclave")) + " runs approved image " +
+           escape_untrusted(v.image) + ", attested " + format_age(report->timestamp_ms / 1000, now);
+  return v;
+}
+
 }  // namespace countersign::nitro

@@ -35,6 +35,13 @@ Result<Digest> binding(std::string_view box_id, ByteView log_key_spki, std::opti
 Result<void> check_binding(const Report& report, std::string_view box_id, ByteView log_key_spki,
                            std::optional<ByteView> tls_key_spki);
 
+
+// What the box's own check of itself found: the approved image it runs and the document.
+struct SelfAttestation {
+  std::string image;  // the approved image's name (untrusted text from the policy)
+  Report report;
+};
+
 // Who the box is, as its binding names it: its id, log key and API TLS key (SPKI DER).
 struct BoxKeys {
   std::string box_id;
@@ -42,11 +49,23 @@ struct BoxKeys {
   std::optional<Bytes> tls_key_spki;
 };
 
-// What the box's own check of itself found: the approved image it runs and the document.
-struct SelfAttestation {
-  std::string image;  // the approved image's name (untrusted text from the policy)
-  Report report;
+// What an approver is told about a box's attestation beside a proposal (`proposal show`, the
+// app's Review view, the first line of `attest verify`).
+struct Verdict {
+  bool approved = false;
+  // Approved: "box-7f3a runs approved image safebox-2026.11, attested 12m ago" ("the enclave"
+  // when no box was given). Otherwise why not, the first failure of: the document does not
+  // verify, no approved image (or a debug-mode enclave), another box or key, another nonce.
+  // Untrusted text in it is escaped.
+  std::string line;
+  std::optional<Report> report;  // when the document verified
+  std::string image;             // the approved image's name, when one matched (unescaped)
 };
+
+// Judges `cose` at `at` (the chain's time) as of `now` (for the age), against the policy's
+// images, and, when given, the binding to `box` and the nonce asked for.
+Verdict judge(ByteView cose, const Policy& policy, const std::vector<Bytes>& roots, UnixTime at, UnixTime now,
+              const std::optional<BoxKeys>& box, const std::optional<Bytes>& nonce);
 
 // The System component's check before an action whose rule says attested_image (DESIGN.md
 // "Policy"): `cose`, just obtained from the box's Nitro Secure Module for `nonce`, verifies
