@@ -12,6 +12,7 @@
 #include <optional>
 #include <sstream>
 
+#include "cli/attest_inputs.h"
 #include "cli/cli.h"
 #include "cli/load.h"
 #include "core/keys.h"
@@ -34,46 +35,29 @@ struct VerifyArgs {
   bool json = false;
 };
 
-// The document as raw CBOR, or its base64 (as the AWS SDKs and most tools print it; line
-// breaks and spaces allowed). A COSE_Sign1 starts with 0xd2 (tag 18) or 0x84 (an array of 4),
-// neither of which is a base64 character, so the two forms cannot be confused.
-Result<Bytes> read_document(Io& io, const std::string& path) {
+}  // namespace
+
+Result<Bytes> read_attestation_document(Io& io, const std::string& path) {
   const std::string name = path == "-" ? "standard input" : path;
   CS_TRY(std::string text, read_file_or_stdin(path, io.in, kMaxDocumentFile));
-  if (text.empty()) return make_error(Errc::kMalformed, name + " is empty");
-  const auto first = static_cast<std::uint8_t>(text[0]);
-  if (first == 0xd2 || first == 0x84) return Bytes(text.begin(), text.end());
-  std::string b64;
-  for (char c : text) {
-    if (c != '\n' && c != '\r' && c != ' ' && c != '\t') b64 += c;
-  }
-  auto raw = base64_decode(b64);
-  if (!raw.ok()) {
-    return make_error(Errc::kMalformed, name + " is neither a CBOR COSE_Sign1 (it starts with byte 0x" +
-                                            hex_encode(ByteView(&first, 1)) + ") nor the base64 of one");
-  }
-  return raw;
+  return nitro::document_from_file_text(text, name);
 }
 
-// The log key's SubjectPublicKeyInfo, as the binding carries it: the box's Ed25519 log
-// verifier key (a vkey file, as `log verify --log-key` takes it).
-Result<Bytes> log_key_spki(const std::string& arg) {
+Result<Bytes> read_log_key_spki(const std::string& arg) {
   auto v = load_verifier(arg);
   if (!v.ok()) return v.error().with_context("--log-key");
-  if (v->type() != note::kTypeEd25519) {
-    return make_error(Errc::kInvalidArgument,
-                      "--log-key " + arg + ": " + v->label() + " is not a log key (type 0x01, Ed25519)");
-  }
-  CS_TRY(PublicKey key, PublicKey::from_raw(Alg::kEd25519, v->public_key()));
-  return key.spki();
+  auto spki = nitro::log_key_spki(*v);
+  if (!spki.ok()) return spki.error().with_context("--log-key " + arg);
+  return spki;
 }
 
-// The SubjectPublicKeyInfo of the API's TLS key (core/x509.h read_spki).
-Result<Bytes> tls_key_spki(const std::string& path) {
+Result<Bytes> read_tls_key_spki(const std::string& path) {
   auto spki = x509::read_spki(path);
   if (!spki.ok()) return spki.error().with_context("--tls-key");
   return spki;
 }
+
+namespace {
 
 std::string short_hex(ByteView b) {
   if (b.size() <= kShownBytes) return hex_encode(b);
@@ -166,12 +150,12 @@ int verify(Io& io, const VerifyArgs& a) {
   }
   std::optional<Bytes> log_spki, tls_spki;
   if (!a.log_key.empty()) {
-    auto k = log_key_spki(a.log_key);
+    auto k = read_log_key_spki(a.log_key);
     if (!k.ok()) return report_error(io, k.error(), a.json);
     log_spki = std::move(k).value();
   }
   if (!a.tls_key.empty()) {
-    auto k = tls_key_spki(a.tls_key);
+    auto k = read_tls_key_spki(a.tls_key);
     if (!k.ok()) return report_error(io, k.error(), a.json);
     tls_spki = std::move(k).value();
   }
@@ -186,7 +170,7 @@ int verify(Io& io, const VerifyArgs& a) {
   auto policy = load_document<Policy>(io, a.policy);
   if (!policy.ok()) return report_error(io, policy.error(), a.json);
 
-  auto raw = read_document(io, a.document);
+  auto raw = read_attestation_document(io, a.document);
   if (!raw.ok()) return report_error(io, raw.error(), a.json);
   const std::string name = a.document == "-" ? "standard input" : a.document;
   auto claimed = nitro::parse(*raw);

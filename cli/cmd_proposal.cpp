@@ -1,4 +1,5 @@
 // countersign proposal create / show.
+#include "cli/attest_inputs.h"
 #include "cli/cli.h"
 #include "cli/load.h"
 #include "core/jcs.h"
@@ -8,6 +9,8 @@
 #include "core/review.h"
 #include "core/snapshot_doc.h"
 #include "core/untrusted_text.h"
+#include "core/x509.h"
+#include "smartcard/nitro_binding.h"
 
 namespace countersign::cli {
 
@@ -92,15 +95,108 @@ int create(Io& io, const CreateArgs& a) {
   return kExitOk;
 }
 
-int show(Io& io, const std::string& path, bool json) {
-  auto p = load_document<Proposal>(io, path);
-  if (!p.ok()) return report_error(io, p.error(), json);
-  if (json) {
-    print_json(io, {{"id", digest_to_string(p->id())}, {"proposal", p->to_json()}});
+struct ShowArgs {
+  std::string path, policy, attestation, box_id, log_key, tls_key, nonce, root;
+  bool json = false;
+};
+
+// What `show` says of the box's attestation (issue 22): checked with nitro::judge when
+// --attestation is given; "not checked" otherwise, loudly when the rule asks for one.
+struct AttestationLine {
+  bool checked = false, approved = false, required = false;
+  std::string text;
+};
+
+Result<AttestationLine> attestation_line(Io& io, const ShowArgs& a, const Proposal& p) {
+  AttestationLine out;
+  if (a.policy.empty()) {
+    out.text = "not checked (give --policy and --attestation to check what the box runs)";
+    return out;
+  }
+  CS_TRY(Policy policy, load_document<Policy>(io, a.policy));
+  const Rule* rule = policy.rule_for(p.action());
+  out.required = rule != nullptr && rule->attested_image;
+  if (a.attestation.empty()) {
+    out.text = out.required ? "NOT CHECKED: the rule for " + std::string(action_name(p.action())) +
+                                  " requires an attested image; give --attestation FILE (countersign box attest "
+                                  "-o FILE) to check what the box runs"
+                            : "not checked (no --attestation given; the rule does not require one)";
+    return out;
+  }
+  CS_TRY(Bytes doc, read_attestation_document(io, a.attestation));
+  std::string box_id = a.box_id;
+  if (box_id.empty() && p.boxes() && p.boxes()->size() == 1) box_id = p.boxes()->front();
+  std::optional<nitro::BoxKeys> box;
+  if (!a.log_key.empty()) {
+    if (box_id.empty()) {
+      return Error(Errc::kInvalidArgument,
+                   "--log-key checks the binding of one box: the proposal names " +
+                       std::string(p.boxes() ? "several boxes" : "no box") + ", so give --box-id");
+    }
+    CS_TRY(Bytes log_spki, read_log_key_spki(a.log_key));
+    std::optional<Bytes> tls;
+    if (!a.tls_key.empty()) {
+      CS_TRY(Bytes t, read_tls_key_spki(a.tls_key));
+      tls = std::move(t);
+    }
+    box = nitro::BoxKeys{box_id, std::move(log_spki), std::move(tls)};
+  }
+  std::optional<Bytes> nonce;
+  if (!a.nonce.empty()) {
+    auto n = hex_decode(a.nonce);
+    if (!n.ok()) return Error(Errc::kInvalidArgument, "--nonce: " + n.error().message);
+    nonce = std::move(*n);
+  }
+  std::vector<Bytes> roots = nitro::pinned_roots();
+  if (!a.root.empty()) {
+    auto r = x509::read_certificates(a.root);
+    if (!r.ok()) return r.error().with_context("--root");
+    if (r->empty()) return Error(Errc::kMalformed, "--root " + a.root + ": no certificate");
+    roots = std::move(*r);
+  }
+  const nitro::Verdict v = nitro::judge(doc, policy, roots, io.now(), io.now(), box, nonce);
+  out.checked = true;
+  out.approved = v.approved;
+  out.text = (v.approved ? "" : "NOT APPROVED: ") + v.line;
+  if (v.approved && !box) out.text += " (binding to the box not checked: give --log-key)";
+  if (!a.root.empty()) {
+    out.text += "\n                 WARNING: checked against " + a.root +
+                " (--root), not the pinned AWS Nitro Enclaves root: this proves nothing about AWS hardware";
+  }
+  return out;
+}
+
+int show(Io& io, const ShowArgs& a) {
+  if (a.policy.empty() && !a.attestation.empty()) {
+    return report_error(io,
+                        make_error(Errc::kInvalidArgument,
+                                   "--attestation needs --policy: the approved images are the policy's"),
+                        a.json);
+  }
+  if (a.attestation.empty() && (!a.log_key.empty() || !a.nonce.empty() || !a.root.empty())) {
+    return report_error(io,
+                        make_error(Errc::kInvalidArgument, "--log-key, --nonce and --root check --attestation"),
+                        a.json);
+  }
+  auto p = load_document<Proposal>(io, a.path);
+  if (!p.ok()) return report_error(io, p.error(), a.json);
+  auto att = attestation_line(io, a, *p);
+  if (!att.ok()) return report_error(io, att.error(), a.json);
+  if (a.json) {
+    nlohmann::json j = {{"id", digest_to_string(p->id())}, {"proposal", p->to_json()}};
+    if (!a.policy.empty()) {
+      j["attestation"] = {{"checked", att->checked},
+                          {"approved", att->approved},
+                          {"required", att->required},
+                          {"line", att->text}};
+    }
+    print_json(io, j);
   } else {
     io.out << describe_proposal(*p, io.now());
+    if (!a.policy.empty() || att->required) io.out << "Box attestation  " << att->text << "\n";
   }
-  return kExitOk;
+  // A document that was given and does not show an approved image is a failed check.
+  return att->checked && !att->approved ? kExitFailed : kExitOk;
 }
 
 }  // namespace
@@ -144,12 +240,26 @@ void add_proposal_commands(Registry& r) {
   create_cmd->add_option("-o,--out", c->out, "Write here instead of standard output");
   create_cmd->callback([&io = r.io, &rc = r.rc, c] { rc = create(io, *c); });
 
-  auto path = std::make_shared<std::string>();
-  auto json = std::make_shared<bool>(false);
+  auto sa = std::make_shared<ShowArgs>();
   auto* show_cmd = proposal->add_subcommand("show", "Show a proposal in plain words before signing it");
-  show_cmd->add_option("FILE", *path, "Proposal file, or - for standard input")->required();
-  show_cmd->add_flag("--json", *json, "Print {\"id\", \"proposal\"} as JSON");
-  show_cmd->callback([&io = r.io, &rc = r.rc, path, json] { rc = show(io, *path, *json); });
+  show_cmd->footer(
+      "With --policy and --attestation (from `countersign box attest -o att.cbor`), also says whether the\n"
+      "box runs an approved image, as `countersign attest verify` judges it:\n"
+      "  countersign proposal show proposal.json --policy policy.json --attestation att.cbor \\\n"
+      "      --log-key box-log.pub --nonce 8f1c2a...\n"
+      "  Box attestation  box-7f3a runs approved image safebox-2026.11, attested 12m ago\n"
+      "The box id is the proposal's (when it names one box) or --box-id. Without --attestation, a rule that\n"
+      "says attested_image is flagged NOT CHECKED. Exit 1 when a given attestation is not approved.");
+  show_cmd->add_option("FILE", sa->path, "Proposal file, or - for standard input")->required();
+  show_cmd->add_option("--policy", sa->policy, "The policy in force (its rule and approved images)");
+  show_cmd->add_option("--attestation", sa->attestation, "The box's attestation document (CBOR or base64)");
+  show_cmd->add_option("--box-id", sa->box_id, "The box the attestation must bind (default: the proposal's)");
+  show_cmd->add_option("--log-key", sa->log_key, "The box's log key (vkey): checks the binding");
+  show_cmd->add_option("--tls-key", sa->tls_key, "The box's API TLS certificate or public key (binding)");
+  show_cmd->add_option("--nonce", sa->nonce, "The nonce you asked the box for, hex");
+  show_cmd->add_option("--root", sa->root, "Check the chain against this root instead of AWS's (tests)");
+  show_cmd->add_flag("--json", sa->json, "Print {\"id\", \"proposal\", \"attestation\"?} as JSON");
+  show_cmd->callback([&io = r.io, &rc = r.rc, sa] { rc = show(io, *sa); });
 }
 
 }  // namespace countersign::cli

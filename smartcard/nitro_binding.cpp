@@ -118,4 +118,28 @@ Verdict judge(ByteView cose, const Policy& policy, const std::vector<Bytes>& roo
   return v;
 }
 
+Result<Bytes> document_from_file_text(std::string_view text, const std::string& name) {
+  if (text.empty()) return make_error(Errc::kMalformed, name + " is empty");
+  const auto first = static_cast<std::uint8_t>(text[0]);
+  if (first == 0xd2 || first == 0x84) return Bytes(text.begin(), text.end());
+  std::string b64;
+  for (char c : text) {
+    if (c != '\n' && c != '\r' && c != ' ' && c != '\t') b64 += c;
+  }
+  auto raw = base64_decode(b64);
+  if (!raw.ok()) {
+    return make_error(Errc::kMalformed, name + " is neither a CBOR COSE_Sign1 (it starts with byte 0x" +
+                                            hex_encode(ByteView(&first, 1)) + ") nor the base64 of one");
+  }
+  return raw;
+}
+
+Result<Bytes> log_key_spki(const note::Verifier& log_key) {
+  if (log_key.type() != note::kTypeEd25519) {
+    return make_error(Errc::kInvalidArgument, log_key.label() + " is not a log key (type 0x01, Ed25519)");
+  }
+  CS_TRY(PublicKey key, PublicKey::from_raw(Alg::kEd25519, log_key.public_key()));
+  return key.spki();
+}
+
 }  // namespace countersign::nitro

@@ -17,6 +17,7 @@
 #include "core/policy.h"
 #include "core/result.h"
 #include "core/sha256.h"
+#include "core/signed_note.h"
 #include "smartcard/nitro.h"
 
 namespace countersign::nitro {
@@ -41,6 +42,15 @@ struct SelfAttestation {
   std::string image;  // the approved image's name (untrusted text from the policy)
   Report report;
 };
+
+// A document as a file holds it: raw CBOR (a COSE_Sign1 starts with 0xd2, tag 18, or 0x84, an
+// array of 4, neither a base64 character) or its base64, as the AWS SDKs print it (line
+// breaks and spaces allowed). Errors (kMalformed) name `name`.
+Result<Bytes> document_from_file_text(std::string_view text, const std::string& name);
+
+// The SubjectPublicKeyInfo of the box's log key as the binding carries it, from its verifier
+// key (vkey). kInvalidArgument for a key that is not Ed25519 (type 0x01).
+Result<Bytes> log_key_spki(const note::Verifier& log_key);
 
 // Who the box is, as its binding names it: its id, log key and API TLS key (SPKI DER).
 struct BoxKeys {

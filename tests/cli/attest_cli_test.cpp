@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/proposal.h"
 #include "core/sha256.h"
 #include "core/signed_note.h"
 #include "smartcard/nitro.h"
@@ -399,6 +400,92 @@ TEST(AttestBinding, AModuleIdWithControlCharactersIsShownEscaped) {
   CliRun j =
       run({"attest", "verify", doc, "--policy", test_policy(dir), "--root", box.file("root.pem"), "--json"});
   EXPECT_EQ(json::parse(j.out)["module_id"], "enc\\x1b[2J\\x0aAPPROVED");
+}
+
+// --- proposal show --attestation: the verdict beside the proposal ------------------------------
+
+// An install-model proposal for box-7f3a (or `boxes`), written to proposal.json.
+std::string write_proposal(const test_util::TempDir& dir,
+                           std::optional<std::vector<std::string>> boxes = std::vector<std::string>{"box-7f3a"}) {
+  Proposal::Fields f;
+  f.domain = "acme-prod";
+  f.action = Action::kInstallModel;
+  f.manifest = sha256(std::string_view("a manifest"));
+  f.boxes = std::move(boxes);
+  f.created = kNow - 3600;
+  f.expires = kNow + 7 * 86400;
+  f.note = "Upgrade the support bot";
+  auto p = Proposal::create(std::move(f));
+  EXPECT_TRUE(p.ok()) << p.error().message;
+  const std::string path = dir.file("proposal.json");
+  test_util::spit(path, p->to_json().dump());
+  return path;
+}
+
+TEST(ProposalShowAttestation, AnApprovedImageIsSaidBesideTheProposal) {
+  test_util::TempDir dir("cs-attest");
+  TestBox box(dir);
+  const std::string doc = box.document("att.cbor", box.binding("box-7f3a"), *hex_decode("8f1c2a"));
+  CliRun r = run({"proposal", "show", write_proposal(dir), "--policy", test_policy(dir), "--attestation", doc,
+                  "--log-key", box.file("log.pub"), "--tls-key", box.file("tls.pem"), "--nonce", "8f1c2a",
+                  "--root", box.file("root.pem")});
+  ASSERT_EQ(r.rc, 0) << r;
+  EXPECT_TRUE(contains(r.out, "Upgrade the support bot")) << r;
+  EXPECT_TRUE(contains(r.out, "Box attestation  box-7f3a runs approved image safebox-2026.11, attested 12m ago\n"))
+      << r;
+  EXPECT_TRUE(contains(r.out, "WARNING: checked against " + box.file("root.pem") + " (--root)")) << r;
+
+  CliRun j = run({"proposal", "show", write_proposal(dir), "--policy", test_policy(dir), "--attestation", doc,
+                  "--root", box.file("root.pem"), "--json"});
+  ASSERT_EQ(j.rc, 0) << j;
+  const json out = json::parse(j.out);
+  EXPECT_EQ(out["attestation"]["approved"], true);
+  EXPECT_EQ(out["attestation"]["required"], true);
+  EXPECT_TRUE(contains(out["attestation"]["line"].get<std::string>(),
+                       "(binding to the box not checked: give --log-key)"))
+      << j.out;
+}
+
+TEST(ProposalShowAttestation, AnotherBoxsDocumentOrAnExpiredOneIsNotApprovedExit1) {
+  test_util::TempDir dir("cs-attest");
+  TestBox box(dir);
+  const std::string theirs = box.document("theirs.cbor", box.binding("box-91c2"), *hex_decode("8f1c2a"));
+  CliRun other = run({"proposal", "show", write_proposal(dir), "--policy", test_policy(dir), "--attestation",
+                      theirs, "--log-key", box.file("log.pub"), "--tls-key", box.file("tls.pem"), "--root",
+                      box.file("root.pem")});
+  EXPECT_EQ(other.rc, 1) << other;
+  EXPECT_TRUE(contains(other.out, "Box attestation  NOT APPROVED: the document's user_data does not bind box "
+                                  "box-7f3a"))
+      << other;
+  // AWS's real document, against the pinned root now: its leaf expired long ago.
+  CliRun real = run({"proposal", "show", write_proposal(dir), "--policy",
+                     write_policy(dir, json::array({image("safebox-2026.11", {{"0", kPcr0}})})), "--attestation",
+                     kReal});
+  EXPECT_EQ(real.rc, 1) << real;
+  EXPECT_TRUE(contains(real.out, "Box attestation  NOT APPROVED: the attestation document does not verify: "))
+      << real;
+  EXPECT_TRUE(contains(real.out, "certificate has expired")) << real;
+}
+
+TEST(ProposalShowAttestation, ARuleThatRequiresOneIsFlaggedWhenNoneIsGiven) {
+  test_util::TempDir dir("cs-attest");
+  CliRun r = run({"proposal", "show", write_proposal(dir), "--policy", test_policy(dir)});
+  EXPECT_EQ(r.rc, 0) << r;
+  EXPECT_TRUE(contains(r.out, "Box attestation  NOT CHECKED: the rule for install-model requires an attested "
+                              "image; give --attestation FILE (countersign box attest -o FILE)"))
+      << r;
+  CliRun plain = run({"proposal", "show", write_proposal(dir)});
+  EXPECT_EQ(plain.rc, 0) << plain;
+  EXPECT_FALSE(contains(plain.out, "Box attestation")) << plain;
+  CliRun usage = run({"proposal", "show", write_proposal(dir), "--attestation", kReal});
+  EXPECT_EQ(usage.rc, 2) << usage;
+  EXPECT_TRUE(contains(usage.err, "--attestation needs --policy")) << usage;
+  TestBox box(dir);
+  const std::string doc = box.document("att.cbor", box.binding("box-7f3a"), {});
+  CliRun no_box = run({"proposal", "show", write_proposal(dir, std::nullopt), "--policy", test_policy(dir),
+                       "--attestation", doc, "--log-key", box.file("log.pub"), "--root", box.file("root.pem")});
+  EXPECT_EQ(no_box.rc, 2) << no_box;
+  EXPECT_TRUE(contains(no_box.err, "the proposal names no box, so give --box-id")) << no_box;
 }
 
 }  // namespace
