@@ -68,7 +68,6 @@ nlohmann::json hex_or_null(const std::optional<Bytes>& b) {
   return b ? nlohmann::json(hex_encode(*b)) : nlohmann::json();
 }
 
-
 // Every PCR an aws-nitro image lists that the document does not have with the same value: for
 // showing; the verdict is match_image's.
 struct PcrDifference {

@@ -648,14 +648,15 @@ void add_box_commands(Registry& r) {
                                    ? (*j)["binding"].value("box", std::string())
                                    : std::string();
     if (c->json) {
-      print_json(io, json{{"output", aa->output}, {"bytes", doc->size()}, {"nonce", hex_encode(nonce)},
+      print_json(io, json{{"output", aa->output},
+                          {"bytes", doc->size()},
+                          {"nonce", hex_encode(nonce)},
                           {"binding", j->value("binding", json::object())}});
     } else {
       io.out << "wrote " << aa->output << ": attestation document of box " << escape_untrusted(box_id) << " ("
              << doc->size() << " bytes), nonce " << hex_encode(nonce) << "\n"
-             << "not checked yet: countersign attest verify " << aa->output
-             << " --policy POLICY --box-id " << escape_untrusted(box_id) << " --log-key LOG_KEY --nonce "
-             << hex_encode(nonce) << "\n";
+             << "not checked yet: countersign attest verify " << aa->output << " --policy POLICY --box-id "
+             << escape_untrusted(box_id) << " --log-key LOG_KEY --nonce " << hex_encode(nonce) << "\n";
     }
     rc = kExitOk;
   });

@@ -117,10 +117,11 @@ Result<AttestationLine> attestation_line(Io& io, const ShowArgs& a, const Propos
   const Rule* rule = policy.rule_for(p.action());
   out.required = rule != nullptr && rule->attested_image;
   if (a.attestation.empty()) {
-    out.text = out.required ? "NOT CHECKED: the rule for " + std::string(action_name(p.action())) +
-                                  " requires an attested image; give --attestation FILE (countersign box attest "
-                                  "-o FILE) to check what the box runs"
-                            : "not checked (no --attestation given; the rule does not require one)";
+    out.text = out.required
+                   ? "NOT CHECKED: the rule for " + std::string(action_name(p.action())) +
+                         " requires an attested image; give --attestation FILE (countersign box attest "
+                         "-o FILE) to check what the box runs"
+                   : "not checked (no --attestation given; the rule does not require one)";
     return out;
   }
   CS_TRY(Bytes doc, read_attestation_document(io, a.attestation));
@@ -129,9 +130,9 @@ Result<AttestationLine> attestation_line(Io& io, const ShowArgs& a, const Propos
   std::optional<nitro::BoxKeys> box;
   if (!a.log_key.empty()) {
     if (box_id.empty()) {
-      return Error(Errc::kInvalidArgument,
-                   "--log-key checks the binding of one box: the proposal names " +
-                       std::string(p.boxes() ? "several boxes" : "no box") + ", so give --box-id");
+      return Error(Errc::kInvalidArgument, "--log-key checks the binding of one box: the proposal names " +
+                                               std::string(p.boxes() ? "several boxes" : "no box") +
+                                               ", so give --box-id");
     }
     CS_TRY(Bytes log_spki, read_log_key_spki(a.log_key));
     std::optional<Bytes> tls;
@@ -174,9 +175,8 @@ int show(Io& io, const ShowArgs& a) {
                         a.json);
   }
   if (a.attestation.empty() && (!a.log_key.empty() || !a.nonce.empty() || !a.root.empty())) {
-    return report_error(io,
-                        make_error(Errc::kInvalidArgument, "--log-key, --nonce and --root check --attestation"),
-                        a.json);
+    return report_error(
+        io, make_error(Errc::kInvalidArgument, "--log-key, --nonce and --root check --attestation"), a.json);
   }
   auto p = load_document<Proposal>(io, a.path);
   if (!p.ok()) return report_error(io, p.error(), a.json);

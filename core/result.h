@@ -14,23 +14,23 @@
 namespace countersign {
 
 enum class Errc {
-  kInvalidArgument,   // a caller or user passed something unusable
-  kMalformed,         // input bytes do not parse (JSON syntax, base64, DER, ...)
-  kInvalidDocument,   // parses, but breaks a rule of DESIGN.md
-  kUnknownSchema,     // "schema" is missing or not one we know
-  kCrypto,            // a cryptographic operation failed or a signature did not verify
-  kIo,                // file system or stream error
-  kNotFound,          // a file, key or device that was asked for is not there
-  kWrongPassphrase,   // a key file could not be decrypted
-  kWrongPin,          // a PIN was wrong; Error::retries says how many tries are left
-  kPinLocked,         // no PIN tries left
-  kNoDevice,          // no reader, card or authenticator
-  kTimeout,           // waited too long (touch, network)
-  kCancelled,         // the user cancelled (a security key request stopped on request)
-  kHashMismatch,      // bytes do not have the hash they were promised to have
-  kRejected,          // a policy decision said no (threshold not met, expired, ...)
-  kUnsupported,       // valid request we cannot do here
-  kInternal,          // a bug or an unexpected library failure
+  kInvalidArgument,  // a caller or user passed something unusable
+  kMalformed,        // input bytes do not parse (JSON syntax, base64, DER, ...)
+  kInvalidDocument,  // parses, but breaks a rule of DESIGN.md
+  kUnknownSchema,    // "schema" is missing or not one we know
+  kCrypto,           // a cryptographic operation failed or a signature did not verify
+  kIo,               // file system or stream error
+  kNotFound,         // a file, key or device that was asked for is not there
+  kWrongPassphrase,  // a key file could not be decrypted
+  kWrongPin,         // a PIN was wrong; Error::retries says how many tries are left
+  kPinLocked,        // no PIN tries left
+  kNoDevice,         // no reader, card or authenticator
+  kTimeout,          // waited too long (touch, network)
+  kCancelled,        // the user cancelled (a security key request stopped on request)
+  kHashMismatch,     // bytes do not have the hash they were promised to have
+  kRejected,         // a policy decision said no (threshold not met, expired, ...)
+  kUnsupported,      // valid request we cannot do here
+  kInternal,         // a bug or an unexpected library failure
 };
 
 // Short stable name of an error code ("malformed", "wrong-pin"), for --json output.
@@ -53,16 +53,25 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(implicit)
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT(implicit)
   Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(implicit)
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
 
   // Precondition: ok(). Calling these on an error aborts (a programming error).
-  T& value() & { check(); return std::get<0>(v_); }
-  const T& value() const& { check(); return std::get<0>(v_); }
-  T&& value() && { check(); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    check();
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    check();
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    check();
+    return std::get<0>(std::move(v_));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
@@ -116,13 +125,13 @@ inline Error make_error(Errc code, std::string message) { return Error(code, std
 // enclosing function, else binds the value. CS_TRY_VOID(expr) for Result<void>.
 #define CS_CONCAT_INNER(a, b) a##b
 #define CS_CONCAT(a, b) CS_CONCAT_INNER(a, b)
-#define CS_TRY_IMPL(tmp, decl, expr)          \
-  auto tmp = (expr);                          \
+#define CS_TRY_IMPL(tmp, decl, expr)            \
+  auto tmp = (expr);                            \
   if (!tmp.ok()) return std::move(tmp).error(); \
   decl = std::move(tmp).value()
 #define CS_TRY(decl, expr) CS_TRY_IMPL(CS_CONCAT(cs_try_, __LINE__), decl, expr)
-#define CS_TRY_VOID(expr)                                        \
-  do {                                                           \
-    auto cs_try_void_ = (expr);                                  \
+#define CS_TRY_VOID(expr)                                           \
+  do {                                                              \
+    auto cs_try_void_ = (expr);                                     \
     if (!cs_try_void_.ok()) return std::move(cs_try_void_).error(); \
   } while (0)

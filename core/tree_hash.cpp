@@ -13,7 +13,8 @@ namespace countersign {
 
 namespace fs = std::filesystem;
 
-Result<std::vector<ManifestFile>> hash_tree(const std::string& dir, unsigned threads, TreeHashProgress* progress) {
+Result<std::vector<ManifestFile>> hash_tree(const std::string& dir, unsigned threads,
+                                            TreeHashProgress* progress) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return make_error(Errc::kIo, dir + " is not a directory");
   std::vector<ManifestFile> files;
@@ -24,7 +25,8 @@ Result<std::vector<ManifestFile>> hash_tree(const std::string& dir, unsigned thr
     const fs::directory_entry& e = *it;
     // Lexically: fs::relative resolves symlinks and would name a link by its target.
     std::string rel = e.path().lexically_relative(dir).generic_string();
-    if (e.is_symlink(ec)) return make_error(Errc::kInvalidArgument, rel + " is a symbolic link; copy the file instead");
+    if (e.is_symlink(ec))
+      return make_error(Errc::kInvalidArgument, rel + " is a symbolic link; copy the file instead");
     if (e.is_directory(ec)) continue;
     if (!e.is_regular_file(ec)) return make_error(Errc::kInvalidArgument, rel + " is not a regular file");
     if (auto why = check_manifest_path(rel)) return make_error(Errc::kInvalidArgument, rel + ": " + *why);
@@ -34,12 +36,14 @@ Result<std::vector<ManifestFile>> hash_tree(const std::string& dir, unsigned thr
     files.push_back(std::move(f));
   }
   if (files.empty()) return make_error(Errc::kInvalidArgument, dir + " contains no files");
-  std::sort(files.begin(), files.end(), [](const ManifestFile& a, const ManifestFile& b) { return a.path < b.path; });
+  std::sort(files.begin(), files.end(),
+            [](const ManifestFile& a, const ManifestFile& b) { return a.path < b.path; });
 
   // Largest first, so one big file does not start last and leave the other cores idle.
   std::vector<std::size_t> order(files.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return files[a].size > files[b].size; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return files[a].size > files[b].size; });
   if (progress != nullptr) {
     progress->files_total = files.size();
     for (const auto& f : files) progress->bytes_total += f.size;

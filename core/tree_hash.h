@@ -24,6 +24,7 @@ struct TreeHashProgress {
 // hashes them with `threads` workers (0 = one per core). Symlinks, devices and other
 // special files are refused with an error naming them (a manifest must describe exactly
 // the bytes that will be installed). `progress` may be null; it is updated as bytes are read.
-Result<std::vector<ManifestFile>> hash_tree(const std::string& dir, unsigned threads, TreeHashProgress* progress);
+Result<std::vector<ManifestFile>> hash_tree(const std::string& dir, unsigned threads,
+                                            TreeHashProgress* progress);
 
 }  // namespace countersign

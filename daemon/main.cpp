@@ -33,7 +33,9 @@ int run(int argc, char** argv) {
   std::string config_path;
   bool check_only = false;
   app.add_option("-c,--config", config_path, "Configuration file (key = value lines)");
-  app.add_flag("--check-config", check_only, "Check the configuration, policy chain, directories, credentials and the helper (read-only), then exit: 0 all passed, 2 something is wrong");
+  app.add_flag("--check-config", check_only,
+               "Check the configuration, policy chain, directories, credentials and the helper (read-only), "
+               "then exit: 0 all passed, 2 something is wrong");
   app.set_version_flag("--version", std::string("countersignd ") + COUNTERSIGN_VERSION);
   app.footer(
       "Every configuration key is also a flag (--state-dir for state_dir); flags override the file.\n"

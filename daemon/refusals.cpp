@@ -16,7 +16,8 @@ json Refusals::bounded_reasons(const std::vector<std::string>& reasons) {
   json out = json::array();
   for (std::size_t i = 0; i < reasons.size() && i < kMaxReasons; ++i)
     out.push_back(cut_text(reasons[i], kMaxReasonBytes));
-  if (reasons.size() > kMaxReasons) out.push_back("…and " + std::to_string(reasons.size() - kMaxReasons) + " more");
+  if (reasons.size() > kMaxReasons)
+    out.push_back("…and " + std::to_string(reasons.size() - kMaxReasons) + " more");
   return out;
 }
 

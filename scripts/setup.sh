@@ -43,8 +43,9 @@ packages=(
   # issue 20: the local Debian repository of the packages-gate tests (dpkg-dev's
   # dpkg-scanpackages and dpkg-parsechangelog, apt-utils' apt-ftparchive, gpg signs its Release).
   dpkg-dev apt-utils gpg
-  # every shell script is checked by shellcheck (tests/lint/shellcheck_test.sh)
-  shellcheck
+  # every shell script is checked by shellcheck (tests/lint/shellcheck_test.sh), every C++
+  # file by clang-format (tests/lint/clang_format_test.sh)
+  shellcheck clang-format
   # issue 21: the SIEM collector of the log-shipping tests (tests/daemon/rsyslog_fixture.h):
   # rsyslog with its GnuTLS driver, TLS on loopback.
   rsyslog rsyslog-gnutls

@@ -71,7 +71,8 @@ Result<SelfAttestation> check_self(ByteView cose, const Policy& policy, const st
                                    UnixTime at, ByteView nonce, const BoxKeys& box) {
   auto report = verify(cose, roots, at);
   if (!report.ok()) return report.error().with_context("the box's attestation does not verify");
-  if (!report->nonce || !std::equal(nonce.begin(), nonce.end(), report->nonce->begin(), report->nonce->end())) {
+  if (!report->nonce ||
+      !std::equal(nonce.begin(), nonce.end(), report->nonce->begin(), report->nonce->end())) {
     return make_error(Errc::kRejected,
                       "the box's attestation does not carry the nonce it was asked for, so it is not fresh");
   }

@@ -36,7 +36,6 @@ Result<Digest> binding(std::string_view box_id, ByteView log_key_spki, std::opti
 Result<void> check_binding(const Report& report, std::string_view box_id, ByteView log_key_spki,
                            std::optional<ByteView> tls_key_spki);
 
-
 // What the box's own check of itself found: the approved image it runs and the document.
 struct SelfAttestation {
   std::string image;  // the approved image's name (untrusted text from the policy)

@@ -52,8 +52,8 @@ void optional_bytes(Bytes& out, const std::optional<Bytes>& b) {
 }
 
 Error malformed(std::size_t at, const std::string& what) {
-  return Error(Errc::kMalformed,
-               "the Nitro Secure Module's response is malformed: " + what + " (at byte " + std::to_string(at) + ")");
+  return Error(Errc::kMalformed, "the Nitro Secure Module's response is malformed: " + what + " (at byte " +
+                                     std::to_string(at) + ")");
 }
 
 bool is(ByteView got, std::string_view want) {
@@ -63,9 +63,10 @@ bool is(ByteView got, std::string_view want) {
 }  // namespace
 
 Result<Bytes> encode(const AttestationRequest& request) {
-  for (const auto& [name, field] : {std::pair<const char*, const std::optional<Bytes>*>{"user_data", &request.user_data},
-                                    {"nonce", &request.nonce},
-                                    {"public_key", &request.public_key}}) {
+  for (const auto& [name, field] :
+       {std::pair<const char*, const std::optional<Bytes>*>{"user_data", &request.user_data},
+        {"nonce", &request.nonce},
+        {"public_key", &request.public_key}}) {
     if (*field && (*field)->size() > kMaxField) {
       return Error(Errc::kInvalidArgument, std::string("the attestation request's ") + name + " is " +
                                                std::to_string((*field)->size()) + " bytes, over the NSM's " +
@@ -98,12 +99,13 @@ Result<Bytes> decode_response(ByteView response) {
     auto code = r.text();
     if (!code.ok()) return malformed(code_at, "an Error whose code is not a text string");
     if (!r.at_end()) return malformed(r.offset(), "bytes after the answer");
-    const std::string shown = escape_untrusted(std::string_view(reinterpret_cast<const char*>(code->data()), code->size()), 64);
+    const std::string shown =
+        escape_untrusted(std::string_view(reinterpret_cast<const char*>(code->data()), code->size()), 64);
     return Error(Errc::kRejected, "the Nitro Secure Module refused the attestation request: " + shown);
   }
   if (!is(*variant, "Attestation")) {
-    const std::string shown =
-        escape_untrusted(std::string_view(reinterpret_cast<const char*>(variant->data()), variant->size()), 64);
+    const std::string shown = escape_untrusted(
+        std::string_view(reinterpret_cast<const char*>(variant->data()), variant->size()), 64);
     return malformed(at, "an answer \"" + shown + "\", not Attestation or Error");
   }
   const std::size_t inner_at = r.offset();
@@ -111,7 +113,8 @@ Result<Bytes> decode_response(ByteView response) {
   if (!fields.ok() || *fields != 1) return malformed(inner_at, "Attestation is not a map of one field");
   const std::size_t name_at = r.offset();
   auto name = r.text();
-  if (!name.ok() || !is(*name, "document")) return malformed(name_at, "Attestation's field is not \"document\"");
+  if (!name.ok() || !is(*name, "document"))
+    return malformed(name_at, "Attestation's field is not \"document\"");
   const std::size_t doc_at = r.offset();
   auto doc = r.bytes();
   if (!doc.ok()) return malformed(doc_at, "the document is not a byte string");
@@ -124,17 +127,18 @@ Result<Bytes> attest(const std::string& device, const AttestationRequest& reques
   struct stat st {};
   if (::stat(device.c_str(), &st) != 0) {
     if (errno == ENOENT) {
-      return Error(Errc::kUnsupported, "no attestation available: this box has no Nitro Secure Module (" + device +
-                                           " does not exist)");
+      return Error(Errc::kUnsupported, "no attestation available: this box has no Nitro Secure Module (" +
+                                           device + " does not exist)");
     }
     return Error(Errc::kIo, "cannot reach the Nitro Secure Module " + device + ": " + std::strerror(errno));
   }
   if (!S_ISCHR(st.st_mode)) {
-    return Error(Errc::kUnsupported,
-                 "no attestation available: " + device + " is not a character device, so not a Nitro Secure Module");
+    return Error(Errc::kUnsupported, "no attestation available: " + device +
+                                         " is not a character device, so not a Nitro Secure Module");
   }
   const int fd = ::open(device.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return Error(Errc::kIo, "cannot open the Nitro Secure Module " + device + ": " + std::strerror(errno));
+  if (fd < 0)
+    return Error(Errc::kIo, "cannot open the Nitro Secure Module " + device + ": " + std::strerror(errno));
   Bytes resp(kMaxResponse);
   RawMessage msg{reinterpret_cast<std::uintptr_t>(req.data()), req.size(),
                  reinterpret_cast<std::uintptr_t>(resp.data()), resp.size()};
@@ -149,8 +153,8 @@ Result<Bytes> attest(const std::string& device, const AttestationRequest& reques
                                 (saved == ENOTTY ? " (the device is not a Nitro Secure Module)" : ""));
   }
   if (msg.response_len > resp.size()) {
-    return Error(Errc::kIo, device + " answered " + std::to_string(msg.response_len) + " bytes into a buffer of " +
-                                std::to_string(resp.size()));
+    return Error(Errc::kIo, device + " answered " + std::to_string(msg.response_len) +
+                                " bytes into a buffer of " + std::to_string(resp.size()));
   }
   resp.resize(msg.response_len);
   return decode_response(resp);

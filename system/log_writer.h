@@ -63,7 +63,8 @@ class LogWriter {
   // proposal's bundle-verified, read back from the log (newest first, stopping at the
   // bundle-verified): how a privileged step interrupted after logging its outcome knows it
   // did. nullopt when there is none.
-  Result<std::optional<nlohmann::json>> outcome_logged(std::string_view event, const std::string& proposal) const;
+  Result<std::optional<nlohmann::json>> outcome_logged(std::string_view event,
+                                                       const std::string& proposal) const;
   // Signs a checkpoint when entries were appended since the newest one. Returns the tree size.
   Result<std::uint64_t> checkpoint_if_grown();
 

@@ -477,10 +477,11 @@ Result<json> attest(const Config& config, const std::string& input) {
     for (const auto& [key, value] : doc->items()) {
       if (key != "nonce")
         return Error(Errc::kInvalidDocument, "attest: unknown member \"" + escape_untrusted(key, 64) + "\"");
-      auto raw = value.is_string() ? hex_decode(value.get<std::string>()) : Result<Bytes>(Error(Errc::kMalformed, ""));
+      auto raw = value.is_string() ? hex_decode(value.get<std::string>())
+                                   : Result<Bytes>(Error(Errc::kMalformed, ""));
       if (!raw.ok() || raw->empty() || raw->size() > nsm::kMaxField) {
-        return Error(Errc::kInvalidDocument, "attest: nonce must be 1 to " + std::to_string(nsm::kMaxField) +
-                                                 " bytes in hex");
+        return Error(Errc::kInvalidDocument,
+                     "attest: nonce must be 1 to " + std::to_string(nsm::kMaxField) + " bytes in hex");
       }
       nonce = std::move(*raw);
     }

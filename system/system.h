@@ -76,8 +76,8 @@ enum class SystemAction {
   kStagingRemove,    // argument: manifest hash (64 hex)
   kLogAppend,        // stdin: {"event": NAME, ...fields}
   kLogCheckpoint,
-  kCheck,  // read-only: what the helper needs, as a JSON report
-  kVeto,   // stdin: {"proposal": <proposal document>, "veto": <veto file>}
+  kCheck,   // read-only: what the helper needs, as a JSON report
+  kVeto,    // stdin: {"proposal": <proposal document>, "veto": <veto file>}
   kProve,   // stdin: {"challenge": <challenge document>, "proof": <liveness file>}
   kAttest,  // stdin: {"nonce": HEX} or {}: the box's attestation from its Nitro Secure Module
 };

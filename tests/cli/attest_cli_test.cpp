@@ -17,8 +17,8 @@
 #include "core/sha256.h"
 #include "core/signed_note.h"
 #include "smartcard/nitro.h"
-#include "tests/nitro_test_box.h"
 #include "tests/cli/cli_test_util.h"
+#include "tests/nitro_test_box.h"
 #include "tests/test_util.h"
 
 namespace countersign::cli {
@@ -406,7 +406,8 @@ TEST(AttestBinding, AModuleIdWithControlCharactersIsShownEscaped) {
 
 // An install-model proposal for box-7f3a (or `boxes`), written to proposal.json.
 std::string write_proposal(const test_util::TempDir& dir,
-                           std::optional<std::vector<std::string>> boxes = std::vector<std::string>{"box-7f3a"}) {
+                           std::optional<std::vector<std::string>> boxes = std::vector<std::string>{
+                               "box-7f3a"}) {
   Proposal::Fields f;
   f.domain = "acme-prod";
   f.action = Action::kInstallModel;
@@ -431,7 +432,8 @@ TEST(ProposalShowAttestation, AnApprovedImageIsSaidBesideTheProposal) {
                   "--root", box.file("root.pem")});
   ASSERT_EQ(r.rc, 0) << r;
   EXPECT_TRUE(contains(r.out, "Upgrade the support bot")) << r;
-  EXPECT_TRUE(contains(r.out, "Box attestation  box-7f3a runs approved image safebox-2026.11, attested 12m ago\n"))
+  EXPECT_TRUE(
+      contains(r.out, "Box attestation  box-7f3a runs approved image safebox-2026.11, attested 12m ago\n"))
       << r;
   EXPECT_TRUE(contains(r.out, "WARNING: checked against " + box.file("root.pem") + " (--root)")) << r;
 
@@ -454,13 +456,14 @@ TEST(ProposalShowAttestation, AnotherBoxsDocumentOrAnExpiredOneIsNotApprovedExit
                       theirs, "--log-key", box.file("log.pub"), "--tls-key", box.file("tls.pem"), "--root",
                       box.file("root.pem")});
   EXPECT_EQ(other.rc, 1) << other;
-  EXPECT_TRUE(contains(other.out, "Box attestation  NOT APPROVED: the document's user_data does not bind box "
-                                  "box-7f3a"))
+  EXPECT_TRUE(contains(other.out,
+                       "Box attestation  NOT APPROVED: the document's user_data does not bind box "
+                       "box-7f3a"))
       << other;
   // AWS's real document, against the pinned root now: its leaf expired long ago.
   CliRun real = run({"proposal", "show", write_proposal(dir), "--policy",
-                     write_policy(dir, json::array({image("safebox-2026.11", {{"0", kPcr0}})})), "--attestation",
-                     kReal});
+                     write_policy(dir, json::array({image("safebox-2026.11", {{"0", kPcr0}})})),
+                     "--attestation", kReal});
   EXPECT_EQ(real.rc, 1) << real;
   EXPECT_TRUE(contains(real.out, "Box attestation  NOT APPROVED: the attestation document does not verify: "))
       << real;
@@ -471,8 +474,9 @@ TEST(ProposalShowAttestation, ARuleThatRequiresOneIsFlaggedWhenNoneIsGiven) {
   test_util::TempDir dir("cs-attest");
   CliRun r = run({"proposal", "show", write_proposal(dir), "--policy", test_policy(dir)});
   EXPECT_EQ(r.rc, 0) << r;
-  EXPECT_TRUE(contains(r.out, "Box attestation  NOT CHECKED: the rule for install-model requires an attested "
-                              "image; give --attestation FILE (countersign box attest -o FILE)"))
+  EXPECT_TRUE(contains(r.out,
+                       "Box attestation  NOT CHECKED: the rule for install-model requires an attested "
+                       "image; give --attestation FILE (countersign box attest -o FILE)"))
       << r;
   CliRun plain = run({"proposal", "show", write_proposal(dir)});
   EXPECT_EQ(plain.rc, 0) << plain;
@@ -482,8 +486,9 @@ TEST(ProposalShowAttestation, ARuleThatRequiresOneIsFlaggedWhenNoneIsGiven) {
   EXPECT_TRUE(contains(usage.err, "--attestation needs --policy")) << usage;
   TestBox box(dir);
   const std::string doc = box.document("att.cbor", box.binding("box-7f3a"), {});
-  CliRun no_box = run({"proposal", "show", write_proposal(dir, std::nullopt), "--policy", test_policy(dir),
-                       "--attestation", doc, "--log-key", box.file("log.pub"), "--root", box.file("root.pem")});
+  CliRun no_box =
+      run({"proposal", "show", write_proposal(dir, std::nullopt), "--policy", test_policy(dir),
+           "--attestation", doc, "--log-key", box.file("log.pub"), "--root", box.file("root.pem")});
   EXPECT_EQ(no_box.rc, 2) << no_box;
   EXPECT_TRUE(contains(no_box.err, "the proposal names no box, so give --box-id")) << no_box;
 }

@@ -28,7 +28,8 @@ T must(Result<T> r, const char* what) {
 // Passes when `r` failed with `code` and its message contains every one of `parts` (for
 // example the JSON pointer "/files/1/path" and the word "sorted").
 template <typename T>
-::testing::AssertionResult FailsWith(const Result<T>& r, Errc code, std::initializer_list<std::string_view> parts) {
+::testing::AssertionResult FailsWith(const Result<T>& r, Errc code,
+                                     std::initializer_list<std::string_view> parts) {
   if (r.ok()) return ::testing::AssertionFailure() << "expected an error, but the call succeeded";
   const Error& e = r.error();
   if (e.code != code) {
@@ -37,7 +38,8 @@ template <typename T>
   }
   for (std::string_view p : parts) {
     if (e.message.find(p) == std::string::npos) {
-      return ::testing::AssertionFailure() << "message \"" << e.message << "\" does not contain \"" << p << "\"";
+      return ::testing::AssertionFailure()
+             << "message \"" << e.message << "\" does not contain \"" << p << "\"";
     }
   }
   return ::testing::AssertionSuccess() << e.message;

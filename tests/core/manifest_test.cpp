@@ -14,8 +14,10 @@ namespace {
 using countersign::testing::FailsWith;
 using nlohmann::json;
 
-const std::string kHashAbc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";    // SHA-256("abc")
-const std::string kHashEmpty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";  // SHA-256("")
+const std::string kHashAbc =
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";  // SHA-256("abc")
+const std::string kHashEmpty =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";  // SHA-256("")
 const std::string kRevision = "0123456789abcdef0123456789abcdef01234567";
 
 // A valid manifest as a person might write it: whitespace, keys in no particular order.
@@ -24,11 +26,14 @@ const std::string kPretty = R"({
   "schema": "countersign/manifest/v1",
   "name": "tiny",
   "kind": "model",
-  "sources": [ { "revision": ")" + kRevision + R"(", "type": "huggingface", "repo": "org/tiny" } ],
+  "sources": [ { "revision": ")" +
+                            kRevision + R"(", "type": "huggingface", "repo": "org/tiny" } ],
   "license": { "spdx": "MIT" },
   "files": [
-    { "size": 3, "sha256": ")" + kHashAbc + R"(", "path": "a.bin" },
-    { "sha256": ")" + kHashEmpty + R"(", "path": "dir/b.bin", "size": 0 }
+    { "size": 3, "sha256": ")" +
+                            kHashAbc + R"(", "path": "a.bin" },
+    { "sha256": ")" + kHashEmpty +
+                            R"(", "path": "dir/b.bin", "size": 0 }
   ]
 })";
 
@@ -153,7 +158,8 @@ TEST(ManifestReject, UnknownSchema) {
 TEST(ManifestReject, UnknownTopLevelField) {
   json doc = base_doc();
   doc["signed_by"] = "mallory";
-  EXPECT_TRUE(FailsWith(Manifest::parse(doc), Errc::kInvalidDocument, {"manifest /signed_by", "unknown field"}));
+  EXPECT_TRUE(
+      FailsWith(Manifest::parse(doc), Errc::kInvalidDocument, {"manifest /signed_by", "unknown field"}));
 }
 
 TEST(ManifestReject, UnknownNestedFields) {
@@ -225,8 +231,8 @@ TEST(ManifestPath, AcceptsOrdinaryPaths) {
 }
 
 TEST(ManifestReject, DuplicatePath) {
-  EXPECT_TRUE(
-      FailsWith(Manifest::parse(with_files({"a.bin", "a.bin"})), Errc::kInvalidDocument, {"/files/1/path", "twice"}));
+  EXPECT_TRUE(FailsWith(Manifest::parse(with_files({"a.bin", "a.bin"})), Errc::kInvalidDocument,
+                        {"/files/1/path", "twice"}));
 }
 
 TEST(ManifestReject, UnsortedFilesSaySorted) {
@@ -292,12 +298,12 @@ TEST(ManifestReject, FractionalSize) {
 }
 
 TEST(ManifestReject, Sha256Not64LowercaseHex) {
-  for (const std::string& bad :
-       {std::string(63, 'a'), std::string(65, 'a'), std::string(64, 'A'), std::string(64, 'g'),
-        "sha256:" + kHashAbc, std::string()}) {
+  for (const std::string& bad : {std::string(63, 'a'), std::string(65, 'a'), std::string(64, 'A'),
+                                 std::string(64, 'g'), "sha256:" + kHashAbc, std::string()}) {
     json doc = base_doc();
     doc["files"][1]["sha256"] = bad;
-    EXPECT_TRUE(FailsWith(Manifest::parse(doc), Errc::kInvalidDocument, {"/files/1/sha256", "64 lowercase hex"}))
+    EXPECT_TRUE(
+        FailsWith(Manifest::parse(doc), Errc::kInvalidDocument, {"/files/1/sha256", "64 lowercase hex"}))
         << bad;
   }
 }
@@ -307,7 +313,8 @@ TEST(ManifestReject, Sha256Not64LowercaseHex) {
 TEST(ManifestReject, UnknownSourceType) {
   json doc = base_doc();
   doc["sources"].push_back(json{{"type", "ftp"}, {"base", "ftp://x/"}});
-  EXPECT_TRUE(FailsWith(Manifest::parse(doc), Errc::kInvalidDocument, {"/sources/1/type", "unknown source type", "ftp"}));
+  EXPECT_TRUE(FailsWith(Manifest::parse(doc), Errc::kInvalidDocument,
+                        {"/sources/1/type", "unknown source type", "ftp"}));
 }
 
 TEST(ManifestReject, HuggingFaceRevisionNot40Hex) {
@@ -315,7 +322,8 @@ TEST(ManifestReject, HuggingFaceRevisionNot40Hex) {
                                  std::string(40, 'A'), std::string("v1.0")}) {
     json doc = base_doc();
     doc["sources"][0]["revision"] = bad;
-    EXPECT_TRUE(FailsWith(Manifest::parse(doc), Errc::kInvalidDocument, {"/sources/0/revision", "40"})) << bad;
+    EXPECT_TRUE(FailsWith(Manifest::parse(doc), Errc::kInvalidDocument, {"/sources/0/revision", "40"}))
+        << bad;
   }
 }
 
@@ -368,7 +376,8 @@ TEST(SourceSpec, ParsesCliForms) {
   ASSERT_TRUE(file.ok());
   EXPECT_EQ(file->base, "/mnt/usb/x/");
 
-  EXPECT_TRUE(FailsWith(Source::from_spec("hf:google/gemma@main"), Errc::kInvalidArgument, {"hf:google/gemma@main"}));
+  EXPECT_TRUE(
+      FailsWith(Source::from_spec("hf:google/gemma@main"), Errc::kInvalidArgument, {"hf:google/gemma@main"}));
   EXPECT_TRUE(FailsWith(Source::from_spec("ftp://x/"), Errc::kInvalidArgument, {"ftp://x/"}));
 }
 
@@ -376,15 +385,17 @@ TEST(SourceSpec, ParsesCliForms) {
 // a dot label, an IP address, upper case) is refused with the field named, in manifests and
 // in source specs (a configured mirror is parsed as a spec).
 TEST(ManifestReject, S3BucketAndRegionMustBeDnsLabels) {
-  for (const std::string& region : std::vector<std::string>{"x.attacker.example/", "us-east-1.evil.example", "US-EAST-1", "eu_west_1", "-us-east-1", "",
-        std::string(33, 'a'), "us-east-1#", "us east 1"}) {
+  for (const std::string& region :
+       std::vector<std::string>{"x.attacker.example/", "us-east-1.evil.example", "US-EAST-1", "eu_west_1",
+                                "-us-east-1", "", std::string(33, 'a'), "us-east-1#", "us east 1"}) {
     json doc = base_doc();
     doc["sources"] = json::array({json{{"type", "s3"}, {"bucket", "acme-models"}, {"region", region}}});
     EXPECT_TRUE(FailsWith(Manifest::parse(doc), Errc::kInvalidDocument, {"/sources/0/region", "AWS region"}))
         << region;
   }
-  for (const std::string& bucket : std::vector<std::string>{"ab", std::string(64, 'a'), "acme..models", ".acme", "acme.", "acme-", "-acme", "192.168.1.1",
-        "acme/evil", "evil.example/x?", "acme_models", "a@b.example", "acme.-models"}) {
+  for (const std::string& bucket : std::vector<std::string>{
+           "ab", std::string(64, 'a'), "acme..models", ".acme", "acme.", "acme-", "-acme", "192.168.1.1",
+           "acme/evil", "evil.example/x?", "acme_models", "a@b.example", "acme.-models"}) {
     json doc = base_doc();
     doc["sources"] = json::array({json{{"type", "s3"}, {"bucket", bucket}}});
     EXPECT_TRUE(FailsWith(Manifest::parse(doc), Errc::kInvalidDocument, {"/sources/0/bucket", "bucket name"}))
@@ -396,8 +407,8 @@ TEST(ManifestReject, S3BucketAndRegionMustBeDnsLabels) {
 }
 
 TEST(ManifestSources, ValidS3NamesYieldTheVirtualHostedUrl) {
-  for (const std::string& bucket : std::vector<std::string>{"abc", "acme-models", "acme.models.v2", "1acme", std::string(63, 'b'),
-                                   "192.168.1.1.x"}) {
+  for (const std::string& bucket : std::vector<std::string>{"abc", "acme-models", "acme.models.v2", "1acme",
+                                                            std::string(63, 'b'), "192.168.1.1.x"}) {
     auto s = Source::from_spec("s3://" + bucket + "/p/?region=ap-southeast-2");
     ASSERT_TRUE(s.ok()) << s.error().message;
     EXPECT_EQ(s->location_of("f.bin"), "https://" + bucket + ".s3.ap-southeast-2.amazonaws.com/p/f.bin");

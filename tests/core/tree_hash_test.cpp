@@ -63,7 +63,8 @@ TEST_F(TreeHashTest, ListsAndHashesEveryFileInByteOrder) {
 
 TEST_F(TreeHashTest, SameResultWithAnyThreadCount) {
   populate();
-  for (int i = 0; i < 20; ++i) put("many/f" + std::to_string(i), std::string(static_cast<std::size_t>(i) * 977, 'x'));
+  for (int i = 0; i < 20; ++i)
+    put("many/f" + std::to_string(i), std::string(static_cast<std::size_t>(i) * 977, 'x'));
   auto one = hash_tree(dir_.string(), 1, nullptr);
   ASSERT_TRUE(one.ok()) << one.error().message;
   for (unsigned t : {0u, 3u, 64u}) {
@@ -82,7 +83,8 @@ TEST_F(TreeHashTest, PathsAreRelativeHoweverTheDirectoryIsSpelled) {
   populate();
   auto plain = hash_tree(dir_.string(), 1, nullptr);
   ASSERT_TRUE(plain.ok());
-  for (const std::string& spelled : {dir_.string() + "/", dir_.string() + "/./", (dir_ / "a" / "..").string()}) {
+  for (const std::string& spelled :
+       {dir_.string() + "/", dir_.string() + "/./", (dir_ / "a" / "..").string()}) {
     auto r = hash_tree(spelled, 1, nullptr);
     ASSERT_TRUE(r.ok()) << spelled << ": " << r.error().message;
     ASSERT_EQ(r->size(), plain->size()) << spelled;

@@ -187,7 +187,8 @@ TEST_F(JobQueueTest, ARotationGoesAheadAndPausesTheRunningInstall) {
     }
     if (job.proposal == install.proposal && !resumed) {
       fetching = true;
-      for (int i = 0; i < 2000 && !sink.cancelled(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      for (int i = 0; i < 2000 && !sink.cancelled(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
       return sink.cancelled() ? RunOutcome::interrupted() : RunOutcome::failed("never paused");
     }
     return RunOutcome::done(nullptr);
@@ -205,7 +206,8 @@ TEST_F(JobQueueTest, ARotationGoesAheadAndPausesTheRunningInstall) {
                                                         {rotation.proposal, false},
                                                         {install.proposal, true},
                                                         {behind.proposal, false}}));
-  for (const auto* j : {&install, &behind, &rotation}) EXPECT_EQ(queue.find(j->proposal)->record.state, JobState::kDone);
+  for (const auto* j : {&install, &behind, &rotation})
+    EXPECT_EQ(queue.find(j->proposal)->record.state, JobState::kDone);
 }
 
 // At start, rotations the daemon had queued run before the other jobs it had queued.

@@ -109,8 +109,8 @@ class RadosgwFixture {
       return;
     }
     if (!spawn({"ceph-osd", "-f", "-c", conf(), "-i", "0"}, osd_pid_)) return;
-    const std::string crush =
-        "cd '" + d + "' && timeout 60 ceph" + c + " osd crush add osd.0 1.0 root=default host=localhost >>setup.out 2>&1";
+    const std::string crush = "cd '" + d + "' && timeout 60 ceph" + c +
+                              " osd crush add osd.0 1.0 root=default host=localhost >>setup.out 2>&1";
     if (std::system(crush.c_str()) != 0) {
       why_ = "adding the OSD to the CRUSH map failed: " + slurp(dir_.path() / "setup.out");
       stop_all();

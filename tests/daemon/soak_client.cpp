@@ -95,7 +95,8 @@ int read_status(int fd) {
 }
 
 std::string request(const std::string& method, const std::string& path, const std::string& body) {
-  return method + " " + path + " HTTP/1.1\r\nHost: box\r\nConnection: close\r\nContent-Type: application/json\r\n" +
+  return method + " " + path +
+         " HTTP/1.1\r\nHost: box\r\nConnection: close\r\nContent-Type: application/json\r\n" +
          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
@@ -109,8 +110,8 @@ int one_shot(const std::string& socket, const std::string& data) {
 
 // Sends `data` a piece at a time with a pause between pieces, until sent, the daemon closes,
 // or `until`; then reads the answer, if any.
-int trickle(const std::string& socket, const std::string& data, std::size_t piece, std::chrono::milliseconds pause,
-            Clock::time_point until) {
+int trickle(const std::string& socket, const std::string& data, std::size_t piece,
+            std::chrono::milliseconds pause, Clock::time_point until) {
   int fd = connect_unix(socket);
   if (fd < 0) return 0;
   std::size_t off = 0;
@@ -170,16 +171,17 @@ int main(int argc, char** argv) {
             break;
           }
           case 1:  // announces 100 MiB: answered 413 before any of it is read
-            totals.add(one_shot(socket,
-                                "POST /v1/bundles HTTP/1.1\r\nHost: box\r\nContent-Length: 104857600\r\n\r\n"));
+            totals.add(one_shot(
+                socket, "POST /v1/bundles HTTP/1.1\r\nHost: box\r\nContent-Length: 104857600\r\n\r\n"));
             break;
           case 2:  // slowloris: the header one byte every 300 ms
-            totals.add(trickle(socket, request("GET", "/v1/status", ""), 1, std::chrono::milliseconds(300), until));
+            totals.add(
+                trickle(socket, request("GET", "/v1/status", ""), 1, std::chrono::milliseconds(300), until));
             break;
           case 3: {  // a 256 KiB body at 4 KiB a second
             std::string body(256 << 10, ' ');
-            totals.add(
-                trickle(socket, request("POST", "/v1/bundles", body), 4096, std::chrono::milliseconds(1000), until));
+            totals.add(trickle(socket, request("POST", "/v1/bundles", body), 4096,
+                               std::chrono::milliseconds(1000), until));
             break;
           }
           case 4:  // a well-formed bundle the box refuses (not enough signatures)
@@ -187,14 +189,15 @@ int main(int argc, char** argv) {
             break;
           case 5: {  // a new pending proposal each time: the cap answers once it is full
             json p = tmpl["pending"];
-            p["proposal"]["note"] = "soak " + std::to_string(::getpid()) + "-" + std::to_string(t) + "-" +
-                                    std::to_string(n);
+            p["proposal"]["note"] =
+                "soak " + std::to_string(::getpid()) + "-" + std::to_string(t) + "-" + std::to_string(n);
             totals.add(one_shot(socket, request("POST", "/v1/proposals", p.dump())));
             break;
           }
           default:  // a signature that does not parse, for a proposal that does not exist
-            totals.add(one_shot(socket, request("POST", "/v1/proposals/" + std::string(64, 'a') + "/signatures",
-                                                "not a signature")));
+            totals.add(one_shot(
+                socket,
+                request("POST", "/v1/proposals/" + std::string(64, 'a') + "/signatures", "not a signature")));
             break;
         }
       }

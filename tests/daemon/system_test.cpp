@@ -544,7 +544,8 @@ TEST_F(HelperTest, AcceptsAnApprovedBundleAndLogsWhatItVerified) {
 TEST_F(HelperTest, WithoutANitroSecureModuleAttestedImageRulesAreNeverMet) {
   auto doc = box_->make_policy_doc(1, {{"install-model", {{"threshold", 3}, {"attested_image", true}}},
                                        {"remove-model", {{"threshold", 2}}}});
-  doc["images"] = {{{"name", "safebox-2026.11"}, {"platform", "aws-nitro"}, {"pcrs", {{"0", std::string(96, '1')}}}}};
+  doc["images"] = {
+      {{"name", "safebox-2026.11"}, {"platform", "aws-nitro"}, {"pcrs", {{"0", std::string(96, '1')}}}}};
   box_->set_policy_doc(doc);
   const std::string nsm = box_->config().nsm_device;
 
@@ -562,20 +563,22 @@ TEST_F(HelperTest, WithoutANitroSecureModuleAttestedImageRulesAreNeverMet) {
   EXPECT_TRUE(entries_of(audit::event::kBundleVerified).empty());
   auto rejected = entries_of(audit::event::kBundleRejected);
   ASSERT_EQ(rejected.size(), 1u);
-  EXPECT_TRUE(contains(rejected[0]["reasons"][0].get<std::string>(), "attested_image: ")) << rejected[0].dump();
+  EXPECT_TRUE(contains(rejected[0]["reasons"][0].get<std::string>(), "attested_image: "))
+      << rejected[0].dump();
   expect_refused(helper({"model", "install", proposal_hex(bundle)}), "no accepted proposal");
 
   // Something at the path that is not a character device is not taken for the module.
   test_util::spit(nsm, "not a device");
-  expect_refused(helper({"accept"}, bundle.dump()), "is not a character device, so not a Nitro Secure Module");
+  expect_refused(helper({"accept"}, bundle.dump()),
+                 "is not a character device, so not a Nitro Secure Module");
 
   // Rules that do not ask are unaffected.
   const Manifest m = test::manifest_for(kModel);
   test_util::BoxFixture::ProposalOptions o;
   o.action = Action::kRemoveModel;
-  auto remove = helper({"accept"}, box_->bundle(test_util::BoxFixture::make_proposal(m.hash(), o), m.to_json(),
-                                                {"alice", "bob"})
-                                       .dump());
+  auto remove = helper(
+      {"accept"},
+      box_->bundle(test_util::BoxFixture::make_proposal(m.hash(), o), m.to_json(), {"alice", "bob"}).dump());
   EXPECT_EQ(remove.status, 0) << remove.err;
 }
 

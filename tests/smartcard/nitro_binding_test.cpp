@@ -183,20 +183,22 @@ TEST_F(NitroSelf, ADocumentBindingAnotherBoxIsRefused) {
 
 TEST_F(NitroSelf, ThePinnedAwsRootDoesNotVouchForATestRoot) {
   const Policy p = policy();
-  auto got = check_self(document(box_.binding("box-7f3a"), nonce_), p, pinned_roots(), test_util::kNitroTestNow,
-                        nonce_, keys());
+  auto got = check_self(document(box_.binding("box-7f3a"), nonce_), p, pinned_roots(),
+                        test_util::kNitroTestNow, nonce_, keys());
   ASSERT_FALSE(got.ok());
   EXPECT_TRUE(test_util::contains(got.error().message, "the box's attestation does not verify"))
       << got.error().message;
 }
 
 TEST_F(NitroSelf, AnImageThePolicyDoesNotListIsNotApproved) {
-  nlohmann::json img{{"name", "safebox-2026.10"}, {"platform", "aws-nitro"}, {"pcrs", {{"0", std::string(96, 'a')}}}};
+  nlohmann::json img{
+      {"name", "safebox-2026.10"}, {"platform", "aws-nitro"}, {"pcrs", {{"0", std::string(96, 'a')}}}};
   const Policy p = policy_with(nlohmann::json::array({img}));
   auto got = check_self(document(box_.binding("box-7f3a"), nonce_), p, roots(), test_util::kNitroTestNow,
                         nonce_, keys());
   ASSERT_FALSE(got.ok());
-  EXPECT_TRUE(test_util::contains(got.error().message, "matches no approved image (safebox-2026.10: PCR 0 is"))
+  EXPECT_TRUE(
+      test_util::contains(got.error().message, "matches no approved image (safebox-2026.10: PCR 0 is"))
       << got.error().message;
 }
 

@@ -66,7 +66,8 @@ TEST(NsmRequest, AFieldOverTheNsmLimitIsRefusedNamingIt) {
   auto got = encode({Bytes(1025, 0), std::nullopt, std::nullopt});
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.error().code, Errc::kInvalidArgument);
-  EXPECT_TRUE(contains(got.error().message, "user_data is 1025 bytes, over the NSM's 1024")) << got.error().message;
+  EXPECT_TRUE(contains(got.error().message, "user_data is 1025 bytes, over the NSM's 1024"))
+      << got.error().message;
 }
 
 TEST(NsmResponse, TheDocumentIsTakenFromAnAttestationAnswer) {
@@ -95,7 +96,8 @@ TEST(NsmResponse, OtherAnswersAndTrailingBytesAreMalformedWithTheirOffset) {
   auto t = decode_response(trailing);
   ASSERT_FALSE(t.ok());
   EXPECT_EQ(t.error().code, Errc::kMalformed);
-  EXPECT_TRUE(contains(t.error().message, "bytes after the answer (at byte " + std::to_string(good.size()) + ")"))
+  EXPECT_TRUE(
+      contains(t.error().message, "bytes after the answer (at byte " + std::to_string(good.size()) + ")"))
       << t.error().message;
 
   const Bytes random_answer = cat({{0xa1, 0x69}, bytes_of("GetRandom"), {0xa0}});
@@ -109,7 +111,10 @@ TEST(NsmResponse, OtherAnswersAndTrailingBytesAreMalformedWithTheirOffset) {
   EXPECT_TRUE(contains(empty.error().message, "not a CBOR map")) << empty.error().message;
 
   // A declared length beyond the input: refused before anything is read or allocated.
-  const Bytes huge = cat({{0xa1, 0x6b}, bytes_of("Attestation"), {0xa1, 0x68}, bytes_of("document"),
+  const Bytes huge = cat({{0xa1, 0x6b},
+                          bytes_of("Attestation"),
+                          {0xa1, 0x68},
+                          bytes_of("document"),
                           {0x5a, 0xff, 0xff, 0xff, 0xff}});
   auto h = decode_response(huge);
   ASSERT_FALSE(h.ok());
@@ -146,8 +151,10 @@ TEST(NsmDevice, ACharacterDeviceThatIsNoNsmRefusesTheIoctl) {
   auto got = attest(node, {Bytes(32, 1), Bytes(16, 2), std::nullopt});
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.error().code, Errc::kIo);
-  EXPECT_TRUE(contains(got.error().message, "the attestation request to " + node + " failed")) << got.error().message;
-  EXPECT_TRUE(contains(got.error().message, "(the device is not a Nitro Secure Module)")) << got.error().message;
+  EXPECT_TRUE(contains(got.error().message, "the attestation request to " + node + " failed"))
+      << got.error().message;
+  EXPECT_TRUE(contains(got.error().message, "(the device is not a Nitro Secure Module)"))
+      << got.error().message;
 }
 
 }  // namespace
