@@ -10,8 +10,11 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <string_view>
 
 #include "system/fs_at.h"
+
+extern char** environ;
 
 namespace countersign::daemon {
 namespace {
@@ -96,6 +99,20 @@ Result<CommandOutput> run_command(const std::vector<std::string>& argv, const Co
   c_argv.push_back(nullptr);
   for (const auto& e : env) c_env.push_back(const_cast<char*>(e.c_str()));
   c_env.push_back(nullptr);
+  char** child_env = options.inherit_environment ? environ : c_env.data();
+
+  UniqueFd in_read, in_write;
+  if (options.input) {
+    int in_pipe[2];
+    if (::pipe2(in_pipe, O_CLOEXEC) != 0) return spawn_error("cannot create a pipe", errno);
+    in_read = UniqueFd(in_pipe[0]);
+    in_write = UniqueFd(in_pipe[1]);
+    static const bool sigpipe_ignored = [] {
+      ::signal(SIGPIPE, SIG_IGN);
+      return true;
+    }();
+    (void)sigpipe_ignored;
+  }
 
   int out_pipe[2], err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) return spawn_error("cannot create a pipe", errno);
@@ -118,7 +135,8 @@ Result<CommandOutput> run_command(const std::vector<std::string>& argv, const Co
   if (int e = posix_spawnattr_init(&setup.attr); e != 0) return spawn_error("posix_spawn", e);
   setup.attr_ok = true;
   const std::string stdin_path = options.stdin_file.value_or("/dev/null");
-  int e = posix_spawn_file_actions_addopen(&setup.actions, 0, stdin_path.c_str(), O_RDONLY, 0);
+  int e = in_read.valid() ? posix_spawn_file_actions_adddup2(&setup.actions, in_read.get(), 0)
+                          : posix_spawn_file_actions_addopen(&setup.actions, 0, stdin_path.c_str(), O_RDONLY, 0);
   if (e == 0) e = posix_spawn_file_actions_adddup2(&setup.actions, out_write.get(), 1);
   if (e == 0) e = posix_spawn_file_actions_adddup2(&setup.actions, err_write.get(), 2);
   for (std::size_t i = 0; e == 0 && i < high.size(); ++i) {
@@ -134,12 +152,17 @@ Result<CommandOutput> run_command(const std::vector<std::string>& argv, const Co
   if (e != 0) return spawn_error("posix_spawn setup", e);
 
   pid_t pid = -1;
-  e = posix_spawn(&pid, program.c_str(), &setup.actions, &setup.attr, c_argv.data(), c_env.data());
+  e = posix_spawn(&pid, program.c_str(), &setup.actions, &setup.attr, c_argv.data(), child_env);
   if (e != 0) return spawn_error("cannot run " + program, e);
   ChildGuard guard(pid);
   out_write.reset();
   err_write.reset();
+  in_read.reset();
   high.clear();
+  const std::string_view input = options.input ? std::string_view(*options.input) : std::string_view();
+  std::size_t written = 0;
+  if (in_write.valid() && input.empty()) in_write.reset();
+  if (in_write.valid()) ::fcntl(in_write.get(), F_SETFL, ::fcntl(in_write.get(), F_GETFL) | O_NONBLOCK);
 
   using SteadyClock = std::chrono::steady_clock;
   const auto deadline = SteadyClock::now() + std::chrono::seconds(options.timeout_seconds);
@@ -152,15 +175,21 @@ Result<CommandOutput> run_command(const std::vector<std::string>& argv, const Co
   std::string* sinks[2] = {&result.out, &result.err};
   char buf[65536];
   while (out_read.valid() || err_read.valid()) {
+    // (The input pipe alone does not keep the loop going: a child that closed its output is
+    // exiting.)
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
     if (left.count() <= 0) return timed_out();
-    pollfd pfds[2];
+    pollfd pfds[3];
     nfds_t n = 0;
-    int which[2];
+    int which[3];
     for (int i = 0; i < 2; ++i) {
       if (!fds[i]->valid()) continue;
       pfds[n] = {fds[i]->get(), POLLIN, 0};
       which[n++] = i;
+    }
+    if (in_write.valid()) {
+      pfds[n] = {in_write.get(), POLLOUT, 0};
+      which[n++] = 2;
     }
     const int ready = ::poll(pfds, n, static_cast<int>(std::min<long long>(left.count(), 1000)));
     if (ready < 0) {
@@ -170,6 +199,13 @@ Result<CommandOutput> run_command(const std::vector<std::string>& argv, const Co
     for (nfds_t k = 0; k < n; ++k) {
       if (pfds[k].revents == 0) continue;
       const int i = which[k];
+      if (i == 2) {
+        const ssize_t w = ::write(in_write.get(), input.data() + written, input.size() - written);
+        if (w > 0) written += static_cast<std::size_t>(w);
+        // All written, or the child stopped reading (EPIPE): its stdin ends here.
+        if (written == input.size() || (w < 0 && errno != EINTR && errno != EAGAIN)) in_write.reset();
+        continue;
+      }
       const ssize_t got = ::read(fds[i]->get(), buf, sizeof buf);
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) {
@@ -189,6 +225,7 @@ Result<CommandOutput> run_command(const std::vector<std::string>& argv, const Co
     if (r == pid) {
       guard.release();
       result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      result.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
       return result;
     }
     if (SteadyClock::now() >= deadline) return timed_out();

@@ -23,12 +23,20 @@ struct CommandOptions {
   std::optional<std::vector<std::string>> environment;
   // A file the child reads as its stdin (default: /dev/null).
   std::optional<std::string> stdin_file;
+  // Or these bytes, written to the child's stdin through a pipe as it reads them, in the same
+  // bounded loop as its output (a child that never reads cannot hang the caller past the
+  // timeout; one that exits early ends the write: SIGPIPE is then ignored in this process).
+  std::optional<std::string> input;
+  // The child gets this process's environment instead of `environment` (the daemon's helper
+  // command: sudo decides what reaches the helper).
+  bool inherit_environment = false;
   int timeout_seconds = 300;
   std::size_t max_output = std::size_t{1} << 20;  // per stream; the rest is read and dropped
 };
 
 struct CommandOutput {
   int status = 0;  // exit status, or 128 + signal number when killed by a signal
+  int signal = 0;  // the signal that killed it; 0 when it exited
   std::string out;
   std::string err;
 };

@@ -384,6 +384,34 @@ TEST(RunCommand, CapturesStatusAndOutputWithoutAShell) {
   EXPECT_FALSE(run_command({"./relative/tool"}).ok());
 }
 
+// The daemon hands the helper bundles and reasons on stdin (daemon/privileged.cpp).
+TEST(RunCommand, WritesInputToStdinAsTheChildReadsIt) {
+  CommandOptions o;
+  o.input = std::string(300000, 'x') + "end";  // more than a pipe holds
+  auto r = run_command({"wc", "-c"}, o);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->out, "300003\n");
+  // A child that exits without reading is not an error of ours (EPIPE ends the write).
+  auto early = run_command({"true"}, o);
+  ASSERT_TRUE(early.ok()) << early.error().message;
+  EXPECT_EQ(early->status, 0);
+  // One that never reads and never exits is killed at the timeout, input or not.
+  o.timeout_seconds = 1;
+  auto stuck = run_command({"sleep", "30"}, o);
+  ASSERT_FALSE(stuck.ok());
+  EXPECT_EQ(stuck.error().code, Errc::kTimeout);
+  // The environment: the fixed one, or this process's when asked.
+  ::setenv("COUNTERSIGN_RUN_COMMAND_PROBE", "seen", 1);
+  CommandOptions inherit;
+  inherit.inherit_environment = true;
+  auto env = run_command({"env"}, inherit);
+  ASSERT_TRUE(env.ok());
+  EXPECT_TRUE(contains(env->out, "COUNTERSIGN_RUN_COMMAND_PROBE=seen\n")) << env->out;
+  auto fixed = run_command({"env"});
+  ASSERT_TRUE(fixed.ok());
+  EXPECT_FALSE(contains(fixed->out, "COUNTERSIGN_RUN_COMMAND_PROBE")) << fixed->out;
+}
+
 TEST(RunCommand, KillsAtTheTimeout) {
   CommandOptions options;
   options.timeout_seconds = 1;
