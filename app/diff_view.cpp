@@ -7,6 +7,7 @@
 #include <QVBoxLayout>
 
 #include "app/ui_util.h"
+#include "core/review.h"
 
 namespace countersign::app {
 
@@ -21,7 +22,11 @@ QString sources_text(const std::vector<Source>& sources) {
 }  // namespace
 
 DiffView::DiffView(Session& session, QWidget* parent)
-    : View(session, parent), model_(new DiffModel(this)), proxy_(new QSortFilterProxyModel(this)) {
+    : View(session, parent),
+      model_(new DiffModel(this)),
+      proxy_(new QSortFilterProxyModel(this)),
+      packages_(new PackagesModel(this)),
+      packages_proxy_(new QSortFilterProxyModel(this)) {
   auto* layout = new QVBoxLayout(this);
   counts_ = value_label(this);
   QFont big = counts_->font();
@@ -45,21 +50,66 @@ DiffView::DiffView(Session& session, QWidget* parent)
   buttons->addWidget(filter_, 1);
   buttons->addWidget(open_prev);
   buttons->addWidget(folder);
+  open_previous_ = open_prev;
+  choose_folder_ = folder;
   layout->addLayout(buttons);
 
   table_ = file_table(this, proxy_, model_, -1, DiffModel::kSortRole, DiffModel::kPath);
   table_->setColumnWidth(DiffModel::kChange, 120);
   table_->setColumnWidth(DiffModel::kDetail, 330);
   layout->addWidget(table_, 1);
-  connect(filter_, &QLineEdit::returnPressed, this,
-          [this] { proxy_->setFilterFixedString(filter_->text()); });
-  connect(filter_, &QLineEdit::textChanged, this, [this](const QString& t) {
-    if (t.isEmpty()) proxy_->setFilterFixedString(QString());
+  packages_table_ = package_table(this, packages_proxy_, packages_);
+  packages_table_->hide();
+  layout->addWidget(packages_table_, 1);
+  connect(filter_, &QLineEdit::returnPressed, this, [this] {
+    proxy_->setFilterFixedString(filter_->text());
+    packages_proxy_->setFilterFixedString(filter_->text());
   });
+  connect(filter_, &QLineEdit::textChanged, this, [this](const QString& t) {
+    if (!t.isEmpty()) return;
+    proxy_->setFilterFixedString(QString());
+    packages_proxy_->setFilterFixedString(QString());
+  });
+}
+
+void DiffView::show_packages(const Workspace& ws) {
+  const PackagesReview* review = ws.packages_review_for_manifest();
+  counts_->setText(q(package_change_counts(*ws.manifest)));
+  source_->setText(
+      tr("What %1 (%2 %3) changes on the box: each package against the version the box had "
+         "when it was planned (its \"replaces\"); the box refuses the plan if that is no "
+         "longer so.")
+          .arg(q(ws.manifest_path), untrusted(ws.manifest->name()), untrusted(ws.manifest->version())));
+  if (review) {
+    metadata_->setText(tr("Changelog entries from %1.").arg(q(ws.packages_review_path)));
+  } else if (ws.packages_review) {
+    metadata_->setText(
+        tr("⚠ %1 is the review of manifest %2, not of this one: its changelog entries are not shown.")
+            .arg(q(ws.packages_review_path), q(digest_to_string(ws.packages_review->manifest()))));
+  } else {
+    metadata_->setText(
+        tr("No review material open: open the file `countersign packages plan --review` wrote "
+           "to see each package's changelog entries."));
+  }
+  packages_->set_manifest(*ws.manifest, review);
 }
 
 void DiffView::refresh() {
   const Workspace& ws = session_.ws();
+  const bool packages = ws.manifest && ws.manifest->is_packages();
+  table_->setVisible(!packages);
+  packages_table_->setVisible(packages);
+  open_previous_->setVisible(!packages);
+  choose_folder_->setVisible(!packages);
+  filter_->setPlaceholderText(packages ? tr("Filter packages by name, version or changelog")
+                                       : tr("Filter by path or change (added, removed, changed)"));
+  if (packages) {
+    shown_.reset();
+    model_->clear();
+    show_packages(ws);
+    return;
+  }
+  packages_->clear();
   if (ws.manifest && ws.previous && shown_ == std::make_pair(ws.previous->hash(), ws.manifest->hash()))
     return;
   shown_.reset();

@@ -64,7 +64,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
   refresh_all();
   statusBar()->showMessage(
-      tr("Open a proposal, bundle, signature, policy or audit log (Ctrl+O), or drop files here."));
+      tr("Open a proposal, bundle, signature, policy, audit log or box attestation "
+         "(Ctrl+O), or drop files here."));
 }
 
 void MainWindow::build_menus() {
@@ -176,7 +177,8 @@ int MainWindow::open_files(const QStringList& paths) {
 
 void MainWindow::open_dialog() {
   const QStringList paths = QFileDialog::getOpenFileNames(
-      this, tr("Open"), QString(), tr("Countersign files (*.json *.jsonl *.txt *.note);;All files (*)"));
+      this, tr("Open"), QString(),
+      tr("Countersign files (*.json *.jsonl *.txt *.note *.cbor *.b64);;All files (*)"));
   if (!paths.isEmpty()) open_files(paths);
 }
 
@@ -196,6 +198,25 @@ void MainWindow::open_previous_dialog() {
 
 Result<void> MainWindow::set_attestation_roots(const std::vector<std::string>& paths) {
   CS_TRY(session_.ws().attestation_roots, attestation::Roots::pinned_plus(paths));
+  session_.notify();
+  return {};
+}
+
+Result<void> MainWindow::set_box_log_key(const std::string& path) {
+  CS_TRY(session_.ws().nitro.log_key_spki, read_box_log_key(path));
+  session_.notify();
+  return {};
+}
+
+Result<void> MainWindow::set_box_tls_key(const std::string& path) {
+  CS_TRY(session_.ws().nitro.tls_key_spki, read_box_tls_key(path));
+  session_.notify();
+  return {};
+}
+
+Result<void> MainWindow::set_nitro_root(const std::string& path) {
+  CS_TRY(session_.ws().nitro.roots, read_nitro_root(path));
+  session_.ws().nitro.test_root = path;
   session_.notify();
   return {};
 }

@@ -34,6 +34,14 @@ class MainWindow : public QMainWindow {
   // CLI's --attestation-root). Errors: a file's read or parse error, naming it; the roots
   // are then unchanged.
   Result<void> set_attestation_roots(const std::vector<std::string>& paths);
+  // What the box's attestation document is judged with in Review (box_attestation.h): the
+  // box's log key (a vkey file), its API's TLS certificate or public key, and a test root
+  // to check the chain against instead of the pinned AWS Nitro Enclaves root. Given per run
+  // (--box-log-key, --box-tls-key, --nitro-root), never saved. Errors name the file; nothing
+  // changes then.
+  Result<void> set_box_log_key(const std::string& path);
+  Result<void> set_box_tls_key(const std::string& path);
+  Result<void> set_nitro_root(const std::string& path);
   // Grabs each view into DIR/NN-name.png. False when a file cannot be written.
   bool save_screenshots(const QString& dir);
 

@@ -62,6 +62,7 @@ void PolicyView::refresh() {
     for (const auto& role : rule->require_roles) line += tr(", needs someone from %1").arg(q(role));
     if (rule->require_attestation) line += tr(", hardware-attested keys only");
     if (rule->exclude_proposer) line += tr(", not counting the proposer's own signature");
+    if (rule->attested_image) line += tr(", only on a box attested to run an approved image");
     if (rule->veto) line += tr("; %n veto(es) end a proposal", "", static_cast<int>(*rule->veto));
     rules << line;
   }

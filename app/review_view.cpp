@@ -1,5 +1,8 @@
 #include "app/review_view.h"
+
+#include "app/model/box_attestation.h"
 #include "app/model/format.h"
+#include "core/review.h"
 
 #include <QFormLayout>
 #include <QGroupBox>
@@ -38,10 +41,30 @@ QString proposer_text(const Workspace& ws, UnixTime now) {
   return parts.join(QStringLiteral(" — "));
 }
 
+// Green for an approved image, amber (bold) for one checked against a test root, red and
+// bold for NOT APPROVED and NOT CHECKED; as the Log and Verify views colour their verdicts.
+QString tone_style(BoxAttestationLine::Tone tone) {
+  switch (tone) {
+    case BoxAttestationLine::Tone::kApproved:
+      return QStringLiteral("color: #1b7f3b");
+    case BoxAttestationLine::Tone::kWarning:
+      return QStringLiteral("color: #8a5300; font-weight: bold");
+    case BoxAttestationLine::Tone::kRefused:
+      return QStringLiteral("color: #b3261e; font-weight: bold");
+    case BoxAttestationLine::Tone::kPlain:
+      break;
+  }
+  return QString();
+}
+
 }  // namespace
 
 ReviewView::ReviewView(Session& session, QWidget* parent)
-    : View(session, parent), files_(new ManifestFilesModel(this)), proxy_(new QSortFilterProxyModel(this)) {
+    : View(session, parent),
+      files_(new ManifestFilesModel(this)),
+      proxy_(new QSortFilterProxyModel(this)),
+      packages_(new PackagesModel(this)),
+      packages_proxy_(new QSortFilterProxyModel(this)) {
   auto* layout = new QVBoxLayout(this);
 
   auto* proposal_box = new QGroupBox(tr("Proposal"), this);
@@ -49,6 +72,7 @@ ReviewView::ReviewView(Session& session, QWidget* parent)
   add_field(pform, "action", tr("Action"));
   add_field(pform, "domain", tr("Domain"));
   add_field(pform, "boxes", tr("Boxes"));
+  add_field(pform, "attestation", tr("Box attestation"));
   add_field(pform, "note", tr("Why (note)"));
   add_field(pform, "proposer", tr("Proposed by"));
   add_field(pform, "created", tr("Proposed at"));
@@ -70,6 +94,8 @@ ReviewView::ReviewView(Session& session, QWidget* parent)
   add_field(mform, "license", tr("License"));
   add_field(mform, "sources", tr("Sources (in order)"));
   add_field(mform, "size", tr("Files"));
+  add_field(mform, "packages", tr("Packages"));
+  manifest_form_ = mform;
   mlayout->addLayout(mform);
 
   filter_ = new QLineEdit(manifest_box);
@@ -82,13 +108,19 @@ ReviewView::ReviewView(Session& session, QWidget* parent)
   table_->horizontalHeader()->setSectionResizeMode(ManifestFilesModel::kSha256, QHeaderView::Interactive);
   table_->setColumnWidth(ManifestFilesModel::kSha256, 260);
   mlayout->addWidget(table_, 1);
+  packages_table_ = package_table(manifest_box, packages_proxy_, packages_);
+  packages_table_->hide();
+  mlayout->addWidget(packages_table_, 1);
   layout->addWidget(manifest_box, 1);
 
   // Filtering 100,000 rows on each key press would lag; wait until typing pauses.
   filter_timer_.setSingleShot(true);
   filter_timer_.setInterval(150);
   connect(filter_, &QLineEdit::textChanged, this, [this] { filter_timer_.start(); });
-  connect(&filter_timer_, &QTimer::timeout, this, [this] { proxy_->setFilterFixedString(filter_->text()); });
+  connect(&filter_timer_, &QTimer::timeout, this, [this] {
+    proxy_->setFilterFixedString(filter_->text());
+    packages_proxy_->setFilterFixedString(filter_->text());
+  });
 }
 
 QLabel* ReviewView::add_field(QFormLayout* form, const QString& name, const QString& label) {
@@ -96,6 +128,33 @@ QLabel* ReviewView::add_field(QFormLayout* form, const QString& name, const QStr
   form->addRow(label + QStringLiteral(":"), l);
   fields_[name] = l;
   return l;
+}
+
+void ReviewView::show_packages(const Workspace& ws) {
+  const bool packages = ws.manifest && ws.manifest->is_packages();
+  table_->setVisible(!packages);
+  packages_table_->setVisible(packages);
+  filter_->setPlaceholderText(packages ? tr("Filter packages by name, version or changelog (Ctrl+F)")
+                                       : tr("Filter files by path (Ctrl+F)"));
+  QLabel* changes = field("packages");
+  changes->clear();
+  manifest_form_->setRowVisible(changes, packages);
+  if (!packages) {
+    packages_->clear();
+    return;
+  }
+  const PackagesReview* review = ws.packages_review_for_manifest();
+  packages_->set_manifest(*ws.manifest, review);
+  QString text = q(package_change_counts(*ws.manifest)) + QStringLiteral(" — ");
+  if (review) {
+    text += tr("with the changelog entries of %1").arg(q(ws.packages_review_path));
+  } else if (ws.packages_review) {
+    text += tr("⚠ %1 is the review of manifest %2, not of this one: its changelog entries are not shown")
+                .arg(q(ws.packages_review_path), q(digest_to_string(ws.packages_review->manifest())));
+  } else {
+    text += tr("no review material open (countersign packages plan --review writes it)");
+  }
+  changes->setText(text);
 }
 
 QLabel* ReviewView::field(const QString& name) const {
@@ -106,6 +165,13 @@ QLabel* ReviewView::field(const QString& name) const {
 void ReviewView::refresh() {
   const Workspace& ws = session_.ws();
   for (auto& [name, label] : fields_) label->clear();
+  QLabel* attestation = field("attestation");
+  attestation->setStyleSheet(QString());
+  if (ws.proposal || ws.attestation) {
+    const BoxAttestationLine line = box_attestation(ws, session_.now());
+    attestation->setText(q(line.text));
+    attestation->setStyleSheet(tone_style(line.tone));
+  }
   if (ws.proposal) {
     const Proposal& p = *ws.proposal;
     field("action")->setText(q(std::string(action_name(p.action()))) + QStringLiteral(" — ") +
@@ -147,6 +213,7 @@ void ReviewView::refresh() {
                                .arg(grouped(m.files().size()))
                                .arg(q(human_size(m.total_size())))
                                .arg(grouped(m.total_size())));
+    show_packages(ws);
     if (ws.proposal && m.hash() != ws.proposal->manifest()) {
       field("name")->setText(field("name")->text() +
                              tr("\n⚠ This is NOT the manifest the proposal approves."));
@@ -159,6 +226,7 @@ void ReviewView::refresh() {
     field("name")->setText(tr("No manifest open."));
     files_->set_files({});
     shown_manifest_.reset();
+    show_packages(ws);
   }
 }
 

@@ -1,4 +1,5 @@
 #include "app/ui_util.h"
+#include "app/model/packages_model.h"
 
 #include <QFontDatabase>
 #include <QHeaderView>
@@ -26,7 +27,8 @@ QString advice(Errc code) {
     case Errc::kNoDevice:
       return QObject::tr("Plug in the security key or insert the card, then try again.");
     case Errc::kUnknownSchema:
-      return QObject::tr("Open a proposal, manifest, bundle, signature, policy or exported audit log.");
+      return QObject::tr(
+          "Open a proposal, manifest, bundle, signature, policy, exported audit log or box attestation.");
     case Errc::kMalformed:
     case Errc::kInvalidDocument:
       return QObject::tr("The file is damaged or was edited by hand; ask its author for a fresh copy.");
@@ -83,6 +85,16 @@ QTableView* file_table(QWidget* parent, QSortFilterProxyModel* proxy, QAbstractI
   table->setSelectionBehavior(QAbstractItemView::SelectRows);
   table->setWordWrap(false);
   table->horizontalHeader()->setSectionResizeMode(stretch_column, QHeaderView::Stretch);
+  return table;
+}
+
+QTableView* package_table(QWidget* parent, QSortFilterProxyModel* proxy, QAbstractItemModel* model) {
+  QTableView* table = file_table(parent, proxy, model, -1, Qt::DisplayRole, PackagesModel::kChangelog);
+  table->setAlternatingRowColors(true);
+  table->setColumnWidth(PackagesModel::kChange, 80);
+  table->setColumnWidth(PackagesModel::kPackage, 200);
+  table->setColumnWidth(PackagesModel::kInstalled, 110);
+  table->setColumnWidth(PackagesModel::kApproved, 110);
   return table;
 }
 

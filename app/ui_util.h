@@ -31,5 +31,7 @@ QString q(const std::string& s);
 // by header click, `stretch_column` taking the free width.
 QTableView* file_table(QWidget* parent, QSortFilterProxyModel* proxy, QAbstractItemModel* model,
                        int filter_column, int sort_role, int stretch_column);
+// The package changes table of Review and Diff (PackagesModel), filtered over every column.
+QTableView* package_table(QWidget* parent, QSortFilterProxyModel* proxy, QAbstractItemModel* model);
 
 }  // namespace countersign::app

@@ -87,35 +87,77 @@ std::string package_change_counts(const Manifest& m) {
          std::to_string(removed) + " removed";
 }
 
+std::string_view change_name(PackageChangeRow::Change c) {
+  switch (c) {
+    case PackageChangeRow::Change::kUpgrade:
+      return "upgrade";
+    case PackageChangeRow::Change::kInstall:
+      return "install";
+    case PackageChangeRow::Change::kRemove:
+      return "remove";
+  }
+  return "?";
+}
+
+std::vector<PackageChangeRow> package_changes(const Manifest& m, const PackagesReview* review) {
+  std::vector<PackageChangeRow> out;
+  out.reserve(m.packages().size());
+  for (const auto& c : m.packages()) {
+    PackageChangeRow row;
+    row.package = c.qualified_name();
+    row.installed = c.replaces.value_or("");
+    if (c.remove) {
+      row.change = PackageChangeRow::Change::kRemove;
+      out.push_back(std::move(row));
+      continue;
+    }
+    row.change = c.replaces ? PackageChangeRow::Change::kUpgrade : PackageChangeRow::Change::kInstall;
+    row.approved = c.version;
+    row.file = c.file;
+    if (review) {
+      const PackageReview* pr = review->find(c.name, c.architecture);
+      if (!pr) {
+        row.review_problem = "the review has no entry for this package";
+      } else if (pr->new_version != c.version || pr->old_version != c.replaces) {
+        row.review_problem = "the review describes " + pr->old_version.value_or("nothing") + " -> " +
+                             pr->new_version + ", not this change";
+        row.review_mismatch = true;
+      } else {
+        row.changelog = pr->changelog;
+        row.review_note = pr->note;
+      }
+    }
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
 std::string describe_package_changes(const Manifest& m, const PackagesReview* review,
                                      const std::string& indent) {
   const auto e = [](std::string_view t) { return escape_untrusted(t); };
   std::ostringstream o;
   o << indent << package_change_counts(m) << "\n";
   const std::string under = indent + "         ";
-  for (const auto& c : m.packages()) {
-    if (c.remove) {
-      o << indent << "remove   " << e(c.qualified_name()) << "  " << e(c.replaces.value_or("")) << "\n";
-      continue;
+  for (const auto& row : package_changes(m, review)) {
+    switch (row.change) {
+      case PackageChangeRow::Change::kRemove:
+        o << indent << "remove   " << e(row.package) << "  " << e(row.installed) << "\n";
+        continue;
+      case PackageChangeRow::Change::kUpgrade:
+        o << indent << "upgrade  " << e(row.package) << "  " << e(row.installed) << " -> " << e(row.approved)
+          << "\n";
+        break;
+      case PackageChangeRow::Change::kInstall:
+        o << indent << "install  " << e(row.package) << "  " << e(row.approved) << " (new)\n";
+        break;
     }
-    if (c.replaces) {
-      o << indent << "upgrade  " << e(c.qualified_name()) << "  " << e(*c.replaces) << " -> " << e(c.version)
+    if (row.review_problem) {
+      // A review of another change is marked "!", as a name that may imitate another.
+      o << under << (row.review_mismatch ? "! " + e(*row.review_problem) : "(" + e(*row.review_problem) + ")")
         << "\n";
-    } else {
-      o << indent << "install  " << e(c.qualified_name()) << "  " << e(c.version) << " (new)\n";
-    }
-    if (!review) continue;
-    const PackageReview* pr = review->find(c.name, c.architecture);
-    if (!pr) {
-      o << under << "(the review has no entry for this package)\n";
       continue;
     }
-    if (pr->new_version != c.version || pr->old_version != c.replaces) {
-      o << under << "! the review describes " << e(pr->old_version.value_or("nothing")) << " -> "
-        << e(pr->new_version) << ", not this change\n";
-      continue;
-    }
-    for (const auto& entry : pr->changelog) {
+    for (const auto& entry : row.changelog) {
       o << under << e(entry.version) << "  " << e(entry.distribution) << "\n";
       // Each line of the text on its own line, escaped: the text cannot draw lines of its own.
       std::string_view text = entry.text;
@@ -131,7 +173,7 @@ std::string describe_package_changes(const Manifest& m, const PackagesReview* re
         text.remove_prefix(nl + 1);
       }
     }
-    if (pr->note) o << under << "(" << e(*pr->note) << ")\n";
+    if (row.review_note) o << under << "(" << e(*row.review_note) << ")\n";
   }
   return o.str();
 }

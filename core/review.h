@@ -2,7 +2,9 @@
 // CLI (`proposal show`, `sign`) and the app (Review view).
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/bundle.h"
@@ -16,6 +18,30 @@ namespace countersign {
 // Multi-line description of a proposal: action, domain, boxes, manifest, times (with time
 // left), note, and the proposal id grouped for reading aloud.
 std::string describe_proposal(const Proposal& p, UnixTime now);
+
+// One change of a packages manifest with what its review material says of it: the rows of
+// `manifest show` and of the app's Review and Diff views. Texts are as the documents hold
+// them (unescaped): whoever shows them escapes them.
+struct PackageChangeRow {
+  enum class Change { kUpgrade, kInstall, kRemove };
+  Change change = Change::kInstall;
+  std::string package;    // qualified_name(): "cs-hello:amd64"
+  std::string installed;  // the version the box had when planned (`replaces`); empty for a new package
+  std::string approved;   // the version installed; empty for a removal
+  std::string file;       // the .deb's pool path; empty for a removal
+  // With review material, for an installed package: its changelog entries (newest first),
+  // or why there are none: "the review has no entry for this package", "the review
+  // describes 1.0-1 -> 1.2-1, not this change", or the review's own note.
+  std::vector<ChangelogEntry> changelog;
+  std::optional<std::string> review_problem;
+  bool review_mismatch = false;  // the problem is a review of another change (shown with "!")
+  std::optional<std::string> review_note;
+};
+// "upgrade", "install", "remove".
+std::string_view change_name(PackageChangeRow::Change c);
+// The changes of `m` in its order, with `review` (nullptr: none; its manifest hash checked by
+// the caller).
+std::vector<PackageChangeRow> package_changes(const Manifest& m, const PackagesReview* review);
 
 // What a packages manifest changes on the box, for a terminal review: the counts, then one
 // line a package ("upgrade cs-hello:amd64  1.0-1 -> 1.1-1", "install cs-new:all  1.0-1 (new)",

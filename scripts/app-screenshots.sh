@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Screenshots of every main view of countersign-app, for people to look at (issue 8).
 # Starts the app under Xvfb (xvfb-run) on a fixture bundle and policy, with the previous
-# manifest in a known-manifests folder, the log export and one veto (dave's), and saves
-# 01-review.png ... 07-log.png.
+# manifest in a known-manifests folder, the log export, one veto (dave's) and the box's
+# attestation document (made by app_fixture_tool under a test Nitro root, so Review shows its
+# WARNING line), and saves 01-review.png ... 07-log.png.
 #
 #   scripts/app-screenshots.sh [BUILD_DIR] [OUT_DIR]
 #   (defaults: build-app, BUILD_DIR/app-screenshots; needs the countersign-app and
@@ -25,7 +26,9 @@ mkdir -p "$out"
 export XDG_CONFIG_HOME="$work/config"
 xvfb-run -a -s "-screen 0 1280x900x24" \
   "$app" --known-manifests "$work/known" --screenshot-dir "$out" \
-  "$work/bundle.json" "$work/policy.json" "$work/log.jsonl" "$work/checkpoint.note" "$work/dave.veto.json"
+  --box-log-key "$work/box-log.pub" --box-tls-key "$work/box-tls.pem" --nitro-root "$work/root.pem" \
+  "$work/bundle.json" "$work/policy.json" "$work/log.jsonl" "$work/checkpoint.note" "$work/dave.veto.json" \
+  "$work/att.cbor"
 n=0
 for v in review diff sign collect verify policy log; do
   f=$(ls "$out"/*-"$v".png 2>/dev/null || true)

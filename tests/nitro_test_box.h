@@ -26,7 +26,8 @@
 
 namespace countersign::test_util {
 
-// The time the test certificates are made around (valid an hour either side).
+// The time the test certificates are made around (valid an hour either side), unless a test
+// gives NitroTestBox another.
 inline constexpr UnixTime kNitroTestNow = 1795341600;  // 2026-11-22T10:00:00Z
 
 namespace nitro_box_detail {
@@ -49,14 +50,14 @@ using Key = std::unique_ptr<EVP_PKEY, PkeyFree>;
 inline Key ec_key(const char* curve) { return Key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve)); }
 
 // A certificate for `key` named CN=`cn`, issued by `issuer_key` under CN=`issuer`, valid an hour
-// either side of kNow; a CA when `ca`.
-inline Bytes certificate(EVP_PKEY* key, const std::string& cn, EVP_PKEY* issuer_key, const std::string& issuer,
-                  bool ca, long serial) {
+// either side of `centre`; a CA when `ca`.
+inline Bytes certificate(EVP_PKEY* key, const std::string& cn, EVP_PKEY* issuer_key,
+                         const std::string& issuer, bool ca, long serial, UnixTime centre = kNow) {
   std::unique_ptr<X509, X509Free> x(X509_new());
   X509_set_version(x.get(), 2);
   ASN1_INTEGER_set(X509_get_serialNumber(x.get()), serial);
-  ASN1_TIME_set(X509_getm_notBefore(x.get()), static_cast<time_t>(kNow - 3600));
-  ASN1_TIME_set(X509_getm_notAfter(x.get()), static_cast<time_t>(kNow + 3600));
+  ASN1_TIME_set(X509_getm_notBefore(x.get()), static_cast<time_t>(centre - 3600));
+  ASN1_TIME_set(X509_getm_notAfter(x.get()), static_cast<time_t>(centre + 3600));
   auto cn_bytes = [](const std::string& s) { return reinterpret_cast<const unsigned char*>(s.c_str()); };
   X509_NAME_add_entry_by_txt(X509_get_subject_name(x.get()), "CN", MBSTRING_ASC, cn_bytes(cn), -1, -1, 0);
   X509_NAME_add_entry_by_txt(X509_get_issuer_name(x.get()), "CN", MBSTRING_ASC, cn_bytes(issuer), -1, -1, 0);
@@ -93,22 +94,25 @@ inline Bytes spki_of(EVP_PKEY* key) {
 
 using Cbor = CborWriter;
 
-
 using Cbor = CborWriter;
 
-// A box with a test Nitro root: its log key, its TLS certificate and documents it signs.
+// A box with a test Nitro root: its log key, its TLS certificate and documents it signs. The
+// certificates are valid an hour either side of `centre` and the documents made 12 minutes
+// before it (a tool that shows them now gives system_now()).
 class NitroTestBox {
  public:
-  explicit NitroTestBox(const TempDir& dir) : dir_(dir) {
+  explicit NitroTestBox(const TempDir& dir, UnixTime centre = kNitroTestNow) : dir_(dir), centre_(centre) {
     root_key_ = ec_key("P-384");
     leaf_key_ = ec_key("P-384");
-    root_ = certificate(root_key_.get(), "test-nitro-root", root_key_.get(), "test-nitro-root", true, 1);
-    leaf_ = certificate(leaf_key_.get(), "test-enclave", root_key_.get(), "test-nitro-root", false, 2);
+    root_ =
+        certificate(root_key_.get(), "test-nitro-root", root_key_.get(), "test-nitro-root", true, 1, centre_);
+    leaf_ =
+        certificate(leaf_key_.get(), "test-enclave", root_key_.get(), "test-nitro-root", false, 2, centre_);
     spit(dir.file("root.pem"), pem(root_));
     Key tls = ec_key("P-256");
     tls_spki_ = spki_of(tls.get());
     spit(dir.file("tls.pem"),
-                    pem(certificate(tls.get(), "box-7f3a.example", tls.get(), "box-7f3a.example", false, 3)));
+         pem(certificate(tls.get(), "box-7f3a.example", tls.get(), "box-7f3a.example", false, 3, centre_)));
     auto log = note::Signer::generate("box-7f3a-log");
     EXPECT_TRUE(log.ok());
     log_raw_ = log->verifier().public_key();
@@ -137,7 +141,7 @@ class NitroTestBox {
     p.text("digest");
     p.text("SHA384");
     p.text("timestamp");
-    p.head(0, static_cast<std::uint64_t>(kNow - 720) * 1000);  // 12 minutes ago
+    p.head(0, static_cast<std::uint64_t>(centre_ - 720) * 1000);  // 12 minutes ago
     p.text("pcrs");
     p.head(5, 4);
     for (std::uint8_t i = 0; i < 4; ++i) {
@@ -196,6 +200,7 @@ class NitroTestBox {
   }
 
   const TempDir& dir_;
+  UnixTime centre_;
   Key root_key_, leaf_key_;
   Bytes root_, leaf_, tls_spki_, log_raw_;
 };

@@ -9,6 +9,8 @@
 #include "core/fileio.h"
 #include "core/jcs.h"
 #include "core/signed_note.h"
+#include "smartcard/nitro.h"
+#include "smartcard/nitro_binding.h"
 
 namespace countersign::app {
 
@@ -37,6 +39,27 @@ Result<AuditExport> parse_export(std::string_view text) {
   return out;
 }
 
+// An attestation document is at most nitro::kMaxDocument bytes of CBOR; its base64, with
+// line breaks, well under twice that. Longer text is not tried as base64.
+constexpr std::size_t kMaxAttestationText = 2 * nitro::kMaxDocument;
+
+// A COSE_Sign1 starts with 0xd2 (tag 18) or 0x84 (an array of 4), neither a base64 character.
+bool cose_start(char c) {
+  const auto b = static_cast<std::uint8_t>(c);
+  return b == 0xd2 || b == 0x84;
+}
+
+// The document's bytes when `text` is an attestation document as a file holds it
+// (nitro::document_from_file_text: raw CBOR, or base64 of bytes that start as a COSE_Sign1
+// does); nullopt when it is not one.
+std::optional<Bytes> attestation_bytes(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  if (!cose_start(text[0]) && text.size() > kMaxAttestationText) return std::nullopt;
+  auto raw = nitro::document_from_file_text(text, "the attestation document");
+  if (!raw.ok() || raw->empty() || !cose_start(static_cast<char>((*raw)[0]))) return std::nullopt;
+  return std::move(raw).value();
+}
+
 }  // namespace
 
 std::string_view kind_name(DocKind kind) {
@@ -55,6 +78,10 @@ std::string_view kind_name(DocKind kind) {
       return "audit log export";
     case DocKind::kCheckpoint:
       return "checkpoint";
+    case DocKind::kAttestation:
+      return "attestation document";
+    case DocKind::kPackagesReview:
+      return "packages review";
   }
   return "document";
 }
@@ -73,6 +100,7 @@ Result<DocKind> kind_of_json(const nlohmann::json& doc) {
   if (schema == kBundleSchema) return DocKind::kBundle;
   if (schema == kSignatureSchema || schema == kVetoSchema) return DocKind::kSignature;
   if (schema == kPolicySchema) return DocKind::kPolicy;
+  if (schema == kPackagesReviewSchema) return DocKind::kPackagesReview;
   if (schema == kLivenessSchema) {
     return Error(
         Errc::kUnsupported,
@@ -80,14 +108,16 @@ Result<DocKind> kind_of_json(const nlohmann::json& doc) {
   }
   return Error(Errc::kUnknownSchema,
                "unknown schema \"" + schema +
-                   "\" (this app reads proposals, manifests, bundles, signatures, vetoes, policies and "
-                   "exported audit logs)");
+                   "\" (this app reads proposals, manifests, bundles, signatures, vetoes, policies, "
+                   "packages reviews and exported audit logs)");
 }
 
-// Kind detection for text that is not one JSON document: a JSON-lines export or a note.
+// Kind detection for text that is not one JSON document: a JSON-lines export, a note or an
+// attestation document.
 Result<DocKind> kind_of_other(std::string_view text, const Error& json_error) {
   if (looks_like_export(text)) return DocKind::kAuditExport;
   if (note::Note::parse(text).ok()) return DocKind::kCheckpoint;
+  if (attestation_bytes(text)) return DocKind::kAttestation;
   return json_error;
 }
 
@@ -120,6 +150,8 @@ Result<Document> parse_document(std::string_view text, const std::string& path) 
       return wrap(SignatureFile::parse(*json));
     case DocKind::kPolicy:
       return wrap(Policy::parse(*json));
+    case DocKind::kPackagesReview:
+      return wrap(PackagesReview::parse(*json));
     case DocKind::kAuditExport:
       return wrap(parse_export(text));
     case DocKind::kCheckpoint: {
@@ -128,6 +160,13 @@ Result<Document> parse_document(std::string_view text, const std::string& path) 
       auto cp = Checkpoint::parse(note->text());
       if (!cp.ok()) return cp.error().with_context(path);
       return Document{*kind, path, CheckpointNote{std::string(text)}};
+    }
+    case DocKind::kAttestation: {
+      std::optional<Bytes> cose = attestation_bytes(text);
+      if (!cose) return Error(Errc::kInternal, "attestation document vanished");
+      auto parsed = nitro::parse(*cose);
+      if (!parsed.ok()) return parsed.error().with_context(path);
+      return Document{*kind, path, AttestationDocument{std::move(*cose)}};
     }
   }
   return Error(Errc::kInternal, "unhandled document kind");

@@ -1,7 +1,8 @@
 // Documents the app opens, and how it tells them apart: from the "schema" member of a JSON
-// document, or, for the two audit-log formats that carry none, from their shape (a JSON-lines
-// export whose first line has "entry" and "leaf_hash"; a C2SP signed checkpoint note).
-// Parsing is core's; this file only picks the parser.
+// document, or, for the formats that carry none, from their shape (a JSON-lines audit log
+// export whose first line has "entry" and "leaf_hash"; a C2SP signed checkpoint note; an AWS
+// Nitro attestation document, CBOR COSE_Sign1 or its base64). Parsing is core's (smartcard's
+// for the attestation); this file only picks the parser.
 #pragma once
 
 #include <string>
@@ -11,7 +12,9 @@
 
 #include "core/audit_entry.h"
 #include "core/bundle.h"
+#include "core/bytes.h"
 #include "core/manifest.h"
+#include "core/packages_review.h"
 #include "core/policy.h"
 #include "core/proposal.h"
 #include "core/result.h"
@@ -19,9 +22,20 @@
 
 namespace countersign::app {
 
-enum class DocKind { kProposal, kManifest, kBundle, kSignature, kPolicy, kAuditExport, kCheckpoint };
+enum class DocKind {
+  kProposal,
+  kManifest,
+  kBundle,
+  kSignature,
+  kPolicy,
+  kAuditExport,
+  kCheckpoint,
+  kAttestation,
+  kPackagesReview
+};
 
-// "proposal", "manifest", "bundle", "signature", "policy", "audit log export", "checkpoint".
+// "proposal", "manifest", "bundle", "signature", "policy", "audit log export", "checkpoint",
+// "attestation document", "packages review".
 std::string_view kind_name(DocKind kind);
 
 // An exported audit log (`countersign log export`): every line parsed and its leaf hash
@@ -36,17 +50,29 @@ struct CheckpointNote {
   std::string text;
 };
 
+// A box's AWS Nitro attestation document (`countersign box attest -o att.cbor`), kept as the
+// raw COSE_Sign1 bytes: nitro::parse accepted it, but nothing in it is believed until
+// nitro::judge verifies it (box_attestation.h).
+struct AttestationDocument {
+  Bytes cose;
+};
+
 struct Document {
   DocKind kind;
   std::string path;
-  std::variant<Proposal, Manifest, Bundle, SignatureFile, Policy, AuditExport, CheckpointNote> value;
+  std::variant<Proposal, Manifest, Bundle, SignatureFile, Policy, AuditExport, CheckpointNote,
+               AttestationDocument, PackagesReview>
+      value;
 };
 
 // Which kind `text` is. kUnknownSchema naming the schema found (or saying none was found)
-// when it is none of ours; kMalformed when it is not JSON and not a checkpoint.
+// when it is none of ours; kMalformed when it is not JSON, not a checkpoint and not an
+// attestation document (raw CBOR starting with 0xd2 or 0x84, or base64 that decodes to one).
 Result<DocKind> detect_kind(std::string_view text);
 
-// detect_kind + the matching core parser. `path` is only recorded and used in messages.
+// detect_kind + the matching core parser (nitro::parse for an attestation document, whose
+// error is returned as it is, prefixed with `path`). `path` is only recorded and used in
+// messages.
 Result<Document> parse_document(std::string_view text, const std::string& path);
 
 // Reads `path` (at most 1 GiB) and parses it. Errors name the file.

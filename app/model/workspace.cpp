@@ -123,8 +123,26 @@ Result<std::string> Workspace::add(Document doc) {
       checkpoint = std::move(std::get<CheckpointNote>(doc.value));
       checkpoint_path = doc.path;
       return "opened checkpoint " + name;
+    case DocKind::kAttestation:
+      attestation = std::move(std::get<AttestationDocument>(doc.value));
+      attestation_path = doc.path;
+      return "opened box attestation " + name + " (judged in Review)";
+    case DocKind::kPackagesReview:
+      packages_review = std::move(std::get<PackagesReview>(doc.value));
+      packages_review_path = doc.path;
+      if (manifest && manifest->is_packages() && manifest->hash() != packages_review->manifest()) {
+        return "opened packages review " + name + ", but it is the review of manifest " +
+               digest_to_string(packages_review->manifest()) +
+               ", not of the open one: its changelog entries are not shown";
+      }
+      return "opened packages review " + name + " (changelog entries shown in Review and Diff)";
   }
   return Error(Errc::kInternal, "unhandled document kind");
+}
+
+const PackagesReview* Workspace::packages_review_for_manifest() const {
+  if (!packages_review || !manifest || !manifest->is_packages()) return nullptr;
+  return packages_review->manifest() == manifest->hash() ? &*packages_review : nullptr;
 }
 
 Result<std::string> Workspace::open_previous(const std::string& path) {

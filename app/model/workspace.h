@@ -2,8 +2,9 @@
 //
 // Opening a file puts it where it belongs by kind: a proposal, the manifest it approves, the
 // previous manifest (to diff against), a policy, signatures (for the open proposal only), a
-// bundle (which brings its proposal, manifest and signatures), an audit log export and a
-// checkpoint. Everything here is plain C++ over core; the Qt models and views read it.
+// bundle (which brings its proposal, manifest and signatures), an audit log export, a
+// checkpoint, the box's attestation document and a packages manifest's review material.
+// Everything here is plain C++ over core; the Qt models and views read it.
 #pragma once
 
 #include <optional>
@@ -12,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/model/box_attestation.h"
 #include "app/model/document.h"
 #include "core/audit_verify.h"
 #include "core/bundle.h"
@@ -49,11 +51,20 @@ struct Workspace {
   std::string log_path;
   std::optional<CheckpointNote> checkpoint;
   std::string checkpoint_path;
+  std::optional<AttestationDocument> attestation;  // the box's AWS Nitro attestation
+  std::string attestation_path;
+  // Review material of a packages manifest (`packages plan --review`): the changelog entries
+  // of each package. Shown only with the manifest it names (packages_review_for_manifest).
+  std::optional<PackagesReview> packages_review;
+  std::string packages_review_path;
   std::string known_manifests_dir;  // folder searched for the proposal's previous manifest
   // What hardware attestations are checked against (Policy view, Collect, Verify, and
   // whether a PIV card may wait for a touch): the pinned vendor roots, plus the app's
   // --attestation-root files (attestation::Roots::pinned_plus).
   attestation::Roots attestation_roots = attestation::Roots::pinned();
+  // What the box's attestation document is judged with (box_attestation.h): its log and TLS
+  // keys and the Nitro root, from --box-log-key, --box-tls-key and --nitro-root.
+  NitroInputs nitro;
 
   // Loads a file and adds it. Returns what happened in one line ("opened proposal x.json").
   Result<std::string> open(const std::string& path);
@@ -68,6 +79,10 @@ struct Workspace {
   // that is a manifest with that hash). Returns the path found, or kNotFound saying where
   // it looked.
   Result<std::string> find_previous();
+
+  // The open review material when it is the review of the open packages manifest; nullptr
+  // otherwise (none open, no manifest, or the review of another manifest).
+  const PackagesReview* packages_review_for_manifest() const;
 
   std::vector<SignatureFile> signature_files() const;
   std::optional<ManifestDiff> diff() const;

@@ -1,7 +1,9 @@
 // Fixture documents for the app tests and the screenshot script, made with core's APIs in
 // a directory: five approvers with software keys, a policy (install-model: 3, including
-// someone from compliance), two manifests (the previous and the new one), an install-model
-// proposal (proposed by dave), alice's, bob's and carol's signatures, a bundle of them,
+// someone from compliance, only on a box attested to run approved image safebox-2026.11,
+// whose PCRs 0 and 1 are those of tests/nitro_test_box.h's documents), two manifests (the
+// previous and the new one), an install-model proposal for box-7f3a (proposed by dave),
+// alice's, bob's and carol's signatures, a bundle of them,
 // dave's and erin's vetoes (two end the proposal), and an audit log export with its
 // checkpoint and log key, in which alice, bob and carol proved their keys recently and
 // dave 100 days ago (the policy asks for proofs every 90 days).
@@ -115,16 +117,23 @@ inline Fixture make(const std::string& dir, UnixTime now, std::size_t files = 40
          {"keys", {policy_key_to_json(PolicyKey{k.public_key(), {}, false, std::nullopt})}}});
     keys.push_back(std::move(k));
   }
-  nlohmann::json policy{
-      {"schema", kPolicySchema},
-      {"domain", "acme-prod"},
-      {"version", 1},
-      {"approvers", approver_docs},
-      {"rules",
-       {{"install-model",
-         {{"threshold", 3}, {"require_roles", {"compliance"}}, {"veto", 2}, {"exclude_proposer", true}}},
-        {"remove-model", {{"threshold", 2}}}}},
-      {"liveness_days", 90}};
+  nlohmann::json policy{{"schema", kPolicySchema},
+                        {"domain", "acme-prod"},
+                        {"version", 1},
+                        {"approvers", approver_docs},
+                        {"rules",
+                         {{"install-model",
+                           {{"threshold", 3},
+                            {"require_roles", {"compliance"}},
+                            {"veto", 2},
+                            {"exclude_proposer", true},
+                            {"attested_image", true}}},
+                          {"remove-model", {{"threshold", 2}}}}},
+                        {"images",
+                         {{{"name", "safebox-2026.11"},
+                           {"platform", "aws-nitro"},
+                           {"pcrs", {{"0", std::string(96, '1')}, {"1", std::string(96, '2')}}}}}},
+                        {"liveness_days", 90}};
   must(Policy::parse(policy), "policy");
   fx.policy = path("policy.json");
   must_ok(write_file_atomic(fx.policy, to_pretty_json(policy)), "write policy");
@@ -142,7 +151,7 @@ inline Fixture make(const std::string& dir, UnixTime now, std::size_t files = 40
   pf.action = Action::kInstallModel;
   pf.manifest = after.hash();
   pf.previous = before.hash();
-  pf.boxes = std::vector<std::string>{"box-7f3a", "box-91c2"};
+  pf.boxes = std::vector<std::string>{"box-7f3a"};
   pf.created = now - 3600;
   pf.expires = now + 7 * 86400;
   pf.note = "Upgrade the support bot to Gemma 4 12B";

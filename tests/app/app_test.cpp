@@ -35,8 +35,10 @@
 #include "core/review.h"
 #include "core/x509.h"
 #include "smartcard/fido2_unix_socket.h"
+#include "smartcard/nitro.h"
 #include "tests/app/app_fixture.h"
 #include "tests/daemon/integration.h"
+#include "tests/nitro_test_box.h"
 #include "tests/smartcard/piv/card_state.h"
 #include "tests/smartcard/piv/pcsc_fixture.h"
 #include "tests/test_util.h"
@@ -257,7 +259,7 @@ TEST_F(AppTest, ReviewShowsTheProposalInPlainWordsAndTheFileTable) {
   ReviewView* r = window_->review();
   EXPECT_TRUE(contains(s(r->field("action")->text()), "install-model"));
   EXPECT_EQ(s(r->field("domain")->text()), "acme-prod");
-  EXPECT_EQ(s(r->field("boxes")->text()), "box-7f3a, box-91c2");
+  EXPECT_EQ(s(r->field("boxes")->text()), "box-7f3a");
   EXPECT_EQ(s(r->field("note")->text()), "Upgrade the support bot to Gemma 4 12B");
   EXPECT_TRUE(contains(s(r->field("expires")->text()), "(in 7d 0h)"));
   const Fingerprint f = fingerprint(fx_.proposal_id);
@@ -828,6 +830,297 @@ TEST_F(AppTest, AFileNameThatMixesScriptsIsFlaggedInTheFileTable) {
     }
   }
   EXPECT_TRUE(flagged);
+}
+
+// ---- the box's AWS Nitro attestation beside the proposal (issue 22) --------------------------
+
+// A box of tests/nitro_test_box.h: its documents are signed under a test root (given with
+// set_nitro_root, as --nitro-root), valid an hour around kNow, and show the PCRs of the
+// fixture policy's image safebox-2026.11.
+class AppAttestationTest : public AppTest {
+ protected:
+  std::string attestation_row() const {
+    return s(window_->review()->field(QStringLiteral("attestation"))->text());
+  }
+  std::string attestation_style() const {
+    return s(window_->review()->field(QStringLiteral("attestation"))->styleSheet());
+  }
+  std::string warning() const {
+    return "\nWARNING: checked against " + box_.file("root.pem") +
+           ", not the pinned AWS Nitro Enclaves root: this proves nothing about AWS hardware";
+  }
+
+  test_util::TempDir box_dir_{"app-box"};
+  test_util::NitroTestBox box_{box_dir_};
+};
+
+constexpr const char* kGreen = "color: #1b7f3b";
+constexpr const char* kRedBold = "color: #b3261e; font-weight: bold";
+constexpr const char* kAmberBold = "color: #8a5300; font-weight: bold";
+
+TEST_F(AppAttestationTest, AnAttestationBindingTheProposalsBoxShowsTheApprovedImage) {
+  ASSERT_TRUE(window_->set_box_log_key(box_.file("log.pub")).ok());
+  ASSERT_TRUE(window_->set_box_tls_key(box_.file("tls.pem")).ok());
+  ASSERT_TRUE(window_->set_nitro_root(box_.file("root.pem")).ok());
+  const std::string att = box_.document("att.cbor", box_.binding("box-7f3a"), {});
+  ASSERT_EQ(open({fx_.proposal, fx_.policy, att}), 3) << s(errors_.join("\n"));
+  EXPECT_EQ(window_->tabs()->currentWidget(), window_->review());
+  EXPECT_EQ(attestation_row(), "box-7f3a runs approved image safebox-2026.11, attested 12m ago" + warning());
+  // Approved, but under a test root: loud, not green.
+  EXPECT_EQ(attestation_style(), kAmberBold);
+
+  // The same document as base64 (as the AWS SDKs print it, with line breaks) is the same kind.
+  const std::string raw = test_util::slurp(att);
+  std::string b64 = base64_encode(Bytes(raw.begin(), raw.end()));
+  for (std::size_t i = 76; i < b64.size(); i += 77) b64.insert(i, "\n");
+  test_util::spit(dir_.file("att.b64"), b64 + "\n");
+  auto doc = load_document(dir_.file("att.b64"));
+  ASSERT_TRUE(doc.ok()) << doc.error().message;
+  EXPECT_EQ(doc->kind, DocKind::kAttestation);
+  EXPECT_EQ(std::get<AttestationDocument>(doc->value).cose, Bytes(raw.begin(), raw.end()));
+
+  // Two hours on, the test box's certificates have expired.
+  window_->session().set_clock([] { return kNow + 7200; });
+  window_->session().notify();
+  EXPECT_TRUE(contains(attestation_row(), "NOT APPROVED: the attestation document does not verify: "))
+      << attestation_row();
+  EXPECT_TRUE(contains(attestation_row(), "certificate has expired")) << attestation_row();
+  EXPECT_EQ(attestation_style(), kRedBold);
+}
+
+TEST_F(AppAttestationTest, AnAttestationBindingAnotherBoxIsNotApproved) {
+  ASSERT_TRUE(window_->set_box_log_key(box_.file("log.pub")).ok());
+  ASSERT_TRUE(window_->set_box_tls_key(box_.file("tls.pem")).ok());
+  ASSERT_TRUE(window_->set_nitro_root(box_.file("root.pem")).ok());
+  const std::string att = box_.document("att.cbor", box_.binding("box-91c2"), {});
+  ASSERT_EQ(open({fx_.proposal, fx_.policy, att}), 3) << s(errors_.join("\n"));
+  EXPECT_EQ(
+      attestation_row(),
+      "NOT APPROVED: the document's user_data does not bind box box-7f3a with this log key and TLS key (it "
+      "was made for another box or another key)" +
+          warning());
+  EXPECT_EQ(attestation_style(), kRedBold);
+}
+
+TEST_F(AppAttestationTest, WithoutTheBoxsLogKeyTheBindingIsSaidNotChecked) {
+  ASSERT_TRUE(window_->set_nitro_root(box_.file("root.pem")).ok());
+  const std::string att = box_.document("att.cbor", box_.binding("box-91c2"), {});
+  ASSERT_EQ(open({fx_.proposal, fx_.policy, att}), 3) << s(errors_.join("\n"));
+  EXPECT_EQ(attestation_row(),
+            "the enclave runs approved image safebox-2026.11, attested 12m ago — binding to the box not "
+            "checked (give --box-log-key)" +
+                warning());
+}
+
+TEST_F(AppAttestationTest, TheRealAwsDocumentDoesNotVerifyNowAgainstThePinnedRoot) {
+  const std::string real = std::string(COUNTERSIGN_TEST_DATA) + "/nitro-attestation/nitro_attestation.b64";
+  ASSERT_TRUE(window_->set_box_log_key(box_.file("log.pub")).ok());
+  ASSERT_EQ(open({fx_.proposal, fx_.policy, real}), 3) << s(errors_.join("\n"));
+  EXPECT_TRUE(contains(attestation_row(), "NOT APPROVED: the attestation document does not verify: "))
+      << attestation_row();
+  EXPECT_TRUE(contains(attestation_row(), "certificate has expired")) << attestation_row();
+  EXPECT_FALSE(contains(attestation_row(), "WARNING")) << attestation_row();
+  EXPECT_EQ(attestation_style(), kRedBold);
+}
+
+TEST_F(AppAttestationTest, WithoutAnAttestationTheRowSaysWhatWasNotChecked) {
+  // The fixture's rule for install-model says attested_image.
+  ASSERT_EQ(open({fx_.proposal, fx_.policy}), 2) << s(errors_.join("\n"));
+  EXPECT_EQ(attestation_row(),
+            "NOT CHECKED: the rule for install-model requires an attested image; open the box's attestation "
+            "(countersign box attest -o att.cbor)");
+  EXPECT_EQ(attestation_style(), kRedBold);
+
+  // A rule that does not ask for one.
+  nlohmann::json policy = must(jcs::parse(test_util::slurp(fx_.policy)), "policy json");
+  policy["rules"]["install-model"].erase("attested_image");
+  const std::string plain = dir_.file("policy-plain.json");
+  app_fixture::must_ok(write_file_atomic(plain, to_pretty_json(policy)), "write policy");
+  ASSERT_EQ(open({plain}), 1) << s(errors_.join("\n"));
+  EXPECT_EQ(attestation_row(), "not checked (no attestation document open)");
+  EXPECT_EQ(attestation_style(), "");
+}
+
+TEST_F(AppAttestationTest, AnAttestationWithoutThePolicyIsNotJudged) {
+  ASSERT_TRUE(window_->set_nitro_root(box_.file("root.pem")).ok());
+  ASSERT_EQ(open({fx_.proposal, box_.document("att.cbor", box_.binding("box-7f3a"), {})}), 2)
+      << s(errors_.join("\n"));
+  EXPECT_EQ(attestation_row(), "not checked: open the policy to judge the attestation");
+}
+
+TEST_F(AppAttestationTest, AnUnparsableAttestationIsRefusedWithTheParsersReason) {
+  // A COSE_Sign1 tag followed by something that is not its array.
+  const std::string bad = dir_.file("bad.cbor");
+  test_util::spit(bad, std::string("\xd2\x01\x02", 3));
+  EXPECT_EQ(open({bad}), 0);
+  ASSERT_EQ(errors_.size(), 1);
+  EXPECT_TRUE(contains(s(errors_[0]), "bad.cbor: ")) << s(errors_[0]);
+  auto parsed = nitro::parse(Bytes{0xd2, 0x01, 0x02});
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_TRUE(contains(s(errors_[0]), parsed.error().message)) << s(errors_[0]);
+  EXPECT_FALSE(window_->session().ws().attestation.has_value());
+  EXPECT_TRUE(window_->recent_files().isEmpty());
+}
+
+TEST_F(AppAttestationTest, AKeyOrRootFileThatCannotBeReadIsRefusedByName) {
+  auto missing = window_->set_box_log_key(dir_.file("missing.pub"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_TRUE(contains(missing.error().message, dir_.file("missing.pub"))) << missing.error().message;
+  auto not_vkey = window_->set_box_log_key(box_.file("tls.pem"));
+  ASSERT_FALSE(not_vkey.ok());
+  EXPECT_TRUE(contains(not_vkey.error().message, box_.file("tls.pem"))) << not_vkey.error().message;
+  auto not_tls = window_->set_box_tls_key(box_.file("log.pub"));
+  ASSERT_FALSE(not_tls.ok());
+  EXPECT_TRUE(contains(not_tls.error().message, box_.file("log.pub"))) << not_tls.error().message;
+  auto not_root = window_->set_nitro_root(box_.file("log.pub"));
+  ASSERT_FALSE(not_root.ok());
+  EXPECT_TRUE(contains(not_root.error().message, box_.file("log.pub"))) << not_root.error().message;
+  // Nothing changed: no keys, the pinned AWS root.
+  const NitroInputs& in = window_->session().ws().nitro;
+  EXPECT_FALSE(in.log_key_spki.has_value());
+  EXPECT_FALSE(in.tls_key_spki.has_value());
+  EXPECT_EQ(in.roots, nitro::pinned_roots());
+  EXPECT_TRUE(in.test_root.empty());
+  // The key read is the one the binding carries.
+  ASSERT_TRUE(window_->set_box_log_key(box_.file("log.pub")).ok());
+  EXPECT_EQ(*in.log_key_spki, box_.log_spki());
+  ASSERT_TRUE(window_->set_box_tls_key(box_.file("tls.pem")).ok());
+  EXPECT_EQ(*in.tls_key_spki, box_.tls_spki());
+}
+
+// ---- packages manifests: what changes on the box, with the changelog entries ----------------
+
+// A packages manifest as `countersign packages plan` writes it (cs-hello upgraded, cs-new
+// installed, cs-old removed) and its review material, written into the test's directory.
+class AppPackagesTest : public AppTest {
+ protected:
+  void SetUp() override {
+    AppTest::SetUp();
+    Manifest::Fields f;
+    f.kind = "packages";
+    f.name = "box-7f3a-packages";
+    f.version = "2026-12-04";
+    const std::string hello = "pool/main/c/cs-hello/cs-hello_1.1-1_amd64.deb";
+    const std::string fresh = "pool/main/c/cs-new/cs-new_1.0-1_all.deb";
+    f.files = {{fresh, 900, sha256(std::string_view("new"))}, {hello, 1084, sha256(std::string_view("deb"))}};
+    f.sources = {*Source::from_spec("http://127.0.0.1/repo/")};
+    f.packages = {{"cs-hello", "amd64", "1.1-1", hello, false, "1.0-1"},
+                  {"cs-new", "all", "1.0-1", fresh, false, std::nullopt},
+                  {"cs-old", "", "", "", true, "1.0-1"}};
+    manifest_ = must(Manifest::create(std::move(f)), "packages manifest");
+    manifest_path_ = dir_.file("packages.json");
+    app_fixture::must_ok(write_file_atomic(manifest_path_, to_pretty_json(manifest_->to_json())),
+                         "write manifest");
+
+    PackagesReview::Fields r;
+    r.manifest = manifest_->hash();
+    PackageReview hello_review{"cs-hello", "amd64", "1.0-1", "1.1-1", {}, std::nullopt};
+    hello_review.changelog = {{"1.1-1", "bookworm; urgency=medium",
+                               "  * New upstream release: greets in French as well.\n  * \x1b[2JHidden?\n\n "
+                               "-- A <a@example.org>  Mon, 30 Nov 2026 "
+                               "10:00:00 +0000"}};
+    PackageReview new_review{"cs-new", "all", std::nullopt,
+                             "1.0-1",  {},    "the package has no changelog.Debian.gz"};
+    r.packages = {hello_review, new_review};
+    review_path_ = dir_.file("packages.review.json");
+    app_fixture::must_ok(
+        write_file_atomic(review_path_, to_pretty_json(must(PackagesReview::create(r), "review").to_json())),
+        "write review");
+  }
+
+  // The rows a proxy shows, each as "change package installed approved | changelog".
+  static std::vector<std::string> rows(QSortFilterProxyModel* proxy) {
+    std::vector<std::string> out;
+    for (int i = 0; i < proxy->rowCount(); ++i) {
+      std::string line;
+      for (int c = PackagesModel::kChange; c <= PackagesModel::kApproved; ++c)
+        line += (c ? " " : "") + s(proxy->index(i, c).data().toString());
+      out.push_back(line + " | " + s(proxy->index(i, PackagesModel::kChangelog).data().toString()));
+    }
+    return out;
+  }
+
+  std::optional<Manifest> manifest_;
+  std::string manifest_path_, review_path_;
+};
+
+TEST_F(AppPackagesTest, ReviewShowsEachPackageChangeWithItsChangelogEntries) {
+  ASSERT_EQ(open({manifest_path_, review_path_}), 2) << s(errors_.join("\n"));
+  ReviewView* r = window_->review();
+  EXPECT_TRUE(r->packages_table()->isVisibleTo(r));
+  EXPECT_FALSE(r->files_table()->isVisibleTo(r));
+  EXPECT_EQ(s(r->field("packages")->text()),
+            "1 upgraded, 1 new, 1 removed — with the changelog entries of " + review_path_);
+  EXPECT_EQ(rows(r->packages_proxy()),
+            (std::vector<std::string>{
+                "upgrade cs-hello:amd64 1.0-1 1.1-1 | 1.1-1: New upstream release: greets in French as well.",
+                "install cs-new:all (new) 1.0-1 | (the package has no changelog.Debian.gz)",
+                "remove cs-old 1.0-1 (removed) | "}));
+  // The whole entry in the tooltip, every line escaped: the terminal escape is seen, not run.
+  const std::string tip =
+      s(r->packages_proxy()->index(0, PackagesModel::kChangelog).data(Qt::ToolTipRole).toString());
+  EXPECT_TRUE(contains(tip, "1.1-1  bookworm; urgency=medium\n")) << tip;
+  EXPECT_TRUE(contains(tip, "  * \\x1b[2JHidden?")) << tip;
+  EXPECT_EQ(s(r->packages_proxy()->index(0, PackagesModel::kFile).data().toString()),
+            "pool/main/c/cs-hello/cs-hello_1.1-1_amd64.deb");
+
+  // The filter looks at every column: a name, a version, words of the changelog.
+  r->filter()->setText(QStringLiteral("french"));
+  QElapsedTimer t;
+  t.start();
+  while (r->packages_proxy()->rowCount() != 1 && t.elapsed() < 3000) {
+    QCoreApplication::processEvents();
+    QThread::msleep(10);
+  }
+  ASSERT_EQ(rows(r->packages_proxy()).size(), 1u);
+  EXPECT_TRUE(contains(rows(r->packages_proxy())[0], "cs-hello:amd64")) << rows(r->packages_proxy())[0];
+}
+
+TEST_F(AppPackagesTest, WithoutReviewMaterialTheChangesAreShownAndTheMissingEntriesSaid) {
+  ASSERT_EQ(open({manifest_path_}), 1) << s(errors_.join("\n"));
+  ReviewView* r = window_->review();
+  EXPECT_EQ(s(r->field("packages")->text()),
+            "1 upgraded, 1 new, 1 removed — no review material open (countersign packages plan --review "
+            "writes it)");
+  EXPECT_EQ(
+      rows(r->packages_proxy())[0],
+      "upgrade cs-hello:amd64 1.0-1 1.1-1 | (no review material open: countersign packages plan --review)");
+  // A model manifest shows its files again, not packages.
+  ASSERT_EQ(open({fx_.manifest}), 1) << s(errors_.join("\n"));
+  EXPECT_FALSE(r->packages_table()->isVisibleTo(r));
+  EXPECT_TRUE(r->files_table()->isVisibleTo(r));
+  EXPECT_EQ(r->packages_proxy()->rowCount(), 0);
+}
+
+TEST_F(AppPackagesTest, TheReviewOfAnotherManifestIsNotShown) {
+  // Review material bound to the fixture's model manifest, not to this packages manifest.
+  const Manifest model =
+      must(Manifest::parse(nlohmann::json::parse(test_util::slurp(fx_.manifest))), "manifest");
+  nlohmann::json review = nlohmann::json::parse(test_util::slurp(review_path_));
+  review["manifest"] = digest_to_string(model.hash());
+  const std::string other = dir_.file("other.review.json");
+  test_util::spit(other, review.dump());
+  ASSERT_EQ(open({manifest_path_, other}), 2) << s(errors_.join("\n"));
+  ReviewView* r = window_->review();
+  EXPECT_EQ(s(r->field("packages")->text()),
+            "1 upgraded, 1 new, 1 removed — ⚠ " + other + " is the review of manifest " +
+                digest_to_string(model.hash()) + ", not of this one: its changelog entries are not shown");
+  EXPECT_TRUE(contains(rows(r->packages_proxy())[0], "(no review material open"))
+      << rows(r->packages_proxy())[0];
+}
+
+TEST_F(AppPackagesTest, DiffShowsTheChangesAgainstTheBoxsVersions) {
+  ASSERT_EQ(open({review_path_, manifest_path_}), 2) << s(errors_.join("\n"));
+  DiffView* d = window_->diff();
+  EXPECT_EQ(s(d->counts()->text()), "1 upgraded, 1 new, 1 removed");
+  EXPECT_TRUE(contains(s(d->metadata()->text()), "Changelog entries from " + review_path_))
+      << s(d->metadata()->text());
+  EXPECT_TRUE(d->packages_table()->isVisibleTo(d));
+  EXPECT_EQ(rows(d->packages_proxy()), rows(window_->review()->packages_proxy()));
+  d->filter()->setText(QStringLiteral("cs-old"));
+  emit d->filter()->returnPressed();
+  ASSERT_EQ(d->packages_proxy()->rowCount(), 1);
+  EXPECT_EQ(rows(d->packages_proxy())[0], "remove cs-old 1.0-1 (removed) | ");
 }
 
 }  // namespace
