@@ -1,4 +1,4 @@
-// Planning a change of a box's Debian packages with apt's own solver (issue 20, "Planning"):
+// Planning a change of a box's Debian packages with apt's own solver (docs/packages.md):
 // apt-get runs against a private copy of the box's state, never this machine's. Everything
 // apt reads and writes is redirected into a temp directory by a generated apt.conf passed as
 // APT_CONFIG: the sources list (one line, `signed-by=` the keyring the planner passed, so

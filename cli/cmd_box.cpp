@@ -347,7 +347,7 @@ int log_prove(Io& io, const LogArgs& a, bool entry_given) {
   return kExitOk;
 }
 
-// --- vetoes and liveness (issue 19) --------------------------------------------------------
+// --- vetoes and liveness ---------------------------------------------------------------------
 
 std::string shown(const json& j, const char* k) {
   return j.contains(k) && j[k].is_string() ? escape_untrusted(j[k].get<std::string>(), 200)

@@ -100,7 +100,7 @@ struct ShowArgs {
   bool json = false;
 };
 
-// What `show` says of the box's attestation (issue 22): checked with nitro::judge when
+// What `show` says of the box's AWS Nitro attestation: checked with nitro::judge when
 // --attestation is given; "not checked" otherwise, loudly when the rule asks for one.
 struct AttestationLine {
   bool checked = false, approved = false, required = false;

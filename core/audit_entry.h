@@ -56,14 +56,14 @@ inline constexpr std::string_view kInstallRefused = "install-refused";  // stage
 inline constexpr std::string_view kModelDamaged = "model-damaged";    // an installed copy failed its re-hash
 inline constexpr std::string_view kActionRefused = "action-refused";  // a subcommand the helper said no to
 inline constexpr std::string_view kProposalAbandoned = "proposal-abandoned";  // the daemon gave a job up
-// Issue 19: governance. Written by the System component from what it verified itself.
+// Governance (vetoes, liveness). Written by the System component from what it verified itself.
 inline constexpr std::string_view kVetoReceived = "veto-received";      // + "approver", "key"
 inline constexpr std::string_view kProposalVetoed = "proposal-vetoed";  // + "vetoed_by": [ids]
 inline constexpr std::string_view kApproverProved =
     "approver-proved";  // + "approver", "key", "challenge", "issued"
 inline constexpr std::string_view kReportsSuppressed =
     "reports-suppressed";  // + "count": over the rate limit
-// Issue 20: Debian packages. Written by the System component from what dpkg-query showed it.
+// Debian packages. Written by the System component from what dpkg-query showed it.
 inline constexpr std::string_view kPackagesInstalled =
     "packages-installed";  // + "packages": [{"name", "architecture", "old", "new"}] (null: none)
 inline constexpr std::string_view kPackagesFailed = "packages-failed";  // + "reason", "stage"

@@ -1,5 +1,5 @@
-// The box's installed Debian packages, as the planner reads them (issue "Debian packages
-// gate"; DESIGN.md gives no format, so this is ours, see docs/packages.md):
+// The box's installed Debian packages, as the planner reads them (the Debian
+// packages gate; DESIGN.md gives no format, so this is ours, see docs/packages.md):
 //
 //   {"schema": "countersign/box-packages/v1", "box": "box-7f3a", "time": "2026-12-02T10:00:00Z",
 //    "packages": [{"name": "xz-utils", "architecture": "amd64", "version": "5.4.1-0.2",

@@ -1,4 +1,4 @@
-// Review material of a packages manifest (issue 20, "Planning"): what each upgraded
+// Review material of a packages manifest (docs/packages.md, `--review`): what each upgraded
 // package's Debian changelog says between the version the box has and the version the plan
 // installs, read by the planner from the downloaded .deb files, so an approver sees
 // "cs-hello 1.0-1 -> 1.1-1: New upstream release: ..." rather than a hash.

@@ -1,4 +1,4 @@
-// Issue 22, `countersign attest verify`: what an approver sees when checking a box's AWS Nitro
+// `countersign attest verify`: what an approver sees when checking a box's AWS Nitro
 // attestation offline. The two real documents (tests/data/nitro-attestation/SOURCE.txt) against
 // the pinned AWS root at their own time and now; the debug-mode one; policies whose images match
 // or not; tampered files. The binding to a box needs a document whose user_data is one, which

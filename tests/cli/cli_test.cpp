@@ -92,7 +92,7 @@ class CliTest : public ::testing::Test {
     return pos == std::string::npos ? "" : r.err.substr(pos + 7, 64);
   }
 
-  // The issue's flow up to three signatures: manifest, 5 approvers (alice with two keys),
+  // The README's flow up to three signatures: manifest, 5 approvers (alice with two keys),
   // a 3-of-5 policy, a proposal, signatures by alice, bob and carol.
   void setup_flow() {
     make_model("model");
@@ -231,8 +231,8 @@ TEST_F(CliTest, ProposalShowAndManifestShowForReview) {
   EXPECT_EQ(j["hash"].get<std::string>() + "\n", h.out);
 }
 
-// Issue 19's attack: a file name followed by a carriage return and "erase line, cursor up"
-// hides itself in a terminal review; a bidi override shows invoice_<RLO>exe.pdf as
+// The attack on the review: a file name followed by a carriage return and "erase line, cursor
+// up" hides itself in a terminal review; a bidi override shows invoice_<RLO>exe.pdf as
 // "invoice_fdp.exe". Such names are refused at parse, naming the character and its offset;
 // free text (a note, a description) may hold them but is shown escaped, never interpreted.
 TEST_F(CliTest, EscapeSequencesAndBidiOverridesCannotHideInTheReview) {
@@ -625,7 +625,7 @@ TEST_F(CliTest, KeyGenerateRefusesToOverwrite) {
   EXPECT_EQ(read(p("k.key")), before);
 }
 
-// ---- governance: veto, no self-approval, liveness proofs (issue 19) ---------------------------
+// ---- governance: veto, no self-approval, liveness proofs ------------------------------------
 
 TEST_F(CliTest, TwoVetoesEndAProposalAndAVetoNeverCountsAsAnApproval) {
   ASSERT_NO_FATAL_FAILURE(setup_flow());

@@ -97,7 +97,7 @@ class Fido2CliTest : public ::testing::Test {
   std::vector<std::unique_ptr<VirtualKeyProcess>> keys_;
 };
 
-// Issue 25: -o that names an existing file (or a dangling link) is refused before the key is
+// -o that names an existing file (or a dangling link) is refused before the key is
 // asked for a touch or makes a credential, and the file is left as it was.
 TEST_F(Fido2CliTest, EnrollToAnExistingFileIsRefusedBeforeAnyTouch) {
   start("alice");
@@ -240,7 +240,7 @@ TEST_F(Fido2CliTest, AttestationIsShownAndRequireAttestationCountsOnlyAttestedKe
   EXPECT_EQ(ok.rc, 0) << ok;
 }
 
-// Issue 19: the same authenticators veto and prove liveness, each over its own signing input.
+// Governance: the same authenticators veto and prove liveness, each over its own signing input.
 TEST_F(Fido2CliTest, AVirtualKeyVetoesAndProvesItsLivenessToTheBox) {
   ASSERT_NO_FATAL_FAILURE(setup());
   // A veto with carol's key (PIN, uv): counted as a veto, never as an approval.

@@ -113,7 +113,7 @@ TEST_F(LogCliTest, ShowVerifyProveCheckExport) {
   auto stdout_export = run({"log", "export", p("log"), "--jsonl"});
   EXPECT_EQ(stdout_export.out, lines);
 
-  // Issue 25: an auditor working as root exports to a device (here a null device made in the
+  // An auditor working as root exports to a device (here a null device made in the
   // test's directory): it is written into, and stays a device, checkpoint output too.
   if (::geteuid() == 0) {
     const std::string null = p("null");

@@ -1,4 +1,4 @@
-// Issue 19, "what approvers see is the truth": `manifest show` flags a file name that mixes
+// What approvers see is the truth: `manifest show` flags a file name that mixes
 // scripts (core/untrusted_text.h, script_warning), under its line and in --json; it does not
 // refuse it.
 #include <gtest/gtest.h>

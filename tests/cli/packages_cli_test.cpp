@@ -1,4 +1,4 @@
-// `countersign packages plan` and the packages views of `manifest show` (issue 20) with real
+// `countersign packages plan` and the packages views of `manifest show` with real
 // components: the signed local repository of tests/tools/make-apt-repo.sh served by nginx on
 // 127.0.0.1, apt-get and apt-cache in the command's private directory, dpkg-deb and gzip for
 // the changelogs. The box's package list is the repository's version-1 state (v1/) plus an

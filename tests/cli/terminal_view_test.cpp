@@ -1,4 +1,4 @@
-// Issue 19's fuzz pass of escape_untrusted() against a terminal emulator: random free text
+// A fuzz pass of escape_untrusted() against a terminal emulator: random free text
 // with escape sequences, controls, bidi, zero-width and combining characters in a manifest's
 // description, shown by the real `countersign manifest show` inside a detached tmux; the
 // screen tmux ends up with must be exactly the text `manifest show` printed, which holds the

@@ -118,7 +118,7 @@ TEST_F(FileIoTest, WriteIntoMissingDirectoryFails) {
   EXPECT_NE(r.error().message.find(path("no/such/dir/f")), std::string::npos) << r.error().message;
 }
 
-// Issue 25: `-o /dev/null` replaced /dev/null with a regular file. The device, FIFO and links
+// `-o /dev/null` once replaced /dev/null with a regular file. The device, FIFO and links
 // here are made in the test's own directory (mknod, mkfifo), never the machine's.
 TEST_F(FileIoTest, OutputToADeviceWritesIntoItAndLeavesItADevice) {
   if (::geteuid() != 0) GTEST_SKIP() << "mknod of a character device needs root";

@@ -88,7 +88,7 @@ TEST(EscapeUntrusted, MessagesAreCutOnACharacterBoundary) {
   EXPECT_EQ(escape_untrusted("abc", 3), "abc");
 }
 
-// Issue 19: a name that mixes scripts may imitate another ("model.sаfetensors" with a
+// A name that mixes scripts may imitate another ("model.sаfetensors" with a
 // Cyrillic а); it is flagged for the reviewer with the letter and where it is.
 TEST(ScriptWarning, ACyrillicLetterInALatinWordIsFlaggedWithItsOffset) {
   EXPECT_EQ(script_warning("model.s\xd0\xb0"

@@ -152,7 +152,7 @@ class VerifyTest : public ::testing::Test {
                 {"rules", std::move(rules)}};
   }
 
-  // The 3-of-5 policy of the issue.
+  // A 3-of-5 policy: install-model and rotate-policy need 3 signatures, remove-model 2.
   Policy policy_3_of_5() const {
     return must(Policy::parse(policy_doc({{"install-model", {{"threshold", 3}}},
                                           {"remove-model", {{"threshold", 2}}},

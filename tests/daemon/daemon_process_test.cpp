@@ -248,8 +248,8 @@ TEST_F(DaemonProcessTest, BoxPackagesWritesWhatDpkgSaysForThePlanner) {
   EXPECT_TRUE(contains(broken.err, "dpkg-query")) << broken;
 }
 
-// Issue 22: `box attest` goes through the daemon to the System component, which asks the
-// box's Nitro Secure Module. This box has none: said plainly, exit 1, nothing written.
+// `box attest` goes through the daemon to the System component, which asks the box's
+// Nitro Secure Module. This box has none: said plainly, exit 1, nothing written.
 TEST_F(DaemonProcessTest, BoxAttestOnABoxWithoutANitroSecureModuleSaysSo) {
   auto daemon = start();
   ASSERT_TRUE(daemon->ready());
@@ -836,16 +836,16 @@ std::uint64_t dir_bytes(const std::string& dir) {
   return total;
 }
 
-// Issue 18's soak: 200 attacking clients in 20 processes, each its own user (so the daemon
-// counts 20 peers), send garbage, announced oversized bodies, slowloris headers, slow bodies,
+// The soak under attack: 200 attacking clients in 20 processes, each its own user (so the
+// daemon counts 20 peers), send garbage, announced oversized bodies, slowloris headers, slow bodies,
 // valid-but-refused bundles, pending proposals and garbage signatures for
 // COUNTERSIGN_SOAK_SECONDS (10 s by default, the CI version; docs/benchmarks.md has a 60 s
 // run). Halfway, root submits one valid bundle: it must be accepted and installed. The
 // daemon's peak RSS stays under 128 MiB, the log grows by under 1 MiB, the daemon still
 // answers and stops cleanly.
-// Issue 19 through countersignd and the CLI: a proposal left on the box is vetoed with
-// `box veto` (its bundle then refused, the log naming who vetoed), and an approver's liveness
-// proof goes challenge -> proof -> `box prove` -> `box approvers`.
+// Vetoes and liveness through countersignd and the CLI: a proposal left on the box is vetoed
+// with `box veto` (its bundle then refused, the log naming who vetoed), and an approver's
+// liveness proof goes challenge -> proof -> `box prove` -> `box approvers`.
 TEST_F(DaemonProcessTest, VetoesAndLivenessProofsThroughTheCli) {
   json policy = box_.make_policy_doc(1, {{"install-model", {{"threshold", 3}, {"veto", 2}}}});
   policy["liveness_days"] = 90;

@@ -1,7 +1,7 @@
 // countersignd's engine end to end, in process: real bundles signed with real keys, the real
-// privileged helper binary, models fetched from a real nginx. The attack catalogue of issue 7:
-// each attack gets its rejection (HTTP status + reason) and its audit log entry, and nothing
-// is installed that should not be.
+// privileged helper binary, models fetched from a real nginx. The attack catalogue
+// (docs/daemon.md): each attack gets its rejection (HTTP status + reason) and its audit log
+// entry, and nothing is installed that should not be.
 #include "daemon/engine.h"
 
 #include <sys/stat.h>
@@ -471,9 +471,9 @@ TEST_F(EngineTest, InterruptedInstallResumesAfterRestart) {
   EXPECT_TRUE(ranged) << "the second run did not resume with a Range request";
 }
 
-// Issue 18's scenario: an install crawls from a mirror at 2 KiB/s (just over the stall limit,
-// so it would run for minutes), a second one of alice's waits behind it, and a rotation that
-// drops alice is accepted. The rotation goes first and pauses the running install; then both
+// A slow mirror holds no rotation back: an install crawls from a mirror at 2 KiB/s (just over
+// the stall limit, so it would run for minutes), a second one of alice's waits behind it, and
+// a rotation that drops alice is accepted. The rotation goes first and pauses the running install; then both
 // of alice's installs are checked again under the new policy and given up, with the reason
 // in the log after the rotation. Nothing of alice's is installed.
 TEST_F(EngineTest, ARotationThatDropsAliceEndsHerRunningAndQueuedInstalls) {
@@ -749,7 +749,7 @@ namespace {
 
 // The whole path for snapshots: installs on a loop-mounted btrfs whose models/ is a
 // subvolume, then a restore-snapshot bundle (approved like any other) brings the tree back.
-// ---- vetoes and liveness (issue 19): the real helper behind the engine --------------------
+// ---- vetoes and liveness: the real helper behind the engine ------------------------------
 
 class GovEngineTest : public EngineTest {
  protected:

@@ -1,4 +1,4 @@
-// `countersign-system packages install` for real (issue 20): the repository of
+// `countersign-system packages install` for real: the repository of
 // tests/tools/make-apt-repo.sh (real .debs in two versions, one with a failing postinst, one
 // tampered), a system root that is a btrfs subvolume on a loop device holding a minimal dpkg
 // root, and the helper binary run as the daemon runs it. What is asserted is what a user

@@ -1,4 +1,4 @@
-// A real S3 server that enforces Object Lock, for the S3 archive tests (issue 21 part 2):
+// A real S3 server that enforces Object Lock, for the S3 archive tests:
 // Ceph's radosgw from Debian 12 on a one-node cluster in a temp directory: one monitor, one
 // OSD on memstore (RAM, no disk), radosgw with its beast frontend on 127.0.0.1, cephx off
 // (auth none, loopback only). A user made with radosgw-admin gives the S3 access key and

@@ -1,4 +1,4 @@
-// The audit log's immutable copy (issue 21 part 2, daemon/s3_archive.h): the engine shipping
+// The audit log's immutable copy (daemon/s3_archive.h): the engine shipping
 // sealed segments and signed checkpoints to a real S3 server that enforces Object Lock
 // (Ceph's radosgw, tests/daemon/radosgw_fixture.h), with the real helper writing the log.
 // What is asserted is what an auditor sees in the bucket: the documented keys, versions

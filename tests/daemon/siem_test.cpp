@@ -1,4 +1,4 @@
-// The audit log leaving the box for a SIEM (issue 21 part 1, daemon/log_shipper.h): a real
+// The audit log leaving the box for a SIEM (daemon/log_shipper.h): a real
 // rsyslog with TLS on 127.0.0.1 (tests/daemon/rsyslog_fixture.h) receiving what countersignd's
 // engine ships, with the real helper writing the log. What is asserted is what the SIEM team
 // sees in the collector's file: RFC 5424 messages in log order, each carrying the entry's

@@ -567,7 +567,7 @@ TEST_F(HelperTest, AcceptsAnApprovedBundleAndLogsWhatItVerified) {
   EXPECT_EQ(log->checkpoints()->size(), 1u);
 }
 
-// attested_image (issue 22): the System component asks its own Nitro Secure Module; a box
+// attested_image rules: the System component asks its own Nitro Secure Module; a box
 // without one, or with something else at nsm_device, never meets such a rule (fail closed).
 TEST_F(HelperTest, WithoutANitroSecureModuleAttestedImageRulesAreNeverMet) {
   auto doc = box_->make_policy_doc(1, {{"install-model", {{"threshold", 3}, {"attested_image", true}}},
@@ -1166,7 +1166,7 @@ TEST_F(HelperTest, ZfsBackendChecksTheMount) {
   EXPECT_TRUE(contains(run.err, "snapshot = zfs:tank/countersign/models: ")) << run.err;
 }
 
-// ---- vetoes and liveness proofs (issue 19) ------------------------------------------------
+// ---- vetoes and liveness proofs -----------------------------------------------------------
 
 class GovernanceTest : public HelperTest {
  protected:

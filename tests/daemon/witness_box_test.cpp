@@ -1,4 +1,4 @@
-// The box's side of its witnesses (issue 21 part 3, daemon/witnesses.h): countersignd's
+// The box's side of its witnesses (daemon/witnesses.h): countersignd's
 // engine offering its checkpoints to two real `countersign log witness serve` processes on
 // 127.0.0.1 (tlog-witness add-checkpoint), a witness that comes up late catching up with a
 // consistency proof from the size it knows, one that saw another history refusing, and a

@@ -142,7 +142,7 @@ TEST_F(PivCli, PolicyCheckVerifiesTheYubikeyAttestationAndShowsItsFacts) {
   EXPECT_EQ(facts["touch_policy"], "never");
 }
 
-// Issue 6's end to end: two PIV cards (in two readers of the same pcscd) and one software
+// PIV end to end: two PIV cards (in two readers of the same pcscd) and one software
 // key in a 3-of-3 policy. Each approver signs with their own, `bundle assemble` collects the
 // three signatures and `bundle verify` approves; two of three is not enough.
 TEST_F(PivCli, TwoCardsAndASoftwareKeyApproveThreeOfThree) {
@@ -323,7 +323,7 @@ TEST_F(PivCli, SignWithAnEmptySlotSaysSo) {
   EXPECT_TRUE(contains(s.err, "slot 9d certificate")) << s;
 }
 
-// Issue 19: the card proves its key is alive by signing the box's challenge, and vetoes with
+// Governance: the card proves its key is alive by signing the box's challenge, and vetoes with
 // the same slot; each statement verifies only over its own signing input.
 TEST_F(PivCli, TheCardProvesLivenessAndVetoesOverTheirOwnSigningInputs) {
   CliRun e = run({"key", "enroll", "--piv", "--slot", "9c", "--name", "alice"});
