@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks with ratios against the peer tools named in the issues. Not part of the tests:
+# Benchmarks, with ratios against peer tools doing the same work. Not part of the tests:
 # timings depend on the machine. Usage: scripts/bench.sh [DATA_MIB]   (default 1024)
 #
 #   manifest create   vs sequential `openssl dgst -sha256` (target >= 1.6x on 2 cores)

@@ -27,29 +27,29 @@ packages=(
   libgtest-dev libgmock-dev
   libcurl4-openssl-dev libmicrohttpd-dev
   # GnuTLS, libmicrohttpd's TLS library: countersignd verifies TCP clients' certificates with it
-  # (issue 18, daemon/http_server.cpp).
+  # (daemon/http_server.cpp).
   libgnutls28-dev
   libfido2-dev libcbor-dev
   nginx-light btrfs-progs sudo aria2 curl
   libpcsclite-dev pcscd vsmartcard-vpcd opensc opensc-pkcs11
-  # countersign-app (issue 8): Qt 6 Widgets, QR codes of signatures, and a virtual X
+  # countersign-app, the desktop app: Qt 6 Widgets, QR codes of signatures, and a virtual X
   # server (xvfb-run needs xauth) with a font for scripts/app-screenshots.sh.
   qt6-base-dev libqrencode-dev xvfb xauth fonts-dejavu-core
-  # Debian packages (issue 9): debhelper builds them; desktop-file-utils and libxml2-utils check
+  # Debian packages: debhelper builds them; desktop-file-utils and libxml2-utils check
   # the app's launcher and icon; debootstrap makes the clean root of the install test.
   debhelper desktop-file-utils libxml2-utils debootstrap
-  # issue 19: tests/cli/terminal_view_test.cpp checks what a terminal (tmux) shows of `manifest show`.
+  # tests/cli/terminal_view_test.cpp checks what a terminal (tmux) shows of `manifest show`.
   tmux
-  # issue 20: the local Debian repository of the packages-gate tests (dpkg-dev's
+  # the local Debian repository of the packages-gate tests (dpkg-dev's
   # dpkg-scanpackages and dpkg-parsechangelog, apt-utils' apt-ftparchive, gpg signs its Release).
   dpkg-dev apt-utils gpg
   # every shell script is checked by shellcheck (tests/lint/shellcheck_test.sh), every C++
   # file by clang-format (tests/lint/clang_format_test.sh)
   shellcheck clang-format
-  # issue 21: the SIEM collector of the log-shipping tests (tests/daemon/rsyslog_fixture.h):
+  # the SIEM collector of the log-shipping tests (tests/daemon/rsyslog_fixture.h):
   # rsyslog with its GnuTLS driver, TLS on loopback.
   rsyslog rsyslog-gnutls
-  # issue 21: the S3 server with Object Lock of the archive tests (tests/daemon/radosgw_fixture.h):
+  # the S3 server with Object Lock of the archive tests (tests/daemon/radosgw_fixture.h):
   # Ceph's radosgw on a one-node cluster (monitor, memstore OSD) on loopback.
   ceph-mon ceph-osd radosgw ceph-common
 )

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The countersign-app slot, before the app exists (issue 8 adds it): the launcher and icon
+# The countersign-app slot, whether or not the tree has the app: the launcher and icon
 # are valid; packaging/CMakeLists.txt installs them, and the files debian/countersign-app.install
 # packs, exactly when CMake has a countersign-app target; scripts/build-debs.sh sees that target
 # (scripts/lib/app-target.sh) and builds the package exactly then (debian/control profile).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes the local Debian repository of the packages-gate tests (issue 20): small packages built
+# Makes the local Debian repository of the packages-gate tests: small packages built
 # with dpkg-deb in two versions, indexed with apt-ftparchive, Release signed with a throwaway
 # OpenPGP key (gpg in batch mode). Usage: tests/tools/make-apt-repo.sh OUT_DIR
 #
