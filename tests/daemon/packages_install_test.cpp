@@ -4,12 +4,12 @@
 // root, and the helper binary run as the daemon runs it. What is asserted is what a user
 // sees: dpkg-query in the root, the helper's exit status and message, the audit log.
 //
-// The system root is not a debootstrap'd Debian (that needs a mirror and minutes): it is an
-// empty dpkg database (var/lib/dpkg/{status,available,info,updates}) plus what the test
-// packages' maintainer scripts need inside the chroot dpkg --root makes for them: /bin/sh
-// (dash) and mkdir, copied from this machine with the shared libraries ldd lists. dpkg itself
-// runs outside the root (--root), so nothing else is needed. The "before" state is the
-// repository's v1/ packages, installed with dpkg --root by the test.
+// PackagesInstallTest's system root is not a debootstrap'd Debian (that is
+// PackagesDebianRootTest, at the end): it is an empty dpkg database
+// (var/lib/dpkg/{status,available,info,updates}) plus what the test packages' maintainer scripts need inside
+// the chroot dpkg --root makes for them: /bin/sh (dash) and mkdir, copied from this machine with the shared
+// libraries ldd lists. dpkg itself runs outside the root (--root), so nothing else is needed. The "before"
+// state is the repository's v1/ packages, installed with dpkg --root by the test.
 //
 // Needs root, btrfs-progs, loop devices, dpkg-deb/apt-ftparchive/gpg (the repository) and
 // ldd: skipped with the reason otherwise, a failure under COUNTERSIGN_REQUIRE_INTEGRATION=1.
@@ -127,11 +127,22 @@ class PackagesInstallTest : public ::testing::Test {
     ASSERT_TRUE(arch.ok() && arch->status == 0);
     arch_ = first_line(arch->out);
 
+    std::string tarball;
+    if (debian_root()) {
+      // Made once per build tree by tests/tools/debian-root.sh (debootstrap from the mirror).
+      auto made =
+          test::run_tool({"bash", COUNTERSIGN_DEBIAN_ROOT_SCRIPT, COUNTERSIGN_DEBIAN_ROOT_CACHE}, 900);
+      CS_REQUIRE_OR_SKIP(made.ok() && made->status == 0,
+                         "no debootstrap'd Debian root: " + (made.ok() ? made->err : made.error().message));
+      tarball = first_line(made->out);
+    }
+
     const fs::path image = tmp_->path() / "btrfs.img";
     const fs::path mnt = tmp_->path() / "mnt";
     fs::create_directory(mnt);
     test_util::spit(image, "");
-    fs::resize_file(image, std::uintmax_t{256} << 20);
+    // A Debian minbase root is about 250 MiB; the image is sparse.
+    fs::resize_file(image, std::uintmax_t{debian_root() ? 2048U : 256U} << 20);
     auto mkfs = test::run_tool({"mkfs.btrfs", "-q", "-f", image.string()});
     CS_REQUIRE_OR_SKIP(mkfs.ok() && mkfs->status == 0,
                        "mkfs.btrfs failed: " + (mkfs.ok() ? first_line(mkfs->err) : mkfs.error().message));
@@ -143,7 +154,15 @@ class PackagesInstallTest : public ::testing::Test {
     auto sub = test::run_tool({"btrfs", "subvolume", "create", root_.string()});
     ASSERT_TRUE(sub.ok() && sub->status == 0) << (sub.ok() ? sub->err : sub.error().message);
     ::chmod(root_.c_str(), 0755);
-    make_dpkg_root();
+    if (debian_root()) {
+      auto x =
+          test::run_tool({"tar", "--numeric-owner", "--xattrs", "-C", root_.string(), "-xf", tarball}, 300);
+      ASSERT_TRUE(x.ok() && x->status == 0)
+          << "extracting " << tarball << ": " << (x.ok() ? x->err : x.error().message);
+    } else {
+      make_dpkg_root();
+    }
+    install_v1();
 
     box_ = std::make_unique<test_util::BoxFixture>(tmp_->path() / "box");
     json rules = box_->policy_doc()["rules"];
@@ -164,7 +183,11 @@ class PackagesInstallTest : public ::testing::Test {
     tmp_.reset();
   }
 
-  // var/lib/dpkg, merged-/usr links, /bin/sh and mkdir with their libraries; then v1/.
+  // True: the system root is a debootstrap'd Debian 12 (PackagesDebianRootTest); false: the
+  // minimal dpkg root of make_dpkg_root.
+  virtual bool debian_root() const { return false; }
+
+  // var/lib/dpkg, merged-/usr links, /bin/sh and mkdir with their libraries.
   void make_dpkg_root() {
     for (const char* d :
          {"var/lib/dpkg/info", "var/lib/dpkg/updates", "var/log", "tmp", "usr/bin", "usr/lib64"})
@@ -177,6 +200,10 @@ class PackagesInstallTest : public ::testing::Test {
     fs::create_directory_symlink("bin", root_ / "usr/sbin");
     copy_program("/usr/bin/dash", "usr/bin/sh");
     copy_program("/usr/bin/mkdir", "usr/bin/mkdir");
+  }
+
+  // The box's "before" state: the repository's v1/ packages, installed with dpkg --root.
+  void install_v1() {
     std::vector<std::string> v1 = {"dpkg", "--root=" + root_.string(),
                                    "--log=" + (root_ / "var/log/dpkg.log").string(), "--install"};
     for (const auto& e : fs::directory_iterator(repo_ / "v1")) v1.push_back(e.path().string());
@@ -625,6 +652,80 @@ TEST_F(PackagesThroughTheDaemonTest, APlanTheBoxHasMovedPastFailsTheJobAndChange
   EXPECT_TRUE(contains(job.dump(), "the plan does not apply")) << job.dump(2);
   EXPECT_EQ(status_file(), status_before);
   EXPECT_EQ(entries_of("packages-installed").size(), 1u);
+}
+
+// The same gate on a real Debian system: the root is a debootstrap'd Debian 12 minbase
+// (tests/tools/debian-root.sh, made once per build tree) on the btrfs subvolume, so the
+// maintainer scripts run in the chroot dpkg --root makes with Debian's own shell and tools,
+// and the root's own dpkg reads the result.
+class PackagesDebianRootTest : public PackagesInstallTest {
+ protected:
+  bool debian_root() const override { return true; }
+
+  // The root's own dpkg-query, run inside it (chroot), as an administrator of the box would.
+  std::string dpkg_in_root(const std::vector<std::string>& args) const {
+    std::vector<std::string> argv = {
+        "chroot", root_.string(), "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin", "LC_ALL=C"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = test::run_tool(argv, 60);
+    EXPECT_TRUE(r.ok() && r->status == 0) << (r.ok() ? r->err : r.error().message);
+    return r.ok() ? r->out : std::string();
+  }
+  // "NAME VERSION STATUS" of the test's packages (and two of Debian's), one a line, as the
+  // root's dpkg-query lists them.
+  std::string versions_in_root() const {
+    const std::string all =
+        dpkg_in_root({"dpkg-query", "--show", "--showformat=${Package} ${Version} ${db:Status-Abbrev}\\n"});
+    std::string out;
+    for (std::size_t pos = 0; pos < all.size();) {
+      const auto end = all.find('\n', pos);
+      const std::string line = all.substr(pos, end - pos);
+      pos = end == std::string::npos ? all.size() : end + 1;
+      if (line.starts_with("cs-") || line.starts_with("libcs-") || line.starts_with("base-files ") ||
+          line.starts_with("dash "))
+        out += line + "\n";
+    }
+    return out;
+  }
+};
+
+TEST_F(PackagesDebianRootTest, TheApprovedUpgradeIsWhatTheRootsOwnDpkgShows) {
+  const std::string debian_before = dpkg_in_root({"dpkg-query", "--show", "base-files", "dash", "libc6"});
+  ASSERT_TRUE(contains(debian_before, "base-files\t12.")) << debian_before;  // bookworm
+  const Manifest m = upgrade();
+  const std::string id = accept_and_stage(m, repo_ / "repo");
+  auto run = helper({"packages", "install", id});
+  ASSERT_EQ(run.status, 0) << run.err << run.out;
+
+  const std::string shown = versions_in_root();
+  EXPECT_TRUE(contains(shown, "cs-hello 1.1-1 ii ")) << shown;
+  EXPECT_TRUE(contains(shown, "libcs-greet1 1.1-1 ii ")) << shown;
+  EXPECT_TRUE(contains(shown, "cs-new 1.0-1 ii ")) << shown;
+  EXPECT_FALSE(contains(shown, "cs-old 1.0-1 ii ")) << shown;
+  EXPECT_TRUE(contains(shown, "cs-scripted 1.0-1 ii ")) << shown;  // not in the plan: untouched
+  // Debian's own packages are as debootstrap left them, and dpkg finds nothing half-done.
+  EXPECT_EQ(dpkg_in_root({"dpkg-query", "--show", "base-files", "dash", "libc6"}), debian_before);
+  EXPECT_EQ(dpkg_in_root({"dpkg", "--audit"}), "");
+  // The files are the approved version's; the scripted package's postinst ran in the root
+  // (when v1 was installed), with Debian's own /bin/sh.
+  EXPECT_EQ(test_util::slurp(root_ / "usr/share/cs-hello/VERSION"), "cs-hello 1.1-1\n");
+  EXPECT_TRUE(fs::is_directory(root_ / "var/lib/cs-scripted")) << "cs-scripted's postinst did not run";
+  ASSERT_EQ(entries_of("packages-installed").size(), 1u);
+}
+
+TEST_F(PackagesDebianRootTest, AFailingMaintainerScriptLeavesTheRootsPackageDatabaseAsItWas) {
+  const std::string status_before = status_file();
+  const std::string shown_before = versions_in_root();
+  const Manifest m =
+      plan({{"cs-broken", "2.0-1", "all", deb("broken", "cs-broken", "2.0-1", "all"), "1.0-1"}});
+  const std::string id = accept_and_stage(m, repo_ / "repo");
+  auto run = helper({"packages", "install", id});
+  EXPECT_EQ(run.status, 1) << run.out;
+  EXPECT_TRUE(contains(run.err, "was restored to snapshot")) << run.err;
+  EXPECT_EQ(status_file(), status_before);  // byte for byte
+  EXPECT_EQ(versions_in_root(), shown_before);
+  EXPECT_EQ(dpkg_in_root({"dpkg", "--audit"}), "");
+  ASSERT_EQ(entries_of("packages-rolled-back").size(), 1u);
 }
 
 }  // namespace

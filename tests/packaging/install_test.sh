@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the packages in a clean Debian 12 root and checks what an administrator would see.
-# Usage: tests/packaging/install_test.sh DEBS_DIR WORK_DIR
+# Usage: tests/packaging/install_test.sh DEBS_DIR WORK_DIR [ROOT_CACHE]
 #
-# debootstrap makes a fresh bookworm minbase root in WORK_DIR (nothing is cached: every run
-# starts from the mirror), the packages are installed in it with `apt-get install ./…deb`, then:
+# A clean bookworm minbase root is unpacked in WORK_DIR from the tarball tests/tools/debian-root.sh
+# keeps in ROOT_CACHE (made with debootstrap from the mirror the first time in a build tree, and
+# shared with the packages gate's tests; default WORK_DIR/root-cache), the packages are
+# installed in it with `apt-get install ./…deb`, then:
 #   countersign --version and countersignd --version run, and countersignd reads the default
 #   configuration and refuses it only for the missing box_id;
 #   systemd-analyze verify accepts the installed unit, which is installed but not enabled;
@@ -27,9 +29,10 @@
 # no debootstrap, no packages, mirror unreachable); with COUNTERSIGN_REQUIRE_INTEGRATION=1
 # (CI) those are failures instead. COUNTERSIGN_DEBIAN_MIRROR overrides deb.debian.org.
 set -euo pipefail
-[ $# -eq 2 ] || { echo "usage: $0 DEBS_DIR WORK_DIR" >&2; exit 2; }
+[ $# -eq 2 ] || [ $# -eq 3 ] || { echo "usage: $0 DEBS_DIR WORK_DIR [ROOT_CACHE]" >&2; exit 2; }
 debs_dir=$1
 work=$2
+root_cache=${3:-$work/root-cache}
 mirror=${COUNTERSIGN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 start=$SECONDS
 
@@ -91,12 +94,14 @@ apt_in_root() {
   fi
 }
 
-echo "== debootstrap bookworm (minbase) from $mirror into $root"
+echo "== a clean bookworm (minbase) root from $root_cache into $root"
 t=$SECONDS
-if ! debootstrap --variant=minbase bookworm "$root" "$mirror" >"$run/debootstrap.log" 2>&1; then
+here=$(cd "$(dirname "$0")/../.." && pwd)
+if ! tarball=$(COUNTERSIGN_DEBIAN_MIRROR=$mirror "$here/tests/tools/debian-root.sh" "$root_cache" 2>"$run/debootstrap.log"); then
   tail -n 20 "$run/debootstrap.log" >&2
-  skip "debootstrap failed (no access to $mirror?); log: $run/debootstrap.log"
+  skip "no Debian root: $(tail -n 1 "$run/debootstrap.log")"
 fi
+tar --numeric-owner --xattrs -C "$root" -xf "$tarball"
 echo "   $((SECONDS - t)) s"
 
 # /proc for apt, dpkg and systemd's tools; nothing else is needed (debootstrap made /dev).
