@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Screenshots of every main view of countersign-app, for people to look at (issue 8).
+# Screenshots of every main view of countersign-app, for people to look at (docs/app.md).
 # Starts the app under Xvfb (xvfb-run) on a fixture bundle and policy, with the previous
 # manifest in a known-manifests folder, the log export, one veto (dave's) and the box's
 # attestation document (made by app_fixture_tool under a test Nitro root, so Review shows its

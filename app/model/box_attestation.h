@@ -1,4 +1,4 @@
-// The Review view's "Box attestation" row (issue 22): the box's AWS Nitro attestation
+// The Review view's "Box attestation" row: the box's AWS Nitro attestation
 // document, opened like any other file, judged beside the proposal by nitro::judge
 // (smartcard/nitro_binding.h: the chain to the root, an approved image of the policy, the
 // binding to the box) with the box's keys and the Nitro root the app was given on its

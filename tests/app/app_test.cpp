@@ -198,7 +198,7 @@ TEST_F(AppTest, RecognisesEachKindFromTheSchemaOrShape) {
   EXPECT_FALSE(detect_kind("not json at all").ok());
 }
 
-// Issue 19: a note holding "erase line, cursor up" and a bidi override is drawn as markers,
+// Untrusted text: a note holding "erase line, cursor up" and a bidi override is drawn as markers,
 // never interpreted by Qt's layout; so is a manifest description.
 TEST_F(AppTest, ReviewShowsUntrustedTextEscaped) {
   auto original = Proposal::parse(*jcs::parse(test_util::slurp(fx_.proposal)));
@@ -732,7 +732,7 @@ TEST_F(AppTest, ScreenshotsOfEveryView) {
                                 "05-verify.png", "06-policy.png", "07-log.png"}));
 }
 
-// ---- governance (issue 19): vetoes in Collect, the proposer in Review, liveness in Policy -----
+// ---- governance: vetoes in Collect, the proposer in Review, liveness in Policy -----
 
 TEST_F(AppTest, TwoVetoesInCollectSayTheProposalIsDead) {
   ASSERT_EQ(open({fx_.proposal, fx_.manifest, fx_.policy}), 3) << s(errors_.join("\n"));
@@ -832,7 +832,7 @@ TEST_F(AppTest, AFileNameThatMixesScriptsIsFlaggedInTheFileTable) {
   EXPECT_TRUE(flagged);
 }
 
-// ---- the box's AWS Nitro attestation beside the proposal (issue 22) --------------------------
+// ---- the box's AWS Nitro attestation beside the proposal --------------------------
 
 // A box of tests/nitro_test_box.h: its documents are signed under a test root (given with
 // set_nitro_root, as --nitro-root), valid an hour around kNow, and show the PCRs of the
