@@ -135,8 +135,9 @@ Result<CommandOutput> run_command(const std::vector<std::string>& argv, const Co
   if (int e = posix_spawnattr_init(&setup.attr); e != 0) return spawn_error("posix_spawn", e);
   setup.attr_ok = true;
   const std::string stdin_path = options.stdin_file.value_or("/dev/null");
-  int e = in_read.valid() ? posix_spawn_file_actions_adddup2(&setup.actions, in_read.get(), 0)
-                          : posix_spawn_file_actions_addopen(&setup.actions, 0, stdin_path.c_str(), O_RDONLY, 0);
+  int e = in_read.valid()
+              ? posix_spawn_file_actions_adddup2(&setup.actions, in_read.get(), 0)
+              : posix_spawn_file_actions_addopen(&setup.actions, 0, stdin_path.c_str(), O_RDONLY, 0);
   if (e == 0) e = posix_spawn_file_actions_adddup2(&setup.actions, out_write.get(), 1);
   if (e == 0) e = posix_spawn_file_actions_adddup2(&setup.actions, err_write.get(), 2);
   for (std::size_t i = 0; e == 0 && i < high.size(); ++i) {
