@@ -151,6 +151,10 @@ const std::vector<ConfigKey>& config_keys() {
       {"helper",
        "How to run the privileged helper (default: sudo -n /usr/libexec/countersign/countersign-system)"},
       {"parallel", "Files fetched at once, 1..64 (default 4)"},
+      {"range_threshold",
+       "Files this size or larger may be fetched as byte ranges over several connections (default 64MiB)"},
+      {"connections_per_file",
+       "Connections one file larger than range_threshold is fetched over, 1..64 (default 8; 1: one a file)"},
       {"skew", "Tolerated clock difference for a proposal's creation time (default 5m)"},
       {"max_body", "Largest API request body, e.g. 16MiB (the default)"},
       {"stall_timeout", "Drop a source slower than 1 KiB/s for this long (default 30s)"},
@@ -291,6 +295,11 @@ Result<void> Config::set(std::string_view key, std::string_view value) {
   } else if (key == "parallel") {
     CS_TRY(auto n, parse_uint(key, v, 1, 64));
     parallel = static_cast<unsigned>(n);
+  } else if (key == "range_threshold") {
+    CS_TRY(range_threshold, parse_size(key, v));
+  } else if (key == "connections_per_file") {
+    CS_TRY(auto n, parse_uint(key, v, 1, 64));
+    connections_per_file = static_cast<unsigned>(n);
   } else if (key == "skew") {
     CS_TRY(skew_seconds, parse_seconds(key, v));
   } else if (key == "max_body") {

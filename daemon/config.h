@@ -19,6 +19,10 @@
 //                                                  `countersign box attest`)
 //   helper     = sudo -n /usr/libexec/countersign/countersign-system
 //   parallel   = 4                                 files fetched at once
+//   range_threshold      = 64MiB                   files this size or larger may be fetched as
+//                                                  byte ranges over several connections
+//   connections_per_file = 8                       ... over at most this many, 1..64 (1: one
+//                                                  connection a file); see FetchSettings
 //   skew       = 5m                                tolerated clock difference
 //   max_body   = 16MiB                             largest API request body
 //   stall_timeout   = 30s                          a source slower than 1 KiB/s this long is dropped
@@ -121,6 +125,8 @@ struct Config {
   SnapshotSpec system_snapshot;
   std::vector<std::string> helper = {"sudo", "-n", "/usr/libexec/countersign/countersign-system"};
   unsigned parallel = 4;
+  std::uint64_t range_threshold = 64u << 20;
+  unsigned connections_per_file = 8;
   std::int64_t skew_seconds = 300;
   std::uint64_t max_body = 16u << 20;
   std::int64_t stall_timeout_seconds = 30;

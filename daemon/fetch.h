@@ -40,6 +40,11 @@ struct S3Credentials {
 
 struct FetchSettings {
   unsigned parallel = 4;  // files in flight at once
+  // Ranged fetching of one large file over several connections (config range_threshold,
+  // connections_per_file). Not read by fetch_manifest yet: every file is still fetched over
+  // one connection at a time.
+  std::uint64_t range_threshold = 64u << 20;
+  unsigned connections_per_file = 8;  // 1..64; 1 = one connection a file
   std::int64_t connect_timeout_seconds = 15;
   std::int64_t stall_timeout_seconds = 30;  // below 1 KiB/s for this long: next source
   long max_redirects = 5;

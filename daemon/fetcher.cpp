@@ -7,6 +7,8 @@ namespace countersign::daemon {
 Result<std::unique_ptr<SourceFetcher>> SourceFetcher::from_config(const Config& config) {
   FetchSettings settings;
   settings.parallel = config.parallel;
+  settings.range_threshold = config.range_threshold;
+  settings.connections_per_file = config.connections_per_file;
   settings.connect_timeout_seconds = config.connect_timeout_seconds;
   settings.stall_timeout_seconds = config.stall_timeout_seconds;
   CS_TRY_VOID(load_fetch_credentials(config, settings));

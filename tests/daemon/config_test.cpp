@@ -25,6 +25,8 @@ TEST(ConfigTest, MinimalFileGetsDefaults) {
   EXPECT_EQ(c->staging_dir(), "/var/lib/countersign/models/.staging");
   EXPECT_EQ(c->socket, "/run/countersign/countersignd.sock");
   EXPECT_EQ(c->parallel, 4u);
+  EXPECT_EQ(c->range_threshold, 64u << 20);
+  EXPECT_EQ(c->connections_per_file, 8u);
   EXPECT_EQ(c->max_body, 16u << 20);
   EXPECT_EQ(c->snapshot.kind, SnapshotSpec::Kind::kNone);
   EXPECT_EQ(c->helper.front(), "sudo");
@@ -36,6 +38,7 @@ TEST(ConfigTest, EveryKeyParses) {
       "socket = /run/cs.sock\nlisten = 127.0.0.1:8441\nmirror = https://m1.internal/gemma/\n"
       "mirror = file:///mnt/usb/gemma/\nsnapshot = btrfs:/var/lib/countersign/models\n"
       "helper = /usr/libexec/countersign/countersign-system\nparallel = 8\nskew = 2m\nmax_body = 1MiB\n"
+      "range_threshold = 1GiB\nconnections_per_file = 1\n"
       "stall_timeout = 10s\nconnect_timeout = 5s\nhf_token_file = /etc/countersign/hf\n"
       "s3_credentials_file = /etc/countersign/s3\n";
   auto c = parse_config(text, "f");
@@ -45,6 +48,8 @@ TEST(ConfigTest, EveryKeyParses) {
   EXPECT_EQ(c->snapshot.to_string(), "btrfs:/var/lib/countersign/models");
   EXPECT_EQ(c->helper, std::vector<std::string>{"/usr/libexec/countersign/countersign-system"});
   EXPECT_EQ(c->parallel, 8u);
+  EXPECT_EQ(c->range_threshold, 1u << 30);
+  EXPECT_EQ(c->connections_per_file, 1u);
   EXPECT_EQ(c->skew_seconds, 120);
   EXPECT_EQ(c->max_body, 1u << 20);
   EXPECT_EQ(c->stall_timeout_seconds, 10);
@@ -266,6 +271,10 @@ TEST(ConfigTest, ErrorsNameFileLineAndKey) {
       {"snapshot = lvm:/x\n", "f.conf:1: snapshot: \"lvm:/x\" is not a snapshot backend"},
       {"snapshot = zfs:/tank\n", "is not a zfs dataset name"},
       {"max_body = lots\n", "max_body: \"lots\" is not a size"},
+      {"range_threshold = 8MB\n", "f.conf:1: range_threshold: \"8MB\" is not a size"},
+      {"connections_per_file = 0\n", "f.conf:1: connections_per_file: \"0\" is not a whole number in 1..64"},
+      {"connections_per_file = 65\n",
+       "f.conf:1: connections_per_file: \"65\" is not a whole number in 1..64"},
       {"mirror = gopher://x/\n", "f.conf:1: mirror:"},
       {"skew = soon\n", "f.conf:1: skew:"},
       {"listen = 8441\n", "listen: \"8441\" is not HOST:PORT"},
