@@ -40,11 +40,17 @@ struct S3Credentials {
 
 struct FetchSettings {
   unsigned parallel = 4;  // files in flight at once
-  // Ranged fetching of one large file over several connections (config range_threshold,
-  // connections_per_file). Not read by fetch_manifest yet: every file is still fetched over
-  // one connection at a time.
+  // Ranged fetching (config range_threshold, connections_per_file): an HTTP-sourced file of
+  // at least range_threshold bytes (and more than one range) is fetched as ranges of
+  // range_size over up to connections_per_file connections, written in place, hashed in file
+  // order as the contiguous prefix grows (docs/daemon.md "Ranged fetching").
   std::uint64_t range_threshold = 64u << 20;
   unsigned connections_per_file = 8;  // 1..64; 1 = one connection a file
+  // Not a config key: 8 MiB keeps a slow connection from holding the hash frontier back by
+  // more than one range, and one request per range costs nothing next to its bytes (aria2's
+  // -k). The range map records it: a map written with another range size is not trusted.
+  // Tests set it smaller to cut small files into many ranges.
+  std::uint64_t range_size = 8u << 20;
   std::int64_t connect_timeout_seconds = 15;
   std::int64_t stall_timeout_seconds = 30;  // below 1 KiB/s for this long: next source
   long max_redirects = 5;

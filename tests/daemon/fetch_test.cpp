@@ -656,6 +656,9 @@ TEST_F(FetchTest, AnythingInThePartsDirectoryButPartialFilesOfThisManifestAborts
       {"00", file, not_an_index},
       {"model.bin", file, not_an_index},
       {"0.part", file, not_an_index},
+      {"1.ranges", file, not_an_index},  // a range map is named by its file's index too
+      {"0.ranges.bak", file, not_an_index},
+      {"0.ranges", [&](const fs::path& p) { fs::create_symlink(victim, p); }, "is a symlink"},
       {"0", [](const fs::path& p) { fs::create_directory(p); }, "is not a regular file"},
       {"0", [&](const fs::path& p) { fs::create_symlink(victim, p); }, "is a symlink"},
   };
@@ -820,6 +823,281 @@ TEST_F(FetchCredentialsTest, UntrustedCertificateIsASourceFailure) {
   EXPECT_TRUE(contains(r.error().message, "https://mirror.internal/m/: TLS certificate not trusted"))
       << r.error().message;
   EXPECT_TRUE(nginx_.access_log().empty());
+}
+
+// ---- Ranged fetching: one large file over several connections ----
+
+class FetchRangesTest : public FetchTest {
+ protected:
+  // Files of 256 KiB and more go in ranges of 64 KiB, four connections at a time.
+  static FetchSettings ranged() {
+    FetchSettings s;
+    s.range_threshold = 256 * 1024;
+    s.range_size = 64 * 1024;
+    s.connections_per_file = 4;
+    return s;
+  }
+  static constexpr std::size_t kRange = 64 * 1024;
+
+  // The Range header of each range of a file of `size` bytes ("bytes=0-65535", ...).
+  static std::set<std::string> all_ranges(std::size_t size) {
+    std::set<std::string> out;
+    for (std::size_t a = 0; a < size; a += kRange)
+      out.insert("bytes=" + std::to_string(a) + "-" + std::to_string(std::min(size, a + kRange) - 1));
+    return out;
+  }
+
+  // The Range headers of the requests nginx logged for `uri`, from entry `from` on.
+  std::vector<test_util::AccessLogEntry> requests_for(const std::string& uri, std::size_t from = 0) const {
+    std::vector<test_util::AccessLogEntry> out;
+    auto log = nginx_.access_log();
+    for (std::size_t i = from; i < log.size(); ++i) {
+      if (log[i].uri == uri) out.push_back(log[i]);
+    }
+    return out;
+  }
+
+  // The range map of file 0 as the fetch left it: one '0' or '1' per range.
+  std::string map_done() const {
+    const std::string text = slurp(parts_ / "0.ranges");
+    const auto at = text.find("\ndone ");
+    if (at == std::string::npos) return "";
+    const auto end = text.find('\n', at + 1);
+    return text.substr(at + 6, end - at - 6);
+  }
+
+  // Starts a ranged fetch of a file of 8 ranges from /slow/ (64 KiB/s a connection) and
+  // cancels it once more than 4 ranges' bytes are on disk, so a fifth range has started and
+  // one of the first four is complete: the partial file and its range map stay.
+  void fetch_half_then_cancel(const Manifest& m) {
+    ASSERT_EQ(m.files()[0].size, 8 * kRange);
+    Outcome out = fetch(m, {source(nginx_.slow_url())}, ranged(), [](const Outcome& so_far) {
+      return !so_far.progress.empty() && so_far.progress.back().done > 4 * kRange;
+    });
+    ASSERT_FALSE(out.result.ok());
+    ASSERT_EQ(out.result.error().message, "cancelled");
+    ASSERT_EQ(part_names(), (std::set<std::string>{"0", "0.ranges"}));
+  }
+};
+
+TEST_F(FetchRangesTest, LargeFileIsFetchedAsRangesWrittenInPlaceAndVerified) {
+  std::string big = random_bytes(17 * kRange - 1000, 60);  // 17 ranges, the last one short
+  std::string small = random_bytes(10 * 1024, 61);         // under the threshold: one request
+  put(nginx_.root() / "big.bin", big);
+  put(nginx_.root() / "small.bin", small);
+  Manifest m = manifest({{"big.bin", big}, {"small.bin", small}});
+  Outcome out = fetch(m, {source(nginx_.base_url())}, ranged());
+
+  ASSERT_TRUE(out.result.ok()) << out.dump();
+  EXPECT_EQ(slurp(staging_ / "big.bin"), big);
+  EXPECT_EQ(slurp(staging_ / "small.bin"), small);
+  EXPECT_FALSE(fs::exists(parts_));  // no partial file, no range map left
+  std::set<std::string> asked;
+  for (const auto& e : requests_for("/big.bin")) {
+    EXPECT_EQ(e.status, 206) << e.range;
+    EXPECT_TRUE(asked.insert(e.range).second) << "asked twice: " << e.range;
+  }
+  EXPECT_EQ(asked, all_ranges(big.size()));
+  auto one = requests_for("/small.bin");
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].range, "");
+  expect_sane_progress(out, m);
+  EXPECT_EQ(out.of_kind(Kind::kFileVerified).size(), 2u) << out.dump();
+}
+
+TEST_F(FetchRangesTest, OneConnectionPerFileWhenConnectionsPerFileIsOne) {
+  std::string big = random_bytes(8 * kRange, 62);
+  put(nginx_.root() / "big.bin", big);
+  Manifest m = manifest({{"big.bin", big}});
+  FetchSettings settings = ranged();
+  settings.connections_per_file = 1;
+  Outcome out = fetch(m, {source(nginx_.base_url())}, settings);
+
+  ASSERT_TRUE(out.result.ok()) << out.dump();
+  auto reqs = requests_for("/big.bin");
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].range, "");
+  EXPECT_EQ(reqs[0].status, 200);
+}
+
+TEST_F(FetchRangesTest, RangesComeFromSeveralMirrorsInTurn) {
+  std::string big = random_bytes(12 * kRange, 63);
+  put(served("m1/big.bin"), big);
+  put(served("m2/big.bin"), big);
+  Manifest m = manifest({{"big.bin", big}});
+  Outcome out = fetch(m, {mirror("m1"), mirror("m2")}, ranged());
+
+  ASSERT_TRUE(out.result.ok()) << out.dump();
+  EXPECT_EQ(slurp(staging_ / "big.bin"), big);
+  auto from1 = requests_for("/m1/big.bin");
+  auto from2 = requests_for("/m2/big.bin");
+  EXPECT_EQ(from1.size(), 6u);
+  EXPECT_EQ(from2.size(), 6u);
+  std::set<std::string> asked;
+  for (const auto& e : from1) asked.insert(e.range);
+  for (const auto& e : from2) asked.insert(e.range);
+  EXPECT_EQ(asked, all_ranges(big.size()));
+  auto verified = out.of_kind(Kind::kFileVerified);
+  ASSERT_EQ(verified.size(), 1u);
+}
+
+TEST_F(FetchRangesTest, WrongBytesFromOneOfSeveralMirrorsAreFetchedAgainOneSourceAtATimeToNameIt) {
+  std::string good = random_bytes(8 * kRange, 64);
+  std::string bad = good;
+  bad[4 * kRange + 7] ^= 1;  // range 4: m1's when the sources take turns (m1 0, 2, 4, ...)
+  put(served("m1/big.bin"), bad);
+  put(served("m2/big.bin"), good);
+  Manifest m = manifest({{"big.bin", good}});
+  Outcome out = fetch(m, {mirror("m1"), mirror("m2")}, ranged());
+
+  ASSERT_TRUE(out.result.ok()) << out.dump();
+  EXPECT_EQ(slurp(staging_ / "big.bin"), good);
+  auto mismatches = out.of_kind(Kind::kHashMismatch);
+  ASSERT_EQ(mismatches.size(), 2u) << out.dump();
+  // First the whole-file hash of ranges from both: no single source to blame yet.
+  EXPECT_EQ(mismatches[0].source, "");
+  EXPECT_TRUE(contains(mismatches[0].reason, "wrong SHA-256 from ranges of several sources"))
+      << mismatches[0].reason;
+  // Then m1 alone gives the whole file, and is named.
+  EXPECT_EQ(mismatches[1].source, mirror("m1").describe());
+  EXPECT_TRUE(contains(mismatches[1].reason, "wrong SHA-256: got")) << mismatches[1].reason;
+  // Once m1 is out, every range comes from m2: the file was read whole from m1 alone.
+  std::set<std::string> m1_alone;
+  for (const auto& e : requests_for("/m1/big.bin")) m1_alone.insert(e.range);
+  EXPECT_EQ(m1_alone, all_ranges(good.size()));
+}
+
+TEST_F(FetchRangesTest, SourceIgnoringRangeFallsBackToOneConnection) {
+  std::string big = random_bytes(8 * kRange, 65);
+  put(nginx_.root() / "big.bin", big);
+  Manifest m = manifest({{"big.bin", big}});
+  Outcome out = fetch(m, {source(nginx_.no_range_url())}, ranged());
+
+  ASSERT_TRUE(out.result.ok()) << out.dump();
+  EXPECT_EQ(slurp(staging_ / "big.bin"), big);
+  EXPECT_TRUE(out.of_kind(Kind::kSourceFailed).empty()) << out.dump();
+  EXPECT_TRUE(out.of_kind(Kind::kHashMismatch).empty()) << out.dump();
+  // The ranged requests got 200s and were dropped at their first byte; then one request
+  // without Range read the file whole.
+  auto reqs = requests_for("/norange/big.bin");
+  std::size_t whole = 0;
+  for (const auto& e : reqs) {
+    EXPECT_EQ(e.status, 200);
+    if (e.range.empty()) {
+      ++whole;
+      EXPECT_EQ(e.body_bytes, big.size());
+    }
+  }
+  EXPECT_EQ(whole, 1u);
+  expect_sane_progress(out, m);
+}
+
+TEST_F(FetchRangesTest, RangeAnsweredWithMoreBytesThanAskedIsCutAndTheSourceDropped) {
+  std::string big = random_bytes(8 * kRange, 66);
+  put(nginx_.root() / "big.bin", big);
+  Manifest m = manifest({{"big.bin", big}});
+  const Source overlong = source(nginx_.overlong_url());
+  Outcome out = fetch(m, {overlong, source(nginx_.base_url())}, ranged());
+
+  auto mismatch = got_past(out, Kind::kHashMismatch, overlong);
+  ASSERT_TRUE(mismatch);
+  EXPECT_TRUE(contains(mismatch->reason, "more bytes than the 65536 asked for from byte"))
+      << mismatch->reason;
+  EXPECT_EQ(slurp(staging_ / "big.bin"), big);  // nothing past a range reached the disk
+  auto good = requests_for("/big.bin");
+  EXPECT_GE(good.size(), 4u);  // its own ranges and the overlong source's
+  for (const auto& e : good) EXPECT_EQ(e.status, 206) << e.range;
+}
+
+TEST_F(FetchRangesTest, DroppedRangeIsResumedWhereItStoppedOnTheSameSource) {
+  std::string big = random_bytes(4 * kRange, 67);
+  put(nginx_.root() / "big.bin", big);
+  Manifest m = manifest({{"big.bin", big}});
+  Outcome out = fetch(m, {source(nginx_.drop_url())}, ranged());
+
+  ASSERT_TRUE(out.result.ok()) << out.dump() << "\n" << nginx_.error_log();
+  EXPECT_EQ(slurp(staging_ / "big.bin"), big);
+  EXPECT_TRUE(out.of_kind(Kind::kSourceFailed).empty()) << out.dump();
+  // Each range: its request cut halfway, then one from where the bytes stopped to its end.
+  std::map<std::string, std::vector<std::string>> by_end;
+  for (const auto& r : nginx_.backend_requests()) {
+    ASSERT_EQ(r.target, "/drop/big.bin");
+    by_end[r.range.substr(r.range.find('-') + 1)].push_back(r.range);
+  }
+  ASSERT_EQ(by_end.size(), 4u);
+  for (std::size_t a = 0; a < big.size(); a += kRange) {
+    const std::string last = std::to_string(a + kRange - 1);
+    const auto& reqs = by_end[last];
+    ASSERT_EQ(reqs.size(), 2u) << last;
+    EXPECT_EQ(reqs[0], "bytes=" + std::to_string(a) + "-" + last);
+    EXPECT_EQ(reqs[1], "bytes=" + std::to_string(a + kRange / 2) + "-" + last);
+  }
+}
+
+TEST_F(FetchRangesTest, InterruptedFetchKeepsCompletedRangesAndAsksOnlyForTheRest) {
+  std::string big = random_bytes(8 * kRange, 68);
+  put(nginx_.root() / "big.bin", big);
+  Manifest m = manifest({{"big.bin", big}});
+  fetch_half_then_cancel(m);
+  const std::string done = map_done();
+  ASSERT_EQ(done.size(), 8u);
+  ASSERT_NE(done.find('1'), std::string::npos) << done;  // some ranges were complete
+  const std::size_t logged = nginx_.access_log().size();
+
+  Outcome out = fetch(m, {source(nginx_.base_url())}, ranged());
+  ASSERT_TRUE(out.result.ok()) << out.dump();
+  EXPECT_EQ(slurp(staging_ / "big.bin"), big);
+  EXPECT_FALSE(fs::exists(parts_));
+  auto again = requests_for("/big.bin", logged);
+  ASSERT_FALSE(again.empty());
+  for (const auto& e : again) {
+    const std::size_t first = std::stoull(e.range.substr(6));
+    EXPECT_EQ(done[first / kRange], '0') << "a completed range was asked for again: " << e.range;
+  }
+  EXPECT_TRUE(out.of_kind(Kind::kHashMismatch).empty()) << out.dump();
+}
+
+TEST_F(FetchRangesTest, RangeMapThatDoesNotCheckOutIsIgnoredAndEveryRangeFetchedAgain) {
+  std::string big = random_bytes(8 * kRange, 69);
+  put(nginx_.root() / "big.bin", big);
+  Manifest m = manifest({{"big.bin", big}});
+  fetch_half_then_cancel(m);
+  std::string text = slurp(parts_ / "0.ranges");
+  const auto at = text.find("\ndone ") + 6;
+  text[at] = text[at] == '1' ? '0' : '1';  // the checksum no longer matches
+  spit(parts_ / "0.ranges", text);
+  const std::size_t logged = nginx_.access_log().size();
+
+  Outcome out = fetch(m, {source(nginx_.base_url())}, ranged());
+  ASSERT_TRUE(out.result.ok()) << out.dump();
+  EXPECT_EQ(slurp(staging_ / "big.bin"), big);
+  std::set<std::string> asked;
+  for (const auto& e : requests_for("/big.bin", logged)) asked.insert(e.range);
+  EXPECT_EQ(asked, all_ranges(big.size()));
+}
+
+TEST_F(FetchRangesTest, WrongBytesUnderACompletedRangeAreCaughtByTheHashAndTheFileFetchedAgain) {
+  std::string big = random_bytes(8 * kRange, 70);
+  put(nginx_.root() / "big.bin", big);
+  Manifest m = manifest({{"big.bin", big}});
+  fetch_half_then_cancel(m);
+  const std::string done = map_done();
+  const auto r = done.find('1');
+  ASSERT_NE(r, std::string::npos) << done;
+  {
+    // Someone with access to staging changes a byte the map says is right.
+    std::string part = slurp(parts_ / "0");
+    ASSERT_GT(part.size(), r * kRange + 10);
+    part[r * kRange + 10] ^= 1;
+    spit(parts_ / "0", part);
+  }
+
+  Outcome out = fetch(m, {source(nginx_.base_url())}, ranged());
+  ASSERT_TRUE(out.result.ok()) << out.dump();
+  EXPECT_EQ(slurp(staging_ / "big.bin"), big);
+  auto mismatch = out.of_kind(Kind::kHashMismatch);
+  ASSERT_EQ(mismatch.size(), 1u) << out.dump();
+  EXPECT_TRUE(contains(mismatch[0].reason, "wrong SHA-256 after resuming with")) << mismatch[0].reason;
 }
 
 }  // namespace

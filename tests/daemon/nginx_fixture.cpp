@@ -18,6 +18,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <string_view>
 #include <thread>
@@ -232,6 +233,10 @@ class NginxFixture::Backend {
       serve_drop(fd, id, target.substr(6), range);
       return;
     }
+    if (target.rfind("/overlong/", 0) == 0) {
+      serve_overlong(fd, id, target.substr(10), range);
+      return;
+    }
     const std::string nf = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     send_all(fd, nf.data(), nf.size(), nullptr);
   }
@@ -250,7 +255,21 @@ class NginxFixture::Backend {
     }
     std::string h;
     std::size_t from = 0, to = body.size();
-    if (range.rfind("bytes=", 0) == 0 && range.back() == '-') {
+    std::size_t last = 0;
+    if (closed_range(range, body.size(), &from, &last)) {
+      // "bytes=N-M": the first request for each M gets half of its bytes, then the
+      // connection closes; a later one (the resume, "bytes=N'-M") gets them all.
+      bool first = false;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        first = dropped_ranges_.insert(name + "/" + std::to_string(last)).second;
+      }
+      const std::size_t count = last + 1 - from;
+      h = "HTTP/1.1 206 Partial Content\r\nContent-Length: " + std::to_string(count) +
+          "\r\nContent-Range: bytes " + std::to_string(from) + "-" + std::to_string(last) + "/" +
+          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
+      to = first ? from + count / 2 : last + 1;
+    } else if (range.rfind("bytes=", 0) == 0 && range.back() == '-') {
       from = static_cast<std::size_t>(std::strtoull(range.c_str() + 6, nullptr, 10));
       if (from >= body.size()) {
         h = "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
@@ -274,6 +293,48 @@ class NginxFixture::Backend {
     ::shutdown(fd, SHUT_WR);
   }
 
+  // "/overlong/NAME" with "Range: bytes=N-M": a 206 that says N-M but sends everything from N
+  // to the end of the file, without a Content-Length (nginx passes it on chunked): a source
+  // that returns more than asked. Without a closed range, the whole file (200).
+  void serve_overlong(int fd, std::size_t id, const std::string& name, const std::string& range) {
+    const std::string nf = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    std::error_code ec;
+    if (name.empty() || name.find("..") != std::string::npos || !fs::is_regular_file(root_ / name, ec)) {
+      send_all(fd, nf.data(), nf.size(), nullptr);
+      return;
+    }
+    std::string body = read_all(root_ / name);
+    std::size_t from = 0, last = 0;
+    std::string h;
+    if (closed_range(range, body.size(), &from, &last)) {
+      h = "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes " + std::to_string(from) + "-" +
+          std::to_string(last) + "/" + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
+    } else {
+      from = 0;
+      h = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
+          "\r\nConnection: close\r\n\r\n";
+    }
+    if (!send_all(fd, h.data(), h.size(), nullptr)) return;
+    std::uint64_t sent = 0;
+    send_all(fd, body.data() + from, body.size() - from, &sent);
+    add_sent(id, sent);
+    ::shutdown(fd, SHUT_WR);
+  }
+
+  // "bytes=N-M" with N <= M < size.
+  static bool closed_range(const std::string& range, std::size_t size, std::size_t* from, std::size_t* last) {
+    if (range.rfind("bytes=", 0) != 0) return false;
+    const auto dash = range.find('-', 6);
+    if (dash == std::string::npos || dash + 1 >= range.size() || dash == 6) return false;
+    for (std::size_t i = 6; i < range.size(); ++i) {
+      if (i != dash && (range[i] < '0' || range[i] > '9')) return false;
+    }
+    *from = static_cast<std::size_t>(std::strtoull(range.c_str() + 6, nullptr, 10));
+    *last = static_cast<std::size_t>(std::strtoull(range.c_str() + dash + 1, nullptr, 10));
+    return *from <= *last && *last < size;
+  }
+
+  std::set<std::string> dropped_ranges_;  // guarded by mu_
   fs::path root_;
   int listen_fd_ = -1;
   std::uint16_t port_ = 0;
@@ -377,6 +438,8 @@ bool NginxFixture::start_once(std::string* why, bool* retry) {
        << "    location /endless/ {\n"
        << proxied << "    }\n"
        << "    location /stall/ {\n"
+       << proxied << "    }\n"
+       << "    location /overlong/ {\n"
        << proxied << "    }\n"
        << "  }\n";
   if (tls_) {
@@ -487,6 +550,7 @@ std::string NginxFixture::crawl_url() const { return base_url() + "crawl/"; }
 std::string NginxFixture::no_range_url() const { return base_url() + "norange/"; }
 std::string NginxFixture::drop_url() const { return base_url() + "drop/"; }
 std::string NginxFixture::endless_url() const { return base_url() + "endless/"; }
+std::string NginxFixture::overlong_url() const { return base_url() + "overlong/"; }
 std::string NginxFixture::stall_url() const { return base_url() + "stall/"; }
 std::string NginxFixture::redirect_url() const { return base_url() + "redirect/"; }
 std::string NginxFixture::redirect_to_file_url() const { return base_url() + "redirect-to-file/"; }

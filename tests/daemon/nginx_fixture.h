@@ -76,10 +76,13 @@ class NginxFixture {
   std::string no_range_url() const;          // static files, Range ignored (max_ranges 0): always 200
   std::string drop_url() const;              // backend: without Range, headers with the full
                                              // Content-Length, half the body, then the connection closes;
-                                             // with "Range: bytes=N-", a proper 206 from N
+                                             // with "Range: bytes=N-", a proper 206 from N;
   std::string endless_url() const;           // backend: 200 without Content-Length, bytes without end
                                              // (stops at 1 GiB or when the client goes away)
   std::string stall_url() const;             // backend: accepts the request and never answers
+  std::string overlong_url() const;          // backend: "Range: bytes=N-M" answered 206 N-M with
+                                             // every byte from N to the end; "bytes=N-M" on drop_url():
+                                             // half of them then a close, the first time for each M
   std::string redirect_url() const;          // 302 to the same path under base_url()
   std::string redirect_to_file_url() const;  // 302 to file:///etc/hostname
 
