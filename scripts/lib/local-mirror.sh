@@ -1,12 +1,16 @@
 # shellcheck shell=bash
 # Sourced by scripts/demo.sh and tests/bench/install_bench.sh: a model mirror on loopback.
 #
-#   start_local_mirror DIR ROOT   starts nginx (Debian's nginx-light) in the foreground with its
+#   start_local_mirror DIR ROOT [RATE]
+#                                 starts nginx (Debian's nginx-light) in the foreground with its
 #                                 config, logs and temp paths under DIR, serving ROOT on
 #                                 127.0.0.1 on a free port; sets mirror_port and mirror_pid and
 #                                 returns once it answers. The caller stops it (kill "$mirror_pid").
+#                                 With RATE (nginx limit_rate, e.g. 40m), ROOT is also served under
+#                                 /capped/ at that rate per request, as real mirrors cap each
+#                                 connection.
 start_local_mirror() {
-  local dir=$1 root=$2
+  local dir=$1 root=$2 rate=${3:-}
   mkdir -p "$dir/tmp"
   mirror_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   cat > "$dir/nginx.conf" <<CONF
@@ -21,7 +25,10 @@ http {
   sendfile on;
   client_body_temp_path $dir/tmp/body; proxy_temp_path $dir/tmp/proxy;
   fastcgi_temp_path $dir/tmp/fcgi; uwsgi_temp_path $dir/tmp/uwsgi; scgi_temp_path $dir/tmp/scgi;
-  server { listen 127.0.0.1:$mirror_port; root $root; }
+  server {
+    listen 127.0.0.1:$mirror_port; root $root;
+    $( [ -n "$rate" ] && echo "location /capped/ { alias $root/; limit_rate $rate; }" )
+  }
 }
 CONF
   /usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf" &

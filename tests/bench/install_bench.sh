@@ -18,7 +18,7 @@ parallel=4
 per_mib=$((total_mib / files))
 work=$(mktemp -d /tmp/countersign-install-bench.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { for p in "${pids[@]}" ${box_pid:+"$box_pid"}; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 cd "$work"
 
@@ -33,14 +33,9 @@ start_local_mirror "$work/nginx" "$work/www"; pids+=("$mirror_pid")
 url="http://127.0.0.1:$mirror_port/model/"
 
 # Approval: a 1-of-1 policy is enough to measure the install.
-printf 'bench\n' > pw
-"$cs" manifest create --name bench --version 1 --license MIT --source "$url" -o manifest.json www/model 2>/dev/null
-"$cs" key generate --out a.key --passphrase-file pw > a.pub.json 2>/dev/null
-"$cs" policy create --domain bench --approver a:a.pub.json --rule install-model=1 -o policy.json >/dev/null 2>&1
-"$cs" proposal create --domain bench --action install-model --manifest manifest.json --expires 1d -o p.json 2>/dev/null
-"$cs" sign --key a.key --passphrase-file pw p.json -o a.sig 2>/dev/null
-"$cs" bundle assemble --proposal p.json --manifest manifest.json a.sig -o bundle.json 2>/dev/null
-"$cs" log keygen --name bench/audit --out log.key >/dev/null 2>&1
+# shellcheck source=lib/box.sh
+. "$bench_dir/lib/box.sh"
+bench_approve "$work" www/model "$url"
 python3 - <<'PY' > checksums.txt
 import json
 m = json.load(open("manifest.json"))
@@ -52,31 +47,11 @@ sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
 # Page cache: the served files stay cached (as on a LAN mirror); every tool writes fresh files.
 cat www/model/* > /dev/null
 
-now() { date +%s.%N; }
-
 # --- countersignd ---
-mkdir -p box/state/models/.staging
-cat > box/countersignd.conf <<CONF
-policy = $work/policy.json
-state_dir = $work/box/state
-box_id = bench
-log_key = $work/log.key
-socket = $work/box/cs.sock
-helper = $build/system/countersign-system
-parallel = $parallel
-CONF
-export COUNTERSIGN_SYSTEM_CONFIG="$work/box/countersignd.conf"
-"$build/daemon/countersignd" --config box/countersignd.conf 2> box/log & dpid=$!; pids+=("$dpid")
-for _ in $(seq 100); do "$cs" box status --socket box/cs.sock >/dev/null 2>&1 && break; sleep 0.1; done
-t0=$(now); "$cs" submit bundle.json --socket box/cs.sock --wait >/dev/null 2>&1; t1=$(now)
-rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$dpid/status")
-ours=$(python3 -c "print($t1-$t0)")
-# The System component seals the staged tree, re-hashes every file and renames it; the job's
-# result carries how long that took (check_seconds).
-job=$("$cs" hash p.json); job=${job#sha256:}
-check=$("$cs" box job "$job" --socket box/cs.sock --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["check_seconds"])')
-kill "$dpid"; wait "$dpid" 2>/dev/null || true
-rm -rf box
+bench_box_start "$work" "parallel = $parallel"
+bench_box_install "$work"
+ours=$install_seconds check=$check_seconds rss_kib=$box_rss_kib
+bench_box_stop "$work"
 
 # --- aria2c with per-file SHA-256 ---
 : > aria.txt
@@ -84,9 +59,9 @@ while read -r sum path; do
   printf '%s\n  out=%s\n  checksum=sha-256=%s\n' "$url$path" "$path" "$sum" >> aria.txt
 done < checksums.txt
 mkdir -p aria
-t0=$(now)
+t0=$(bench_now)
 aria2c -q -i aria.txt -d aria -j $parallel -x 1 --file-allocation=none --check-integrity=true --allow-overwrite=true
-t1=$(now)
+t1=$(bench_now)
 aria=$(python3 -c "print($t1-$t0)")
 rm -rf aria
 
@@ -94,10 +69,10 @@ rm -rf aria
 mkdir -p curl
 args=()
 while read -r _ path; do args+=(-o "curl/$path" "$url$path"); done < checksums.txt
-t0=$(now)
+t0=$(bench_now)
 curl -s --no-progress-meter --parallel --parallel-max $parallel "${args[@]}"
 (cd curl && sha256sum --quiet -c ../checksums.txt)
-t1=$(now)
+t1=$(bench_now)
 curlt=$(python3 -c "print($t1-$t0)")
 rm -rf curl
 

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Benchmark: how fast the box installs from a mirror, against what users would pick instead
+# (docs/benchmarks.md "Fetching"). Four measurements, each a whole `submit --wait` on a fresh
+# box (countersignd + countersign-system from BUILD_DIR) fetching from nginx on 127.0.0.1:
+#
+#   1 capped   a model of 2 files from a mirror that caps each connection (nginx limit_rate
+#              per request), against aria2c -x8 -s8 -k8M --checksum with as many connections,
+#              and against the limit (connections x cap, or what a bare curl moves over
+#              loopback, whichever is slower). Targets >= 1.0x aria2c, >= 0.85x the limit.
+#   2 warm     the same model without a cap, page cache warm: against parallel curl -o + sync
+#              (no verification, the same durability) >= 0.9x, and aria2c --checksum >= 1.5x.
+#   3 big      one large file: from the last byte on disk to install-complete in the audit log
+#              (target < 1 s plus the helper's re-hash, which is reported on its own).
+#   4 shards   160 files of 32 MiB (DeepSeek-R1's 163 shards, scaled down): CPU per file on
+#              the box, from the same bytes as 5 files: (CPU(160) - CPU(5)) / 155 (< 2 ms).
+#
+# Ratios are peer time / ours (>= 1 means we are faster). Nothing here is asserted.
+#
+# Usage: tests/bench/fetch_bench.sh BUILD_DIR
+#   COUNTERSIGN_FETCH_BENCH="1 2 3 4"   which of them to run
+#   COUNTERSIGN_FETCH_BENCH_MIB=1024    size of the 2-file model (1, 2)
+#   COUNTERSIGN_FETCH_BENCH_CAP=40m     nginx limit_rate per connection (1)
+#   COUNTERSIGN_FETCH_BENCH_BIG_MIB=8192  the one large file (3)
+#   COUNTERSIGN_FETCH_BENCH_SHARDS=160 COUNTERSIGN_FETCH_BENCH_SHARD_MIB=32  (4)
+# Needs nginx-light, aria2 and curl (scripts/setup.sh installs them), and as much free disk
+# as twice the largest model.
+set -euo pipefail
+bench_dir=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "$1" && pwd)
+cs="$build/cli/countersign"
+which_runs=${COUNTERSIGN_FETCH_BENCH:-1 2 3 4}
+two_mib=${COUNTERSIGN_FETCH_BENCH_MIB:-1024}
+cap=${COUNTERSIGN_FETCH_BENCH_CAP:-40m}
+big_mib=${COUNTERSIGN_FETCH_BENCH_BIG_MIB:-8192}
+shards=${COUNTERSIGN_FETCH_BENCH_SHARDS:-160}
+shard_mib=${COUNTERSIGN_FETCH_BENCH_SHARD_MIB:-32}
+conns=8 # connections_per_file, the config default; aria2c gets as many (-x8 -s8)
+work=$(mktemp -d "${TMPDIR:-/tmp}/countersign-fetch-bench.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}" ${box_pid:+"$box_pid"}; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+# shellcheck source=lib/box.sh
+. "$bench_dir/lib/box.sh"
+# shellcheck source=../../scripts/lib/local-mirror.sh
+. "$bench_dir/../../scripts/lib/local-mirror.sh"
+
+runs() { case " $which_runs " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+py() { python3 -c "$@"; }
+
+# make_model DIR COUNT MIB: COUNT files of MIB MiB of pseudo-random bytes (AES-CTR of zeros:
+# incompressible, and much faster to make than /dev/urandom).
+make_model() {
+  local dir=$1 count=$2 mib=$3 i
+  mkdir -p "$dir"
+  for i in $(seq -w 1 "$count"); do
+    openssl enc -aes-128-ctr -pbkdf2 -nosalt -pass "pass:$dir-$i" < /dev/zero 2>/dev/null |
+      head -c "$((mib * 1024 * 1024))" > "$dir/shard-$i.bin"
+  done
+}
+
+# aria2c over the files of manifest M from URL, each with its SHA-256 checked; prints seconds.
+aria() {
+  local m=$1 url=$2 jobs=$3 t0 t1
+  py 'import json,sys
+for f in json.load(open(sys.argv[1]))["files"]:
+    print(sys.argv[2] + f["path"]); print("  out=" + f["path"]); print("  checksum=sha-256=" + f["sha256"])' \
+    "$m" "$url" > aria.txt
+  rm -rf aria
+  t0=$(bench_now)
+  aria2c -q -i aria.txt -d aria -j "$jobs" -x $conns -s $conns -k 8M --file-allocation=none \
+    --check-integrity=true --allow-overwrite=true
+  t1=$(bench_now)
+  rm -rf aria
+  py "print($t1 - $t0)"
+}
+
+# Parallel curl -o of the files of manifest M from URL, nothing verified; with "sync", then
+# sync(1) (the durability of an install). Prints seconds.
+curl_all() {
+  local m=$1 url=$2 then_sync=${3:-} t0 t1 args=() path
+  rm -rf curl; mkdir -p curl
+  while read -r path; do args+=(-o "curl/$path" "$url$path"); done < <(
+    py 'import json,sys
+for f in json.load(open(sys.argv[1]))["files"]: print(f["path"])' "$m")
+  t0=$(bench_now)
+  curl -s --no-progress-meter --parallel --parallel-max 16 "${args[@]}"
+  if [ "$then_sync" = sync ]; then sync; fi
+  t1=$(bench_now)
+  rm -rf curl
+  py "print($t1 - $t0)"
+}
+
+# box_run NAME MODEL URL [CONF_LINE...]: installs MODEL (a directory under www/) from URL on
+# a fresh box; sets install_seconds, check_seconds, box_rss_kib, box_cpu_seconds.
+box_run() {
+  local name=$1 model=$2 url=$3; shift 3
+  bench_approve "$work/$name" "www/$model" "$url"
+  bench_box_start "$work/$name" "$@"
+  bench_box_install "$work/$name"
+  bench_box_stop "$work/$name"
+}
+
+echo "== fetch bench, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), SHA extensions: $(grep -q -w sha_ni /proc/cpuinfo && echo yes || echo no)"
+mkdir -p www
+start_local_mirror "$work/nginx" "$work/www" "$cap"; pids+=("$mirror_pid")
+base="http://127.0.0.1:$mirror_port"
+
+if runs 1 || runs 2; then
+  make_model www/two 2 $((two_mib / 2))
+  cat www/two/* > /dev/null  # the mirror's files in the page cache, as on a LAN mirror
+fi
+
+if runs 1; then
+  echo "== 1: 2 files x $((two_mib / 2)) MiB, each connection capped at $cap/s, $conns connections a file"
+  box_run capped two "$base/capped/two/" "parallel = 2" "connections_per_file = $conns"
+  ours=$install_seconds
+  aria_t=$(aria "$work/capped/manifest.json" "$base/capped/two/" 2)
+  curl_t=$(curl_all "$work/capped/manifest.json" "$base/two/")
+  py "
+import re
+mib, ours, aria, curl = $two_mib, $ours, $aria_t, $curl_t
+m = re.fullmatch(r'(\d+)([km]?)', '$cap'); cap = int(m[1]) * {'': 1, 'k': 1024, 'm': 1 << 20}[m[2]]
+capped = mib * (1 << 20) / (2 * $conns * cap)
+limit = max(capped, curl)
+print(f'countersignd       : {ours:7.2f} s  ({mib / ours:7.1f} MiB/s), peak RSS {$box_rss_kib / 1024:.1f} MiB')
+print(f'aria2c -x$conns -s$conns    : {aria:7.2f} s  ratio aria2c/ours = {aria / ours:.2f} (target >= 1.0)')
+print(f'the limit          : {limit:7.2f} s  (2 x $conns connections x $cap/s: {capped:.2f} s; bare curl over loopback: {curl:.2f} s)')
+print(f'                               ratio limit/ours = {limit / ours:.2f} (target >= 0.85)')
+"
+fi
+
+if runs 2; then
+  echo "== 2: the same 2 files, no cap, page cache warm"
+  box_run warm two "$base/two/" "parallel = 2" "connections_per_file = $conns"
+  ours=$install_seconds check=$check_seconds
+  curl_t=$(curl_all "$work/warm/manifest.json" "$base/two/" sync)
+  aria_t=$(aria "$work/warm/manifest.json" "$base/two/" 2)
+  py "
+mib, ours, check, curl, aria = $two_mib, $ours, $check, $curl_t, $aria_t
+print(f'countersignd       : {ours:7.2f} s  ({mib / ours:7.1f} MiB/s), of which the helper after the fetch {check:.2f} s; peak RSS {$box_rss_kib / 1024:.1f} MiB')
+print(f'curl -o + sync     : {curl:7.2f} s  ratio curl/ours = {curl / ours:.2f} (target >= 0.9)')
+print(f'aria2c --checksum  : {aria:7.2f} s  ratio aria2c/ours = {aria / ours:.2f} (target >= 1.5)')
+"
+fi
+rm -rf www/two
+
+if runs 3; then
+  echo "== 3: one file of $big_mib MiB: from its last byte to install-complete"
+  make_model www/big 1 "$big_mib"
+  cat www/big/* > /dev/null
+  bench_approve "$work/big" www/big "$base/big/"
+  bench_box_start "$work/big" "connections_per_file = $conns"
+  size=$((big_mib * 1024 * 1024))
+  # Watches the partial file (every byte on disk: its allocated blocks cover its size, as
+  # ranges land out of order) and the audit log (install-complete appended), every 2 ms.
+  python3 - "$work/big/box/state" "$size" > big.times <<'PY' & watcher=$!
+import glob, os, sys, time
+state, size = sys.argv[1], int(sys.argv[2])
+last_byte = None
+deadline = time.time() + 3600
+while time.time() < deadline:
+    if last_byte is None:
+        for p in glob.glob(state + "/models/.staging/*.parts/0"):
+            try:
+                if os.stat(p).st_blocks * 512 >= size:
+                    last_byte = time.time()
+            except FileNotFoundError:
+                pass
+    for p in glob.glob(state + "/log/*"):
+        try:
+            with open(p, "rb") as f:
+                if b"install-complete" in f.read():
+                    print(last_byte if last_byte is not None else "nan", time.time())
+                    sys.exit(0)
+        except (IsADirectoryError, FileNotFoundError):
+            pass
+    time.sleep(0.002)
+PY
+  pids+=("$watcher")
+  bench_box_install "$work/big"
+  wait "$watcher" || true
+  bench_box_stop "$work/big"
+  read -r last_byte logged < big.times
+  py "
+last, logged, check, total = $last_byte, $logged, $check_seconds, $install_seconds
+print(f'countersignd       : {total:7.2f} s  ({$big_mib / total:7.1f} MiB/s), peak RSS {$box_rss_kib / 1024:.1f} MiB')
+print(f'last byte on disk -> install-complete: {logged - last:.2f} s, of which the helper (seal, re-hash, rename) {check:.2f} s')
+print(f'                               without the helper: {logged - last - check:.2f} s (target < 1 s)')
+"
+  rm -rf www/big
+fi
+
+if runs 4; then
+  total_mib=$((shards * shard_mib))
+  echo "== 4: $shards files x $shard_mib MiB against the same $total_mib MiB in 5 files: CPU per file on the box"
+  make_model www/shards "$shards" "$shard_mib"
+  make_model www/five 5 $((total_mib / 5))
+  cat www/shards/* www/five/* > /dev/null
+  box_run five five "$base/five/" "connections_per_file = $conns"
+  five_t=$install_seconds five_cpu=$box_cpu_seconds
+  box_run shards shards "$base/shards/" "connections_per_file = $conns"
+  py "
+n, t, cpu, t5, cpu5 = $shards, $install_seconds, $box_cpu_seconds, $five_t, $five_cpu
+print(f'{n} files          : {t:7.2f} s, box CPU {cpu:.2f} s; peak RSS {$box_rss_kib / 1024:.1f} MiB')
+print(f'5 files            : {t5:7.2f} s, box CPU {cpu5:.2f} s')
+print(f'CPU per file       : {(cpu - cpu5) / (n - 5) * 1000:.2f} ms (target < 2 ms)')
+"
+  rm -rf www/shards www/five
+fi
