@@ -10,6 +10,9 @@
 #                     (COUNTERSIGN_LOG_BENCH_ENTRIES=N for a shorter run)
 #   install           countersignd installing 8 files from nginx vs aria2c and curl + sha256sum
 #                     (COUNTERSIGN_INSTALL_BENCH_MIB=N total, default 4096)
+#   fetch             ranged fetching: capped mirror vs aria2c -x8 and the link's limit, warm
+#                     vs curl + sync and aria2c, last byte to install-complete of one large
+#                     file, CPU per file of 160 shards (tests/bench/fetch_bench.sh, its env)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build="$here/build"  # RelWithDebInfo (-O2), the same binaries the tests use
@@ -88,3 +91,6 @@ echo "ratio vs sha256sum:          $(ratio "$sha256sum_t" "$ours")x (target >= 5
 echo
 cd "$here"
 "$here/tests/bench/install_bench.sh" "$build" "${COUNTERSIGN_INSTALL_BENCH_MIB:-4096}"
+
+echo
+"$here/tests/bench/fetch_bench.sh" "$build"
