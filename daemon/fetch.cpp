@@ -34,6 +34,10 @@ constexpr auto kProgressInterval = std::chrono::milliseconds(200);
 constexpr int kPollMilliseconds = 200;
 constexpr long kCurlBufferSize = 256 * 1024;
 constexpr std::size_t kHashBufferSize = 1 << 20;
+// Write-back is started (write_behind) every this many bytes a file receives in order, and for
+// each completed range: the helper's fsync after its re-hash, or a range map's fdatasync, then
+// finds little left to write.
+constexpr std::uint64_t kWriteBehindBytes = 8u << 20;
 // The range map is rewritten at most this often while ranges complete (and once more when
 // fetch_manifest returns): each write costs an fdatasync of the partial file first.
 constexpr auto kMapInterval = std::chrono::milliseconds(500);
@@ -187,6 +191,15 @@ std::string percent_encode_segments(std::string_view path) {
     start = slash + 1;
   }
   return out;
+}
+
+// Starts the write-back of bytes [from, to) of `fd` to the disk without waiting for it
+// (Linux sync_file_range), so that dirty pages stay few while a large file arrives and the
+// fsync before its rename, or a range map's fdatasync, has little left to do. Best effort:
+// only the fsync makes anything durable.
+void write_behind(int fd, std::uint64_t from, std::uint64_t to) {
+  if (to <= from) return;
+  (void)::sync_file_range(fd, static_cast<off_t>(from), static_cast<off_t>(to - from), SYNC_FILE_RANGE_WRITE);
 }
 
 Result<void> pwrite_all(int fd, const char* data, std::size_t n, std::uint64_t at, const std::string& rel) {
@@ -386,6 +399,7 @@ struct Job {
   EasyPtr easy;
   std::uint64_t request_start = 0;
   std::uint64_t received = 0;  // body bytes of this request
+  std::uint64_t written_back = 0;  // write_behind started for bytes before this offset
   bool response_checked = false;
   std::int64_t content_range_start = -1;
   std::optional<Verdict> verdict;
@@ -818,6 +832,7 @@ Result<void> Fetcher::start(Job& job) {
     job.inherited = 0;
   }
   job.request_start = job.offset;
+  job.written_back = job.offset;
   // Everything after `offset` is dropped: the next bytes go right after the hashed ones.
   if (::ftruncate(job.part.get(), static_cast<off_t>(job.offset)) != 0) {
     return io_error("cannot truncate", job.part_rel, errno);
@@ -967,6 +982,10 @@ size_t Fetcher::on_write(char* data, size_t size, size_t nmemb, void* user) {
   job->hash.update(ByteView(reinterpret_cast<const std::uint8_t*>(data), n));
   job->offset += n;
   job->received += n;
+  if (job->offset - job->written_back >= kWriteBehindBytes) {
+    write_behind(job->part.get(), job->written_back, job->offset);
+    job->written_back = job->offset;
+  }
   self->progress(*job, false);
   return n;
 }
@@ -1059,15 +1078,19 @@ Result<void> Fetcher::finish(Job& job, CURLcode rc) {
   return failed(job, reason);
 }
 
+// Verified: out of the parts directory into staging, where only now does the file appear,
+// and reported at once, so that countersign-system seals and re-hashes it while the disk
+// still writes it back. No fsync here: the helper makes every file it seals durable after
+// hashing it, and every directory of the tree at the install (it trusts no claim of the
+// daemon's that bytes are on disk); a staged file a power cut lost or damaged is caught by
+// the re-hash of staging when the fetch resumes (prepare) and fetched again.
 Result<void> Fetcher::install(Job& job) {
   const ManifestFile& f = *job.file;
-  CS_TRY_VOID(fsync_fd(job.part.get(), job.part_rel));
+  write_behind(job.part.get(), job.written_back, f.size);  // the tail, if not started yet
   job.part.reset();
-  // Out of the parts directory into staging: only now does the file appear there.
   if (::renameat(parts_.get(), job.part_name.c_str(), job.dir.get(), job.leaf.c_str()) != 0) {
     return io_error("cannot rename", job.part_rel + " to " + f.path, errno);
   }
-  CS_TRY_VOID(fsync_fd(job.dir.get(), parent_of(f.path)));  // the rename is durable
   job.dir.reset();
   job.done = true;
   job.offset = f.size;
@@ -1452,6 +1475,7 @@ Result<void> Fetcher::finish_range(RangeConn& conn_ref, CURLcode rc) {
                             std::to_string(conn->request_start)};
     } else {
       job.range_done[r] = true;
+      write_behind(job.part.get(), range_start(r), range_end(job, r));
       CS_TRY_VOID(advance_frontier(job));
       if (Clock::now() - job.map_written >= kMapInterval) CS_TRY_VOID(write_map(job));
       return fill(job);  // the next range, or ranges_complete once every one is done

@@ -6,6 +6,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -127,10 +128,16 @@ class FetchMilestones {
 
 // Asks the helper to seal and hash what has verified so far (`model seal`), one call at a
 // time on its own thread, again whenever more files verified meanwhile, so that the install
-// after the last byte re-reads only what came since. Best effort: a failed call only means
-// the install hashes those files itself.
+// after the last byte re-reads only what came since. Each call starts kSealDelay after the
+// verification that asked for it: files fetched side by side finish moments apart, and a
+// seal of the first alone would make the install wait for it before hashing the others,
+// one after the other instead of in parallel; when the fetch ends within the delay, the
+// install hashes them all at once. Best effort: a failed call only means the install hashes
+// those files itself.
 class AheadSealer {
  public:
+  static constexpr auto kSealDelay = std::chrono::milliseconds(200);
+
   AheadSealer(const RunnerEnv& env, const Digest& proposal) : env_(env), proposal_(proposal) {
     thread_ = std::thread([this] { loop(); });
   }
@@ -161,6 +168,7 @@ class AheadSealer {
     for (;;) {
       cv_.wait(lock, [this] { return stopping_ || pending_; });
       if (stopping_) return;
+      if (cv_.wait_for(lock, kSealDelay, [this] { return stopping_; })) return;
       pending_ = false;
       lock.unlock();
       auto sealed = env_.system.model_seal(proposal_);
@@ -282,11 +290,30 @@ RunOutcome helper_step(const RunnerEnv& env, const JobRecord& job, Result<json> 
   return RunOutcome::done(std::move(*answer));
 }
 
+// Where an install's time went, in the job's result ("timings"): the fetch (every file on
+// disk, verified by the daemon, durable), the wait after it for the helper's hashing ahead
+// (`model seal`: for a model of one large file, its whole re-hash), and the helper's install
+// step (snapshot, the re-hash of what was not sealed ahead, the rename, the log). Seconds.
+struct InstallTimings {
+  double fetch = 0;
+  double seal_wait = 0;
+  double helper = 0;
+
+  json to_json() const {
+    auto ms = [](double s) { return std::floor(s * 1000) / 1000; };
+    return {{"fetch_seconds", ms(fetch)}, {"seal_wait_seconds", ms(seal_wait)}, {"helper_seconds", ms(helper)}};
+  }
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
 // Step 5 of run_install, for install-packages too: models/.staging/<hash> made, the fetch
 // reported and watched, `seal_ahead`: the helper seals verified files meanwhile (models
 // only). nullopt when every file verified; otherwise how the run ended.
 std::optional<RunOutcome> fetch_to_staging(const RunnerEnv& env, const JobRecord& job, const Manifest& m,
-                                           bool seal_ahead, JobSink& sink) {
+                                           bool seal_ahead, JobSink& sink, InstallTimings& timings) {
   const Digest manifest = m.hash();
   const std::string staging = env.config.staging_dir() + "/" + hex_encode(manifest);
   // Staging: the daemon's own directory inside models/ (same file system: one rename). The
@@ -329,8 +356,12 @@ std::optional<RunOutcome> fetch_to_staging(const RunnerEnv& env, const JobRecord
     watchdog.progress(p.file, p.done);
   };
   obs.cancelled = [&sink, &watchdog] { return sink.cancelled() || watchdog.expired(); };
+  const auto fetch_started = std::chrono::steady_clock::now();
   auto fetched = env.fetcher.fetch(m, staging, obs);
+  timings.fetch = seconds_since(fetch_started);
+  const auto fetch_ended = std::chrono::steady_clock::now();
   if (sealer) sealer->stop();
+  timings.seal_wait = seconds_since(fetch_ended);
   if (!fetched.ok()) {
     // Paused (a stop, or a rotation to go first): resumed later from the staging.
     if (sink.cancelled()) return RunOutcome::interrupted();
@@ -363,13 +394,17 @@ RunOutcome run_install(const RunnerEnv& env, const JobRecord& job, const Manifes
   if (auto short_by = space_shortfall(env.config, m, staging)) return give_up(env, job, *short_by, manifest);
   if (auto snap = take_snapshot(env, job, sink); !snap.ok())
     return give_up(env, job, snap.error().message, manifest);
-  if (auto ended = fetch_to_staging(env, job, m, true, sink)) return std::move(*ended);
+  InstallTimings timings;
+  if (auto ended = fetch_to_staging(env, job, m, true, sink, timings)) return std::move(*ended);
   sink.phase(JobPhase::kInstalling);
+  const auto helper_started = std::chrono::steady_clock::now();
   auto installed = env.system.model_install(job.proposal);
+  timings.helper = seconds_since(helper_started);
   if (!installed.ok()) {
     return give_up(env, job, "countersign-system refused the install: " + installed.error().message,
                    manifest);
   }
+  if (installed->is_object()) (*installed)["timings"] = timings.to_json();
   return RunOutcome::done(std::move(*installed));
 }
 
@@ -382,13 +417,17 @@ RunOutcome run_packages(const RunnerEnv& env, const JobRecord& job, const Manife
   }
   const std::string staging = env.config.staging_dir() + "/" + hex_encode(manifest);
   if (auto short_by = space_shortfall(env.config, m, staging)) return give_up(env, job, *short_by, manifest);
-  if (auto ended = fetch_to_staging(env, job, m, false, sink)) return std::move(*ended);
+  InstallTimings timings;
+  if (auto ended = fetch_to_staging(env, job, m, false, sink, timings)) return std::move(*ended);
   sink.phase(JobPhase::kInstalling);
+  const auto helper_started = std::chrono::steady_clock::now();
   auto installed = env.system.packages_install(job.proposal);
+  timings.helper = seconds_since(helper_started);
   if (!installed.ok()) {
     return give_up(env, job, "countersign-system refused the packages: " + installed.error().message,
                    manifest);
   }
+  if (installed->is_object()) (*installed)["timings"] = timings.to_json();
   return RunOutcome::done(std::move(*installed));
 }
 

@@ -178,8 +178,8 @@ SealedFile identity_of(const struct stat& st) {
 // 0555 before its entries are read (nothing can be added, removed or renamed behind the
 // walk), every entry is looked at without following links and must be a directory some
 // manifest path needs or a regular file the manifest lists, with one link and the declared
-// size; files are chowned to root, made 0444, checked not to be open elsewhere and fsynced.
-// Then every file is hashed again (in parallel) and must have the manifest's SHA-256.
+// size; files are chowned to root, made 0444 and checked not to be open elsewhere. Then every
+// file is hashed again (in parallel), must have the manifest's SHA-256, and is fsynced.
 // Messages name paths under `shown`.
 class TreeCheck {
  public:
@@ -317,7 +317,6 @@ class TreeCheck {
       CS_TRY_VOID(make_root_read_only(fd.get(), 0444, show(rel)));
       CS_TRY_VOID(check_not_open_elsewhere(fd.get(), show(rel)));
     }
-    CS_TRY_VOID(sync_fd(fd.get(), show(rel)));
     struct stat now {};
     if (::fstat(fd.get(), &now) != 0)
       return Error(Errc::kIo, "cannot stat " + show(rel) + ": " + std::strerror(errno));
@@ -370,7 +369,11 @@ class TreeCheck {
       return Error(Errc::kHashMismatch, show(t.rel) + ": SHA-256 is " + digest_to_string(got) +
                                             ", the manifest says " + digest_to_string(t.file->sha256));
     }
-    return {};
+    // Durable before it counts (recorded as sealed, or installed): the daemon's word that it
+    // synced is not taken. After the hash, so the disk writes back while the CPU hashes (the
+    // bytes hashed are the page cache's, the same that reach the disk: nobody else can
+    // write the file since the seal).
+    return sync_fd(fd.get(), show(t.rel));
   }
 
   // Largest files first so that the last worker is not left with the biggest one.

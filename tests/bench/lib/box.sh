@@ -9,7 +9,10 @@
 #   bench_box_start DIR [CONF_LINE...] a fresh box in DIR/box running DIR's policy, with the
 #                                     extra config lines given; sets box_pid, box_sock
 #   bench_box_install DIR             submits DIR/bundle.json and waits; sets install_seconds,
-#                                     check_seconds (the helper's seal + re-hash + rename),
+#                                     check_seconds (the helper's install step: re-hash of
+#                                     what was not sealed ahead, rename), fetch_seconds (the
+#                                     daemon's fetch), seal_wait_seconds (the wait after the fetch
+#                                     for the helper's hashing ahead: a large file's re-hash),
 #                                     box_rss_kib (countersignd's peak RSS) and box_cpu_seconds
 #                                     (countersignd and the helpers it waited for, user + system)
 #   bench_box_stop DIR                stops countersignd and removes the box's state
@@ -75,8 +78,13 @@ bench_box_install() {
   install_seconds=$(python3 -c "print($t1 - $t0)")
   box_rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$box_pid/status")
   box_cpu_seconds=$(bench_cpu_seconds "$box_pid")
-  check_seconds=$("$cs" box job "$bench_job" --socket "$box_sock" --json |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["check_seconds"])')
+  local times
+  times=$("$cs" box job "$bench_job" --socket "$box_sock" --json | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["result"]
+t = r.get("timings", {})
+print(r["check_seconds"], t.get("fetch_seconds", "nan"), t.get("seal_wait_seconds", "nan"))')
+  read -r check_seconds fetch_seconds seal_wait_seconds <<<"$times"
 }
 
 bench_box_stop() {
