@@ -54,6 +54,16 @@ int report_check_failure(Io& io, const Error& e, bool json) {
                                                                                               : kExitFailed;
 }
 
+// The first line of a file (at most 64 bytes of it: enough to tell a syslog message from
+// an export line); empty when it cannot be read.
+std::string first_line_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string line(64, '\0');
+  in.read(line.data(), static_cast<std::streamsize>(line.size()));
+  line.resize(static_cast<std::size_t>(in.gcount()));
+  return line.substr(0, line.find('\n'));
+}
+
 // Calls `each(index, entry_bytes, leaf_hash)` for every entry of a log directory or export.
 Result<std::optional<audit::TornTail>> for_each_entry(
     const std::string& source,
@@ -292,10 +302,20 @@ int verify(Io& io, const std::string& source, const std::string& key_arg, const 
     if (!w.ok()) return report_error(io, w.error(), json);
     witnessed = *w;
   }
-  // A directory holding segments/ is a copy of the box's S3 archive; another, the log itself.
+  // A directory holding segments/ is a copy of the box's S3 archive; another, the log itself;
+  // a file of syslog messages, a SIEM's copy; another file, a `log export`.
   std::optional<std::uint64_t> segments;
+  std::optional<audit::SyslogCopyReport> syslog;
   Result<audit::VerifyReport> r = Error(Errc::kInternal, "not verified");
-  if (fs::is_directory(fs::path(source) / "segments")) {
+  if (!fs::is_directory(source) && audit::looks_like_syslog(first_line_of(source))) {
+    auto c = audit::verify_syslog_copy(source, *key, notes);
+    if (c.ok()) {
+      syslog = *c;
+      r = c->log;
+    } else {
+      r = c.error();
+    }
+  } else if (fs::is_directory(fs::path(source) / "segments")) {
     auto b = audit::verify_bucket_copy(source, *key, notes);
     if (b.ok()) {
       segments = b->segments;
@@ -331,11 +351,15 @@ int verify(Io& io, const std::string& source, const std::string& key_arg, const 
       j["torn_tail"] = {{"file", r->torn->file}, {"offset", r->torn->offset}, {"bytes", r->torn->bytes}};
     if (quorum_report) j["witnesses"] = quorum_json(*quorum_report);
     if (segments) j["segments"] = *segments;
+    if (syslog) j["syslog"] = {{"lines", syslog->lines}, {"repeated", syslog->duplicates}};
     print_json(io, j);
     return kExitOk;
   }
   io.out << "OK: " << r->entries << " entries, root " << base64_encode(r->root)
          << (segments ? " (from " + std::to_string(*segments) + " archived segments, none missing)" : "")
+         << (syslog ? " (from " + std::to_string(syslog->lines) + " syslog messages, " +
+                          std::to_string(syslog->duplicates) + " of them sent again after a reconnect)"
+                    : "")
          << "\n";
   io.out << "    " << r->checkpoints_checked << " checkpoint(s) signed by " << key->label()
          << " match; newest covers " << r->newest.size << " entries\n";
@@ -612,8 +636,14 @@ void add_log_commands(Registry& r) {
       "missing (exit 1).\n"
       "SOURCE may also be a copy of the box's S3 archive (a directory with segments/ and\n"
       "checkpoints/, e.g. from `aws s3 sync s3://BUCKET/PREFIX/BOX copy`): the segments are read in\n"
-      "order, overlaps must agree, and every range of entries no segment holds is named (exit 1).");
-  vf_cmd->add_option("SOURCE", *vf_src, "Log directory or JSON-lines export")->required();
+      "order, overlaps must agree, and every range of entries no segment holds is named (exit 1).\n"
+      "Or a SIEM's copy: a file of the RFC 5424 messages the box sent (one a line, as rsyslog's\n"
+      "%rawmsg% writes them); an entry sent again after a reconnect must repeat the same bytes, and a\n"
+      "missing entry is named with its line (exit 1).");
+  vf_cmd
+      ->add_option("SOURCE", *vf_src,
+                   "Log directory, JSON-lines export, S3 archive copy or file of syslog messages")
+      ->required();
   vf_cmd->add_option("--key", *vf_key, "Log verifier key (.pub file or NAME+ID+KEY)")->required();
   vf_cmd->add_option("--checkpoint", *vf_cps, "A signed checkpoint you hold (repeatable)");
   vf_cmd->add_option("--witness", vf_wp->keys, "Witness cosigner verifier key (repeatable)")

@@ -8,6 +8,7 @@
 #include "core/audit_entry.h"
 #include "core/bytes.h"
 #include "core/fileio.h"
+#include "core/jcs.h"
 #include "core/merkle.h"
 
 namespace countersign::audit {
@@ -204,6 +205,102 @@ Result<VerifyReport> verify_export(const std::string& jsonl_path, const note::Ve
   }
   if (in.bad()) return Error(Errc::kIo, "cannot read " + jsonl_path);
   return finish(tree, std::move(held), std::nullopt);
+}
+
+namespace {
+
+// The MSG part of an RFC 5424 message (section 6): after PRI VERSION, TIMESTAMP, HOSTNAME,
+// APP-NAME, PROCID, MSGID (one space each) and STRUCTURED-DATA ("-", or [elements] whose
+// quoted values may escape a quote, a backslash and ']'), one space; a UTF-8 BOM before it
+// is dropped.
+Result<std::string_view> syslog_msg(std::string_view line) {
+  if (line.empty() || line[0] != '<') return Error(Errc::kMalformed, "not an RFC 5424 message (no <PRI>)");
+  std::size_t pos = 0;
+  for (int field = 0; field < 6; ++field) {
+    pos = line.find(' ', pos);
+    if (pos == std::string_view::npos) return Error(Errc::kMalformed, "RFC 5424 header cut short");
+    ++pos;
+  }
+  if (pos < line.size() && line[pos] == '-') {
+    ++pos;
+  } else {
+    while (pos < line.size() && line[pos] == '[') {
+      bool quoted = false;
+      for (++pos; pos < line.size(); ++pos) {
+        const char c = line[pos];
+        if (quoted && c == '\\') {
+          ++pos;  // the escaped character
+        } else if (c == '"') {
+          quoted = !quoted;
+        } else if (!quoted && c == ']') {
+          break;
+        }
+      }
+      if (pos >= line.size()) return Error(Errc::kMalformed, "structured data not closed");
+      ++pos;
+    }
+  }
+  if (pos >= line.size() || line[pos] != ' ')
+    return Error(Errc::kMalformed, "no message after the structured data");
+  std::string_view msg = line.substr(pos + 1);
+  if (msg.starts_with("\xEF\xBB\xBF")) msg.remove_prefix(3);
+  return msg;
+}
+
+}  // namespace
+
+bool looks_like_syslog(std::string_view first_line) {
+  return first_line.size() > 2 && first_line[0] == '<' && first_line[1] >= '0' && first_line[1] <= '9';
+}
+
+Result<SyslogCopyReport> verify_syslog_copy(const std::string& path, const note::Verifier& key,
+                                            const std::vector<std::string>& extra_checkpoints) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error(Errc::kNotFound, "cannot open " + path);
+  CS_TRY(auto held, open_extras(extra_checkpoints, key));
+  Recomputed tree;
+  SyslogCopyReport out;
+  std::string line;
+  std::uint64_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    ++out.lines;
+    const std::string where = path + " line " + std::to_string(line_no);
+    auto msg = syslog_msg(line);
+    if (!msg.ok()) return msg.error().with_context(where);
+    auto parsed = jcs::parse(*msg);
+    if (!parsed.ok())
+      return Error(Errc::kMalformed,
+                   where + ": the message is not an entry (" + parsed.error().message + ")");
+    const nlohmann::json& e = *parsed;
+    // JCS numbers are doubles; a seq is a whole number within 2^53 (check_entry checks it
+    // again for entries that count).
+    const double d = e.is_object() && e.contains("seq") && e["seq"].is_number() ? e["seq"].get<double>() : -1;
+    if (d < 0 || d > 9007199254740991.0 || d != static_cast<double>(static_cast<std::uint64_t>(d))) {
+      return Error(Errc::kInvalidDocument, where + ": the entry has no \"seq\" (a whole number)");
+    }
+    const auto n = static_cast<std::uint64_t>(d);
+    if (n < tree.size()) {
+      // Sent again after a reconnect: the same bytes as the first time, or the copy lies.
+      CS_TRY(Digest first, tree.source()(0, n));
+      if (merkle::leaf_hash(as_bytes(*msg)) != first) {
+        return Error(Errc::kHashMismatch, where + ": entry " + std::to_string(n) +
+                                              " differs from the copy of it received earlier");
+      }
+      ++out.duplicates;
+      continue;
+    }
+    if (n > tree.size()) {
+      return Error(Errc::kHashMismatch, where + ": " + range_text(tree.size(), n) +
+                                            " missing (the copy goes on at seq " + std::to_string(n) + ")");
+    }
+    CS_TRY_VOID(add_entry(tree, n, *msg, where + " (entry " + std::to_string(n) + ")"));
+  }
+  if (in.bad()) return Error(Errc::kIo, "cannot read " + path);
+  CS_TRY(out.log, finish(tree, std::move(held), std::nullopt));
+  return out;
 }
 
 namespace {

@@ -61,6 +61,25 @@ struct BucketCopyReport {
 Result<BucketCopyReport> verify_bucket_copy(const std::string& dir, const note::Verifier& key,
                                             const std::vector<std::string>& extra_checkpoints);
 
+// A SIEM's copy of what the box streamed over syslog (docs/audit-log.md "To a SIEM"): one
+// RFC 5424 message per line, as a collector writes the raw message (rsyslog's %rawmsg%),
+// whose MSG part, after the structured data, is the entry's bytes. Delivery is at least
+// once: after a reconnect the box sends again the entries whose delivery it could not
+// confirm, so a line may repeat an entry; it must carry exactly the bytes seen before under
+// that seq (counted in `duplicates`). Otherwise the lines continue the log in order from
+// entry 0: an entry missing is an error (kHashMismatch) naming the range and the line.
+// Then checked as above, with the checkpoints handed in.
+struct SyslogCopyReport {
+  VerifyReport log;
+  std::uint64_t lines = 0;
+  std::uint64_t duplicates = 0;
+};
+Result<SyslogCopyReport> verify_syslog_copy(const std::string& path, const note::Verifier& key,
+                                            const std::vector<std::string>& extra_checkpoints);
+
+// True when `first_line` is a syslog message (starts with "<PRI>"), not an export line.
+bool looks_like_syslog(std::string_view first_line);
+
 // Parses a signed checkpoint note and verifies it with `key` (signature, origin == name).
 Result<Checkpoint> open_checkpoint(std::string_view note_text, const note::Verifier& key);
 

@@ -398,7 +398,7 @@ struct Job {
   UniqueFd part;  // the partial file, in the parts directory
   EasyPtr easy;
   std::uint64_t request_start = 0;
-  std::uint64_t received = 0;  // body bytes of this request
+  std::uint64_t received = 0;      // body bytes of this request
   std::uint64_t written_back = 0;  // write_behind started for bytes before this offset
   bool response_checked = false;
   std::int64_t content_range_start = -1;

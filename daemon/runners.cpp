@@ -301,7 +301,8 @@ struct InstallTimings {
 
   json to_json() const {
     auto ms = [](double s) { return std::floor(s * 1000) / 1000; };
-    return {{"fetch_seconds", ms(fetch)}, {"seal_wait_seconds", ms(seal_wait)}, {"helper_seconds", ms(helper)}};
+    return {
+        {"fetch_seconds", ms(fetch)}, {"seal_wait_seconds", ms(seal_wait)}, {"helper_seconds", ms(helper)}};
   }
 };
 

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "core/audit_entry.h"
 #include "core/audit_verify.h"
 #include "core/bytes.h"
@@ -344,6 +346,65 @@ TEST_F(AuditLogTest, SavedCheckpointCatchesHistoryRewrittenWithTheBoxKey) {
 }
 
 // A copy of the S3 archive (daemon/s3_archive.h): segments FIRST-LAST.jsonl, checkpoints SIZE.note.
+// A SIEM's copy: the RFC 5424 lines the box sends (daemon/log_shipper.cpp), here made by
+// hand from the log, one of them sent twice as after a reconnect.
+TEST_F(AuditLogTest, SyslogCopyVerifiesWithRepeatsAndNamesAMissingEntryOrAForgedRepeat) {
+  make_log(12, key_, false);
+  auto log = AuditLog::open(dir_.string(), AuditLog::Mode::kReadOnly);
+  ASSERT_TRUE(log.ok());
+  auto message = [&](std::uint64_t i) {
+    const std::string entry = *log->entry(i);
+    const auto e = nlohmann::json::parse(entry);
+    return "<110>1 " + e["time"].get<std::string>() + " box-7f3a countersign - " +
+           e["event"].get<std::string>() + " [countersign@32473 seq=\"" + std::to_string(i) + "\" event=\"" +
+           e["event"].get<std::string>() + "\" note=\"a \\] and a \\\" inside\"] " + entry;
+  };
+  auto write = [&](const std::vector<std::string>& lines) {
+    std::string body;
+    for (const auto& l : lines) body += l + "\n";
+    spit(tmp_.path() / "siem.log", body);
+    return (tmp_.path() / "siem.log").string();
+  };
+  std::vector<std::string> lines;
+  for (std::uint64_t i = 0; i < 12; ++i) lines.push_back(message(i));
+  lines.insert(lines.begin() + 8, {message(6), message(7)});  // 6 and 7 sent again
+  const std::string cp = log->checkpoints()->back();
+  ASSERT_TRUE(looks_like_syslog(lines[0]));
+  EXPECT_FALSE(looks_like_syslog(export_line(0, *log->entry(0), *log->leaf_hash(0))));
+  auto ok = verify_syslog_copy(write(lines), key_.verifier(), {cp});
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->log.entries, 12u);
+  EXPECT_EQ(ok->lines, 14u);
+  EXPECT_EQ(ok->duplicates, 2u);
+
+  // Entry 4 never arrived: named, with the line where the copy goes on.
+  auto gap = lines;
+  gap.erase(gap.begin() + 4);
+  auto missing = verify_syslog_copy(write(gap), key_.verifier(), {cp});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, Errc::kHashMismatch);
+  EXPECT_NE(missing.error().message.find("siem.log line 5: entry 4 missing (the copy goes on at seq 5)"),
+            std::string::npos)
+      << missing.error().message;
+
+  // A repeat that is not the same entry: refused, not counted as a duplicate.
+  auto forged = lines;
+  forged[8] = message(6);
+  const auto year = forged[8].rfind("\"time\":\"") + 8 + 3;  // 2026 -> 2029: still an entry
+  forged[8][year] = forged[8][year] == '9' ? '8' : '9';
+  auto differs = verify_syslog_copy(write(forged), key_.verifier(), {cp});
+  ASSERT_FALSE(differs.ok());
+  EXPECT_NE(differs.error().message.find("line 9: entry 6 differs from the copy of it received earlier"),
+            std::string::npos)
+      << differs.error().message;
+
+  // Without the last entries the checkpoint covers: dropped, as for an export.
+  auto cut = verify_syslog_copy(write({lines.begin(), lines.begin() + 10}), key_.verifier(), {cp});
+  ASSERT_FALSE(cut.ok());
+  EXPECT_NE(cut.error().message.find("entries 8..11 dropped or truncated"), std::string::npos)
+      << cut.error().message;
+}
+
 TEST_F(AuditLogTest, BucketCopyVerifiesAndNamesEveryMissingRange) {
   make_log(20, key_, false);
   auto log = AuditLog::open(dir_.string(), AuditLog::Mode::kReadOnly);

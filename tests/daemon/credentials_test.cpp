@@ -10,6 +10,8 @@
 #include <tuple>
 
 #include "core/bytes.h"
+#include "daemon/config.h"
+#include "daemon/log_shipper.h"
 #include "tests/test_util.h"
 
 namespace countersign::daemon {
@@ -101,6 +103,37 @@ TEST(S3CredentialsTest, ACredentialsFileOthersCanReadStopsTheDaemonFromStarting)
     EXPECT_FALSE(test_util::contains(r.error().message, "hf_token")) << r.error().message;
     EXPECT_FALSE(settings.s3 && std::string(file) == "s3");
   }
+}
+
+// The key the box archives its audit log with (s3_archive_credentials) is checked the same
+// way: one the group or others may read stops the destinations from being made, naming the
+// file and its mode, without a byte of it in the message.
+TEST(LogDestinationCredentialsTest, AnArchiveKeyOthersCanReadIsRefused) {
+  test_util::TempDir dir("credentials");
+  test_util::spit(dir.path() / "archive", "AKIAEXAMPLE\nsecret-archive\n");
+  for (const auto& [mode, shown] :
+       {std::tuple{0640, "0640"}, std::tuple{0604, "0604"}, std::tuple{0666, "0666"}}) {
+    Config config;
+    config.box_id = "box-7f3a";
+    config.s3_archive = "https://127.0.0.1:9/audit/countersign";
+    config.s3_archive_credentials = dir.file("archive");
+    ::chmod((dir.path() / "archive").c_str(), static_cast<mode_t>(mode));
+    auto r = log_destinations(config);
+    ASSERT_FALSE(r.ok()) << shown;
+    EXPECT_EQ(r.error().code, Errc::kRejected) << r.error().message;
+    EXPECT_TRUE(test_util::contains(r.error().message, dir.file("archive"))) << r.error().message;
+    EXPECT_TRUE(test_util::contains(r.error().message, std::string("mode ") + shown)) << r.error().message;
+    EXPECT_FALSE(test_util::contains(r.error().message, "secret-archive")) << r.error().message;
+    EXPECT_FALSE(test_util::contains(r.error().message, "AKIAEXAMPLE")) << r.error().message;
+  }
+  ::chmod((dir.path() / "archive").c_str(), 0600);
+  Config config;
+  config.box_id = "box-7f3a";
+  config.s3_archive = "https://127.0.0.1:9/audit/countersign";
+  config.s3_archive_credentials = dir.file("archive");
+  auto ok = log_destinations(config);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->size(), 1u);
 }
 
 }  // namespace

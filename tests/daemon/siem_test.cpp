@@ -148,6 +148,22 @@ class SiemTest : public ::testing::Test {
     EXPECT_EQ(merkle::root_of(leaves), checkpoint->root);
   }
 
+  // What the compliance officer runs on the collector's file (`countersign log verify FILE
+  // --checkpoint cp.txt`): every entry there, repeats the same bytes, the checkpoint's root.
+  void expect_copy_verifies(const std::vector<std::string>& lines) {
+    Reply cp = Api(engine()).log_checkpoint();
+    ASSERT_TRUE(cp.text);
+    auto key = test_util::must(note::Verifier::parse(box_.log_verifier()), "log key");
+    std::string body;
+    for (const auto& l : lines) body += l + "\n";
+    const fs::path copy = dir_.path() / "collector-copy.log";
+    test_util::spit(copy, body);
+    auto r = audit::verify_syslog_copy(copy.string(), key, {*cp.text});
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->lines, lines.size());
+    EXPECT_EQ(r->log.entries + r->duplicates, lines.size());
+  }
+
   test_util::RsyslogFixture rsyslog_;
   test_util::TempDir dir_{"siem"};
   BoxFixture box_{dir_.path()};
@@ -165,6 +181,7 @@ TEST_F(SiemTest, EveryEntryArrivesInOrderAndVerifiesAgainstTheCheckpoint) {
   EXPECT_EQ(entries.size(), n);
   EXPECT_TRUE(contains(entries.at(n - 1), "naïve ü 19")) << entries.at(n - 1);  // UTF-8 as logged
   expect_checkpoint_verifies(entries);
+  expect_copy_verifies(lines);
   json s = status();
   ASSERT_EQ(s["log_destinations"].size(), 1u) << s.dump(2);
   EXPECT_EQ(s["log_destinations"][0]["destination"], "syslog " + *box_.config().syslog + " (TLS)");
@@ -192,6 +209,7 @@ TEST_F(SiemTest, ACollectorThatWasDownReceivesEverythingAfterItComesBack) {
   }
   EXPECT_EQ(entries.size(), n) << rsyslog_.output();
   expect_checkpoint_verifies(entries);
+  expect_copy_verifies(rsyslog_.received());
 }
 
 TEST_F(SiemTest, TheCursorSurvivesARestartSoNothingDeliveredIsSentAgain) {
