@@ -12,7 +12,8 @@
 #   3 big      one large file: from the last byte on disk to install-complete in the audit log
 #              (target < 1 s plus the helper's re-hash, which is reported on its own).
 #   4 shards   160 files of 32 MiB (DeepSeek-R1's 163 shards, scaled down): CPU per file on
-#              the box, from the same bytes as 5 files: (CPU(160) - CPU(5)) / 155 (< 2 ms).
+#              the box, from the same bytes as 5 files: (CPU(160) - CPU(5)) / 155 (< 2 ms);
+#              both one connection a file, so that only the number of files differs.
 #
 # Ratios are peer time / ours (>= 1 means we are faster). Nothing here is asserted.
 #
@@ -109,6 +110,7 @@ for f in json.load(open(sys.argv[1]))["files"]: print(f["path"])' "$m")
 # a fresh box; sets install_seconds, check_seconds, box_rss_kib, box_cpu_seconds.
 box_run() {
   local name=$1 model=$2 url=$3; shift 3
+  rm -rf "${work:?}/$name"  # an earlier round's keys and bundle
   bench_approve "$work/$name" "www/$model" "$url"
   bench_box_start "$work/$name" "$@"
   bench_box_install "$work/$name"
@@ -246,9 +248,11 @@ if runs 4; then
   make_model www/shards "$shards" "$shard_mib"
   make_model www/five 5 $((total_mib / 5))
   cat www/shards/* www/five/* > /dev/null
-  box_run five five "$base/five/" "connections_per_file = $conns"
+  # Both runs one connection a file (no file is fetched in ranges), so that what differs is
+  # the number of files, not the way they are fetched.
+  box_run five five "$base/five/" "range_threshold = 1024GiB"
   five_t=$install_seconds five_cpu=$box_cpu_seconds
-  box_run shards shards "$base/shards/" "connections_per_file = $conns"
+  box_run shards shards "$base/shards/" "range_threshold = 1024GiB"
   py "
 n, t, cpu, t5, cpu5 = $shards, $install_seconds, $box_cpu_seconds, $five_t, $five_cpu
 print(f'{n} files          : {t:7.2f} s, box CPU {cpu:.2f} s; peak RSS {$box_rss_kib / 1024:.1f} MiB')

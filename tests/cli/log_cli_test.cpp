@@ -126,6 +126,48 @@ TEST_F(LogCliTest, ShowVerifyProveCheckExport) {
   }
 }
 
+// A SIEM's copy, as a compliance officer has it from the collector: the box's RFC 5424
+// messages one a line (made here from an export as the box formats them), one batch sent
+// twice. `log verify` tells the file apart by its first line.
+TEST_F(LogCliTest, VerifyReadsASiemsCopyCountsRepeatsAndNamesAMissingEntry) {
+  make_log(6);
+  ASSERT_EQ(
+      run({"log", "export", p("log"), "--jsonl", "-o", p("log.jsonl"), "--checkpoint-out", p("cp.txt")}).rc,
+      0);
+  std::vector<std::string> messages;
+  std::istringstream in(slurp(p("log.jsonl")));
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    const std::string entry = j["entry"].dump();  // nlohmann sorts members: the JCS bytes here
+    messages.push_back("<110>1 " + j["entry"]["time"].get<std::string>() + " box17 countersign - " +
+                       j["entry"]["event"].get<std::string>() + " [countersign@32473 seq=\"" +
+                       std::to_string(j["index"].get<int>()) + "\"] " + entry);
+  }
+  ASSERT_EQ(messages.size(), 6u);
+  auto write = [&](std::vector<std::string> lines) {
+    std::string body;
+    for (const auto& l : lines) body += l + "\n";
+    spit(p("siem.log"), body);
+  };
+  auto copy = messages;
+  copy.insert(copy.begin() + 4, {messages[2], messages[3]});  // resent after a reconnect
+  write(copy);
+  auto ok = run({"log", "verify", p("siem.log"), "--key", p("box.key.pub"), "--checkpoint", p("cp.txt")});
+  ASSERT_EQ(ok.rc, 0) << ok;
+  EXPECT_TRUE(contains(ok.out, "OK: 6 entries")) << ok.out;
+  EXPECT_TRUE(contains(ok.out, "from 8 syslog messages, 2 of them sent again after a reconnect")) << ok.out;
+  auto js =
+      run({"log", "verify", p("siem.log"), "--key", p("box.key.pub"), "--checkpoint", p("cp.txt"), "--json"});
+  ASSERT_EQ(js.rc, 0) << js;
+  EXPECT_EQ(nlohmann::json::parse(js.out)["syslog"], (nlohmann::json{{"lines", 8}, {"repeated", 2}}));
+
+  copy.erase(copy.begin() + 1);
+  write(copy);
+  auto gap = run({"log", "verify", p("siem.log"), "--key", p("box.key.pub"), "--checkpoint", p("cp.txt")});
+  EXPECT_EQ(gap.rc, 1) << gap;
+  EXPECT_TRUE(contains(gap.err, "siem.log line 2: entry 1 missing (the copy goes on at seq 2)")) << gap.err;
+}
+
 TEST_F(LogCliTest, TamperedProofsFailWithExit1) {
   make_log(5);
   ASSERT_EQ(run({"log", "prove", p("log"), "--entry", "1", "-o", p("inc.json")}).rc, 0);
