@@ -145,18 +145,27 @@ min_into() {
 # rotated I N: the numbers 0..N-1 starting at I % N
 rotated() { local i; for i in $(seq 0 $(($2 - 1))); do echo $((($1 + i) % $2)); done; }
 
-if runs 1; then
-  echo "== 1: 2 files x $((two_mib / 2)) MiB, each connection capped at $cap/s, $conns connections a file, best of $rounds"
+# best_of_rounds NAME URL [sync]: $rounds rounds of countersignd (box_run NAME two URL, 8
+# connections a file, 2 files at once), aria2c from URL and a bare curl from the mirror's
+# uncapped /two/ (then sync(1) when asked), in rotating order; sets best_* (ours), aria_t and
+# curl_t (each contender's fastest round).
+best_of_rounds() {
+  local name=$1 url=$2 then_sync=${3:-} r c
   best_install='' aria_t='' curl_t=''
   for r in $(seq 0 $((rounds - 1))); do
     for c in $(rotated "$r" 3); do
       case $c in
-        0) box_run capped two "$base/capped/two/" "parallel = 2" "connections_per_file = $conns"; keep_best ;;
-        1) min_into aria_t "$(aria "$work/capped/manifest.json" "$base/capped/two/" 2)" ;;
-        2) min_into curl_t "$(curl_all "$work/capped/manifest.json" "$base/two/")" ;;
+        0) box_run "$name" two "$url" "parallel = 2" "connections_per_file = $conns"; keep_best ;;
+        1) min_into aria_t "$(aria "$work/$name/manifest.json" "$url" 2)" ;;
+        2) min_into curl_t "$(curl_all "$work/$name/manifest.json" "$base/two/" "$then_sync")" ;;
       esac
     done
   done
+}
+
+if runs 1; then
+  echo "== 1: 2 files x $((two_mib / 2)) MiB, each connection capped at $cap/s, $conns connections a file, best of $rounds"
+  best_of_rounds capped "$base/capped/two/"
   py "
 import re
 mib, ours, aria, curl = $two_mib, $best_install, $aria_t, $curl_t
@@ -174,16 +183,7 @@ fi
 
 if runs 2; then
   echo "== 2: the same 2 files, no cap, page cache warm, best of $rounds"
-  best_install='' aria_t='' curl_t=''
-  for r in $(seq 0 $((rounds - 1))); do
-    for c in $(rotated "$r" 3); do
-      case $c in
-        0) box_run warm two "$base/two/" "parallel = 2" "connections_per_file = $conns"; keep_best ;;
-        1) min_into curl_t "$(curl_all "$work/warm/manifest.json" "$base/two/" sync)" ;;
-        2) min_into aria_t "$(aria "$work/warm/manifest.json" "$base/two/" 2)" ;;
-      esac
-    done
-  done
+  best_of_rounds warm "$base/two/" sync
   py "
 mib, ours, curl, aria = $two_mib, $best_install, $curl_t, $aria_t
 print(f'countersignd       : {ours:7.2f} s  ({mib / ours:7.1f} MiB/s), peak RSS {$best_rss / 1024:.1f} MiB')
