@@ -187,6 +187,17 @@ TEST_F(DaemonProcessTest, SubmitWaitThenFetchTheLogAndVerifyItOffline) {
       {"log", "check-proof", dir_.file("proof.json"), "--key", dir_.file("log.pub")}, system_now);
   EXPECT_EQ(check.rc, 0) << check;
   EXPECT_TRUE(contains(check.out, "bundle-verified")) << check;
+  // The same entry's evidence as a C2SP tlog-proof (entry, inclusion path, signed
+  // checkpoint), from the box, checked offline.
+  auto tlog =
+      cli({"box", "log", "prove", "--entry", "2", "--tlog-proof", "-o", dir_.file("entry2.tlog-proof")});
+  ASSERT_EQ(tlog.rc, 0) << tlog;
+  EXPECT_TRUE(test_util::slurp(dir_.path() / "entry2.tlog-proof").starts_with("c2sp.org/tlog-proof@v1\n"))
+      << test_util::slurp(dir_.path() / "entry2.tlog-proof");
+  auto check_tlog = test_util::run_cli(
+      {"log", "check-proof", dir_.file("entry2.tlog-proof"), "--key", dir_.file("log.pub")}, system_now);
+  EXPECT_EQ(check_tlog.rc, 0) << check_tlog;
+  EXPECT_TRUE(contains(check_tlog.out, "entry 2 is in the log")) << check_tlog;
 
   // A consistency proof between the checkpoint fetched above and a newer one.
   auto size_of = [](const std::string& note) { return std::stoull(note.substr(note.find('\n') + 1)); };
