@@ -1,5 +1,5 @@
-// countersign-app: time to open two 100,000-file manifests and show their diff (issue 8,
-// target under 1 s): read + parse + validate + hash both files in parallel (what File >
+// countersign-app: time to open two 100,000-file manifests and show their diff (target
+// under 1 s): read + parse + validate + hash both files in parallel (what File >
 // Open does with both selected, and the known-manifests lookup),
 // diff_manifests, and fill the Diff and Review models. Input files are written first and
 // not timed. Usage: app_diff_bench [FILES] (default 100000); prints each phase and the total.

@@ -3,8 +3,8 @@
 # aria2c (per-file --checksum=sha-256, same parallelism) and against curl (parallel) followed
 # by sha256sum. Prints wall times, ratios (peer time / ours: >= 1 means we are faster) and the
 # daemon's peak RSS, and what the System component's re-hash of every staged file costs.
-# Targets: at least as fast as aria2c; peak RSS under 64 MiB (issue 7); the re-hash makes the
-# install at most 15% slower (issue 17).
+# Targets: at least as fast as aria2c; peak RSS under 64 MiB; the re-hash makes the
+# install at most 15% slower.
 #
 # Usage: tests/bench/install_bench.sh BUILD_DIR [TOTAL_MIB]   (default 4096: 8 files of 512 MiB)
 # Needs nginx-light, aria2, curl (scripts/setup.sh installs the first two; curl is Debian's).

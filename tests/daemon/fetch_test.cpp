@@ -565,7 +565,7 @@ TEST_F(FetchTest, PartialFileIsInThePartsDirectoryUnderItsIndexAndNeverInStaging
   EXPECT_EQ(fetched[0].range, "bytes=" + std::to_string(part.size()) + "-");
 }
 
-// Issue 17: partial files once lived beside the files as "<path>.part", where a manifest
+// Partial files once lived beside the files as "<path>.part", where a manifest
 // listing "x" and "x.part" had two files share one name, and a resume after a crash left
 // wrong bytes in "x".
 TEST_F(FetchTest, ManifestPathsThatLookLikePartialFilesSurviveACrashMidFetch) {
