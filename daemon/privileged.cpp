@@ -40,6 +40,9 @@ Result<nlohmann::json> Privileged::run(const std::vector<std::string>& args, std
   }
   if (ran->status != 0) {
     std::string msg = last_line(ran->err);
+    // The helper names itself ("countersign-system: ..."); `what` already does, with the command.
+    if (constexpr std::string_view self = "countersign-system: "; msg.starts_with(self))
+      msg.erase(0, self.size());
     if (msg.empty()) {
       msg = ran->signal != 0 ? "killed by signal " + std::to_string(ran->signal)
                              : "exit status " + std::to_string(ran->status);

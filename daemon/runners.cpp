@@ -286,7 +286,12 @@ class FetchWatchdog {
 // remove-model, restore-snapshot, rotate-policy: one helper step each, which checks, acts and
 // logs; the daemon only reports the outcome.
 RunOutcome helper_step(const RunnerEnv& env, const JobRecord& job, Result<json> answer) {
-  if (!answer.ok()) return give_up(env, job, "countersign-system: " + answer.error().message, std::nullopt);
+  if (!answer.ok()) {
+    // The helper's errors name it and the command (daemon/privileged.cpp); others are named here.
+    const std::string& m = answer.error().message;
+    return give_up(env, job, m.starts_with("countersign-system") ? m : "countersign-system: " + m,
+                   std::nullopt);
+  }
   return RunOutcome::done(std::move(*answer));
 }
 

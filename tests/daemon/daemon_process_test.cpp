@@ -270,6 +270,9 @@ TEST_F(DaemonProcessTest, BoxAttestOnABoxWithoutANitroSecureModuleSaysSo) {
   EXPECT_TRUE(contains(r.err, "no attestation available: this box has no Nitro Secure Module (" +
                                   box_.config().nsm_device + " does not exist)"))
       << r;
+  EXPECT_FALSE(contains(r.err, "countersign-system: countersign-system") ||
+               contains(r.err, "countersign-system attest: countersign-system"))
+      << "the helper named twice: " << r;
   EXPECT_FALSE(fs::exists(out));
   auto j = cli({"box", "attest", "-o", out, "--json"});
   EXPECT_EQ(j.rc, 1) << j;
