@@ -535,7 +535,7 @@ struct CosignArgs {
 int cosign(Io& io, const CosignArgs& a) {
   auto log_key = load_verifier(a.log_key);
   if (!log_key.ok()) return report_error(io, log_key.error(), false);
-  auto signer = load_signer(a.key);
+  auto signer = load_signer(a.key, true);  // an auditor's key: readable by its owner only
   if (!signer.ok()) return report_error(io, signer.error(), false);
   auto text = read_file_or_stdin(a.checkpoint, io.in, note::kMaxNoteSize);
   if (!text.ok()) return report_error(io, text.error(), false);

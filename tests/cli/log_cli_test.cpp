@@ -242,6 +242,14 @@ TEST_F(LogCliTest, AuditorCosignsACheckpoint) {
   ASSERT_EQ(run({"log", "keygen", "--name", "box17.example.org/audit", "--out", p("evil.key")}).rc, 0);
   auto refused = run({"log", "cosign", p("cp.txt"), "--key", p("w1.key"), "--log-key", p("evil.key.pub")});
   EXPECT_EQ(refused.rc, 1) << refused;
+  // The auditor's key readable by others: refused before anything is signed, naming the fix.
+  ASSERT_EQ(::chmod(p("w1.key").c_str(), 0644), 0);
+  auto open_key = run({"log", "cosign", p("cp.txt"), "--key", p("w1.key"), "--log-key", p("box.key.pub"),
+                       "-o", p("cp3.txt")});
+  EXPECT_NE(open_key.rc, 0) << open_key;
+  EXPECT_TRUE(contains(open_key.err, "mode 0644")) << open_key;
+  EXPECT_TRUE(contains(open_key.err, "chmod 600")) << open_key;
+  EXPECT_FALSE(fs::exists(p("cp3.txt")));
 }
 
 TEST_F(LogCliTest, UsageErrorsExit2) {
