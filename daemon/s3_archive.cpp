@@ -13,9 +13,11 @@
 #include <nlohmann/json.hpp>
 
 #include "core/audit_entry.h"
+#include "core/bytes.h"
 #include "core/checkpoint.h"
 #include "core/fileio.h"
 #include "core/merkle.h"
+#include "core/sha256.h"
 #include "core/signed_note.h"
 #include "core/timeutil.h"
 #include "daemon/credentials.h"
@@ -130,13 +132,26 @@ class S3Archive final : public LogDestination {
   }
 
   // PUT unless the key already holds exactly these bytes; other bytes there are an error.
+  // What the key holds is told by the SHA-256 the box put beside it (x-amz-meta-sha256), or
+  // else by its ETag, the MD5 of the bytes unless the bucket encrypts with KMS.
   Result<void> put_once(const std::string& key, const std::string& bytes) {
-    CS_TRY(std::optional<std::string> existing, client_.etag(key));
-    const std::string ours = md5_hex(bytes);
+    CS_TRY(std::optional<S3Client::Head> existing, client_.head(key));
     if (existing) {
-      if (*existing == ours) return {};
-      return Error(Errc::kRejected, client_.url_of(key) + " already holds other bytes (ETag " + *existing +
-                                        ", this box's has MD5 " + ours +
+      const std::string our_sha = hex_encode(sha256(bytes));
+      std::string theirs, ours;
+      if (!existing->sha256.empty()) {
+        if (existing->sha256 == our_sha) return {};
+        theirs = "SHA-256 " + existing->sha256, ours = "SHA-256 " + our_sha;
+      } else if (!existing->kms) {
+        const std::string md5 = md5_hex(bytes);
+        if (existing->etag == md5) return {};
+        theirs = "ETag " + existing->etag, ours = "MD5 " + md5;
+      } else {
+        theirs = "no x-amz-meta-sha256, and a KMS ETag that says nothing of its bytes";
+        ours = "SHA-256 " + our_sha;
+      }
+      return Error(Errc::kRejected, client_.url_of(key) + " already holds other bytes (" + theirs +
+                                        ", this box's have " + ours +
                                         "): not uploading a second version under the same key; find out who "
                                         "wrote it (the bucket's access log)");
     }

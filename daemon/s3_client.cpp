@@ -214,10 +214,13 @@ Result<std::string> S3Client::put_locked(const std::string& key, std::string_vie
                                          UnixTime retain_until) const {
   CS_TRY(S3Response r, request("PUT", key, {}, bytes,
                                {"Content-MD5: " + md5_base64(bytes), "x-amz-object-lock-mode: COMPLIANCE",
-                                "x-amz-object-lock-retain-until-date: " + format_rfc3339(retain_until)}));
+                                "x-amz-object-lock-retain-until-date: " + format_rfc3339(retain_until),
+                                "x-amz-meta-sha256: " + hex_encode(sha256(bytes))}));
   if (r.status != 200) return Error(Errc::kIo, "PUT " + url_of(key) + ": " + r.error_text());
   auto etag = r.headers.find("etag");
-  if (etag != r.headers.end()) {
+  auto sse = r.headers.find("x-amz-server-side-encryption");
+  const bool kms = sse != r.headers.end() && sse->second.starts_with("aws:kms");
+  if (etag != r.headers.end() && !kms) {  // the server checked Content-MD5 either way
     std::string e = etag->second;
     e.erase(std::remove(e.begin(), e.end(), '"'), e.end());
     if (e != md5_hex(bytes)) {
@@ -229,15 +232,19 @@ Result<std::string> S3Client::put_locked(const std::string& key, std::string_vie
   return v == r.headers.end() ? std::string() : v->second;
 }
 
-Result<std::optional<std::string>> S3Client::etag(const std::string& key) const {
+Result<std::optional<S3Client::Head>> S3Client::head(const std::string& key) const {
   CS_TRY(S3Response r, request("HEAD", key));
-  if (r.status == 404) return std::optional<std::string>();
+  if (r.status == 404) return std::optional<Head>();
   if (r.status != 200) return Error(Errc::kIo, "HEAD " + url_of(key) + ": HTTP " + std::to_string(r.status));
   auto etag = r.headers.find("etag");
   if (etag == r.headers.end()) return Error(Errc::kIo, "HEAD " + url_of(key) + ": no ETag in the answer");
-  std::string e = etag->second;
-  e.erase(std::remove(e.begin(), e.end(), '"'), e.end());
-  return std::optional<std::string>(e);
+  Head h;
+  h.etag = etag->second;
+  h.etag.erase(std::remove(h.etag.begin(), h.etag.end(), '"'), h.etag.end());
+  if (auto m = r.headers.find("x-amz-meta-sha256"); m != r.headers.end()) h.sha256 = m->second;
+  auto sse = r.headers.find("x-amz-server-side-encryption");
+  h.kms = sse != r.headers.end() && sse->second.starts_with("aws:kms");
+  return std::optional<Head>(std::move(h));
 }
 
 Result<std::string> S3Client::get(const std::string& key, const std::string& version_id) const {

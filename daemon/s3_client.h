@@ -49,11 +49,19 @@ class S3Client {
   Result<S3Response> request(const std::string& method, const std::string& key, const std::string& query = {},
                              std::string_view body = {}, const std::vector<std::string>& headers = {}) const;
 
-  // PUT of `bytes` under `key`, version locked in COMPLIANCE mode until `retain_until`.
+  // PUT of `bytes` under `key`, version locked in COMPLIANCE mode until `retain_until`, with
+  // their SHA-256 as user metadata (x-amz-meta-sha256, lowercase hex): what the object holds
+  // can be told from a HEAD where its ETag is not the MD5 (SSE-KMS buckets). The ETag the
+  // answer carries must be the MD5 of `bytes` unless the server says it encrypted with KMS.
   // Errors name the key and the server's code and message. Returns the version id.
   Result<std::string> put_locked(const std::string& key, std::string_view bytes, UnixTime retain_until) const;
-  // The object's ETag (quotes removed) when it exists, nullopt when the server says 404.
-  Result<std::optional<std::string>> etag(const std::string& key) const;
+  // What a HEAD says of an object that exists (nullopt when the server says 404).
+  struct Head {
+    std::string etag;    // quotes removed
+    std::string sha256;  // x-amz-meta-sha256, empty when absent
+    bool kms = false;    // x-amz-server-side-encryption: aws:kms... (the ETag is not the MD5)
+  };
+  Result<std::optional<Head>> head(const std::string& key) const;
   // The object's bytes (kNotFound when absent).
   Result<std::string> get(const std::string& key, const std::string& version_id = {}) const;
   // Keys under `prefix` (ListObjectsV2, every page).

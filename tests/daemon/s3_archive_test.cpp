@@ -14,7 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include "core/bytes.h"
 #include "core/checkpoint.h"
+#include "core/sha256.h"
 #include "core/signed_note.h"
 #include "core/timeutil.h"
 #include "daemon/api.h"
@@ -201,6 +203,11 @@ TEST_F(S3Archive, SegmentsAreLockedAndTheCopyVerifies) {
   auto until = parse_rfc3339(head->headers["x-amz-object-lock-retain-until-date"].substr(0, 19) + "Z");
   ASSERT_TRUE(until.ok()) << head->headers["x-amz-object-lock-retain-until-date"];
   EXPECT_NEAR(static_cast<double>(*until - system_now()), 2.0 * 86400, 120.0);
+  // ... and says what it holds by SHA-256 too (x-amz-meta-sha256), which HEAD shows where an
+  // ETag is not an MD5 (SSE-KMS buckets).
+  auto body = client().get(keys.front());
+  ASSERT_TRUE(body.ok()) << body.error().message;
+  EXPECT_EQ(head->headers["x-amz-meta-sha256"], hex_encode(sha256(*body))) << keys.front();
 
   // The auditor's downloaded copy verifies offline.
   const fs::path copy = download(keys);
