@@ -177,6 +177,7 @@ const std::vector<ConfigKey>& config_keys() {
       {"witness",
        "An auditor's witness: its cosigner key (vkey) and, when the box can reach it, its tlog-witness "
        "add-checkpoint URL (repeatable)"},
+      {"witness_ca", "PEM CA bundle https witness URLs must chain to (default: the system's)"},
       // The HTTP listener.
       {"socket_group", "Group of the API Unix socket, mode 0660 (default: the daemon's own group)"},
       {"max_connections", "Open API connections at once, all listeners together, 1..16384 (default 256)"},
@@ -430,6 +431,9 @@ Result<void> Config::set(std::string_view key, std::string_view value) {
       return Error(Errc::kInvalidArgument,
                    "s3_archive_region: \"" + std::string(v) + "\" is not a region name");
     s3_archive_region = std::string(v);
+  } else if (key == "witness_ca") {
+    CS_TRY(std::string p, absolute_path(key, v));
+    witness_ca = p;
   } else if (key == "s3_archive_credentials" || key == "s3_archive_ca") {
     CS_TRY(std::string p, absolute_path(key, v));
     (key == "s3_archive_ca" ? s3_archive_ca : s3_archive_credentials) = p;

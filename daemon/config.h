@@ -79,6 +79,8 @@
 //                                                  then secret key, readable only by its owner
 //                                                  (required with s3_archive)
 //   s3_archive_ca          = /etc/countersign/s3-ca.pem   optional CA bundle for https
+//   witness_ca             = /etc/countersign/witness-ca.pem   optional CA bundle for https
+//                                                  witness URLs (default: the system's)
 //   s3_archive_retention   = 365d                  each version is locked (COMPLIANCE) this long
 //   s3_archive_segment_entries = 256               a segment is sealed at this many entries
 //                                                  (1..4096) ...
@@ -169,6 +171,7 @@ struct Config {
   std::string s3_archive_region = "us-east-1";
   std::optional<std::string> s3_archive_credentials;
   std::optional<std::string> s3_archive_ca;
+  std::optional<std::string> witness_ca;  // CA bundle for witness URLs (default: the system's)
   std::int64_t s3_archive_retention_seconds = 365 * 86400;
   std::size_t s3_archive_segment_entries = 256;
   std::int64_t s3_archive_segment_seconds = 300;

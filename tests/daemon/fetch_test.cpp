@@ -759,7 +759,7 @@ class FetchCredentialsTest : public ::testing::Test {
     return std::move(m).value();
   }
 
-  test_util::NginxFixture nginx_{{.tls = true}};
+  test_util::NginxFixture nginx_{{.tls = true, .tls_proxy = {}}};
   test_util::TempDir tmp_{"fetch-creds"};
   fs::path staging_ = tmp_.path() / "staging";
   FetchSettings settings_;

@@ -345,7 +345,7 @@ class NginxFixture::Backend {
   std::vector<BackendRequest> requests_;
 };
 
-NginxFixture::NginxFixture(Options options) : tls_(options.tls) {
+NginxFixture::NginxFixture(Options options) : tls_(options.tls), tls_proxy_(options.tls_proxy) {
   const char* env = std::getenv("COUNTERSIGN_NGINX");
   const std::string nginx = env != nullptr && *env != '\0' ? env : "/usr/sbin/nginx";
   if (::access(nginx.c_str(), X_OK) != 0) {
@@ -448,8 +448,9 @@ bool NginxFixture::start_once(std::string* why, bool* retry) {
          << "    ssl_certificate " << d << "/tls.crt;\n"
          << "    ssl_certificate_key " << d << "/tls.key;\n"
          << "    root " << r << ";\n"
-         << "    location / { }\n"
-         << "  }\n";
+         << "    location / { }\n";
+    if (!tls_proxy_.empty()) conf << "    location = /add-checkpoint { proxy_pass " << tls_proxy_ << "; }\n";
+    conf << "  }\n";
   }
   conf << "}\n";
   const fs::path conf_path = dir_ / "nginx.conf";

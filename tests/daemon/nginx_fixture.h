@@ -51,6 +51,9 @@ class NginxFixture {
     // Also serve root() over TLS on tls_port(), with a fresh self-signed certificate
     // (made with the openssl command) for tls_hosts(); ca_file() is its trust anchor.
     bool tls = false;
+    // With tls: also pass /add-checkpoint on the TLS server to this upstream
+    // ("http://127.0.0.1:PORT"), as a TLS proxy in front of a plain-HTTP witness.
+    std::string tls_proxy;
   };
   // Starts nginx and waits (bounded) until it accepts connections. Never throws: on failure
   // running() is false and skip_reason() says why.
@@ -113,6 +116,7 @@ class NginxFixture {
   std::uint16_t port_ = 0;
   std::uint16_t tls_port_ = 0;
   bool tls_ = false;
+  std::string tls_proxy_;  // Options::tls_proxy
   std::string skip_reason_;
 };
 

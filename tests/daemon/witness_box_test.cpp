@@ -147,6 +147,35 @@ TEST_F(WitnessBoxTest, TwoReachableWitnessesCosignEveryNewCheckpointAndTheQuorum
   }
 }
 
+// A witness reachable over HTTPS only (here behind nginx as its TLS proxy, with a
+// certificate of a private CA): without witness_ca the box refuses the certificate and says
+// so; with it, the witness cosigns.
+TEST_F(WitnessBoxTest, AWitnessBehindTlsCosignsOnceTheBoxTrustsItsCa) {
+  WitnessProcess w1(dir_.path(), "w1", file("box-log.pub"));
+  ASSERT_NE(w1.port(), 0);
+  test_util::NginxFixture::Options tls;
+  tls.tls = true;
+  tls.tls_proxy = "http://127.0.0.1:" + std::to_string(w1.port());
+  test_util::NginxFixture proxy(tls);
+  CS_REQUIRE_OR_SKIP(proxy.running(), proxy.skip_reason());
+  add_witness("w1", "https://127.0.0.1:" + std::to_string(proxy.tls_port()) + "/add-checkpoint");
+  engine();
+  append(2);
+  checkpoint("cp.txt");
+  json s = status_once_failing();
+  ASSERT_TRUE(s["witnesses"][0].contains("error")) << s.dump(2);
+  EXPECT_TRUE(contains(s["witnesses"][0]["error"].get<std::string>(), "certificate")) << s.dump(2);
+
+  box_.config().witness_ca = proxy.ca_file();
+  engine_.reset();
+  engine();
+  append(1);
+  checkpoint("cp.txt");
+  const std::string cp = wait_cosigned(1);
+  EXPECT_TRUE(contains(cp, "— auditor.example/w1 ")) << cp << test_util::slurp(w1.err());
+  EXPECT_EQ(verify_quorum({"w1"}, 1).rc, 0);
+}
+
 TEST_F(WitnessBoxTest, AWitnessThatComesUpLateCatchesUpFromTheSizeItKnows) {
   const std::uint16_t port = test_util::free_port();
   const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/add-checkpoint";
