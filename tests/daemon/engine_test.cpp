@@ -149,6 +149,15 @@ TEST_F(EngineTest, ApprovedBundleIsFetchedVerifiedAndInstalledReadOnly) {
   ASSERT_EQ(r.status, 202) << r.body.dump(2);
   json job = wait_job(r);
   EXPECT_EQ(job["state"], "done") << job.dump(2);
+  // Where the install's time went (docs/api.md): the fetch, the wait for the hashing ahead,
+  // the helper's step; each a number of seconds, none longer than the whole.
+  const json& t = job["result"]["timings"];
+  for (const char* k : {"fetch_seconds", "seal_wait_seconds", "helper_seconds"}) {
+    ASSERT_TRUE(t.contains(k) && t[k].is_number()) << k << " " << job.dump(2);
+    EXPECT_GE(t[k].get<double>(), 0.0) << k;
+    EXPECT_LT(t[k].get<double>(), 60.0) << k;
+  }
+  EXPECT_TRUE(job["result"]["check_seconds"].is_number()) << job.dump(2);
   const std::string dir = model_dir(*manifest_);
   for (const auto& [path, data] : files_) {
     EXPECT_EQ(test_util::slurp(dir + "/" + path), data) << path;
