@@ -1332,7 +1332,7 @@ Result<void> Fetcher::write_map(Job& job) {
 
 // While ranges complete: the same on a thread of its own, because the fdatasync before the
 // map waits for the disk, and the fetch loop waiting with it would leave every connection
-// idle (measured: a third of the time of a capped fetch). One write at a time; asked while
+// idle (measured: a fifth of the time of a capped fetch). One write at a time; asked while
 // one runs, nothing happens (the next range to complete asks again).
 Result<void> Fetcher::write_map_async(Job& job) {
   if (map_writer_.joinable()) {

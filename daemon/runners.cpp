@@ -12,6 +12,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -377,6 +378,24 @@ std::optional<RunOutcome> fetch_to_staging(const RunnerEnv& env, const JobRecord
   return std::nullopt;
 }
 
+// Step 6 of an install: the helper's step, timed, after the fetch; its answer carries the
+// timings (docs/api.md), or the job is given up naming what the helper refused (`what`).
+RunOutcome helper_install(const RunnerEnv& env, const JobRecord& job, const Digest& manifest, JobSink& sink,
+                          InstallTimings& timings, const char* what,
+                          const std::function<Result<json>()>& step) {
+  sink.phase(JobPhase::kInstalling);
+  const auto helper_started = std::chrono::steady_clock::now();
+  auto installed = step();
+  timings.helper = seconds_since(helper_started);
+  if (!installed.ok()) {
+    return give_up(env, job,
+                   std::string("countersign-system refused the ") + what + ": " + installed.error().message,
+                   manifest);
+  }
+  if (installed->is_object()) (*installed)["timings"] = timings.to_json();
+  return RunOutcome::done(std::move(*installed));
+}
+
 }  // namespace
 
 RunOutcome run_install(const RunnerEnv& env, const JobRecord& job, const Manifest& m, bool resumed,
@@ -402,16 +421,8 @@ RunOutcome run_install(const RunnerEnv& env, const JobRecord& job, const Manifes
     return give_up(env, job, snap.error().message, manifest);
   InstallTimings timings;
   if (auto ended = fetch_to_staging(env, job, m, true, sink, timings)) return std::move(*ended);
-  sink.phase(JobPhase::kInstalling);
-  const auto helper_started = std::chrono::steady_clock::now();
-  auto installed = env.system.model_install(job.proposal);
-  timings.helper = seconds_since(helper_started);
-  if (!installed.ok()) {
-    return give_up(env, job, "countersign-system refused the install: " + installed.error().message,
-                   manifest);
-  }
-  if (installed->is_object()) (*installed)["timings"] = timings.to_json();
-  return RunOutcome::done(std::move(*installed));
+  return helper_install(env, job, manifest, sink, timings, "install",
+                        [&] { return env.system.model_install(job.proposal); });
 }
 
 RunOutcome run_packages(const RunnerEnv& env, const JobRecord& job, const Manifest& m, bool resumed,
@@ -425,16 +436,8 @@ RunOutcome run_packages(const RunnerEnv& env, const JobRecord& job, const Manife
   if (auto short_by = space_shortfall(env.config, m, staging)) return give_up(env, job, *short_by, manifest);
   InstallTimings timings;
   if (auto ended = fetch_to_staging(env, job, m, false, sink, timings)) return std::move(*ended);
-  sink.phase(JobPhase::kInstalling);
-  const auto helper_started = std::chrono::steady_clock::now();
-  auto installed = env.system.packages_install(job.proposal);
-  timings.helper = seconds_since(helper_started);
-  if (!installed.ok()) {
-    return give_up(env, job, "countersign-system refused the packages: " + installed.error().message,
-                   manifest);
-  }
-  if (installed->is_object()) (*installed)["timings"] = timings.to_json();
-  return RunOutcome::done(std::move(*installed));
+  return helper_install(env, job, manifest, sink, timings, "packages",
+                        [&] { return env.system.packages_install(job.proposal); });
 }
 
 RunOutcome run_remove(const RunnerEnv& env, const JobRecord& job, JobSink& sink) {
